@@ -1,0 +1,53 @@
+// The emitter: hands deliveries of one kind (task or mail) to its sink with a timeout and a cap on
+// in-flight requests; retries failures with backoff and full jitter, bounded by attempts and age;
+// dead-letters permanent failures and spent budgets. It keeps at most `emitter_memory_cap` waiting
+// deliveries in memory and pages the rest from the store by due time.
+#pragma once
+
+#include <map>
+#include <random>
+#include <string>
+#include <unordered_set>
+
+#include "actors/metrics.hpp"
+#include "config/engine_config.hpp"
+#include "messages/interfaces.hpp"
+#include "persistence/store.hpp"
+
+namespace dispatch {
+
+/// A sink and what it declares about itself.
+struct sink_binding {
+  sink_actor handle;
+  bool schedules_tasks = false; // true: gets tasks at once, startTimestamp included (it schedules)
+};
+
+struct emitter_state {
+  static inline const char* name = "emitter";
+
+  action_kind kind = action_kind::task;
+  engine_config config;
+  store_ptr db;
+  metrics_ptr metrics;
+  sink_binding sink;
+  std::mt19937_64 rng;
+
+  /// Waiting deliveries in memory, by (due time, id).
+  std::map<std::pair<timestamp_ms, std::string>, delivery> queue;
+  /// Ids of deliveries at the sink right now.
+  std::unordered_set<std::string> in_flight;
+  /// Ids purged while in flight: their answer is ignored.
+  std::unordered_set<std::string> purged;
+  /// True when the store may hold waiting deliveries that are not in `queue`.
+  bool backlog = true;
+  /// The due time of the earliest pending timer (0: none).
+  timestamp_ms timer_due = 0;
+};
+
+/// Spawns with: the kind it emits, the configuration, the store, the shared metrics and its sink.
+/// On start it pages due deliveries of its kind from the store (those of a previous run included).
+emitter_actor::behavior_type emitter(emitter_actor::stateful_pointer<emitter_state> self,
+                                     action_kind kind, engine_config config, store_ptr db,
+                                     metrics_ptr metrics, sink_binding sink);
+
+} // namespace dispatch

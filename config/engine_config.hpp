@@ -1,0 +1,70 @@
+// The engine's configuration: one struct with defaults, read from CAF's `dispatch.*` options.
+// Embedding users fill it in code or call `read_engine_config` on their own actor system config.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/expected.hpp>
+
+namespace dispatch {
+
+/// How failed deliveries are retried: exponential backoff with full jitter, bounded by attempts and
+/// by age (time since the delivery was made).
+struct retry_policy {
+  std::chrono::milliseconds initial{1000};
+  double multiplier = 2.0;
+  std::chrono::milliseconds cap{5 * 60 * 1000};
+  uint32_t max_attempts = 10;
+  std::chrono::milliseconds max_age{24 * 60 * 60 * 1000};
+};
+
+struct engine_config {
+  std::string data_dir = "./var/dispatchd";
+  uint32_t shards = 4;        // fixed when a data directory is created; stored in it
+  bool sync = true;           // fsync ingest's batch before acknowledging
+  bool in_memory = false;     // RocksDB on an in-memory environment (benchmarks, tests)
+  bool detached = true;       // run actors that do I/O on their own threads
+  retry_policy retry;
+  uint32_t max_unacknowledged = 65536; // publishes written or buffered but not yet matched
+  uint32_t batch_max_events = 4096;    // group commit caps
+  uint32_t batch_max_bytes = 4 * 1024 * 1024;
+  uint32_t sink_in_flight = 256;       // deliveries at one sink at once
+  std::chrono::milliseconds sink_timeout{10000};
+  std::chrono::milliseconds request_timeout{10000}; // every internal request
+  uint32_t emitter_memory_cap = 10000; // due deliveries an emitter keeps in memory; the rest paged
+  uint32_t seen_days = 7;     // duplicate suppression window
+  uint32_t history_days = 7;  // finished deliveries kept for reading back
+  uint32_t log_days = 7;      // what the built-in sink received, kept for reading back
+  uint64_t block_cache_bytes = 64ull << 20;
+  uint64_t write_buffer_bytes = 64ull << 20;
+  uint32_t restart_limit = 5; // supervisor: at most this many restarts ...
+  std::chrono::seconds restart_window{60}; // ... within this window, else orderly shutdown
+  uint32_t max_event_bytes = 1 << 20;      // one event's JSON text
+};
+
+/// Adds the `dispatch.*` options (with their defaults) to an option set, so `--help`,
+/// `--dump-config`, INI files and the command line know them.
+void add_engine_options(caf::config_option_set& options);
+
+/// Adds our options and message types to a user's own config. `custom_options_` is protected in
+/// CAF 0.17, so call it from the constructor of your config subclass:
+/// `dispatch::prepare_config(*this, custom_options_);`
+void prepare_config(caf::actor_system_config& cfg, caf::config_option_set& options);
+
+/// A ready-made config with our options and message types, for users without a config of their own.
+class engine_system_config : public caf::actor_system_config {
+public:
+  engine_system_config();
+};
+
+/// Reads the engine configuration after parsing. Fails on unknown `dispatch.*` keys (naming them),
+/// on values of the wrong type and on values out of range.
+caf::expected<engine_config> read_engine_config(const caf::actor_system_config& cfg);
+
+/// Checks a configuration filled in code; the error names the field and the reason.
+caf::error validate(const engine_config& cfg);
+
+} // namespace dispatch

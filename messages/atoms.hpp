@@ -1,0 +1,32 @@
+// Every atom of the engine's messages, in one place. An atom is at most 10 characters.
+#pragma once
+
+#include <caf/atom.hpp>
+
+namespace dispatch {
+
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using route_atom = caf::atom_constant<caf::atom("route")>;
+using matched_atom = caf::atom_constant<caf::atom("matched")>;
+using create_atom = caf::atom_constant<caf::atom("create")>;
+using update_atom = caf::atom_constant<caf::atom("update")>;
+using remove_atom = caf::atom_constant<caf::atom("remove")>;
+using find_atom = caf::atom_constant<caf::atom("find")>;
+using get_atom = caf::atom_constant<caf::atom("get")>;
+using install_atom = caf::atom_constant<caf::atom("install")>;
+using uninstall_atom = caf::atom_constant<caf::atom("uninstall")>;
+using enqueue_atom = caf::atom_constant<caf::atom("enqueue")>;
+using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using replay_atom = caf::atom_constant<caf::atom("replay")>;
+using purge_atom = caf::atom_constant<caf::atom("purge")>;
+using deliveries_atom = caf::atom_constant<caf::atom("deliveries")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using handles_atom = caf::atom_constant<caf::atom("handles")>;
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+using events_atom = caf::atom_constant<caf::atom("events")>;
+using log_atom = caf::atom_constant<caf::atom("log")>;
+using health_atom = caf::atom_constant<caf::atom("health")>;
+
+} // namespace dispatch

@@ -1,0 +1,38 @@
+// Validation of typed values, shared by the codec (HTTP input) and the engine (embedded input).
+// Every error names the field and the reason, e.g. `actions[1].recipients.to[0]: not an email
+// address`, and carries API.md's code (14 missing, 15 format, 12 id format).
+#pragma once
+
+#include <string>
+
+#include <caf/error.hpp>
+
+#include "messages/dispatcher.hpp"
+#include "messages/event.hpp"
+
+namespace dispatch {
+
+/// An event as published: non-empty type (at most 256 bytes, valid UTF-8), content a JSON object,
+/// id empty or 24 hex, timestamp 0 (unset) or a plausible epoch ms.
+caf::error validate(const event& x, size_t max_bytes = 1 << 20);
+
+/// An action; `prefix` names it in messages (e.g. "actions[1]"). Task: functionName required,
+/// data an object. Mail: recipients.to non-empty, every address an email, templateId 24 hex.
+caf::error validate(const action& x, const std::string& prefix = "");
+
+/// A dispatcher as created: eventType required, every action valid.
+caf::error validate(const dispatcher& x);
+
+/// A partial dispatcher update: present fields valid.
+caf::error validate(const dispatcher_patch& x);
+
+/// A partial action update of an action of `kind`: present fields valid, none of the other kind.
+caf::error validate(const action_patch& x, action_kind kind);
+
+/// A plausible email address (local@domain.tld, no spaces, at most 254 bytes).
+bool is_email(const std::string& text);
+
+/// Valid UTF-8.
+bool is_utf8(const std::string& text);
+
+} // namespace dispatch

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package the build and the tests need. Idempotent: does nothing when all are
+# present; runs `apt-get update` once, first, when any package is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake make pkg-config
+  libcaf-dev            # CAF 0.17.6: caf_core, caf_io, caf_openssl
+  rapidjson-dev         # JSON codec
+  librocksdb-dev        # storage
+  libboost-test-dev     # Boost.Test
+  libboost-dev          # Beast / Asio (header-only)
+  libcurl4-openssl-dev  # webhook sinks
+  libssl-dev            # caf_openssl links OpenSSL
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
