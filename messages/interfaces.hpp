@@ -7,7 +7,10 @@
 #include <vector>
 
 #include <caf/replies_to.hpp>
+#include <caf/stateful_actor.hpp>
 #include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "messages/atoms.hpp"
 #include "messages/delivery.hpp"
@@ -79,7 +82,9 @@ using ingest_actor = ingest_api::extend<
   // Group commit: writes every buffered event in one batch.
   caf::reacts_to<flush_atom>,
   // The matchers to route to: sent at start and after a restart.
-  caf::reacts_to<handles_atom, matcher_list>>;
+  caf::reacts_to<handles_atom, matcher_list>,
+  // Routes (again) events of one shard whose matcher went down before consuming them.
+  caf::reacts_to<route_atom, uint32_t, inbox_event_list>>;
 
 /// Dispatcher administration and reads.
 using directory_api = caf::typed_actor<

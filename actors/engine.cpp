@@ -1,0 +1,178 @@
+// The engine facade: delegation to the actors that own each concern.
+#include "actors/engine.hpp"
+
+#include <memory>
+
+#include "messages/json.hpp"
+#include "messages/query_eval.hpp"
+
+namespace dispatch {
+
+namespace {
+
+using self_ptr = engine_internal_actor::stateful_pointer<engine_state>;
+
+caf::error unknown_delivery(const std::string& id) {
+  return make_error(error_code::resource_unknown, "delivery " + id + " does not exist");
+}
+
+const emitter_actor& emitter_of(engine_state& st, action_kind kind) {
+  return kind == action_kind::task ? st.task_emitter : st.mail_emitter;
+}
+
+/// Every delivery matching the query, as one page. Reads the store: deliveries are not all in memory.
+caf::expected<delivery_page> list_deliveries(engine_state& st, const query& q) {
+  if (auto err = validate(q))
+    return err;
+  record_set records;
+  std::unordered_map<std::string, delivery> by_id;
+  auto err = st.db->for_each_delivery([&](const delivery& d) {
+    if (by_id.count(d.id) == 0) {
+      records.put(d.id, to_json(d));
+      by_id.emplace(d.id, d);
+    }
+    return true;
+  });
+  if (err)
+    return err;
+  delivery_page result;
+  auto keys = records.run(q, result.page.total);
+  result.page.offset = q.offset;
+  result.page.limit = std::min(q.limit, max_page_size);
+  for (auto& key : keys)
+    result.data.push_back(std::move(by_id.at(key)));
+  return result;
+}
+
+/// Replays every dead letter matching `q`, one request at a time per emitter, then answers the count.
+caf::typed_response_promise<uint64_t> replay_matching(self_ptr self, const query& q) {
+  auto rp = self->make_response_promise<uint64_t>();
+  auto& st = self->state;
+  if (auto err = validate(q)) {
+    rp.deliver(std::move(err));
+    return rp;
+  }
+  std::vector<delivery> dead;
+  auto err = st.db->for_each_delivery([&](const delivery& d) {
+    if (d.status == delivery_status::dead && matches(q.where, to_json(d)))
+      dead.push_back(d);
+    return true;
+  });
+  if (err) {
+    rp.deliver(std::move(err));
+    return rp;
+  }
+  if (dead.empty()) {
+    rp.deliver(uint64_t{0});
+    return rp;
+  }
+  struct tally {
+    size_t outstanding;
+    uint64_t replayed = 0;
+  };
+  auto count = std::make_shared<tally>(tally{dead.size()});
+  auto finish_one = [rp, count](bool ok) mutable {
+    count->replayed += ok ? 1 : 0;
+    if (--count->outstanding == 0)
+      rp.deliver(count->replayed);
+  };
+  for (auto& d : dead)
+    self->request(emitter_of(st, d.kind), st.config.request_timeout, replay_atom::value, d.id)
+      .then([finish_one](const delivery&) mutable { finish_one(true); },
+            [finish_one](const caf::error&) mutable { finish_one(false); });
+  return rp;
+}
+
+} // namespace
+
+engine_internal_actor::behavior_type
+engine(self_ptr self, engine_config config, store_ptr db, metrics_ptr metrics, ingest_actor ingest,
+       directory_actor directory, emitter_actor task_emitter, emitter_actor mail_emitter) {
+  auto& st = self->state;
+  st.config = std::move(config);
+  st.db = std::move(db);
+  st.metrics = std::move(metrics);
+  st.ingest = std::move(ingest);
+  st.directory = std::move(directory);
+  st.task_emitter = std::move(task_emitter);
+  st.mail_emitter = std::move(mail_emitter);
+  return {
+    [self](publish_atom a, const event& x) {
+      return self->delegate(self->state.ingest, a, x);
+    },
+    [self](publish_atom a, const event_list& x) {
+      return self->delegate(self->state.ingest, a, x);
+    },
+    [self](create_atom a, const dispatcher& x) {
+      return self->delegate(self->state.directory, a, x);
+    },
+    [self](update_atom a, const std::string& id, const dispatcher_patch& x) {
+      return self->delegate(self->state.directory, a, id, x);
+    },
+    [self](remove_atom a, const std::string& id) {
+      return self->delegate(self->state.directory, a, id);
+    },
+    [self](create_atom a, const std::string& id, const action& x) {
+      return self->delegate(self->state.directory, a, id, x);
+    },
+    [self](update_atom a, const std::string& id, const std::string& action_id,
+           const action_patch& x) {
+      return self->delegate(self->state.directory, a, id, action_id, x);
+    },
+    [self](remove_atom a, const std::string& id, const std::string& action_id) {
+      return self->delegate(self->state.directory, a, id, action_id);
+    },
+    [self](find_atom a, const query& q) { return self->delegate(self->state.directory, a, q); },
+    [self](get_atom a, const std::string& id) {
+      return self->delegate(self->state.directory, a, id);
+    },
+    [self](deliveries_atom, const query& q) -> caf::result<delivery_page> {
+      auto page = list_deliveries(self->state, q);
+      if (!page)
+        return page.error();
+      return std::move(*page);
+    },
+    [self](replay_atom, const std::string& id) -> caf::result<delivery> {
+      auto& st = self->state;
+      auto dead = st.db->get_dead_letter(id);
+      if (!dead)
+        return dead.error();
+      if (!*dead)
+        return make_error(error_code::resource_unknown,
+                          "delivery " + id + ": no dead letter with this id");
+      return self->delegate(emitter_of(st, (*dead)->kind), replay_atom::value, id);
+    },
+    [self](replay_atom, const query& q) { return replay_matching(self, q); },
+    [self](purge_atom, const std::string& id) -> caf::result<uint32_t> {
+      auto& st = self->state;
+      auto slot = st.db->find_waiting(id);
+      if (!slot)
+        return slot.error();
+      if (*slot)
+        return self->delegate(emitter_of(st, (*slot)->kind), purge_atom::value, id);
+      auto purged = st.db->purge(id);
+      if (!purged)
+        return purged.error();
+      if (!*purged)
+        return unknown_delivery(id);
+      return uint32_t{1};
+    },
+    [self](stats_atom) -> engine_stats { return self->state.metrics->snapshot(); },
+    [self](health_atom) -> bool {
+      auto& st = self->state;
+      auto ok = !st.db->probe_write();
+      st.metrics->storage_ok = ok;
+      return ok;
+    },
+    [self](handles_atom, const ingest_actor& ingest, const directory_actor& directory,
+           const emitter_actor& task, const emitter_actor& mail) {
+      auto& st = self->state;
+      st.ingest = ingest;
+      st.directory = directory;
+      st.task_emitter = task;
+      st.mail_emitter = mail;
+    },
+  };
+}
+
+} // namespace dispatch

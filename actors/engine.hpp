@@ -1,0 +1,30 @@
+// The engine facade: the typed handle users hold. Publishing and dispatcher administration are
+// delegated to ingest and the directory; delivery reads are answered from the store; replay and purge
+// go to the emitter that owns the delivery.
+#pragma once
+
+#include "actors/metrics.hpp"
+#include "config/engine_config.hpp"
+#include "messages/interfaces.hpp"
+#include "persistence/store.hpp"
+
+namespace dispatch {
+
+struct engine_state {
+  static inline const char* name = "engine";
+
+  engine_config config;
+  store_ptr db;
+  metrics_ptr metrics;
+  ingest_actor ingest;
+  directory_actor directory;
+  emitter_actor task_emitter;
+  emitter_actor mail_emitter;
+};
+
+engine_internal_actor::behavior_type
+engine(engine_internal_actor::stateful_pointer<engine_state> self, engine_config config,
+       store_ptr db, metrics_ptr metrics, ingest_actor ingest, directory_actor directory,
+       emitter_actor task_emitter, emitter_actor mail_emitter);
+
+} // namespace dispatch

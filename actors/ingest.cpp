@@ -1,0 +1,245 @@
+// Ingest: group commit of published events into the inbox, then acknowledgement and routing.
+#include "actors/ingest.hpp"
+
+#include <unordered_map>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/sec.hpp>
+
+#include "messages/ids.hpp"
+#include "messages/validation.hpp"
+
+namespace dispatch {
+
+namespace {
+
+using self_ptr = ingest_actor::stateful_pointer<ingest_state>;
+
+constexpr auto reroute_delay = std::chrono::milliseconds(50);
+
+publish_outcome rejection(const event& ev, const caf::error& err) {
+  publish_outcome out;
+  out.stored = ev;
+  out.code = code_of(err);
+  out.message = message_of(err);
+  return out;
+}
+
+/// Gives a valid event its id and creation time.
+void complete(event& ev, timestamp_ms now) {
+  if (ev.id.empty())
+    ev.id = default_id_generator().next();
+  else
+    ev.id = normalize_id(ev.id);
+  if (ev.creation_timestamp == 0)
+    ev.creation_timestamp = now;
+}
+
+void schedule_flush(self_ptr self) {
+  auto& st = self->state;
+  if (st.buffer.size() >= st.config.batch_max_events
+      || st.buffer_bytes >= st.config.batch_max_bytes) {
+    // A full batch goes now; whatever is queued behind it forms the next one.
+    self->send(self, flush_atom::value);
+    st.flush_pending = true;
+    return;
+  }
+  if (!st.flush_pending) {
+    // Every publish already in the mailbox is handled before this flush: one batch takes them all.
+    self->send(self, flush_atom::value);
+    st.flush_pending = true;
+  }
+}
+
+/// Validates and buffers the events of one publish call; answers rejected ones at once.
+waiting_publisher admit(self_ptr self, const event_list& events) {
+  auto& st = self->state;
+  waiting_publisher pub;
+  pub.outcomes.resize(events.size());
+  auto now = now_ms();
+  auto room = st.config.max_unacknowledged > st.unmatched + st.buffer.size()
+                ? st.config.max_unacknowledged - st.unmatched - st.buffer.size()
+                : 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    auto ev = events[i];
+    if (auto err = validate(ev, st.config.max_event_bytes)) {
+      pub.outcomes[i] = rejection(ev, err);
+      st.metrics->rejected.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    if (room == 0) {
+      pub.outcomes[i] = rejection(
+        ev, make_error(error_code::server,
+                       "overloaded: " + std::to_string(st.unmatched + st.buffer.size())
+                         + " events are accepted but not yet matched; retry later"));
+      st.metrics->rejected.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    --room;
+    complete(ev, now);
+    st.buffer_bytes += ev.content.size() + ev.type.size() + 64;
+    pub.slots.emplace_back(i, st.buffer.size());
+    st.buffer.push_back(std::move(ev));
+  }
+  return pub;
+}
+
+void answer(waiting_publisher& pub) {
+  if (!pub.single) {
+    pub.many.deliver(std::move(pub.outcomes));
+    return;
+  }
+  auto& out = pub.outcomes.front();
+  if (accepted(out))
+    pub.one.deliver(std::move(out.stored));
+  else
+    pub.one.deliver(make_error(out.code, std::move(out.message)));
+}
+
+void route(self_ptr self, uint32_t shard, inbox_event_list events) {
+  auto& st = self->state;
+  if (shard >= st.matchers.size())
+    return;
+  auto count = events.size();
+  self->request(st.matchers[shard], st.config.request_timeout, route_atom::value, events)
+    .then(
+      [self, count](uint64_t) {
+        self->state.unmatched -= std::min<uint64_t>(self->state.unmatched, count);
+      },
+      [self, shard, events](const caf::error& err) mutable {
+        auto& st = self->state;
+        if (err == caf::sec::request_timeout) {
+          // The matcher is alive but slow: it still holds the events and will consume them.
+          st.unmatched -= std::min<uint64_t>(st.unmatched, events.size());
+          return;
+        }
+        // The matcher went down: its successor will get them (it skips what it has consumed).
+        self->delayed_send(self, reroute_delay, route_atom::value, shard, std::move(events));
+      });
+}
+
+/// Writes the buffered batch, then answers its publishers and routes its events.
+void flush(self_ptr self) {
+  auto& st = self->state;
+  st.flush_pending = false;
+  if (st.buffer.empty())
+    return;
+  auto batch = std::move(st.buffer);
+  auto publishers = std::move(st.waiting);
+  st.buffer.clear();
+  st.waiting.clear();
+  st.buffer_bytes = 0;
+  auto now = now_ms();
+  // Duplicates: against the store (one MultiGet), and within this batch.
+  std::vector<std::string> ids;
+  ids.reserve(batch.size());
+  for (auto& ev : batch)
+    ids.push_back(ev.id);
+  std::vector<publish_outcome> results(batch.size());
+  std::vector<accepted_event> fresh;
+  fresh.reserve(batch.size());
+  auto seen = st.db->find_seen(ids, st.config.seen_days, now);
+  caf::error failure = seen ? caf::error{} : seen.error();
+  std::unordered_map<std::string, size_t> first_in_batch;
+  for (size_t i = 0; i < batch.size() && !failure; ++i) {
+    auto& res = results[i];
+    if ((*seen)[i]) {
+      res.stored = *(*seen)[i];
+      res.duplicate = true;
+      continue;
+    }
+    auto [pos, inserted] = first_in_batch.emplace(batch[i].id, i);
+    if (!inserted) {
+      res.stored = batch[pos->second];
+      res.duplicate = true;
+      continue;
+    }
+    res.stored = batch[i];
+    auto shard = shard_of(batch[i].type, st.db->shards());
+    fresh.push_back(accepted_event{shard, st.next_sequence++, batch[i]});
+  }
+  if (!failure && !fresh.empty())
+    failure = st.db->accept_events(fresh, now);
+  if (failure) {
+    st.metrics->storage_ok = false;
+    auto why = make_error(error_code::server,
+                          "unavailable: the event could not be stored (" + message_of(failure)
+                            + "); nothing was accepted");
+    // Only a duplicate of an event stored earlier keeps its answer; the rest was not written.
+    for (size_t i = 0; i < results.size(); ++i)
+      if (!seen || !(*seen)[i])
+        results[i] = rejection(batch[i], why);
+    st.metrics->rejected.fetch_add(fresh.size(), std::memory_order_relaxed);
+    fresh.clear();
+  } else {
+    st.metrics->storage_ok = true;
+  }
+  size_t duplicates = 0;
+  for (auto& r : results)
+    duplicates += r.duplicate ? 1 : 0;
+  st.metrics->duplicates.fetch_add(duplicates, std::memory_order_relaxed);
+  st.metrics->accepted.fetch_add(fresh.size(), std::memory_order_relaxed);
+  st.metrics->inbox_depth.fetch_add(static_cast<int64_t>(fresh.size()),
+                                    std::memory_order_relaxed);
+  for (auto& pub : publishers) {
+    for (auto [out_index, buf_index] : pub.slots)
+      pub.outcomes[out_index] = results[buf_index];
+    answer(pub);
+  }
+  // Route after the write: matchers only ever see durable events.
+  std::vector<inbox_event_list> by_shard(st.db->shards());
+  for (auto& acc : fresh)
+    by_shard[acc.shard].push_back(inbox_event{acc.sequence, std::move(acc.event)});
+  st.unmatched += fresh.size();
+  for (uint32_t shard = 0; shard < by_shard.size(); ++shard)
+    if (!by_shard[shard].empty())
+      route(self, shard, std::move(by_shard[shard]));
+}
+
+} // namespace
+
+ingest_actor::behavior_type ingest(self_ptr self, engine_config config, store_ptr db,
+                                   metrics_ptr metrics, matcher_list matchers) {
+  auto& st = self->state;
+  st.config = std::move(config);
+  st.db = std::move(db);
+  st.metrics = std::move(metrics);
+  st.matchers = std::move(matchers);
+  st.next_sequence = std::max<uint64_t>(st.db->last_inbox_sequence() + 1,
+                                        static_cast<uint64_t>(now_ms()) * 1000);
+  return {
+    [self](publish_atom, const event& ev) -> caf::typed_response_promise<event> {
+      auto pub = admit(self, event_list{ev});
+      pub.single = true;
+      pub.one = self->make_response_promise<event>();
+      auto rp = pub.one;
+      if (pub.slots.empty())
+        answer(pub);
+      else {
+        self->state.waiting.push_back(std::move(pub));
+        schedule_flush(self);
+      }
+      return rp;
+    },
+    [self](publish_atom, const event_list& events)
+      -> caf::typed_response_promise<publish_outcome_list> {
+      auto pub = admit(self, events);
+      pub.many = self->make_response_promise<publish_outcome_list>();
+      auto rp = pub.many;
+      if (pub.slots.empty())
+        answer(pub);
+      else {
+        self->state.waiting.push_back(std::move(pub));
+        schedule_flush(self);
+      }
+      return rp;
+    },
+    [self](flush_atom) { flush(self); },
+    [self](handles_atom, const matcher_list& matchers) { self->state.matchers = matchers; },
+    [self](route_atom, uint32_t shard, const inbox_event_list& events) {
+      route(self, shard, events);
+    },
+  };
+}
+
+} // namespace dispatch

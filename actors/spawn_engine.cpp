@@ -1,0 +1,44 @@
+// Embedding entry point: opens the store, spawns the parts and their supervisor.
+#include "actors/spawn_engine.hpp"
+
+#include "actors/supervisor.hpp"
+#include "sinks/log_sink.hpp"
+
+namespace dispatch {
+
+caf::expected<engine_actor> spawn_engine(caf::actor_system& sys, const engine_config& config,
+                                         engine_sinks sinks) {
+  if (auto err = validate(config))
+    return err;
+  store_options opts;
+  opts.data_dir = config.data_dir;
+  opts.shards = config.shards;
+  opts.sync = config.sync;
+  opts.in_memory = config.in_memory;
+  opts.block_cache_bytes = config.block_cache_bytes;
+  opts.write_buffer_bytes = config.write_buffer_bytes;
+  auto db = store::open(opts);
+  if (!db)
+    return db.error();
+  engine_parts parts;
+  parts.config = config;
+  parts.db = *db;
+  parts.metrics = std::make_shared<engine_metrics>();
+  for (auto kind : {action_kind::task, action_kind::mail}) {
+    auto& given = kind == action_kind::task ? sinks.task : sinks.mail;
+    auto& slot = kind == action_kind::task ? parts.task_sink : parts.mail_sink;
+    if (given) {
+      slot = *given;
+      continue;
+    }
+    auto builtin = sys.spawn(log_sink, parts.db);
+    slot = sink_binding{builtin, false};
+    parts.owned_sinks.push_back(caf::actor_cast<caf::actor>(builtin));
+  }
+  spawn_parts(sys, parts);
+  auto handle = caf::actor_cast<engine_actor>(parts.engine);
+  sys.spawn(supervisor, std::move(parts));
+  return handle;
+}
+
+} // namespace dispatch

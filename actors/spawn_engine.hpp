@@ -1,0 +1,27 @@
+// Embedding: `spawn_engine(sys, config)` starts an engine inside any CAF actor system and returns the
+// typed handle users hold. `anon_send_exit(engine, caf::exit_reason::user_shutdown)` stops all of it.
+#pragma once
+
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+#include <caf/optional.hpp>
+
+#include "actors/emitter.hpp"
+#include "config/engine_config.hpp"
+#include "messages/interfaces.hpp"
+
+namespace dispatch {
+
+/// Where an engine's deliveries go. An absent sink is the built-in log (readable back through the
+/// store; it does not schedule tasks).
+struct engine_sinks {
+  caf::optional<sink_binding> task;
+  caf::optional<sink_binding> mail;
+};
+
+/// Opens the store under `config.data_dir` and spawns the engine. Fails (without spawning anything)
+/// when the configuration is invalid or the data directory cannot be used.
+caf::expected<engine_actor> spawn_engine(caf::actor_system& sys, const engine_config& config,
+                                         engine_sinks sinks = {});
+
+} // namespace dispatch

@@ -1,0 +1,181 @@
+// The supervisor: spawning, restarting and stopping the engine's actors.
+#include "actors/supervisor.hpp"
+
+#include <iostream>
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+
+#include "actors/directory.hpp"
+#include "actors/engine.hpp"
+#include "actors/ingest.hpp"
+#include "actors/matcher.hpp"
+
+namespace dispatch {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<supervisor_state>*;
+
+/// Actors that do I/O run on their own threads unless the configuration says otherwise (CAF's test
+/// scheduler cannot drive detached actors).
+template <class F, class... Ts>
+auto spawn_role(caf::actor_system& sys, bool detached, F fun, Ts&&... xs) {
+  if (detached)
+    return sys.spawn<caf::detached>(fun, std::forward<Ts>(xs)...);
+  return sys.spawn(fun, std::forward<Ts>(xs)...);
+}
+
+emitter_actor spawn_emitter(caf::actor_system& sys, engine_parts& p, action_kind kind) {
+  auto& sink = kind == action_kind::task ? p.task_sink : p.mail_sink;
+  return spawn_role(sys, p.config.detached, emitter, kind, p.config, p.db, p.metrics, sink);
+}
+
+matcher_actor spawn_matcher(caf::actor_system& sys, engine_parts& p, uint32_t shard) {
+  return spawn_role(sys, p.config.detached, matcher, shard, p.config, p.db, p.metrics,
+                    p.task_emitter, p.mail_emitter, p.task_sink.schedules_tasks);
+}
+
+ingest_actor spawn_ingest(caf::actor_system& sys, engine_parts& p) {
+  return spawn_role(sys, p.config.detached, ingest, p.config, p.db, p.metrics, p.matchers);
+}
+
+directory_actor spawn_directory(caf::actor_system& sys, engine_parts& p) {
+  return spawn_role(sys, p.config.detached, directory, p.config, p.db, p.matchers);
+}
+
+void tell_engine(engine_parts& p) {
+  caf::anon_send(p.engine, handles_atom::value, p.ingest, p.directory, p.task_emitter,
+                 p.mail_emitter);
+}
+
+/// Sends an exit to every part (the facade last) and to the built-in sinks.
+void stop_all(self_ptr self, const caf::error& reason) {
+  auto& p = self->state.parts;
+  self->send_exit(p.ingest, reason);
+  self->send_exit(p.directory, reason);
+  for (auto& m : p.matchers)
+    self->send_exit(m, reason);
+  self->send_exit(p.task_emitter, reason);
+  self->send_exit(p.mail_emitter, reason);
+  for (auto& s : p.owned_sinks)
+    self->send_exit(s, reason);
+  self->send_exit(p.engine, reason);
+}
+
+void monitor_all(self_ptr self) {
+  auto& p = self->state.parts;
+  self->monitor(p.ingest);
+  self->monitor(p.directory);
+  for (auto& m : p.matchers)
+    self->monitor(m);
+  self->monitor(p.task_emitter);
+  self->monitor(p.mail_emitter);
+}
+
+bool within_budget(self_ptr self) {
+  auto& st = self->state;
+  auto now = now_ms();
+  auto window = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  st.parts.config.restart_window)
+                  .count();
+  while (!st.restarts.empty() && st.restarts.front() < now - window)
+    st.restarts.pop_front();
+  if (st.restarts.size() >= st.parts.config.restart_limit)
+    return false;
+  st.restarts.push_back(now);
+  return true;
+}
+
+/// Replaces the part whose address is `who`; false when it is not one of ours.
+bool restart(self_ptr self, const caf::actor_addr& who) {
+  auto& p = self->state.parts;
+  auto& sys = self->system();
+  for (uint32_t shard = 0; shard < p.matchers.size(); ++shard) {
+    if (p.matchers[shard].address() != who)
+      continue;
+    p.matchers[shard] = spawn_matcher(sys, p, shard);
+    self->monitor(p.matchers[shard]);
+    self->send(p.ingest, handles_atom::value, p.matchers);
+    self->send(p.directory, handles_atom::value, p.matchers);
+    return true;
+  }
+  for (auto kind : {action_kind::task, action_kind::mail}) {
+    auto& slot = kind == action_kind::task ? p.task_emitter : p.mail_emitter;
+    if (slot.address() != who)
+      continue;
+    slot = spawn_emitter(sys, p, kind);
+    self->monitor(slot);
+    for (auto& m : p.matchers)
+      self->send(m, handles_atom::value, p.task_emitter, p.mail_emitter);
+    tell_engine(p);
+    return true;
+  }
+  if (p.ingest.address() == who) {
+    p.ingest = spawn_ingest(sys, p);
+    self->monitor(p.ingest);
+    tell_engine(p);
+    return true;
+  }
+  if (p.directory.address() == who) {
+    p.directory = spawn_directory(sys, p);
+    self->monitor(p.directory);
+    tell_engine(p);
+    return true;
+  }
+  return false;
+}
+
+} // namespace
+
+void spawn_parts(caf::actor_system& sys, engine_parts& p) {
+  p.task_emitter = spawn_emitter(sys, p, action_kind::task);
+  p.mail_emitter = spawn_emitter(sys, p, action_kind::mail);
+  p.matchers.clear();
+  for (uint32_t shard = 0; shard < p.db->shards(); ++shard)
+    p.matchers.push_back(spawn_matcher(sys, p, shard));
+  p.ingest = spawn_ingest(sys, p);
+  p.directory = spawn_directory(sys, p);
+  p.engine = sys.spawn(engine, p.config, p.db, p.metrics, p.ingest, p.directory, p.task_emitter,
+                       p.mail_emitter);
+}
+
+caf::behavior supervisor(self_ptr self, engine_parts parts) {
+  self->state.parts = std::move(parts);
+  monitor_all(self);
+  // The facade and the supervisor live and die together; an exit of either stops every part.
+  self->link_to(self->state.parts.engine);
+  // An exit from the linked facade (the user's `anon_send_exit(engine, ...)`) stops every part.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    self->state.stopping = true;
+    stop_all(self, msg.reason);
+    self->quit(msg.reason);
+  });
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    if (st.stopping)
+      return;
+    if (!within_budget(self)) {
+      std::cerr << "supervisor: restart budget spent (" << st.parts.config.restart_limit
+                << " restarts in " << st.parts.config.restart_window.count()
+                << " s); shutting the engine down\n";
+      st.stopping = true;
+      stop_all(self, caf::exit_reason::unhandled_exception);
+      self->quit(caf::exit_reason::unhandled_exception);
+      return;
+    }
+    if (restart(self, msg.source)) {
+      st.parts.metrics->restarts.fetch_add(1, std::memory_order_relaxed);
+      std::cerr << "supervisor: restarted a child that stopped (" << caf::to_string(msg.reason)
+                << ")\n";
+    }
+  });
+  return {
+    [](ping_atom) { return ping_atom::value; },
+  };
+}
+
+} // namespace dispatch
