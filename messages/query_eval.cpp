@@ -324,10 +324,10 @@ const json_value* sort_value(const json_value& record, const std::vector<std::st
 
 caf::error check_filter(const filter& f, const std::string& where, size_t depth) {
   auto fail = [&](const std::string& reason) {
-    return make_error(error_code::invalid_rql, where + ": " + op_name(f.op) + " " + reason);
+    return make_error(error_code::invalid_rql, where + ": " + op_name(f.op) + reason);
   };
   if (depth > max_filter_depth)
-    return fail("is nested deeper than " + std::to_string(max_filter_depth) + " levels");
+    return fail(" is nested deeper than " + std::to_string(max_filter_depth) + " levels");
   if (f.op > filter_op::or_)
     return make_error(error_code::invalid_rql,
                       where + ": unknown operator " + std::to_string(static_cast<int>(f.op)));
@@ -335,9 +335,9 @@ caf::error check_filter(const filter& f, const std::string& where, size_t depth)
     return caf::none;
   if (f.op == filter_op::and_ || f.op == filter_op::or_) {
     if (f.children.empty())
-      return fail("needs at least one condition");
+      return fail(" needs at least one condition");
     if (!f.path.empty() || !f.values.empty())
-      return fail("takes conditions only, not a field or values");
+      return fail(" takes conditions only, not a field or values");
     for (size_t i = 0; i < f.children.size(); ++i) {
       auto child_where = where + "." + op_name(f.op) + "[" + std::to_string(i) + "]";
       if (auto err = check_filter(f.children[i], child_where, depth + 1))
@@ -346,7 +346,7 @@ caf::error check_filter(const filter& f, const std::string& where, size_t depth)
     return caf::none;
   }
   if (!valid_path(f.path))
-    return fail("needs a field path such as actions.type, got \"" + f.path + "\"");
+    return fail(" needs a field path such as actions.type, got \"" + f.path + "\"");
   if (!f.children.empty())
     return fail("(" + f.path + ") cannot take nested conditions");
   auto count = std::to_string(f.values.size());
