@@ -1,0 +1,187 @@
+// Deliveries end to end through the engine: retries with backoff, dead letters, replay, purge,
+// listing by status, and tasks held until their startTimestamp (also across a restart).
+#include <boost/test/unit_test.hpp>
+
+#include "fixtures/engine_fixture.hpp"
+
+using namespace dispatch;
+using namespace dispatch::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct delivery_engine : engine_fixture {
+  delivery_engine() {
+    config.retry.initial = 20ms;
+    config.retry.cap = 100ms;
+    config.retry.max_attempts = 4;
+  }
+};
+
+query by_status(const std::string& status) {
+  query q;
+  q.where.op = filter_op::eq;
+  q.where.path = "status";
+  q.where.values.push_back(string_value(status));
+  return q;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(deliveries, delivery_engine)
+
+BOOST_AUTO_TEST_CASE(a_sink_failing_k_times_gets_one_success_after_k_plus_1_attempts) {
+  tasks->script = fail_times(3, 100); // Retry-After floor: 100 ms between attempts
+  start();
+  create(make_dispatcher("t", {task_action("f")}));
+  publish("t");
+  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 4; }));
+  std::this_thread::sleep_for(300ms);
+  auto got = tasks->snapshot();
+  BOOST_REQUIRE_EQUAL(got.size(), 4u);
+  for (size_t i = 1; i < got.size(); ++i) {
+    BOOST_CHECK_EQUAL(got[i].value.id, got[0].value.id);
+    BOOST_CHECK_GE(got[i].at - got[i - 1].at, 100); // never before its lower bound
+  }
+  BOOST_REQUIRE(wait_until([&] {
+    auto page = call<delivery_page>(deliveries_atom::value, by_status("delivered"));
+    return page && page->page.total == 1 && page->data[0].attempts == 4;
+  }));
+  auto stats = call<engine_stats>(stats_atom::value);
+  BOOST_REQUIRE(stats);
+  BOOST_CHECK_EQUAL(stats->delivered, 1u);
+  BOOST_CHECK_EQUAL(stats->retries, 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_permanent_failure_is_dead_lettered_at_once_and_replay_delivers) {
+  tasks->script = always_permanent();
+  start();
+  create(make_dispatcher("t", {task_action("f")}));
+  publish("t");
+  caf::expected<delivery_page> dead{caf::error{}};
+  BOOST_REQUIRE(wait_until([&] {
+    dead = call<delivery_page>(deliveries_atom::value, by_status("dead"));
+    return dead && dead->page.total == 1;
+  }));
+  BOOST_CHECK_EQUAL(tasks->size(), 1u);
+  auto letter = dead->data.front();
+  BOOST_CHECK_EQUAL(letter.attempts, 1u);
+  BOOST_CHECK_NE(letter.last_error.find("scripted permanent failure"), std::string::npos);
+  // Replay with a sink that now works.
+  {
+    std::lock_guard<std::mutex> guard{tasks->mtx};
+    tasks->script = always_deliver();
+  }
+  auto replayed = call<delivery>(replay_atom::value, letter.id);
+  BOOST_REQUIRE(replayed);
+  BOOST_CHECK_EQUAL(replayed->attempts, 0u);
+  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 2; }));
+  BOOST_REQUIRE(wait_until([&] {
+    auto page = call<delivery_page>(deliveries_atom::value, by_status("delivered"));
+    return page && page->page.total == 1;
+  }));
+  // Replaying something that is not a dead letter is an unknown resource.
+  auto again = call<delivery>(replay_atom::value, letter.id);
+  BOOST_REQUIRE(!again);
+  BOOST_CHECK(code_of(again.error()) == error_code::resource_unknown);
+}
+
+BOOST_AUTO_TEST_CASE(a_spent_budget_is_dead_lettered_and_replay_by_query_works) {
+  tasks->script = always_retry();
+  start();
+  create(make_dispatcher("t", {task_action("f")}));
+  publish("t");
+  publish("t");
+  BOOST_REQUIRE(wait_until([&] {
+    auto page = call<delivery_page>(deliveries_atom::value, by_status("dead"));
+    return page && page->page.total == 2;
+  }));
+  auto dead = call<delivery_page>(deliveries_atom::value, by_status("dead"));
+  BOOST_REQUIRE(dead);
+  for (auto& d : dead->data)
+    BOOST_CHECK_EQUAL(d.attempts, 4u); // max_attempts
+  BOOST_CHECK_EQUAL(tasks->size(), 8u);
+  {
+    std::lock_guard<std::mutex> guard{tasks->mtx};
+    tasks->script = always_deliver();
+  }
+  auto count = call<uint64_t>(replay_atom::value, by_status("dead"));
+  BOOST_REQUIRE(count);
+  BOOST_CHECK_EQUAL(*count, 2u);
+  BOOST_REQUIRE(wait_until([&] {
+    auto page = call<delivery_page>(deliveries_atom::value, by_status("delivered"));
+    return page && page->page.total == 2;
+  }));
+}
+
+BOOST_AUTO_TEST_CASE(purge_forgets_a_delivery) {
+  tasks->script = always_permanent();
+  start();
+  create(make_dispatcher("t", {task_action("f")}));
+  publish("t");
+  caf::expected<delivery_page> dead{caf::error{}};
+  BOOST_REQUIRE(wait_until([&] {
+    dead = call<delivery_page>(deliveries_atom::value, by_status("dead"));
+    return dead && dead->page.total == 1;
+  }));
+  auto id = dead->data.front().id;
+  auto purged = call<uint32_t>(purge_atom::value, id);
+  BOOST_REQUIRE(purged);
+  BOOST_CHECK_EQUAL(*purged, 1u);
+  auto all = call<delivery_page>(deliveries_atom::value, query{});
+  BOOST_REQUIRE(all);
+  BOOST_CHECK_EQUAL(all->page.total, 0u);
+  auto again = call<uint32_t>(purge_atom::value, id);
+  BOOST_REQUIRE(!again);
+  BOOST_CHECK(code_of(again.error()) == error_code::resource_unknown);
+}
+
+BOOST_AUTO_TEST_CASE(a_held_task_arrives_not_before_its_start_timestamp) {
+  start();
+  auto act = task_action("later");
+  auto start_at = now_ms() + 1500;
+  act.start_timestamp = start_at;
+  create(make_dispatcher("t", {act}));
+  publish("t");
+  BOOST_REQUIRE(wait_until([&] {
+    auto page = call<delivery_page>(deliveries_atom::value, by_status("held"));
+    return page && page->page.total == 1;
+  }));
+  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 1; }, 10s));
+  auto got = tasks->snapshot().front();
+  BOOST_CHECK_GE(got.at, start_at);
+  BOOST_CHECK_LE(got.at, start_at + 5000);
+  BOOST_CHECK(got.value.task.start_timestamp == start_at);
+}
+
+BOOST_AUTO_TEST_CASE(a_held_task_survives_a_restart) {
+  start();
+  auto act = task_action("later");
+  auto start_at = now_ms() + 2500;
+  act.start_timestamp = start_at;
+  create(make_dispatcher("t", {act}));
+  publish("t");
+  BOOST_REQUIRE(wait_until([&] {
+    auto page = call<delivery_page>(deliveries_atom::value, by_status("held"));
+    return page && page->page.total == 1;
+  }));
+  restart();
+  BOOST_CHECK_EQUAL(tasks->size(), 0u);
+  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 1; }, 15s));
+  auto got = tasks->snapshot().front();
+  BOOST_CHECK_GE(got.at, start_at);
+  BOOST_CHECK_LE(got.at, start_at + 5000);
+}
+
+BOOST_AUTO_TEST_CASE(a_scheduling_sink_gets_the_task_at_once) {
+  start(true); // the task sink schedules tasks itself
+  auto act = task_action("later");
+  auto start_at = now_ms() + 60000;
+  act.start_timestamp = start_at;
+  create(make_dispatcher("t", {act}));
+  publish("t");
+  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 1; }, 10s));
+  BOOST_CHECK(tasks->snapshot().front().value.task.start_timestamp == start_at);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
