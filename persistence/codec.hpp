@@ -1,0 +1,45 @@
+// Value encoding of the store: message types through CAF's binary serializer (they all have
+// inspect()). A value that does not decode is an error naming its family and key, never a crash.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/error.hpp>
+
+namespace dispatch::codec {
+
+/// The error for a stored value that failed to decode.
+caf::error corrupt_value(const char* family, const char* key, size_t key_size,
+                         const std::string& reason);
+
+/// The error for a value that failed to encode (a bug, but never a crash).
+caf::error encode_failed(const char* what, const caf::error& cause);
+
+/// Serializes `xs...` into `out` (cleared first).
+template <class... Ts>
+caf::error encode(std::string& out, Ts&... xs) {
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  if (auto err = sink(xs...))
+    return encode_failed("value", err);
+  out.assign(buf.begin(), buf.end());
+  return caf::none;
+}
+
+/// Deserializes `xs...` from a stored value; every byte must be consumed.
+template <class... Ts>
+caf::error decode(const char* family, const char* key, size_t key_size, const char* data,
+                  size_t size, Ts&... xs) {
+  caf::binary_deserializer source{nullptr, data, size};
+  if (auto err = source(xs...))
+    return corrupt_value(family, key, key_size, caf::to_string(err));
+  if (source.remaining() != 0)
+    return corrupt_value(family, key, key_size,
+                         std::to_string(source.remaining()) + " trailing bytes");
+  return caf::none;
+}
+
+} // namespace dispatch::codec

@@ -1,0 +1,144 @@
+// Key encoding of the store's column families. Big-endian everywhere: RocksDB compares keys
+// bytewise, so this is what makes "next due delivery" the first key of a kind prefix.
+#include "persistence/keys.hpp"
+
+#include <cstdio>
+
+namespace dispatch::keys {
+
+void append_u32(std::string& out, uint32_t x) {
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((x >> shift) & 0xFF));
+}
+
+void append_u64(std::string& out, uint64_t x) {
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((x >> shift) & 0xFF));
+}
+
+uint32_t read_u32(const char* data) {
+  uint32_t x = 0;
+  for (int i = 0; i < 4; ++i)
+    x = (x << 8) | static_cast<uint8_t>(data[i]);
+  return x;
+}
+
+uint64_t read_u64(const char* data) {
+  uint64_t x = 0;
+  for (int i = 0; i < 8; ++i)
+    x = (x << 8) | static_cast<uint8_t>(data[i]);
+  return x;
+}
+
+// Flipping the sign bit maps int64 order onto uint64 order (two's complement).
+uint64_t due_field(timestamp_ms due) {
+  return static_cast<uint64_t>(due) ^ (uint64_t{1} << 63);
+}
+
+timestamp_ms due_from_field(uint64_t field) {
+  return static_cast<timestamp_ms>(field ^ (uint64_t{1} << 63));
+}
+
+std::string inbox_key(uint32_t shard, uint64_t sequence) {
+  std::string key;
+  key.reserve(12);
+  append_u32(key, shard);
+  append_u64(key, sequence);
+  return key;
+}
+
+std::string inbox_prefix(uint32_t shard) {
+  std::string key;
+  append_u32(key, shard);
+  return key;
+}
+
+std::string seen_key(uint32_t day, const std::string& event_id) {
+  std::string key;
+  key.reserve(4 + event_id.size());
+  append_u32(key, day);
+  key += event_id;
+  return key;
+}
+
+std::string delivery_key(action_kind kind, timestamp_ms due, const std::string& delivery_id) {
+  auto key = due_prefix(kind, due);
+  key += delivery_id;
+  return key;
+}
+
+std::string kind_prefix(action_kind kind) {
+  return std::string(1, static_cast<char>(kind));
+}
+
+std::string next_kind_prefix(action_kind kind) {
+  return std::string(1, static_cast<char>(static_cast<uint8_t>(kind) + 1));
+}
+
+std::string due_prefix(action_kind kind, timestamp_ms due) {
+  auto key = kind_prefix(kind);
+  append_u64(key, due_field(due));
+  return key;
+}
+
+bool parse_delivery_key(const char* data, size_t size, action_kind& kind, timestamp_ms& due,
+                        std::string& id) {
+  if (size < 9)
+    return false;
+  if (!parse_slot_value(data, 9, kind, due))
+    return false;
+  id.assign(data + 9, size - 9);
+  return true;
+}
+
+std::string slot_value(action_kind kind, timestamp_ms due) {
+  return due_prefix(kind, due);
+}
+
+bool parse_slot_value(const char* data, size_t size, action_kind& kind, timestamp_ms& due) {
+  if (size != 9 || static_cast<uint8_t>(data[0]) > static_cast<uint8_t>(action_kind::mail))
+    return false;
+  kind = static_cast<action_kind>(data[0]);
+  due = due_from_field(read_u64(data + 1));
+  return true;
+}
+
+std::string history_key(uint32_t day, const std::string& delivery_id) {
+  return seen_key(day, delivery_id);
+}
+
+std::string day_prefix(uint32_t day) {
+  std::string key;
+  append_u32(key, day);
+  return key;
+}
+
+std::string log_key(action_kind kind, uint32_t day, const std::string& delivery_id) {
+  auto key = log_day_prefix(kind, day);
+  key += delivery_id;
+  return key;
+}
+
+std::string log_day_prefix(action_kind kind, uint32_t day) {
+  auto key = kind_prefix(kind);
+  append_u32(key, day);
+  return key;
+}
+
+std::string printable(const char* data, size_t size) {
+  std::string out;
+  out.reserve(size);
+  for (size_t i = 0; i < size; ++i) {
+    auto c = static_cast<unsigned char>(data[i]);
+    if (c >= 0x20 && c < 0x7F && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      char buf[5];
+      std::snprintf(buf, sizeof(buf), "\\x%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+} // namespace dispatch::keys

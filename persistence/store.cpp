@@ -1,0 +1,398 @@
+// The RocksDB store, ingest side: opening (families, options, meta checks), dispatchers, the
+// inbox and `seen`, the built-in sink's log, retention and health. Deliveries: store_deliveries.cpp.
+#include "persistence/store.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
+
+#include "messages/error_code.hpp"
+#include "persistence/codec.hpp"
+#include "persistence/keys.hpp"
+#include "persistence/store_impl.hpp"
+
+namespace dispatch {
+
+namespace {
+
+constexpr int64_t ms_per_day = 86400000;
+
+bool contains_nocase(std::string text, const std::string& lower_needle) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text.find(lower_needle) != std::string::npos;
+}
+
+caf::error server_error(std::string message) {
+  return make_error(error_code::server, std::move(message));
+}
+
+// Per-family options: every family shares the block cache; point-looked-up families get a bloom
+// filter; time-keyed queues compact away the tombstones their heads accumulate.
+rocksdb::ColumnFamilyOptions family_options(const std::string& name,
+                                            const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions cf;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  if (name == keys::seen_family || name == keys::delivery_index_family
+      || name == keys::dispatchers_family || name == keys::history_family)
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  if (name == keys::deliveries_family || name == keys::inbox_family)
+    cf.table_properties_collector_factories.emplace_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(128, 64, 0.5));
+  return cf;
+}
+
+const std::vector<std::string>& family_names() {
+  static const std::vector<std::string> names{
+    rocksdb::kDefaultColumnFamilyName, keys::meta_family,         keys::dispatchers_family,
+    keys::inbox_family,                keys::seen_family,         keys::deliveries_family,
+    keys::delivery_index_family,       keys::dead_letters_family, keys::history_family,
+    keys::log_family};
+  return names;
+}
+
+// Opens the database with our families plus any others an existing directory already has.
+caf::error open_families(detail::store_state& s, const rocksdb::DBOptions& db_opts) {
+  const auto& dir = s.opts.data_dir;
+  std::vector<std::string> names = family_names();
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_opts, dir, &existing).ok())
+    for (auto& name : existing)
+      if (std::find(names.begin(), names.end(), name) == names.end())
+        names.push_back(name);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (auto& name : names)
+    descriptors.emplace_back(name, family_options(name, s.block_cache));
+  rocksdb::DB* raw = nullptr;
+  auto status = rocksdb::DB::Open(db_opts, dir, descriptors, &s.handles, &raw);
+  if (!status.ok()) {
+    if (status.IsIOError() && contains_nocase(status.ToString(), "lock"))
+      return server_error("data directory " + dir + " is in use by another process");
+    return to_error(status, "open data directory " + dir);
+  }
+  s.db.reset(raw);
+  rocksdb::ColumnFamilyHandle** slots[] = {nullptr,         &s.meta,           &s.dispatchers,
+                                           &s.inbox,        &s.seen,           &s.deliveries,
+                                           &s.delivery_index, &s.dead_letters, &s.history,
+                                           &s.log};
+  for (size_t i = 1; i < family_names().size(); ++i)
+    *slots[i] = s.handles[i];
+  return caf::none;
+}
+
+std::string u32_value(uint32_t x) {
+  std::string out;
+  keys::append_u32(out, x);
+  return out;
+}
+
+// Reads a u32 meta entry; `found` is false when absent.
+caf::error read_meta(detail::store_state& s, const char* key, uint32_t& out, bool& found) {
+  std::string value;
+  auto status = s.db->Get(rocksdb::ReadOptions{}, s.meta, key, &value);
+  found = status.ok();
+  if (status.IsNotFound())
+    return caf::none;
+  if (!status.ok())
+    return to_error(status, std::string{"read meta "} + key);
+  if (value.size() != 4)
+    return codec::corrupt_value(keys::meta_family, key, std::strlen(key),
+                                "expected 4 bytes, found " + std::to_string(value.size()));
+  out = keys::read_u32(value.data());
+  return caf::none;
+}
+
+// A fresh directory gets its schema version and shard count; an existing one must match them.
+caf::error check_meta(detail::store_state& s) {
+  const auto& dir = s.opts.data_dir;
+  uint32_t version = 0;
+  bool found = false;
+  if (auto err = read_meta(s, keys::schema_version_key, version, found))
+    return err;
+  if (!found) {
+    rocksdb::WriteBatch batch;
+    batch.Put(s.meta, keys::schema_version_key, u32_value(keys::schema_version));
+    batch.Put(s.meta, keys::shard_count_key, u32_value(s.opts.shards));
+    return s.write(batch, true, "initialize data directory " + dir);
+  }
+  if (version != keys::schema_version)
+    return server_error("data directory " + dir + " has schema version " + std::to_string(version)
+                        + "; this build reads " + std::to_string(keys::schema_version));
+  uint32_t shards = 0;
+  if (auto err = read_meta(s, keys::shard_count_key, shards, found))
+    return err;
+  if (!found)
+    return server_error("data directory " + dir + " has no shard count in its meta family");
+  if (shards != s.opts.shards)
+    return server_error("data directory " + dir + " was created with " + std::to_string(shards)
+                        + " shards; this configuration asks for "
+                        + std::to_string(s.opts.shards));
+  return caf::none;
+}
+
+void count_entries(detail::store_state& s) {
+  s.inbox_counts.reset(new std::atomic<uint64_t>[s.opts.shards]);
+  for (uint32_t shard = 0; shard < s.opts.shards; ++shard)
+    s.inbox_counts[shard] = s.count_range(s.inbox, keys::inbox_prefix(shard),
+                                          keys::inbox_prefix(shard + 1));
+  for (auto kind : {action_kind::task, action_kind::mail}) {
+    s.waiting_counts[index_of(kind)] = s.count_range(s.deliveries, keys::kind_prefix(kind),
+                                                     keys::next_kind_prefix(kind));
+    s.head_due[index_of(kind)] = std::numeric_limits<timestamp_ms>::min();
+  }
+}
+
+} // namespace
+
+// -- impl ------------------------------------------------------------------------------------------
+
+detail::store_state::~store_state() {
+  if (!db)
+    return;
+  for (auto* handle : handles)
+    db->DestroyColumnFamilyHandle(handle);
+  db->Close();
+  db.reset();
+}
+
+caf::error detail::store_state::write(rocksdb::WriteBatch& batch, bool sync,
+                              const std::string& operation) {
+  rocksdb::WriteOptions options;
+  options.sync = sync;
+  auto status = db->Write(options, &batch);
+  if (!status.ok())
+    return to_error(status, operation);
+  return caf::none;
+}
+
+uint64_t detail::store_state::count_range(rocksdb::ColumnFamilyHandle* family, const std::string& lower,
+                                  const std::string& upper) const {
+  rocksdb::Slice lower_bound{lower};
+  rocksdb::Slice upper_bound{upper};
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lower_bound;
+  options.iterate_upper_bound = &upper_bound;
+  options.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(options, family)};
+  uint64_t n = 0;
+  for (it->Seek(lower_bound); it->Valid(); it->Next())
+    ++n;
+  return n;
+}
+
+caf::error to_error(const rocksdb::Status& status, const std::string& operation) {
+  auto text = status.ToString();
+  if (status.IsNoSpace() || contains_nocase(text, "no space"))
+    return server_error("store: " + operation + ": no space left on the storage device (" + text
+                        + ")");
+  return server_error("store: " + operation + " failed: " + text);
+}
+
+uint32_t day_of(timestamp_ms t) {
+  return t <= 0 ? 0 : static_cast<uint32_t>(t / ms_per_day);
+}
+
+// -- open ------------------------------------------------------------------------------------------
+
+store::store(std::unique_ptr<impl> p) : impl_(std::move(p)) {
+  // nop
+}
+
+store::~store() = default;
+
+caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
+  if (opts.shards == 0)
+    return server_error("store.shards: must be at least 1");
+  if (opts.data_dir.empty())
+    return server_error("store.data_dir: must not be empty");
+  auto s = std::make_unique<impl>();
+  s->opts = opts;
+  rocksdb::DBOptions db_opts;
+  db_opts.create_if_missing = true;
+  db_opts.create_missing_column_families = true;
+  db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_opts.keep_log_file_num = 4;
+  db_opts.max_total_wal_size = std::max<uint64_t>(opts.write_buffer_bytes * 4, 64ull << 20);
+  if (opts.in_memory) {
+    s->mem_env.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
+    db_opts.env = s->mem_env.get();
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(opts.data_dir, ec);
+    if (ec)
+      return server_error("cannot create data directory " + opts.data_dir + ": " + ec.message());
+  }
+  s->block_cache = rocksdb::NewLRUCache(opts.block_cache_bytes);
+  s->write_buffers = std::make_shared<rocksdb::WriteBufferManager>(opts.write_buffer_bytes);
+  db_opts.write_buffer_manager = s->write_buffers;
+  if (auto err = open_families(*s, db_opts))
+    return err;
+  if (auto err = check_meta(*s))
+    return err;
+  count_entries(*s);
+  return std::shared_ptr<store>{new store(std::move(s))};
+}
+
+uint32_t store::shards() const {
+  return impl_->opts.shards;
+}
+
+const store_options& store::options() const {
+  return impl_->opts;
+}
+
+// -- dispatchers -----------------------------------------------------------------------------------
+
+caf::error store::write_dispatchers(const std::vector<dispatcher>& put,
+                                    const std::vector<std::string>& erase) {
+  rocksdb::WriteBatch batch;
+  std::string value;
+  for (auto& id : erase)
+    batch.Delete(impl_->dispatchers, id);
+  for (auto x : put) {
+    if (auto err = codec::encode(value, x))
+      return err;
+    batch.Put(impl_->dispatchers, x.id, value);
+  }
+  return impl_->write(batch, false, "write dispatchers");
+}
+
+caf::expected<std::vector<dispatcher>> store::load_dispatchers() const {
+  std::vector<dispatcher> result;
+  std::unique_ptr<rocksdb::Iterator> it{
+    impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->dispatchers)};
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    dispatcher x;
+    auto key = it->key();
+    auto value = it->value();
+    if (auto err = codec::decode(keys::dispatchers_family, key.data(), key.size(), value.data(),
+                                 value.size(), x))
+      return err;
+    result.push_back(std::move(x));
+  }
+  if (!it->status().ok())
+    return to_error(it->status(), "load dispatchers");
+  return result;
+}
+
+// -- ingest ----------------------------------------------------------------------------------------
+
+caf::expected<std::vector<caf::optional<event>>>
+store::find_seen(const std::vector<std::string>& ids, uint32_t days, timestamp_ms now) const {
+  std::vector<caf::optional<event>> result(ids.size());
+  auto today = day_of(now);
+  days = std::min(days, today + 1); // never reach below day 0
+  if (ids.empty() || days == 0)
+    return result;
+  // Keys ordered id by id, newest day first: the first hit per id is the one we keep.
+  std::vector<std::string> key_store;
+  key_store.reserve(ids.size() * days);
+  for (auto& id : ids)
+    for (uint32_t back = 0; back < days; ++back)
+      key_store.push_back(keys::seen_key(today - back, id));
+  std::vector<rocksdb::Slice> slices(key_store.begin(), key_store.end());
+  std::vector<rocksdb::PinnableSlice> values(slices.size());
+  std::vector<rocksdb::Status> statuses(slices.size());
+  impl_->db->MultiGet(rocksdb::ReadOptions{}, impl_->seen, slices.size(), slices.data(),
+                      values.data(), statuses.data());
+  for (size_t i = 0; i < slices.size(); ++i) {
+    auto& out = result[i / days];
+    if (out || statuses[i].IsNotFound())
+      continue;
+    if (!statuses[i].ok())
+      return to_error(statuses[i], "look up seen events");
+    event x;
+    if (auto err = codec::decode(keys::seen_family, slices[i].data(), slices[i].size(),
+                                 values[i].data(), values[i].size(), x))
+      return err;
+    out = std::move(x);
+  }
+  return result;
+}
+
+caf::error store::accept_events(const std::vector<accepted_event>& events, timestamp_ms now) {
+  if (events.empty())
+    return caf::none;
+  rocksdb::WriteBatch batch;
+  std::string value;
+  auto today = day_of(now);
+  std::vector<uint64_t> added(impl_->opts.shards, 0);
+  for (auto& accepted : events) {
+    if (accepted.shard >= impl_->opts.shards)
+      return server_error("store: accept events: shard " + std::to_string(accepted.shard)
+                          + " out of range (" + std::to_string(impl_->opts.shards) + " shards)");
+    auto x = accepted.event;
+    if (auto err = codec::encode(value, x))
+      return err;
+    batch.Put(impl_->seen, keys::seen_key(today, x.id), value);
+    batch.Put(impl_->inbox, keys::inbox_key(accepted.shard, accepted.sequence), value);
+    ++added[accepted.shard];
+  }
+  if (auto err = impl_->write(batch, impl_->opts.sync, "accept events"))
+    return err;
+  for (uint32_t shard = 0; shard < impl_->opts.shards; ++shard)
+    impl_->inbox_counts[shard] += added[shard];
+  return caf::none;
+}
+
+uint64_t store::last_inbox_sequence() const {
+  uint64_t result = 0;
+  for (uint32_t shard = 0; shard < impl_->opts.shards; ++shard) {
+    auto lower = keys::inbox_prefix(shard);
+    auto upper = keys::inbox_prefix(shard + 1);
+    rocksdb::Slice lower_bound{lower};
+    rocksdb::Slice upper_bound{upper};
+    rocksdb::ReadOptions options;
+    options.iterate_lower_bound = &lower_bound;
+    options.iterate_upper_bound = &upper_bound;
+    std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(options, impl_->inbox)};
+    it->SeekToLast();
+    if (it->Valid() && it->key().size() == 12)
+      result = std::max(result, keys::read_u64(it->key().data() + 4));
+  }
+  return result;
+}
+
+caf::expected<inbox_event_list> store::scan_inbox(uint32_t shard, uint64_t after,
+                                                  size_t limit) const {
+  inbox_event_list result;
+  if (after == std::numeric_limits<uint64_t>::max() || limit == 0)
+    return result;
+  auto lower = keys::inbox_key(shard, after + 1);
+  auto upper = keys::inbox_prefix(shard + 1);
+  rocksdb::Slice lower_bound{lower};
+  rocksdb::Slice upper_bound{upper};
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lower_bound;
+  options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(options, impl_->inbox)};
+  for (it->Seek(lower_bound); it->Valid() && result.size() < limit; it->Next()) {
+    auto key = it->key();
+    auto value = it->value();
+    if (key.size() != 12)
+      return codec::corrupt_value(keys::inbox_family, key.data(), key.size(), "malformed key");
+    inbox_event entry;
+    entry.sequence = keys::read_u64(key.data() + 4);
+    if (auto err = codec::decode(keys::inbox_family, key.data(), key.size(), value.data(),
+                                 value.size(), entry.event))
+      return err;
+    result.push_back(std::move(entry));
+  }
+  if (!it->status().ok())
+    return to_error(it->status(), "scan inbox shard " + std::to_string(shard));
+  return result;
+}
+
+uint64_t store::inbox_size(uint32_t shard) const {
+  return shard < impl_->opts.shards ? impl_->inbox_counts[shard].load() : 0;
+}
+
+} // namespace dispatch

@@ -1,0 +1,379 @@
+// The RocksDB store, delivery side: the time-keyed queues (kind · due · id), their index, dead
+// letters and history. Every state change is one WriteBatch, made under the delivery mutex after
+// reading the index, so the queue never holds two keys for one delivery and the counts stay exact.
+#include <unordered_set>
+
+#include <rocksdb/db.h>
+
+#include "messages/error_code.hpp"
+#include "persistence/codec.hpp"
+#include "persistence/keys.hpp"
+#include "persistence/store.hpp"
+#include "persistence/store_impl.hpp"
+
+namespace dispatch {
+
+namespace {
+
+using optional_slot = caf::optional<delivery_slot>;
+
+caf::expected<optional_slot> read_slot(const detail::store_state& s, const std::string& id) {
+  std::string value;
+  auto status = s.db->Get(rocksdb::ReadOptions{}, s.delivery_index, id, &value);
+  if (status.IsNotFound())
+    return optional_slot{};
+  if (!status.ok())
+    return to_error(status, "read the delivery index");
+  delivery_slot slot;
+  if (!keys::parse_slot_value(value.data(), value.size(), slot.kind, slot.due))
+    return codec::corrupt_value(keys::delivery_index_family, id.data(), id.size(),
+                                "malformed slot");
+  return optional_slot{slot};
+}
+
+// Reads and decodes one value; none when absent.
+caf::expected<caf::optional<delivery>> read_delivery(const detail::store_state& s,
+                                                     rocksdb::ColumnFamilyHandle* family,
+                                                     const char* family_name,
+                                                     const std::string& key) {
+  std::string value;
+  auto status = s.db->Get(rocksdb::ReadOptions{}, family, key, &value);
+  if (status.IsNotFound())
+    return caf::optional<delivery>{};
+  if (!status.ok())
+    return to_error(status, std::string{"read "} + family_name);
+  delivery x;
+  if (auto err = codec::decode(family_name, key.data(), key.size(), value.data(), value.size(), x))
+    return err;
+  return caf::optional<delivery>{std::move(x)};
+}
+
+// Adds the queue key and the index entry of a waiting delivery to `batch`.
+caf::error put_waiting(detail::store_state& s, rocksdb::WriteBatch& batch, const delivery& d) {
+  std::string value;
+  auto copy = d;
+  if (auto err = codec::encode(value, copy))
+    return err;
+  batch.Put(s.deliveries, keys::delivery_key(d.kind, d.next_attempt, d.id), value);
+  batch.Put(s.delivery_index, d.id, keys::slot_value(d.kind, d.next_attempt));
+  return caf::none;
+}
+
+// Removes a waiting delivery's queue key (where the index says, and where the caller thinks).
+void erase_waiting(detail::store_state& s, rocksdb::WriteBatch& batch, const std::string& id,
+                   const optional_slot& slot, action_kind kind, timestamp_ms previous_due) {
+  batch.Delete(s.deliveries, keys::delivery_key(kind, previous_due, id));
+  if (slot && (slot->kind != kind || slot->due != previous_due))
+    batch.Delete(s.deliveries, keys::delivery_key(slot->kind, slot->due, id));
+  batch.Delete(s.delivery_index, id);
+}
+
+// Iterates one whole family (or [lower, upper) of it), decoding deliveries.
+template <class Next>
+caf::error visit_family(const detail::store_state& s, rocksdb::ColumnFamilyHandle* family,
+                        const char* name, bool backwards, Next&& next) {
+  std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(rocksdb::ReadOptions{}, family)};
+  backwards ? it->SeekToLast() : it->SeekToFirst();
+  for (; it->Valid(); backwards ? it->Prev() : it->Next()) {
+    delivery x;
+    auto key = it->key();
+    auto value = it->value();
+    if (auto err = codec::decode(name, key.data(), key.size(), value.data(), value.size(), x))
+      return err;
+    if (!next(x))
+      return caf::none;
+  }
+  if (!it->status().ok())
+    return to_error(it->status(), std::string{"read "} + name);
+  return caf::none;
+}
+
+} // namespace
+
+void detail::store_state::note_insert(action_kind kind, timestamp_ms due) {
+  auto i = index_of(kind);
+  ++insert_epoch[i];
+  head_due[i] = std::min(head_due[i], due);
+}
+
+caf::error store::commit_match(uint32_t shard, const std::vector<uint64_t>& sequences,
+                               const delivery_list& deliveries) {
+  auto& s = *impl_;
+  std::lock_guard<std::mutex> guard{s.delivery_mutex};
+  rocksdb::WriteBatch batch;
+  uint64_t inbox_removed = 0;
+  std::string ignored;
+  for (auto sequence : sequences) {
+    auto key = keys::inbox_key(shard, sequence);
+    if (s.db->Get(rocksdb::ReadOptions{}, s.inbox, key, &ignored).ok())
+      ++inbox_removed;
+    batch.Delete(s.inbox, key);
+  }
+  // A delivery already waiting (the same event matched twice) keeps its place and attempts.
+  std::unordered_set<std::string> ids;
+  std::vector<const delivery*> added;
+  for (auto& d : deliveries) {
+    if (!ids.insert(d.id).second)
+      continue;
+    auto slot = read_slot(s, d.id);
+    if (!slot)
+      return slot.error();
+    if (*slot)
+      continue;
+    if (auto err = put_waiting(s, batch, d))
+      return err;
+    added.push_back(&d);
+  }
+  if (auto err = s.write(batch, false, "commit matched events"))
+    return err;
+  if (shard < s.opts.shards)
+    s.inbox_counts[shard] -= std::min<uint64_t>(inbox_removed, s.inbox_counts[shard]);
+  for (auto* d : added) {
+    ++s.waiting_counts[index_of(d->kind)];
+    s.note_insert(d->kind, d->next_attempt);
+  }
+  return caf::none;
+}
+
+caf::expected<delivery_list>
+store::scan_due(action_kind kind, size_t limit,
+                const std::function<bool(const std::string&)>& skip) const {
+  auto& s = *impl_;
+  auto i = index_of(kind);
+  timestamp_ms head = 0;
+  uint64_t epoch = 0;
+  {
+    std::lock_guard<std::mutex> guard{s.delivery_mutex};
+    head = s.head_due[i];
+    epoch = s.insert_epoch[i];
+  }
+  auto lower = keys::due_prefix(kind, head);
+  auto upper = keys::next_kind_prefix(kind);
+  rocksdb::Slice lower_bound{lower};
+  rocksdb::Slice upper_bound{upper};
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lower_bound;
+  options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(options, s.deliveries)};
+  delivery_list result;
+  auto first_due = std::numeric_limits<timestamp_ms>::max();
+  std::string id;
+  for (it->Seek(lower_bound); it->Valid() && result.size() < limit; it->Next()) {
+    auto key = it->key();
+    action_kind key_kind;
+    timestamp_ms due = 0;
+    if (!keys::parse_delivery_key(key.data(), key.size(), key_kind, due, id))
+      return codec::corrupt_value(keys::deliveries_family, key.data(), key.size(),
+                                  "malformed key");
+    first_due = std::min(first_due, due);
+    if (skip && skip(id))
+      continue;
+    delivery x;
+    auto value = it->value();
+    if (auto err = codec::decode(keys::deliveries_family, key.data(), key.size(), value.data(),
+                                 value.size(), x))
+      return err;
+    result.push_back(std::move(x));
+  }
+  if (!it->status().ok())
+    return to_error(it->status(), std::string{"scan due "} + to_string(kind) + " deliveries");
+  // Move the hint past the tombstones just skipped, unless an insert raced with this scan.
+  std::lock_guard<std::mutex> guard{s.delivery_mutex};
+  if (s.insert_epoch[i] == epoch && first_due > s.head_due[i])
+    s.head_due[i] = first_due;
+  return result;
+}
+
+caf::error store::reschedule(timestamp_ms previous_due, const delivery& updated) {
+  auto& s = *impl_;
+  std::lock_guard<std::mutex> guard{s.delivery_mutex};
+  auto slot = read_slot(s, updated.id);
+  if (!slot)
+    return slot.error();
+  if (!*slot) // purged meanwhile: purge wins, nothing to move
+    return caf::none;
+  rocksdb::WriteBatch batch;
+  erase_waiting(s, batch, updated.id, *slot, updated.kind, previous_due);
+  if (auto err = put_waiting(s, batch, updated))
+    return err;
+  if (auto err = s.write(batch, false, "reschedule delivery " + updated.id))
+    return err;
+  if ((*slot)->kind != updated.kind) {
+    --s.waiting_counts[index_of((*slot)->kind)];
+    ++s.waiting_counts[index_of(updated.kind)];
+  }
+  s.note_insert(updated.kind, updated.next_attempt);
+  return caf::none;
+}
+
+namespace {
+
+// Ends a waiting delivery: off the queue and the index, into history (and the dead letters when
+// `dead`). The outcome is recorded even when a purge removed it meanwhile: it did happen.
+caf::error finish(detail::store_state& s, timestamp_ms previous_due, delivery final, bool dead) {
+  final.status = dead ? delivery_status::dead : delivery_status::delivered;
+  if (final.finished == 0)
+    final.finished = now_ms();
+  std::lock_guard<std::mutex> guard{s.delivery_mutex};
+  auto slot = read_slot(s, final.id);
+  if (!slot)
+    return slot.error();
+  rocksdb::WriteBatch batch;
+  erase_waiting(s, batch, final.id, *slot, final.kind, previous_due);
+  std::string value;
+  if (auto err = codec::encode(value, final))
+    return err;
+  batch.Put(s.history, keys::history_key(day_of(final.finished), final.id), value);
+  if (dead)
+    batch.Put(s.dead_letters, final.id, value);
+  auto what = std::string{dead ? "dead-letter" : "finish"} + " delivery " + final.id;
+  if (auto err = s.write(batch, false, what))
+    return err;
+  if (*slot)
+    --s.waiting_counts[index_of((*slot)->kind)];
+  return caf::none;
+}
+
+} // namespace
+
+caf::error store::finish_delivered(timestamp_ms previous_due, const delivery& done) {
+  return finish(*impl_, previous_due, done, false);
+}
+
+caf::error store::finish_dead(timestamp_ms previous_due, const delivery& dead) {
+  return finish(*impl_, previous_due, dead, true);
+}
+
+caf::expected<caf::optional<delivery_slot>> store::find_waiting(const std::string& id) const {
+  return read_slot(*impl_, id);
+}
+
+caf::expected<caf::optional<delivery>> store::get_waiting(const std::string& id) const {
+  auto slot = read_slot(*impl_, id);
+  if (!slot)
+    return slot.error();
+  if (!*slot)
+    return caf::optional<delivery>{};
+  return read_delivery(*impl_, impl_->deliveries, keys::deliveries_family,
+                       keys::delivery_key((*slot)->kind, (*slot)->due, id));
+}
+
+caf::expected<caf::optional<delivery>> store::get_dead_letter(const std::string& id) const {
+  return read_delivery(*impl_, impl_->dead_letters, keys::dead_letters_family, id);
+}
+
+caf::error store::revive(const delivery& revived) {
+  auto& s = *impl_;
+  std::lock_guard<std::mutex> guard{s.delivery_mutex};
+  auto dead = read_delivery(s, s.dead_letters, keys::dead_letters_family, revived.id);
+  if (!dead)
+    return dead.error();
+  auto slot = read_slot(s, revived.id);
+  if (!slot)
+    return slot.error();
+  rocksdb::WriteBatch batch;
+  batch.Delete(s.dead_letters, revived.id);
+  // Its dead outcome leaves history too: it is waiting again, listed once in its new state.
+  if (*dead)
+    batch.Delete(s.history, keys::history_key(day_of((*dead)->finished), revived.id));
+  if (*slot)
+    batch.Delete(s.deliveries, keys::delivery_key((*slot)->kind, (*slot)->due, revived.id));
+  if (auto err = put_waiting(s, batch, revived))
+    return err;
+  if (auto err = s.write(batch, false, "revive delivery " + revived.id))
+    return err;
+  if (*slot)
+    --s.waiting_counts[index_of((*slot)->kind)];
+  ++s.waiting_counts[index_of(revived.kind)];
+  s.note_insert(revived.kind, revived.next_attempt);
+  return caf::none;
+}
+
+namespace {
+
+// The history keys of `id` on every day that history holds (one MultiGet over the day range).
+caf::expected<std::vector<std::string>> history_keys_of(detail::store_state& s, const std::string& id) {
+  std::vector<std::string> found;
+  std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(rocksdb::ReadOptions{}, s.history)};
+  it->SeekToFirst();
+  if (!it->Valid() || it->key().size() < 4)
+    return to_error(it->status(), "read history"), found;
+  auto first = keys::read_u32(it->key().data());
+  it->SeekToLast();
+  if (!it->Valid() || it->key().size() < 4)
+    return found;
+  auto last = keys::read_u32(it->key().data());
+  std::vector<std::string> candidates;
+  for (auto day = first; day <= last && day >= first; ++day)
+    candidates.push_back(keys::history_key(day, id));
+  std::vector<rocksdb::Slice> slices(candidates.begin(), candidates.end());
+  std::vector<rocksdb::PinnableSlice> values(slices.size());
+  std::vector<rocksdb::Status> statuses(slices.size());
+  s.db->MultiGet(rocksdb::ReadOptions{}, s.history, slices.size(), slices.data(), values.data(),
+                 statuses.data());
+  for (size_t i = 0; i < slices.size(); ++i) {
+    if (statuses[i].ok())
+      found.push_back(candidates[i]);
+    else if (!statuses[i].IsNotFound())
+      return to_error(statuses[i], "look up history");
+  }
+  return found;
+}
+
+} // namespace
+
+caf::expected<bool> store::purge(const std::string& id) {
+  auto& s = *impl_;
+  std::lock_guard<std::mutex> guard{s.delivery_mutex};
+  auto slot = read_slot(s, id);
+  if (!slot)
+    return slot.error();
+  std::string ignored;
+  auto dead_status = s.db->Get(rocksdb::ReadOptions{}, s.dead_letters, id, &ignored);
+  if (!dead_status.ok() && !dead_status.IsNotFound())
+    return to_error(dead_status, "read dead letters");
+  auto history = history_keys_of(s, id);
+  if (!history)
+    return history.error();
+  rocksdb::WriteBatch batch;
+  if (*slot) {
+    batch.Delete(s.deliveries, keys::delivery_key((*slot)->kind, (*slot)->due, id));
+    batch.Delete(s.delivery_index, id);
+  }
+  if (dead_status.ok())
+    batch.Delete(s.dead_letters, id);
+  for (auto& key : *history)
+    batch.Delete(s.history, key);
+  if (batch.Count() == 0)
+    return false;
+  if (auto err = s.write(batch, false, "purge delivery " + id))
+    return err;
+  if (*slot)
+    --s.waiting_counts[index_of((*slot)->kind)];
+  return true;
+}
+
+caf::error store::for_each_delivery(const std::function<bool(const delivery&)>& visit) const {
+  auto& s = *impl_;
+  bool go_on = true;
+  auto next = [&](const delivery& x) { return go_on = visit(x); };
+  if (auto err = visit_family(s, s.deliveries, keys::deliveries_family, false, next))
+    return err;
+  if (!go_on)
+    return caf::none;
+  if (auto err = visit_family(s, s.dead_letters, keys::dead_letters_family, false, next))
+    return err;
+  if (!go_on)
+    return caf::none;
+  // A dead outcome in history is also a dead letter (already visited) until purged or revived,
+  // which remove both: visiting it again would list it twice.
+  return visit_family(s, s.history, keys::history_family, true, [&](const delivery& x) {
+    return x.status == delivery_status::dead || visit(x);
+  });
+}
+
+uint64_t store::waiting_size(action_kind kind) const {
+  return impl_->waiting_counts[index_of(kind)].load();
+}
+
+} // namespace dispatch
