@@ -4,9 +4,11 @@
 // deliveries in memory and pages the rest from the store by due time.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "actors/metrics.hpp"
@@ -22,6 +24,13 @@ struct sink_binding {
   bool schedules_tasks = false; // true: gets tasks at once, startTimestamp included (it schedules)
 };
 
+/// An outcome (delivered, dead or rescheduled: `outcome.status` says which) whose store write failed;
+/// the emitter keeps it in memory and writes it again later.
+struct unwritten_outcome {
+  timestamp_ms previous_due = 0; // the delivery's key in the store
+  delivery outcome;
+};
+
 struct emitter_state {
   static inline const char* name = "emitter";
 
@@ -34,10 +43,18 @@ struct emitter_state {
 
   /// Waiting deliveries in memory, by (due time, id).
   std::map<std::pair<timestamp_ms, std::string>, delivery> queue;
+  /// The ids in `queue`, with their due time (finds a queued delivery by id).
+  std::unordered_map<std::string, timestamp_ms> queued;
   /// Ids of deliveries at the sink right now.
   std::unordered_set<std::string> in_flight;
   /// Ids purged while in flight: their answer is ignored.
   std::unordered_set<std::string> purged;
+  /// Outcomes not yet written because the store failed, by delivery id.
+  std::map<std::string, unwritten_outcome> unwritten;
+  /// Ids finished lately (oldest first), so that a late `enqueue` of a delivery this emitter
+  /// already paged from the store and finished does not send it again.
+  std::unordered_set<std::string> finished_recently;
+  std::deque<std::string> finished_order;
   /// True when the store may hold waiting deliveries that are not in `queue`.
   bool backlog = true;
   /// The due time of the earliest pending timer (0: none).

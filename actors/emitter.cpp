@@ -1,0 +1,347 @@
+// The emitter actor: keeps the earliest waiting deliveries of one kind in memory, hands due ones to
+// its sink under an in-flight cap, and writes every outcome (delivered, retrying, dead) to the store.
+#include "actors/emitter.hpp"
+
+#include <algorithm>
+#include <iostream>
+#include <limits>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/backoff.hpp"
+#include "messages/error_code.hpp"
+
+namespace dispatch {
+
+namespace {
+
+using emitter_ptr = emitter_actor::stateful_pointer<emitter_state>;
+
+/// How soon a failed store read or write is tried again.
+constexpr timestamp_ms storage_retry_ms = 1000;
+
+/// How many finished ids are remembered against late `enqueue` messages.
+constexpr size_t finished_memory = 4096;
+
+size_t memory_cap(const emitter_state& st) {
+  return std::max<size_t>(st.config.emitter_memory_cap, 1);
+}
+
+size_t in_flight_cap(const emitter_state& st) {
+  return std::max<size_t>(st.config.sink_in_flight, 1);
+}
+
+// Below this many queued deliveries the emitter pages more from the store (when it has more).
+size_t low_watermark(const emitter_state& st) {
+  return memory_cap(st) / 4;
+}
+
+void report_storage_failure(emitter_ptr self, const std::string& what, const caf::error& err) {
+  std::cerr << "[" << emitter_state::name << " " << to_string(self->state.kind) << "] " << what
+            << ": " << message_of(err) << std::endl;
+  self->state.metrics->storage_ok = false;
+}
+
+bool is_known(const emitter_state& st, const std::string& id) {
+  return st.queued.count(id) > 0 || st.in_flight.count(id) > 0 || st.unwritten.count(id) > 0
+         || st.purged.count(id) > 0;
+}
+
+void remember_finished(emitter_state& st, const std::string& id) {
+  if (!st.finished_recently.insert(id).second)
+    return;
+  st.finished_order.push_back(id);
+  if (st.finished_order.size() > finished_memory) {
+    st.finished_recently.erase(st.finished_order.front());
+    st.finished_order.pop_front();
+  }
+}
+
+/// Keeps `queue` the earliest waiting deliveries: beyond the cap a newcomer displaces the latest
+/// one, or stays in the store itself; either way the store holds more (`backlog`).
+void admit(emitter_state& st, delivery d) {
+  if (d.kind != st.kind || is_known(st, d.id))
+    return;
+  auto key = std::make_pair(d.next_attempt, d.id);
+  if (st.queue.size() >= memory_cap(st)) {
+    st.backlog = true;
+    auto latest = std::prev(st.queue.end());
+    if (!(key < latest->first))
+      return;
+    st.queued.erase(latest->first.second);
+    st.queue.erase(latest);
+  }
+  st.queued.emplace(d.id, d.next_attempt);
+  st.queue.emplace(std::move(key), std::move(d));
+}
+
+/// Reads the next page of waiting deliveries; false when the store could not be read.
+bool page_from_store(emitter_ptr self) {
+  auto& st = self->state;
+  auto cap = memory_cap(st);
+  if (st.queue.size() >= cap)
+    return true;
+  auto wanted = cap - st.queue.size();
+  auto skip = [&st](const std::string& id) { return is_known(st, id); };
+  auto page = st.db->scan_due(st.kind, wanted, skip);
+  if (!page) {
+    report_storage_failure(self, "paging waiting deliveries", page.error());
+    return false;
+  }
+  auto exhausted = page->size() < wanted;
+  for (auto& d : *page)
+    admit(st, std::move(d));
+  st.backlog = !exhausted;
+  return true;
+}
+
+/// Writes one outcome; on success counts it and re-queues a rescheduled delivery.
+bool write_outcome(emitter_ptr self, const unwritten_outcome& x) {
+  auto& st = self->state;
+  auto& d = x.outcome;
+  caf::error err;
+  if (d.status == delivery_status::delivered)
+    err = st.db->finish_delivered(x.previous_due, d);
+  else if (d.status == delivery_status::dead)
+    err = st.db->finish_dead(x.previous_due, d);
+  else
+    err = st.db->reschedule(x.previous_due, d);
+  if (err) {
+    report_storage_failure(self, "writing the outcome of delivery " + d.id, err);
+    return false;
+  }
+  auto& m = *st.metrics;
+  if (d.status == delivery_status::delivered) {
+    ++m.delivered;
+    --m.pending_depth;
+    remember_finished(st, d.id);
+  } else if (d.status == delivery_status::dead) {
+    ++m.dead_letters;
+    --m.pending_depth;
+    remember_finished(st, d.id);
+  } else {
+    ++m.retries;
+    admit(st, d);
+  }
+  return true;
+}
+
+/// Writes an outcome, or keeps it in memory to write later when the store fails.
+void record_outcome(emitter_ptr self, unwritten_outcome x) {
+  if (!write_outcome(self, x)) {
+    auto id = x.outcome.id;
+    self->state.unwritten.insert_or_assign(std::move(id), std::move(x));
+  }
+}
+
+/// Tries every unwritten outcome again; false while some still fail.
+bool retry_unwritten(emitter_ptr self) {
+  auto& pending = self->state.unwritten;
+  for (auto i = pending.begin(); i != pending.end();) {
+    auto x = std::move(i->second);
+    i = pending.erase(i);
+    if (!write_outcome(self, x)) {
+      pending.insert_or_assign(x.outcome.id, std::move(x));
+      return false; // the store still fails: try the rest later
+    }
+  }
+  return true;
+}
+
+/// Turns a sink's answer into the delivery's next state.
+unwritten_outcome outcome_of(emitter_state& st, delivery d, timestamp_ms previous_due,
+                             const delivery_result& r) {
+  auto now = now_ms();
+  if (d.attempts < std::numeric_limits<uint32_t>::max())
+    ++d.attempts;
+  if (r.verdict == sink_verdict::delivered) {
+    d.status = delivery_status::delivered;
+    d.finished = now;
+    return {previous_due, std::move(d)};
+  }
+  d.last_error = r.reason;
+  auto next = timestamp_ms{0};
+  if (r.verdict == sink_verdict::retry)
+    next = next_attempt_time(st.config.retry, d.attempts, d.created, now, r.retry_after_ms,
+                             st.rng);
+  if (next == 0) {
+    d.status = delivery_status::dead;
+    d.finished = now;
+  } else {
+    d.status = delivery_status::retrying;
+    d.next_attempt = next;
+  }
+  return {previous_due, std::move(d)};
+}
+
+void pump(emitter_ptr self);
+
+void on_sink_answer(emitter_ptr self, const delivery& d, timestamp_ms previous_due,
+                    const delivery_result& r) {
+  auto& st = self->state;
+  st.in_flight.erase(d.id);
+  --st.metrics->in_flight;
+  // A delivery purged while at the sink is gone from the store: its answer changes nothing.
+  if (st.purged.erase(d.id) == 0)
+    record_outcome(self, outcome_of(st, d, previous_due, r));
+  pump(self);
+}
+
+void send_to_sink(emitter_ptr self, delivery d) {
+  auto& st = self->state;
+  st.in_flight.insert(d.id);
+  ++st.metrics->in_flight;
+  auto sent = std::make_shared<const delivery>(std::move(d));
+  auto previous_due = sent->next_attempt;
+  self->request(st.sink.handle, st.config.sink_timeout, deliver_atom::value, *sent)
+    .then(
+      [self, sent, previous_due](const delivery_result& r) {
+        on_sink_answer(self, *sent, previous_due, r);
+      },
+      [self, sent, previous_due](const caf::error& err) {
+        // A timeout or a dead sink is a transient failure like any other.
+        on_sink_answer(self, *sent, previous_due, retry_later("sink: " + message_of(err)));
+      });
+}
+
+/// Arms a tick for the head's due time (or a storage retry), unless one fires earlier already.
+void arm_timer(emitter_ptr self, timestamp_ms now, bool storage_failed) {
+  auto& st = self->state;
+  timestamp_ms due = 0;
+  if (st.sink.handle && !st.queue.empty() && st.in_flight.size() < in_flight_cap(st))
+    due = std::max(st.queue.begin()->first.first, now + 1);
+  if (storage_failed || !st.unwritten.empty())
+    due = due == 0 ? now + storage_retry_ms : std::min(due, now + storage_retry_ms);
+  if (due == 0 || (st.timer_due != 0 && st.timer_due <= due))
+    return;
+  st.timer_due = due;
+  self->delayed_send(self, std::chrono::milliseconds{due - now}, tick_atom::value);
+}
+
+/// Sends what is due while the sink has room, refilling from the store when memory runs low.
+void pump(emitter_ptr self) {
+  auto& st = self->state;
+  auto readable = true;
+  auto low = [&st] { return st.queue.size() <= low_watermark(st); };
+  if (st.backlog && low())
+    readable = page_from_store(self);
+  auto now = now_ms();
+  // Without a sink nothing is sent: deliveries wait in the store for an emitter that has one.
+  while (st.sink.handle && st.in_flight.size() < in_flight_cap(st) && !st.queue.empty()) {
+    auto head = st.queue.begin();
+    if (head->first.first > now)
+      break;
+    auto d = std::move(head->second);
+    st.queue.erase(head);
+    st.queued.erase(d.id);
+    send_to_sink(self, std::move(d));
+    if (readable && st.backlog && low())
+      readable = page_from_store(self);
+  }
+  arm_timer(self, now, !readable);
+}
+
+void on_enqueue(emitter_ptr self, const delivery_list& deliveries) {
+  auto& st = self->state;
+  for (auto& d : deliveries)
+    if (st.finished_recently.count(d.id) == 0)
+      admit(st, d);
+  pump(self);
+}
+
+void on_tick(emitter_ptr self) {
+  self->state.timer_due = 0; // any pending later timer is superseded by the one pump arms
+  retry_unwritten(self);
+  pump(self);
+}
+
+caf::result<delivery> on_replay(emitter_ptr self, const std::string& id) {
+  auto& st = self->state;
+  auto found = st.db->get_dead_letter(id);
+  if (!found) {
+    report_storage_failure(self, "reading dead letter " + id, found.error());
+    return make_error(error_code::server, "delivery " + id + ": " + message_of(found.error()));
+  }
+  if (!*found || (*found)->kind != st.kind)
+    return make_error(error_code::resource_unknown,
+                      "delivery " + id + ": no dead letter with this id");
+  auto d = std::move(**found);
+  auto now = now_ms();
+  d.attempts = 0;
+  d.created = now;
+  d.next_attempt = now;
+  d.finished = 0;
+  d.status = delivery_status::pending;
+  d.last_error.clear();
+  if (auto err = st.db->revive(d)) {
+    report_storage_failure(self, "reviving dead letter " + id, err);
+    return make_error(error_code::server, "delivery " + id + ": " + message_of(err));
+  }
+  ++st.metrics->replayed;
+  ++st.metrics->pending_depth;
+  st.finished_recently.erase(d.id);
+  admit(st, d);
+  pump(self);
+  return d;
+}
+
+/// Forgets what memory holds of a delivery; true when it was waiting here.
+bool forget_in_memory(emitter_state& st, const std::string& id) {
+  if (auto i = st.queued.find(id); i != st.queued.end()) {
+    st.queue.erase(std::make_pair(i->second, id));
+    st.queued.erase(i);
+    return true;
+  }
+  if (st.in_flight.count(id) > 0) {
+    st.purged.insert(id);
+    return true;
+  }
+  return st.unwritten.erase(id) > 0;
+}
+
+caf::result<uint32_t> on_purge(emitter_ptr self, const std::string& id) {
+  auto& st = self->state;
+  auto was_waiting = forget_in_memory(st, id);
+  if (!was_waiting) {
+    auto slot = st.db->find_waiting(id);
+    was_waiting = slot && *slot && (*slot)->kind == st.kind;
+  }
+  auto existed = st.db->purge(id);
+  if (!existed) {
+    report_storage_failure(self, "purging delivery " + id, existed.error());
+    return make_error(error_code::server, "delivery " + id + ": " + message_of(existed.error()));
+  }
+  if (was_waiting)
+    --st.metrics->pending_depth;
+  if (!*existed && !was_waiting)
+    return make_error(error_code::resource_unknown, "delivery " + id + ": no delivery with this id");
+  return uint32_t{1};
+}
+
+} // namespace
+
+emitter_actor::behavior_type emitter(emitter_actor::stateful_pointer<emitter_state> self,
+                                     action_kind kind, engine_config config, store_ptr db,
+                                     metrics_ptr metrics, sink_binding sink) {
+  auto& st = self->state;
+  st.kind = kind;
+  st.config = std::move(config);
+  st.db = std::move(db);
+  st.metrics = std::move(metrics);
+  st.sink = std::move(sink);
+  st.rng.seed(std::random_device{}() ^ static_cast<uint64_t>(now_ms()));
+  st.backlog = true; // a previous run may have left waiting deliveries in the store
+  if (!st.sink.handle)
+    std::cerr << "[" << emitter_state::name << " " << to_string(kind)
+              << "] no sink bound: deliveries wait in the store" << std::endl;
+  pump(self);
+  return {
+    [self](enqueue_atom, const delivery_list& deliveries) { on_enqueue(self, deliveries); },
+    [self](replay_atom, const std::string& id) { return on_replay(self, id); },
+    [self](purge_atom, const std::string& id) { return on_purge(self, id); },
+    [self](tick_atom) { on_tick(self); },
+  };
+}
+
+} // namespace dispatch
