@@ -127,6 +127,11 @@ caf::error check_json(std::string_view text, const json_limits& limits) {
   auto offset = std::to_string(result.Offset());
   if (result.Code() == rapidjson::kParseErrorStringInvalidEncoding)
     return body_error("invalid UTF-8 (offset " + offset + ")");
+  // RapidJSON calls a raw control character in a string an "invalid escape": say what it is.
+  if (result.Code() == rapidjson::kParseErrorStringEscapeInvalid && result.Offset() < text.size()
+      && static_cast<unsigned char>(text[result.Offset()]) < 0x20)
+    return body_error("not valid JSON (offset " + offset
+                      + ": a control character in a string must be escaped)");
   return body_error("not valid JSON (offset " + offset + ": "
                     + rapidjson::GetParseError_En(result.Code()) + ")");
 }
