@@ -172,6 +172,7 @@ engine(self_ptr self, engine_config config, store_ptr db, metrics_ptr metrics, i
       st.task_emitter = task;
       st.mail_emitter = mail;
     },
+    [self](handles_atom, const caf::actor& supervisor) { self->state.supervisor = supervisor; },
   };
 }
 

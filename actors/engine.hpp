@@ -20,6 +20,7 @@ struct engine_state {
   directory_actor directory;
   emitter_actor task_emitter;
   emitter_actor mail_emitter;
+  caf::actor supervisor; // held so that it lives as long as the facade
 };
 
 engine_internal_actor::behavior_type

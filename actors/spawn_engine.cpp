@@ -1,6 +1,8 @@
 // Embedding entry point: opens the store, spawns the parts and their supervisor.
 #include "actors/spawn_engine.hpp"
 
+#include <caf/send.hpp>
+
 #include "actors/supervisor.hpp"
 #include "sinks/log_sink.hpp"
 
@@ -36,9 +38,11 @@ caf::expected<engine_actor> spawn_engine(caf::actor_system& sys, const engine_co
     parts.owned_sinks.push_back(caf::actor_cast<caf::actor>(builtin));
   }
   spawn_parts(sys, parts);
-  auto handle = caf::actor_cast<engine_actor>(parts.engine);
-  sys.spawn(supervisor, std::move(parts));
-  return handle;
+  auto facade = parts.engine;
+  auto guardian = sys.spawn(supervisor, std::move(parts));
+  // Nobody else references the supervisor: the facade holds it (CAF stops unreferenced actors).
+  caf::anon_send(facade, handles_atom::value, guardian);
+  return caf::actor_cast<engine_actor>(facade);
 }
 
 } // namespace dispatch

@@ -158,6 +158,8 @@ caf::behavior supervisor(self_ptr self, engine_parts parts) {
     auto& st = self->state;
     if (st.stopping)
       return;
+    std::cerr << "supervisor: a part of the engine stopped (" << caf::to_string(msg.reason)
+              << ")\n";
     if (!within_budget(self)) {
       std::cerr << "supervisor: restart budget spent (" << st.parts.config.restart_limit
                 << " restarts in " << st.parts.config.restart_window.count()
@@ -169,8 +171,7 @@ caf::behavior supervisor(self_ptr self, engine_parts parts) {
     }
     if (restart(self, msg.source)) {
       st.parts.metrics->restarts.fetch_add(1, std::memory_order_relaxed);
-      std::cerr << "supervisor: restarted a child that stopped (" << caf::to_string(msg.reason)
-                << ")\n";
+      std::cerr << "supervisor: restarted it\n";
     }
   });
   return {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_actor.hpp>
@@ -129,6 +130,8 @@ using engine_actor = ingest_api::extend_with<directory_api, deliveries_api>;
 
 /// The engine's internal side: the supervisor keeps it pointed at the current children.
 using engine_internal_actor = engine_actor::extend<
-  caf::reacts_to<handles_atom, ingest_actor, directory_actor, emitter_actor, emitter_actor>>;
+  caf::reacts_to<handles_atom, ingest_actor, directory_actor, emitter_actor, emitter_actor>,
+  // The supervisor: the facade keeps it alive (CAF stops actors nobody references).
+  caf::reacts_to<handles_atom, caf::actor>>;
 
 } // namespace dispatch
