@@ -19,6 +19,19 @@
 using namespace dispatch;
 using namespace std::chrono_literals;
 
+namespace dispatch {
+
+// How Boost.Test prints our enums in failed assertions.
+std::ostream& boost_test_print_type(std::ostream& out, delivery_status x) {
+  return out << to_string(x);
+}
+
+std::ostream& boost_test_print_type(std::ostream& out, error_code x) {
+  return out << to_string(x);
+}
+
+} // namespace dispatch
+
 namespace {
 
 using release_atom = caf::atom_constant<caf::atom("release")>;
@@ -131,6 +144,12 @@ caf::actor_system_config& with_message_types(caf::actor_system_config& cfg) {
   return cfg;
 }
 
+/// Why an expected value is missing (empty when it is there): Boost.Test builds messages eagerly.
+template <class T>
+std::string why(const caf::expected<T>& x) {
+  return x ? std::string{} : message_of(x.error());
+}
+
 /// Waits for `done` with a generous deadline; false when it never held.
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds deadline = 20s) {
   auto until = std::chrono::steady_clock::now() + deadline;
@@ -157,7 +176,7 @@ struct fixture {
     opts.data_dir = dir.path.string();
     opts.sync = false;
     auto opened = store::open(opts);
-    BOOST_REQUIRE_MESSAGE(opened, "cannot open the store: " << message_of(opened.error()));
+    BOOST_REQUIRE_MESSAGE(opened, "cannot open the store: " << why(opened));
     db = std::move(*opened);
     // A fast retry policy: the tests wait for outcomes, they do not measure them.
     config.retry.initial = 50ms;
@@ -334,7 +353,7 @@ BOOST_FIXTURE_TEST_CASE(permanent_failure_is_dead_at_once, fixture) {
   BOOST_TEST(rec->count(d.id) == 1u);
   auto letter = db->get_dead_letter(d.id);
   BOOST_REQUIRE(letter);
-  BOOST_TEST(letter->has_value());
+  BOOST_TEST(static_cast<bool>(*letter));
   BOOST_TEST(metrics->dead_letters.load() == 1u);
 }
 
@@ -377,7 +396,7 @@ BOOST_FIXTURE_TEST_CASE(replay_of_a_dead_letter_delivers_it, fixture) {
   put(em, {d});
   wait_for_status(d.id, delivery_status::dead);
   auto revived = replay(em, d.id);
-  BOOST_REQUIRE_MESSAGE(revived, "replay failed: " << message_of(revived.error()));
+  BOOST_REQUIRE_MESSAGE(revived, "replay failed: " << why(revived));
   BOOST_TEST(revived->id == d.id);
   BOOST_TEST(revived->attempts == 0u);
   BOOST_TEST(revived->last_error.empty());
@@ -388,7 +407,7 @@ BOOST_FIXTURE_TEST_CASE(replay_of_a_dead_letter_delivers_it, fixture) {
   BOOST_TEST(metrics->replayed.load() == 1u);
   auto letter = db->get_dead_letter(d.id);
   BOOST_REQUIRE(letter);
-  BOOST_TEST(!letter->has_value());
+  BOOST_TEST(!*letter);
   // Not a dead letter any more: a second replay is refused.
   auto again = replay(em, d.id);
   BOOST_REQUIRE(!again);
@@ -423,7 +442,7 @@ BOOST_FIXTURE_TEST_CASE(purge_forgets_waiting_in_flight_and_dead_deliveries, fix
   wait_for_status(doomed.id, delivery_status::dead);
   for (auto& id : {waiting.id, stuck.id, doomed.id}) {
     auto purged = purge(em, id);
-    BOOST_REQUIRE_MESSAGE(purged, "purge " << id << ": " << message_of(purged.error()));
+    BOOST_REQUIRE_MESSAGE(purged, "purge " << id << ": " << why(purged));
     BOOST_TEST(*purged == 1u);
     BOOST_TEST(!find(id));
   }
