@@ -1,5 +1,5 @@
-// Tests of the built-in log sink: what it stores is the ExH shape of a task or a mail, readable with
-// `for_each_log`, one record per delivery id; corrupt payloads are refused, not logged.
+// Tests of the built-in log sink: what it stores is the ExH shape of a task or a mail, readable
+// with `for_each_log`, one record per delivery id; corrupt payloads are refused, not logged.
 #include <boost/test/unit_test.hpp>
 
 #include <cstdlib>
@@ -53,16 +53,15 @@ struct fixture {
     opts.data_dir = dir.path.string();
     opts.sync = false;
     auto opened = store::open(opts);
-    BOOST_REQUIRE_MESSAGE(opened, "cannot open the store: "
-                                    << (opened ? std::string{} : message_of(opened.error())));
+    BOOST_REQUIRE_MESSAGE(
+        opened, "cannot open the store: " << (opened ? std::string{} : message_of(opened.error())));
     db = std::move(*opened);
     sink = sys.spawn(dispatch::log_sink, db);
     spawned.push_back(caf::actor_cast<caf::actor>(sink));
   }
 
   ~fixture() {
-    for (auto& handle : spawned)
-      caf::anon_send_exit(handle, caf::exit_reason::kill);
+    for (auto& handle : spawned) caf::anon_send_exit(handle, caf::exit_reason::kill);
   }
 
   delivery make(action_kind kind) {
@@ -82,8 +81,8 @@ struct fixture {
   delivery_result deliver(const delivery& d) {
     delivery_result result = retry_later("no answer");
     self->request(sink, 10s, deliver_atom::value, d)
-      .receive([&](const delivery_result& r) { result = r; },
-               [&](const caf::error& err) { result = retry_later(message_of(err)); });
+        .receive([&](const delivery_result& r) { result = r; },
+                 [&](const caf::error& err) { result = retry_later(message_of(err)); });
     return result;
   }
 
@@ -109,7 +108,7 @@ bool delivered_ok(const delivery_result& r) {
   return r.verdict == sink_verdict::delivered;
 }
 
-} // namespace
+}  // namespace
 
 BOOST_AUTO_TEST_SUITE(log_sink)
 
@@ -129,7 +128,7 @@ BOOST_FIXTURE_TEST_CASE(a_task_is_logged_in_exh_shape, fixture) {
   auto doc = parsed(records[0].json);
   BOOST_TEST(doc["id"].GetString() == d.id);
   BOOST_TEST(doc["functionName"].GetString() == std::string{"sendWelcome"});
-  BOOST_TEST(doc["data"]["Lang"].GetString() == std::string{"nl"}); // keys keep their spelling
+  BOOST_TEST(doc["data"]["Lang"].GetString() == std::string{"nl"});  // keys keep their spelling
   BOOST_TEST(doc["data"]["event"]["content"]["a"][1].GetInt() == 2);
   BOOST_TEST(doc["tags"].Size() == 2u);
   BOOST_TEST(doc["tags"][1].GetString() == std::string{"mail"});
@@ -170,8 +169,7 @@ BOOST_FIXTURE_TEST_CASE(a_mail_is_logged_in_exh_shape, fixture) {
   BOOST_TEST(doc["recipients"]["to"].Size() == 2u);
   BOOST_TEST(doc["recipients"]["cc"][0].GetString() == std::string{"c@example.com"});
   BOOST_TEST(!doc["recipients"].HasMember("bcc"));
-  BOOST_TEST(doc["content"]["event"]["content"]["name"].GetString()
-             == std::string{"Zoë \"Z\""});
+  BOOST_TEST(doc["content"]["event"]["content"]["name"].GetString() == std::string{"Zoë \"Z\""});
   BOOST_TEST(doc.HasMember("creationTimestamp"));
 }
 
@@ -193,8 +191,7 @@ BOOST_FIXTURE_TEST_CASE(corrupt_payloads_are_refused_and_not_logged, fixture) {
   auto d = make(action_kind::task);
   d.task.function_name = "broken";
   for (auto bad : {std::string{R"({"a":)"}, std::string{"[1,2]"}, std::string{"{} {}"},
-                   std::string{""}, std::string{"{\"a\":\"\xff\"}"},
-                   std::string{"{}\0{", 4}}) {
+                   std::string{""}, std::string{"{\"a\":\"\xff\"}"}, std::string{"{}\0{", 4}}) {
     d.task.data = bad;
     auto r = deliver(d);
     BOOST_TEST((r.verdict == sink_verdict::permanent), "accepted data: " << bad);
@@ -214,7 +211,7 @@ BOOST_FIXTURE_TEST_CASE(deep_nesting_does_not_crash_the_sink, fixture) {
   d.task.function_name = "deep";
   std::string deep = "{\"x\":" + std::string(200000, '[') + std::string(200000, ']') + "}";
   d.task.data = deep;
-  BOOST_TEST(delivered_ok(deliver(d))); // well-formed, however deep: logged verbatim
+  BOOST_TEST(delivered_ok(deliver(d)));  // well-formed, however deep: logged verbatim
   auto records = logged(action_kind::task);
   BOOST_REQUIRE(records.size() == 1u);
   BOOST_TEST(records[0].json.find(deep) != std::string::npos);
@@ -223,7 +220,8 @@ BOOST_FIXTURE_TEST_CASE(deep_nesting_does_not_crash_the_sink, fixture) {
 BOOST_FIXTURE_TEST_CASE(an_emitter_delivers_into_the_log, fixture) {
   engine_config config;
   auto metrics = std::make_shared<engine_metrics>();
-  auto em = sys.spawn(dispatch::emitter, action_kind::task, config, db, metrics, sink_binding{sink, false});
+  auto em = sys.spawn(dispatch::emitter, action_kind::task, config, db, metrics,
+                      sink_binding{sink, false});
   spawned.push_back(caf::actor_cast<caf::actor>(em));
   auto d = make(action_kind::task);
   d.task.function_name = "viaEmitter";
