@@ -1,9 +1,11 @@
 // The RocksDB store, ingest side: opening (families, options, meta checks), dispatchers, the
-// inbox and `seen`, the built-in sink's log, retention and health. Deliveries: store_deliveries.cpp.
+// inbox and `seen`. Deliveries: store_deliveries.cpp; log, retention, health: store_log.cpp.
 #include "persistence/store.hpp"
 
 #include <algorithm>
 #include <cctype>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -28,6 +30,23 @@ bool contains_nocase(std::string text, const std::string& lower_needle) {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return text.find(lower_needle) != std::string::npos;
 }
+
+// RocksDB's own LOG file writer aborts on an assertion once a write to a full disk failed (seen
+// with Debian's 7.8 build), so its messages go to stderr instead, warnings and worse only.
+class stderr_logger : public rocksdb::Logger {
+public:
+  stderr_logger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {
+    // nop
+  }
+
+  using rocksdb::Logger::Logv;
+
+  void Logv(const char* format, va_list ap) override {
+    char line[1024];
+    std::vsnprintf(line, sizeof(line), format, ap);
+    std::fprintf(stderr, "rocksdb: %s\n", line);
+  }
+};
 
 caf::error server_error(std::string message) {
   return make_error(error_code::server, std::move(message));
@@ -152,7 +171,7 @@ void count_entries(detail::store_state& s) {
 
 } // namespace
 
-// -- impl ------------------------------------------------------------------------------------------
+// -- impl -----------------------------------------------------------------------------------------
 
 detail::store_state::~store_state() {
   if (!db)
@@ -173,8 +192,9 @@ caf::error detail::store_state::write(rocksdb::WriteBatch& batch, bool sync,
   return caf::none;
 }
 
-uint64_t detail::store_state::count_range(rocksdb::ColumnFamilyHandle* family, const std::string& lower,
-                                  const std::string& upper) const {
+uint64_t detail::store_state::count_range(rocksdb::ColumnFamilyHandle* family,
+                                          const std::string& lower,
+                                          const std::string& upper) const {
   rocksdb::Slice lower_bound{lower};
   rocksdb::Slice upper_bound{upper};
   rocksdb::ReadOptions options;
@@ -200,7 +220,7 @@ uint32_t day_of(timestamp_ms t) {
   return t <= 0 ? 0 : static_cast<uint32_t>(t / ms_per_day);
 }
 
-// -- open ------------------------------------------------------------------------------------------
+// -- open -----------------------------------------------------------------------------------------
 
 store::store(std::unique_ptr<impl> p) : impl_(std::move(p)) {
   // nop
@@ -219,7 +239,7 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
   db_opts.create_if_missing = true;
   db_opts.create_missing_column_families = true;
   db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  db_opts.keep_log_file_num = 4;
+  db_opts.info_log = std::make_shared<stderr_logger>();
   db_opts.max_total_wal_size = std::max<uint64_t>(opts.write_buffer_bytes * 4, 64ull << 20);
   if (opts.in_memory) {
     s->mem_env.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
@@ -249,7 +269,7 @@ const store_options& store::options() const {
   return impl_->opts;
 }
 
-// -- dispatchers -----------------------------------------------------------------------------------
+// -- dispatchers ----------------------------------------------------------------------------------
 
 caf::error store::write_dispatchers(const std::vector<dispatcher>& put,
                                     const std::vector<std::string>& erase) {
@@ -283,7 +303,7 @@ caf::expected<std::vector<dispatcher>> store::load_dispatchers() const {
   return result;
 }
 
-// -- ingest ----------------------------------------------------------------------------------------
+// -- ingest ---------------------------------------------------------------------------------------
 
 caf::expected<std::vector<caf::optional<event>>>
 store::find_seen(const std::vector<std::string>& ids, uint32_t days, timestamp_ms now) const {

@@ -292,12 +292,15 @@ caf::error store::revive(const delivery& revived) {
 namespace {
 
 // The history keys of `id` on every day that history holds (one MultiGet over the day range).
-caf::expected<std::vector<std::string>> history_keys_of(detail::store_state& s, const std::string& id) {
+caf::expected<std::vector<std::string>> history_keys_of(detail::store_state& s,
+                                                        const std::string& id) {
   std::vector<std::string> found;
   std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(rocksdb::ReadOptions{}, s.history)};
   it->SeekToFirst();
+  if (!it->status().ok())
+    return to_error(it->status(), "read history");
   if (!it->Valid() || it->key().size() < 4)
-    return to_error(it->status(), "read history"), found;
+    return found;
   auto first = keys::read_u32(it->key().data());
   it->SeekToLast();
   if (!it->Valid() || it->key().size() < 4)
