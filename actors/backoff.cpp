@@ -17,7 +17,7 @@ int64_t saturating_add(int64_t a, int64_t b) {
   return a > max_ms - b ? max_ms : a + b;
 }
 
-} // namespace
+}  // namespace
 
 std::chrono::milliseconds backoff_ceiling(const retry_policy& policy, uint32_t attempts) {
   auto cap = std::max<int64_t>(policy.cap.count(), 0);
@@ -28,8 +28,7 @@ std::chrono::milliseconds backoff_ceiling(const retry_policy& policy, uint32_t a
     return std::chrono::milliseconds{initial};
   // pow() may reach infinity for large exponents; the comparison below handles that too.
   auto grown = static_cast<double>(initial) * std::pow(policy.multiplier, exponent);
-  if (!(grown < static_cast<double>(cap)))
-    return std::chrono::milliseconds{cap};
+  if (!(grown < static_cast<double>(cap))) return std::chrono::milliseconds{cap};
   return std::chrono::milliseconds{static_cast<int64_t>(grown)};
 }
 
@@ -42,16 +41,14 @@ std::chrono::milliseconds backoff_delay(const retry_policy& policy, uint32_t att
 
 timestamp_ms next_attempt_time(const retry_policy& policy, uint32_t attempts, timestamp_ms created,
                                timestamp_ms now, int64_t retry_after_ms, std::mt19937_64& rng) {
-  if (attempts >= policy.max_attempts)
-    return 0;
-  auto delay = std::max(backoff_delay(policy, attempts, rng).count(),
-                        std::max<int64_t>(retry_after_ms, 0));
+  if (attempts >= policy.max_attempts) return 0;
+  auto delay =
+      std::max(backoff_delay(policy, attempts, rng).count(), std::max<int64_t>(retry_after_ms, 0));
   auto when = saturating_add(now, delay);
   // The age budget counts from the delivery's creation; a retry beyond it is never made.
   auto deadline = saturating_add(created, std::max<int64_t>(policy.max_age.count(), 0));
-  if (when > deadline)
-    return 0;
+  if (when > deadline) return 0;
   return std::max<timestamp_ms>(when, 1);
 }
 
-} // namespace dispatch
+}  // namespace dispatch

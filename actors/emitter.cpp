@@ -1,5 +1,5 @@
-// The emitter actor: keeps the earliest waiting deliveries of one kind in memory, hands due ones to
-// its sink under an in-flight cap, and writes every outcome (delivered, retrying, dead) to the store.
+// The emitter actor: keeps the earliest waiting deliveries of one kind in memory, hands due ones
+// to its sink under an in-flight cap, and writes every outcome (delivered, retrying, dead) down.
 #include "actors/emitter.hpp"
 
 #include <algorithm>
@@ -20,6 +20,9 @@ using emitter_ptr = emitter_actor::stateful_pointer<emitter_state>;
 
 /// How soon a failed store read or write is tried again.
 constexpr timestamp_ms storage_retry_ms = 1000;
+
+/// How often the store is swept for waiting deliveries that memory does not know of.
+constexpr timestamp_ms sweep_interval_ms = 5000;
 
 /// How many finished ids are remembered against late `enqueue` messages.
 constexpr size_t finished_memory = 4096;
@@ -44,13 +47,12 @@ void report_storage_failure(emitter_ptr self, const std::string& what, const caf
 }
 
 bool is_known(const emitter_state& st, const std::string& id) {
-  return st.queued.count(id) > 0 || st.in_flight.count(id) > 0 || st.unwritten.count(id) > 0
-         || st.purged.count(id) > 0;
+  return st.queued.count(id) > 0 || st.in_flight.count(id) > 0 || st.unwritten.count(id) > 0 ||
+         st.purged.count(id) > 0;
 }
 
 void remember_finished(emitter_state& st, const std::string& id) {
-  if (!st.finished_recently.insert(id).second)
-    return;
+  if (!st.finished_recently.insert(id).second) return;
   st.finished_order.push_back(id);
   if (st.finished_order.size() > finished_memory) {
     st.finished_recently.erase(st.finished_order.front());
@@ -61,14 +63,12 @@ void remember_finished(emitter_state& st, const std::string& id) {
 /// Keeps `queue` the earliest waiting deliveries: beyond the cap a newcomer displaces the latest
 /// one, or stays in the store itself; either way the store holds more (`backlog`).
 void admit(emitter_state& st, delivery d) {
-  if (d.kind != st.kind || is_known(st, d.id))
-    return;
+  if (d.kind != st.kind || is_known(st, d.id)) return;
   auto key = std::make_pair(d.next_attempt, d.id);
   if (st.queue.size() >= memory_cap(st)) {
     st.backlog = true;
     auto latest = std::prev(st.queue.end());
-    if (!(key < latest->first))
-      return;
+    if (!(key < latest->first)) return;
     st.queued.erase(latest->first.second);
     st.queue.erase(latest);
   }
@@ -80,8 +80,7 @@ void admit(emitter_state& st, delivery d) {
 bool page_from_store(emitter_ptr self) {
   auto& st = self->state;
   auto cap = memory_cap(st);
-  if (st.queue.size() >= cap)
-    return true;
+  if (st.queue.size() >= cap) return true;
   auto wanted = cap - st.queue.size();
   auto skip = [&st](const std::string& id) { return is_known(st, id); };
   auto page = st.db->scan_due(st.kind, wanted, skip);
@@ -90,8 +89,7 @@ bool page_from_store(emitter_ptr self) {
     return false;
   }
   auto exhausted = page->size() < wanted;
-  for (auto& d : *page)
-    admit(st, std::move(d));
+  for (auto& d : *page) admit(st, std::move(d));
   st.backlog = !exhausted;
   return true;
 }
@@ -143,7 +141,7 @@ bool retry_unwritten(emitter_ptr self) {
     i = pending.erase(i);
     if (!write_outcome(self, x)) {
       pending.insert_or_assign(x.outcome.id, std::move(x));
-      return false; // the store still fails: try the rest later
+      return false;  // the store still fails: try the rest later
     }
   }
   return true;
@@ -153,8 +151,7 @@ bool retry_unwritten(emitter_ptr self) {
 unwritten_outcome outcome_of(emitter_state& st, delivery d, timestamp_ms previous_due,
                              const delivery_result& r) {
   auto now = now_ms();
-  if (d.attempts < std::numeric_limits<uint32_t>::max())
-    ++d.attempts;
+  if (d.attempts < std::numeric_limits<uint32_t>::max()) ++d.attempts;
   if (r.verdict == sink_verdict::delivered) {
     d.status = delivery_status::delivered;
     d.finished = now;
@@ -163,8 +160,7 @@ unwritten_outcome outcome_of(emitter_state& st, delivery d, timestamp_ms previou
   d.last_error = r.reason;
   auto next = timestamp_ms{0};
   if (r.verdict == sink_verdict::retry)
-    next = next_attempt_time(st.config.retry, d.attempts, d.created, now, r.retry_after_ms,
-                             st.rng);
+    next = next_attempt_time(st.config.retry, d.attempts, d.created, now, r.retry_after_ms, st.rng);
   if (next == 0) {
     d.status = delivery_status::dead;
     d.finished = now;
@@ -183,8 +179,7 @@ void on_sink_answer(emitter_ptr self, const delivery& d, timestamp_ms previous_d
   st.in_flight.erase(d.id);
   --st.metrics->in_flight;
   // A delivery purged while at the sink is gone from the store: its answer changes nothing.
-  if (st.purged.erase(d.id) == 0)
-    record_outcome(self, outcome_of(st, d, previous_due, r));
+  if (st.purged.erase(d.id) == 0) record_outcome(self, outcome_of(st, d, previous_due, r));
   pump(self);
 }
 
@@ -195,28 +190,27 @@ void send_to_sink(emitter_ptr self, delivery d) {
   auto sent = std::make_shared<const delivery>(std::move(d));
   auto previous_due = sent->next_attempt;
   self->request(st.sink.handle, st.config.sink_timeout, deliver_atom::value, *sent)
-    .then(
-      [self, sent, previous_due](const delivery_result& r) {
-        on_sink_answer(self, *sent, previous_due, r);
-      },
-      [self, sent, previous_due](const caf::error& err) {
-        // A timeout or a dead sink is a transient failure like any other.
-        on_sink_answer(self, *sent, previous_due, retry_later("sink: " + message_of(err)));
-      });
+      .then([self, sent, previous_due](
+                const delivery_result& r) { on_sink_answer(self, *sent, previous_due, r); },
+            [self, sent, previous_due](const caf::error& err) {
+              // A timeout or a dead sink is a transient failure like any other.
+              on_sink_answer(self, *sent, previous_due, retry_later("sink: " + message_of(err)));
+            });
 }
 
-/// Arms a tick for the head's due time (or a storage retry), unless one fires earlier already.
+/// Arms a tick for the head's due time, a storage retry or the next sweep, whichever comes first,
+/// unless a timer fires earlier already.
 void arm_timer(emitter_ptr self, timestamp_ms now, bool storage_failed) {
   auto& st = self->state;
-  timestamp_ms due = 0;
+  auto due = std::max(st.next_sweep, now + 1);
   if (st.sink.handle && !st.queue.empty() && st.in_flight.size() < in_flight_cap(st))
-    due = std::max(st.queue.begin()->first.first, now + 1);
-  if (storage_failed || !st.unwritten.empty())
-    due = due == 0 ? now + storage_retry_ms : std::min(due, now + storage_retry_ms);
-  if (due == 0 || (st.timer_due != 0 && st.timer_due <= due))
-    return;
+    due = std::min(due, std::max(st.queue.begin()->first.first, now + 1));
+  if (storage_failed || !st.unwritten.empty()) due = std::min(due, now + storage_retry_ms);
+  if (st.timer_due != 0 && st.timer_due <= due) return;
+  auto delay = std::chrono::milliseconds{due - now};
   st.timer_due = due;
-  self->delayed_send(self, std::chrono::milliseconds{due - now}, tick_atom::value);
+  st.timer_fires = std::chrono::steady_clock::now() + delay;
+  self->delayed_send(self, delay, tick_atom::value);
 }
 
 /// Sends what is due while the sink has room, refilling from the store when memory runs low.
@@ -224,20 +218,17 @@ void pump(emitter_ptr self) {
   auto& st = self->state;
   auto readable = true;
   auto low = [&st] { return st.queue.size() <= low_watermark(st); };
-  if (st.backlog && low())
-    readable = page_from_store(self);
+  if (st.backlog && low()) readable = page_from_store(self);
   auto now = now_ms();
   // Without a sink nothing is sent: deliveries wait in the store for an emitter that has one.
   while (st.sink.handle && st.in_flight.size() < in_flight_cap(st) && !st.queue.empty()) {
     auto head = st.queue.begin();
-    if (head->first.first > now)
-      break;
+    if (head->first.first > now) break;
     auto d = std::move(head->second);
     st.queue.erase(head);
     st.queued.erase(d.id);
     send_to_sink(self, std::move(d));
-    if (readable && st.backlog && low())
-      readable = page_from_store(self);
+    if (readable && st.backlog && low()) readable = page_from_store(self);
   }
   arm_timer(self, now, !readable);
 }
@@ -245,13 +236,20 @@ void pump(emitter_ptr self) {
 void on_enqueue(emitter_ptr self, const delivery_list& deliveries) {
   auto& st = self->state;
   for (auto& d : deliveries)
-    if (st.finished_recently.count(d.id) == 0)
-      admit(st, d);
+    if (st.finished_recently.count(d.id) == 0) admit(st, d);
   pump(self);
 }
 
 void on_tick(emitter_ptr self) {
-  self->state.timer_due = 0; // any pending later timer is superseded by the one pump arms
+  auto& st = self->state;
+  // Timers fire on the steady clock: only the awaited one (or a later one) clears `timer_due`, so
+  // that a stale tick neither re-arms nor leaves the emitter without a timer.
+  if (std::chrono::steady_clock::now() >= st.timer_fires) st.timer_due = 0;
+  auto now = now_ms();
+  if (now >= st.next_sweep) {
+    st.backlog = true;  // finds deliveries whose `enqueue` was lost (sent to a previous emitter)
+    st.next_sweep = now + sweep_interval_ms;
+  }
   retry_unwritten(self);
   pump(self);
 }
@@ -312,14 +310,14 @@ caf::result<uint32_t> on_purge(emitter_ptr self, const std::string& id) {
     report_storage_failure(self, "purging delivery " + id, existed.error());
     return make_error(error_code::server, "delivery " + id + ": " + message_of(existed.error()));
   }
-  if (was_waiting)
-    --st.metrics->pending_depth;
+  if (was_waiting) --st.metrics->pending_depth;
   if (!*existed && !was_waiting)
-    return make_error(error_code::resource_unknown, "delivery " + id + ": no delivery with this id");
+    return make_error(error_code::resource_unknown,
+                      "delivery " + id + ": no delivery with this id");
   return uint32_t{1};
 }
 
-} // namespace
+}  // namespace
 
 emitter_actor::behavior_type emitter(emitter_actor::stateful_pointer<emitter_state> self,
                                      action_kind kind, engine_config config, store_ptr db,
@@ -331,17 +329,18 @@ emitter_actor::behavior_type emitter(emitter_actor::stateful_pointer<emitter_sta
   st.metrics = std::move(metrics);
   st.sink = std::move(sink);
   st.rng.seed(std::random_device{}() ^ static_cast<uint64_t>(now_ms()));
-  st.backlog = true; // a previous run may have left waiting deliveries in the store
+  st.backlog = true;  // a previous run may have left waiting deliveries in the store
+  st.next_sweep = now_ms() + sweep_interval_ms;
   if (!st.sink.handle)
     std::cerr << "[" << emitter_state::name << " " << to_string(kind)
               << "] no sink bound: deliveries wait in the store" << std::endl;
   pump(self);
   return {
-    [self](enqueue_atom, const delivery_list& deliveries) { on_enqueue(self, deliveries); },
-    [self](replay_atom, const std::string& id) { return on_replay(self, id); },
-    [self](purge_atom, const std::string& id) { return on_purge(self, id); },
-    [self](tick_atom) { on_tick(self); },
+      [self](enqueue_atom, const delivery_list& deliveries) { on_enqueue(self, deliveries); },
+      [self](replay_atom, const std::string& id) { return on_replay(self, id); },
+      [self](purge_atom, const std::string& id) { return on_purge(self, id); },
+      [self](tick_atom) { on_tick(self); },
   };
 }
 
-} // namespace dispatch
+}  // namespace dispatch

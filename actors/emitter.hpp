@@ -4,6 +4,7 @@
 // deliveries in memory and pages the rest from the store by due time.
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <map>
 #include <random>
@@ -24,8 +25,8 @@ struct sink_binding {
   bool schedules_tasks = false; // true: gets tasks at once, startTimestamp included (it schedules)
 };
 
-/// An outcome (delivered, dead or rescheduled: `outcome.status` says which) whose store write failed;
-/// the emitter keeps it in memory and writes it again later.
+/// An outcome (delivered, dead or rescheduled: `outcome.status` says which) whose store write
+/// failed; the emitter keeps it in memory and writes it again later.
 struct unwritten_outcome {
   timestamp_ms previous_due = 0; // the delivery's key in the store
   delivery outcome;
@@ -59,6 +60,10 @@ struct emitter_state {
   bool backlog = true;
   /// The due time of the earliest pending timer (0: none).
   timestamp_ms timer_due = 0;
+  /// When that timer fires on the scheduler's (steady) clock: a tick before it is a stale one.
+  std::chrono::steady_clock::time_point timer_fires;
+  /// When the store is next swept for waiting deliveries whose `enqueue` never arrived.
+  timestamp_ms next_sweep = 0;
 };
 
 /// Spawns with: the kind it emits, the configuration, the store, the shared metrics and its sink.

@@ -1,5 +1,6 @@
-// The built-in log sink: renders each delivery in the ExH shape of a created task or a sent mail and
-// keeps it in the store under its delivery id, so that a redelivery overwrites instead of adding.
+// The built-in log sink: renders each delivery in the ExH shape of a created task or a sent mail
+// and keeps it in the store under its delivery id, so that a redelivery overwrites instead of
+// adding.
 #include "sinks/log_sink.hpp"
 
 #include <rapidjson/reader.h>
@@ -23,8 +24,7 @@ void write_string(json_writer& w, const std::string& text) {
 
 void write_strings(json_writer& w, const string_list& texts) {
   w.StartArray();
-  for (auto& text : texts)
-    write_string(w, text);
+  for (auto& text : texts) write_string(w, text);
   w.EndArray();
 }
 
@@ -37,8 +37,7 @@ void write_raw_object(json_writer& w, const std::string& json) {
 /// exhaust the stack. Payloads were validated upstream; this keeps a corrupt one out of the log.
 bool is_json_object_text(const std::string& text) {
   auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos || text[first] != '{')
-    return false;
+  if (first == std::string::npos || text[first] != '{') return false;
   rapidjson::Reader reader;
   rapidjson::StringStream input{text.c_str()};
   rapidjson::BaseReaderHandler<> ignore;
@@ -66,7 +65,7 @@ delivery_result receive(const store_ptr& db, const delivery& d) {
   return store_record(db, d, logged_mail_json(d, now));
 }
 
-} // namespace
+}  // namespace
 
 std::string logged_task_json(const delivery& d, timestamp_ms received) {
   rapidjson::StringBuffer out;
@@ -135,8 +134,8 @@ sink_actor::behavior_type log_sink(sink_actor::stateful_pointer<log_sink_state> 
                                    store_ptr db) {
   self->state.db = std::move(db);
   return {
-    [self](deliver_atom, const delivery& d) { return receive(self->state.db, d); },
+      [self](deliver_atom, const delivery& d) { return receive(self->state.db, d); },
   };
 }
 
-} // namespace dispatch
+}  // namespace dispatch

@@ -2,262 +2,11 @@
 // matcher writes them, a scripted recording sink answers, and the tests read the store's outcomes.
 #include <boost/test/unit_test.hpp>
 
-#include <cstdlib>
-#include <filesystem>
-#include <functional>
-#include <map>
-#include <mutex>
-#include <thread>
-
-#include <caf/all.hpp>
-
-#include "actors/emitter.hpp"
-#include "messages/error_code.hpp"
-#include "messages/ids.hpp"
-#include "messages/type_registry.hpp"
+#include "emitter_fixture.hpp"
 
 using namespace dispatch;
+using namespace emitter_test;
 using namespace std::chrono_literals;
-
-namespace {
-
-using release_atom = caf::atom_constant<caf::atom("release")>;
-
-/// The recording sink's interface: a sink plus "answer every held request now".
-using test_sink_actor = sink_actor::extend<caf::reacts_to<release_atom>>;
-
-/// What the sink does with one request: answer it, or hold it (answered on `release`, or never).
-struct sink_step {
-  bool hold = false;
-  delivery_result result = delivered();
-};
-
-/// Chooses the answer to a delivery received for the `nth` time (1-based).
-using sink_script = std::function<sink_step(const delivery& d, size_t nth)>;
-
-/// What the sink received, shared with the test thread.
-struct recording {
-  mutable std::mutex mtx;
-  std::vector<std::pair<std::string, timestamp_ms>> received; // (delivery id, when)
-  size_t holding = 0;
-  size_t max_holding = 0;
-
-  size_t total() const {
-    std::lock_guard<std::mutex> guard{mtx};
-    return received.size();
-  }
-
-  std::vector<timestamp_ms> times_of(const std::string& id) const {
-    std::lock_guard<std::mutex> guard{mtx};
-    std::vector<timestamp_ms> result;
-    for (auto& [got, when] : received)
-      if (got == id)
-        result.push_back(when);
-    return result;
-  }
-
-  size_t count(const std::string& id) const {
-    return times_of(id).size();
-  }
-};
-
-using recording_ptr = std::shared_ptr<recording>;
-
-struct recording_sink_state {
-  static inline const char* name = "recording_sink";
-  recording_ptr rec;
-  sink_script script;
-  std::map<std::string, size_t> seen;
-  std::vector<caf::typed_response_promise<delivery_result>> held;
-};
-
-test_sink_actor::behavior_type
-recording_sink(test_sink_actor::stateful_pointer<recording_sink_state> self, recording_ptr rec,
-               sink_script script) {
-  self->state.rec = std::move(rec);
-  self->state.script = std::move(script);
-  return {
-    [self](deliver_atom, const delivery& d) -> caf::result<delivery_result> {
-      auto& st = self->state;
-      auto step = st.script(d, ++st.seen[d.id]);
-      std::lock_guard<std::mutex> guard{st.rec->mtx};
-      st.rec->received.emplace_back(d.id, now_ms());
-      if (!step.hold)
-        return step.result;
-      st.rec->max_holding = std::max(st.rec->max_holding, ++st.rec->holding);
-      auto promise = self->make_response_promise<delivery_result>();
-      st.held.push_back(promise);
-      return promise;
-    },
-    [self](release_atom) {
-      auto& st = self->state;
-      {
-        std::lock_guard<std::mutex> guard{st.rec->mtx};
-        st.rec->holding = 0;
-      }
-      for (auto& promise : st.held)
-        promise.deliver(delivered());
-      st.held.clear();
-    },
-  };
-}
-
-sink_step answer(delivery_result r) {
-  return {false, std::move(r)};
-}
-
-sink_step hold() {
-  return {true, delivered()};
-}
-
-const sink_script always_deliver = [](const delivery&, size_t) { return answer(delivered()); };
-
-/// A unique directory under /tmp, removed at the end.
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string pattern = "/tmp/dispatch-emitter-XXXXXX";
-    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-};
-
-caf::actor_system_config& with_message_types(caf::actor_system_config& cfg) {
-  add_message_types(cfg);
-  return cfg;
-}
-
-/// Waits for `done` with a generous deadline; false when it never held.
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds deadline = 20s) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done())
-      return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return done();
-}
-
-struct fixture {
-  temp_dir dir;
-  store_ptr db;
-  caf::actor_system_config cfg;
-  caf::actor_system sys{with_message_types(cfg)};
-  caf::scoped_actor self{sys};
-  metrics_ptr metrics = std::make_shared<engine_metrics>();
-  engine_config config;
-  std::vector<caf::actor> spawned;
-
-  fixture() {
-    store_options opts;
-    opts.data_dir = dir.path.string();
-    opts.sync = false;
-    auto opened = store::open(opts);
-    BOOST_REQUIRE_MESSAGE(opened, "cannot open the store: " << message_of(opened.error()));
-    db = std::move(*opened);
-    // A fast retry policy: the tests wait for outcomes, they do not measure them.
-    config.retry.initial = 50ms;
-    config.retry.multiplier = 2.0;
-    config.retry.cap = 200ms;
-    config.retry.max_attempts = 10;
-    config.sink_timeout = 5s;
-    config.sink_in_flight = 16;
-  }
-
-  ~fixture() {
-    for (auto& handle : spawned)
-      caf::anon_send_exit(handle, caf::exit_reason::kill);
-  }
-
-  sink_actor spawn_sink(recording_ptr rec, sink_script script) {
-    auto sink = sys.spawn(recording_sink, std::move(rec), std::move(script));
-    spawned.push_back(caf::actor_cast<caf::actor>(sink));
-    return sink;
-  }
-
-  emitter_actor spawn_emitter(sink_actor sink) {
-    auto em = sys.spawn(emitter, action_kind::task, config, db, metrics, sink_binding{sink, false});
-    spawned.push_back(caf::actor_cast<caf::actor>(em));
-    return em;
-  }
-
-  /// A task delivery as a matcher makes it, due at `due`.
-  delivery make_task(const std::string& tag, timestamp_ms due = 0,
-                     delivery_status status = delivery_status::pending) {
-    auto& ids = default_id_generator();
-    delivery d;
-    d.kind = action_kind::task;
-    d.event_id = ids.next();
-    d.dispatcher_id = ids.next();
-    d.action_id = ids.next();
-    d.id = delivery_id_of(d.event_id, d.dispatcher_id, d.action_id);
-    d.event_type = "test.event";
-    d.status = status;
-    d.created = now_ms();
-    d.next_attempt = due == 0 ? d.created : due;
-    d.task.function_name = tag;
-    d.task.data = R"({"tag":")" + tag + R"(","event":{"type":"test.event"}})";
-    return d;
-  }
-
-  /// Writes deliveries durably, as a matcher does, without telling any emitter.
-  void store_only(const delivery_list& ds) {
-    auto err = db->commit_match(0, {}, ds);
-    BOOST_REQUIRE_MESSAGE(!err, "commit_match: " << message_of(err));
-  }
-
-  /// Writes deliveries durably and hands them to the emitter, as a matcher does.
-  void put(const emitter_actor& em, const delivery_list& ds) {
-    store_only(ds);
-    caf::anon_send(em, enqueue_atom::value, ds);
-  }
-
-  /// The delivery with this id wherever the store has it.
-  caf::optional<delivery> find(const std::string& id) {
-    caf::optional<delivery> found;
-    auto err = db->for_each_delivery([&](const delivery& d) {
-      if (d.id != id)
-        return true;
-      found = d;
-      return false;
-    });
-    BOOST_REQUIRE_MESSAGE(!err, "for_each_delivery: " << message_of(err));
-    return found;
-  }
-
-  bool has_status(const std::string& id, delivery_status status) {
-    auto d = find(id);
-    return d && d->status == status;
-  }
-
-  /// Waits until the delivery reached `status` and returns it.
-  delivery wait_for_status(const std::string& id, delivery_status status) {
-    BOOST_REQUIRE_MESSAGE(eventually([&] { return has_status(id, status); }),
-                          "delivery " << id << " never became " << to_string(status));
-    return *find(id);
-  }
-
-  caf::expected<delivery> replay(const emitter_actor& em, const std::string& id) {
-    caf::expected<delivery> result{caf::error{}};
-    self->request(em, 10s, replay_atom::value, id)
-      .receive([&](const delivery& d) { result = d; },
-               [&](const caf::error& err) { result = err; });
-    return result;
-  }
-
-  caf::expected<uint32_t> purge(const emitter_actor& em, const std::string& id) {
-    caf::expected<uint32_t> result{caf::error{}};
-    self->request(em, 10s, purge_atom::value, id)
-      .receive([&](uint32_t n) { result = n; }, [&](const caf::error& err) { result = err; });
-    return result;
-  }
-};
-
-} // namespace
 
 BOOST_AUTO_TEST_SUITE(emitter)
 
@@ -270,7 +19,7 @@ BOOST_FIXTURE_TEST_CASE(success_is_delivered_once_and_kept_in_history, fixture) 
   BOOST_TEST(done.attempts == 1u);
   BOOST_TEST(done.finished >= d.created);
   BOOST_TEST(done.task.function_name == "once");
-  std::this_thread::sleep_for(200ms); // a second delivery would show up by now
+  std::this_thread::sleep_for(200ms);  // a second delivery would show up by now
   BOOST_TEST(rec->count(d.id) == 1u);
   BOOST_TEST(metrics->delivered.load() == 1u);
   auto waiting = db->find_waiting(d.id);
@@ -322,9 +71,8 @@ BOOST_FIXTURE_TEST_CASE(a_retrying_delivery_is_stored_with_its_error_and_next_at
 
 BOOST_FIXTURE_TEST_CASE(permanent_failure_is_dead_at_once, fixture) {
   auto rec = std::make_shared<recording>();
-  auto em = spawn_emitter(spawn_sink(rec, [](const delivery&, size_t) {
-    return answer(permanent_failure("unknown template"));
-  }));
+  auto em = spawn_emitter(spawn_sink(
+      rec, [](const delivery&, size_t) { return answer(permanent_failure("unknown template")); }));
   auto d = make_task("doomed");
   put(em, {d});
   auto dead = wait_for_status(d.id, delivery_status::dead);
@@ -334,38 +82,36 @@ BOOST_FIXTURE_TEST_CASE(permanent_failure_is_dead_at_once, fixture) {
   BOOST_TEST(rec->count(d.id) == 1u);
   auto letter = db->get_dead_letter(d.id);
   BOOST_REQUIRE(letter);
-  BOOST_TEST(letter->has_value());
+  BOOST_TEST(static_cast<bool>(*letter));
   BOOST_TEST(metrics->dead_letters.load() == 1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(spent_budget_is_dead_after_max_attempts, fixture) {
   config.retry.max_attempts = 3;
   auto rec = std::make_shared<recording>();
-  auto em = spawn_emitter(spawn_sink(rec, [](const delivery&, size_t) {
-    return answer(retry_later("down"));
-  }));
+  auto em = spawn_emitter(
+      spawn_sink(rec, [](const delivery&, size_t) { return answer(retry_later("down")); }));
   auto d = make_task("exhausted");
   put(em, {d});
   auto dead = wait_for_status(d.id, delivery_status::dead);
   BOOST_TEST(dead.attempts == 3u);
   BOOST_TEST(dead.last_error == "down");
-  std::this_thread::sleep_for(500ms); // well beyond the 200 ms cap: no fourth attempt comes
+  std::this_thread::sleep_for(500ms);  // well beyond the 200 ms cap: no fourth attempt comes
   BOOST_TEST(rec->count(d.id) == 3u);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_silent_sink_times_out_and_is_retried, fixture) {
   config.sink_timeout = 200ms;
   auto rec = std::make_shared<recording>();
-  auto em = spawn_emitter(spawn_sink(rec, [](const delivery&, size_t nth) {
-    return nth == 1 ? hold() : answer(delivered());
-  }));
+  auto em = spawn_emitter(spawn_sink(
+      rec, [](const delivery&, size_t nth) { return nth == 1 ? hold() : answer(delivered()); }));
   auto d = make_task("silent");
   put(em, {d});
   auto done = wait_for_status(d.id, delivery_status::delivered);
   BOOST_TEST(done.attempts == 2u);
   auto times = rec->times_of(d.id);
   BOOST_REQUIRE(times.size() == 2u);
-  BOOST_TEST(times[1] - times[0] >= 200); // not before the timeout
+  BOOST_TEST(times[1] - times[0] >= 200);  // not before the timeout
 }
 
 BOOST_FIXTURE_TEST_CASE(replay_of_a_dead_letter_delivers_it, fixture) {
@@ -377,18 +123,18 @@ BOOST_FIXTURE_TEST_CASE(replay_of_a_dead_letter_delivers_it, fixture) {
   put(em, {d});
   wait_for_status(d.id, delivery_status::dead);
   auto revived = replay(em, d.id);
-  BOOST_REQUIRE_MESSAGE(revived, "replay failed: " << message_of(revived.error()));
+  BOOST_REQUIRE_MESSAGE(revived, "replay failed: " << why(revived));
   BOOST_TEST(revived->id == d.id);
   BOOST_TEST(revived->attempts == 0u);
   BOOST_TEST(revived->last_error.empty());
   BOOST_TEST(revived->status == delivery_status::pending);
   auto done = wait_for_status(d.id, delivery_status::delivered);
-  BOOST_TEST(done.attempts == 1u); // the budget was reset
+  BOOST_TEST(done.attempts == 1u);  // the budget was reset
   BOOST_TEST(rec->count(d.id) == 2u);
   BOOST_TEST(metrics->replayed.load() == 1u);
   auto letter = db->get_dead_letter(d.id);
   BOOST_REQUIRE(letter);
-  BOOST_TEST(!letter->has_value());
+  BOOST_TEST(!*letter);
   // Not a dead letter any more: a second replay is refused.
   auto again = replay(em, d.id);
   BOOST_REQUIRE(!again);
@@ -409,10 +155,8 @@ BOOST_FIXTURE_TEST_CASE(replay_of_an_unknown_id_is_error_16, fixture) {
 BOOST_FIXTURE_TEST_CASE(purge_forgets_waiting_in_flight_and_dead_deliveries, fixture) {
   auto rec = std::make_shared<recording>();
   auto em = spawn_emitter(spawn_sink(rec, [](const delivery& d, size_t) {
-    if (d.task.function_name == "stuck")
-      return hold();
-    if (d.task.function_name == "doomed")
-      return answer(permanent_failure("no"));
+    if (d.task.function_name == "stuck") return hold();
+    if (d.task.function_name == "doomed") return answer(permanent_failure("no"));
     return answer(delivered());
   }));
   auto waiting = make_task("future", now_ms() + 60'000, delivery_status::held);
@@ -423,7 +167,7 @@ BOOST_FIXTURE_TEST_CASE(purge_forgets_waiting_in_flight_and_dead_deliveries, fix
   wait_for_status(doomed.id, delivery_status::dead);
   for (auto& id : {waiting.id, stuck.id, doomed.id}) {
     auto purged = purge(em, id);
-    BOOST_REQUIRE_MESSAGE(purged, "purge " << id << ": " << message_of(purged.error()));
+    BOOST_REQUIRE_MESSAGE(purged, "purge " << id << ": " << why(purged));
     BOOST_TEST(*purged == 1u);
     BOOST_TEST(!find(id));
   }
@@ -454,21 +198,19 @@ BOOST_FIXTURE_TEST_CASE(held_delivery_is_not_sent_before_its_time, fixture) {
 
 BOOST_FIXTURE_TEST_CASE(in_flight_cap_is_respected, fixture) {
   config.sink_in_flight = 3;
-  config.sink_timeout = 60s; // held answers must not time out and be resent during the test
+  config.sink_timeout = 60s;  // held answers must not time out and be resent during the test
   auto rec = std::make_shared<recording>();
   auto sink = spawn_sink(rec, [](const delivery&, size_t) { return hold(); });
   auto em = spawn_emitter(sink);
   delivery_list ds;
-  for (int i = 0; i < 10; ++i)
-    ds.push_back(make_task("capped" + std::to_string(i)));
+  for (int i = 0; i < 10; ++i) ds.push_back(make_task("capped" + std::to_string(i)));
   put(em, ds);
   BOOST_REQUIRE(eventually([&] { return rec->total() == 3; }));
-  std::this_thread::sleep_for(300ms); // a fourth request would arrive by now
+  std::this_thread::sleep_for(300ms);  // a fourth request would arrive by now
   BOOST_TEST(rec->total() == 3u);
   auto all_delivered = [&] {
     for (auto& d : ds)
-      if (!has_status(d.id, delivery_status::delivered))
-        return false;
+      if (!has_status(d.id, delivery_status::delivered)) return false;
     return true;
   };
   auto releaser = caf::actor_cast<test_sink_actor>(spawned.front());
@@ -486,14 +228,11 @@ BOOST_FIXTURE_TEST_CASE(a_small_memory_cap_pages_everything_from_the_store, fixt
   auto rec = std::make_shared<recording>();
   auto em = spawn_emitter(spawn_sink(rec, always_deliver));
   delivery_list ds;
-  for (int i = 0; i < 25; ++i)
-    ds.push_back(make_task("paged" + std::to_string(i)));
+  for (int i = 0; i < 25; ++i) ds.push_back(make_task("paged" + std::to_string(i)));
   put(em, ds);
-  for (auto& d : ds)
-    wait_for_status(d.id, delivery_status::delivered);
+  for (auto& d : ds) wait_for_status(d.id, delivery_status::delivered);
   std::this_thread::sleep_for(200ms);
-  for (auto& d : ds)
-    BOOST_TEST(rec->count(d.id) == 1u);
+  for (auto& d : ds) BOOST_TEST(rec->count(d.id) == 1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_restarted_emitter_delivers_what_was_waiting, fixture) {
@@ -517,6 +256,17 @@ BOOST_FIXTURE_TEST_CASE(a_restarted_emitter_delivers_what_was_waiting, fixture) 
     BOOST_TEST(rec->count(d.id) == 1u);
     BOOST_TEST(done.attempts == 1u);
   }
+}
+
+BOOST_FIXTURE_TEST_CASE(a_delivery_whose_enqueue_was_lost_is_found_by_a_sweep, fixture) {
+  auto rec = std::make_shared<recording>();
+  spawn_emitter(spawn_sink(rec, always_deliver));
+  // Let the start-up page pass first, so that only a later sweep of the store can find it.
+  std::this_thread::sleep_for(300ms);
+  auto d = make_task("orphan");
+  store_only({d});
+  wait_for_status(d.id, delivery_status::delivered);
+  BOOST_TEST(rec->count(d.id) == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,240 @@
+// Tests of the built-in log sink: what it stores is the ExH shape of a task or a mail, readable
+// with `for_each_log`, one record per delivery id; corrupt payloads are refused, not logged.
+#include <boost/test/unit_test.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include <rapidjson/document.h>
+
+#include <caf/all.hpp>
+
+#include "actors/emitter.hpp"
+#include "messages/error_code.hpp"
+#include "messages/ids.hpp"
+#include "messages/type_registry.hpp"
+#include "sinks/log_sink.hpp"
+
+using namespace dispatch;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    std::string pattern = "/tmp/dispatch-log-sink-XXXXXX";
+    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~temp_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
+caf::actor_system_config& with_message_types(caf::actor_system_config& cfg) {
+  add_message_types(cfg);
+  return cfg;
+}
+
+struct fixture {
+  temp_dir dir;
+  store_ptr db;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{with_message_types(cfg)};
+  caf::scoped_actor self{sys};
+  sink_actor sink;
+  std::vector<caf::actor> spawned;
+
+  fixture() {
+    store_options opts;
+    opts.data_dir = dir.path.string();
+    opts.sync = false;
+    auto opened = store::open(opts);
+    BOOST_REQUIRE_MESSAGE(
+        opened, "cannot open the store: " << (opened ? std::string{} : message_of(opened.error())));
+    db = std::move(*opened);
+    sink = sys.spawn(dispatch::log_sink, db);
+    spawned.push_back(caf::actor_cast<caf::actor>(sink));
+  }
+
+  ~fixture() {
+    for (auto& handle : spawned) caf::anon_send_exit(handle, caf::exit_reason::kill);
+  }
+
+  delivery make(action_kind kind) {
+    auto& ids = default_id_generator();
+    delivery d;
+    d.kind = kind;
+    d.event_id = ids.next();
+    d.dispatcher_id = ids.next();
+    d.action_id = ids.next();
+    d.id = delivery_id_of(d.event_id, d.dispatcher_id, d.action_id);
+    d.event_type = "user.created";
+    d.created = now_ms();
+    d.next_attempt = d.created;
+    return d;
+  }
+
+  delivery_result deliver(const delivery& d) {
+    delivery_result result = retry_later("no answer");
+    self->request(sink, 10s, deliver_atom::value, d)
+        .receive([&](const delivery_result& r) { result = r; },
+                 [&](const caf::error& err) { result = retry_later(message_of(err)); });
+    return result;
+  }
+
+  std::vector<log_record> logged(action_kind kind) {
+    std::vector<log_record> records;
+    auto err = db->for_each_log(kind, [&](const log_record& r) {
+      records.push_back(r);
+      return true;
+    });
+    BOOST_REQUIRE_MESSAGE(!err, "for_each_log: " << message_of(err));
+    return records;
+  }
+};
+
+rapidjson::Document parsed(const std::string& json) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str(), json.size());
+  BOOST_REQUIRE_MESSAGE(!doc.HasParseError() && doc.IsObject(), "not a JSON object: " << json);
+  return doc;
+}
+
+bool delivered_ok(const delivery_result& r) {
+  return r.verdict == sink_verdict::delivered;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(log_sink)
+
+BOOST_FIXTURE_TEST_CASE(a_task_is_logged_in_exh_shape, fixture) {
+  auto d = make(action_kind::task);
+  d.task.function_name = "sendWelcome";
+  d.task.data = R"({"Lang":"nl","event":{"type":"user.created","content":{"a":[1,2]}}})";
+  d.task.tags = string_list{"onboarding", "mail"};
+  d.task.start_timestamp = 1'900'000'000'000;
+  d.task.priority = 3;
+  auto before = now_ms();
+  BOOST_REQUIRE(delivered_ok(deliver(d)));
+  auto records = logged(action_kind::task);
+  BOOST_REQUIRE(records.size() == 1u);
+  BOOST_TEST(records[0].id == d.id);
+  BOOST_TEST(logged(action_kind::mail).empty());
+  auto doc = parsed(records[0].json);
+  BOOST_TEST(doc["id"].GetString() == d.id);
+  BOOST_TEST(doc["functionName"].GetString() == std::string{"sendWelcome"});
+  BOOST_TEST(doc["data"]["Lang"].GetString() == std::string{"nl"});  // keys keep their spelling
+  BOOST_TEST(doc["data"]["event"]["content"]["a"][1].GetInt() == 2);
+  BOOST_TEST(doc["tags"].Size() == 2u);
+  BOOST_TEST(doc["tags"][1].GetString() == std::string{"mail"});
+  BOOST_TEST(doc["startTimestamp"].GetInt64() == 1'900'000'000'000);
+  BOOST_TEST(doc["priority"].GetInt64() == 3);
+  BOOST_TEST(doc["status"].GetString() == std::string{"new"});
+  BOOST_TEST(doc["creationTimestamp"].GetInt64() >= before);
+  BOOST_TEST(doc["updateTimestamp"].GetInt64() == doc["creationTimestamp"].GetInt64());
+}
+
+BOOST_FIXTURE_TEST_CASE(absent_task_fields_are_omitted, fixture) {
+  auto d = make(action_kind::task);
+  d.task.function_name = "bare";
+  BOOST_REQUIRE(delivered_ok(deliver(d)));
+  auto records = logged(action_kind::task);
+  BOOST_REQUIRE(records.size() == 1u);
+  auto doc = parsed(records[0].json);
+  BOOST_TEST(!doc.HasMember("tags"));
+  BOOST_TEST(!doc.HasMember("startTimestamp"));
+  BOOST_TEST(!doc.HasMember("priority"));
+  BOOST_TEST(doc["data"].IsObject());
+  BOOST_TEST(doc["data"].MemberCount() == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_mail_is_logged_in_exh_shape, fixture) {
+  auto d = make(action_kind::mail);
+  d.mail.template_id = "5e9f1b2c3d4e5f6a7b8c9d0e";
+  d.mail.recipients.to = {"a@example.com", "b@example.com"};
+  d.mail.recipients.cc = string_list{"c@example.com"};
+  d.mail.content = R"({"event":{"type":"user.created","content":{"name":"Zoë \"Z\""}}})";
+  BOOST_REQUIRE(delivered_ok(deliver(d)));
+  auto records = logged(action_kind::mail);
+  BOOST_REQUIRE(records.size() == 1u);
+  BOOST_TEST(logged(action_kind::task).empty());
+  auto doc = parsed(records[0].json);
+  BOOST_TEST(doc["id"].GetString() == d.id);
+  BOOST_TEST(doc["templateId"].GetString() == d.mail.template_id);
+  BOOST_TEST(doc["recipients"]["to"].Size() == 2u);
+  BOOST_TEST(doc["recipients"]["cc"][0].GetString() == std::string{"c@example.com"});
+  BOOST_TEST(!doc["recipients"].HasMember("bcc"));
+  BOOST_TEST(doc["content"]["event"]["content"]["name"].GetString() == std::string{"Zoë \"Z\""});
+  BOOST_TEST(doc.HasMember("creationTimestamp"));
+}
+
+BOOST_FIXTURE_TEST_CASE(the_same_id_twice_makes_one_record, fixture) {
+  auto d = make(action_kind::task);
+  d.task.function_name = "twice";
+  BOOST_REQUIRE(delivered_ok(deliver(d)));
+  BOOST_REQUIRE(delivered_ok(deliver(d)));
+  auto other = make(action_kind::task);
+  other.task.function_name = "other";
+  BOOST_REQUIRE(delivered_ok(deliver(other)));
+  auto records = logged(action_kind::task);
+  BOOST_REQUIRE(records.size() == 2u);
+  BOOST_TEST((records[0].id == d.id || records[1].id == d.id));
+  BOOST_TEST((records[0].id == other.id || records[1].id == other.id));
+}
+
+BOOST_FIXTURE_TEST_CASE(corrupt_payloads_are_refused_and_not_logged, fixture) {
+  auto d = make(action_kind::task);
+  d.task.function_name = "broken";
+  for (auto bad : {std::string{R"({"a":)"}, std::string{"[1,2]"}, std::string{"{} {}"},
+                   std::string{""}, std::string{"{\"a\":\"\xff\"}"}, std::string{"{}\0{", 4}}) {
+    d.task.data = bad;
+    auto r = deliver(d);
+    BOOST_TEST((r.verdict == sink_verdict::permanent), "accepted data: " << bad);
+    BOOST_TEST(r.reason.find("log sink") != std::string::npos);
+  }
+  auto m = make(action_kind::mail);
+  m.mail.template_id = "t";
+  m.mail.recipients.to = {"a@example.com"};
+  m.mail.content = "not json";
+  BOOST_TEST((deliver(m).verdict == sink_verdict::permanent));
+  BOOST_TEST(logged(action_kind::task).empty());
+  BOOST_TEST(logged(action_kind::mail).empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(deep_nesting_does_not_crash_the_sink, fixture) {
+  auto d = make(action_kind::task);
+  d.task.function_name = "deep";
+  std::string deep = "{\"x\":" + std::string(200000, '[') + std::string(200000, ']') + "}";
+  d.task.data = deep;
+  BOOST_TEST(delivered_ok(deliver(d)));  // well-formed, however deep: logged verbatim
+  auto records = logged(action_kind::task);
+  BOOST_REQUIRE(records.size() == 1u);
+  BOOST_TEST(records[0].json.find(deep) != std::string::npos);
+}
+
+BOOST_FIXTURE_TEST_CASE(an_emitter_delivers_into_the_log, fixture) {
+  engine_config config;
+  auto metrics = std::make_shared<engine_metrics>();
+  auto em = sys.spawn(dispatch::emitter, action_kind::task, config, db, metrics,
+                      sink_binding{sink, false});
+  spawned.push_back(caf::actor_cast<caf::actor>(em));
+  auto d = make(action_kind::task);
+  d.task.function_name = "viaEmitter";
+  auto err = db->commit_match(0, {}, {d});
+  BOOST_REQUIRE_MESSAGE(!err, "commit_match: " << message_of(err));
+  caf::anon_send(em, enqueue_atom::value, delivery_list{d});
+  auto until = std::chrono::steady_clock::now() + 20s;
+  while (logged(action_kind::task).empty() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(10ms);
+  auto records = logged(action_kind::task);
+  BOOST_REQUIRE(records.size() == 1u);
+  BOOST_TEST(records[0].id == d.id);
+  BOOST_TEST(parsed(records[0].json)["functionName"].GetString() == std::string{"viaEmitter"});
+}
+
+BOOST_AUTO_TEST_SUITE_END()
