@@ -53,21 +53,21 @@ void tell_engine(engine_parts& p) {
 }
 
 /// Sends an exit to every part (the facade last) and to the built-in sinks.
-void stop_all(self_ptr self, const caf::error& reason) {
-  auto& p = self->state.parts;
-  self->send_exit(p.ingest, reason);
-  self->send_exit(p.directory, reason);
+void stop_all(const engine_parts& p) {
+  auto reason = caf::exit_reason::user_shutdown;
+  caf::anon_send_exit(p.ingest, reason);
+  caf::anon_send_exit(p.directory, reason);
   for (auto& m : p.matchers)
-    self->send_exit(m, reason);
-  self->send_exit(p.task_emitter, reason);
-  self->send_exit(p.mail_emitter, reason);
+    caf::anon_send_exit(m, reason);
+  caf::anon_send_exit(p.task_emitter, reason);
+  caf::anon_send_exit(p.mail_emitter, reason);
   for (auto& s : p.owned_sinks)
-    self->send_exit(s, reason);
-  self->send_exit(p.engine, reason);
+    caf::anon_send_exit(s, reason);
+  caf::anon_send_exit(p.engine, reason);
 }
 
 void monitor_all(self_ptr self) {
-  auto& p = self->state.parts;
+  auto& p = *self->state.parts;
   self->monitor(p.ingest);
   self->monitor(p.directory);
   for (auto& m : p.matchers)
@@ -80,11 +80,11 @@ bool within_budget(self_ptr self) {
   auto& st = self->state;
   auto now = now_ms();
   auto window = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  st.parts.config.restart_window)
+                  st.parts->config.restart_window)
                   .count();
   while (!st.restarts.empty() && st.restarts.front() < now - window)
     st.restarts.pop_front();
-  if (st.restarts.size() >= st.parts.config.restart_limit)
+  if (st.restarts.size() >= st.parts->config.restart_limit)
     return false;
   st.restarts.push_back(now);
   return true;
@@ -92,7 +92,7 @@ bool within_budget(self_ptr self) {
 
 /// Replaces the part whose address is `who`; false when it is not one of ours.
 bool restart(self_ptr self, const caf::actor_addr& who) {
-  auto& p = self->state.parts;
+  auto& p = *self->state.parts;
   auto& sys = self->system();
   for (uint32_t shard = 0; shard < p.matchers.size(); ++shard) {
     if (p.matchers[shard].address() != who)
@@ -144,16 +144,14 @@ void spawn_parts(caf::actor_system& sys, engine_parts& p) {
 }
 
 caf::behavior supervisor(self_ptr self, engine_parts parts) {
-  self->state.parts = std::move(parts);
+  self->state.parts = std::make_shared<engine_parts>(std::move(parts));
   monitor_all(self);
   // The facade and the supervisor live and die together; an exit of either stops every part.
-  self->link_to(self->state.parts.engine);
-  // An exit from the linked facade (the user's `anon_send_exit(engine, ...)`) stops every part.
-  self->set_exit_handler([self](caf::exit_msg& msg) {
-    self->state.stopping = true;
-    stop_all(self, msg.reason);
-    self->quit(msg.reason);
-  });
+  self->link_to(self->state.parts->engine);
+  // However the supervisor ends (the linked facade's exit, a spent budget, or CAF finding it
+  // unreferenced once the facade is gone), every part stops with it. The functor runs during
+  // cleanup, after the state may be gone: it holds the parts table itself.
+  self->attach_functor([parts = self->state.parts](const caf::error&) { stop_all(*parts); });
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
     if (st.stopping)
@@ -161,16 +159,15 @@ caf::behavior supervisor(self_ptr self, engine_parts parts) {
     std::cerr << "supervisor: a part of the engine stopped (" << caf::to_string(msg.reason)
               << ")\n";
     if (!within_budget(self)) {
-      std::cerr << "supervisor: restart budget spent (" << st.parts.config.restart_limit
-                << " restarts in " << st.parts.config.restart_window.count()
+      std::cerr << "supervisor: restart budget spent (" << st.parts->config.restart_limit
+                << " restarts in " << st.parts->config.restart_window.count()
                 << " s); shutting the engine down\n";
       st.stopping = true;
-      stop_all(self, caf::exit_reason::unhandled_exception);
       self->quit(caf::exit_reason::unhandled_exception);
       return;
     }
     if (restart(self, msg.source)) {
-      st.parts.metrics->restarts.fetch_add(1, std::memory_order_relaxed);
+      st.parts->metrics->restarts.fetch_add(1, std::memory_order_relaxed);
       std::cerr << "supervisor: restarted it\n";
     }
   });

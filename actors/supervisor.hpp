@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <memory>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -39,7 +40,7 @@ void spawn_parts(caf::actor_system& sys, engine_parts& parts);
 
 struct supervisor_state {
   static inline const char* name = "supervisor";
-  engine_parts parts;
+  std::shared_ptr<engine_parts> parts; // shared with the cleanup that stops every part
   std::deque<timestamp_ms> restarts; // times of recent restarts, for the budget
   bool stopping = false;
 };

@@ -7,19 +7,15 @@ namespace dispatch {
 
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<event>("dispatch.event");
-  cfg.add_message_type<event_list>("dispatch.event_list");
   cfg.add_message_type<publish_outcome>("dispatch.publish_outcome");
-  cfg.add_message_type<publish_outcome_list>("dispatch.publish_outcome_list");
   cfg.add_message_type<recipients>("dispatch.recipients");
   cfg.add_message_type<action>("dispatch.action");
   cfg.add_message_type<dispatcher>("dispatch.dispatcher");
-  cfg.add_message_type<dispatcher_list>("dispatch.dispatcher_list");
   cfg.add_message_type<dispatcher_patch>("dispatch.dispatcher_patch");
   cfg.add_message_type<action_patch>("dispatch.action_patch");
   cfg.add_message_type<task_request>("dispatch.task_request");
   cfg.add_message_type<mail_request>("dispatch.mail_request");
   cfg.add_message_type<delivery>("dispatch.delivery");
-  cfg.add_message_type<delivery_list>("dispatch.delivery_list");
   cfg.add_message_type<delivery_result>("dispatch.delivery_result");
   cfg.add_message_type<query_value>("dispatch.query_value");
   cfg.add_message_type<filter>("dispatch.filter");
@@ -30,11 +26,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<delivery_page>("dispatch.delivery_page");
   cfg.add_message_type<engine_stats>("dispatch.engine_stats");
   cfg.add_message_type<inbox_event>("dispatch.inbox_event");
-  cfg.add_message_type<inbox_event_list>("dispatch.inbox_event_list");
   cfg.add_message_type<sink_actor>("dispatch.sink_actor");
   cfg.add_message_type<emitter_actor>("dispatch.emitter_actor");
   cfg.add_message_type<matcher_actor>("dispatch.matcher_actor");
-  cfg.add_message_type<matcher_list>("dispatch.matcher_list");
   cfg.add_message_type<ingest_actor>("dispatch.ingest_actor");
   cfg.add_message_type<directory_actor>("dispatch.directory_actor");
   cfg.add_message_type<engine_actor>("dispatch.engine_actor");

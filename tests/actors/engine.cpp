@@ -5,6 +5,7 @@
 #include <rapidjson/document.h>
 
 #include "fixtures/engine_fixture.hpp"
+#include "messages/ids.hpp"
 #include "messages/json.hpp"
 #include "persistence/store.hpp"
 
