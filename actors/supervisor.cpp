@@ -90,8 +90,8 @@ bool within_budget(self_ptr self) {
   return true;
 }
 
-/// Replaces the part whose address is `who`; false when it is not one of ours.
-bool restart(self_ptr self, const caf::actor_addr& who) {
+/// Replaces the part whose address is `who`; answers its role, or "" when it is not one of ours.
+std::string restart(self_ptr self, const caf::actor_addr& who) {
   auto& p = *self->state.parts;
   auto& sys = self->system();
   for (uint32_t shard = 0; shard < p.matchers.size(); ++shard) {
@@ -101,7 +101,7 @@ bool restart(self_ptr self, const caf::actor_addr& who) {
     self->monitor(p.matchers[shard]);
     self->send(p.ingest, handles_atom::value, p.matchers);
     self->send(p.directory, handles_atom::value, p.matchers);
-    return true;
+    return "matcher[" + std::to_string(shard) + "]";
   }
   for (auto kind : {action_kind::task, action_kind::mail}) {
     auto& slot = kind == action_kind::task ? p.task_emitter : p.mail_emitter;
@@ -112,21 +112,21 @@ bool restart(self_ptr self, const caf::actor_addr& who) {
     for (auto& m : p.matchers)
       self->send(m, handles_atom::value, p.task_emitter, p.mail_emitter);
     tell_engine(p);
-    return true;
+    return kind == action_kind::task ? "task_emitter" : "mail_emitter";
   }
   if (p.ingest.address() == who) {
     p.ingest = spawn_ingest(sys, p);
     self->monitor(p.ingest);
     tell_engine(p);
-    return true;
+    return "ingest";
   }
   if (p.directory.address() == who) {
     p.directory = spawn_directory(sys, p);
     self->monitor(p.directory);
     tell_engine(p);
-    return true;
+    return "directory";
   }
-  return false;
+  return {};
 }
 
 } // namespace
@@ -156,19 +156,20 @@ caf::behavior supervisor(self_ptr self, engine_parts parts) {
     auto& st = self->state;
     if (st.stopping)
       return;
-    std::cerr << "supervisor: a part of the engine stopped (" << caf::to_string(msg.reason)
-              << ")\n";
     if (!within_budget(self)) {
-      std::cerr << "supervisor: restart budget spent (" << st.parts->config.restart_limit
+      std::cerr << "supervisor: a part stopped (" << caf::to_string(msg.reason)
+                << ") and the restart budget is spent (" << st.parts->config.restart_limit
                 << " restarts in " << st.parts->config.restart_window.count()
                 << " s); shutting the engine down\n";
       st.stopping = true;
       self->quit(caf::exit_reason::unhandled_exception);
       return;
     }
-    if (restart(self, msg.source)) {
+    auto role = restart(self, msg.source);
+    if (!role.empty()) {
       st.parts->metrics->restarts.fetch_add(1, std::memory_order_relaxed);
-      std::cerr << "supervisor: restarted it\n";
+      std::cerr << "supervisor: " << role << " stopped (" << caf::to_string(msg.reason)
+                << "); restarted it\n";
     }
   });
   return {
