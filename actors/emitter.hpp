@@ -35,6 +35,12 @@ struct unwritten_outcome {
 struct emitter_state {
   static inline const char* name = "emitter";
 
+  /// What was at the sink when the emitter stopped is no longer in flight.
+  ~emitter_state() {
+    if (metrics)
+      metrics->in_flight -= static_cast<int64_t>(in_flight.size());
+  }
+
   action_kind kind = action_kind::task;
   engine_config config;
   store_ptr db;

@@ -129,6 +129,18 @@ std::string restart(self_ptr self, const caf::actor_addr& who) {
   return {};
 }
 
+constexpr auto retention_interval = std::chrono::hours(1);
+
+/// Drops whole days of duplicate-suppression entries, history and the built-in log that are past
+/// their retention; runs at start and every hour.
+void apply_retention(self_ptr self) {
+  auto& p = *self->state.parts;
+  if (auto err = p.db->apply_retention(now_ms(), p.config.seen_days, p.config.history_days,
+                                       p.config.log_days))
+    std::cerr << "supervisor: retention failed: " << message_of(err) << "\n";
+  self->delayed_send(self, retention_interval, tick_atom::value);
+}
+
 } // namespace
 
 void spawn_parts(caf::actor_system& sys, engine_parts& p) {
@@ -172,8 +184,10 @@ caf::behavior supervisor(self_ptr self, engine_parts parts) {
                 << "); restarted it\n";
     }
   });
+  apply_retention(self);
   return {
     [](ping_atom) { return ping_atom::value; },
+    [self](tick_atom) { apply_retention(self); },
   };
 }
 
