@@ -41,7 +41,7 @@ test-sanitize: deps
 	@cd $(SANITIZE_DIR) && \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/scripts/ubsan.supp \
 	  ASAN_OPTIONS=detect_leaks=1 \
-	  ctest --output-on-failure -j $(JOBS) -LE slow $(CTEST_ARGS)
+	  ctest --output-on-failure -j $(JOBS) -LE "slow|install" $(CTEST_ARGS)
 
 bench: build
 	@if [ -x $(BUILD_DIR)/bench/dispatch-bench ]; then \
