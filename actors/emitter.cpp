@@ -94,21 +94,8 @@ bool page_from_store(emitter_ptr self) {
   return true;
 }
 
-/// Writes one outcome; on success counts it and re-queues a rescheduled delivery.
-bool write_outcome(emitter_ptr self, const unwritten_outcome& x) {
-  auto& st = self->state;
-  auto& d = x.outcome;
-  caf::error err;
-  if (d.status == delivery_status::delivered)
-    err = st.db->finish_delivered(x.previous_due, d);
-  else if (d.status == delivery_status::dead)
-    err = st.db->finish_dead(x.previous_due, d);
-  else
-    err = st.db->reschedule(x.previous_due, d);
-  if (err) {
-    report_storage_failure(self, "writing the outcome of delivery " + d.id, err);
-    return false;
-  }
+/// Counts a written outcome and re-queues a rescheduled delivery.
+void count_outcome(emitter_state& st, const delivery& d) {
   auto& m = *st.metrics;
   if (d.status == delivery_status::delivered) {
     ++m.delivered;
@@ -122,29 +109,38 @@ bool write_outcome(emitter_ptr self, const unwritten_outcome& x) {
     ++m.retries;
     admit(st, d);
   }
+}
+
+/// Writes every unwritten outcome in one batch; false when the store failed (they stay).
+bool write_unwritten(emitter_ptr self) {
+  auto& st = self->state;
+  if (st.unwritten.empty())
+    return true;
+  std::vector<delivery_outcome> batch;
+  batch.reserve(st.unwritten.size());
+  for (auto& [id, x] : st.unwritten)
+    batch.push_back(delivery_outcome{x.previous_due, x.outcome});
+  if (auto err = st.db->write_outcomes(batch)) {
+    report_storage_failure(self, "writing " + std::to_string(batch.size()) + " delivery outcomes",
+                           err);
+    return false;
+  }
+  st.unwritten.clear(); // before counting: a rescheduled delivery is admitted again
+  for (auto& x : batch)
+    count_outcome(st, x.value);
   return true;
 }
 
-/// Writes an outcome, or keeps it in memory to write later when the store fails.
+/// Gathers an outcome for the next group commit: every answer already in the mailbox is handled
+/// before the `flush`, so one batch takes them all.
 void record_outcome(emitter_ptr self, unwritten_outcome x) {
-  if (!write_outcome(self, x)) {
-    auto id = x.outcome.id;
-    self->state.unwritten.insert_or_assign(std::move(id), std::move(x));
+  auto& st = self->state;
+  auto id = x.outcome.id;
+  st.unwritten.insert_or_assign(std::move(id), std::move(x));
+  if (!st.flush_pending) {
+    st.flush_pending = true;
+    self->send(self, flush_atom::value);
   }
-}
-
-/// Tries every unwritten outcome again; false while some still fail.
-bool retry_unwritten(emitter_ptr self) {
-  auto& pending = self->state.unwritten;
-  for (auto i = pending.begin(); i != pending.end();) {
-    auto x = std::move(i->second);
-    i = pending.erase(i);
-    if (!write_outcome(self, x)) {
-      pending.insert_or_assign(x.outcome.id, std::move(x));
-      return false;  // the store still fails: try the rest later
-    }
-  }
-  return true;
 }
 
 /// Turns a sink's answer into the delivery's next state.
@@ -250,7 +246,13 @@ void on_tick(emitter_ptr self) {
     st.backlog = true;  // finds deliveries whose `enqueue` was lost (sent to a previous emitter)
     st.next_sweep = now + sweep_interval_ms;
   }
-  retry_unwritten(self);
+  write_unwritten(self);
+  pump(self);
+}
+
+void on_flush(emitter_ptr self) {
+  self->state.flush_pending = false;
+  write_unwritten(self);
   pump(self);
 }
 
@@ -340,6 +342,7 @@ emitter_actor::behavior_type emitter(emitter_actor::stateful_pointer<emitter_sta
       [self](replay_atom, const std::string& id) { return on_replay(self, id); },
       [self](purge_atom, const std::string& id) { return on_purge(self, id); },
       [self](tick_atom) { on_tick(self); },
+      [self](flush_atom) { on_flush(self); },
   };
 }
 

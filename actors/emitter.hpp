@@ -25,8 +25,8 @@ struct sink_binding {
   bool schedules_tasks = false; // true: gets tasks at once, startTimestamp included (it schedules)
 };
 
-/// An outcome (delivered, dead or rescheduled: `outcome.status` says which) whose store write
-/// failed; the emitter keeps it in memory and writes it again later.
+/// An outcome (delivered, dead or rescheduled: `outcome.status` says which) not written yet: it
+/// waits for the next group commit, or for the store to work again after a failed write.
 struct unwritten_outcome {
   timestamp_ms previous_due = 0; // the delivery's key in the store
   delivery outcome;
@@ -56,8 +56,11 @@ struct emitter_state {
   std::unordered_set<std::string> in_flight;
   /// Ids purged while in flight: their answer is ignored.
   std::unordered_set<std::string> purged;
-  /// Outcomes not yet written because the store failed, by delivery id.
+  /// Outcomes not yet written, by delivery id: written together by the next `flush` (one batch),
+  /// or kept after a failed write and tried again.
   std::map<std::string, unwritten_outcome> unwritten;
+  /// A `flush` is queued in our own mailbox.
+  bool flush_pending = false;
   /// Ids finished lately (oldest first), so that a late `enqueue` of a delivery this emitter
   /// already paged from the store and finished does not send it again.
   std::unordered_set<std::string> finished_recently;

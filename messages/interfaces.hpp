@@ -62,7 +62,9 @@ using emitter_actor = caf::typed_actor<
   // Forgets a delivery in any state; answers 1, or error 16 when unknown.
   caf::replies_to<purge_atom, std::string>::with<uint32_t>,
   // Internal timer: emit what is due.
-  caf::reacts_to<tick_atom>>;
+  caf::reacts_to<tick_atom>,
+  // Internal group commit: writes every outcome gathered since the last one in one batch.
+  caf::reacts_to<flush_atom>>;
 
 /// Holds the dispatchers of its event types and turns events into deliveries.
 using matcher_actor = caf::typed_actor<

@@ -43,6 +43,13 @@ struct delivery_slot {
   timestamp_ms due = 0;
 };
 
+/// What became of a delivery at its sink, to be written down: `value.status` says delivered, dead
+/// or retrying (then `value.next_attempt` is its new due time); `previous_due` is its current key.
+struct delivery_outcome {
+  timestamp_ms previous_due = 0;
+  delivery value;
+};
+
 /// A record of the built-in log sink: what it received, as JSON text in ExH shape.
 struct log_record {
   std::string id; // the delivery id
@@ -111,6 +118,10 @@ public:
   caf::expected<delivery_list>
   scan_due(action_kind kind, size_t limit,
            const std::function<bool(const std::string&)>& skip) const;
+
+  /// Writes many outcomes in one atomic batch (one WAL write): delivered and dead ones as
+  /// `finish_delivered` / `finish_dead` do, retrying ones as `reschedule` does.
+  caf::error write_outcomes(const std::vector<delivery_outcome>& outcomes);
 
   /// Moves a waiting delivery to its new due time (`updated.next_attempt`) and state, atomically.
   /// `previous_due` is its current key.

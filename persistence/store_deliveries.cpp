@@ -184,64 +184,97 @@ store::scan_due(action_kind kind, size_t limit,
   return result;
 }
 
-caf::error store::reschedule(timestamp_ms previous_due, const delivery& updated) {
-  auto& s = *impl_;
-  std::lock_guard<std::mutex> guard{s.delivery_mutex};
-  auto slot = read_slot(s, updated.id);
+namespace {
+
+/// An outcome staged in a batch, and what its write changes in the counters afterwards.
+struct staged_outcome {
+  optional_slot slot;     // where the delivery waited before
+  const delivery* value;  // its new state
+  bool finished;          // delivered or dead (else rescheduled)
+};
+
+// Stages one outcome. The outcome of a finished delivery is recorded even when a purge removed it
+// meanwhile (it did happen); a reschedule of a purged delivery is dropped (the purge wins).
+caf::error stage_outcome(detail::store_state& s, rocksdb::WriteBatch& batch,
+                         const delivery_outcome& o, std::vector<staged_outcome>& staged) {
+  auto& d = o.value;
+  auto slot = read_slot(s, d.id);
   if (!slot)
     return slot.error();
-  if (!*slot) // purged meanwhile: purge wins, nothing to move
-    return caf::none;
-  rocksdb::WriteBatch batch;
-  erase_waiting(s, batch, updated.id, *slot, updated.kind, previous_due);
-  if (auto err = put_waiting(s, batch, updated))
-    return err;
-  if (auto err = s.write(batch, false, "reschedule delivery " + updated.id))
-    return err;
-  if ((*slot)->kind != updated.kind) {
-    --s.waiting_counts[index_of((*slot)->kind)];
-    ++s.waiting_counts[index_of(updated.kind)];
+  auto finished = d.status == delivery_status::delivered || d.status == delivery_status::dead;
+  if (!finished) {
+    if (!*slot)
+      return caf::none;
+    erase_waiting(s, batch, d.id, *slot, d.kind, o.previous_due);
+    if (auto err = put_waiting(s, batch, d))
+      return err;
+  } else {
+    erase_waiting(s, batch, d.id, *slot, d.kind, o.previous_due);
+    std::string value;
+    auto final = d;
+    if (final.finished == 0)
+      final.finished = now_ms();
+    if (auto err = codec::encode(value, final))
+      return err;
+    batch.Put(s.history, keys::history_key(day_of(final.finished), d.id), value);
+    if (d.status == delivery_status::dead)
+      batch.Put(s.dead_letters, d.id, value);
   }
-  s.note_insert(updated.kind, updated.next_attempt);
+  staged.push_back(staged_outcome{*slot, &d, finished});
   return caf::none;
 }
 
-namespace {
-
-// Ends a waiting delivery: off the queue and the index, into history (and the dead letters when
-// `dead`). The outcome is recorded even when a purge removed it meanwhile: it did happen.
-caf::error finish(detail::store_state& s, timestamp_ms previous_due, delivery final, bool dead) {
-  final.status = dead ? delivery_status::dead : delivery_status::delivered;
-  if (final.finished == 0)
-    final.finished = now_ms();
-  std::lock_guard<std::mutex> guard{s.delivery_mutex};
-  auto slot = read_slot(s, final.id);
-  if (!slot)
-    return slot.error();
-  rocksdb::WriteBatch batch;
-  erase_waiting(s, batch, final.id, *slot, final.kind, previous_due);
-  std::string value;
-  if (auto err = codec::encode(value, final))
-    return err;
-  batch.Put(s.history, keys::history_key(day_of(final.finished), final.id), value);
-  if (dead)
-    batch.Put(s.dead_letters, final.id, value);
-  auto what = std::string{dead ? "dead-letter" : "finish"} + " delivery " + final.id;
-  if (auto err = s.write(batch, false, what))
-    return err;
-  if (*slot)
-    --s.waiting_counts[index_of((*slot)->kind)];
-  return caf::none;
+void apply_counts(detail::store_state& s, const staged_outcome& x) {
+  if (x.finished) {
+    if (x.slot)
+      --s.waiting_counts[index_of(x.slot->kind)];
+    return;
+  }
+  if (x.slot->kind != x.value->kind) {
+    --s.waiting_counts[index_of(x.slot->kind)];
+    ++s.waiting_counts[index_of(x.value->kind)];
+  }
+  s.note_insert(x.value->kind, x.value->next_attempt);
 }
 
 } // namespace
 
+caf::error store::write_outcomes(const std::vector<delivery_outcome>& outcomes) {
+  auto& s = *impl_;
+  std::lock_guard<std::mutex> guard{s.delivery_mutex};
+  rocksdb::WriteBatch batch;
+  std::vector<staged_outcome> staged;
+  staged.reserve(outcomes.size());
+  for (auto& o : outcomes)
+    if (auto err = stage_outcome(s, batch, o, staged))
+      return err;
+  if (staged.empty())
+    return caf::none;
+  if (auto err = s.write(batch, false, "write " + std::to_string(staged.size())
+                                         + " delivery outcomes"))
+    return err;
+  for (auto& x : staged)
+    apply_counts(s, x);
+  return caf::none;
+}
+
+caf::error store::reschedule(timestamp_ms previous_due, const delivery& updated) {
+  auto x = updated;
+  if (x.status == delivery_status::delivered || x.status == delivery_status::dead)
+    x.status = delivery_status::retrying;
+  return write_outcomes({delivery_outcome{previous_due, std::move(x)}});
+}
+
 caf::error store::finish_delivered(timestamp_ms previous_due, const delivery& done) {
-  return finish(*impl_, previous_due, done, false);
+  auto x = done;
+  x.status = delivery_status::delivered;
+  return write_outcomes({delivery_outcome{previous_due, std::move(x)}});
 }
 
 caf::error store::finish_dead(timestamp_ms previous_due, const delivery& dead) {
-  return finish(*impl_, previous_due, dead, true);
+  auto x = dead;
+  x.status = delivery_status::dead;
+  return write_outcomes({delivery_outcome{previous_due, std::move(x)}});
 }
 
 caf::expected<caf::optional<delivery_slot>> store::find_waiting(const std::string& id) const {
