@@ -31,9 +31,9 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-constexpr auto ack_deadline = 60s;      // for the child to reach its kill point
-constexpr auto recovery_deadline = 60s; // for the fresh engine to deliver every acked event
-constexpr auto settle_quiet = 300ms;    // no new delivery for this long: recovery has settled
+constexpr auto ack_deadline = 60s;       // for the child to reach its kill point
+constexpr auto recovery_deadline = 60s;  // for the fresh engine to deliver every acked event
+constexpr auto settle_quiet = 300ms;     // no new delivery for this long: recovery has settled
 constexpr auto settle_deadline = 5s;
 
 uint32_t env_or(const char* name, uint32_t fallback) {
@@ -44,14 +44,13 @@ uint32_t env_or(const char* name, uint32_t fallback) {
 /// Complete lines appended to a file since the last read. A torn last line (its writer was killed
 /// inside write(2)) never gets its newline, so it is never returned.
 class appended_lines {
-public:
+ public:
   explicit appended_lines(std::string path) : path_(std::move(path)) {}
 
   std::vector<std::string> read_new() {
     std::vector<std::string> lines;
     int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-      return lines; // not created yet
+    if (fd < 0) return lines;  // not created yet
     char buf[65536];
     ssize_t n;
     while ((n = ::pread(fd, buf, sizeof(buf), offset_)) > 0) {
@@ -68,7 +67,7 @@ public:
     return lines;
   }
 
-private:
+ private:
   std::string path_;
   off_t offset_ = 0;
   std::string partial_;
@@ -76,12 +75,11 @@ private:
 
 /// The child process; killed and reaped at the latest when this goes out of scope.
 class child_process {
-public:
+ public:
   child_process(std::vector<std::string> args, const std::string& log_path) {
     // Everything the child needs is prepared before fork: it only calls async-signal-safe code.
     std::vector<char*> argv;
-    for (auto& arg : args)
-      argv.push_back(arg.data());
+    for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
     int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     BOOST_REQUIRE(log_fd >= 0);
@@ -90,8 +88,7 @@ public:
     if (pid_ == 0) {
       // Dies with the test, should the test die first.
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent)
-        ::_exit(126);
+      if (::getppid() != parent) ::_exit(126);
       ::dup2(log_fd, STDOUT_FILENO);
       ::dup2(log_fd, STDERR_FILENO);
       ::execv(argv[0], argv.data());
@@ -102,16 +99,13 @@ public:
   }
 
   ~child_process() {
-    if (pid_ > 0)
-      kill_and_reap();
+    if (pid_ > 0) kill_and_reap();
   }
 
   /// False once the child has exited (it is reaped then).
   bool running() {
-    if (pid_ <= 0)
-      return false;
-    if (::waitpid(pid_, &status_, WNOHANG) != pid_)
-      return true;
+    if (pid_ <= 0) return false;
+    if (::waitpid(pid_, &status_, WNOHANG) != pid_) return true;
     pid_ = -1;
     return false;
   }
@@ -127,21 +121,19 @@ public:
     return status_;
   }
 
-private:
+ private:
   pid_t pid_ = -1;
   int status_ = 0;
 };
 
 std::string tail_of(const std::string& path, size_t max_bytes = 2000) {
   std::string text;
-  for (auto& line : appended_lines{path}.read_new())
-    text += line + "\n";
+  for (auto& line : appended_lines{path}.read_new()) text += line + "\n";
   return text.size() > max_bytes ? text.substr(text.size() - max_bytes) : text;
 }
 
 bool is_id(const std::string& text) {
-  return text.size() == 24
-         && text.find_first_not_of("0123456789abcdef") == std::string::npos;
+  return text.size() == 24 && text.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
 /// Every delivery seen, by event: the first run's file and the recovering engine's sink together.
@@ -158,8 +150,8 @@ struct delivery_ledger {
   }
 
   void add_line(const std::string& line) {
-    if (line.size() != 49 || line[24] != ' ' || !is_id(line.substr(0, 24))
-        || !is_id(line.substr(25))) {
+    if (line.size() != 49 || line[24] != ' ' || !is_id(line.substr(0, 24)) ||
+        !is_id(line.substr(25))) {
       malformed.push_back(line);
       return;
     }
@@ -188,16 +180,13 @@ std::vector<std::string> run_child_until(engine_fixture& f, uint32_t kill_after)
   bool reached = false;
   auto deadline = steady::now() + ack_deadline;
   while (!reached && steady::now() < deadline && child.running()) {
-    for (auto& line : acked_lines.read_new())
-      acked.push_back(std::move(line));
+    for (auto& line : acked_lines.read_new()) acked.push_back(std::move(line));
     reached = acked.size() >= kill_after || ::access(done_path.c_str(), F_OK) == 0;
-    if (!reached)
-      std::this_thread::sleep_for(1ms);
+    if (!reached) std::this_thread::sleep_for(1ms);
   }
   auto status = child.kill_and_reap();
   // Acknowledgements recorded between the last look and the kill count too.
-  for (auto& line : acked_lines.read_new())
-    acked.push_back(std::move(line));
+  for (auto& line : acked_lines.read_new()) acked.push_back(std::move(line));
   BOOST_REQUIRE_MESSAGE(reached && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
                         "the child did not reach " << kill_after << " acknowledgements (got "
                                                    << acked.size() << ", wait status " << status
@@ -210,45 +199,40 @@ std::vector<std::string> run_child_until(engine_fixture& f, uint32_t kill_after)
 size_t drain_delivered(const sink_record& rec, size_t& seen,
                        std::unordered_set<std::string>& missing) {
   std::lock_guard<std::mutex> guard{rec.mtx};
-  for (; seen < rec.received.size(); ++seen)
-    missing.erase(rec.received[seen].value.event_id);
+  for (; seen < rec.received.size(); ++seen) missing.erase(rec.received[seen].value.event_id);
   return missing.size();
 }
 
 /// Up to 50 of `ids`, for a failure message.
 std::string some_of(const std::vector<std::string>& ids) {
   std::string text;
-  for (size_t i = 0; i < ids.size() && i < 50; ++i)
-    text += " " + ids[i];
+  for (size_t i = 0; i < ids.size() && i < 50; ++i) text += " " + ids[i];
   return text;
 }
 
 void check_ledger(const delivery_ledger& ledger, const std::vector<std::string>& acked,
                   const std::unordered_set<std::string>& published) {
   BOOST_CHECK_MESSAGE(ledger.malformed.empty(), ledger.malformed.size()
-                                                  << " malformed delivery lines:"
-                                                  << some_of(ledger.malformed));
+                                                    << " malformed delivery lines:"
+                                                    << some_of(ledger.malformed));
   std::vector<std::string> missing;
   for (auto& id : acked)
-    if (!ledger.count_by_event.count(id))
-      missing.push_back(id);
+    if (!ledger.count_by_event.count(id)) missing.push_back(id);
   BOOST_CHECK_MESSAGE(missing.empty(), missing.size() << " acknowledged events never delivered:"
                                                       << some_of(missing));
   std::vector<std::string> unpublished;
   std::vector<std::string> several_ids;
   for (auto& [event_id, delivery_ids] : ledger.delivery_ids_by_event) {
-    if (!published.count(event_id))
-      unpublished.push_back(event_id);
+    if (!published.count(event_id)) unpublished.push_back(event_id);
     // One dispatcher with one action: a redelivery carries the same delivery id.
-    if (delivery_ids.size() != 1)
-      several_ids.push_back(event_id);
+    if (delivery_ids.size() != 1) several_ids.push_back(event_id);
   }
   BOOST_CHECK_MESSAGE(unpublished.empty(), unpublished.size()
-                                             << " delivered events were never published:"
-                                             << some_of(unpublished));
+                                               << " delivered events were never published:"
+                                               << some_of(unpublished));
   BOOST_CHECK_MESSAGE(several_ids.empty(), several_ids.size()
-                                             << " events delivered under several delivery ids:"
-                                             << some_of(several_ids));
+                                               << " events delivered under several delivery ids:"
+                                               << some_of(several_ids));
 }
 
 iteration_result run_iteration(uint32_t kill_after,
@@ -264,15 +248,14 @@ iteration_result run_iteration(uint32_t kill_after,
   result.first_run_deliveries = ledger.total;
   std::unordered_set<std::string> missing;
   for (auto& id : acked)
-    if (!ledger.count_by_event.count(id))
-      missing.insert(id);
+    if (!ledger.count_by_event.count(id)) missing.insert(id);
   // A fresh engine, in this process, on the directory the child was killed on.
   auto started = steady::now();
   f.start();
   size_t seen = 0;
   wait_until([&] { return drain_delivered(*f.tasks, seen, missing) == 0; }, recovery_deadline);
   result.recover_ms =
-    std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started).count();
+      std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started).count();
   // Events durable but never acknowledged may still arrive: let them, then count everything.
   auto quiet_since = steady::now();
   auto settle_until = steady::now() + settle_deadline;
@@ -286,8 +269,7 @@ iteration_result run_iteration(uint32_t kill_after,
     }
   }
   f.stop();
-  for (auto& r : f.tasks->snapshot())
-    ledger.add(r.value.id, r.value.event_id);
+  for (auto& r : f.tasks->snapshot()) ledger.add(r.value.id, r.value.event_id);
   result.recovered_deliveries = ledger.total - result.first_run_deliveries;
   result.delivered_events = ledger.count_by_event.size();
   result.duplicates = ledger.duplicates();
@@ -304,7 +286,7 @@ std::string table_row(uint32_t iteration, const iteration_result& r) {
   return row.str();
 }
 
-} // namespace
+}  // namespace
 
 BOOST_AUTO_TEST_SUITE(crash)
 
@@ -328,8 +310,7 @@ BOOST_AUTO_TEST_CASE(acknowledged_events_survive_sigkill) {
   }
   std::ostringstream table;
   table << "\n" << header << " (ms)";
-  for (auto& row : rows)
-    table << "\n" << row;
+  for (auto& row : rows) table << "\n" << row;
   BOOST_TEST_MESSAGE(table.str());
 }
 

@@ -34,10 +34,8 @@ constexpr auto give_up_after = std::chrono::minutes(5);
 bool append(int fd, const std::string& text) {
   for (;;) {
     auto n = ::write(fd, text.data(), text.size());
-    if (n == static_cast<ssize_t>(text.size()))
-      return true;
-    if (n < 0 && errno == EINTR)
-      continue;
+    if (n == static_cast<ssize_t>(text.size())) return true;
+    if (n < 0 && errno == EINTR) continue;
     return false;
   }
 }
@@ -54,11 +52,11 @@ int open_append(const std::string& path) {
 /// The task sink: records each delivery before answering it delivered.
 sink_actor::behavior_type file_sink(sink_actor::pointer, int fd) {
   return {
-    [fd](deliver_atom, const delivery& d) -> delivery_result {
-      if (!append(fd, d.id + " " + d.event_id + "\n"))
-        return retry_later("crash_child: cannot record the delivery");
-      return delivered();
-    },
+      [fd](deliver_atom, const delivery& d) -> delivery_result {
+        if (!append(fd, d.id + " " + d.event_id + "\n"))
+          return retry_later("crash_child: cannot record the delivery");
+        return delivered();
+      },
   };
 }
 
@@ -80,8 +78,7 @@ using publisher_ptr = caf::stateful_actor<publisher_state>*;
 void fill_window(publisher_ptr self);
 
 void schedule_resend(publisher_ptr self) {
-  if (self->state.resend_scheduled)
-    return;
+  if (self->state.resend_scheduled) return;
   self->state.resend_scheduled = true;
   self->delayed_send(self, retry_delay, tick_atom::value);
 }
@@ -104,8 +101,7 @@ void on_outcomes(publisher_ptr self, const std::vector<uint32_t>& indices,
     std::cerr << "crash_child: cannot record acknowledgements\n";
     std::_Exit(2);
   }
-  if (!st.resend.empty())
-    schedule_resend(self);
+  if (!st.resend.empty()) schedule_resend(self);
 }
 
 void send_batch(publisher_ptr self, std::vector<uint32_t> indices) {
@@ -120,19 +116,19 @@ void send_batch(publisher_ptr self, std::vector<uint32_t> indices) {
   }
   ++self->state.in_flight;
   self->request(self->state.engine, publish_timeout, publish_atom::value, std::move(batch))
-    .then(
-      [self, indices](const publish_outcome_list& outcomes) {
-        --self->state.in_flight;
-        on_outcomes(self, indices, outcomes);
-        fill_window(self);
-      },
-      [self, indices](const caf::error& err) {
-        std::cerr << "crash_child: publish failed: " << message_of(err) << "\n";
-        --self->state.in_flight;
-        auto& resend = self->state.resend;
-        resend.insert(resend.end(), indices.begin(), indices.end());
-        schedule_resend(self);
-      });
+      .then(
+          [self, indices](const publish_outcome_list& outcomes) {
+            --self->state.in_flight;
+            on_outcomes(self, indices, outcomes);
+            fill_window(self);
+          },
+          [self, indices](const caf::error& err) {
+            std::cerr << "crash_child: publish failed: " << message_of(err) << "\n";
+            --self->state.in_flight;
+            auto& resend = self->state.resend;
+            resend.insert(resend.end(), indices.begin(), indices.end());
+            schedule_resend(self);
+          });
 }
 
 /// Keeps `requests_in_flight` batches at the engine; marks the run done once all are acknowledged.
@@ -144,10 +140,8 @@ void fill_window(publisher_ptr self) {
       indices.push_back(st.resend.front());
       st.resend.pop_front();
     }
-    while (indices.size() < batch_size && st.next < st.total)
-      indices.push_back(st.next++);
-    if (indices.empty())
-      break;
+    while (indices.size() < batch_size && st.next < st.total) indices.push_back(st.next++);
+    if (indices.empty()) break;
     send_batch(self, std::move(indices));
   }
   if (st.acked == st.total && st.in_flight == 0) {
@@ -165,10 +159,10 @@ caf::behavior publisher(publisher_ptr self, engine_actor engine, int acked_fd,
   st.total = total;
   fill_window(self);
   return {
-    [self](tick_atom) {
-      self->state.resend_scheduled = false;
-      fill_window(self);
-    },
+      [self](tick_atom) {
+        self->state.resend_scheduled = false;
+        fill_window(self);
+      },
   };
 }
 
@@ -181,14 +175,13 @@ bool ensure_dispatcher(caf::scoped_actor& self, const engine_actor& engine) {
   bool ok = false;
   bool found = false;
   self->request(engine, std::chrono::seconds(30), find_atom::value, by_name)
-    .receive(
-      [&](const dispatcher_page& page) {
-        ok = true;
-        found = !page.data.empty();
-      },
-             [&](const caf::error& err) { std::cerr << "find: " << message_of(err) << "\n"; });
-  if (!ok || found)
-    return ok;
+      .receive(
+          [&](const dispatcher_page& page) {
+            ok = true;
+            found = !page.data.empty();
+          },
+          [&](const caf::error& err) { std::cerr << "find: " << message_of(err) << "\n"; });
+  if (!ok || found) return ok;
   dispatcher d;
   d.event_type = crash::event_type;
   d.name = std::string{crash::dispatcher_name};
@@ -198,13 +191,13 @@ bool ensure_dispatcher(caf::scoped_actor& self, const engine_actor& engine) {
   d.actions.push_back(task);
   ok = false;
   self->request(engine, std::chrono::seconds(30), create_atom::value, d)
-    .receive([&](const dispatcher&) { ok = true; },
-             [&](const caf::error& err) { std::cerr << "create: " << message_of(err) << "\n"; });
+      .receive([&](const dispatcher&) { ok = true; },
+               [&](const caf::error& err) { std::cerr << "create: " << message_of(err) << "\n"; });
   return ok;
 }
 
 class child_config : public caf::actor_system_config {
-public:
+ public:
   child_config() {
     dispatch::add_message_types(*this);
     set("scheduler.max-threads", 2);
@@ -212,7 +205,7 @@ public:
   }
 };
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3 || argc > 4) {
@@ -220,8 +213,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string record_dir = argv[2];
-  uint32_t total = argc == 4 ? static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10))
-                             : crash::default_events;
+  uint32_t total =
+      argc == 4 ? static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10)) : crash::default_events;
   int deliveries_fd = open_append(record_dir + "/" + crash::deliveries_file);
   int acked_fd = open_append(record_dir + "/" + crash::acked_file);
   child_config cfg;
@@ -237,8 +230,7 @@ int main(int argc, char** argv) {
   }
   {
     caf::scoped_actor self{sys};
-    if (!ensure_dispatcher(self, *engine))
-      std::_Exit(2);
+    if (!ensure_dispatcher(self, *engine)) std::_Exit(2);
   }
   auto done_path = record_dir + "/" + crash::done_file;
   if (total > 0)
