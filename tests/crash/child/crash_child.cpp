@@ -1,0 +1,244 @@
+// The crash test's child process: embeds an engine on a data directory, publishes numbered events
+// in batches and appends what was acknowledged and what its task sink got to files, until killed.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <deque>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/spawn_engine.hpp"
+#include "crash_protocol.hpp"
+#include "messages/type_registry.hpp"
+
+using namespace dispatch;
+
+namespace {
+
+constexpr uint32_t batch_size = 50;
+constexpr uint32_t requests_in_flight = 8;
+constexpr auto publish_timeout = std::chrono::seconds(30);
+constexpr auto retry_delay = std::chrono::milliseconds(50);
+// Waiting to be killed, but not forever should the test itself be gone.
+constexpr auto give_up_after = std::chrono::minutes(5);
+
+/// Appends `text` with one write(2) on an O_APPEND descriptor: once it returns, the bytes are in
+/// the file and survive a SIGKILL of this process.
+bool append(int fd, const std::string& text) {
+  for (;;) {
+    auto n = ::write(fd, text.data(), text.size());
+    if (n == static_cast<ssize_t>(text.size())) return true;
+    if (n < 0 && errno == EINTR) continue;
+    return false;
+  }
+}
+
+int open_append(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    std::cerr << "crash_child: cannot open " << path << "\n";
+    std::_Exit(2);
+  }
+  return fd;
+}
+
+/// The task sink: records each delivery before answering it delivered.
+sink_actor::behavior_type file_sink(sink_actor::pointer, int fd) {
+  return {
+      [fd](deliver_atom, const delivery& d) -> delivery_result {
+        if (!append(fd, d.id + " " + d.event_id + "\n"))
+          return retry_later("crash_child: cannot record the delivery");
+        return delivered();
+      },
+  };
+}
+
+struct publisher_state {
+  static inline const char* name = "crash_publisher";
+  engine_actor engine;
+  int acked_fd = -1;
+  std::string done_path;
+  uint32_t total = 0;
+  uint32_t next = 0;            // the next index never sent
+  std::deque<uint32_t> resend;  // indices rejected or lost with a failed request
+  uint32_t in_flight = 0;
+  uint32_t acked = 0;
+  bool resend_scheduled = false;
+};
+
+using publisher_ptr = caf::stateful_actor<publisher_state>*;
+
+void fill_window(publisher_ptr self);
+
+void schedule_resend(publisher_ptr self) {
+  if (self->state.resend_scheduled) return;
+  self->state.resend_scheduled = true;
+  self->delayed_send(self, retry_delay, tick_atom::value);
+}
+
+/// Records the acknowledged events of one answered batch; queues the rest to be sent again.
+void on_outcomes(publisher_ptr self, const std::vector<uint32_t>& indices,
+                 const publish_outcome_list& outcomes) {
+  auto& st = self->state;
+  std::string lines;
+  for (size_t i = 0; i < indices.size(); ++i) {
+    auto id = crash::event_id_of(indices[i]);
+    if (i < outcomes.size() && accepted(outcomes[i]) && outcomes[i].stored.id == id) {
+      lines += id + "\n";
+      ++st.acked;
+    } else {
+      st.resend.push_back(indices[i]);
+    }
+  }
+  if (!lines.empty() && !append(st.acked_fd, lines)) {
+    std::cerr << "crash_child: cannot record acknowledgements\n";
+    std::_Exit(2);
+  }
+  if (!st.resend.empty()) schedule_resend(self);
+}
+
+void send_batch(publisher_ptr self, std::vector<uint32_t> indices) {
+  event_list batch;
+  batch.reserve(indices.size());
+  for (auto index : indices) {
+    event ev;
+    ev.id = crash::event_id_of(index);
+    ev.type = crash::event_type;
+    ev.content = R"({"index":)" + std::to_string(index) + "}";
+    batch.push_back(std::move(ev));
+  }
+  ++self->state.in_flight;
+  self->request(self->state.engine, publish_timeout, publish_atom::value, std::move(batch))
+      .then(
+          [self, indices](const publish_outcome_list& outcomes) {
+            --self->state.in_flight;
+            on_outcomes(self, indices, outcomes);
+            fill_window(self);
+          },
+          [self, indices](const caf::error& err) {
+            std::cerr << "crash_child: publish failed: " << message_of(err) << "\n";
+            --self->state.in_flight;
+            auto& resend = self->state.resend;
+            resend.insert(resend.end(), indices.begin(), indices.end());
+            schedule_resend(self);
+          });
+}
+
+/// Keeps `requests_in_flight` batches at the engine; marks the run done once all are acknowledged.
+void fill_window(publisher_ptr self) {
+  auto& st = self->state;
+  while (st.in_flight < requests_in_flight && (!st.resend.empty() || st.next < st.total)) {
+    std::vector<uint32_t> indices;
+    while (indices.size() < batch_size && !st.resend.empty() && !st.resend_scheduled) {
+      indices.push_back(st.resend.front());
+      st.resend.pop_front();
+    }
+    while (indices.size() < batch_size && st.next < st.total) indices.push_back(st.next++);
+    if (indices.empty()) break;
+    send_batch(self, std::move(indices));
+  }
+  if (st.acked == st.total && st.in_flight == 0) {
+    ::close(open_append(st.done_path));
+    self->quit();
+  }
+}
+
+caf::behavior publisher(publisher_ptr self, engine_actor engine, int acked_fd,
+                        std::string done_path, uint32_t total) {
+  auto& st = self->state;
+  st.engine = std::move(engine);
+  st.acked_fd = acked_fd;
+  st.done_path = std::move(done_path);
+  st.total = total;
+  fill_window(self);
+  return {
+      [self](tick_atom) {
+        self->state.resend_scheduled = false;
+        fill_window(self);
+      },
+  };
+}
+
+/// The dispatcher for the crash event type: the one a previous run created, else a new one.
+bool ensure_dispatcher(caf::scoped_actor& self, const engine_actor& engine) {
+  query by_name;
+  by_name.where.op = filter_op::eq;
+  by_name.where.path = "name";
+  by_name.where.values.push_back(string_value(crash::dispatcher_name));
+  bool ok = false;
+  bool found = false;
+  self->request(engine, std::chrono::seconds(30), find_atom::value, by_name)
+      .receive(
+          [&](const dispatcher_page& page) {
+            ok = true;
+            found = !page.data.empty();
+          },
+          [&](const caf::error& err) { std::cerr << "find: " << message_of(err) << "\n"; });
+  if (!ok || found) return ok;
+  dispatcher d;
+  d.event_type = crash::event_type;
+  d.name = std::string{crash::dispatcher_name};
+  action task;
+  task.kind = action_kind::task;
+  task.function_name = crash::function_name;
+  d.actions.push_back(task);
+  ok = false;
+  self->request(engine, std::chrono::seconds(30), create_atom::value, d)
+      .receive([&](const dispatcher&) { ok = true; },
+               [&](const caf::error& err) { std::cerr << "create: " << message_of(err) << "\n"; });
+  return ok;
+}
+
+class child_config : public caf::actor_system_config {
+ public:
+  child_config() {
+    dispatch::add_message_types(*this);
+    set("scheduler.max-threads", 2);
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3 || argc > 4) {
+    std::cerr << "usage: crash_child <data-dir> <record-dir> [events]\n";
+    return 2;
+  }
+  std::string record_dir = argv[2];
+  uint32_t total =
+      argc == 4 ? static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10)) : crash::default_events;
+  int deliveries_fd = open_append(record_dir + "/" + crash::deliveries_file);
+  int acked_fd = open_append(record_dir + "/" + crash::acked_file);
+  child_config cfg;
+  caf::actor_system sys{cfg};
+  engine_config config;
+  config.data_dir = argv[1];
+  engine_sinks sinks;
+  sinks.task = sink_binding{sys.spawn(file_sink, deliveries_fd), false};
+  auto engine = spawn_engine(sys, config, sinks);
+  if (!engine) {
+    std::cerr << "crash_child: cannot start the engine: " << message_of(engine.error()) << "\n";
+    std::_Exit(2);
+  }
+  {
+    caf::scoped_actor self{sys};
+    if (!ensure_dispatcher(self, *engine)) std::_Exit(2);
+  }
+  auto done_path = record_dir + "/" + crash::done_file;
+  if (total > 0)
+    sys.spawn(publisher, *engine, acked_fd, done_path, total);
+  else
+    ::close(open_append(done_path));
+  // Runs until killed: no orderly shutdown ever happens, which is the point.
+  std::this_thread::sleep_for(give_up_after);
+  std::cerr << "crash_child: never killed; giving up\n";
+  std::_Exit(3);
+}
