@@ -308,4 +308,50 @@ BOOST_AUTO_TEST_CASE(rejected_input_leaves_the_store_unchanged) {
   BOOST_CHECK_EQUAL(deliveries, 0u);
 }
 
+BOOST_AUTO_TEST_CASE(overload_is_an_error_not_unbounded_memory) {
+  stop();
+  config.max_unacknowledged = 10;
+  start();
+  create(make_dispatcher("t", {task_action("f")}));
+  event_list burst(50);
+  for (auto& ev : burst)
+    ev.type = "t";
+  auto outcomes = call<publish_outcome_list>(publish_atom::value, burst);
+  BOOST_REQUIRE(outcomes);
+  size_t ok = 0;
+  size_t overloaded = 0;
+  for (auto& o : *outcomes) {
+    if (accepted(o))
+      ++ok;
+    else if (o.code == error_code::server && o.message.find("overloaded") != std::string::npos)
+      ++overloaded;
+  }
+  BOOST_CHECK_EQUAL(ok, 10u);
+  BOOST_CHECK_EQUAL(overloaded, 40u);
+  // Once the matchers caught up, publishes are accepted again; nothing accepted was lost.
+  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 10; }));
+  BOOST_REQUIRE(wait_until([&] {
+    auto stats = call<engine_stats>(stats_atom::value);
+    return stats && stats->inbox_depth == 0;
+  }));
+  publish("t");
+  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 11; }));
+  auto stats = call<engine_stats>(stats_atom::value);
+  BOOST_REQUIRE(stats);
+  BOOST_CHECK_EQUAL(stats->accepted, 11u);
+  BOOST_CHECK_EQUAL(stats->rejected, 40u);
+  BOOST_CHECK_EQUAL(stats->matched, 11u);
+  BOOST_CHECK_EQUAL(stats->deliveries_created, 11u);
+  BOOST_REQUIRE(wait_until([&] {
+    auto s = call<engine_stats>(stats_atom::value);
+    return s && s->delivered == 11 && s->pending_depth == 0 && s->in_flight == 0;
+  }));
+}
+
+BOOST_AUTO_TEST_CASE(health_is_green_while_storage_is_writable) {
+  auto healthy = call<bool>(health_atom::value);
+  BOOST_REQUIRE(healthy);
+  BOOST_CHECK(*healthy);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
