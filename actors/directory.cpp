@@ -235,6 +235,34 @@ caf::expected<action*> find_action(dispatcher& d, const std::string& raw_id) {
                     "action " + id + " does not exist in dispatcher " + d.id);
 }
 
+/// Changes one action of a dispatcher with `edit(dispatcher, action)` and commits the result;
+/// answers 1, or why not (unknown or malformed ids, or the edit's own error).
+template <class Edit>
+caf::typed_response_promise<uint32_t> change_action(self_ptr self, const std::string& id,
+                                                   const std::string& action_id, Edit edit) {
+  auto rp = self->make_response_promise<uint32_t>();
+  auto found = lookup(self->state, id);
+  if (!found) {
+    rp.deliver(found.error());
+    return rp;
+  }
+  auto before = **found;
+  auto after = before;
+  auto act = find_action(after, action_id);
+  if (!act) {
+    rp.deliver(act.error());
+    return rp;
+  }
+  if (auto err = edit(after, **act)) {
+    rp.deliver(std::move(err));
+    return rp;
+  }
+  after.update_timestamp = std::max(now_ms(), before.update_timestamp);
+  commit(self, caf::optional<dispatcher>{before}, caf::optional<dispatcher>{after}, rp,
+         uint32_t{1});
+  return rp;
+}
+
 } // namespace
 
 directory_actor::behavior_type directory(self_ptr self, engine_config config, store_ptr db,
@@ -317,55 +345,23 @@ directory_actor::behavior_type directory(self_ptr self, engine_config config, st
     },
     [self](update_atom, const std::string& id, const std::string& action_id,
            const action_patch& patch) {
-      auto rp = self->make_response_promise<uint32_t>();
-      auto found = lookup(self->state, id);
-      if (!found) {
-        rp.deliver(found.error());
-        return rp;
-      }
-      auto before = **found;
-      auto after = before;
-      auto act = find_action(after, action_id);
-      if (!act) {
-        rp.deliver(act.error());
-        return rp;
-      }
-      if (auto err = validate(patch, (*act)->kind)) {
-        rp.deliver(std::move(err));
-        return rp;
-      }
-      if (auto err = check_action_name_free(before, patch.name, (*act)->id)) {
-        rp.deliver(std::move(err));
-        return rp;
-      }
-      apply(**act, patch);
-      after.update_timestamp = std::max(now_ms(), before.update_timestamp);
-      commit(self, caf::optional<dispatcher>{before}, caf::optional<dispatcher>{after}, rp,
-             uint32_t{1});
-      return rp;
+      return change_action(self, id, action_id, [&](dispatcher& d, action& a) -> caf::error {
+        if (auto err = validate(patch, a.kind))
+          return err;
+        if (auto err = check_action_name_free(d, patch.name, a.id))
+          return err;
+        apply(a, patch);
+        return {};
+      });
     },
     [self](remove_atom, const std::string& id, const std::string& action_id) {
-      auto rp = self->make_response_promise<uint32_t>();
-      auto found = lookup(self->state, id);
-      if (!found) {
-        rp.deliver(found.error());
-        return rp;
-      }
-      auto before = **found;
-      auto after = before;
-      auto act = find_action(after, action_id);
-      if (!act) {
-        rp.deliver(act.error());
-        return rp;
-      }
-      auto target = (*act)->id;
-      after.actions.erase(std::remove_if(after.actions.begin(), after.actions.end(),
-                                         [&](const action& x) { return x.id == target; }),
-                          after.actions.end());
-      after.update_timestamp = std::max(now_ms(), before.update_timestamp);
-      commit(self, caf::optional<dispatcher>{before}, caf::optional<dispatcher>{after}, rp,
-             uint32_t{1});
-      return rp;
+      return change_action(self, id, action_id, [](dispatcher& d, action& a) -> caf::error {
+        auto target = a.id; // `a` lives in `d.actions`: copy before erasing
+        d.actions.erase(std::remove_if(d.actions.begin(), d.actions.end(),
+                                       [&](const action& x) { return x.id == target; }),
+                        d.actions.end());
+        return {};
+      });
     },
     [self](find_atom, const query& q) -> caf::result<dispatcher_page> {
       if (auto err = validate(q))

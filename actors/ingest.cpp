@@ -96,6 +96,16 @@ void answer(waiting_publisher& pub) {
     pub.one.deliver(make_error(out.code, std::move(out.message)));
 }
 
+/// Answers a publish at once when none of its events needs writing, else waits for the next flush.
+void submit(self_ptr self, waiting_publisher pub) {
+  if (pub.slots.empty()) {
+    answer(pub);
+    return;
+  }
+  self->state.waiting.push_back(std::move(pub));
+  schedule_flush(self);
+}
+
 void route(self_ptr self, uint32_t shard, inbox_event_list events) {
   auto& st = self->state;
   if (shard >= st.matchers.size())
@@ -208,30 +218,19 @@ ingest_actor::behavior_type ingest(self_ptr self, engine_config config, store_pt
   st.next_sequence = std::max<uint64_t>(st.db->last_inbox_sequence() + 1,
                                         static_cast<uint64_t>(now_ms()) * 1000);
   return {
-    [self](publish_atom, const event& ev) -> caf::typed_response_promise<event> {
+    [self](publish_atom, const event& ev) {
       auto pub = admit(self, event_list{ev});
       pub.single = true;
       pub.one = self->make_response_promise<event>();
       auto rp = pub.one;
-      if (pub.slots.empty())
-        answer(pub);
-      else {
-        self->state.waiting.push_back(std::move(pub));
-        schedule_flush(self);
-      }
+      submit(self, std::move(pub));
       return rp;
     },
-    [self](publish_atom, const event_list& events)
-      -> caf::typed_response_promise<publish_outcome_list> {
+    [self](publish_atom, const event_list& events) {
       auto pub = admit(self, events);
       pub.many = self->make_response_promise<publish_outcome_list>();
       auto rp = pub.many;
-      if (pub.slots.empty())
-        answer(pub);
-      else {
-        self->state.waiting.push_back(std::move(pub));
-        schedule_flush(self);
-      }
+      submit(self, std::move(pub));
       return rp;
     },
     [self](flush_atom) { flush(self); },
