@@ -44,6 +44,28 @@ caf::expected<delivery_page> list_deliveries(engine_state& st, const query& q) {
   return result;
 }
 
+/// What the built-in log sink received, filtered, sorted and paged like any other read.
+caf::expected<json_page> list_log(engine_state& st, action_kind kind, const query& q) {
+  if (auto err = validate(q))
+    return err;
+  record_set records;
+  std::unordered_map<std::string, std::string> by_id;
+  auto err = st.db->for_each_log(kind, [&](const log_record& r) {
+    records.put(r.id, r.json);
+    by_id[r.id] = r.json;
+    return true;
+  });
+  if (err)
+    return err;
+  json_page result;
+  auto keys = records.run(q, result.page.total);
+  result.page.offset = q.offset;
+  result.page.limit = std::min(q.limit, max_page_size);
+  for (auto& key : keys)
+    result.data.push_back(std::move(by_id.at(key)));
+  return result;
+}
+
 /// Replays every dead letter matching `q`, one request at a time per emitter, then answers the count.
 caf::typed_response_promise<uint64_t> replay_matching(self_ptr self, const query& q) {
   auto rp = self->make_response_promise<uint64_t>();
@@ -156,6 +178,12 @@ engine(self_ptr self, engine_config config, store_ptr db, metrics_ptr metrics, i
       if (!*purged)
         return unknown_delivery(id);
       return uint32_t{1};
+    },
+    [self](log_atom, action_kind kind, const query& q) -> caf::result<json_page> {
+      auto page = list_log(self->state, kind, q);
+      if (!page)
+        return page.error();
+      return std::move(*page);
     },
     [self](stats_atom) -> engine_stats { return self->state.metrics->snapshot(); },
     [self](health_atom) -> bool {

@@ -122,6 +122,8 @@ using deliveries_api = caf::typed_actor<
   caf::replies_to<replay_atom, query>::with<uint64_t>,
   // Purges one delivery in any state.
   caf::replies_to<purge_atom, std::string>::with<uint32_t>,
+  // What the built-in log sink received of one kind (tasks or mails), in ExH shapes.
+  caf::replies_to<log_atom, action_kind, query>::with<json_page>,
   // Counters and queue depths.
   caf::replies_to<stats_atom>::with<engine_stats>,
   // True while every component is up and storage is writable.

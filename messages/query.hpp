@@ -129,4 +129,15 @@ typename Inspector::result_type inspect(Inspector& f, delivery_page& x) {
   return f(caf::meta::type_name("dispatch.delivery_page"), x.page, x.data);
 }
 
+/// A page of records in their JSON (API) shape, e.g. what the built-in log sink received.
+struct json_page {
+  page_info page;
+  std::vector<std::string> data;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, json_page& x) {
+  return f(caf::meta::type_name("dispatch.json_page"), x.page, x.data);
+}
+
 } // namespace dispatch
