@@ -20,7 +20,7 @@ namespace {
 std::mutex received_mtx;
 std::vector<std::string> received_functions;
 
-sink_actor::behavior_type argumentless_sink(sink_actor::pointer) {
+sink_actor::behavior_type sink_without_arguments(sink_actor::pointer) {
   return {
     [](deliver_atom, const delivery& d) -> delivery_result {
       std::lock_guard<std::mutex> guard{received_mtx};
@@ -43,7 +43,7 @@ BOOST_AUTO_TEST_CASE(a_sink_spawned_without_arguments_gets_the_tasks) {
   engine_fixture fx;
   fx.sys_config = std::make_unique<test_system_config>();
   fx.sys = std::make_unique<caf::actor_system>(*fx.sys_config);
-  auto sink = fx.sys->spawn(argumentless_sink);
+  auto sink = fx.sys->spawn(sink_without_arguments);
   engine_sinks sinks;
   sinks.task = sink_binding{sink, false};
   auto handle = spawn_engine(*fx.sys, fx.config, sinks);
