@@ -1,6 +1,7 @@
 // A quick throughput run: publishes N events (one task action each) in batches with a window of
 // requests in flight, and measures from the first publish until an in-process sink has them all.
-// Usage: throughput [--events=N] [--batch=B] [--window=W] [--dispatch.sync=false] [--dispatch.*]
+// Usage: throughput [--events=N] [--batch=B] [--window=W] [--dispatchers=0|1] [--dispatch.*]
+// With THROUGHPUT_TRACE set it prints the engine's queue depths every 250 ms while it drains.
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -24,13 +25,15 @@ public:
   uint64_t events = 200000;
   uint64_t batch = 256;
   uint64_t window = 16;
+  uint64_t dispatchers = 1;
 
   throughput_config() {
     prepare_config(*this, custom_options_);
     opt_group{custom_options_, "global"}
       .add(events, "events", "number of events to publish")
       .add(batch, "batch", "events per publish request")
-      .add(window, "window", "publish requests in flight");
+      .add(window, "window", "publish requests in flight")
+      .add(dispatchers, "dispatchers", "1: one dispatcher; 0: none (ingest and matching alone)");
   }
 };
 
@@ -69,7 +72,8 @@ void caf_main(caf::actor_system& sys, const throughput_config& cfg) {
   task.function_name = "invoice";
   task.data = std::string{R"({"currency":"EUR"})"};
   d.actions = {task};
-  self->request(*engine, std::chrono::seconds(10), create_atom::value, d)
+  if (cfg.dispatchers > 0)
+    self->request(*engine, std::chrono::seconds(10), create_atom::value, d)
     .receive([](const dispatcher&) {}, [](caf::error& err) {
       std::cerr << message_of(err) << "\n";
       std::exit(1);
@@ -114,7 +118,16 @@ void caf_main(caf::actor_system& sys, const throughput_config& cfg) {
   });
   all_acked.get_future().wait();
   auto acked_at = std::chrono::steady_clock::now();
-  while (received.load() < cfg.events)
+  if (getenv("THROUGHPUT_TRACE"))
+    for (int i = 0; i < 200 && received.load() < cfg.events; ++i) {
+      self->request(*engine, std::chrono::seconds(10), stats_atom::value)
+        .receive([](const engine_stats& s) {
+          std::cerr << "inbox " << s.inbox_depth << " pending " << s.pending_depth << " in_flight "
+                    << s.in_flight << " delivered " << s.delivered << "\n";
+        }, [](caf::error&) {});
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  while (cfg.dispatchers > 0 && received.load() < cfg.events)
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   auto done = std::chrono::steady_clock::now();
   auto secs = [&](auto t) { return std::chrono::duration<double>(t - start).count(); };
