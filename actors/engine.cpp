@@ -2,6 +2,8 @@
 #include "actors/engine.hpp"
 
 #include <memory>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "messages/json.hpp"
 #include "messages/query_eval.hpp"
@@ -20,49 +22,65 @@ const emitter_actor& emitter_of(engine_state& st, action_kind kind) {
   return kind == action_kind::task ? st.task_emitter : st.mail_emitter;
 }
 
-/// Every delivery matching the query, as one page. Reads the store: deliveries are not all in memory.
-caf::expected<delivery_page> list_deliveries(engine_state& st, const query& q) {
+/// One page of records read one by one from the store. Only matching records are kept, and
+/// without a sort order only the requested window is, so a read does not hold the whole history.
+template <class T, class ForEach, class Id, class Render>
+caf::expected<std::pair<page_info, std::vector<T>>>
+read_page(const query& q, ForEach for_each, Id id_of, Render render) {
   if (auto err = validate(q))
     return err;
-  record_set records;
-  std::unordered_map<std::string, delivery> by_id;
-  auto err = st.db->for_each_delivery([&](const delivery& d) {
-    if (by_id.count(d.id) == 0) {
-      records.put(d.id, to_json(d));
-      by_id.emplace(d.id, d);
+  page_info info;
+  info.offset = q.offset;
+  info.limit = std::min(q.limit, max_page_size);
+  std::vector<T> window;
+  record_set sortable;
+  std::unordered_map<std::string, T> kept;
+  std::unordered_set<std::string> visited; // a record met twice counts once
+  auto err = for_each([&](const T& x) {
+    auto id = id_of(x);
+    if (!visited.insert(id).second)
+      return true;
+    auto json = render(x);
+    if (!matches(q.where, json))
+      return true;
+    if (q.sort.empty()) {
+      if (info.total >= q.offset && window.size() < info.limit)
+        window.push_back(x);
+      ++info.total;
+    } else {
+      sortable.put(id, json);
+      kept.emplace(std::move(id), x);
     }
     return true;
   });
   if (err)
     return err;
-  delivery_page result;
-  auto keys = records.run(q, result.page.total);
-  result.page.offset = q.offset;
-  result.page.limit = std::min(q.limit, max_page_size);
-  for (auto& key : keys)
-    result.data.push_back(std::move(by_id.at(key)));
-  return result;
+  if (!q.sort.empty())
+    for (auto& key : sortable.run(q, info.total))
+      window.push_back(std::move(kept.at(key)));
+  return std::make_pair(info, std::move(window));
+}
+
+/// Every delivery matching the query (waiting, dead and finished), as one page.
+caf::expected<delivery_page> list_deliveries(engine_state& st, const query& q) {
+  auto page = read_page<delivery>(
+    q, [&](auto visit) { return st.db->for_each_delivery(visit); },
+    [](const delivery& d) { return d.id; }, [](const delivery& d) { return to_json(d); });
+  if (!page)
+    return page.error();
+  return delivery_page{page->first, std::move(page->second)};
 }
 
 /// What the built-in log sink received, filtered, sorted and paged like any other read.
 caf::expected<json_page> list_log(engine_state& st, action_kind kind, const query& q) {
-  if (auto err = validate(q))
-    return err;
-  record_set records;
-  std::unordered_map<std::string, std::string> by_id;
-  auto err = st.db->for_each_log(kind, [&](const log_record& r) {
-    records.put(r.id, r.json);
-    by_id[r.id] = r.json;
-    return true;
-  });
-  if (err)
-    return err;
-  json_page result;
-  auto keys = records.run(q, result.page.total);
-  result.page.offset = q.offset;
-  result.page.limit = std::min(q.limit, max_page_size);
-  for (auto& key : keys)
-    result.data.push_back(std::move(by_id.at(key)));
+  auto page = read_page<log_record>(
+    q, [&](auto visit) { return st.db->for_each_log(kind, visit); },
+    [](const log_record& r) { return r.id; }, [](const log_record& r) { return r.json; });
+  if (!page)
+    return page.error();
+  json_page result{page->first, {}};
+  for (auto& r : page->second)
+    result.data.push_back(std::move(r.json));
   return result;
 }
 
