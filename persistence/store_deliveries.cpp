@@ -31,6 +31,29 @@ caf::expected<optional_slot> read_slot(const detail::store_state& s, const std::
   return optional_slot{slot};
 }
 
+// The slots of many ids with one MultiGet (one snapshot, batched lookups), in the order given.
+caf::expected<std::vector<optional_slot>> read_slots(const detail::store_state& s,
+                                                     const std::vector<std::string>& ids) {
+  std::vector<rocksdb::Slice> keys(ids.begin(), ids.end());
+  std::vector<rocksdb::PinnableSlice> values(ids.size());
+  std::vector<rocksdb::Status> statuses(ids.size());
+  s.db->MultiGet(rocksdb::ReadOptions{}, s.delivery_index, keys.size(), keys.data(),
+                 values.data(), statuses.data());
+  std::vector<optional_slot> slots(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (statuses[i].IsNotFound())
+      continue;
+    if (!statuses[i].ok())
+      return to_error(statuses[i], "read the delivery index");
+    delivery_slot slot;
+    if (!keys::parse_slot_value(values[i].data(), values[i].size(), slot.kind, slot.due))
+      return codec::corrupt_value(keys::delivery_index_family, ids[i].data(), ids[i].size(),
+                                  "malformed slot");
+    slots[i] = slot;
+  }
+  return slots;
+}
+
 // Reads and decodes one value; none when absent.
 caf::expected<caf::optional<delivery>> read_delivery(const detail::store_state& s,
                                                      rocksdb::ColumnFamilyHandle* family,
@@ -101,28 +124,40 @@ caf::error store::commit_match(uint32_t shard, const std::vector<uint64_t>& sequ
   auto& s = *impl_;
   std::lock_guard<std::mutex> guard{s.delivery_mutex};
   rocksdb::WriteBatch batch;
-  uint64_t inbox_removed = 0;
-  std::string ignored;
+  // Count the inbox entries that really go (one MultiGet): the inbox counts stay exact.
+  std::vector<std::string> inbox_keys;
+  inbox_keys.reserve(sequences.size());
   for (auto sequence : sequences) {
-    auto key = keys::inbox_key(shard, sequence);
-    if (s.db->Get(rocksdb::ReadOptions{}, s.inbox, key, &ignored).ok())
-      ++inbox_removed;
-    batch.Delete(s.inbox, key);
+    inbox_keys.push_back(keys::inbox_key(shard, sequence));
+    batch.Delete(s.inbox, inbox_keys.back());
   }
+  std::vector<rocksdb::Slice> inbox_slices(inbox_keys.begin(), inbox_keys.end());
+  std::vector<rocksdb::PinnableSlice> inbox_values(inbox_keys.size());
+  std::vector<rocksdb::Status> inbox_statuses(inbox_keys.size());
+  s.db->MultiGet(rocksdb::ReadOptions{}, s.inbox, inbox_slices.size(), inbox_slices.data(),
+                 inbox_values.data(), inbox_statuses.data());
+  uint64_t inbox_removed = 0;
+  for (auto& status : inbox_statuses)
+    inbox_removed += status.ok() ? 1 : 0;
   // A delivery already waiting (the same event matched twice) keeps its place and attempts.
   std::unordered_set<std::string> ids;
+  std::vector<const delivery*> fresh;
+  std::vector<std::string> fresh_ids;
+  for (auto& d : deliveries)
+    if (ids.insert(d.id).second) {
+      fresh.push_back(&d);
+      fresh_ids.push_back(d.id);
+    }
+  auto slots = read_slots(s, fresh_ids);
+  if (!slots)
+    return slots.error();
   std::vector<const delivery*> added;
-  for (auto& d : deliveries) {
-    if (!ids.insert(d.id).second)
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    if ((*slots)[i])
       continue;
-    auto slot = read_slot(s, d.id);
-    if (!slot)
-      return slot.error();
-    if (*slot)
-      continue;
-    if (auto err = put_waiting(s, batch, d))
+    if (auto err = put_waiting(s, batch, *fresh[i]))
       return err;
-    added.push_back(&d);
+    added.push_back(fresh[i]);
   }
   if (auto err = s.write(batch, false, "commit matched events"))
     return err;
@@ -196,20 +231,18 @@ struct staged_outcome {
 // Stages one outcome. The outcome of a finished delivery is recorded even when a purge removed it
 // meanwhile (it did happen); a reschedule of a purged delivery is dropped (the purge wins).
 caf::error stage_outcome(detail::store_state& s, rocksdb::WriteBatch& batch,
-                         const delivery_outcome& o, std::vector<staged_outcome>& staged) {
+                         const delivery_outcome& o, const optional_slot& slot,
+                         std::vector<staged_outcome>& staged) {
   auto& d = o.value;
-  auto slot = read_slot(s, d.id);
-  if (!slot)
-    return slot.error();
   auto finished = d.status == delivery_status::delivered || d.status == delivery_status::dead;
   if (!finished) {
-    if (!*slot)
+    if (!slot)
       return caf::none;
-    erase_waiting(s, batch, d.id, *slot, d.kind, o.previous_due);
+    erase_waiting(s, batch, d.id, slot, d.kind, o.previous_due);
     if (auto err = put_waiting(s, batch, d))
       return err;
   } else {
-    erase_waiting(s, batch, d.id, *slot, d.kind, o.previous_due);
+    erase_waiting(s, batch, d.id, slot, d.kind, o.previous_due);
     std::string value;
     auto final = d;
     if (final.finished == 0)
@@ -220,7 +253,7 @@ caf::error stage_outcome(detail::store_state& s, rocksdb::WriteBatch& batch,
     if (d.status == delivery_status::dead)
       batch.Put(s.dead_letters, d.id, value);
   }
-  staged.push_back(staged_outcome{*slot, &d, finished});
+  staged.push_back(staged_outcome{slot, &d, finished});
   return caf::none;
 }
 
@@ -245,8 +278,15 @@ caf::error store::write_outcomes(const std::vector<delivery_outcome>& outcomes) 
   rocksdb::WriteBatch batch;
   std::vector<staged_outcome> staged;
   staged.reserve(outcomes.size());
+  std::vector<std::string> ids;
+  ids.reserve(outcomes.size());
   for (auto& o : outcomes)
-    if (auto err = stage_outcome(s, batch, o, staged))
+    ids.push_back(o.value.id);
+  auto slots = read_slots(s, ids);
+  if (!slots)
+    return slots.error();
+  for (size_t i = 0; i < outcomes.size(); ++i)
+    if (auto err = stage_outcome(s, batch, outcomes[i], (*slots)[i], staged))
       return err;
   if (staged.empty())
     return caf::none;
