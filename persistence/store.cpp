@@ -11,6 +11,7 @@
 #include <limits>
 
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 
@@ -184,11 +185,22 @@ detail::store_state::~store_state() {
 
 caf::error detail::store_state::write(rocksdb::WriteBatch& batch, bool sync,
                               const std::string& operation) {
+  if (write_failed.load()) {
+    std::lock_guard<std::mutex> guard{resume_mutex};
+    if (write_failed.load()) {
+      auto resumed = db->Resume();
+      if (!resumed.ok())
+        return to_error(resumed, operation + " (resuming after a failed write)");
+      write_failed = false;
+    }
+  }
   rocksdb::WriteOptions options;
   options.sync = sync;
   auto status = db->Write(options, &batch);
-  if (!status.ok())
+  if (!status.ok()) {
+    write_failed = true;
     return to_error(status, operation);
+  }
   return caf::none;
 }
 
@@ -228,6 +240,22 @@ store::store(std::unique_ptr<impl> p) : impl_(std::move(p)) {
 
 store::~store() = default;
 
+namespace {
+
+/// Turns RocksDB's own recovery from a full disk off: it waits for as much free space as all write
+/// buffers together, which a small volume may never have. The store resumes the database itself on
+/// the next write instead (`store_state::write`).
+class manual_recovery : public rocksdb::EventListener {
+public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status bg_error,
+                            bool* auto_recovery) override {
+    bg_error.PermitUncheckedError();
+    *auto_recovery = false;
+  }
+};
+
+} // namespace
+
 caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
   if (opts.shards == 0)
     return server_error("store.shards: must be at least 1");
@@ -241,6 +269,7 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
   db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_opts.info_log = std::make_shared<stderr_logger>();
   db_opts.max_total_wal_size = std::max<uint64_t>(opts.write_buffer_bytes * 4, 64ull << 20);
+  db_opts.listeners.push_back(std::make_shared<manual_recovery>());
   if (opts.in_memory) {
     s->mem_env.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
     db_opts.env = s->mem_env.get();

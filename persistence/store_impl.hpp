@@ -62,6 +62,12 @@ struct store_state {
   /// Writes a batch; `sync` fsyncs the WAL first.
   caf::error write(rocksdb::WriteBatch& batch, bool sync, const std::string& operation);
 
+  // Set after a failed write: RocksDB then refuses every write until it is resumed, and its own
+  // recovery waits for far more free space than a small volume may ever have. The next write
+  // resumes it first.
+  std::atomic<bool> write_failed{false};
+  std::mutex resume_mutex;
+
   /// Called with delivery_mutex held when a waiting delivery of `kind` is written at `due`.
   void note_insert(action_kind kind, timestamp_ms due);
 

@@ -1,0 +1,96 @@
+// A full disk through the engine: publishes are refused with a clear error (never acknowledged),
+// health turns red, nothing acknowledged before is lost, and service resumes when space returns.
+#include <boost/test/unit_test.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <filesystem>
+
+#include "fixtures/engine_fixture.hpp"
+
+using namespace dispatch;
+using namespace dispatch::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Fills a file system with one file until it is full; returns the file's path.
+std::string fill(const std::string& dir) {
+  auto path = dir + "/filler";
+  std::ofstream out{path, std::ios::binary};
+  std::string chunk(64 * 1024, 'x');
+  while (out.write(chunk.data(), static_cast<std::streamsize>(chunk.size())))
+    out.flush();
+  return path;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(storage_failure, engine_fixture)
+
+BOOST_AUTO_TEST_CASE(a_full_disk_refuses_publishes_and_service_resumes_with_space) {
+  auto mount_point = dir / "tmpfs";
+  std::filesystem::create_directories(mount_point);
+  auto mount = "mount -t tmpfs -o size=24m tmpfs " + mount_point + " 2>/dev/null";
+  if (std::system(mount.c_str()) != 0) {
+    BOOST_TEST_MESSAGE("skipped: cannot mount a tmpfs (needs root and mount rights)");
+    return;
+  }
+  struct unmount_at_exit {
+    std::string path;
+    ~unmount_at_exit() { std::system(("umount -l " + path + " 2>/dev/null").c_str()); }
+  } unmount{mount_point};
+  config.data_dir = mount_point + "/data";
+  start();
+  create(make_dispatcher("t", {task_action("f")}));
+  std::vector<std::string> acknowledged;
+  acknowledged.push_back(publish("t", R"({"n":0})").id);
+  auto filler = fill(mount_point);
+  // Publish until the store refuses; every refusal must say why, and nothing refused is counted.
+  std::string padding(2000, 'p');
+  caf::error refused;
+  for (int i = 1; i < 20000 && !refused; ++i) {
+    event ev;
+    ev.type = "t";
+    ev.content = R"({"pad":")" + padding + "\"}";
+    auto stored = call<event>(publish_atom::value, ev);
+    if (stored)
+      acknowledged.push_back(stored->id);
+    else
+      refused = stored.error();
+  }
+  BOOST_REQUIRE_MESSAGE(refused, "the full disk never refused a publish");
+  BOOST_CHECK(code_of(refused) == error_code::server);
+  BOOST_TEST_MESSAGE("refused with: " << message_of(refused));
+  BOOST_CHECK_NE(message_of(refused).find("unavailable"), std::string::npos);
+  auto healthy = call<bool>(health_atom::value);
+  BOOST_CHECK(healthy && !*healthy);
+  // Space returns: service resumes without a restart.
+  std::filesystem::remove(filler);
+  std::string last_error;
+  BOOST_REQUIRE_MESSAGE(wait_until([&] {
+    event ev;
+    ev.type = "t";
+    auto stored = call<event>(publish_atom::value, ev);
+    if (stored)
+      acknowledged.push_back(stored->id);
+    else
+      last_error = message_of(stored.error());
+    return static_cast<bool>(stored);
+  }, 30s), "publishes did not resume once space returned: " << last_error);
+  BOOST_CHECK(wait_until([&] {
+    auto h = call<bool>(health_atom::value);
+    return h && *h;
+  }));
+  // Every acknowledged event is delivered.
+  BOOST_REQUIRE_MESSAGE(wait_until([&] { return tasks->distinct() >= acknowledged.size(); }, 60s),
+                        "delivered " << tasks->distinct() << " of " << acknowledged.size());
+  std::set<std::string> delivered_events;
+  for (auto& r : tasks->snapshot())
+    delivered_events.insert(r.value.event_id);
+  for (auto& id : acknowledged)
+    BOOST_CHECK_MESSAGE(delivered_events.count(id) == 1, "acknowledged event " << id << " lost");
+  stop();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
