@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <limits>
 
+#include <sys/statvfs.h>
+
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/listener.h>
 #include <rocksdb/table.h>
@@ -188,6 +190,12 @@ caf::error detail::store_state::write(rocksdb::WriteBatch& batch, bool sync,
   if (write_failed.load()) {
     std::lock_guard<std::mutex> guard{resume_mutex};
     if (write_failed.load()) {
+      // RocksDB 7.8's Resume() flushes the memtables and never returns when that flush cannot
+      // be written: resume only once the volume has room for them.
+      if (!room_to_resume())
+        return server_error("store: " + operation
+                            + ": no space left on the storage device (writing resumes once "
+                              "there is room again)");
       auto resumed = db->Resume();
       if (!resumed.ok())
         return to_error(resumed, operation + " (resuming after a failed write)");
@@ -202,6 +210,18 @@ caf::error detail::store_state::write(rocksdb::WriteBatch& batch, bool sync,
     return to_error(status, operation);
   }
   return caf::none;
+}
+
+bool detail::store_state::room_to_resume() const {
+  if (opts.in_memory)
+    return true;
+  struct statvfs fs;
+  if (statvfs(opts.data_dir.c_str(), &fs) != 0)
+    return false;
+  auto free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  uint64_t memtables = 0;
+  db->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
+  return free_bytes >= memtables + (1ull << 20);
 }
 
 uint64_t detail::store_state::count_range(rocksdb::ColumnFamilyHandle* family,

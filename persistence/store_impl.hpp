@@ -68,6 +68,9 @@ struct store_state {
   std::atomic<bool> write_failed{false};
   std::mutex resume_mutex;
 
+  /// Whether the volume has room for the memtables' flush (plus 1 MiB) that resuming needs.
+  bool room_to_resume() const;
+
   /// Called with delivery_mutex held when a waiting delivery of `kind` is written at `due`.
   void note_insert(action_kind kind, timestamp_ms due);
 

@@ -4,9 +4,11 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include <boost/test/unit_test.hpp>
+
 #include <rocksdb/db.h>
 
 #include "messages/error_code.hpp"
@@ -512,9 +514,18 @@ BOOST_AUTO_TEST_CASE(full_disk_gives_no_space_errors) {
     BOOST_CHECK(failure);
     BOOST_CHECK_MESSAGE(message_of(failure).find("no space") != std::string::npos,
                         message_of(failure));
+    // Take what little room the failed write left, so that the disk is really full.
+    auto filler = dir.path + "/filler";
+    {
+      std::ofstream out{filler, std::ios::binary};
+      std::string chunk(4096, 'f');
+      while (out.write(chunk.data(), static_cast<std::streamsize>(chunk.size())))
+        out.flush();
+    }
     auto probe = db->probe_write();
     BOOST_CHECK(probe);
     BOOST_CHECK_MESSAGE(message_of(probe).find("no space") != std::string::npos, message_of(probe));
+    std::filesystem::remove(filler);
   }
   auto umount = "umount " + dir.path;
   BOOST_CHECK_EQUAL(std::system(umount.c_str()), 0);
