@@ -235,12 +235,13 @@ caf::expected<action*> find_action(dispatcher& d, const std::string& raw_id) {
                     "action " + id + " does not exist in dispatcher " + d.id);
 }
 
-/// Changes one action of a dispatcher with `edit(dispatcher, action)` and commits the result;
-/// answers 1, or why not (unknown or malformed ids, or the edit's own error).
-template <class Edit>
-caf::typed_response_promise<uint32_t> change_action(self_ptr self, const std::string& id,
-                                                   const std::string& action_id, Edit edit) {
-  auto rp = self->make_response_promise<uint32_t>();
+/// Edits a copy of dispatcher `id` with `edit(copy, reply)`, stamps its updateTimestamp and commits
+/// it; answers `reply` (which the edit may fill in), or why not (unknown or malformed id, or the
+/// edit's own error).
+template <class T, class Edit>
+caf::typed_response_promise<T> change_dispatcher(self_ptr self, const std::string& id, T reply,
+                                                 Edit edit) {
+  auto rp = self->make_response_promise<T>();
   auto found = lookup(self->state, id);
   if (!found) {
     rp.deliver(found.error());
@@ -248,19 +249,26 @@ caf::typed_response_promise<uint32_t> change_action(self_ptr self, const std::st
   }
   auto before = **found;
   auto after = before;
-  auto act = find_action(after, action_id);
-  if (!act) {
-    rp.deliver(act.error());
-    return rp;
-  }
-  if (auto err = edit(after, **act)) {
+  if (auto err = edit(after, reply)) {
     rp.deliver(std::move(err));
     return rp;
   }
   after.update_timestamp = std::max(now_ms(), before.update_timestamp);
   commit(self, caf::optional<dispatcher>{before}, caf::optional<dispatcher>{after}, rp,
-         uint32_t{1});
+         std::move(reply));
   return rp;
+}
+
+/// Edits one action of a dispatcher with `edit(dispatcher, action)`; answers 1.
+template <class Edit>
+caf::typed_response_promise<uint32_t> change_action(self_ptr self, const std::string& id,
+                                                   const std::string& action_id, Edit edit) {
+  return change_dispatcher(self, id, uint32_t{1}, [&](dispatcher& d, uint32_t&) -> caf::error {
+    auto act = find_action(d, action_id);
+    if (!act)
+      return act.error();
+    return edit(d, **act);
+  });
 }
 
 } // namespace
@@ -285,28 +293,14 @@ directory_actor::behavior_type directory(self_ptr self, engine_config config, st
   return {
     [self](create_atom, const dispatcher& d) { return create_dispatcher(self, d); },
     [self](update_atom, const std::string& id, const dispatcher_patch& patch) {
-      auto& st = self->state;
-      auto rp = self->make_response_promise<uint32_t>();
-      auto found = lookup(st, id);
-      if (!found) {
-        rp.deliver(found.error());
-        return rp;
-      }
-      if (auto err = validate(patch)) {
-        rp.deliver(std::move(err));
-        return rp;
-      }
-      auto before = **found;
-      if (auto err = check_name_free(st, patch.name, before.id)) {
-        rp.deliver(std::move(err));
-        return rp;
-      }
-      auto after = before;
-      apply(after, patch);
-      after.update_timestamp = std::max(now_ms(), before.update_timestamp);
-      commit(self, caf::optional<dispatcher>{before}, caf::optional<dispatcher>{after}, rp,
-             uint32_t{1});
-      return rp;
+      return change_dispatcher(self, id, uint32_t{1}, [&](dispatcher& d, uint32_t&) -> caf::error {
+        if (auto err = validate(patch))
+          return err;
+        if (auto err = check_name_free(self->state, patch.name, d.id))
+          return err;
+        apply(d, patch);
+        return {};
+      });
     },
     [self](remove_atom, const std::string& id) {
       auto rp = self->make_response_promise<uint32_t>();
@@ -318,30 +312,18 @@ directory_actor::behavior_type directory(self_ptr self, engine_config config, st
       commit(self, caf::optional<dispatcher>{**found}, caf::none, rp, uint32_t{1});
       return rp;
     },
-    [self](create_atom, const std::string& id, action a) {
-      auto rp = self->make_response_promise<action>();
-      auto found = lookup(self->state, id);
-      if (!found) {
-        rp.deliver(found.error());
-        return rp;
-      }
-      if (auto err = validate(a)) {
-        rp.deliver(std::move(err));
-        return rp;
-      }
-      auto before = **found;
-      if (auto err = check_action_name_free(before, a.name, "")) {
-        rp.deliver(std::move(err));
-        return rp;
-      }
-      a.id = default_id_generator().next();
-      if (!a.template_id.empty())
-        a.template_id = normalize_id(a.template_id);
-      auto after = before;
-      after.actions.push_back(a);
-      after.update_timestamp = std::max(now_ms(), before.update_timestamp);
-      commit(self, caf::optional<dispatcher>{before}, caf::optional<dispatcher>{after}, rp, a);
-      return rp;
+    [self](create_atom, const std::string& id, const action& added) {
+      return change_dispatcher(self, id, added, [](dispatcher& d, action& a) -> caf::error {
+        if (auto err = validate(a))
+          return err;
+        if (auto err = check_action_name_free(d, a.name, ""))
+          return err;
+        a.id = default_id_generator().next();
+        if (!a.template_id.empty())
+          a.template_id = normalize_id(a.template_id);
+        d.actions.push_back(a);
+        return {};
+      });
     },
     [self](update_atom, const std::string& id, const std::string& action_id,
            const action_patch& patch) {

@@ -6,7 +6,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstdlib>
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -14,6 +13,7 @@
 
 #include <caf/all.hpp>
 
+#include "fixtures/engine_fixture.hpp"
 #include "actors/emitter.hpp"
 #include "messages/error_code.hpp"
 #include "messages/ids.hpp"
@@ -125,24 +125,6 @@ inline const sink_script always_deliver = [](const delivery&, size_t) {
   return answer(delivered());
 };
 
-/// A unique directory under /tmp, removed at the end.
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string pattern = "/tmp/dispatch-emitter-XXXXXX";
-    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-};
-
-inline caf::actor_system_config& with_message_types(caf::actor_system_config& cfg) {
-  add_message_types(cfg);
-  return cfg;
-}
 
 /// Why an expected value is missing (empty when it is there): Boost.Test builds messages eagerly.
 template <class T>
@@ -162,10 +144,10 @@ inline bool eventually(const std::function<bool()>& done,
 }
 
 struct fixture {
-  temp_dir dir;
+  test::temp_dir dir;
   store_ptr db;
-  caf::actor_system_config cfg;
-  caf::actor_system sys{with_message_types(cfg)};
+  test::test_system_config cfg;
+  caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
   metrics_ptr metrics = std::make_shared<engine_metrics>();
   engine_config config;
@@ -173,7 +155,7 @@ struct fixture {
 
   fixture() {
     store_options opts;
-    opts.data_dir = dir.path.string();
+    opts.data_dir = dir.path();
     opts.sync = false;
     auto opened = store::open(opts);
     BOOST_REQUIRE_MESSAGE(opened, "cannot open the store: " << why(opened));

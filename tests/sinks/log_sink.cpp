@@ -2,14 +2,13 @@
 // with `for_each_log`, one record per delivery id; corrupt payloads are refused, not logged.
 #include <boost/test/unit_test.hpp>
 
-#include <cstdlib>
-#include <filesystem>
 #include <thread>
 
 #include <rapidjson/document.h>
 
 #include <caf/all.hpp>
 
+#include "fixtures/engine_fixture.hpp"
 #include "actors/emitter.hpp"
 #include "messages/error_code.hpp"
 #include "messages/ids.hpp"
@@ -21,36 +20,19 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string pattern = "/tmp/dispatch-log-sink-XXXXXX";
-    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-};
-
-caf::actor_system_config& with_message_types(caf::actor_system_config& cfg) {
-  add_message_types(cfg);
-  return cfg;
-}
 
 struct fixture {
-  temp_dir dir;
+  test::temp_dir dir;
   store_ptr db;
-  caf::actor_system_config cfg;
-  caf::actor_system sys{with_message_types(cfg)};
+  test::test_system_config cfg;
+  caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
   sink_actor sink;
   std::vector<caf::actor> spawned;
 
   fixture() {
     store_options opts;
-    opts.data_dir = dir.path.string();
+    opts.data_dir = dir.path();
     opts.sync = false;
     auto opened = store::open(opts);
     BOOST_REQUIRE_MESSAGE(
