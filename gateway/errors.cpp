@@ -1,0 +1,89 @@
+// Error codes to HTTP statuses and bodies (API.md, section Errors), in one place.
+// A code-1 error is 503 when it says the service is overloaded or cannot store; else 500.
+
+#include "gateway/errors.hpp"
+
+#include <iostream>
+
+#include <caf/sec.hpp>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace dispatch {
+
+namespace {
+
+bool starts_with(const std::string& text, const char* prefix) {
+  return text.rfind(prefix, 0) == 0;
+}
+
+// The engine says "overloaded: ..." or "unavailable: ..." for a refusal the client should retry
+// (API.md: 503 code 1); an internal request timeout means the same to a client.
+bool is_retryable_server_error(const caf::error& err) {
+  if (err.category() == caf::atom("system"))
+    return static_cast<caf::sec>(err.code()) == caf::sec::request_timeout;
+  auto message = message_of(err);
+  return starts_with(message, "overloaded") || starts_with(message, "unavailable");
+}
+
+unsigned status_of(error_code code) {
+  switch (code) {
+    case error_code::no_permission: return 401;
+    case error_code::resource_unknown: return 404;
+    case error_code::id_format:
+    case error_code::empty_body:
+    case error_code::missing_required_fields:
+    case error_code::field_format:
+    case error_code::resource_already_exists:
+    case error_code::invalid_rql:
+    case error_code::body_format: return 400;
+    default: return 500;
+  }
+}
+
+} // namespace
+
+unsigned http_status_of(const caf::error& err) {
+  auto code = code_of(err);
+  if (code == error_code::server || code == error_code::none)
+    return is_retryable_server_error(err) ? 503 : 500;
+  return status_of(code);
+}
+
+std::string error_body(error_code code, const std::string& message) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer{buffer};
+  writer.StartObject();
+  writer.Key("code");
+  writer.Uint(static_cast<unsigned>(code));
+  writer.Key("name");
+  writer.String(wire_name(code));
+  writer.Key("message");
+  writer.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  writer.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+http_response error_response(const caf::error& err) {
+  auto status = http_status_of(err);
+  auto code = code_of(err);
+  if (code == error_code::none)
+    code = error_code::server;
+  if (status == 500) {
+    // The body leaks nothing; the operator's log gets the detail.
+    std::cerr << "internal error answered 500: " << message_of(err) << std::endl;
+    return error_response(code, "internal error", 500);
+  }
+  return error_response(code, message_of(err), status);
+}
+
+http_response error_response(error_code code, const std::string& message, unsigned status) {
+  http_response res;
+  res.status = status != 0 ? status : status_of(code);
+  res.body = error_body(code, message);
+  if (res.status == 503)
+    res.headers.emplace_back("Retry-After", "1");
+  return res;
+}
+
+} // namespace dispatch

@@ -1,0 +1,23 @@
+// The RQL parser: the raw query text of a `find` call (everything after the first '?', still
+// percent-encoded) into a typed `query`. Its semantics are in API.md, section RQL.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <caf/expected.hpp>
+
+#include "messages/query.hpp"
+
+namespace dispatch {
+
+/// Parses RQL. The whole text is percent-decoded once, then split into terms joined by '&'; each
+/// value is percent-decoded again (clients double-encode). An empty text is the default query.
+/// Errors: error_code::invalid_rql, the message naming the term and the reason.
+caf::expected<query> parse_rql(std::string_view raw);
+
+/// Percent-decodes `text` ("%41" -> "A"; '+' is kept). Fails on a malformed escape ("%4", "%zz")
+/// or when the result is not valid UTF-8.
+caf::expected<std::string> percent_decode(std::string_view text);
+
+} // namespace dispatch
