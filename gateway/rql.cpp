@@ -1,5 +1,5 @@
 // The RQL parser: the percent-encoded query text of a `find` call into a typed `query` (filter
-// tree, projection, sort order, page window); malformed input is refused with code 19 (invalid_rql).
+// tree, projection, sort order, page window); malformed input is refused with code 19.
 #include "gateway/rql.hpp"
 
 #include <charconv>
@@ -136,8 +136,8 @@ caf::expected<term> split_term(std::string_view text) {
     return rql_error("RQL term such as eq(field,value) expected, got " + quoted(text));
   if (name.empty()) return rql_error("empty operator name in " + quoted(text));
   for (char c : name)
-    if (!is_letter(c)) return rql_error("malformed operator name " + quoted(name) + " in " +
-                                        quoted(text));
+    if (!is_letter(c))
+      return rql_error("malformed operator name " + quoted(name) + " in " + quoted(text));
   size_t depth = 0;
   size_t close = open;
   for (; close < text.size(); ++close) {
@@ -197,8 +197,8 @@ std::optional<double> to_number(std::string_view text) {
   }
   double result = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), result);
-  if (i != text.size() || ec != std::errc{} || end != text.data() + text.size()
-      || !std::isfinite(result))
+  if (i != text.size() || ec != std::errc{} || end != text.data() + text.size() ||
+      !std::isfinite(result))
     return std::nullopt;  // 1e999 and the like stay strings
   return result;
 }
@@ -235,7 +235,8 @@ std::optional<timestamp_ms> to_date(std::string_view text) {
 caf::expected<query_value> typed_value(const std::string& text) {
   auto colon = text.find(':');
   auto prefix = std::string_view{text}.substr(0, colon);
-  auto rest = colon == std::string::npos ? std::string_view{} : std::string_view{text}.substr(colon + 1);
+  auto rest =
+      colon == std::string::npos ? std::string_view{} : std::string_view{text}.substr(colon + 1);
   if (colon != std::string::npos) {
     if (prefix == "string") return string_value(std::string{rest});
     if (prefix == "number") {
@@ -274,13 +275,19 @@ std::optional<uint64_t> to_count(std::string_view text) {
 
 std::optional<filter_op> filter_op_named(std::string_view name) {
   static constexpr std::pair<std::string_view, filter_op> known[] = {
-    {"eq", filter_op::eq},     {"ne", filter_op::ne},
-    {"gt", filter_op::gt},     {"ge", filter_op::ge},
-    {"lt", filter_op::lt},     {"le", filter_op::le},
-    {"in", filter_op::in},     {"out", filter_op::out},
-    {"like", filter_op::like}, {"contains", filter_op::contains},
-    {"excludes", filter_op::excludes}, {"and", filter_op::and_},
-    {"or", filter_op::or_},
+      {"eq", filter_op::eq},
+      {"ne", filter_op::ne},
+      {"gt", filter_op::gt},
+      {"ge", filter_op::ge},
+      {"lt", filter_op::lt},
+      {"le", filter_op::le},
+      {"in", filter_op::in},
+      {"out", filter_op::out},
+      {"like", filter_op::like},
+      {"contains", filter_op::contains},
+      {"excludes", filter_op::excludes},
+      {"and", filter_op::and_},
+      {"or", filter_op::or_},
   };
   for (auto& [spelling, op] : known)
     if (spelling == name) return op;
@@ -350,7 +357,7 @@ caf::expected<filter> parse_filter(const term& t, size_t depth) {
 
 // The top level of a query: filters (ANDed) and at most one each of select, sort and limit.
 class rql_parser {
-public:
+ public:
   caf::error add(std::string_view text) {
     if (text.empty()) return caf::none;  // "a&&b" or a trailing '&': nothing to add
     auto t = split_term(text);
@@ -374,7 +381,7 @@ public:
     return std::move(result_);
   }
 
-private:
+ private:
   using part_parser = caf::error (rql_parser::*)(const term&);
 
   caf::error once(bool& seen, const term& t, part_parser parse) {
