@@ -300,11 +300,33 @@ std::string count_text(size_t n) {
 
 caf::expected<filter> parse_filter(const term& t, size_t depth);
 
-// A comparison or presence test: a field path, then the values the operator takes.
+// `contains(path)` / `excludes(path)` test presence; `contains(path, cond...)` matches elements of
+// an array of objects (ExH: `contains(actions, eq(type,mail))`), `excludes` the opposite.
+caf::expected<filter> parse_presence(const term& t, filter_op op, size_t depth) {
+  if (t.args.empty()) return rql_error(t.label() + ": expected at least 1 argument, got 0");
+  if (depth > max_nesting)
+    return rql_error(t.label() + ": nested deeper than " + std::to_string(max_nesting) + " levels");
+  filter result;
+  result.op = op;
+  auto path = decode_argument(t, t.args.front());
+  if (!path) return path.error();
+  if (auto err = check_path(t, *path)) return err;
+  result.path = std::move(*path);
+  for (size_t i = 1; i < t.args.size(); ++i) {
+    if (t.args[i].empty()) return rql_error(t.label() + ": empty condition in " + quoted(t.text));
+    auto child = split_term(t.args[i]);
+    if (!child) return child.error();
+    auto parsed = parse_filter(*child, depth + 1);
+    if (!parsed) return parsed.error();
+    result.children.push_back(std::move(*parsed));
+  }
+  return result;
+}
+
+// A comparison: a field path, then the values the operator takes.
 caf::expected<filter> parse_comparison(const term& t, filter_op op) {
   bool several = op == filter_op::in || op == filter_op::out;
-  bool path_only = op == filter_op::contains || op == filter_op::excludes;
-  size_t wanted = path_only ? 1 : 2;
+  size_t wanted = 2;
   if (several ? t.args.size() < wanted : t.args.size() != wanted)
     return rql_error(t.label() + ": expected " + (several ? "at least " : "") + count_text(wanted) +
                      ", got " + std::to_string(t.args.size()));
@@ -348,6 +370,7 @@ caf::expected<filter> parse_group(const term& t, filter_op op, size_t depth) {
 caf::expected<filter> parse_filter(const term& t, size_t depth) {
   auto op = filter_op_named(t.name);
   if (op == filter_op::and_ || op == filter_op::or_) return parse_group(t, *op, depth);
+  if (op == filter_op::contains || op == filter_op::excludes) return parse_presence(t, *op, depth);
   if (op) return parse_comparison(t, *op);
   if (t.name == "select" || t.name == "sort" || t.name == "limit")
     return rql_error(t.label() + ": " + std::string{t.name} +
@@ -365,6 +388,11 @@ class rql_parser {
     if (t->name == "select") return once(seen_select_, *t, &rql_parser::parse_select);
     if (t->name == "sort") return once(seen_sort_, *t, &rql_parser::parse_sort);
     if (t->name == "limit") return once(seen_limit_, *t, &rql_parser::parse_limit);
+    // The SDK's rqlBuilder().skipCount() asks not to count the total; counting anyway is harmless.
+    if (t->name == "skipCount") {
+      if (!t->args.empty()) return rql_error(t->label() + ": takes no arguments");
+      return caf::none;
+    }
     auto parsed = parse_filter(*t, 1);
     if (!parsed) return parsed.error();
     filters_.push_back(std::move(*parsed));

@@ -298,6 +298,16 @@ BOOST_AUTO_TEST_CASE(parsed_queries_select_the_right_records) {
   BOOST_TEST(hit("eq(description,null)", R"({"name":"x"})"));
   BOOST_TEST(hit("excludes(description)&contains(name)", R"({"name":"x"})"));
   BOOST_TEST(hit("eq(name,caf%25C3%25A9)", "{\"name\":\"caf\xC3\xA9\"}"));
+  // contains/excludes with conditions match elements of an array of objects (ExH's elemMatch).
+  auto actions = R"({"actions":[{"type":"task","functionName":"f"},{"type":"mail"}]})";
+  BOOST_TEST(hit("contains(actions,eq(type,mail))", actions));
+  BOOST_TEST(hit("contains(actions,eq(type,task),eq(functionName,f))", actions));
+  BOOST_TEST(!hit("contains(actions,eq(type,mail),eq(functionName,f))", actions));
+  BOOST_TEST(!hit("excludes(actions,eq(type,mail))", actions));
+  BOOST_TEST(hit("excludes(actions,eq(type,sms))", actions));
+  BOOST_TEST(!hit("contains(actions,eq(type,mail))", R"({"actions":[]})"));
+  // skipCount() (the SDK's rqlBuilder emits it) is accepted; the total is counted anyway.
+  BOOST_TEST(hit("skipCount()&eq(name,x)", R"({"name":"x"})"));
   BOOST_TEST(hit("or(eq(a,1),eq(b,2))", R"({"a":0,"b":2})"));
   BOOST_TEST(!hit("and(eq(a,1),eq(b,2))", R"({"a":0,"b":2})"));
 }
@@ -326,7 +336,9 @@ BOOST_AUTO_TEST_CASE(malformed_input_is_invalid_rql_naming_term_and_reason) {
       {"eq(a,b,c)", "eq(a): expected 2 arguments, got 3"},
       {"eq()", "eq(): expected 2 arguments, got 0"},
       {"in(tags)", "in(tags): expected at least 2 arguments, got 1"},
-      {"contains(a,b)", "contains(a): expected 1 argument, got 2"},
+      {"contains(a,b)", "'b'"},
+      {"contains()", "contains(): expected at least 1 argument, got 0"},
+      {"skipCount(x)", "skipCount(x): takes no arguments"},
       {"foo(a,b)", "unknown operator 'foo' in 'foo(a,b)'"},
       {"EQ(a,b)", "unknown operator 'EQ'"},
       {"eq(a,b)&or(foo(a))", "unknown operator 'foo' in 'foo(a)'"},
