@@ -132,7 +132,6 @@ engine_config engine_config_of(const scenario_params& p, const std::string& data
 void drive(caf::actor_system& sys, const engine_actor& engine, scenario_run& run,
            engine_result& r) {
   auto& p = run.params;
-  r.peak_rss_reset = reset_peak_rss();
   auto publisher = spawn_publisher(sys, engine, p, run.plan, run.published, run.sink_seen);
   observe(sys, engine, run, "warmup", p.warmup_s, [] { return false; });
   auto first = take_snapshot(run);
@@ -152,7 +151,6 @@ void drive(caf::actor_system& sys, const engine_actor& engine, scenario_run& run
   auto expected = run.published->expected_deliveries.load();
   auto seen = run.sink_seen->received.load();
   r.lost = expected > seen ? expected - seen : 0;
-  r.peak_rss_bytes = peak_rss_bytes();
   compute_figures(r, first, last, *run.plan);
   r.rejected = run.published->rejected.load();
   if (run.published->has_error.load())

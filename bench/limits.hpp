@@ -1,4 +1,4 @@
-// The limits the engine's figures are divided by, measured in the same process and the same minute:
+// The limits the engine's figures are divided by, measured in the same run and the same minute:
 // raw RocksDB WriteBatch puts of event-sized records, and raw CAF messaging through three actors.
 #pragma once
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "bench/engine_run.hpp"
+#include "bench/isolate.hpp"
 #include "bench/limits.hpp"
 #include "bench/options.hpp"
 #include "bench/report.hpp"
@@ -111,6 +112,31 @@ bool select_scenarios(const bench_options& o, std::vector<planned>& out, std::st
   return wanted.empty();
 }
 
+/// A limit measured in a child process; a failed child gives a zero rate that says why.
+limit_result isolated_limit(const std::function<limit_result()>& body) {
+  limit_result r;
+  uint64_t rss = 0;
+  auto failure = run_isolated(body, r, rss);
+  if (!failure.empty())
+    r.description += " (failed: " + failure + ")";
+  return r;
+}
+
+/// An engine scenario run in a child process, whose peak RSS is the scenario's.
+engine_result isolated_scenario(const scenario_params& p, const std::string& dir) {
+  engine_result r;
+  uint64_t rss = 0;
+  auto failure = run_isolated<engine_result>(
+    [&] { return run_engine_scenario(p, dir, show_progress); }, r, rss);
+  if (!failure.empty()) {
+    r = engine_result{};
+    r.params = p;
+    r.failure = failure;
+  }
+  r.peak_rss_bytes = rss;
+  return r;
+}
+
 std::vector<limit_result> run_limits(const bench_options& o, const std::string& dir,
                                      limit_set& set, std::ofstream& results) {
   std::vector<limit_result> limits;
@@ -122,12 +148,16 @@ std::vector<limit_result> run_limits(const bench_options& o, const std::string& 
     for (uint32_t batch : {p.batch, p.batch * p.window}) {
       show_progress("limits: rocksdb sync " + std::string{sync ? "on" : "off"} + ", batch "
                     + std::to_string(batch));
-      limits.push_back(rocksdb_limit(sync, p.event_bytes, batch, o.limit_s, dir));
+      limits.push_back(isolated_limit([&] {
+        return rocksdb_limit(sync, p.event_bytes, batch, o.limit_s, dir);
+      }));
       auto& best = sync ? set.rocksdb_sync : set.rocksdb_nosync;
       best = std::max(best, limits.back().records_per_s);
     }
   show_progress("limits: caf pipeline");
-  limits.push_back(caf_pipeline_limit(p.event_bytes, p.batch, p.window, o.limit_s));
+  limits.push_back(isolated_limit([&] {
+    return caf_pipeline_limit(p.event_bytes, p.batch, p.window, o.limit_s);
+  }));
   set.caf_pipeline = limits.back().records_per_s;
   show_progress("");
   for (auto& l : limits) {
@@ -199,7 +229,7 @@ int run_all(const bench_options& o, std::vector<planned>& plan) {
       continue;
     }
     std::cout << describe(x.params) << "\n" << std::flush;
-    auto r = run_engine_scenario(x.params, dir, show_progress);
+    auto r = isolated_scenario(x.params, dir);
     r.loadavg = load_average();
     show_progress("");
     all_ok = all_ok && r.ok;

@@ -2,7 +2,6 @@
 // Everything here degrades to 0 (and says so through the caller) rather than failing a run.
 #include "bench/measure.hpp"
 
-#include <malloc.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -18,15 +17,6 @@ double cpu_seconds() {
   getrusage(RUSAGE_SELF, &usage);
   auto secs = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
   return secs(usage.ru_utime) + secs(usage.ru_stime);
-}
-
-bool reset_peak_rss() {
-  // Give what earlier scenarios freed back to the kernel first, or their heap counts as ours.
-  malloc_trim(0);
-  std::ofstream out{"/proc/self/clear_refs"};
-  out << "5";
-  out.flush();
-  return static_cast<bool>(out);
 }
 
 namespace {
@@ -46,14 +36,6 @@ uint64_t proc_field(const char* path, const std::string& key) {
 }
 
 } // namespace
-
-uint64_t peak_rss_bytes() {
-  if (auto kib = proc_field("/proc/self/status", "VmHWM:"))
-    return kib * 1024;
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<uint64_t>(usage.ru_maxrss) * 1024;
-}
 
 uint64_t written_bytes() {
   return proc_field("/proc/self/io", "wchar:");

@@ -12,14 +12,6 @@ namespace dispatch::bench {
 /// CPU seconds (user + system) the whole process used so far (getrusage).
 double cpu_seconds();
 
-/// Resets the kernel's peak-RSS mark of this process to its current RSS (/proc/self/clear_refs,
-/// value 5), so that `peak_rss_bytes` then measures one scenario. False when the kernel refuses.
-bool reset_peak_rss();
-
-/// VmHWM of /proc/self/status (peak RSS since start or since the last reset), in bytes; falls back
-/// to ru_maxrss when /proc is not readable.
-uint64_t peak_rss_bytes();
-
 /// Bytes this process handed to write(2) and friends so far (`wchar` of /proc/self/io); 0 when
 /// unreadable. RocksDB writes its WAL and tables with write(2), so the growth measures what a
 /// scenario wrote, compactions included.

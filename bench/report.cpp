@@ -122,7 +122,6 @@ std::string to_json(const engine_result& r, const limit_set& limits) {
   write_latency(w, r);
   write_number(w, "cpu_s_per_million_events", r.cpu_s_per_m_events);
   w.Key("peak_rss_bytes"), w.Uint64(r.peak_rss_bytes);
-  w.Key("peak_rss_reset"), w.Bool(r.peak_rss_reset);
   write_number(w, "disk_growth_bytes_per_event", r.disk_bytes_per_event);
   write_number(w, "write_syscall_bytes_per_event", r.write_bytes_per_event);
   w.Key("rejected"), w.Uint64(r.rejected);
@@ -160,7 +159,7 @@ std::string to_json(const limit_result& r) {
 
 void print_table(std::ostream& out, const std::vector<limit_result>& limits,
                  const std::vector<engine_result>& runs, const limit_set& set) {
-  out << "\nlimits (same process, same minute)\n";
+  out << "\nlimits (same run, a child process each, like every scenario)\n";
   out << std::left << std::setw(22) << "limit" << std::right << std::setw(12) << "records/s"
       << std::setw(14) << "cpu s/M" << "\n";
   for (auto& l : limits)

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <caf/meta/type_name.hpp>
+
 #include "bench/measure.hpp"
 
 namespace dispatch::bench {
@@ -53,8 +55,7 @@ struct engine_result {
   latency_summary latency;     // publish -> sink, events published in the window (counting sink)
   std::vector<uint32_t> latency_sorted_us;
   double cpu_s_per_m_events = 0;
-  uint64_t peak_rss_bytes = 0;
-  bool peak_rss_reset = false; // false: the peak may include earlier scenarios
+  uint64_t peak_rss_bytes = 0; // of the child process that ran the scenario (ru_maxrss)
   double disk_bytes_per_event = 0;  // growth of the data directory over the window (du)
   double write_bytes_per_event = 0; // write(2) bytes of the process over the window (/proc/self/io)
   double loadavg = 0;               // the machine's 1-minute load average at the end
@@ -71,5 +72,37 @@ struct limit_result {
   double cpu_s_per_m_records = 0;
   double loadavg = 0;
 };
+
+// Results cross from the child process that ran a scenario to the parent through CAF's binary
+// serializer: every field, in declaration order.
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, scenario_params& x) {
+  return f(caf::meta::type_name("bench.scenario_params"), x.name, x.series, x.dispatchers,
+           x.event_types, x.actions_min, x.actions_max, x.shards, x.event_bytes, x.sink, x.sync,
+           x.in_memory, x.rate, x.rate_fraction, x.batch, x.window, x.backlog, x.warmup_s,
+           x.duration_s);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, latency_summary& x) {
+  return f(caf::meta::type_name("bench.latency_summary"), x.samples, x.p50_ms, x.p90_ms,
+           x.p99_ms, x.p999_ms, x.max_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, engine_result& x) {
+  return f(caf::meta::type_name("bench.engine_result"), x.params, x.ok, x.failure, x.window_s,
+           x.events_acked, x.deliveries, x.deliveries_per_event, x.acked_per_s, x.events_per_s,
+           x.deliveries_per_s, x.rejected, x.first_rejection, x.lost, x.drain_s, x.setup_s,
+           x.latency, x.latency_sorted_us, x.cpu_s_per_m_events, x.peak_rss_bytes,
+           x.disk_bytes_per_event, x.write_bytes_per_event, x.loadavg);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, limit_result& x) {
+  return f(caf::meta::type_name("bench.limit_result"), x.name, x.description, x.record_bytes,
+           x.batch, x.window_s, x.records_per_s, x.cpu_s_per_m_records, x.loadavg);
+}
 
 } // namespace dispatch::bench
