@@ -19,7 +19,7 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 class bench_system_config : public caf::actor_system_config {
-public:
+ public:
   bench_system_config() {
     dispatch::add_message_types(*this);
     set("logger.verbosity", caf::atom("quiet"));
@@ -39,8 +39,7 @@ struct snapshot {
 /// Everything a running scenario holds.
 struct scenario_run {
   scenario_run(const scenario_params& p, std::string dir, const progress_fn& report)
-    : params(p), data_dir(std::move(dir)), progress(report) {
-  }
+      : params(p), data_dir(std::move(dir)), progress(report) {}
 
   const scenario_params& params;
   std::string data_dir;
@@ -56,9 +55,8 @@ struct scenario_run {
 void poll_stats(caf::actor_system& sys, const engine_actor& engine, scenario_run& run) {
   caf::scoped_actor self{sys};
   self->request(engine, std::chrono::seconds(2), stats_atom::value)
-    .receive([&](const engine_stats& s) { run.stats = s; }, [](caf::error&) {});
-  if (run.params.sink == sink_kind::log)
-    run.sink_seen->received.store(run.stats.delivered);
+      .receive([&](const engine_stats& s) { run.stats = s; }, [](caf::error&) {});
+  if (run.params.sink == sink_kind::log) run.sink_seen->received.store(run.stats.delivered);
 }
 
 void report_progress(scenario_run& run, const char* phase) {
@@ -76,7 +74,7 @@ template <class Predicate>
 void observe(caf::actor_system& sys, const engine_actor& engine, scenario_run& run,
              const char* phase, double seconds, Predicate done) {
   auto until = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
-                                     std::chrono::duration<double>(seconds));
+                                       std::chrono::duration<double>(seconds));
   auto next_report = clock_type::now();
   while (clock_type::now() < until && !done()) {
     if (clock_type::now() >= next_report) {
@@ -110,8 +108,7 @@ void compute_figures(engine_result& r, const snapshot& a, const snapshot& b,
   r.deliveries_per_s = r.deliveries / r.window_s;
   r.events_per_s = plan.mean_deliveries > 0 ? r.deliveries_per_s / plan.mean_deliveries : 0;
   auto events = r.events_per_s * r.window_s;
-  if (events > 0)
-    r.cpu_s_per_m_events = (b.cpu - a.cpu) / events * 1e6;
+  if (events > 0) r.cpu_s_per_m_events = (b.cpu - a.cpu) / events * 1e6;
   if (r.events_acked > 0) {
     auto disk_growth = b.disk > a.disk ? b.disk - a.disk : 0;
     r.disk_bytes_per_event = static_cast<double>(disk_growth) / r.events_acked;
@@ -141,24 +138,22 @@ void drive(caf::actor_system& sys, const engine_actor& engine, scenario_run& run
   auto last = take_snapshot(run);
   run.published->stop.store(true);
   auto drained = [&] {
-    return run.published->answered.load() >= run.published->sent.load()
-           && run.sink_seen->received.load() >= run.published->expected_deliveries.load();
+    return run.published->answered.load() >= run.published->sent.load() &&
+           run.sink_seen->received.load() >= run.published->expected_deliveries.load();
   };
   observe(sys, engine, run, "draining", 120, drained);
-  if (p.sink == sink_kind::log)
-    poll_stats(sys, engine, run);
+  if (p.sink == sink_kind::log) poll_stats(sys, engine, run);
   r.drain_s = std::chrono::duration<double>(clock_type::now() - last.at).count();
   auto expected = run.published->expected_deliveries.load();
   auto seen = run.sink_seen->received.load();
   r.lost = expected > seen ? expected - seen : 0;
   compute_figures(r, first, last, *run.plan);
   r.rejected = run.published->rejected.load();
-  if (run.published->has_error.load())
-    r.first_rejection = run.published->first_error;
+  if (run.published->has_error.load()) r.first_rejection = run.published->first_error;
   caf::anon_send_exit(publisher, caf::exit_reason::user_shutdown);
 }
 
-} // namespace
+}  // namespace
 
 engine_result run_engine_scenario(const scenario_params& p, const std::string& base_dir,
                                   const progress_fn& progress) {
@@ -184,13 +179,11 @@ engine_result run_engine_scenario(const scenario_params& p, const std::string& b
       progress(p.name + " creating " + std::to_string(p.dispatchers) + " dispatchers");
       r.failure = create_dispatchers(sys, *engine, p, *run.plan);
       r.setup_s = std::chrono::duration<double>(clock_type::now() - run.started).count();
-      if (r.failure.empty())
-        drive(sys, *engine, run, r);
+      if (r.failure.empty()) drive(sys, *engine, run, r);
       caf::anon_send_exit(*engine, caf::exit_reason::user_shutdown);
     }
-    if (sink)
-      caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
-  } // the actor system waits for every actor here: the store is closed after it
+    if (sink) caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+  }  // the actor system waits for every actor here: the store is closed after it
   std::filesystem::remove_all(run.data_dir);
   {
     std::lock_guard<std::mutex> guard{run.sink_seen->samples_mutex};
@@ -203,4 +196,4 @@ engine_result run_engine_scenario(const scenario_params& p, const std::string& b
   return r;
 }
 
-} // namespace dispatch::bench
+}  // namespace dispatch::bench

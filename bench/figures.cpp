@@ -20,7 +20,7 @@ std::string write_latency_data(const std::string& dir, const engine_result& r) {
   for (int k = 0; k <= 100; ++k) {
     double q = 1 - std::pow(10.0, -k / 20.0);
     if (k > 0 && q * r.latency_sorted_us.size() > r.latency_sorted_us.size() - 1)
-      break; // beyond the last sample: the max line says the rest
+      break;  // beyond the last sample: the max line says the rest
     out << 1 / (1 - q) << " " << quantile_ms(r.latency_sorted_us, q) << "\n";
   }
   return file;
@@ -29,14 +29,12 @@ std::string write_latency_data(const std::string& dir, const engine_result& r) {
 std::string latency_plot(const std::string& dir, const std::vector<engine_result>& runs) {
   std::ostringstream plots;
   for (auto& r : runs) {
-    if (r.params.rate == 0 || r.latency_sorted_us.empty())
-      continue;
+    if (r.params.rate == 0 || r.latency_sorted_us.empty()) continue;
     auto file = write_latency_data(dir, r);
     plots << (plots.tellp() > 0 ? ", " : "") << "'" << file << "' using 1:2 with lines lw 2 title '"
           << r.params.name << " (" << r.params.rate << " ev/s)'";
   }
-  if (plots.tellp() == 0)
-    return {};
+  if (plots.tellp() == 0) return {};
   std::ostringstream gp;
   gp << "set terminal svg size 800,480 dynamic background rgb 'white'\n"
      << "set output 'latency.svg'\n"
@@ -51,10 +49,8 @@ std::string latency_plot(const std::string& dir, const std::vector<engine_result
 std::string shards_plot(const std::string& dir, const std::vector<engine_result>& runs) {
   std::vector<const engine_result*> points;
   for (auto& r : runs)
-    if (r.params.series == "shards" && r.ok)
-      points.push_back(&r);
-  if (points.size() < 2)
-    return {}; // one point is no curve
+    if (r.params.series == "shards" && r.ok) points.push_back(&r);
+  if (points.size() < 2) return {};  // one point is no curve
   std::sort(points.begin(), points.end(),
             [](auto x, auto y) { return x->params.shards < y->params.shards; });
   std::ofstream out{dir + "/shards.dat"};
@@ -73,24 +69,22 @@ std::string shards_plot(const std::string& dir, const std::vector<engine_result>
   return gp.str();
 }
 
-} // namespace
+}  // namespace
 
 std::string draw_figures(const std::string& dir, const std::vector<engine_result>& runs) {
   auto script = latency_plot(dir, runs);
   script += shards_plot(dir, runs);
-  if (script.empty())
-    return "figures: nothing to draw (no open-loop run, no shard series)";
+  if (script.empty()) return "figures: nothing to draw (no open-loop run, no shard series)";
   {
     std::ofstream out{dir + "/figures.gp"};
     out << script;
   }
   if (std::system("command -v gnuplot > /dev/null 2>&1") != 0)
-    return "figures: gnuplot not found (apt-get install gnuplot-nox); data and script left in "
-           + dir + "/figures.gp";
+    return "figures: gnuplot not found (apt-get install gnuplot-nox); data and script left in " +
+           dir + "/figures.gp";
   auto command = "cd '" + dir + "' && gnuplot figures.gp";
-  if (std::system(command.c_str()) != 0)
-    return "figures: gnuplot failed on " + dir + "/figures.gp";
+  if (std::system(command.c_str()) != 0) return "figures: gnuplot failed on " + dir + "/figures.gp";
   return "figures: drawn in " + dir + " (latency.svg, shards.svg)";
 }
 
-} // namespace dispatch::bench
+}  // namespace dispatch::bench

@@ -17,28 +17,24 @@ namespace {
 bool write_all(int fd, const char* data, size_t size) {
   while (size > 0) {
     auto n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return false;
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
     data += n;
     size -= static_cast<size_t>(n);
   }
   return true;
 }
 
-} // namespace
+}  // namespace
 
-std::string run_in_child(const std::function<std::vector<char>()>& body,
-                         std::vector<char>& bytes, uint64_t& peak_rss_bytes) {
+std::string run_in_child(const std::function<std::vector<char>()>& body, std::vector<char>& bytes,
+                         uint64_t& peak_rss_bytes) {
   int fds[2];
-  if (::pipe(fds) != 0)
-    return std::string{"pipe: "} + std::strerror(errno);
+  if (::pipe(fds) != 0) return std::string{"pipe: "} + std::strerror(errno);
   std::fflush(stdout);
   std::fflush(stderr);
   auto pid = ::fork();
-  if (pid < 0)
-    return std::string{"fork: "} + std::strerror(errno);
+  if (pid < 0) return std::string{"fork: "} + std::strerror(errno);
   if (pid == 0) {
     ::close(fds[0]);
     auto result = body();
@@ -50,10 +46,8 @@ std::string run_in_child(const std::function<std::vector<char>()>& body,
   char chunk[65536];
   for (;;) {
     auto n = ::read(fds[0], chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
     bytes.insert(bytes.end(), chunk, chunk + n);
   }
   ::close(fds[0]);
@@ -62,11 +56,10 @@ std::string run_in_child(const std::function<std::vector<char>()>& body,
   while (::wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
   }
   peak_rss_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;
-  if (WIFSIGNALED(status))
-    return "the child died of signal " + std::to_string(WTERMSIG(status));
+  if (WIFSIGNALED(status)) return "the child died of signal " + std::to_string(WTERMSIG(status));
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || bytes.empty())
     return "the child gave no result (exit status " + std::to_string(WEXITSTATUS(status)) + ")";
   return {};
 }
 
-} // namespace dispatch::bench
+}  // namespace dispatch::bench

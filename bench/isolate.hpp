@@ -15,8 +15,8 @@ namespace dispatch::bench {
 
 /// Forks; the child runs `body` and sends back the bytes it returns. Fills `bytes` and the child's
 /// peak RSS; returns an empty string, or why the child gave no result.
-std::string run_in_child(const std::function<std::vector<char>()>& body,
-                         std::vector<char>& bytes, uint64_t& peak_rss_bytes);
+std::string run_in_child(const std::function<std::vector<char>()>& body, std::vector<char>& bytes,
+                         uint64_t& peak_rss_bytes);
 
 /// `run_in_child` for a result type with an `inspect` overload.
 template <class Result>
@@ -24,21 +24,18 @@ std::string run_isolated(const std::function<Result()>& body, Result& out,
                          uint64_t& peak_rss_bytes) {
   std::vector<char> bytes;
   auto failure = run_in_child(
-    [&] {
-      auto result = body();
-      std::vector<char> buf;
-      caf::binary_serializer sink{nullptr, buf};
-      if (sink(result))
-        buf.clear();
-      return buf;
-    },
-    bytes, peak_rss_bytes);
-  if (!failure.empty())
-    return failure;
+      [&] {
+        auto result = body();
+        std::vector<char> buf;
+        caf::binary_serializer sink{nullptr, buf};
+        if (sink(result)) buf.clear();
+        return buf;
+      },
+      bytes, peak_rss_bytes);
+  if (!failure.empty()) return failure;
   caf::binary_deserializer source{nullptr, bytes};
-  if (source(out))
-    return "the child's result does not deserialize";
+  if (source(out)) return "the child's result does not deserialize";
   return {};
 }
 
-} // namespace dispatch::bench
+}  // namespace dispatch::bench

@@ -9,9 +9,9 @@
 #include <future>
 #include <memory>
 
-#include <caf/all.hpp>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
+#include <caf/all.hpp>
 
 #include "bench/workload.hpp"
 #include "messages/type_registry.hpp"
@@ -33,7 +33,7 @@ std::string sequence_key(uint64_t n) {
   return text;
 }
 
-} // namespace
+}  // namespace
 
 limit_result rocksdb_limit(bool sync, uint32_t record_bytes, uint32_t batch, double seconds,
                            const std::string& dir) {
@@ -61,10 +61,8 @@ limit_result rocksdb_limit(bool sync, uint32_t record_bytes, uint32_t batch, dou
   auto start = clock_type::now();
   while (elapsed_s(start) < seconds) {
     rocksdb::WriteBatch wb;
-    for (uint32_t i = 0; i < batch; ++i)
-      wb.Put(sequence_key(records++), value);
-    if (!db->Write(write_options, &wb).ok())
-      break;
+    for (uint32_t i = 0; i < batch; ++i) wb.Put(sequence_key(records++), value);
+    if (!db->Write(write_options, &wb).ok()) break;
   }
   r.window_s = elapsed_s(start);
   r.records_per_s = records / r.window_s;
@@ -80,7 +78,7 @@ using batch_atom = caf::atom_constant<caf::atom("bench_bat")>;
 using credit_atom = caf::atom_constant<caf::atom("bench_cred")>;
 
 class pipeline_config : public caf::actor_system_config {
-public:
+ public:
   pipeline_config() {
     dispatch::add_message_types(*this);
     set("logger.verbosity", caf::atom("quiet"));
@@ -113,18 +111,16 @@ caf::behavior source(caf::event_based_actor* self, uint32_t record_bytes, uint32
     self->send(first, batch_atom::value, std::move(xs));
   };
   return {
-    [=](caf::actor first) {
-      self->become([=](credit_atom) {
-        if (!stop->load())
-          send_batch(first);
-      });
-      for (uint32_t i = 0; i < window; ++i)
-        send_batch(first);
-    },
+      [=](caf::actor first) {
+        self->become([=](credit_atom) {
+          if (!stop->load()) send_batch(first);
+        });
+        for (uint32_t i = 0; i < window; ++i) send_batch(first);
+      },
   };
 }
 
-} // namespace
+}  // namespace
 
 limit_result caf_pipeline_limit(uint32_t record_bytes, uint32_t batch, uint32_t window,
                                 double seconds) {
@@ -149,11 +145,10 @@ limit_result caf_pipeline_limit(uint32_t record_bytes, uint32_t batch, uint32_t 
   r.window_s = elapsed_s(start);
   auto records = count->load();
   r.records_per_s = records / r.window_s;
-  if (records > 0)
-    r.cpu_s_per_m_records = (cpu_seconds() - cpu_before) / records * 1e6;
+  if (records > 0) r.cpu_s_per_m_records = (cpu_seconds() - cpu_before) / records * 1e6;
   for (auto& a : {src, first, middle, last})
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   return r;
 }
 
-} // namespace dispatch::bench
+}  // namespace dispatch::bench

@@ -18,4 +18,4 @@ limit_result rocksdb_limit(bool sync, uint32_t record_bytes, uint32_t batch, dou
 limit_result caf_pipeline_limit(uint32_t record_bytes, uint32_t batch, uint32_t window,
                                 double seconds);
 
-} // namespace dispatch::bench
+}  // namespace dispatch::bench

@@ -23,7 +23,7 @@ namespace {
 /// A scenario to run; an open-loop one takes its rate from a closed-loop one run before it.
 struct planned {
   scenario_params params;
-  std::string rate_base; // name of the closed-loop run whose events/s sets the rate
+  std::string rate_base;  // name of the closed-loop run whose events/s sets the rate
 };
 
 std::vector<planned> standard_set(const bench_options& o) {
@@ -42,16 +42,17 @@ std::vector<planned> standard_set(const bench_options& o) {
     return planned{p, {}};
   };
   std::vector<planned> set{
-    with("standard-sync", [](auto& p) { p.series = "shards"; }),
-    with("standard-nosync", [](auto& p) { p.sync = false; }),
-    with("standard-memory", [](auto& p) { p.in_memory = true; }),
-    with("standard-log", [](auto& p) { p.sink = sink_kind::log; }),
-    with("open-50", [](auto& p) { p.rate_fraction = 0.5; }),
-    with("open-90", [](auto& p) { p.rate_fraction = 0.9; }),
-    with("mixed-sync", [&](auto& p) {
-      p.event_types = p.dispatchers = o.smoke ? 5 : 50;
-      p.actions_max = 3;
-    }),
+      with("standard-sync", [](auto& p) { p.series = "shards"; }),
+      with("standard-nosync", [](auto& p) { p.sync = false; }),
+      with("standard-memory", [](auto& p) { p.in_memory = true; }),
+      with("standard-log", [](auto& p) { p.sink = sink_kind::log; }),
+      with("open-50", [](auto& p) { p.rate_fraction = 0.5; }),
+      with("open-90", [](auto& p) { p.rate_fraction = 0.9; }),
+      with("mixed-sync",
+           [&](auto& p) {
+             p.event_types = p.dispatchers = o.smoke ? 5 : 50;
+             p.actions_max = 3;
+           }),
   };
   set[4].rate_base = set[5].rate_base = "standard-sync";
   for (uint32_t shards : {1u, 2u, 8u})
@@ -60,12 +61,12 @@ std::vector<planned> standard_set(const bench_options& o) {
       p.series = "shards";
     }));
   set.push_back(with("dispatchers-10k", [&](auto& p) { p.dispatchers = o.smoke ? 100 : 10000; }));
-  if (o.smoke) // a few seconds: one of each kind
+  if (o.smoke)  // a few seconds: one of each kind
     set.erase(std::remove_if(set.begin(), set.end(),
                              [](auto& x) {
                                auto& n = x.params.name;
-                               return n == "standard-nosync" || n == "open-90"
-                                      || n.compare(0, 6, "shards") == 0;
+                               return n == "standard-nosync" || n == "open-90" ||
+                                      n.compare(0, 6, "shards") == 0;
                              }),
               set.end());
   return set;
@@ -103,10 +104,9 @@ bool select_scenarios(const bench_options& o, std::vector<planned>& out, std::st
   }
   for (auto& x : all)
     if (wanted.count(x.params.name) && !x.rate_base.empty())
-      wanted.insert(x.rate_base); // an open loop needs the closed run it is a fraction of
+      wanted.insert(x.rate_base);  // an open loop needs the closed run it is a fraction of
   for (auto& x : all)
-    if (wanted.erase(x.params.name))
-      out.push_back(x);
+    if (wanted.erase(x.params.name)) out.push_back(x);
   if (!wanted.empty())
     error = "--scenario: unknown scenario '" + *wanted.begin() + "' (see bench/README.md)";
   return wanted.empty();
@@ -117,8 +117,7 @@ limit_result isolated_limit(const std::function<limit_result()>& body) {
   limit_result r;
   uint64_t rss = 0;
   auto failure = run_isolated(body, r, rss);
-  if (!failure.empty())
-    r.description += " (failed: " + failure + ")";
+  if (!failure.empty()) r.description += " (failed: " + failure + ")";
   return r;
 }
 
@@ -127,7 +126,7 @@ engine_result isolated_scenario(const scenario_params& p, const std::string& dir
   engine_result r;
   uint64_t rss = 0;
   auto failure = run_isolated<engine_result>(
-    [&] { return run_engine_scenario(p, dir, show_progress); }, r, rss);
+      [&] { return run_engine_scenario(p, dir, show_progress); }, r, rss);
   if (!failure.empty()) {
     r = engine_result{};
     r.params = p;
@@ -137,27 +136,24 @@ engine_result isolated_scenario(const scenario_params& p, const std::string& dir
   return r;
 }
 
-std::vector<limit_result> run_limits(const bench_options& o, const std::string& dir,
-                                     limit_set& set, std::ofstream& results) {
+std::vector<limit_result> run_limits(const bench_options& o, const std::string& dir, limit_set& set,
+                                     std::ofstream& results) {
   std::vector<limit_result> limits;
-  if (!o.limits)
-    return limits;
-  scenario_params p; // the standard sizes: event bytes, batch, window
+  if (!o.limits) return limits;
+  scenario_params p;  // the standard sizes: event bytes, batch, window
   // A publish batch as sent, and the largest group commit the publisher's window allows.
   for (bool sync : {true, false})
     for (uint32_t batch : {p.batch, p.batch * p.window}) {
-      show_progress("limits: rocksdb sync " + std::string{sync ? "on" : "off"} + ", batch "
-                    + std::to_string(batch));
-      limits.push_back(isolated_limit([&] {
-        return rocksdb_limit(sync, p.event_bytes, batch, o.limit_s, dir);
-      }));
+      show_progress("limits: rocksdb sync " + std::string{sync ? "on" : "off"} + ", batch " +
+                    std::to_string(batch));
+      limits.push_back(isolated_limit(
+          [&] { return rocksdb_limit(sync, p.event_bytes, batch, o.limit_s, dir); }));
       auto& best = sync ? set.rocksdb_sync : set.rocksdb_nosync;
       best = std::max(best, limits.back().records_per_s);
     }
   show_progress("limits: caf pipeline");
-  limits.push_back(isolated_limit([&] {
-    return caf_pipeline_limit(p.event_bytes, p.batch, p.window, o.limit_s);
-  }));
+  limits.push_back(isolated_limit(
+      [&] { return caf_pipeline_limit(p.event_bytes, p.batch, p.window, o.limit_s); }));
   set.caf_pipeline = limits.back().records_per_s;
   show_progress("");
   for (auto& l : limits) {
@@ -172,8 +168,7 @@ std::vector<limit_result> run_limits(const bench_options& o, const std::string& 
 
 /// Resolves an open-loop rate from the run it is a fraction of; false when that run failed.
 bool resolve_rate(planned& x, const std::vector<engine_result>& done) {
-  if (x.rate_base.empty())
-    return true;
+  if (x.rate_base.empty()) return true;
   for (auto& r : done)
     if (r.params.name == x.rate_base && r.ok && r.events_per_s > 0) {
       x.params.rate = std::max<uint64_t>(1, r.events_per_s * x.params.rate_fraction);
@@ -209,8 +204,7 @@ void print_conditions(const std::string& out, const std::string& dir) {
 int run_all(const bench_options& o, std::vector<planned>& plan) {
   auto out = o.out.empty() ? default_out(o) : o.out;
   auto parent = std::filesystem::path{out}.parent_path();
-  if (!parent.empty())
-    std::filesystem::create_directories(parent);
+  if (!parent.empty()) std::filesystem::create_directories(parent);
   std::ofstream results{out, std::ios::trunc};
   if (!results) {
     std::cerr << "dispatch-bench: cannot write " << out << "\n";
@@ -240,15 +234,13 @@ int run_all(const bench_options& o, std::vector<planned>& plan) {
     done.push_back(std::move(r));
   }
   print_table(std::cout, limits, done, set);
-  if (o.figures)
-    std::cout << draw_figures(parent.empty() ? "." : parent.string(), done) << "\n";
-  if (o.data_dir.empty())
-    std::filesystem::remove_all(dir);
+  if (o.figures) std::cout << draw_figures(parent.empty() ? "." : parent.string(), done) << "\n";
+  if (o.data_dir.empty()) std::filesystem::remove_all(dir);
   std::cout << "results: " << out << "\n";
   return all_ok ? 0 : 1;
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   bench_options o;
@@ -262,7 +254,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (o.scenario == "http" || o.scenario == "http-batch") {
-    std::cerr << "dispatch-bench: --scenario=" << o.scenario << " is reserved for the HTTP gateway, "
+    std::cerr << "dispatch-bench: --scenario=" << o.scenario
+              << " is reserved for the HTTP gateway, "
               << "which is not built yet (TODO in bench/README.md)\n";
     return 2;
   }

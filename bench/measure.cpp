@@ -35,7 +35,7 @@ uint64_t proc_field(const char* path, const std::string& key) {
   return 0;
 }
 
-} // namespace
+}  // namespace
 
 uint64_t written_bytes() {
   return proc_field("/proc/self/io", "wchar:");
@@ -45,15 +45,13 @@ uint64_t directory_bytes(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   uint64_t total = 0;
-  if (!fs::exists(dir, ec))
-    return 0;
+  if (!fs::exists(dir, ec)) return 0;
   // Files come and go while RocksDB compacts: skip what vanished between listing and stat.
   for (fs::recursive_directory_iterator it{dir, ec}, end; !ec && it != end; it.increment(ec)) {
     std::error_code size_ec;
     if (it->is_regular_file(size_ec)) {
       auto size = it->file_size(size_ec);
-      if (!size_ec)
-        total += size;
+      if (!size_ec) total += size;
     }
   }
   return total;
@@ -67,8 +65,7 @@ double load_average() {
 }
 
 double quantile_ms(const std::vector<uint32_t>& sorted_us, double q) {
-  if (sorted_us.empty())
-    return 0;
+  if (sorted_us.empty()) return 0;
   auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted_us.size())));
   rank = std::clamp<size_t>(rank, 1, sorted_us.size());
   return sorted_us[rank - 1] / 1000.0;
@@ -86,4 +83,4 @@ latency_summary summarize(std::vector<uint32_t>& samples_us) {
   return s;
 }
 
-} // namespace dispatch::bench
+}  // namespace dispatch::bench

@@ -25,8 +25,7 @@ const char* sink_name(sink_kind k) {
 
 /// The limit an engine scenario is a fraction of: messaging for in-memory, else storage.
 double primary_limit(const scenario_params& p, const limit_set& l) {
-  if (p.in_memory)
-    return l.caf_pipeline;
+  if (p.in_memory) return l.caf_pipeline;
   return p.sync ? l.rocksdb_sync : l.rocksdb_nosync;
 }
 
@@ -43,10 +42,9 @@ void write_params(json_writer& w, const scenario_params& p) {
   w.StartObject();
   w.Key("dispatchers"), w.Uint(p.dispatchers);
   w.Key("event_types"), w.Uint(p.event_types);
-  w.Key("actions"), w.String(p.actions_min == p.actions_max
-                                ? std::to_string(p.actions_min)
-                                : std::to_string(p.actions_min) + "-"
-                                    + std::to_string(p.actions_max));
+  w.Key("actions"), w.String(p.actions_min == p.actions_max ? std::to_string(p.actions_min)
+                                                            : std::to_string(p.actions_min) + "-" +
+                                                                  std::to_string(p.actions_max));
   w.Key("shards"), w.Uint(p.shards);
   w.Key("event_bytes"), w.Uint(p.event_bytes);
   w.Key("sink"), w.String(sink_name(p.sink));
@@ -78,7 +76,7 @@ void write_latency(json_writer& w, const engine_result& r) {
   w.EndObject();
 }
 
-} // namespace
+}  // namespace
 
 void show_progress(const std::string& text) {
   // Pad to a fixed width so that a shorter line hides the longer one it overwrites.
@@ -88,16 +86,15 @@ void show_progress(const std::string& text) {
 
 std::string describe(const scenario_params& p) {
   std::ostringstream out;
-  out << p.name << ": " << p.dispatchers << " dispatchers, " << p.event_types
-      << " event types, " << p.actions_min;
-  if (p.actions_max != p.actions_min)
-    out << "-" << p.actions_max;
+  out << p.name << ": " << p.dispatchers << " dispatchers, " << p.event_types << " event types, "
+      << p.actions_min;
+  if (p.actions_max != p.actions_min) out << "-" << p.actions_max;
   out << " task action(s) each, " << p.shards << " shards, " << p.event_bytes << "-byte events, "
       << sink_name(p.sink) << " sink, sync " << (p.sync ? "on" : "off")
       << (p.in_memory ? ", in-memory RocksDB" : "") << ", ";
   if (p.rate == 0)
-    out << "closed loop (batches of " << p.batch << ", " << p.window << " in flight, backlog <= "
-        << p.backlog << " deliveries)";
+    out << "closed loop (batches of " << p.batch << ", " << p.window
+        << " in flight, backlog <= " << p.backlog << " deliveries)";
   else
     out << "open loop at " << p.rate << " events/s";
   out << ", " << p.warmup_s << " s warmup + " << p.duration_s << " s";
@@ -111,8 +108,7 @@ std::string to_json(const engine_result& r, const limit_set& limits) {
   w.Key("scenario"), w.String(r.params.name);
   w.Key("kind"), w.String("engine");
   w.Key("ok"), w.Bool(r.ok);
-  if (!r.ok)
-    w.Key("failure"), w.String(r.failure);
+  if (!r.ok) w.Key("failure"), w.String(r.failure);
   write_params(w, r.params);
   write_number(w, "window_s", r.window_s);
   write_number(w, "events_per_s", r.events_per_s);
@@ -125,8 +121,7 @@ std::string to_json(const engine_result& r, const limit_set& limits) {
   write_number(w, "disk_growth_bytes_per_event", r.disk_bytes_per_event);
   write_number(w, "write_syscall_bytes_per_event", r.write_bytes_per_event);
   w.Key("rejected"), w.Uint64(r.rejected);
-  if (!r.first_rejection.empty())
-    w.Key("first_rejection"), w.String(r.first_rejection);
+  if (!r.first_rejection.empty()) w.Key("first_rejection"), w.String(r.first_rejection);
   w.Key("lost"), w.Uint64(r.lost);
   write_number(w, "setup_s", r.setup_s);
   write_number(w, "drain_s", r.drain_s);
@@ -161,11 +156,12 @@ void print_table(std::ostream& out, const std::vector<limit_result>& limits,
                  const std::vector<engine_result>& runs, const limit_set& set) {
   out << "\nlimits (same run, a child process each, like every scenario)\n";
   out << std::left << std::setw(22) << "limit" << std::right << std::setw(12) << "records/s"
-      << std::setw(14) << "cpu s/M" << "\n";
+      << std::setw(14) << "cpu s/M"
+      << "\n";
   for (auto& l : limits)
-    out << std::left << std::setw(22) << l.name << std::right << std::fixed
-        << std::setprecision(0) << std::setw(12) << l.records_per_s << std::setprecision(2)
-        << std::setw(14) << l.cpu_s_per_m_records << "\n";
+    out << std::left << std::setw(22) << l.name << std::right << std::fixed << std::setprecision(0)
+        << std::setw(12) << l.records_per_s << std::setprecision(2) << std::setw(14)
+        << l.cpu_s_per_m_records << "\n";
   out << "\n"
       << std::left << std::setw(18) << "scenario" << std::right << std::setw(9) << "events/s"
       << std::setw(10) << "deliv/s" << std::setw(8) << "p50 ms" << std::setw(8) << "p99 ms"
@@ -195,9 +191,11 @@ void print_table(std::ostream& out, const std::vector<limit_result>& limits,
     out << "  " << (r.ok ? "ok" : "FAILED: " + r.failure)
         << (r.rejected > 0 ? " (" + std::to_string(r.rejected) + " rejected)" : "") << "\n";
   }
-  out << "(- : not measured; events/s end to end: publish until the sink has every delivery; of limit: events/s\n"
+  out << "(- : not measured; events/s end to end: publish until the sink has every delivery; of "
+         "limit: events/s\n"
          " over raw RocksDB records/s with the same sync, or over the CAF pipeline for in-memory;\n"
-         " B/event: bytes the process wrote with write(2) per event, WAL and compactions included)\n";
+         " B/event: bytes the process wrote with write(2) per event, WAL and compactions "
+         "included)\n";
 }
 
-} // namespace dispatch::bench
+}  // namespace dispatch::bench

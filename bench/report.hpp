@@ -37,4 +37,4 @@ void print_table(std::ostream& out, const std::vector<limit_result>& limits,
 /// open-loop runs and throughput against shard count. Returns what it did (or why it did not).
 std::string draw_figures(const std::string& dir, const std::vector<engine_result>& runs);
 
-} // namespace dispatch::bench
+}  // namespace dispatch::bench

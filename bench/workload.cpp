@@ -24,41 +24,39 @@ constexpr uint32_t open_loop_max_in_flight = 4096;
 uint64_t publish_time_of(const std::string& data) {
   static const std::string key = "\"bench_t\":";
   auto pos = data.find(key);
-  if (pos == std::string::npos)
-    return 0;
+  if (pos == std::string::npos) return 0;
   return std::strtoull(data.c_str() + pos + key.size(), nullptr, 10);
 }
 
 sink_actor::behavior_type counting_sink(sink_actor::pointer, sink_tally_ptr tally) {
   return {
-    [tally](deliver_atom, const delivery& d) {
-      auto arrived = now_ns();
-      auto published = publish_time_of(d.task.data);
-      if (published >= tally->record_from.load(std::memory_order_relaxed)
-          && published < tally->record_until.load(std::memory_order_relaxed)
-          && arrived >= published) {
-        auto us = std::min<uint64_t>((arrived - published) / 1000, UINT32_MAX);
-        std::lock_guard<std::mutex> guard{tally->samples_mutex};
-        tally->samples_us.push_back(static_cast<uint32_t>(us));
-      }
-      tally->received.fetch_add(1, std::memory_order_relaxed);
-      return delivered();
-    },
+      [tally](deliver_atom, const delivery& d) {
+        auto arrived = now_ns();
+        auto published = publish_time_of(d.task.data);
+        if (published >= tally->record_from.load(std::memory_order_relaxed) &&
+            published < tally->record_until.load(std::memory_order_relaxed) &&
+            arrived >= published) {
+          auto us = std::min<uint64_t>((arrived - published) / 1000, UINT32_MAX);
+          std::lock_guard<std::mutex> guard{tally->samples_mutex};
+          tally->samples_us.push_back(static_cast<uint32_t>(us));
+        }
+        tally->received.fetch_add(1, std::memory_order_relaxed);
+        return delivered();
+      },
   };
 }
 
-} // namespace
+}  // namespace
 
 sink_actor spawn_counting_sink(caf::actor_system& sys, sink_tally_ptr tally) {
   return sys.spawn(counting_sink, std::move(tally));
 }
 
 std::string event_content(uint64_t publish_ns, uint64_t sequence, uint32_t bytes) {
-  std::string text = "{\"bench_t\":" + std::to_string(publish_ns)
-                     + ",\"seq\":" + std::to_string(sequence) + ",\"pad\":\"";
-  auto used = text.size() + 2; // the closing "}
-  if (bytes > used)
-    text.append(bytes - used, 'x');
+  std::string text = "{\"bench_t\":" + std::to_string(publish_ns) +
+                     ",\"seq\":" + std::to_string(sequence) + ",\"pad\":\"";
+  auto used = text.size() + 2;  // the closing "}
+  if (bytes > used) text.append(bytes - used, 'x');
   text += "\"}";
   return text;
 }
@@ -73,8 +71,7 @@ type_plan plan_types(const scenario_params& p) {
   for (uint32_t i = 0; i < p.dispatchers; ++i)
     plan.deliveries[i % p.event_types] += p.actions_min + i % spread;
   uint64_t total = 0;
-  for (auto n : plan.deliveries)
-    total += n;
+  for (auto n : plan.deliveries) total += n;
   plan.mean_deliveries = static_cast<double>(total) / p.event_types;
   return plan;
 }
@@ -96,7 +93,7 @@ dispatcher bench_dispatcher(const scenario_params& p, const type_plan& plan, uin
   return d;
 }
 
-} // namespace
+}  // namespace
 
 std::string create_dispatchers(caf::actor_system& sys, const engine_actor& engine,
                                const scenario_params& p, const type_plan& plan) {
@@ -108,28 +105,25 @@ std::string create_dispatchers(caf::actor_system& sys, const engine_actor& engin
     auto failed = std::make_shared<bool>(false);
     auto create_next = std::make_shared<std::function<void()>>();
     *create_next = [&, self, engine, next, finished, failed, create_next] {
-      if (*next >= p.dispatchers || *failed)
-        return;
+      if (*next >= p.dispatchers || *failed) return;
       auto i = (*next)++;
       self->request(engine, std::chrono::seconds(60), create_atom::value,
                     bench_dispatcher(p, plan, i))
-        .then(
-          [&, finished, create_next](const dispatcher&) {
-            if (++*finished == p.dispatchers)
-              done.set_value({});
-            else
-              (*create_next)();
-          },
-          [&, failed](caf::error& err) {
-            if (!std::exchange(*failed, true))
-              done.set_value("creating dispatcher " + std::to_string(i) + ": "
-                             + message_of(err));
-          });
+          .then(
+              [&, finished, create_next](const dispatcher&) {
+                if (++*finished == p.dispatchers)
+                  done.set_value({});
+                else
+                  (*create_next)();
+              },
+              [&, failed](caf::error& err) {
+                if (!std::exchange(*failed, true))
+                  done.set_value("creating dispatcher " + std::to_string(i) + ": " +
+                                 message_of(err));
+              });
     };
-    if (p.dispatchers == 0)
-      done.set_value({});
-    for (uint32_t k = 0; k < setup_window; ++k)
-      (*create_next)();
+    if (p.dispatchers == 0) done.set_value({});
+    for (uint32_t k = 0; k < setup_window; ++k) (*create_next)();
   });
   return outcome.get();
 }
@@ -144,7 +138,7 @@ struct publisher_state {
   sink_tally_ptr received;
   engine_actor engine;
   uint64_t sequence = 0;
-  uint64_t expected_sent = 0; // deliveries the sent events make (before any rejection)
+  uint64_t expected_sent = 0;  // deliveries the sent events make (before any rejection)
   uint32_t in_flight = 0;
   uint64_t started_ns = 0;
 };
@@ -154,11 +148,10 @@ void publish_batch(caf::event_based_actor* self, std::shared_ptr<publisher_state
 /// Sends what the loop allows right now.
 void pump(caf::event_based_actor* self, const std::shared_ptr<publisher_state>& st) {
   auto& p = st->params;
-  if (st->published->stop.load())
-    return;
+  if (st->published->stop.load()) return;
   if (p.rate == 0) {
-    while (st->in_flight < p.window
-           && st->expected_sent - st->received->received.load() < p.backlog)
+    while (st->in_flight < p.window &&
+           st->expected_sent - st->received->received.load() < p.backlog)
       publish_batch(self, st, p.batch);
     return;
   }
@@ -171,7 +164,7 @@ void pump(caf::event_based_actor* self, const std::shared_ptr<publisher_state>& 
 void publish_batch(caf::event_based_actor* self, std::shared_ptr<publisher_state> st, size_t n) {
   event_list batch(n);
   auto stamp = now_ns();
-  auto first = st->sequence; // outcomes come in input order: event k has sequence first + k
+  auto first = st->sequence;  // outcomes come in input order: event k has sequence first + k
   uint64_t expected = 0;
   for (auto& ev : batch) {
     auto type = st->sequence % st->plan->names.size();
@@ -184,38 +177,37 @@ void publish_batch(caf::event_based_actor* self, std::shared_ptr<publisher_state
   ++st->in_flight;
   auto fail = [st](uint64_t count, const std::string& why) {
     st->published->rejected.fetch_add(count);
-    if (!st->published->has_error.exchange(true))
-      st->published->first_error = why;
+    if (!st->published->has_error.exchange(true)) st->published->first_error = why;
   };
   self->request(st->engine, publish_timeout, publish_atom::value, std::move(batch))
-    .then(
-      [self, st, fail, first](const publish_outcome_list& outcomes) {
-        --st->in_flight;
-        uint64_t acked = 0;
-        uint64_t deliveries = 0;
-        for (size_t k = 0; k < outcomes.size(); ++k)
-          if (accepted(outcomes[k])) {
-            ++acked;
-            deliveries += st->plan->deliveries[(first + k) % st->plan->names.size()];
-          } else {
-            st->expected_sent -= st->plan->deliveries[(first + k) % st->plan->names.size()];
-            fail(1, outcomes[k].message);
-          }
-        st->published->expected_deliveries.fetch_add(deliveries);
-        st->published->acked.fetch_add(acked);
-        st->published->answered.fetch_add(outcomes.size());
-        pump(self, st);
-      },
-      [self, st, fail, n, expected](caf::error& err) {
-        --st->in_flight;
-        st->expected_sent -= expected;
-        fail(n, message_of(err));
-        st->published->answered.fetch_add(n);
-        pump(self, st);
-      });
+      .then(
+          [self, st, fail, first](const publish_outcome_list& outcomes) {
+            --st->in_flight;
+            uint64_t acked = 0;
+            uint64_t deliveries = 0;
+            for (size_t k = 0; k < outcomes.size(); ++k)
+              if (accepted(outcomes[k])) {
+                ++acked;
+                deliveries += st->plan->deliveries[(first + k) % st->plan->names.size()];
+              } else {
+                st->expected_sent -= st->plan->deliveries[(first + k) % st->plan->names.size()];
+                fail(1, outcomes[k].message);
+              }
+            st->published->expected_deliveries.fetch_add(deliveries);
+            st->published->acked.fetch_add(acked);
+            st->published->answered.fetch_add(outcomes.size());
+            pump(self, st);
+          },
+          [self, st, fail, n, expected](caf::error& err) {
+            --st->in_flight;
+            st->expected_sent -= expected;
+            fail(n, message_of(err));
+            st->published->answered.fetch_add(n);
+            pump(self, st);
+          });
 }
 
-} // namespace
+}  // namespace
 
 caf::actor spawn_publisher(caf::actor_system& sys, const engine_actor& engine,
                            const scenario_params& p, std::shared_ptr<const type_plan> plan,
@@ -230,14 +222,13 @@ caf::actor spawn_publisher(caf::actor_system& sys, const engine_actor& engine,
     st->started_ns = now_ns();
     self->send(self, pump_atom::value);
     return {
-      [self, st](pump_atom) {
-        if (st->published->stop.load())
-          return;
-        pump(self, st);
-        self->delayed_send(self, std::chrono::milliseconds(1), pump_atom::value);
-      },
+        [self, st](pump_atom) {
+          if (st->published->stop.load()) return;
+          pump(self, st);
+          self->delayed_send(self, std::chrono::milliseconds(1), pump_atom::value);
+        },
     };
   });
 }
 
-} // namespace dispatch::bench
+}  // namespace dispatch::bench
