@@ -12,6 +12,7 @@ packages=(
   libboost-dev          # Beast / Asio (header-only)
   libcurl4-openssl-dev  # webhook sinks
   libssl-dev            # caf_openssl links OpenSSL
+  gnuplot-nox           # dispatch-bench draws its figures (SVG); optional at run time
 )
 
 missing=()
