@@ -61,11 +61,31 @@ caf::expected<caf::config_value> parse_list(void*, caf::string_view text) {
 }
 
 template <class T>
-const caf::config_option::meta_state* lenient_meta(const char* type_name) {
-  static const caf::config_option::meta_state meta{
-      accept_any, store_nothing, no_binding, caf::detail::option_meta_state_instance<T>()->parse,
-      type_name};
-  return &meta;
+caf::config_option::meta_state lenient_meta(const char* type_name) {
+  return {accept_any, store_nothing, no_binding,
+          caf::detail::option_meta_state_instance<T>()->parse, type_name};
+}
+
+// The meta state of a field type. A boolean named "boolean" would make CAF treat it as a
+// value-less flag, which could never be switched off on the command line (sync defaults to true).
+template <class T>
+caf::config_option::meta_state meta_for() {
+  if constexpr (std::is_same_v<T, std::string>)
+    return lenient_meta<std::string>("string");
+  else if constexpr (std::is_same_v<T, bool>)
+    return lenient_meta<bool>("bool");
+  else if constexpr (std::is_same_v<T, uint16_t>)
+    return lenient_meta<int64_t>("uint16"); // the reader names the key of a port out of range
+  else if constexpr (std::is_same_v<T, uint32_t>)
+    return lenient_meta<uint32_t>("uint32");
+  else if constexpr (std::is_same_v<T, uint64_t>)
+    return lenient_meta<int64_t>("uint64");
+  else if constexpr (std::is_same_v<T, double>)
+    return lenient_meta<double>("real");
+  else if constexpr (std::is_same_v<T, string_list>)
+    return {accept_any, store_nothing, no_binding, parse_list, "list of strings"};
+  else
+    return {accept_any, store_nothing, no_binding, parse_duration, "duration"};
 }
 
 // -- reading -------------------------------------------------------------------------------------
@@ -188,31 +208,11 @@ caf::error check_keys(const caf::settings& section, const std::string& section_n
 } // namespace
 
 const caf::config_option::meta_state* meta_of(const option_value_ref& ref) {
-  // A boolean named "boolean" would make CAF treat it as a value-less flag, which could never be
-  // switched off on the command line: sync and detached default to true.
-  static const caf::config_option::meta_state duration_meta{accept_any, store_nothing, no_binding,
-                                                            parse_duration, "duration"};
-  static const caf::config_option::meta_state list_meta{accept_any, store_nothing, no_binding,
-                                                        parse_list, "list of strings"};
   return std::visit(
-      [](auto* field) -> const caf::config_option::meta_state* {
-        using type = std::remove_pointer_t<decltype(field)>;
-        if constexpr (std::is_same_v<type, std::string>)
-          return lenient_meta<std::string>("string");
-        else if constexpr (std::is_same_v<type, bool>)
-          return lenient_meta<bool>("bool");
-        else if constexpr (std::is_same_v<type, uint16_t>)
-          return lenient_meta<int64_t>("uint16"); // the reader names the key of a bad port
-        else if constexpr (std::is_same_v<type, uint32_t>)
-          return lenient_meta<uint32_t>("uint32");
-        else if constexpr (std::is_same_v<type, uint64_t>)
-          return lenient_meta<int64_t>("uint64");
-        else if constexpr (std::is_same_v<type, double>)
-          return lenient_meta<double>("real");
-        else if constexpr (std::is_same_v<type, string_list>)
-          return &list_meta;
-        else
-          return &duration_meta;
+      [](auto* field) {
+        // One instance of this lambda per field type, hence one meta state per type.
+        static const auto meta = meta_for<std::remove_pointer_t<decltype(field)>>();
+        return &meta;
       },
       ref);
 }
