@@ -101,6 +101,8 @@ std::string as_text(const query_value& v) {
     case value_kind::string:
       return v.text;
     case value_kind::number:
+      // The literal as the user typed it: an id of 24 digits is beyond a double's precision.
+      if (!v.text.empty()) return v.text;
       break;
   }
   char buf[32];

@@ -87,6 +87,29 @@ BOOST_FIXTURE_TEST_CASE(string_literal_that_spells_a_number_compares_numerically
   BOOST_TEST(find(leaf(filter_op::eq, "name", {number_value(2024)})) == keys{"e"});
 }
 
+BOOST_AUTO_TEST_CASE(number_literal_with_its_typed_text_matches_an_all_digit_id_exactly) {
+  // Both ids round to the same double; only the text the user typed tells them apart.
+  record_set set;
+  set.put("x", R"({"id":"123456789012345678901234"})");
+  set.put("y", R"({"id":"123456789012345678901235"})");
+  auto typed = number_value(123456789012345678901234.0);
+  typed.text = "123456789012345678901234";
+  uint64_t total = 0;
+  BOOST_TEST(set.run(where(leaf(filter_op::eq, "id", {typed})), total) == keys{"x"});
+  BOOST_TEST(set.run(where(leaf(filter_op::in, "id", {typed})), total) == keys{"x"});
+  BOOST_TEST(set.run(where(leaf(filter_op::ne, "id", {typed})), total) == keys{"y"});
+  // Without the text the number renders as 1.2345678901234568e+23 and matches neither.
+  BOOST_TEST(set.run(where(leaf(filter_op::eq, "id", {number_value(123456789012345678901234.0)})),
+                     total)
+                 .empty());
+  // A number field still compares numerically, whatever the text says.
+  auto padded = number_value(7);
+  padded.text = "007";
+  BOOST_TEST(matches(leaf(filter_op::eq, "n", {padded}), R"({"n":7})"));
+  BOOST_TEST(matches(leaf(filter_op::eq, "n", {padded}), R"({"n":"007"})"));
+  BOOST_TEST(!matches(leaf(filter_op::eq, "n", {padded}), R"({"n":"7"})"));
+}
+
 BOOST_FIXTURE_TEST_CASE(ordering_operators, dispatcher_records) {
   BOOST_TEST(find(leaf(filter_op::gt, "creationTimestamp", {number_value(200)})) == keys{"a"});
   BOOST_TEST(find(leaf(filter_op::ge, "creationTimestamp", {number_value(200)})) ==

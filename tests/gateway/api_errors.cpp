@@ -1,0 +1,153 @@
+// The HTTP API's answers to bad requests: body rules, unknown paths and methods, malformed RQL,
+// the body limit, bearer tokens, and an engine that is gone.
+#include <boost/test/unit_test.hpp>
+
+#include <caf/send.hpp>
+
+#include "api_fixture.hpp"
+
+using namespace dispatch;
+using namespace dispatch::test;
+
+namespace {
+
+struct started : api_fixture {
+  started() {
+    options.body_limit = 4096;
+    start();
+  }
+};
+
+struct with_tokens : api_fixture {
+  with_tokens() {
+    options.tokens = {"first-secret", "second-secret"};
+    start();
+  }
+};
+
+void check_error(const api_response& res, unsigned status, unsigned code) {
+  BOOST_TEST(res.status == status);
+  BOOST_TEST(res.code() == code, "body: " << res.body);
+  BOOST_TEST(res.content_type == "application/json");
+  BOOST_TEST(res.json.HasMember("name"));
+  BOOST_TEST(res.json.HasMember("message"));
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(api_errors, started)
+
+BOOST_AUTO_TEST_CASE(a_missing_body_is_13) {
+  for (auto target : {"/dispatchers/v1/", "/events/v1/", "/events/v1/batch"})
+    check_error(call("POST", target), 400, 13);
+  auto id = create_task_dispatcher("t");
+  check_error(call("PUT", "/dispatchers/v1/" + id), 400, 13);
+  check_error(call("POST", "/dispatchers/v1/" + id + "/actions"), 400, 13);
+}
+
+BOOST_AUTO_TEST_CASE(a_foreign_content_type_is_22_and_says_so) {
+  auto res = call("POST", "/events/v1/", R"({"type":"t"})", {{"Content-Type", "text/plain"}});
+  check_error(res, 400, 22);
+  BOOST_TEST(text(res.json, "message").find("Content-Type") != std::string::npos);
+  check_error(call("POST", "/events/v1/", R"({"type":"t"})",
+                   {{"Content-Type", "application/jsonx"}}),
+              400, 22);
+  for (auto type : {"application/json", "Application/JSON; charset=UTF-8", " application/json ;x=y"})
+    BOOST_TEST(call("POST", "/events/v1/", R"({"type":"t"})", {{"Content-Type", type}}).status
+               == 200u, type);
+}
+
+BOOST_AUTO_TEST_CASE(bodies_that_are_not_json_objects_are_22) {
+  std::string deep(65, '[');
+  deep += std::string(65, ']');
+  std::string deep_object;
+  for (int i = 0; i < 70; ++i)
+    deep_object += R"({"a":)";
+  deep_object += "1" + std::string(70, '}');
+  for (std::string body : {std::string{"not json"}, std::string{"[1,2]"}, std::string{"\"s\""},
+                           std::string{R"({"type":"t")"}, std::string{R"({"type":"a","type":"b"})"},
+                           std::string{"{\"type\":\"\xff\xfe\"}"}, deep_object})
+    check_error(call("POST", "/events/v1/", body), 400, 22);
+  check_error(call("POST", "/dispatchers/v1/", deep), 400, 22);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_paths_are_404_naming_the_path) {
+  for (auto target : {"/", "/nothing", "/dispatchers", "/dispatchers/v2/", "/events/v1/x/y",
+                      "/dispatchers/v1//", "/healthz", "/metrics/x"}) {
+    auto res = call("GET", target);
+    check_error(res, 404, 16);
+  }
+  auto res = call("GET", "/no/such/thing?eq(a,b)");
+  BOOST_TEST(text(res.json, "message").find("/no/such/thing") != std::string::npos);
+  BOOST_TEST(text(res.json, "message").find("eq(a,b)") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_known_path_with_another_method_is_405) {
+  auto res = call("DELETE", "/dispatchers/v1/");
+  check_error(res, 405, 16);
+  BOOST_TEST(res.header("Allow") == "GET, POST");
+  check_error(call("GET", "/events/v1/batch"), 405, 16);
+  check_error(call("POST", "/health"), 405, 16);
+  check_error(call("GET", "/deliveries/v1/replay"), 405, 16);
+  check_error(call("PATCH", "/dispatchers/v1/0123456789abcdef01234567"), 405, 16);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_rql_is_19) {
+  for (auto target : {"/dispatchers/v1/?eq(name", "/deliveries/v1/?frobnicate(a,b)",
+                      "/tasks/v1/?limit(x)", "/mail/v1/?eq(a,%zz)"})
+    check_error(call("GET", target), 400, 19);
+}
+
+BOOST_AUTO_TEST_CASE(a_body_over_the_limit_is_413) {
+  std::string big = R"({"type":"t","content":{"pad":")" + std::string(5000, 'x') + "\"}}";
+  auto res = call("POST", "/events/v1/", big);
+  check_error(res, 413, 22);
+}
+
+BOOST_AUTO_TEST_CASE(a_gone_engine_is_503) {
+  caf::anon_send_exit(engine, caf::exit_reason::user_shutdown);
+  BOOST_REQUIRE(wait_until([&] { return call("GET", "/dispatchers/v1/").status == 503u; }));
+  auto res = call("POST", "/events/v1/", R"({"type":"t"})");
+  check_error(res, 503, 1);
+  BOOST_TEST(res.header("Retry-After") == "1");
+  auto health = call("GET", "/health");
+  BOOST_TEST(health.status == 503u);
+  BOOST_TEST(text(health.json, "status") == "unavailable");
+  BOOST_TEST(!text(health.json, "message").empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(api_tokens, with_tokens)
+
+BOOST_AUTO_TEST_CASE(without_a_valid_token_every_route_but_health_is_401) {
+  for (auto target : {"/dispatchers/v1/", "/deliveries/v1/", "/tasks/v1/", "/nothing"})
+    check_error(call("GET", target), 401, 10);
+  auto res = call("POST", "/events/v1/", R"({"type":"t"})");
+  check_error(res, 401, 10);
+  BOOST_TEST(text(res.json, "name") == "NO_PERMISSION_EXCEPTION");
+  for (auto auth : {"Bearer wrong", "Bearer first-secre", "Bearer first-secretx", "first-secret",
+                    "Basic first-secret", "Bearer ", "Bearer"})
+    check_error(call("GET", "/dispatchers/v1/", "", {{"Authorization", auth}}), 401, 10);
+  BOOST_TEST(call("GET", "/health").status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(a_configured_token_opens_every_route) {
+  for (auto auth : {"Bearer first-secret", "Bearer second-secret", "bearer second-secret"})
+    BOOST_TEST(call("GET", "/dispatchers/v1/", "", {{"Authorization", auth}}).status == 200u,
+               auth);
+  auto res = call("POST", "/events/v1/", R"({"type":"t"})",
+                  {{"Authorization", "Bearer first-secret"}});
+  BOOST_TEST(res.status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(metrics_need_a_token_beyond_loopback) {
+  BOOST_TEST(call("GET", "/metrics").status == 200u);
+  from_loopback = false;
+  check_error(call("GET", "/metrics"), 401, 10);
+  BOOST_TEST(call("GET", "/metrics", "", {{"Authorization", "Bearer second-secret"}}).status
+             == 200u);
+  BOOST_TEST(call("GET", "/health").status == 200u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
