@@ -2,12 +2,15 @@
 // host lists in each accepted spelling, wrong types, ranges, unknown keys, tokens, loopback_only.
 #include <boost/test/unit_test.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include <caf/config_option_set.hpp>
 
 #include "config/engine_config.hpp"
 #include "config/http_config.hpp"
+#include "config/sink_config.hpp"
 #include "messages/error_code.hpp"
 
 using namespace dispatch;
@@ -26,6 +29,8 @@ struct http_test_config : caf::actor_system_config {
     prepare_config(*this, custom_options_);
     add_http_options(custom_options_);
     put_http_defaults(*this);
+    add_sink_options(custom_options_);
+    put_sink_defaults(*this);
   }
 };
 
@@ -226,6 +231,27 @@ BOOST_AUTO_TEST_CASE(loopback_only_knows_loopback_addresses) {
   BOOST_TEST(!loopback_only(with_hosts({"example.com"})));
   BOOST_TEST(!loopback_only(with_hosts({"localhost.example.com"})));
   BOOST_TEST(!loopback_only(with_hosts({"::ffff:10.0.0.1"})));
+}
+
+BOOST_AUTO_TEST_CASE(example_ini_parses_to_the_defaults) {
+  auto path = std::filesystem::path{__FILE__}.parent_path() / "../../config/dispatchd.ini";
+  std::ifstream file{path};
+  BOOST_REQUIRE(file.good());
+  http_test_config cfg;
+  auto err = cfg.parse({}, file);
+  BOOST_REQUIRE_MESSAGE(!err, caf::to_string(err));
+  auto http = read_http_config(cfg);
+  BOOST_REQUIRE_MESSAGE(http, why(http));
+  BOOST_TEST(http->hosts == (std::vector<std::string>{"127.0.0.1", "::1"}));
+  BOOST_TEST(http->port == 8080);
+  BOOST_TEST(http->request_timeout.count() == http_config{}.request_timeout.count());
+  BOOST_TEST(http->tokens.empty());
+  auto sinks = read_sink_config(cfg);
+  BOOST_REQUIRE_MESSAGE(sinks, why(sinks));
+  BOOST_TEST(!sinks->task);
+  BOOST_TEST(!sinks->mail);
+  BOOST_TEST(caf::get_or(cfg, "dispatch.sinks.breaker-failures", int64_t{0}) == 5);
+  BOOST_TEST(read_engine_config(cfg).engaged());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
