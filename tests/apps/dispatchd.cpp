@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "fixtures/http_client.hpp"
+#include "fixtures/http_test_server.hpp"
 #include "fixtures/temp_dir.hpp"
 
 using namespace dispatch::test;
@@ -327,6 +328,39 @@ BOOST_AUTO_TEST_CASE(the_default_data_directory_is_created_with_its_parents) {
   dispatchd.port_of("127.0.0.1");
   BOOST_TEST(std::filesystem::is_directory(dir / "var/dispatchd"));
   BOOST_TEST(contains(dispatchd.log(), "data directory: " + dir / "var/dispatchd"));
+  dispatchd.signal(SIGTERM);
+  BOOST_TEST(dispatchd.exit_status() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_task_webhook_receives_deliveries_with_its_headers) {
+  temp_dir dir;
+  http_test_server task_service;
+  // The map form: CAF's INI reader would let [dispatch.sinks.task] replace [dispatch.sinks].
+  std::ofstream{dir / "sinks.ini"} << "[dispatch.sinks]\ntimeout = 5s\ntask = {\n  url = \""
+                                   << task_service.url()
+                                   << "/\"\n  headers = [\"Authorization: Bearer task-s3cret\", "
+                                      "\"X-Env: test\"]\n}\n";
+  dispatchd_process dispatchd{args_for(dir, {"--config-file=" + dir / "sinks.ini"}),
+                              dir / "run.log"};
+  http_client client{"127.0.0.1", dispatchd.port_of("127.0.0.1")};
+  auto log = dispatchd.log();
+  BOOST_TEST(contains(log, "task sink: webhook POST " + task_service.url() + "/tasks/v1/ (2 headers)"),
+             log);
+  BOOST_TEST(contains(log, "mail sink: built-in log"));
+  BOOST_TEST(!contains(log, "task-s3cret")); // header values are masked in the summary
+  auto created = client.request(
+      "POST", "/dispatchers/v1/",
+      R"({"eventType":"user_created","actions":[{"type":"task","functionName":"welcome"}]})");
+  BOOST_REQUIRE_MESSAGE(created.status == 200u, created.body);
+  auto published = client.request("POST", "/events/v1/", R"({"type":"user_created"})");
+  BOOST_REQUIRE_MESSAGE(published.status == 200u, published.body);
+  BOOST_REQUIRE(task_service.wait_for_requests(1, std::chrono::milliseconds{deadline}));
+  auto request = task_service.requests().front();
+  BOOST_TEST(request.method == "POST");
+  BOOST_TEST(request.target == "/tasks/v1/");
+  BOOST_TEST(request.header("Authorization") == "Bearer task-s3cret");
+  BOOST_TEST(request.header("X-Env") == "test");
+  BOOST_TEST(contains(request.body, "welcome"), request.body);
   dispatchd.signal(SIGTERM);
   BOOST_TEST(dispatchd.exit_status() == 0);
 }
