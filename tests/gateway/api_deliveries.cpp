@@ -31,7 +31,7 @@ struct dead_letters : api_fixture {
 
 const char* unknown_id = "0123456789abcdef01234567";
 
-} // namespace
+}  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(api_deliveries, dead_letters)
 

@@ -12,22 +12,21 @@ using namespace dispatch::test;
 namespace {
 
 struct started : api_fixture {
-  started() {
-    start();
-  }
+  started() { start(); }
 };
 
 const char* unknown_id = "0123456789abcdef01234567";
 
-} // namespace
+}  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(api_dispatchers, started)
 
 BOOST_AUTO_TEST_CASE(create_answers_the_stored_dispatcher_in_api_shape) {
-  auto res = ok("POST", "/dispatchers/v1/",
-                R"({"eventType":"user.created","name":"welcome","description":"d","tags":["a"],)"
-                R"("actions":[{"type":"task","functionName":"f","data":{"Key":1}},)"
-                R"({"type":"mail","recipients":{"to":["x@example.com"]},"templateId":"t1"}]})");
+  auto res = ok(
+      "POST", "/dispatchers/v1/",
+      R"({"eventType":"user.created","name":"welcome","description":"d","tags":["a"],)"
+      R"("actions":[{"type":"task","functionName":"f","data":{"Key":1}},)"
+      R"({"type":"mail","recipients":{"to":["x@example.com"]},"templateId":"5f0c1d2e3a4b5c6d7e8f9012"}]})");
   BOOST_TEST(res.content_type == "application/json");
   auto& d = res.json;
   BOOST_TEST(text(d, "id").size() == 24u);
@@ -35,12 +34,12 @@ BOOST_AUTO_TEST_CASE(create_answers_the_stored_dispatcher_in_api_shape) {
   BOOST_TEST(text(d, "name") == "welcome");
   BOOST_TEST(d["creationTimestamp"].IsInt64());
   BOOST_TEST(d["updateTimestamp"].IsInt64());
-  BOOST_TEST(!d.HasMember("version")); // internal, never on the wire
+  BOOST_TEST(!d.HasMember("version"));  // internal, never on the wire
   BOOST_REQUIRE(d["actions"].Size() == 2u);
   BOOST_TEST(text(d["actions"][0], "id").size() == 24u);
-  BOOST_TEST(dump(d["actions"][0]["data"]) == R"({"Key":1})"); // keys come back as sent
+  BOOST_TEST(dump(d["actions"][0]["data"]) == R"({"Key":1})");  // keys come back as sent
   BOOST_TEST(text(d["actions"][1], "type") == "mail");
-  BOOST_TEST(text(d["actions"][1], "templateId") == "t1");
+  BOOST_TEST(text(d["actions"][1], "templateId") == "5f0c1d2e3a4b5c6d7e8f9012");
 }
 
 BOOST_AUTO_TEST_CASE(a_created_dispatcher_has_no_null_fields) {
@@ -55,8 +54,7 @@ BOOST_AUTO_TEST_CASE(get_by_id_with_and_without_trailing_slash_and_in_upper_case
   BOOST_TEST(text(ok("GET", "/dispatchers/v1/" + id).json, "name") == "paid");
   BOOST_TEST(text(ok("GET", "/dispatchers/v1/" + id + "/").json, "id") == id);
   std::string upper = id;
-  for (auto& c : upper)
-    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   BOOST_TEST(text(ok("GET", "/dispatchers/v1/" + upper).json, "id") == id);
   auto unknown = call("GET", std::string{"/dispatchers/v1/"} + unknown_id);
   BOOST_TEST(unknown.status == 404u);
@@ -79,8 +77,7 @@ BOOST_AUTO_TEST_CASE(find_by_id_with_rql_and_an_unknown_id_gives_an_empty_page) 
 }
 
 BOOST_AUTO_TEST_CASE(paging_55_dispatchers_by_50) {
-  for (int i = 0; i < 55; ++i)
-    create_task_dispatcher("paged", "d" + std::to_string(i));
+  for (int i = 0; i < 55; ++i) create_task_dispatcher("paged", "d" + std::to_string(i));
   auto first = ok("GET", "/dispatchers/v1/?limit(50)");
   BOOST_TEST(first.json["page"]["total"].GetUint64() == 55u);
   BOOST_TEST(first.json["page"]["limit"].GetUint() == 50u);
@@ -92,9 +89,8 @@ BOOST_AUTO_TEST_CASE(paging_55_dispatchers_by_50) {
   BOOST_TEST(second.json["data"].Size() == 5u);
   std::set<std::string> ids;
   for (auto* page : {&first, &second})
-    for (auto& row : page->json["data"].GetArray())
-      ids.insert(text(row, "id"));
-  BOOST_TEST(ids.size() == 55u); // the two pages do not overlap
+    for (auto& row : page->json["data"].GetArray()) ids.insert(text(row, "id"));
+  BOOST_TEST(ids.size() == 55u);  // the two pages do not overlap
   auto defaulted = ok("GET", "/dispatchers/v1/");
   BOOST_TEST(defaulted.json["data"].Size() == 20u);
   auto clamped = ok("GET", "/dispatchers/v1/?limit(500)");
@@ -113,12 +109,10 @@ BOOST_AUTO_TEST_CASE(select_keeps_only_the_selected_fields_and_id) {
 }
 
 BOOST_AUTO_TEST_CASE(sort_both_ways) {
-  for (auto name : {"bravo", "alpha", "charlie"})
-    create_task_dispatcher("sorted", name);
+  for (auto name : {"bravo", "alpha", "charlie"}) create_task_dispatcher("sorted", name);
   auto names = [&](const std::string& target) {
     std::vector<std::string> result;
-    for (auto& row : ok("GET", target).json["data"].GetArray())
-      result.push_back(text(row, "name"));
+    for (auto& row : ok("GET", target).json["data"].GetArray()) result.push_back(text(row, "name"));
     return result;
   };
   std::vector<std::string> up{"alpha", "bravo", "charlie"};
@@ -142,25 +136,25 @@ BOOST_AUTO_TEST_CASE(update_and_remove_answer_affected_records) {
   auto again = call("DELETE", "/dispatchers/v1/" + id);
   BOOST_TEST(again.status == 404u);
   BOOST_TEST(again.code() == 16u);
-  BOOST_TEST(call("PUT", std::string{"/dispatchers/v1/"} + unknown_id, R"({"name":"x"})").code()
-             == 16u);
+  BOOST_TEST(call("PUT", std::string{"/dispatchers/v1/"} + unknown_id, R"({"name":"x"})").code() ==
+             16u);
 }
 
 BOOST_AUTO_TEST_CASE(action_add_update_remove) {
   auto id = create_task_dispatcher("acts");
   auto added = ok("POST", "/dispatchers/v1/" + id + "/actions/",
                   R"({"type":"mail","name":"m","recipients":{"to":["a@example.com"]},)"
-                  R"("templateId":"tpl"})");
+                  R"("templateId":"aaaaaaaaaaaaaaaaaaaaaaa1"})");
   auto action_id = text(added.json, "id");
   BOOST_TEST(action_id.size() == 24u);
-  BOOST_TEST(text(added.json, "templateId") == "tpl");
+  BOOST_TEST(text(added.json, "templateId") == "aaaaaaaaaaaaaaaaaaaaaaa1");
   auto path = "/dispatchers/v1/" + id + "/actions/" + action_id;
   // `type` on an action PUT is ignored (the ExH CLI sends it).
-  BOOST_TEST(ok("PUT", path, R"({"type":"task","templateId":"tpl2"})").body
-             == R"({"affectedRecords":1})");
+  BOOST_TEST(ok("PUT", path, R"({"type":"task","templateId":"aaaaaaaaaaaaaaaaaaaaaaa2"})").body ==
+             R"({"affectedRecords":1})");
   auto now = ok("GET", "/dispatchers/v1/" + id);
   BOOST_REQUIRE(now.json["actions"].Size() == 2u);
-  BOOST_TEST(text(now.json["actions"][1], "templateId") == "tpl2");
+  BOOST_TEST(text(now.json["actions"][1], "templateId") == "aaaaaaaaaaaaaaaaaaaaaaa2");
   BOOST_TEST(text(now.json["actions"][1], "type") == "mail");
   BOOST_TEST(ok("DELETE", path).body == R"({"affectedRecords":1})");
   BOOST_TEST(ok("GET", "/dispatchers/v1/" + id).json["actions"].Size() == 1u);
@@ -168,8 +162,7 @@ BOOST_AUTO_TEST_CASE(action_add_update_remove) {
   BOOST_TEST(call("DELETE", "/dispatchers/v1/" + id + "/actions/xyz").code() == 12u);
   BOOST_TEST(call("POST", std::string{"/dispatchers/v1/"} + unknown_id + "/actions",
                   R"({"type":"task","functionName":"f"})")
-               .code()
-             == 16u);
+                 .code() == 16u);
 }
 
 BOOST_AUTO_TEST_CASE(input_errors_carry_their_codes) {
@@ -179,13 +172,12 @@ BOOST_AUTO_TEST_CASE(input_errors_carry_their_codes) {
   BOOST_TEST(text(missing.json, "message").find("eventType") != std::string::npos);
   auto format = call("POST", "/dispatchers/v1/",
                      R"({"eventType":"x","actions":[{"type":"mail","recipients":{"to":["nope"]},)"
-                     R"("templateId":"t"}]})");
+                     R"("templateId":"cccccccccccccccccccccccc"}]})");
   BOOST_TEST(format.status == 400u);
   BOOST_TEST(format.code() == 15u);
-  BOOST_TEST(text(format.json, "message").find("actions[0].recipients.to[0]")
-             != std::string::npos);
-  auto no_function = call("POST", "/dispatchers/v1/",
-                          R"({"eventType":"x","actions":[{"type":"task"}]})");
+  BOOST_TEST(text(format.json, "message").find("actions[0].recipients.to[0]") != std::string::npos);
+  auto no_function =
+      call("POST", "/dispatchers/v1/", R"({"eventType":"x","actions":[{"type":"task"}]})");
   BOOST_TEST(no_function.code() == 14u);
   create_task_dispatcher("x", "taken");
   auto clash = call("POST", "/dispatchers/v1/", R"({"eventType":"y","name":"taken"})");

@@ -33,7 +33,7 @@ void check_error(const api_response& res, unsigned status, unsigned code) {
   BOOST_TEST(res.json.HasMember("message"));
 }
 
-} // namespace
+}  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(api_errors, started)
 
@@ -49,20 +49,21 @@ BOOST_AUTO_TEST_CASE(a_foreign_content_type_is_22_and_says_so) {
   auto res = call("POST", "/events/v1/", R"({"type":"t"})", {{"Content-Type", "text/plain"}});
   check_error(res, 400, 22);
   BOOST_TEST(text(res.json, "message").find("Content-Type") != std::string::npos);
-  check_error(call("POST", "/events/v1/", R"({"type":"t"})",
-                   {{"Content-Type", "application/jsonx"}}),
-              400, 22);
-  for (auto type : {"application/json", "Application/JSON; charset=UTF-8", " application/json ;x=y"})
-    BOOST_TEST(call("POST", "/events/v1/", R"({"type":"t"})", {{"Content-Type", type}}).status
-               == 200u, type);
+  check_error(
+      call("POST", "/events/v1/", R"({"type":"t"})", {{"Content-Type", "application/jsonx"}}), 400,
+      22);
+  for (auto type :
+       {"application/json", "Application/JSON; charset=UTF-8", " application/json ;x=y"})
+    BOOST_TEST(
+        call("POST", "/events/v1/", R"({"type":"t"})", {{"Content-Type", type}}).status == 200u,
+        type);
 }
 
 BOOST_AUTO_TEST_CASE(bodies_that_are_not_json_objects_are_22) {
   std::string deep(65, '[');
   deep += std::string(65, ']');
   std::string deep_object;
-  for (int i = 0; i < 70; ++i)
-    deep_object += R"({"a":)";
+  for (int i = 0; i < 70; ++i) deep_object += R"({"a":)";
   deep_object += "1" + std::string(70, '}');
   for (std::string body : {std::string{"not json"}, std::string{"[1,2]"}, std::string{"\"s\""},
                            std::string{R"({"type":"t")"}, std::string{R"({"type":"a","type":"b"})"},
@@ -134,10 +135,9 @@ BOOST_AUTO_TEST_CASE(without_a_valid_token_every_route_but_health_is_401) {
 
 BOOST_AUTO_TEST_CASE(a_configured_token_opens_every_route) {
   for (auto auth : {"Bearer first-secret", "Bearer second-secret", "bearer second-secret"})
-    BOOST_TEST(call("GET", "/dispatchers/v1/", "", {{"Authorization", auth}}).status == 200u,
-               auth);
-  auto res = call("POST", "/events/v1/", R"({"type":"t"})",
-                  {{"Authorization", "Bearer first-secret"}});
+    BOOST_TEST(call("GET", "/dispatchers/v1/", "", {{"Authorization", auth}}).status == 200u, auth);
+  auto res =
+      call("POST", "/events/v1/", R"({"type":"t"})", {{"Authorization", "Bearer first-secret"}});
   BOOST_TEST(res.status == 200u);
 }
 
@@ -145,8 +145,8 @@ BOOST_AUTO_TEST_CASE(metrics_need_a_token_beyond_loopback) {
   BOOST_TEST(call("GET", "/metrics").status == 200u);
   from_loopback = false;
   check_error(call("GET", "/metrics"), 401, 10);
-  BOOST_TEST(call("GET", "/metrics", "", {{"Authorization", "Bearer second-secret"}}).status
-             == 200u);
+  BOOST_TEST(call("GET", "/metrics", "", {{"Authorization", "Bearer second-secret"}}).status ==
+             200u);
   BOOST_TEST(call("GET", "/health").status == 200u);
 }
 

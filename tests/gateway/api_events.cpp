@@ -10,9 +10,7 @@ using namespace dispatch::test;
 namespace {
 
 struct started : api_fixture {
-  started() {
-    start();
-  }
+  started() { start(); }
 
   // Waits until a find on `target` counts `n` records; the last answer.
   api_response wait_for_total(const std::string& target, uint64_t n) {
@@ -25,7 +23,7 @@ struct started : api_fixture {
   }
 };
 
-} // namespace
+}  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(api_events, started)
 
@@ -41,8 +39,9 @@ BOOST_AUTO_TEST_CASE(publish_answers_the_stored_event) {
 
 BOOST_AUTO_TEST_CASE(a_duplicate_id_is_answered_with_the_first_stored_event) {
   auto id = std::string{"aaaaaaaaaaaaaaaaaaaaaaaa"};
-  auto first = ok("POST", "/events/v1/",
-                  R"({"id":")" + id + R"(","type":"t","content":{"n":1},"creationTimestamp":1000})");
+  auto first =
+      ok("POST", "/events/v1/",
+         R"({"id":")" + id + R"(","type":"t","content":{"n":1},"creationTimestamp":1000})");
   BOOST_TEST(first.json["creationTimestamp"].GetInt64() == 1000);
   auto second = ok("POST", "/events/v1/",
                    R"({"id":"AAAAAAAAAAAAAAAAAAAAAAAA","type":"t","content":{"n":2},)"
@@ -63,7 +62,8 @@ BOOST_AUTO_TEST_CASE(event_input_errors) {
   BOOST_TEST(bad_id.code() == 12u);
   auto bad_time = call("POST", "/events/v1/", R"({"type":"t","creationTimestamp":"yesterday"})");
   BOOST_TEST(bad_time.code() == 15u);
-  auto iso = ok("POST", "/events/v1/", R"({"type":"t","creationTimestamp":"2030-01-02T03:04:05.678Z"})");
+  auto iso =
+      ok("POST", "/events/v1/", R"({"type":"t","creationTimestamp":"2030-01-02T03:04:05.678Z"})");
   BOOST_TEST(iso.json["creationTimestamp"].GetInt64() == 1893553445678);
 }
 
@@ -107,8 +107,8 @@ BOOST_AUTO_TEST_CASE(a_published_event_becomes_a_task_readable_via_tasks) {
   // The projection keeps `id` and the selected branch only.
   auto selected = ok("GET", "/tasks/v1/?select(data.event.type)");
   auto& row = selected.json["data"][0];
-  BOOST_TEST(dump(row) == R"({"id":")" + text(task, "id")
-                            + R"(","data":{"event":{"type":"user.created"}}})");
+  BOOST_TEST(dump(row) ==
+             R"({"id":")" + text(task, "id") + R"(","data":{"event":{"type":"user.created"}}})");
   auto filtered = ok("GET", "/tasks/v1/?eq(functionName,other)");
   BOOST_TEST(filtered.json["page"]["total"].GetUint64() == 0u);
   // The delivery is listed too, delivered.
@@ -119,11 +119,11 @@ BOOST_AUTO_TEST_CASE(a_published_event_becomes_a_task_readable_via_tasks) {
 BOOST_AUTO_TEST_CASE(a_published_event_becomes_a_mail_readable_via_mail) {
   ok("POST", "/dispatchers/v1/",
      R"({"eventType":"order.paid","actions":[{"type":"mail","recipients":)"
-     R"({"to":["buyer@example.com"],"cc":["shop@example.com"]},"templateId":"receipt"}]})");
+     R"({"to":["buyer@example.com"],"cc":["shop@example.com"]},"templateId":"bbbbbbbbbbbbbbbbbbbbbbb1"}]})");
   ok("POST", "/events/v1/", R"({"type":"order.paid","content":{"orderId":"o1"}})");
   auto page = wait_for_total("/mail/v1/", 1);
   auto& mail = page.json["data"][0];
-  BOOST_TEST(text(mail, "templateId") == "receipt");
+  BOOST_TEST(text(mail, "templateId") == "bbbbbbbbbbbbbbbbbbbbbbb1");
   BOOST_TEST(std::string{mail["recipients"]["to"][0].GetString()} == "buyer@example.com");
   BOOST_TEST(text(mail["content"]["event"]["content"], "orderId") == "o1");
   BOOST_TEST(ok("GET", "/tasks/v1").json["page"]["total"].GetUint64() == 0u);

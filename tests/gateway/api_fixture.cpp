@@ -7,30 +7,29 @@
 #include <future>
 #include <stdexcept>
 
-#include <boost/test/unit_test.hpp>
-#include <caf/send.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <boost/test/unit_test.hpp>
+#include <caf/send.hpp>
 
 namespace dispatch::test {
 
 namespace {
 
 bool same_name(const std::string& x, const std::string& y) {
-  return x.size() == y.size()
-         && std::equal(x.begin(), x.end(), y.begin(), [](unsigned char a, unsigned char b) {
-              return std::tolower(a) == std::tolower(b);
-            });
+  return x.size() == y.size() &&
+         std::equal(x.begin(), x.end(), y.begin(), [](unsigned char a, unsigned char b) {
+           return std::tolower(a) == std::tolower(b);
+         });
 }
 
 const std::string* find_header(const header_list& headers, const std::string& name) {
   for (auto& [key, value] : headers)
-    if (same_name(key, name))
-      return &value;
+    if (same_name(key, name)) return &value;
   return nullptr;
 }
 
-} // namespace
+}  // namespace
 
 std::string api_response::header(const std::string& name) const {
   auto value = find_header(headers, name);
@@ -38,8 +37,7 @@ std::string api_response::header(const std::string& name) const {
 }
 
 unsigned api_response::code() const {
-  if (!json.IsObject() || !json.HasMember("code") || !json["code"].IsUint())
-    return 0;
+  if (!json.IsObject() || !json.HasMember("code") || !json["code"].IsUint()) return 0;
   return json["code"].GetUint();
 }
 
@@ -70,21 +68,17 @@ void api_fixture::start(bool recording_sinks) {
     sinks.mail = sink_binding{mail_sink, false};
   }
   auto handle = spawn_engine(*sys, config, sinks);
-  if (!handle)
-    throw std::runtime_error("spawn_engine failed: " + message_of(handle.error()));
+  if (!handle) throw std::runtime_error("spawn_engine failed: " + message_of(handle.error()));
   engine = *handle;
   handler = make_api_handler(*sys, engine, options);
 }
 
 void api_fixture::stop() {
-  if (!sys)
-    return;
+  if (!sys) return;
   handler = nullptr;
   caf::anon_send_exit(engine, caf::exit_reason::user_shutdown);
-  if (task_sink)
-    caf::anon_send_exit(task_sink, caf::exit_reason::user_shutdown);
-  if (mail_sink)
-    caf::anon_send_exit(mail_sink, caf::exit_reason::user_shutdown);
+  if (task_sink) caf::anon_send_exit(task_sink, caf::exit_reason::user_shutdown);
+  if (mail_sink) caf::anon_send_exit(mail_sink, caf::exit_reason::user_shutdown);
   engine = nullptr;
   task_sink = nullptr;
   mail_sink = nullptr;
@@ -103,8 +97,7 @@ api_response api_fixture::call(const std::string& method, const std::string& tar
     req.content_type = *type;
   else if (!body.empty())
     req.content_type = "application/json";
-  if (auto auth = find_header(headers, "Authorization"))
-    req.authorization = *auth;
+  if (auto auth = find_header(headers, "Authorization")) req.authorization = *auth;
   auto promise = std::make_shared<std::promise<http_response>>();
   auto answered = promise->get_future();
   handler(std::move(req), [promise](http_response res) { promise->set_value(std::move(res)); });
@@ -117,8 +110,7 @@ api_response api_fixture::call(const std::string& method, const std::string& tar
   result.body = std::move(res.body);
   result.headers = std::move(res.headers);
   result.json.Parse(result.body.data(), result.body.size());
-  if (result.json.HasParseError())
-    result.json.SetNull();
+  if (result.json.HasParseError()) result.json.SetNull();
   return result;
 }
 
@@ -133,16 +125,14 @@ api_response api_fixture::ok(const std::string& method, const std::string& targe
 std::string api_fixture::create_task_dispatcher(const std::string& event_type,
                                                 const std::string& name) {
   std::string body = R"({"eventType":")" + event_type + R"(",)";
-  if (!name.empty())
-    body += R"("name":")" + name + R"(",)";
+  if (!name.empty()) body += R"("name":")" + name + R"(",)";
   body += R"("actions":[{"type":"task","functionName":"handle-)" + event_type + R"("}]})";
   auto res = ok("POST", "/dispatchers/v1/", body);
   return text(res.json, "id");
 }
 
 std::string text(const rapidjson::Value& object, const char* key) {
-  if (!object.IsObject() || !object.HasMember(key) || !object[key].IsString())
-    return {};
+  if (!object.IsObject() || !object.HasMember(key) || !object[key].IsString()) return {};
   return object[key].GetString();
 }
 
@@ -153,4 +143,4 @@ std::string dump(const rapidjson::Value& value) {
   return {buffer.GetString(), buffer.GetSize()};
 }
 
-} // namespace dispatch::test
+}  // namespace dispatch::test

@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include <caf/actor_system.hpp>
 #include <rapidjson/document.h>
+#include <caf/actor_system.hpp>
 
 #include "fixtures/engine_fixture.hpp"
 #include "gateway/api.hpp"
@@ -24,7 +24,7 @@ struct api_response {
   std::string content_type;
   std::string body;
   header_list headers;
-  rapidjson::Document json; // null when the body is not JSON
+  rapidjson::Document json;  // null when the body is not JSON
 
   /// The value of a response header (case-insensitive name); empty when absent.
   std::string header(const std::string& name) const;
@@ -33,7 +33,7 @@ struct api_response {
 };
 
 class api_fixture {
-public:
+ public:
   api_fixture();
   ~api_fixture();
 
@@ -75,4 +75,4 @@ std::string text(const rapidjson::Value& object, const char* key);
 /// Serializes a JSON value (for messages and comparisons).
 std::string dump(const rapidjson::Value& value);
 
-} // namespace dispatch::test
+}  // namespace dispatch::test
