@@ -19,31 +19,33 @@ using std::chrono::milliseconds;
 
 const detail::option_table<http_config>& http_table() {
   using cfg = http_config;
-  static const detail::option_table<http_config> table{"dispatch.http", {
-      {"host", +[](cfg& c) -> detail::string_list& { return c.hosts; },
-       "addresses to listen on, e.g. [\"127.0.0.1\", \"::1\"] or 0.0.0.0 (needs tokens beyond "
-       "loopback)"},
-      {"port", +[](cfg& c) -> uint16_t& { return c.port; },
-       "TCP port on every host (0: a free port)"},
-      {"body-limit", +[](cfg& c) -> uint32_t& { return c.body_limit; },
-       "largest request body in bytes (larger: 413)"},
-      {"header-limit", +[](cfg& c) -> uint32_t& { return c.header_limit; },
-       "largest request line and headers together, in bytes"},
-      {"header-timeout", +[](cfg& c) -> milliseconds& { return c.header_timeout; },
-       "time in ms to receive a request's headers"},
-      {"body-timeout", +[](cfg& c) -> milliseconds& { return c.body_timeout; },
-       "time in ms to receive a request's body after its headers"},
-      {"idle-timeout", +[](cfg& c) -> milliseconds& { return c.idle_timeout; },
-       "time in ms a kept-alive connection may wait for its next request"},
-      {"request-timeout", +[](cfg& c) -> milliseconds& { return c.request_timeout; },
-       "time in ms the engine has to answer one request (then 503)"},
-      {"max-connections", +[](cfg& c) -> uint32_t& { return c.max_connections; },
-       "open connections at once; further ones are refused"},
-      {"io-threads", +[](cfg& c) -> uint32_t& { return c.io_threads; },
-       "threads serving connections (1..64)"},
-      {"tokens", +[](cfg& c) -> detail::string_list& { return c.tokens; },
-       "accepted bearer tokens; empty: no authentication (allowed on loopback only)"},
-  }};
+  static const detail::option_table<http_config> table{
+      "dispatch.http",
+      {
+          {"host", +[](cfg& c) -> detail::string_list& { return c.hosts; },
+           "addresses to listen on, e.g. [\"127.0.0.1\", \"::1\"] or 0.0.0.0 (needs tokens beyond "
+           "loopback)"},
+          {"port", +[](cfg& c) -> uint16_t& { return c.port; },
+           "TCP port on every host (0: a free port)"},
+          {"body-limit", +[](cfg& c) -> uint32_t& { return c.body_limit; },
+           "largest request body in bytes (larger: 413)"},
+          {"header-limit", +[](cfg& c) -> uint32_t& { return c.header_limit; },
+           "largest request line and headers together, in bytes"},
+          {"header-timeout", +[](cfg& c) -> milliseconds& { return c.header_timeout; },
+           "time in ms to receive a request's headers"},
+          {"body-timeout", +[](cfg& c) -> milliseconds& { return c.body_timeout; },
+           "time in ms to receive a request's body after its headers"},
+          {"idle-timeout", +[](cfg& c) -> milliseconds& { return c.idle_timeout; },
+           "time in ms a kept-alive connection may wait for its next request"},
+          {"request-timeout", +[](cfg& c) -> milliseconds& { return c.request_timeout; },
+           "time in ms the engine has to answer one request (then 503)"},
+          {"max-connections", +[](cfg& c) -> uint32_t& { return c.max_connections; },
+           "open connections at once; further ones are refused"},
+          {"io-threads", +[](cfg& c) -> uint32_t& { return c.io_threads; },
+           "threads serving connections (1..64)"},
+          {"tokens", +[](cfg& c) -> detail::string_list& { return c.tokens; },
+           "accepted bearer tokens; empty: no authentication (allowed on loopback only)"},
+      }};
   return table;
 }
 
@@ -63,16 +65,13 @@ bool is_ipv6(const std::string& host, in6_addr* out = nullptr) {
 
 // A DNS name: labels of letters, digits and '-', separated by dots.
 bool is_host_name(const std::string& host) {
-  if (host.empty() || host.size() > 253 || host.front() == '.' || host.front() == '-')
-    return false;
-  return std::all_of(host.begin(), host.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '-' || c == '.';
-  });
+  if (host.empty() || host.size() > 253 || host.front() == '.' || host.front() == '-') return false;
+  return std::all_of(host.begin(), host.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '.'; });
 }
 
 bool iequals(const std::string& x, const char* y) {
-  return x.size() == std::strlen(y) &&
-         std::equal(x.begin(), x.end(), y, [](char a, char b) {
+  return x.size() == std::strlen(y) && std::equal(x.begin(), x.end(), y, [](char a, char b) {
            return std::tolower(static_cast<unsigned char>(a)) == b;
          });
 }
@@ -86,7 +85,8 @@ bool is_bearer_token(const std::string& token) {
 }
 
 caf::error check_hosts(std::vector<std::string>& hosts) {
-  if (hosts.empty()) return detail::config_error("dispatch.http.host: must name at least one address");
+  if (hosts.empty())
+    return detail::config_error("dispatch.http.host: must name at least one address");
   for (size_t i = 0; i < hosts.size(); ++i) {
     auto key = "dispatch.http.host[" + std::to_string(i) + "]";
     auto& host = hosts[i];
@@ -127,7 +127,7 @@ caf::error check_ranges(const http_config& c) {
   return caf::none;
 }
 
-} // namespace
+}  // namespace
 
 bool loopback_only(const http_config& cfg) {
   for (auto& host : cfg.hosts) {
@@ -162,4 +162,4 @@ caf::expected<http_config> read_http_config(const caf::actor_system_config& cfg)
   return result;
 }
 
-} // namespace dispatch
+}  // namespace dispatch

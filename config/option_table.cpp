@@ -75,7 +75,7 @@ caf::config_option::meta_state meta_for() {
   else if constexpr (std::is_same_v<T, bool>)
     return lenient_meta<bool>("bool");
   else if constexpr (std::is_same_v<T, uint16_t>)
-    return lenient_meta<int64_t>("uint16"); // the reader names the key of a port out of range
+    return lenient_meta<int64_t>("uint16");  // the reader names the key of a port out of range
   else if constexpr (std::is_same_v<T, uint32_t>)
     return lenient_meta<uint32_t>("uint32");
   else if constexpr (std::is_same_v<T, uint64_t>)
@@ -107,7 +107,8 @@ const std::string* text_of(const caf::config_value& v, std::string& buffer) {
 template <class Unsigned>
 caf::error read_count(const std::string& key, const caf::config_value& v, Unsigned& out) {
   auto count = caf::get_if<int64_t>(&v);
-  if (!count || *count < 0 || static_cast<uint64_t>(*count) > std::numeric_limits<Unsigned>::max()) {
+  if (!count || *count < 0 ||
+      static_cast<uint64_t>(*count) > std::numeric_limits<Unsigned>::max()) {
     if constexpr (sizeof(Unsigned) == 2)
       return wrong_type(key, "an integer between 0 and 65535", v);
     else if constexpr (sizeof(Unsigned) == 4)
@@ -143,8 +144,7 @@ caf::error read_list(const std::string& key, const caf::config_value& v, string_
   string_list result;
   for (size_t i = 0; i < items->size(); ++i) {
     auto text = text_of((*items)[i], buffer);
-    if (!text)
-      return wrong_type(key + "[" + std::to_string(i) + "]", "a string", (*items)[i]);
+    if (!text) return wrong_type(key + "[" + std::to_string(i) + "]", "a string", (*items)[i]);
     result.push_back(*text);
   }
   out = std::move(result);
@@ -205,7 +205,7 @@ caf::error check_keys(const caf::settings& section, const std::string& section_n
   return caf::none;
 }
 
-} // namespace
+}  // namespace
 
 const caf::config_option::meta_state* meta_of(const option_value_ref& ref) {
   return std::visit(
@@ -275,7 +275,7 @@ caf::error config_error(std::string message) {
 caf::error unknown_option(const std::string& key, const std::vector<std::string>& candidates) {
   std::string message = "unknown option " + key;
   std::string best;
-  size_t best_distance = 3; // suggest only near misses
+  size_t best_distance = 3;  // suggest only near misses
   for (auto& candidate : candidates) {
     auto distance = edit_distance(key, candidate);
     if (distance < best_distance) {
@@ -293,4 +293,4 @@ caf::error check_known_keys(const caf::settings& section, const std::string& sec
   return check_keys(section, section_name, "", keys, foreign);
 }
 
-} // namespace dispatch::detail
+}  // namespace dispatch::detail

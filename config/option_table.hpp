@@ -31,11 +31,11 @@ template <class Config>
 struct option_spec {
   template <class T>
   using getter = T& (*)(Config&);
-  using field_ref = std::variant<getter<std::string>, getter<bool>, getter<uint16_t>,
-                                 getter<uint32_t>, getter<uint64_t>, getter<double>,
-                                 getter<std::chrono::milliseconds>, getter<std::chrono::seconds>,
-                                 getter<string_list>>;
-  const char* key; // below the section, e.g. "retry.initial"
+  using field_ref =
+      std::variant<getter<std::string>, getter<bool>, getter<uint16_t>, getter<uint32_t>,
+                   getter<uint64_t>, getter<double>, getter<std::chrono::milliseconds>,
+                   getter<std::chrono::seconds>, getter<string_list>>;
+  const char* key;  // below the section, e.g. "retry.initial"
   field_ref field;
   const char* help;
 };
@@ -67,19 +67,17 @@ caf::error check_known_keys(const caf::settings& section, const std::string& sec
 /// The options of one section below `dispatch`, e.g. "dispatch.http", over a config struct.
 template <class Config>
 class option_table {
-public:
+ public:
   option_table(std::string section, std::vector<option_spec<Config>> specs,
                std::vector<std::string> foreign = {})
-    : section_(std::move(section)), specs_(std::move(specs)), foreign_(std::move(foreign)) {
+      : section_(std::move(section)), specs_(std::move(specs)), foreign_(std::move(foreign)) {
     for (auto& spec : specs_) keys_.emplace_back(spec.key);
   }
 
   const std::string& section() const { return section_; }
   const std::vector<option_spec<Config>>& specs() const { return specs_; }
 
-  std::string full_key(const option_spec<Config>& spec) const {
-    return section_ + "." + spec.key;
-  }
+  std::string full_key(const option_spec<Config>& spec) const { return section_ + "." + spec.key; }
 
   /// Every full key, e.g. "dispatch.http.port".
   std::vector<std::string> full_keys() const {
@@ -97,8 +95,8 @@ public:
       auto dot = full.rfind('.');
       auto help =
           std::string{spec.help} + " (default: " + caf::to_string(to_config_value(ref)) + ")";
-      options.add(caf::config_option{full.substr(0, dot), full.substr(dot + 1), help,
-                                     meta_of(ref)});
+      options.add(
+          caf::config_option{full.substr(0, dot), full.substr(dot + 1), help, meta_of(ref)});
     }
   }
 
@@ -123,7 +121,7 @@ public:
     return caf::none;
   }
 
-private:
+ private:
   static option_value_ref resolve(const option_spec<Config>& spec, Config& cfg) {
     return std::visit([&](auto get) -> option_value_ref { return &get(cfg); }, spec.field);
   }
@@ -134,4 +132,4 @@ private:
   std::vector<std::string> keys_;
 };
 
-} // namespace dispatch::detail
+}  // namespace dispatch::detail

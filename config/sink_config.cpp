@@ -25,32 +25,33 @@ struct sink_options {
 
 const detail::option_table<sink_options>& sink_table() {
   using cfg = sink_options;
-  static const detail::option_table<sink_options> table{"dispatch.sinks", {
-      {"task.url", +[](cfg& c) -> std::string& { return c.task_url; },
-       "Task Service base URL for task deliveries, e.g. https://api.example.com (empty: the "
-       "built-in log)"},
-      {"task.headers", +[](cfg& c) -> detail::string_list& { return c.task_headers; },
-       "header lines \"Name: value\" sent with every task request"},
-      {"mail.url", +[](cfg& c) -> std::string& { return c.mail_url; },
-       "Mail Service base URL for mail deliveries (empty: the built-in log)"},
-      {"mail.headers", +[](cfg& c) -> detail::string_list& { return c.mail_headers; },
-       "header lines \"Name: value\" sent with every mail request"},
-      {"timeout", +[](cfg& c) -> milliseconds& { return c.shared.timeout; },
-       "time in ms for one webhook request, connecting included"},
-      {"max-connections", +[](cfg& c) -> uint32_t& { return c.shared.max_connections; },
-       "connections per webhook, kept alive and reused"},
-      {"breaker-failures", +[](cfg& c) -> uint32_t& { return c.shared.breaker_failures; },
-       "consecutive failures that open a webhook's circuit breaker"},
-      {"breaker-open", +[](cfg& c) -> milliseconds& { return c.shared.breaker_open; },
-       "time in ms an open breaker waits before one probe request"},
-  }};
+  static const detail::option_table<sink_options> table{
+      "dispatch.sinks",
+      {
+          {"task.url", +[](cfg& c) -> std::string& { return c.task_url; },
+           "Task Service base URL for task deliveries, e.g. https://api.example.com (empty: the "
+           "built-in log)"},
+          {"task.headers", +[](cfg& c) -> detail::string_list& { return c.task_headers; },
+           "header lines \"Name: value\" sent with every task request"},
+          {"mail.url", +[](cfg& c) -> std::string& { return c.mail_url; },
+           "Mail Service base URL for mail deliveries (empty: the built-in log)"},
+          {"mail.headers", +[](cfg& c) -> detail::string_list& { return c.mail_headers; },
+           "header lines \"Name: value\" sent with every mail request"},
+          {"timeout", +[](cfg& c) -> milliseconds& { return c.shared.timeout; },
+           "time in ms for one webhook request, connecting included"},
+          {"max-connections", +[](cfg& c) -> uint32_t& { return c.shared.max_connections; },
+           "connections per webhook, kept alive and reused"},
+          {"breaker-failures", +[](cfg& c) -> uint32_t& { return c.shared.breaker_failures; },
+           "consecutive failures that open a webhook's circuit breaker"},
+          {"breaker-open", +[](cfg& c) -> milliseconds& { return c.shared.breaker_open; },
+           "time in ms an open breaker waits before one probe request"},
+      }};
   return table;
 }
 
 bool has_control_or_space(const std::string& text) {
-  return std::any_of(text.begin(), text.end(), [](unsigned char c) {
-    return c <= 0x20 || c == 0x7f;
-  });
+  return std::any_of(text.begin(), text.end(),
+                     [](unsigned char c) { return c <= 0x20 || c == 0x7f; });
 }
 
 bool starts_with_nocase(const std::string& text, const char* prefix) {
@@ -62,7 +63,7 @@ bool starts_with_nocase(const std::string& text, const char* prefix) {
 
 // Why `url` is not a usable base URL, or an empty string when it is.
 std::string url_problem(const std::string& url) {
-  size_t scheme_end = starts_with_nocase(url, "https://") ? 8
+  size_t scheme_end = starts_with_nocase(url, "https://")  ? 8
                       : starts_with_nocase(url, "http://") ? 7
                                                            : 0;
   if (scheme_end == 0) return "must start with http:// or https://";
@@ -70,9 +71,8 @@ std::string url_problem(const std::string& url) {
   if (url.find_first_of("?#") != std::string::npos)
     return "must not have a query or fragment (it is the service's base URL)";
   auto authority = url.substr(scheme_end, url.find('/', scheme_end) - scheme_end);
-  auto host = authority.substr(authority.rfind('@') == std::string::npos
-                                   ? 0
-                                   : authority.rfind('@') + 1);
+  auto host =
+      authority.substr(authority.rfind('@') == std::string::npos ? 0 : authority.rfind('@') + 1);
   std::string port;
   bool has_port = false;
   if (!host.empty() && host.front() == '[') {
@@ -120,8 +120,9 @@ caf::error parse_header(const std::string& key, const std::string& line,
   auto colon = line.find(':');
   auto name = colon == std::string::npos ? std::string{} : line.substr(0, colon);
   if (!is_header_name(name))
-    return detail::config_error(key + ": expected \"Name: value\" with a name of letters, "
-                                      "digits and !#$%&'*+-.^_`|~");
+    return detail::config_error(key +
+                                ": expected \"Name: value\" with a name of letters, "
+                                "digits and !#$%&'*+-.^_`|~");
   auto value = trim(line.substr(colon + 1));
   if (value.empty()) return detail::config_error(key + ": header " + name + " has no value");
   auto control = [](unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; };
@@ -145,7 +146,7 @@ caf::error make_webhook(const char* kind, std::string url, const detail::string_
   }
   if (auto problem = url_problem(url); !problem.empty())
     return detail::config_error(prefix + ".url: " + problem);
-  while (url.back() == '/') url.pop_back(); // the sink appends "/tasks/v1/" or "/mail/v1/"
+  while (url.back() == '/') url.pop_back();  // the sink appends "/tasks/v1/" or "/mail/v1/"
   webhook_config result = shared;
   result.url = std::move(url);
   for (size_t i = 0; i < headers.size(); ++i) {
@@ -169,7 +170,7 @@ caf::error check_shared(const webhook_config& c) {
   return caf::none;
 }
 
-} // namespace
+}  // namespace
 
 void add_sink_options(caf::config_option_set& options) {
   sink_table().add_options(options);
@@ -193,4 +194,4 @@ caf::expected<sinks_config> read_sink_config(const caf::actor_system_config& cfg
   return result;
 }
 
-} // namespace dispatch
+}  // namespace dispatch

@@ -123,8 +123,7 @@ int serve(dispatchd_config& cfg, const dispatchd_settings& settings, operator_lo
     log.error("the engine stopped; shutting down");
     status = exit_failure;
   } else {
-    log.info(std::string{"received "} + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
-             "; shutting down");
+    log.info(std::string{"received "} + (sig == SIGINT ? "SIGINT" : "SIGTERM") + "; shutting down");
   }
   // Answers still owed by the engine get the API's own deadline, then connections close.
   (*server)->stop_accepting();
@@ -143,7 +142,7 @@ bool asks_for_help(int argc, char** argv) {
   return false;
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   // CAF's --help lists its global options only; ours lists what an operator sets.

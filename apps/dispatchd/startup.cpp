@@ -24,10 +24,12 @@ struct log_options {
 };
 
 const detail::option_table<log_options>& log_table() {
-  static const detail::option_table<log_options> table{"dispatch.log", {
-      {"level", +[](log_options& c) -> std::string& { return c.level; },
-       "operator log detail on stderr: error, warning, info or debug"},
-  }};
+  static const detail::option_table<log_options> table{
+      "dispatch.log",
+      {
+          {"level", +[](log_options& c) -> std::string& { return c.level; },
+           "operator log detail on stderr: error, warning, info or debug"},
+      }};
   return table;
 }
 
@@ -77,8 +79,10 @@ caf::error check_authentication(const http_config& http) {
   if (loopback_only(http) || !http.tokens.empty()) return caf::none;
   std::string hosts;
   for (auto& host : http.hosts) hosts += (hosts.empty() ? "" : ", ") + host;
-  return detail::config_error("dispatch.http.tokens: tokens are required to listen beyond "
-                              "loopback (dispatch.http.host = " + hosts + ")");
+  return detail::config_error(
+      "dispatch.http.tokens: tokens are required to listen beyond "
+      "loopback (dispatch.http.host = " +
+      hosts + ")");
 }
 
 // -- the summary ---------------------------------------------------------------------------------
@@ -106,7 +110,8 @@ caf::config_value masked(const std::string& key, caf::config_value value) {
   } else if (key.size() > 8 && key.compare(key.size() - 8, 8, ".headers") == 0) {
     if (list)
       for (auto& item : *list)
-        if (auto line = caf::get_if<std::string>(&item)) item = caf::config_value{without_value(*line)};
+        if (auto line = caf::get_if<std::string>(&item))
+          item = caf::config_value{without_value(*line)};
     if (text) value = caf::config_value{without_value(*text)};
   } else if (key.size() > 4 && key.compare(key.size() - 4, 4, ".url") == 0 && text) {
     value = caf::config_value{without_password(*text)};
@@ -124,7 +129,7 @@ void flatten(const caf::settings& section, const std::string& prefix,
   }
 }
 
-} // namespace
+}  // namespace
 
 // -- operator_log --------------------------------------------------------------------------------
 
@@ -137,7 +142,8 @@ void operator_log::write(log_level level, const std::string& text) {
   static const char* const labels[] = {"ERROR", "WARNING", "INFO", "DEBUG"};
   auto now = std::chrono::system_clock::now();
   auto seconds = std::chrono::system_clock::to_time_t(now);
-  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
   std::tm utc;
   gmtime_r(&seconds, &utc);
   char stamp[40];
@@ -221,7 +227,7 @@ std::string config_summary(const dispatchd_config& cfg) {
     flatten(*dispatch, "", values);
   dispatchd_config defaults;
   if (auto dispatch = caf::get_if<caf::settings>(&caf::content(defaults), "dispatch"))
-    flatten(*dispatch, "", values); // emplace keeps what was parsed
+    flatten(*dispatch, "", values);  // emplace keeps what was parsed
   std::string result;
   for (auto& [key, value] : values)
     result += (result.empty() ? "" : " ") + key + "=" + caf::to_string(masked(key, value));
@@ -238,4 +244,4 @@ std::string sink_summary(const char* kind, const caf::optional<webhook_config>& 
   return text;
 }
 
-} // namespace dispatch::app
+}  // namespace dispatch::app

@@ -19,7 +19,7 @@ enum class log_level { error, warning, info, debug };
 /// The operator's log: one line per call on stderr, `<UTC timestamp> <LEVEL> <text>`, written
 /// whole (lines from several threads never interleave). Lines above the level are dropped.
 class operator_log {
-public:
+ public:
   void set_level(log_level level);
   void write(log_level level, const std::string& text);
   void error(const std::string& text) { write(log_level::error, text); }
@@ -27,7 +27,7 @@ public:
   void info(const std::string& text) { write(log_level::info, text); }
   void debug(const std::string& text) { write(log_level::debug, text); }
 
-private:
+ private:
   std::mutex mutex_;
   log_level level_ = log_level::info;
 };
@@ -35,7 +35,7 @@ private:
 /// CAF's options plus the engine's, the gateway's, the sinks' and `dispatch.log.level`, with
 /// their defaults in the settings (`--dump-config`) and the message types registered.
 class dispatchd_config : public caf::actor_system_config {
-public:
+ public:
   dispatchd_config();
 };
 
@@ -66,4 +66,4 @@ std::string config_summary(const dispatchd_config& cfg);
 /// "task sink: webhook POST https://.../tasks/v1/ (1 header)" or "task sink: built-in log".
 std::string sink_summary(const char* kind, const caf::optional<webhook_config>& sink);
 
-} // namespace dispatch::app
+}  // namespace dispatch::app

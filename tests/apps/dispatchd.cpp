@@ -30,7 +30,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto deadline = 60s; // generous: the machine is shared
+constexpr auto deadline = 60s;  // generous: the machine is shared
 
 std::string read_file(const std::string& path) {
   std::ifstream in{path};
@@ -41,9 +41,9 @@ std::string read_file(const std::string& path) {
 
 /// dispatchd as a child process, its stdout and stderr in `log_path`; killed when this ends.
 class dispatchd_process {
-public:
+ public:
   dispatchd_process(std::vector<std::string> args, std::string log_path)
-    : log_path_(std::move(log_path)) {
+      : log_path_(std::move(log_path)) {
     args.insert(args.begin(), DISPATCHD_PATH);
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
@@ -53,7 +53,7 @@ public:
     auto parent = ::getpid();
     pid_ = ::fork();
     if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL); // dies with the test, should the test die first
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the test, should the test die first
       if (::getppid() != parent) ::_exit(126);
       ::dup2(log_fd, STDOUT_FILENO);
       ::dup2(log_fd, STDERR_FILENO);
@@ -96,15 +96,13 @@ public:
   uint16_t port_of(const std::string& host) {
     auto ready = wait_for("\\bready\\n");
     BOOST_REQUIRE_MESSAGE(!ready.empty(), "dispatchd did not get ready:\n" + log());
-    auto match = wait_for("listening on " + std::regex_replace(host, std::regex{"[.\\[\\]]"},
-                                                                "\\$&") + ":([0-9]+)");
+    auto match = wait_for("listening on " +
+                          std::regex_replace(host, std::regex{"[.\\[\\]]"}, "\\$&") + ":([0-9]+)");
     BOOST_REQUIRE_MESSAGE(!match.empty(), "no listening line for " + host + ":\n" + log());
     return static_cast<uint16_t>(std::stoi(match[1].str()));
   }
 
-  bool running() {
-    return pid_ > 0 && !reap(false);
-  }
+  bool running() { return pid_ > 0 && !reap(false); }
 
   void signal(int sig) {
     BOOST_REQUIRE(pid_ > 0);
@@ -127,7 +125,7 @@ public:
     return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
   }
 
-private:
+ private:
   // True when the child has exited (and is reaped now).
   bool reap(bool block) {
     if (pid_ <= 0) return true;
@@ -181,7 +179,7 @@ struct taken_port {
   ~taken_port() { ::close(fd); }
 };
 
-} // namespace
+}  // namespace
 
 BOOST_AUTO_TEST_SUITE(dispatchd_binary)
 
@@ -197,7 +195,7 @@ BOOST_AUTO_TEST_CASE(help_lists_the_dispatch_options) {
   auto [dump_status, dump] = run_to_exit(dir, {"--dump-config", "--dispatch.http.port=9999"});
   BOOST_TEST(dump_status == 0);
   BOOST_TEST(contains(dump, "port = 9999"), dump);
-  BOOST_TEST(!std::filesystem::exists(dir / "data")); // neither starts anything
+  BOOST_TEST(!std::filesystem::exists(dir / "data"));  // neither starts anything
 }
 
 BOOST_AUTO_TEST_CASE(starts_answers_health_and_stops_cleanly) {
@@ -220,13 +218,14 @@ BOOST_AUTO_TEST_CASE(starts_answers_health_and_stops_cleanly) {
     auto log = dispatchd.log();
     // Every line: an ISO timestamp, a level, the text.
     std::istringstream lines{log};
-    std::regex line_format{R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (ERROR|WARNING|INFO|DEBUG) .+)"};
+    std::regex line_format{
+        R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (ERROR|WARNING|INFO|DEBUG) .+)"};
     for (std::string line; std::getline(lines, line);)
       if (!contains(line, "rocksdb")) BOOST_TEST(std::regex_match(line, line_format), line);
     BOOST_TEST(contains(log, "INFO dispatchd "), log);
     BOOST_TEST(contains(log, "config: "));
     BOOST_TEST(contains(log, "http.port=0"));
-    BOOST_TEST(!contains(log, "s3cr3t-t0ken")); // tokens are masked
+    BOOST_TEST(!contains(log, "s3cr3t-t0ken"));  // tokens are masked
     BOOST_TEST(contains(log, "data directory: " + dir / "data"));
     BOOST_TEST(contains(log, "task sink: built-in log"));
     BOOST_TEST(contains(log, "received SIGTERM"));
@@ -248,9 +247,9 @@ BOOST_AUTO_TEST_CASE(starts_answers_health_and_stops_cleanly) {
 BOOST_AUTO_TEST_CASE(a_taken_port_is_refused_naming_the_address) {
   temp_dir dir;
   taken_port taken;
-  auto [status, log] = run_to_exit(
-      dir, {"--dispatch.data-dir=" + dir / "data", "--dispatch.http.host=127.0.0.1",
-            "--dispatch.http.port=" + std::to_string(taken.port)});
+  auto [status, log] =
+      run_to_exit(dir, {"--dispatch.data-dir=" + dir / "data", "--dispatch.http.host=127.0.0.1",
+                        "--dispatch.http.port=" + std::to_string(taken.port)});
   BOOST_TEST(status == 1);
   BOOST_TEST(contains(log, "ERROR"));
   BOOST_TEST(contains(log, "127.0.0.1:" + std::to_string(taken.port)), log);
@@ -265,7 +264,7 @@ BOOST_AUTO_TEST_CASE(a_data_directory_in_use_is_refused_naming_it) {
   BOOST_TEST(second.exit_status() == 1);
   auto log = second.log();
   BOOST_TEST(contains(log, "data directory " + dir / "data" + " is in use"), log);
-  BOOST_TEST(first.running()); // the holder is untouched
+  BOOST_TEST(first.running());  // the holder is untouched
   first.signal(SIGTERM);
   BOOST_TEST(first.exit_status() == 0);
 }
@@ -280,11 +279,12 @@ BOOST_AUTO_TEST_CASE(invalid_configuration_is_refused_naming_the_key) {
   auto [port_status, port_log] = run_to_exit(dir, args_for(dir, {"--dispatch.http.port=70000"}));
   BOOST_TEST(port_status == 1);
   BOOST_TEST(contains(port_log, "dispatch.http.port"), port_log);
-  BOOST_TEST(std::count(port_log.begin(), port_log.end(), '\n') == 1); // one line
+  BOOST_TEST(std::count(port_log.begin(), port_log.end(), '\n') == 1);  // one line
   // A deeper INI section would silently drop its siblings: refused with the way out.
   std::ofstream{dir / "deep.ini"} << "[dispatch.sinks]\ntimeout = 5\n[dispatch.sinks.task]\n"
                                      "url = \"http://x\"\n";
-  auto [deep_status, deep_log] = run_to_exit(dir, args_for(dir, {"--config-file=" + dir / "deep.ini"}));
+  auto [deep_status, deep_log] =
+      run_to_exit(dir, args_for(dir, {"--config-file=" + dir / "deep.ini"}));
   BOOST_TEST(deep_status == 1);
   BOOST_TEST(contains(deep_log, "[dispatch.sinks.task]"), deep_log);
   // Bad usage: an option nobody knows on the command line, a config file that is not there.
@@ -309,9 +309,10 @@ BOOST_AUTO_TEST_CASE(listening_beyond_loopback_requires_tokens) {
   auto port = guarded.port_of("0.0.0.0");
   http_client client{"127.0.0.1", port};
   BOOST_TEST(client.request("GET", "/health").status == 200u);
-  BOOST_TEST(client.request("GET", "/dispatchers/v1/").status == 401u); // the token is enforced
-  BOOST_TEST(client.request("GET", "/dispatchers/v1/", "", {{"Authorization", "Bearer t0k3n"}})
-                 .status == 200u);
+  BOOST_TEST(client.request("GET", "/dispatchers/v1/").status == 401u);  // the token is enforced
+  BOOST_TEST(
+      client.request("GET", "/dispatchers/v1/", "", {{"Authorization", "Bearer t0k3n"}}).status ==
+      200u);
   guarded.signal(SIGTERM);
   BOOST_TEST(guarded.exit_status() == 0);
 }
@@ -321,9 +322,9 @@ BOOST_AUTO_TEST_CASE(the_default_data_directory_is_created_with_its_parents) {
   // Run from the temp dir: the default ./var/dispatchd lands inside it.
   auto previous = std::filesystem::current_path();
   std::filesystem::current_path(dir.path());
-  dispatchd_process dispatchd{{"--dispatch.http.port=0", "--dispatch.http.host=127.0.0.1",
-                               "--dispatch.log.level=debug"},
-                              dir / "run.log"};
+  dispatchd_process dispatchd{
+      {"--dispatch.http.port=0", "--dispatch.http.host=127.0.0.1", "--dispatch.log.level=debug"},
+      dir / "run.log"};
   std::filesystem::current_path(previous);
   dispatchd.port_of("127.0.0.1");
   BOOST_TEST(std::filesystem::is_directory(dir / "var/dispatchd"));
@@ -344,10 +345,11 @@ BOOST_AUTO_TEST_CASE(a_task_webhook_receives_deliveries_with_its_headers) {
                               dir / "run.log"};
   http_client client{"127.0.0.1", dispatchd.port_of("127.0.0.1")};
   auto log = dispatchd.log();
-  BOOST_TEST(contains(log, "task sink: webhook POST " + task_service.url() + "/tasks/v1/ (2 headers)"),
-             log);
+  BOOST_TEST(
+      contains(log, "task sink: webhook POST " + task_service.url() + "/tasks/v1/ (2 headers)"),
+      log);
   BOOST_TEST(contains(log, "mail sink: built-in log"));
-  BOOST_TEST(!contains(log, "task-s3cret")); // header values are masked in the summary
+  BOOST_TEST(!contains(log, "task-s3cret"));  // header values are masked in the summary
   auto created = client.request(
       "POST", "/dispatchers/v1/",
       R"({"eventType":"user_created","actions":[{"type":"task","functionName":"welcome"}]})");
