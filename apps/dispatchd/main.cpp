@@ -154,11 +154,15 @@ int main(int argc, char** argv) {
   operator_log log;
   dispatchd_config cfg;
   if (auto err = cfg.parse(argc, argv)) {
-    std::cerr << "dispatchd: " << caf::actor_system_config::render(err)
-              << " (see dispatchd --help)\n";
+    std::cerr << "dispatchd: " << usage_problem(err) << " (see dispatchd --help)\n";
     return exit_usage;
   }
   if (cfg.cli_helptext_printed) return 0;
+  if (!cfg.remainder.empty()) {
+    std::cerr << "dispatchd: unexpected argument " << cfg.remainder.front()
+              << " (options take the form --dispatch.KEY=VALUE; see dispatchd --help)\n";
+    return exit_usage;
+  }
   auto settings = read_settings(cfg);
   if (!settings) {
     log.error("invalid configuration: " + message_of(settings.error()));

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 
 #include "config/option_table.hpp"
 #include "messages/error_code.hpp"
@@ -184,6 +185,19 @@ std::string help_text() {
          "  --config-file=<string> : INI file with [dispatch...] sections\n"
          "  --dump-config          : print the effective configuration and exit\n\n" +
          options.help_text(false);
+}
+
+std::string usage_problem(const caf::error& err) {
+  // CAF renders these as `parser_error(<code>, ({"argument" = "<arg>"}))`.
+  static const std::regex parser_error{R"re(parser_error\((\w+), \(\{"argument" = "(.*)"\}\)\))re"};
+  auto text = caf::to_string(err);
+  std::smatch match;
+  if (!std::regex_search(text, match, parser_error)) return caf::actor_system_config::render(err);
+  auto code = match[1].str();
+  auto reason = code == "not_an_option"      ? "unknown option"
+                : code == "missing_argument" ? "missing value in"
+                                             : "invalid value in";
+  return std::string{reason} + " " + match[2].str();
 }
 
 caf::expected<dispatchd_settings> read_settings(const dispatchd_config& cfg) {

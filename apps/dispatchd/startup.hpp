@@ -43,6 +43,9 @@ class dispatchd_config : public caf::actor_system_config {
 /// default (`--long-help` adds CAF's own options).
 std::string help_text();
 
+/// One line for a command line CAF could not parse, e.g. "unknown option --dispatch.foo=1".
+std::string usage_problem(const caf::error& err);
+
 /// Everything dispatchd reads from its configuration.
 struct dispatchd_settings {
   engine_config engine;

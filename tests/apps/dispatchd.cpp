@@ -290,7 +290,10 @@ BOOST_AUTO_TEST_CASE(invalid_configuration_is_refused_naming_the_key) {
   // Bad usage: an option nobody knows on the command line, a config file that is not there.
   auto [usage_status, usage_log] = run_to_exit(dir, args_for(dir, {"--dispatch.http.foo=1"}));
   BOOST_TEST(usage_status == 2);
-  BOOST_TEST(contains(usage_log, "dispatch.http.foo"), usage_log);
+  BOOST_TEST(contains(usage_log, "unknown option --dispatch.http.foo=1"), usage_log);
+  auto [stray_status, stray_log] = run_to_exit(dir, args_for(dir, {"stray"}));
+  BOOST_TEST(stray_status == 2);
+  BOOST_TEST(contains(stray_log, "unexpected argument stray"), stray_log);
   auto [missing_status, missing_log] =
       run_to_exit(dir, args_for(dir, {"--config-file=" + dir / "absent.ini"}));
   BOOST_TEST(missing_status == 2);
