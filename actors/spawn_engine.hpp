@@ -13,7 +13,7 @@
 namespace dispatch {
 
 /// Where an engine's deliveries go. An absent sink is the built-in log (readable back through the
-/// store; it does not schedule tasks).
+/// store). Like the ExH Task Service it stands for, it gets tasks at once with their startTimestamp.
 struct engine_sinks {
   caf::optional<sink_binding> task;
   caf::optional<sink_binding> mail;

@@ -1,6 +1,6 @@
 // The built-in log sink: keeps what it receives (tasks and mails in ExH shapes) in the store, so that
-// they can be read back (`GET /tasks/v1/`, `GET /mail/v1/`). It does not schedule: held tasks reach it
-// when due. Idempotent on the delivery id: a redelivery does not make a second record.
+// they can be read back (`GET /tasks/v1/`, `GET /mail/v1/`). It records a task at once, with its
+// startTimestamp, as the Task Service would. Idempotent on the delivery id: no second record.
 #pragma once
 
 #include "messages/interfaces.hpp"

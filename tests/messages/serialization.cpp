@@ -291,11 +291,16 @@ BOOST_AUTO_TEST_CASE(queries_and_pages) {
 }
 
 BOOST_AUTO_TEST_CASE(stats_and_inbox_events) {
-  engine_stats s{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13};
+  latency_snapshot latency{std::vector<uint64_t>(latency_bounds.size() + 1, 0), 3, 0.25};
+  latency.counts[4] = 3;
+  engine_stats s{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, latency};
   auto sy = round_trip(s);
   BOOST_TEST(sy.accepted == 1u);
   BOOST_TEST(sy.replayed == 9u);
   BOOST_TEST(sy.in_flight == 13u);
+  BOOST_TEST(sy.delivery_latency.counts == latency.counts);
+  BOOST_TEST(sy.delivery_latency.count == 3u);
+  BOOST_TEST(sy.delivery_latency.sum_seconds == 0.25);
   inbox_event i{77, sample_event()};
   auto iy = round_trip(i);
   BOOST_TEST(iy.sequence == 77u);

@@ -59,13 +59,15 @@ async function dispatcherCalls() {
   assert.match(task.id, /^[0-9a-f]{24}$/);
   assert.deepEqual(task.data, { camelKey: 1, snake_key: 'kept', Nested: { innerKey: true } });
   assert.equal(mail.templateId, '5f0c8a3b2c1d4e5f6a7b8c9d');
-  assert.equal(typeof created.creationTimestamp, 'number');
+  // The SDK turns `*Timestamp` fields (epoch ms on the wire) into Dates.
+  assert.ok(created.creationTimestamp instanceof Date, 'creationTimestamp is a Date');
+  assert.ok(Math.abs(created.creationTimestamp.getTime() - Date.now()) < 60000);
 
   step('dispatchers.findById / findFirst / find with select and sort');
   const byId = await sdk.dispatchers.findById(created.id);
   assert.equal(byId.name, 'welcome');
   assert.deepEqual(byId.actions[0].data, task.data);
-  assert.equal(byId.actions[0].startTimestamp, start.getTime());
+  assert.equal(new Date(byId.actions[0].startTimestamp).getTime(), start.getTime());
   const first = await sdk.dispatchers.findFirst({ rql: rql().eq('name', 'welcome').build() });
   assert.equal(first.id, created.id);
   const selected = await sdk.dispatchers.find({ rql: rql().select(['name']).eq('id', created.id).build() });
@@ -146,7 +148,7 @@ async function eventsToTasksAndMails(dispatcher) {
   step('a duplicate event id is answered with the first event and not dispatched again');
   const again = await sdk.events.create({ id: event.id, type: 'user_created', content: { other: 1 } });
   assert.equal(again.id, event.id);
-  assert.equal(again.creationTimestamp, event.creationTimestamp);
+  assert.equal(new Date(again.creationTimestamp).getTime(), new Date(event.creationTimestamp).getTime());
   await new Promise((resolve) => setTimeout(resolve, 500));
   const still = await sdk.tasks.find({ rql: rql().eq('functionName', 'sendWelcome').build() });
   assert.equal(still.data.length, 1);
