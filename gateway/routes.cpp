@@ -14,7 +14,8 @@ struct route_entry {
   route_id route;
 };
 
-constexpr std::array<route_entry, 19> route_table = {{
+// Each ExH service also answers its own `/<service>/v1/health` (the SDK's `health()` calls).
+constexpr std::array<route_entry, 24> route_table = {{
     {"GET", "dispatchers/v1", route_id::dispatchers_find},
     {"POST", "dispatchers/v1", route_id::dispatchers_create},
     {"GET", "dispatchers/v1/{}", route_id::dispatcher_get},
@@ -33,6 +34,11 @@ constexpr std::array<route_entry, 19> route_table = {{
     {"DELETE", "deliveries/v1/{}", route_id::delivery_purge},
     {"POST", "deliveries/v1/{}/replay", route_id::delivery_replay},
     {"GET", "health", route_id::health},
+    {"GET", "dispatchers/v1/health", route_id::health},
+    {"GET", "events/v1/health", route_id::health},
+    {"GET", "tasks/v1/health", route_id::health},
+    {"GET", "mail/v1/health", route_id::health},
+    {"GET", "deliveries/v1/health", route_id::health},
     {"GET", "metrics", route_id::metrics},
 }};
 

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -218,6 +219,12 @@ caf::expected<dispatchd_settings> read_settings(const dispatchd_config& cfg) {
   if (!level) return level.error();
   result.level = *level;
   if (auto err = check_authentication(result.http)) return err;
+  // The emitter waits for a sink's verdict; it must outwait a webhook's own timeout, or it would
+  // record "request timed out" instead of the webhook's reason (and count the attempt twice).
+  for (auto* hook : {&result.sinks.task, &result.sinks.mail})
+    if (*hook)
+      result.engine.sink_timeout = std::max(result.engine.sink_timeout,
+                                            (*hook)->timeout + std::chrono::seconds(2));
   return result;
 }
 

@@ -131,6 +131,7 @@ BOOST_AUTO_TEST_CASE(without_a_valid_token_every_route_but_health_is_401) {
                     "Basic first-secret", "Bearer ", "Bearer"})
     check_error(call("GET", "/dispatchers/v1/", "", {{"Authorization", auth}}), 401, 10);
   BOOST_TEST(call("GET", "/health").status == 200u);
+  BOOST_TEST(call("GET", "/events/v1/health").status == 200u);
 }
 
 BOOST_AUTO_TEST_CASE(a_configured_token_opens_every_route) {

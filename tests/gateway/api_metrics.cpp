@@ -37,6 +37,10 @@ BOOST_AUTO_TEST_CASE(health_is_ok_with_a_running_engine) {
   auto res = ok("GET", "/health");
   BOOST_TEST(res.body == R"({"status":"ok"})");
   BOOST_TEST(ok("GET", "/health/").status == 200u);
+  // The SDK's per-service health() calls; "health" is not taken for a dispatcher id.
+  for (auto target : {"/dispatchers/v1/health", "/events/v1/health", "/tasks/v1/health",
+                      "/mail/v1/health", "/deliveries/v1/health"})
+    BOOST_TEST(ok("GET", target).body == R"({"status":"ok"})", target);
 }
 
 BOOST_AUTO_TEST_CASE(metrics_show_the_expected_series_and_they_move) {
