@@ -15,8 +15,10 @@
 #include "messages/error_code.hpp"
 #include "messages/event.hpp"
 #include "messages/query.hpp"
+#include "fixtures/why.hpp"
 
 using namespace dispatch;
+using dispatch::test::why;
 using namespace std::chrono_literals;
 
 namespace {
@@ -98,7 +100,7 @@ BOOST_AUTO_TEST_SUITE(engine_config)
 
 BOOST_AUTO_TEST_CASE(defaults_without_any_input) {
   auto result = read({});
-  BOOST_REQUIRE_MESSAGE(result, message_of(result.error()));
+  BOOST_REQUIRE_MESSAGE(result, why(result));
   check_defaults(*result);
   BOOST_TEST(!validate(dispatch::engine_config{}));
   // A config without our options (an embedding user's) reads as the defaults too.
@@ -156,7 +158,7 @@ BOOST_AUTO_TEST_CASE(command_line_overrides) {
             "--dispatch.sync=false", "--dispatch.in-memory=true",
             "--dispatch.data-dir=/tmp/with space", "--dispatch.retry.multiplier=1.5",
             "--dispatch.cache-bytes=5000000000", "--dispatch.restart.window=120"});
-  BOOST_REQUIRE_MESSAGE(result, message_of(result.error()));
+  BOOST_REQUIRE_MESSAGE(result, why(result));
   BOOST_TEST(result->shards == 8u);
   BOOST_TEST(result->retry.initial.count() == 250);
   BOOST_TEST(result->retry.max_age.count() == 2000);
@@ -188,7 +190,7 @@ BOOST_AUTO_TEST_CASE(example_ini_parses_to_the_defaults) {
   std::stringstream text;
   text << file.rdbuf();
   auto result = read({}, text.str());
-  BOOST_REQUIRE_MESSAGE(result, message_of(result.error()));
+  BOOST_REQUIRE_MESSAGE(result, why(result));
   check_defaults(*result);
 }
 
@@ -199,7 +201,7 @@ BOOST_AUTO_TEST_CASE(ini_nested_sections_reach_the_config) {
       "[dispatch.retention]\nhistory-days = 30\n"
       "[dispatch.restart]\nwindow = 2min\n";
   auto result = read({}, ini);
-  BOOST_REQUIRE_MESSAGE(result, message_of(result.error()));
+  BOOST_REQUIRE_MESSAGE(result, why(result));
   BOOST_TEST(result->shards == 16u);
   BOOST_TEST(result->data_dir == "/srv/dispatch");
   BOOST_TEST(!result->detached);
@@ -210,7 +212,7 @@ BOOST_AUTO_TEST_CASE(ini_nested_sections_reach_the_config) {
   BOOST_TEST(result->restart_window.count() == 120);
   // The command line wins over the file.
   auto overridden = read({"--dispatch.shards=2", "--dispatch.retry.cap=9000"}, ini);
-  BOOST_REQUIRE_MESSAGE(overridden, message_of(overridden.error()));
+  BOOST_REQUIRE_MESSAGE(overridden, why(overridden));
   BOOST_TEST(overridden->shards == 2u);
   BOOST_TEST(overridden->retry.cap.count() == 9000);
   BOOST_TEST(overridden->retry.initial.count() == 500);
@@ -224,7 +226,7 @@ BOOST_AUTO_TEST_CASE(config_file_option_reads_a_file) {
   auto err = cfg.parse({"--config-file=" + path.string()});
   BOOST_REQUIRE_MESSAGE(!err, caf::to_string(err));
   auto result = read_engine_config(cfg);
-  BOOST_REQUIRE_MESSAGE(result, message_of(result.error()));
+  BOOST_REQUIRE_MESSAGE(result, why(result));
   BOOST_TEST(result->shards == 32u);
   BOOST_TEST(result->sink_in_flight == 7u);
 }
@@ -244,7 +246,7 @@ BOOST_AUTO_TEST_CASE(unknown_keys_are_rejected_by_name) {
                        "[dispatch.http]\nhost = \"0.0.0.0\"\n[dispatch.sinks.task]\n"
                        "url = \"http://x\"\n[dispatch.cluster]\nnodes = 3\n"
                        "[dispatch.log]\nlevel = \"info\"\n[myapp]\nanything = 1\n");
-  BOOST_TEST(reserved.engaged(), (reserved ? "" : message_of(reserved.error())));
+  BOOST_TEST(reserved.engaged(), why(reserved));
 }
 
 BOOST_AUTO_TEST_CASE(wrong_types_are_rejected_naming_key_and_type) {
@@ -329,7 +331,7 @@ BOOST_AUTO_TEST_CASE(prepare_config_equips_a_users_own_config) {
   auto err = cfg.parse({"--dispatch.sink.in-flight=9"}, ini);
   BOOST_REQUIRE_MESSAGE(!err, caf::to_string(err));
   auto result = read_engine_config(cfg);
-  BOOST_REQUIRE_MESSAGE(result, message_of(result.error()));
+  BOOST_REQUIRE_MESSAGE(result, why(result));
   BOOST_TEST(result->shards == 12u);
   BOOST_TEST(result->sink_in_flight == 9u);
   BOOST_TEST(caf::get_or(cfg, "myapp.answer", int64_t{0}) == 42);

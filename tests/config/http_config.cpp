@@ -12,17 +12,13 @@
 #include "config/http_config.hpp"
 #include "config/sink_config.hpp"
 #include "messages/error_code.hpp"
+#include "fixtures/why.hpp"
 
 using namespace dispatch;
+using dispatch::test::why;
 using namespace std::chrono_literals;
 
 namespace {
-
-// The failure's message, or nothing: Boost evaluates a check's message even when it passes.
-template <class T>
-std::string why(const caf::expected<T>& result) {
-  return result ? std::string{} : message_of(result.error());
-}
 
 struct http_test_config : caf::actor_system_config {
   http_test_config() {

@@ -9,16 +9,12 @@
 #include "config/engine_config.hpp"
 #include "config/sink_config.hpp"
 #include "messages/error_code.hpp"
+#include "fixtures/why.hpp"
 
 using namespace dispatch;
+using dispatch::test::why;
 
 namespace {
-
-// The failure's message, or nothing: Boost evaluates a check's message even when it passes.
-template <class T>
-std::string why(const caf::expected<T>& result) {
-  return result ? std::string{} : message_of(result.error());
-}
 
 struct sink_test_config : caf::actor_system_config {
   sink_test_config() {
