@@ -45,14 +45,12 @@ test-sanitize: deps
 	  ASAN_OPTIONS=detect_leaks=1 \
 	  ctest --output-on-failure -j $(JOBS) -LE install $(CTEST_ARGS)
 
-# Until dispatch-bench exists, the quick throughput run (sync on, then off) stands in for it.
+# The standard benchmark set (about 4 minutes): limits, engine scenarios, table, JSON lines in
+# bench/results/latest.jsonl and SVG figures beside it. BENCH_ARGS="--duration=3" or
+# BENCH_ARGS="--scenario=standard-sync,open-50" picks less; see bench/README.md.
+BENCH_ARGS ?=
 bench: build
-	@if [ -x $(BUILD_DIR)/bench/dispatch-bench ]; then \
-	  $(BUILD_DIR)/bench/dispatch-bench $(RUN_ARGS); \
-	else \
-	  $(BUILD_DIR)/examples/throughput --dispatch.sync=true $(RUN_ARGS) && \
-	  $(BUILD_DIR)/examples/throughput --dispatch.sync=false $(RUN_ARGS); \
-	fi
+	@$(BUILD_DIR)/bench/dispatch-bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(BUILD_DIR).configure.log $(SANITIZE_DIR).configure.log

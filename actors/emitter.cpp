@@ -100,6 +100,7 @@ void count_outcome(emitter_state& st, const delivery& d) {
   if (d.status == delivery_status::delivered) {
     ++m.delivered;
     --m.pending_depth;
+    m.delivery_latency.record(std::chrono::milliseconds{d.finished - d.created});
     remember_finished(st, d.id);
   } else if (d.status == delivery_status::dead) {
     ++m.dead_letters;

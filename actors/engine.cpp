@@ -84,6 +84,45 @@ caf::expected<json_page> list_log(engine_state& st, action_kind kind, const quer
   return result;
 }
 
+/// An event the engine still holds, in its JSON shape.
+struct held_event {
+  std::string id;
+  std::string json;
+};
+
+/// Events not yet matched (the inbox, every shard) and events of waiting deliveries, once each.
+caf::expected<json_page> list_events(engine_state& st, const query& q) {
+  auto for_each = [&](auto visit) -> caf::error {
+    constexpr size_t step = 1024;
+    for (uint32_t shard = 0; shard < st.db->shards(); ++shard) {
+      for (uint64_t after = 0;;) {
+        auto part = st.db->scan_inbox(shard, after, step);
+        if (!part)
+          return part.error();
+        for (auto& entry : *part)
+          if (!visit(held_event{entry.event.id, to_json(entry.event)}))
+            return caf::none;
+        if (part->size() < step)
+          break;
+        after = part->back().sequence;
+      }
+    }
+    return st.db->for_each_waiting([&](const delivery& d) {
+      auto json = embedded_event_json(d.kind == action_kind::task ? d.task.data : d.mail.content);
+      return json.empty() || visit(held_event{d.event_id, std::move(json)});
+    });
+  };
+  auto page = read_page<held_event>(
+    q, for_each, [](const held_event& e) { return e.id; },
+    [](const held_event& e) { return e.json; });
+  if (!page)
+    return page.error();
+  json_page result{page->first, {}};
+  for (auto& e : page->second)
+    result.data.push_back(std::move(e.json));
+  return result;
+}
+
 /// Replays every dead letter matching `q`, one request at a time per emitter, then answers the count.
 caf::typed_response_promise<uint64_t> replay_matching(self_ptr self, const query& q) {
   auto rp = self->make_response_promise<uint64_t>();
@@ -199,6 +238,12 @@ engine(self_ptr self, engine_config config, store_ptr db, metrics_ptr metrics, i
     },
     [self](log_atom, action_kind kind, const query& q) -> caf::result<json_page> {
       auto page = list_log(self->state, kind, q);
+      if (!page)
+        return page.error();
+      return std::move(*page);
+    },
+    [self](events_atom, const query& q) -> caf::result<json_page> {
+      auto page = list_events(self->state, q);
       if (!page)
         return page.error();
       return std::move(*page);

@@ -25,6 +25,7 @@ struct engine_metrics {
   std::atomic<int64_t> pending_depth{0}; // deliveries waiting, all kinds
   std::atomic<int64_t> in_flight{0};     // deliveries at a sink
   std::atomic<bool> storage_ok{true};    // false after a failed write, until a probe succeeds
+  latency_recorder delivery_latency;     // match -> delivered
 
   engine_stats snapshot() const;
 };
@@ -47,6 +48,7 @@ inline engine_stats engine_metrics::snapshot() const {
   s.inbox_depth = clamp(inbox_depth.load(std::memory_order_relaxed));
   s.pending_depth = clamp(pending_depth.load(std::memory_order_relaxed));
   s.in_flight = clamp(in_flight.load(std::memory_order_relaxed));
+  s.delivery_latency = delivery_latency.snapshot();
   return s;
 }
 

@@ -134,10 +134,20 @@ bind_plan(net::io_context& ioc, const server_state_ptr& state,
 caf::expected<std::vector<http_listener_ptr>> bind_listeners(net::io_context& ioc,
                                                              const server_state_ptr& state) {
   std::vector<planned_host> plan;
+  std::vector<net::ip::address> seen; // `localhost` beside `127.0.0.1` binds it once
   for (const auto& host : state->cfg.hosts) {
     auto planned = plan_host(host, state->cfg.port);
     if (!planned)
       return std::move(planned.error());
+    auto& addresses = planned->addresses;
+    addresses.erase(std::remove_if(addresses.begin(), addresses.end(),
+                                   [&](const net::ip::address& address) {
+                                     if (std::find(seen.begin(), seen.end(), address) != seen.end())
+                                       return true;
+                                     seen.push_back(address);
+                                     return false;
+                                   }),
+                    addresses.end());
     plan.push_back(std::move(*planned));
   }
   // A port picked by the kernel for the first address may be taken on another one; pick again.

@@ -64,7 +64,7 @@ public:
       listener->start();
     auto count = std::max(1u, state_->cfg.io_threads);
     for (unsigned i = 0; i < count; ++i)
-      threads_.emplace_back([this] { ioc_.run(); });
+      threads_.emplace_back([this] { run_io(); });
   }
 
   std::vector<listen_endpoint> endpoints() const override {
@@ -122,6 +122,18 @@ public:
   }
 
 private:
+  // A handler that throws must not take the io thread (and the process) with it.
+  void run_io() {
+    for (;;) {
+      try {
+        ioc_.run();
+        return;
+      } catch (const std::exception& e) {
+        state_->say(std::string{"http io thread: unexpected exception: "} + e.what());
+      }
+    }
+  }
+
   // Every session closes on its own strand; give them a moment to do so before the io threads stop.
   void close_sessions() {
     std::vector<std::shared_ptr<http_session>> sessions;

@@ -281,7 +281,10 @@ http::response<http::string_body> to_wire(http_response res, unsigned version, b
                                           bool head_request) {
   http::response<http::string_body> wire;
   wire.version(version);
-  wire.result(res.status >= 100 && res.status <= 999 ? res.status : 500);
+  // An interim status cannot be a final answer; 204 and 304 carry no body (Beast would throw).
+  wire.result(res.status >= 200 && res.status <= 999 ? res.status : 500);
+  if (res.status == 204 || res.status == 304)
+    res.body.clear();
   wire.set(http::field::server, "dispatchd");
   if (!res.content_type.empty())
     wire.set(http::field::content_type, res.content_type);
@@ -305,7 +308,16 @@ void http_session::answer(http_response res) {
   if (closed_ || !owes_reply_ || response_)
     return;
   auto keep = keep_alive_ && !state_->closing;
-  write_response(to_wire(std::move(res), version_, keep, head_request_), keep);
+  wire_response wire;
+  try {
+    wire = to_wire(std::move(res), version_, keep, head_request_);
+  } catch (const std::exception& e) {
+    // A header Beast refuses (a blank name, say) is our bug, not the client's: answer 500.
+    state_->say(std::string{"unwritable answer replaced by a 500: "} + e.what());
+    wire = to_wire(error_response(error_code::server, "internal error", 500), version_, keep,
+                   head_request_);
+  }
+  write_response(std::move(wire), keep);
 }
 
 // An error found while reading (limits, malformed input): answered, then the connection closes.

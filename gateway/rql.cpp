@@ -1,5 +1,5 @@
 // The RQL parser: the percent-encoded query text of a `find` call into a typed `query` (filter
-// tree, projection, sort order, page window); malformed input is refused with code 19 (invalid_rql).
+// tree, projection, sort order, page window); malformed input is refused with code 19.
 #include "gateway/rql.hpp"
 
 #include <charconv>
@@ -136,8 +136,8 @@ caf::expected<term> split_term(std::string_view text) {
     return rql_error("RQL term such as eq(field,value) expected, got " + quoted(text));
   if (name.empty()) return rql_error("empty operator name in " + quoted(text));
   for (char c : name)
-    if (!is_letter(c)) return rql_error("malformed operator name " + quoted(name) + " in " +
-                                        quoted(text));
+    if (!is_letter(c))
+      return rql_error("malformed operator name " + quoted(name) + " in " + quoted(text));
   size_t depth = 0;
   size_t close = open;
   for (; close < text.size(); ++close) {
@@ -197,8 +197,8 @@ std::optional<double> to_number(std::string_view text) {
   }
   double result = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), result);
-  if (i != text.size() || ec != std::errc{} || end != text.data() + text.size()
-      || !std::isfinite(result))
+  if (i != text.size() || ec != std::errc{} || end != text.data() + text.size() ||
+      !std::isfinite(result))
     return std::nullopt;  // 1e999 and the like stay strings
   return result;
 }
@@ -235,7 +235,8 @@ std::optional<timestamp_ms> to_date(std::string_view text) {
 caf::expected<query_value> typed_value(const std::string& text) {
   auto colon = text.find(':');
   auto prefix = std::string_view{text}.substr(0, colon);
-  auto rest = colon == std::string::npos ? std::string_view{} : std::string_view{text}.substr(colon + 1);
+  auto rest =
+      colon == std::string::npos ? std::string_view{} : std::string_view{text}.substr(colon + 1);
   if (colon != std::string::npos) {
     if (prefix == "string") return string_value(std::string{rest});
     if (prefix == "number") {
@@ -274,13 +275,19 @@ std::optional<uint64_t> to_count(std::string_view text) {
 
 std::optional<filter_op> filter_op_named(std::string_view name) {
   static constexpr std::pair<std::string_view, filter_op> known[] = {
-    {"eq", filter_op::eq},     {"ne", filter_op::ne},
-    {"gt", filter_op::gt},     {"ge", filter_op::ge},
-    {"lt", filter_op::lt},     {"le", filter_op::le},
-    {"in", filter_op::in},     {"out", filter_op::out},
-    {"like", filter_op::like}, {"contains", filter_op::contains},
-    {"excludes", filter_op::excludes}, {"and", filter_op::and_},
-    {"or", filter_op::or_},
+      {"eq", filter_op::eq},
+      {"ne", filter_op::ne},
+      {"gt", filter_op::gt},
+      {"ge", filter_op::ge},
+      {"lt", filter_op::lt},
+      {"le", filter_op::le},
+      {"in", filter_op::in},
+      {"out", filter_op::out},
+      {"like", filter_op::like},
+      {"contains", filter_op::contains},
+      {"excludes", filter_op::excludes},
+      {"and", filter_op::and_},
+      {"or", filter_op::or_},
   };
   for (auto& [spelling, op] : known)
     if (spelling == name) return op;
@@ -293,11 +300,33 @@ std::string count_text(size_t n) {
 
 caf::expected<filter> parse_filter(const term& t, size_t depth);
 
-// A comparison or presence test: a field path, then the values the operator takes.
+// `contains(path)` / `excludes(path)` test presence; `contains(path, cond...)` matches elements of
+// an array of objects (ExH: `contains(actions, eq(type,mail))`), `excludes` the opposite.
+caf::expected<filter> parse_presence(const term& t, filter_op op, size_t depth) {
+  if (t.args.empty()) return rql_error(t.label() + ": expected at least 1 argument, got 0");
+  if (depth > max_nesting)
+    return rql_error(t.label() + ": nested deeper than " + std::to_string(max_nesting) + " levels");
+  filter result;
+  result.op = op;
+  auto path = decode_argument(t, t.args.front());
+  if (!path) return path.error();
+  if (auto err = check_path(t, *path)) return err;
+  result.path = std::move(*path);
+  for (size_t i = 1; i < t.args.size(); ++i) {
+    if (t.args[i].empty()) return rql_error(t.label() + ": empty condition in " + quoted(t.text));
+    auto child = split_term(t.args[i]);
+    if (!child) return child.error();
+    auto parsed = parse_filter(*child, depth + 1);
+    if (!parsed) return parsed.error();
+    result.children.push_back(std::move(*parsed));
+  }
+  return result;
+}
+
+// A comparison: a field path, then the values the operator takes.
 caf::expected<filter> parse_comparison(const term& t, filter_op op) {
   bool several = op == filter_op::in || op == filter_op::out;
-  bool path_only = op == filter_op::contains || op == filter_op::excludes;
-  size_t wanted = path_only ? 1 : 2;
+  size_t wanted = 2;
   if (several ? t.args.size() < wanted : t.args.size() != wanted)
     return rql_error(t.label() + ": expected " + (several ? "at least " : "") + count_text(wanted) +
                      ", got " + std::to_string(t.args.size()));
@@ -341,6 +370,7 @@ caf::expected<filter> parse_group(const term& t, filter_op op, size_t depth) {
 caf::expected<filter> parse_filter(const term& t, size_t depth) {
   auto op = filter_op_named(t.name);
   if (op == filter_op::and_ || op == filter_op::or_) return parse_group(t, *op, depth);
+  if (op == filter_op::contains || op == filter_op::excludes) return parse_presence(t, *op, depth);
   if (op) return parse_comparison(t, *op);
   if (t.name == "select" || t.name == "sort" || t.name == "limit")
     return rql_error(t.label() + ": " + std::string{t.name} +
@@ -350,7 +380,7 @@ caf::expected<filter> parse_filter(const term& t, size_t depth) {
 
 // The top level of a query: filters (ANDed) and at most one each of select, sort and limit.
 class rql_parser {
-public:
+ public:
   caf::error add(std::string_view text) {
     if (text.empty()) return caf::none;  // "a&&b" or a trailing '&': nothing to add
     auto t = split_term(text);
@@ -358,6 +388,11 @@ public:
     if (t->name == "select") return once(seen_select_, *t, &rql_parser::parse_select);
     if (t->name == "sort") return once(seen_sort_, *t, &rql_parser::parse_sort);
     if (t->name == "limit") return once(seen_limit_, *t, &rql_parser::parse_limit);
+    // The SDK's rqlBuilder().skipCount() asks not to count the total; counting anyway is harmless.
+    if (t->name == "skipCount") {
+      if (!t->args.empty()) return rql_error(t->label() + ": takes no arguments");
+      return caf::none;
+    }
     auto parsed = parse_filter(*t, 1);
     if (!parsed) return parsed.error();
     filters_.push_back(std::move(*parsed));
@@ -374,7 +409,7 @@ public:
     return std::move(result_);
   }
 
-private:
+ private:
   using part_parser = caf::error (rql_parser::*)(const term&);
 
   caf::error once(bool& seen, const term& t, part_parser parse) {

@@ -28,5 +28,6 @@ using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using events_atom = caf::atom_constant<caf::atom("events")>;
 using log_atom = caf::atom_constant<caf::atom("log")>;
 using health_atom = caf::atom_constant<caf::atom("health")>;
+using answered_atom = caf::atom_constant<caf::atom("answered")>;
 
 } // namespace dispatch

@@ -124,6 +124,9 @@ using deliveries_api = caf::typed_actor<
   caf::replies_to<purge_atom, std::string>::with<uint32_t>,
   // What the built-in log sink received of one kind (tasks or mails), in ExH shapes.
   caf::replies_to<log_atom, action_kind, query>::with<json_page>,
+  // Events the engine still holds (not yet matched, or referenced by a waiting delivery), as
+  // `{id, type, content, creationTimestamp}` JSON, filtered, sorted and paged.
+  caf::replies_to<events_atom, query>::with<json_page>,
   // Counters and queue depths.
   caf::replies_to<stats_atom>::with<engine_stats>,
   // True while every component is up and storage is writable.

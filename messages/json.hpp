@@ -94,4 +94,8 @@ std::string task_data_with_event(const caf::optional<std::string>& action_data, 
 /// A mail's content: `{"event": <the event>}`.
 std::string mail_content_of(const event& ev);
 
+/// The `event` member of a task's data or a mail's content (both made by the functions above), as
+/// JSON text; empty when there is none.
+std::string embedded_event_json(std::string_view object_text);
+
 } // namespace dispatch

@@ -301,4 +301,20 @@ std::string mail_content_of(const event& ev) {
   return text_of(buffer);
 }
 
+std::string embedded_event_json(std::string_view object_text) {
+  // The text was written by us from checked input, so the writer's recursion is bounded.
+  rapidjson::Document doc;
+  rapidjson::MemoryStream stream(object_text.data(), object_text.size());
+  doc.ParseStream<rapidjson::kParseIterativeFlag>(stream);
+  if (doc.HasParseError() || !doc.IsObject())
+    return {};
+  auto found = doc.FindMember("event");
+  if (found == doc.MemberEnd() || !found->value.IsObject())
+    return {};
+  rapidjson::StringBuffer buffer;
+  json_writer out{buffer};
+  found->value.Accept(out);
+  return text_of(buffer);
+}
+
 } // namespace dispatch

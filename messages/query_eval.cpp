@@ -296,9 +296,17 @@ bool evaluate(const compiled_filter& f, const json_value& record) {
       return std::any_of(r.leaves.begin(), r.leaves.end(),
                          [&](auto leaf) { return like_matches(*leaf, f.like_parts); });
     case filter_op::contains:
-      return r.present;
-    case filter_op::excludes:
-      return !r.present;
+    case filter_op::excludes: {
+      // With conditions, an element match: some element (an object) meets all of them.
+      bool found = f.children.empty()
+                     ? r.present
+                     : std::any_of(r.leaves.begin(), r.leaves.end(), [&](auto leaf) {
+                         return leaf->IsObject()
+                                && std::all_of(f.children.begin(), f.children.end(),
+                                               [&](auto& child) { return evaluate(child, *leaf); });
+                       });
+      return f.op == filter_op::contains ? found : !found;
+    }
     default:
       return ordered_match(r, f);
   }
@@ -355,11 +363,18 @@ caf::error check_filter(const filter& f, const std::string& where, size_t depth)
   }
   if (!valid_path(f.path))
     return fail(" needs a field path such as actions.type, got \"" + f.path + "\"");
-  if (!f.children.empty()) return fail("(" + f.path + ") cannot take nested conditions");
   auto count = std::to_string(f.values.size());
   if (f.op == filter_op::contains || f.op == filter_op::excludes) {
     if (!f.values.empty()) return fail("(" + f.path + ") takes no values, got " + count);
-  } else if (f.op == filter_op::in || f.op == filter_op::out) {
+    // contains(path, cond...) matches elements: the conditions apply to each element of path.
+    for (size_t i = 0; i < f.children.size(); ++i) {
+      auto child_where = where + "." + op_name(f.op) + "[" + std::to_string(i) + "]";
+      if (auto err = check_filter(f.children[i], child_where, depth + 1)) return err;
+    }
+    return caf::none;
+  }
+  if (!f.children.empty()) return fail("(" + f.path + ") cannot take nested conditions");
+  if (f.op == filter_op::in || f.op == filter_op::out) {
     if (f.values.empty()) return fail("(" + f.path + ") needs at least one value");
   } else if (f.values.size() != 1) {
     return fail("(" + f.path + ") needs exactly one value, got " + count);

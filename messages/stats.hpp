@@ -5,6 +5,8 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "messages/latency.hpp"
+
 namespace dispatch {
 
 struct engine_stats {
@@ -21,13 +23,14 @@ struct engine_stats {
   uint64_t inbox_depth = 0;     // accepted, not yet matched
   uint64_t pending_depth = 0;   // deliveries waiting (pending, held, retrying)
   uint64_t in_flight = 0;       // deliveries at a sink right now
+  latency_snapshot delivery_latency; // from the match (right after acceptance) to delivered
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, engine_stats& x) {
   return f(caf::meta::type_name("dispatch.engine_stats"), x.accepted, x.duplicates, x.rejected,
            x.matched, x.deliveries_created, x.delivered, x.retries, x.dead_letters, x.replayed,
-           x.restarts, x.inbox_depth, x.pending_depth, x.in_flight);
+           x.restarts, x.inbox_depth, x.pending_depth, x.in_flight, x.delivery_latency);
 }
 
 } // namespace dispatch

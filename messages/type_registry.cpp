@@ -25,6 +25,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<dispatcher_page>("dispatch.dispatcher_page");
   cfg.add_message_type<delivery_page>("dispatch.delivery_page");
   cfg.add_message_type<json_page>("dispatch.json_page");
+  cfg.add_message_type<latency_snapshot>("dispatch.latency_snapshot");
   cfg.add_message_type<engine_stats>("dispatch.engine_stats");
   cfg.add_message_type<inbox_event>("dispatch.inbox_event");
   cfg.add_message_type<sink_actor>("dispatch.sink_actor");

@@ -155,6 +155,9 @@ public:
   /// returning false from `visit`.
   caf::error for_each_delivery(const std::function<bool(const delivery&)>& visit) const;
 
+  /// Visits the waiting deliveries only (pending, held, retrying), of every kind.
+  caf::error for_each_waiting(const std::function<bool(const delivery&)>& visit) const;
+
   /// Number of waiting deliveries of `kind` (an estimate is fine for stats).
   uint64_t waiting_size(action_kind kind) const;
 

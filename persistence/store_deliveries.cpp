@@ -448,6 +448,11 @@ caf::error store::for_each_delivery(const std::function<bool(const delivery&)>& 
   });
 }
 
+caf::error store::for_each_waiting(const std::function<bool(const delivery&)>& visit) const {
+  auto& s = *impl_;
+  return visit_family(s, s.deliveries, keys::deliveries_family, false, visit);
+}
+
 uint64_t store::waiting_size(action_kind kind) const {
   return impl_->waiting_counts[index_of(kind)].load();
 }

@@ -12,7 +12,15 @@ packages=(
   libboost-dev          # Beast / Asio (header-only)
   libcurl4-openssl-dev  # webhook sinks
   libssl-dev            # caf_openssl links OpenSSL
+  gnuplot-nox           # dispatch-bench draws its figures (SVG); optional at run time
+  curl                  # the README's session against dispatchd
+  wrk                   # HTTP load generator for the gateway figures
 )
+
+# The SDK compatibility test runs the official ExH JavaScript SDK on node. A node from elsewhere
+# (e.g. NodeSource, which bundles npm) is kept; otherwise Debian's nodejs and npm are installed.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

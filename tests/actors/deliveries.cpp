@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "fixtures/engine_fixture.hpp"
+#include "messages/json.hpp"
 
 using namespace dispatch;
 using namespace dispatch::test;
@@ -219,6 +220,54 @@ BOOST_AUTO_TEST_CASE(a_scheduling_sink_gets_the_task_at_once) {
   publish("t");
   BOOST_REQUIRE(wait_until([&] { return tasks->size() == 1; }, 10s));
   BOOST_CHECK(tasks->snapshot().front().value.task.start_timestamp == start_at);
+}
+
+BOOST_AUTO_TEST_CASE(events_are_listed_while_a_delivery_still_holds_them) {
+  start();
+  auto held = task_action("later");
+  held.start_timestamp = now_ms() + 60000;
+  create(make_dispatcher("held", {held}));
+  create(make_dispatcher("now", {task_action("f")}));
+  auto waiting = publish("held", R"({"user":"é","n":1})");
+  auto done = publish("now", R"({"n":2})");
+  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 1; }));
+  BOOST_REQUIRE(wait_until([&] {
+    auto page = call<delivery_page>(deliveries_atom::value, by_status("delivered"));
+    return page && page->page.total == 1;
+  }));
+  auto page = call<json_page>(events_atom::value, query{});
+  BOOST_REQUIRE(page);
+  BOOST_REQUIRE_EQUAL(page->page.total, 1u);
+  BOOST_CHECK_EQUAL(page->data.at(0), to_json(waiting));
+  query by_type;
+  by_type.where.op = filter_op::eq;
+  by_type.where.path = "type";
+  by_type.where.values.push_back(string_value("now"));
+  page = call<json_page>(events_atom::value, by_type);
+  BOOST_REQUIRE(page);
+  BOOST_CHECK_EQUAL(page->page.total, 0u);
+  BOOST_CHECK(done.id != waiting.id);
+}
+
+BOOST_AUTO_TEST_CASE(delivery_latency_counts_every_delivered_delivery) {
+  start();
+  create(make_dispatcher("t", {task_action("f"), task_action("g")}));
+  publish("t");
+  publish("t");
+  BOOST_REQUIRE(wait_until([&] {
+    auto stats = call<engine_stats>(stats_atom::value);
+    return stats && stats->delivered == 4;
+  }));
+  auto stats = call<engine_stats>(stats_atom::value);
+  BOOST_REQUIRE(stats);
+  const auto& histogram = stats->delivery_latency;
+  BOOST_CHECK_EQUAL(histogram.count, 4u);
+  BOOST_REQUIRE_EQUAL(histogram.counts.size(), latency_bounds.size() + 1);
+  uint64_t sum = 0;
+  for (auto n : histogram.counts)
+    sum += n;
+  BOOST_CHECK_EQUAL(sum, 4u);
+  BOOST_CHECK_LT(histogram.sum_seconds, 60.0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

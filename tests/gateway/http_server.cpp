@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -21,10 +22,16 @@ using namespace std::chrono_literals;
 
 namespace {
 
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 // Answers "METHOD TARGET|BODY" as text, and what it saw of the request in headers.
 http_handler echo_handler(std::atomic<int>& calls) {
   return [&calls](http_request req, http_reply reply) {
     ++calls;
+    if (req.target == "/throw")
+      throw std::runtime_error("handler bug");
     http_response res;
     res.content_type = "text/plain";
     res.body = req.method + " " + req.target + "|" + req.body;
@@ -144,10 +151,6 @@ std::string post_header(size_t length, const std::string& extra = "") {
          + std::to_string(length) + "\r\n" + extra + "\r\n";
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(http_server, server_fixture)
@@ -183,13 +186,24 @@ BOOST_AUTO_TEST_CASE(statuses_are_counted_by_class) {
   BOOST_TEST(client->request("GET", "/status/404").status == 404u);
   BOOST_TEST(client->request("GET", "/status/503").status == 503u);
   BOOST_TEST(client->request("GET", "/status/200").status == 200u);
-  BOOST_TEST(wait_until([&] { return metrics->responses_2xx.load() == 1u; }, 5s));
+  // A 204 loses its body; a throwing handler is a 500; the connection goes on after both.
+  auto empty = client->request("GET", "/status/204");
+  BOOST_TEST(empty.status == 204u);
+  BOOST_TEST(empty.body.empty());
+  auto failed = client->request("GET", "/throw");
+  BOOST_TEST(failed.status == 500u);
+  BOOST_TEST(contains(failed.body, "internal error"));
+  BOOST_TEST(client->request("HEAD", "/status/200").header("content-length") == "17");
+  BOOST_TEST(client->request("GET", "/last").body == "GET /last|");
+  BOOST_TEST(wait_until([&] { return metrics->responses_2xx.load() == 4u; }, 5s));
   BOOST_TEST(metrics->responses_4xx.load() == 1u);
-  BOOST_TEST(metrics->responses_5xx.load() == 1u);
+  BOOST_TEST(metrics->responses_5xx.load() == 2u);
+  BOOST_TEST(logged("handler bug"));
 }
 
 BOOST_AUTO_TEST_CASE(answers_may_come_later_from_another_thread) {
   later_replier later{50ms};
+  metrics = nullptr; // the server runs without counters too
   start(later.handler());
   auto client = connect();
   for (int i = 0; i < 3; ++i) {
@@ -434,7 +448,7 @@ BOOST_AUTO_TEST_CASE(port_zero_gives_every_host_the_same_port) {
 }
 
 BOOST_AUTO_TEST_CASE(ipv6_loopback_is_served_or_skipped_with_a_log_line) {
-  cfg.hosts = {"127.0.0.1", "::1"};
+  cfg.hosts = {"127.0.0.1", "localhost"}; // localhost: 127.0.0.1 (bound once) and ::1
   start();
   if (!ipv6_loopback_available()) {
     BOOST_TEST(server->endpoints().size() == 1u);

@@ -1,0 +1,261 @@
+// dispatchd's startup: options, reading and checking the configuration, the data directory, and
+// the lines the operator sees (log format, config summary with secrets masked, sinks, endpoints).
+#include "apps/dispatchd/startup.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+
+#include "config/option_table.hpp"
+#include "messages/error_code.hpp"
+
+namespace dispatch::app {
+
+namespace {
+
+// -- dispatch.log --------------------------------------------------------------------------------
+
+struct log_options {
+  std::string level = "info";
+};
+
+const detail::option_table<log_options>& log_table() {
+  static const detail::option_table<log_options> table{
+      "dispatch.log",
+      {
+          {"level", +[](log_options& c) -> std::string& { return c.level; },
+           "operator log detail on stderr: error, warning, info or debug"},
+      }};
+  return table;
+}
+
+const char* const level_names[] = {"error", "warning", "info", "debug"};
+
+caf::expected<log_level> read_log_level(const caf::actor_system_config& cfg) {
+  log_options options;
+  if (auto err = log_table().read(caf::content(cfg), options)) return err;
+  for (size_t i = 0; i < std::size(level_names); ++i)
+    if (options.level == level_names[i]) return static_cast<log_level>(i);
+  return detail::config_error("dispatch.log.level: expected error, warning, info or debug, got \"" +
+                              options.level + "\"");
+}
+
+// -- checks CAF does not make --------------------------------------------------------------------
+
+// CAF 0.17's INI parser lets a section nested three deep ([dispatch.sinks.task]) replace its
+// whole parent section, silently dropping the keys of [dispatch.sinks] and its other children.
+caf::error check_ini_layout(const std::string& path) {
+  std::ifstream file{path};
+  std::string line;
+  for (size_t number = 1; std::getline(file, line); ++number) {
+    auto start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] != '[') continue;
+    auto name = line.substr(start + 1, line.find(']', start) - start - 1);
+    auto last_dot = name.rfind('.');
+    if (last_dot == std::string::npos || name.find('.') == last_dot) continue;
+    return detail::config_error(
+        path + ":" + std::to_string(number) + ": section [" + name +
+        "] is nested too deep for CAF's INI reader (it would drop its sibling sections); write " +
+        name.substr(last_dot + 1) + " = { key = value, ... } inside [" + name.substr(0, last_dot) +
+        "] instead");
+  }
+  return caf::none;
+}
+
+// `dispatch.cluster` is reserved for clustering, which this build does not have yet: a setting
+// there would be silently ignored.
+caf::error check_cluster(const caf::actor_system_config& cfg) {
+  auto cluster = caf::get_if<caf::settings>(&caf::content(cfg), "dispatch.cluster");
+  if (!cluster || cluster->empty()) return caf::none;
+  return detail::config_error("dispatch.cluster." + cluster->begin()->first +
+                              ": clustering is not available in this version");
+}
+
+caf::error check_authentication(const http_config& http) {
+  if (loopback_only(http) || !http.tokens.empty()) return caf::none;
+  std::string hosts;
+  for (auto& host : http.hosts) hosts += (hosts.empty() ? "" : ", ") + host;
+  return detail::config_error(
+      "dispatch.http.tokens: tokens are required to listen beyond "
+      "loopback (dispatch.http.host = " +
+      hosts + ")");
+}
+
+// -- the summary ---------------------------------------------------------------------------------
+
+std::string without_password(const std::string& url) {
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return url;
+  auto authority_end = url.find('/', scheme_end + 3);
+  auto at = url.rfind('@', authority_end);
+  if (at == std::string::npos || at < scheme_end) return url;
+  return url.substr(0, scheme_end + 3) + "***" + url.substr(at);
+}
+
+// A header line with its value hidden: values are often credentials.
+std::string without_value(const std::string& header) {
+  auto colon = header.find(':');
+  return colon == std::string::npos ? std::string{"***"} : header.substr(0, colon) + ": ***";
+}
+
+caf::config_value masked(const std::string& key, caf::config_value value) {
+  auto list = caf::get_if<caf::config_value::list>(&value);
+  auto text = caf::get_if<std::string>(&value);
+  if (key == "http.tokens" && list) {
+    for (auto& item : *list) item = caf::config_value{std::string{"***"}};
+  } else if (key.size() > 8 && key.compare(key.size() - 8, 8, ".headers") == 0) {
+    if (list)
+      for (auto& item : *list)
+        if (auto line = caf::get_if<std::string>(&item))
+          item = caf::config_value{without_value(*line)};
+    if (text) value = caf::config_value{without_value(*text)};
+  } else if (key.size() > 4 && key.compare(key.size() - 4, 4, ".url") == 0 && text) {
+    value = caf::config_value{without_password(*text)};
+  }
+  return value;
+}
+
+void flatten(const caf::settings& section, const std::string& prefix,
+             std::map<std::string, caf::config_value>& out) {
+  for (auto& [name, value] : section) {
+    if (auto nested = caf::get_if<caf::settings>(&value))
+      flatten(*nested, prefix + name + ".", out);
+    else
+      out.emplace(prefix + name, value);
+  }
+}
+
+}  // namespace
+
+// -- operator_log --------------------------------------------------------------------------------
+
+void operator_log::set_level(log_level level) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  level_ = level;
+}
+
+void operator_log::write(log_level level, const std::string& text) {
+  static const char* const labels[] = {"ERROR", "WARNING", "INFO", "DEBUG"};
+  auto now = std::chrono::system_clock::now();
+  auto seconds = std::chrono::system_clock::to_time_t(now);
+  auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  std::tm utc;
+  gmtime_r(&seconds, &utc);
+  char stamp[40];
+  auto n = std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(stamp + n, sizeof(stamp) - n, ".%03dZ", static_cast<int>(millis.count()));
+  auto line = std::string{stamp} + " " + labels[static_cast<int>(level)] + " " + text + "\n";
+  std::lock_guard<std::mutex> guard{mutex_};
+  if (level > level_) return;
+  // One write(2) per line: a partial write is retried, nothing else is done about stderr failing.
+  for (size_t done = 0; done < line.size();) {
+    auto written = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
+    if (written <= 0) break;
+    done += static_cast<size_t>(written);
+  }
+}
+
+// -- config --------------------------------------------------------------------------------------
+
+dispatchd_config::dispatchd_config() {
+  prepare_config(*this, custom_options_);
+  add_http_options(custom_options_);
+  put_http_defaults(*this);
+  add_sink_options(custom_options_);
+  put_sink_defaults(*this);
+  log_table().add_options(custom_options_);
+  log_table().put_defaults(content);
+}
+
+std::string help_text() {
+  caf::config_option_set options;
+  add_engine_options(options);
+  add_http_options(options);
+  add_sink_options(options);
+  log_table().add_options(options);
+  return "usage: dispatchd [--config-file=FILE] [--dispatch.KEY=VALUE ...]\n"
+         "  Serves the dispatch HTTP API; stops cleanly on SIGINT or SIGTERM.\n"
+         "  Lists take [\"a\", \"b\"] or a,b. Options (--long-help adds CAF's own):\n\n"
+         "  --config-file=<string> : INI file with [dispatch...] sections\n"
+         "  --dump-config          : print the effective configuration and exit\n\n" +
+         options.help_text(false);
+}
+
+std::string usage_problem(const caf::error& err) {
+  // CAF renders these as `parser_error(<code>, ({"argument" = "<arg>"}))`.
+  static const std::regex parser_error{R"re(parser_error\((\w+), \(\{"argument" = "(.*)"\}\)\))re"};
+  auto text = caf::to_string(err);
+  std::smatch match;
+  if (!std::regex_search(text, match, parser_error)) return caf::actor_system_config::render(err);
+  auto code = match[1].str();
+  auto reason = code == "not_an_option"      ? "unknown option"
+                : code == "missing_argument" ? "missing value in"
+                                             : "invalid value in";
+  return std::string{reason} + " " + match[2].str();
+}
+
+caf::expected<dispatchd_settings> read_settings(const dispatchd_config& cfg) {
+  if (!cfg.config_file_path.empty())
+    if (auto err = check_ini_layout(cfg.config_file_path)) return err;
+  if (auto err = check_cluster(cfg)) return err;
+  dispatchd_settings result;
+  auto engine = read_engine_config(cfg);
+  if (!engine) return engine.error();
+  result.engine = std::move(*engine);
+  auto http = read_http_config(cfg);
+  if (!http) return http.error();
+  result.http = std::move(*http);
+  auto sinks = read_sink_config(cfg);
+  if (!sinks) return sinks.error();
+  result.sinks = std::move(*sinks);
+  auto level = read_log_level(cfg);
+  if (!level) return level.error();
+  result.level = *level;
+  if (auto err = check_authentication(result.http)) return err;
+  return result;
+}
+
+caf::error prepare_data_dir(engine_config& engine) {
+  if (engine.in_memory) return caf::none;
+  std::error_code ec;
+  auto dir = std::filesystem::absolute(engine.data_dir, ec).lexically_normal();
+  if (!ec) std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return make_error(error_code::server,
+                      "cannot create data directory " + dir.string() + ": " + ec.message());
+  engine.data_dir = dir.string();
+  if (engine.data_dir.size() > 1 && engine.data_dir.back() == '/') engine.data_dir.pop_back();
+  return caf::none;
+}
+
+std::string config_summary(const dispatchd_config& cfg) {
+  // The parsed values over the defaults: an INI section replaces the defaults CAF held for it.
+  std::map<std::string, caf::config_value> values;
+  if (auto dispatch = caf::get_if<caf::settings>(&caf::content(cfg), "dispatch"))
+    flatten(*dispatch, "", values);
+  dispatchd_config defaults;
+  if (auto dispatch = caf::get_if<caf::settings>(&caf::content(defaults), "dispatch"))
+    flatten(*dispatch, "", values);  // emplace keeps what was parsed
+  std::string result;
+  for (auto& [key, value] : values)
+    result += (result.empty() ? "" : " ") + key + "=" + caf::to_string(masked(key, value));
+  return result;
+}
+
+std::string sink_summary(const char* kind, const caf::optional<webhook_config>& sink) {
+  std::string text = std::string{kind} + " sink: ";
+  if (!sink) return text + "built-in log";
+  auto path = std::string{kind} == "task" ? "/tasks/v1/" : "/mail/v1/";
+  text += "webhook POST " + without_password(sink->url) + path;
+  auto count = sink->headers.size();
+  if (count > 0) text += " (" + std::to_string(count) + (count == 1 ? " header)" : " headers)");
+  return text;
+}
+
+}  // namespace dispatch::app

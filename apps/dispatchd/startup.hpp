@@ -1,0 +1,72 @@
+// dispatchd's startup: the config class with every `dispatch.*` option, reading all of it into
+// one value, the operator's log (stderr, one timestamped line each) and the startup lines.
+#pragma once
+
+#include <mutex>
+#include <string>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/expected.hpp>
+
+#include "config/engine_config.hpp"
+#include "config/http_config.hpp"
+#include "config/sink_config.hpp"
+
+namespace dispatch::app {
+
+enum class log_level { error, warning, info, debug };
+
+/// The operator's log: one line per call on stderr, `<UTC timestamp> <LEVEL> <text>`, written
+/// whole (lines from several threads never interleave). Lines above the level are dropped.
+class operator_log {
+ public:
+  void set_level(log_level level);
+  void write(log_level level, const std::string& text);
+  void error(const std::string& text) { write(log_level::error, text); }
+  void warning(const std::string& text) { write(log_level::warning, text); }
+  void info(const std::string& text) { write(log_level::info, text); }
+  void debug(const std::string& text) { write(log_level::debug, text); }
+
+ private:
+  std::mutex mutex_;
+  log_level level_ = log_level::info;
+};
+
+/// CAF's options plus the engine's, the gateway's, the sinks' and `dispatch.log.level`, with
+/// their defaults in the settings (`--dump-config`) and the message types registered.
+class dispatchd_config : public caf::actor_system_config {
+ public:
+  dispatchd_config();
+};
+
+/// The text of `--help`: usage, the config file option and every `dispatch.*` option with its
+/// default (`--long-help` adds CAF's own options).
+std::string help_text();
+
+/// One line for a command line CAF could not parse, e.g. "unknown option --dispatch.foo=1".
+std::string usage_problem(const caf::error& err);
+
+/// Everything dispatchd reads from its configuration.
+struct dispatchd_settings {
+  engine_config engine;
+  http_config http;
+  sinks_config sinks;
+  log_level level = log_level::info;
+};
+
+/// Reads and checks the whole configuration: unknown keys anywhere below `dispatch` (naming
+/// them), wrong types, ranges, a config file CAF would misread, and listening beyond loopback
+/// without tokens. The error's message is one line for the operator.
+caf::expected<dispatchd_settings> read_settings(const dispatchd_config& cfg);
+
+/// Makes `engine.data_dir` absolute and creates it, parents included (not for in-memory).
+caf::error prepare_data_dir(engine_config& engine);
+
+/// The effective `dispatch.*` values on one line, `key=value` sorted by key, secrets masked
+/// (tokens, header values, passwords in URLs).
+std::string config_summary(const dispatchd_config& cfg);
+
+/// "task sink: webhook POST https://.../tasks/v1/ (1 header)" or "task sink: built-in log".
+std::string sink_summary(const char* kind, const caf::optional<webhook_config>& sink);
+
+}  // namespace dispatch::app

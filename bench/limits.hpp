@@ -1,0 +1,21 @@
+// The limits the engine's figures are divided by, measured in the same run and the same minute:
+// raw RocksDB WriteBatch puts of event-sized records, and raw CAF messaging through three actors.
+#pragma once
+
+#include <string>
+
+#include "bench/scenario.hpp"
+
+namespace dispatch::bench {
+
+/// Puts `batch` records of `record_bytes` per WriteBatch into a fresh database under `dir` (removed
+/// afterwards) for `seconds`, synced or not, straight through the RocksDB API.
+limit_result rocksdb_limit(bool sync, uint32_t record_bytes, uint32_t batch, double seconds,
+                           const std::string& dir);
+
+/// Sends batches of `batch` events of `record_bytes` through source -> stage -> stage -> counter,
+/// with `window` batches in flight, for `seconds`, in an actor system of its own.
+limit_result caf_pipeline_limit(uint32_t record_bytes, uint32_t batch, uint32_t window,
+                                double seconds);
+
+}  // namespace dispatch::bench

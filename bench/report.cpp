@@ -1,0 +1,201 @@
+// Rendering results: JSON lines (RapidJSON's writer), a fixed-width table, the progress line, and
+// gnuplot scripts with their data files.
+#include "bench/report.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace dispatch::bench {
+
+namespace {
+
+using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+const char* sink_name(sink_kind k) {
+  return k == sink_kind::counting ? "counting" : "log";
+}
+
+/// The limit an engine scenario is a fraction of: messaging for in-memory, else storage.
+double primary_limit(const scenario_params& p, const limit_set& l) {
+  if (p.in_memory) return l.caf_pipeline;
+  return p.sync ? l.rocksdb_sync : l.rocksdb_nosync;
+}
+
+void write_number(json_writer& w, const char* key, double value) {
+  w.Key(key);
+  if (std::isfinite(value))
+    w.Double(std::round(value * 1000) / 1000);
+  else
+    w.Null();
+}
+
+void write_params(json_writer& w, const scenario_params& p) {
+  w.Key("params");
+  w.StartObject();
+  w.Key("dispatchers"), w.Uint(p.dispatchers);
+  w.Key("event_types"), w.Uint(p.event_types);
+  w.Key("actions"), w.String(p.actions_min == p.actions_max ? std::to_string(p.actions_min)
+                                                            : std::to_string(p.actions_min) + "-" +
+                                                                  std::to_string(p.actions_max));
+  w.Key("shards"), w.Uint(p.shards);
+  w.Key("event_bytes"), w.Uint(p.event_bytes);
+  w.Key("sink"), w.String(sink_name(p.sink));
+  w.Key("sync"), w.Bool(p.sync);
+  w.Key("in_memory"), w.Bool(p.in_memory);
+  w.Key("loop"), w.String(p.rate == 0 ? "closed" : "open");
+  w.Key("rate"), w.Uint64(p.rate);
+  w.Key("batch"), w.Uint(p.batch);
+  w.Key("window"), w.Uint(p.window);
+  w.Key("backlog"), w.Uint64(p.backlog);
+  write_number(w, "warmup_s", p.warmup_s);
+  write_number(w, "duration_s", p.duration_s);
+  w.EndObject();
+}
+
+void write_latency(json_writer& w, const engine_result& r) {
+  w.Key("latency_ms");
+  if (r.params.sink != sink_kind::counting || r.latency.samples == 0) {
+    w.Null();
+    return;
+  }
+  w.StartObject();
+  w.Key("samples"), w.Uint64(r.latency.samples);
+  write_number(w, "p50", r.latency.p50_ms);
+  write_number(w, "p90", r.latency.p90_ms);
+  write_number(w, "p99", r.latency.p99_ms);
+  write_number(w, "p99.9", r.latency.p999_ms);
+  write_number(w, "max", r.latency.max_ms);
+  w.EndObject();
+}
+
+}  // namespace
+
+void show_progress(const std::string& text) {
+  // Pad to a fixed width so that a shorter line hides the longer one it overwrites.
+  std::fprintf(stderr, "\r%-100.100s%s", text.c_str(), text.empty() ? "\r" : "");
+  std::fflush(stderr);
+}
+
+std::string describe(const scenario_params& p) {
+  std::ostringstream out;
+  out << p.name << ": " << p.dispatchers << " dispatchers, " << p.event_types << " event types, "
+      << p.actions_min;
+  if (p.actions_max != p.actions_min) out << "-" << p.actions_max;
+  out << " task action(s) each, " << p.shards << " shards, " << p.event_bytes << "-byte events, "
+      << sink_name(p.sink) << " sink, sync " << (p.sync ? "on" : "off")
+      << (p.in_memory ? ", in-memory RocksDB" : "") << ", ";
+  if (p.rate == 0)
+    out << "closed loop (batches of " << p.batch << ", " << p.window
+        << " in flight, backlog <= " << p.backlog << " deliveries)";
+  else
+    out << "open loop at " << p.rate << " events/s";
+  out << ", " << p.warmup_s << " s warmup + " << p.duration_s << " s";
+  return out.str();
+}
+
+std::string to_json(const engine_result& r, const limit_set& limits) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  w.Key("scenario"), w.String(r.params.name);
+  w.Key("kind"), w.String("engine");
+  w.Key("ok"), w.Bool(r.ok);
+  if (!r.ok) w.Key("failure"), w.String(r.failure);
+  write_params(w, r.params);
+  write_number(w, "window_s", r.window_s);
+  write_number(w, "events_per_s", r.events_per_s);
+  write_number(w, "deliveries_per_s", r.deliveries_per_s);
+  write_number(w, "acked_per_s", r.acked_per_s);
+  write_number(w, "deliveries_per_event", r.deliveries_per_event);
+  write_latency(w, r);
+  write_number(w, "cpu_s_per_million_events", r.cpu_s_per_m_events);
+  w.Key("peak_rss_bytes"), w.Uint64(r.peak_rss_bytes);
+  write_number(w, "disk_growth_bytes_per_event", r.disk_bytes_per_event);
+  write_number(w, "write_syscall_bytes_per_event", r.write_bytes_per_event);
+  w.Key("rejected"), w.Uint64(r.rejected);
+  if (!r.first_rejection.empty()) w.Key("first_rejection"), w.String(r.first_rejection);
+  w.Key("lost"), w.Uint64(r.lost);
+  write_number(w, "setup_s", r.setup_s);
+  write_number(w, "drain_s", r.drain_s);
+  write_number(w, "loadavg_1m", r.loadavg);
+  auto storage = r.params.sync ? limits.rocksdb_sync : limits.rocksdb_nosync;
+  if (storage > 0 && !r.params.in_memory)
+    write_number(w, "fraction_of_rocksdb_limit", r.events_per_s / storage);
+  if (limits.caf_pipeline > 0)
+    write_number(w, "fraction_of_caf_limit", r.events_per_s / limits.caf_pipeline);
+  w.EndObject();
+  return buf.GetString();
+}
+
+std::string to_json(const limit_result& r) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  w.Key("scenario"), w.String(r.name);
+  w.Key("kind"), w.String("limit");
+  w.Key("description"), w.String(r.description);
+  w.Key("record_bytes"), w.Uint(r.record_bytes);
+  w.Key("batch"), w.Uint(r.batch);
+  write_number(w, "window_s", r.window_s);
+  write_number(w, "records_per_s", r.records_per_s);
+  write_number(w, "cpu_s_per_million_records", r.cpu_s_per_m_records);
+  write_number(w, "loadavg_1m", r.loadavg);
+  w.EndObject();
+  return buf.GetString();
+}
+
+void print_table(std::ostream& out, const std::vector<limit_result>& limits,
+                 const std::vector<engine_result>& runs, const limit_set& set) {
+  out << "\nlimits (same run, a child process each, like every scenario)\n";
+  out << std::left << std::setw(22) << "limit" << std::right << std::setw(12) << "records/s"
+      << std::setw(14) << "cpu s/M"
+      << "\n";
+  for (auto& l : limits)
+    out << std::left << std::setw(22) << l.name << std::right << std::fixed << std::setprecision(0)
+        << std::setw(12) << l.records_per_s << std::setprecision(2) << std::setw(14)
+        << l.cpu_s_per_m_records << "\n";
+  out << "\n"
+      << std::left << std::setw(18) << "scenario" << std::right << std::setw(9) << "events/s"
+      << std::setw(10) << "deliv/s" << std::setw(8) << "p50 ms" << std::setw(8) << "p99 ms"
+      << std::setw(9) << "p99.9 ms" << std::setw(9) << "max ms" << std::setw(8) << "cpu s/M"
+      << std::setw(8) << "RSS MiB" << std::setw(8) << "B/event" << std::setw(9) << "of limit"
+      << "  status\n";
+  for (auto& r : runs) {
+    auto limit = primary_limit(r.params, set);
+    bool lat = r.params.sink == sink_kind::counting && r.latency.samples > 0;
+    auto cell = [&out](int width, int precision, double v, bool known = true) {
+      if (known && std::isfinite(v))
+        out << std::setw(width) << std::fixed << std::setprecision(precision) << v;
+      else
+        out << std::setw(width) << "-";
+    };
+    out << std::left << std::setw(18) << r.params.name << std::right;
+    cell(9, 0, r.events_per_s);
+    cell(10, 0, r.deliveries_per_s);
+    cell(8, 1, r.latency.p50_ms, lat);
+    cell(8, 1, r.latency.p99_ms, lat);
+    cell(9, 1, r.latency.p999_ms, lat);
+    cell(9, 1, r.latency.max_ms, lat);
+    cell(8, 1, r.cpu_s_per_m_events);
+    cell(8, 1, r.peak_rss_bytes / 1048576.0);
+    cell(8, 0, r.write_bytes_per_event);
+    cell(9, 3, limit > 0 ? r.events_per_s / limit : NAN);
+    out << "  " << (r.ok ? "ok" : "FAILED: " + r.failure)
+        << (r.rejected > 0 ? " (" + std::to_string(r.rejected) + " rejected)" : "") << "\n";
+  }
+  out << "(- : not measured; events/s end to end: publish until the sink has every delivery; of "
+         "limit: events/s\n"
+         " over raw RocksDB records/s with the same sync, or over the CAF pipeline for in-memory;\n"
+         " B/event: bytes the process wrote with write(2) per event, WAL and compactions "
+         "included)\n";
+}
+
+}  // namespace dispatch::bench

@@ -1,0 +1,109 @@
+// The shape of one benchmark run (what the engine holds and how it is driven) and the figures a run
+// produces. Plain values: main builds the standard set from them, report renders them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+#include "bench/measure.hpp"
+
+namespace dispatch::bench {
+
+enum class sink_kind { counting, log };
+
+struct scenario_params {
+  std::string name;
+  std::string series;  // "shards": a point of the throughput-against-shards figure
+  uint32_t dispatchers = 1000;
+  uint32_t event_types = 1000;
+  uint32_t actions_min = 1;  // dispatcher i gets actions_min + i % (actions_max - actions_min + 1)
+  uint32_t actions_max = 1;
+  uint32_t shards = 4;
+  uint32_t event_bytes = 400;  // length of the event's content (JSON text)
+  sink_kind sink = sink_kind::counting;
+  bool sync = true;
+  bool in_memory = false;
+  uint64_t rate = 0;         // events/s in open loop; 0: closed loop (as fast as it keeps up)
+  double rate_fraction = 0;  // open loop at this fraction of a measured maximum (main resolves it)
+  uint32_t batch = 100;  // events per publish request (closed loop; open loop sends what is due)
+  uint32_t window = 16;  // publish requests in flight (closed loop)
+  uint64_t backlog = 20000;  // closed loop: deliveries published but not yet at the sink, at most
+  double warmup_s = 2;
+  double duration_s = 10;  // the measured window, after the warmup
+};
+
+/// What one engine scenario measured. Rates are over the measured window.
+struct engine_result {
+  scenario_params params;
+  bool ok = false;
+  std::string failure;  // why the run is not valid (empty when ok)
+  double window_s = 0;
+  uint64_t events_acked = 0;  // accepted events acknowledged in the window
+  uint64_t deliveries = 0;    // deliveries that reached the sink in the window
+  double deliveries_per_event = 0;
+  double acked_per_s = 0;
+  double events_per_s = 0;  // end to end: deliveries_per_s / deliveries_per_event
+  double deliveries_per_s = 0;
+  uint64_t rejected = 0;        // publishes refused (e.g. overloaded), whole run
+  std::string first_rejection;  // the reason of the first refusal
+  uint64_t lost = 0;            // expected deliveries that never arrived before the drain deadline
+  double drain_s = 0;           // from the last publish until the sink had everything
+  double setup_s = 0;           // creating the dispatchers
+  latency_summary latency;      // publish -> sink, events published in the window (counting sink)
+  std::vector<uint32_t> latency_sorted_us;
+  double cpu_s_per_m_events = 0;
+  uint64_t peak_rss_bytes = 0;      // of the child process that ran the scenario (ru_maxrss)
+  double disk_bytes_per_event = 0;  // growth of the data directory over the window (du)
+  double write_bytes_per_event =
+      0;               // write(2) bytes of the process over the window (/proc/self/io)
+  double loadavg = 0;  // the machine's 1-minute load average at the end
+};
+
+/// What a limit measured: a rate with nothing of the engine around it.
+struct limit_result {
+  std::string name;  // rocksdb-sync, rocksdb-nosync, caf-pipeline
+  std::string description;
+  uint32_t record_bytes = 0;
+  uint32_t batch = 0;
+  double window_s = 0;
+  double records_per_s = 0;
+  double cpu_s_per_m_records = 0;
+  double loadavg = 0;
+};
+
+// Results cross from the child process that ran a scenario to the parent through CAF's binary
+// serializer: every field, in declaration order.
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, scenario_params& x) {
+  return f(caf::meta::type_name("bench.scenario_params"), x.name, x.series, x.dispatchers,
+           x.event_types, x.actions_min, x.actions_max, x.shards, x.event_bytes, x.sink, x.sync,
+           x.in_memory, x.rate, x.rate_fraction, x.batch, x.window, x.backlog, x.warmup_s,
+           x.duration_s);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, latency_summary& x) {
+  return f(caf::meta::type_name("bench.latency_summary"), x.samples, x.p50_ms, x.p90_ms, x.p99_ms,
+           x.p999_ms, x.max_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, engine_result& x) {
+  return f(caf::meta::type_name("bench.engine_result"), x.params, x.ok, x.failure, x.window_s,
+           x.events_acked, x.deliveries, x.deliveries_per_event, x.acked_per_s, x.events_per_s,
+           x.deliveries_per_s, x.rejected, x.first_rejection, x.lost, x.drain_s, x.setup_s,
+           x.latency, x.latency_sorted_us, x.cpu_s_per_m_events, x.peak_rss_bytes,
+           x.disk_bytes_per_event, x.write_bytes_per_event, x.loadavg);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, limit_result& x) {
+  return f(caf::meta::type_name("bench.limit_result"), x.name, x.description, x.record_bytes,
+           x.batch, x.window_s, x.records_per_s, x.cpu_s_per_m_records, x.loadavg);
+}
+
+}  // namespace dispatch::bench

@@ -1,0 +1,202 @@
+// The webhook sink actor: checks its circuit breaker, hands each delivery to its HTTP thread and
+// answers the delivery's promise when the thread reports back (promises are only ever touched
+// here, on the actor's own turn).
+#include "sinks/webhook_sink.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <climits>
+#include <iostream>
+#include <string_view>
+
+#include <curl/curl.h>
+
+#include <caf/send.hpp>
+
+#include "messages/error_code.hpp"
+#include "messages/json.hpp"
+
+namespace dispatch {
+
+namespace {
+
+using sink_ptr = webhook_sink_actor::stateful_pointer<webhook_sink_state>;
+
+std::string key_of(action_kind kind, const std::string& field) {
+  return std::string{"dispatch.sinks."} + to_string(kind) + "." + field;
+}
+
+bool is_token_char(char c) {
+  // RFC 7230 tchar: what a header name may contain.
+  return std::isalnum(static_cast<unsigned char>(c))
+         || std::string_view{"!#$%&'*+-.^_`|~"}.find(c) != std::string_view::npos;
+}
+
+caf::error validate_url(action_kind kind, const std::string& url) {
+  auto key = key_of(kind, "url");
+  if (url.empty())
+    return make_error(error_code::missing_required_fields, key + ": required");
+  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> parsed{curl_url(), curl_url_cleanup};
+  if (!parsed)
+    return make_error(error_code::server, key + ": cannot parse (out of memory)");
+  if (auto rc = curl_url_set(parsed.get(), CURLUPART_URL, url.c_str(), 0); rc != CURLUE_OK)
+    return make_error(error_code::field_format,
+                      key + ": not a URL (" + curl_url_strerror(rc) + "): " + url);
+  char* scheme = nullptr;
+  curl_url_get(parsed.get(), CURLUPART_SCHEME, &scheme, 0);
+  std::string scheme_text = scheme ? scheme : "";
+  curl_free(scheme);
+  if (scheme_text != "http" && scheme_text != "https")
+    return make_error(error_code::field_format, key + ": not an http(s) URL: " + url);
+  // The path of each call is appended to the URL: a query or fragment would end up before it.
+  if (url.find_first_of("?#") != std::string::npos)
+    return make_error(error_code::field_format, key + ": a base URL has no query or fragment");
+  return {};
+}
+
+caf::error validate_headers(action_kind kind, const webhook_config& config) {
+  for (size_t i = 0; i < config.headers.size(); ++i) {
+    auto& [name, value] = config.headers[i];
+    auto key = key_of(kind, "headers") + "[" + std::to_string(i) + "]";
+    if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char))
+      return make_error(error_code::field_format, key + ": not a header name: " + name);
+    if (value.find_first_of(std::string{"\r\n\0", 3}) != std::string::npos)
+      return make_error(error_code::field_format, key + ": a header value is one line");
+  }
+  return {};
+}
+
+/// "Name: value" lines for curl; an empty value as "Name;" (curl drops "Name:" instead).
+std::vector<std::string> header_lines(const webhook_sink_state& st, const delivery& d) {
+  std::vector<std::string> lines;
+  lines.reserve(st.config.headers.size() + 3);
+  lines.emplace_back("Content-Type: application/json");
+  lines.emplace_back("Idempotency-Key: " + d.id);
+  for (auto& [name, value] : st.config.headers)
+    lines.push_back(value.empty() ? name + ";" : name + ": " + value);
+  lines.emplace_back("Expect:"); // no 100-continue round trip before larger bodies
+  return lines;
+}
+
+std::string target_of(const webhook_sink_state& st, const delivery& d) {
+  return st.base_url + (d.kind == action_kind::task ? "/tasks/v1/" : "/mail/v1/");
+}
+
+void log_line(const webhook_sink_state& st, const std::string& what) {
+  std::cerr << "[" << webhook_sink_state::name << " " << to_string(st.kind) << " " << st.base_url
+            << "] " << what << std::endl;
+}
+
+/// The answer while the breaker refuses requests: no request, retry later.
+delivery_result refusal(const webhook_sink_state& st, circuit_breaker::clock::time_point now) {
+  if (st.breaker.current() == circuit_breaker::state::open)
+    return retry_later("circuit open: " + st.last_failure, st.breaker.remaining(now).count());
+  // Half-open: the probe's outcome is known within one request timeout.
+  return retry_later("circuit half-open, probing: " + st.last_failure, st.config.timeout.count());
+}
+
+caf::result<delivery_result> on_deliver(sink_ptr self, const delivery& d) {
+  auto& st = self->state;
+  if (!st.client)
+    return retry_later("webhook: " + st.client_error);
+  auto now = circuit_breaker::clock::now();
+  if (!st.breaker.allow(now))
+    return refusal(st, now);
+  auto id = st.next_request++;
+  http_post post;
+  post.id = id;
+  post.url = target_of(st, d);
+  post.body = d.kind == action_kind::task ? task_body(d.task) : mail_body(d.mail);
+  post.headers = header_lines(st, d);
+  auto promise = self->make_response_promise<delivery_result>();
+  st.waiting.emplace(id, promise);
+  st.client->submit(std::move(post));
+  return promise;
+}
+
+void on_answered(sink_ptr self, uint64_t id, const delivery_result& verdict) {
+  auto& st = self->state;
+  auto found = st.waiting.find(id);
+  if (found == st.waiting.end())
+    return;
+  auto promise = std::move(found->second);
+  st.waiting.erase(found);
+  auto before = st.breaker.current();
+  if (verdict.verdict == sink_verdict::retry) {
+    st.last_failure = verdict.reason;
+    st.breaker.record_failure(circuit_breaker::clock::now());
+  } else {
+    st.breaker.record_success(); // a permanent refusal still says the endpoint is alive
+  }
+  auto after = st.breaker.current();
+  if (after != before && after != circuit_breaker::state::half_open)
+    log_line(st, std::string{"circuit "} + to_string(after)
+                   + (after == circuit_breaker::state::open ? ": " + st.last_failure : ""));
+  promise.deliver(verdict);
+}
+
+/// Reports from the HTTP thread become messages to the sink. The thread holds only a weak
+/// reference: it must not keep the sink alive.
+http_report report_to(const caf::actor_addr& sink) {
+  return [sink](uint64_t id, delivery_result verdict) {
+    auto strong = caf::actor_cast<caf::strong_actor_ptr>(sink);
+    if (!strong)
+      return;
+    caf::anon_send(caf::actor_cast<webhook_sink_actor>(strong), answered_atom::value, id,
+                   std::move(verdict));
+  };
+}
+
+} // namespace
+
+webhook_sink_actor::behavior_type
+webhook_sink(webhook_sink_actor::stateful_pointer<webhook_sink_state> self, action_kind kind,
+             webhook_config config) {
+  auto& st = self->state;
+  st.kind = kind;
+  st.base_url = config.url;
+  while (!st.base_url.empty() && st.base_url.back() == '/')
+    st.base_url.pop_back();
+  st.breaker = circuit_breaker{config.breaker_failures, config.breaker_open};
+  http_client_options options;
+  options.timeout = config.timeout;
+  options.max_connections = config.max_connections;
+  options.thread_name = std::string{"webhook-"} + to_string(kind);
+  st.config = std::move(config);
+  auto client = http_client::start(std::move(options), report_to(self->address()));
+  if (client) {
+    st.client = std::move(*client);
+  } else {
+    // Only when curl itself cannot start (out of memory): every delivery is answered "retry".
+    st.client_error = message_of(client.error());
+    log_line(st, st.client_error);
+  }
+  return {
+    [self](deliver_atom, const delivery& d) { return on_deliver(self, d); },
+    [self](answered_atom, uint64_t id, const delivery_result& verdict) {
+      on_answered(self, id, verdict);
+    },
+  };
+}
+
+caf::error validate_webhook_config(action_kind kind, const webhook_config& config) {
+  if (auto err = validate_url(kind, config.url))
+    return err;
+  if (auto err = validate_headers(kind, config))
+    return err;
+  if (config.timeout.count() <= 0 || config.timeout.count() > LONG_MAX)
+    return make_error(error_code::field_format, "dispatch.sinks.timeout: must be > 0");
+  if (config.breaker_open.count() < 0)
+    return make_error(error_code::field_format, "dispatch.sinks.breaker-open: must be >= 0");
+  return {};
+}
+
+caf::expected<sink_actor> spawn_webhook_sink(caf::actor_system& sys, action_kind kind,
+                                             webhook_config config) {
+  if (auto err = validate_webhook_config(kind, config))
+    return err;
+  auto handle = sys.spawn(webhook_sink, kind, std::move(config));
+  return caf::actor_cast<sink_actor>(handle);
+}
+
+} // namespace dispatch

@@ -1,0 +1,373 @@
+// Tests of the dispatchd binary as an operator meets it: a child process with a temporary data
+// directory and port 0, its stderr in a file. Help, start, /health, clean stops, and refusals.
+#include <boost/test/unit_test.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fixtures/http_client.hpp"
+#include "fixtures/http_test_server.hpp"
+#include "fixtures/temp_dir.hpp"
+
+using namespace dispatch::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto deadline = 60s;  // generous: the machine is shared
+
+std::string read_file(const std::string& path) {
+  std::ifstream in{path};
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// dispatchd as a child process, its stdout and stderr in `log_path`; killed when this ends.
+class dispatchd_process {
+ public:
+  dispatchd_process(std::vector<std::string> args, std::string log_path)
+      : log_path_(std::move(log_path)) {
+    args.insert(args.begin(), DISPATCHD_PATH);
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    BOOST_REQUIRE(log_fd >= 0);
+    auto parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the test, should the test die first
+      if (::getppid() != parent) ::_exit(126);
+      ::dup2(log_fd, STDOUT_FILENO);
+      ::dup2(log_fd, STDERR_FILENO);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(log_fd);
+    BOOST_REQUIRE_MESSAGE(pid_ > 0, "fork failed");
+  }
+
+  ~dispatchd_process() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      reap(true);
+    }
+  }
+
+  std::string log() const { return read_file(log_path_); }
+
+  /// Waits for a log line matching `pattern`; returns its match (empty when the process exited
+  /// or the deadline passed first).
+  std::smatch wait_for(const std::string& pattern) {
+    std::regex re{pattern};
+    auto until = std::chrono::steady_clock::now() + deadline;
+    while (std::chrono::steady_clock::now() < until) {
+      log_text_ = log();
+      std::smatch match;
+      if (std::regex_search(log_text_, match, re)) return match;
+      if (!running()) {
+        log_text_ = log();
+        std::regex_search(log_text_, match, re);
+        return match;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return {};
+  }
+
+  /// The listening port of `host` (as the log writes it), after the process is ready.
+  uint16_t port_of(const std::string& host) {
+    auto ready = wait_for("\\bready\\n");
+    BOOST_REQUIRE_MESSAGE(!ready.empty(), "dispatchd did not get ready:\n" + log());
+    auto match = wait_for("listening on " +
+                          std::regex_replace(host, std::regex{"[.\\[\\]]"}, "\\$&") + ":([0-9]+)");
+    BOOST_REQUIRE_MESSAGE(!match.empty(), "no listening line for " + host + ":\n" + log());
+    return static_cast<uint16_t>(std::stoi(match[1].str()));
+  }
+
+  bool running() { return pid_ > 0 && !reap(false); }
+
+  void signal(int sig) {
+    BOOST_REQUIRE(pid_ > 0);
+    ::kill(pid_, sig);
+  }
+
+  /// Waits for the exit (SIGKILL after the deadline) and returns the exit status; -1 when it was
+  /// killed by a signal.
+  int exit_status() {
+    auto until = std::chrono::steady_clock::now() + deadline;
+    while (pid_ > 0 && std::chrono::steady_clock::now() < until) {
+      if (reap(false)) break;
+      std::this_thread::sleep_for(20ms);
+    }
+    BOOST_CHECK_MESSAGE(pid_ <= 0, "dispatchd did not exit in time:\n" + log());
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      reap(true);
+    }
+    return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
+  }
+
+ private:
+  // True when the child has exited (and is reaped now).
+  bool reap(bool block) {
+    if (pid_ <= 0) return true;
+    pid_t result;
+    while ((result = ::waitpid(pid_, &status_, block ? 0 : WNOHANG)) < 0 && errno == EINTR) {
+    }
+    if (result != pid_) return false;
+    pid_ = -1;
+    return true;
+  }
+
+  std::string log_path_;
+  std::string log_text_;
+  pid_t pid_ = -1;
+  int status_ = 0;
+};
+
+/// Runs dispatchd to its end; returns the exit status and what it wrote.
+std::pair<int, std::string> run_to_exit(const temp_dir& dir, std::vector<std::string> args) {
+  dispatchd_process process{std::move(args), dir / "run.log"};
+  auto status = process.exit_status();
+  return {status, process.log()};
+}
+
+std::vector<std::string> args_for(const temp_dir& dir, std::vector<std::string> more = {}) {
+  std::vector<std::string> args{"--dispatch.data-dir=" + dir / "data", "--dispatch.http.port=0",
+                                "--dispatch.http.host=127.0.0.1"};
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+/// A socket bound and listening on 127.0.0.1 at a free port, closed with this object.
+struct taken_port {
+  int fd = -1;
+  uint16_t port = 0;
+  taken_port() {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    BOOST_REQUIRE(::listen(fd, 4) == 0);
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    port = ntohs(addr.sin_port);
+  }
+  ~taken_port() { ::close(fd); }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(dispatchd_binary)
+
+BOOST_AUTO_TEST_CASE(help_lists_the_dispatch_options) {
+  temp_dir dir;
+  auto [status, output] = run_to_exit(dir, {"--help"});
+  BOOST_TEST(status == 0);
+  BOOST_TEST(contains(output, "--dispatch.http.port"), output);
+  BOOST_TEST(contains(output, "--dispatch.data-dir"));
+  BOOST_TEST(contains(output, "--dispatch.sinks.task.url"));
+  BOOST_TEST(contains(output, "--dispatch.log.level"));
+  BOOST_TEST(contains(output, "--config-file"));
+  auto [dump_status, dump] = run_to_exit(dir, {"--dump-config", "--dispatch.http.port=9999"});
+  BOOST_TEST(dump_status == 0);
+  BOOST_TEST(contains(dump, "port = 9999"), dump);
+  BOOST_TEST(!std::filesystem::exists(dir / "data"));  // neither starts anything
+}
+
+BOOST_AUTO_TEST_CASE(starts_answers_health_and_stops_cleanly) {
+  temp_dir dir;
+  {
+    dispatchd_process dispatchd{args_for(dir, {"--dispatch.http.tokens=[s3cr3t-t0ken]"}),
+                                dir / "first.log"};
+    auto port = dispatchd.port_of("127.0.0.1");
+    BOOST_TEST(port != 0);
+    http_client client{"127.0.0.1", port};
+    auto health = client.request("GET", "/health");
+    BOOST_TEST(health.status == 200u, health.body);
+    // A dispatcher created now must be there after the restart.
+    auto created = client.request("POST", "/dispatchers/v1/",
+                                  R"({"eventType":"restart_probe","name":"survives"})",
+                                  {{"Authorization", "Bearer s3cr3t-t0ken"}});
+    BOOST_TEST(created.status == 200u, created.body);
+    dispatchd.signal(SIGTERM);
+    BOOST_TEST(dispatchd.exit_status() == 0);
+    auto log = dispatchd.log();
+    // Every line: an ISO timestamp, a level, the text.
+    std::istringstream lines{log};
+    std::regex line_format{
+        R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (ERROR|WARNING|INFO|DEBUG) .+)"};
+    for (std::string line; std::getline(lines, line);)
+      if (!contains(line, "rocksdb")) BOOST_TEST(std::regex_match(line, line_format), line);
+    BOOST_TEST(contains(log, "INFO dispatchd "), log);
+    BOOST_TEST(contains(log, "config: "));
+    BOOST_TEST(contains(log, "http.port=0"));
+    BOOST_TEST(!contains(log, "s3cr3t-t0ken"));  // tokens are masked
+    BOOST_TEST(contains(log, "data directory: " + dir / "data"));
+    BOOST_TEST(contains(log, "task sink: built-in log"));
+    BOOST_TEST(contains(log, "received SIGTERM"));
+    BOOST_TEST(log.find("listening on") < log.find("ready"));
+  }
+  // The data directory reopens, with what was written to it.
+  dispatchd_process again{args_for(dir, {"--dispatch.http.tokens=s3cr3t-t0ken"}),
+                          dir / "second.log"};
+  http_client client{"127.0.0.1", again.port_of("127.0.0.1")};
+  auto found = client.request("GET", "/dispatchers/v1/?eq(name,survives)", "",
+                              {{"Authorization", "Bearer s3cr3t-t0ken"}});
+  BOOST_TEST(found.status == 200u);
+  BOOST_TEST(contains(found.body, "restart_probe"), found.body);
+  again.signal(SIGINT);
+  BOOST_TEST(again.exit_status() == 0);
+  BOOST_TEST(contains(again.log(), "received SIGINT"));
+}
+
+BOOST_AUTO_TEST_CASE(a_taken_port_is_refused_naming_the_address) {
+  temp_dir dir;
+  taken_port taken;
+  auto [status, log] =
+      run_to_exit(dir, {"--dispatch.data-dir=" + dir / "data", "--dispatch.http.host=127.0.0.1",
+                        "--dispatch.http.port=" + std::to_string(taken.port)});
+  BOOST_TEST(status == 1);
+  BOOST_TEST(contains(log, "ERROR"));
+  BOOST_TEST(contains(log, "127.0.0.1:" + std::to_string(taken.port)), log);
+  BOOST_TEST(!contains(log, "INFO ready"));
+}
+
+BOOST_AUTO_TEST_CASE(a_data_directory_in_use_is_refused_naming_it) {
+  temp_dir dir;
+  dispatchd_process first{args_for(dir), dir / "first.log"};
+  first.port_of("127.0.0.1");
+  dispatchd_process second{args_for(dir), dir / "second.log"};
+  BOOST_TEST(second.exit_status() == 1);
+  auto log = second.log();
+  BOOST_TEST(contains(log, "data directory " + dir / "data" + " is in use"), log);
+  BOOST_TEST(first.running());  // the holder is untouched
+  first.signal(SIGTERM);
+  BOOST_TEST(first.exit_status() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_configuration_is_refused_naming_the_key) {
+  temp_dir dir;
+  std::ofstream{dir / "bad.ini"} << "[dispatch.http]\nport = 0\nfoo = 1\n";
+  auto [status, log] = run_to_exit(dir, args_for(dir, {"--config-file=" + dir / "bad.ini"}));
+  BOOST_TEST(status == 1);
+  BOOST_TEST(contains(log, "unknown option dispatch.http.foo"), log);
+  BOOST_TEST(!std::filesystem::exists(dir / "data"));
+  auto [port_status, port_log] = run_to_exit(dir, args_for(dir, {"--dispatch.http.port=70000"}));
+  BOOST_TEST(port_status == 1);
+  BOOST_TEST(contains(port_log, "dispatch.http.port"), port_log);
+  BOOST_TEST(std::count(port_log.begin(), port_log.end(), '\n') == 1);  // one line
+  // A deeper INI section would silently drop its siblings: refused with the way out.
+  std::ofstream{dir / "deep.ini"} << "[dispatch.sinks]\ntimeout = 5\n[dispatch.sinks.task]\n"
+                                     "url = \"http://x\"\n";
+  auto [deep_status, deep_log] =
+      run_to_exit(dir, args_for(dir, {"--config-file=" + dir / "deep.ini"}));
+  BOOST_TEST(deep_status == 1);
+  BOOST_TEST(contains(deep_log, "[dispatch.sinks.task]"), deep_log);
+  // Bad usage: an option nobody knows on the command line, a config file that is not there.
+  auto [usage_status, usage_log] = run_to_exit(dir, args_for(dir, {"--dispatch.http.foo=1"}));
+  BOOST_TEST(usage_status == 2);
+  BOOST_TEST(contains(usage_log, "unknown option --dispatch.http.foo=1"), usage_log);
+  auto [stray_status, stray_log] = run_to_exit(dir, args_for(dir, {"stray"}));
+  BOOST_TEST(stray_status == 2);
+  BOOST_TEST(contains(stray_log, "unexpected argument stray"), stray_log);
+  auto [missing_status, missing_log] =
+      run_to_exit(dir, args_for(dir, {"--config-file=" + dir / "absent.ini"}));
+  BOOST_TEST(missing_status == 2);
+  BOOST_TEST(contains(missing_log, "absent.ini"), missing_log);
+}
+
+BOOST_AUTO_TEST_CASE(listening_beyond_loopback_requires_tokens) {
+  temp_dir dir;
+  auto [status, log] = run_to_exit(dir, {"--dispatch.data-dir=" + dir / "data",
+                                         "--dispatch.http.port=0", "--dispatch.http.host=0.0.0.0"});
+  BOOST_TEST(status == 1);
+  BOOST_TEST(contains(log, "tokens are required"), log);
+  dispatchd_process guarded{{"--dispatch.data-dir=" + dir / "data", "--dispatch.http.port=0",
+                             "--dispatch.http.host=0.0.0.0", "--dispatch.http.tokens=t0k3n"},
+                            dir / "guarded.log"};
+  auto port = guarded.port_of("0.0.0.0");
+  http_client client{"127.0.0.1", port};
+  BOOST_TEST(client.request("GET", "/health").status == 200u);
+  BOOST_TEST(client.request("GET", "/dispatchers/v1/").status == 401u);  // the token is enforced
+  BOOST_TEST(
+      client.request("GET", "/dispatchers/v1/", "", {{"Authorization", "Bearer t0k3n"}}).status ==
+      200u);
+  guarded.signal(SIGTERM);
+  BOOST_TEST(guarded.exit_status() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(the_default_data_directory_is_created_with_its_parents) {
+  temp_dir dir;
+  // Run from the temp dir: the default ./var/dispatchd lands inside it.
+  auto previous = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  dispatchd_process dispatchd{
+      {"--dispatch.http.port=0", "--dispatch.http.host=127.0.0.1", "--dispatch.log.level=debug"},
+      dir / "run.log"};
+  std::filesystem::current_path(previous);
+  dispatchd.port_of("127.0.0.1");
+  BOOST_TEST(std::filesystem::is_directory(dir / "var/dispatchd"));
+  BOOST_TEST(contains(dispatchd.log(), "data directory: " + dir / "var/dispatchd"));
+  dispatchd.signal(SIGTERM);
+  BOOST_TEST(dispatchd.exit_status() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_task_webhook_receives_deliveries_with_its_headers) {
+  temp_dir dir;
+  http_test_server task_service;
+  // The map form: CAF's INI reader would let [dispatch.sinks.task] replace [dispatch.sinks].
+  std::ofstream{dir / "sinks.ini"} << "[dispatch.sinks]\ntimeout = 5s\ntask = {\n  url = \""
+                                   << task_service.url()
+                                   << "/\"\n  headers = [\"Authorization: Bearer task-s3cret\", "
+                                      "\"X-Env: test\"]\n}\n";
+  dispatchd_process dispatchd{args_for(dir, {"--config-file=" + dir / "sinks.ini"}),
+                              dir / "run.log"};
+  http_client client{"127.0.0.1", dispatchd.port_of("127.0.0.1")};
+  auto log = dispatchd.log();
+  BOOST_TEST(
+      contains(log, "task sink: webhook POST " + task_service.url() + "/tasks/v1/ (2 headers)"),
+      log);
+  BOOST_TEST(contains(log, "mail sink: built-in log"));
+  BOOST_TEST(!contains(log, "task-s3cret"));  // header values are masked in the summary
+  auto created = client.request(
+      "POST", "/dispatchers/v1/",
+      R"({"eventType":"user_created","actions":[{"type":"task","functionName":"welcome"}]})");
+  BOOST_REQUIRE_MESSAGE(created.status == 200u, created.body);
+  auto published = client.request("POST", "/events/v1/", R"({"type":"user_created"})");
+  BOOST_REQUIRE_MESSAGE(published.status == 200u, published.body);
+  BOOST_REQUIRE(task_service.wait_for_requests(1, std::chrono::milliseconds{deadline}));
+  auto request = task_service.requests().front();
+  BOOST_TEST(request.method == "POST");
+  BOOST_TEST(request.target == "/tasks/v1/");
+  BOOST_TEST(request.header("Authorization") == "Bearer task-s3cret");
+  BOOST_TEST(request.header("X-Env") == "test");
+  BOOST_TEST(contains(request.body, "welcome"), request.body);
+  dispatchd.signal(SIGTERM);
+  BOOST_TEST(dispatchd.exit_status() == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

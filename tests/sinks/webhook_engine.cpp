@@ -1,0 +1,173 @@
+// Engines whose sinks are webhooks on a real HTTP server: a failure then a success, Retry-After
+// honoured between attempts, a 4xx dead-lettered at once, a silent server retried, and the bodies
+// the services receive (functionName, data.event, template_id, content.event).
+#include <boost/test/unit_test.hpp>
+
+#include <rapidjson/document.h>
+
+#include "fixtures/engine_fixture.hpp"
+#include "fixtures/http_test_server.hpp"
+#include "messages/error_code.hpp"
+#include "sinks/webhook_sink.hpp"
+
+using namespace dispatch;
+using namespace dispatch::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct webhook_engine_fixture : engine_fixture {
+  http_test_server server;
+  webhook_config hook;
+
+  webhook_engine_fixture() {
+    config.retry.initial = 20ms;
+    config.retry.cap = 100ms;
+    config.retry.max_attempts = 4;
+    hook.url = server.url();
+    hook.timeout = 1000ms;
+    hook.headers = {{"Authorization", "Bearer test-token"}};
+  }
+
+  // The engine stops before the server it talks to.
+  ~webhook_engine_fixture() { stop(); }
+
+  /// Starts the engine with webhook sinks for tasks and mails, both on the test server.
+  void start_with_webhooks() {
+    sys_config = std::make_unique<test_system_config>();
+    sys = std::make_unique<caf::actor_system>(*sys_config);
+    auto tasks_hook = spawn_webhook_sink(*sys, action_kind::task, hook);
+    auto mails_hook = spawn_webhook_sink(*sys, action_kind::mail, hook);
+    BOOST_REQUIRE(tasks_hook && mails_hook);
+    task_sink = *tasks_hook;
+    mail_sink = *mails_hook;
+    engine_sinks sinks;
+    sinks.task = sink_binding{task_sink, true}; // the Task Service schedules
+    sinks.mail = sink_binding{mail_sink, false};
+    auto handle = spawn_engine(*sys, config, sinks);
+    BOOST_REQUIRE_MESSAGE(handle, "spawn_engine: " << (handle ? "" : message_of(handle.error())));
+    engine = *handle;
+  }
+
+  caf::expected<delivery_page> with_status(const std::string& status) {
+    query q;
+    q.where.op = filter_op::eq;
+    q.where.path = "status";
+    q.where.values.push_back(string_value(status));
+    return call<delivery_page>(deliveries_atom::value, q);
+  }
+
+  /// Waits until exactly one delivery has `status`; returns it.
+  delivery one_with_status(const std::string& status) {
+    caf::expected<delivery_page> page{caf::error{}};
+    auto found = wait_until([&] {
+      page = with_status(status);
+      return page && page->page.total == 1;
+    });
+    BOOST_REQUIRE_MESSAGE(found, "no " << status << " delivery");
+    return page->data.front();
+  }
+};
+
+rapidjson::Document parsed(const std::string& json) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str(), json.size());
+  BOOST_REQUIRE_MESSAGE(!doc.HasParseError() && doc.IsObject(), "not a JSON object: " << json);
+  return doc;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(webhook_engine, webhook_engine_fixture)
+
+BOOST_AUTO_TEST_CASE(a_server_error_then_success_is_delivered_after_two_attempts) {
+  server.push(respond(500, R"({"code":1})"));
+  start_with_webhooks();
+  create(make_dispatcher("user.created", {task_action("sendWelcome", R"({"lang":"nl"})")}));
+  auto ev = publish("user.created", R"({"name":"Zoë","age":7})");
+  auto done = one_with_status("delivered");
+  BOOST_TEST(done.attempts == 2u);
+  auto got = server.requests();
+  BOOST_REQUIRE_EQUAL(got.size(), 2u);
+  for (auto& req : got) {
+    BOOST_TEST(req.target == "/tasks/v1/");
+    BOOST_TEST(req.header("Idempotency-Key") == done.id); // the same key on the redelivery
+    BOOST_TEST(req.header("Authorization") == "Bearer test-token");
+  }
+  BOOST_TEST(got[0].body == got[1].body);
+  auto body = parsed(got[1].body);
+  BOOST_TEST(body["functionName"].GetString() == std::string{"sendWelcome"});
+  BOOST_TEST(body["data"]["lang"].GetString() == std::string{"nl"});
+  BOOST_TEST(body["data"]["event"]["type"].GetString() == std::string{"user.created"});
+  BOOST_TEST(body["data"]["event"]["id"].GetString() == ev.id);
+  BOOST_TEST(body["data"]["event"]["content"]["name"].GetString() == std::string{"Zoë"});
+}
+
+BOOST_AUTO_TEST_CASE(retry_after_is_honoured_between_attempts) {
+  server.push(respond(429, "{}", {{"Retry-After", "2"}}));
+  start_with_webhooks();
+  create(make_dispatcher("t", {task_action("f")}));
+  publish("t");
+  BOOST_REQUIRE(server.wait_for_requests(2, 20s));
+  auto got = server.requests();
+  auto gap = got[1].arrival - got[0].arrival;
+  // Not before its floor (the emitter counts whole milliseconds: allow one for truncation) ...
+  BOOST_TEST((gap >= 1999ms), "second attempt after only "
+                                  << std::chrono::duration_cast<std::chrono::milliseconds>(gap)
+                                         .count() << " ms");
+  BOOST_TEST((gap < 15s)); // ... and not forgotten
+  BOOST_TEST(one_with_status("delivered").attempts == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_client_error_is_dead_lettered_at_once) {
+  server.push(respond(400, R"({"code":15,"message":"functionName: unknown function"})"));
+  start_with_webhooks();
+  create(make_dispatcher("t", {task_action("f")}));
+  publish("t");
+  auto dead = one_with_status("dead");
+  BOOST_TEST(dead.attempts == 1u);
+  BOOST_TEST(dead.last_error.find("HTTP 400") != std::string::npos, dead.last_error);
+  BOOST_TEST(dead.last_error.find("unknown function") != std::string::npos, dead.last_error);
+  std::this_thread::sleep_for(300ms); // several retry periods: nothing more is sent
+  BOOST_TEST(server.request_count() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_server_that_never_answers_is_retried) {
+  hook.timeout = 300ms;
+  server.push(never_answer());
+  start_with_webhooks();
+  create(make_dispatcher("t", {task_action("f")}));
+  publish("t");
+  auto done = one_with_status("delivered");
+  BOOST_TEST(done.attempts == 2u);
+  BOOST_TEST(server.request_count() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_spent_budget_keeps_the_last_status_as_the_error) {
+  server.set_default(respond(503, "maintenance"));
+  start_with_webhooks();
+  create(make_dispatcher("t", {task_action("f")}));
+  publish("t");
+  auto dead = one_with_status("dead");
+  BOOST_TEST(dead.attempts == 4u); // max_attempts
+  BOOST_TEST(dead.last_error == "HTTP 503 from " + server.url() + "/tasks/v1/");
+  BOOST_TEST(server.request_count() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(a_mail_reaches_the_mail_service) {
+  start_with_webhooks();
+  create(make_dispatcher("t", {mail_action("a@example.com", "5e9f1b2c3d4e5f6a7b8c9d0e")}));
+  auto ev = publish("t", R"({"x":1})");
+  auto done = one_with_status("delivered");
+  auto got = server.requests();
+  BOOST_REQUIRE_EQUAL(got.size(), 1u);
+  BOOST_TEST(got[0].target == "/mail/v1/");
+  BOOST_TEST(got[0].header("Idempotency-Key") == done.id);
+  auto body = parsed(got[0].body);
+  BOOST_TEST(body["template_id"].GetString() == std::string{"5e9f1b2c3d4e5f6a7b8c9d0e"});
+  BOOST_TEST(body["recipients"]["to"][0].GetString() == std::string{"a@example.com"});
+  BOOST_TEST(body["content"]["event"]["id"].GetString() == ev.id);
+  BOOST_TEST(body["content"]["event"]["content"]["x"].GetInt() == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
