@@ -53,10 +53,13 @@ BOOST_AUTO_TEST_CASE(metrics_show_the_expected_series_and_they_move) {
         "dispatch_queue_depth{queue=\"in_flight\"}", "dispatch_http_requests_total",
         "dispatch_http_connections_open",
         "dispatch_http_request_duration_seconds_bucket{le=\"+Inf\"}",
-        "dispatch_http_request_duration_seconds_count"})
+        "dispatch_http_request_duration_seconds_count",
+        "dispatch_delivery_latency_seconds_bucket{le=\"+Inf\"}",
+        "dispatch_delivery_latency_seconds_count"})
     BOOST_TEST(series(text, name) >= 0, name);
   BOOST_TEST(text.find("# TYPE dispatch_http_request_duration_seconds histogram") != text.npos);
   BOOST_TEST(series(text, "dispatch_events_total{result=\"accepted\"}") == 0);
+  BOOST_TEST(series(text, "dispatch_delivery_latency_seconds_count") == 0);
   create_task_dispatcher("counted");
   auto id = std::string{"bbbbbbbbbbbbbbbbbbbbbbbb"};
   ok("POST", "/events/v1/", R"({"type":"counted","id":")" + id + "\"}");
@@ -71,6 +74,9 @@ BOOST_AUTO_TEST_CASE(metrics_show_the_expected_series_and_they_move) {
   BOOST_TEST(series(after, "dispatch_events_total{result=\"accepted\"}") == 1);
   BOOST_TEST(series(after, "dispatch_events_total{result=\"duplicate\"}") == 1);
   BOOST_TEST(series(after, "dispatch_deliveries_created_total") == 1);
+  BOOST_TEST(series(after, "dispatch_delivery_latency_seconds_count") == 1);
+  BOOST_TEST(series(after, "dispatch_delivery_latency_seconds_bucket{le=\"+Inf\"}") == 1);
+  BOOST_TEST(series(after, "dispatch_delivery_latency_seconds_bucket{le=\"0.0001\"}") <= 1);
   // The server counts every request, this test's included.
   BOOST_TEST(series(after, "dispatch_http_requests_total") >= requests_before + 4);
   BOOST_TEST(series(after, "dispatch_http_responses_total{class=\"2xx\"}") >= 5);
