@@ -177,13 +177,15 @@ void publish_batch(const call& c) {
       publish_atom::value, std::move(valid));
 }
 
-// Pages of JSON records (tasks, mails, events): `select` is a projection on the record.
-void json_page_route(const call& c, action_kind kind) {
+// Pages of JSON records (tasks, mails, events): `select` is a projection on the record. The
+// message is `xs..., query`.
+template <class... Ts>
+void json_page_route(const call& c, Ts... xs) {
   if (auto q = query_of(c))
     ask_engine<json_page>(
         c.ctx, c.reply,
-        [select = q->select](json_page& page) { return json_ok(render_page(page, select)); },
-        log_atom::value, kind, *q);
+        [select = q->select](json_page& page) { return json_ok(render_page(page, select)); }, xs...,
+        *q);
 }
 
 void event_routes(const call& c) {
@@ -197,14 +199,13 @@ void event_routes(const call& c) {
       publish_batch(c);
       return;
     case route_id::events_find:
-      // TEMP until main has the engine's events read.
-      (*c.reply)(error_response(error_code::server, "events read not merged yet", 501));
+      json_page_route(c, events_atom::value);
       return;
     case route_id::tasks_find:
-      json_page_route(c, action_kind::task);
+      json_page_route(c, log_atom::value, action_kind::task);
       return;
     case route_id::mails_find:
-      json_page_route(c, action_kind::mail);
+      json_page_route(c, log_atom::value, action_kind::mail);
       return;
     default:
       return;

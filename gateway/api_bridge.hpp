@@ -8,6 +8,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/logger.hpp>
 #include <caf/sec.hpp>
 
 #include "gateway/api.hpp"
@@ -65,11 +66,16 @@ inline http_response engine_error_response(const caf::error& err) {
 template <class Result, class OnValue, class OnError, class... Ts>
 void ask_engine_handling(const api_context_ptr& ctx, reply_ptr reply, OnValue on_value,
                          OnError on_error, Ts... xs) {
+  // `spawn` pins CAF's logger to the calling thread (a thread-local reference); the actor
+  // system's destructor waits for every such reference. An io thread that outlives the system
+  // would hang it, so a thread that had no logger before gets none after.
+  bool foreign_thread = caf::logger::current_logger() == nullptr;
   ctx->sys->spawn([ctx, reply, on_value, on_error, xs...](caf::event_based_actor* self) {
     self->request(ctx->engine, ctx->options.request_timeout, xs...)
         .then([reply, on_value](Result& value) { (*reply)(on_value(value)); },
               [reply, on_error](caf::error& err) { (*reply)(on_error(err)); });
   });
+  if (foreign_thread) caf::logger::set_current_actor_system(nullptr);
 }
 
 /// `ask_engine` with the usual error mapping.

@@ -95,6 +95,9 @@ std::string histogram_text(const std::string& name, const std::string& help,
 std::string metrics_text(const engine_stats& stats, const request_metrics* http) {
   std::ostringstream out;
   engine_series(out, stats);
+  out << histogram_text("dispatch_delivery_latency_seconds",
+                        "From an event's match (right after acceptance) to its delivery.",
+                        stats.delivery_latency);
   if (http) {
     http_series(out, *http);
     out << histogram_text("dispatch_http_request_duration_seconds",

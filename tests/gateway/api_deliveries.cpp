@@ -94,6 +94,28 @@ BOOST_AUTO_TEST_CASE(purge_forgets_a_delivery) {
   BOOST_TEST(again.code() == 16u);
 }
 
+BOOST_AUTO_TEST_CASE(events_still_held_are_listed) {
+  // The first attempt asks for a retry in a minute: the delivery waits, holding its event.
+  tasks->script = fail_times(1, 60000);
+  create_task_dispatcher("held");
+  auto published = ok("POST", "/events/v1/", R"({"type":"held","content":{"k":"v"}})");
+  ok("POST", "/events/v1/", R"({"type":"unmatched"})");  // matched by nothing: not held
+  auto id = text(published.json, "id");
+  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 1; }));
+  api_response page;
+  BOOST_REQUIRE(wait_until([&] {
+    page = ok("GET", "/events/v1/");
+    return page.json["page"]["total"].GetUint64() == 1;
+  }));
+  auto& row = page.json["data"][0];
+  BOOST_TEST(dump(row) == published.body);
+  BOOST_TEST(text(row, "id") == id);
+  auto selected = ok("GET", "/events/v1?select(type)&eq(type,held)");
+  BOOST_TEST(dump(selected.json["data"][0]) == R"({"id":")" + id + R"(","type":"held"})");
+  BOOST_TEST(ok("GET", "/events/v1/?eq(type,unmatched)").json["page"]["total"].GetUint64() == 0u);
+  BOOST_TEST(call("GET", "/events/v1/?eq(type").code() == 19u);
+}
+
 BOOST_AUTO_TEST_CASE(unknown_and_malformed_delivery_ids) {
   auto unknown = call("POST", std::string{"/deliveries/v1/"} + unknown_id + "/replay");
   BOOST_TEST(unknown.status == 404u);

@@ -2,6 +2,11 @@
 // the body limit, bearer tokens, and an engine that is gone.
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
+#include <future>
+#include <iostream>
+
+#include <caf/logger.hpp>
 #include <caf/send.hpp>
 
 #include "api_fixture.hpp"
@@ -115,6 +120,26 @@ BOOST_AUTO_TEST_CASE(a_gone_engine_is_503) {
   BOOST_TEST(health.status == 503u);
   BOOST_TEST(text(health.json, "status") == "unavailable");
   BOOST_TEST(!text(health.json, "message").empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_actor_system_stops_while_the_server_still_runs) {
+  // Requests spawn their bridge actors on the server's io thread; CAF must not stay pinned to it,
+  // or the actor system's destructor waits for that thread forever.
+  BOOST_TEST(ok("GET", "/health").status == 200u);
+  // The handler holds the engine's handle: like the engine itself, it goes before the system.
+  handler = nullptr;
+  caf::anon_send_exit(engine, caf::exit_reason::user_shutdown);
+  engine = nullptr;
+  // This thread spawned the engine, which pinned CAF's logger here too: unpin it, since the
+  // system is destroyed on another thread (the guard against a hang).
+  caf::logger::set_current_actor_system(nullptr);
+  auto stopped = std::async(std::launch::async, [this] { sys.reset(); });
+  if (stopped.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    // Waiting on would hang this process (the future joins the stuck destructor): fail now.
+    std::cerr << "the actor system did not stop within 30 s while the server ran" << std::endl;
+    std::_Exit(1);
+  }
+  server->shutdown(std::chrono::seconds(1));  // the handler must not be called after the system
 }
 
 BOOST_AUTO_TEST_SUITE_END()

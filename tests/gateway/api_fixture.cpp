@@ -1,10 +1,9 @@
-// The api_* suites' fixture: engine start/stop around a handler, and a blocking `call` that waits
-// (bounded) for the handler's reply.
+// The api_* suites' fixture: engine start/stop around the API handler behind the real HTTP server,
+// and a blocking `call` over a keep-alive loopback connection (reopened when the server closes it).
 #include "api_fixture.hpp"
 
 #include <algorithm>
 #include <cctype>
-#include <future>
 #include <stdexcept>
 
 #include <rapidjson/stringbuffer.h>
@@ -71,9 +70,33 @@ void api_fixture::start(bool recording_sinks) {
   if (!handle) throw std::runtime_error("spawn_engine failed: " + message_of(handle.error()));
   engine = *handle;
   handler = make_api_handler(*sys, engine, options);
+  http_config cfg;
+  cfg.hosts = {"127.0.0.1"};
+  cfg.port = 0;
+  cfg.body_limit = options.body_limit;
+  cfg.request_timeout = options.request_timeout;
+  auto served = [this](http_request req, http_reply reply) {
+    req.from_loopback = req.from_loopback && from_loopback;
+    handler(std::move(req), std::move(reply));
+  };
+  auto started = http_server::start(cfg, served, options.metrics, nullptr);
+  if (!started)
+    throw std::runtime_error("http_server::start failed: " + message_of(started.error()));
+  server = std::move(*started);
+  port = server->endpoints().at(0).port;
+}
+
+http_client& api_fixture::client() {
+  if (!client_)
+    client_ = std::make_unique<http_client>("127.0.0.1", port, std::chrono::seconds(60));
+  return *client_;
 }
 
 void api_fixture::stop() {
+  // The server first: its sessions hold the handler, and answers still owed come from the engine.
+  client_.reset();
+  if (server) server->shutdown(std::chrono::seconds(5));
+  server.reset();
   if (!sys) return;
   handler = nullptr;
   caf::anon_send_exit(engine, caf::exit_reason::user_shutdown);
@@ -88,27 +111,14 @@ void api_fixture::stop() {
 
 api_response api_fixture::call(const std::string& method, const std::string& target,
                                const std::string& body, const header_list& headers) {
-  http_request req;
-  req.method = method;
-  req.target = target;
-  req.body = body;
-  req.from_loopback = from_loopback;
-  if (auto type = find_header(headers, "Content-Type"))
-    req.content_type = *type;
-  else if (!body.empty())
-    req.content_type = "application/json";
-  if (auto auth = find_header(headers, "Authorization")) req.authorization = *auth;
-  auto promise = std::make_shared<std::promise<http_response>>();
-  auto answered = promise->get_future();
-  handler(std::move(req), [promise](http_response res) { promise->set_value(std::move(res)); });
-  if (answered.wait_for(std::chrono::seconds(60)) != std::future_status::ready)
-    throw std::runtime_error(method + " " + target + ": no answer within 60 s");
-  auto res = answered.get();
+  auto answer = client().request(method, target, body, headers);
+  // Never resend a request (a POST could run twice); reconnect only when told the connection ends.
+  if (same_name(answer.header("Connection"), "close")) client_.reset();
   api_response result;
-  result.status = res.status;
-  result.content_type = res.content_type;
-  result.body = std::move(res.body);
-  result.headers = std::move(res.headers);
+  result.status = answer.status;
+  result.content_type = answer.header("Content-Type");
+  result.body = std::move(answer.body);
+  result.headers = std::move(answer.headers);
   result.json.Parse(result.body.data(), result.body.size());
   if (result.json.HasParseError()) result.json.SetNull();
   return result;

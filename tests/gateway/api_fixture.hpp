@@ -1,5 +1,6 @@
 // A real engine behind the HTTP API for the api_* suites: a temp data directory, the built-in log
-// sinks (or recording sinks with a script), and `call(method, target, body, headers)`.
+// sinks (or recording sinks with a script), the real server on a loopback port, and
+// `call(method, target, body, headers)` over one keep-alive connection.
 #pragma once
 
 #include <chrono>
@@ -12,7 +13,9 @@
 #include <caf/actor_system.hpp>
 
 #include "fixtures/engine_fixture.hpp"
+#include "fixtures/http_client.hpp"
 #include "gateway/api.hpp"
+#include "gateway/http_server.hpp"
 
 namespace dispatch::test {
 
@@ -58,6 +61,8 @@ class api_fixture {
   temp_dir dir;
   engine_config config;
   api_options options;
+  // A test cannot connect from beyond loopback: false marks every request as coming from a remote
+  // peer before it reaches the handler.
   bool from_loopback = true;
   sink_record_ptr tasks = std::make_shared<sink_record>();
   sink_record_ptr mails = std::make_shared<sink_record>();
@@ -67,6 +72,13 @@ class api_fixture {
   sink_actor mail_sink;
   engine_actor engine;
   http_handler handler;
+  std::unique_ptr<http_server> server;
+  uint16_t port = 0;
+
+ private:
+  http_client& client();
+
+  std::unique_ptr<http_client> client_;
 };
 
 /// Reads a JSON string member (empty when absent or not a string).
