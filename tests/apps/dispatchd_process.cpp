@@ -144,6 +144,29 @@ void check_error(const http_answer& answer, unsigned status, unsigned code,
   }
 }
 
+std::map<std::string, size_t> tasks_by_event(http_client& client, size_t& total) {
+  std::map<std::string, size_t> count;
+  total = 0;
+  for (size_t offset = 0;; offset += 50) {
+    auto answer = client.request(
+        "GET", "/tasks/v1/?select(data.event.id)&limit(50," + std::to_string(offset) + ")");
+    BOOST_REQUIRE_MESSAGE(answer.status == 200u, answer.body);
+    auto doc = json_of(answer);
+    BOOST_REQUIRE(!doc.HasParseError() && doc.IsObject() && doc["data"].IsArray());
+    total = doc["page"]["total"].GetUint64();
+    for (auto& task : doc["data"].GetArray()) ++count[task["data"]["event"]["id"].GetString()];
+    if (doc["data"].Empty() || offset + 50 >= total) return count;
+  }
+}
+
+uint64_t page_total(http_client& client, const std::string& target) {
+  auto answer = client.request("GET", target);
+  if (answer.status != 200) return UINT64_MAX;
+  auto doc = json_of(answer);
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("page")) return UINT64_MAX;
+  return doc["page"]["total"].GetUint64();
+}
+
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
   auto until = std::chrono::steady_clock::now() + limit;
   while (true) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <regex>
 #include <string>
 #include <vector>
@@ -70,6 +71,13 @@ rapidjson::Document json_of(const http_answer& answer);
 /// with that code and a non-empty message. `what` names the input in failure messages.
 void check_error(const http_answer& answer, unsigned status, unsigned code,
                  const std::string& what);
+
+/// Reads every task of the built-in log, a page at a time; counts them by event id. `total` is
+/// the log's size as its last page said.
+std::map<std::string, size_t> tasks_by_event(http_client& client, size_t& total);
+
+/// `page.total` of a find answer; UINT64_MAX when the answer is not a page.
+uint64_t page_total(http_client& client, const std::string& target);
 
 /// Waits until `condition` holds, polling; false when `limit` passed first.
 bool eventually(const std::function<bool()>& condition,

@@ -66,29 +66,6 @@ void publish_until_stopped(uint16_t port, publish_record& record, const std::ato
   }
 }
 
-/// Reads every task of the built-in log, a page at a time; counts them by event id.
-std::map<std::string, size_t> tasks_by_event(http_client& client, size_t& total) {
-  std::map<std::string, size_t> count;
-  total = 0;
-  for (size_t offset = 0;; offset += 50) {
-    auto answer = client.request(
-        "GET", "/tasks/v1/?select(data.event.id)&limit(50," + std::to_string(offset) + ")");
-    BOOST_REQUIRE_MESSAGE(answer.status == 200u, answer.body);
-    auto doc = json_of(answer);
-    BOOST_REQUIRE(!doc.HasParseError() && doc.IsObject() && doc["data"].IsArray());
-    total = doc["page"]["total"].GetUint64();
-    for (auto& task : doc["data"].GetArray()) ++count[task["data"]["event"]["id"].GetString()];
-    if (doc["data"].Empty() || offset + 50 >= total) return count;
-  }
-}
-
-uint64_t page_total(http_client& client, const std::string& target) {
-  auto answer = client.request("GET", target);
-  if (answer.status != 200) return UINT64_MAX;
-  auto doc = json_of(answer);
-  return doc.HasParseError() ? UINT64_MAX : doc["page"]["total"].GetUint64();
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(service_shutdown)
