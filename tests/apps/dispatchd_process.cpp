@@ -1,5 +1,6 @@
-// The dispatchd child process and the JSON readers shared by the apps tests (dispatchd_process.hpp).
-// The child dies with the test (PR_SET_PDEATHSIG) so a failed test never leaves a daemon behind.
+// The dispatchd child process and the JSON readers shared by the apps tests
+// (dispatchd_process.hpp). The child dies with the test (PR_SET_PDEATHSIG) so a failed test never
+// leaves a daemon behind.
 #include "dispatchd_process.hpp"
 
 #include <boost/test/unit_test.hpp>

@@ -53,9 +53,9 @@ struct publisher {
 
   unsigned publish(const std::string& padding = "") {
     auto id = fresh_object_id();
-    auto answer = client.request("POST", "/events/v1/",
-                                 R"({"type":"disk","id":")" + id + R"(","content":{"pad":")" +
-                                     padding + R"("}})");
+    auto answer = client.request(
+        "POST", "/events/v1/",
+        R"({"type":"disk","id":")" + id + R"(","content":{"pad":")" + padding + R"("}})");
     ++answers[answer.status];
     if (answer.status == 200)
       acknowledged.push_back(id);
@@ -65,7 +65,9 @@ struct publisher {
   }
 };
 
-unsigned health(http_client& client) { return client.request("GET", "/health").status; }
+unsigned health(http_client& client) {
+  return client.request("GET", "/health").status;
+}
 
 }  // namespace
 
@@ -114,8 +116,10 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_publishes_until_space_returns) {
     BOOST_TEST((status == 200u || status == 503u), status << " answered " << n << " times");
   // Every acknowledged event, before, during and after, is delivered.
   BOOST_TEST(eventually([&] {
-    return page_total(client, "/tasks/v1/?limit(1)") >= events.acknowledged.size();
-  }), "tasks missing:\n" << dispatchd.log());
+               return page_total(client, "/tasks/v1/?limit(1)") >= events.acknowledged.size();
+             }),
+             "tasks missing:\n"
+                 << dispatchd.log());
   size_t total = 0;
   auto delivered = tasks_by_event(client, total);
   for (auto& id : events.acknowledged) {

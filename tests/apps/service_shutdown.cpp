@@ -6,8 +6,8 @@
 
 #include <atomic>
 #include <cstdint>
-#include <memory>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -27,10 +27,10 @@ constexpr int publisher_count = 8;
 /// What the publishers saw, shared between their threads.
 struct publish_record {
   std::mutex mutex;
-  std::vector<std::string> acknowledged;  // event ids answered 200
-  std::map<unsigned, size_t> refusals;    // status (not 200) -> count
-  size_t dropped = 0;                     // requests whose connection closed or timed out
-  std::vector<std::string> wrong_answers; // a 200 whose body is not the event sent
+  std::vector<std::string> acknowledged;   // event ids answered 200
+  std::map<unsigned, size_t> refusals;     // status (not 200) -> count
+  size_t dropped = 0;                      // requests whose connection closed or timed out
+  std::vector<std::string> wrong_answers;  // a 200 whose body is not the event sent
 };
 
 // One client on its own keep-alive connection, publishing until the server stops answering.
@@ -98,8 +98,8 @@ BOOST_AUTO_TEST_CASE(sigterm_under_load_keeps_every_acknowledged_event) {
   std::string refusals;
   for (auto& [status, n] : record.refusals)
     refusals += " " + std::to_string(status) + "x" + std::to_string(n);
-  BOOST_TEST_MESSAGE("acknowledged " << record.acknowledged.size() << ", dropped "
-                                     << record.dropped << ", refused:" << refusals);
+  BOOST_TEST_MESSAGE("acknowledged " << record.acknowledged.size() << ", dropped " << record.dropped
+                                     << ", refused:" << refusals);
   for (auto& body : record.wrong_answers) BOOST_ERROR("a 200 without the event sent: " << body);
   // Overload and shutdown answer 503; anything else (a 500 above all) is a fault.
   for (auto& [status, n] : record.refusals) BOOST_TEST(status == 503u, status << " x" << n);
@@ -108,10 +108,15 @@ BOOST_AUTO_TEST_CASE(sigterm_under_load_keeps_every_acknowledged_event) {
   dispatchd_process again{dispatchd_args(dir / "data"), dir / "second.log"};
   http_client client{"127.0.0.1", again.port_of("127.0.0.1"), 30s};
   // Deliveries left pending by the stop go out after the restart; wait until none is open.
-  BOOST_TEST(eventually([&] {
-    return page_total(client, "/deliveries/v1/?ne(status,delivered)&limit(1)") == 0 &&
-           page_total(client, "/tasks/v1/?limit(1)") >= record.acknowledged.size();
-  }, 90s), "deliveries still open after the restart:\n" << again.log());
+  BOOST_TEST(eventually(
+                 [&] {
+                   return page_total(client, "/deliveries/v1/?ne(status,delivered)&limit(1)") ==
+                              0 &&
+                          page_total(client, "/tasks/v1/?limit(1)") >= record.acknowledged.size();
+                 },
+                 90s),
+             "deliveries still open after the restart:\n"
+                 << again.log());
   size_t total = 0;
   auto delivered = tasks_by_event(client, total);
   size_t missing = 0, duplicated = 0;
@@ -123,8 +128,8 @@ BOOST_AUTO_TEST_CASE(sigterm_under_load_keeps_every_acknowledged_event) {
       duplicated += found->second - 1;
     }
   }
-  BOOST_TEST_MESSAGE("tasks " << total << " for " << delivered.size() << " events; "
-                              << missing << " acknowledged events missing, " << duplicated
+  BOOST_TEST_MESSAGE("tasks " << total << " for " << delivered.size() << " events; " << missing
+                              << " acknowledged events missing, " << duplicated
                               << " duplicate tasks of acknowledged events");
   BOOST_TEST(missing == 0u);
   BOOST_TEST(duplicated == 0u);  // an event is dispatched once, even across the restart

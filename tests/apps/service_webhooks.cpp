@@ -1,5 +1,6 @@
 // The README's story against a real dispatchd: a Task Service that fails turns deliveries into
-// dead letters, which are replayed (one, or all by query) once it recovers; Retry-After is honoured.
+// dead letters, which are replayed (one, or all by query) once it recovers; Retry-After is
+// honoured.
 #include <boost/test/unit_test.hpp>
 
 #include <signal.h>
@@ -48,15 +49,15 @@ struct webhook_service {
   void create_dispatcher(const std::string& event_type, const std::string& function) {
     auto created = client.request("POST", "/dispatchers/v1/",
                                   R"({"eventType":")" + event_type +
-                                      R"(","actions":[{"type":"task","functionName":")" +
-                                      function + R"("}]})");
+                                      R"(","actions":[{"type":"task","functionName":")" + function +
+                                      R"("}]})");
     BOOST_REQUIRE_MESSAGE(created.status == 200u, created.body);
   }
 
   std::string publish(const std::string& event_type) {
     auto id = fresh_object_id();
-    auto published = client.request(
-        "POST", "/events/v1/", R"({"type":")" + event_type + R"(","id":")" + id + R"("})");
+    auto published = client.request("POST", "/events/v1/",
+                                    R"({"type":")" + event_type + R"(","id":")" + id + R"("})");
     BOOST_REQUIRE_MESSAGE(published.status == 200u, published.body);
     return id;
   }
@@ -68,7 +69,8 @@ struct webhook_service {
       page = json_of(client.request("GET", "/deliveries/v1/?" + rql));
       return page.IsObject() && page["data"].Size() == n;
     });
-    BOOST_REQUIRE_MESSAGE(found, "no " << n << " deliveries for " << rql << ":\n" << dispatchd.log());
+    BOOST_REQUIRE_MESSAGE(found, "no " << n << " deliveries for " << rql << ":\n"
+                                       << dispatchd.log());
     return page;
   }
 
@@ -120,9 +122,9 @@ BOOST_AUTO_TEST_CASE(a_failing_task_service_makes_a_dead_letter_that_replays) {
   BOOST_TEST(contains(delivered.body, R"("functionName":"welcome")"), delivered.body);
   BOOST_TEST(contains(delivered.body, event_id), delivered.body);
   // Nothing more is dead; nothing is sent again.
-  BOOST_TEST(json_of(service.client.request("GET", "/deliveries/v1/?eq(status,dead)"))["page"]
-                 ["total"]
-                     .GetUint() == 0u);
+  BOOST_TEST(
+      json_of(service.client.request("GET", "/deliveries/v1/?eq(status,dead)"))["page"]["total"]
+          .GetUint() == 0u);
   std::this_thread::sleep_for(500ms);
   BOOST_TEST(service.task_service.request_count() == max_attempts + 1);
 }
