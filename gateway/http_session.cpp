@@ -3,6 +3,7 @@
 
 #include "gateway/http_session.hpp"
 
+#include <algorithm>
 #include <exception>
 #include <string_view>
 #include <utility>
@@ -210,9 +211,14 @@ void http_session::on_read_error(sys_error ec) {
   if (closed_)
     return;
   auto& cfg = state_->cfg;
-  if (ec == http::error::body_limit)
+  if (ec == http::error::body_limit) {
+    // The client writes the whole body it announced before it reads the answer: linger() drops
+    // that much (still within linger_time), or the close would reset the connection under it.
+    if (auto announced = parser_->content_length_remaining())
+      drain_limit_ = *announced;
     return refuse(413, "request body exceeds the limit of " + std::to_string(cfg.body_limit)
                          + " bytes");
+  }
   if (ec == http::error::header_limit)
     return refuse(431, "request headers exceed the limit of " + std::to_string(cfg.header_limit)
                          + " bytes");
@@ -386,7 +392,9 @@ void http_session::drain() {
   stream_.async_read_some(net::buffer(drain_buffer_),
                           [self = shared_from_this()](sys_error ec, std::size_t n) {
                             self->drained_ += n;
-                            if (ec || self->drained_ > linger_bytes)
+                            auto limit = std::max<std::uint64_t>(linger_bytes,
+                                                                 self->drain_limit_);
+                            if (ec || self->drained_ > limit)
                               return self->close();
                             self->drain();
                           });

@@ -107,6 +107,7 @@ private:
   bool closed_ = false;
   bool released_ = false;
   std::size_t drained_ = 0;
+  std::uint64_t drain_limit_ = 0; // bytes linger() drops at most; 0: its default
   std::chrono::steady_clock::time_point request_read_at_;
 };
 

@@ -3,12 +3,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,9 +15,9 @@
 #include <regex>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "dispatchd_process.hpp"
 #include "fixtures/http_client.hpp"
 #include "fixtures/http_test_server.hpp"
 #include "fixtures/temp_dir.hpp"
@@ -32,117 +29,6 @@ namespace {
 
 constexpr auto deadline = 60s;  // generous: the machine is shared
 
-std::string read_file(const std::string& path) {
-  std::ifstream in{path};
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-/// dispatchd as a child process, its stdout and stderr in `log_path`; killed when this ends.
-class dispatchd_process {
- public:
-  dispatchd_process(std::vector<std::string> args, std::string log_path)
-      : log_path_(std::move(log_path)) {
-    args.insert(args.begin(), DISPATCHD_PATH);
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    BOOST_REQUIRE(log_fd >= 0);
-    auto parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the test, should the test die first
-      if (::getppid() != parent) ::_exit(126);
-      ::dup2(log_fd, STDOUT_FILENO);
-      ::dup2(log_fd, STDERR_FILENO);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(log_fd);
-    BOOST_REQUIRE_MESSAGE(pid_ > 0, "fork failed");
-  }
-
-  ~dispatchd_process() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      reap(true);
-    }
-  }
-
-  std::string log() const { return read_file(log_path_); }
-
-  /// Waits for a log line matching `pattern`; returns its match (empty when the process exited
-  /// or the deadline passed first).
-  std::smatch wait_for(const std::string& pattern) {
-    std::regex re{pattern};
-    auto until = std::chrono::steady_clock::now() + deadline;
-    while (std::chrono::steady_clock::now() < until) {
-      log_text_ = log();
-      std::smatch match;
-      if (std::regex_search(log_text_, match, re)) return match;
-      if (!running()) {
-        log_text_ = log();
-        std::regex_search(log_text_, match, re);
-        return match;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return {};
-  }
-
-  /// The listening port of `host` (as the log writes it), after the process is ready.
-  uint16_t port_of(const std::string& host) {
-    auto ready = wait_for("\\bready\\n");
-    BOOST_REQUIRE_MESSAGE(!ready.empty(), "dispatchd did not get ready:\n" + log());
-    auto match = wait_for("listening on " +
-                          std::regex_replace(host, std::regex{"[.\\[\\]]"}, "\\$&") + ":([0-9]+)");
-    BOOST_REQUIRE_MESSAGE(!match.empty(), "no listening line for " + host + ":\n" + log());
-    return static_cast<uint16_t>(std::stoi(match[1].str()));
-  }
-
-  bool running() { return pid_ > 0 && !reap(false); }
-
-  void signal(int sig) {
-    BOOST_REQUIRE(pid_ > 0);
-    ::kill(pid_, sig);
-  }
-
-  /// Waits for the exit (SIGKILL after the deadline) and returns the exit status; -1 when it was
-  /// killed by a signal.
-  int exit_status() {
-    auto until = std::chrono::steady_clock::now() + deadline;
-    while (pid_ > 0 && std::chrono::steady_clock::now() < until) {
-      if (reap(false)) break;
-      std::this_thread::sleep_for(20ms);
-    }
-    BOOST_CHECK_MESSAGE(pid_ <= 0, "dispatchd did not exit in time:\n" + log());
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      reap(true);
-    }
-    return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
-  }
-
- private:
-  // True when the child has exited (and is reaped now).
-  bool reap(bool block) {
-    if (pid_ <= 0) return true;
-    pid_t result;
-    while ((result = ::waitpid(pid_, &status_, block ? 0 : WNOHANG)) < 0 && errno == EINTR) {
-    }
-    if (result != pid_) return false;
-    pid_ = -1;
-    return true;
-  }
-
-  std::string log_path_;
-  std::string log_text_;
-  pid_t pid_ = -1;
-  int status_ = 0;
-};
-
 /// Runs dispatchd to its end; returns the exit status and what it wrote.
 std::pair<int, std::string> run_to_exit(const temp_dir& dir, std::vector<std::string> args) {
   dispatchd_process process{std::move(args), dir / "run.log"};
@@ -151,14 +37,7 @@ std::pair<int, std::string> run_to_exit(const temp_dir& dir, std::vector<std::st
 }
 
 std::vector<std::string> args_for(const temp_dir& dir, std::vector<std::string> more = {}) {
-  std::vector<std::string> args{"--dispatch.data-dir=" + dir / "data", "--dispatch.http.port=0",
-                                "--dispatch.http.host=127.0.0.1"};
-  args.insert(args.end(), more.begin(), more.end());
-  return args;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
+  return dispatchd_args(dir / "data", std::move(more));
 }
 
 /// A socket bound and listening on 127.0.0.1 at a free port, closed with this object.
