@@ -3,6 +3,7 @@
 #include "persistence/store.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstdarg>
 #include <cstdio>
@@ -241,11 +242,18 @@ uint64_t detail::store_state::count_range(rocksdb::ColumnFamilyHandle* family,
 }
 
 caf::error to_error(const rocksdb::Status& status, const std::string& operation) {
+  // RocksDB's text names files of the data directory: it goes to the operator's log (at most one
+  // line a second, a full disk fails every write), and the error that may reach a client keeps
+  // only its kind.
   auto text = status.ToString();
+  static std::atomic<int64_t> last_logged{0};
+  auto now = now_ms();
+  auto previous = last_logged.load(std::memory_order_relaxed);
+  if (now - previous >= 1000 && last_logged.compare_exchange_strong(previous, now))
+    std::fprintf(stderr, "store: %s failed: %s\n", operation.c_str(), text.c_str());
   if (status.IsNoSpace() || contains_nocase(text, "no space"))
-    return server_error("store: " + operation + ": no space left on the storage device (" + text
-                        + ")");
-  return server_error("store: " + operation + " failed: " + text);
+    return server_error("store: " + operation + ": no space left on the storage device");
+  return server_error("store: " + operation + " failed: " + text.substr(0, text.find(':')));
 }
 
 uint32_t day_of(timestamp_ms t) {

@@ -98,6 +98,9 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_publishes_until_space_returns) {
   BOOST_REQUIRE_MESSAGE(events.answers.size() > 1, "the full disk never refused a publish");
   check_error(events.last_refusal, 503, 1, "a publish to a full disk");
   BOOST_TEST_MESSAGE("refused with: " << events.last_refusal.body);
+  // The client learns why, not where: no path of the server's file system.
+  BOOST_TEST(events.last_refusal.body.find(disk.path) == std::string::npos, events.last_refusal.body);
+  BOOST_TEST(events.last_refusal.body.find("no space") != std::string::npos, events.last_refusal.body);
   BOOST_TEST(eventually([&] { return health(client) == 503; }, 30s), "/health stayed green");
   // Still full: still refused, and the answer says so each time.
   for (int i = 0; i < 3; ++i) BOOST_TEST(events.publish(padding) == 503u);
