@@ -9,7 +9,10 @@
 #include <caf/all.hpp>
 
 #include "actors/spawn_engine.hpp"
+#include "bench/http_load.hpp"
 #include "bench/workload.hpp"
+#include "gateway/api.hpp"
+#include "gateway/http_server.hpp"
 #include "messages/type_registry.hpp"
 
 namespace dispatch::bench {
@@ -125,11 +128,31 @@ engine_config engine_config_of(const scenario_params& p, const std::string& data
   return config;
 }
 
-/// Warmup, window, drain: the part of a run that loads the engine.
+/// The gateway in front of the engine for an HTTP scenario: loopback, a free port, no auth.
+caf::expected<std::unique_ptr<http_server>> start_gateway(caf::actor_system& sys,
+                                                          const engine_actor& engine,
+                                                          const scenario_params& p) {
+  http_config cfg;
+  cfg.hosts = {"127.0.0.1"};
+  cfg.port = 0;
+  cfg.io_threads = p.io_threads;
+  api_options options;
+  options.request_timeout = cfg.request_timeout;
+  options.body_limit = cfg.body_limit;
+  return http_server::start(cfg, make_api_handler(sys, engine, options), nullptr, nullptr);
+}
+
+/// Warmup, window, drain: the part of a run that loads the engine, in process or through the
+/// gateway listening on `http_port` (0: in process).
 void drive(caf::actor_system& sys, const engine_actor& engine, scenario_run& run,
-           engine_result& r) {
+           engine_result& r, uint16_t http_port) {
   auto& p = run.params;
-  auto publisher = spawn_publisher(sys, engine, p, run.plan, run.published, run.sink_seen);
+  caf::actor publisher;
+  std::unique_ptr<http_load> load;
+  if (http_port != 0)
+    load = std::make_unique<http_load>(http_port, p, run.plan, run.published, run.sink_seen);
+  else
+    publisher = spawn_publisher(sys, engine, p, run.plan, run.published, run.sink_seen);
   observe(sys, engine, run, "warmup", p.warmup_s, [] { return false; });
   auto first = take_snapshot(run);
   run.sink_seen->record_from.store(now_ns());
@@ -142,6 +165,10 @@ void drive(caf::actor_system& sys, const engine_actor& engine, scenario_run& run
            run.sink_seen->received.load() >= run.published->expected_deliveries.load();
   };
   observe(sys, engine, run, "draining", 120, drained);
+  if (load) {
+    load->join();
+    r.latency_sorted_us = load->take_latencies();
+  }
   if (p.sink == sink_kind::log) poll_stats(sys, engine, run);
   r.drain_s = std::chrono::duration<double>(clock_type::now() - last.at).count();
   auto expected = run.published->expected_deliveries.load();
@@ -150,7 +177,20 @@ void drive(caf::actor_system& sys, const engine_actor& engine, scenario_run& run
   compute_figures(r, first, last, *run.plan);
   r.rejected = run.published->rejected.load();
   if (run.published->has_error.load()) r.first_rejection = run.published->first_error;
-  caf::anon_send_exit(publisher, caf::exit_reason::user_shutdown);
+  if (publisher) caf::anon_send_exit(publisher, caf::exit_reason::user_shutdown);
+}
+
+/// Runs the loaded part of a scenario, through a gateway started for it when it is an HTTP one.
+void drive_scenario(caf::actor_system& sys, const engine_actor& engine, scenario_run& run,
+                    engine_result& r) {
+  if (run.params.connections == 0) return drive(sys, engine, run, r, 0);
+  auto server = start_gateway(sys, engine, run.params);
+  if (!server) {
+    r.failure = "cannot start the gateway: " + message_of(server.error());
+    return;
+  }
+  drive(sys, engine, run, r, (*server)->endpoints().front().port);
+  (*server)->shutdown(std::chrono::seconds(5));
 }
 
 }  // namespace
@@ -179,13 +219,13 @@ engine_result run_engine_scenario(const scenario_params& p, const std::string& b
       progress(p.name + " creating " + std::to_string(p.dispatchers) + " dispatchers");
       r.failure = create_dispatchers(sys, *engine, p, *run.plan);
       r.setup_s = std::chrono::duration<double>(clock_type::now() - run.started).count();
-      if (r.failure.empty()) drive(sys, *engine, run, r);
+      if (r.failure.empty()) drive_scenario(sys, *engine, run, r);
       caf::anon_send_exit(*engine, caf::exit_reason::user_shutdown);
     }
     if (sink) caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
   }  // the actor system waits for every actor here: the store is closed after it
   std::filesystem::remove_all(run.data_dir);
-  {
+  if (p.connections == 0) {
     std::lock_guard<std::mutex> guard{run.sink_seen->samples_mutex};
     r.latency_sorted_us = std::move(run.sink_seen->samples_us);
   }

@@ -20,10 +20,12 @@ using namespace dispatch::bench;
 
 namespace {
 
-/// A scenario to run; an open-loop one takes its rate from a closed-loop one run before it.
+/// A scenario to run; an open-loop one takes its rate from a closed-loop one run before it, an
+/// HTTP one is compared with the embedded one of the same shape.
 struct planned {
   scenario_params params;
   std::string rate_base;  // name of the closed-loop run whose events/s sets the rate
+  std::string reference;  // name of the embedded run an HTTP run is a fraction of
 };
 
 std::vector<planned> standard_set(const bench_options& o) {
@@ -39,7 +41,7 @@ std::vector<planned> standard_set(const bench_options& o) {
     auto p = base;
     p.name = std::move(name);
     change(p);
-    return planned{p, {}};
+    return planned{p, {}, {}};
   };
   std::vector<planned> set{
       with("standard-sync", [](auto& p) { p.series = "shards"; }),
@@ -61,12 +63,26 @@ std::vector<planned> standard_set(const bench_options& o) {
       p.series = "shards";
     }));
   set.push_back(with("dispatchers-10k", [&](auto& p) { p.dispatchers = o.smoke ? 100 : 10000; }));
+  // Through the gateway: one event per call on 32 connections, compared with the engine fed the
+  // same way in process (single-32); batches of 100 on 16 connections, like standard-sync.
+  set.push_back(with("single-32", [](auto& p) {
+    p.batch = 1;
+    p.window = 32;
+  }));
+  set.push_back(with("http", [&](auto& p) {
+    p.batch = 1;
+    p.connections = o.smoke ? 4 : 32;
+  }));
+  set.back().reference = "single-32";
+  set.push_back(with("http-batch", [](auto& p) { p.connections = p.window; }));
+  set.back().reference = "standard-sync";
   if (o.smoke)  // a few seconds: one of each kind
     set.erase(std::remove_if(set.begin(), set.end(),
                              [](auto& x) {
                                auto& n = x.params.name;
                                return n == "standard-nosync" || n == "open-90" ||
-                                      n.compare(0, 6, "shards") == 0;
+                                      n.compare(0, 6, "shards") == 0 || n == "single-32" ||
+                                      n == "http-batch";
                              }),
               set.end());
   return set;
@@ -81,14 +97,14 @@ bool select_scenarios(const bench_options& o, std::vector<planned>& out, std::st
     p.warmup_s = o.warmup_s;
     if (o.custom_rate.empty() || o.custom_rate.back() != '%') {
       p.rate = o.custom_rate.empty() ? 0 : std::strtoull(o.custom_rate.c_str(), nullptr, 10);
-      out.push_back({p, {}});
+      out.push_back({p, {}, {}});
       return true;
     }
     auto closed = p;
     closed.name = "custom-closed";
     p.rate_fraction = std::strtod(o.custom_rate.c_str(), nullptr) / 100;
-    out.push_back({closed, {}});
-    out.push_back({p, "custom-closed"});
+    out.push_back({closed, {}, {}});
+    out.push_back({p, "custom-closed", {}});
     return p.rate_fraction > 0 || (error = "--rate=" + o.custom_rate + ": invalid", false);
   }
   auto all = standard_set(o);
@@ -102,9 +118,11 @@ bool select_scenarios(const bench_options& o, std::vector<planned>& out, std::st
     wanted.insert(o.scenario.substr(start, comma - start));
     start = comma + 1;
   }
-  for (auto& x : all)
-    if (wanted.count(x.params.name) && !x.rate_base.empty())
-      wanted.insert(x.rate_base);  // an open loop needs the closed run it is a fraction of
+  for (auto& x : all) {
+    if (!wanted.count(x.params.name)) continue;
+    if (!x.rate_base.empty()) wanted.insert(x.rate_base);  // the closed run it is a fraction of
+    if (!x.reference.empty()) wanted.insert(x.reference);  // the embedded run it is compared with
+  }
   for (auto& x : all)
     if (wanted.erase(x.params.name)) out.push_back(x);
   if (!wanted.empty())
@@ -230,6 +248,11 @@ int run_all(const bench_options& o, std::vector<planned>& plan) {
     std::cout << "  -> " << static_cast<uint64_t>(r.events_per_s) << " events/s, "
               << static_cast<uint64_t>(r.deliveries_per_s) << " deliveries/s"
               << (r.ok ? "" : ", FAILED: " + r.failure) << "\n";
+    for (auto& base : done)
+      if (base.params.name == x.reference && base.ok) {
+        r.reference = base.params.name;
+        r.reference_events_per_s = base.events_per_s;
+      }
     results << to_json(r, set) << "\n" << std::flush;
     done.push_back(std::move(r));
   }
@@ -252,12 +275,6 @@ int main(int argc, char** argv) {
   if (o.help) {
     std::cout << usage();
     return 0;
-  }
-  if (o.scenario == "http" || o.scenario == "http-batch") {
-    std::cerr << "dispatch-bench: --scenario=" << o.scenario
-              << " is reserved for the HTTP gateway, "
-              << "which is not built yet (TODO in bench/README.md)\n";
-    return 2;
   }
   if (o.smoke) {
     o.duration_s = std::min(o.duration_s, 1.0);

@@ -55,7 +55,7 @@ bool parse_actions(const std::string& v, scenario_params& p) {
 std::string usage() {
   return R"(dispatch-bench: throughput, latency and cost of the dispatch engine, with its limits.
   --scenario=standard      the standard set (default); or a comma list of its names; or custom;
-                           http and http-batch are reserved for the HTTP gateway (not built yet)
+                           http and http-batch go through the HTTP gateway (see bench/README.md)
   --smoke                  a few seconds with tiny sizes (ctest runs it)
   --duration=S             measured seconds per scenario (default 10), after --warmup=S (2)
   --limit-duration=S       seconds per limit (default 3); --no-limits skips them
@@ -67,6 +67,8 @@ std::string usage() {
   --shards=N (1..8, 4)  --event-bytes=N (64..65536, 400)  --sink=counting|log
   --sync=on|off  --in-memory  --rate=N|P% (open loop; P% of a closed run measured first)
   --batch=N (100)  --window=N (16)  --backlog=N (20000 deliveries in flight, closed loop)
+  --connections=N (0: in process) through the HTTP gateway, N keep-alive connections, each with
+                  one call of --batch events in flight  --io-threads=N (1) the gateway's
 )";
 }
 
@@ -94,6 +96,8 @@ bool parse_options(int argc, char** argv, bench_options& o, std::string& error) 
       {"batch", number(c.batch, 1, 4096)},
       {"window", number(c.window, 1, 1024)},
       {"backlog", number(c.backlog, 1, 1e7)},
+      {"connections", number(c.connections, 0, 1024)},
+      {"io-threads", number(c.io_threads, 1, 64)},
   };
   std::map<std::string, std::function<void()>> flags{
       {"smoke", [&] { o.smoke = true; }},       {"in-memory", [&] { c.in_memory = true; }},

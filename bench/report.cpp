@@ -23,8 +23,11 @@ const char* sink_name(sink_kind k) {
   return k == sink_kind::counting ? "counting" : "log";
 }
 
-/// The limit an engine scenario is a fraction of: messaging for in-memory, else storage.
-double primary_limit(const scenario_params& p, const limit_set& l) {
+/// The limit a scenario is a fraction of: the embedded run of the same shape for an HTTP one,
+/// messaging for in-memory, else storage.
+double primary_limit(const engine_result& r, const limit_set& l) {
+  auto& p = r.params;
+  if (p.connections > 0) return r.reference_events_per_s;
   if (p.in_memory) return l.caf_pipeline;
   return p.sync ? l.rocksdb_sync : l.rocksdb_nosync;
 }
@@ -57,6 +60,11 @@ void write_params(json_writer& w, const scenario_params& p) {
   w.Key("backlog"), w.Uint64(p.backlog);
   write_number(w, "warmup_s", p.warmup_s);
   write_number(w, "duration_s", p.duration_s);
+  w.Key("transport"), w.String(p.connections > 0 ? "http" : "in-process");
+  if (p.connections > 0) {
+    w.Key("connections"), w.Uint(p.connections);
+    w.Key("io_threads"), w.Uint(p.io_threads);
+  }
   w.EndObject();
 }
 
@@ -92,7 +100,11 @@ std::string describe(const scenario_params& p) {
   out << " task action(s) each, " << p.shards << " shards, " << p.event_bytes << "-byte events, "
       << sink_name(p.sink) << " sink, sync " << (p.sync ? "on" : "off")
       << (p.in_memory ? ", in-memory RocksDB" : "") << ", ";
-  if (p.rate == 0)
+  if (p.connections > 0)
+    out << "HTTP on loopback (" << p.connections << " keep-alive connections, " << p.io_threads
+        << " io thread(s), " << (p.batch > 1 ? "POST /events/v1/batch of " : "POST /events/v1/ of ")
+        << p.batch << ", backlog <= " << p.backlog << " deliveries)";
+  else if (p.rate == 0)
     out << "closed loop (batches of " << p.batch << ", " << p.window
         << " in flight, backlog <= " << p.backlog << " deliveries)";
   else
@@ -116,6 +128,7 @@ std::string to_json(const engine_result& r, const limit_set& limits) {
   write_number(w, "acked_per_s", r.acked_per_s);
   write_number(w, "deliveries_per_event", r.deliveries_per_event);
   write_latency(w, r);
+  if (r.params.connections > 0) w.Key("latency_kind"), w.String("request");
   write_number(w, "cpu_s_per_million_events", r.cpu_s_per_m_events);
   w.Key("peak_rss_bytes"), w.Uint64(r.peak_rss_bytes);
   write_number(w, "disk_growth_bytes_per_event", r.disk_bytes_per_event);
@@ -131,6 +144,10 @@ std::string to_json(const engine_result& r, const limit_set& limits) {
     write_number(w, "fraction_of_rocksdb_limit", r.events_per_s / storage);
   if (limits.caf_pipeline > 0)
     write_number(w, "fraction_of_caf_limit", r.events_per_s / limits.caf_pipeline);
+  if (r.reference_events_per_s > 0) {
+    w.Key("reference"), w.String(r.reference);
+    write_number(w, "fraction_of_embedded", r.events_per_s / r.reference_events_per_s);
+  }
   w.EndObject();
   return buf.GetString();
 }
@@ -169,7 +186,7 @@ void print_table(std::ostream& out, const std::vector<limit_result>& limits,
       << std::setw(8) << "RSS MiB" << std::setw(8) << "B/event" << std::setw(9) << "of limit"
       << "  status\n";
   for (auto& r : runs) {
-    auto limit = primary_limit(r.params, set);
+    auto limit = primary_limit(r, set);
     bool lat = r.params.sink == sink_kind::counting && r.latency.samples > 0;
     auto cell = [&out](int width, int precision, double v, bool known = true) {
       if (known && std::isfinite(v))
@@ -193,7 +210,9 @@ void print_table(std::ostream& out, const std::vector<limit_result>& limits,
   }
   out << "(- : not measured; events/s end to end: publish until the sink has every delivery; of "
          "limit: events/s\n"
-         " over raw RocksDB records/s with the same sync, or over the CAF pipeline for in-memory;\n"
+         " over raw RocksDB records/s with the same sync, or over the CAF pipeline for in-memory,\n"
+         " or for http*: over the embedded run of the same shape (single-32, standard-sync), whose\n"
+         " latency is the request's (sent until answered), not publish until the sink;\n"
          " B/event: bytes the process wrote with write(2) per event, WAL and compactions "
          "included)\n";
 }

@@ -33,6 +33,10 @@ struct scenario_params {
   uint64_t backlog = 20000;  // closed loop: deliveries published but not yet at the sink, at most
   double warmup_s = 2;
   double duration_s = 10;  // the measured window, after the warmup
+  // Through the HTTP gateway (http_server + make_api_handler on loopback) instead of the
+  // in-process publisher: keep-alive connections, one call of `batch` events in flight on each.
+  uint32_t connections = 0;  // 0: the in-process publisher
+  uint32_t io_threads = 1;   // the gateway's io threads
 };
 
 /// What one engine scenario measured. Rates are over the measured window.
@@ -60,6 +64,10 @@ struct engine_result {
   double write_bytes_per_event =
       0;               // write(2) bytes of the process over the window (/proc/self/io)
   double loadavg = 0;  // the machine's 1-minute load average at the end
+  // HTTP scenarios: `latency` is the request latency (send until the answer is read), and the
+  // run is compared with the embedded scenario of the same shape, `reference` (set by main).
+  std::string reference;
+  double reference_events_per_s = 0;
 };
 
 /// What a limit measured: a rate with nothing of the engine around it.
@@ -82,7 +90,7 @@ typename Inspector::result_type inspect(Inspector& f, scenario_params& x) {
   return f(caf::meta::type_name("bench.scenario_params"), x.name, x.series, x.dispatchers,
            x.event_types, x.actions_min, x.actions_max, x.shards, x.event_bytes, x.sink, x.sync,
            x.in_memory, x.rate, x.rate_fraction, x.batch, x.window, x.backlog, x.warmup_s,
-           x.duration_s);
+           x.duration_s, x.connections, x.io_threads);
 }
 
 template <class Inspector>
@@ -97,7 +105,8 @@ typename Inspector::result_type inspect(Inspector& f, engine_result& x) {
            x.events_acked, x.deliveries, x.deliveries_per_event, x.acked_per_s, x.events_per_s,
            x.deliveries_per_s, x.rejected, x.first_rejection, x.lost, x.drain_s, x.setup_s,
            x.latency, x.latency_sorted_us, x.cpu_s_per_m_events, x.peak_rss_bytes,
-           x.disk_bytes_per_event, x.write_bytes_per_event, x.loadavg);
+           x.disk_bytes_per_event, x.write_bytes_per_event, x.loadavg, x.reference,
+           x.reference_events_per_s);
 }
 
 template <class Inspector>

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <exception>
+#include <thread>
 
 #include "gateway/api_bridge.hpp"
 #include "gateway/auth.hpp"
@@ -336,6 +337,9 @@ http_handler make_api_handler(caf::actor_system& sys, engine_actor engine, api_o
   ctx->sys = &sys;
   ctx->engine = std::move(engine);
   ctx->options = std::move(options);
+  // Enough bridges to keep every scheduler worker busy; each one multiplexes many calls.
+  auto bridges = std::max(2u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < bridges; ++i) ctx->bridges.push_back(sys.spawn(bridge_actor));
   api_context_ptr shared = std::move(ctx);
   return [shared](http_request req, http_reply reply) {
     auto once = std::make_shared<reply_once>(std::move(reply));

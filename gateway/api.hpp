@@ -23,7 +23,8 @@ struct api_options {
 
 /// The handler for `http_server::start`. Each request becomes a typed request to `engine`, made
 /// from an actor of `sys` (never a blocking wait); the reply is sent when the engine answers or
-/// `request_timeout` passes (503).
+/// `request_timeout` passes (503). The handler keeps a few bridge actors of `sys` alive: destroy
+/// it (and the server holding it) before `sys`, whose destructor waits for every actor.
 http_handler make_api_handler(caf::actor_system& sys, engine_actor engine, api_options options);
 
 } // namespace dispatch

@@ -1,26 +1,61 @@
-// The bridge from an io thread to the engine: each call is made by a short-lived actor of the
-// system (so no thread ever blocks on the engine), which answers the HTTP request and quits.
+// The bridge from an io thread to the engine: a fixed pool of bridge actors, spawned with the
+// handler, makes each call (so no thread ever blocks on the engine) and answers the HTTP request.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/logger.hpp>
 #include <caf/sec.hpp>
+#include <caf/send.hpp>
 
 #include "gateway/api.hpp"
 #include "gateway/errors.hpp"
 
 namespace dispatch {
 
-/// What every request of one handler shares.
+/// One engine call, run by a bridge actor: it makes the request from that actor.
+struct bridge_job {
+  std::function<void(caf::event_based_actor*)> run;
+};
+
+}  // namespace dispatch
+
+// A job never leaves the process: it needs no serialization.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(dispatch::bridge_job)
+
+namespace dispatch {
+
+/// What every request of one handler shares. The bridge actors live as long as the context: the
+/// last request (or the handler) to let go of it stops them, and calls still waiting for the
+/// engine are then answered 503 by `reply_once`.
 struct api_context {
   caf::actor_system* sys = nullptr;
   engine_actor engine;
   api_options options;
+  std::vector<caf::actor> bridges;
+  mutable std::atomic<size_t> next_bridge{0};
+
+  api_context() = default;
+  api_context(const api_context&) = delete;
+  api_context& operator=(const api_context&) = delete;
+
+  ~api_context() {
+    for (auto& bridge : bridges) caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
+  }
+
+  /// Bridges round robin: calls spread over the scheduler's workers.
+  const caf::actor& bridge() const {
+    return bridges[next_bridge.fetch_add(1, std::memory_order_relaxed) % bridges.size()];
+  }
 };
 
 using api_context_ptr = std::shared_ptr<const api_context>;
@@ -59,23 +94,24 @@ inline http_response engine_error_response(const caf::error& err) {
   return error_response(err);
 }
 
-/// Sends `xs...` to the engine from a fresh actor; `on_value(Result&)` and `on_error(caf::error&)`
-/// turn the answer into the HTTP response. The actor lives until the answer or the timeout.
-/// (One spawn per request keeps no state to tear down with the handler; a pool would save the
-/// spawn, a few microseconds, at the cost of a lifecycle tied to the actor system's.)
+/// A bridge actor: runs the jobs it is sent; their answers arrive as continuations.
+inline caf::behavior bridge_actor(caf::event_based_actor* self) {
+  return {[self](bridge_job& job) { job.run(self); }};
+}
+
+/// Sends `xs...` to the engine from one of the context's bridge actors; `on_value(Result&)` and
+/// `on_error(caf::error&)` turn the answer into the HTTP response. A pool instead of an actor per
+/// request: a spawn (registration, first scheduling, teardown) cost more than the call itself.
 template <class Result, class OnValue, class OnError, class... Ts>
 void ask_engine_handling(const api_context_ptr& ctx, reply_ptr reply, OnValue on_value,
                          OnError on_error, Ts... xs) {
-  // `spawn` pins CAF's logger to the calling thread (a thread-local reference); the actor
-  // system's destructor waits for every such reference. An io thread that outlives the system
-  // would hang it, so a thread that had no logger before gets none after.
-  bool foreign_thread = caf::logger::current_logger() == nullptr;
-  ctx->sys->spawn([ctx, reply, on_value, on_error, xs...](caf::event_based_actor* self) {
+  // The job holds the context until it ran, so the bridges outlive every job sent to them.
+  bridge_job job{[=, reply = std::move(reply)](caf::event_based_actor* self) {
     self->request(ctx->engine, ctx->options.request_timeout, xs...)
         .then([reply, on_value](Result& value) { (*reply)(on_value(value)); },
               [reply, on_error](caf::error& err) { (*reply)(on_error(err)); });
-  });
-  if (foreign_thread) caf::logger::set_current_actor_system(nullptr);
+  }};
+  caf::anon_send(ctx->bridge(), std::move(job));
 }
 
 /// `ask_engine` with the usual error mapping.

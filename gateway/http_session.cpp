@@ -79,6 +79,8 @@ http_session::http_session(server_state_ptr state, tcp::socket socket)
   beast::error_code ec;
   auto peer = stream_.socket().remote_endpoint(ec);
   from_loopback_ = !ec && is_loopback(peer.address());
+  // An answer goes out in one write; Nagle would only hold back a pipelined client's next one.
+  stream_.socket().set_option(tcp::no_delay(true), ec);
 }
 
 http_session::~http_session() {
