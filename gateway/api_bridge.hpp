@@ -13,7 +13,6 @@
 #include <caf/actor_system.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/logger.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
 
