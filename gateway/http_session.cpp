@@ -4,6 +4,7 @@
 #include "gateway/http_session.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <exception>
 #include <string_view>
 #include <utility>
@@ -216,8 +217,18 @@ void http_session::on_read_error(sys_error ec) {
   if (ec == http::error::body_limit) {
     // The client writes the whole body it announced before it reads the answer: linger() drops
     // that much (still within linger_time), or the close would reset the connection under it.
-    if (auto announced = parser_->content_length_remaining())
-      drain_limit_ = *announced;
+    // A Content-Length over the limit fails the parse before the header counts as done (and
+    // content_length_remaining() asserts that it is): then the field itself says how much.
+    if (parser_->is_header_done()) {
+      if (auto announced = parser_->content_length_remaining())
+        drain_limit_ = *announced;
+    } else {
+      auto field = parser_->get()[http::field::content_length];
+      std::uint64_t announced = 0;
+      auto [end, parse_ec] = std::from_chars(field.data(), field.data() + field.size(), announced);
+      if (parse_ec == std::errc{} && end == field.data() + field.size())
+        drain_limit_ = announced;
+    }
     return refuse(413, "request body exceeds the limit of " + std::to_string(cfg.body_limit)
                          + " bytes");
   }

@@ -112,7 +112,8 @@ BOOST_AUTO_TEST_CASE(sort_both_ways) {
   for (auto name : {"bravo", "alpha", "charlie"}) create_task_dispatcher("sorted", name);
   auto names = [&](const std::string& target) {
     std::vector<std::string> result;
-    for (auto& row : ok("GET", target).json["data"].GetArray()) result.push_back(text(row, "name"));
+    auto res = ok("GET", target); // the rows live in the response's document: keep it
+    for (auto& row : res.json["data"].GetArray()) result.push_back(text(row, "name"));
     return result;
   };
   std::vector<std::string> up{"alpha", "bravo", "charlie"};
