@@ -2,6 +2,8 @@
 // engine's log), so pages embed them raw; only a projection parses a record.
 #include "gateway/render.hpp"
 
+#include <algorithm>
+
 #include <string_view>
 
 #include <rapidjson/document.h>
@@ -43,9 +45,21 @@ void write_projection(json_writer& out, const rapidjson::Value& object,
     } else if (!inner.empty() && member.value.IsObject()) {
       out.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
       write_projection(out, member.value, inner, false);
+    } else if (!inner.empty() && member.value.IsArray()) {
+      // A path through an array selects inside each object element (`actions.type`).
+      out.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+      out.StartArray();
+      for (auto& element : member.value.GetArray())
+        if (element.IsObject()) write_projection(out, element, inner, false);
+      out.EndArray();
     }
   }
   out.EndObject();
+}
+
+bool has_dotted_path(const std::vector<std::string>& select) {
+  return std::any_of(select.begin(), select.end(),
+                     [](const std::string& path) { return path.find('.') != std::string::npos; });
 }
 
 void page_header(json_writer& out, const page_info& page) {
@@ -94,11 +108,17 @@ std::string render_page(const page_info& page, const std::vector<std::string>& r
 }
 
 std::string render_page(const dispatcher_page& page, const std::vector<std::string>& select) {
-  return render_rows(page.page, page.data, [&](const dispatcher& x) { return to_json(x, select); });
+  bool narrow = has_dotted_path(select);
+  return render_rows(page.page, page.data, [&](const dispatcher& x) {
+    return narrow ? project(to_json(x, select), select) : to_json(x, select);
+  });
 }
 
 std::string render_page(const delivery_page& page, const std::vector<std::string>& select) {
-  return render_rows(page.page, page.data, [&](const delivery& x) { return to_json(x, select); });
+  bool narrow = has_dotted_path(select);
+  return render_rows(page.page, page.data, [&](const delivery& x) {
+    return narrow ? project(to_json(x, select), select) : to_json(x, select);
+  });
 }
 
 std::string render_page(const json_page& page, const std::vector<std::string>& select) {

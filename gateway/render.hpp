@@ -23,8 +23,8 @@ std::string render_page(const delivery_page& page, const std::vector<std::string
 std::string render_page(const json_page& page, const std::vector<std::string>& select);
 
 /// Keeps `id` and the selected fields of a JSON object: a top-level name keeps that member, a
-/// dotted path (`data.event.type`) keeps only that branch of nested objects. Members keep their
-/// order. An empty `select` or a text that is not an object is returned unchanged.
+/// dotted path (`data.event.type`) keeps only that branch of nested objects, and through an array
+/// (`actions.type`) that branch of each object element. Members keep their order. An empty `select` or a text that is not an object is returned unchanged.
 std::string project(const std::string& json, const std::vector<std::string>& select);
 
 /// `{"affectedRecords":n}`.

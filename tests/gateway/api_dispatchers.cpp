@@ -106,6 +106,14 @@ BOOST_AUTO_TEST_CASE(select_keeps_only_the_selected_fields_and_id) {
   BOOST_TEST(row.HasMember("id"));
   BOOST_TEST(!row.HasMember("actions"));
   BOOST_TEST(!row.HasMember("creationTimestamp"));
+  // A dotted path selects inside every action.
+  auto narrowed = ok("GET", "/dispatchers/v1/?select(actions.type)");
+  auto& actions = narrowed.json["data"][0]["actions"];
+  BOOST_REQUIRE(actions.IsArray());
+  BOOST_REQUIRE_EQUAL(actions.Size(), 1u);
+  BOOST_TEST(text(actions[0], "type") == "task");
+  BOOST_TEST(!actions[0].HasMember("functionName"));
+  BOOST_TEST(!narrowed.json["data"][0].HasMember("eventType"));
 }
 
 BOOST_AUTO_TEST_CASE(sort_both_ways) {

@@ -145,6 +145,10 @@ BOOST_AUTO_TEST_CASE(projection_keeps_id_and_selected_branches_in_order) {
   BOOST_TEST(project(record, {"s.deeper", "missing"}) == R"({"id":"i"})");
   BOOST_TEST(project(record, {"data", "data.a"}) ==
              R"({"id":"i","data":{"a":1,"event":{"type":"t","x":2}}})");
+  std::string with_array =
+      R"({"id":"d","actions":[{"id":"a","type":"task","f":1},{"type":"mail"},2]})";
+  BOOST_TEST(project(with_array, {"actions.type"}) ==
+             R"({"id":"d","actions":[{"type":"task"},{"type":"mail"}]})");
 }
 
 BOOST_AUTO_TEST_CASE(tokens_compare_exactly) {
