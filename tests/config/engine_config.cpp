@@ -15,9 +15,11 @@
 #include "messages/error_code.hpp"
 #include "messages/event.hpp"
 #include "messages/query.hpp"
+#include "config/config_test.hpp"
 #include "fixtures/why.hpp"
 
 using namespace dispatch;
+using dispatch::test::require_rejection;
 using dispatch::test::why;
 using namespace std::chrono_literals;
 
@@ -31,23 +33,12 @@ caf::expected<engine_config> read(std::vector<std::string> args, const std::stri
   return read_engine_config(cfg);
 }
 
-// Requires `result` to be a field_format error whose message contains `fragment`.
-void require_rejection(const caf::expected<engine_config>& result, const std::string& fragment) {
-  BOOST_TEST_CONTEXT(fragment) {
-    BOOST_REQUIRE(!result);
-    BOOST_TEST(static_cast<int>(code_of(result.error())) ==
-               static_cast<int>(error_code::field_format));
-    auto message = message_of(result.error());
-    BOOST_TEST(message.find(fragment) != std::string::npos, message);
-  }
-}
-
 std::string text_of(caf::string_view text) {
   return std::string(text.data(), text.size());
 }
 
 std::string example_ini_path() {
-  return (std::filesystem::path{__FILE__}.parent_path() / "../../config/dispatchd.ini").string();
+  return dispatch::test::example_ini_path();
 }
 
 // A unique directory under /tmp, removed with the fixture.

@@ -12,40 +12,19 @@
 #include "config/http_config.hpp"
 #include "config/sink_config.hpp"
 #include "messages/error_code.hpp"
+#include "config/config_test.hpp"
 #include "fixtures/why.hpp"
 
 using namespace dispatch;
+using dispatch::test::require_rejection;
+using dispatch::test::parse_and_read;
 using dispatch::test::why;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct http_test_config : caf::actor_system_config {
-  http_test_config() {
-    prepare_config(*this, custom_options_);
-    add_http_options(custom_options_);
-    put_http_defaults(*this);
-    add_sink_options(custom_options_);
-    put_sink_defaults(*this);
-  }
-};
-
 caf::expected<http_config> read(std::vector<std::string> args, const std::string& ini = "") {
-  http_test_config cfg;
-  std::istringstream in{ini};
-  if (auto err = cfg.parse(std::move(args), in))
-    return make_error(error_code::server, "parse: " + caf::to_string(err));
-  return read_http_config(cfg);
-}
-
-void require_rejection(const caf::expected<http_config>& result, const std::string& fragment) {
-  BOOST_TEST_CONTEXT(fragment) {
-    BOOST_REQUIRE(!result);
-    BOOST_TEST(static_cast<int>(code_of(result.error())) ==
-               static_cast<int>(error_code::field_format));
-    auto message = message_of(result.error());
-    BOOST_TEST(message.find(fragment) != std::string::npos, message);
-  }
+  return parse_and_read(std::move(args), ini, read_http_config);
 }
 
 std::vector<std::string> hosts_of(const caf::expected<http_config>& result) {
@@ -90,7 +69,7 @@ BOOST_AUTO_TEST_CASE(defaults_and_their_place_in_help_and_settings) {
   BOOST_REQUIRE(port != nullptr);
   auto help = port->description();
   BOOST_TEST(std::string(help.data(), help.size()).find("(default: 8080)") != std::string::npos);
-  http_test_config cfg;
+  dispatch::test::all_options_config cfg;
   BOOST_TEST(caf::get_or(cfg, "dispatch.http.port", int64_t{0}) == 8080);
   BOOST_TEST(static_cast<bool>(caf::get_if<caf::config_value::list>(&cfg, "dispatch.http.host")));
 }
@@ -231,10 +210,10 @@ BOOST_AUTO_TEST_CASE(loopback_only_knows_loopback_addresses) {
 }
 
 BOOST_AUTO_TEST_CASE(example_ini_parses_to_the_defaults) {
-  auto path = std::filesystem::path{__FILE__}.parent_path() / "../../config/dispatchd.ini";
+  auto path = dispatch::test::example_ini_path();
   std::ifstream file{path};
   BOOST_REQUIRE(file.good());
-  http_test_config cfg;
+  dispatch::test::all_options_config cfg;
   auto err = cfg.parse({}, file);
   BOOST_REQUIRE_MESSAGE(!err, caf::to_string(err));
   auto http = read_http_config(cfg);

@@ -9,37 +9,18 @@
 #include "config/engine_config.hpp"
 #include "config/sink_config.hpp"
 #include "messages/error_code.hpp"
+#include "config/config_test.hpp"
 #include "fixtures/why.hpp"
 
 using namespace dispatch;
+using dispatch::test::parse_and_read;
+using dispatch::test::require_rejection;
 using dispatch::test::why;
 
 namespace {
 
-struct sink_test_config : caf::actor_system_config {
-  sink_test_config() {
-    prepare_config(*this, custom_options_);
-    add_sink_options(custom_options_);
-    put_sink_defaults(*this);
-  }
-};
-
 caf::expected<sinks_config> read(std::vector<std::string> args, const std::string& ini = "") {
-  sink_test_config cfg;
-  std::istringstream in{ini};
-  if (auto err = cfg.parse(std::move(args), in))
-    return make_error(error_code::server, "parse: " + caf::to_string(err));
-  return read_sink_config(cfg);
-}
-
-void require_rejection(const caf::expected<sinks_config>& result, const std::string& fragment) {
-  BOOST_TEST_CONTEXT(fragment) {
-    BOOST_REQUIRE(!result);
-    BOOST_TEST(static_cast<int>(code_of(result.error())) ==
-               static_cast<int>(error_code::field_format));
-    auto message = message_of(result.error());
-    BOOST_TEST(message.find(fragment) != std::string::npos, message);
-  }
+  return parse_and_read(std::move(args), ini, read_sink_config);
 }
 
 caf::expected<sinks_config> task_url(const std::string& url) {
@@ -76,7 +57,7 @@ BOOST_AUTO_TEST_CASE(defaults_are_the_built_in_log) {
       {"dispatch.sinks", "breaker-failures"}, {"dispatch.sinks", "breaker-open"}};
   for (auto& [category, name] : keys)
     BOOST_TEST(options.qualified_name_lookup(category, name) != nullptr, category << "." << name);
-  sink_test_config cfg;
+  dispatch::test::all_options_config cfg;
   BOOST_TEST(caf::get_or(cfg, "dispatch.sinks.timeout", int64_t{0}) == 10000);
   BOOST_TEST(caf::get_or(cfg, "dispatch.sinks.task.url", std::string{"unset"}).empty());
 }
