@@ -300,26 +300,39 @@ std::string count_text(size_t n) {
 
 caf::expected<filter> parse_filter(const term& t, size_t depth);
 
+// The field path of a term: its first argument, decoded and checked.
+caf::error read_path(const term& t, filter& out) {
+  auto path = decode_argument(t, t.args.front());
+  if (!path) return path.error();
+  if (auto err = check_path(t, *path)) return err;
+  out.path = std::move(*path);
+  return caf::none;
+}
+
+// Nested conditions (of and/or, or of an element match) parsed into `out.children`.
+caf::error read_conditions(const term& t, std::vector<std::string_view>::const_iterator first,
+                           size_t depth, filter& out) {
+  if (depth > max_nesting)
+    return rql_error(t.label() + ": nested deeper than " + std::to_string(max_nesting) + " levels");
+  for (auto arg = first; arg != t.args.end(); ++arg) {
+    if (arg->empty()) return rql_error(t.label() + ": empty condition in " + quoted(t.text));
+    auto child = split_term(*arg);
+    if (!child) return child.error();
+    auto parsed = parse_filter(*child, depth + 1);
+    if (!parsed) return parsed.error();
+    out.children.push_back(std::move(*parsed));
+  }
+  return caf::none;
+}
+
 // `contains(path)` / `excludes(path)` test presence; `contains(path, cond...)` matches elements of
 // an array of objects (ExH: `contains(actions, eq(type,mail))`), `excludes` the opposite.
 caf::expected<filter> parse_presence(const term& t, filter_op op, size_t depth) {
   if (t.args.empty()) return rql_error(t.label() + ": expected at least 1 argument, got 0");
-  if (depth > max_nesting)
-    return rql_error(t.label() + ": nested deeper than " + std::to_string(max_nesting) + " levels");
   filter result;
   result.op = op;
-  auto path = decode_argument(t, t.args.front());
-  if (!path) return path.error();
-  if (auto err = check_path(t, *path)) return err;
-  result.path = std::move(*path);
-  for (size_t i = 1; i < t.args.size(); ++i) {
-    if (t.args[i].empty()) return rql_error(t.label() + ": empty condition in " + quoted(t.text));
-    auto child = split_term(t.args[i]);
-    if (!child) return child.error();
-    auto parsed = parse_filter(*child, depth + 1);
-    if (!parsed) return parsed.error();
-    result.children.push_back(std::move(*parsed));
-  }
+  if (auto err = read_path(t, result)) return err;
+  if (auto err = read_conditions(t, t.args.begin() + 1, depth, result)) return err;
   return result;
 }
 
@@ -332,10 +345,7 @@ caf::expected<filter> parse_comparison(const term& t, filter_op op) {
                      ", got " + std::to_string(t.args.size()));
   filter result;
   result.op = op;
-  auto path = decode_argument(t, t.args.front());
-  if (!path) return path.error();
-  if (auto err = check_path(t, *path)) return err;
-  result.path = std::move(*path);
+  if (auto err = read_path(t, result)) return err;
   for (size_t i = 1; i < t.args.size(); ++i) {
     auto text = decode_argument(t, t.args[i]);
     if (!text) return text.error();
@@ -351,19 +361,10 @@ caf::expected<filter> parse_comparison(const term& t, filter_op op) {
 }
 
 caf::expected<filter> parse_group(const term& t, filter_op op, size_t depth) {
-  if (depth > max_nesting)
-    return rql_error(t.label() + ": nested deeper than " + std::to_string(max_nesting) + " levels");
   if (t.args.empty()) return rql_error(t.label() + ": expected at least 1 condition, got 0");
   filter result;
   result.op = op;
-  for (auto arg : t.args) {
-    if (arg.empty()) return rql_error(t.label() + ": empty condition in " + quoted(t.text));
-    auto child = split_term(arg);
-    if (!child) return child.error();
-    auto parsed = parse_filter(*child, depth + 1);
-    if (!parsed) return parsed.error();
-    result.children.push_back(std::move(*parsed));
-  }
+  if (auto err = read_conditions(t, t.args.begin(), depth, result)) return err;
   return result;
 }
 
