@@ -5,9 +5,6 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,34 +38,19 @@ std::vector<std::string> dispatchd_args(const std::string& data_dir,
   return args;
 }
 
-dispatchd_process::dispatchd_process(std::vector<std::string> args, std::string log_path)
-    : log_path_(std::move(log_path)) {
+namespace {
+
+std::vector<std::string> with_binary(std::vector<std::string> args) {
   args.insert(args.begin(), DISPATCHD_PATH);
-  std::vector<char*> argv;
-  for (auto& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  BOOST_REQUIRE(log_fd >= 0);
-  auto parent = ::getpid();
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the test, should the test die first
-    if (::getppid() != parent) ::_exit(126);
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(log_fd);
-  BOOST_REQUIRE_MESSAGE(pid_ > 0, "fork failed");
+  return args;
 }
 
-dispatchd_process::~dispatchd_process() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    reap(true);
-  }
-}
+} // namespace
+
+dispatchd_process::dispatchd_process(std::vector<std::string> args, std::string log_path)
+    : log_path_(std::move(log_path)), child_(with_binary(std::move(args)), log_path_) {}
+
+dispatchd_process::~dispatchd_process() = default;
 
 std::smatch dispatchd_process::wait_for(const std::string& pattern) {
   std::regex re{pattern};
@@ -96,33 +78,10 @@ uint16_t dispatchd_process::port_of(const std::string& host) {
   return static_cast<uint16_t>(std::stoi(match[1].str()));
 }
 
-void dispatchd_process::signal(int sig) {
-  BOOST_REQUIRE(pid_ > 0);
-  ::kill(pid_, sig);
-}
-
 int dispatchd_process::exit_status(std::chrono::milliseconds limit) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (pid_ > 0 && std::chrono::steady_clock::now() < until) {
-    if (reap(false)) break;
-    std::this_thread::sleep_for(20ms);
-  }
-  BOOST_CHECK_MESSAGE(pid_ <= 0, "dispatchd did not exit in time:\n" + log());
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    reap(true);
-  }
-  return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
-}
-
-bool dispatchd_process::reap(bool block) {
-  if (pid_ <= 0) return true;
-  pid_t result;
-  while ((result = ::waitpid(pid_, &status_, block ? 0 : WNOHANG)) < 0 && errno == EINTR) {
-  }
-  if (result != pid_) return false;
-  pid_ = -1;
-  return true;
+  BOOST_CHECK_MESSAGE(child_.wait_exit(limit), "dispatchd did not exit in time:\n" + log());
+  auto status = child_.kill_and_reap();
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 rapidjson::Document json_of(const http_answer& answer) {

@@ -14,6 +14,7 @@
 
 #include <rapidjson/document.h>
 
+#include "fixtures/child_process.hpp"
 #include "fixtures/http_client.hpp"
 
 namespace dispatch::test {
@@ -46,22 +47,18 @@ class dispatchd_process {
   /// The listening port of `host` (as the log writes it), after the process is ready.
   uint16_t port_of(const std::string& host);
 
-  bool running() { return pid_ > 0 && !reap(false); }
+  bool running() { return child_.running(); }
 
-  void signal(int sig);
+  void signal(int sig) { child_.signal(sig); }
 
   /// Waits up to `limit` for the exit (SIGKILL after it) and returns the exit status; -1 when it
   /// was killed by a signal.
   int exit_status(std::chrono::milliseconds limit = dispatchd_deadline);
 
  private:
-  // True when the child has exited (and is reaped now).
-  bool reap(bool block);
-
   std::string log_path_;
   std::string log_text_;
-  pid_t pid_ = -1;
-  int status_ = 0;
+  child_process child_;
 };
 
 /// An answer's body as JSON (a parse error shows in `HasParseError()`).

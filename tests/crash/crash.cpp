@@ -4,7 +4,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "crash/crash_protocol.hpp"
+#include "fixtures/child_process.hpp"
 #include "fixtures/engine_fixture.hpp"
 
 using namespace dispatch;
@@ -71,59 +71,6 @@ class appended_lines {
   std::string path_;
   off_t offset_ = 0;
   std::string partial_;
-};
-
-/// The child process; killed and reaped at the latest when this goes out of scope.
-class child_process {
- public:
-  child_process(std::vector<std::string> args, const std::string& log_path) {
-    // Everything the child needs is prepared before fork: it only calls async-signal-safe code.
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    BOOST_REQUIRE(log_fd >= 0);
-    auto parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      // Dies with the test, should the test die first.
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(126);
-      ::dup2(log_fd, STDOUT_FILENO);
-      ::dup2(log_fd, STDERR_FILENO);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(log_fd);
-    BOOST_REQUIRE_MESSAGE(pid_ > 0, "fork failed");
-  }
-
-  ~child_process() {
-    if (pid_ > 0) kill_and_reap();
-  }
-
-  /// False once the child has exited (it is reaped then).
-  bool running() {
-    if (pid_ <= 0) return false;
-    if (::waitpid(pid_, &status_, WNOHANG) != pid_) return true;
-    pid_ = -1;
-    return false;
-  }
-
-  /// SIGKILLs the child (unless it already exited) and returns its wait status.
-  int kill_and_reap() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      while (::waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
-      }
-      pid_ = -1;
-    }
-    return status_;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int status_ = 0;
 };
 
 std::string tail_of(const std::string& path, size_t max_bytes = 2000) {
