@@ -9,8 +9,11 @@
 #include "messages/error_code.hpp"
 #include "messages/printing.hpp"
 #include "messages/query_eval.hpp"
+#include "fixtures/samples.hpp"
 
 using namespace dispatch;
+using dispatch::test::group;
+using dispatch::test::leaf;
 
 namespace {
 
@@ -35,21 +38,6 @@ std::string error_of(const std::string& raw) {
 
 bool contains_text(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
-}
-
-filter leaf(filter_op op, std::string path, std::vector<query_value> values = {}) {
-  filter f;
-  f.op = op;
-  f.path = std::move(path);
-  f.values = std::move(values);
-  return f;
-}
-
-filter group(filter_op op, std::vector<filter> children) {
-  filter f;
-  f.op = op;
-  f.children = std::move(children);
-  return f;
 }
 
 query_value str(std::string text) {

@@ -4,25 +4,13 @@
 
 #include "messages/error_code.hpp"
 #include "messages/query_eval.hpp"
+#include "fixtures/samples.hpp"
 
 using namespace dispatch;
+using dispatch::test::group;
+using dispatch::test::leaf;
 
 namespace {
-
-filter leaf(filter_op op, std::string path, std::vector<query_value> values = {}) {
-  filter f;
-  f.op = op;
-  f.path = std::move(path);
-  f.values = std::move(values);
-  return f;
-}
-
-filter group(filter_op op, std::vector<filter> children) {
-  filter f;
-  f.op = op;
-  f.children = std::move(children);
-  return f;
-}
 
 query where(filter f) {
   query q;

@@ -14,12 +14,12 @@
 #include "messages/ids.hpp"
 #include "messages/type_registry.hpp"
 #include "sinks/log_sink.hpp"
+#include "fixtures/samples.hpp"
 
 using namespace dispatch;
 using namespace std::chrono_literals;
 
 namespace {
-
 
 struct fixture {
   test::temp_dir dir;
@@ -46,19 +46,7 @@ struct fixture {
     for (auto& handle : spawned) caf::anon_send_exit(handle, caf::exit_reason::kill);
   }
 
-  delivery make(action_kind kind) {
-    auto& ids = default_id_generator();
-    delivery d;
-    d.kind = kind;
-    d.event_id = ids.next();
-    d.dispatcher_id = ids.next();
-    d.action_id = ids.next();
-    d.id = delivery_id_of(d.event_id, d.dispatcher_id, d.action_id);
-    d.event_type = "user.created";
-    d.created = now_ms();
-    d.next_attempt = d.created;
-    return d;
-  }
+  delivery make(action_kind kind) { return dispatch::test::new_delivery(kind); }
 
   delivery_result deliver(const delivery& d) {
     delivery_result result = retry_later("no answer");

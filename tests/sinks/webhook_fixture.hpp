@@ -12,6 +12,7 @@
 #include "messages/error_code.hpp"
 #include "messages/ids.hpp"
 #include "sinks/webhook_sink.hpp"
+#include "fixtures/samples.hpp"
 
 namespace dispatch::test {
 
@@ -53,15 +54,7 @@ struct sink_fixture {
 };
 
 inline delivery make_delivery(action_kind kind) {
-  auto& ids = default_id_generator();
-  delivery d;
-  d.kind = kind;
-  d.event_id = ids.next();
-  d.dispatcher_id = ids.next();
-  d.action_id = ids.next();
-  d.id = delivery_id_of(d.event_id, d.dispatcher_id, d.action_id);
-  d.event_type = "user.created";
-  d.created = now_ms();
+  auto d = dispatch::test::new_delivery(kind);
   if (kind == action_kind::task) {
     d.task.function_name = "sendWelcome";
     d.task.data = R"({"lang":"nl","event":{"type":"user.created","content":{"name":"Zoë"}}})";
