@@ -364,6 +364,26 @@ directory_actor::behavior_type directory(self_ptr self, engine_config config, st
         return found.error();
       return **found;
     },
+    [self](put_atom, const dispatcher& d) {
+      // Replication: the coordinator's directory validated it; this copy follows it as it is.
+      auto rp = self->make_response_promise<uint32_t>();
+      auto& st = self->state;
+      caf::optional<dispatcher> before;
+      if (auto i = st.dispatchers.find(d.id); i != st.dispatchers.end())
+        before = i->second;
+      commit(self, std::move(before), caf::optional<dispatcher>{d}, rp, uint32_t{1});
+      return rp;
+    },
+    [self](drop_atom, const std::string& id) {
+      auto rp = self->make_response_promise<uint32_t>();
+      auto& st = self->state;
+      auto i = st.dispatchers.find(id);
+      if (i == st.dispatchers.end())
+        rp.deliver(uint32_t{0});
+      else
+        commit(self, caf::optional<dispatcher>{i->second}, caf::none, rp, uint32_t{1});
+      return rp;
+    },
     [self](handles_atom, const matcher_list& matchers) { self->state.matchers = matchers; },
   };
 }

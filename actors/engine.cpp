@@ -202,6 +202,10 @@ engine(self_ptr self, engine_config config, store_ptr db, metrics_ptr metrics, i
       return self->delegate(self->state.directory, a, id, action_id);
     },
     [self](find_atom a, const query& q) { return self->delegate(self->state.directory, a, q); },
+    [self](put_atom a, const dispatcher& x) { return self->delegate(self->state.directory, a, x); },
+    [self](drop_atom a, const std::string& id) {
+      return self->delegate(self->state.directory, a, id);
+    },
     [self](get_atom a, const std::string& id) {
       return self->delegate(self->state.directory, a, id);
     },

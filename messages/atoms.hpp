@@ -29,5 +29,16 @@ using events_atom = caf::atom_constant<caf::atom("events")>;
 using log_atom = caf::atom_constant<caf::atom("log")>;
 using health_atom = caf::atom_constant<caf::atom("health")>;
 using answered_atom = caf::atom_constant<caf::atom("answered")>;
+// Replication: store a dispatcher as given, drop one by id.
+using put_atom = caf::atom_constant<caf::atom("put")>;
+using drop_atom = caf::atom_constant<caf::atom("drop")>;
+// Between cluster nodes.
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+using forward_atom = caf::atom_constant<caf::atom("forward")>;
+using admin_atom = caf::atom_constant<caf::atom("admin")>;
+using replicate_atom = caf::atom_constant<caf::atom("replicate")>;
+using catch_up_atom = caf::atom_constant<caf::atom("catch_up")>;
+using peer_atom = caf::atom_constant<caf::atom("peer")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
 
 } // namespace dispatch

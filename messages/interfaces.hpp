@@ -108,7 +108,15 @@ using directory_api = caf::typed_actor<
   // Gets one dispatcher by id; error 16 when unknown.
   caf::replies_to<get_atom, std::string>::with<dispatcher>>;
 
-using directory_actor = directory_api::extend<
+/// Replication of dispatchers between cluster nodes: a follower stores what the coordinator's
+/// directory decided, as it is. Not for users: it skips validation and name checks.
+using replica_api = caf::typed_actor<
+  // Stores (or replaces) a dispatcher exactly as given, ids and version included; answers 1.
+  caf::replies_to<put_atom, dispatcher>::with<uint32_t>,
+  // Removes a dispatcher if present; answers 1, or 0 when it was not there.
+  caf::replies_to<drop_atom, std::string>::with<uint32_t>>;
+
+using directory_actor = directory_api::extend_with<replica_api>::extend<
   // The matchers to install into: sent at start and after a restart.
   caf::reacts_to<handles_atom, matcher_list>>;
 
@@ -133,7 +141,7 @@ using deliveries_api = caf::typed_actor<
   caf::replies_to<health_atom>::with<bool>>;
 
 /// The handle users hold: publish, administer dispatchers, inspect deliveries.
-using engine_actor = ingest_api::extend_with<directory_api, deliveries_api>;
+using engine_actor = ingest_api::extend_with<directory_api, deliveries_api, replica_api>;
 
 /// The engine's internal side: the supervisor keeps it pointed at the current children.
 using engine_internal_actor = engine_actor::extend<

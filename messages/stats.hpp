@@ -5,6 +5,7 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "messages/cluster.hpp"
 #include "messages/latency.hpp"
 
 namespace dispatch {
@@ -24,13 +25,14 @@ struct engine_stats {
   uint64_t pending_depth = 0;   // deliveries waiting (pending, held, retrying)
   uint64_t in_flight = 0;       // deliveries at a sink right now
   latency_snapshot delivery_latency; // from the match (right after acceptance) to delivered
+  cluster_stats cluster;             // filled in by a cluster node; node 0 when not clustered
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, engine_stats& x) {
   return f(caf::meta::type_name("dispatch.engine_stats"), x.accepted, x.duplicates, x.rejected,
            x.matched, x.deliveries_created, x.delivered, x.retries, x.dead_letters, x.replayed,
-           x.restarts, x.inbox_depth, x.pending_depth, x.in_flight, x.delivery_latency);
+           x.restarts, x.inbox_depth, x.pending_depth, x.in_flight, x.delivery_latency, x.cluster);
 }
 
 } // namespace dispatch

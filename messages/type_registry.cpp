@@ -27,6 +27,13 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<json_page>("dispatch.json_page");
   cfg.add_message_type<latency_snapshot>("dispatch.latency_snapshot");
   cfg.add_message_type<engine_stats>("dispatch.engine_stats");
+  cfg.add_message_type<member>("dispatch.member");
+  cfg.add_message_type<member_info>("dispatch.member_info");
+  cfg.add_message_type<log_entry>("dispatch.log_entry");
+  cfg.add_message_type<admin_request>("dispatch.admin_request");
+  cfg.add_message_type<admin_reply>("dispatch.admin_reply");
+  cfg.add_message_type<peer_status>("dispatch.peer_status");
+  cfg.add_message_type<cluster_stats>("dispatch.cluster_stats");
   cfg.add_message_type<inbox_event>("dispatch.inbox_event");
   cfg.add_message_type<sink_actor>("dispatch.sink_actor");
   cfg.add_message_type<emitter_actor>("dispatch.emitter_actor");
