@@ -248,8 +248,9 @@ caf::error check_tls(const cluster_config& cfg) {
 caf::error check_tls_required(const cluster_config& cfg) {
   if (uses_tls(cfg)) return caf::none;
   auto required = [](const std::string& where) {
-    auto reason = std::string{"TLS (certificate, key, ca-file) is required when nodes listen "
-                              "beyond loopback ("};
+    auto reason = std::string{
+        "TLS (certificate, key, ca-file) is required when nodes listen "
+        "beyond loopback ("};
     return fail("ca-file", reason + where + ")");
   };
   if (auto listen = parse_address(full("listen"), cfg.listen);
