@@ -1,5 +1,5 @@
-// The cluster node's own RocksDB database: its identity, the forward queue (events waiting for the
-// node that owns their shard) and the replicated dispatcher log, kept apart from the engine's store.
+// The cluster node's own RocksDB database, beside the engine's: its identity, the forward queue
+// (events waiting for the node that owns their shard) and the replicated dispatcher log.
 #include "persistence/cluster_store.hpp"
 
 #include <algorithm>
@@ -98,10 +98,6 @@ std::string sequence_mark_key(uint32_t owner) {
   return out;
 }
 
-std::string version_key(uint64_t version) {
-  return u64_value(version);
-}
-
 bool contains_lock(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -133,6 +129,7 @@ rocksdb::ColumnFamilyOptions family_options(const std::string& name,
 
 struct cluster_store::impl {
   cluster_store_options opts;
+  std::string path; // the directory, or a name inside the in-memory Env
   // Declared first so it is destroyed last: the database runs on it until closed.
   std::unique_ptr<rocksdb::Env> mem_env;
   std::shared_ptr<rocksdb::Cache> block_cache;
@@ -161,11 +158,6 @@ struct cluster_store::impl {
       db->DestroyColumnFamilyHandle(handle);
     db->Close();
     db.reset();
-  }
-
-  const std::string& path() const {
-    static const std::string mem_path = in_memory_path;
-    return opts.in_memory ? mem_path : opts.dir;
   }
 
   caf::error write(rocksdb::WriteBatch& batch, bool sync, const char* operation) {
@@ -223,7 +215,7 @@ caf::error cluster_store::impl::open_families(const rocksdb::DBOptions& db_opts)
   std::vector<std::string> names{rocksdb::kDefaultColumnFamilyName, meta_family, forward_family,
                                  log_family, log_index_family};
   std::vector<std::string> existing;
-  if (rocksdb::DB::ListColumnFamilies(db_opts, path(), &existing).ok())
+  if (rocksdb::DB::ListColumnFamilies(db_opts, path, &existing).ok())
     for (auto& name : existing)
       if (std::find(names.begin(), names.end(), name) == names.end())
         names.push_back(name);
@@ -231,7 +223,7 @@ caf::error cluster_store::impl::open_families(const rocksdb::DBOptions& db_opts)
   for (auto& name : names)
     descriptors.emplace_back(name, family_options(name, block_cache));
   rocksdb::DB* raw = nullptr;
-  auto status = rocksdb::DB::Open(db_opts, path(), descriptors, &handles, &raw);
+  auto status = rocksdb::DB::Open(db_opts, path, descriptors, &handles, &raw);
   if (!status.ok()) {
     if (status.IsIOError() && contains_lock(status.ToString()))
       return cluster_error("the cluster data directory is held by another process");
@@ -336,6 +328,7 @@ cluster_store::open(const cluster_store_options& opts) {
     return cluster_error("dir: must not be empty");
   auto s = std::make_unique<impl>();
   s->opts = opts;
+  s->path = opts.in_memory ? in_memory_path : opts.dir;
   rocksdb::DBOptions db_opts;
   db_opts.create_if_missing = true;
   db_opts.create_missing_column_families = true;
@@ -490,7 +483,7 @@ caf::expected<uint64_t> cluster_store::append(log_entry entry) {
   } else if (!status.IsNotFound()) {
     return to_error(status, "cluster log index lookup");
   }
-  auto key = version_key(version);
+  auto key = u64_value(version);
   batch.Put(s.log, key, value);
   batch.Put(s.log_index, entry.id, key);
   batch.Put(s.meta, last_version_key, key);
@@ -504,7 +497,7 @@ caf::expected<log_entry_list> cluster_store::entries_after(uint64_t version, siz
   log_entry_list result;
   if (version == std::numeric_limits<uint64_t>::max() || max == 0)
     return result;
-  auto lower = version_key(version + 1);
+  auto lower = u64_value(version + 1);
   rocksdb::Slice lower_bound{lower};
   rocksdb::ReadOptions options;
   options.iterate_lower_bound = &lower_bound;

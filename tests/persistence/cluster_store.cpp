@@ -344,7 +344,8 @@ BOOST_FIXTURE_TEST_CASE(second_open_is_refused_while_in_use, fixture) {
   auto second = dispatch::cluster_store::open(opts);
   BOOST_REQUIRE(!second);
   auto message = message_of(second.error());
-  BOOST_CHECK_EQUAL(message, "cluster store: the cluster data directory is held by another process");
+  BOOST_CHECK_EQUAL(message,
+                    "cluster store: the cluster data directory is held by another process");
   BOOST_CHECK(message.find(dir.path()) == std::string::npos);
   BOOST_REQUIRE(db->enqueue(2, make_events("a", 1))); // the first one still works
   reopen();                                             // and once released, opening works again
