@@ -52,6 +52,12 @@ using membership_actor = peer_listener_actor::extend<
   caf::replies_to<status_atom>::with<std::vector<peer_status>>,
   // Who to tell about peer changes (told the current state at once).
   caf::reacts_to<handles_atom, peer_listener_actor>,
+  // Our own endpoint, published: membership starts connecting when it has it.
+  caf::reacts_to<handles_atom, peer_actor>,
+  // From our endpoint: a lower node connected and introduced itself (passed the check) ...
+  caf::reacts_to<hello_atom, member_info>,
+  // ... or introduced itself and was refused (its id, the reason).
+  caf::reacts_to<hello_atom, uint32_t, std::string>,
   // Internal timers: the join timeout, a heartbeat round, a reconnect attempt of one peer.
   caf::reacts_to<expired_atom>,
   caf::reacts_to<tick_atom>,

@@ -77,7 +77,14 @@ void check_joined(self_ptr self) {
   st.joining.clear();
 }
 
+/// One connection per pair: the lower id connects, the higher waits for its hello.
+bool connects_to(const membership_state& st, uint32_t id) {
+  return st.ours.node < id;
+}
+
 void schedule_reconnect(self_ptr self, peer_slot& slot) {
+  if (!connects_to(self->state, slot.info.id))
+    return; // it connects to us
   auto& cfg = self->state.config;
   slot.backoff = slot.backoff.count() == 0
                    ? cfg.reconnect_initial
@@ -137,7 +144,7 @@ void introduce(self_ptr self, uint32_t id) {
 void connect(self_ptr self, uint32_t id) {
   auto& st = self->state;
   auto& slot = st.peers.at(id);
-  if (slot.connecting || (slot.handle && slot.state != peer_state::refused))
+  if (!connects_to(st, id) || !st.ours.endpoint || slot.connecting || (slot.handle && slot.state != peer_state::refused))
     return;
   slot.connecting = true;
   auto timeout = st.config.peer_timeout + st.config.reconnect_max;
@@ -200,6 +207,27 @@ void on_down(self_ptr self, const caf::down_msg& msg) {
   }
 }
 
+/// A lower node connected to us and passed the handshake: its endpoint is the peer's handle.
+void adopt(self_ptr self, const member_info& theirs) {
+  auto i = self->state.peers.find(theirs.node);
+  if (i == self->state.peers.end() || !theirs.endpoint)
+    return;
+  auto& slot = i->second;
+  auto handle = caf::actor_cast<peer_actor>(theirs.endpoint);
+  if (handle != slot.handle) {
+    slot.handle = handle;
+    self->monitor(slot.handle);
+  }
+  slot.attempted = true;
+  slot.last_answer = now_ms();
+  if (slot.state != peer_state::up)
+    set_state(self, slot, peer_state::up, "");
+  else
+    for (auto& listener : self->state.listeners)
+      tell(self, slot, listener); // a new handle (it reconnected before we noticed)
+  check_joined(self);
+}
+
 } // namespace
 
 caf::error check_compatible(const member_info& ours, const member_info& theirs) {
@@ -238,8 +266,6 @@ membership_actor::behavior_type membership(self_ptr self, cluster_config config,
     st.peers.emplace(m.id, std::move(slot));
   }
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
-  for (auto& kv : st.peers)
-    connect(self, kv.first);
   self->send(self, tick_atom::value);
   self->delayed_send(self, st.config.join_timeout, expired_atom::value);
   return {
@@ -271,6 +297,21 @@ membership_actor::behavior_type membership(self_ptr self, cluster_config config,
       self->state.listeners.push_back(listener);
       for (auto& kv : self->state.peers)
         tell(self, kv.second, listener);
+    },
+    [self](handles_atom, const peer_actor& endpoint) {
+      auto& st = self->state;
+      st.ours.endpoint = caf::actor_cast<caf::strong_actor_ptr>(endpoint);
+      for (auto& kv : st.peers)
+        connect(self, kv.first);
+    },
+    [self](hello_atom, const member_info& theirs) { adopt(self, theirs); },
+    [self](hello_atom, uint32_t id, const std::string& reason) {
+      auto i = self->state.peers.find(id);
+      if (i == self->state.peers.end())
+        return;
+      i->second.attempted = true;
+      set_state(self, i->second, peer_state::refused, reason);
+      check_joined(self);
     },
     [self](peer_atom, uint32_t, const peer_actor&, peer_state) {
       // Membership is the source of these, never a listener.

@@ -41,7 +41,8 @@ void accept_forwarded(self_ptr self, uint32_t from, const event_list& events,
 
 peer_actor::behavior_type peer_endpoint(self_ptr self, member_info ours, uint32_t coordinator,
                                         std::chrono::milliseconds timeout, engine_actor engine,
-                                        replicator_actor replicator, cluster_store_ptr store,
+                                        replicator_actor replicator,
+                                        membership_actor membership, cluster_store_ptr store,
                                         cluster_counters_ptr counters) {
   auto& st = self->state;
   st.ours = std::move(ours);
@@ -49,13 +50,19 @@ peer_actor::behavior_type peer_endpoint(self_ptr self, member_info ours, uint32_
   st.timeout = timeout;
   st.engine = std::move(engine);
   st.replicator = std::move(replicator);
+  st.membership = std::move(membership);
+  st.ours.endpoint = self->ctrl();
   st.store = std::move(store);
   st.counters = std::move(counters);
   return {
     [self](hello_atom, const member_info& theirs) -> caf::result<member_info> {
-      if (auto err = check_compatible(self->state.ours, theirs))
+      auto& st = self->state;
+      if (auto err = check_compatible(st.ours, theirs)) {
+        self->send(st.membership, hello_atom::value, theirs.node, message_of(err));
         return err;
-      return self->state.ours;
+      }
+      self->send(st.membership, hello_atom::value, theirs);
+      return st.ours;
     },
     [self](ping_atom, uint32_t) { return self->state.ours.node; },
     [self](forward_atom, uint32_t from, const event_list& events) {

@@ -17,6 +17,7 @@ struct peer_endpoint_state {
   std::chrono::milliseconds timeout{10000};
   engine_actor engine; // the local engine: forwarded events are ours to dispatch
   replicator_actor replicator;
+  membership_actor membership; // told of the hellos of lower nodes
   cluster_store_ptr store;
   cluster_counters_ptr counters;
 };
@@ -24,7 +25,8 @@ struct peer_endpoint_state {
 peer_actor::behavior_type peer_endpoint(peer_actor::stateful_pointer<peer_endpoint_state> self,
                                         member_info ours, uint32_t coordinator,
                                         std::chrono::milliseconds timeout, engine_actor engine,
-                                        replicator_actor replicator, cluster_store_ptr store,
+                                        replicator_actor replicator,
+                                        membership_actor membership, cluster_store_ptr store,
                                         cluster_counters_ptr counters);
 
 } // namespace dispatch

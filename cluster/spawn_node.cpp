@@ -124,16 +124,16 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engi
   started parts;
   auto repl = parts.keep(
     sys.spawn(replicator, cluster.node, coordinator, timeout, engine, *store, log));
-  auto endpoint = parts.keep(
-    sys.spawn(peer_endpoint, ours, coordinator, timeout, engine, repl, *store, counters));
   auto middleman = uses_tls(cluster) ? sys.openssl_manager().actor_handle()
                                      : sys.middleman().actor_handle();
+  auto members = parts.keep(sys.spawn(membership, cluster, ours, middleman, log));
+  auto endpoint = parts.keep(sys.spawn(peer_endpoint, ours, coordinator, timeout, engine, repl,
+                                       members, *store, counters));
   auto port = publish_endpoint(sys, endpoint, cluster);
   if (!port) {
     parts.stop();
     return port.error();
   }
-  auto members = parts.keep(sys.spawn(membership, cluster, ours, middleman, log));
   node_parts np;
   np.node = cluster.node;
   np.coordinator = coordinator;
@@ -156,6 +156,7 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engi
     caf::anon_send(members, handles_atom::value, peer_listener_actor{fwd});
   }
   caf::anon_send(members, handles_atom::value, peer_listener_actor{repl});
+  caf::anon_send(members, handles_atom::value, endpoint); // now it connects
   size_t owned = 0;
   for (auto owner : owners)
     owned += owner == cluster.node ? 1 : 0;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/actor_control_block.hpp>
 #include <caf/meta/type_name.hpp>
 
 #include "messages/clock.hpp"
@@ -31,16 +32,20 @@ typename Inspector::result_type inspect(Inspector& f, member& x) {
 using member_list = std::vector<member>;
 
 /// A node's introduction: the handshake compares shard count and member list (sorted by id).
+/// It carries the node's peer endpoint, so one connection per pair serves both directions (the
+/// lower id connects; the higher learns the lower's endpoint from its hello).
 struct member_info {
   uint32_t node = 0;
   uint32_t shards = 0;
   member_list members;
-  std::string version; // the software version, for the operator's log
+  std::string version;             // the software version, for the operator's log
+  caf::strong_actor_ptr endpoint;  // the node's published peer endpoint
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member_info& x) {
-  return f(caf::meta::type_name("dispatch.member_info"), x.node, x.shards, x.members, x.version);
+  return f(caf::meta::type_name("dispatch.member_info"), x.node, x.shards, x.members, x.version,
+           x.endpoint);
 }
 
 /// One change of the replicated dispatcher set: `put` stores `value` as it is (ids and version
