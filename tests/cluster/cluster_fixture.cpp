@@ -4,6 +4,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <signal.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
