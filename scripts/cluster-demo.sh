@@ -52,8 +52,9 @@ for n in 1 2 3; do
     --dispatch.cluster.peers="$(peers_of "$n")"
     "$@"
   )
-  printf '#!/usr/bin/env bash\n# Starts node %s of the cluster demo again, its log appended.\nexec' "$n" \
+  printf '#!/usr/bin/env bash\n# Starts node %s of the cluster demo again (log appended).\n' "$n" \
     > "$root/node$n/start.sh"
+  printf 'exec' >> "$root/node$n/start.sh"
   printf ' %q' "${args[@]}" >> "$root/node$n/start.sh"
   printf ' >> %q 2>&1\n' "$(realpath "$root/node$n")/dispatchd.log" >> "$root/node$n/start.sh"
   chmod +x "$root/node$n/start.sh"
@@ -94,7 +95,8 @@ Try, in another terminal:
   # Events published on any node; the node owning the event type's shard delivers them
   # (here to its built-in log: look on each node).
   for i in 1 2 3 4 5 6; do
-    curl -s --json '{"type":"user_created","content":{"n":'\$i'}}' localhost:808\$(( i % 3 + 1 ))/events/v1/
+    curl -s --json '{"type":"user_created","content":{"n":'\$i'}}' \\
+      localhost:808\$(( i % 3 + 1 ))/events/v1/
   done
   for p in 8081 8082 8083; do curl -s "localhost:\$p/tasks/v1/?select(id)" ; echo; done
 

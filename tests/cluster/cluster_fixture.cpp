@@ -77,8 +77,8 @@ tls_files make_tls_files(const std::string& dir, uint32_t nodes) {
     auto name = "node" + std::to_string(id);
     run_openssl(dir, "req -newkey rsa:2048 -nodes -keyout " + name + ".key -out " + name +
                          ".csr -subj '/CN=127.0.0.1'");
-    run_openssl(dir, "x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -out " +
-                         name + ".pem -days 2 -extfile node.ext");
+    run_openssl(dir, "x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial " +
+                         "-out " + name + ".pem -days 2 -extfile node.ext");
     files.certificate[id] = dir + "/" + name + ".pem";
     files.key[id] = dir + "/" + name + ".key";
   }
@@ -120,7 +120,8 @@ std::vector<std::string> test_cluster::args_of(uint32_t id,
   std::string peers;
   for (auto& n : nodes_) {
     if (n.id == id) continue;
-    peers += (peers.empty() ? "" : ",") + ("\"" + std::to_string(n.id) + "@" + address(n.id) + "\"");
+    if (!peers.empty()) peers += ",";
+    peers += "\"" + std::to_string(n.id) + "@" + address(n.id) + "\"";
   }
   auto prefix = "--dispatch.cluster.";
   std::vector<std::string> args{
