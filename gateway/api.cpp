@@ -263,6 +263,12 @@ void operation_routes(const call& c) {
         unhealthy, health_atom::value);
     return;
   }
+  if (c.route == route_id::cluster_status) {
+    ask_engine<engine_stats>(
+        c.ctx, c.reply, [](engine_stats& stats) { return json_ok(render_cluster(stats.cluster)); },
+        stats_atom::value);
+    return;
+  }
   ask_engine<engine_stats>(
       c.ctx, c.reply,
       [metrics = c.ctx->options.metrics](engine_stats& stats) {
@@ -324,6 +330,7 @@ void route_request(const api_context_ptr& ctx, const http_request& req, const re
       return delivery_routes(c);
     case route_id::health:
     case route_id::metrics:
+    case route_id::cluster_status:
       return operation_routes(c);
     default:
       return dispatcher_routes(c);

@@ -48,6 +48,29 @@ void engine_series(std::ostringstream& out, const engine_stats& s) {
   sample(out, "dispatch_queue_depth", s.in_flight, "queue=\"in_flight\"");
 }
 
+// Only on a cluster node: how it sees each peer, and what waits for each owner.
+void cluster_series(std::ostringstream& out, const cluster_stats& c) {
+  if (c.node == 0) return;
+  family(out, "dispatch_cluster_peer_up", "gauge", "1 while the peer answers heartbeats, else 0.");
+  for (auto& p : c.peers) {
+    auto labels = "peer=\"" + std::to_string(p.id) + "\"";
+    sample(out, "dispatch_cluster_peer_up", p.state == peer_state::up ? 1 : 0, labels.c_str());
+  }
+  family(out, "dispatch_cluster_forward_queue", "gauge",
+         "Events accepted here and queued for the node owning their shard.");
+  for (auto& p : c.peers) {
+    auto labels = "owner=\"" + std::to_string(p.id) + "\"";
+    sample(out, "dispatch_cluster_forward_queue", p.forward_depth, labels.c_str());
+  }
+  family(out, "dispatch_cluster_events_total", "counter",
+         "Events forwarded to their owners, and received from other nodes.");
+  sample(out, "dispatch_cluster_events_total", c.forwarded, "direction=\"forwarded\"");
+  sample(out, "dispatch_cluster_events_total", c.received, "direction=\"received\"");
+  family(out, "dispatch_cluster_log_version", "gauge",
+         "The last replicated dispatcher change applied on this node.");
+  sample(out, "dispatch_cluster_log_version", c.log_version);
+}
+
 void http_series(std::ostringstream& out, const request_metrics& m) {
   auto load = [](const auto& counter) { return counter.load(std::memory_order_relaxed); };
   family(out, "dispatch_http_requests_total", "counter", "HTTP requests read.");
@@ -95,6 +118,7 @@ std::string histogram_text(const std::string& name, const std::string& help,
 std::string metrics_text(const engine_stats& stats, const request_metrics* http) {
   std::ostringstream out;
   engine_series(out, stats);
+  cluster_series(out, stats.cluster);
   out << histogram_text("dispatch_delivery_latency_seconds",
                         "From an event's match (right after acceptance) to its delivery.",
                         stats.delivery_latency);

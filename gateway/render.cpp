@@ -180,4 +180,45 @@ std::string health_body(bool healthy, const std::string& message) {
   return text_of(buffer);
 }
 
+std::string render_cluster(const cluster_stats& c) {
+  rapidjson::StringBuffer buffer;
+  json_writer out{buffer};
+  out.StartObject();
+  out.Key("node");
+  out.Uint(c.node);
+  out.Key("coordinator");
+  out.Uint(c.coordinator);
+  out.Key("shardsOwned");
+  out.Uint(c.shards_owned);
+  out.Key("logVersion");
+  out.Uint64(c.log_version);
+  out.Key("forwarded");
+  out.Uint64(c.forwarded);
+  out.Key("received");
+  out.Uint64(c.received);
+  out.Key("peers");
+  out.StartArray();
+  for (auto& p : c.peers) {
+    out.StartObject();
+    out.Key("id");
+    out.Uint(p.id);
+    out.Key("address");
+    out.String(p.address);
+    out.Key("state");
+    out.String(to_string(p.state));
+    out.Key("since");
+    out.Int64(p.since);
+    out.Key("forwardDepth");
+    out.Uint64(p.forward_depth);
+    out.Key("shardsOwned");
+    out.Uint(p.shards_owned);
+    out.Key("reason");
+    out.String(p.reason);
+    out.EndObject();
+  }
+  out.EndArray();
+  out.EndObject();
+  return text_of(buffer);
+}
+
 }  // namespace dispatch

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "messages/cluster.hpp"
 #include "messages/event.hpp"
 #include "messages/json.hpp"
 #include "messages/query.hpp"
@@ -37,6 +38,9 @@ std::string render_batch(const std::vector<parsed_event>& parsed,
                          const publish_outcome_list& outcomes);
 
 /// `{"status":"ok"}` or `{"status":"unavailable","message":..}`.
+/// `GET /cluster/v1/`: how this node sees the cluster (`node` 0 when it is not clustered).
+std::string render_cluster(const cluster_stats& stats);
+
 std::string health_body(bool healthy, const std::string& message = {});
 
 }  // namespace dispatch

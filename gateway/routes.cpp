@@ -15,7 +15,7 @@ struct route_entry {
 };
 
 // Each ExH service also answers its own `/<service>/v1/health` (the SDK's `health()` calls).
-constexpr std::array<route_entry, 24> route_table = {{
+constexpr std::array<route_entry, 25> route_table = {{
     {"GET", "dispatchers/v1", route_id::dispatchers_find},
     {"POST", "dispatchers/v1", route_id::dispatchers_create},
     {"GET", "dispatchers/v1/{}", route_id::dispatcher_get},
@@ -40,6 +40,7 @@ constexpr std::array<route_entry, 24> route_table = {{
     {"GET", "mail/v1/health", route_id::health},
     {"GET", "deliveries/v1/health", route_id::health},
     {"GET", "metrics", route_id::metrics},
+    {"GET", "cluster/v1", route_id::cluster_status},
 }};
 
 std::vector<std::string_view> segments_of(std::string_view path) {

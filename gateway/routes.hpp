@@ -28,6 +28,7 @@ enum class route_id {
   delivery_purge,
   health,
   metrics,
+  cluster_status,
 };
 
 /// A request target split at the first '?': the path without one trailing '/' and the raw query.

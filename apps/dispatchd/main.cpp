@@ -13,6 +13,7 @@
 
 #include "actors/spawn_engine.hpp"
 #include "apps/dispatchd/startup.hpp"
+#include "cluster/spawn_node.hpp"
 #include "gateway/api.hpp"
 #include "gateway/http_server.hpp"
 #include "messages/error_code.hpp"
@@ -88,6 +89,7 @@ void stop_sinks(const engine_sinks& sinks) {
 // Runs the service until a signal; the actor system's destructor then waits for every actor.
 int serve(dispatchd_config& cfg, const dispatchd_settings& settings, operator_log& log,
           const sigset_t& signals) {
+  if (clustered(settings.cluster)) prepare_cluster_system(cfg, settings.cluster);
   caf::actor_system sys{cfg};
   auto sinks = start_sinks(sys, settings.sinks);
   if (!sinks) {
@@ -100,16 +102,31 @@ int serve(dispatchd_config& cfg, const dispatchd_settings& settings, operator_lo
     stop_sinks(*sinks);
     return exit_failure;
   }
+  // A cluster node wraps the engine: the API talks to the node, which routes by shard owner.
+  engine_actor front = *engine;
+  if (clustered(settings.cluster)) {
+    cluster_log clog{[&log](const std::string& line) { log.info(line); },
+                     [&log](const std::string& line) { log.warning(line); }};
+    auto node = spawn_node(sys, *engine, settings.engine, settings.cluster, std::move(clog));
+    if (!node) {
+      log.error(message_of(node.error()));
+      caf::anon_send_exit(*engine, caf::exit_reason::user_shutdown);
+      stop_sinks(*sinks);
+      return exit_failure;
+    }
+    front = *node;
+  }
   auto stopping = std::make_shared<std::atomic<bool>>(false);
   watch_engine(sys, *engine, stopping);
   auto metrics = std::make_shared<request_metrics>();
   api_options api{settings.http.tokens, settings.http.request_timeout, settings.http.body_limit,
                   metrics};
-  auto server = http_server::start(settings.http, make_api_handler(sys, *engine, api), metrics,
+  auto server = http_server::start(settings.http, make_api_handler(sys, front, api), metrics,
                                    [&log](const std::string& line) { log.info(line); });
   if (!server) {
     log.error(message_of(server.error()));
     stopping->store(true);
+    caf::anon_send_exit(front, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(*engine, caf::exit_reason::user_shutdown);
     stop_sinks(*sinks);
     return exit_failure;
@@ -129,6 +146,7 @@ int serve(dispatchd_config& cfg, const dispatchd_settings& settings, operator_lo
   (*server)->stop_accepting();
   (*server)->shutdown(settings.http.request_timeout + std::chrono::seconds(1));
   server->reset();
+  caf::anon_send_exit(front, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(*engine, caf::exit_reason::user_shutdown);
   stop_sinks(*sinks);
   return status;

@@ -68,15 +68,6 @@ caf::error check_ini_layout(const std::string& path) {
   return caf::none;
 }
 
-// `dispatch.cluster` is reserved for clustering, which this build does not have yet: a setting
-// there would be silently ignored.
-caf::error check_cluster(const caf::actor_system_config& cfg) {
-  auto cluster = caf::get_if<caf::settings>(&caf::content(cfg), "dispatch.cluster");
-  if (!cluster || cluster->empty()) return caf::none;
-  return detail::config_error("dispatch.cluster." + cluster->begin()->first +
-                              ": clustering is not available in this version");
-}
-
 caf::error check_authentication(const http_config& http) {
   if (loopback_only(http) || !http.tokens.empty()) return caf::none;
   std::string hosts;
@@ -107,7 +98,9 @@ std::string without_value(const std::string& header) {
 caf::config_value masked(const std::string& key, caf::config_value value) {
   auto list = caf::get_if<caf::config_value::list>(&value);
   auto text = caf::get_if<std::string>(&value);
-  if (key == "http.tokens" && list) {
+  if (key == "cluster.passphrase" && text && !text->empty()) {
+    value = caf::config_value{std::string{"***"}};
+  } else if (key == "http.tokens" && list) {
     for (auto& item : *list) item = caf::config_value{std::string{"***"}};
   } else if (key.size() > 8 && key.compare(key.size() - 8, 8, ".headers") == 0) {
     if (list)
@@ -170,6 +163,8 @@ dispatchd_config::dispatchd_config() {
   put_http_defaults(*this);
   add_sink_options(custom_options_);
   put_sink_defaults(*this);
+  add_cluster_options(custom_options_);
+  put_cluster_defaults(*this);
   log_table().add_options(custom_options_);
   log_table().put_defaults(content);
 }
@@ -179,6 +174,7 @@ std::string help_text() {
   add_engine_options(options);
   add_http_options(options);
   add_sink_options(options);
+  add_cluster_options(options);
   log_table().add_options(options);
   return "usage: dispatchd [--config-file=FILE] [--dispatch.KEY=VALUE ...]\n"
          "  Serves the dispatch HTTP API; stops cleanly on SIGINT or SIGTERM.\n"
@@ -204,7 +200,6 @@ std::string usage_problem(const caf::error& err) {
 caf::expected<dispatchd_settings> read_settings(const dispatchd_config& cfg) {
   if (!cfg.config_file_path.empty())
     if (auto err = check_ini_layout(cfg.config_file_path)) return err;
-  if (auto err = check_cluster(cfg)) return err;
   dispatchd_settings result;
   auto engine = read_engine_config(cfg);
   if (!engine) return engine.error();
@@ -215,6 +210,9 @@ caf::expected<dispatchd_settings> read_settings(const dispatchd_config& cfg) {
   auto sinks = read_sink_config(cfg);
   if (!sinks) return sinks.error();
   result.sinks = std::move(*sinks);
+  auto cluster = read_cluster_config(cfg);
+  if (!cluster) return cluster.error();
+  result.cluster = std::move(*cluster);
   auto level = read_log_level(cfg);
   if (!level) return level.error();
   result.level = *level;

@@ -8,6 +8,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/expected.hpp>
 
+#include "config/cluster_config.hpp"
 #include "config/engine_config.hpp"
 #include "config/http_config.hpp"
 #include "config/sink_config.hpp"
@@ -51,6 +52,7 @@ struct dispatchd_settings {
   engine_config engine;
   http_config http;
   sinks_config sinks;
+  cluster_config cluster; // node 0: a single node
   log_level level = log_level::info;
 };
 

@@ -1,5 +1,6 @@
-// What the config suites share: a config with every dispatch.* option (engine, http, sinks), parsing
-// command-line arguments and INI text into it, and the check that a reading was refused by name.
+// What the config suites share: a config with every dispatch.* option (engine, http, sinks,
+// cluster), parsing command-line arguments and INI text into it, and the check that a reading was
+// refused by name.
 #pragma once
 
 #include <boost/test/unit_test.hpp>
@@ -11,6 +12,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/expected.hpp>
 
+#include "config/cluster_config.hpp"
 #include "config/engine_config.hpp"
 #include "config/http_config.hpp"
 #include "config/sink_config.hpp"
@@ -26,6 +28,8 @@ struct all_options_config : caf::actor_system_config {
     put_http_defaults(*this);
     add_sink_options(custom_options_);
     put_sink_defaults(*this);
+    add_cluster_options(custom_options_);
+    put_cluster_defaults(*this);
   }
 };
 

@@ -1,0 +1,74 @@
+// The typed interfaces of the cluster's actors. `peer_actor` is what a node publishes through the
+// middleman (never its engine); the others live inside one node.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/typed_actor.hpp>
+
+#include "messages/atoms.hpp"
+#include "messages/cluster.hpp"
+#include "messages/event.hpp"
+#include "messages/interfaces.hpp"
+
+namespace dispatch {
+
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using expired_atom = caf::atom_constant<caf::atom("expired")>;
+
+/// What one node offers the others.
+using peer_actor = caf::typed_actor<
+  // Handshake: the caller introduces itself and gets our introduction, or an error naming the
+  // difference (shard count, member list) when the two cannot be in one cluster.
+  caf::replies_to<hello_atom, member_info>::with<member_info>,
+  // Heartbeat from node `from`; answers our node id.
+  caf::replies_to<ping_atom, uint32_t>::with<uint32_t>,
+  // Forwarding: events node `from` accepted for shards we own. Answers once they are durable
+  // here (duplicates of events seen before count as done); an error means "send them again".
+  caf::replies_to<forward_atom, uint32_t, event_list>::with<uint64_t>,
+  // On the coordinator: performs a dispatcher write; answers what it did and the log entries made.
+  caf::replies_to<admin_atom, admin_request>::with<admin_reply>,
+  // On a follower: the coordinator's new entries, `previous` being the coordinator's last version
+  // before them; answers the version now applied here.
+  caf::replies_to<replicate_atom, uint64_t, log_entry_list>::with<uint64_t>,
+  // On the coordinator: the log entries after a version, for a follower catching up (a page;
+  // an empty answer means it is current).
+  caf::replies_to<catch_up_atom, uint64_t>::with<log_entry_list>>;
+
+/// Told whenever a peer's state changes; `handle` is invalid unless the peer is up.
+using peer_listener_actor =
+    caf::typed_actor<caf::reacts_to<peer_atom, uint32_t, peer_actor, peer_state>>;
+
+using peer_listener_list = std::vector<peer_listener_actor>;
+
+/// Keeps the connections to the peers: connects with backoff, introduces, heartbeats.
+using membership_actor = peer_listener_actor::extend<
+  // Answers once every peer answered the handshake or failed a first attempt, or the join
+  // timeout passed; an error when a peer refused us or we refused it (it says why).
+  caf::replies_to<join_atom>::with<bool>,
+  // How this node sees each peer.
+  caf::replies_to<status_atom>::with<std::vector<peer_status>>,
+  // Who to tell about peer changes (told the current state at once).
+  caf::reacts_to<handles_atom, peer_listener_actor>,
+  // Internal timers: the join timeout, a heartbeat round, a reconnect attempt of one peer.
+  caf::reacts_to<expired_atom>,
+  caf::reacts_to<tick_atom>,
+  caf::reacts_to<tick_atom, uint32_t>>;
+
+/// Drains the forward queue of one owner: pages events from disk, forwards, retires on ack.
+using forwarder_actor = peer_listener_actor::extend<
+  // New events were queued: forward them when the owner is up.
+  caf::reacts_to<enqueue_atom>,
+  // Internal: try again after a failure.
+  caf::reacts_to<tick_atom>>;
+
+/// The replicated dispatcher log: the single writer on the coordinator, the follower elsewhere.
+using replicator_actor = peer_listener_actor::extend<
+  caf::replies_to<admin_atom, admin_request>::with<admin_reply>,
+  caf::replies_to<replicate_atom, uint64_t, log_entry_list>::with<uint64_t>,
+  // The version applied here.
+  caf::replies_to<status_atom>::with<uint64_t>>;
+
+} // namespace dispatch

@@ -1,0 +1,30 @@
+// Peer endpoint: what this node publishes through the middleman for the other nodes. It answers
+// handshakes and heartbeats, publishes forwarded events into the local engine, and hands admin
+// writes and pushed log entries to the replicator. It never exposes the engine itself.
+#pragma once
+
+#include "cluster/forwarder.hpp"
+#include "cluster/interfaces.hpp"
+#include "persistence/cluster_store.hpp"
+
+namespace dispatch {
+
+struct peer_endpoint_state {
+  static inline const char* name = "cluster.peer_endpoint";
+
+  member_info ours;
+  uint32_t coordinator = 0;
+  std::chrono::milliseconds timeout{10000};
+  engine_actor engine; // the local engine: forwarded events are ours to dispatch
+  replicator_actor replicator;
+  cluster_store_ptr store;
+  cluster_counters_ptr counters;
+};
+
+peer_actor::behavior_type peer_endpoint(peer_actor::stateful_pointer<peer_endpoint_state> self,
+                                        member_info ours, uint32_t coordinator,
+                                        std::chrono::milliseconds timeout, engine_actor engine,
+                                        replicator_actor replicator, cluster_store_ptr store,
+                                        cluster_counters_ptr counters);
+
+} // namespace dispatch

@@ -1,0 +1,179 @@
+// Embedding a cluster node: system preparation, the store, the actors, publishing and the join.
+#include "cluster/spawn_node.hpp"
+
+#include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "cluster/forwarder.hpp"
+#include "cluster/node.hpp"
+#include "cluster/peer_endpoint.hpp"
+#include "cluster/replicator.hpp"
+#include "cluster/shard_map.hpp"
+#include "messages/error_code.hpp"
+#include "persistence/cluster_store.hpp"
+
+#ifndef DISPATCH_VERSION
+#define DISPATCH_VERSION "0.1.0"
+#endif
+
+namespace dispatch {
+
+namespace {
+
+/// Everything spawned so far, stopped together when the start fails.
+struct started {
+  std::vector<caf::actor> actors;
+
+  template <class Handle>
+  Handle keep(Handle h) {
+    actors.push_back(caf::actor_cast<caf::actor>(h));
+    return h;
+  }
+
+  void stop() {
+    for (auto& a : actors)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  }
+};
+
+caf::expected<uint16_t> publish_endpoint(caf::actor_system& sys, const peer_actor& endpoint,
+                                         const cluster_config& cluster) {
+  auto address = parse_address("dispatch.cluster.listen", cluster.listen);
+  if (!address)
+    return address.error();
+  auto& [host, port] = *address;
+  auto published = uses_tls(cluster)
+                     ? caf::openssl::publish(endpoint, port, host.c_str(), true)
+                     : sys.middleman().publish(endpoint, port, host.c_str(), true);
+  if (!published)
+    return make_error(error_code::server, "cannot listen for peers on " + cluster.listen + ": "
+                                            + sys.render(published.error()));
+  return *published;
+}
+
+member_info introduction(const engine_config& engine_cfg, const cluster_config& cluster) {
+  member_info ours;
+  ours.node = cluster.node;
+  ours.shards = engine_cfg.shards;
+  ours.members = members_of(cluster);
+  ours.version = DISPATCH_VERSION;
+  return ours;
+}
+
+std::vector<uint32_t> ids_of(const member_list& members) {
+  std::vector<uint32_t> ids;
+  for (auto& m : members)
+    ids.push_back(m.id);
+  return ids;
+}
+
+/// Waits for the handshakes of the join; the error says which peer refused and why.
+caf::error join(caf::actor_system& sys, const membership_actor& membership,
+                const cluster_config& cluster) {
+  caf::scoped_actor self{sys};
+  caf::error result;
+  self->request(membership, cluster.join_timeout + std::chrono::seconds(5), join_atom::value)
+    .receive([](bool) {}, [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+} // namespace
+
+void prepare_cluster_system(caf::actor_system_config& cfg, const cluster_config& cluster) {
+  cfg.load<caf::io::middleman>();
+  // CAF 0.17 ships heartbeats off: a frozen peer's connection would never time out.
+  cfg.set("middleman.heartbeat-interval", caf::timespan{cluster.heartbeat_interval});
+  cfg.set("middleman.connection-timeout", caf::timespan{cluster.peer_timeout * 2});
+  cfg.set("middleman.app-identifiers", std::vector<std::string>{"dispatch-cluster"});
+  if (uses_tls(cluster)) {
+    cfg.load<caf::openssl::manager>();
+    cfg.openssl_certificate = cluster.certificate;
+    cfg.openssl_key = cluster.key;
+    cfg.openssl_cafile = cluster.ca_file;
+    cfg.openssl_passphrase = cluster.passphrase;
+  }
+  add_cluster_message_types(cfg);
+}
+
+void add_cluster_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<peer_actor>("dispatch.peer_actor");
+}
+
+caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engine,
+                                       const engine_config& engine_cfg,
+                                       const cluster_config& cluster, cluster_log log) {
+  if (auto err = validate(cluster))
+    return err;
+  cluster_store_options store_opts;
+  store_opts.dir = engine_cfg.data_dir + "/cluster";
+  store_opts.in_memory = engine_cfg.in_memory;
+  store_opts.sync = engine_cfg.sync;
+  store_opts.node = cluster.node;
+  store_opts.shards = engine_cfg.shards;
+  auto store = cluster_store::open(store_opts);
+  if (!store)
+    return store.error();
+  auto ours = introduction(engine_cfg, cluster);
+  auto coordinator = ours.members.front().id;
+  auto owners = assign_shards(engine_cfg.shards, ids_of(ours.members));
+  auto counters = std::make_shared<cluster_counters>();
+  auto timeout = engine_cfg.request_timeout;
+  started parts;
+  auto repl = parts.keep(
+    sys.spawn(replicator, cluster.node, coordinator, timeout, engine, *store, log));
+  auto endpoint = parts.keep(
+    sys.spawn(peer_endpoint, ours, coordinator, timeout, engine, repl, *store, counters));
+  auto middleman = uses_tls(cluster) ? sys.openssl_manager().actor_handle()
+                                     : sys.middleman().actor_handle();
+  auto port = publish_endpoint(sys, endpoint, cluster);
+  if (!port) {
+    parts.stop();
+    return port.error();
+  }
+  auto members = parts.keep(sys.spawn(membership, cluster, ours, middleman, log));
+  node_parts np;
+  np.node = cluster.node;
+  np.coordinator = coordinator;
+  np.shards = engine_cfg.shards;
+  np.max_event_bytes = engine_cfg.max_event_bytes;
+  np.timeout = timeout;
+  np.owners = owners;
+  np.engine = engine;
+  np.membership = members;
+  np.replicator = repl;
+  np.store = *store;
+  np.counters = counters;
+  for (auto& m : ours.members) {
+    if (m.id == cluster.node)
+      continue;
+    auto fwd = parts.keep(sys.spawn<caf::detached>(forwarder, m.id, cluster.node,
+                                                   cluster.forward_batch, timeout, *store,
+                                                   counters, log));
+    np.forwarders.emplace(m.id, fwd);
+    caf::anon_send(members, handles_atom::value, peer_listener_actor{fwd});
+  }
+  caf::anon_send(members, handles_atom::value, peer_listener_actor{repl});
+  size_t owned = 0;
+  for (auto owner : owners)
+    owned += owner == cluster.node ? 1 : 0;
+  log.info("cluster: node " + std::to_string(cluster.node) + " listening on " + cluster.listen
+           + (uses_tls(cluster) ? " (TLS)" : " (plain, loopback)") + "; coordinator node "
+           + std::to_string(coordinator) + "; owns " + std::to_string(owned) + " of "
+           + std::to_string(engine_cfg.shards) + " shards");
+  if (auto err = join(sys, members, cluster)) {
+    parts.stop();
+    caf::anon_send(middleman, caf::close_atom::value, *port);
+    return make_error(error_code::server, "refusing to join the cluster: " + message_of(err));
+  }
+  auto facade = sys.spawn<caf::detached>(node, std::move(np));
+  // The endpoint and the rest stop with the facade (it stops its parts; the endpoint here).
+  facade->attach_functor([endpoint](const caf::error&) {
+    caf::anon_send_exit(endpoint, caf::exit_reason::user_shutdown);
+  });
+  return caf::actor_cast<engine_actor>(facade);
+}
+
+} // namespace dispatch
