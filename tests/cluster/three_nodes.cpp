@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <map>
+#include <regex>
 
 #include "cluster_checks.hpp"
 #include "cluster_fixture.hpp"
@@ -17,8 +18,9 @@ namespace {
 void check_cluster_log(test_cluster& cluster) {
   for (auto id : cluster.ids()) {
     auto& process = cluster.process(id);
-    auto listening = process.wait_for("cluster: node " + std::to_string(id) +
-                                      " listening on 127\\.0\\.0\\.1:[0-9]+");
+    auto address = std::regex_replace(cluster.cluster_address(id), std::regex{"\\."}, "\\.");
+    auto listening =
+        process.wait_for("cluster: node " + std::to_string(id) + " listening on " + address + "\\b");
     BOOST_TEST(!listening.empty(), "node " << id << " has no listening line:\n" << process.log());
     for (auto peer : cluster.ids()) {
       if (peer == id) continue;
