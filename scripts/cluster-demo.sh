@@ -17,13 +17,24 @@ declare -A http_port=([1]=8081 [2]=8082 [3]=8083)
 declare -A cluster_port=([1]=7401 [2]=7402 [3]=7403)
 pids=()
 
+# Stops every node of the demo: the three started here and any started again with start.sh (each
+# writes its pid to node<N>/dispatchd.pid); a pid is signalled only while it is still a dispatchd.
 stop_all() {
   trap - INT TERM EXIT
-  if ((${#pids[@]})); then
+  local n pid stopping=()
+  for n in 1 2 3; do
+    pid=$(cat "$root/node$n/dispatchd.pid" 2>/dev/null || true)
+    [[ -n $pid ]] && grep -q dispatchd "/proc/$pid/cmdline" 2>/dev/null && stopping+=("$pid")
+  done
+  if ((${#stopping[@]})); then
     echo
-    echo "cluster-demo: stopping nodes (pids ${pids[*]})"
-    kill -TERM "${pids[@]}" 2>/dev/null || true
-    wait "${pids[@]}" 2>/dev/null || true
+    echo "cluster-demo: stopping nodes (pids ${stopping[*]})"
+    kill -TERM "${stopping[@]}" 2>/dev/null || true
+    for pid in "${stopping[@]}"; do
+      while kill -0 "$pid" 2>/dev/null && grep -q dispatchd "/proc/$pid/cmdline" 2>/dev/null; do
+        sleep 0.1
+      done
+    done
   fi
 }
 trap stop_all INT TERM EXIT
@@ -54,12 +65,13 @@ for n in 1 2 3; do
   )
   printf '#!/usr/bin/env bash\n# Starts node %s of the cluster demo again (log appended).\n' "$n" \
     > "$root/node$n/start.sh"
-  printf 'exec' >> "$root/node$n/start.sh"
+  printf 'echo $$ > %q\nexec' "$(realpath "$root/node$n")/dispatchd.pid" >> "$root/node$n/start.sh"
   printf ' %q' "${args[@]}" >> "$root/node$n/start.sh"
   printf ' >> %q 2>&1\n' "$(realpath "$root/node$n")/dispatchd.log" >> "$root/node$n/start.sh"
   chmod +x "$root/node$n/start.sh"
   "${args[@]}" > "$root/node$n/dispatchd.log" 2>&1 &
   pids+=($!)
+  echo $! > "$root/node$n/dispatchd.pid"
 done
 
 # Ready once every node logged "ready" (it does so after its cluster join check passed).
@@ -100,20 +112,32 @@ Try, in another terminal:
   done
   for p in 8081 8082 8083; do curl -s "localhost:\$p/tasks/v1/?select(id)" ; echo; done
 
-  # Freeze node 3 (pid ${pids[2]}): after the peer timeout nodes 1 and 2 report it down, and
-  # events for its shards queue on them (forwardDepth); they flow once it is thawed.
-  kill -STOP ${pids[2]}; sleep 5; curl -s localhost:8081/cluster/v1/
+  # Freeze node 3: after the peer timeout (3 s) nodes 1 and 2 report it down, and events for
+  # its shards queue on them (forwardDepth); they flow once it is thawed.
+  node3=\$(cat $root/node3/dispatchd.pid)
+  kill -STOP \$node3; sleep 5; curl -s localhost:8081/cluster/v1/
   curl -s localhost:8081/metrics | grep dispatch_cluster
-  kill -CONT ${pids[2]}
+  kill -CONT \$node3
 
-  # Or kill it and start it again on the same data:
-  kill -KILL ${pids[2]}; $root/node3/start.sh &
+  # Or kill it and start it again on the same data (its pid file is updated):
+  kill -KILL \$node3; $root/node3/start.sh &
 
-  # Kill the coordinator (node 1, pid ${pids[0]}): dispatcher writes through nodes 2 and 3
-  # answer 503 until it is back ($root/node1/start.sh &); events keep flowing.
+  # Kill the coordinator (node 1): dispatcher writes through nodes 2 and 3 answer 503 until
+  # it is back ($root/node1/start.sh &); events keep flowing.
+  kill -KILL \$(cat $root/node1/dispatchd.pid)
+  curl -s --json '{"eventType":"while_down"}' localhost:8082/dispatchers/v1/
 
-Ctrl-C stops the three nodes this script started.
+Ctrl-C stops the nodes (also those started again with start.sh).
 EOF
 
-# Runs until Ctrl-C (the trap stops the nodes) or until all three nodes stopped.
-wait "${pids[@]}" || true
+# Runs until Ctrl-C (the trap stops the nodes) or until every node stopped.
+while true; do
+  wait "${pids[@]}" 2>/dev/null || true
+  alive=0
+  for n in 1 2 3; do
+    pid=$(cat "$root/node$n/dispatchd.pid" 2>/dev/null || true)
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && alive=1
+  done
+  ((alive)) || break
+  sleep 1
+done
