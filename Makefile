@@ -1,5 +1,5 @@
-# The two commands of the README: `make run` and `make test`. Each installs missing Debian packages,
-# configures and builds first.
+# The commands of the README: `make run`, `make cluster-demo` and `make test`. Each installs
+# missing Debian packages, configures and builds first.
 BUILD_DIR ?= build
 SANITIZE_DIR ?= build-sanitize
 JOBS ?= 2
@@ -7,7 +7,7 @@ BUILD_TYPE ?= RelWithDebInfo
 CTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: all deps configure build run test test-sanitize bench clean
+.PHONY: all deps configure build run cluster-demo test test-sanitize bench clean
 
 all: build
 
@@ -27,6 +27,11 @@ run: build
 	else \
 	  exec $(BUILD_DIR)/examples/embedded $(RUN_ARGS); \
 	fi
+
+# Three dispatchd nodes on loopback (HTTP 8081-8083, cluster 7401-7403, data under
+# ./var/cluster-demo); prints what to try with curl; Ctrl-C stops them. RUN_ARGS go to every node.
+cluster-demo: build
+	@exec bash scripts/cluster-demo.sh $(BUILD_DIR)/apps/dispatchd $(RUN_ARGS)
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)

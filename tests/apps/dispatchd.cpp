@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "dispatchd_process.hpp"
+#include "fixtures/dispatchd_process.hpp"
 #include "fixtures/http_client.hpp"
 #include "fixtures/http_test_server.hpp"
 #include "fixtures/temp_dir.hpp"

@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "dispatchd_process.hpp"
+#include "fixtures/dispatchd_process.hpp"
 #include "fixtures/http_client.hpp"
 #include "fixtures/temp_dir.hpp"
 

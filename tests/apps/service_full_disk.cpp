@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "dispatchd_process.hpp"
+#include "fixtures/dispatchd_process.hpp"
 #include "fixtures/http_client.hpp"
 #include "fixtures/temp_dir.hpp"
 
