@@ -147,6 +147,77 @@ void next_write(self_ptr self) {
   perform(self, write.request, write.promise);
 }
 
+// -- the coordinator at start: the log must say what the engine holds ---------------------------
+
+bool same_dispatcher(dispatcher x, dispatcher y) {
+  x.version = y.version = 0; // the engine's install counter, not part of the definition
+  return x == y;
+}
+
+/// Logs what the engine holds and the log does not say (a crash between the engine's write and
+/// the log's append, or dispatchers made before this node was clustered); then lets writes run.
+void reconcile(self_ptr self, std::shared_ptr<std::vector<dispatcher>> held) {
+  auto& st = self->state;
+  std::map<std::string, log_entry> logged;
+  for (uint64_t after = 0;;) {
+    auto page = st.store->entries_after(after, 1024);
+    if (!page || page->empty())
+      break;
+    after = page->back().version;
+    for (auto& entry : *page)
+      logged[entry.id] = std::move(entry);
+  }
+  size_t fixed = 0;
+  auto append = [&](log_entry entry) {
+    if (st.store->append(std::move(entry)))
+      ++fixed;
+  };
+  for (auto& d : *held) {
+    auto i = logged.find(d.id);
+    if (i == logged.end() || i->second.op != log_op::put || !same_dispatcher(i->second.value, d))
+      append(put_entry(d));
+    if (i != logged.end())
+      logged.erase(i);
+  }
+  for (auto& [id, entry] : logged)
+    if (entry.op == log_op::put) {
+      log_entry gone;
+      gone.op = log_op::drop;
+      gone.id = id;
+      append(std::move(gone));
+    }
+  if (fixed > 0)
+    st.log.info("cluster: logged " + std::to_string(fixed)
+                + " dispatcher change(s) the replication log did not have yet");
+  st.writing = false;
+  next_write(self);
+}
+
+/// Reads every dispatcher of the engine, a page at a time, then reconciles.
+void read_held(self_ptr self, std::shared_ptr<std::vector<dispatcher>> held) {
+  auto& st = self->state;
+  query q;
+  q.limit = max_page_size;
+  q.offset = static_cast<uint32_t>(held->size());
+  self->request(st.engine, st.timeout, find_atom::value, q)
+    .then(
+      [self, held](dispatcher_page& page) {
+        for (auto& d : page.data)
+          held->push_back(std::move(d));
+        if (page.data.empty() || held->size() >= page.page.total)
+          reconcile(self, held);
+        else
+          read_held(self, held);
+      },
+      [self](const caf::error& err) {
+        auto& st = self->state;
+        st.log.warning("cluster: cannot read the dispatchers to check the replication log: "
+                       + message_of(err));
+        st.writing = false;
+        next_write(self);
+      });
+}
+
 // -- followers: ordered apply, catch-up -------------------------------------------------------
 
 void catch_up(self_ptr self);
@@ -266,6 +337,10 @@ replicator_actor::behavior_type replicator(self_ptr self, uint32_t node, uint32_
   st.store = std::move(store);
   st.log = std::move(log);
   st.applied = is_coordinator(st) ? st.store->last_version() : st.store->applied_version();
+  if (is_coordinator(st)) {
+    st.writing = true; // writes wait for the check of the log
+    read_held(self, std::make_shared<std::vector<dispatcher>>());
+  }
   return {
     [self](admin_atom, const admin_request& req) {
       auto& st = self->state;
