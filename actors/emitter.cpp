@@ -6,6 +6,7 @@
 #include <iostream>
 #include <limits>
 
+#include <caf/sec.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -170,28 +171,62 @@ unwritten_outcome outcome_of(emitter_state& st, delivery d, timestamp_ms previou
 
 void pump(emitter_ptr self);
 
-void on_sink_answer(emitter_ptr self, const delivery& d, timestamp_ms previous_due,
+/// Drops answered sends from the front of `send_order`: its front is then the next deadline.
+void prune_send_order(emitter_state& st) {
+  while (!st.send_order.empty()) {
+    auto i = st.in_flight.find(st.send_order.front().first);
+    if (i != st.in_flight.end() && i->second.send == st.send_order.front().second)
+      return;
+    st.send_order.pop_front();
+  }
+}
+
+/// The sink answered send number `send` of delivery `id` (or it timed out); a stale answer, to a
+/// send that timed out before, changes nothing.
+void on_sink_answer(emitter_ptr self, const std::string& id, uint64_t send,
                     const delivery_result& r) {
   auto& st = self->state;
-  st.in_flight.erase(d.id);
+  auto i = st.in_flight.find(id);
+  if (i == st.in_flight.end() || i->second.send != send)
+    return;
+  auto sent = std::move(i->second.value);
+  st.in_flight.erase(i);
   --st.metrics->in_flight;
+  prune_send_order(st);
   // A delivery purged while at the sink is gone from the store: its answer changes nothing.
-  if (st.purged.erase(d.id) == 0) record_outcome(self, outcome_of(st, d, previous_due, r));
+  if (st.purged.erase(id) == 0)
+    record_outcome(self, outcome_of(st, *sent, sent->next_attempt, r));
   pump(self);
+}
+
+/// Sends whose answer is overdue fail like a sink that answered "retry".
+void expire_sends(emitter_ptr self, timestamp_ms now) {
+  auto& st = self->state;
+  prune_send_order(st);
+  while (!st.send_order.empty()) {
+    auto [id, send] = st.send_order.front();
+    if (st.in_flight.at(id).deadline > now)
+      return;
+    static const auto reason = "sink: " + message_of(caf::make_error(caf::sec::request_timeout));
+    on_sink_answer(self, id, send, retry_later(reason));
+  }
 }
 
 void send_to_sink(emitter_ptr self, delivery d) {
   auto& st = self->state;
-  st.in_flight.insert(d.id);
-  ++st.metrics->in_flight;
+  auto send = ++st.sends;
+  auto deadline = now_ms() + std::max<timestamp_ms>(st.config.sink_timeout.count(), 1);
+  auto id = d.id;
   auto sent = std::make_shared<const delivery>(std::move(d));
-  auto previous_due = sent->next_attempt;
-  self->request(st.sink.handle, st.config.sink_timeout, deliver_atom::value, *sent)
-      .then([self, sent, previous_due](
-                const delivery_result& r) { on_sink_answer(self, *sent, previous_due, r); },
-            [self, sent, previous_due](const caf::error& err) {
-              // A timeout or a dead sink is a transient failure like any other.
-              on_sink_answer(self, *sent, previous_due, retry_later("sink: " + message_of(err)));
+  st.in_flight.insert_or_assign(id, sent_delivery{sent, send, deadline});
+  st.send_order.emplace_back(id, send);
+  ++st.metrics->in_flight;
+  self->request(st.sink.handle, caf::infinite, deliver_atom::value, *sent)
+      .then([self, sent, send](
+                const delivery_result& r) { on_sink_answer(self, sent->id, send, r); },
+            [self, sent, send](const caf::error& err) {
+              // A dead sink is a transient failure like any other.
+              on_sink_answer(self, sent->id, send, retry_later("sink: " + message_of(err)));
             });
 }
 
@@ -203,6 +238,8 @@ void arm_timer(emitter_ptr self, timestamp_ms now, bool storage_failed) {
   if (st.sink.handle && !st.queue.empty() && st.in_flight.size() < in_flight_cap(st))
     due = std::min(due, std::max(st.queue.begin()->first.first, now + 1));
   if (storage_failed || !st.unwritten.empty()) due = std::min(due, now + storage_retry_ms);
+  if (!st.send_order.empty())
+    due = std::min(due, std::max(st.in_flight.at(st.send_order.front().first).deadline, now + 1));
   if (st.timer_due != 0 && st.timer_due <= due) return;
   auto delay = std::chrono::milliseconds{due - now};
   st.timer_due = due;
@@ -247,6 +284,7 @@ void on_tick(emitter_ptr self) {
     st.backlog = true;  // finds deliveries whose `enqueue` was lost (sent to a previous emitter)
     st.next_sweep = now + sweep_interval_ms;
   }
+  expire_sends(self, now);
   write_unwritten(self);
   pump(self);
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -32,6 +33,15 @@ struct unwritten_outcome {
   delivery outcome;
 };
 
+/// A delivery at the sink: what was sent, which send it was and until when its answer is awaited.
+/// The emitter keeps the sink's timeout itself (one timer, not one per request through CAF's
+/// clock); an answer to a send that already timed out is ignored.
+struct sent_delivery {
+  std::shared_ptr<const delivery> value;
+  uint64_t send = 0;
+  timestamp_ms deadline = 0;
+};
+
 struct emitter_state {
   static inline const char* name = "emitter";
 
@@ -52,8 +62,13 @@ struct emitter_state {
   std::map<std::pair<timestamp_ms, std::string>, delivery> queue;
   /// The ids in `queue`, with their due time (finds a queued delivery by id).
   std::unordered_map<std::string, timestamp_ms> queued;
-  /// Ids of deliveries at the sink right now.
-  std::unordered_set<std::string> in_flight;
+  /// Deliveries at the sink right now, by id.
+  std::unordered_map<std::string, sent_delivery> in_flight;
+  /// (id, send) of the sends in order, hence in deadline order; answered ones are dropped from
+  /// the front as they are met.
+  std::deque<std::pair<std::string, uint64_t>> send_order;
+  /// Number of sends so far (numbers each send).
+  uint64_t sends = 0;
   /// Ids purged while in flight: their answer is ignored.
   std::unordered_set<std::string> purged;
   /// Outcomes not yet written, by delivery id: written together by the next `flush` (one batch),

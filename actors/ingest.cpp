@@ -111,7 +111,9 @@ void route(self_ptr self, uint32_t shard, inbox_event_list events) {
   if (shard >= st.matchers.size())
     return;
   auto count = events.size();
-  self->request(st.matchers[shard], st.config.request_timeout, route_atom::value, events)
+  // No timeout (CAF's clock would keep one per request): a live matcher always answers, a dead
+  // one is answered for by CAF at once.
+  self->request(st.matchers[shard], caf::infinite, route_atom::value, events)
     .then(
       [self, count](uint64_t) {
         self->state.unmatched -= std::min<uint64_t>(self->state.unmatched, count);
@@ -160,13 +162,14 @@ void flush(self_ptr self) {
     }
     auto [pos, inserted] = first_in_batch.emplace(batch[i].id, i);
     if (!inserted) {
-      res.stored = batch[pos->second];
+      res.stored = results[pos->second].stored;
       res.duplicate = true;
       continue;
     }
+    // The answer gets a copy; the write and the route take the event itself.
     res.stored = batch[i];
     auto shard = shard_of(batch[i].type, st.db->shards());
-    fresh.push_back(accepted_event{shard, st.next_sequence++, batch[i]});
+    fresh.push_back(accepted_event{shard, st.next_sequence++, std::move(batch[i])});
   }
   if (!failure && !fresh.empty())
     failure = st.db->accept_events(fresh, now);
@@ -176,9 +179,13 @@ void flush(self_ptr self) {
                           "unavailable: the event could not be stored (" + message_of(failure)
                             + "); nothing was accepted");
     // Only a duplicate of an event stored earlier keeps its answer; the rest was not written.
+    // (An accepted event was moved out of `batch`: its answer holds it.)
     for (size_t i = 0; i < results.size(); ++i)
       if (!seen || !(*seen)[i])
-        results[i] = rejection(batch[i], why);
+        results[i] = rejection(results[i].duplicate || results[i].stored.id.empty()
+                                 ? batch[i]
+                                 : results[i].stored,
+                               why);
     st.metrics->rejected.fetch_add(fresh.size(), std::memory_order_relaxed);
     fresh.clear();
   } else {

@@ -68,8 +68,10 @@ bool match_and_commit(self_ptr self, const inbox_event_list& events) {
   auto now = now_ms();
   std::vector<uint64_t> sequences;
   sequences.reserve(events.size());
-  delivery_list tasks;
-  delivery_list mails;
+  // Tasks first, then mails: one list for the commit, split by moving once it is durable.
+  delivery_list all;
+  all.reserve(events.size());
+  size_t mail_count = 0;
   for (auto& in : events) {
     sequences.push_back(in.sequence);
     auto i = st.by_type.find(in.event.type);
@@ -78,15 +80,14 @@ bool match_and_commit(self_ptr self, const inbox_event_list& events) {
     for (auto& id : i->second) {
       auto& disp = st.dispatchers.at(id);
       for (auto& act : disp.actions) {
-        auto d = make_delivery(in.event, disp, act, st.task_sink_schedules, now);
-        (d.kind == action_kind::task ? tasks : mails).push_back(std::move(d));
+        all.push_back(make_delivery(in.event, disp, act, st.task_sink_schedules, now));
+        mail_count += all.back().kind == action_kind::task ? 0 : 1;
       }
     }
   }
-  delivery_list all;
-  all.reserve(tasks.size() + mails.size());
-  all.insert(all.end(), tasks.begin(), tasks.end());
-  all.insert(all.end(), mails.begin(), mails.end());
+  if (mail_count > 0)
+    std::stable_partition(all.begin(), all.end(),
+                          [](const delivery& d) { return d.kind == action_kind::task; });
   if (auto err = st.db->commit_match(st.shard, sequences, all)) {
     std::cerr << "matcher[" << st.shard << "]: cannot store deliveries: " << message_of(err)
               << "; will retry\n";
@@ -100,8 +101,11 @@ bool match_and_commit(self_ptr self, const inbox_event_list& events) {
                                     std::memory_order_relaxed);
   st.metrics->deliveries_created.fetch_add(all.size(), std::memory_order_relaxed);
   st.metrics->pending_depth.fetch_add(created, std::memory_order_relaxed);
-  if (!tasks.empty())
-    self->send(st.task_emitter, enqueue_atom::value, std::move(tasks));
+  auto first_mail = all.end() - static_cast<ptrdiff_t>(mail_count);
+  delivery_list mails{std::make_move_iterator(first_mail), std::make_move_iterator(all.end())};
+  all.erase(first_mail, all.end());
+  if (!all.empty())
+    self->send(st.task_emitter, enqueue_atom::value, std::move(all));
   if (!mails.empty())
     self->send(st.mail_emitter, enqueue_atom::value, std::move(mails));
   return true;

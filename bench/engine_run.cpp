@@ -23,9 +23,11 @@ using clock_type = std::chrono::steady_clock;
 
 class bench_system_config : public caf::actor_system_config {
  public:
-  bench_system_config() {
+  explicit bench_system_config(const std::string& scheduler) {
     dispatch::add_message_types(*this);
     set("logger.verbosity", caf::atom("quiet"));
+    if (scheduler == "sharing")
+      set("scheduler.policy", caf::atom("sharing"));
   }
 };
 
@@ -204,7 +206,7 @@ engine_result run_engine_scenario(const scenario_params& p, const std::string& b
   run.started = clock_type::now();
   std::filesystem::remove_all(run.data_dir);
   {
-    bench_system_config cfg;
+    bench_system_config cfg{p.scheduler};
     caf::actor_system sys{cfg};
     engine_sinks sinks;
     sink_actor sink;

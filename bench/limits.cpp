@@ -82,6 +82,7 @@ class pipeline_config : public caf::actor_system_config {
   pipeline_config() {
     dispatch::add_message_types(*this);
     set("logger.verbosity", caf::atom("quiet"));
+    set("scheduler.policy", caf::atom("sharing")); // as the scenarios run by default
   }
 };
 

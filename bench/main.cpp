@@ -32,6 +32,7 @@ std::vector<planned> standard_set(const bench_options& o) {
   scenario_params base;
   base.duration_s = o.duration_s;
   base.warmup_s = o.warmup_s;
+  base.scheduler = o.scheduler;
   if (o.smoke) {
     base.dispatchers = 20;
     base.event_types = 10;
@@ -92,6 +93,7 @@ std::vector<planned> standard_set(const bench_options& o) {
 bool select_scenarios(const bench_options& o, std::vector<planned>& out, std::string& error) {
   if (o.scenario == "custom") {
     auto p = o.custom;
+    p.scheduler = o.scheduler;
     p.name = "custom";
     p.duration_s = o.duration_s;
     p.warmup_s = o.warmup_s;

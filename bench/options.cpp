@@ -62,6 +62,8 @@ std::string usage() {
   --out=FILE               JSON lines (default bench/results/latest.jsonl; smoke: smoke.jsonl)
   --data-dir=DIR           where data directories go (default: a fresh one under /tmp)
   --no-figures             do not draw the SVGs
+  --scheduler=sharing      CAF's scheduler policy for every scenario: sharing (default) or
+                           stealing (CAF's default; idle workers poll, see bench/README.md)
  custom scenario (--scenario=custom):
   --dispatchers=N (1..10000, 1000)  --types=N (1..1000, 1000)  --actions=N|A-B (1..3, 1)
   --shards=N (1..8, 4)  --event-bytes=N (64..65536, 400)  --sink=counting|log
@@ -98,6 +100,11 @@ bool parse_options(int argc, char** argv, bench_options& o, std::string& error) 
       {"backlog", number(c.backlog, 1, 1e7)},
       {"connections", number(c.connections, 0, 1024)},
       {"io-threads", number(c.io_threads, 1, 64)},
+      {"scheduler",
+       [&](const std::string& v) {
+         o.scheduler = v;
+         return v == "sharing" || v == "stealing";
+       }},
   };
   std::map<std::string, std::function<void()>> flags{
       {"smoke", [&] { o.smoke = true; }},       {"in-memory", [&] { c.in_memory = true; }},

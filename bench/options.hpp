@@ -22,6 +22,7 @@ struct bench_options {
   scenario_params custom;   // --scenario=custom
   std::string custom_rate;  // "N" events/s or "P%" of a closed-loop run measured first
   bool help = false;
+  std::string scheduler = "sharing";  // CAF's scheduler policy, every scenario
 };
 
 /// Parses `--key=value` arguments; the error names the argument and the reason.

@@ -60,6 +60,7 @@ void write_params(json_writer& w, const scenario_params& p) {
   w.Key("backlog"), w.Uint64(p.backlog);
   write_number(w, "warmup_s", p.warmup_s);
   write_number(w, "duration_s", p.duration_s);
+  w.Key("scheduler"), w.String(p.scheduler);
   w.Key("transport"), w.String(p.connections > 0 ? "http" : "in-process");
   if (p.connections > 0) {
     w.Key("connections"), w.Uint(p.connections);

@@ -37,6 +37,9 @@ struct scenario_params {
   // in-process publisher: keep-alive connections, one call of `batch` events in flight on each.
   uint32_t connections = 0;  // 0: the in-process publisher
   uint32_t io_threads = 1;   // the gateway's io threads
+  // CAF's scheduler policy: "sharing" (one queue, idle workers block) or "stealing" (CAF's
+  // default; idle workers poll with 50 µs sleeps, which costs more than the engine on 2 cores).
+  std::string scheduler = "sharing";
 };
 
 /// What one engine scenario measured. Rates are over the measured window.
@@ -90,7 +93,7 @@ typename Inspector::result_type inspect(Inspector& f, scenario_params& x) {
   return f(caf::meta::type_name("bench.scenario_params"), x.name, x.series, x.dispatchers,
            x.event_types, x.actions_min, x.actions_max, x.shards, x.event_bytes, x.sink, x.sync,
            x.in_memory, x.rate, x.rate_fraction, x.batch, x.window, x.backlog, x.warmup_s,
-           x.duration_s, x.connections, x.io_threads);
+           x.duration_s, x.connections, x.io_threads, x.scheduler);
 }
 
 template <class Inspector>

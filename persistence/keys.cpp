@@ -53,13 +53,6 @@ std::string inbox_prefix(uint32_t shard) {
   return key;
 }
 
-std::string seen_key(uint32_t day, const std::string& event_id) {
-  std::string key;
-  key.reserve(4 + event_id.size());
-  append_u32(key, day);
-  key += event_id;
-  return key;
-}
 
 std::string delivery_key(action_kind kind, timestamp_ms due, const std::string& delivery_id) {
   auto key = due_prefix(kind, due);
@@ -104,7 +97,11 @@ bool parse_slot_value(const char* data, size_t size, action_kind& kind, timestam
 }
 
 std::string history_key(uint32_t day, const std::string& delivery_id) {
-  return seen_key(day, delivery_id);
+  std::string key;
+  key.reserve(4 + delivery_id.size());
+  append_u32(key, day);
+  key += delivery_id;
+  return key;
 }
 
 std::string day_prefix(uint32_t day) {

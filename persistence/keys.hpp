@@ -27,7 +27,9 @@ constexpr const char* log_family = "log";
 constexpr const char* schema_version_key = "schema_version"; // value: u32 big-endian
 constexpr const char* shard_count_key = "shards";            // value: u32 big-endian
 constexpr const char* probe_key = "probe";                   // written and deleted by health
-constexpr uint32_t schema_version = 1;
+constexpr const char* seen_floor_key = "seen_floor";         // value: u32 big-endian day
+// 2: `seen` keyed by event id alone (the day moved into the value).
+constexpr uint32_t schema_version = 2;
 
 // -- fixed-width fields ------------------------------------------------------------------------
 
@@ -48,8 +50,8 @@ timestamp_ms due_from_field(uint64_t field);
 std::string inbox_key(uint32_t shard, uint64_t sequence);
 std::string inbox_prefix(uint32_t shard);
 
-/// seen: day(4) · event id.
-std::string seen_key(uint32_t day, const std::string& event_id);
+/// seen: the event id itself (one key per id, one lookup per duplicate check); the value holds
+/// the day it was accepted and the event (see store.cpp).
 
 /// deliveries: kind(1) · due(8) · delivery id.
 std::string delivery_key(action_kind kind, timestamp_ms due, const std::string& delivery_id);

@@ -13,6 +13,7 @@
 
 #include <sys/statvfs.h>
 
+#include <rocksdb/compaction_filter.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/listener.h>
 #include <rocksdb/table.h>
@@ -56,13 +57,59 @@ caf::error server_error(std::string message) {
   return make_error(error_code::server, std::move(message));
 }
 
+// Drops `seen` entries accepted before the retention floor (the day in the first 4 value bytes).
+class seen_retention : public rocksdb::CompactionFilter {
+public:
+  explicit seen_retention(const std::atomic<uint32_t>& floor) : floor_(floor) {
+    // nop
+  }
+
+  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*,
+              bool*) const override {
+    auto floor = floor_.load(std::memory_order_relaxed);
+    return floor > 0 && value.size() >= 4 && keys::read_u32(value.data()) < floor;
+  }
+
+  const char* Name() const override {
+    return "dispatch.seen_retention";
+  }
+
+private:
+  const std::atomic<uint32_t>& floor_;
+};
+
+// Applies `seen_retention` when memtables are flushed too, so a let-go entry rarely reaches disk.
+class seen_retention_factory : public rocksdb::CompactionFilterFactory {
+public:
+  explicit seen_retention_factory(const std::atomic<uint32_t>& floor) : floor_(floor) {
+    // nop
+  }
+
+  bool ShouldFilterTableFileCreation(rocksdb::TableFileCreationReason reason) const override {
+    return reason == rocksdb::TableFileCreationReason::kFlush
+           || reason == rocksdb::TableFileCreationReason::kCompaction;
+  }
+
+  std::unique_ptr<rocksdb::CompactionFilter>
+  CreateCompactionFilter(const rocksdb::CompactionFilter::Context&) override {
+    return std::make_unique<seen_retention>(floor_);
+  }
+
+  const char* Name() const override {
+    return "dispatch.seen_retention_factory";
+  }
+
+private:
+  const std::atomic<uint32_t>& floor_;
+};
+
 // Per-family options: every family shares the block cache; point-looked-up families get a bloom
-// filter; time-keyed queues compact away the tombstones their heads accumulate.
-rocksdb::ColumnFamilyOptions family_options(const std::string& name,
-                                            const std::shared_ptr<rocksdb::Cache>& cache) {
+// filter; time-keyed queues compact away the tombstones their heads accumulate; `seen` drops
+// what retention let go when it compacts, and is compacted at least daily for that.
+rocksdb::ColumnFamilyOptions family_options(const std::string& name, detail::store_state& s) {
   rocksdb::ColumnFamilyOptions cf;
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = cache;
+  table.block_cache = s.block_cache;
   if (name == keys::seen_family || name == keys::delivery_index_family
       || name == keys::dispatchers_family || name == keys::history_family)
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -70,6 +117,10 @@ rocksdb::ColumnFamilyOptions family_options(const std::string& name,
   if (name == keys::deliveries_family || name == keys::inbox_family)
     cf.table_properties_collector_factories.emplace_back(
       rocksdb::NewCompactOnDeletionCollectorFactory(128, 64, 0.5));
+  if (name == keys::seen_family) {
+    cf.compaction_filter_factory = std::make_shared<seen_retention_factory>(s.seen_floor);
+    cf.periodic_compaction_seconds = 86400;
+  }
   return cf;
 }
 
@@ -93,7 +144,7 @@ caf::error open_families(detail::store_state& s, const rocksdb::DBOptions& db_op
         names.push_back(name);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (auto& name : names)
-    descriptors.emplace_back(name, family_options(name, s.block_cache));
+    descriptors.emplace_back(name, family_options(name, s));
   rocksdb::DB* raw = nullptr;
   auto status = rocksdb::DB::Open(db_opts, dir, descriptors, &s.handles, &raw);
   if (!status.ok()) {
@@ -158,6 +209,10 @@ caf::error check_meta(detail::store_state& s) {
     return server_error("data directory " + dir + " was created with " + std::to_string(shards)
                         + " shards; this configuration asks for "
                         + std::to_string(s.opts.shards));
+  uint32_t floor = 0;
+  if (auto err = read_meta(s, keys::seen_floor_key, floor, found))
+    return err;
+  s.seen_floor = found ? floor : 0;
   return caf::none;
 }
 
@@ -369,28 +424,30 @@ store::find_seen(const std::vector<std::string>& ids, uint32_t days, timestamp_m
   days = std::min(days, today + 1); // never reach below day 0
   if (ids.empty() || days == 0)
     return result;
-  // Keys ordered id by id, newest day first: the first hit per id is the one we keep.
-  std::vector<std::string> key_store;
-  key_store.reserve(ids.size() * days);
-  for (auto& id : ids)
-    for (uint32_t back = 0; back < days; ++back)
-      key_store.push_back(keys::seen_key(today - back, id));
-  std::vector<rocksdb::Slice> slices(key_store.begin(), key_store.end());
+  // One key per id; the day in its value says whether it is inside the window (and not yet let
+  // go by retention, whose compactions may not have run).
+  auto first_day = std::max(today + 1 - days, impl_->seen_floor.load());
+  std::vector<rocksdb::Slice> slices(ids.begin(), ids.end());
   std::vector<rocksdb::PinnableSlice> values(slices.size());
   std::vector<rocksdb::Status> statuses(slices.size());
   impl_->db->MultiGet(rocksdb::ReadOptions{}, impl_->seen, slices.size(), slices.data(),
                       values.data(), statuses.data());
   for (size_t i = 0; i < slices.size(); ++i) {
-    auto& out = result[i / days];
-    if (out || statuses[i].IsNotFound())
+    if (statuses[i].IsNotFound())
       continue;
     if (!statuses[i].ok())
       return to_error(statuses[i], "look up seen events");
+    auto& value = values[i];
+    if (value.size() < 4)
+      return codec::corrupt_value(keys::seen_family, ids[i].data(), ids[i].size(),
+                                  "value shorter than its day");
+    if (keys::read_u32(value.data()) < first_day)
+      continue;
     event x;
-    if (auto err = codec::decode(keys::seen_family, slices[i].data(), slices[i].size(),
-                                 values[i].data(), values[i].size(), x))
+    if (auto err = codec::decode(keys::seen_family, ids[i].data(), ids[i].size(),
+                                 value.data() + 4, value.size() - 4, x))
       return err;
-    out = std::move(x);
+    result[i] = std::move(x);
   }
   return result;
 }
@@ -400,16 +457,20 @@ caf::error store::accept_events(const std::vector<accepted_event>& events, times
     return caf::none;
   rocksdb::WriteBatch batch;
   std::string value;
+  std::string seen_value;
   auto today = day_of(now);
   std::vector<uint64_t> added(impl_->opts.shards, 0);
   for (auto& accepted : events) {
     if (accepted.shard >= impl_->opts.shards)
       return server_error("store: accept events: shard " + std::to_string(accepted.shard)
                           + " out of range (" + std::to_string(impl_->opts.shards) + " shards)");
-    auto x = accepted.event;
+    auto& x = const_cast<event&>(accepted.event); // the serializer takes non-const; it only reads
     if (auto err = codec::encode(value, x))
       return err;
-    batch.Put(impl_->seen, keys::seen_key(today, x.id), value);
+    seen_value.clear();
+    keys::append_u32(seen_value, today);
+    seen_value += value;
+    batch.Put(impl_->seen, x.id, seen_value);
     batch.Put(impl_->inbox, keys::inbox_key(accepted.shard, accepted.sequence), value);
     ++added[accepted.shard];
   }

@@ -28,6 +28,9 @@ struct store_state {
   std::unique_ptr<rocksdb::Env> mem_env;
   std::shared_ptr<rocksdb::Cache> block_cache;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers;
+  // `seen` entries accepted before this day are gone (retention): lookups ignore them and
+  // flushes and compactions drop them (a compaction filter reads it). Kept in the meta family.
+  std::atomic<uint32_t> seen_floor{0};
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
 

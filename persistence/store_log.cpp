@@ -1,5 +1,6 @@
 // The RocksDB store, upkeep side: the built-in sink's log, retention by whole days, the health
-// probe and flushing. Retention is DeleteRange over day-prefixed keys: one tombstone per family.
+// probe and flushing. Retention is DeleteRange over day-prefixed keys (one tombstone per family),
+// for `seen` a floor day below which compactions drop entries.
 #include <rocksdb/db.h>
 
 #include "messages/error_code.hpp"
@@ -65,8 +66,13 @@ uint32_t first_kept_day(timestamp_ms now, uint32_t days) {
 caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t history_days,
                                   uint32_t log_days) {
   rocksdb::WriteBatch batch;
-  if (auto day = first_kept_day(now, seen_days); day > 0)
-    batch.DeleteRange(impl_->seen, keys::day_prefix(0), keys::day_prefix(day));
+  // `seen` is keyed by event id: the floor hides older entries at once, compactions drop them.
+  auto seen_floor = first_kept_day(now, seen_days);
+  if (seen_floor > impl_->seen_floor.load()) {
+    std::string value;
+    keys::append_u32(value, seen_floor);
+    batch.Put(impl_->meta, keys::seen_floor_key, value);
+  }
   if (auto day = first_kept_day(now, history_days); day > 0)
     batch.DeleteRange(impl_->history, keys::day_prefix(0), keys::day_prefix(day));
   if (auto day = first_kept_day(now, log_days); day > 0)
@@ -74,7 +80,11 @@ caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t
       batch.DeleteRange(impl_->log, keys::log_day_prefix(kind, 0), keys::log_day_prefix(kind, day));
   if (batch.Count() == 0)
     return caf::none;
-  return impl_->write(batch, false, "apply retention");
+  if (auto err = impl_->write(batch, false, "apply retention"))
+    return err;
+  if (seen_floor > impl_->seen_floor.load())
+    impl_->seen_floor = seen_floor;
+  return caf::none;
 }
 
 caf::error store::probe_write() {

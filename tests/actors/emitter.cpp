@@ -114,6 +114,28 @@ BOOST_FIXTURE_TEST_CASE(a_silent_sink_times_out_and_is_retried, fixture) {
   BOOST_TEST(times[1] - times[0] >= 200);  // not before the timeout
 }
 
+BOOST_FIXTURE_TEST_CASE(a_late_answer_to_a_timed_out_send_is_ignored, fixture) {
+  config.sink_timeout = 200ms;
+  auto rec = std::make_shared<recording>();
+  // The first send is held past its timeout; the second is answered "retry" at once; the third
+  // is delivered. Releasing the first one afterwards must change nothing.
+  auto em = spawn_emitter(spawn_sink(rec, [](const delivery&, size_t nth) {
+    return nth == 1 ? hold() : nth == 2 ? answer(retry_later("busy", 300)) : answer(delivered());
+  }));
+  auto d = make_task("late");
+  put(em, {d});
+  BOOST_REQUIRE(eventually([&] { return rec->count(d.id) == 2; }));
+  auto releaser = caf::actor_cast<test_sink_actor>(spawned.front());
+  caf::anon_send(releaser, release_atom::value); // the stale "delivered" of send 1
+  std::this_thread::sleep_for(100ms);
+  BOOST_TEST(!has_status(d.id, delivery_status::delivered)); // still waiting for its retry
+  auto done = wait_for_status(d.id, delivery_status::delivered);
+  BOOST_TEST(done.attempts == 3u);
+  BOOST_TEST(done.last_error == "busy");
+  BOOST_TEST(metrics->delivered.load() == 1u);
+  BOOST_TEST(metrics->in_flight.load() == 0);
+}
+
 BOOST_FIXTURE_TEST_CASE(replay_of_a_dead_letter_delivers_it, fixture) {
   auto rec = std::make_shared<recording>();
   auto em = spawn_emitter(spawn_sink(rec, [](const delivery&, size_t nth) {

@@ -157,16 +157,21 @@ BOOST_FIXTURE_TEST_CASE(shard_count_mismatch_is_refused, fixture) {
 }
 
 BOOST_FIXTURE_TEST_CASE(schema_mismatch_is_refused, fixture) {
-  db.reset();
-  with_raw_db(opts.data_dir, [](rocksdb::DB& raw, auto& families) {
-    auto st = raw.Put({}, families.at(keys::meta_family), keys::schema_version_key, u32(2));
-    BOOST_REQUIRE(st.ok());
-  });
-  auto opened = dispatch::store::open(opts);
-  BOOST_REQUIRE(!opened);
-  BOOST_CHECK_EQUAL(message_of(opened.error()),
-                    "data directory " + opts.data_dir
-                      + " has schema version 2; this build reads 1");
+  // A newer directory, and one of schema 1 (`seen` keyed by day, before it was keyed by id).
+  for (auto version : {keys::schema_version + 1, 1u}) {
+    db.reset();
+    with_raw_db(opts.data_dir, [version](rocksdb::DB& raw, auto& families) {
+      auto st = raw.Put({}, families.at(keys::meta_family), keys::schema_version_key,
+                        u32(version));
+      BOOST_REQUIRE(st.ok());
+    });
+    auto opened = dispatch::store::open(opts);
+    BOOST_REQUIRE(!opened);
+    BOOST_CHECK_EQUAL(message_of(opened.error()),
+                      "data directory " + opts.data_dir + " has schema version "
+                        + std::to_string(version) + "; this build reads "
+                        + std::to_string(keys::schema_version));
+  }
 }
 
 BOOST_FIXTURE_TEST_CASE(second_open_is_refused_while_in_use, fixture) {
@@ -218,6 +223,53 @@ BOOST_FIXTURE_TEST_CASE(find_seen_within_the_window, fixture) {
   auto empty = db->find_seen({}, 7, now);
   BOOST_REQUIRE(empty);
   BOOST_CHECK(empty->empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(find_seen_window_edges_and_republish_after_it, fixture) {
+  // Six days ago is the oldest day of a seven-day window; seven days ago is outside it.
+  BOOST_REQUIRE(!db->accept_events({{0, 1, make_event("edge", "{\"v\":1}")}}, now - 6 * day_ms));
+  BOOST_REQUIRE(!db->accept_events({{0, 2, make_event("out", "{\"v\":1}")}}, now - 7 * day_ms));
+  auto found = db->find_seen({"edge", "out"}, 7, now);
+  BOOST_REQUIRE(found);
+  BOOST_CHECK((*found)[0] && (*found)[0]->content == "{\"v\":1}");
+  BOOST_CHECK(!(*found)[1]);
+  // Accepted again outside the window: the new one is what a duplicate is answered with.
+  BOOST_REQUIRE(!db->accept_events({{0, 3, make_event("out", "{\"v\":2}")}}, now));
+  found = db->find_seen({"out"}, 1, now);
+  BOOST_REQUIRE(found);
+  BOOST_REQUIRE((*found)[0]);
+  BOOST_CHECK_EQUAL((*found)[0]->content, "{\"v\":2}");
+  // Tomorrow with a one-day window it is gone; today's window of one day has it.
+  found = db->find_seen({"out"}, 1, now + day_ms);
+  BOOST_REQUIRE(found);
+  BOOST_CHECK(!(*found)[0]);
+}
+
+BOOST_FIXTURE_TEST_CASE(seen_retention_holds_across_reopen_and_flush, fixture) {
+  BOOST_REQUIRE(!db->accept_events({{0, 1, make_event("old")}}, now - 7 * day_ms));
+  BOOST_REQUIRE(!db->accept_events({{0, 2, make_event("kept")}}, now - 6 * day_ms));
+  BOOST_REQUIRE(!db->apply_retention(now, 7, 0, 0));
+  // Still in the memtable, yet hidden at once.
+  auto found = db->find_seen({"old", "kept"}, 30, now);
+  BOOST_REQUIRE(found);
+  BOOST_CHECK(!(*found)[0]);
+  BOOST_CHECK((*found)[1]);
+  // The flush drops what retention let go, and only that; the floor outlives a reopen.
+  BOOST_REQUIRE(!db->flush());
+  db.reset();
+  std::vector<std::string> left;
+  with_raw_db(opts.data_dir, [&left](rocksdb::DB& raw, auto& families) {
+    std::unique_ptr<rocksdb::Iterator> it{raw.NewIterator({}, families.at(keys::seen_family))};
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      left.push_back(it->key().ToString());
+  });
+  BOOST_CHECK((left == std::vector<std::string>{"kept"}));
+  reopen();
+  BOOST_REQUIRE(!db->accept_events({{0, 3, make_event("old")}}, now - 7 * day_ms));
+  found = db->find_seen({"old", "kept"}, 30, now);
+  BOOST_REQUIRE(found);
+  BOOST_CHECK(!(*found)[0]);
+  BOOST_CHECK((*found)[1]);
 }
 
 BOOST_FIXTURE_TEST_CASE(scan_inbox_by_shard_and_after, fixture) {
@@ -469,7 +521,7 @@ BOOST_FIXTURE_TEST_CASE(corrupt_values_are_errors, fixture) {
   with_raw_db(opts.data_dir, [](rocksdb::DB& raw, auto& families) {
     std::string garbage = "\xff\xff\xff\x7f garbage";
     BOOST_REQUIRE(raw.Put({}, families.at(keys::dispatchers_family), "bad-one", garbage).ok());
-    BOOST_REQUIRE(raw.Put({}, families.at(keys::seen_family), keys::seen_key(day_of(now), "e1"),
+    BOOST_REQUIRE(raw.Put({}, families.at(keys::seen_family), "e1",
                           garbage)
                     .ok());
     BOOST_REQUIRE(raw.Put({}, families.at(keys::deliveries_family),
