@@ -158,6 +158,9 @@ void operator_log::write(log_level level, const std::string& text) {
 // -- config --------------------------------------------------------------------------------------
 
 dispatchd_config::dispatchd_config() {
+  // CAF's default work-stealing workers poll in 50 us sleeps when idle; on small VMs those
+  // wake-ups cost a fifth of the CPU (bench/README.md). `--scheduler.policy=stealing` restores it.
+  set("scheduler.policy", caf::atom("sharing"));
   prepare_config(*this, custom_options_);
   add_http_options(custom_options_);
   put_http_defaults(*this);
