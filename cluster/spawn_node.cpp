@@ -105,6 +105,9 @@ void add_cluster_message_types(caf::actor_system_config& cfg) {
 caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engine,
                                        const engine_config& engine_cfg,
                                        const cluster_config& cluster, cluster_log log) {
+  if (!clustered(cluster))
+    return make_error(error_code::field_format,
+                      "dispatch.cluster.node: required to run a cluster node (this node's id, >= 1)");
   if (auto err = validate(cluster))
     return err;
   cluster_store_options store_opts;

@@ -9,6 +9,8 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 
 #include "messages/interfaces.hpp"
 #include "messages/type_registry.hpp"
@@ -293,7 +295,12 @@ BOOST_AUTO_TEST_CASE(queries_and_pages) {
 BOOST_AUTO_TEST_CASE(stats_and_inbox_events) {
   latency_snapshot latency{std::vector<uint64_t>(latency_bounds.size() + 1, 0), 3, 0.25};
   latency.counts[4] = 3;
-  engine_stats s{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, latency};
+  cluster_stats c;
+  c.node = 2;
+  c.coordinator = 1;
+  c.log_version = 42;
+  c.peers.push_back(peer_status{3, "127.0.0.1:7403", peer_state::down, 1234, 17, 2, "silent"});
+  engine_stats s{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, latency, c};
   auto sy = round_trip(s);
   BOOST_TEST(sy.accepted == 1u);
   BOOST_TEST(sy.replayed == 9u);
@@ -301,6 +308,13 @@ BOOST_AUTO_TEST_CASE(stats_and_inbox_events) {
   BOOST_TEST(sy.delivery_latency.counts == latency.counts);
   BOOST_TEST(sy.delivery_latency.count == 3u);
   BOOST_TEST(sy.delivery_latency.sum_seconds == 0.25);
+  BOOST_TEST(sy.cluster.node == 2u);
+  BOOST_TEST(sy.cluster.log_version == 42u);
+  BOOST_REQUIRE(sy.cluster.peers.size() == 1u);
+  BOOST_TEST(sy.cluster.peers[0].address == "127.0.0.1:7403");
+  BOOST_TEST((sy.cluster.peers[0].state == peer_state::down));
+  BOOST_TEST(sy.cluster.peers[0].forward_depth == 17u);
+  BOOST_TEST(sy.cluster.peers[0].reason == "silent");
   inbox_event i{77, sample_event()};
   auto iy = round_trip(i);
   BOOST_TEST(iy.sequence == 77u);
@@ -309,6 +323,56 @@ BOOST_AUTO_TEST_CASE(stats_and_inbox_events) {
   auto ly = round_trip(list);
   BOOST_REQUIRE(ly.size() == 2u);
   BOOST_TEST(ly[1].sequence == 78u);
+}
+
+// What cluster nodes send each other must cross the network unchanged.
+BOOST_AUTO_TEST_CASE(cluster_messages) {
+  {
+    // The introduction carries the node's endpoint: actor handles need an actor system.
+    caf::actor_system_config cfg;
+    caf::actor_system sys{cfg};
+    auto endpoint = sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
+    member_info info{3, 8, {{1, "127.0.0.1:7401"}, {3, "[::1]:7403"}}, "0.1.0",
+                     caf::actor_cast<caf::strong_actor_ptr>(endpoint)};
+    std::vector<char> buf;
+    caf::binary_serializer sink{sys, buf};
+    BOOST_REQUIRE(!sink(info));
+    member_info iy;
+    caf::binary_deserializer source{sys, buf};
+    BOOST_REQUIRE(!source(iy));
+    BOOST_TEST(iy.node == 3u);
+    BOOST_TEST(iy.shards == 8u);
+    BOOST_TEST((iy.members == info.members));
+    BOOST_TEST(iy.version == "0.1.0");
+    BOOST_TEST((iy.endpoint == info.endpoint));
+    caf::anon_send_exit(endpoint, caf::exit_reason::user_shutdown);
+  }
+  log_entry put{7, log_op::put, sample_dispatcher(true), sample_dispatcher(true).id};
+  log_entry drop{8, log_op::drop, {}, "0123456789abcdef01234567"};
+  auto entries = round_trip(log_entry_list{put, drop});
+  BOOST_REQUIRE(entries.size() == 2u);
+  BOOST_TEST(entries[0].version == 7u);
+  BOOST_TEST((entries[0].value == put.value));
+  BOOST_TEST((entries[1].op == log_op::drop));
+  BOOST_TEST(entries[1].id == drop.id);
+  admin_request req;
+  req.kind = admin_kind::update_action;
+  req.dispatcher_id = "0123456789abcdef01234567";
+  req.action_id = "89abcdef0123456789abcdef";
+  req.action_changes.function_name = std::string{"renamed"};
+  auto ry = round_trip(req);
+  BOOST_TEST((ry.kind == admin_kind::update_action));
+  BOOST_TEST(ry.action_id == req.action_id);
+  BOOST_TEST((ry.action_changes.function_name == req.action_changes.function_name));
+  admin_reply reply;
+  reply.stored = sample_dispatcher(true);
+  reply.affected = 1;
+  reply.entries = {put};
+  auto py = round_trip(reply);
+  BOOST_TEST((py.stored == reply.stored));
+  BOOST_TEST(py.affected == 1u);
+  BOOST_REQUIRE(py.entries.size() == 1u);
+  BOOST_TEST(py.entries[0].version == 7u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
