@@ -36,40 +36,41 @@ void part_done(const node_publish_ptr& call) {
     call->one.deliver(make_error(out.code, std::move(out.message)));
 }
 
-/// Writes every buffered event to its owner's forward queue (one synced write per owner), then
-/// acknowledges them and wakes the forwarders.
+/// Hands every buffered event to the queue writer, one durable write per owner; each event is
+/// acknowledged once its write returned.
 void flush(self_ptr self) {
   auto& st = self->state;
   st.flush_pending = false;
-  auto buffer = std::move(st.buffer);
+  std::map<uint32_t, std::vector<queued_publish>> by_owner;
+  for (auto& item : st.buffer)
+    by_owner[item.owner].push_back(std::move(item));
   st.buffer.clear();
-  std::map<uint32_t, std::vector<queued_publish*>> by_owner;
-  for (auto& item : buffer)
-    by_owner[item.owner].push_back(&item);
   for (auto& [owner, items] : by_owner) {
     event_list events;
     events.reserve(items.size());
-    for (auto* item : items)
-      events.push_back(item->value);
-    auto written = st.store->enqueue(owner, events);
-    for (auto* item : items) {
-      auto& out = item->call->outcomes[item->index];
-      if (written) {
-        out.stored = item->value;
-      } else {
-        out = rejection(item->value,
-                        make_error(error_code::server,
-                                   "unavailable: the event could not be queued for node "
-                                     + std::to_string(owner) + " (" + message_of(written.error())
-                                     + "); nothing was accepted"));
-      }
-    }
-    if (written)
-      self->send(st.forwarders.at(owner), enqueue_atom::value);
+    for (auto& item : items)
+      events.push_back(item.value);
+    auto batch = std::make_shared<std::vector<queued_publish>>(std::move(items));
+    auto who = owner;
+    self->request(st.writer, st.timeout, enqueue_atom::value, owner, std::move(events))
+      .then(
+        [batch](uint64_t) {
+          for (auto& item : *batch) {
+            item.call->outcomes[item.index].stored = item.value;
+            part_done(item.call);
+          }
+        },
+        [batch, who](const caf::error& err) {
+          auto why = make_error(error_code::server,
+                                "unavailable: the event could not be queued for node "
+                                  + std::to_string(who) + " (" + message_of(err)
+                                  + "); nothing was accepted");
+          for (auto& item : *batch) {
+            item.call->outcomes[item.index] = rejection(item.value, why);
+            part_done(item.call);
+          }
+        });
   }
-  // Every buffered event was its own part of its call.
-  for (auto& item : buffer)
-    part_done(item.call);
 }
 
 /// Splits a publish by owner: local events to the engine in one call, the others to the buffer.
@@ -189,13 +190,15 @@ node_actor::behavior_type node(self_ptr self, node_parts parts) {
   st.membership = std::move(parts.membership);
   st.replicator = std::move(parts.replicator);
   st.forwarders = std::move(parts.forwarders);
+  st.writer = std::move(parts.writer);
   st.store = std::move(parts.store);
   st.counters = std::move(parts.counters);
   // The parts live as long as the node: stopping it stops them (handles copied: the state is
   // gone when attached functors run).
   std::vector<caf::actor> parts_to_stop{caf::actor_cast<caf::actor>(st.membership),
                                         caf::actor_cast<caf::actor>(st.replicator),
-                                        caf::actor_cast<caf::actor>(st.engine)};
+                                        caf::actor_cast<caf::actor>(st.engine),
+                                        caf::actor_cast<caf::actor>(st.writer)};
   for (auto& kv : st.forwarders)
     parts_to_stop.push_back(caf::actor_cast<caf::actor>(kv.second));
   self->attach_functor([parts_to_stop](const caf::error&) {

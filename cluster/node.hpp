@@ -14,11 +14,13 @@
 
 #include "cluster/forwarder.hpp"
 #include "cluster/interfaces.hpp"
+#include "cluster/queue_writer.hpp"
 #include "persistence/cluster_store.hpp"
 
 namespace dispatch {
 
 /// The node's own interface: the engine's, plus its group commit of the forward queue.
+/// Publishes of one mailbox run share one durable write per owner (through the queue writer).
 using node_actor = engine_actor::extend<caf::reacts_to<flush_atom>>;
 
 /// One publish call (one event or a batch) waiting for its parts: the local engine's answer and
@@ -54,6 +56,7 @@ struct node_state {
   membership_actor membership;
   replicator_actor replicator;
   std::map<uint32_t, forwarder_actor> forwarders; // by owner
+  queue_writer_actor writer;
   cluster_store_ptr store;
   cluster_counters_ptr counters;
   std::vector<queued_publish> buffer;
@@ -72,6 +75,7 @@ struct node_parts {
   membership_actor membership;
   replicator_actor replicator;
   std::map<uint32_t, forwarder_actor> forwarders;
+  queue_writer_actor writer;
   cluster_store_ptr store;
   cluster_counters_ptr counters;
 };

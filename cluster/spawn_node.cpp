@@ -10,6 +10,7 @@
 #include "cluster/forwarder.hpp"
 #include "cluster/node.hpp"
 #include "cluster/peer_endpoint.hpp"
+#include "cluster/queue_writer.hpp"
 #include "cluster/replicator.hpp"
 #include "cluster/shard_map.hpp"
 #include "messages/error_code.hpp"
@@ -172,7 +173,10 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engi
     caf::anon_send(middleman, caf::close_atom::value, *port);
     return make_error(error_code::server, "refusing to join the cluster: " + message_of(err));
   }
-  auto facade = sys.spawn<caf::detached>(node, std::move(np));
+  np.writer = parts.keep(sys.spawn<caf::detached>(queue_writer, *store, np.forwarders));
+  // An ordinary actor: the handle users hold must not pin a private thread (a detached actor's
+  // thread waits for its last handle, and so would the actor system's destructor).
+  auto facade = sys.spawn(node, std::move(np));
   // The endpoint and the rest stop with the facade (it stops its parts; the endpoint here).
   facade->attach_functor([endpoint](const caf::error&) {
     caf::anon_send_exit(endpoint, caf::exit_reason::user_shutdown);
