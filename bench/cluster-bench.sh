@@ -364,6 +364,12 @@ declare -A result=() # "<nodes>/<mode>/<field>" -> value
 json_lines=()
 table_lines=()
 
+# Keeps a JSON line for the end, and appends it to --out at once (a run cut short keeps the rest).
+add_json() {
+  json_lines+=("$1")
+  if [[ -n $out_file ]]; then printf '%s\n' "$1" >> "$out_file"; fi
+}
+
 # One run: fresh nodes, dispatchers, the load, the drain; records the figures.
 run_once() {
   local count=$1 mode=$2 dir="$work/$1-$2" label="$1 node(s), $2"
@@ -497,13 +503,13 @@ run_once() {
   table_lines+=("$(printf '%-6s %5s %5s %9s %8s %7s %9s %8s %9s %8s %6s %5s %5s' "$mode" "$count" \
     "$total_connections" "$acked_per_s" "$events" "$e2e" "$delivered_per_s" "$cpu_per_m" \
     "$forwarded" "$(calc '%.1f' "$p99 / 1000")" "$wrk_cpu_s" "$busy" "$load_start_avg")")
-  json_lines+=("$(printf '{"kind":"run","nodes":%d,"mode":"%s","events_per_request":%d,"connections":%d,"duration_s":%s,"shards":%d,"types":%d,"event_bytes":%d,"sync":true,"requests":%d,"status_errors":%d,"socket_errors":%d,"rejected_entries":%d,"acked":%d,"acked_per_s":%s,"events":%d,"engine_rejected":%d,"delivered":%d,"end_to_end_s":%s,"delivered_per_s":%s,"forwarded":%d,"cpu_s":%s,"cpu_s_load_window":%s,"cpu_s_per_million_events":%s,"wrk_cpu_s":%s,"machine_busy":%s,"request_p50_ms":%s,"request_p99_ms":%s,"loadavg_1m_start":%s,"loadavg_1m_end":%s,"shards_by_node":%s,"events_by_node":%s,"cpu_s_by_node":%s,"node_args":"%s"}' \
+  add_json "$(printf '{"kind":"run","nodes":%d,"mode":"%s","events_per_request":%d,"connections":%d,"duration_s":%s,"shards":%d,"types":%d,"event_bytes":%d,"sync":true,"requests":%d,"status_errors":%d,"socket_errors":%d,"rejected_entries":%d,"acked":%d,"acked_per_s":%s,"events":%d,"engine_rejected":%d,"delivered":%d,"end_to_end_s":%s,"delivered_per_s":%s,"forwarded":%d,"cpu_s":%s,"cpu_s_load_window":%s,"cpu_s_per_million_events":%s,"wrk_cpu_s":%s,"machine_busy":%s,"request_p50_ms":%s,"request_p99_ms":%s,"loadavg_1m_start":%s,"loadavg_1m_end":%s,"shards_by_node":%s,"events_by_node":%s,"cpu_s_by_node":%s,"node_args":"%s"}' \
     "$count" "$mode" "$per_request" "$total_connections" "$window" "$shards" "$types" \
     "$event_bytes" "$requests" "$status_errors" "$socket_errors" "$rejected_entries" "$acked" \
     "$acked_per_s" "$events" "$engine_rejected" "$delivered" "$e2e" "$delivered_per_s" \
     "$forwarded" "$cpu_s" "$cpu_load_s" "$cpu_per_m" "$wrk_cpu_s" "$busy" \
     "$(calc '%.2f' "$p50 / 1000")" "$(calc '%.2f' "$p99 / 1000")" "$load_start_avg" \
-    "$load_end_avg" "$node_shards" "$node_events" "$node_cpu" "$node_args")")
+    "$load_end_avg" "$node_shards" "$node_events" "$node_cpu" "$node_args")"
   if ((events < acked)); then
     echo "cluster-bench: $label: $acked events acknowledged but only $events reached an engine" >&2
     failed=1
@@ -559,11 +565,10 @@ if [[ -n ${result[1/${mode_list[0]}/events]:-} ]] && ((largest > 1)); then
     fi
     printf '%-6s %14s %16s %14s %22s\n' "$mode" "$acked_ratio" "$delivered_ratio" "$cpu_ratio" \
       "$forward_cost"
-    json_lines+=("$(printf '{"kind":"ratio","mode":"%s","nodes":%d,"acked_per_s_ratio":%s,"delivered_per_s_ratio":%s,"cpu_per_event_ratio":%s,"forward_cpu_us_per_event":%s}' \
-      "$mode" "$largest" "$acked_ratio" "$delivered_ratio" "$cpu_ratio" "$forward_cost")")
+    add_json "$(printf '{"kind":"ratio","mode":"%s","nodes":%d,"acked_per_s_ratio":%s,"delivered_per_s_ratio":%s,"cpu_per_event_ratio":%s,"forward_cpu_us_per_event":%s}' \
+      "$mode" "$largest" "$acked_ratio" "$delivered_ratio" "$cpu_ratio" "$forward_cost")"
   done
 fi
 echo
 printf '%s\n' "${json_lines[@]}"
-if [[ -n $out_file ]]; then printf '%s\n' "${json_lines[@]}" >> "$out_file"; fi
 exit "$failed"
