@@ -430,7 +430,7 @@ run_once() {
       last_accepted=-1
       drained_at=
     fi
-    if (($(calc '%d' "$now > $deadline"))); then
+    if (($(calc '%d' "($now > $deadline)"))); then
       echo >&2
       echo "cluster-bench: $label: not drained after ${drain_timeout} s (accepted ${m[0]}," \
         "delivered ${m[1]}, forward queue ${m[2]:-?}, backlog ${m[5]:-?})" >&2
