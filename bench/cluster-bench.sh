@@ -65,7 +65,8 @@ for arg in "$@"; do
 done
 for value in "$duration" "$batch_connections" "$single_connections" "$shards" "$types" \
   "$event_bytes" "$drain_timeout"; do
-  [[ $value =~ ^[1-9][0-9]*$ ]] || { echo "cluster-bench: not a positive number: $value" >&2; exit 2; }
+  [[ $value =~ ^[1-9][0-9]*$ ]] ||
+    { echo "cluster-bench: not a positive number: $value" >&2; exit 2; }
 done
 ((types <= 100)) || { echo "cluster-bench: --types at most 100" >&2; exit 2; }
 ((event_bytes >= 120)) || { echo "cluster-bench: --event-bytes at least 120" >&2; exit 2; }
@@ -192,12 +193,13 @@ start_nodes() {
 # One dispatcher with one task action per event type, made through node 1; in a cluster, waits
 # until every node applied the coordinator's log up to the last change.
 create_dispatchers() {
-  local t status version port
+  local t status version port body
   for ((t = 0; t < types; t++)); do
+    body=$(printf '{"eventType":"bench.t%02d","actions":[{"type":"task","functionName":"bench"}]}' "$t")
     status=$(curl -s -o /dev/null -w '%{http_code}' -XPOST -H 'Content-Type: application/json' \
-      "http://127.0.0.1:${http_ports[0]}/dispatchers/v1/" \
-      -d "$(printf '{"eventType":"bench.t%02d","actions":[{"type":"task","functionName":"bench"}]}' "$t")")
-    [[ $status == 2* ]] || { echo "cluster-bench: creating dispatcher $t: HTTP $status" >&2; return 1; }
+      "http://127.0.0.1:${http_ports[0]}/dispatchers/v1/" -d "$body")
+    [[ $status == 2* ]] ||
+      { echo "cluster-bench: creating dispatcher $t: HTTP $status" >&2; return 1; }
   done
   ((${#http_ports[@]} > 1)) || return 0
   version=$(curl -sf "http://127.0.0.1:${http_ports[0]}/cluster/v1/" | jq .logVersion)
@@ -228,7 +230,10 @@ metrics_sum() {
     /^dispatch_cluster_events_total\{direction="forwarded"\}/ { fwd += $2 }
     /^dispatch_queue_depth/ { backlog += $2 }
     /^unreachable/ { bad = 1 }
-    END { if (bad) print "unreachable"; else printf "%.0f %.0f %.0f %.0f %.0f %.0f\n", acc, del, q, fwd, rej, backlog }'
+    END {
+      if (bad) print "unreachable"
+      else printf "%.0f %.0f %.0f %.0f %.0f %.0f\n", acc, del, q, fwd, rej, backlog
+    }'
 }
 
 # utime + stime of each given pid, in clock ticks, separated by spaces.
@@ -252,7 +257,9 @@ cpu_by_node() {
 }
 
 # Sum of a cpu_ticks reading.
-ticks_sum() { awk -v a="$1" 'BEGIN { n = split(a, x, " "); for (i = 1; i <= n; i++) s += x[i]; print s }'; }
+ticks_sum() {
+  awk -v a="$1" 'BEGIN { n = split(a, x, " "); for (i = 1; i <= n; i++) s += x[i]; print s }'
+}
 
 # Events accepted by each node's engine (its own and those forwarded to it), as a JSON array.
 accepted_by_node() {
@@ -276,7 +283,7 @@ shards_by_node() {
 
 # The machine's busy and total jiffies (all cores), from /proc/stat.
 machine_ticks() {
-  awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8; total = busy + $5 + $6; print busy, total }' /proc/stat
+  awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8; print busy, busy + $5 + $6 }' /proc/stat
 }
 
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
@@ -295,7 +302,8 @@ rejected = 0 -- global: done() reads it with thread:get
 local threads = {}
 
 local function event(t)
-  local head = string.format('{"type":"bench.t%02d","content":{"order":12345,"customer":"c-%04d","note":"', t, t)
+  local head = string.format(
+    '{"type":"bench.t%02d","content":{"order":12345,"customer":"c-%04d","note":"', t, t)
   local tail = '"}}'
   return head .. string.rep("x", event_bytes - #head - #tail) .. tail
 end
@@ -339,7 +347,9 @@ LUA
 
 function done(summary, latency, requests)
   local rejected_entries = 0
-  for _, thread in ipairs(threads) do rejected_entries = rejected_entries + (thread:get("rejected") or 0) end
+  for _, thread in ipairs(threads) do
+    rejected_entries = rejected_entries + (thread:get("rejected") or 0)
+  end
   local e = summary.errors
   io.write(string.format("WRK requests=%d duration_us=%d status=%d connect=%d read=%d write=%d "
     .. "timeout=%d rejected_entries=%d p50_us=%d p99_us=%d\n", summary.requests, summary.duration,
@@ -354,7 +364,9 @@ wrk_field() { grep -o "\b$2=[0-9]*" "$1" | head -n 1 | cut -d= -f2; }
 
 # Children CPU seconds (user + system) from the `times` line a wrk subshell appended.
 wrk_cpu() {
-  tail -n 1 "$1" | awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); s += a[1] * 60 + a[2] } printf "%.2f", s }'
+  tail -n 1 "$1" | awk '{
+    for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); s += a[1] * 60 + a[2] }
+    printf "%.2f", s }'
 }
 
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
@@ -404,7 +416,8 @@ run_once() {
     sleep 1
     read -r -a m <<< "$(metrics_sum)"
     now=$(calc '%.0f' "$EPOCHREALTIME - $load_start")
-    progress "$label: load ${now}/${duration} s, accepted ${m[0]}, delivered ${m[1]}, forward queue ${m[2]:-?}"
+    progress "$label: load ${now}/${duration} s, accepted ${m[0]}, delivered ${m[1]}," \
+      "forward queue ${m[2]:-?}"
   done
   for pid in "${wrk_pids[@]}"; do wait "$pid" 2> /dev/null || true; done
   wrk_pids=()
@@ -552,14 +565,17 @@ if [[ -n ${result[1/${mode_list[0]}/events]:-} ]] && ((largest > 1)); then
     many=$largest/$mode
     [[ -n ${result[$one/events]:-} && -n ${result[$many/events]:-} ]] || continue
     acked_ratio=$(calc '%.2f' "${result[$many/acked_per_s]} / ${result[$one/acked_per_s]}")
-    if [[ ${result[$many/delivered_per_s]} != null && ${result[$one/delivered_per_s]} != null ]]; then
-      delivered_ratio=$(calc '%.2f' "${result[$many/delivered_per_s]} / ${result[$one/delivered_per_s]}")
+    if [[ ${result[$many/delivered_per_s]} != null && ${result[$one/delivered_per_s]} != null ]]
+    then
+      delivered_ratio=$(calc '%.2f' \
+        "${result[$many/delivered_per_s]} / ${result[$one/delivered_per_s]}")
     else
       delivered_ratio=null
     fi
     cpu_ratio=$(calc '%.2f' "${result[$many/cpu_per_m]} / ${result[$one/cpu_per_m]}")
     if ((result[$many/forwarded] > 0)); then
-      forward_cost=$(calc '%.0f' "(${result[$many/cpu_per_m]} - ${result[$one/cpu_per_m]}) * ${result[$many/events]} / ${result[$many/forwarded]}")
+      forward_cost=$(calc '%.0f' "(${result[$many/cpu_per_m]} - ${result[$one/cpu_per_m]}) \
+        * ${result[$many/events]} / ${result[$many/forwarded]}")
     else
       forward_cost=null
     fi
