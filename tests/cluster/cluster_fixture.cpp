@@ -12,7 +12,10 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <random>
 #include <thread>
+
+#include <boost/asio/ip/tcp.hpp>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -85,13 +88,34 @@ tls_files make_tls_files(const std::string& dir, uint32_t nodes) {
   return files;
 }
 
+uint16_t peer_port() {
+  // Below the kernel's ephemeral range: a port picked there (as binding port 0 does) can be
+  // taken by any outgoing connection before the node binds it, or while a killed node is down.
+  unsigned low = 32768, high = 60999;
+  std::ifstream range{"/proc/sys/net/ipv4/ip_local_port_range"};
+  range >> low >> high;
+  auto floor = 10000u, ceiling = std::max(floor + 1000u, std::min(low, 65536u));
+  static std::mt19937 random{std::random_device{}()};
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto port = static_cast<uint16_t>(floor + random() % (ceiling - floor));
+    boost::asio::io_context io;
+    boost::system::error_code ec;
+    boost::asio::ip::tcp::acceptor probe{io};
+    probe.open(boost::asio::ip::tcp::v4(), ec);
+    if (!ec) probe.bind({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+    if (!ec) return port;
+  }
+  BOOST_FAIL("no free port for a cluster node below the ephemeral range");
+  return 0;
+}
+
 test_cluster::test_cluster(cluster_options options) : options_(std::move(options)) {
   BOOST_REQUIRE(options_.nodes >= 1);
   if (options_.tls) tls_ = make_tls_files(dir / "tls", options_.nodes);
   for (uint32_t id = 1; id <= options_.nodes; ++id) {
     node n;
     n.id = id;
-    n.cluster_port = closed_port();
+    n.cluster_port = peer_port();
     nodes_.push_back(std::move(n));
   }
 }

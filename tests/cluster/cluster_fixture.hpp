@@ -42,6 +42,10 @@ struct tls_files {
   std::map<uint32_t, std::string> key;         // by node id
 };
 
+/// A free port for a node's peer listener, picked below the kernel's ephemeral port range (a
+/// port taken from that range may be grabbed by an outgoing connection before the node binds it).
+uint16_t peer_port();
+
 /// Makes the CA and the node certificates in `dir`; fails the test when openssl fails.
 tls_files make_tls_files(const std::string& dir, uint32_t nodes);
 

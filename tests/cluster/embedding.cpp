@@ -386,7 +386,7 @@ BOOST_AUTO_TEST_CASE(a_node_in_the_test_process_joins_a_dispatchd_node) {
 
 BOOST_AUTO_TEST_CASE(a_bad_cluster_config_is_refused_naming_the_key_and_spawns_nothing) {
   temp_dir dir;
-  embedded_host host{lone_engine(dir), lone_node_1(closed_port())};
+  embedded_host host{lone_engine(dir), lone_node_1(peer_port())};
   auto before = host.running();
   for (auto& bad : bad_cases()) {
     BOOST_TEST_CONTEXT(bad.what) {
