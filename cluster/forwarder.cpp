@@ -24,12 +24,40 @@ void retry_later(self_ptr self) {
   st.retry_delay = std::min(max_retry_delay, st.retry_delay * 2);
 }
 
-/// Sends the oldest page of the queue to the owner, if it is up and nothing is in flight.
+constexpr size_t max_in_flight = 4;
+
+void send_page(self_ptr self);
+
+/// Sends pages of the queue to the owner while it is up and fewer than `max_in_flight` are out.
 void pump(self_ptr self) {
   auto& st = self->state;
-  if (st.in_flight || !st.handle)
+  if (!st.handle)
     return;
-  auto page = st.store->peek(st.owner, 0, st.batch);
+  if (st.rewind) {
+    if (st.in_flight > 0)
+      return; // the rest answers first; then everything not retired goes again
+    st.rewind = false;
+    st.sent_up_to = 0;
+  }
+  while (st.handle && !st.rewind && st.in_flight < max_in_flight) {
+    auto before = st.in_flight;
+    send_page(self);
+    if (st.in_flight == before)
+      return; // nothing more to send (or the queue could not be read)
+  }
+}
+
+void failed(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  st.log.warning("cluster: forwarding to node " + std::to_string(st.owner)
+                 + " failed, will retry: " + why);
+  st.rewind = true;
+  retry_later(self);
+}
+
+void send_page(self_ptr self) {
+  auto& st = self->state;
+  auto page = st.store->peek(st.owner, st.sent_up_to, st.batch);
   if (!page) {
     st.log.warning("cluster: cannot read the forward queue of node " + std::to_string(st.owner)
                    + ": " + message_of(page.error()));
@@ -45,16 +73,16 @@ void pump(self_ptr self) {
   auto first = page->front().sequence;
   auto last = page->back().sequence;
   auto count = events.size();
-  st.in_flight = true;
+  st.sent_up_to = last;
+  ++st.in_flight;
   self->request(st.handle, st.timeout, forward_atom::value, st.node, std::move(events))
     .then(
       [self, first, last, count](uint64_t) {
         auto& st = self->state;
-        st.in_flight = false;
+        --st.in_flight;
         if (auto err = st.store->retire(st.owner, first, last)) {
           // Not retired: the owner gets them again and suppresses them as duplicates.
-          st.log.warning("cluster: cannot retire forwarded events: " + message_of(err));
-          retry_later(self);
+          failed(self, "cannot retire forwarded events: " + message_of(err));
           return;
         }
         st.counters->forwarded.fetch_add(count, std::memory_order_relaxed);
@@ -62,11 +90,8 @@ void pump(self_ptr self) {
         pump(self);
       },
       [self](const caf::error& err) {
-        auto& st = self->state;
-        st.in_flight = false;
-        st.log.warning("cluster: forwarding to node " + std::to_string(st.owner)
-                       + " failed, will retry: " + message_of(err));
-        retry_later(self);
+        --self->state.in_flight;
+        failed(self, message_of(err));
       });
 }
 
@@ -91,6 +116,8 @@ forwarder_actor::behavior_type forwarder(self_ptr self, uint32_t owner, uint32_t
         return;
       st.handle = state == peer_state::up ? handle : peer_actor{};
       if (st.handle) {
+        // A (new) connection: whatever was sent before may be lost; start from the oldest.
+        st.rewind = true;
         st.retry_delay = std::chrono::milliseconds(200);
         pump(self);
       }

@@ -1,6 +1,8 @@
 // Forwarder: drains the forward queue of one owner node. Pages events from the cluster store,
 // forwards a batch to the owner's peer endpoint, retires it once the owner acknowledged it as
-// durable, and waits (retrying with backoff) while the owner is away. One batch in flight.
+// durable, and waits (retrying with backoff) while the owner is away. A few batches in flight, so
+// the owner's group commit can take several at once; after a failure it starts again from the
+// oldest event not yet retired (the owner drops what it already has).
 #pragma once
 
 #include <atomic>
@@ -34,7 +36,9 @@ struct forwarder_state {
   cluster_counters_ptr counters;
   cluster_log log;
   peer_actor handle;              // valid while the owner is up
-  bool in_flight = false;
+  size_t in_flight = 0;           // batches sent, not yet answered
+  uint64_t sent_up_to = 0;        // the highest sequence sent since the last rewind
+  bool rewind = false;            // a batch failed: resend from the oldest once none is in flight
   bool retry_pending = false;
 };
 
