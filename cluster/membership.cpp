@@ -236,6 +236,12 @@ caf::error check_compatible(const member_info& ours, const member_info& theirs) 
                       "shard count differs: node " + std::to_string(theirs.node) + " has "
                         + std::to_string(theirs.shards) + " shards, node "
                         + std::to_string(ours.node) + " has " + std::to_string(ours.shards));
+  if (ours.max_event_bytes != theirs.max_event_bytes)
+    return make_error(error_code::server,
+                      "event size limit differs (dispatch.max-event-bytes): node "
+                        + std::to_string(theirs.node) + " has "
+                        + std::to_string(theirs.max_event_bytes) + ", node "
+                        + std::to_string(ours.node) + " has " + std::to_string(ours.max_event_bytes));
   if (!(ours.members == theirs.members))
     return make_error(error_code::server,
                       "member list differs: node " + std::to_string(theirs.node) + " has "

@@ -22,7 +22,7 @@ struct cluster_log {
   std::function<void(const std::string&)> warning = [](const std::string&) {};
 };
 
-/// Why two nodes cannot be in one cluster (shard count, member list), or none.
+/// Why two nodes cannot be in one cluster (shard count, event size limit, member list), or none.
 caf::error check_compatible(const member_info& ours, const member_info& theirs);
 
 /// One peer as membership tracks it.

@@ -22,8 +22,9 @@ void accept_forwarded(self_ptr self, uint32_t from, const event_list& events,
   self->request(st.engine, st.timeout, publish_atom::value, events)
     .then(
       [self, rp, count, from](const publish_outcome_list& outcomes) mutable {
-        // Validation passed on the first node; what fails here is overload or storage, which a
-        // later attempt may pass: keep the batch queued there (duplicates are suppressed).
+        // Validation passed on the first node, under the same limits (the handshake checks
+        // them); what fails here is overload or storage, which a later attempt may pass: keep
+        // the batch queued there (duplicates are suppressed).
         for (auto& out : outcomes)
           if (!accepted(out) && out.code == error_code::server) {
             rp.deliver(make_error(error_code::server, "node " + std::to_string(from)

@@ -61,6 +61,7 @@ member_info introduction(const engine_config& engine_cfg, const cluster_config& 
   ours.shards = engine_cfg.shards;
   ours.members = members_of(cluster);
   ours.version = DISPATCH_VERSION;
+  ours.max_event_bytes = engine_cfg.max_event_bytes;
   return ours;
 }
 

@@ -40,12 +40,13 @@ struct member_info {
   member_list members;
   std::string version;             // the software version, for the operator's log
   caf::strong_actor_ptr endpoint;  // the node's published peer endpoint
+  uint32_t max_event_bytes = 0;    // must agree: an event accepted here is accepted by its owner
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member_info& x) {
   return f(caf::meta::type_name("dispatch.member_info"), x.node, x.shards, x.members, x.version,
-           x.endpoint);
+           x.endpoint, x.max_event_bytes);
 }
 
 /// One change of the replicated dispatcher set: `put` stores `value` as it is (ids and version

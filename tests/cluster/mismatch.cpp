@@ -60,6 +60,16 @@ BOOST_AUTO_TEST_CASE(a_node_with_another_shard_count_refuses_to_join) {
   check_refused(cluster, cluster.args_of(3, {"--dispatch.shards=8"}), "shard count");
 }
 
+// An event the first node accepted must be accepted by its owner: the limits must agree.
+BOOST_AUTO_TEST_CASE(a_node_with_another_event_size_limit_refuses_to_join) {
+  cluster_options options;
+  options.shards = 4;
+  test_cluster cluster{options};
+  start_first_two(cluster);
+  check_refused(cluster, cluster.args_of(3, {"--dispatch.max-event-bytes=4096"}),
+                "event size limit");
+}
+
 BOOST_AUTO_TEST_CASE(a_node_with_another_member_list_refuses_to_join) {
   cluster_options options;
   options.shards = 4;

@@ -333,7 +333,7 @@ BOOST_AUTO_TEST_CASE(cluster_messages) {
     caf::actor_system sys{cfg};
     auto endpoint = sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
     member_info info{3, 8, {{1, "127.0.0.1:7401"}, {3, "[::1]:7403"}}, "0.1.0",
-                     caf::actor_cast<caf::strong_actor_ptr>(endpoint)};
+                     caf::actor_cast<caf::strong_actor_ptr>(endpoint), 4096};
     std::vector<char> buf;
     caf::binary_serializer sink{sys, buf};
     BOOST_REQUIRE(!sink(info));
@@ -345,6 +345,7 @@ BOOST_AUTO_TEST_CASE(cluster_messages) {
     BOOST_TEST((iy.members == info.members));
     BOOST_TEST(iy.version == "0.1.0");
     BOOST_TEST((iy.endpoint == info.endpoint));
+    BOOST_TEST(iy.max_event_bytes == 4096u);
     caf::anon_send_exit(endpoint, caf::exit_reason::user_shutdown);
   }
   log_entry put{7, log_op::put, sample_dispatcher(true), sample_dispatcher(true).id};
