@@ -44,7 +44,7 @@ using peer_listener_actor =
 using peer_listener_list = std::vector<peer_listener_actor>;
 
 /// Keeps the connections to the peers: connects with backoff, introduces, heartbeats.
-using membership_actor = peer_listener_actor::extend<
+using membership_actor = caf::typed_actor<
   // Answers once every peer answered the handshake or failed a first attempt, or the join
   // timeout passed; an error when a peer refused us or we refused it (it says why).
   caf::replies_to<join_atom>::with<bool>,

@@ -319,9 +319,6 @@ membership_actor::behavior_type membership(self_ptr self, cluster_config config,
       set_state(self, i->second, peer_state::refused, reason);
       check_joined(self);
     },
-    [self](peer_atom, uint32_t, const peer_actor&, peer_state) {
-      // Membership is the source of these, never a listener.
-    },
     [self](tick_atom) { heartbeat(self); },
     [self](tick_atom, uint32_t id) {
       auto i = self->state.peers.find(id);

@@ -12,8 +12,6 @@ namespace {
 
 using self_ptr = replicator_actor::stateful_pointer<replicator_state>;
 
-constexpr size_t catch_up_page = 256;
-
 bool is_coordinator(const replicator_state& st) {
   return st.node == st.coordinator;
 }
