@@ -75,6 +75,8 @@ using replicator_actor = peer_listener_actor::extend<
   caf::replies_to<admin_atom, admin_request>::with<admin_reply>,
   caf::replies_to<replicate_atom, uint64_t, log_entry_list>::with<uint64_t>,
   // The version applied here.
-  caf::replies_to<status_atom>::with<uint64_t>>;
+  caf::replies_to<status_atom>::with<uint64_t>,
+  // Internal: a follower's catch-up that failed is tried again.
+  caf::reacts_to<tick_atom>>;
 
 } // namespace dispatch

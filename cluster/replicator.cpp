@@ -220,6 +220,8 @@ void read_held(self_ptr self, std::shared_ptr<std::vector<dispatcher>> held) {
 
 void catch_up(self_ptr self);
 
+constexpr auto catch_up_retry = std::chrono::seconds(1);
+
 /// Applies `entries` from index `next` on, one at a time, then calls `done`.
 void apply_entries(self_ptr self, std::shared_ptr<log_entry_list> entries, size_t next,
                    std::function<void(bool)> done) {
@@ -274,12 +276,15 @@ void catch_up(self_ptr self) {
           self->state.catching_up = false;
           if (ok)
             catch_up(self); // the next page, or the empty answer that says we are current
+          else
+            self->delayed_send(self, catch_up_retry, tick_atom::value);
         });
       },
       [self](const caf::error& err) {
         self->state.catching_up = false;
-        self->state.log.warning("cluster: catching up with the coordinator failed: "
+        self->state.log.warning("cluster: catching up with the coordinator failed, will retry: "
                                 + message_of(err));
+        self->delayed_send(self, catch_up_retry, tick_atom::value);
       });
 }
 
@@ -302,9 +307,9 @@ void forward_write(self_ptr self, const admin_request& req,
         // Contiguous with what we applied: apply now, so this node reads its own write.
         if (!st.catching_up && !entries->empty() && entries->front().version == st.applied + 1) {
           st.catching_up = true;
-          apply_entries(self, entries, 0, [self, rp, reply](bool) mutable {
+          apply_entries(self, entries, 0, [self, rp, reply](bool ok) mutable {
             self->state.catching_up = false;
-            if (self->state.catch_up_again)
+            if (self->state.catch_up_again || !ok)
               catch_up(self);
             rp.deliver(std::move(reply));
           });
@@ -360,12 +365,17 @@ replicator_actor::behavior_type replicator(self_ptr self, uint32_t node, uint32_
         return st.applied;
       }
       st.catching_up = true;
-      apply_entries(self, std::make_shared<log_entry_list>(entries), 0, [self](bool) {
+      apply_entries(self, std::make_shared<log_entry_list>(entries), 0, [self](bool ok) {
         self->state.catching_up = false;
-        if (self->state.catch_up_again)
+        if (self->state.catch_up_again || !ok)
           catch_up(self);
       });
       return st.applied;
+    },
+    [self](tick_atom) {
+      // Only while the coordinator is up: otherwise its return starts the catch-up.
+      if (!is_coordinator(self->state))
+        catch_up(self);
     },
     [self](status_atom) -> uint64_t {
       auto& st = self->state;
