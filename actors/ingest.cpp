@@ -17,24 +17,6 @@ using self_ptr = ingest_actor::stateful_pointer<ingest_state>;
 
 constexpr auto reroute_delay = std::chrono::milliseconds(50);
 
-publish_outcome rejection(const event& ev, const caf::error& err) {
-  publish_outcome out;
-  out.stored = ev;
-  out.code = code_of(err);
-  out.message = message_of(err);
-  return out;
-}
-
-/// Gives a valid event its id and creation time.
-void complete(event& ev, timestamp_ms now) {
-  if (ev.id.empty())
-    ev.id = default_id_generator().next();
-  else
-    ev.id = normalize_id(ev.id);
-  if (ev.creation_timestamp == 0)
-    ev.creation_timestamp = now;
-}
-
 void schedule_flush(self_ptr self) {
   auto& st = self->state;
   if (st.buffer.size() >= st.config.batch_max_events

@@ -13,14 +13,6 @@ namespace {
 
 using self_ptr = node_actor::stateful_pointer<node_state>;
 
-publish_outcome rejection(const event& ev, const caf::error& err) {
-  publish_outcome out;
-  out.stored = ev;
-  out.code = code_of(err);
-  out.message = message_of(err);
-  return out;
-}
-
 /// One part of a publish call is answered; the last one answers the caller.
 void part_done(const node_publish_ptr& call) {
   if (--call->parts > 0)
@@ -94,9 +86,7 @@ void publish(self_ptr self, const event_list& events, node_publish_ptr call) {
       continue;
     }
     // The id is given here, where the event is accepted: the owner suppresses repeats by it.
-    ev.id = ev.id.empty() ? default_id_generator().next() : normalize_id(ev.id);
-    if (ev.creation_timestamp == 0)
-      ev.creation_timestamp = now;
+    complete(ev, now);
     ++call->parts;
     st.buffer.push_back(queued_publish{std::move(ev), owner, call, i});
   }

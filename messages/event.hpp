@@ -37,6 +37,15 @@ struct publish_outcome {
   std::string message;           // the reason of a rejection, naming the field
 };
 
+/// The answer for an event refused with `err` (its code and message).
+inline publish_outcome rejection(const event& ev, const caf::error& err) {
+  publish_outcome out;
+  out.stored = ev;
+  out.code = code_of(err);
+  out.message = message_of(err);
+  return out;
+}
+
 inline bool accepted(const publish_outcome& x) {
   return x.code == error_code::none;
 }

@@ -310,4 +310,10 @@ bool is_utf8(const std::string& text) {
   return true;
 }
 
+void complete(event& x, timestamp_ms now) {
+  x.id = x.id.empty() ? default_id_generator().next() : normalize_id(x.id);
+  if (x.creation_timestamp == 0)
+    x.creation_timestamp = now;
+}
+
 } // namespace dispatch

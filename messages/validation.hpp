@@ -16,6 +16,10 @@ namespace dispatch {
 /// id empty or 24 hex, timestamp 0 (unset) or a plausible epoch ms.
 caf::error validate(const event& x, size_t max_bytes = 1 << 20);
 
+/// Gives a valid event its id (a fresh one when absent, else normalized) and, when unset, its
+/// creation time: where an event is accepted (ingest, or the cluster node that takes it).
+void complete(event& x, timestamp_ms now);
+
 /// An action; `prefix` names it in messages (e.g. "actions[1]"). Task: functionName required,
 /// data an object. Mail: recipients.to non-empty, every address an email, templateId 24 hex.
 caf::error validate(const action& x, const std::string& prefix = "");

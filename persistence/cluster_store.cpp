@@ -48,23 +48,6 @@ caf::error cluster_error(std::string message) {
   return make_error(error_code::server, "cluster store: " + std::move(message));
 }
 
-// RocksDB's own LOG file writer aborts once a write to a full disk failed (see store.cpp): its
-// warnings go to stderr instead.
-class stderr_logger : public rocksdb::Logger {
-public:
-  stderr_logger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {
-    // nop
-  }
-
-  using rocksdb::Logger::Logv;
-
-  void Logv(const char* format, va_list ap) override {
-    char line[1024];
-    std::vsnprintf(line, sizeof(line), format, ap);
-    std::fprintf(stderr, "rocksdb (cluster): %s\n", line);
-  }
-};
-
 std::string u32_value(uint32_t x) {
   std::string out;
   keys::append_u32(out, x);
@@ -333,7 +316,7 @@ cluster_store::open(const cluster_store_options& opts) {
   db_opts.create_if_missing = true;
   db_opts.create_missing_column_families = true;
   db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  db_opts.info_log = std::make_shared<stderr_logger>();
+  db_opts.info_log = std::make_shared<stderr_logger>("rocksdb (cluster)");
   // Rarely written families (meta, log) would otherwise pin old WAL files behind the queue.
   db_opts.max_total_wal_size = 32 << 20;
   db_opts.keep_log_file_num = 2;

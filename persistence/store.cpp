@@ -36,23 +36,6 @@ bool contains_nocase(std::string text, const std::string& lower_needle) {
   return text.find(lower_needle) != std::string::npos;
 }
 
-// RocksDB's own LOG file writer aborts on an assertion once a write to a full disk failed (seen
-// with Debian's 7.8 build), so its messages go to stderr instead, warnings and worse only.
-class stderr_logger : public rocksdb::Logger {
-public:
-  stderr_logger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {
-    // nop
-  }
-
-  using rocksdb::Logger::Logv;
-
-  void Logv(const char* format, va_list ap) override {
-    char line[1024];
-    std::vsnprintf(line, sizeof(line), format, ap);
-    std::fprintf(stderr, "rocksdb: %s\n", line);
-  }
-};
-
 caf::error server_error(std::string message) {
   return make_error(error_code::server, std::move(message));
 }
@@ -296,6 +279,17 @@ uint64_t detail::store_state::count_range(rocksdb::ColumnFamilyHandle* family,
   return n;
 }
 
+stderr_logger::stderr_logger(std::string prefix)
+  : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), prefix_(std::move(prefix)) {
+  // nop
+}
+
+void stderr_logger::Logv(const char* format, va_list ap) {
+  char line[1024];
+  std::vsnprintf(line, sizeof(line), format, ap);
+  std::fprintf(stderr, "%s: %s\n", prefix_.c_str(), line);
+}
+
 caf::error to_error(const rocksdb::Status& status, const std::string& operation) {
   // RocksDB's text names files of the data directory: it goes to the operator's log (at most one
   // line a second, a full disk fails every write), and the error that may reach a client keeps
@@ -350,7 +344,7 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
   db_opts.create_if_missing = true;
   db_opts.create_missing_column_families = true;
   db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  db_opts.info_log = std::make_shared<stderr_logger>();
+  db_opts.info_log = std::make_shared<stderr_logger>("rocksdb");
   db_opts.max_total_wal_size = std::max<uint64_t>(opts.write_buffer_bytes * 4, 64ull << 20);
   db_opts.listeners.push_back(std::make_shared<manual_recovery>());
   if (opts.in_memory) {

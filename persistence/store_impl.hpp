@@ -89,6 +89,21 @@ struct store::impl : detail::store_state {};
 /// Turns a RocksDB status into our error: names the operation; storage exhaustion says "no space".
 caf::error to_error(const rocksdb::Status& status, const std::string& operation);
 
+/// RocksDB's own LOG file writer aborts on an assertion once a write to a full disk failed (seen
+/// with Debian's 7.8 build), so every database of ours sends its warnings and worse to stderr,
+/// one line each, starting with `prefix`.
+class stderr_logger : public rocksdb::Logger {
+public:
+  explicit stderr_logger(std::string prefix);
+
+  using rocksdb::Logger::Logv;
+
+  void Logv(const char* format, va_list ap) override;
+
+private:
+  std::string prefix_;
+};
+
 inline size_t index_of(action_kind kind) {
   return static_cast<size_t>(kind) & 1;
 }
