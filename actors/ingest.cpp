@@ -88,27 +88,25 @@ void submit(self_ptr self, waiting_publisher pub) {
   schedule_flush(self);
 }
 
+/// Hands durable events to their shard's matcher. An empty list asks the matcher to rescan its
+/// inbox shard instead: what a matcher that went down did not consume is still there.
 void route(self_ptr self, uint32_t shard, inbox_event_list events) {
   auto& st = self->state;
   if (shard >= st.matchers.size())
     return;
   auto count = events.size();
   // No timeout (CAF's clock would keep one per request): a live matcher always answers, a dead
-  // one is answered for by CAF at once.
-  self->request(st.matchers[shard], caf::infinite, route_atom::value, events)
+  // one is answered for by CAF at once. The events move into the message: no copy is kept.
+  self->request(st.matchers[shard], caf::infinite, route_atom::value, std::move(events))
     .then(
       [self, count](uint64_t) {
         self->state.unmatched -= std::min<uint64_t>(self->state.unmatched, count);
       },
-      [self, shard, events](const caf::error& err) mutable {
-        auto& st = self->state;
-        if (err == caf::sec::request_timeout) {
-          // The matcher is alive but slow: it still holds the events and will consume them.
-          st.unmatched -= std::min<uint64_t>(st.unmatched, events.size());
-          return;
-        }
-        // The matcher went down: its successor will get them (it skips what it has consumed).
-        self->delayed_send(self, reroute_delay, route_atom::value, shard, std::move(events));
+      [self, shard, count](const caf::error&) {
+        // The matcher went down: its successor (the supervisor sends us its handle) gets the
+        // events from the inbox, where they were written before this route.
+        self->state.unmatched -= std::min<uint64_t>(self->state.unmatched, count);
+        self->delayed_send(self, reroute_delay, route_atom::value, shard, inbox_event_list{});
       });
 }
 

@@ -134,22 +134,42 @@ void scan_inbox(self_ptr self) {
   }
 }
 
-uint64_t consume(self_ptr self, const inbox_event_list& events) {
+/// Matches and commits every event routed since the last commit, then answers their routes.
+void flush(self_ptr self) {
+  auto& st = self->state;
+  st.flush_pending = false;
+  auto routed = std::move(st.routed);
+  auto routes = std::move(st.routes);
+  st.routed.clear();
+  st.routes.clear();
+  // On a failed commit the events stay in the inbox for the rescan: consumed all the same.
+  if (!routed.empty())
+    match_and_commit(self, routed);
+  for (auto& [promise, count] : routes)
+    promise.deliver(count);
+}
+
+caf::result<uint64_t> consume(self_ptr self, inbox_event_list& events) {
   auto& st = self->state;
   if (events.empty()) {
     st.rescan_pending = false;
+    flush(self); // what was routed before the rescan signal is committed first
     scan_inbox(self);
-    return 0;
+    return uint64_t{0};
   }
+  auto count = static_cast<uint64_t>(events.size());
   // Events up to `scanned_up_to` were consumed by a scan (this one was routed before it ran).
-  inbox_event_list fresh;
   for (auto& in : events)
     if (in.sequence > st.scanned_up_to)
-      fresh.push_back(in);
-  if (fresh.empty())
-    return events.size();
-  match_and_commit(self, fresh);
-  return events.size();
+      st.routed.push_back(std::move(in));
+  auto promise = self->make_response_promise<uint64_t>();
+  st.routes.emplace_back(promise, count);
+  if (!st.flush_pending) {
+    // Every route already in the mailbox is handled before this flush: one commit takes them all.
+    st.flush_pending = true;
+    self->send(self, flush_atom::value);
+  }
+  return promise;
 }
 
 void load_dispatchers(self_ptr self) {
@@ -211,10 +231,11 @@ matcher_actor::behavior_type matcher(self_ptr self, uint32_t shard, engine_confi
   load_dispatchers(self);
   scan_inbox(self);
   return {
-    [self](route_atom, const inbox_event_list& events) -> uint64_t {
-      return consume(self, events);
-    },
+    [self](route_atom, inbox_event_list& events) { return consume(self, events); },
+    [self](flush_atom) { flush(self); },
     [self](install_atom, const dispatcher& d) -> uint64_t {
+      // Events routed before the change are matched as they were routed: with the old set.
+      flush(self);
       auto& st = self->state;
       auto removed = st.removed.find(d.id);
       if (removed != st.removed.end() && removed->second >= d.version)
@@ -226,6 +247,7 @@ matcher_actor::behavior_type matcher(self_ptr self, uint32_t shard, engine_confi
       return d.version;
     },
     [self](uninstall_atom, const std::string& id, uint64_t version) -> uint64_t {
+      flush(self);
       auto& st = self->state;
       auto current = st.dispatchers.find(id);
       if (current != st.dispatchers.end() && current->second.version > version)

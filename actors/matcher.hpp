@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
+
+#include <caf/typed_response_promise.hpp>
 
 #include "actors/metrics.hpp"
 #include "config/engine_config.hpp"
@@ -31,6 +34,13 @@ struct matcher_state {
   std::unordered_map<std::string, uint64_t> removed;                    // id -> version removed
   uint64_t scanned_up_to = 0; // inbox sequences up to here were consumed by a scan
   bool rescan_pending = false;
+
+  /// Group commit: routed events waiting for the next `flush`, and the routes to answer after it
+  /// (each with the number of events it brought). While a commit waits for the WAL (behind
+  /// ingest's fsync), routes queue up in the mailbox and the next commit takes them all.
+  inbox_event_list routed;
+  std::vector<std::pair<caf::typed_response_promise<uint64_t>, uint64_t>> routes;
+  bool flush_pending = false;
 };
 
 /// Turns one event and one action of a dispatcher into its delivery (pending, or held until the

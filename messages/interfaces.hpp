@@ -70,13 +70,16 @@ using emitter_actor = caf::typed_actor<
 using matcher_actor = caf::typed_actor<
   // Matches a batch of accepted events, writes their deliveries and retires their inbox entries in
   // one atomic batch, hands the deliveries to the emitters; answers how many events it consumed.
+  // Routes already queued are committed together (group commit), the answers after the write.
   caf::replies_to<route_atom, inbox_event_list>::with<uint64_t>,
   // Installs (or replaces) a dispatcher of this shard; answers the version now in force.
   caf::replies_to<install_atom, dispatcher>::with<uint64_t>,
   // Removes a dispatcher (id, version); answers the version.
   caf::replies_to<uninstall_atom, std::string, uint64_t>::with<uint64_t>,
   // The emitters to hand deliveries to (task, mail): sent at start and after a restart.
-  caf::reacts_to<handles_atom, emitter_actor, emitter_actor>>;
+  caf::reacts_to<handles_atom, emitter_actor, emitter_actor>,
+  // Internal group commit: matches and commits every routed event gathered since the last one.
+  caf::reacts_to<flush_atom>>;
 
 using matcher_list = std::vector<matcher_actor>;
 
@@ -86,7 +89,8 @@ using ingest_actor = ingest_api::extend<
   caf::reacts_to<flush_atom>,
   // The matchers to route to: sent at start and after a restart.
   caf::reacts_to<handles_atom, matcher_list>,
-  // Routes (again) events of one shard whose matcher went down before consuming them.
+  // Routes events to the current matcher of a shard; an empty list asks it to rescan its inbox
+  // shard (sent after the matcher routed to went down before consuming its events).
   caf::reacts_to<route_atom, uint32_t, inbox_event_list>>;
 
 /// Dispatcher administration and reads.
