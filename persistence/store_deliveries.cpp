@@ -114,6 +114,7 @@ caf::error visit_family(const detail::store_state& s, rocksdb::ColumnFamilyHandl
 } // namespace
 
 void detail::store_state::note_insert(action_kind kind, timestamp_ms due) {
+  std::lock_guard<std::mutex> guard{queue_mutex};
   auto i = index_of(kind);
   ++insert_epoch[i];
   head_due[i] = std::min(head_due[i], due);
@@ -122,7 +123,6 @@ void detail::store_state::note_insert(action_kind kind, timestamp_ms due) {
 caf::error store::commit_match(uint32_t shard, const std::vector<uint64_t>& sequences,
                                const delivery_list& deliveries) {
   auto& s = *impl_;
-  std::lock_guard<std::mutex> guard{s.delivery_mutex};
   rocksdb::WriteBatch batch;
   // Count the inbox entries that really go (one MultiGet): the inbox counts stay exact.
   std::vector<std::string> inbox_keys;
@@ -178,7 +178,7 @@ store::scan_due(action_kind kind, size_t limit,
   timestamp_ms head = 0;
   uint64_t epoch = 0;
   {
-    std::lock_guard<std::mutex> guard{s.delivery_mutex};
+    std::lock_guard<std::mutex> guard{s.queue_mutex};
     head = s.head_due[i];
     epoch = s.insert_epoch[i];
   }
@@ -213,7 +213,7 @@ store::scan_due(action_kind kind, size_t limit,
   if (!it->status().ok())
     return to_error(it->status(), std::string{"scan due "} + to_string(kind) + " deliveries");
   // Move the hint past the tombstones just skipped, unless an insert raced with this scan.
-  std::lock_guard<std::mutex> guard{s.delivery_mutex};
+  std::lock_guard<std::mutex> guard{s.queue_mutex};
   if (s.insert_epoch[i] == epoch && first_due > s.head_due[i])
     s.head_due[i] = first_due;
   return result;

@@ -44,8 +44,10 @@ struct store_state {
   rocksdb::ColumnFamilyHandle* history = nullptr;
   rocksdb::ColumnFamilyHandle* log = nullptr;
 
-  // Delivery state changes read the index before writing their batch (to keep the counters exact
-  // and never orphan a queue key); this mutex makes read and write one step.
+  // The emitters' state changes (outcomes, revive, purge) read the index before writing their
+  // batch (to keep the counters exact and never orphan a queue key); this mutex makes read and
+  // write one step. A matcher's commit does not take it: it only adds deliveries whose ids are
+  // new (one event is matched by one matcher), so it never waits behind an emitter's write.
   std::mutex delivery_mutex;
 
   // Exact sizes, counted once at open and kept by the write calls.
@@ -54,7 +56,9 @@ struct store_state {
 
   // Cursor hint per kind: no waiting delivery is due before `head_due` (tombstones of delivered
   // ones pile up at the queue head; starting past them saves skipping them on every scan).
-  // Guarded by delivery_mutex; `insert_epoch` tells a scan whether an insert raced with it.
+  // Guarded by queue_mutex (held for no I/O); `insert_epoch` tells a scan whether an insert
+  // raced with it.
+  std::mutex queue_mutex;
   std::array<timestamp_ms, 2> head_due{};
   std::array<uint64_t, 2> insert_epoch{};
 
@@ -74,7 +78,7 @@ struct store_state {
   /// Whether the volume has room for the memtables' flush (plus 1 MiB) that resuming needs.
   bool room_to_resume() const;
 
-  /// Called with delivery_mutex held when a waiting delivery of `kind` is written at `due`.
+  /// Called after a waiting delivery of `kind` was written at `due` (takes queue_mutex).
   void note_insert(action_kind kind, timestamp_ms due);
 
   /// Counts the keys in [lower, upper) of a family (used once at open).
