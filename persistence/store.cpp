@@ -251,6 +251,17 @@ caf::error detail::store_state::write(rocksdb::WriteBatch& batch, bool sync,
   return caf::none;
 }
 
+caf::error detail::store_state::sync_wal(const std::string& operation) {
+  if (opts.in_memory)
+    return caf::none;
+  auto status = db->SyncWAL();
+  if (!status.ok()) {
+    write_failed = true;
+    return to_error(status, operation + " (syncing the write-ahead log)");
+  }
+  return caf::none;
+}
+
 bool detail::store_state::room_to_resume() const {
   if (opts.in_memory)
     return true;
@@ -468,8 +479,25 @@ caf::error store::accept_events(const std::vector<accepted_event>& events, times
     batch.Put(impl_->inbox, keys::inbox_key(accepted.shard, accepted.sequence), value);
     ++added[accepted.shard];
   }
-  if (auto err = impl_->write(batch, impl_->opts.sync, "accept events"))
+  // Written unsynced, then the WAL synced on its own: RocksDB's write queue is not held during
+  // the fsync, so the matchers' and emitters' (unsynced) writes do not wait behind it. Nothing is
+  // acknowledged or routed before the sync returns, and the WAL is ordered: a write that follows
+  // this batch cannot outlive it in a crash.
+  if (auto err = impl_->write(batch, false, "accept events"))
     return err;
+  if (impl_->opts.sync) {
+    if (auto err = impl_->sync_wal("accept events")) {
+      // Visible but not durable: take the batch back (best effort), so that a rescan does not
+      // match events whose publishers were told nothing was accepted.
+      rocksdb::WriteBatch undo;
+      for (auto& accepted : events) {
+        undo.Delete(impl_->seen, accepted.event.id);
+        undo.Delete(impl_->inbox, keys::inbox_key(accepted.shard, accepted.sequence));
+      }
+      impl_->db->Write(rocksdb::WriteOptions{}, &undo);
+      return err;
+    }
+  }
   for (uint32_t shard = 0; shard < impl_->opts.shards; ++shard)
     impl_->inbox_counts[shard] += added[shard];
   return caf::none;

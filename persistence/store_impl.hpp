@@ -69,6 +69,9 @@ struct store_state {
   /// Writes a batch; `sync` fsyncs the WAL first.
   caf::error write(rocksdb::WriteBatch& batch, bool sync, const std::string& operation);
 
+  /// Fsyncs the WAL (everything written so far) without holding RocksDB's write queue.
+  caf::error sync_wal(const std::string& operation);
+
   // Set after a failed write: RocksDB then refuses every write until it is resumed, and its own
   // recovery waits for far more free space than a small volume may ever have. The next write
   // resumes it first.
