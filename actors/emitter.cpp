@@ -96,7 +96,7 @@ bool page_from_store(emitter_ptr self) {
 }
 
 /// Counts a written outcome and re-queues a rescheduled delivery.
-void count_outcome(emitter_state& st, const delivery& d) {
+void count_outcome(emitter_state& st, delivery&& d) {
   auto& m = *st.metrics;
   if (d.status == delivery_status::delivered) {
     ++m.delivered;
@@ -109,7 +109,7 @@ void count_outcome(emitter_state& st, const delivery& d) {
     remember_finished(st, d.id);
   } else {
     ++m.retries;
-    admit(st, d);
+    admit(st, std::move(d));
   }
 }
 
@@ -121,15 +121,19 @@ bool write_unwritten(emitter_ptr self) {
   std::vector<delivery_outcome> batch;
   batch.reserve(st.unwritten.size());
   for (auto& [id, x] : st.unwritten)
-    batch.push_back(delivery_outcome{x.previous_due, x.outcome});
+    batch.push_back(delivery_outcome{x.previous_due, std::move(x.outcome)});
   if (auto err = st.db->write_outcomes(batch)) {
     report_storage_failure(self, "writing " + std::to_string(batch.size()) + " delivery outcomes",
                            err);
+    // They stay for the next attempt (the map is in id order, and so is the batch).
+    auto i = batch.begin();
+    for (auto& [id, x] : st.unwritten)
+      x.outcome = std::move((i++)->value);
     return false;
   }
   st.unwritten.clear(); // before counting: a rescheduled delivery is admitted again
   for (auto& x : batch)
-    count_outcome(st, x.value);
+    count_outcome(st, std::move(x.value));
   return true;
 }
 
@@ -189,13 +193,17 @@ void on_sink_answer(emitter_ptr self, const std::string& id, uint64_t send,
   auto i = st.in_flight.find(id);
   if (i == st.in_flight.end() || i->second.send != send)
     return;
-  auto sent = std::move(i->second.value);
+  auto sent = std::move(i->second.message);
   st.in_flight.erase(i);
   --st.metrics->in_flight;
   prune_send_order(st);
   // A delivery purged while at the sink is gone from the store: its answer changes nothing.
-  if (st.purged.erase(id) == 0)
-    record_outcome(self, outcome_of(st, *sent, sent->next_attempt, r));
+  if (st.purged.erase(id) == 0) {
+    // Moved out unless the sink still holds the message (then copied).
+    auto d = std::move(sent.get_mutable_as<delivery>(1));
+    auto due = d.next_attempt;
+    record_outcome(self, outcome_of(st, std::move(d), due, r));
+  }
   pump(self);
 }
 
@@ -216,17 +224,19 @@ void send_to_sink(emitter_ptr self, delivery d) {
   auto& st = self->state;
   auto send = ++st.sends;
   auto deadline = now_ms() + std::max<timestamp_ms>(st.config.sink_timeout.count(), 1);
-  auto id = d.id;
-  auto sent = std::make_shared<const delivery>(std::move(d));
-  st.in_flight.insert_or_assign(id, sent_delivery{sent, send, deadline});
-  st.send_order.emplace_back(id, send);
+  auto id = std::make_shared<const std::string>(d.id);
+  // The message the sink gets is the one the emitter keeps: no copy of the delivery. It goes
+  // through the untyped handle only because CAF 0.17's typed `request` cannot take a ready
+  // message; the sink's typed interface still says what it accepts.
+  auto message = caf::make_message(deliver_atom::value, std::move(d));
+  st.in_flight.insert_or_assign(*id, sent_delivery{message, send, deadline});
+  st.send_order.emplace_back(*id, send);
   ++st.metrics->in_flight;
-  self->request(st.sink.handle, caf::infinite, deliver_atom::value, *sent)
-      .then([self, sent, send](
-                const delivery_result& r) { on_sink_answer(self, sent->id, send, r); },
-            [self, sent, send](const caf::error& err) {
+  self->request(caf::actor_cast<caf::actor>(st.sink.handle), caf::infinite, std::move(message))
+      .then([self, id, send](delivery_result& r) { on_sink_answer(self, *id, send, r); },
+            [self, id, send](caf::error& err) {
               // A dead sink is a transient failure like any other.
-              on_sink_answer(self, sent->id, send, retry_later("sink: " + message_of(err)));
+              on_sink_answer(self, *id, send, retry_later("sink: " + message_of(err)));
             });
 }
 
@@ -267,10 +277,19 @@ void pump(emitter_ptr self) {
   arm_timer(self, now, !readable);
 }
 
-void on_enqueue(emitter_ptr self, const delivery_list& deliveries) {
+void on_enqueue(emitter_ptr self, delivery_list& deliveries) {
   auto& st = self->state;
-  for (auto& d : deliveries)
-    if (st.finished_recently.count(d.id) == 0) admit(st, d);
+  auto now = now_ms();
+  for (auto& d : deliveries) {
+    if (st.finished_recently.count(d.id) > 0) continue;
+    // Due, room at the sink and nothing queued before it: straight to the sink.
+    if (st.sink.handle && st.queue.empty() && d.next_attempt <= now && d.kind == st.kind &&
+        st.in_flight.size() < in_flight_cap(st) && !is_known(st, d.id)) {
+      send_to_sink(self, std::move(d));
+      continue;
+    }
+    admit(st, std::move(d));
+  }
   pump(self);
 }
 
@@ -377,7 +396,7 @@ emitter_actor::behavior_type emitter(emitter_actor::stateful_pointer<emitter_sta
               << "] no sink bound: deliveries wait in the store" << std::endl;
   pump(self);
   return {
-      [self](enqueue_atom, const delivery_list& deliveries) { on_enqueue(self, deliveries); },
+      [self](enqueue_atom, delivery_list& deliveries) { on_enqueue(self, deliveries); },
       [self](replay_atom, const std::string& id) { return on_replay(self, id); },
       [self](purge_atom, const std::string& id) { return on_purge(self, id); },
       [self](tick_atom) { on_tick(self); },

@@ -13,6 +13,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <caf/message.hpp>
+
 #include "actors/metrics.hpp"
 #include "config/engine_config.hpp"
 #include "messages/interfaces.hpp"
@@ -35,9 +37,11 @@ struct unwritten_outcome {
 
 /// A delivery at the sink: what was sent, which send it was and until when its answer is awaited.
 /// The emitter keeps the sink's timeout itself (one timer, not one per request through CAF's
-/// clock); an answer to a send that already timed out is ignored.
+/// clock); an answer to a send that already timed out is ignored. `message` is the one sent
+/// (`deliver_atom`, the delivery): the emitter and the sink share it instead of each holding a
+/// copy of the delivery.
 struct sent_delivery {
-  std::shared_ptr<const delivery> value;
+  caf::message message;
   uint64_t send = 0;
   timestamp_ms deadline = 0;
 };

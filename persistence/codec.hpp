@@ -21,7 +21,8 @@ caf::error encode_failed(const char* what, const caf::error& cause);
 /// Serializes `xs...` into `out` (cleared first).
 template <class... Ts>
 caf::error encode(std::string& out, Ts&... xs) {
-  std::vector<char> buf;
+  thread_local std::vector<char> buf; // reused: one allocation per thread, not per value
+  buf.clear();
   caf::binary_serializer sink{nullptr, buf};
   if (auto err = sink(xs...))
     return encode_failed("value", err);

@@ -120,7 +120,9 @@ public:
            const std::function<bool(const std::string&)>& skip) const;
 
   /// Writes many outcomes in one atomic batch (one WAL write): delivered and dead ones as
-  /// `finish_delivered` / `finish_dead` do, retrying ones as `reschedule` does.
+  /// `finish_delivered` / `finish_dead` do, retrying ones as `reschedule` does. For the emitter,
+  /// the single writer of its waiting deliveries: `previous_due` is trusted (no index read), and
+  /// a delivery purged meanwhile is the caller's to leave out.
   caf::error write_outcomes(const std::vector<delivery_outcome>& outcomes);
 
   /// Moves a waiting delivery to its new due time (`updated.next_attempt`) and state, atomically.

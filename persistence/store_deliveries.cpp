@@ -74,8 +74,7 @@ caf::expected<caf::optional<delivery>> read_delivery(const detail::store_state& 
 // Adds the queue key and the index entry of a waiting delivery to `batch`.
 caf::error put_waiting(detail::store_state& s, rocksdb::WriteBatch& batch, const delivery& d) {
   std::string value;
-  auto copy = d;
-  if (auto err = codec::encode(value, copy))
+  if (auto err = codec::encode(value, const_cast<delivery&>(d))) // the serializer only reads
     return err;
   batch.Put(s.deliveries, keys::delivery_key(d.kind, d.next_attempt, d.id), value);
   batch.Put(s.delivery_index, d.id, keys::slot_value(d.kind, d.next_attempt));
@@ -244,12 +243,18 @@ caf::error stage_outcome(detail::store_state& s, rocksdb::WriteBatch& batch,
   } else {
     erase_waiting(s, batch, d.id, slot, d.kind, o.previous_due);
     std::string value;
-    auto final = d;
-    if (final.finished == 0)
-      final.finished = now_ms();
-    if (auto err = codec::encode(value, final))
+    // The serializer takes non-const but only reads; a copy only when `finished` must be set.
+    auto& x = const_cast<delivery&>(d);
+    auto finished_at = d.finished;
+    if (finished_at == 0) {
+      auto final = d;
+      final.finished = finished_at = now_ms();
+      if (auto err = codec::encode(value, final))
+        return err;
+    } else if (auto err = codec::encode(value, x)) {
       return err;
-    batch.Put(s.history, keys::history_key(day_of(final.finished), d.id), value);
+    }
+    batch.Put(s.history, keys::history_key(day_of(finished_at), d.id), value);
     if (d.status == delivery_status::dead)
       batch.Put(s.dead_letters, d.id, value);
   }
@@ -272,21 +277,34 @@ void apply_counts(detail::store_state& s, const staged_outcome& x) {
 
 } // namespace
 
-caf::error store::write_outcomes(const std::vector<delivery_outcome>& outcomes) {
-  auto& s = *impl_;
+namespace {
+
+// Writes outcomes in one batch. With `check`, each delivery's slot is read from the index first
+// (under the delivery mutex): a purged one is not rescheduled and the counts stay exact. Without
+// it, `previous_due` is trusted as where each delivery waits.
+caf::error write_outcome_batch(detail::store_state& s,
+                               const std::vector<delivery_outcome>& outcomes, bool check) {
   std::lock_guard<std::mutex> guard{s.delivery_mutex};
   rocksdb::WriteBatch batch;
   std::vector<staged_outcome> staged;
   staged.reserve(outcomes.size());
-  std::vector<std::string> ids;
-  ids.reserve(outcomes.size());
-  for (auto& o : outcomes)
-    ids.push_back(o.value.id);
-  auto slots = read_slots(s, ids);
-  if (!slots)
-    return slots.error();
+  std::vector<optional_slot> slots;
+  if (check) {
+    std::vector<std::string> ids;
+    ids.reserve(outcomes.size());
+    for (auto& o : outcomes)
+      ids.push_back(o.value.id);
+    auto read = read_slots(s, ids);
+    if (!read)
+      return read.error();
+    slots = std::move(*read);
+  } else {
+    slots.reserve(outcomes.size());
+    for (auto& o : outcomes)
+      slots.emplace_back(delivery_slot{o.value.kind, o.previous_due});
+  }
   for (size_t i = 0; i < outcomes.size(); ++i)
-    if (auto err = stage_outcome(s, batch, outcomes[i], (*slots)[i], staged))
+    if (auto err = stage_outcome(s, batch, outcomes[i], slots[i], staged))
       return err;
   if (staged.empty())
     return caf::none;
@@ -298,23 +316,29 @@ caf::error store::write_outcomes(const std::vector<delivery_outcome>& outcomes) 
   return caf::none;
 }
 
+} // namespace
+
+caf::error store::write_outcomes(const std::vector<delivery_outcome>& outcomes) {
+  return write_outcome_batch(*impl_, outcomes, false);
+}
+
 caf::error store::reschedule(timestamp_ms previous_due, const delivery& updated) {
   auto x = updated;
   if (x.status == delivery_status::delivered || x.status == delivery_status::dead)
     x.status = delivery_status::retrying;
-  return write_outcomes({delivery_outcome{previous_due, std::move(x)}});
+  return write_outcome_batch(*impl_, {delivery_outcome{previous_due, std::move(x)}}, true);
 }
 
 caf::error store::finish_delivered(timestamp_ms previous_due, const delivery& done) {
   auto x = done;
   x.status = delivery_status::delivered;
-  return write_outcomes({delivery_outcome{previous_due, std::move(x)}});
+  return write_outcome_batch(*impl_, {delivery_outcome{previous_due, std::move(x)}}, true);
 }
 
 caf::error store::finish_dead(timestamp_ms previous_due, const delivery& dead) {
   auto x = dead;
   x.status = delivery_status::dead;
-  return write_outcomes({delivery_outcome{previous_due, std::move(x)}});
+  return write_outcome_batch(*impl_, {delivery_outcome{previous_due, std::move(x)}}, true);
 }
 
 caf::expected<caf::optional<delivery_slot>> store::find_waiting(const std::string& id) const {
