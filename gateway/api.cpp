@@ -192,9 +192,9 @@ void json_page_route(const call& c, Ts... xs) {
 void event_routes(const call& c) {
   switch (c.route) {
     case route_id::events_publish:
+      // Batched with the other single publishes in flight (one engine call for many requests).
       if (auto ev = body_of(c, parse_event))
-        ask_engine<event>(
-            c.ctx, c.reply, [](event& x) { return json_ok(to_json(x)); }, publish_atom::value, *ev);
+        caf::anon_send(c.ctx->publisher, publish_job{std::move(*ev), c.reply});
       return;
     case route_id::events_publish_batch:
       publish_batch(c);
@@ -347,6 +347,8 @@ http_handler make_api_handler(caf::actor_system& sys, engine_actor engine, api_o
   // Enough bridges to keep every scheduler worker busy; each one multiplexes many calls.
   auto bridges = std::max(2u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < bridges; ++i) ctx->bridges.push_back(sys.spawn(bridge_actor));
+  ctx->publisher = sys.spawn(publisher_bridge, ctx->engine,
+                             caf::timespan{ctx->options.request_timeout});
   api_context_ptr shared = std::move(ctx);
   return [shared](http_request req, http_reply reply) {
     auto once = std::make_shared<reply_once>(std::move(reply));

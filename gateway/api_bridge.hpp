@@ -18,6 +18,7 @@
 
 #include "gateway/api.hpp"
 #include "gateway/errors.hpp"
+#include "messages/json.hpp"
 
 namespace dispatch {
 
@@ -26,10 +27,19 @@ struct bridge_job {
   std::function<void(caf::event_based_actor*)> run;
 };
 
+class reply_once;
+
+/// One single-event publish waiting for the publisher bridge's next batch.
+struct publish_job {
+  event value;
+  std::shared_ptr<reply_once> reply;
+};
+
 }  // namespace dispatch
 
-// A job never leaves the process: it needs no serialization.
+// Jobs never leave the process: they need no serialization.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(dispatch::bridge_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(dispatch::publish_job)
 
 namespace dispatch {
 
@@ -42,6 +52,7 @@ struct api_context {
   api_options options;
   std::vector<caf::actor> bridges;
   mutable std::atomic<size_t> next_bridge{0};
+  caf::actor publisher; // batches single-event publishes (see `publisher_bridge`)
 
   api_context() = default;
   api_context(const api_context&) = delete;
@@ -49,6 +60,7 @@ struct api_context {
 
   ~api_context() {
     for (auto& bridge : bridges) caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(publisher, caf::exit_reason::user_shutdown);
   }
 
   /// Bridges round robin: calls spread over the scheduler's workers.
@@ -96,6 +108,65 @@ inline http_response engine_error_response(const caf::error& err) {
 /// A bridge actor: runs the jobs it is sent; their answers arrive as continuations.
 inline caf::behavior bridge_actor(caf::event_based_actor* self) {
   return {[self](bridge_job& job) { job.run(self); }};
+}
+
+/// The publisher bridge's state: single-event publishes gathered since its last batch.
+struct publisher_bridge_state {
+  static inline const char* name = "publisher_bridge";
+  std::vector<publish_job> pending;
+  bool flush_pending = false;
+};
+
+/// Turns the single-event publishes of many HTTP requests into one batch publish: every job already
+/// in the mailbox when the `flush` comes goes into the same call (at most `max_batch`), so one
+/// engine request and one answer serve them all. Each request still gets exactly what a
+/// single-event publish answers: the stored event, or the error of its own event.
+inline caf::behavior publisher_bridge(caf::stateful_actor<publisher_bridge_state>* self,
+                                      engine_actor engine, caf::timespan timeout) {
+  auto flush = [self, engine, timeout] {
+    auto& st = self->state;
+    st.flush_pending = false;
+    while (!st.pending.empty()) {
+      auto take = std::min<size_t>(st.pending.size(), 1024); // one batch's events at most
+      auto jobs = std::make_shared<std::vector<publish_job>>(
+          std::make_move_iterator(st.pending.begin()),
+          std::make_move_iterator(st.pending.begin() + static_cast<ptrdiff_t>(take)));
+      st.pending.erase(st.pending.begin(), st.pending.begin() + static_cast<ptrdiff_t>(take));
+      event_list events;
+      events.reserve(jobs->size());
+      for (auto& job : *jobs) events.push_back(std::move(job.value));
+      self->request(engine, timeout, publish_atom::value, std::move(events))
+          .then(
+              [jobs](publish_outcome_list& outcomes) {
+                for (size_t i = 0; i < jobs->size(); ++i) {
+                  auto& reply = *(*jobs)[i].reply;
+                  if (i >= outcomes.size())
+                    reply(error_response(error_code::server, "the engine answered too few outcomes"));
+                  else if (accepted(outcomes[i])) {
+                    http_response res;
+                    res.body = to_json(outcomes[i].stored);
+                    reply(std::move(res));
+                  } else
+                    reply(engine_error_response(
+                        make_error(outcomes[i].code, std::move(outcomes[i].message))));
+                }
+              },
+              [jobs](caf::error& err) {
+                for (auto& job : *jobs) (*job.reply)(engine_error_response(err));
+              });
+    }
+  };
+  return {
+      [self](publish_job& job) {
+        auto& st = self->state;
+        st.pending.push_back(std::move(job));
+        if (!st.flush_pending) {
+          st.flush_pending = true;
+          self->send(self, flush_atom::value);
+        }
+      },
+      [flush](flush_atom) { flush(); },
+  };
 }
 
 /// Sends `xs...` to the engine from one of the context's bridge actors; `on_value(Result&)` and
