@@ -58,6 +58,8 @@ waiting_publisher admit(self_ptr self, const event_list& events) {
       continue;
     }
     --room;
+    if (!ev.id.empty())
+      st.client_ids.push_back(st.buffer.size());
     complete(ev, now);
     st.buffer_bytes += ev.content.size() + ev.type.size() + 64;
     pub.slots.emplace_back(i, st.buffer.size());
@@ -118,32 +120,45 @@ void flush(self_ptr self) {
     return;
   auto batch = std::move(st.buffer);
   auto publishers = std::move(st.waiting);
+  auto client_ids = std::move(st.client_ids);
   st.buffer.clear();
   st.waiting.clear();
+  st.client_ids.clear();
   st.buffer_bytes = 0;
   auto now = now_ms();
-  // Duplicates: against the store (one MultiGet), and within this batch.
+  // Duplicates: against the store (one MultiGet), and within this batch. An id this ingest just
+  // generated is new by construction: only the ids publishers chose are looked up.
   std::vector<std::string> ids;
-  ids.reserve(batch.size());
-  for (auto& ev : batch)
-    ids.push_back(ev.id);
+  ids.reserve(client_ids.size());
+  for (auto i : client_ids)
+    ids.push_back(batch[i].id);
   std::vector<publish_outcome> results(batch.size());
   std::vector<accepted_event> fresh;
   fresh.reserve(batch.size());
-  auto seen = st.db->find_seen(ids, st.config.seen_days, now);
+  using seen_list = std::vector<caf::optional<event>>;
+  auto seen = ids.empty() ? caf::expected<seen_list>{seen_list{}}
+                          : st.db->find_seen(ids, st.config.seen_days, now);
   caf::error failure = seen ? caf::error{} : seen.error();
+  std::vector<bool> stored_before(batch.size(), false);
   std::unordered_map<std::string, size_t> first_in_batch;
-  for (size_t i = 0; i < batch.size() && !failure; ++i) {
+  for (size_t k = 0; k < client_ids.size() && !failure; ++k) {
+    auto i = client_ids[k];
     auto& res = results[i];
-    if ((*seen)[i]) {
-      res.stored = *(*seen)[i];
+    if ((*seen)[k]) {
+      res.stored = std::move(*(*seen)[k]);
       res.duplicate = true;
+      stored_before[i] = true;
       continue;
     }
     auto [pos, inserted] = first_in_batch.emplace(batch[i].id, i);
-    if (!inserted) {
-      res.stored = results[pos->second].stored;
-      res.duplicate = true;
+    if (!inserted)
+      res.duplicate = true; // of an earlier event of this batch: answered below
+  }
+  for (size_t i = 0; i < batch.size() && !failure; ++i) {
+    auto& res = results[i];
+    if (res.duplicate) {
+      if (!stored_before[i])
+        res.stored = results[first_in_batch.at(batch[i].id)].stored;
       continue;
     }
     // The answer gets a copy; the write and the route take the event itself.
@@ -161,7 +176,7 @@ void flush(self_ptr self) {
     // Only a duplicate of an event stored earlier keeps its answer; the rest was not written.
     // (An accepted event was moved out of `batch`: its answer holds it.)
     for (size_t i = 0; i < results.size(); ++i)
-      if (!seen || !(*seen)[i])
+      if (!stored_before[i])
         results[i] = rejection(results[i].duplicate || results[i].stored.id.empty()
                                  ? batch[i]
                                  : results[i].stored,

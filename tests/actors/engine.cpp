@@ -121,10 +121,19 @@ BOOST_AUTO_TEST_CASE(duplicate_event_id_is_dispatched_once) {
   BOOST_REQUIRE(wait_until([&] { return tasks->size() == 2; }));
   std::this_thread::sleep_for(300ms);
   BOOST_CHECK_EQUAL(tasks->size(), 2u);
+  // An id the engine generated is looked up no more (it is new by construction) but still
+  // recorded: publishing the stored event again is a duplicate.
+  auto generated = publish("ping", R"({"n":3})");
+  auto again = publish("ping", R"({"n":4})", generated.id);
+  BOOST_CHECK_EQUAL(again.content, generated.content);
+  BOOST_CHECK_EQUAL(again.creation_timestamp, generated.creation_timestamp);
+  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 3; }));
+  std::this_thread::sleep_for(300ms);
+  BOOST_CHECK_EQUAL(tasks->size(), 3u);
   auto stats = call<engine_stats>(stats_atom::value);
   BOOST_REQUIRE(stats);
-  BOOST_CHECK_EQUAL(stats->accepted, 2u);
-  BOOST_CHECK_EQUAL(stats->duplicates, 2u);
+  BOOST_CHECK_EQUAL(stats->accepted, 3u);
+  BOOST_CHECK_EQUAL(stats->duplicates, 3u);
 }
 
 BOOST_AUTO_TEST_CASE(batch_reports_each_rejection_in_its_slot) {
