@@ -353,6 +353,12 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
   s->opts = opts;
   rocksdb::DBOptions db_opts;
   db_opts.create_if_missing = true;
+  // The leader of a write group inserts every batch of the group itself: with concurrent memtable
+  // writes it would wake each writer to insert its own, a futex wake-up per writer per group
+  // (costly on a VM) for batches that are small anyway. Sequential inserts also reuse the
+  // skiplist's splice, which suits the time- and sequence-ordered families.
+  // dispatch-bench standard-sync: 11-25% more events/s, 10-20% less CPU per event.
+  db_opts.allow_concurrent_memtable_write = false;
   db_opts.create_missing_column_families = true;
   db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_opts.info_log = std::make_shared<stderr_logger>("rocksdb");
