@@ -49,7 +49,7 @@ void report_storage_failure(emitter_ptr self, const std::string& what, const caf
 
 bool is_known(const emitter_state& st, const std::string& id) {
   return st.queued.count(id) > 0 || st.in_flight.count(id) > 0 || st.unwritten.count(id) > 0 ||
-         st.purged.count(id) > 0;
+         (!st.purged.empty() && st.purged.count(id) > 0);
 }
 
 void remember_finished(emitter_state& st, const std::string& id) {
@@ -198,7 +198,7 @@ void on_sink_answer(emitter_ptr self, const std::string& id, uint64_t send,
   --st.metrics->in_flight;
   prune_send_order(st);
   // A delivery purged while at the sink is gone from the store: its answer changes nothing.
-  if (st.purged.erase(id) == 0) {
+  if (st.purged.empty() || st.purged.erase(id) == 0) {
     // Moved out unless the sink still holds the message (then copied).
     auto d = std::move(sent.get_mutable_as<delivery>(1));
     auto due = d.next_attempt;
