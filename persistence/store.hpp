@@ -107,7 +107,8 @@ public:
   // -- matcher -----------------------------------------------------------------------------------
 
   /// Writes the deliveries of matched events (pending or held, keyed by kind and due time, plus their
-  /// index entries) and deletes those events' inbox entries, in one atomic batch.
+  /// index entries) and deletes those events' inbox entries, in one atomic batch. Each inbox entry
+  /// is retired once (the shard's matcher sees to it): the inbox count falls by `sequences.size()`.
   caf::error commit_match(uint32_t shard, const std::vector<uint64_t>& sequences,
                           const delivery_list& deliveries);
 

@@ -123,21 +123,10 @@ caf::error store::commit_match(uint32_t shard, const std::vector<uint64_t>& sequ
                                const delivery_list& deliveries) {
   auto& s = *impl_;
   rocksdb::WriteBatch batch;
-  // Count the inbox entries that really go (one MultiGet): the inbox counts stay exact.
-  std::vector<std::string> inbox_keys;
-  inbox_keys.reserve(sequences.size());
-  for (auto sequence : sequences) {
-    inbox_keys.push_back(keys::inbox_key(shard, sequence));
-    batch.Delete(s.inbox, inbox_keys.back());
-  }
-  std::vector<rocksdb::Slice> inbox_slices(inbox_keys.begin(), inbox_keys.end());
-  std::vector<rocksdb::PinnableSlice> inbox_values(inbox_keys.size());
-  std::vector<rocksdb::Status> inbox_statuses(inbox_keys.size());
-  s.db->MultiGet(rocksdb::ReadOptions{}, s.inbox, inbox_slices.size(), inbox_slices.data(),
-                 inbox_values.data(), inbox_statuses.data());
-  uint64_t inbox_removed = 0;
-  for (auto& status : inbox_statuses)
-    inbox_removed += status.ok() ? 1 : 0;
+  // The matcher retires each inbox entry once: the count falls by their number, unread.
+  for (auto sequence : sequences)
+    batch.Delete(s.inbox, keys::inbox_key(shard, sequence));
+  auto inbox_removed = static_cast<uint64_t>(sequences.size());
   // A delivery already waiting (the same event matched twice) keeps its place and attempts.
   std::unordered_set<std::string> ids;
   std::vector<const delivery*> fresh;
