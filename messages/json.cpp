@@ -2,6 +2,7 @@
 // ISO-8601 reader. Parsers live in json_parse.cpp, writers in json_write.cpp.
 #include "messages/json.hpp"
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <unordered_set>
@@ -19,6 +20,22 @@ namespace {
 // Iterative: the reader keeps its own stack, so hostile nesting never deepens ours.
 constexpr unsigned parse_flags = rapidjson::kParseIterativeFlag
                                  | rapidjson::kParseValidateEncodingFlag;
+// For pure ASCII input, which is valid UTF-8 byte by byte: the reader's per-character encoding
+// check is the costliest part of the pass, and escapes are still checked by the handler.
+constexpr unsigned ascii_parse_flags = rapidjson::kParseIterativeFlag;
+
+bool is_ascii(std::string_view text) {
+  uint64_t seen = 0;
+  size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, text.data() + i, 8);
+    seen |= word;
+  }
+  for (; i < text.size(); ++i)
+    seen |= static_cast<unsigned char>(text[i]);
+  return (seen & 0x8080808080808080ull) == 0;
+}
 
 caf::error body_error(const std::string& reason) {
   return make_error(error_code::body_format, "body: " + reason);
@@ -119,7 +136,8 @@ caf::error check_json(std::string_view text, const json_limits& limits) {
   rapidjson::MemoryStream stream(text.data(), text.size());
   check_handler handler{limits.max_depth};
   rapidjson::Reader reader;
-  auto result = reader.Parse<parse_flags>(stream, handler);
+  auto result = is_ascii(text) ? reader.Parse<ascii_parse_flags>(stream, handler)
+                               : reader.Parse<parse_flags>(stream, handler);
   if (result)
     return {};
   if (!handler.reason().empty())
