@@ -12,6 +12,7 @@ packages=(
   libboost-dev          # Beast / Asio (header-only)
   libcurl4-openssl-dev  # webhook sinks
   libssl-dev            # caf_openssl links OpenSSL
+  libtcmalloc-minimal4  # dispatchd's allocator (gperftools' tcmalloc; see apps/CMakeLists.txt)
   openssl               # the cluster tests make a CA and node certificates
   gnuplot-nox           # dispatch-bench draws its figures (SVG); optional at run time
   curl                  # the README's session against dispatchd
