@@ -150,6 +150,15 @@ struct cluster_store::impl {
     return status.ok() ? caf::none : to_error(status, std::string{"cluster "} + operation);
   }
 
+  /// Fsyncs the WAL without holding RocksDB's write queue (see `store::accept_events`).
+  caf::error sync_wal(const char* operation) {
+    if (!opts.sync || opts.in_memory) // the in-memory Env has nothing to sync (nor SyncWAL)
+      return caf::none;
+    auto status = db->SyncWAL();
+    return status.ok() ? caf::none
+                       : to_error(status, std::string{"cluster "} + operation + " (sync)");
+  }
+
   caf::error read_meta(const std::string& key, size_t width, uint64_t& out, bool& found);
   caf::error count_keys(rocksdb::ColumnFamilyHandle* family, const std::string& lower,
                         const std::string& upper, uint64_t& n) const;
@@ -314,6 +323,7 @@ cluster_store::open(const cluster_store_options& opts) {
   s->path = opts.in_memory ? in_memory_path : opts.dir;
   rocksdb::DBOptions db_opts;
   db_opts.create_if_missing = true;
+  db_opts.allow_concurrent_memtable_write = false; // as in the engine's store (store.cpp)
   db_opts.create_missing_column_families = true;
   db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_opts.info_log = std::make_shared<stderr_logger>("rocksdb (cluster)");
@@ -354,21 +364,36 @@ caf::expected<std::vector<uint64_t>> cluster_store::enqueue(uint32_t owner,
       return err;
   }
   auto& s = *impl_;
-  std::lock_guard<std::mutex> guard{s.queue_mutex};
-  auto found = s.last_sequence.find(owner);
-  auto next = found == s.last_sequence.end() ? 0 : found->second;
-  rocksdb::WriteBatch batch;
-  sequences.reserve(events.size());
-  for (auto& value : values) {
-    ++next;
-    batch.Put(s.forward, queue_key(owner, next), value);
-    sequences.push_back(next);
+  {
+    // Unsynced under the lock (keys are assigned in order), synced after it: the forwarders'
+    // retires and the stats do not wait for the fsync.
+    std::lock_guard<std::mutex> guard{s.queue_mutex};
+    auto found = s.last_sequence.find(owner);
+    auto next = found == s.last_sequence.end() ? 0 : found->second;
+    rocksdb::WriteBatch batch;
+    sequences.reserve(events.size());
+    for (auto& value : values) {
+      ++next;
+      batch.Put(s.forward, queue_key(owner, next), value);
+      sequences.push_back(next);
+    }
+    batch.Put(s.meta, sequence_mark_key(owner), u64_value(next));
+    if (auto err = s.write(batch, false, "enqueue"))
+      return err;
+    s.last_sequence[owner] = next;
+    s.depths[owner] += events.size();
   }
-  batch.Put(s.meta, sequence_mark_key(owner), u64_value(next));
-  if (auto err = s.write(batch, s.opts.sync, "enqueue"))
+  if (auto err = s.sync_wal("enqueue")) {
+    // Not durable: take the events back (best effort) before the caller answers its error.
+    rocksdb::WriteBatch undo;
+    undo.DeleteRange(s.forward, queue_key(owner, sequences.front()),
+                     queue_key_after(owner, sequences.back()));
+    s.write(undo, false, "enqueue (undo)");
+    std::lock_guard<std::mutex> guard{s.queue_mutex};
+    auto& depth = s.depths[owner];
+    depth -= std::min<uint64_t>(depth, events.size());
     return err;
-  s.last_sequence[owner] = next;
-  s.depths[owner] += events.size();
+  }
   return sequences;
 }
 
