@@ -171,6 +171,9 @@ public:
   caf::error append_log(action_kind kind, const std::string& delivery_id, const std::string& json,
                         timestamp_ms now);
 
+  /// Records many at once, in one batch (`received` is each record's time and day).
+  caf::error append_logs(const std::vector<log_record>& records);
+
   /// Visits log records of `kind`, oldest day first. Stop by returning false.
   caf::error for_each_log(action_kind kind,
                           const std::function<bool(const log_record&)>& visit) const;

@@ -13,12 +13,19 @@ namespace dispatch {
 
 caf::error store::append_log(action_kind kind, const std::string& delivery_id,
                              const std::string& json, timestamp_ms now) {
-  std::string value;
-  auto text = json;
-  if (auto err = codec::encode(value, now, text))
-    return err;
+  return append_logs({log_record{delivery_id, kind, now, json}});
+}
+
+caf::error store::append_logs(const std::vector<log_record>& records) {
   rocksdb::WriteBatch batch;
-  batch.Put(impl_->log, keys::log_key(kind, day_of(now), delivery_id), value);
+  std::string value;
+  for (auto& r : records) {
+    auto received = r.received;
+    auto& text = const_cast<std::string&>(r.json); // the serializer takes non-const; it only reads
+    if (auto err = codec::encode(value, received, text))
+      return err;
+    batch.Put(impl_->log, keys::log_key(r.kind, day_of(r.received), r.id), value);
+  }
   return impl_->write(batch, false, "append to the log");
 }
 

@@ -10,7 +10,12 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <limits>
+
+#include <caf/variant.hpp>
+
 #include "messages/error_code.hpp"
+#include "messages/json.hpp"
 
 namespace dispatch {
 
@@ -33,36 +38,42 @@ void write_raw_object(json_writer& w, const std::string& json) {
   w.RawValue(json.data(), json.size(), rapidjson::kObjectType);
 }
 
-/// True for a well-formed JSON object in valid UTF-8. Iterative parsing: deep nesting cannot
-/// exhaust the stack. Payloads were validated upstream; this keeps a corrupt one out of the log.
+/// True for a well-formed JSON object in valid UTF-8 (the codec's pre-check: iterative, with a
+/// fast path for ASCII), however large or deep. Payloads were validated upstream; this keeps a
+/// corrupt one out of the log.
 bool is_json_object_text(const std::string& text) {
-  auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos || text[first] != '{') return false;
-  rapidjson::Reader reader;
-  rapidjson::StringStream input{text.c_str()};
-  rapidjson::BaseReaderHandler<> ignore;
-  constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-  auto ok = !reader.Parse<flags>(input, ignore).IsError();
-  // A NUL inside the text would end StringStream early: the whole text must have been read.
-  return ok && text.find('\0') == std::string::npos;
+  return is_json_object(text, json_limits{std::numeric_limits<size_t>::max(),
+                                          std::numeric_limits<unsigned>::max()});
 }
 
-delivery_result store_record(const store_ptr& db, const delivery& d, std::string json) {
-  if (auto err = db->append_log(d.kind, d.id, json, now_ms()))
-    return retry_later("log sink: " + message_of(err));
-  return delivered();
-}
-
-delivery_result receive(const store_ptr& db, const delivery& d) {
+/// Validates and renders a delivery: the record to write, or the answer when it cannot be kept.
+caf::variant<log_record, delivery_result> render(const delivery& d) {
   auto now = now_ms();
   if (d.kind == action_kind::task) {
     if (!is_json_object_text(d.task.data))
       return permanent_failure("log sink: task data is not a JSON object");
-    return store_record(db, d, logged_task_json(d, now));
+    return log_record{d.id, d.kind, now, logged_task_json(d, now)};
   }
   if (!is_json_object_text(d.mail.content))
     return permanent_failure("log sink: mail content is not a JSON object");
-  return store_record(db, d, logged_mail_json(d, now));
+  return log_record{d.id, d.kind, now, logged_mail_json(d, now)};
+}
+
+void flush(log_sink_actor::stateful_pointer<log_sink_state> self) {
+  auto& st = self->state;
+  st.flush_pending = false;
+  auto pending = std::move(st.pending);
+  st.pending.clear();
+  if (pending.empty())
+    return;
+  std::vector<log_record> records;
+  records.reserve(pending.size());
+  for (auto& p : pending)
+    records.push_back(std::move(p.record));
+  auto err = st.db->append_logs(records);
+  auto answer = err ? retry_later("log sink: " + message_of(err)) : delivered();
+  for (auto& p : pending)
+    p.promise.deliver(answer);
 }
 
 }  // namespace
@@ -130,11 +141,26 @@ std::string logged_mail_json(const delivery& d, timestamp_ms received) {
   return {out.GetString(), out.GetSize()};
 }
 
-sink_actor::behavior_type log_sink(sink_actor::stateful_pointer<log_sink_state> self,
-                                   store_ptr db) {
+log_sink_actor::behavior_type log_sink(log_sink_actor::stateful_pointer<log_sink_state> self,
+                                       store_ptr db) {
   self->state.db = std::move(db);
   return {
-      [self](deliver_atom, const delivery& d) { return receive(self->state.db, d); },
+      [self](deliver_atom, const delivery& d) -> caf::result<delivery_result> {
+        auto rendered = render(d);
+        if (auto answer = caf::get_if<delivery_result>(&rendered))
+          return *answer;
+        auto& st = self->state;
+        auto promise = self->make_response_promise<delivery_result>();
+        st.pending.push_back(
+            pending_log_record{promise, std::move(caf::get<log_record>(rendered))});
+        if (!st.flush_pending) {
+          // Every delivery already in the mailbox is handled before this flush: one batch.
+          st.flush_pending = true;
+          self->send(self, flush_atom::value);
+        }
+        return promise;
+      },
+      [self](flush_atom) { flush(self); },
   };
 }
 

@@ -3,14 +3,31 @@
 // startTimestamp, as the Task Service would. Idempotent on the delivery id: no second record.
 #pragma once
 
+#include <vector>
+
+#include <caf/typed_response_promise.hpp>
+
 #include "messages/interfaces.hpp"
 #include "persistence/store.hpp"
 
 namespace dispatch {
 
+/// The log sink's own interface: a sink's, plus its group commit.
+using log_sink_actor = sink_actor::extend<
+  // Internal: writes every record gathered since the last flush in one batch, then answers them.
+  caf::reacts_to<flush_atom>>;
+
+/// A received delivery, rendered, waiting for the next batch write.
+struct pending_log_record {
+  caf::typed_response_promise<delivery_result> promise;
+  log_record record;
+};
+
 struct log_sink_state {
   static inline const char* name = "log_sink";
   store_ptr db;
+  std::vector<pending_log_record> pending;
+  bool flush_pending = false; // a `flush` is queued in our own mailbox
 };
 
 /// The ExH shape of a delivered task: `{id, functionName, data, tags?, startTimestamp?, priority?,
@@ -20,7 +37,9 @@ std::string logged_task_json(const delivery& d, timestamp_ms received);
 /// The ExH shape of a sent mail: `{id, templateId, recipients, content, creationTimestamp}`.
 std::string logged_mail_json(const delivery& d, timestamp_ms received);
 
-sink_actor::behavior_type log_sink(sink_actor::stateful_pointer<log_sink_state> self,
-                                   store_ptr db);
+/// Spawns with the store. Every delivery already in the mailbox when the `flush` comes is written
+/// in the same batch; each is answered once its batch is written.
+log_sink_actor::behavior_type log_sink(log_sink_actor::stateful_pointer<log_sink_state> self,
+                                       store_ptr db);
 
 } // namespace dispatch
