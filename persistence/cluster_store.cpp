@@ -353,6 +353,19 @@ cluster_store::open(const cluster_store_options& opts) {
 
 caf::expected<std::vector<uint64_t>> cluster_store::enqueue(uint32_t owner,
                                                             const event_list& events) {
+  auto sequences = append(owner, events);
+  if (!sequences || sequences->empty())
+    return sequences;
+  if (auto err = sync()) {
+    // Not durable: take the events back (best effort) before the caller answers its error.
+    retire(owner, sequences->front(), sequences->back());
+    return err;
+  }
+  return sequences;
+}
+
+caf::expected<std::vector<uint64_t>> cluster_store::append(uint32_t owner,
+                                                           const event_list& events) {
   std::vector<uint64_t> sequences;
   if (events.empty())
     return sequences;
@@ -364,37 +377,28 @@ caf::expected<std::vector<uint64_t>> cluster_store::enqueue(uint32_t owner,
       return err;
   }
   auto& s = *impl_;
-  {
-    // Unsynced under the lock (keys are assigned in order), synced after it: the forwarders'
-    // retires and the stats do not wait for the fsync.
-    std::lock_guard<std::mutex> guard{s.queue_mutex};
-    auto found = s.last_sequence.find(owner);
-    auto next = found == s.last_sequence.end() ? 0 : found->second;
-    rocksdb::WriteBatch batch;
-    sequences.reserve(events.size());
-    for (auto& value : values) {
-      ++next;
-      batch.Put(s.forward, queue_key(owner, next), value);
-      sequences.push_back(next);
-    }
-    batch.Put(s.meta, sequence_mark_key(owner), u64_value(next));
-    if (auto err = s.write(batch, false, "enqueue"))
-      return err;
-    s.last_sequence[owner] = next;
-    s.depths[owner] += events.size();
+  // Unsynced under the lock (keys are assigned in order); the sync comes after it, so the
+  // forwarders' retires and the stats do not wait for the fsync.
+  std::lock_guard<std::mutex> guard{s.queue_mutex};
+  auto found = s.last_sequence.find(owner);
+  auto next = found == s.last_sequence.end() ? 0 : found->second;
+  rocksdb::WriteBatch batch;
+  sequences.reserve(events.size());
+  for (auto& value : values) {
+    ++next;
+    batch.Put(s.forward, queue_key(owner, next), value);
+    sequences.push_back(next);
   }
-  if (auto err = s.sync_wal("enqueue")) {
-    // Not durable: take the events back (best effort) before the caller answers its error.
-    rocksdb::WriteBatch undo;
-    undo.DeleteRange(s.forward, queue_key(owner, sequences.front()),
-                     queue_key_after(owner, sequences.back()));
-    s.write(undo, false, "enqueue (undo)");
-    std::lock_guard<std::mutex> guard{s.queue_mutex};
-    auto& depth = s.depths[owner];
-    depth -= std::min<uint64_t>(depth, events.size());
+  batch.Put(s.meta, sequence_mark_key(owner), u64_value(next));
+  if (auto err = s.write(batch, false, "enqueue"))
     return err;
-  }
+  s.last_sequence[owner] = next;
+  s.depths[owner] += events.size();
   return sequences;
+}
+
+caf::error cluster_store::sync() {
+  return impl_->sync_wal("enqueue");
 }
 
 caf::expected<queued_event_list> cluster_store::peek(uint32_t owner, uint64_t after, size_t max) {

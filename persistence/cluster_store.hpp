@@ -49,6 +49,13 @@ public:
   /// sequences in order.
   caf::expected<std::vector<uint64_t>> enqueue(uint32_t owner, const event_list& events);
 
+  /// `enqueue` without the sync: several appends then one `sync` make a group commit. Until the
+  /// sync returns nothing of them may be acknowledged; `retire` takes one back.
+  caf::expected<std::vector<uint64_t>> append(uint32_t owner, const event_list& events);
+
+  /// Makes every append so far durable (an fsync of the WAL, when the store syncs).
+  caf::error sync();
+
   /// Up to `max` queued events of `owner` with a sequence above `after`, oldest first (a page read
   /// from disk: the queue is never held in memory).
   caf::expected<queued_event_list> peek(uint32_t owner, uint64_t after, size_t max);
