@@ -2,6 +2,11 @@
 // duplicates, batches with bad entries, tasks via /tasks/v1 and mails via /mail/v1.
 #include <boost/test/unit_test.hpp>
 
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <vector>
+
 #include "api_fixture.hpp"
 
 using namespace dispatch;
@@ -49,6 +54,53 @@ BOOST_AUTO_TEST_CASE(a_duplicate_id_is_answered_with_the_first_stored_event) {
   BOOST_TEST(text(second.json, "id") == id);
   BOOST_TEST(second.json["creationTimestamp"].GetInt64() == 1000);
   BOOST_TEST(dump(second.json["content"]) == R"({"n":1})");
+}
+
+// Single POSTs in flight together are published as one batch (the publisher bridge): every
+// request must still get its own answer, duplicates and fresh events mixed.
+BOOST_AUTO_TEST_CASE(concurrent_single_posts_each_get_their_own_answer) {
+  constexpr int n = 200;
+  auto first = ok("POST", "/events/v1/",
+                  R"({"id":"bbbbbbbbbbbbbbbbbbbbbbbb","type":"t","content":{"first":true},)"
+                  R"("creationTimestamp":1000})");
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<http_response> answers(n);
+  int answered = 0;
+  for (int i = 0; i < n; ++i) {
+    http_request req;
+    req.method = "POST";
+    req.target = "/events/v1/";
+    req.content_type = "application/json";
+    // Every fifth one repeats the id stored above; the others are new, each with its own content.
+    req.body = i % 5 == 0
+                   ? R"({"id":"bbbbbbbbbbbbbbbbbbbbbbbb","type":"t","content":{"i":)"
+                         + std::to_string(i) + "}}"
+                   : R"({"type":"t","content":{"i":)" + std::to_string(i) + "}}";
+    // Called from this thread without waiting: the requests are in flight together.
+    handler(std::move(req), [&, i](http_response res) {
+      std::lock_guard<std::mutex> guard{m};
+      answers[i] = std::move(res);
+      ++answered;
+      cv.notify_all();
+    });
+  }
+  std::unique_lock<std::mutex> guard{m};
+  BOOST_REQUIRE(cv.wait_for(guard, std::chrono::seconds(30), [&] { return answered == n; }));
+  std::set<std::string> ids;
+  for (int i = 0; i < n; ++i) {
+    BOOST_REQUIRE_EQUAL(answers[i].status, 200u);
+    rapidjson::Document doc;
+    doc.Parse(answers[i].body.c_str());
+    BOOST_REQUIRE(doc.IsObject());
+    if (i % 5 == 0) {
+      BOOST_TEST(dump(doc) == dump(first.json)); // the event as first stored
+    } else {
+      BOOST_TEST(dump(doc["content"]) == R"({"i":)" + std::to_string(i) + "}");
+      ids.insert(text(doc, "id"));
+    }
+  }
+  BOOST_TEST(ids.size() == size_t{n - n / 5}); // every new event got an id of its own
 }
 
 BOOST_AUTO_TEST_CASE(event_input_errors) {
