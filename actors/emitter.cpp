@@ -12,6 +12,7 @@
 
 #include "actors/backoff.hpp"
 #include "messages/error_code.hpp"
+#include "messages/group_commit.hpp"
 
 namespace dispatch {
 
@@ -143,10 +144,7 @@ void record_outcome(emitter_ptr self, unwritten_outcome x) {
   auto& st = self->state;
   auto id = x.outcome.id;
   st.unwritten.insert_or_assign(std::move(id), std::move(x));
-  if (!st.flush_pending) {
-    st.flush_pending = true;
-    self->send(self, flush_atom::value);
-  }
+  schedule_flush(self, st.flush_pending);
 }
 
 /// Turns a sink's answer into the delivery's next state.

@@ -6,6 +6,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/sec.hpp>
 
+#include "messages/group_commit.hpp"
 #include "messages/ids.hpp"
 #include "messages/validation.hpp"
 
@@ -17,20 +18,17 @@ using self_ptr = ingest_actor::stateful_pointer<ingest_state>;
 
 constexpr auto reroute_delay = std::chrono::milliseconds(50);
 
-void schedule_flush(self_ptr self) {
+/// Asks for a flush: at once when the batch is full (whatever is queued behind it forms the next
+/// one), else once per mailbox drain.
+void flush_soon(self_ptr self) {
   auto& st = self->state;
   if (st.buffer.size() >= st.config.batch_max_events
       || st.buffer_bytes >= st.config.batch_max_bytes) {
-    // A full batch goes now; whatever is queued behind it forms the next one.
     self->send(self, flush_atom::value);
     st.flush_pending = true;
     return;
   }
-  if (!st.flush_pending) {
-    // Every publish already in the mailbox is handled before this flush: one batch takes them all.
-    self->send(self, flush_atom::value);
-    st.flush_pending = true;
-  }
+  schedule_flush(self, st.flush_pending);
 }
 
 /// Validates and buffers the events of one publish call; answers rejected ones at once.
@@ -87,7 +85,7 @@ void submit(self_ptr self, waiting_publisher pub) {
     return;
   }
   self->state.waiting.push_back(std::move(pub));
-  schedule_flush(self);
+  flush_soon(self);
 }
 
 /// Hands durable events to their shard's matcher. An empty list asks the matcher to rescan its

@@ -9,6 +9,7 @@
 
 #include "messages/ids.hpp"
 #include "messages/json.hpp"
+#include "messages/group_commit.hpp"
 
 namespace dispatch {
 
@@ -164,11 +165,7 @@ caf::result<uint64_t> consume(self_ptr self, inbox_event_list& events) {
       st.routed.push_back(std::move(in));
   auto promise = self->make_response_promise<uint64_t>();
   st.routes.emplace_back(promise, count);
-  if (!st.flush_pending) {
-    // Every route already in the mailbox is handled before this flush: one commit takes them all.
-    st.flush_pending = true;
-    self->send(self, flush_atom::value);
-  }
+  schedule_flush(self, st.flush_pending); // one commit for every route in the mailbox
   return promise;
 }
 

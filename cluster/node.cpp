@@ -4,6 +4,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "messages/error_code.hpp"
+#include "messages/group_commit.hpp"
 #include "messages/ids.hpp"
 #include "messages/validation.hpp"
 
@@ -105,10 +106,8 @@ void publish(self_ptr self, const event_list& events, node_publish_ptr call) {
           part_done(call);
         });
   }
-  if (!st.buffer.empty() && !st.flush_pending) {
-    st.flush_pending = true;
-    self->send(self, flush_atom::value);
-  }
+  if (!st.buffer.empty())
+    schedule_flush(self, st.flush_pending);
   part_done(call);
 }
 

@@ -7,6 +7,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "messages/error_code.hpp"
+#include "messages/group_commit.hpp"
 
 namespace dispatch {
 
@@ -69,11 +70,7 @@ queue_writer(self_ptr self, cluster_store_ptr store,
                                                 + " is not a member of this cluster");
       auto promise = self->make_response_promise<uint64_t>();
       st.pending.push_back(pending_append{owner, std::move(events), promise});
-      if (!st.flush_pending) {
-        // Every append already in the mailbox is handled before this flush: one sync for all.
-        st.flush_pending = true;
-        self->send(self, flush_atom::value);
-      }
+      schedule_flush(self, st.flush_pending); // one sync for every append in the mailbox
       return promise;
     },
     [self](flush_atom) { flush(self); },

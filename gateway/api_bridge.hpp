@@ -18,6 +18,7 @@
 
 #include "gateway/api.hpp"
 #include "gateway/errors.hpp"
+#include "messages/group_commit.hpp"
 #include "messages/json.hpp"
 
 namespace dispatch {
@@ -160,10 +161,7 @@ inline caf::behavior publisher_bridge(caf::stateful_actor<publisher_bridge_state
       [self](publish_job& job) {
         auto& st = self->state;
         st.pending.push_back(std::move(job));
-        if (!st.flush_pending) {
-          st.flush_pending = true;
-          self->send(self, flush_atom::value);
-        }
+        schedule_flush(self, st.flush_pending);
       },
       [flush](flush_atom) { flush(); },
   };

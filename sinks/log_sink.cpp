@@ -15,6 +15,7 @@
 #include <caf/variant.hpp>
 
 #include "messages/error_code.hpp"
+#include "messages/group_commit.hpp"
 #include "messages/json.hpp"
 
 namespace dispatch {
@@ -153,11 +154,7 @@ log_sink_actor::behavior_type log_sink(log_sink_actor::stateful_pointer<log_sink
         auto promise = self->make_response_promise<delivery_result>();
         st.pending.push_back(
             pending_log_record{promise, std::move(caf::get<log_record>(rendered))});
-        if (!st.flush_pending) {
-          // Every delivery already in the mailbox is handled before this flush: one batch.
-          st.flush_pending = true;
-          self->send(self, flush_atom::value);
-        }
+        schedule_flush(self, st.flush_pending); // one batch for every delivery in the mailbox
         return promise;
       },
       [self](flush_atom) { flush(self); },
