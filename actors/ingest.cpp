@@ -137,32 +137,33 @@ void flush(self_ptr self) {
   auto seen = ids.empty() ? caf::expected<seen_list>{seen_list{}}
                           : st.db->find_seen(ids, st.config.seen_days, now);
   caf::error failure = seen ? caf::error{} : seen.error();
-  std::vector<bool> stored_before(batch.size(), false);
-  std::unordered_map<std::string, size_t> first_in_batch;
-  for (size_t k = 0; k < client_ids.size() && !failure; ++k) {
-    auto i = client_ids[k];
-    auto& res = results[i];
-    if ((*seen)[k]) {
-      res.stored = std::move(*(*seen)[k]);
-      res.duplicate = true;
-      stored_before[i] = true;
-      continue;
-    }
-    auto [pos, inserted] = first_in_batch.emplace(batch[i].id, i);
-    if (!inserted)
-      res.duplicate = true; // of an earlier event of this batch: answered below
-  }
+  std::vector<bool> stored_before(batch.size(), false); // keeps its answer whatever happens
+  std::vector<bool> new_ids;                            // per accepted event: ingest made its id
+  new_ids.reserve(batch.size());
+  std::unordered_map<std::string, size_t> first_in_batch; // publisher-chosen id -> its index
+  size_t k = 0; // the next of `client_ids` (ascending), and its slot in `seen`
   for (size_t i = 0; i < batch.size() && !failure; ++i) {
     auto& res = results[i];
-    if (res.duplicate) {
-      if (!stored_before[i])
-        res.stored = results[first_in_batch.at(batch[i].id)].stored;
-      continue;
+    auto chosen = k < client_ids.size() && client_ids[k] == i;
+    if (chosen) {
+      auto& earlier = (*seen)[k++];
+      if (earlier) {
+        res.stored = std::move(*earlier);
+        res.duplicate = stored_before[i] = true;
+        continue;
+      }
+      auto [first, inserted] = first_in_batch.emplace(batch[i].id, i);
+      if (!inserted) { // a second copy within this batch: answered like the first
+        res.stored = results[first->second].stored;
+        res.duplicate = true;
+        continue;
+      }
     }
     // The answer gets a copy; the write and the route take the event itself.
     res.stored = batch[i];
     auto shard = shard_of(batch[i].type, st.db->shards());
     fresh.push_back(accepted_event{shard, st.next_sequence++, std::move(batch[i])});
+    new_ids.push_back(!chosen);
   }
   if (!failure && !fresh.empty())
     failure = st.db->accept_events(fresh, now);
@@ -198,8 +199,9 @@ void flush(self_ptr self) {
   }
   // Route after the write: matchers only ever see durable events.
   std::vector<inbox_event_list> by_shard(st.db->shards());
-  for (auto& acc : fresh)
-    by_shard[acc.shard].push_back(inbox_event{acc.sequence, std::move(acc.event)});
+  for (size_t j = 0; j < fresh.size(); ++j)
+    by_shard[fresh[j].shard].push_back(
+      inbox_event{fresh[j].sequence, std::move(fresh[j].event), new_ids[j]});
   st.unmatched += fresh.size();
   for (uint32_t shard = 0; shard < by_shard.size(); ++shard)
     if (!by_shard[shard].empty())

@@ -89,7 +89,11 @@ bool match_and_commit(self_ptr self, const inbox_event_list& events) {
   if (mail_count > 0)
     std::stable_partition(all.begin(), all.end(),
                           [](const delivery& d) { return d.kind == action_kind::task; });
-  if (auto err = st.db->commit_match(st.shard, sequences, all)) {
+  // Events whose ids ingest generated just now cannot have deliveries yet: no lookup for them.
+  auto ids = std::all_of(events.begin(), events.end(), [](auto& in) { return in.new_id; })
+               ? match_ids::new_ids
+               : match_ids::may_exist;
+  if (auto err = st.db->commit_match(st.shard, sequences, all, ids)) {
     std::cerr << "matcher[" << st.shard << "]: cannot store deliveries: " << message_of(err)
               << "; will retry\n";
     st.metrics->storage_ok = false;

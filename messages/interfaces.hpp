@@ -23,14 +23,17 @@
 namespace dispatch {
 
 /// An accepted event on its way from the inbox to its matcher; `sequence` is its inbox key.
+/// `new_id`: ingest generated the event's id just now, so no delivery of it can exist yet (an
+/// event read back from the inbox never claims this: it may have been matched before).
 struct inbox_event {
   uint64_t sequence = 0;
   dispatch::event event;
+  bool new_id = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, inbox_event& x) {
-  return f(caf::meta::type_name("dispatch.inbox_event"), x.sequence, x.event);
+  return f(caf::meta::type_name("dispatch.inbox_event"), x.sequence, x.event, x.new_id);
 }
 
 using inbox_event_list = std::vector<inbox_event>;

@@ -119,34 +119,54 @@ void detail::store_state::note_insert(action_kind kind, timestamp_ms due) {
   head_due[i] = std::min(head_due[i], due);
 }
 
+namespace {
+
+// The deliveries of a match that are not waiting yet (the first of two copies in the list, none
+// already in the index). Either a waiting one keeps its place and attempts.
+caf::expected<std::vector<const delivery*>> not_yet_waiting(const detail::store_state& s,
+                                                            const delivery_list& deliveries) {
+  std::unordered_set<std::string> ids;
+  std::vector<const delivery*> candidates;
+  std::vector<std::string> candidate_ids;
+  for (auto& d : deliveries)
+    if (ids.insert(d.id).second) {
+      candidates.push_back(&d);
+      candidate_ids.push_back(d.id);
+    }
+  auto slots = read_slots(s, candidate_ids);
+  if (!slots)
+    return slots.error();
+  std::vector<const delivery*> result;
+  for (size_t i = 0; i < candidates.size(); ++i)
+    if (!(*slots)[i])
+      result.push_back(candidates[i]);
+  return result;
+}
+
+} // namespace
+
 caf::error store::commit_match(uint32_t shard, const std::vector<uint64_t>& sequences,
-                               const delivery_list& deliveries) {
+                               const delivery_list& deliveries, match_ids ids) {
   auto& s = *impl_;
   rocksdb::WriteBatch batch;
   // The matcher retires each inbox entry once: the count falls by their number, unread.
   for (auto sequence : sequences)
     batch.Delete(s.inbox, keys::inbox_key(shard, sequence));
   auto inbox_removed = static_cast<uint64_t>(sequences.size());
-  // A delivery already waiting (the same event matched twice) keeps its place and attempts.
-  std::unordered_set<std::string> ids;
-  std::vector<const delivery*> fresh;
-  std::vector<std::string> fresh_ids;
-  for (auto& d : deliveries)
-    if (ids.insert(d.id).second) {
-      fresh.push_back(&d);
-      fresh_ids.push_back(d.id);
-    }
-  auto slots = read_slots(s, fresh_ids);
-  if (!slots)
-    return slots.error();
   std::vector<const delivery*> added;
-  for (size_t i = 0; i < fresh.size(); ++i) {
-    if ((*slots)[i])
-      continue;
-    if (auto err = put_waiting(s, batch, *fresh[i]))
-      return err;
-    added.push_back(fresh[i]);
+  if (ids == match_ids::new_ids) {
+    added.reserve(deliveries.size());
+    for (auto& d : deliveries)
+      added.push_back(&d);
+  } else {
+    auto fresh = not_yet_waiting(s, deliveries);
+    if (!fresh)
+      return fresh.error();
+    added = std::move(*fresh);
   }
+  for (auto* d : added)
+    if (auto err = put_waiting(s, batch, *d))
+      return err;
   if (auto err = s.write(batch, false, "commit matched events"))
     return err;
   if (shard < s.opts.shards)

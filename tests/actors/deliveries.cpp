@@ -139,6 +139,43 @@ BOOST_AUTO_TEST_CASE(purge_forgets_a_delivery) {
   BOOST_CHECK(code_of(again.error()) == error_code::resource_unknown);
 }
 
+// Once `seen` no longer remembers an id (retention), the same event published again is accepted
+// and matched again: its delivery, still waiting for a retry, keeps its attempts and its place.
+// (Ids the engine generates skip that check: this one was chosen by the publisher.)
+BOOST_AUTO_TEST_CASE(an_event_id_published_again_after_retention_keeps_its_waiting_delivery) {
+  tasks->script = fail_times(1, 60000); // the retry waits a minute
+  start();
+  create(make_dispatcher("t", {task_action("f")}));
+  const std::string id = "0123456789abcdef01234567";
+  publish("t", R"({"n":1})", id);
+  caf::expected<delivery_page> waiting{caf::error{}};
+  BOOST_REQUIRE(wait_until([&] {
+    waiting = call<delivery_page>(deliveries_atom::value, by_status("retrying"));
+    return waiting && waiting->page.total == 1;
+  }));
+  auto first = waiting->data.front();
+  BOOST_CHECK_EQUAL(first.attempts, 1u);
+  // Retention as it would run two days later forgets the id.
+  stop();
+  BOOST_REQUIRE(!open_store()->apply_retention(now_ms() + 2 * 86400000, 1, 0, 0));
+  start();
+  auto again = publish("t", R"({"n":2})", id);
+  BOOST_CHECK_EQUAL(again.id, id);
+  BOOST_CHECK_EQUAL(again.content, R"({"n":2})"); // accepted as new, not a duplicate
+  BOOST_REQUIRE(wait_until([&] {
+    auto s = call<engine_stats>(stats_atom::value);
+    return s && s->accepted == 1 && s->inbox_depth == 0;
+  }));
+  std::this_thread::sleep_for(300ms);
+  BOOST_CHECK_EQUAL(tasks->size(), 1u); // not sent again at once, as a fresh delivery would be
+  auto all = call<delivery_page>(deliveries_atom::value, query{});
+  BOOST_REQUIRE(all);
+  BOOST_REQUIRE_EQUAL(all->page.total, 1u);
+  BOOST_CHECK_EQUAL(all->data.front().id, first.id);
+  BOOST_CHECK_EQUAL(all->data.front().attempts, 1u);
+  BOOST_CHECK_EQUAL(all->data.front().next_attempt, first.next_attempt);
+}
+
 BOOST_AUTO_TEST_CASE(listing_filters_sorts_and_pages) {
   tasks->script = always_permanent();
   start();

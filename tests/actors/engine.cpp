@@ -303,17 +303,13 @@ BOOST_AUTO_TEST_CASE(rejected_input_leaves_the_store_unchanged) {
   bad_content.content = "[1,2]";
   BOOST_CHECK(!call<event>(publish_atom::value, bad_content));
   stop();
-  store_options opts;
-  opts.data_dir = config.data_dir;
-  opts.shards = config.shards;
-  auto db = store::open(opts);
-  BOOST_REQUIRE(db);
-  auto stored = (*db)->load_dispatchers();
+  auto db = open_store();
+  auto stored = db->load_dispatchers();
   BOOST_REQUIRE(stored);
   BOOST_CHECK(stored->empty());
-  BOOST_CHECK_EQUAL((*db)->last_inbox_sequence(), 0u);
+  BOOST_CHECK_EQUAL(db->last_inbox_sequence(), 0u);
   size_t deliveries = 0;
-  BOOST_CHECK(!(*db)->for_each_delivery([&](const delivery&) { return ++deliveries, true; }));
+  BOOST_CHECK(!db->for_each_delivery([&](const delivery&) { return ++deliveries, true; }));
   BOOST_CHECK_EQUAL(deliveries, 0u);
 }
 

@@ -319,10 +319,12 @@ BOOST_AUTO_TEST_CASE(stats_and_inbox_events) {
   auto iy = round_trip(i);
   BOOST_TEST(iy.sequence == 77u);
   BOOST_TEST(iy.event == sample_event());
-  inbox_event_list list{i, {78, sample_event()}};
+  BOOST_TEST(!iy.new_id);
+  inbox_event_list list{i, {78, sample_event(), true}};
   auto ly = round_trip(list);
   BOOST_REQUIRE(ly.size() == 2u);
   BOOST_TEST(ly[1].sequence == 78u);
+  BOOST_TEST(ly[1].new_id);
 }
 
 // What cluster nodes send each other must cross the network unchanged.

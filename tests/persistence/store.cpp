@@ -327,6 +327,12 @@ BOOST_FIXTURE_TEST_CASE(commit_match_moves_events_into_deliveries, fixture) {
   BOOST_CHECK_EQUAL(db->inbox_size(0), 1u);
   BOOST_CHECK_EQUAL((*db->find_waiting("t1"))->due, now);
   BOOST_CHECK(!*db->find_waiting("nope"));
+  // Deliveries of events with new ids are written without the lookup, like any other.
+  BOOST_REQUIRE(!db->commit_match(0, {}, {make_delivery("t2", action_kind::task, now + 7)},
+                                  match_ids::new_ids));
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 2u);
+  BOOST_CHECK_EQUAL((*db->find_waiting("t2"))->due, now + 7);
+  BOOST_CHECK((ids_of(due(db, action_kind::task)) == std::vector<std::string>{"t1", "t2"}));
 }
 
 BOOST_FIXTURE_TEST_CASE(scan_due_orders_by_due_time_and_skips, fixture) {
