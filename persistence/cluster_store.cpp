@@ -150,13 +150,10 @@ struct cluster_store::impl {
     return status.ok() ? caf::none : to_error(status, std::string{"cluster "} + operation);
   }
 
-  /// Fsyncs the WAL without holding RocksDB's write queue (see `store::accept_events`).
   caf::error sync_wal(const char* operation) {
     if (!opts.sync || opts.in_memory) // the in-memory Env has nothing to sync (nor SyncWAL)
       return caf::none;
-    auto status = db->SyncWAL();
-    return status.ok() ? caf::none
-                       : to_error(status, std::string{"cluster "} + operation + " (sync)");
+    return dispatch::sync_wal(*db, std::string{"cluster "} + operation);
   }
 
   caf::error read_meta(const std::string& key, size_t width, uint64_t& out, bool& found);
@@ -371,11 +368,9 @@ caf::expected<std::vector<uint64_t>> cluster_store::append(uint32_t owner,
     return sequences;
   // Encoded before taking the lock: only key assignment and the write are serialized.
   std::vector<std::string> values(events.size());
-  for (size_t i = 0; i < events.size(); ++i) {
-    auto x = events[i];
-    if (auto err = codec::encode(values[i], x))
+  for (size_t i = 0; i < events.size(); ++i)
+    if (auto err = codec::encode(values[i], events[i]))
       return err;
-  }
   auto& s = *impl_;
   // Unsynced under the lock (keys are assigned in order); the sync comes after it, so the
   // forwarders' retires and the stats do not wait for the fsync.

@@ -20,11 +20,13 @@ caf::error encode_failed(const char* what, const caf::error& cause);
 
 /// Serializes `xs...` into `out` (cleared first).
 template <class... Ts>
-caf::error encode(std::string& out, Ts&... xs) {
+caf::error encode(std::string& out, const Ts&... xs) {
   thread_local std::vector<char> buf; // reused: one allocation per thread, not per value
   buf.clear();
   caf::binary_serializer sink{nullptr, buf};
-  if (auto err = sink(xs...))
+  // CAF 0.17's serializer takes non-const references (one `inspect` serves both directions);
+  // serializing only reads them.
+  if (auto err = sink(const_cast<Ts&>(xs)...))
     return encode_failed("value", err);
   out.assign(buf.begin(), buf.end());
   return caf::none;

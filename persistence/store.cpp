@@ -251,15 +251,18 @@ caf::error detail::store_state::write(rocksdb::WriteBatch& batch, bool sync,
   return caf::none;
 }
 
+caf::error sync_wal(rocksdb::DB& db, const std::string& operation) {
+  auto status = db.SyncWAL();
+  return status.ok() ? caf::none : to_error(status, operation + " (syncing the write-ahead log)");
+}
+
 caf::error detail::store_state::sync_wal(const std::string& operation) {
-  if (opts.in_memory)
+  if (opts.in_memory) // the in-memory Env has nothing to sync (nor SyncWAL)
     return caf::none;
-  auto status = db->SyncWAL();
-  if (!status.ok()) {
+  auto err = dispatch::sync_wal(*db, operation);
+  if (err)
     write_failed = true;
-    return to_error(status, operation + " (syncing the write-ahead log)");
-  }
-  return caf::none;
+  return err;
 }
 
 bool detail::store_state::room_to_resume() const {
@@ -400,7 +403,7 @@ caf::error store::write_dispatchers(const std::vector<dispatcher>& put,
   std::string value;
   for (auto& id : erase)
     batch.Delete(impl_->dispatchers, id);
-  for (auto x : put) {
+  for (auto& x : put) {
     if (auto err = codec::encode(value, x))
       return err;
     batch.Put(impl_->dispatchers, x.id, value);
@@ -475,7 +478,7 @@ caf::error store::accept_events(const std::vector<accepted_event>& events, times
     if (accepted.shard >= impl_->opts.shards)
       return server_error("store: accept events: shard " + std::to_string(accepted.shard)
                           + " out of range (" + std::to_string(impl_->opts.shards) + " shards)");
-    auto& x = const_cast<event&>(accepted.event); // the serializer takes non-const; it only reads
+    auto& x = accepted.event;
     if (auto err = codec::encode(value, x))
       return err;
     seen_value.clear();

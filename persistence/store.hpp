@@ -127,22 +127,12 @@ public:
   scan_due(action_kind kind, size_t limit,
            const std::function<bool(const std::string&)>& skip) const;
 
-  /// Writes many outcomes in one atomic batch (one WAL write): delivered and dead ones as
-  /// `finish_delivered` / `finish_dead` do, retrying ones as `reschedule` does. For the emitter,
-  /// the single writer of its waiting deliveries: `previous_due` is trusted (no index read), and
+  /// Writes what became of waiting deliveries, in one atomic batch: a delivered or dead one
+  /// (`finished` set) leaves the queue and the index for `history` (a dead one also for
+  /// `dead_letters`); a retrying one moves to its new due time. For the emitter, the single writer
+  /// of its waiting deliveries: `previous_due` is trusted as each one's key (no index read), and
   /// a delivery purged meanwhile is the caller's to leave out.
   caf::error write_outcomes(const std::vector<delivery_outcome>& outcomes);
-
-  /// Moves a waiting delivery to its new due time (`updated.next_attempt`) and state, atomically.
-  /// `previous_due` is its current key.
-  caf::error reschedule(timestamp_ms previous_due, const delivery& updated);
-
-  /// A delivery reached its sink: removes it from the queue and its index, records it in `history`.
-  caf::error finish_delivered(timestamp_ms previous_due, const delivery& done);
-
-  /// A delivery is dead: removes it from the queue and its index, writes it to `dead_letters` and
-  /// records it in `history`.
-  caf::error finish_dead(timestamp_ms previous_due, const delivery& dead);
 
   /// Where a waiting delivery is, if it is waiting.
   caf::expected<caf::optional<delivery_slot>> find_waiting(const std::string& id) const;

@@ -1,6 +1,6 @@
 // The RocksDB store, delivery side: the time-keyed queues (kind · due · id), their index, dead
-// letters and history. Every state change is one WriteBatch, made under the delivery mutex after
-// reading the index, so the queue never holds two keys for one delivery and the counts stay exact.
+// letters and history. Every state change is one WriteBatch under the delivery mutex: revive and
+// purge read the index first; outcomes trust the key the emitter (their single writer) holds.
 #include <unordered_set>
 
 #include <rocksdb/db.h>
@@ -74,20 +74,11 @@ caf::expected<caf::optional<delivery>> read_delivery(const detail::store_state& 
 // Adds the queue key and the index entry of a waiting delivery to `batch`.
 caf::error put_waiting(detail::store_state& s, rocksdb::WriteBatch& batch, const delivery& d) {
   std::string value;
-  if (auto err = codec::encode(value, const_cast<delivery&>(d))) // the serializer only reads
+  if (auto err = codec::encode(value, d))
     return err;
   batch.Put(s.deliveries, keys::delivery_key(d.kind, d.next_attempt, d.id), value);
   batch.Put(s.delivery_index, d.id, keys::slot_value(d.kind, d.next_attempt));
   return caf::none;
-}
-
-// Removes a waiting delivery's queue key (where the index says, and where the caller thinks).
-void erase_waiting(detail::store_state& s, rocksdb::WriteBatch& batch, const std::string& id,
-                   const optional_slot& slot, action_kind kind, timestamp_ms previous_due) {
-  batch.Delete(s.deliveries, keys::delivery_key(kind, previous_due, id));
-  if (slot && (slot->kind != kind || slot->due != previous_due))
-    batch.Delete(s.deliveries, keys::delivery_key(slot->kind, slot->due, id));
-  batch.Delete(s.delivery_index, id);
 }
 
 // Iterates one whole family (or [lower, upper) of it), decoding deliveries.
@@ -229,125 +220,50 @@ store::scan_due(action_kind kind, size_t limit,
 
 namespace {
 
-/// An outcome staged in a batch, and what its write changes in the counters afterwards.
-struct staged_outcome {
-  optional_slot slot;     // where the delivery waited before
-  const delivery* value;  // its new state
-  bool finished;          // delivered or dead (else rescheduled)
-};
+bool is_finished(const delivery& d) {
+  return d.status == delivery_status::delivered || d.status == delivery_status::dead;
+}
 
-// Stages one outcome. The outcome of a finished delivery is recorded even when a purge removed it
-// meanwhile (it did happen); a reschedule of a purged delivery is dropped (the purge wins).
+// Stages one outcome: the delivery leaves its waiting key; a finished one leaves the index too
+// and goes to history (a dead one also to the dead letters), a rescheduled one waits again under
+// its new due time (its index entry is overwritten).
 caf::error stage_outcome(detail::store_state& s, rocksdb::WriteBatch& batch,
-                         const delivery_outcome& o, const optional_slot& slot,
-                         std::vector<staged_outcome>& staged) {
+                         const delivery_outcome& o) {
   auto& d = o.value;
-  auto finished = d.status == delivery_status::delivered || d.status == delivery_status::dead;
-  if (!finished) {
-    if (!slot)
-      return caf::none;
-    erase_waiting(s, batch, d.id, slot, d.kind, o.previous_due);
-    if (auto err = put_waiting(s, batch, d))
-      return err;
-  } else {
-    erase_waiting(s, batch, d.id, slot, d.kind, o.previous_due);
-    std::string value;
-    // The serializer takes non-const but only reads; a copy only when `finished` must be set.
-    auto& x = const_cast<delivery&>(d);
-    auto finished_at = d.finished;
-    if (finished_at == 0) {
-      auto final = d;
-      final.finished = finished_at = now_ms();
-      if (auto err = codec::encode(value, final))
-        return err;
-    } else if (auto err = codec::encode(value, x)) {
-      return err;
-    }
-    batch.Put(s.history, keys::history_key(day_of(finished_at), d.id), value);
-    if (d.status == delivery_status::dead)
-      batch.Put(s.dead_letters, d.id, value);
-  }
-  staged.push_back(staged_outcome{slot, &d, finished});
-  return caf::none;
-}
-
-void apply_counts(detail::store_state& s, const staged_outcome& x) {
-  if (x.finished) {
-    if (x.slot)
-      --s.waiting_counts[index_of(x.slot->kind)];
-    return;
-  }
-  if (x.slot->kind != x.value->kind) {
-    --s.waiting_counts[index_of(x.slot->kind)];
-    ++s.waiting_counts[index_of(x.value->kind)];
-  }
-  s.note_insert(x.value->kind, x.value->next_attempt);
-}
-
-} // namespace
-
-namespace {
-
-// Writes outcomes in one batch. With `check`, each delivery's slot is read from the index first
-// (under the delivery mutex): a purged one is not rescheduled and the counts stay exact. Without
-// it, `previous_due` is trusted as where each delivery waits.
-caf::error write_outcome_batch(detail::store_state& s,
-                               const std::vector<delivery_outcome>& outcomes, bool check) {
-  std::lock_guard<std::mutex> guard{s.delivery_mutex};
-  rocksdb::WriteBatch batch;
-  std::vector<staged_outcome> staged;
-  staged.reserve(outcomes.size());
-  std::vector<optional_slot> slots;
-  if (check) {
-    std::vector<std::string> ids;
-    ids.reserve(outcomes.size());
-    for (auto& o : outcomes)
-      ids.push_back(o.value.id);
-    auto read = read_slots(s, ids);
-    if (!read)
-      return read.error();
-    slots = std::move(*read);
-  } else {
-    slots.reserve(outcomes.size());
-    for (auto& o : outcomes)
-      slots.emplace_back(delivery_slot{o.value.kind, o.previous_due});
-  }
-  for (size_t i = 0; i < outcomes.size(); ++i)
-    if (auto err = stage_outcome(s, batch, outcomes[i], slots[i], staged))
-      return err;
-  if (staged.empty())
-    return caf::none;
-  if (auto err = s.write(batch, false, "write " + std::to_string(staged.size())
-                                         + " delivery outcomes"))
+  batch.Delete(s.deliveries, keys::delivery_key(d.kind, o.previous_due, d.id));
+  if (!is_finished(d))
+    return put_waiting(s, batch, d);
+  batch.Delete(s.delivery_index, d.id);
+  std::string value;
+  if (auto err = codec::encode(value, d))
     return err;
-  for (auto& x : staged)
-    apply_counts(s, x);
+  batch.Put(s.history, keys::history_key(day_of(d.finished), d.id), value);
+  if (d.status == delivery_status::dead)
+    batch.Put(s.dead_letters, d.id, value);
   return caf::none;
 }
 
 } // namespace
 
 caf::error store::write_outcomes(const std::vector<delivery_outcome>& outcomes) {
-  return write_outcome_batch(*impl_, outcomes, false);
-}
-
-caf::error store::reschedule(timestamp_ms previous_due, const delivery& updated) {
-  auto x = updated;
-  if (x.status == delivery_status::delivered || x.status == delivery_status::dead)
-    x.status = delivery_status::retrying;
-  return write_outcome_batch(*impl_, {delivery_outcome{previous_due, std::move(x)}}, true);
-}
-
-caf::error store::finish_delivered(timestamp_ms previous_due, const delivery& done) {
-  auto x = done;
-  x.status = delivery_status::delivered;
-  return write_outcome_batch(*impl_, {delivery_outcome{previous_due, std::move(x)}}, true);
-}
-
-caf::error store::finish_dead(timestamp_ms previous_due, const delivery& dead) {
-  auto x = dead;
-  x.status = delivery_status::dead;
-  return write_outcome_batch(*impl_, {delivery_outcome{previous_due, std::move(x)}}, true);
+  if (outcomes.empty())
+    return caf::none;
+  auto& s = *impl_;
+  std::lock_guard<std::mutex> guard{s.delivery_mutex};
+  rocksdb::WriteBatch batch;
+  for (auto& o : outcomes)
+    if (auto err = stage_outcome(s, batch, o))
+      return err;
+  if (auto err = s.write(batch, false, "write " + std::to_string(outcomes.size())
+                                         + " delivery outcomes"))
+    return err;
+  for (auto& o : outcomes) {
+    if (is_finished(o.value))
+      --s.waiting_counts[index_of(o.value.kind)];
+    else
+      s.note_insert(o.value.kind, o.value.next_attempt);
+  }
+  return caf::none;
 }
 
 caf::expected<caf::optional<delivery_slot>> store::find_waiting(const std::string& id) const {

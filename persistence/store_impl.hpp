@@ -96,6 +96,10 @@ struct store::impl : detail::store_state {};
 /// Turns a RocksDB status into our error: names the operation; storage exhaustion says "no space".
 caf::error to_error(const rocksdb::Status& status, const std::string& operation);
 
+/// Fsyncs a database's WAL (everything written to it so far) without holding its write queue:
+/// writers go on while the sync runs, and what they write after it rides the next one.
+caf::error sync_wal(rocksdb::DB& db, const std::string& operation);
+
 /// RocksDB's own LOG file writer aborts on an assertion once a write to a full disk failed (seen
 /// with Debian's 7.8 build), so every database of ours sends its warnings and worse to stderr,
 /// one line each, starting with `prefix`.

@@ -20,9 +20,7 @@ caf::error store::append_logs(const std::vector<log_record>& records) {
   rocksdb::WriteBatch batch;
   std::string value;
   for (auto& r : records) {
-    auto received = r.received;
-    auto& text = const_cast<std::string&>(r.json); // the serializer takes non-const; it only reads
-    if (auto err = codec::encode(value, received, text))
+    if (auto err = codec::encode(value, r.received, r.json))
       return err;
     batch.Put(impl_->log, keys::log_key(r.kind, day_of(r.received), r.id), value);
   }
