@@ -154,11 +154,13 @@ caf::error check_json(std::string_view text, const json_limits& limits) {
                     + rapidjson::GetParseError_En(result.Code()) + ")");
 }
 
+bool is_object_text(std::string_view checked) {
+  auto first = checked.find_first_not_of(" \t\r\n");
+  return first != std::string_view::npos && checked[first] == '{';
+}
+
 bool is_json_object(std::string_view text, const json_limits& limits) {
-  if (check_json(text, limits))
-    return false;
-  auto first = text.find_first_not_of(" \t\r\n");
-  return first != std::string_view::npos && text[first] == '{';
+  return !check_json(text, limits) && is_object_text(text);
 }
 
 // -- ISO-8601 --------------------------------------------------------------------------------------

@@ -29,6 +29,9 @@ caf::error check_json(std::string_view text, const json_limits& limits = {});
 /// True when `text` passes `check_json` and is a JSON object.
 bool is_json_object(std::string_view text, const json_limits& limits = {});
 
+/// For text that passed `check_json` already: true when it is an object (no second pass).
+bool is_object_text(std::string_view checked);
+
 // -- input: API bodies to typed values (each runs check_json first) ------------------------------
 
 /// `POST /events/v1/` body: `{type, content?, id?, creationTimestamp?}`. Timestamps as epoch ms or

@@ -17,8 +17,8 @@ namespace dispatch {
 
 namespace {
 
-constexpr unsigned parse_flags = rapidjson::kParseIterativeFlag
-                                 | rapidjson::kParseValidateEncodingFlag;
+// The DOM is built only from text `check_json` passed (encoding included): no second check.
+constexpr unsigned parse_flags = rapidjson::kParseIterativeFlag;
 
 bool is_blank(std::string_view text) {
   return text.find_first_not_of(" \t\r\n") == std::string_view::npos;

@@ -76,7 +76,7 @@ caf::error check_object(const std::string& path, const std::string& json, size_t
       reason.erase(0, 6);
     return bad_format(path, reason);
   }
-  if (!is_json_object(json, {max_bytes, 64}))
+  if (!is_object_text(json))
     return bad_format(path, "must be a JSON object");
   return {};
 }
