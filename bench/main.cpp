@@ -258,6 +258,11 @@ int run_all(const bench_options& o, std::vector<planned>& plan) {
     results << to_json(r, set) << "\n" << std::flush;
     done.push_back(std::move(r));
   }
+  results.close();
+  if (auto why = check_results(out, limits.size() + done.size()); !why.empty()) {
+    std::cerr << "dispatch-bench: the results file is not sound: " << why << "\n";
+    all_ok = false;
+  }
   print_table(std::cout, limits, done, set);
   if (o.figures) std::cout << draw_figures(parent.empty() ? "." : parent.string(), done) << "\n";
   if (o.data_dir.empty()) std::filesystem::remove_all(dir);

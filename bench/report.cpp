@@ -10,6 +10,7 @@
 #include <iostream>
 #include <sstream>
 
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -168,6 +169,62 @@ std::string to_json(const limit_result& r) {
   write_number(w, "loadavg_1m", r.loadavg);
   w.EndObject();
   return buf.GetString();
+}
+
+namespace {
+
+// What is wrong with one line of a results file, or an empty string.
+std::string check_line(const rapidjson::Value& x) {
+  auto number = [&x](const char* key) { return x.HasMember(key) && x[key].IsNumber(); };
+  if (!x.IsObject()) return "not a JSON object";
+  if (!x.HasMember("scenario") || !x["scenario"].IsString() || x["scenario"].GetStringLength() == 0)
+    return "no scenario name";
+  if (!x.HasMember("kind") || !x["kind"].IsString()) return "no kind";
+  std::string kind = x["kind"].GetString();
+  if (kind == "limit") {
+    for (auto key : {"records_per_s", "cpu_s_per_million_records", "window_s"})
+      if (!number(key)) return std::string{"no number "} + key;
+    return x["records_per_s"].GetDouble() > 0 ? "" : "records_per_s is not positive";
+  }
+  if (kind != "engine") return "unknown kind " + kind;
+  if (!x.HasMember("ok") || !x["ok"].IsBool()) return "no ok";
+  if (!x.HasMember("params") || !x["params"].IsObject()) return "no params";
+  for (auto key : {"window_s", "events_per_s", "deliveries_per_s", "cpu_s_per_million_events",
+                   "peak_rss_bytes", "disk_growth_bytes_per_event",
+                   "write_syscall_bytes_per_event", "lost"})
+    if (!number(key)) return std::string{"no number "} + key;
+  if (!x.HasMember("latency_ms")) return "no latency_ms";
+  auto& latency = x["latency_ms"];
+  if (latency.IsNull()) return "";
+  if (!latency.IsObject()) return "latency_ms is neither an object nor null";
+  double previous = 0;
+  for (auto key : {"p50", "p90", "p99", "p99.9", "max"}) {
+    if (!latency.HasMember(key) || !latency[key].IsNumber())
+      return std::string{"no number latency_ms."} + key;
+    auto value = latency[key].GetDouble();
+    if (value < previous) return std::string{"latency_ms."} + key + " below the percentile before";
+    previous = value;
+  }
+  return "";
+}
+
+} // namespace
+
+std::string check_results(const std::string& path, size_t expected) {
+  std::ifstream in{path};
+  if (!in) return "cannot read " + path;
+  size_t lines = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++lines;
+    rapidjson::Document doc;
+    doc.Parse(line.c_str(), line.size());
+    auto why = doc.HasParseError() ? std::string{"not JSON"} : check_line(doc);
+    if (!why.empty()) return path + " line " + std::to_string(lines) + ": " + why;
+  }
+  if (lines != expected)
+    return path + ": " + std::to_string(lines) + " lines, " + std::to_string(expected) +
+           " expected (one per limit and scenario)";
+  return "";
 }
 
 void print_table(std::ostream& out, const std::vector<limit_result>& limits,

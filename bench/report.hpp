@@ -29,6 +29,12 @@ std::string to_json(const engine_result& r, const limit_set& limits);
 /// One JSON object (no newline) for a limit.
 std::string to_json(const limit_result& r);
 
+/// Reads a results file back: `expected` lines, each a JSON object with the fields its kind
+/// promises (limit: records/s and CPU; engine: ok, params, rates, latency, CPU, RSS, bytes per
+/// event). An empty string when it is sound, else what is wrong. The smoke run checks its own
+/// file with it, so that the machine-readable output cannot rot unnoticed.
+std::string check_results(const std::string& path, size_t expected);
+
 /// The summary table of every limit and scenario.
 void print_table(std::ostream& out, const std::vector<limit_result>& limits,
                  const std::vector<engine_result>& runs, const limit_set& set);
