@@ -95,7 +95,9 @@ route_match match_route(const std::string& method, const std::string& path) {
   if (best < 0) return result;
   for (auto& entry : route_table) {
     if (score(entry.pattern, segments, nullptr) != best) continue;
-    if (method == entry.method) {
+    // HEAD is GET without the body (the session drops it): every GET route answers it too.
+    std::string_view accepts = entry.method;
+    if (method == accepts || (method == "HEAD" && accepts == "GET")) {
       result.kind = match_kind::found;
       result.route = entry.route;
       result.allowed.clear();
@@ -104,7 +106,7 @@ route_match match_route(const std::string& method, const std::string& path) {
     }
     result.kind = match_kind::wrong_method;
     result.allowed += result.allowed.empty() ? "" : ", ";
-    result.allowed += entry.method;
+    result.allowed += accepts == "GET" ? "GET, HEAD" : entry.method;
   }
   return result;
 }

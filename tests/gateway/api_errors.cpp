@@ -88,10 +88,30 @@ BOOST_AUTO_TEST_CASE(unknown_paths_are_404_naming_the_path) {
   BOOST_TEST(text(res.json, "message").find("eq(a,b)") == std::string::npos);
 }
 
+// HEAD is GET without the body: the same status and headers (Content-Length included).
+BOOST_AUTO_TEST_CASE(head_answers_like_get_without_a_body) {
+  create_task_dispatcher("t.head");
+  for (auto target : {"/health", "/dispatchers/v1/", "/deliveries/v1/", "/no/such/thing"}) {
+    auto get = call("GET", target);
+    auto head = call("HEAD", target);
+    BOOST_TEST_CONTEXT(target) {
+      BOOST_TEST(head.status == get.status);
+      BOOST_TEST(head.body.empty());
+      BOOST_TEST(!get.body.empty());
+      BOOST_TEST(head.header("Content-Length") == std::to_string(get.body.size()));
+      BOOST_TEST(head.header("Content-Type") == get.header("Content-Type"));
+    }
+  }
+  // A path without GET still refuses HEAD.
+  auto res = call("HEAD", "/events/v1/batch");
+  BOOST_TEST(res.status == 405u);
+  BOOST_TEST(res.header("Allow") == "POST");
+}
+
 BOOST_AUTO_TEST_CASE(a_known_path_with_another_method_is_405) {
   auto res = call("DELETE", "/dispatchers/v1/");
   check_error(res, 405, 16);
-  BOOST_TEST(res.header("Allow") == "GET, POST");
+  BOOST_TEST(res.header("Allow") == "GET, HEAD, POST");
   check_error(call("GET", "/events/v1/batch"), 405, 16);
   check_error(call("POST", "/health"), 405, 16);
   check_error(call("GET", "/deliveries/v1/replay"), 405, 16);
