@@ -51,4 +51,11 @@ timestamp_ms next_attempt_time(const retry_policy& policy, uint32_t attempts, ti
   return std::max<timestamp_ms>(when, 1);
 }
 
+timestamp_ms deferred_attempt_time(const retry_policy& policy, timestamp_ms created,
+                                   timestamp_ms now, int64_t after_ms) {
+  auto when = saturating_add(now, std::max<int64_t>(after_ms, 1));
+  auto deadline = saturating_add(created, std::max<int64_t>(policy.max_age.count(), 0));
+  return when > deadline ? 0 : when;
+}
+
 }  // namespace dispatch

@@ -26,4 +26,9 @@ std::chrono::milliseconds backoff_delay(const retry_policy& policy, uint32_t att
 timestamp_ms next_attempt_time(const retry_policy& policy, uint32_t attempts, timestamp_ms created,
                                timestamp_ms now, int64_t retry_after_ms, std::mt19937_64& rng);
 
+/// When to try again a delivery the sink deferred without trying it: now + max(after_ms, 1),
+/// no attempt spent. Returns 0 when that falls beyond the delivery's maximum age.
+timestamp_ms deferred_attempt_time(const retry_policy& policy, timestamp_ms created,
+                                   timestamp_ms now, int64_t after_ms);
+
 } // namespace dispatch

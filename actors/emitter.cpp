@@ -151,16 +151,20 @@ void record_outcome(emitter_ptr self, unwritten_outcome x) {
 unwritten_outcome outcome_of(emitter_state& st, delivery d, timestamp_ms previous_due,
                              const delivery_result& r) {
   auto now = now_ms();
-  if (d.attempts < std::numeric_limits<uint32_t>::max()) ++d.attempts;
+  // A deferred delivery was not tried (the sink's circuit is open): no attempt spent, only time.
+  if (r.verdict != sink_verdict::deferred && d.attempts < std::numeric_limits<uint32_t>::max())
+    ++d.attempts;
   if (r.verdict == sink_verdict::delivered) {
     d.status = delivery_status::delivered;
     d.finished = now;
     return {previous_due, std::move(d)};
   }
   d.last_error = r.reason;
-  auto next = timestamp_ms{0};
+  auto next = timestamp_ms{0}; // a permanent failure: dead at once
   if (r.verdict == sink_verdict::retry)
     next = next_attempt_time(st.config.retry, d.attempts, d.created, now, r.retry_after_ms, st.rng);
+  else if (r.verdict == sink_verdict::deferred)
+    next = deferred_attempt_time(st.config.retry, d.created, now, r.retry_after_ms);
   if (next == 0) {
     d.status = delivery_status::dead;
     d.finished = now;

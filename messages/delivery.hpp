@@ -105,6 +105,8 @@ enum class sink_verdict : uint8_t {
   delivered = 0,
   retry = 1,     // transient failure: try again later (after `retry_after_ms` at the earliest)
   permanent = 2, // will never succeed: dead-letter at once
+  deferred = 3,  // not tried (e.g. the sink's circuit is open): again after `retry_after_ms`,
+                 // no attempt spent; only the age budget bounds it
 };
 
 struct delivery_result {
@@ -129,6 +131,10 @@ inline delivery_result retry_later(std::string reason, int64_t after_ms = 0) {
 
 inline delivery_result permanent_failure(std::string reason) {
   return {sink_verdict::permanent, 0, std::move(reason)};
+}
+
+inline delivery_result defer(std::string reason, int64_t after_ms) {
+  return {sink_verdict::deferred, after_ms, std::move(reason)};
 }
 
 } // namespace dispatch

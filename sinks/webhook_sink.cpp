@@ -87,12 +87,13 @@ void log_line(const webhook_sink_state& st, const std::string& what) {
             << "] " << what << std::endl;
 }
 
-/// The answer while the breaker refuses requests: no request, retry later.
+/// The answer while the breaker refuses requests: no request was made, so no attempt is spent;
+/// try again once the breaker may let it through.
 delivery_result refusal(const webhook_sink_state& st, circuit_breaker::clock::time_point now) {
   if (st.breaker.current() == circuit_breaker::state::open)
-    return retry_later("circuit open: " + st.last_failure, st.breaker.remaining(now).count());
+    return defer("circuit open: " + st.last_failure, st.breaker.remaining(now).count());
   // Half-open: the probe's outcome is known within one request timeout.
-  return retry_later("circuit half-open, probing: " + st.last_failure, st.config.timeout.count());
+  return defer("circuit half-open, probing: " + st.last_failure, st.config.timeout.count());
 }
 
 caf::result<delivery_result> on_deliver(sink_ptr self, const delivery& d) {

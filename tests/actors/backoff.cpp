@@ -131,6 +131,21 @@ BOOST_AUTO_TEST_CASE(age_limit_spends_the_budget) {
   BOOST_TEST(next_attempt_time(p, 1, t0, t0, 120'000, rng) == 0);
 }
 
+// A deferred delivery (not tried) waits the sink's time, whatever its attempts; only age ends it.
+BOOST_AUTO_TEST_CASE(a_deferral_waits_its_time_within_the_age_budget) {
+  auto p = policy_of(100, 2.0, 1000);
+  p.max_age = milliseconds{60'000};
+  BOOST_TEST(deferred_attempt_time(p, t0, t0, 500) == t0 + 500);
+  BOOST_TEST(deferred_attempt_time(p, t0, t0, 0) == t0 + 1);   // never "at once" in a loop
+  BOOST_TEST(deferred_attempt_time(p, t0, t0, -7) == t0 + 1);
+  BOOST_TEST(deferred_attempt_time(p, t0, t0, 60'000) == t0 + 60'000); // the last moment of its age
+  BOOST_TEST(deferred_attempt_time(p, t0, t0, 60'001) == 0);
+  BOOST_TEST(deferred_attempt_time(p, t0 - 60'000, t0, 1) == 0);
+  p.max_age = milliseconds{std::numeric_limits<int64_t>::max()};
+  BOOST_TEST(deferred_attempt_time(p, t0, t0, std::numeric_limits<int64_t>::max()) ==
+             std::numeric_limits<int64_t>::max());
+}
+
 BOOST_AUTO_TEST_CASE(retry_after_floor_is_respected) {
   auto p = policy_of(100, 2.0, 1000);
   std::mt19937_64 rng{5};

@@ -13,14 +13,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct delivery_engine : engine_fixture {
-  delivery_engine() {
-    config.retry.initial = 20ms;
-    config.retry.cap = 100ms;
-    config.retry.max_attempts = 4;
-  }
-};
-
 query by_status(const std::string& status) {
   query q;
   q.where.op = filter_op::eq;
@@ -28,6 +20,24 @@ query by_status(const std::string& status) {
   q.where.values.push_back(string_value(status));
   return q;
 }
+
+struct delivery_engine : engine_fixture {
+  delivery_engine() {
+    config.retry.initial = 20ms;
+    config.retry.cap = 100ms;
+    config.retry.max_attempts = 4;
+  }
+
+  /// Waits until exactly `n` deliveries have `status`; their page (the test fails otherwise).
+  caf::expected<delivery_page> wait_for(const std::string& status, uint64_t n) {
+    caf::expected<delivery_page> page{caf::error{}};
+    BOOST_REQUIRE(wait_until([&] {
+      page = call<delivery_page>(deliveries_atom::value, by_status(status));
+      return page && page->page.total == n;
+    }));
+    return page;
+  }
+};
 
 } // namespace
 
@@ -56,16 +66,30 @@ BOOST_AUTO_TEST_CASE(a_sink_failing_k_times_gets_one_success_after_k_plus_1_atte
   BOOST_CHECK_EQUAL(stats->retries, 3u);
 }
 
+// A sink that defers (an open circuit: no request made) costs the delivery time, not attempts:
+// six deferrals with a budget of four attempts still end in one delivery, on the first attempt.
+BOOST_AUTO_TEST_CASE(deferrals_spend_no_attempts) {
+  tasks->script = defer_times(6, 30);
+  start();
+  create(make_dispatcher("t", {task_action("f")}));
+  publish("t");
+  auto done = wait_for("delivered", 1);
+  BOOST_CHECK_EQUAL(done->data.front().attempts, 1u);
+  auto got = tasks->snapshot();
+  BOOST_REQUIRE_EQUAL(got.size(), 7u);
+  for (size_t i = 1; i < got.size(); ++i)
+    BOOST_CHECK_GE(got[i].at - got[i - 1].at, 30); // never before the sink's time
+  auto dead = call<delivery_page>(deliveries_atom::value, by_status("dead"));
+  BOOST_REQUIRE(dead);
+  BOOST_CHECK_EQUAL(dead->page.total, 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_permanent_failure_is_dead_lettered_at_once_and_replay_delivers) {
   tasks->script = always_permanent();
   start();
   create(make_dispatcher("t", {task_action("f")}));
   publish("t");
-  caf::expected<delivery_page> dead{caf::error{}};
-  BOOST_REQUIRE(wait_until([&] {
-    dead = call<delivery_page>(deliveries_atom::value, by_status("dead"));
-    return dead && dead->page.total == 1;
-  }));
+  auto dead = wait_for("dead", 1);
   BOOST_CHECK_EQUAL(tasks->size(), 1u);
   auto letter = dead->data.front();
   BOOST_CHECK_EQUAL(letter.attempts, 1u);
@@ -122,11 +146,7 @@ BOOST_AUTO_TEST_CASE(purge_forgets_a_delivery) {
   start();
   create(make_dispatcher("t", {task_action("f")}));
   publish("t");
-  caf::expected<delivery_page> dead{caf::error{}};
-  BOOST_REQUIRE(wait_until([&] {
-    dead = call<delivery_page>(deliveries_atom::value, by_status("dead"));
-    return dead && dead->page.total == 1;
-  }));
+  auto dead = wait_for("dead", 1);
   auto id = dead->data.front().id;
   auto purged = call<uint32_t>(purge_atom::value, id);
   BOOST_REQUIRE(purged);
@@ -148,11 +168,7 @@ BOOST_AUTO_TEST_CASE(an_event_id_published_again_after_retention_keeps_its_waiti
   create(make_dispatcher("t", {task_action("f")}));
   const std::string id = "0123456789abcdef01234567";
   publish("t", R"({"n":1})", id);
-  caf::expected<delivery_page> waiting{caf::error{}};
-  BOOST_REQUIRE(wait_until([&] {
-    waiting = call<delivery_page>(deliveries_atom::value, by_status("retrying"));
-    return waiting && waiting->page.total == 1;
-  }));
+  auto waiting = wait_for("retrying", 1);
   auto first = waiting->data.front();
   BOOST_CHECK_EQUAL(first.attempts, 1u);
   // Retention as it would run two days later forgets the id.

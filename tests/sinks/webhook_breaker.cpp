@@ -20,15 +20,16 @@ BOOST_AUTO_TEST_CASE(the_breaker_opens_answers_at_once_and_closes_after_a_good_p
   for (int i = 0; i < 3; ++i)
     BOOST_REQUIRE(is(deliver(sink, make_delivery(action_kind::task)), sink_verdict::retry));
   BOOST_REQUIRE_EQUAL(server.request_count(), 3u);
-  // Open: answered without a request, with the time it stays open as the floor.
+  // Open: answered without a request (deferred: no attempt spent), with the time it stays open
+  // as the floor.
   auto refused = deliver(sink, make_delivery(action_kind::task));
-  BOOST_TEST(is(refused, sink_verdict::retry));
+  BOOST_TEST(is(refused, sink_verdict::deferred));
   BOOST_TEST(contains(refused.reason, "circuit open"), refused.reason);
   BOOST_TEST(contains(refused.reason, "HTTP 500"), refused.reason);
   BOOST_TEST(refused.retry_after_ms > 0);
   BOOST_TEST(refused.retry_after_ms <= 500);
   for (int i = 0; i < 20; ++i)
-    BOOST_TEST(is(deliver(sink, make_delivery(action_kind::task)), sink_verdict::retry));
+    BOOST_TEST(is(deliver(sink, make_delivery(action_kind::task)), sink_verdict::deferred));
   BOOST_TEST(server.request_count() == 3u);
   // After the open time one probe goes out; it succeeds and the breaker closes.
   server.set_default(respond(200));
