@@ -49,7 +49,7 @@ waiting_publisher admit(self_ptr self, const event_list& events) {
     }
     if (room == 0) {
       pub.outcomes[i] = rejection(
-        ev, make_error(error_code::server,
+        ev, make_error(error_code::unavailable,
                        "overloaded: " + std::to_string(st.unmatched + st.buffer.size())
                          + " events are accepted but not yet matched; retry later"));
       st.metrics->rejected.fetch_add(1, std::memory_order_relaxed);
@@ -169,7 +169,7 @@ void flush(self_ptr self) {
     failure = st.db->accept_events(fresh, now);
   if (failure) {
     st.metrics->storage_ok = false;
-    auto why = make_error(error_code::server,
+    auto why = make_error(error_code::unavailable,
                           "unavailable: the event could not be stored (" + message_of(failure)
                             + "); nothing was accepted");
     // Only a duplicate of an event stored earlier keeps its answer; the rest was not written.

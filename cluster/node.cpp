@@ -54,7 +54,7 @@ void flush(self_ptr self) {
           }
         },
         [batch, who](const caf::error& err) {
-          auto why = make_error(error_code::server,
+          auto why = make_error(error_code::unavailable,
                                 "unavailable: the event could not be queued for node "
                                   + std::to_string(who) + " (" + message_of(err)
                                   + "); nothing was accepted");

@@ -26,10 +26,11 @@ void accept_forwarded(self_ptr self, uint32_t from, const event_list& events,
         // them); what fails here is overload or storage, which a later attempt may pass: keep
         // the batch queued there (duplicates are suppressed).
         for (auto& out : outcomes)
-          if (!accepted(out) && out.code == error_code::server) {
-            rp.deliver(make_error(error_code::server, "node " + std::to_string(from)
-                                                        + "'s events not accepted here: "
-                                                        + out.message));
+          if (!accepted(out)
+              && (out.code == error_code::unavailable || out.code == error_code::server)) {
+            rp.deliver(make_error(error_code::unavailable,
+                                  "node " + std::to_string(from)
+                                    + "'s events not accepted here: " + out.message));
             return;
           }
         self->state.counters->received.fetch_add(count, std::memory_order_relaxed);
@@ -74,7 +75,7 @@ peer_actor::behavior_type peer_endpoint(self_ptr self, member_info ours, uint32_
     [self](admin_atom a, const admin_request& req) -> caf::result<admin_reply> {
       auto& st = self->state;
       if (st.ours.node != st.coordinator)
-        return make_error(error_code::server, "unavailable: node " + std::to_string(st.ours.node)
+        return make_error(error_code::unavailable, "unavailable: node " + std::to_string(st.ours.node)
                                                 + " is not the coordinator");
       return self->delegate(st.replicator, a, req);
     },

@@ -41,7 +41,7 @@ void record(self_ptr self, admin_reply reply, log_entry_list changes,
       st.log.warning("cluster: a dispatcher change is applied here but not in the log: "
                      + message_of(version.error()));
       finish_write(self, rp,
-                   make_error(error_code::server, "unavailable: the change could not be logged "
+                   make_error(error_code::unavailable, "unavailable: the change could not be logged "
                                                   "for replication; retry it"));
       return;
     }
@@ -293,7 +293,7 @@ void forward_write(self_ptr self, const admin_request& req,
                    caf::typed_response_promise<admin_reply> rp) {
   auto& st = self->state;
   if (!st.coordinator_handle) {
-    rp.deliver(make_error(error_code::server,
+    rp.deliver(make_error(error_code::unavailable,
                           "unavailable: the coordinator (node " + std::to_string(st.coordinator)
                             + ") is unreachable; dispatcher changes are refused until it is "
                               "back"));
@@ -320,7 +320,7 @@ void forward_write(self_ptr self, const admin_request& req,
       },
       [rp](caf::error& err) mutable {
         if (err == caf::sec::request_timeout || !is_dispatch_error(err))
-          err = make_error(error_code::server,
+          err = make_error(error_code::unavailable,
                            "unavailable: the coordinator did not answer (" + message_of(err)
                              + "); the change may or may not be applied");
         rp.deliver(std::move(err));

@@ -13,17 +13,10 @@ namespace dispatch {
 
 namespace {
 
-bool starts_with(const std::string& text, const char* prefix) {
-  return text.rfind(prefix, 0) == 0;
-}
-
-// The engine says "overloaded: ..." or "unavailable: ..." for a refusal the client should retry
-// (API.md: 503 code 1); an internal request timeout means the same to a client.
-bool is_retryable_server_error(const caf::error& err) {
-  if (err.category() == caf::atom("system"))
-    return static_cast<caf::sec>(err.code()) == caf::sec::request_timeout;
-  auto message = message_of(err);
-  return starts_with(message, "overloaded") || starts_with(message, "unavailable");
+// An internal request timeout means to a client what `unavailable` says: retry (503).
+bool is_request_timeout(const caf::error& err) {
+  return err.category() == caf::atom("system")
+         && static_cast<caf::sec>(err.code()) == caf::sec::request_timeout;
 }
 
 unsigned status_of(error_code code) {
@@ -37,6 +30,7 @@ unsigned status_of(error_code code) {
     case error_code::resource_already_exists:
     case error_code::invalid_rql:
     case error_code::body_format: return 400;
+    case error_code::unavailable: return 503; // API.md: 503 with code 1
     default: return 500;
   }
 }
@@ -46,7 +40,7 @@ unsigned status_of(error_code code) {
 unsigned http_status_of(const caf::error& err) {
   auto code = code_of(err);
   if (code == error_code::server || code == error_code::none)
-    return is_retryable_server_error(err) ? 503 : 500;
+    return is_request_timeout(err) ? 503 : 500;
   return status_of(code);
 }
 
@@ -55,7 +49,7 @@ std::string error_body(error_code code, const std::string& message) {
   rapidjson::Writer<rapidjson::StringBuffer> writer{buffer};
   writer.StartObject();
   writer.Key("code");
-  writer.Uint(static_cast<unsigned>(code));
+  writer.Uint(wire_code(code));
   writer.Key("name");
   writer.String(wire_name(code));
   writer.Key("message");

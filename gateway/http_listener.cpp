@@ -226,7 +226,7 @@ void http_listener::refuse(tcp::socket& socket) {
     state_->say("connection cap of " + std::to_string(state_->cfg.max_connections)
                 + " reached: refusing new connections");
   }
-  auto body = error_body(error_code::server, "unavailable: too many connections");
+  auto body = error_body(error_code::unavailable, "unavailable: too many connections");
   auto answer = "HTTP/1.1 503 Service Unavailable\r\nServer: dispatchd\r\n"
                 "Content-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
                 "Content-Length: "

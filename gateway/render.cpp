@@ -93,7 +93,7 @@ void error_entry(json_writer& out, size_t index, error_code code, const std::str
   out.Key("index");
   out.Uint64(index);
   out.Key("code");
-  out.Uint(static_cast<unsigned>(code));
+  out.Uint(wire_code(code));
   out.Key("name");
   out.String(wire_name(code));
   out.Key("message");

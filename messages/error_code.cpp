@@ -19,8 +19,14 @@ const char* wire_name(error_code code) {
     case error_code::resource_already_exists: return "RESOURCE_ALREADY_EXISTS_EXCEPTION";
     case error_code::invalid_rql: return "INVALID_RQL_EXCEPTION";
     case error_code::body_format: return "BODY_FORMAT_EXCEPTION";
+    case error_code::unavailable: return "SERVER_EXCEPTION";
   }
   return "SERVER_EXCEPTION";
+}
+
+unsigned wire_code(error_code code) {
+  return code == error_code::unavailable ? static_cast<unsigned>(error_code::server)
+                                         : static_cast<unsigned>(code);
 }
 
 std::string to_string(error_code code) {

@@ -23,6 +23,9 @@ enum class error_code : uint8_t {
   resource_already_exists = 17,
   invalid_rql = 19,
   body_format = 22,
+  // Not a wire code: a refusal the client should retry (overload, storage or a peer unavailable).
+  // On the wire it is SERVER_EXCEPTION (1), with HTTP 503 instead of 500.
+  unavailable = 101,
 };
 
 /// The category atom of our errors inside `caf::error`.
@@ -30,6 +33,9 @@ constexpr caf::atom_value error_category_atom = caf::atom("dispatch");
 
 /// The ExH name of a code, e.g. "FIELD_FORMAT_EXCEPTION".
 const char* wire_name(error_code code);
+
+/// The code a client sees: `unavailable` is SERVER_EXCEPTION (1), every other is itself.
+unsigned wire_code(error_code code);
 
 /// Renders a code for logs (same as the wire name).
 std::string to_string(error_code code);

@@ -328,7 +328,7 @@ BOOST_AUTO_TEST_CASE(overload_is_an_error_not_unbounded_memory) {
   for (auto& o : *outcomes) {
     if (accepted(o))
       ++ok;
-    else if (o.code == error_code::server && o.message.find("overloaded") != std::string::npos)
+    else if (o.code == error_code::unavailable && o.message.find("overloaded") != std::string::npos)
       ++overloaded;
   }
   BOOST_CHECK_EQUAL(ok, 10u);

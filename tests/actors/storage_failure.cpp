@@ -60,7 +60,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_publishes_and_service_resumes_with_spac
       refused = stored.error();
   }
   BOOST_REQUIRE_MESSAGE(refused, "the full disk never refused a publish");
-  BOOST_CHECK(code_of(refused) == error_code::server);
+  BOOST_CHECK(code_of(refused) == error_code::unavailable);
   BOOST_TEST_MESSAGE("refused with: " << message_of(refused));
   BOOST_CHECK_NE(message_of(refused).find("unavailable"), std::string::npos);
   auto healthy = call<bool>(health_atom::value);
