@@ -88,7 +88,7 @@ tls_files make_tls_files(const std::string& dir, uint32_t nodes) {
   return files;
 }
 
-uint16_t peer_port() {
+uint16_t peer_port(const std::vector<uint16_t>& taken) {
   // Below the kernel's ephemeral range: a port picked there (as binding port 0 does) can be
   // taken by any outgoing connection before the node binds it, or while a killed node is down.
   unsigned low = 32768, high = 60999;
@@ -98,6 +98,8 @@ uint16_t peer_port() {
   static std::mt19937 random{std::random_device{}()};
   for (int attempt = 0; attempt < 100; ++attempt) {
     auto port = static_cast<uint16_t>(floor + random() % (ceiling - floor));
+    if (std::find(taken.begin(), taken.end(), port) != taken.end())
+      continue;
     boost::asio::io_context io;
     boost::system::error_code ec;
     boost::asio::ip::tcp::acceptor probe{io};
@@ -112,10 +114,12 @@ uint16_t peer_port() {
 test_cluster::test_cluster(cluster_options options) : options_(std::move(options)) {
   BOOST_REQUIRE(options_.nodes >= 1);
   if (options_.tls) tls_ = make_tls_files(dir / "tls", options_.nodes);
+  std::vector<uint16_t> taken;
   for (uint32_t id = 1; id <= options_.nodes; ++id) {
     node n;
     n.id = id;
-    n.cluster_port = peer_port();
+    n.cluster_port = peer_port(taken);
+    taken.push_back(n.cluster_port);
     nodes_.push_back(std::move(n));
   }
 }

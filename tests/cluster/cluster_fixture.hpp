@@ -43,8 +43,10 @@ struct tls_files {
 };
 
 /// A free port for a node's peer listener, picked below the kernel's ephemeral port range (a
-/// port taken from that range may be grabbed by an outgoing connection before the node binds it).
-uint16_t peer_port();
+/// port taken from that range may be grabbed by an outgoing connection before the node binds it),
+/// and none of `taken`: the cluster's other nodes' ports, free until their nodes bind them, so
+/// two random picks could coincide.
+uint16_t peer_port(const std::vector<uint16_t>& taken = {});
 
 /// Makes the CA and the node certificates in `dir`; fails the test when openssl fails.
 tls_files make_tls_files(const std::string& dir, uint32_t nodes);
