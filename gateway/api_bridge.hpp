@@ -83,8 +83,8 @@ class reply_once {
 
   ~reply_once() {
     if (reply_)
-      reply_(error_response(error_code::server, "unavailable: the engine stopped before answering",
-                            503));
+      reply_(error_response(error_code::unavailable,
+                            "unavailable: the engine stopped before answering", 503));
   }
 
   void operator()(http_response res) {
@@ -102,7 +102,7 @@ using reply_ptr = std::shared_ptr<reply_once>;
 inline http_response engine_error_response(const caf::error& err) {
   if (err.category() == caf::atom("system") &&
       static_cast<caf::sec>(err.code()) == caf::sec::request_receiver_down)
-    return error_response(error_code::server, "unavailable: the engine is down", 503);
+    return error_response(error_code::unavailable, "unavailable: the engine is down", 503);
   return error_response(err);
 }
 
