@@ -75,8 +75,9 @@ peer_actor::behavior_type peer_endpoint(self_ptr self, member_info ours, uint32_
     [self](admin_atom a, const admin_request& req) -> caf::result<admin_reply> {
       auto& st = self->state;
       if (st.ours.node != st.coordinator)
-        return make_error(error_code::unavailable, "unavailable: node " + std::to_string(st.ours.node)
-                                                + " is not the coordinator");
+        return make_error(error_code::unavailable, "unavailable: node "
+                                                     + std::to_string(st.ours.node)
+                                                     + " is not the coordinator");
       return self->delegate(st.replicator, a, req);
     },
     [self](replicate_atom a, uint64_t previous, const log_entry_list& entries) {
