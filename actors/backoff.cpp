@@ -17,6 +17,13 @@ int64_t saturating_add(int64_t a, int64_t b) {
   return a > max_ms - b ? max_ms : a + b;
 }
 
+// `when`, or 0 when it falls beyond the age budget, which counts from the delivery's creation:
+// an attempt past it is never made.
+timestamp_ms within_age(const retry_policy& policy, timestamp_ms created, timestamp_ms when) {
+  auto deadline = saturating_add(created, std::max<int64_t>(policy.max_age.count(), 0));
+  return when > deadline ? 0 : std::max<timestamp_ms>(when, 1);
+}
+
 }  // namespace
 
 std::chrono::milliseconds backoff_ceiling(const retry_policy& policy, uint32_t attempts) {
@@ -44,18 +51,12 @@ timestamp_ms next_attempt_time(const retry_policy& policy, uint32_t attempts, ti
   if (attempts >= policy.max_attempts) return 0;
   auto delay =
       std::max(backoff_delay(policy, attempts, rng).count(), std::max<int64_t>(retry_after_ms, 0));
-  auto when = saturating_add(now, delay);
-  // The age budget counts from the delivery's creation; a retry beyond it is never made.
-  auto deadline = saturating_add(created, std::max<int64_t>(policy.max_age.count(), 0));
-  if (when > deadline) return 0;
-  return std::max<timestamp_ms>(when, 1);
+  return within_age(policy, created, saturating_add(now, delay));
 }
 
 timestamp_ms deferred_attempt_time(const retry_policy& policy, timestamp_ms created,
                                    timestamp_ms now, int64_t after_ms) {
-  auto when = saturating_add(now, std::max<int64_t>(after_ms, 1));
-  auto deadline = saturating_add(created, std::max<int64_t>(policy.max_age.count(), 0));
-  return when > deadline ? 0 : when;
+  return within_age(policy, created, saturating_add(now, std::max<int64_t>(after_ms, 1)));
 }
 
 }  // namespace dispatch
