@@ -13,8 +13,12 @@
 #include <rocksdb/write_batch.h>
 #include <caf/all.hpp>
 
+#include "actors/matcher.hpp"
 #include "bench/workload.hpp"
+#include "messages/clock.hpp"
+#include "messages/ids.hpp"
 #include "messages/type_registry.hpp"
+#include "persistence/store.hpp"
 
 namespace dispatch::bench {
 
@@ -67,6 +71,95 @@ limit_result rocksdb_limit(bool sync, uint32_t record_bytes, uint32_t batch, dou
   r.window_s = elapsed_s(start);
   r.records_per_s = records / r.window_s;
   r.cpu_s_per_m_records = (cpu_seconds() - cpu_before) / records * 1e6;
+  db.reset();
+  std::filesystem::remove_all(path);
+  return r;
+}
+
+limit_result store_limit(bool sync, uint32_t event_bytes, uint32_t batch, uint32_t shards,
+                         uint32_t event_types, double seconds, const std::string& dir) {
+  limit_result r;
+  r.name = std::string{sync ? "store-sync-" : "store-nosync-"} + std::to_string(batch);
+  r.description = std::string{"the engine's store alone, one thread: accept, match, outcome per "
+                              "event, one task delivery each, sync "} +
+                  (sync ? "on" : "off");
+  r.record_bytes = event_bytes;
+  r.batch = batch;
+  auto path = dir + "/" + r.name;
+  std::filesystem::remove_all(path);
+  store_options options;
+  options.data_dir = path;
+  options.shards = shards;
+  options.sync = sync;
+  auto opened = store::open(options);
+  if (!opened) {
+    r.description += " (cannot open: " + caf::to_string(opened.error()) + ")";
+    return r;
+  }
+  auto db = std::move(*opened);
+  // One dispatcher with one task action per type, as in the standard scenario.
+  id_generator ids;
+  std::vector<dispatcher> dispatchers(event_types);
+  for (uint32_t t = 0; t < event_types; ++t) {
+    auto& d = dispatchers[t];
+    d.id = ids.next();
+    d.event_type = "bench.type" + std::to_string(t);
+    action a;
+    a.id = ids.next();
+    a.function_name = "bench-function-0";
+    a.data = std::string{"{\"action\":0}"};
+    d.actions.push_back(std::move(a));
+  }
+  uint64_t events = 0;
+  uint64_t sequence = db->last_inbox_sequence();
+  // One round: ingest's batch, the matchers' commits, the emitter's outcomes. False on a failure.
+  auto round = [&] {
+    auto now = now_ms();
+    std::vector<accepted_event> accepted(batch);
+    std::vector<const dispatcher*> matched(batch);
+    for (uint32_t i = 0; i < batch; ++i, ++events) {
+      auto& a = accepted[i];
+      matched[i] = &dispatchers[events % event_types];
+      a.event.id = ids.next();
+      a.event.type = matched[i]->event_type;
+      a.event.content = event_content(now_ns(), events, event_bytes);
+      a.event.creation_timestamp = now;
+      a.shard = shard_of(a.event.type, shards);
+      a.sequence = ++sequence;
+    }
+    if (db->accept_events(accepted, now)) return false;
+    std::vector<delivery_outcome> outcomes;
+    outcomes.reserve(batch);
+    for (uint32_t shard = 0; shard < shards; ++shard) {
+      std::vector<uint64_t> sequences;
+      delivery_list deliveries;
+      for (uint32_t i = 0; i < batch; ++i) {
+        if (accepted[i].shard != shard) continue;
+        sequences.push_back(accepted[i].sequence);
+        auto& d = *matched[i];
+        deliveries.push_back(make_delivery(accepted[i].event, d, d.actions.front(), false, now));
+      }
+      if (db->commit_match(shard, sequences, deliveries, match_ids::new_ids)) return false;
+      for (auto& d : deliveries) {
+        auto due = d.next_attempt;
+        d.status = delivery_status::delivered;
+        d.attempts = 1;
+        d.finished = now_ms();
+        outcomes.push_back(delivery_outcome{due, std::move(d)});
+      }
+    }
+    return !db->write_outcomes(outcomes);
+  };
+  auto cpu_before = cpu_seconds();
+  auto start = clock_type::now();
+  while (elapsed_s(start) < seconds)
+    if (!round()) {
+      r.description += " (a write failed)";
+      break;
+    }
+  r.window_s = elapsed_s(start);
+  r.records_per_s = events / r.window_s;
+  if (events > 0) r.cpu_s_per_m_records = (cpu_seconds() - cpu_before) / events * 1e6;
   db.reset();
   std::filesystem::remove_all(path);
   return r;

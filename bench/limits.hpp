@@ -13,6 +13,13 @@ namespace dispatch::bench {
 limit_result rocksdb_limit(bool sync, uint32_t record_bytes, uint32_t batch, double seconds,
                            const std::string& dir);
 
+/// The engine's storage work without its actors, on one thread: per batch of `batch` events,
+/// ingest's `accept_events` (synced when `sync`), one `commit_match` per shard with one task
+/// delivery per event, and one `write_outcomes` that finishes them all as delivered. Events/s,
+/// with the engine's own store options, in a fresh data directory under `dir` (removed afterwards).
+limit_result store_limit(bool sync, uint32_t event_bytes, uint32_t batch, uint32_t shards,
+                         uint32_t event_types, double seconds, const std::string& dir);
+
 /// Sends batches of `batch` events of `record_bytes` through source -> stage -> stage -> counter,
 /// with `window` batches in flight, for `seconds`, in an actor system of its own.
 limit_result caf_pipeline_limit(uint32_t record_bytes, uint32_t batch, uint32_t window,

@@ -171,6 +171,15 @@ std::vector<limit_result> run_limits(const bench_options& o, const std::string& 
       auto& best = sync ? set.rocksdb_sync : set.rocksdb_nosync;
       best = std::max(best, limits.back().records_per_s);
     }
+  // The engine's store without its actors, with the largest group commit.
+  for (bool sync : {true, false}) {
+    show_progress("limits: the store alone, sync " + std::string{sync ? "on" : "off"});
+    limits.push_back(isolated_limit([&] {
+      return store_limit(sync, p.event_bytes, p.batch * p.window, p.shards, p.event_types,
+                         o.limit_s, dir);
+    }));
+    (sync ? set.store_sync : set.store_nosync) = limits.back().records_per_s;
+  }
   show_progress("limits: caf pipeline");
   limits.push_back(isolated_limit(
       [&] { return caf_pipeline_limit(p.event_bytes, p.batch, p.window, o.limit_s); }));

@@ -144,6 +144,9 @@ std::string to_json(const engine_result& r, const limit_set& limits) {
   auto storage = r.params.sync ? limits.rocksdb_sync : limits.rocksdb_nosync;
   if (storage > 0 && !r.params.in_memory)
     write_number(w, "fraction_of_rocksdb_limit", r.events_per_s / storage);
+  auto store = r.params.sync ? limits.store_sync : limits.store_nosync;
+  if (store > 0 && !r.params.in_memory)
+    write_number(w, "fraction_of_store_limit", r.events_per_s / store);
   if (limits.caf_pipeline > 0)
     write_number(w, "fraction_of_caf_limit", r.events_per_s / limits.caf_pipeline);
   if (r.reference_events_per_s > 0) {
@@ -242,7 +245,7 @@ void print_table(std::ostream& out, const std::vector<limit_result>& limits,
       << std::setw(10) << "deliv/s" << std::setw(8) << "p50 ms" << std::setw(8) << "p99 ms"
       << std::setw(9) << "p99.9 ms" << std::setw(9) << "max ms" << std::setw(8) << "cpu s/M"
       << std::setw(8) << "RSS MiB" << std::setw(8) << "B/event" << std::setw(9) << "of limit"
-      << "  status\n";
+      << std::setw(9) << "of store" << "  status\n";
   for (auto& r : runs) {
     auto limit = primary_limit(r, set);
     bool lat = r.params.sink == sink_kind::counting && r.latency.samples > 0;
@@ -263,6 +266,8 @@ void print_table(std::ostream& out, const std::vector<limit_result>& limits,
     cell(8, 1, r.peak_rss_bytes / 1048576.0);
     cell(8, 0, r.write_bytes_per_event);
     cell(9, 3, limit > 0 ? r.events_per_s / limit : NAN);
+    auto store = r.params.sync ? set.store_sync : set.store_nosync;
+    cell(9, 3, r.events_per_s / store, store > 0 && !r.params.in_memory);
     out << "  " << (r.ok ? "ok" : "FAILED: " + r.failure)
         << (r.rejected > 0 ? " (" + std::to_string(r.rejected) + " rejected)" : "") << "\n";
   }
@@ -270,7 +275,8 @@ void print_table(std::ostream& out, const std::vector<limit_result>& limits,
          "limit: events/s\n"
          " over raw RocksDB records/s with the same sync, or over the CAF pipeline for in-memory,\n"
          " or for http*: over the embedded run of the same shape (single-32, standard-sync), whose\n"
-         " latency is the request's (sent until answered), not publish until the sink;\n"
+         " latency is the request's (sent until answered), not publish until the sink; of store:\n"
+         " events/s over the engine's store alone with the same sync (store-sync-N);\n"
          " B/event: bytes the process wrote with write(2) per event, WAL and compactions "
          "included)\n";
 }

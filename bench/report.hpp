@@ -14,6 +14,8 @@ namespace dispatch::bench {
 struct limit_set {
   double rocksdb_sync = 0;
   double rocksdb_nosync = 0;
+  double store_sync = 0;    // the engine's store alone (events/s)
+  double store_nosync = 0;
   double caf_pipeline = 0;
 };
 
