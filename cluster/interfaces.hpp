@@ -18,6 +18,16 @@ namespace dispatch {
 using join_atom = caf::atom_constant<caf::atom("join")>;
 using expired_atom = caf::atom_constant<caf::atom("expired")>;
 
+/// A node's own reads and operations on work done, answered from its own engine only: what a
+/// node gathers from every member to answer for the whole cluster.
+using node_reads_api = caf::typed_actor<
+  caf::replies_to<deliveries_atom, query>::with<delivery_page>,
+  caf::replies_to<replay_atom, std::string>::with<delivery>,
+  caf::replies_to<replay_atom, query>::with<uint64_t>,
+  caf::replies_to<purge_atom, std::string>::with<uint32_t>,
+  caf::replies_to<log_atom, action_kind, query>::with<json_page>,
+  caf::replies_to<events_atom, query>::with<json_page>>;
+
 /// What one node offers the others.
 using peer_actor = caf::typed_actor<
   // Handshake: the caller introduces itself and gets our introduction, or an error naming the
@@ -35,7 +45,7 @@ using peer_actor = caf::typed_actor<
   caf::replies_to<replicate_atom, uint64_t, log_entry_list>::with<uint64_t>,
   // On the coordinator: the log entries after a version, for a follower catching up (a page;
   // an empty answer means it is current).
-  caf::replies_to<catch_up_atom, uint64_t>::with<log_entry_list>>;
+  caf::replies_to<catch_up_atom, uint64_t>::with<log_entry_list>>::extend_with<node_reads_api>;
 
 /// Told whenever a peer's state changes; `handle` is invalid unless the peer is up.
 using peer_listener_actor =
@@ -78,5 +88,10 @@ using replicator_actor = peer_listener_actor::extend<
   caf::replies_to<status_atom>::with<uint64_t>,
   // Internal: a follower's catch-up that failed is tried again.
   caf::reacts_to<tick_atom>>;
+
+/// Answers reads and operations on work done for the whole cluster: asks every member's
+/// `node_reads_api` (its own included) and merges what they answer. While a member is not up, it
+/// refuses (unavailable, naming the member) rather than answer with a part missing.
+using gatherer_actor = node_reads_api::extend_with<peer_listener_actor>;
 
 } // namespace dispatch

@@ -178,6 +178,7 @@ node_actor::behavior_type node(self_ptr self, node_parts parts) {
   st.engine = std::move(parts.engine);
   st.membership = std::move(parts.membership);
   st.replicator = std::move(parts.replicator);
+  st.gatherer = std::move(parts.gatherer);
   st.forwarders = std::move(parts.forwarders);
   st.writer = std::move(parts.writer);
   st.store = std::move(parts.store);
@@ -186,6 +187,7 @@ node_actor::behavior_type node(self_ptr self, node_parts parts) {
   // gone when attached functors run).
   std::vector<caf::actor> parts_to_stop{caf::actor_cast<caf::actor>(st.membership),
                                         caf::actor_cast<caf::actor>(st.replicator),
+                                        caf::actor_cast<caf::actor>(st.gatherer),
                                         caf::actor_cast<caf::actor>(st.engine),
                                         caf::actor_cast<caf::actor>(st.writer)};
   for (auto& kv : st.forwarders)
@@ -259,18 +261,21 @@ node_actor::behavior_type node(self_ptr self, node_parts parts) {
     [self](drop_atom a, const std::string& id) {
       return self->delegate(self->state.engine, a, id);
     },
-    [self](deliveries_atom a, const query& q) { return self->delegate(self->state.engine, a, q); },
-    [self](replay_atom a, const std::string& id) {
-      return self->delegate(self->state.engine, a, id);
+    // Work done lives with the owner of its shard: the gatherer asks every member.
+    [self](deliveries_atom a, const query& q) {
+      return self->delegate(self->state.gatherer, a, q);
     },
-    [self](replay_atom a, const query& q) { return self->delegate(self->state.engine, a, q); },
+    [self](replay_atom a, const std::string& id) {
+      return self->delegate(self->state.gatherer, a, id);
+    },
+    [self](replay_atom a, const query& q) { return self->delegate(self->state.gatherer, a, q); },
     [self](purge_atom a, const std::string& id) {
-      return self->delegate(self->state.engine, a, id);
+      return self->delegate(self->state.gatherer, a, id);
     },
     [self](log_atom a, action_kind kind, const query& q) {
-      return self->delegate(self->state.engine, a, kind, q);
+      return self->delegate(self->state.gatherer, a, kind, q);
     },
-    [self](events_atom a, const query& q) { return self->delegate(self->state.engine, a, q); },
+    [self](events_atom a, const query& q) { return self->delegate(self->state.gatherer, a, q); },
     [self](stats_atom) { return stats(self); },
     [self](health_atom a) { return self->delegate(self->state.engine, a); },
   };

@@ -1,7 +1,8 @@
 // Node: the engine interface of a cluster member, what the gateway and embedding users hold.
 // Publishes of events whose shard this node owns go to the local engine; the others are made
 // durable in the forward queue (group commit, fsynced), acknowledged, and drained by the owner's
-// forwarder. Dispatcher writes go through the replicator (to the coordinator); reads are local.
+// forwarder. Dispatcher writes go through the replicator (to the coordinator); dispatcher reads
+// are local; reads of work done go to the gatherer (every member).
 #pragma once
 
 #include <chrono>
@@ -55,6 +56,7 @@ struct node_state {
   engine_actor engine;
   membership_actor membership;
   replicator_actor replicator;
+  gatherer_actor gatherer; // reads of work done, for the whole cluster
   std::map<uint32_t, forwarder_actor> forwarders; // by owner
   queue_writer_actor writer;
   cluster_store_ptr store;
@@ -74,6 +76,7 @@ struct node_parts {
   engine_actor engine;
   membership_actor membership;
   replicator_actor replicator;
+  gatherer_actor gatherer;
   std::map<uint32_t, forwarder_actor> forwarders;
   queue_writer_actor writer;
   cluster_store_ptr store;

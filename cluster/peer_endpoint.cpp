@@ -89,6 +89,19 @@ peer_actor::behavior_type peer_endpoint(self_ptr self, member_info ours, uint32_
         return entries.error();
       return std::move(*entries);
     },
+    // This node's own share of a cluster-wide read (the asking node's gatherer merges them).
+    [self](deliveries_atom a, const query& q) { return self->delegate(self->state.engine, a, q); },
+    [self](replay_atom a, const std::string& id) {
+      return self->delegate(self->state.engine, a, id);
+    },
+    [self](replay_atom a, const query& q) { return self->delegate(self->state.engine, a, q); },
+    [self](purge_atom a, const std::string& id) {
+      return self->delegate(self->state.engine, a, id);
+    },
+    [self](log_atom a, action_kind kind, const query& q) {
+      return self->delegate(self->state.engine, a, kind, q);
+    },
+    [self](events_atom a, const query& q) { return self->delegate(self->state.engine, a, q); },
   };
 }
 

@@ -1,6 +1,7 @@
 // Peer endpoint: what this node publishes through the middleman for the other nodes. It answers
-// handshakes and heartbeats, publishes forwarded events into the local engine, and hands admin
-// writes and pushed log entries to the replicator. It never exposes the engine itself.
+// handshakes and heartbeats, publishes forwarded events into the local engine, hands admin
+// writes and pushed log entries to the replicator, and answers this node's share of cluster-wide
+// reads (deliveries, replay, purge, log, held events). It never exposes the engine itself.
 #pragma once
 
 #include "cluster/forwarder.hpp"

@@ -8,6 +8,7 @@
 #include <caf/send.hpp>
 
 #include "cluster/forwarder.hpp"
+#include "cluster/gatherer.hpp"
 #include "cluster/node.hpp"
 #include "cluster/peer_endpoint.hpp"
 #include "cluster/queue_writer.hpp"
@@ -139,6 +140,11 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engi
     parts.stop();
     return port.error();
   }
+  std::vector<uint32_t> peer_ids;
+  for (auto& m : ours.members)
+    if (m.id != cluster.node)
+      peer_ids.push_back(m.id);
+  auto reads = parts.keep(sys.spawn(gatherer, cluster.node, timeout, endpoint, peer_ids));
   node_parts np;
   np.node = cluster.node;
   np.coordinator = coordinator;
@@ -149,6 +155,7 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engi
   np.engine = engine;
   np.membership = members;
   np.replicator = repl;
+  np.gatherer = reads;
   np.store = *store;
   np.counters = counters;
   for (auto& m : ours.members) {
@@ -161,6 +168,7 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engi
     caf::anon_send(members, handles_atom::value, peer_listener_actor{fwd});
   }
   caf::anon_send(members, handles_atom::value, peer_listener_actor{repl});
+  caf::anon_send(members, handles_atom::value, peer_listener_actor{reads});
   caf::anon_send(members, handles_atom::value, endpoint); // now it connects
   size_t owned = 0;
   for (auto owner : owners)

@@ -8,6 +8,7 @@ namespace dispatch {
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<event>("dispatch.event");
   cfg.add_message_type<publish_outcome>("dispatch.publish_outcome");
+  cfg.add_message_type<action_kind>("dispatch.action_kind");
   cfg.add_message_type<recipients>("dispatch.recipients");
   cfg.add_message_type<action>("dispatch.action");
   cfg.add_message_type<dispatcher>("dispatch.dispatcher");

@@ -157,6 +157,7 @@ BOOST_AUTO_TEST_CASE(registered_types_cross_the_wire_inside_messages) {
   check(event_list{sample_event()}, "std::vector<dispatch.event>");
   check(publish_outcome{sample_event(), true, error_code::none, "m"}, "dispatch.publish_outcome");
   check(publish_outcome_list{{}}, "std::vector<dispatch.publish_outcome>");
+  check(action_kind::mail, "dispatch.action_kind");
   check(sample_recipients(true), "dispatch.recipients");
   check(task_action(true), "dispatch.action");
   check(sample_dispatcher(true), "dispatch.dispatcher");
@@ -176,6 +177,7 @@ BOOST_AUTO_TEST_CASE(registered_types_cross_the_wire_inside_messages) {
   check(page_info{1, 2, 3}, "dispatch.page_info");
   check(dispatcher_page{}, "dispatch.dispatcher_page");
   check(delivery_page{}, "dispatch.delivery_page");
+  check(json_page{{3, 0, 20}, {"{}"}}, "dispatch.json_page");
   check(engine_stats{}, "dispatch.engine_stats");
   check(inbox_event{1, sample_event()}, "dispatch.inbox_event");
   check(inbox_event_list{{2, sample_event()}}, "std::vector<dispatch.inbox_event>");

@@ -1,0 +1,318 @@
+// Gatherer: fans a read out to every member and merges the answers; an operation on one
+// delivery goes to the members in turn until one of them holds it.
+#include "cluster/gatherer.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <unordered_set>
+
+#include "messages/error_code.hpp"
+#include "messages/json.hpp"
+#include "messages/query_eval.hpp"
+
+namespace dispatch {
+
+uint32_t gather_depth(const query& q) {
+  auto limit = std::min(q.limit, max_page_size);
+  if (limit == 0)
+    return 0;
+  return q.offset > UINT32_MAX - limit ? UINT32_MAX : q.offset + limit;
+}
+
+namespace {
+
+/// Merges the members' windows: in node order, then by the query's sort (a stable sort keeps the
+/// node order among equals), then the window. `key` names a record for the merge (unique).
+template <class Record, class Page, class Key, class Render>
+Page merge(const query& q, std::vector<member_page<Record>> parts, Key key, Render render) {
+  std::sort(parts.begin(), parts.end(),
+            [](const auto& x, const auto& y) { return x.node < y.node; });
+  Page out;
+  out.page.offset = q.offset;
+  out.page.limit = std::min(q.limit, max_page_size);
+  std::vector<Record> all;
+  std::unordered_set<std::string> seen;
+  for (auto& part : parts) {
+    out.page.total += part.total;
+    for (size_t i = 0; i < part.data.size(); ++i)
+      if (seen.insert(key(part, i)).second)
+        all.push_back(std::move(part.data[i]));
+  }
+  if (q.sort.empty()) {
+    for (size_t i = q.offset; i < all.size() && out.data.size() < out.page.limit; ++i)
+      out.data.push_back(std::move(all[i]));
+    return out;
+  }
+  // record_set sorts by the query's keys, then by insertion order; the members already filtered.
+  record_set sortable;
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < all.size(); ++i) {
+    keys.push_back(std::to_string(i));
+    sortable.put(keys.back(), render(all[i]));
+  }
+  query window = q;
+  window.where = filter{};
+  uint64_t ignored = 0;
+  for (auto& k : sortable.run(window, ignored))
+    out.data.push_back(std::move(all[std::stoul(k)]));
+  return out;
+}
+
+} // namespace
+
+delivery_page merge_pages(const query& q, std::vector<member_page<delivery>> parts) {
+  return merge<delivery, delivery_page>(
+    q, std::move(parts), [](auto& part, size_t i) { return part.data[i].id; },
+    [](const delivery& d) { return to_json(d); });
+}
+
+json_page merge_pages(const query& q, std::vector<member_page<std::string>> parts) {
+  return merge<std::string, json_page>(
+    q, std::move(parts),
+    [](auto& part, size_t i) { return std::to_string(part.node) + ":" + std::to_string(i); },
+    [](const std::string& json) { return json; });
+}
+
+namespace {
+
+using self_ptr = gatherer_actor::stateful_pointer<gatherer_state>;
+
+using member_list = std::vector<std::pair<uint32_t, peer_actor>>;
+
+/// Why member `id` cannot answer now.
+caf::error not_up(const gatherer_state& st, uint32_t id) {
+  auto i = st.states.find(id);
+  auto state = i == st.states.end() ? peer_state::connecting : i->second;
+  return make_error(error_code::unavailable,
+                    "unavailable: node " + std::to_string(id) + " is " + to_string(state)
+                      + ", and the answer would miss the work of its shards; try again when "
+                        "it is up");
+}
+
+/// Every member with its endpoint, or why one of them cannot answer.
+caf::expected<member_list> all_members(const gatherer_state& st) {
+  member_list out;
+  for (auto& [id, handle] : st.members) {
+    if (!handle)
+      return not_up(st, id);
+    out.emplace_back(id, handle);
+  }
+  return out;
+}
+
+/// A member's failure, naming the member.
+caf::error from_member(uint32_t id, const caf::error& err) {
+  return make_error(is_dispatch_error(err) ? code_of(err) : error_code::unavailable,
+                    "node " + std::to_string(id) + ": " + message_of(err));
+}
+
+/// One listing in progress: each member is read in pages of at most `max_page_size` until it
+/// gave `depth` records or had no more.
+template <class Page>
+struct listing {
+  using record = typename decltype(Page::data)::value_type;
+  query q;
+  uint32_t depth = 0;
+  member_list members;
+  std::vector<member_page<record>> parts;
+  size_t outstanding = 0;
+  bool failed = false;
+  caf::typed_response_promise<Page> rp;
+};
+
+template <class Page, class Ask>
+void read_member(self_ptr self, std::shared_ptr<listing<Page>> run, size_t i, uint32_t offset,
+                 Ask ask) {
+  auto chunk = run->q;
+  chunk.offset = offset;
+  chunk.limit = std::min(max_page_size, run->depth - offset);
+  auto id = run->members[i].first;
+  ask(run->members[i].second, std::move(chunk))
+    .then(
+      [self, run, i, offset, ask](Page& page) {
+        if (run->failed)
+          return;
+        auto& part = run->parts[i];
+        part.total = page.page.total;
+        auto got = static_cast<uint32_t>(page.data.size());
+        std::move(page.data.begin(), page.data.end(), std::back_inserter(part.data));
+        auto next = offset + got;
+        if (got > 0 && next < run->depth && next < part.total) {
+          read_member(self, run, i, next, ask);
+          return;
+        }
+        if (--run->outstanding == 0)
+          run->rp.deliver(merge_pages(run->q, std::move(run->parts)));
+      },
+      [run, id](caf::error& err) {
+        if (run->failed)
+          return;
+        run->failed = true;
+        run->rp.deliver(from_member(id, err));
+      });
+}
+
+/// Reads every member's share of a listing and answers the merged page. `ask(member, query)`
+/// sends the member's read and returns its response handle.
+template <class Page, class Ask>
+caf::result<Page> gather(self_ptr self, const query& q, Ask ask) {
+  if (auto err = validate(q))
+    return err;
+  auto members = all_members(self->state);
+  if (!members)
+    return members.error();
+  auto run = std::make_shared<listing<Page>>();
+  run->q = q;
+  run->depth = gather_depth(q);
+  run->members = std::move(*members);
+  run->parts.resize(run->members.size());
+  for (size_t i = 0; i < run->members.size(); ++i)
+    run->parts[i].node = run->members[i].first;
+  run->outstanding = run->members.size();
+  run->rp = self->make_response_promise<Page>();
+  for (size_t i = 0; i < run->members.size(); ++i)
+    read_member(self, run, i, 0, ask);
+  return run->rp;
+}
+
+/// An operation on one delivery in progress: the members are asked in turn (this node first),
+/// until one holds the delivery.
+template <class T>
+struct one_delivery {
+  std::string id;
+  std::vector<uint32_t> order;
+  size_t next = 0;
+  caf::error unknown;  // the first member's "no such delivery"
+  caf::error missing;  // a member that could not be asked
+  caf::typed_response_promise<T> rp;
+};
+
+template <class T, class Ask>
+void ask_next(self_ptr self, std::shared_ptr<one_delivery<T>> run, Ask ask) {
+  auto& st = self->state;
+  while (run->next < run->order.size()) {
+    auto id = run->order[run->next++];
+    auto& handle = st.members[id];
+    if (!handle) {
+      if (!run->missing)
+        run->missing = not_up(st, id);
+      continue;
+    }
+    ask(handle, run->id)
+      .then([run](T& answer) { run->rp.deliver(std::move(answer)); },
+            [self, run, ask, id](caf::error& err) {
+              if (is_dispatch_error(err) && code_of(err) == error_code::resource_unknown) {
+                if (!run->unknown)
+                  run->unknown = std::move(err);
+                ask_next(self, run, ask);
+                return;
+              }
+              run->rp.deliver(from_member(id, err));
+            });
+    return;
+  }
+  // Nobody holds it: unknown, unless a member could not be asked.
+  run->rp.deliver(run->missing ? run->missing : run->unknown);
+}
+
+template <class T, class Ask>
+caf::result<T> on_holder(self_ptr self, const std::string& delivery_id, Ask ask) {
+  auto& st = self->state;
+  auto run = std::make_shared<one_delivery<T>>();
+  run->id = delivery_id;
+  run->order.push_back(st.node);
+  for (auto& kv : st.members)
+    if (kv.first != st.node)
+      run->order.push_back(kv.first);
+  run->rp = self->make_response_promise<T>();
+  ask_next(self, run, ask);
+  return run->rp;
+}
+
+/// Replays the dead letters a query matches on every member; answers how many in all.
+caf::result<uint64_t> replay_everywhere(self_ptr self, const query& q) {
+  if (auto err = validate(q))
+    return err;
+  auto members = all_members(self->state);
+  if (!members)
+    return members.error();
+  struct tally {
+    size_t outstanding = 0;
+    uint64_t replayed = 0;
+    bool failed = false;
+    caf::typed_response_promise<uint64_t> rp;
+  };
+  auto run = std::make_shared<tally>();
+  run->outstanding = members->size();
+  run->rp = self->make_response_promise<uint64_t>();
+  for (auto& [id, handle] : *members)
+    self->request(handle, self->state.timeout, replay_atom::value, q)
+      .then(
+        [run](uint64_t n) {
+          run->replayed += n;
+          if (--run->outstanding == 0 && !run->failed)
+            run->rp.deliver(run->replayed);
+        },
+        [run, id = id](caf::error& err) {
+          if (run->failed)
+            return;
+          run->failed = true;
+          run->rp.deliver(from_member(id, err));
+        });
+  return run->rp;
+}
+
+} // namespace
+
+gatherer_actor::behavior_type gatherer(self_ptr self, uint32_t node,
+                                       std::chrono::milliseconds timeout,
+                                       peer_actor own_endpoint, std::vector<uint32_t> peers) {
+  auto& st = self->state;
+  st.node = node;
+  st.timeout = timeout;
+  st.members[node] = std::move(own_endpoint);
+  for (auto id : peers) {
+    st.members[id] = peer_actor{};
+    st.states[id] = peer_state::connecting;
+  }
+  return {
+    [self](deliveries_atom, const query& q) {
+      return gather<delivery_page>(self, q, [self](const peer_actor& member, query chunk) {
+        return self->request(member, self->state.timeout, deliveries_atom::value,
+                             std::move(chunk));
+      });
+    },
+    [self](log_atom, action_kind kind, const query& q) {
+      return gather<json_page>(self, q, [self, kind](const peer_actor& member, query chunk) {
+        return self->request(member, self->state.timeout, log_atom::value, kind,
+                             std::move(chunk));
+      });
+    },
+    [self](events_atom, const query& q) {
+      return gather<json_page>(self, q, [self](const peer_actor& member, query chunk) {
+        return self->request(member, self->state.timeout, events_atom::value,
+                             std::move(chunk));
+      });
+    },
+    [self](replay_atom, const std::string& id) {
+      return on_holder<delivery>(self, id, [self](const peer_actor& member, const std::string& x) {
+        return self->request(member, self->state.timeout, replay_atom::value, x);
+      });
+    },
+    [self](purge_atom, const std::string& id) {
+      return on_holder<uint32_t>(self, id, [self](const peer_actor& member, const std::string& x) {
+        return self->request(member, self->state.timeout, purge_atom::value, x);
+      });
+    },
+    [self](replay_atom, const query& q) { return replay_everywhere(self, q); },
+    [self](peer_atom, uint32_t id, const peer_actor& handle, peer_state state) {
+      auto& st = self->state;
+      if (id == st.node || st.members.count(id) == 0)
+        return;
+      st.states[id] = state;
+      st.members[id] = state == peer_state::up ? handle : peer_actor{};
+    },
+  };
+}
+
+} // namespace dispatch
