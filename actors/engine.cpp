@@ -22,16 +22,33 @@ const emitter_actor& emitter_of(engine_state& st, action_kind kind) {
   return kind == action_kind::task ? st.task_emitter : st.mail_emitter;
 }
 
+/// A read's answer: the page, or why there is none.
+template <class Page>
+caf::result<Page> answer(caf::expected<Page> page) {
+  if (!page)
+    return page.error();
+  return std::move(*page);
+}
+
+/// The first `depth` records of a query's order (its offset and limit replaced), for a merge.
+query window_of(const query& q, uint32_t depth) {
+  auto window = q;
+  window.offset = 0;
+  window.limit = std::min(depth, max_window_depth);
+  return window;
+}
+
 /// One page of records read one by one from the store. Only matching records are kept, and
 /// without a sort order only the requested window is, so a read does not hold the whole history.
+/// The limit is clamped to `max_limit`: a page of the API, or a window for a merge.
 template <class T, class ForEach, class Id, class Render>
 caf::expected<std::pair<page_info, std::vector<T>>>
-read_page(const query& q, ForEach for_each, Id id_of, Render render) {
+read_page(const query& q, uint32_t max_limit, ForEach for_each, Id id_of, Render render) {
   if (auto err = validate(q))
     return err;
   page_info info;
   info.offset = q.offset;
-  info.limit = std::min(q.limit, max_page_size);
+  info.limit = std::min(q.limit, max_limit);
   std::vector<T> window;
   record_set sortable;
   std::unordered_map<std::string, T> kept;
@@ -56,15 +73,16 @@ read_page(const query& q, ForEach for_each, Id id_of, Render render) {
   if (err)
     return err;
   if (!q.sort.empty())
-    for (auto& key : sortable.run(q, info.total))
+    for (auto& key : sortable.run(q, info.total, max_limit))
       window.push_back(std::move(kept.at(key)));
   return std::make_pair(info, std::move(window));
 }
 
 /// Every delivery matching the query (waiting, dead and finished), as one page.
-caf::expected<delivery_page> list_deliveries(engine_state& st, const query& q) {
+caf::expected<delivery_page> list_deliveries(engine_state& st, const query& q,
+                                             uint32_t max_limit) {
   auto page = read_page<delivery>(
-    q, [&](auto visit) { return st.db->for_each_delivery(visit); },
+    q, max_limit, [&](auto visit) { return st.db->for_each_delivery(visit); },
     [](const delivery& d) { return d.id; }, [](const delivery& d) { return to_json(d); });
   if (!page)
     return page.error();
@@ -72,9 +90,10 @@ caf::expected<delivery_page> list_deliveries(engine_state& st, const query& q) {
 }
 
 /// What the built-in log sink received, filtered, sorted and paged like any other read.
-caf::expected<json_page> list_log(engine_state& st, action_kind kind, const query& q) {
+caf::expected<json_page> list_log(engine_state& st, action_kind kind, const query& q,
+                                  uint32_t max_limit) {
   auto page = read_page<log_record>(
-    q, [&](auto visit) { return st.db->for_each_log(kind, visit); },
+    q, max_limit, [&](auto visit) { return st.db->for_each_log(kind, visit); },
     [](const log_record& r) { return r.id; }, [](const log_record& r) { return r.json; });
   if (!page)
     return page.error();
@@ -91,7 +110,7 @@ struct held_event {
 };
 
 /// Events not yet matched (the inbox, every shard) and events of waiting deliveries, once each.
-caf::expected<json_page> list_events(engine_state& st, const query& q) {
+caf::expected<json_page> list_events(engine_state& st, const query& q, uint32_t max_limit) {
   auto for_each = [&](auto visit) -> caf::error {
     constexpr size_t step = 1024;
     for (uint32_t shard = 0; shard < st.db->shards(); ++shard) {
@@ -113,7 +132,7 @@ caf::expected<json_page> list_events(engine_state& st, const query& q) {
     });
   };
   auto page = read_page<held_event>(
-    q, for_each, [](const held_event& e) { return e.id; },
+    q, max_limit, for_each, [](const held_event& e) { return e.id; },
     [](const held_event& e) { return e.json; });
   if (!page)
     return page.error();
@@ -209,11 +228,11 @@ engine(self_ptr self, engine_config config, store_ptr db, metrics_ptr metrics, i
     [self](get_atom a, const std::string& id) {
       return self->delegate(self->state.directory, a, id);
     },
-    [self](deliveries_atom, const query& q) -> caf::result<delivery_page> {
-      auto page = list_deliveries(self->state, q);
-      if (!page)
-        return page.error();
-      return std::move(*page);
+    [self](deliveries_atom, const query& q) {
+      return answer(list_deliveries(self->state, q, max_page_size));
+    },
+    [self](deliveries_atom, const query& q, uint32_t depth) {
+      return answer(list_deliveries(self->state, window_of(q, depth), max_window_depth));
     },
     [self](replay_atom, const std::string& id) -> caf::result<delivery> {
       auto& st = self->state;
@@ -240,17 +259,17 @@ engine(self_ptr self, engine_config config, store_ptr db, metrics_ptr metrics, i
         return unknown_delivery(id);
       return uint32_t{1};
     },
-    [self](log_atom, action_kind kind, const query& q) -> caf::result<json_page> {
-      auto page = list_log(self->state, kind, q);
-      if (!page)
-        return page.error();
-      return std::move(*page);
+    [self](log_atom, action_kind kind, const query& q) {
+      return answer(list_log(self->state, kind, q, max_page_size));
     },
-    [self](events_atom, const query& q) -> caf::result<json_page> {
-      auto page = list_events(self->state, q);
-      if (!page)
-        return page.error();
-      return std::move(*page);
+    [self](log_atom, action_kind kind, const query& q, uint32_t depth) {
+      return answer(list_log(self->state, kind, window_of(q, depth), max_window_depth));
+    },
+    [self](events_atom, const query& q) {
+      return answer(list_events(self->state, q, max_page_size));
+    },
+    [self](events_atom, const query& q, uint32_t depth) {
+      return answer(list_events(self->state, window_of(q, depth), max_window_depth));
     },
     [self](stats_atom) -> engine_stats { return self->state.metrics->snapshot(); },
     [self](health_atom) -> bool {

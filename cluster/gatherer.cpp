@@ -1,5 +1,5 @@
-// Gatherer: fans a read out to every member and merges the answers; an operation on one
-// delivery goes to the members in turn until one of them holds it.
+// Gatherer: fans a read out to every member (one window each) and merges the answers; an
+// operation on one delivery goes to the members in turn until one of them holds it.
 #include "cluster/gatherer.hpp"
 
 #include <algorithm>
@@ -24,12 +24,13 @@ namespace {
 /// Merges the members' windows: in node order, then by the query's sort (a stable sort keeps the
 /// node order among equals), then the window. `key` names a record for the merge (unique).
 template <class Record, class Page, class Key, class Render>
-Page merge(const query& q, std::vector<member_page<Record>> parts, Key key, Render render) {
+Page merge(const query& q, std::vector<member_page<Record>> parts, uint32_t max_limit, Key key,
+           Render render) {
   std::sort(parts.begin(), parts.end(),
             [](const auto& x, const auto& y) { return x.node < y.node; });
   Page out;
   out.page.offset = q.offset;
-  out.page.limit = std::min(q.limit, max_page_size);
+  out.page.limit = std::min(q.limit, max_limit);
   std::vector<Record> all;
   std::unordered_set<std::string> seen;
   for (auto& part : parts) {
@@ -53,22 +54,24 @@ Page merge(const query& q, std::vector<member_page<Record>> parts, Key key, Rend
   query window = q;
   window.where = filter{};
   uint64_t ignored = 0;
-  for (auto& k : sortable.run(window, ignored))
+  for (auto& k : sortable.run(window, ignored, max_limit))
     out.data.push_back(std::move(all[std::stoul(k)]));
   return out;
 }
 
 } // namespace
 
-delivery_page merge_pages(const query& q, std::vector<member_page<delivery>> parts) {
+delivery_page merge_pages(const query& q, std::vector<member_page<delivery>> parts,
+                          uint32_t max_limit) {
   return merge<delivery, delivery_page>(
-    q, std::move(parts), [](auto& part, size_t i) { return part.data[i].id; },
+    q, std::move(parts), max_limit, [](auto& part, size_t i) { return part.data[i].id; },
     [](const delivery& d) { return to_json(d); });
 }
 
-json_page merge_pages(const query& q, std::vector<member_page<std::string>> parts) {
+json_page merge_pages(const query& q, std::vector<member_page<std::string>> parts,
+                      uint32_t max_limit) {
   return merge<std::string, json_page>(
-    q, std::move(parts),
+    q, std::move(parts), max_limit,
     [](auto& part, size_t i) { return std::to_string(part.node) + ":" + std::to_string(i); },
     [](const std::string& json) { return json; });
 }
@@ -106,73 +109,77 @@ caf::error from_member(uint32_t id, const caf::error& err) {
                     "node " + std::to_string(id) + ": " + message_of(err));
 }
 
-/// One listing in progress: each member is read in pages of at most `max_page_size` until it
-/// gave `depth` records or had no more.
+/// One listing in progress: every member's window, merged once the last one answered.
 template <class Page>
 struct listing {
   using record = typename decltype(Page::data)::value_type;
-  query q;
-  uint32_t depth = 0;
-  member_list members;
+  query window;        // what the merged answer shows (offset and limit)
+  uint32_t max_limit = max_page_size;
   std::vector<member_page<record>> parts;
   size_t outstanding = 0;
   bool failed = false;
   caf::typed_response_promise<Page> rp;
 };
 
+/// Asks every member for the first `depth` records of `q` in its order and answers `window` of
+/// their merge. `ask(member, query, depth)` sends the member's read and returns its response
+/// handle.
 template <class Page, class Ask>
-void read_member(self_ptr self, std::shared_ptr<listing<Page>> run, size_t i, uint32_t offset,
-                 Ask ask) {
-  auto chunk = run->q;
-  chunk.offset = offset;
-  chunk.limit = std::min(max_page_size, run->depth - offset);
-  auto id = run->members[i].first;
-  ask(run->members[i].second, std::move(chunk))
-    .then(
-      [self, run, i, offset, ask](Page& page) {
-        if (run->failed)
-          return;
-        auto& part = run->parts[i];
-        part.total = page.page.total;
-        auto got = static_cast<uint32_t>(page.data.size());
-        std::move(page.data.begin(), page.data.end(), std::back_inserter(part.data));
-        auto next = offset + got;
-        if (got > 0 && next < run->depth && next < part.total) {
-          read_member(self, run, i, next, ask);
-          return;
-        }
-        if (--run->outstanding == 0)
-          run->rp.deliver(merge_pages(run->q, std::move(run->parts)));
-      },
-      [run, id](caf::error& err) {
-        if (run->failed)
-          return;
-        run->failed = true;
-        run->rp.deliver(from_member(id, err));
-      });
-}
-
-/// Reads every member's share of a listing and answers the merged page. `ask(member, query)`
-/// sends the member's read and returns its response handle.
-template <class Page, class Ask>
-caf::result<Page> gather(self_ptr self, const query& q, Ask ask) {
+caf::result<Page> gather(self_ptr self, const query& q, uint32_t depth, query window,
+                         uint32_t max_limit, Ask ask) {
   if (auto err = validate(q))
     return err;
   auto members = all_members(self->state);
   if (!members)
     return members.error();
   auto run = std::make_shared<listing<Page>>();
-  run->q = q;
-  run->depth = gather_depth(q);
-  run->members = std::move(*members);
-  run->parts.resize(run->members.size());
-  for (size_t i = 0; i < run->members.size(); ++i)
-    run->parts[i].node = run->members[i].first;
-  run->outstanding = run->members.size();
+  run->window = std::move(window);
+  run->max_limit = max_limit;
+  run->parts.resize(members->size());
+  run->outstanding = members->size();
   run->rp = self->make_response_promise<Page>();
-  for (size_t i = 0; i < run->members.size(); ++i)
-    read_member(self, run, i, 0, ask);
+  for (size_t i = 0; i < members->size(); ++i) {
+    auto id = (*members)[i].first;
+    run->parts[i].node = id;
+    ask((*members)[i].second, q, depth)
+      .then(
+        [run, i](Page& page) {
+          if (run->failed)
+            return;
+          run->parts[i].total = page.page.total;
+          run->parts[i].data = std::move(page.data);
+          if (--run->outstanding == 0)
+            run->rp.deliver(merge_pages(run->window, std::move(run->parts), run->max_limit));
+        },
+        [run, id](caf::error& err) {
+          if (run->failed)
+            return;
+          run->failed = true;
+          run->rp.deliver(from_member(id, err));
+        });
+  }
   return run->rp;
+}
+
+/// A page of the API: each member's window reaches as deep as the page.
+template <class Page, class Ask>
+caf::result<Page> gather_page(self_ptr self, const query& q, Ask ask) {
+  auto depth = gather_depth(q);
+  if (depth > max_window_depth)
+    return make_error(error_code::invalid_rql,
+                      "limit: a page of the whole cluster reaches at most "
+                        + std::to_string(max_window_depth)
+                        + " records deep (offset + limit); narrow the query instead");
+  return gather<Page>(self, q, depth, q, max_page_size, ask);
+}
+
+/// A window of the whole cluster: the first `depth` records of the merge.
+template <class Page, class Ask>
+caf::result<Page> gather_window(self_ptr self, const query& q, uint32_t depth, Ask ask) {
+  auto window = q;
+  window.offset = 0;
+  window.limit = std::min(depth, max_window_depth);
+  return gather<Page>(self, q, window.limit, window, max_window_depth, ask);
 }
 
 /// An operation on one delivery in progress: the members are asked in turn (this node first),
@@ -262,6 +269,26 @@ caf::result<uint64_t> replay_everywhere(self_ptr self, const query& q) {
   return run->rp;
 }
 
+// How each listing asks a member for its window.
+
+auto ask_deliveries(self_ptr self) {
+  return [self](const peer_actor& member, const query& q, uint32_t depth) {
+    return self->request(member, self->state.timeout, deliveries_atom::value, q, depth);
+  };
+}
+
+auto ask_log(self_ptr self, action_kind kind) {
+  return [self, kind](const peer_actor& member, const query& q, uint32_t depth) {
+    return self->request(member, self->state.timeout, log_atom::value, kind, q, depth);
+  };
+}
+
+auto ask_events(self_ptr self) {
+  return [self](const peer_actor& member, const query& q, uint32_t depth) {
+    return self->request(member, self->state.timeout, events_atom::value, q, depth);
+  };
+}
+
 } // namespace
 
 gatherer_actor::behavior_type gatherer(self_ptr self, uint32_t node,
@@ -277,22 +304,22 @@ gatherer_actor::behavior_type gatherer(self_ptr self, uint32_t node,
   }
   return {
     [self](deliveries_atom, const query& q) {
-      return gather<delivery_page>(self, q, [self](const peer_actor& member, query chunk) {
-        return self->request(member, self->state.timeout, deliveries_atom::value,
-                             std::move(chunk));
-      });
+      return gather_page<delivery_page>(self, q, ask_deliveries(self));
+    },
+    [self](deliveries_atom, const query& q, uint32_t depth) {
+      return gather_window<delivery_page>(self, q, depth, ask_deliveries(self));
     },
     [self](log_atom, action_kind kind, const query& q) {
-      return gather<json_page>(self, q, [self, kind](const peer_actor& member, query chunk) {
-        return self->request(member, self->state.timeout, log_atom::value, kind,
-                             std::move(chunk));
-      });
+      return gather_page<json_page>(self, q, ask_log(self, kind));
+    },
+    [self](log_atom, action_kind kind, const query& q, uint32_t depth) {
+      return gather_window<json_page>(self, q, depth, ask_log(self, kind));
     },
     [self](events_atom, const query& q) {
-      return gather<json_page>(self, q, [self](const peer_actor& member, query chunk) {
-        return self->request(member, self->state.timeout, events_atom::value,
-                             std::move(chunk));
-      });
+      return gather_page<json_page>(self, q, ask_events(self));
+    },
+    [self](events_atom, const query& q, uint32_t depth) {
+      return gather_window<json_page>(self, q, depth, ask_events(self));
     },
     [self](replay_atom, const std::string& id) {
       return on_holder<delivery>(self, id, [self](const peer_actor& member, const std::string& x) {

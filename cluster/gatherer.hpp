@@ -23,17 +23,20 @@ struct member_page {
 };
 
 /// How deep each member is read for a page: its first `offset + limit` records in the query's
-/// order (a merged page can come from any member's share).
+/// order (a merged page can come from any member's share). A page deeper than
+/// `max_window_depth` is refused.
 uint32_t gather_depth(const query& q);
 
 /// The cluster's page: `total` is the sum of the members' totals; the records are the members'
 /// windows merged in the query's sort order (ties and unsorted queries: by node id, then each
-/// member's order), then windowed by the query's offset and limit. Deliveries met twice (a
-/// member read while it changed) count once.
-delivery_page merge_pages(const query& q, std::vector<member_page<delivery>> parts);
+/// member's order), then windowed by the query's offset and limit (clamped to `max_limit`).
+/// Deliveries met twice count once.
+delivery_page merge_pages(const query& q, std::vector<member_page<delivery>> parts,
+                          uint32_t max_limit = max_page_size);
 
 /// The same for JSON records (the built-in log, held events).
-json_page merge_pages(const query& q, std::vector<member_page<std::string>> parts);
+json_page merge_pages(const query& q, std::vector<member_page<std::string>> parts,
+                      uint32_t max_limit = max_page_size);
 
 struct gatherer_state {
   static inline const char* name = "cluster.gatherer";

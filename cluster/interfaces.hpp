@@ -19,14 +19,15 @@ using join_atom = caf::atom_constant<caf::atom("join")>;
 using expired_atom = caf::atom_constant<caf::atom("expired")>;
 
 /// A node's own reads and operations on work done, answered from its own engine only: what a
-/// node gathers from every member to answer for the whole cluster.
+/// node gathers from every member to answer for the whole cluster. Listings are windows: the
+/// first `depth` records in the query's order (see `deliveries_api`).
 using node_reads_api = caf::typed_actor<
-  caf::replies_to<deliveries_atom, query>::with<delivery_page>,
+  caf::replies_to<deliveries_atom, query, uint32_t>::with<delivery_page>,
+  caf::replies_to<log_atom, action_kind, query, uint32_t>::with<json_page>,
+  caf::replies_to<events_atom, query, uint32_t>::with<json_page>,
   caf::replies_to<replay_atom, std::string>::with<delivery>,
   caf::replies_to<replay_atom, query>::with<uint64_t>,
-  caf::replies_to<purge_atom, std::string>::with<uint32_t>,
-  caf::replies_to<log_atom, action_kind, query>::with<json_page>,
-  caf::replies_to<events_atom, query>::with<json_page>>;
+  caf::replies_to<purge_atom, std::string>::with<uint32_t>>;
 
 /// What one node offers the others.
 using peer_actor = caf::typed_actor<
@@ -92,6 +93,10 @@ using replicator_actor = peer_listener_actor::extend<
 /// Answers reads and operations on work done for the whole cluster: asks every member's
 /// `node_reads_api` (its own included) and merges what they answer. While a member is not up, it
 /// refuses (unavailable, naming the member) rather than answer with a part missing.
-using gatherer_actor = node_reads_api::extend_with<peer_listener_actor>;
+using gatherer_actor = node_reads_api::extend_with<peer_listener_actor>::extend<
+  // A page of the API, merged from the members' windows.
+  caf::replies_to<deliveries_atom, query>::with<delivery_page>,
+  caf::replies_to<log_atom, action_kind, query>::with<json_page>,
+  caf::replies_to<events_atom, query>::with<json_page>>;
 
 } // namespace dispatch

@@ -265,6 +265,9 @@ node_actor::behavior_type node(self_ptr self, node_parts parts) {
     [self](deliveries_atom a, const query& q) {
       return self->delegate(self->state.gatherer, a, q);
     },
+    [self](deliveries_atom a, const query& q, uint32_t depth) {
+      return self->delegate(self->state.gatherer, a, q, depth);
+    },
     [self](replay_atom a, const std::string& id) {
       return self->delegate(self->state.gatherer, a, id);
     },
@@ -275,7 +278,13 @@ node_actor::behavior_type node(self_ptr self, node_parts parts) {
     [self](log_atom a, action_kind kind, const query& q) {
       return self->delegate(self->state.gatherer, a, kind, q);
     },
+    [self](log_atom a, action_kind kind, const query& q, uint32_t depth) {
+      return self->delegate(self->state.gatherer, a, kind, q, depth);
+    },
     [self](events_atom a, const query& q) { return self->delegate(self->state.gatherer, a, q); },
+    [self](events_atom a, const query& q, uint32_t depth) {
+      return self->delegate(self->state.gatherer, a, q, depth);
+    },
     [self](stats_atom) { return stats(self); },
     [self](health_atom a) { return self->delegate(self->state.engine, a); },
   };

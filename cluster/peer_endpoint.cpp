@@ -90,7 +90,9 @@ peer_actor::behavior_type peer_endpoint(self_ptr self, member_info ours, uint32_
       return std::move(*entries);
     },
     // This node's own share of a cluster-wide read (the asking node's gatherer merges them).
-    [self](deliveries_atom a, const query& q) { return self->delegate(self->state.engine, a, q); },
+    [self](deliveries_atom a, const query& q, uint32_t depth) {
+      return self->delegate(self->state.engine, a, q, depth);
+    },
     [self](replay_atom a, const std::string& id) {
       return self->delegate(self->state.engine, a, id);
     },
@@ -98,10 +100,12 @@ peer_actor::behavior_type peer_endpoint(self_ptr self, member_info ours, uint32_
     [self](purge_atom a, const std::string& id) {
       return self->delegate(self->state.engine, a, id);
     },
-    [self](log_atom a, action_kind kind, const query& q) {
-      return self->delegate(self->state.engine, a, kind, q);
+    [self](log_atom a, action_kind kind, const query& q, uint32_t depth) {
+      return self->delegate(self->state.engine, a, kind, q, depth);
     },
-    [self](events_atom a, const query& q) { return self->delegate(self->state.engine, a, q); },
+    [self](events_atom a, const query& q, uint32_t depth) {
+      return self->delegate(self->state.engine, a, q, depth);
+    },
   };
 }
 

@@ -131,6 +131,10 @@ using directory_actor = directory_api::extend_with<replica_api>::extend<
 using deliveries_api = caf::typed_actor<
   // Lists deliveries in every state (pending, held, retrying, delivered, dead).
   caf::replies_to<deliveries_atom, query>::with<delivery_page>,
+  // The first `depth` deliveries in the query's order (its offset and limit ignored; at most
+  // max_window_depth): one engine's share of a page merged from several, as a cluster does.
+  // `page.total` counts every match. Likewise for the log and held events below.
+  caf::replies_to<deliveries_atom, query, uint32_t>::with<delivery_page>,
   // Replays one dead letter with a fresh budget.
   caf::replies_to<replay_atom, std::string>::with<delivery>,
   // Replays every dead letter the query matches; answers how many.
@@ -139,9 +143,11 @@ using deliveries_api = caf::typed_actor<
   caf::replies_to<purge_atom, std::string>::with<uint32_t>,
   // What the built-in log sink received of one kind (tasks or mails), in ExH shapes.
   caf::replies_to<log_atom, action_kind, query>::with<json_page>,
+  caf::replies_to<log_atom, action_kind, query, uint32_t>::with<json_page>,
   // Events the engine still holds (not yet matched, or referenced by a waiting delivery), as
   // `{id, type, content, creationTimestamp}` JSON, filtered, sorted and paged.
   caf::replies_to<events_atom, query>::with<json_page>,
+  caf::replies_to<events_atom, query, uint32_t>::with<json_page>,
   // Counters and queue depths.
   caf::replies_to<stats_atom>::with<engine_stats>,
   // True while every component is up and storage is writable.

@@ -78,6 +78,8 @@ typename Inspector::result_type inspect(Inspector& f, sort_key& x) {
 
 constexpr uint32_t default_page_size = 20;
 constexpr uint32_t max_page_size = 50;
+/// The deepest window one engine answers for a page merged from several (offset + limit).
+constexpr uint32_t max_window_depth = 10000;
 
 struct query {
   filter where;                    // op == all: every record

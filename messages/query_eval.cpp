@@ -455,7 +455,8 @@ size_t record_set::size() const {
   return impl_->records.size();
 }
 
-std::vector<std::string> record_set::run(const query& q, uint64_t& total) const {
+std::vector<std::string> record_set::run(const query& q, uint64_t& total,
+                                         uint32_t max_limit) const {
   auto where = compile(q.where);
   std::vector<const impl::record*> hits;
   for (auto& [sequence, rec] : impl_->records)
@@ -482,7 +483,7 @@ std::vector<std::string> record_set::run(const query& q, uint64_t& total) const 
     hits.swap(sorted);
   }
   std::vector<std::string> page;
-  auto limit = std::min(q.limit, max_page_size);
+  auto limit = std::min(q.limit, max_limit);
   for (size_t i = q.offset; i < hits.size() && page.size() < limit; ++i)
     page.push_back(hits[i]->key);
   return page;

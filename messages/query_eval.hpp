@@ -32,9 +32,10 @@ public:
   size_t size() const;
 
   /// The keys of the records matching `q.where`, sorted by `q.sort` (then by insertion order),
-  /// windowed by `q.offset` and `q.limit` (clamped to max_page_size); `total` receives the count of
+  /// windowed by `q.offset` and `q.limit` (clamped to `max_limit`); `total` receives the count of
   /// every match.
-  std::vector<std::string> run(const query& q, uint64_t& total) const;
+  std::vector<std::string> run(const query& q, uint64_t& total,
+                               uint32_t max_limit = max_page_size) const;
 
 private:
   struct impl;

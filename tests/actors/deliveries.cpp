@@ -227,6 +227,37 @@ BOOST_AUTO_TEST_CASE(listing_filters_sorts_and_pages) {
   BOOST_CHECK_EQUAL(none->page.total, 0u);
 }
 
+BOOST_AUTO_TEST_CASE(a_window_reads_past_the_page_size_for_a_merge) {
+  start();
+  create(make_dispatcher("t", {task_action("f")}));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 60; ++i)
+    ids.push_back(publish("t").id);
+  std::sort(ids.rbegin(), ids.rend());
+  wait_for("delivered", 60);
+  auto q = by_status("delivered");
+  q.sort.push_back(sort_key{"eventId", true});
+  q.offset = 5;
+  q.limit = 20;
+  // A page of the API is clamped to 50 records; a window is the first `depth` in the query's
+  // order, whatever its offset and limit say.
+  auto window = call<delivery_page>(deliveries_atom::value, q, uint32_t{55});
+  BOOST_REQUIRE(window);
+  BOOST_CHECK_EQUAL(window->page.total, 60u);
+  BOOST_CHECK_EQUAL(window->page.offset, 0u);
+  BOOST_REQUIRE_EQUAL(window->data.size(), 55u);
+  for (size_t i = 0; i < window->data.size(); ++i)
+    BOOST_CHECK_EQUAL(window->data[i].event_id, ids[i]);
+  q.offset = 0;
+  q.limit = 60;
+  auto page = call<delivery_page>(deliveries_atom::value, q);
+  BOOST_REQUIRE(page);
+  BOOST_CHECK_EQUAL(page->data.size(), size_t{max_page_size});
+  auto held = call<json_page>(events_atom::value, query{}, uint32_t{10});
+  BOOST_REQUIRE(held);
+  BOOST_CHECK_EQUAL(held->page.total, 0u); // nothing waits: every event was delivered
+}
+
 BOOST_AUTO_TEST_CASE(a_held_task_arrives_not_before_its_start_timestamp) {
   start();
   auto act = task_action("later");

@@ -42,7 +42,7 @@ std::vector<std::string> ids_of(const delivery_page& page) {
   return out;
 }
 
-query window(uint32_t offset, uint32_t limit) {
+query window_query(uint32_t offset, uint32_t limit) {
   query q;
   q.offset = offset;
   q.limit = limit;
@@ -54,15 +54,15 @@ query window(uint32_t offset, uint32_t limit) {
 BOOST_AUTO_TEST_SUITE(cluster_gather)
 
 BOOST_AUTO_TEST_CASE(each_member_is_read_as_deep_as_the_page_reaches) {
-  BOOST_TEST(gather_depth(window(0, 20)) == 20u);
-  BOOST_TEST(gather_depth(window(40, 20)) == 60u);
-  BOOST_TEST(gather_depth(window(40, 500)) == 90u); // the limit is clamped to 50 first
-  BOOST_TEST(gather_depth(window(40, 0)) == 0u);    // a count only
-  BOOST_TEST(gather_depth(window(UINT32_MAX - 5, 20)) == UINT32_MAX);
+  BOOST_TEST(gather_depth(window_query(0, 20)) == 20u);
+  BOOST_TEST(gather_depth(window_query(40, 20)) == 60u);
+  BOOST_TEST(gather_depth(window_query(40, 500)) == 90u); // the limit is clamped to 50 first
+  BOOST_TEST(gather_depth(window_query(40, 0)) == 0u);    // a count only
+  BOOST_TEST(gather_depth(window_query(UINT32_MAX - 5, 20)) == UINT32_MAX);
 }
 
 BOOST_AUTO_TEST_CASE(a_sorted_page_interleaves_the_members_and_totals_add_up) {
-  auto q = window(1, 3);
+  auto q = window_query(1, 3);
   q.sort.push_back(sort_key{"attempts", true}); // descending
   std::vector<member_page<delivery>> parts;
   parts.push_back(share_of(3, 10, {{"c1", 9}, {"c2", 4}}));
@@ -81,27 +81,43 @@ BOOST_AUTO_TEST_CASE(an_unsorted_page_follows_the_node_order_and_equal_keys_keep
   std::vector<member_page<delivery>> parts;
   parts.push_back(share_of(2, 2, {{"b1", 1}, {"b2", 1}}));
   parts.push_back(share_of(1, 2, {{"a1", 1}, {"a2", 1}}));
-  auto unsorted = merge_pages(window(1, 2), parts);
+  auto unsorted = merge_pages(window_query(1, 2), parts);
   BOOST_TEST(ids_of(unsorted) == (std::vector<std::string>{"a2", "b1"}),
              boost::test_tools::per_element());
-  auto q = window(0, 4);
+  auto q = window_query(0, 4);
   q.sort.push_back(sort_key{"attempts", false});
   auto ties = merge_pages(q, parts);
   BOOST_TEST(ids_of(ties) == (std::vector<std::string>{"a1", "a2", "b1", "b2"}),
              boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(a_window_merge_is_not_clamped_to_a_page) {
+  std::vector<member_page<delivery>> parts(2);
+  for (uint32_t node = 1; node <= 2; ++node) {
+    parts[node - 1].node = node;
+    parts[node - 1].total = 40;
+    for (int i = 0; i < 40; ++i)
+      parts[node - 1].data.push_back(
+        delivery_with(std::to_string(node) + "-" + std::to_string(i), 1));
+  }
+  auto window = merge_pages(window_query(0, 70), parts, max_window_depth);
+  BOOST_TEST(window.data.size() == 70u);
+  BOOST_TEST(window.page.total == 80u);
+  auto page = merge_pages(window_query(0, 70), parts);
+  BOOST_TEST(page.data.size() == size_t{max_page_size});
+}
+
 BOOST_AUTO_TEST_CASE(a_delivery_met_twice_is_listed_once) {
   std::vector<member_page<delivery>> parts;
   parts.push_back(share_of(1, 2, {{"x", 1}, {"y", 1}}));
   parts.push_back(share_of(2, 1, {{"x", 1}}));
-  auto page = merge_pages(window(0, 10), std::move(parts));
+  auto page = merge_pages(window_query(0, 10), std::move(parts));
   BOOST_TEST(ids_of(page) == (std::vector<std::string>{"x", "y"}),
              boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(json_records_merge_by_their_fields) {
-  auto q = window(0, 10);
+  auto q = window_query(0, 10);
   q.sort.push_back(sort_key{"n", false});
   std::vector<member_page<std::string>> parts(2);
   parts[0].node = 1;
@@ -219,6 +235,15 @@ BOOST_AUTO_TEST_CASE(every_node_answers_for_the_deliveries_of_the_whole_cluster)
   BOOST_TEST(std::is_sorted(sorted.rbegin(), sorted.rend()));
   BOOST_TEST(read_all(cluster, 3, "/deliveries/v1/?sort(-id)", 2 * events, 17) == sorted,
              boost::test_tools::per_element());
+
+  // As deep as 10,000 records (offset + limit); deeper is refused with a reason.
+  auto deepest = page_at(cluster, 2, "/deliveries/v1/?sort(id)&limit(10,9990)");
+  BOOST_TEST(number_at(deepest["page"], "total") == 2 * events);
+  BOOST_TEST(deepest["data"].Size() == 0u);
+  auto too_deep = cluster.request(2, "GET", "/deliveries/v1/?limit(11,9990)");
+  BOOST_TEST(too_deep.status == 400u, too_deep.body);
+  BOOST_TEST(number_at(json_of(too_deep), "code") == 19u, too_deep.body);
+  BOOST_TEST(too_deep.body.find("10000") != std::string::npos, too_deep.body);
 
   // A filter reaches the owner: one event's two deliveries, asked on a node that does not own it.
   auto elsewhere = owned_by(cluster, published.acknowledged, 1, true).front();
