@@ -46,11 +46,8 @@ Page merge(const query& q, std::vector<member_page<Record>> parts, uint32_t max_
   }
   // record_set sorts by the query's keys, then by insertion order; the members already filtered.
   record_set sortable;
-  std::vector<std::string> keys;
-  for (size_t i = 0; i < all.size(); ++i) {
-    keys.push_back(std::to_string(i));
-    sortable.put(keys.back(), render(all[i]));
-  }
+  for (size_t i = 0; i < all.size(); ++i)
+    sortable.put(std::to_string(i), render(all[i]));
   query window = q;
   window.where = filter{};
   uint64_t ignored = 0;
