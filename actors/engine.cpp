@@ -30,14 +30,6 @@ caf::result<Page> answer(caf::expected<Page> page) {
   return std::move(*page);
 }
 
-/// The first `depth` records of a query's order (its offset and limit replaced), for a merge.
-query window_of(const query& q, uint32_t depth) {
-  auto window = q;
-  window.offset = 0;
-  window.limit = std::min(depth, max_window_depth);
-  return window;
-}
-
 /// One page of records read one by one from the store. Only matching records are kept, and
 /// without a sort order only the requested window is, so a read does not hold the whole history.
 /// The limit is clamped to `max_limit`: a page of the API, or a window for a merge.

@@ -173,9 +173,7 @@ caf::result<Page> gather_page(self_ptr self, const query& q, Ask ask) {
 /// A window of the whole cluster: the first `depth` records of the merge.
 template <class Page, class Ask>
 caf::result<Page> gather_window(self_ptr self, const query& q, uint32_t depth, Ask ask) {
-  auto window = q;
-  window.offset = 0;
-  window.limit = std::min(depth, max_window_depth);
+  auto window = window_of(q, depth);
   return gather<Page>(self, q, window.limit, window, max_window_depth, ask);
 }
 

@@ -89,6 +89,15 @@ struct query {
   uint32_t offset = 0;
 };
 
+/// The first `depth` records of a query's order: its offset and limit replaced (the limit at most
+/// max_window_depth). One engine's share of a page merged from several.
+inline query window_of(const query& q, uint32_t depth) {
+  auto window = q;
+  window.offset = 0;
+  window.limit = depth < max_window_depth ? depth : max_window_depth;
+  return window;
+}
+
 inline bool operator==(const query& x, const query& y) {
   return x.where == y.where && x.select == y.select && x.sort == y.sort && x.limit == y.limit
          && x.offset == y.offset;
