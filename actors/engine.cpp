@@ -74,7 +74,8 @@ read_page(const query& q, uint32_t max_limit, ForEach for_each, Id id_of, Render
 caf::expected<delivery_page> list_deliveries(engine_state& st, const query& q,
                                              uint32_t max_limit) {
   auto page = read_page<delivery>(
-    q, max_limit, [&](auto visit) { return st.db->for_each_delivery(visit); },
+    q, max_limit,
+    [&](auto visit) { return st.db->for_each_delivery(visit, places_matching(q.where)); },
     [](const delivery& d) { return d.id; }, [](const delivery& d) { return to_json(d); });
   if (!page)
     return page.error();

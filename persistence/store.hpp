@@ -63,6 +63,20 @@ struct log_record {
   std::string json;
 };
 
+/// Which of the store's places a listing of deliveries reads: the waiting queue (pending, held,
+/// retrying), the dead letters (dead), `history` (delivered; its dead outcomes are listed from the
+/// dead letters).
+struct delivery_places {
+  bool waiting = true;
+  bool dead = true;
+  bool finished = true;
+};
+
+/// The places that can hold a delivery matching `where`: a filter on `status` (eq, in, and any
+/// and/or of them) narrows them, so that listing dead letters does not read all of `history`;
+/// every other filter keeps all three.
+delivery_places places_matching(const filter& where);
+
 /// The day number (days since the epoch, UTC) of a timestamp; `seen`, `history` and the log are keyed
 /// by it so that whole days are dropped with one DeleteRange.
 uint32_t day_of(timestamp_ms t);
@@ -151,9 +165,10 @@ public:
   /// existed.
   caf::expected<bool> purge(const std::string& id);
 
-  /// Visits every delivery: waiting ones, dead letters, then history (newest day first). Stop by
-  /// returning false from `visit`.
-  caf::error for_each_delivery(const std::function<bool(const delivery&)>& visit) const;
+  /// Visits every delivery in `places`: waiting ones, dead letters, then history (newest day
+  /// first). Stop by returning false from `visit`.
+  caf::error for_each_delivery(const std::function<bool(const delivery&)>& visit,
+                               delivery_places places = {}) const;
 
   /// Visits the waiting deliveries only (pending, held, retrying), of every kind.
   caf::error for_each_waiting(const std::function<bool(const delivery&)>& visit) const;

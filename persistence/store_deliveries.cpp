@@ -378,17 +378,66 @@ caf::expected<bool> store::purge(const std::string& id) {
   return true;
 }
 
-caf::error store::for_each_delivery(const std::function<bool(const delivery&)>& visit) const {
+delivery_places places_matching(const filter& where) {
+  delivery_places none{false, false, false};
+  switch (where.op) {
+    case filter_op::eq:
+    case filter_op::in: {
+      if (where.path != "status")
+        return {};
+      auto places = none;
+      for (auto& value : where.values) {
+        if (value.kind != value_kind::string)
+          return {};
+        delivery_status status;
+        if (!from_string(value.text, status))
+          continue; // no delivery has that status
+        places.waiting |= status == delivery_status::pending || status == delivery_status::held
+                          || status == delivery_status::retrying;
+        places.dead |= status == delivery_status::dead;
+        places.finished |= status == delivery_status::delivered;
+      }
+      return places;
+    }
+    case filter_op::and_: {
+      delivery_places places;
+      for (auto& child : where.children) {
+        auto narrow = places_matching(child);
+        places.waiting &= narrow.waiting;
+        places.dead &= narrow.dead;
+        places.finished &= narrow.finished;
+      }
+      return places;
+    }
+    case filter_op::or_: {
+      auto places = none;
+      for (auto& child : where.children) {
+        auto wide = places_matching(child);
+        places.waiting |= wide.waiting;
+        places.dead |= wide.dead;
+        places.finished |= wide.finished;
+      }
+      return places;
+    }
+    default:
+      return {};
+  }
+}
+
+caf::error store::for_each_delivery(const std::function<bool(const delivery&)>& visit,
+                                    delivery_places places) const {
   auto& s = *impl_;
   bool go_on = true;
   auto next = [&](const delivery& x) { return go_on = visit(x); };
-  if (auto err = visit_family(s, s.deliveries, keys::deliveries_family, false, next))
-    return err;
+  if (places.waiting)
+    if (auto err = visit_family(s, s.deliveries, keys::deliveries_family, false, next))
+      return err;
   if (!go_on)
     return caf::none;
-  if (auto err = visit_family(s, s.dead_letters, keys::dead_letters_family, false, next))
-    return err;
-  if (!go_on)
+  if (places.dead)
+    if (auto err = visit_family(s, s.dead_letters, keys::dead_letters_family, false, next))
+      return err;
+  if (!go_on || !places.finished)
     return caf::none;
   // A dead outcome in history is also a dead letter (already visited) until purged or revived,
   // which remove both: visiting it again would list it twice.

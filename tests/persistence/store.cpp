@@ -453,6 +453,44 @@ BOOST_FIXTURE_TEST_CASE(for_each_delivery_visits_every_state, fixture) {
   BOOST_CHECK_EQUAL(visits, 3u);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_status_filter_reads_only_the_places_that_hold_it, fixture) {
+  BOOST_REQUIRE(!db->commit_match(0, {}, {make_delivery("w", action_kind::task, 5),
+                                          make_delivery("d", action_kind::task, 7),
+                                          make_delivery("dl", action_kind::mail, 9)}));
+  auto done = make_delivery("d", action_kind::task, 7);
+  done.finished = now;
+  BOOST_REQUIRE(!write_outcome(db, 7, done, delivery_status::delivered));
+  BOOST_REQUIRE(!write_outcome(db, 9, make_delivery("dl", action_kind::mail, 9),
+                               delivery_status::dead));
+  auto listed = [&](const filter& where) {
+    std::vector<std::string> ids;
+    BOOST_REQUIRE(!db->for_each_delivery(
+      [&](const delivery& x) { return ids.push_back(x.id), true; }, places_matching(where)));
+    return ids;
+  };
+  auto status_is = [](std::vector<std::string> statuses, filter_op op = filter_op::in) {
+    filter f{op, "status", {}, {}};
+    for (auto& s : statuses)
+      f.values.push_back(string_value(s));
+    return f;
+  };
+  using ids = std::vector<std::string>;
+  BOOST_CHECK(listed(status_is({"dead"}, filter_op::eq)) == ids{"dl"});
+  BOOST_CHECK(listed(status_is({"delivered"}, filter_op::eq)) == ids{"d"});
+  BOOST_CHECK(listed(status_is({"pending", "held", "retrying"})) == ids{"w"});
+  BOOST_CHECK(listed(status_is({"pending", "delivered"})) == (ids{"w", "d"}));
+  BOOST_CHECK(listed(status_is({"no-such-status"}, filter_op::eq)).empty());
+  // and: every child narrows; or: any child widens; other filters keep every place.
+  filter by_type{filter_op::eq, "type", {string_value("mail")}, {}};
+  BOOST_CHECK(listed(filter{filter_op::and_, "", {}, {by_type, status_is({"dead"})}}) == ids{"dl"});
+  BOOST_CHECK(listed(filter{filter_op::or_, "", {}, {status_is({"dead"}), by_type}}) ==
+              (ids{"w", "dl", "d"}));
+  BOOST_CHECK(listed(status_is({"dead"}, filter_op::ne)) == (ids{"w", "dl", "d"}));
+  BOOST_CHECK(listed(filter{filter_op::eq, "status", {number_value(1)}, {}}) ==
+              (ids{"w", "dl", "d"}));
+  BOOST_CHECK(listed(filter{}) == (ids{"w", "dl", "d"}));
+}
+
 BOOST_FIXTURE_TEST_CASE(log_appends_and_overwrites_per_day, fixture) {
   BOOST_REQUIRE(!db->append_log(action_kind::task, "t1", "{\"n\":1}", now - day_ms));
   BOOST_REQUIRE(!db->append_log(action_kind::task, "t1", "{\"n\":2}", now));
