@@ -75,7 +75,7 @@ caf::expected<delivery_page> list_deliveries(engine_state& st, const query& q,
                                              uint32_t max_limit) {
   auto page = read_page<delivery>(
     q, max_limit,
-    [&](auto visit) { return st.db->for_each_delivery(visit, places_matching(q.where)); },
+    [&](auto visit) { return st.db->for_each_delivery(visit, scope_of(q.where)); },
     [](const delivery& d) { return d.id; }, [](const delivery& d) { return to_json(d); });
   if (!page)
     return page.error();

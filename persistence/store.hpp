@@ -63,19 +63,22 @@ struct log_record {
   std::string json;
 };
 
-/// Which of the store's places a listing of deliveries reads: the waiting queue (pending, held,
-/// retrying), the dead letters (dead), `history` (delivered; its dead outcomes are listed from the
-/// dead letters).
-struct delivery_places {
+/// What a listing of deliveries reads. Places: the waiting queue (pending, held, retrying), the
+/// dead letters (dead), `history` (delivered; its dead outcomes are listed from the dead
+/// letters). With `by_id`, only the deliveries in `ids` are looked up in those places, by key.
+struct delivery_scope {
   bool waiting = true;
   bool dead = true;
   bool finished = true;
+  bool by_id = false;
+  std::vector<std::string> ids;
 };
 
-/// The places that can hold a delivery matching `where`: a filter on `status` (eq, in, and any
-/// and/or of them) narrows them, so that listing dead letters does not read all of `history`;
-/// every other filter keeps all three.
-delivery_places places_matching(const filter& where);
+/// The scope that holds every delivery matching `where`: a filter on `status` narrows the places
+/// and a filter on `id` turns the scans into lookups (`eq`, `in`, and any `and`/`or` of them), so
+/// that listing dead letters or one delivery does not read all of `history`. Every other filter
+/// keeps the whole store.
+delivery_scope scope_of(const filter& where);
 
 /// The day number (days since the epoch, UTC) of a timestamp; `seen`, `history` and the log are keyed
 /// by it so that whole days are dropped with one DeleteRange.
@@ -165,10 +168,10 @@ public:
   /// existed.
   caf::expected<bool> purge(const std::string& id);
 
-  /// Visits every delivery in `places`: waiting ones, dead letters, then history (newest day
+  /// Visits every delivery in `scope`: waiting ones, dead letters, then history (newest day
   /// first). Stop by returning false from `visit`.
   caf::error for_each_delivery(const std::function<bool(const delivery&)>& visit,
-                               delivery_places places = {}) const;
+                               const delivery_scope& scope = {}) const;
 
   /// Visits the waiting deliveries only (pending, held, retrying), of every kind.
   caf::error for_each_waiting(const std::function<bool(const delivery&)>& visit) const;
@@ -205,6 +208,9 @@ public:
 private:
   struct impl;
   explicit store(std::unique_ptr<impl> p);
+  /// `for_each_delivery` for a scope of named ids: lookups by key instead of scans.
+  caf::error visit_by_id(const std::function<bool(const delivery&)>& visit,
+                         const delivery_scope& scope) const;
   std::unique_ptr<impl> impl_;
 };
 

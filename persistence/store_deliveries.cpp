@@ -313,10 +313,11 @@ caf::error store::revive(const delivery& revived) {
 
 namespace {
 
-// The history keys of `id` on every day that history holds (one MultiGet over the day range).
-caf::expected<std::vector<std::string>> history_keys_of(detail::store_state& s,
-                                                        const std::string& id) {
-  std::vector<std::string> found;
+// The history entries (key, value) of `id` on every day that history holds, oldest day first
+// (one MultiGet over the day range).
+caf::expected<std::vector<std::pair<std::string, std::string>>>
+history_of(const detail::store_state& s, const std::string& id) {
+  std::vector<std::pair<std::string, std::string>> found;
   std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(rocksdb::ReadOptions{}, s.history)};
   it->SeekToFirst();
   if (!it->status().ok())
@@ -338,7 +339,7 @@ caf::expected<std::vector<std::string>> history_keys_of(detail::store_state& s,
                  statuses.data());
   for (size_t i = 0; i < slices.size(); ++i) {
     if (statuses[i].ok())
-      found.push_back(candidates[i]);
+      found.emplace_back(candidates[i], values[i].ToString());
     else if (!statuses[i].IsNotFound())
       return to_error(statuses[i], "look up history");
   }
@@ -357,7 +358,7 @@ caf::expected<bool> store::purge(const std::string& id) {
   auto dead_status = s.db->Get(rocksdb::ReadOptions{}, s.dead_letters, id, &ignored);
   if (!dead_status.ok() && !dead_status.IsNotFound())
     return to_error(dead_status, "read dead letters");
-  auto history = history_keys_of(s, id);
+  auto history = history_of(s, id);
   if (!history)
     return history.error();
   rocksdb::WriteBatch batch;
@@ -367,8 +368,8 @@ caf::expected<bool> store::purge(const std::string& id) {
   }
   if (dead_status.ok())
     batch.Delete(s.dead_letters, id);
-  for (auto& key : *history)
-    batch.Delete(s.history, key);
+  for (auto& entry : *history)
+    batch.Delete(s.history, entry.first);
   if (batch.Count() == 0)
     return false;
   if (auto err = s.write(batch, false, "purge delivery " + id))
@@ -378,46 +379,86 @@ caf::expected<bool> store::purge(const std::string& id) {
   return true;
 }
 
-delivery_places places_matching(const filter& where) {
-  delivery_places none{false, false, false};
+namespace {
+
+/// The ids a filter on `id` names, or none when `where` is another filter.
+bool ids_named(const filter& where, std::vector<std::string>& out) {
+  if ((where.op != filter_op::eq && where.op != filter_op::in) || where.path != "id")
+    return false;
+  for (auto& value : where.values) {
+    if (value.kind != value_kind::string)
+      return false;
+    out.push_back(value.text);
+  }
+  return true;
+}
+
+} // namespace
+
+delivery_scope scope_of(const filter& where) {
+  delivery_scope nothing{false, false, false, false, {}};
   switch (where.op) {
     case filter_op::eq:
     case filter_op::in: {
+      delivery_scope scope;
+      if (ids_named(where, scope.ids)) {
+        scope.by_id = true;
+        return scope;
+      }
       if (where.path != "status")
         return {};
-      auto places = none;
+      scope = nothing;
       for (auto& value : where.values) {
         if (value.kind != value_kind::string)
           return {};
         delivery_status status;
         if (!from_string(value.text, status))
           continue; // no delivery has that status
-        places.waiting |= status == delivery_status::pending || status == delivery_status::held
-                          || status == delivery_status::retrying;
-        places.dead |= status == delivery_status::dead;
-        places.finished |= status == delivery_status::delivered;
+        scope.waiting |= status == delivery_status::pending || status == delivery_status::held
+                         || status == delivery_status::retrying;
+        scope.dead |= status == delivery_status::dead;
+        scope.finished |= status == delivery_status::delivered;
       }
-      return places;
+      return scope;
     }
     case filter_op::and_: {
-      delivery_places places;
+      // Every child must match: each one narrows the places, and the id lists intersect.
+      delivery_scope scope;
       for (auto& child : where.children) {
-        auto narrow = places_matching(child);
-        places.waiting &= narrow.waiting;
-        places.dead &= narrow.dead;
-        places.finished &= narrow.finished;
+        auto narrow = scope_of(child);
+        scope.waiting &= narrow.waiting;
+        scope.dead &= narrow.dead;
+        scope.finished &= narrow.finished;
+        if (!narrow.by_id)
+          continue;
+        if (!scope.by_id) {
+          scope.by_id = true;
+          scope.ids = std::move(narrow.ids);
+          continue;
+        }
+        std::vector<std::string> both;
+        for (auto& id : scope.ids)
+          if (std::find(narrow.ids.begin(), narrow.ids.end(), id) != narrow.ids.end())
+            both.push_back(id);
+        scope.ids = std::move(both);
       }
-      return places;
+      return scope;
     }
     case filter_op::or_: {
-      auto places = none;
+      // Any child may match: the places add up, and the ids only while every child names some.
+      auto scope = nothing;
+      scope.by_id = !where.children.empty();
       for (auto& child : where.children) {
-        auto wide = places_matching(child);
-        places.waiting |= wide.waiting;
-        places.dead |= wide.dead;
-        places.finished |= wide.finished;
+        auto wide = scope_of(child);
+        scope.waiting |= wide.waiting;
+        scope.dead |= wide.dead;
+        scope.finished |= wide.finished;
+        scope.by_id = scope.by_id && wide.by_id;
+        scope.ids.insert(scope.ids.end(), wide.ids.begin(), wide.ids.end());
       }
-      return places;
+      if (!scope.by_id)
+        scope.ids.clear();
+      return scope;
     }
     default:
       return {};
@@ -425,25 +466,65 @@ delivery_places places_matching(const filter& where) {
 }
 
 caf::error store::for_each_delivery(const std::function<bool(const delivery&)>& visit,
-                                    delivery_places places) const {
+                                    const delivery_scope& scope) const {
+  if (scope.by_id)
+    return visit_by_id(visit, scope);
   auto& s = *impl_;
   bool go_on = true;
   auto next = [&](const delivery& x) { return go_on = visit(x); };
-  if (places.waiting)
+  if (scope.waiting)
     if (auto err = visit_family(s, s.deliveries, keys::deliveries_family, false, next))
       return err;
   if (!go_on)
     return caf::none;
-  if (places.dead)
+  if (scope.dead)
     if (auto err = visit_family(s, s.dead_letters, keys::dead_letters_family, false, next))
       return err;
-  if (!go_on || !places.finished)
+  if (!go_on || !scope.finished)
     return caf::none;
   // A dead outcome in history is also a dead letter (already visited) until purged or revived,
   // which remove both: visiting it again would list it twice.
   return visit_family(s, s.history, keys::history_family, true, [&](const delivery& x) {
     return x.status == delivery_status::dead || visit(x);
   });
+}
+
+caf::error store::visit_by_id(const std::function<bool(const delivery&)>& visit,
+                              const delivery_scope& scope) const {
+  auto& s = *impl_;
+  // Each place in the order of a scan; within it, each id once.
+  std::vector<std::string> ids;
+  for (auto& id : scope.ids)
+    if (std::find(ids.begin(), ids.end(), id) == ids.end())
+      ids.push_back(id);
+  auto found = [&](caf::expected<caf::optional<delivery>> x, bool& go_on) -> caf::error {
+    if (!x)
+      return x.error();
+    if (*x)
+      go_on = visit(**x);
+    return caf::none;
+  };
+  bool go_on = true;
+  for (size_t i = 0; scope.waiting && go_on && i < ids.size(); ++i)
+    if (auto err = found(get_waiting(ids[i]), go_on))
+      return err;
+  for (size_t i = 0; scope.dead && go_on && i < ids.size(); ++i)
+    if (auto err = found(get_dead_letter(ids[i]), go_on))
+      return err;
+  for (size_t i = 0; scope.finished && go_on && i < ids.size(); ++i) {
+    auto history = history_of(s, ids[i]);
+    if (!history)
+      return history.error();
+    for (auto it = history->rbegin(); go_on && it != history->rend(); ++it) {
+      delivery x;
+      if (auto err = codec::decode(keys::history_family, it->first.data(), it->first.size(),
+                                   it->second.data(), it->second.size(), x))
+        return err;
+      if (x.status != delivery_status::dead) // listed from the dead letters
+        go_on = visit(x);
+    }
+  }
+  return caf::none;
 }
 
 caf::error store::for_each_waiting(const std::function<bool(const delivery&)>& visit) const {

@@ -453,7 +453,7 @@ BOOST_FIXTURE_TEST_CASE(for_each_delivery_visits_every_state, fixture) {
   BOOST_CHECK_EQUAL(visits, 3u);
 }
 
-BOOST_FIXTURE_TEST_CASE(a_status_filter_reads_only_the_places_that_hold_it, fixture) {
+BOOST_FIXTURE_TEST_CASE(status_and_id_filters_read_only_what_can_match, fixture) {
   BOOST_REQUIRE(!db->commit_match(0, {}, {make_delivery("w", action_kind::task, 5),
                                           make_delivery("d", action_kind::task, 7),
                                           make_delivery("dl", action_kind::mail, 9)}));
@@ -465,7 +465,7 @@ BOOST_FIXTURE_TEST_CASE(a_status_filter_reads_only_the_places_that_hold_it, fixt
   auto listed = [&](const filter& where) {
     std::vector<std::string> ids;
     BOOST_REQUIRE(!db->for_each_delivery(
-      [&](const delivery& x) { return ids.push_back(x.id), true; }, places_matching(where)));
+      [&](const delivery& x) { return ids.push_back(x.id), true; }, scope_of(where)));
     return ids;
   };
   auto status_is = [](std::vector<std::string> statuses, filter_op op = filter_op::in) {
@@ -489,6 +489,18 @@ BOOST_FIXTURE_TEST_CASE(a_status_filter_reads_only_the_places_that_hold_it, fixt
   BOOST_CHECK(listed(filter{filter_op::eq, "status", {number_value(1)}, {}}) ==
               (ids{"w", "dl", "d"}));
   BOOST_CHECK(listed(filter{}) == (ids{"w", "dl", "d"}));
+  // Named ids are looked up wherever they are, each once; with a status, only in its place.
+  filter by_id{filter_op::in, "id", {string_value("d"), string_value("w"), string_value("d"),
+                                     string_value("nobody")}, {}};
+  BOOST_CHECK(listed(by_id) == (ids{"w", "d"}));
+  BOOST_CHECK(listed(filter{filter_op::eq, "id", {string_value("dl")}, {}}) == ids{"dl"});
+  BOOST_CHECK(listed(filter{filter_op::and_, "", {}, {by_id, status_is({"delivered"})}}) ==
+              ids{"d"});
+  filter only_w{filter_op::eq, "id", {string_value("w")}, {}};
+  filter only_dl{filter_op::eq, "id", {string_value("dl")}, {}};
+  BOOST_CHECK(listed(filter{filter_op::and_, "", {}, {only_w, only_dl}}).empty());
+  BOOST_CHECK(listed(filter{filter_op::or_, "", {}, {only_w, only_dl}}) == (ids{"w", "dl"}));
+  BOOST_CHECK(listed(filter{filter_op::or_, "", {}, {only_w, by_type}}) == (ids{"w", "dl", "d"}));
 }
 
 BOOST_FIXTURE_TEST_CASE(log_appends_and_overwrites_per_day, fixture) {
