@@ -381,15 +381,17 @@ caf::expected<bool> store::purge(const std::string& id) {
 
 namespace {
 
-/// The ids a filter on `id` names, or none when `where` is another filter.
+/// The ids a filter on `id` names; `out` is left untouched when `where` is another filter.
 bool ids_named(const filter& where, std::vector<std::string>& out) {
   if ((where.op != filter_op::eq && where.op != filter_op::in) || where.path != "id")
     return false;
+  std::vector<std::string> ids;
   for (auto& value : where.values) {
     if (value.kind != value_kind::string)
       return false;
-    out.push_back(value.text);
+    ids.push_back(value.text);
   }
+  out = std::move(ids);
   return true;
 }
 
@@ -406,7 +408,7 @@ delivery_scope scope_of(const filter& where) {
         return scope;
       }
       if (where.path != "status")
-        return {};
+        return scope; // every place, no id
       scope = nothing;
       for (auto& value : where.values) {
         if (value.kind != value_kind::string)

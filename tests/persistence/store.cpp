@@ -501,6 +501,9 @@ BOOST_FIXTURE_TEST_CASE(status_and_id_filters_read_only_what_can_match, fixture)
   BOOST_CHECK(listed(filter{filter_op::and_, "", {}, {only_w, only_dl}}).empty());
   BOOST_CHECK(listed(filter{filter_op::or_, "", {}, {only_w, only_dl}}) == (ids{"w", "dl"}));
   BOOST_CHECK(listed(filter{filter_op::or_, "", {}, {only_w, by_type}}) == (ids{"w", "dl", "d"}));
+  // An id filter with a value that is not text narrows nothing (no partial id list).
+  filter mixed{filter_op::in, "id", {string_value("w"), number_value(1)}, {}};
+  BOOST_CHECK(listed(mixed) == (ids{"w", "dl", "d"}));
 }
 
 BOOST_FIXTURE_TEST_CASE(log_appends_and_overwrites_per_day, fixture) {
