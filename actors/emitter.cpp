@@ -1,5 +1,6 @@
-// The emitter actor: keeps the earliest waiting deliveries of one kind in memory, hands due ones
-// to its sink under an in-flight cap, and writes every outcome (delivered, retrying, dead) down.
+// The emitter actor: fresh deliveries from the log and recorded ones from the store, handed to the
+// sink in batches under an in-flight cap; every outcome that needs a record, and the cursor, written
+// once per batch of answers.
 #include "actors/emitter.hpp"
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "actors/backoff.hpp"
 #include "messages/error_code.hpp"
 #include "messages/group_commit.hpp"
+#include "messages/ids.hpp"
 
 namespace dispatch {
 
@@ -20,57 +22,80 @@ namespace {
 
 using emitter_ptr = emitter_actor::stateful_pointer<emitter_state>;
 
-/// How soon a failed store read or write is tried again.
+/// How soon a failed store read or write, or a failed catch-up read, is tried again.
 constexpr timestamp_ms storage_retry_ms = 1000;
 
-/// How often the store is swept for waiting deliveries that memory does not know of.
+/// How often the store is swept for recorded deliveries that memory does not know of.
 constexpr timestamp_ms sweep_interval_ms = 5000;
 
-/// How many finished ids are remembered against late `enqueue` messages.
-constexpr size_t finished_memory = 4096;
+/// How many log entries one catch-up read takes.
+constexpr uint32_t catch_up_events = 2048;
+
+/// The most deliveries in one batch to the sink.
+constexpr size_t max_sink_batch = 512;
 
 size_t memory_cap(const emitter_state& st) {
   return std::max<size_t>(st.config.emitter_memory_cap, 1);
 }
 
+/// The sink's in-flight cap is shared by the shards' emitters of its kind.
 size_t in_flight_cap(const emitter_state& st) {
-  return std::max<size_t>(st.config.sink_in_flight, 1);
+  return std::max<size_t>(st.config.sink_in_flight / std::max<uint32_t>(st.db->shards(), 1), 1);
 }
 
-// Below this many queued deliveries the emitter pages more from the store (when it has more).
+// Below this many queued recorded deliveries the emitter pages more from the store.
 size_t low_watermark(const emitter_state& st) {
   return memory_cap(st) / 4;
 }
 
 void report_storage_failure(emitter_ptr self, const std::string& what, const caf::error& err) {
-  std::cerr << "[" << emitter_state::name << " " << to_string(self->state.kind) << "] " << what
-            << ": " << message_of(err) << std::endl;
+  std::cerr << "[" << emitter_state::name << " " << to_string(self->state.kind) << " "
+            << self->state.shard << "] " << what << ": " << message_of(err) << std::endl;
   self->state.metrics->storage_ok = false;
 }
 
 bool is_known(const emitter_state& st, const std::string& id) {
-  return st.queued.count(id) > 0 || st.in_flight.count(id) > 0 || st.unwritten.count(id) > 0 ||
-         (!st.purged.empty() && st.purged.count(id) > 0);
+  return st.queued.count(id) > 0 || st.busy.count(id) > 0;
 }
 
-void remember_finished(emitter_state& st, const std::string& id) {
-  if (!st.finished_recently.insert(id).second) return;
-  st.finished_order.push_back(id);
-  if (st.finished_order.size() > finished_memory) {
-    st.finished_recently.erase(st.finished_order.front());
-    st.finished_order.pop_front();
+// -- the cursor ------------------------------------------------------------------------------------
+
+/// A fresh delivery of segment `n` is delivered (`delivered`) or has its record staged: the cursor
+/// moves past every segment at the front with nothing outstanding.
+void resolve(emitter_state& st, uint64_t n, bool delivered) {
+  auto& seg = st.segments[n - st.first_segment];
+  --seg.outstanding;
+  seg.delivered += delivered ? 1 : 0;
+  while (!st.segments.empty() && st.segments.front().outstanding == 0) {
+    st.done.cursor = std::max(st.done.cursor, st.segments.front().last);
+    st.done.delivered += st.segments.front().delivered;
+    st.segments.pop_front();
+    ++st.first_segment;
+    st.dirty = true;
   }
 }
 
-/// Keeps `queue` the earliest waiting deliveries: beyond the cap a newcomer displaces the latest
+void stage(emitter_ptr self, delivery_outcome o) {
+  auto& st = self->state;
+  if (o.recorded)
+    st.busy.insert(o.value.id);
+  st.unwritten.push_back(std::move(o));
+  schedule_flush(self, st.flush_pending);
+}
+
+// -- recorded deliveries ---------------------------------------------------------------------------
+
+/// Keeps `queue` the earliest recorded deliveries: beyond the cap a newcomer displaces the latest
 /// one, or stays in the store itself; either way the store holds more (`backlog`).
 void admit(emitter_state& st, delivery d) {
-  if (d.kind != st.kind || is_known(st, d.id)) return;
+  if (d.kind != st.kind || is_known(st, d.id))
+    return;
   auto key = std::make_pair(d.next_attempt, d.id);
   if (st.queue.size() >= memory_cap(st)) {
     st.backlog = true;
     auto latest = std::prev(st.queue.end());
-    if (!(key < latest->first)) return;
+    if (!(key < latest->first))
+      return;
     st.queued.erase(latest->first.second);
     st.queue.erase(latest);
   }
@@ -78,86 +103,120 @@ void admit(emitter_state& st, delivery d) {
   st.queue.emplace(std::move(key), std::move(d));
 }
 
-/// Reads the next page of waiting deliveries; false when the store could not be read.
+/// Reads the next page of recorded deliveries; false when the store could not be read.
 bool page_from_store(emitter_ptr self) {
   auto& st = self->state;
   auto cap = memory_cap(st);
-  if (st.queue.size() >= cap) return true;
+  if (st.queue.size() >= cap)
+    return true;
   auto wanted = cap - st.queue.size();
   auto skip = [&st](const std::string& id) { return is_known(st, id); };
-  auto page = st.db->scan_due(st.kind, wanted, skip);
+  auto page = st.db->scan_due(st.kind, st.shard, wanted, skip);
   if (!page) {
     report_storage_failure(self, "paging waiting deliveries", page.error());
     return false;
   }
   auto exhausted = page->size() < wanted;
-  for (auto& d : *page) admit(st, std::move(d));
+  for (auto& d : *page)
+    admit(st, std::move(d));
   st.backlog = !exhausted;
   return true;
 }
 
-/// Counts a written outcome and re-queues a rescheduled delivery.
-void count_outcome(emitter_state& st, delivery&& d) {
-  auto& m = *st.metrics;
-  if (d.status == delivery_status::delivered) {
-    ++m.delivered;
-    --m.pending_depth;
-    m.delivery_latency.record(std::chrono::milliseconds{d.finished - d.created});
-    remember_finished(st, d.id);
-  } else if (d.status == delivery_status::dead) {
-    ++m.dead_letters;
-    --m.pending_depth;
-    remember_finished(st, d.id);
-  } else {
-    ++m.retries;
-    admit(st, std::move(d));
+// -- fresh deliveries ------------------------------------------------------------------------------
+
+void request_catch_up(emitter_ptr self);
+
+/// Takes a batch of deliveries derived from the log after `frontier`: a segment for the cursor,
+/// held tasks straight to their record, the rest in line for the sink.
+void take(emitter_ptr self, delivery_batch& batch) {
+  auto& st = self->state;
+  if (batch.last <= st.frontier && batch.after < batch.last)
+    return; // all of it taken already
+  auto n = st.first_segment + st.segments.size();
+  st.segments.push_back(log_segment{batch.last, 1, 0}); // 1: none resolves it before the end
+  auto overlap = batch.after < st.frontier;
+  delivery_position pos;
+  for (auto& d : batch.deliveries) {
+    if (overlap && position_of(d.id, pos) && pos.sequence <= st.frontier)
+      continue; // taken already, from the log
+    if (d.kind != st.kind)
+      continue;
+    ++st.segments.back().outstanding;
+    ++st.metrics->pending_depth;
+    if (d.status == delivery_status::held) {
+      auto due = d.next_attempt;
+      stage(self, delivery_outcome{due, false, std::move(d)});
+      resolve(st, n, false);
+      continue;
+    }
+    st.fresh.emplace_back(std::move(d), n);
   }
+  st.frontier = std::max(st.frontier, batch.last);
+  resolve(st, n, false); // the segment's own count
+  if (st.dirty)
+    schedule_flush(self, st.flush_pending); // the cursor moves past a stretch without deliveries
+  // Memory full: ignore live batches until there is room, then read the log from the frontier.
+  if (st.fresh.size() >= memory_cap(st))
+    st.catching_up = true;
 }
 
-/// Writes every unwritten outcome in one batch; false when the store failed (they stay).
-bool write_unwritten(emitter_ptr self) {
+void on_live_batch(emitter_ptr self, delivery_batch& batch) {
   auto& st = self->state;
-  if (st.unwritten.empty())
-    return true;
-  std::vector<delivery_outcome> batch;
-  batch.reserve(st.unwritten.size());
-  for (auto& [id, x] : st.unwritten)
-    batch.push_back(delivery_outcome{x.previous_due, std::move(x.outcome)});
-  if (auto err = st.db->write_outcomes(batch)) {
-    report_storage_failure(self, "writing " + std::to_string(batch.size()) + " delivery outcomes",
-                           err);
-    // They stay for the next attempt (the map is in id order, and so is the batch).
-    auto i = batch.begin();
-    for (auto& [id, x] : st.unwritten)
-      x.outcome = std::move((i++)->value);
-    return false;
+  if (st.catching_up)
+    return; // the log has them: read when catching up
+  if (batch.after > st.frontier) {
+    // A gap: batches went to a matcher that stopped. The log has what they held.
+    st.catching_up = true;
+    request_catch_up(self);
+    return;
   }
-  st.unwritten.clear(); // before counting: a rescheduled delivery is admitted again
-  for (auto& x : batch)
-    count_outcome(st, std::move(x.value));
-  return true;
+  take(self, batch);
 }
 
-/// Gathers an outcome for the next group commit: every answer already in the mailbox is handled
-/// before the `flush`, so one batch takes them all.
-void record_outcome(emitter_ptr self, unwritten_outcome x) {
+void pump(emitter_ptr self);
+
+/// Asks the matcher for the log past the frontier, when there is room and nobody asked yet.
+void request_catch_up(emitter_ptr self) {
   auto& st = self->state;
-  auto id = x.outcome.id;
-  st.unwritten.insert_or_assign(std::move(id), std::move(x));
-  schedule_flush(self, st.flush_pending);
+  if (!st.catching_up || st.rederive_pending || !st.reader
+      || st.fresh.size() > memory_cap(st) / 2)
+    return;
+  st.rederive_pending = true;
+  auto from = st.frontier;
+  self->request(st.reader, st.config.request_timeout, rederive_atom::value, st.kind, from,
+                catch_up_events)
+    .then(
+      [self, from](delivery_batch& batch) {
+        auto& st = self->state;
+        st.rederive_pending = false;
+        if (from != st.frontier)
+          return; // the frontier moved meanwhile: this read is stale
+        take(self, batch);
+        if (batch.exhausted && st.fresh.size() < memory_cap(st))
+          st.catching_up = false;
+        request_catch_up(self);
+        pump(self);
+      },
+      [self](const caf::error& err) {
+        // Retried by the timer (a matcher being restarted answers nothing meanwhile).
+        self->state.rederive_pending = false;
+        if (err != caf::sec::request_timeout && err != caf::sec::request_receiver_down)
+          report_storage_failure(self, "catching up from the log", err);
+      });
 }
+
+// -- the sink --------------------------------------------------------------------------------------
 
 /// Turns a sink's answer into the delivery's next state.
-unwritten_outcome outcome_of(emitter_state& st, delivery d, timestamp_ms previous_due,
-                             const delivery_result& r) {
-  auto now = now_ms();
+void settle(emitter_state& st, delivery& d, const delivery_result& r, timestamp_ms now) {
   // A deferred delivery was not tried (the sink's circuit is open): no attempt spent, only time.
   if (r.verdict != sink_verdict::deferred && d.attempts < std::numeric_limits<uint32_t>::max())
     ++d.attempts;
   if (r.verdict == sink_verdict::delivered) {
     d.status = delivery_status::delivered;
     d.finished = now;
-    return {previous_due, std::move(d)};
+    return;
   }
   d.last_error = r.reason;
   auto next = timestamp_ms{0}; // a permanent failure: dead at once
@@ -172,141 +231,215 @@ unwritten_outcome outcome_of(emitter_state& st, delivery d, timestamp_ms previou
     d.status = delivery_status::retrying;
     d.next_attempt = next;
   }
-  return {previous_due, std::move(d)};
 }
-
-void pump(emitter_ptr self);
 
 /// Drops answered sends from the front of `send_order`: its front is then the next deadline.
 void prune_send_order(emitter_state& st) {
-  while (!st.send_order.empty()) {
-    auto i = st.in_flight.find(st.send_order.front().first);
-    if (i != st.in_flight.end() && i->second.send == st.send_order.front().second)
-      return;
+  while (!st.send_order.empty() && st.in_flight.count(st.send_order.front()) == 0)
     st.send_order.pop_front();
-  }
 }
 
-/// The sink answered send number `send` of delivery `id` (or it timed out); a stale answer, to a
-/// send that timed out before, changes nothing.
-void on_sink_answer(emitter_ptr self, const std::string& id, uint64_t send,
-                    const delivery_result& r) {
+/// The sink answered send number `send` (or it timed out); a stale answer changes nothing.
+void on_sink_answer(emitter_ptr self, uint64_t send, const delivery_result_list& results,
+                    const delivery_result& otherwise) {
   auto& st = self->state;
-  auto i = st.in_flight.find(id);
-  if (i == st.in_flight.end() || i->second.send != send)
+  auto i = st.in_flight.find(send);
+  if (i == st.in_flight.end())
     return;
-  auto sent = std::move(i->second.message);
+  auto sent = std::move(i->second);
   st.in_flight.erase(i);
-  --st.metrics->in_flight;
   prune_send_order(st);
-  // A delivery purged while at the sink is gone from the store: its answer changes nothing.
-  if (st.purged.empty() || st.purged.erase(id) == 0) {
-    // Moved out unless the sink still holds the message (then copied).
-    auto d = std::move(sent.get_mutable_as<delivery>(1));
-    auto due = d.next_attempt;
-    record_outcome(self, outcome_of(st, std::move(d), due, r));
+  // Moved out unless the sink still holds the message (then copied).
+  auto& deliveries = sent.message.get_mutable_as<delivery_list>(1);
+  st.in_flight_count -= deliveries.size();
+  st.metrics->in_flight -= static_cast<int64_t>(deliveries.size());
+  auto now = now_ms();
+  for (size_t k = 0; k < deliveries.size(); ++k) {
+    auto& d = deliveries[k];
+    auto& origin = sent.origins[k];
+    auto& r = k < results.size() ? results[k] : otherwise;
+    if (!st.purged.empty() && st.purged.erase(d.id) > 0) {
+      // Purged while at the sink: gone from the store, its answer changes nothing.
+      st.busy.erase(d.id);
+      if (origin.fresh)
+        resolve(st, origin.segment, false);
+      continue;
+    }
+    settle(st, d, r, now);
+    if (origin.fresh && d.status == delivery_status::delivered) {
+      ++st.metrics->delivered;
+      --st.metrics->pending_depth;
+      st.metrics->delivery_latency.record(std::chrono::milliseconds{d.finished - d.created});
+      resolve(st, origin.segment, true);
+      continue;
+    }
+    if (origin.fresh) {
+      stage(self, delivery_outcome{origin.previous_due, false, std::move(d)});
+      resolve(st, origin.segment, false);
+    } else {
+      st.busy.erase(d.id); // `stage` marks it busy again until written
+      stage(self, delivery_outcome{origin.previous_due, true, std::move(d)});
+    }
   }
+  if (st.dirty)
+    schedule_flush(self, st.flush_pending);
+  request_catch_up(self);
   pump(self);
 }
 
-/// Sends whose answer is overdue fail like a sink that answered "retry".
+/// Batches whose answer is overdue fail like a sink that answered "retry".
 void expire_sends(emitter_ptr self, timestamp_ms now) {
   auto& st = self->state;
   prune_send_order(st);
   while (!st.send_order.empty()) {
-    auto [id, send] = st.send_order.front();
-    if (st.in_flight.at(id).deadline > now)
+    auto send = st.send_order.front();
+    if (st.in_flight.at(send).deadline > now)
       return;
     static const auto reason = "sink: " + message_of(caf::make_error(caf::sec::request_timeout));
-    on_sink_answer(self, id, send, retry_later(reason));
+    on_sink_answer(self, send, {}, retry_later(reason));
   }
 }
 
-void send_to_sink(emitter_ptr self, delivery d) {
+void send_to_sink(emitter_ptr self, delivery_list deliveries, std::vector<delivery_origin> origins) {
   auto& st = self->state;
   auto send = ++st.sends;
+  auto count = deliveries.size();
   auto deadline = now_ms() + std::max<timestamp_ms>(st.config.sink_timeout.count(), 1);
-  auto id = std::make_shared<const std::string>(d.id);
-  // The message the sink gets is the one the emitter keeps: no copy of the delivery. It goes
+  // The message the sink gets is the one the emitter keeps: no copy of the deliveries. It goes
   // through the untyped handle only because CAF 0.17's typed `request` cannot take a ready
   // message; the sink's typed interface still says what it accepts.
-  auto message = caf::make_message(deliver_atom::value, std::move(d));
-  st.in_flight.insert_or_assign(*id, sent_delivery{message, send, deadline});
-  st.send_order.emplace_back(*id, send);
-  ++st.metrics->in_flight;
+  auto message = caf::make_message(deliver_atom::value, std::move(deliveries));
+  st.in_flight.emplace(send, sent_batch{message, std::move(origins), deadline});
+  st.send_order.push_back(send);
+  st.in_flight_count += count;
+  st.metrics->in_flight += static_cast<int64_t>(count);
   self->request(caf::actor_cast<caf::actor>(st.sink.handle), caf::infinite, std::move(message))
-      .then([self, id, send](delivery_result& r) { on_sink_answer(self, *id, send, r); },
-            [self, id, send](caf::error& err) {
-              // A dead sink is a transient failure like any other.
-              on_sink_answer(self, *id, send, retry_later("sink: " + message_of(err)));
-            });
+    .then([self, send](const delivery_result_list& r) { on_sink_answer(self, send, r, {}); },
+          [self, send](const caf::error& err) {
+            // A dead sink is a transient failure like any other.
+            on_sink_answer(self, send, {}, retry_later("sink: " + message_of(err)));
+          });
 }
 
-/// Arms a tick for the head's due time, a storage retry or the next sweep, whichever comes first,
-/// unless a timer fires earlier already.
-void arm_timer(emitter_ptr self, timestamp_ms now, bool storage_failed) {
+/// Arms a tick for the head's due time, a retry, a send deadline or the next sweep, whichever
+/// comes first, unless a timer fires earlier already.
+void arm_timer(emitter_ptr self, timestamp_ms now, bool retry_soon) {
   auto& st = self->state;
   auto due = std::max(st.next_sweep, now + 1);
-  if (st.sink.handle && !st.queue.empty() && st.in_flight.size() < in_flight_cap(st))
+  auto room = st.in_flight_count < in_flight_cap(st);
+  if (st.sink.handle && !st.queue.empty() && room)
     due = std::min(due, std::max(st.queue.begin()->first.first, now + 1));
-  if (storage_failed || !st.unwritten.empty()) due = std::min(due, now + storage_retry_ms);
+  if (retry_soon || !st.unwritten.empty() || st.dirty || (st.catching_up && !st.rederive_pending))
+    due = std::min(due, now + storage_retry_ms);
   if (!st.send_order.empty())
-    due = std::min(due, std::max(st.in_flight.at(st.send_order.front().first).deadline, now + 1));
-  if (st.timer_due != 0 && st.timer_due <= due) return;
+    due = std::min(due, std::max(st.in_flight.at(st.send_order.front()).deadline, now + 1));
+  if (st.timer_due != 0 && st.timer_due <= due)
+    return;
   auto delay = std::chrono::milliseconds{due - now};
   st.timer_due = due;
   st.timer_fires = std::chrono::steady_clock::now() + delay;
   self->delayed_send(self, delay, tick_atom::value);
 }
 
-/// Sends what is due while the sink has room, refilling from the store when memory runs low.
+/// Sends what is due while the sink has room: recorded deliveries first (they are older), then
+/// fresh ones in log order; refills from the store when memory runs low.
 void pump(emitter_ptr self) {
   auto& st = self->state;
   auto readable = true;
   auto low = [&st] { return st.queue.size() <= low_watermark(st); };
-  if (st.backlog && low()) readable = page_from_store(self);
+  if (st.backlog && low())
+    readable = page_from_store(self);
   auto now = now_ms();
-  // Without a sink nothing is sent: deliveries wait in the store for an emitter that has one.
-  while (st.sink.handle && st.in_flight.size() < in_flight_cap(st) && !st.queue.empty()) {
-    auto head = st.queue.begin();
-    if (head->first.first > now) break;
-    auto d = std::move(head->second);
-    st.queue.erase(head);
-    st.queued.erase(d.id);
-    send_to_sink(self, std::move(d));
-    if (readable && st.backlog && low()) readable = page_from_store(self);
+  auto cap = in_flight_cap(st);
+  // Without a sink nothing is sent: deliveries wait (in the store or the log) for one.
+  while (st.sink.handle && st.in_flight_count < cap) {
+    auto room = std::min(cap - st.in_flight_count, max_sink_batch);
+    delivery_list batch;
+    std::vector<delivery_origin> origins;
+    while (batch.size() < room && !st.queue.empty() && st.queue.begin()->first.first <= now) {
+      auto head = st.queue.begin();
+      auto due = head->first.first;
+      auto d = std::move(head->second);
+      st.queue.erase(head);
+      st.queued.erase(d.id);
+      st.busy.insert(d.id);
+      origins.push_back(delivery_origin{false, 0, due});
+      batch.push_back(std::move(d));
+    }
+    while (batch.size() < room && !st.fresh.empty()) {
+      auto& [d, segment] = st.fresh.front();
+      origins.push_back(delivery_origin{true, segment, d.next_attempt});
+      batch.push_back(std::move(d));
+      st.fresh.pop_front();
+    }
+    if (batch.empty())
+      break;
+    send_to_sink(self, std::move(batch), std::move(origins));
+    if (readable && st.backlog && low())
+      readable = page_from_store(self);
   }
   arm_timer(self, now, !readable);
 }
 
-void on_enqueue(emitter_ptr self, delivery_list& deliveries) {
+// -- writing ---------------------------------------------------------------------------------------
+
+/// Writes every unwritten outcome with the cursor in one batch; false when the store failed (they
+/// stay for the next attempt).
+bool write_unwritten(emitter_ptr self) {
   auto& st = self->state;
-  auto now = now_ms();
-  for (auto& d : deliveries) {
-    if (st.finished_recently.count(d.id) > 0) continue;
-    // Due, room at the sink and nothing queued before it: straight to the sink.
-    if (st.sink.handle && st.queue.empty() && d.next_attempt <= now && d.kind == st.kind &&
-        st.in_flight.size() < in_flight_cap(st) && !is_known(st, d.id)) {
-      send_to_sink(self, std::move(d));
-      continue;
-    }
-    admit(st, std::move(d));
+  if (st.unwritten.empty() && !st.dirty)
+    return true;
+  auto written = st.done;
+  if (auto err = st.db->write_outcomes(st.kind, st.shard, st.unwritten,
+                                       st.dirty ? &written : nullptr)) {
+    report_storage_failure(self, "writing " + std::to_string(st.unwritten.size())
+                                   + " delivery outcomes",
+                           err);
+    return false;
   }
-  pump(self);
+  if (st.done.cursor == written.cursor)
+    st.dirty = false;
+  auto batch = std::move(st.unwritten);
+  st.unwritten.clear();
+  auto& m = *st.metrics;
+  for (auto& o : batch) {
+    auto& d = o.value;
+    st.busy.erase(d.id);
+    switch (d.status) {
+      case delivery_status::delivered:
+        ++m.delivered;
+        --m.pending_depth;
+        m.delivery_latency.record(std::chrono::milliseconds{d.finished - d.created});
+        break;
+      case delivery_status::dead:
+        ++m.dead_letters;
+        --m.pending_depth;
+        break;
+      case delivery_status::retrying:
+        ++m.retries;
+        admit(st, std::move(d));
+        break;
+      default: // held: waits for its time
+        admit(st, std::move(d));
+    }
+  }
+  return true;
 }
 
 void on_tick(emitter_ptr self) {
   auto& st = self->state;
   // Timers fire on the steady clock: only the awaited one (or a later one) clears `timer_due`, so
   // that a stale tick neither re-arms nor leaves the emitter without a timer.
-  if (std::chrono::steady_clock::now() >= st.timer_fires) st.timer_due = 0;
+  if (std::chrono::steady_clock::now() >= st.timer_fires)
+    st.timer_due = 0;
   auto now = now_ms();
   if (now >= st.next_sweep) {
-    st.backlog = true;  // finds deliveries whose `enqueue` was lost (sent to a previous emitter)
+    st.backlog = true; // finds records this emitter's memory does not know of
     st.next_sweep = now + sweep_interval_ms;
   }
   expire_sends(self, now);
   write_unwritten(self);
+  request_catch_up(self);
   pump(self);
 }
 
@@ -315,6 +448,8 @@ void on_flush(emitter_ptr self) {
   write_unwritten(self);
   pump(self);
 }
+
+// -- operations ------------------------------------------------------------------------------------
 
 caf::result<delivery> on_replay(emitter_ptr self, const std::string& id) {
   auto& st = self->state;
@@ -334,76 +469,102 @@ caf::result<delivery> on_replay(emitter_ptr self, const std::string& id) {
   d.finished = 0;
   d.status = delivery_status::pending;
   d.last_error.clear();
-  if (auto err = st.db->revive(d)) {
+  if (auto err = st.db->revive(d, st.shard)) {
     report_storage_failure(self, "reviving dead letter " + id, err);
     return make_error(error_code::server, "delivery " + id + ": " + message_of(err));
   }
   ++st.metrics->replayed;
   ++st.metrics->pending_depth;
-  st.finished_recently.erase(d.id);
   admit(st, d);
   pump(self);
   return d;
 }
 
-/// Forgets what memory holds of a delivery; true when it was waiting here.
-bool forget_in_memory(emitter_state& st, const std::string& id) {
-  if (auto i = st.queued.find(id); i != st.queued.end()) {
-    st.queue.erase(std::make_pair(i->second, id));
-    st.queued.erase(i);
-    return true;
+/// Forgets a fresh delivery waiting for the sink, or drops the answer of one at the sink; true when
+/// it was here. Fresh deliveries are found by looking (purging is rare; no index per delivery).
+bool forget_fresh(emitter_state& st, const std::string& id) {
+  for (auto i = st.fresh.begin(); i != st.fresh.end(); ++i)
+    if (i->first.id == id) {
+      auto segment = i->second;
+      st.fresh.erase(i);
+      resolve(st, segment, false);
+      return true;
+    }
+  for (auto& [send, batch] : st.in_flight) {
+    auto& deliveries = batch.message.get_as<delivery_list>(1);
+    for (auto& d : deliveries)
+      if (d.id == id) {
+        st.purged.insert(id);
+        return true;
+      }
   }
-  if (st.in_flight.count(id) > 0) {
-    st.purged.insert(id);
-    return true;
-  }
-  return st.unwritten.erase(id) > 0;
+  return false;
 }
 
 caf::result<uint32_t> on_purge(emitter_ptr self, const std::string& id) {
   auto& st = self->state;
-  auto was_waiting = forget_in_memory(st, id);
-  if (!was_waiting) {
-    auto slot = st.db->find_waiting(id);
-    was_waiting = slot && *slot && (*slot)->kind == st.kind;
+  auto was_waiting = false;
+  if (auto i = st.queued.find(id); i != st.queued.end()) {
+    st.queue.erase(std::make_pair(i->second, id));
+    st.queued.erase(i);
+    was_waiting = true;
+  } else if (st.busy.count(id) > 0) {
+    st.purged.insert(id); // at the sink or being written: its outcome is dropped
+    was_waiting = true;
+  } else if (forget_fresh(st, id)) {
+    was_waiting = true;
   }
   auto existed = st.db->purge(id);
   if (!existed) {
     report_storage_failure(self, "purging delivery " + id, existed.error());
     return make_error(error_code::server, "delivery " + id + ": " + message_of(existed.error()));
   }
-  if (was_waiting) --st.metrics->pending_depth;
+  if (*existed || was_waiting)
+    --st.metrics->pending_depth;
   if (!*existed && !was_waiting)
     return make_error(error_code::resource_unknown,
                       "delivery " + id + ": no delivery with this id");
   return uint32_t{1};
 }
 
-}  // namespace
+} // namespace
 
 emitter_actor::behavior_type emitter(emitter_actor::stateful_pointer<emitter_state> self,
-                                     action_kind kind, engine_config config, store_ptr db,
-                                     metrics_ptr metrics, sink_binding sink) {
+                                     action_kind kind, uint32_t shard, engine_config config,
+                                     store_ptr db, metrics_ptr metrics, sink_binding sink) {
   auto& st = self->state;
   st.kind = kind;
+  st.shard = shard;
   st.config = std::move(config);
   st.db = std::move(db);
   st.metrics = std::move(metrics);
   st.sink = std::move(sink);
   st.rng.seed(std::random_device{}() ^ static_cast<uint64_t>(now_ms()));
-  st.backlog = true;  // a previous run may have left waiting deliveries in the store
+  auto start = st.db->read_progress(kind, shard);
+  if (!start)
+    throw std::runtime_error("emitter: cannot read its progress: " + message_of(start.error()));
+  st.done = *start;
+  st.frontier = start->cursor;
+  st.catching_up = true; // until it has read the log past its cursor
+  st.backlog = true;     // a previous run may have left recorded deliveries in the store
   st.next_sweep = now_ms() + sweep_interval_ms;
-  if (!st.sink.handle)
-    std::cerr << "[" << emitter_state::name << " " << to_string(kind)
-              << "] no sink bound: deliveries wait in the store" << std::endl;
   pump(self);
   return {
-      [self](enqueue_atom, delivery_list& deliveries) { on_enqueue(self, deliveries); },
-      [self](replay_atom, const std::string& id) { return on_replay(self, id); },
-      [self](purge_atom, const std::string& id) { return on_purge(self, id); },
-      [self](tick_atom) { on_tick(self); },
-      [self](flush_atom) { on_flush(self); },
+    [self](enqueue_atom, delivery_batch& batch) {
+      on_live_batch(self, batch);
+      pump(self);
+    },
+    [self](replay_atom, const std::string& id) { return on_replay(self, id); },
+    [self](purge_atom, const std::string& id) { return on_purge(self, id); },
+    [self](handles_atom, const log_reader_actor& reader) {
+      auto& st = self->state;
+      st.reader = reader;
+      st.catching_up = true; // what went to a previous matcher is read from the log
+      request_catch_up(self);
+    },
+    [self](tick_atom) { on_tick(self); },
+    [self](flush_atom) { on_flush(self); },
   };
 }
 
-}  // namespace dispatch
+} // namespace dispatch

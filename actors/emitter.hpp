@@ -1,17 +1,23 @@
-// The emitter: hands deliveries of one kind (task or mail) to its sink with a timeout and a cap on
-// in-flight requests; retries failures with backoff and full jitter, bounded by attempts and age;
-// dead-letters permanent failures and spent budgets. It keeps at most `emitter_memory_cap` waiting
-// deliveries in memory and pages the rest from the store by due time.
+// The emitter of one kind (task or mail) and one shard: hands deliveries to its sink in batches
+// under a cap on those in flight; retries failures with backoff and full jitter, bounded by
+// attempts and age; dead-letters permanent failures and spent budgets; and advances the shard's
+// progress cursor for its kind once per outcome batch.
+//
+// Two kinds of delivery pass through it. Fresh ones come derived from the log (live from the
+// matcher, or re-derived when the emitter catches up after a restart or after falling behind): they
+// have no record, and the cursor passes them once they are delivered or have a record. Recorded
+// ones (failed, held or replayed) have an exception record and are paged from the store by due time.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <map>
-#include <memory>
 #include <random>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include <caf/message.hpp>
 
@@ -28,21 +34,27 @@ struct sink_binding {
   bool schedules_tasks = false; // true: gets tasks at once, startTimestamp included (it schedules)
 };
 
-/// An outcome (delivered, dead or rescheduled: `outcome.status` says which) not written yet: it
-/// waits for the next group commit, or for the store to work again after a failed write.
-struct unwritten_outcome {
-  timestamp_ms previous_due = 0; // the delivery's key in the store
-  delivery outcome;
+/// A stretch of the log the emitter took in one batch: the cursor passes `last` once none of its
+/// fresh deliveries is outstanding (each is delivered, or has its record staged).
+struct log_segment {
+  uint64_t last = 0;
+  uint32_t outstanding = 0;
+  uint64_t delivered = 0;
 };
 
-/// A delivery at the sink: what was sent, which send it was and until when its answer is awaited.
-/// The emitter keeps the sink's timeout itself (one timer, not one per request through CAF's
-/// clock); an answer to a send that already timed out is ignored. `message` is the one sent
-/// (`deliver_atom`, the delivery): the emitter and the sink share it instead of each holding a
-/// copy of the delivery.
-struct sent_delivery {
+/// Where a delivery at the sink came from: fresh (its segment) or recorded (its record's due time).
+struct delivery_origin {
+  bool fresh = true;
+  uint64_t segment = 0;
+  timestamp_ms previous_due = 0;
+};
+
+/// One batch at the sink: the message sent (the emitter and the sink share it instead of each
+/// holding a copy of the deliveries), where each delivery came from, and until when the answer is
+/// awaited (the emitter keeps the sink's timeout itself: no CAF timer per request).
+struct sent_batch {
   caf::message message;
-  uint64_t send = 0;
+  std::vector<delivery_origin> origins;
   timestamp_ms deadline = 0;
 };
 
@@ -52,52 +64,71 @@ struct emitter_state {
   /// What was at the sink when the emitter stopped is no longer in flight.
   ~emitter_state() {
     if (metrics)
-      metrics->in_flight -= static_cast<int64_t>(in_flight.size());
+      metrics->in_flight -= static_cast<int64_t>(in_flight_count);
   }
 
   action_kind kind = action_kind::task;
+  uint32_t shard = 0;
   engine_config config;
   store_ptr db;
   metrics_ptr metrics;
   sink_binding sink;
+  log_reader_actor reader; // the shard's matcher, to catch up from
   std::mt19937_64 rng;
 
-  /// Waiting deliveries in memory, by (due time, id).
+  // -- fresh deliveries and the cursor ------------------------------------------------------------
+
+  /// The last log sequence whose deliveries this emitter has taken (or passed).
+  uint64_t frontier = 0;
+  /// True while live batches are ignored because the emitter reads the log itself: at start,
+  /// after a gap (a matcher restarted) or while memory is full.
+  bool catching_up = true;
+  bool rederive_pending = false;
+  /// Segments not yet passed by the cursor; `first_segment` numbers the front one.
+  std::deque<log_segment> segments;
+  uint64_t first_segment = 0;
+  /// The progress written last, and the one to write next (`dirty`).
+  progress done;
+  bool dirty = false;
+  /// Fresh deliveries waiting for room at the sink, in log order, with their segment.
+  std::deque<std::pair<delivery, uint64_t>> fresh;
+
+  // -- recorded deliveries ------------------------------------------------------------------------
+
+  /// Recorded deliveries in memory, by (due time, id); the rest wait in the store (`backlog`).
   std::map<std::pair<timestamp_ms, std::string>, delivery> queue;
-  /// The ids in `queue`, with their due time (finds a queued delivery by id).
+  /// The ids in `queue` with their due time, and the recorded ids at the sink or being written.
   std::unordered_map<std::string, timestamp_ms> queued;
-  /// Deliveries at the sink right now, by id.
-  std::unordered_map<std::string, sent_delivery> in_flight;
-  /// (id, send) of the sends in order, hence in deadline order; answered ones are dropped from
-  /// the front as they are met.
-  std::deque<std::pair<std::string, uint64_t>> send_order;
-  /// Number of sends so far (numbers each send).
-  uint64_t sends = 0;
-  /// Ids purged while in flight: their answer is ignored.
+  std::unordered_set<std::string> busy;
+  /// Ids purged while at the sink: their answer is ignored.
   std::unordered_set<std::string> purged;
-  /// Outcomes not yet written, by delivery id: written together by the next `flush` (one batch),
-  /// or kept after a failed write and tried again.
-  std::map<std::string, unwritten_outcome> unwritten;
-  /// A `flush` is queued in our own mailbox.
-  bool flush_pending = false;
-  /// Ids finished lately (oldest first), so that a late `enqueue` of a delivery this emitter
-  /// already paged from the store and finished does not send it again.
-  std::unordered_set<std::string> finished_recently;
-  std::deque<std::string> finished_order;
-  /// True when the store may hold waiting deliveries that are not in `queue`.
   bool backlog = true;
-  /// The due time of the earliest pending timer (0: none).
-  timestamp_ms timer_due = 0;
-  /// When that timer fires on the scheduler's (steady) clock: a tick before it is a stale one.
-  std::chrono::steady_clock::time_point timer_fires;
-  /// When the store is next swept for waiting deliveries whose `enqueue` never arrived.
   timestamp_ms next_sweep = 0;
+
+  // -- the sink -----------------------------------------------------------------------------------
+
+  std::unordered_map<uint64_t, sent_batch> in_flight; // by send number
+  std::deque<uint64_t> send_order;                    // send numbers, hence deadline order
+  uint64_t sends = 0;
+  size_t in_flight_count = 0; // deliveries at the sink
+
+  // -- writing ------------------------------------------------------------------------------------
+
+  /// Outcomes not written yet: written with the cursor by the next `flush`, or kept after a
+  /// failed write and tried again.
+  std::vector<delivery_outcome> unwritten;
+  bool flush_pending = false;
+
+  /// The due time of the earliest pending timer (0: none), and when it fires on the scheduler's
+  /// (steady) clock: a tick before that is a stale one.
+  timestamp_ms timer_due = 0;
+  std::chrono::steady_clock::time_point timer_fires;
 };
 
-/// Spawns with: the kind it emits, the configuration, the store, the shared metrics and its sink.
-/// On start it pages due deliveries of its kind from the store (those of a previous run included).
+/// Spawns with: its kind and shard, the configuration, the store, the shared metrics and its sink.
+/// It starts catching up from its cursor once it is told its matcher (`handles_atom`).
 emitter_actor::behavior_type emitter(emitter_actor::stateful_pointer<emitter_state> self,
-                                     action_kind kind, engine_config config, store_ptr db,
-                                     metrics_ptr metrics, sink_binding sink);
+                                     action_kind kind, uint32_t shard, engine_config config,
+                                     store_ptr db, metrics_ptr metrics, sink_binding sink);
 
 } // namespace dispatch

@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "messages/ids.hpp"
 #include "messages/json.hpp"
 #include "messages/query_eval.hpp"
 
@@ -18,8 +19,10 @@ caf::error unknown_delivery(const std::string& id) {
   return make_error(error_code::resource_unknown, "delivery " + id + " does not exist");
 }
 
-const emitter_actor& emitter_of(engine_state& st, action_kind kind) {
-  return kind == action_kind::task ? st.task_emitter : st.mail_emitter;
+/// The emitter that owns a delivery: its kind and the shard of its event type.
+const emitter_actor& emitter_of(engine_state& st, const delivery& d) {
+  auto shards = st.db->shards();
+  return st.emitters[emitter_index(d.kind, shard_of(d.event_type, shards), shards)];
 }
 
 /// A read's answer: the page, or why there is none.
@@ -102,23 +105,12 @@ struct held_event {
   std::string json;
 };
 
-/// Events not yet matched (the inbox, every shard) and events of waiting deliveries, once each.
+/// Events some emitter has not passed yet (every shard) and events of waiting deliveries.
 caf::expected<json_page> list_events(engine_state& st, const query& q, uint32_t max_limit) {
   auto for_each = [&](auto visit) -> caf::error {
-    constexpr size_t step = 1024;
-    for (uint32_t shard = 0; shard < st.db->shards(); ++shard) {
-      for (uint64_t after = 0;;) {
-        auto part = st.db->scan_inbox(shard, after, step);
-        if (!part)
-          return part.error();
-        for (auto& entry : *part)
-          if (!visit(held_event{entry.event.id, to_json(entry.event)}))
-            return caf::none;
-        if (part->size() < step)
-          break;
-        after = part->back().sequence;
-      }
-    }
+    if (auto err = st.db->for_each_unfinished_event(
+          [&](const event& ev) { return visit(held_event{ev.id, to_json(ev)}); }))
+      return err;
     return st.db->for_each_waiting([&](const delivery& d) {
       auto json = embedded_event_json(d.kind == action_kind::task ? d.task.data : d.mail.content);
       return json.empty() || visit(held_event{d.event_id, std::move(json)});
@@ -168,7 +160,7 @@ caf::typed_response_promise<uint64_t> replay_matching(self_ptr self, const query
       rp.deliver(count->replayed);
   };
   for (auto& d : dead)
-    self->request(emitter_of(st, d.kind), st.config.request_timeout, replay_atom::value, d.id)
+    self->request(emitter_of(st, d), st.config.request_timeout, replay_atom::value, d.id)
       .then([finish_one](const delivery&) mutable { finish_one(true); },
             [finish_one](const caf::error&) mutable { finish_one(false); });
   return rp;
@@ -178,15 +170,14 @@ caf::typed_response_promise<uint64_t> replay_matching(self_ptr self, const query
 
 engine_internal_actor::behavior_type
 engine(self_ptr self, engine_config config, store_ptr db, metrics_ptr metrics, ingest_actor ingest,
-       directory_actor directory, emitter_actor task_emitter, emitter_actor mail_emitter) {
+       directory_actor directory, emitter_list emitters) {
   auto& st = self->state;
   st.config = std::move(config);
   st.db = std::move(db);
   st.metrics = std::move(metrics);
   st.ingest = std::move(ingest);
   st.directory = std::move(directory);
-  st.task_emitter = std::move(task_emitter);
-  st.mail_emitter = std::move(mail_emitter);
+  st.emitters = std::move(emitters);
   return {
     [self](publish_atom a, const event& x) {
       return self->delegate(self->state.ingest, a, x);
@@ -235,16 +226,16 @@ engine(self_ptr self, engine_config config, store_ptr db, metrics_ptr metrics, i
       if (!*dead)
         return make_error(error_code::resource_unknown,
                           "delivery " + id + ": no dead letter with this id");
-      return self->delegate(emitter_of(st, (*dead)->kind), replay_atom::value, id);
+      return self->delegate(emitter_of(st, **dead), replay_atom::value, id);
     },
     [self](replay_atom, const query& q) { return replay_matching(self, q); },
     [self](purge_atom, const std::string& id) -> caf::result<uint32_t> {
       auto& st = self->state;
-      auto slot = st.db->find_waiting(id);
-      if (!slot)
-        return slot.error();
-      if (*slot)
-        return self->delegate(emitter_of(st, (*slot)->kind), purge_atom::value, id);
+      auto waiting = st.db->get_waiting(id);
+      if (!waiting)
+        return waiting.error();
+      if (*waiting) // its emitter owns it while it waits
+        return self->delegate(emitter_of(st, **waiting), purge_atom::value, id);
       auto purged = st.db->purge(id);
       if (!purged)
         return purged.error();
@@ -272,12 +263,11 @@ engine(self_ptr self, engine_config config, store_ptr db, metrics_ptr metrics, i
       return ok;
     },
     [self](handles_atom, const ingest_actor& ingest, const directory_actor& directory,
-           const emitter_actor& task, const emitter_actor& mail) {
+           const emitter_list& emitters) {
       auto& st = self->state;
       st.ingest = ingest;
       st.directory = directory;
-      st.task_emitter = task;
-      st.mail_emitter = mail;
+      st.emitters = emitters;
     },
     [self](handles_atom, const caf::actor& supervisor) { self->state.supervisor = supervisor; },
   };

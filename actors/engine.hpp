@@ -18,14 +18,13 @@ struct engine_state {
   metrics_ptr metrics;
   ingest_actor ingest;
   directory_actor directory;
-  emitter_actor task_emitter;
-  emitter_actor mail_emitter;
+  emitter_list emitters; // index `emitter_index(kind, shard, shards)`
   caf::actor supervisor; // held so that it lives as long as the facade
 };
 
 engine_internal_actor::behavior_type
 engine(engine_internal_actor::stateful_pointer<engine_state> self, engine_config config,
        store_ptr db, metrics_ptr metrics, ingest_actor ingest, directory_actor directory,
-       emitter_actor task_emitter, emitter_actor mail_emitter);
+       emitter_list emitters);
 
 } // namespace dispatch

@@ -1,4 +1,4 @@
-// Ingest: group commit of published events into the inbox, then acknowledgement and routing.
+// Ingest: group commit of published events into the log, then acknowledgement and routing.
 #include "actors/ingest.hpp"
 
 #include <unordered_map>
@@ -16,7 +16,6 @@ namespace {
 
 using self_ptr = ingest_actor::stateful_pointer<ingest_state>;
 
-constexpr auto reroute_delay = std::chrono::milliseconds(50);
 
 /// Asks for a flush: at once when the batch is full (whatever is queued behind it forms the next
 /// one), else once per mailbox drain.
@@ -88,26 +87,23 @@ void submit(self_ptr self, waiting_publisher pub) {
   flush_soon(self);
 }
 
-/// Hands durable events to their shard's matcher. An empty list asks the matcher to rescan its
-/// inbox shard instead: what a matcher that went down did not consume is still there.
-void route(self_ptr self, uint32_t shard, inbox_event_list events) {
+/// Hands durable events to their shard's matcher.
+void route(self_ptr self, uint32_t shard, logged_event_list events) {
   auto& st = self->state;
   if (shard >= st.matchers.size())
     return;
   auto count = events.size();
   // No timeout (CAF's clock would keep one per request): a live matcher always answers, a dead
   // one is answered for by CAF at once. The events move into the message: no copy is kept.
+  // A matcher that went down before consuming them leaves them to the emitters, which read the
+  // log past their cursors when their new matcher is announced.
+  auto done = [self, count] {
+    auto& st = self->state;
+    st.unmatched -= std::min<uint64_t>(st.unmatched, count);
+    st.metrics->inbox_depth.fetch_sub(static_cast<int64_t>(count), std::memory_order_relaxed);
+  };
   self->request(st.matchers[shard], caf::infinite, route_atom::value, std::move(events))
-    .then(
-      [self, count](uint64_t) {
-        self->state.unmatched -= std::min<uint64_t>(self->state.unmatched, count);
-      },
-      [self, shard, count](const caf::error&) {
-        // The matcher went down: its successor (the supervisor sends us its handle) gets the
-        // events from the inbox, where they were written before this route.
-        self->state.unmatched -= std::min<uint64_t>(self->state.unmatched, count);
-        self->delayed_send(self, reroute_delay, route_atom::value, shard, inbox_event_list{});
-      });
+    .then([done](uint64_t) { done(); }, [done](const caf::error&) { done(); });
 }
 
 /// Writes the buffered batch, then answers its publishers and routes its events.
@@ -124,6 +120,9 @@ void flush(self_ptr self) {
   st.client_ids.clear();
   st.buffer_bytes = 0;
   auto now = now_ms();
+  // Sequences start with the accept time (ms × 1000, then a counter): whole days of the log are
+  // key ranges, and a delivery's age starts from its sequence.
+  st.next_sequence = std::max(st.next_sequence, static_cast<uint64_t>(now) * 1000);
   // Duplicates: against the store (one MultiGet), and within this batch. An id this ingest just
   // generated is new by construction: only the ids publishers chose are looked up.
   std::vector<std::string> ids;
@@ -138,8 +137,6 @@ void flush(self_ptr self) {
                           : st.db->find_seen(ids, st.config.seen_days, now);
   caf::error failure = seen ? caf::error{} : seen.error();
   std::vector<bool> stored_before(batch.size(), false); // keeps its answer whatever happens
-  std::vector<bool> new_ids;                            // per accepted event: ingest made its id
-  new_ids.reserve(batch.size());
   std::unordered_map<std::string, size_t> first_in_batch; // publisher-chosen id -> its index
   size_t k = 0; // the next of `client_ids` (ascending), and its slot in `seen`
   for (size_t i = 0; i < batch.size() && !failure; ++i) {
@@ -162,8 +159,7 @@ void flush(self_ptr self) {
     // The answer gets a copy; the write and the route take the event itself.
     res.stored = batch[i];
     auto shard = shard_of(batch[i].type, st.db->shards());
-    fresh.push_back(accepted_event{shard, st.next_sequence++, std::move(batch[i])});
-    new_ids.push_back(!chosen);
+    fresh.push_back(accepted_event{shard, st.next_sequence++, std::move(batch[i]), chosen});
   }
   if (!failure && !fresh.empty())
     failure = st.db->accept_events(fresh, now);
@@ -198,10 +194,9 @@ void flush(self_ptr self) {
     answer(pub);
   }
   // Route after the write: matchers only ever see durable events.
-  std::vector<inbox_event_list> by_shard(st.db->shards());
-  for (size_t j = 0; j < fresh.size(); ++j)
-    by_shard[fresh[j].shard].push_back(
-      inbox_event{fresh[j].sequence, std::move(fresh[j].event), new_ids[j]});
+  std::vector<logged_event_list> by_shard(st.db->shards());
+  for (auto& x : fresh)
+    by_shard[x.shard].push_back(logged_event{x.sequence, std::move(x.event)});
   st.unmatched += fresh.size();
   for (uint32_t shard = 0; shard < by_shard.size(); ++shard)
     if (!by_shard[shard].empty())
@@ -217,7 +212,7 @@ ingest_actor::behavior_type ingest(self_ptr self, engine_config config, store_pt
   st.db = std::move(db);
   st.metrics = std::move(metrics);
   st.matchers = std::move(matchers);
-  st.next_sequence = std::max<uint64_t>(st.db->last_inbox_sequence() + 1,
+  st.next_sequence = std::max<uint64_t>(st.db->last_log_sequence() + 1,
                                         static_cast<uint64_t>(now_ms()) * 1000);
   return {
     [self](publish_atom, const event& ev) {
@@ -237,9 +232,6 @@ ingest_actor::behavior_type ingest(self_ptr self, engine_config config, store_pt
     },
     [self](flush_atom) { flush(self); },
     [self](handles_atom, const matcher_list& matchers) { self->state.matchers = matchers; },
-    [self](route_atom, uint32_t shard, const inbox_event_list& events) {
-      route(self, shard, events);
-    },
   };
 }
 

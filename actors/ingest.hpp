@@ -1,5 +1,5 @@
-// Ingest: validates published events, assigns ids and timestamps, suppresses duplicates, writes each
-// group-committed batch to the inbox (fsynced with `sync`) and only then acknowledges the publishers
+// Ingest: validates published events, assigns ids and timestamps, suppresses duplicates, appends each
+// group-committed batch to the log (fsynced with `sync`) and only then acknowledges the publishers
 // and routes every event to the matcher of its shard.
 #pragma once
 
@@ -39,7 +39,7 @@ struct ingest_state {
   size_t buffer_bytes = 0;
   std::vector<waiting_publisher> waiting; // the publishers of `buffer`
   bool flush_pending = false;             // a `flush` is queued in our own mailbox
-  uint64_t next_sequence = 1;             // inbox key of the next accepted event
+  uint64_t next_sequence = 1;             // log sequence of the next accepted event
   uint64_t unmatched = 0;                 // written and routed, not yet consumed by a matcher
 };
 

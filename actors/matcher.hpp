@@ -1,18 +1,16 @@
-// Matcher: one shard of the event types. Holds the dispatchers of its types, turns each accepted
-// event into one delivery per action, and writes the deliveries together with the retirement of the
-// event's inbox entry in one atomic batch before handing them to the emitters.
+// Matcher: one shard of the event types. Holds the dispatchers of its types over time, turns each
+// logged event into one delivery per action and hands them to the shard's emitters, one batch per
+// kind and route. It writes nothing for an event: a delivery is derived again, the same, whenever
+// an emitter catches up from the log. It writes a dispatcher version when it applies a change.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <unordered_map>
-#include <utility>
-#include <vector>
-
-#include <caf/typed_response_promise.hpp>
 
 #include "actors/metrics.hpp"
 #include "config/engine_config.hpp"
+#include "messages/derive.hpp"
 #include "messages/interfaces.hpp"
 #include "persistence/store.hpp"
 
@@ -29,27 +27,15 @@ struct matcher_state {
   emitter_actor mail_emitter;
   bool task_sink_schedules = false; // false: tasks with a future startTimestamp are held
 
-  std::unordered_map<std::string, dispatcher> dispatchers;               // by id
-  std::unordered_map<std::string, std::vector<std::string>> by_type;    // event type -> ids
-  std::unordered_map<std::string, uint64_t> removed;                    // id -> version removed
-  uint64_t scanned_up_to = 0; // inbox sequences up to here were consumed by a scan
-  bool rescan_pending = false;
-
-  /// Group commit: routed events waiting for the next `flush`, and the routes to answer after it
-  /// (each with the number of events it brought). While a commit waits for the WAL (behind
-  /// ingest's fsync), routes queue up in the mailbox and the next commit takes them all.
-  inbox_event_list routed;
-  std::vector<std::pair<caf::typed_response_promise<uint64_t>, uint64_t>> routes;
-  bool flush_pending = false;
+  dispatcher_timeline timeline;
+  std::unordered_map<std::string, uint64_t> removed; // id -> version removed (late installs lose)
+  /// The last sequence handed to the emitters (at start: the last in the log, which the emitters
+  /// catch up to themselves). Live batches continue from it; a change applies after it.
+  uint64_t last_sequence = 0;
 };
 
-/// Turns one event and one action of a dispatcher into its delivery (pending, or held until the
-/// action's startTimestamp when the task sink does not schedule tasks itself).
-delivery make_delivery(const event& ev, const dispatcher& disp, const action& act,
-                       bool task_sink_schedules, timestamp_ms now);
-
 /// Spawns with its shard, the configuration, the store, the metrics and the emitters. On start it
-/// loads the dispatchers of its shard and consumes whatever is left in its inbox shard.
+/// loads its dispatchers' versions and records what the current set changed meanwhile.
 matcher_actor::behavior_type matcher(matcher_actor::stateful_pointer<matcher_state> self,
                                      uint32_t shard, engine_config config, store_ptr db,
                                      metrics_ptr metrics, emitter_actor task_emitter,

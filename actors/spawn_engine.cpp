@@ -26,9 +26,8 @@ caf::expected<engine_actor> spawn_engine(caf::actor_system& sys, const engine_co
   parts.config = config;
   parts.db = *db;
   parts.metrics = std::make_shared<engine_metrics>();
-  // Queue depths start from what a previous run left behind.
-  for (uint32_t shard = 0; shard < parts.db->shards(); ++shard)
-    parts.metrics->inbox_depth += static_cast<int64_t>(parts.db->inbox_size(shard));
+  // Queue depths start from what a previous run left behind (the emitters add what they re-derive
+  // from the log as they catch up).
   parts.metrics->pending_depth = static_cast<int64_t>(parts.db->waiting_size(action_kind::task)
                                                       + parts.db->waiting_size(action_kind::mail));
   for (auto kind : {action_kind::task, action_kind::mail}) {

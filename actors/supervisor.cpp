@@ -29,14 +29,20 @@ auto spawn_role(caf::actor_system& sys, bool detached, F fun, Ts&&... xs) {
   return sys.spawn(fun, std::forward<Ts>(xs)...);
 }
 
-emitter_actor spawn_emitter(caf::actor_system& sys, engine_parts& p, action_kind kind) {
+emitter_actor spawn_emitter(caf::actor_system& sys, engine_parts& p, action_kind kind,
+                            uint32_t shard) {
   auto& sink = kind == action_kind::task ? p.task_sink : p.mail_sink;
-  return spawn_role(sys, p.config.detached, emitter, kind, p.config, p.db, p.metrics, sink);
+  return spawn_role(sys, p.config.detached, emitter, kind, shard, p.config, p.db, p.metrics, sink);
+}
+
+emitter_actor& emitter_of(engine_parts& p, action_kind kind, uint32_t shard) {
+  return p.emitters[emitter_index(kind, shard, p.db->shards())];
 }
 
 matcher_actor spawn_matcher(caf::actor_system& sys, engine_parts& p, uint32_t shard) {
   return spawn_role(sys, p.config.detached, matcher, shard, p.config, p.db, p.metrics,
-                    p.task_emitter, p.mail_emitter, p.task_sink.schedules_tasks);
+                    emitter_of(p, action_kind::task, shard), emitter_of(p, action_kind::mail, shard),
+                    p.task_sink.schedules_tasks);
 }
 
 ingest_actor spawn_ingest(caf::actor_system& sys, engine_parts& p) {
@@ -48,8 +54,14 @@ directory_actor spawn_directory(caf::actor_system& sys, engine_parts& p) {
 }
 
 void tell_engine(engine_parts& p) {
-  caf::anon_send(p.engine, handles_atom::value, p.ingest, p.directory, p.task_emitter,
-                 p.mail_emitter);
+  caf::anon_send(p.engine, handles_atom::value, p.ingest, p.directory, p.emitters);
+}
+
+/// Points the emitters of `shard` at its matcher: they catch up from the log past their cursors.
+void tell_emitters(engine_parts& p, uint32_t shard) {
+  log_reader_actor reader = p.matchers[shard];
+  for (auto kind : {action_kind::task, action_kind::mail})
+    caf::anon_send(emitter_of(p, kind, shard), handles_atom::value, reader);
 }
 
 /// Sends an exit to every part (the facade last) and to the built-in sinks.
@@ -59,8 +71,8 @@ void stop_all(const engine_parts& p) {
   caf::anon_send_exit(p.directory, reason);
   for (auto& m : p.matchers)
     caf::anon_send_exit(m, reason);
-  caf::anon_send_exit(p.task_emitter, reason);
-  caf::anon_send_exit(p.mail_emitter, reason);
+  for (auto& e : p.emitters)
+    caf::anon_send_exit(e, reason);
   for (auto& s : p.owned_sinks)
     caf::anon_send_exit(s, reason);
   caf::anon_send_exit(p.engine, reason);
@@ -72,8 +84,8 @@ void monitor_all(self_ptr self) {
   self->monitor(p.directory);
   for (auto& m : p.matchers)
     self->monitor(m);
-  self->monitor(p.task_emitter);
-  self->monitor(p.mail_emitter);
+  for (auto& e : p.emitters)
+    self->monitor(e);
 }
 
 bool within_budget(self_ptr self) {
@@ -101,23 +113,30 @@ std::string restart(self_ptr self, const caf::actor_addr& who) {
     self->monitor(p.matchers[shard]);
     self->send(p.ingest, handles_atom::value, p.matchers);
     self->send(p.directory, handles_atom::value, p.matchers);
+    tell_emitters(p, shard);
     return "matcher[" + std::to_string(shard) + "]";
   }
-  for (auto kind : {action_kind::task, action_kind::mail}) {
-    auto& slot = kind == action_kind::task ? p.task_emitter : p.mail_emitter;
-    if (slot.address() != who)
-      continue;
-    slot = spawn_emitter(sys, p, kind);
-    self->monitor(slot);
-    for (auto& m : p.matchers)
-      self->send(m, handles_atom::value, p.task_emitter, p.mail_emitter);
-    tell_engine(p);
-    return kind == action_kind::task ? "task_emitter" : "mail_emitter";
-  }
+  for (uint32_t shard = 0; shard < p.matchers.size(); ++shard)
+    for (auto kind : {action_kind::task, action_kind::mail}) {
+      auto& slot = emitter_of(p, kind, shard);
+      if (slot.address() != who)
+        continue;
+      slot = spawn_emitter(sys, p, kind, shard);
+      self->monitor(slot);
+      self->send(p.matchers[shard], handles_atom::value, emitter_of(p, action_kind::task, shard),
+                 emitter_of(p, action_kind::mail, shard));
+      tell_emitters(p, shard);
+      tell_engine(p);
+      return std::string{to_string(kind)} + "_emitter[" + std::to_string(shard) + "]";
+    }
   if (p.ingest.address() == who) {
     p.ingest = spawn_ingest(sys, p);
     self->monitor(p.ingest);
     tell_engine(p);
+    // Events the old ingest wrote but did not route are in the log only: every emitter reads
+    // the log past what it has.
+    for (uint32_t shard = 0; shard < p.matchers.size(); ++shard)
+      tell_emitters(p, shard);
     return "ingest";
   }
   if (p.directory.address() == who) {
@@ -144,15 +163,19 @@ void apply_retention(self_ptr self) {
 } // namespace
 
 void spawn_parts(caf::actor_system& sys, engine_parts& p) {
-  p.task_emitter = spawn_emitter(sys, p, action_kind::task);
-  p.mail_emitter = spawn_emitter(sys, p, action_kind::mail);
+  auto shards = p.db->shards();
+  p.emitters.clear();
+  for (auto kind : {action_kind::task, action_kind::mail})
+    for (uint32_t shard = 0; shard < shards; ++shard)
+      p.emitters.push_back(spawn_emitter(sys, p, kind, shard));
   p.matchers.clear();
-  for (uint32_t shard = 0; shard < p.db->shards(); ++shard)
+  for (uint32_t shard = 0; shard < shards; ++shard)
     p.matchers.push_back(spawn_matcher(sys, p, shard));
+  for (uint32_t shard = 0; shard < shards; ++shard)
+    tell_emitters(p, shard);
   p.ingest = spawn_ingest(sys, p);
   p.directory = spawn_directory(sys, p);
-  p.engine = sys.spawn(engine, p.config, p.db, p.metrics, p.ingest, p.directory, p.task_emitter,
-                       p.mail_emitter);
+  p.engine = sys.spawn(engine, p.config, p.db, p.metrics, p.ingest, p.directory, p.emitters);
 }
 
 caf::behavior supervisor(self_ptr self, engine_parts parts) {

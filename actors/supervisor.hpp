@@ -27,8 +27,7 @@ struct engine_parts {
   sink_binding task_sink;
   sink_binding mail_sink;
   std::vector<caf::actor> owned_sinks; // built-in sinks spawned for this engine
-  emitter_actor task_emitter;
-  emitter_actor mail_emitter;
+  emitter_list emitters; // index `emitter_index(kind, shard, shards)`
   matcher_list matchers;
   ingest_actor ingest;
   directory_actor directory;

@@ -13,9 +13,9 @@
 #include <rocksdb/write_batch.h>
 #include <caf/all.hpp>
 
-#include "actors/matcher.hpp"
 #include "bench/workload.hpp"
 #include "messages/clock.hpp"
+#include "messages/derive.hpp"
 #include "messages/ids.hpp"
 #include "messages/type_registry.hpp"
 #include "persistence/store.hpp"
@@ -80,8 +80,8 @@ limit_result store_limit(bool sync, uint32_t event_bytes, uint32_t batch, uint32
                          uint32_t event_types, double seconds, const std::string& dir) {
   limit_result r;
   r.name = std::string{sync ? "store-sync-" : "store-nosync-"} + std::to_string(batch);
-  r.description = std::string{"the engine's store alone, one thread: accept, match, outcome per "
-                              "event, one task delivery each, sync "} +
+  r.description = std::string{"the engine's store alone, one thread: accept, derive one task "
+                              "delivery per event, a cursor per shard, sync "} +
                   (sync ? "on" : "off");
   r.record_bytes = event_bytes;
   r.batch = batch;
@@ -110,45 +110,43 @@ limit_result store_limit(bool sync, uint32_t event_bytes, uint32_t batch, uint32
     a.data = std::string{"{\"action\":0}"};
     d.actions.push_back(std::move(a));
   }
+  // What a matcher holds for each type: its dispatchers in force.
+  std::vector<dispatcher_timeline::dispatcher_set> sets;
+  for (auto& d : dispatchers)
+    sets.push_back({d});
   uint64_t events = 0;
-  uint64_t sequence = db->last_inbox_sequence();
-  // One round: ingest's batch, the matchers' commits, the emitter's outcomes. False on a failure.
+  uint64_t sequence = std::max<uint64_t>(db->last_log_sequence(),
+                                         static_cast<uint64_t>(now_ms()) * 1000);
+  std::vector<progress> cursors(shards);
+  // One round: ingest's batch, the deliveries derived as the matchers do, and per shard the
+  // emitter's outcome batch (all delivered: only the cursor is written). False on a failure.
   auto round = [&] {
     auto now = now_ms();
     std::vector<accepted_event> accepted(batch);
-    std::vector<const dispatcher*> matched(batch);
+    std::vector<const dispatcher_timeline::dispatcher_set*> matched(batch);
     for (uint32_t i = 0; i < batch; ++i, ++events) {
       auto& a = accepted[i];
-      matched[i] = &dispatchers[events % event_types];
+      matched[i] = &sets[events % event_types];
       a.event.id = ids.next();
-      a.event.type = matched[i]->event_type;
+      a.event.type = matched[i]->front().event_type;
       a.event.content = event_content(now_ns(), events, event_bytes);
       a.event.creation_timestamp = now;
       a.shard = shard_of(a.event.type, shards);
       a.sequence = ++sequence;
     }
     if (db->accept_events(accepted, now)) return false;
-    std::vector<delivery_outcome> outcomes;
-    outcomes.reserve(batch);
-    for (uint32_t shard = 0; shard < shards; ++shard) {
-      std::vector<uint64_t> sequences;
-      delivery_list deliveries;
-      for (uint32_t i = 0; i < batch; ++i) {
-        if (accepted[i].shard != shard) continue;
-        sequences.push_back(accepted[i].sequence);
-        auto& d = *matched[i];
-        deliveries.push_back(make_delivery(accepted[i].event, d, d.actions.front(), false, now));
-      }
-      if (db->commit_match(shard, sequences, deliveries, match_ids::new_ids)) return false;
-      for (auto& d : deliveries) {
-        auto due = d.next_attempt;
-        d.status = delivery_status::delivered;
-        d.attempts = 1;
-        d.finished = now_ms();
-        outcomes.push_back(delivery_outcome{due, std::move(d)});
-      }
+    std::vector<delivery_list> deliveries(shards);
+    for (uint32_t i = 0; i < batch; ++i) {
+      auto& a = accepted[i];
+      derive_deliveries(*matched[i], a.shard, a.sequence, a.event, true,
+                        &deliveries[a.shard], nullptr);
+      cursors[a.shard].cursor = a.sequence;
     }
-    return !db->write_outcomes(outcomes);
+    for (uint32_t shard = 0; shard < shards; ++shard) {
+      cursors[shard].delivered += deliveries[shard].size();
+      if (db->write_outcomes(action_kind::task, shard, {}, &cursors[shard])) return false;
+    }
+    return true;
   };
   auto cpu_before = cpu_seconds();
   auto start = clock_type::now();

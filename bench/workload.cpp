@@ -30,18 +30,20 @@ uint64_t publish_time_of(const std::string& data) {
 
 sink_actor::behavior_type counting_sink(sink_actor::pointer, sink_tally_ptr tally) {
   return {
-      [tally](deliver_atom, const delivery& d) {
+      [tally](deliver_atom, const delivery_list& batch) {
         auto arrived = now_ns();
-        auto published = publish_time_of(d.task.data);
-        if (published >= tally->record_from.load(std::memory_order_relaxed) &&
-            published < tally->record_until.load(std::memory_order_relaxed) &&
-            arrived >= published) {
-          auto us = std::min<uint64_t>((arrived - published) / 1000, UINT32_MAX);
-          std::lock_guard<std::mutex> guard{tally->samples_mutex};
-          tally->samples_us.push_back(static_cast<uint32_t>(us));
+        auto from = tally->record_from.load(std::memory_order_relaxed);
+        auto until = tally->record_until.load(std::memory_order_relaxed);
+        for (auto& d : batch) {
+          auto published = publish_time_of(d.task.data);
+          if (published >= from && published < until && arrived >= published) {
+            auto us = std::min<uint64_t>((arrived - published) / 1000, UINT32_MAX);
+            std::lock_guard<std::mutex> guard{tally->samples_mutex};
+            tally->samples_us.push_back(static_cast<uint32_t>(us));
+          }
         }
-        tally->received.fetch_add(1, std::memory_order_relaxed);
-        return delivered();
+        tally->received.fetch_add(batch.size(), std::memory_order_relaxed);
+        return delivery_result_list(batch.size(), delivered());
       },
   };
 }

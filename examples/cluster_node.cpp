@@ -40,10 +40,11 @@ std::atomic<uint32_t> received{0};
 /// An in-process sink: the node delivers here the tasks of the shards it owns.
 sink_actor::behavior_type printing_sink(sink_actor::pointer) {
   return {
-    [](deliver_atom, const delivery& d) -> delivery_result {
-      std::cout << "task " << d.task.function_name << " for event " << d.event_id << "\n";
-      ++received;
-      return delivered();
+    [](deliver_atom, const delivery_list& batch) {
+      for (auto& d : batch)
+        std::cout << "task " << d.task.function_name << " for event " << d.event_id << "\n";
+      received += static_cast<uint32_t>(batch.size());
+      return delivery_result_list(batch.size(), delivered());
     },
   };
 }

@@ -23,19 +23,24 @@ public:
 
 std::atomic<int> received{0};
 
-/// An in-process sink: prints what it gets and reports it delivered.
-sink_actor::behavior_type printing_sink(sink_actor::pointer self) {
+/// An in-process sink: prints what it gets and reports each delivery delivered. A sink gets
+/// deliveries in batches and answers one result per delivery, in order.
+sink_actor::behavior_type printing_sink(sink_actor::pointer) {
   return {
-    [self](deliver_atom, const delivery& d) -> delivery_result {
-      if (d.kind == action_kind::task)
-        std::cout << "task  " << d.id << " " << d.task.function_name << " data=" << d.task.data
-                  << "\n";
-      else
-        std::cout << "mail  " << d.id << " template=" << d.mail.template_id
-                  << " to=" << d.mail.recipients.to.front() << " content=" << d.mail.content
-                  << "\n";
-      ++received;
-      return delivered();
+    [](deliver_atom, const delivery_list& batch) {
+      delivery_result_list results;
+      for (auto& d : batch) {
+        if (d.kind == action_kind::task)
+          std::cout << "task  " << d.id << " " << d.task.function_name << " data=" << d.task.data
+                    << "\n";
+        else
+          std::cout << "mail  " << d.id << " template=" << d.mail.template_id
+                    << " to=" << d.mail.recipients.to.front() << " content=" << d.mail.content
+                    << "\n";
+        ++received;
+        results.push_back(delivered());
+      }
+      return results;
     },
   };
 }

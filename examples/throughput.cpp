@@ -41,9 +41,9 @@ std::atomic<uint64_t> received{0};
 
 sink_actor::behavior_type counting_sink(sink_actor::pointer) {
   return {
-    [](deliver_atom, const delivery&) {
-      received.fetch_add(1, std::memory_order_relaxed);
-      return delivered();
+    [](deliver_atom, const delivery_list& batch) {
+      received.fetch_add(batch.size(), std::memory_order_relaxed);
+      return delivery_result_list(batch.size(), delivered());
     },
   };
 }

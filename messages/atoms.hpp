@@ -16,6 +16,8 @@ using find_atom = caf::atom_constant<caf::atom("find")>;
 using get_atom = caf::atom_constant<caf::atom("get")>;
 using install_atom = caf::atom_constant<caf::atom("install")>;
 using uninstall_atom = caf::atom_constant<caf::atom("uninstall")>;
+// An emitter asks its matcher for the log past its position (catching up).
+using rederive_atom = caf::atom_constant<caf::atom("rederive")>;
 using enqueue_atom = caf::atom_constant<caf::atom("enqueue")>;
 using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;

@@ -68,6 +68,36 @@ std::string delivery_id_of(std::string_view event_id, std::string_view dispatche
   return out;
 }
 
+std::string delivery_id_at(const delivery_position& pos) {
+  std::string out;
+  out.reserve(24);
+  for (int shift = 48; shift >= 0; shift -= 8)
+    append_hex(out, static_cast<uint8_t>(pos.sequence >> shift));
+  for (int shift = 8; shift >= 0; shift -= 8)
+    append_hex(out, static_cast<uint8_t>(pos.shard >> shift));
+  for (int shift = 16; shift >= 0; shift -= 8)
+    append_hex(out, static_cast<uint8_t>(pos.ordinal >> shift));
+  return out;
+}
+
+bool position_of(std::string_view id, delivery_position& out) {
+  if (!is_object_id(id))
+    return false;
+  auto field = [&id](size_t first, size_t digits) {
+    uint64_t x = 0;
+    for (size_t i = first; i < first + digits; ++i) {
+      auto c = id[i];
+      auto v = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+      x = (x << 4) | static_cast<uint64_t>(v);
+    }
+    return x;
+  };
+  out.sequence = field(0, 14);
+  out.shard = static_cast<uint32_t>(field(14, 4));
+  out.ordinal = static_cast<uint32_t>(field(18, 6));
+  return true;
+}
+
 id_generator::id_generator() : counter_(0) {
   std::random_device rd;
   std::mt19937_64 gen{(static_cast<uint64_t>(rd()) << 32) ^ rd()};

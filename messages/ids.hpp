@@ -22,9 +22,30 @@ uint64_t fnv1a_64(std::string_view text, uint64_t basis = 0xcbf29ce484222325ULL)
 /// The matcher shard owning an event type: FNV-1a-64 of the type modulo `shards`.
 uint32_t shard_of(std::string_view event_type, uint32_t shards);
 
-/// The delivery id of (event, dispatcher, action): 24 hex characters, the same on every redelivery.
+/// The delivery id of (event, dispatcher, action) as the first release (schema 2) made it: a hash,
+/// 24 hex characters. Deliveries of a data directory migrated from schema 2 keep these ids.
 std::string delivery_id_of(std::string_view event_id, std::string_view dispatcher_id,
                            std::string_view action_id);
+
+/// Where a derived delivery comes from: its event's place in the log (shard, sequence) and its
+/// ordinal among the deliveries derived from that event (dispatchers in id order, then actions in
+/// their order).
+struct delivery_position {
+  uint64_t sequence = 0; // below 2^56
+  uint32_t shard = 0;    // below 2^16
+  uint32_t ordinal = 0;  // below 2^24
+};
+
+/// The id of the delivery at `pos`: 24 hex characters, sequence (7 bytes) · shard (2) · ordinal
+/// (3). The same on every derivation, so it is stable across redeliveries and restarts, and it
+/// leads back to its delivery.
+std::string delivery_id_at(const delivery_position& pos);
+
+/// The position a delivery id encodes; false for text that is not 24 hex characters.
+bool position_of(std::string_view id, delivery_position& out);
+
+/// The largest ordinal a position id can carry (deliveries per event, at most this plus one).
+constexpr uint32_t max_delivery_ordinal = (1u << 24) - 1;
 
 /// Makes ObjectId-layout ids: 4 bytes of seconds, 5 bytes of node, 3 bytes of counter. Thread-safe.
 class id_generator {

@@ -22,31 +22,53 @@
 
 namespace dispatch {
 
-/// An accepted event on its way from the inbox to its matcher; `sequence` is its inbox key.
-/// `new_id`: ingest generated the event's id just now, so no delivery of it can exist yet (an
-/// event read back from the inbox never claims this: it may have been matched before).
-struct inbox_event {
+/// An accepted event as the log holds it: `sequence` is its place in its shard's log.
+struct logged_event {
   uint64_t sequence = 0;
   dispatch::event event;
-  bool new_id = false;
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, inbox_event& x) {
-  return f(caf::meta::type_name("dispatch.inbox_event"), x.sequence, x.event, x.new_id);
+typename Inspector::result_type inspect(Inspector& f, logged_event& x) {
+  return f(caf::meta::type_name("dispatch.logged_event"), x.sequence, x.event);
 }
 
-using inbox_event_list = std::vector<inbox_event>;
+using logged_event_list = std::vector<logged_event>;
 
-/// Where deliveries go. A task sink and a mail sink share this interface; what a sink receives is
-/// a `delivery` whose `kind` says which request it carries.
+/// Deliveries of one kind derived from a stretch of one shard's log: every event with a sequence
+/// in (after, last], in sequence order. A stretch without deliveries still tells the emitter how
+/// far the log goes (its cursor may pass it).
+struct delivery_batch {
+  uint64_t after = 0;
+  uint64_t last = 0;
+  bool exhausted = true; // a re-derivation that reached the end of the log (live batches: true)
+  delivery_list deliveries;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_batch& x) {
+  return f(caf::meta::type_name("dispatch.delivery_batch"), x.after, x.last, x.exhausted,
+           x.deliveries);
+}
+
+using delivery_result_list = std::vector<delivery_result>;
+
+/// Where deliveries go. A task sink and a mail sink share this interface; each `delivery` says by
+/// its `kind` which request it carries.
 using sink_actor = caf::typed_actor<
-  // Hands over one delivery; the reply says delivered, retry (optionally not before a delay) or
-  // permanent failure. A sink must be idempotent on `delivery.id`: redeliveries carry the same id.
-  caf::replies_to<deliver_atom, delivery>::with<delivery_result>>;
+  // Hands over a batch of deliveries; the reply has one result per delivery, in order: delivered,
+  // retry (optionally not before a delay), permanent failure or deferred. A sink must be
+  // idempotent on `delivery.id`: redeliveries carry the same id.
+  caf::replies_to<deliver_atom, delivery_list>::with<delivery_result_list>>;
 
 using task_sink_actor = sink_actor;
 using mail_sink_actor = sink_actor;
+
+/// What an emitter asks of its shard's matcher: the log re-derived.
+using log_reader_actor = caf::typed_actor<
+  // The deliveries of `kind` derived from at most `max_events` log entries after `after`
+  // (the dispatchers in force at each entry's sequence, as when it was first matched).
+  caf::replies_to<rederive_atom, action_kind, uint64_t, uint32_t>::with<delivery_batch>>;
 
 /// What users publish to.
 using ingest_api = caf::typed_actor<
@@ -56,45 +78,50 @@ using ingest_api = caf::typed_actor<
   // Accepts a batch with one durable write; answers one outcome per event, in input order.
   caf::replies_to<publish_atom, event_list>::with<publish_outcome_list>>;
 
-/// Emits deliveries of one kind to its sink, retrying with backoff, dead-lettering when spent.
+/// Emits the deliveries of one kind and one shard to its sink, retrying with backoff,
+/// dead-lettering when spent, and advancing the shard's progress cursor for its kind.
 using emitter_actor = caf::typed_actor<
-  // New deliveries, already durable: emit them when due.
-  caf::reacts_to<enqueue_atom, delivery_list>,
+  // Deliveries the matcher derived from durable log entries: emit them when due.
+  caf::reacts_to<enqueue_atom, delivery_batch>,
   // Re-queues a dead letter with a fresh budget; answers it as re-queued. Unknown id: error 16.
   caf::replies_to<replay_atom, std::string>::with<delivery>,
-  // Forgets a delivery in any state; answers 1, or error 16 when unknown.
+  // Forgets a waiting delivery; answers 1, or error 16 when unknown.
   caf::replies_to<purge_atom, std::string>::with<uint32_t>,
+  // The shard's matcher to catch up from: sent at start and after a restart of the matcher.
+  caf::reacts_to<handles_atom, log_reader_actor>,
   // Internal timer: emit what is due.
   caf::reacts_to<tick_atom>,
-  // Internal group commit: writes every outcome gathered since the last one in one batch.
+  // Internal group commit: writes outcomes and the cursor gathered since the last one.
   caf::reacts_to<flush_atom>>;
 
-/// Holds the dispatchers of its event types and turns events into deliveries.
-using matcher_actor = caf::typed_actor<
-  // Matches a batch of accepted events, writes their deliveries and retires their inbox entries in
-  // one atomic batch, hands the deliveries to the emitters; answers how many events it consumed.
-  // Routes already queued are committed together (group commit), the answers after the write.
-  caf::replies_to<route_atom, inbox_event_list>::with<uint64_t>,
-  // Installs (or replaces) a dispatcher of this shard; answers the version now in force.
+/// Holds the dispatchers of its event types and turns logged events into deliveries.
+using matcher_actor = log_reader_actor::extend<
+  // Derives the deliveries of durable log entries and hands them to the shard's emitters, one
+  // batch per kind; answers how many events it consumed. Writes nothing.
+  caf::replies_to<route_atom, logged_event_list>::with<uint64_t>,
+  // Installs (or replaces) a dispatcher of this shard from the next sequence on (written to the
+  // store's dispatcher versions first); answers the version now in force.
   caf::replies_to<install_atom, dispatcher>::with<uint64_t>,
-  // Removes a dispatcher (id, version); answers the version.
+  // Removes a dispatcher (id, version) from the next sequence on; answers the version.
   caf::replies_to<uninstall_atom, std::string, uint64_t>::with<uint64_t>,
   // The emitters to hand deliveries to (task, mail): sent at start and after a restart.
-  caf::reacts_to<handles_atom, emitter_actor, emitter_actor>,
-  // Internal group commit: matches and commits every routed event gathered since the last one.
-  caf::reacts_to<flush_atom>>;
+  caf::reacts_to<handles_atom, emitter_actor, emitter_actor>>;
 
 using matcher_list = std::vector<matcher_actor>;
+
+/// The emitters of a node, task ones first: index `kind * shards + shard` (see `emitter_index`).
+using emitter_list = std::vector<emitter_actor>;
+
+inline size_t emitter_index(action_kind kind, uint32_t shard, uint32_t shards) {
+  return static_cast<size_t>(kind) * shards + shard;
+}
 
 /// The internal side of ingest.
 using ingest_actor = ingest_api::extend<
   // Group commit: writes every buffered event in one batch.
   caf::reacts_to<flush_atom>,
   // The matchers to route to: sent at start and after a restart.
-  caf::reacts_to<handles_atom, matcher_list>,
-  // Routes events to the current matcher of a shard; an empty list asks it to rescan its inbox
-  // shard (sent after the matcher routed to went down before consuming its events).
-  caf::reacts_to<route_atom, uint32_t, inbox_event_list>>;
+  caf::reacts_to<handles_atom, matcher_list>>;
 
 /// Dispatcher administration and reads.
 using directory_api = caf::typed_actor<
@@ -158,7 +185,7 @@ using engine_actor = ingest_api::extend_with<directory_api, deliveries_api, repl
 
 /// The engine's internal side: the supervisor keeps it pointed at the current children.
 using engine_internal_actor = engine_actor::extend<
-  caf::reacts_to<handles_atom, ingest_actor, directory_actor, emitter_actor, emitter_actor>,
+  caf::reacts_to<handles_atom, ingest_actor, directory_actor, emitter_list>,
   // The supervisor: the facade keeps it alive (CAF stops actors nobody references).
   caf::reacts_to<handles_atom, caf::actor>>;
 

@@ -35,7 +35,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<admin_reply>("dispatch.admin_reply");
   cfg.add_message_type<peer_status>("dispatch.peer_status");
   cfg.add_message_type<cluster_stats>("dispatch.cluster_stats");
-  cfg.add_message_type<inbox_event>("dispatch.inbox_event");
+  cfg.add_message_type<logged_event>("dispatch.logged_event");
+  cfg.add_message_type<delivery_batch>("dispatch.delivery_batch");
+  cfg.add_message_type<log_reader_actor>("dispatch.log_reader_actor");
   cfg.add_message_type<sink_actor>("dispatch.sink_actor");
   cfg.add_message_type<emitter_actor>("dispatch.emitter_actor");
   cfg.add_message_type<matcher_actor>("dispatch.matcher_actor");

@@ -9,6 +9,8 @@
 #include <caf/binary_serializer.hpp>
 #include <caf/error.hpp>
 
+#include "messages/event.hpp"
+
 namespace dispatch::codec {
 
 /// The error for a stored value that failed to decode.
@@ -44,5 +46,14 @@ caf::error decode(const char* family, const char* key, size_t key_size, const ch
                          std::to_string(source.remaining()) + " trailing bytes");
   return caf::none;
 }
+
+/// Appends the log's compact form of an event: a format byte, the id (12 bytes when it is 24 hex
+/// characters, which ingest sees to; else length-prefixed text), the creation time (8 bytes), the
+/// type (length-prefixed) and the content text (the rest).
+void encode_event(std::string& out, const event& ev);
+
+/// Reads an event written by `encode_event`.
+caf::error decode_event(const char* family, const char* key, size_t key_size, const char* data,
+                        size_t size, event& out);
 
 } // namespace dispatch::codec

@@ -6,6 +6,15 @@
 
 namespace dispatch::keys {
 
+void append_u16(std::string& out, uint16_t x) {
+  out.push_back(static_cast<char>(x >> 8));
+  out.push_back(static_cast<char>(x & 0xFF));
+}
+
+uint16_t read_u16(const char* data) {
+  return static_cast<uint16_t>((static_cast<uint8_t>(data[0]) << 8) | static_cast<uint8_t>(data[1]));
+}
+
 void append_u32(std::string& out, uint32_t x) {
   for (int shift = 24; shift >= 0; shift -= 8)
     out.push_back(static_cast<char>((x >> shift) & 0xFF));
@@ -39,7 +48,7 @@ timestamp_ms due_from_field(uint64_t field) {
   return static_cast<timestamp_ms>(field ^ (uint64_t{1} << 63));
 }
 
-std::string inbox_key(uint32_t shard, uint64_t sequence) {
+std::string log_entry_key(uint32_t shard, uint64_t sequence) {
   std::string key;
   key.reserve(12);
   append_u32(key, shard);
@@ -47,17 +56,62 @@ std::string inbox_key(uint32_t shard, uint64_t sequence) {
   return key;
 }
 
-std::string inbox_prefix(uint32_t shard) {
+std::string shard_prefix(uint32_t shard) {
   std::string key;
   append_u32(key, shard);
   return key;
 }
 
+std::string version_key(uint32_t shard, uint64_t from, const std::string& dispatcher_id) {
+  auto key = log_entry_key(shard, from);
+  key += dispatcher_id;
+  return key;
+}
 
-std::string delivery_key(action_kind kind, timestamp_ms due, const std::string& delivery_id) {
-  auto key = due_prefix(kind, due);
+std::string progress_key(action_kind kind, uint32_t shard) {
+  auto key = kind_prefix(kind);
+  append_u32(key, shard);
+  return key;
+}
+
+std::string exception_prefix(action_kind kind, uint32_t shard) {
+  auto key = kind_prefix(kind);
+  append_u16(key, static_cast<uint16_t>(shard));
+  return key;
+}
+
+std::string exception_due_prefix(action_kind kind, uint32_t shard, timestamp_ms due) {
+  auto key = exception_prefix(kind, shard);
+  append_u64(key, due_field(due));
+  return key;
+}
+
+std::string exception_key(action_kind kind, uint32_t shard, timestamp_ms due,
+                          const std::string& delivery_id) {
+  auto key = exception_due_prefix(kind, shard, due);
   key += delivery_id;
   return key;
+}
+
+bool parse_exception_key(const char* data, size_t size, action_kind& kind, uint32_t& shard,
+                         timestamp_ms& due, std::string& id) {
+  if (size < 11 || static_cast<uint8_t>(data[0]) > static_cast<uint8_t>(action_kind::mail))
+    return false;
+  kind = static_cast<action_kind>(data[0]);
+  shard = read_u16(data + 1);
+  due = due_from_field(read_u64(data + 3));
+  id.assign(data + 11, size - 11);
+  return true;
+}
+
+bool parse_legacy_delivery_key(const char* data, size_t size, action_kind& kind,
+                               timestamp_ms& due, std::string& id) {
+  if (size < 9 || static_cast<uint8_t>(data[0]) > static_cast<uint8_t>(action_kind::mail))
+    return false;
+  kind = static_cast<action_kind>(data[0]);
+  due = due_from_field(read_u64(data + 1));
+  id.assign(data + 9, size - 9);
+  return true;
 }
 
 std::string kind_prefix(action_kind kind) {
@@ -66,34 +120,6 @@ std::string kind_prefix(action_kind kind) {
 
 std::string next_kind_prefix(action_kind kind) {
   return std::string(1, static_cast<char>(static_cast<uint8_t>(kind) + 1));
-}
-
-std::string due_prefix(action_kind kind, timestamp_ms due) {
-  auto key = kind_prefix(kind);
-  append_u64(key, due_field(due));
-  return key;
-}
-
-bool parse_delivery_key(const char* data, size_t size, action_kind& kind, timestamp_ms& due,
-                        std::string& id) {
-  if (size < 9)
-    return false;
-  if (!parse_slot_value(data, 9, kind, due))
-    return false;
-  id.assign(data + 9, size - 9);
-  return true;
-}
-
-std::string slot_value(action_kind kind, timestamp_ms due) {
-  return due_prefix(kind, due);
-}
-
-bool parse_slot_value(const char* data, size_t size, action_kind& kind, timestamp_ms& due) {
-  if (size != 9 || static_cast<uint8_t>(data[0]) > static_cast<uint8_t>(action_kind::mail))
-    return false;
-  kind = static_cast<action_kind>(data[0]);
-  due = due_from_field(read_u64(data + 1));
-  return true;
 }
 
 std::string history_key(uint32_t day, const std::string& delivery_id) {

@@ -14,13 +14,18 @@ namespace dispatch::keys {
 
 constexpr const char* meta_family = "meta";
 constexpr const char* dispatchers_family = "dispatchers";
-constexpr const char* inbox_family = "inbox";
+constexpr const char* dispatcher_versions_family = "dispatcher_versions";
+constexpr const char* event_log_family = "event_log";
 constexpr const char* seen_family = "seen";
-constexpr const char* deliveries_family = "deliveries";
+constexpr const char* progress_family = "progress";
+constexpr const char* exceptions_family = "exceptions";
 constexpr const char* delivery_index_family = "delivery_index";
 constexpr const char* dead_letters_family = "dead_letters";
 constexpr const char* history_family = "history";
-constexpr const char* log_family = "log";
+constexpr const char* log_family = "log"; // the built-in log sink's records
+// Schema 2's families, read once by the migration and then dropped.
+constexpr const char* legacy_inbox_family = "inbox";
+constexpr const char* legacy_deliveries_family = "deliveries";
 
 // -- meta --------------------------------------------------------------------------------------
 
@@ -28,15 +33,20 @@ constexpr const char* schema_version_key = "schema_version"; // value: u32 big-e
 constexpr const char* shard_count_key = "shards";            // value: u32 big-endian
 constexpr const char* probe_key = "probe";                   // written and deleted by health
 constexpr const char* seen_floor_key = "seen_floor";         // value: u32 big-endian day
+constexpr const char* history_floor_key = "history_floor";   // value: u32 big-endian day
 // 2: `seen` keyed by event id alone (the day moved into the value).
-constexpr uint32_t schema_version = 2;
+// 3: the lean log: events written once into `event_log`, deliveries derived, records only for
+//    exceptions, a progress cursor per kind and shard.
+constexpr uint32_t schema_version = 3;
 
 // -- fixed-width fields ------------------------------------------------------------------------
 
+void append_u16(std::string& out, uint16_t x);
 void append_u32(std::string& out, uint32_t x);
 void append_u64(std::string& out, uint64_t x);
 
-/// Reads a big-endian field at `pos`; the caller checks the size.
+/// Reads a big-endian field at `data`; the caller checks the size.
+uint16_t read_u16(const char* data);
 uint32_t read_u32(const char* data);
 uint64_t read_u64(const char* data);
 
@@ -46,27 +56,35 @@ timestamp_ms due_from_field(uint64_t field);
 
 // -- keys --------------------------------------------------------------------------------------
 
-/// inbox: shard(4) · sequence(8).
-std::string inbox_key(uint32_t shard, uint64_t sequence);
-std::string inbox_prefix(uint32_t shard);
+/// event_log (and schema 2's inbox): shard(4) · sequence(8).
+std::string log_entry_key(uint32_t shard, uint64_t sequence);
+std::string shard_prefix(uint32_t shard);
 
-/// seen: the event id itself (one key per id, one lookup per duplicate check); the value holds
-/// the day it was accepted and the event (see store.cpp).
+/// seen: the event id itself; the value holds the day it was accepted and the event.
 
-/// deliveries: kind(1) · due(8) · delivery id.
-std::string delivery_key(action_kind kind, timestamp_ms due, const std::string& delivery_id);
+/// dispatcher_versions: shard(4) · from sequence(8) · dispatcher id.
+std::string version_key(uint32_t shard, uint64_t from, const std::string& dispatcher_id);
+
+/// progress: kind(1) · shard(4).
+std::string progress_key(action_kind kind, uint32_t shard);
+
+/// exceptions: kind(1) · shard(2) · due(8) · delivery id.
+std::string exception_key(action_kind kind, uint32_t shard, timestamp_ms due,
+                          const std::string& delivery_id);
+/// The kind·shard prefix, and the kind·shard·due prefix of records due at `due` or later.
+std::string exception_prefix(action_kind kind, uint32_t shard);
+std::string exception_due_prefix(action_kind kind, uint32_t shard, timestamp_ms due);
+/// Splits an exceptions key; false when it is malformed.
+bool parse_exception_key(const char* data, size_t size, action_kind& kind, uint32_t& shard,
+                         timestamp_ms& due, std::string& id);
+
+/// schema 2's deliveries: kind(1) · due(8) · delivery id (read by the migration).
+bool parse_legacy_delivery_key(const char* data, size_t size, action_kind& kind,
+                               timestamp_ms& due, std::string& id);
+
+/// The prefix of a kind (one byte); and the one after it (an exclusive upper bound).
 std::string kind_prefix(action_kind kind);
-/// The prefix after every key of `kind` (an exclusive upper bound).
 std::string next_kind_prefix(action_kind kind);
-/// The kind·due prefix of deliveries of `kind` due at `due` or later.
-std::string due_prefix(action_kind kind, timestamp_ms due);
-/// Splits a delivery key; false when it is malformed.
-bool parse_delivery_key(const char* data, size_t size, action_kind& kind, timestamp_ms& due,
-                        std::string& id);
-
-/// delivery_index value: kind(1) · due(8).
-std::string slot_value(action_kind kind, timestamp_ms due);
-bool parse_slot_value(const char* data, size_t size, action_kind& kind, timestamp_ms& due);
 
 /// history: day(4) · delivery id.
 std::string history_key(uint32_t day, const std::string& delivery_id);

@@ -1,5 +1,6 @@
-// The RocksDB store, ingest side: opening (families, options, meta checks), dispatchers, the
-// inbox and `seen`. Deliveries: store_deliveries.cpp; log, retention, health: store_log.cpp.
+// The RocksDB store, ingest side: opening (families, options, meta checks), dispatchers and their
+// versions, the event log, `seen` and the emitters' progress. Deliveries: store_deliveries.cpp;
+// migration from schema 2: store_migration.cpp; log sink, retention, health: store_log.cpp.
 #include "persistence/store.hpp"
 
 #include <algorithm>
@@ -7,10 +8,12 @@
 #include <cctype>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <limits>
 
+#include <signal.h>
 #include <sys/statvfs.h>
 
 #include <rocksdb/compaction_filter.h>
@@ -40,31 +43,41 @@ caf::error server_error(std::string message) {
   return make_error(error_code::server, std::move(message));
 }
 
-// Drops `seen` entries accepted before the retention floor (the day in the first 4 value bytes).
-class seen_retention : public rocksdb::CompactionFilter {
+// Drops entries whose day (4 bytes at `day_offset` of the value) is before a floor: `seen`
+// entries accepted before the seen floor, and index entries of deliveries finished before the
+// history floor (an index entry of a waiting delivery has no day and is never dropped).
+class day_floor_filter : public rocksdb::CompactionFilter {
 public:
-  explicit seen_retention(const std::atomic<uint32_t>& floor) : floor_(floor) {
+  day_floor_filter(const std::atomic<uint32_t>& floor, size_t day_offset, bool index)
+    : floor_(floor), day_offset_(day_offset), index_(index) {
     // nop
   }
 
   bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*,
               bool*) const override {
     auto floor = floor_.load(std::memory_order_relaxed);
-    return floor > 0 && value.size() >= 4 && keys::read_u32(value.data()) < floor;
+    if (floor == 0 || value.size() < day_offset_ + 4)
+      return false;
+    if (index_ && static_cast<uint8_t>(value[0]) == static_cast<uint8_t>(record_place::waiting))
+      return false;
+    return keys::read_u32(value.data() + day_offset_) < floor;
   }
 
   const char* Name() const override {
-    return "dispatch.seen_retention";
+    return "dispatch.day_floor";
   }
 
 private:
   const std::atomic<uint32_t>& floor_;
+  size_t day_offset_;
+  bool index_;
 };
 
-// Applies `seen_retention` when memtables are flushed too, so a let-go entry rarely reaches disk.
-class seen_retention_factory : public rocksdb::CompactionFilterFactory {
+// Applies `day_floor_filter` when memtables are flushed too, so a let-go entry rarely reaches disk.
+class day_floor_factory : public rocksdb::CompactionFilterFactory {
 public:
-  explicit seen_retention_factory(const std::atomic<uint32_t>& floor) : floor_(floor) {
+  day_floor_factory(const std::atomic<uint32_t>& floor, size_t day_offset, bool index)
+    : floor_(floor), day_offset_(day_offset), index_(index) {
     // nop
   }
 
@@ -75,33 +88,42 @@ public:
 
   std::unique_ptr<rocksdb::CompactionFilter>
   CreateCompactionFilter(const rocksdb::CompactionFilter::Context&) override {
-    return std::make_unique<seen_retention>(floor_);
+    return std::make_unique<day_floor_filter>(floor_, day_offset_, index_);
   }
 
   const char* Name() const override {
-    return "dispatch.seen_retention_factory";
+    return "dispatch.day_floor_factory";
   }
 
 private:
   const std::atomic<uint32_t>& floor_;
+  size_t day_offset_;
+  bool index_;
 };
 
 // Per-family options: every family shares the block cache; point-looked-up families get a bloom
-// filter; time-keyed queues compact away the tombstones their heads accumulate; `seen` drops
-// what retention let go when it compacts, and is compacted at least daily for that.
+// filter; the time-keyed exception queue compacts away the tombstones its head accumulates;
+// `seen` and the index drop what retention let go when they compact, and are compacted at least
+// daily for that.
 rocksdb::ColumnFamilyOptions family_options(const std::string& name, detail::store_state& s) {
   rocksdb::ColumnFamilyOptions cf;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = s.block_cache;
   if (name == keys::seen_family || name == keys::delivery_index_family
-      || name == keys::dispatchers_family || name == keys::history_family)
+      || name == keys::dispatchers_family || name == keys::history_family
+      || name == keys::dead_letters_family)
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  if (name == keys::deliveries_family || name == keys::inbox_family)
+  if (name == keys::exceptions_family)
     cf.table_properties_collector_factories.emplace_back(
       rocksdb::NewCompactOnDeletionCollectorFactory(128, 64, 0.5));
   if (name == keys::seen_family) {
-    cf.compaction_filter_factory = std::make_shared<seen_retention_factory>(s.seen_floor);
+    cf.compaction_filter_factory = std::make_shared<day_floor_factory>(s.seen_floor, 0, false);
+    cf.periodic_compaction_seconds = 86400;
+  }
+  if (name == keys::delivery_index_family) {
+    // value: place(1) · kind(1) · shard(2) · field(8), the day in the last 4 bytes
+    cf.compaction_filter_factory = std::make_shared<day_floor_factory>(s.history_floor, 8, true);
     cf.periodic_compaction_seconds = 86400;
   }
   return cf;
@@ -109,14 +131,15 @@ rocksdb::ColumnFamilyOptions family_options(const std::string& name, detail::sto
 
 const std::vector<std::string>& family_names() {
   static const std::vector<std::string> names{
-    rocksdb::kDefaultColumnFamilyName, keys::meta_family,         keys::dispatchers_family,
-    keys::inbox_family,                keys::seen_family,         keys::deliveries_family,
-    keys::delivery_index_family,       keys::dead_letters_family, keys::history_family,
-    keys::log_family};
+    rocksdb::kDefaultColumnFamilyName, keys::meta_family,       keys::dispatchers_family,
+    keys::dispatcher_versions_family,  keys::event_log_family,  keys::seen_family,
+    keys::progress_family,             keys::exceptions_family, keys::delivery_index_family,
+    keys::dead_letters_family,         keys::history_family,    keys::log_family};
   return names;
 }
 
-// Opens the database with our families plus any others an existing directory already has.
+// Opens the database with our families plus any others an existing directory already has (schema
+// 2's inbox and deliveries until the migration dropped them).
 caf::error open_families(detail::store_state& s, const rocksdb::DBOptions& db_opts) {
   const auto& dir = s.opts.data_dir;
   std::vector<std::string> names = family_names();
@@ -136,10 +159,10 @@ caf::error open_families(detail::store_state& s, const rocksdb::DBOptions& db_op
     return to_error(status, "open data directory " + dir);
   }
   s.db.reset(raw);
-  rocksdb::ColumnFamilyHandle** slots[] = {nullptr,         &s.meta,           &s.dispatchers,
-                                           &s.inbox,        &s.seen,           &s.deliveries,
-                                           &s.delivery_index, &s.dead_letters, &s.history,
-                                           &s.log};
+  rocksdb::ColumnFamilyHandle** slots[] = {
+    nullptr,     &s.meta,       &s.dispatchers,    &s.dispatcher_versions,
+    &s.event_log, &s.seen,      &s.progress,       &s.exceptions,
+    &s.delivery_index, &s.dead_letters, &s.history, &s.log};
   for (size_t i = 1; i < family_names().size(); ++i)
     *slots[i] = s.handles[i];
   return caf::none;
@@ -180,9 +203,10 @@ caf::error check_meta(detail::store_state& s) {
     batch.Put(s.meta, keys::shard_count_key, u32_value(s.opts.shards));
     return s.write(batch, true, "initialize data directory " + dir);
   }
-  if (version != keys::schema_version)
+  if (version > keys::schema_version)
     return server_error("data directory " + dir + " has schema version " + std::to_string(version)
-                        + "; this build reads " + std::to_string(keys::schema_version));
+                        + ", written by a newer release; this build reads up to "
+                        + std::to_string(keys::schema_version));
   uint32_t shards = 0;
   if (auto err = read_meta(s, keys::shard_count_key, shards, found))
     return err;
@@ -196,18 +220,33 @@ caf::error check_meta(detail::store_state& s) {
   if (auto err = read_meta(s, keys::seen_floor_key, floor, found))
     return err;
   s.seen_floor = found ? floor : 0;
+  if (auto err = read_meta(s, keys::history_floor_key, floor, found))
+    return err;
+  s.history_floor = found ? floor : 0;
+  if (version < keys::schema_version)
+    return migrate_from_schema_2(s);
   return caf::none;
 }
 
+// The exact waiting counts and the last sequence of each shard, read once at open.
 void count_entries(detail::store_state& s) {
-  s.inbox_counts.reset(new std::atomic<uint64_t>[s.opts.shards]);
-  for (uint32_t shard = 0; shard < s.opts.shards; ++shard)
-    s.inbox_counts[shard] = s.count_range(s.inbox, keys::inbox_prefix(shard),
-                                          keys::inbox_prefix(shard + 1));
-  for (auto kind : {action_kind::task, action_kind::mail}) {
-    s.waiting_counts[index_of(kind)] = s.count_range(s.deliveries, keys::kind_prefix(kind),
+  for (auto kind : {action_kind::task, action_kind::mail})
+    s.waiting_counts[index_of(kind)] = s.count_range(s.exceptions, keys::kind_prefix(kind),
                                                      keys::next_kind_prefix(kind));
-    s.head_due[index_of(kind)] = std::numeric_limits<timestamp_ms>::min();
+  s.last_sequences.reset(new std::atomic<uint64_t>[s.opts.shards]);
+  for (uint32_t shard = 0; shard < s.opts.shards; ++shard) {
+    auto lower = keys::shard_prefix(shard);
+    auto upper = keys::shard_prefix(shard + 1);
+    rocksdb::Slice lower_bound{lower};
+    rocksdb::Slice upper_bound{upper};
+    rocksdb::ReadOptions options;
+    options.iterate_lower_bound = &lower_bound;
+    options.iterate_upper_bound = &upper_bound;
+    std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(options, s.event_log)};
+    it->SeekToLast();
+    s.last_sequences[shard] = it->Valid() && it->key().size() == 12
+                                ? keys::read_u64(it->key().data() + 4)
+                                : 0;
   }
 }
 
@@ -323,6 +362,10 @@ uint32_t day_of(timestamp_ms t) {
   return t <= 0 ? 0 : static_cast<uint32_t>(t / ms_per_day);
 }
 
+uint64_t first_sequence_of_day(uint32_t day) {
+  return static_cast<uint64_t>(day) * static_cast<uint64_t>(ms_per_day) * 1000;
+}
+
 // -- open -----------------------------------------------------------------------------------------
 
 store::store(std::unique_ptr<impl> p) : impl_(std::move(p)) {
@@ -384,6 +427,17 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
   if (auto err = check_meta(*s))
     return err;
   count_entries(*s);
+  if (auto fault = std::getenv("DISPATCH_FAULT_KILL_OUTCOMES")) {
+    std::string text = fault;
+    auto colon = text.find(':');
+    if (colon != std::string::npos) {
+      s->kill_after_write = text.substr(0, colon) == "after";
+      s->kill_countdown = std::strtoll(text.c_str() + colon + 1, nullptr, 10);
+      std::fprintf(stderr, "store: fault injection: killing this process %s outcome write %lld\n",
+                   s->kill_after_write ? "after" : "before",
+                   static_cast<long long>(s->kill_countdown.load()));
+    }
+  }
   return std::shared_ptr<store>{new store(std::move(s))};
 }
 
@@ -429,6 +483,55 @@ caf::expected<std::vector<dispatcher>> store::load_dispatchers() const {
   return result;
 }
 
+caf::error store::write_dispatcher_versions(uint32_t shard,
+                                            const std::vector<dispatcher_version>& versions) {
+  rocksdb::WriteBatch batch;
+  std::string value;
+  for (auto& v : versions) {
+    value.clear();
+    if (v.value)
+      if (auto err = codec::encode(value, *v.value))
+        return err;
+    batch.Put(impl_->dispatcher_versions, keys::version_key(shard, v.from, v.id), value);
+  }
+  return impl_->write(batch, false, "write dispatcher versions");
+}
+
+caf::expected<std::vector<dispatcher_version>>
+store::load_dispatcher_versions(uint32_t shard) const {
+  std::vector<dispatcher_version> result;
+  auto lower = keys::shard_prefix(shard);
+  auto upper = keys::shard_prefix(shard + 1);
+  rocksdb::Slice lower_bound{lower};
+  rocksdb::Slice upper_bound{upper};
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lower_bound;
+  options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it{
+    impl_->db->NewIterator(options, impl_->dispatcher_versions)};
+  for (it->Seek(lower_bound); it->Valid(); it->Next()) {
+    auto key = it->key();
+    auto value = it->value();
+    if (key.size() < 12)
+      return codec::corrupt_value(keys::dispatcher_versions_family, key.data(), key.size(),
+                                  "malformed key");
+    dispatcher_version v;
+    v.from = keys::read_u64(key.data() + 4);
+    v.id.assign(key.data() + 12, key.size() - 12);
+    if (!value.empty()) {
+      dispatcher x;
+      if (auto err = codec::decode(keys::dispatcher_versions_family, key.data(), key.size(),
+                                   value.data(), value.size(), x))
+        return err;
+      v.value = std::move(x);
+    }
+    result.push_back(std::move(v));
+  }
+  if (!it->status().ok())
+    return to_error(it->status(), "load dispatcher versions");
+  return result;
+}
+
 // -- ingest ---------------------------------------------------------------------------------------
 
 caf::expected<std::vector<caf::optional<event>>>
@@ -469,99 +572,136 @@ store::find_seen(const std::vector<std::string>& ids, uint32_t days, timestamp_m
 caf::error store::accept_events(const std::vector<accepted_event>& events, timestamp_ms now) {
   if (events.empty())
     return caf::none;
+  auto& s = *impl_;
   rocksdb::WriteBatch batch;
   std::string value;
   std::string seen_value;
   auto today = day_of(now);
-  std::vector<uint64_t> added(impl_->opts.shards, 0);
   for (auto& accepted : events) {
-    if (accepted.shard >= impl_->opts.shards)
+    if (accepted.shard >= s.opts.shards)
       return server_error("store: accept events: shard " + std::to_string(accepted.shard)
-                          + " out of range (" + std::to_string(impl_->opts.shards) + " shards)");
+                          + " out of range (" + std::to_string(s.opts.shards) + " shards)");
     auto& x = accepted.event;
-    if (auto err = codec::encode(value, x))
-      return err;
-    seen_value.clear();
-    keys::append_u32(seen_value, today);
-    seen_value += value;
-    batch.Put(impl_->seen, x.id, seen_value);
-    batch.Put(impl_->inbox, keys::inbox_key(accepted.shard, accepted.sequence), value);
-    ++added[accepted.shard];
+    value.clear();
+    codec::encode_event(value, x);
+    batch.Put(s.event_log, keys::log_entry_key(accepted.shard, accepted.sequence), value);
+    if (accepted.chosen_id) {
+      seen_value.clear();
+      keys::append_u32(seen_value, today);
+      std::string encoded;
+      if (auto err = codec::encode(encoded, x))
+        return err;
+      seen_value += encoded;
+      batch.Put(s.seen, x.id, seen_value);
+    }
   }
   // Written unsynced, then the WAL synced on its own: RocksDB's write queue is not held during
-  // the fsync, so the matchers' and emitters' (unsynced) writes do not wait behind it. Nothing is
-  // acknowledged or routed before the sync returns, and the WAL is ordered: a write that follows
-  // this batch cannot outlive it in a crash.
-  if (auto err = impl_->write(batch, false, "accept events"))
+  // the fsync, so the emitters' (unsynced) writes do not wait behind it. Nothing is acknowledged
+  // or routed before the sync returns, and the WAL is ordered: a write that follows this batch
+  // cannot outlive it in a crash.
+  if (auto err = s.write(batch, false, "accept events"))
     return err;
-  if (impl_->opts.sync) {
-    if (auto err = impl_->sync_wal("accept events")) {
-      // Visible but not durable: take the batch back (best effort), so that a rescan does not
-      // match events whose publishers were told nothing was accepted.
+  if (s.opts.sync) {
+    if (auto err = s.sync_wal("accept events")) {
+      // Visible but not durable: take the batch back, so that no emitter catching up derives
+      // events whose publishers were told nothing was accepted.
       rocksdb::WriteBatch undo;
       for (auto& accepted : events) {
-        undo.Delete(impl_->seen, accepted.event.id);
-        undo.Delete(impl_->inbox, keys::inbox_key(accepted.shard, accepted.sequence));
+        if (accepted.chosen_id)
+          undo.Delete(s.seen, accepted.event.id);
+        undo.Delete(s.event_log, keys::log_entry_key(accepted.shard, accepted.sequence));
       }
-      impl_->db->Write(rocksdb::WriteOptions{}, &undo);
+      auto undone = s.db->Write(rocksdb::WriteOptions{}, &undo);
+      if (!undone.ok())
+        std::fprintf(stderr, "store: accept events: taking back an unsynced batch failed too: "
+                             "%s\n",
+                     undone.ToString().c_str());
       return err;
     }
   }
-  for (uint32_t shard = 0; shard < impl_->opts.shards; ++shard)
-    impl_->inbox_counts[shard] += added[shard];
+  for (auto& accepted : events) {
+    auto& last = s.last_sequences[accepted.shard];
+    if (accepted.sequence > last.load(std::memory_order_relaxed))
+      last.store(accepted.sequence, std::memory_order_relaxed);
+  }
   return caf::none;
 }
 
-uint64_t store::last_inbox_sequence() const {
+uint64_t store::last_log_sequence(uint32_t shard) const {
+  return shard < impl_->opts.shards ? impl_->last_sequences[shard].load() : 0;
+}
+
+uint64_t store::last_log_sequence() const {
   uint64_t result = 0;
-  for (uint32_t shard = 0; shard < impl_->opts.shards; ++shard) {
-    auto lower = keys::inbox_prefix(shard);
-    auto upper = keys::inbox_prefix(shard + 1);
-    rocksdb::Slice lower_bound{lower};
-    rocksdb::Slice upper_bound{upper};
-    rocksdb::ReadOptions options;
-    options.iterate_lower_bound = &lower_bound;
-    options.iterate_upper_bound = &upper_bound;
-    std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(options, impl_->inbox)};
-    it->SeekToLast();
-    if (it->Valid() && it->key().size() == 12)
-      result = std::max(result, keys::read_u64(it->key().data() + 4));
-  }
+  for (uint32_t shard = 0; shard < impl_->opts.shards; ++shard)
+    result = std::max(result, last_log_sequence(shard));
   return result;
 }
 
-caf::expected<inbox_event_list> store::scan_inbox(uint32_t shard, uint64_t after,
-                                                  size_t limit) const {
-  inbox_event_list result;
+caf::expected<logged_event_list> store::scan_log(uint32_t shard, uint64_t after,
+                                                 size_t limit) const {
+  logged_event_list result;
   if (after == std::numeric_limits<uint64_t>::max() || limit == 0)
     return result;
-  auto lower = keys::inbox_key(shard, after + 1);
-  auto upper = keys::inbox_prefix(shard + 1);
+  auto lower = keys::log_entry_key(shard, after + 1);
+  auto upper = keys::shard_prefix(shard + 1);
   rocksdb::Slice lower_bound{lower};
   rocksdb::Slice upper_bound{upper};
   rocksdb::ReadOptions options;
   options.iterate_lower_bound = &lower_bound;
   options.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(options, impl_->inbox)};
+  options.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(options, impl_->event_log)};
   for (it->Seek(lower_bound); it->Valid() && result.size() < limit; it->Next()) {
     auto key = it->key();
     auto value = it->value();
     if (key.size() != 12)
-      return codec::corrupt_value(keys::inbox_family, key.data(), key.size(), "malformed key");
-    inbox_event entry;
+      return codec::corrupt_value(keys::event_log_family, key.data(), key.size(),
+                                  "malformed key");
+    logged_event entry;
     entry.sequence = keys::read_u64(key.data() + 4);
-    if (auto err = codec::decode(keys::inbox_family, key.data(), key.size(), value.data(),
-                                 value.size(), entry.event))
+    if (auto err = codec::decode_event(keys::event_log_family, key.data(), key.size(),
+                                       value.data(), value.size(), entry.event))
       return err;
     result.push_back(std::move(entry));
   }
   if (!it->status().ok())
-    return to_error(it->status(), "scan inbox shard " + std::to_string(shard));
+    return to_error(it->status(), "scan the log of shard " + std::to_string(shard));
   return result;
 }
 
-uint64_t store::inbox_size(uint32_t shard) const {
-  return shard < impl_->opts.shards ? impl_->inbox_counts[shard].load() : 0;
+caf::expected<caf::optional<event>> store::get_logged(uint32_t shard, uint64_t sequence) const {
+  auto key = keys::log_entry_key(shard, sequence);
+  std::string value;
+  auto status = impl_->db->Get(rocksdb::ReadOptions{}, impl_->event_log, key, &value);
+  if (status.IsNotFound())
+    return caf::optional<event>{};
+  if (!status.ok())
+    return to_error(status, "read the log");
+  event x;
+  if (auto err = codec::decode_event(keys::event_log_family, key.data(), key.size(), value.data(),
+                                     value.size(), x))
+    return err;
+  return caf::optional<event>{std::move(x)};
+}
+
+// -- progress -------------------------------------------------------------------------------------
+
+caf::expected<progress> store::read_progress(action_kind kind, uint32_t shard) const {
+  auto key = keys::progress_key(kind, shard);
+  std::string value;
+  auto status = impl_->db->Get(rocksdb::ReadOptions{}, impl_->progress, key, &value);
+  progress result;
+  if (status.IsNotFound())
+    return result;
+  if (!status.ok())
+    return to_error(status, "read progress");
+  if (value.size() != 16)
+    return codec::corrupt_value(keys::progress_family, key.data(), key.size(),
+                                "expected 16 bytes, found " + std::to_string(value.size()));
+  result.cursor = keys::read_u64(value.data());
+  result.delivered = keys::read_u64(value.data() + 8);
+  return result;
 }
 
 } // namespace dispatch

@@ -1,11 +1,17 @@
-// The RocksDB store, delivery side: the time-keyed queues (kind · due · id), their index, dead
-// letters and history. Every state change is one WriteBatch under the delivery mutex: revive and
-// purge read the index first; outcomes trust the key the emitter (their single writer) holds.
+// The RocksDB store, delivery side: exception records (kind · shard · due · id), the index of
+// every delivery that has a record, dead letters, history, and the deliveries derived from the
+// log for listings and lookups by id. A happy delivery has no record: it is derived again from its
+// log entry and the dispatchers in force at its sequence, its status from its emitter's cursor.
+#include <signal.h>
+
+#include <unordered_map>
 #include <unordered_set>
 
 #include <rocksdb/db.h>
 
+#include "messages/derive.hpp"
 #include "messages/error_code.hpp"
+#include "messages/ids.hpp"
 #include "persistence/codec.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/store.hpp"
@@ -13,45 +19,49 @@
 
 namespace dispatch {
 
+std::string record_value(record_place place, action_kind kind, uint32_t shard, int64_t field) {
+  std::string value;
+  value.reserve(12);
+  value.push_back(static_cast<char>(place));
+  value.push_back(static_cast<char>(kind));
+  keys::append_u16(value, static_cast<uint16_t>(shard));
+  if (place == record_place::waiting) {
+    keys::append_u64(value, keys::due_field(field));
+  } else {
+    keys::append_u32(value, 0);
+    keys::append_u32(value, static_cast<uint32_t>(field)); // the day, where the filter reads it
+  }
+  return value;
+}
+
+bool parse_record_value(const char* data, size_t size, record_slot& out) {
+  if (size != 12 || static_cast<uint8_t>(data[0]) > static_cast<uint8_t>(record_place::purged)
+      || static_cast<uint8_t>(data[1]) > static_cast<uint8_t>(action_kind::mail))
+    return false;
+  out.place = static_cast<record_place>(data[0]);
+  out.kind = static_cast<action_kind>(data[1]);
+  out.shard = keys::read_u16(data + 2);
+  out.field = out.place == record_place::waiting ? keys::due_from_field(keys::read_u64(data + 4))
+                                                 : keys::read_u32(data + 8);
+  return true;
+}
+
 namespace {
 
-using optional_slot = caf::optional<delivery_slot>;
+using optional_record = caf::optional<record_slot>;
 
-caf::expected<optional_slot> read_slot(const detail::store_state& s, const std::string& id) {
+caf::expected<optional_record> read_record(const detail::store_state& s, const std::string& id) {
   std::string value;
   auto status = s.db->Get(rocksdb::ReadOptions{}, s.delivery_index, id, &value);
   if (status.IsNotFound())
-    return optional_slot{};
+    return optional_record{};
   if (!status.ok())
     return to_error(status, "read the delivery index");
-  delivery_slot slot;
-  if (!keys::parse_slot_value(value.data(), value.size(), slot.kind, slot.due))
+  record_slot slot;
+  if (!parse_record_value(value.data(), value.size(), slot))
     return codec::corrupt_value(keys::delivery_index_family, id.data(), id.size(),
                                 "malformed slot");
-  return optional_slot{slot};
-}
-
-// The slots of many ids with one MultiGet (one snapshot, batched lookups), in the order given.
-caf::expected<std::vector<optional_slot>> read_slots(const detail::store_state& s,
-                                                     const std::vector<std::string>& ids) {
-  std::vector<rocksdb::Slice> keys(ids.begin(), ids.end());
-  std::vector<rocksdb::PinnableSlice> values(ids.size());
-  std::vector<rocksdb::Status> statuses(ids.size());
-  s.db->MultiGet(rocksdb::ReadOptions{}, s.delivery_index, keys.size(), keys.data(),
-                 values.data(), statuses.data());
-  std::vector<optional_slot> slots(ids.size());
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (statuses[i].IsNotFound())
-      continue;
-    if (!statuses[i].ok())
-      return to_error(statuses[i], "read the delivery index");
-    delivery_slot slot;
-    if (!keys::parse_slot_value(values[i].data(), values[i].size(), slot.kind, slot.due))
-      return codec::corrupt_value(keys::delivery_index_family, ids[i].data(), ids[i].size(),
-                                  "malformed slot");
-    slots[i] = slot;
-  }
-  return slots;
+  return optional_record{slot};
 }
 
 // Reads and decodes one value; none when absent.
@@ -71,13 +81,15 @@ caf::expected<caf::optional<delivery>> read_delivery(const detail::store_state& 
   return caf::optional<delivery>{std::move(x)};
 }
 
-// Adds the queue key and the index entry of a waiting delivery to `batch`.
-caf::error put_waiting(detail::store_state& s, rocksdb::WriteBatch& batch, const delivery& d) {
+// Adds the exception record and the index entry of a waiting delivery to `batch`.
+caf::error put_waiting(detail::store_state& s, rocksdb::WriteBatch& batch, const delivery& d,
+                       uint32_t shard) {
   std::string value;
   if (auto err = codec::encode(value, d))
     return err;
-  batch.Put(s.deliveries, keys::delivery_key(d.kind, d.next_attempt, d.id), value);
-  batch.Put(s.delivery_index, d.id, keys::slot_value(d.kind, d.next_attempt));
+  batch.Put(s.exceptions, keys::exception_key(d.kind, shard, d.next_attempt, d.id), value);
+  batch.Put(s.delivery_index, d.id,
+            record_value(record_place::waiting, d.kind, shard, d.next_attempt));
   return caf::none;
 }
 
@@ -101,196 +113,155 @@ caf::error visit_family(const detail::store_state& s, rocksdb::ColumnFamilyHandl
   return caf::none;
 }
 
-} // namespace
-
-void detail::store_state::note_insert(action_kind kind, timestamp_ms due) {
-  std::lock_guard<std::mutex> guard{queue_mutex};
-  auto i = index_of(kind);
-  ++insert_epoch[i];
-  head_due[i] = std::min(head_due[i], due);
+bool is_finished(const delivery& d) {
+  return d.status == delivery_status::delivered || d.status == delivery_status::dead;
 }
 
-namespace {
-
-// The deliveries of a match that are not waiting yet (the first of two copies in the list, none
-// already in the index). Either a waiting one keeps its place and attempts.
-caf::expected<std::vector<const delivery*>> not_yet_waiting(const detail::store_state& s,
-                                                            const delivery_list& deliveries) {
-  std::unordered_set<std::string> ids;
-  std::vector<const delivery*> candidates;
-  std::vector<std::string> candidate_ids;
-  for (auto& d : deliveries)
-    if (ids.insert(d.id).second) {
-      candidates.push_back(&d);
-      candidate_ids.push_back(d.id);
-    }
-  auto slots = read_slots(s, candidate_ids);
-  if (!slots)
-    return slots.error();
-  std::vector<const delivery*> result;
-  for (size_t i = 0; i < candidates.size(); ++i)
-    if (!(*slots)[i])
-      result.push_back(candidates[i]);
-  return result;
-}
-
-} // namespace
-
-caf::error store::commit_match(uint32_t shard, const std::vector<uint64_t>& sequences,
-                               const delivery_list& deliveries, match_ids ids) {
-  auto& s = *impl_;
-  rocksdb::WriteBatch batch;
-  // The matcher retires each inbox entry once: the count falls by their number, unread.
-  for (auto sequence : sequences)
-    batch.Delete(s.inbox, keys::inbox_key(shard, sequence));
-  auto inbox_removed = static_cast<uint64_t>(sequences.size());
-  std::vector<const delivery*> added;
-  if (ids == match_ids::new_ids) {
-    added.reserve(deliveries.size());
-    for (auto& d : deliveries)
-      added.push_back(&d);
-  } else {
-    auto fresh = not_yet_waiting(s, deliveries);
-    if (!fresh)
-      return fresh.error();
-    added = std::move(*fresh);
-  }
-  for (auto* d : added)
-    if (auto err = put_waiting(s, batch, *d))
-      return err;
-  if (auto err = s.write(batch, false, "commit matched events"))
+// Stages one outcome: a recorded delivery leaves its old key; a finished one goes to history (a
+// dead one also to the dead letters) and its index entry says where; one still waiting is written
+// under its due time.
+caf::error stage_outcome(detail::store_state& s, rocksdb::WriteBatch& batch, uint32_t shard,
+                         const delivery_outcome& o) {
+  auto& d = o.value;
+  if (o.recorded)
+    batch.Delete(s.exceptions, keys::exception_key(d.kind, shard, o.previous_due, d.id));
+  if (!is_finished(d))
+    return put_waiting(s, batch, d, shard);
+  std::string value;
+  if (auto err = codec::encode(value, d))
     return err;
-  if (shard < s.opts.shards)
-    s.inbox_counts[shard] -= std::min<uint64_t>(inbox_removed, s.inbox_counts[shard]);
-  for (auto* d : added) {
-    ++s.waiting_counts[index_of(d->kind)];
-    s.note_insert(d->kind, d->next_attempt);
+  auto day = day_of(d.finished);
+  batch.Put(s.history, keys::history_key(day, d.id), value);
+  auto dead = d.status == delivery_status::dead;
+  if (dead)
+    batch.Put(s.dead_letters, d.id, value);
+  batch.Put(s.delivery_index, d.id,
+            record_value(dead ? record_place::dead : record_place::finished, d.kind, shard, day));
+  return caf::none;
+}
+
+std::string progress_value(const progress& p) {
+  std::string value;
+  keys::append_u64(value, p.cursor);
+  keys::append_u64(value, p.delivered);
+  return value;
+}
+
+} // namespace
+
+caf::error store::write_outcomes(action_kind kind, uint32_t shard,
+                                 const std::vector<delivery_outcome>& outcomes,
+                                 const progress* advance) {
+  if (outcomes.empty() && advance == nullptr)
+    return caf::none;
+  auto& s = *impl_;
+  std::lock_guard<std::mutex> guard{s.delivery_mutex};
+  rocksdb::WriteBatch batch;
+  for (auto& o : outcomes)
+    if (auto err = stage_outcome(s, batch, shard, o))
+      return err;
+  if (advance != nullptr)
+    batch.Put(s.progress, keys::progress_key(kind, shard), progress_value(*advance));
+  auto kill_here = !outcomes.empty() && s.kill_countdown.load() > 0 && --s.kill_countdown == 0;
+  if (kill_here && !s.kill_after_write)
+    ::raise(SIGKILL);
+  if (auto err = s.write(batch, false, "write " + std::to_string(outcomes.size())
+                                         + " delivery outcomes"))
+    return err;
+  if (kill_here)
+    ::raise(SIGKILL);
+  for (auto& o : outcomes) {
+    auto& count = s.waiting_counts[index_of(o.value.kind)];
+    if (o.recorded && is_finished(o.value))
+      --count;
+    else if (!o.recorded && !is_finished(o.value))
+      ++count;
   }
   return caf::none;
 }
 
 caf::expected<delivery_list>
-store::scan_due(action_kind kind, size_t limit,
+store::scan_due(action_kind kind, uint32_t shard, size_t limit,
                 const std::function<bool(const std::string&)>& skip) const {
   auto& s = *impl_;
-  auto i = index_of(kind);
-  timestamp_ms head = 0;
-  uint64_t epoch = 0;
-  {
-    std::lock_guard<std::mutex> guard{s.queue_mutex};
-    head = s.head_due[i];
-    epoch = s.insert_epoch[i];
-  }
-  auto lower = keys::due_prefix(kind, head);
-  auto upper = keys::next_kind_prefix(kind);
+  auto lower = keys::exception_prefix(kind, shard);
+  auto upper = keys::exception_prefix(kind, shard + 1);
   rocksdb::Slice lower_bound{lower};
   rocksdb::Slice upper_bound{upper};
   rocksdb::ReadOptions options;
   options.iterate_lower_bound = &lower_bound;
   options.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(options, s.deliveries)};
+  std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(options, s.exceptions)};
   delivery_list result;
-  auto first_due = std::numeric_limits<timestamp_ms>::max();
   std::string id;
   for (it->Seek(lower_bound); it->Valid() && result.size() < limit; it->Next()) {
     auto key = it->key();
     action_kind key_kind;
+    uint32_t key_shard = 0;
     timestamp_ms due = 0;
-    if (!keys::parse_delivery_key(key.data(), key.size(), key_kind, due, id))
-      return codec::corrupt_value(keys::deliveries_family, key.data(), key.size(),
+    if (!keys::parse_exception_key(key.data(), key.size(), key_kind, key_shard, due, id))
+      return codec::corrupt_value(keys::exceptions_family, key.data(), key.size(),
                                   "malformed key");
-    first_due = std::min(first_due, due);
     if (skip && skip(id))
       continue;
     delivery x;
     auto value = it->value();
-    if (auto err = codec::decode(keys::deliveries_family, key.data(), key.size(), value.data(),
+    if (auto err = codec::decode(keys::exceptions_family, key.data(), key.size(), value.data(),
                                  value.size(), x))
       return err;
     result.push_back(std::move(x));
   }
   if (!it->status().ok())
     return to_error(it->status(), std::string{"scan due "} + to_string(kind) + " deliveries");
-  // Move the hint past the tombstones just skipped, unless an insert raced with this scan.
-  std::lock_guard<std::mutex> guard{s.queue_mutex};
-  if (s.insert_epoch[i] == epoch && first_due > s.head_due[i])
-    s.head_due[i] = first_due;
   return result;
 }
 
-namespace {
-
-bool is_finished(const delivery& d) {
-  return d.status == delivery_status::delivered || d.status == delivery_status::dead;
-}
-
-// Stages one outcome: the delivery leaves its waiting key; a finished one leaves the index too
-// and goes to history (a dead one also to the dead letters), a rescheduled one waits again under
-// its new due time (its index entry is overwritten).
-caf::error stage_outcome(detail::store_state& s, rocksdb::WriteBatch& batch,
-                         const delivery_outcome& o) {
-  auto& d = o.value;
-  batch.Delete(s.deliveries, keys::delivery_key(d.kind, o.previous_due, d.id));
-  if (!is_finished(d))
-    return put_waiting(s, batch, d);
-  batch.Delete(s.delivery_index, d.id);
-  std::string value;
-  if (auto err = codec::encode(value, d))
-    return err;
-  batch.Put(s.history, keys::history_key(day_of(d.finished), d.id), value);
-  if (d.status == delivery_status::dead)
-    batch.Put(s.dead_letters, d.id, value);
-  return caf::none;
-}
-
-} // namespace
-
-caf::error store::write_outcomes(const std::vector<delivery_outcome>& outcomes) {
-  if (outcomes.empty())
-    return caf::none;
+caf::expected<std::vector<bool>> store::has_record(const std::vector<std::string>& ids) const {
   auto& s = *impl_;
-  std::lock_guard<std::mutex> guard{s.delivery_mutex};
-  rocksdb::WriteBatch batch;
-  for (auto& o : outcomes)
-    if (auto err = stage_outcome(s, batch, o))
-      return err;
-  if (auto err = s.write(batch, false, "write " + std::to_string(outcomes.size())
-                                         + " delivery outcomes"))
-    return err;
-  for (auto& o : outcomes) {
-    if (is_finished(o.value))
-      --s.waiting_counts[index_of(o.value.kind)];
-    else
-      s.note_insert(o.value.kind, o.value.next_attempt);
+  std::vector<bool> result(ids.size(), false);
+  if (ids.empty())
+    return result;
+  std::vector<rocksdb::Slice> keys(ids.begin(), ids.end());
+  std::vector<rocksdb::PinnableSlice> values(ids.size());
+  std::vector<rocksdb::Status> statuses(ids.size());
+  s.db->MultiGet(rocksdb::ReadOptions{}, s.delivery_index, keys.size(), keys.data(),
+                 values.data(), statuses.data());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (statuses[i].IsNotFound())
+      continue;
+    if (!statuses[i].ok())
+      return to_error(statuses[i], "read the delivery index");
+    result[i] = true;
   }
-  return caf::none;
+  return result;
 }
 
-caf::expected<caf::optional<delivery_slot>> store::find_waiting(const std::string& id) const {
-  return read_slot(*impl_, id);
+caf::expected<caf::optional<record_slot>> store::find_record(const std::string& id) const {
+  return read_record(*impl_, id);
 }
 
 caf::expected<caf::optional<delivery>> store::get_waiting(const std::string& id) const {
-  auto slot = read_slot(*impl_, id);
+  auto slot = read_record(*impl_, id);
   if (!slot)
     return slot.error();
-  if (!*slot)
+  if (!*slot || (*slot)->place != record_place::waiting)
     return caf::optional<delivery>{};
-  return read_delivery(*impl_, impl_->deliveries, keys::deliveries_family,
-                       keys::delivery_key((*slot)->kind, (*slot)->due, id));
+  auto& r = **slot;
+  return read_delivery(*impl_, impl_->exceptions, keys::exceptions_family,
+                       keys::exception_key(r.kind, r.shard, r.field, id));
 }
 
 caf::expected<caf::optional<delivery>> store::get_dead_letter(const std::string& id) const {
   return read_delivery(*impl_, impl_->dead_letters, keys::dead_letters_family, id);
 }
 
-caf::error store::revive(const delivery& revived) {
+caf::error store::revive(const delivery& revived, uint32_t shard) {
   auto& s = *impl_;
   std::lock_guard<std::mutex> guard{s.delivery_mutex};
   auto dead = read_delivery(s, s.dead_letters, keys::dead_letters_family, revived.id);
   if (!dead)
     return dead.error();
-  auto slot = read_slot(s, revived.id);
+  auto slot = read_record(s, revived.id);
   if (!slot)
     return slot.error();
   rocksdb::WriteBatch batch;
@@ -298,16 +269,17 @@ caf::error store::revive(const delivery& revived) {
   // Its dead outcome leaves history too: it is waiting again, listed once in its new state.
   if (*dead)
     batch.Delete(s.history, keys::history_key(day_of((*dead)->finished), revived.id));
-  if (*slot)
-    batch.Delete(s.deliveries, keys::delivery_key((*slot)->kind, (*slot)->due, revived.id));
-  if (auto err = put_waiting(s, batch, revived))
+  auto was_waiting = *slot && (*slot)->place == record_place::waiting;
+  if (was_waiting)
+    batch.Delete(s.exceptions,
+                 keys::exception_key((*slot)->kind, (*slot)->shard, (*slot)->field, revived.id));
+  if (auto err = put_waiting(s, batch, revived, shard))
     return err;
   if (auto err = s.write(batch, false, "revive delivery " + revived.id))
     return err;
-  if (*slot)
+  if (was_waiting)
     --s.waiting_counts[index_of((*slot)->kind)];
   ++s.waiting_counts[index_of(revived.kind)];
-  s.note_insert(revived.kind, revived.next_attempt);
   return caf::none;
 }
 
@@ -346,14 +318,54 @@ history_of(const detail::store_state& s, const std::string& id) {
   return found;
 }
 
+/// What a listing knows of one shard for deriving: the dispatchers over time and both cursors.
+struct shard_view {
+  dispatcher_timeline timeline;
+  progress task;
+  progress mail;
+
+  const progress& of(action_kind kind) const {
+    return kind == action_kind::task ? task : mail;
+  }
+};
+
+caf::expected<shard_view> view_of(const store& db, uint32_t shard) {
+  shard_view view;
+  auto versions = db.load_dispatcher_versions(shard);
+  if (!versions)
+    return versions.error();
+  for (auto& v : *versions)
+    view.timeline.apply(v.from, v.id, v.value ? &*v.value : nullptr);
+  auto task = db.read_progress(action_kind::task, shard);
+  if (!task)
+    return task.error();
+  auto mail = db.read_progress(action_kind::mail, shard);
+  if (!mail)
+    return mail.error();
+  view.task = *task;
+  view.mail = *mail;
+  return view;
+}
+
+/// A derived delivery as a listing shows it: delivered once its emitter's cursor passed it.
+void settle(delivery& d, uint64_t sequence, const shard_view& view) {
+  if (sequence <= view.of(d.kind).cursor) {
+    d.status = delivery_status::delivered;
+    d.attempts = 1;
+    d.finished = d.created;
+  }
+}
+
 } // namespace
 
 caf::expected<bool> store::purge(const std::string& id) {
   auto& s = *impl_;
   std::lock_guard<std::mutex> guard{s.delivery_mutex};
-  auto slot = read_slot(s, id);
+  auto slot = read_record(s, id);
   if (!slot)
     return slot.error();
+  if (*slot && (*slot)->place == record_place::purged)
+    return false;
   std::string ignored;
   auto dead_status = s.db->Get(rocksdb::ReadOptions{}, s.dead_letters, id, &ignored);
   if (!dead_status.ok() && !dead_status.IsNotFound())
@@ -362,19 +374,52 @@ caf::expected<bool> store::purge(const std::string& id) {
   if (!history)
     return history.error();
   rocksdb::WriteBatch batch;
-  if (*slot) {
-    batch.Delete(s.deliveries, keys::delivery_key((*slot)->kind, (*slot)->due, id));
-    batch.Delete(s.delivery_index, id);
-  }
+  auto was_waiting = *slot && (*slot)->place == record_place::waiting;
+  if (was_waiting)
+    batch.Delete(s.exceptions,
+                 keys::exception_key((*slot)->kind, (*slot)->shard, (*slot)->field, id));
   if (dead_status.ok())
     batch.Delete(s.dead_letters, id);
   for (auto& entry : *history)
     batch.Delete(s.history, entry.first);
-  if (batch.Count() == 0)
+  auto existed = batch.Count() > 0;
+  // A derived delivery has no record to delete: the index marks it purged, so that neither a
+  // listing nor an emitter catching up shows or sends it again.
+  delivery_position pos;
+  caf::optional<action_kind> kind;
+  uint32_t shard = 0;
+  if (*slot) {
+    kind = (*slot)->kind;
+    shard = (*slot)->shard;
+  } else if (!existed && position_of(id, pos) && pos.shard < s.opts.shards) {
+    auto found = get_logged(pos.shard, pos.sequence);
+    if (!found)
+      return found.error();
+    if (*found) {
+      auto view = view_of(*this, pos.shard);
+      if (!view)
+        return view.error();
+      delivery_list derived;
+      derive_deliveries(view->timeline.at((*found)->type, pos.sequence), pos.shard, pos.sequence,
+                        **found, true, &derived, &derived);
+      for (auto& d : derived)
+        if (d.id == id) {
+          kind = d.kind;
+          shard = pos.shard;
+          existed = true;
+        }
+    }
+  }
+  if (!existed)
     return false;
+  if (kind)
+    batch.Put(s.delivery_index, id,
+              record_value(record_place::purged, *kind, shard, day_of(now_ms())));
+  else
+    batch.Delete(s.delivery_index, id);
   if (auto err = s.write(batch, false, "purge delivery " + id))
     return err;
-  if (*slot)
+  if (was_waiting)
     --s.waiting_counts[index_of((*slot)->kind)];
   return true;
 }
@@ -475,63 +520,180 @@ caf::error store::for_each_delivery(const std::function<bool(const delivery&)>& 
   bool go_on = true;
   auto next = [&](const delivery& x) { return go_on = visit(x); };
   if (scope.waiting)
-    if (auto err = visit_family(s, s.deliveries, keys::deliveries_family, false, next))
+    if (auto err = visit_family(s, s.exceptions, keys::exceptions_family, false, next))
       return err;
   if (!go_on)
     return caf::none;
   if (scope.dead)
     if (auto err = visit_family(s, s.dead_letters, keys::dead_letters_family, false, next))
       return err;
-  if (!go_on || !scope.finished)
+  if (!go_on)
     return caf::none;
   // A dead outcome in history is also a dead letter (already visited) until purged or revived,
   // which remove both: visiting it again would list it twice.
-  return visit_family(s, s.history, keys::history_family, true, [&](const delivery& x) {
-    return x.status == delivery_status::dead || visit(x);
-  });
+  if (scope.finished)
+    if (auto err = visit_family(s, s.history, keys::history_family, true, [&](const delivery& x) {
+          return x.status == delivery_status::dead || next(x);
+        }))
+      return err;
+  if (!go_on || !(scope.finished || scope.waiting))
+    return caf::none;
+  return visit_derived(next, scope);
+}
+
+caf::error store::visit_derived(const std::function<bool(const delivery&)>& visit,
+                                const delivery_scope& scope) const {
+  constexpr size_t step = 1024;
+  for (uint32_t shard = 0; shard < impl_->opts.shards; ++shard) {
+    auto view = view_of(*this, shard);
+    if (!view)
+      return view.error();
+    for (uint64_t after = 0;;) {
+      auto page = scan_log(shard, after, step);
+      if (!page)
+        return page.error();
+      delivery_list derived;
+      std::vector<uint64_t> sequences;
+      for (auto& entry : *page) {
+        auto before = derived.size();
+        derive_deliveries(view->timeline.at(entry.event.type, entry.sequence), shard,
+                          entry.sequence, entry.event, true, &derived, &derived);
+        sequences.resize(derived.size(), entry.sequence);
+        (void) before;
+      }
+      std::vector<std::string> ids;
+      ids.reserve(derived.size());
+      for (auto& d : derived)
+        ids.push_back(d.id);
+      auto recorded = has_record(ids);
+      if (!recorded)
+        return recorded.error();
+      for (size_t i = 0; i < derived.size(); ++i) {
+        if ((*recorded)[i])
+          continue; // listed from its record (or purged)
+        auto& d = derived[i];
+        settle(d, sequences[i], *view);
+        auto wanted = d.status == delivery_status::delivered ? scope.finished : scope.waiting;
+        if (wanted && !visit(d))
+          return caf::none;
+      }
+      if (page->size() < step)
+        break;
+      after = page->back().sequence;
+    }
+  }
+  return caf::none;
 }
 
 caf::error store::visit_by_id(const std::function<bool(const delivery&)>& visit,
                               const delivery_scope& scope) const {
   auto& s = *impl_;
-  // Each place in the order of a scan; within it, each id once.
+  // Each id once, in the order named.
   std::vector<std::string> ids;
   for (auto& id : scope.ids)
     if (std::find(ids.begin(), ids.end(), id) == ids.end())
       ids.push_back(id);
-  auto found = [&](caf::expected<caf::optional<delivery>> x, bool& go_on) -> caf::error {
-    if (!x)
-      return x.error();
-    if (*x)
-      go_on = visit(**x);
-    return caf::none;
-  };
-  bool go_on = true;
-  for (size_t i = 0; scope.waiting && go_on && i < ids.size(); ++i)
-    if (auto err = found(get_waiting(ids[i]), go_on))
-      return err;
-  for (size_t i = 0; scope.dead && go_on && i < ids.size(); ++i)
-    if (auto err = found(get_dead_letter(ids[i]), go_on))
-      return err;
-  for (size_t i = 0; scope.finished && go_on && i < ids.size(); ++i) {
-    auto history = history_of(s, ids[i]);
-    if (!history)
-      return history.error();
-    for (auto it = history->rbegin(); go_on && it != history->rend(); ++it) {
-      delivery x;
-      if (auto err = codec::decode(keys::history_family, it->first.data(), it->first.size(),
-                                   it->second.data(), it->second.size(), x))
-        return err;
-      if (x.status != delivery_status::dead) // listed from the dead letters
-        go_on = visit(x);
+  auto wanted = [&](const delivery& d) {
+    switch (d.status) {
+      case delivery_status::dead:
+        return scope.dead;
+      case delivery_status::delivered:
+        return scope.finished;
+      default:
+        return scope.waiting;
     }
+  };
+  std::unordered_map<uint32_t, shard_view> views; // read once per shard named
+  for (auto& id : ids) {
+    auto slot = read_record(s, id);
+    if (!slot)
+      return slot.error();
+    caf::optional<delivery> found;
+    if (*slot && (*slot)->place == record_place::purged)
+      continue;
+    if (*slot && (*slot)->place == record_place::waiting) {
+      auto x = get_waiting(id);
+      if (!x)
+        return x.error();
+      found = std::move(*x);
+    } else {
+      // A dead letter, or a finished record in history (also schema 2's, which have no index
+      // entry): the newest one.
+      auto dead = get_dead_letter(id);
+      if (!dead)
+        return dead.error();
+      found = std::move(*dead);
+      if (!found) {
+        auto history = history_of(s, id);
+        if (!history)
+          return history.error();
+        if (!history->empty()) {
+          auto& last = history->back();
+          delivery x;
+          if (auto err = codec::decode(keys::history_family, last.first.data(), last.first.size(),
+                                       last.second.data(), last.second.size(), x))
+            return err;
+          found = std::move(x);
+        }
+      }
+    }
+    delivery_position pos;
+    if (!found && !*slot && position_of(id, pos) && pos.shard < s.opts.shards) {
+      auto logged = get_logged(pos.shard, pos.sequence);
+      if (!logged)
+        return logged.error();
+      if (*logged) {
+        auto view = views.find(pos.shard);
+        if (view == views.end()) {
+          auto fresh = view_of(*this, pos.shard);
+          if (!fresh)
+            return fresh.error();
+          view = views.emplace(pos.shard, std::move(*fresh)).first;
+        }
+        delivery_list derived;
+        derive_deliveries(view->second.timeline.at((*logged)->type, pos.sequence), pos.shard,
+                          pos.sequence, **logged, true, &derived, &derived);
+        for (auto& d : derived)
+          if (d.id == id) {
+            settle(d, pos.sequence, view->second);
+            found = std::move(d);
+            break;
+          }
+      }
+    }
+    if (found && wanted(*found) && !visit(*found))
+      return caf::none;
   }
   return caf::none;
 }
 
 caf::error store::for_each_waiting(const std::function<bool(const delivery&)>& visit) const {
   auto& s = *impl_;
-  return visit_family(s, s.deliveries, keys::deliveries_family, false, visit);
+  return visit_family(s, s.exceptions, keys::exceptions_family, false, visit);
+}
+
+caf::error store::for_each_unfinished_event(const std::function<bool(const event&)>& visit) const {
+  constexpr size_t step = 1024;
+  for (uint32_t shard = 0; shard < impl_->opts.shards; ++shard) {
+    auto task = read_progress(action_kind::task, shard);
+    if (!task)
+      return task.error();
+    auto mail = read_progress(action_kind::mail, shard);
+    if (!mail)
+      return mail.error();
+    for (auto after = std::min(task->cursor, mail->cursor);;) {
+      auto page = scan_log(shard, after, step);
+      if (!page)
+        return page.error();
+      for (auto& entry : *page)
+        if (!visit(entry.event))
+          return caf::none;
+      if (page->size() < step)
+        break;
+      after = page->back().sequence;
+    }
+  }
+  return caf::none;
 }
 
 uint64_t store::waiting_size(action_kind kind) const {

@@ -36,31 +36,35 @@ struct store_state {
 
   rocksdb::ColumnFamilyHandle* meta = nullptr;
   rocksdb::ColumnFamilyHandle* dispatchers = nullptr;
-  rocksdb::ColumnFamilyHandle* inbox = nullptr;
+  rocksdb::ColumnFamilyHandle* dispatcher_versions = nullptr;
+  rocksdb::ColumnFamilyHandle* event_log = nullptr;
   rocksdb::ColumnFamilyHandle* seen = nullptr;
-  rocksdb::ColumnFamilyHandle* deliveries = nullptr;
+  rocksdb::ColumnFamilyHandle* progress = nullptr;
+  rocksdb::ColumnFamilyHandle* exceptions = nullptr;
   rocksdb::ColumnFamilyHandle* delivery_index = nullptr;
   rocksdb::ColumnFamilyHandle* dead_letters = nullptr;
   rocksdb::ColumnFamilyHandle* history = nullptr;
   rocksdb::ColumnFamilyHandle* log = nullptr;
 
+  // `delivery_index` entries of finished, dead and purged deliveries from before this day are
+  // let go with their history (a compaction filter reads it). Kept in the meta family.
+  std::atomic<uint32_t> history_floor{0};
+
   // The emitters' state changes (outcomes, revive, purge) read the index before writing their
-  // batch (to keep the counters exact and never orphan a queue key); this mutex makes read and
-  // write one step. A matcher's commit does not take it: it only adds deliveries whose ids are
-  // new (one event is matched by one matcher), so it never waits behind an emitter's write.
+  // batch (to keep the counters exact); this mutex makes read and write one step.
   std::mutex delivery_mutex;
 
-  // Exact sizes, counted once at open and kept by the write calls.
-  std::unique_ptr<std::atomic<uint64_t>[]> inbox_counts;
+  // Exact number of exception records waiting, per kind, counted at open and kept by the writes.
   std::array<std::atomic<uint64_t>, 2> waiting_counts{};
 
-  // Cursor hint per kind: no waiting delivery is due before `head_due` (tombstones of delivered
-  // ones pile up at the queue head; starting past them saves skipping them on every scan).
-  // Guarded by queue_mutex (held for no I/O); `insert_epoch` tells a scan whether an insert
-  // raced with it.
-  std::mutex queue_mutex;
-  std::array<timestamp_ms, 2> head_due{};
-  std::array<uint64_t, 2> insert_epoch{};
+  // Fault injection for the crash tests (`DISPATCH_FAULT_KILL_OUTCOMES=before:N` or `after:N`):
+  // the process kills itself just before or just after the N-th write of outcomes that holds a
+  // record. Zero (the default) injects nothing.
+  std::atomic<int64_t> kill_countdown{0};
+  bool kill_after_write = false;
+
+  // The highest log sequence per shard (ingest's next sequence starts above them).
+  std::unique_ptr<std::atomic<uint64_t>[]> last_sequences;
 
   store_state() = default;
   store_state(const store_state&) = delete;
@@ -81,9 +85,6 @@ struct store_state {
   /// Whether the volume has room for the memtables' flush (plus 1 MiB) that resuming needs.
   bool room_to_resume() const;
 
-  /// Called after a waiting delivery of `kind` was written at `due` (takes queue_mutex).
-  void note_insert(action_kind kind, timestamp_ms due);
-
   /// Counts the keys in [lower, upper) of a family (used once at open).
   uint64_t count_range(rocksdb::ColumnFamilyHandle* family, const std::string& lower,
                        const std::string& upper) const;
@@ -92,6 +93,14 @@ struct store_state {
 } // namespace detail
 
 struct store::impl : detail::store_state {};
+
+/// Migrates a data directory of schema 2 to the current schema, in place, resumably: each step
+/// can be run again after a kill, and the schema version is written last.
+caf::error migrate_from_schema_2(detail::store_state& s);
+
+/// The history floor day of the index value of a record of `place` (waiting: its due time).
+std::string record_value(record_place place, action_kind kind, uint32_t shard, int64_t field);
+bool parse_record_value(const char* data, size_t size, record_slot& out);
 
 /// Turns a RocksDB status into our error: names the operation; storage exhaustion says "no space".
 caf::error to_error(const rocksdb::Status& status, const std::string& operation);

@@ -1,8 +1,10 @@
 // The RocksDB store, upkeep side: the built-in sink's log, retention by whole days, the health
-// probe and flushing. Retention is DeleteRange over day-prefixed keys (one tombstone per family),
-// for `seen` a floor day below which compactions drop entries.
+// probe and flushing. Retention is DeleteRange over day-prefixed keys (one tombstone per family;
+// the event log's sequences start with their accept time, so a day is a key range too), and for
+// `seen` and the delivery index a floor day below which compactions drop entries.
 #include <rocksdb/db.h>
 
+#include "messages/derive.hpp"
 #include "messages/error_code.hpp"
 #include "persistence/codec.hpp"
 #include "persistence/keys.hpp"
@@ -10,11 +12,6 @@
 #include "persistence/store_impl.hpp"
 
 namespace dispatch {
-
-caf::error store::append_log(action_kind kind, const std::string& delivery_id,
-                             const std::string& json, timestamp_ms now) {
-  return append_logs({log_record{delivery_id, kind, now, json}});
-}
 
 caf::error store::append_logs(const std::vector<log_record>& records) {
   rocksdb::WriteBatch batch;
@@ -70,25 +67,53 @@ uint32_t first_kept_day(timestamp_ms now, uint32_t days) {
 
 caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t history_days,
                                   uint32_t log_days) {
+  auto& s = *impl_;
   rocksdb::WriteBatch batch;
-  // `seen` is keyed by event id: the floor hides older entries at once, compactions drop them.
-  auto seen_floor = first_kept_day(now, seen_days);
-  if (seen_floor > impl_->seen_floor.load()) {
+  auto put_floor = [&](const char* key, uint32_t day) {
     std::string value;
-    keys::append_u32(value, seen_floor);
-    batch.Put(impl_->meta, keys::seen_floor_key, value);
+    keys::append_u32(value, day);
+    batch.Put(s.meta, key, value);
+  };
+  // `seen` and the index of finished deliveries are keyed by id: a floor hides older entries at
+  // once, compactions drop them.
+  auto seen_floor = first_kept_day(now, seen_days);
+  if (seen_floor > s.seen_floor.load())
+    put_floor(keys::seen_floor_key, seen_floor);
+  auto history_floor = first_kept_day(now, history_days);
+  // The index entries of finished, dead and purged deliveries go with history, but never while
+  // their event is still in the log (an emitter lagging behind keeps it): derived again without
+  // them, a purged delivery would come back and a dead one would be listed twice.
+  auto index_floor = history_floor;
+  if (history_floor > 0) {
+    batch.DeleteRange(s.history, keys::day_prefix(0), keys::day_prefix(history_floor));
+    // The log as long as history, so that finished deliveries can be derived for as long as
+    // they are listed; never an entry some emitter has not passed yet.
+    for (uint32_t shard = 0; shard < s.opts.shards; ++shard) {
+      auto limit = first_sequence_of_day(history_floor);
+      for (auto kind : {action_kind::task, action_kind::mail}) {
+        auto p = read_progress(kind, shard);
+        if (!p)
+          return p.error();
+        limit = std::min(limit, p->cursor + 1);
+      }
+      batch.DeleteRange(s.event_log, keys::log_entry_key(shard, 0),
+                        keys::log_entry_key(shard, limit));
+      index_floor = std::min(index_floor, day_of(accepted_at(limit)));
+    }
   }
-  if (auto day = first_kept_day(now, history_days); day > 0)
-    batch.DeleteRange(impl_->history, keys::day_prefix(0), keys::day_prefix(day));
+  if (index_floor > s.history_floor.load())
+    put_floor(keys::history_floor_key, index_floor);
   if (auto day = first_kept_day(now, log_days); day > 0)
     for (auto kind : {action_kind::task, action_kind::mail})
-      batch.DeleteRange(impl_->log, keys::log_day_prefix(kind, 0), keys::log_day_prefix(kind, day));
+      batch.DeleteRange(s.log, keys::log_day_prefix(kind, 0), keys::log_day_prefix(kind, day));
   if (batch.Count() == 0)
     return caf::none;
-  if (auto err = impl_->write(batch, false, "apply retention"))
+  if (auto err = s.write(batch, false, "apply retention"))
     return err;
-  if (seen_floor > impl_->seen_floor.load())
-    impl_->seen_floor = seen_floor;
+  if (seen_floor > s.seen_floor.load())
+    s.seen_floor = seen_floor;
+  if (index_floor > s.history_floor.load())
+    s.history_floor = index_floor;
   return caf::none;
 }
 

@@ -64,17 +64,18 @@ void flush(log_sink_actor::stateful_pointer<log_sink_state> self) {
   auto& st = self->state;
   st.flush_pending = false;
   auto pending = std::move(st.pending);
+  auto records = std::move(st.records);
   st.pending.clear();
+  st.records.clear();
   if (pending.empty())
     return;
-  std::vector<log_record> records;
-  records.reserve(pending.size());
-  for (auto& p : pending)
-    records.push_back(std::move(p.record));
-  auto err = st.db->append_logs(records);
+  auto err = records.empty() ? caf::error{} : st.db->append_logs(records);
   auto answer = err ? retry_later("log sink: " + message_of(err)) : delivered();
-  for (auto& p : pending)
-    p.promise.deliver(answer);
+  for (auto& p : pending) {
+    for (auto i : p.written)
+      p.results[i] = answer;
+    p.promise.deliver(std::move(p.results));
+  }
 }
 
 }  // namespace
@@ -146,15 +147,23 @@ log_sink_actor::behavior_type log_sink(log_sink_actor::stateful_pointer<log_sink
                                        store_ptr db) {
   self->state.db = std::move(db);
   return {
-      [self](deliver_atom, const delivery& d) -> caf::result<delivery_result> {
-        auto rendered = render(d);
-        if (auto answer = caf::get_if<delivery_result>(&rendered))
-          return *answer;
+      [self](deliver_atom, const delivery_list& batch) -> caf::result<delivery_result_list> {
         auto& st = self->state;
-        auto promise = self->make_response_promise<delivery_result>();
-        st.pending.push_back(
-            pending_log_record{promise, std::move(caf::get<log_record>(rendered))});
-        schedule_flush(self, st.flush_pending); // one batch for every delivery in the mailbox
+        pending_log_batch p;
+        p.results.resize(batch.size());
+        for (size_t i = 0; i < batch.size(); ++i) {
+          auto rendered = render(batch[i]);
+          if (auto answer = caf::get_if<delivery_result>(&rendered)) {
+            p.results[i] = std::move(*answer);
+            continue;
+          }
+          p.written.push_back(i);
+          st.records.push_back(std::move(caf::get<log_record>(rendered)));
+        }
+        p.promise = self->make_response_promise<delivery_result_list>();
+        auto promise = p.promise;
+        st.pending.push_back(std::move(p));
+        schedule_flush(self, st.flush_pending); // one write for every batch in the mailbox
         return promise;
       },
       [self](flush_atom) { flush(self); },

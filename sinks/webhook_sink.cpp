@@ -96,22 +96,40 @@ delivery_result refusal(const webhook_sink_state& st, circuit_breaker::clock::ti
   return defer("circuit half-open, probing: " + st.last_failure, st.config.timeout.count());
 }
 
-caf::result<delivery_result> on_deliver(sink_ptr self, const delivery& d) {
+/// Hands each delivery of a batch to the HTTP thread (one request each, all at once), unless the
+/// breaker refuses it; the batch is answered when the last of its requests has reported.
+caf::result<delivery_result_list> on_deliver(sink_ptr self, const delivery_list& batch) {
   auto& st = self->state;
-  if (!st.client)
-    return retry_later("webhook: " + st.client_error);
-  auto now = circuit_breaker::clock::now();
-  if (!st.breaker.allow(now))
-    return refusal(st, now);
-  auto id = st.next_request++;
-  http_post post;
-  post.id = id;
-  post.url = target_of(st, d);
-  post.body = d.kind == action_kind::task ? task_body(d.task) : mail_body(d.mail);
-  post.headers = header_lines(st, d);
-  auto promise = self->make_response_promise<delivery_result>();
-  st.waiting.emplace(id, promise);
-  st.client->submit(std::move(post));
+  delivery_result_list results(batch.size());
+  if (!st.client) {
+    for (auto& r : results)
+      r = retry_later("webhook: " + st.client_error);
+    return results;
+  }
+  auto number = st.next_batch++;
+  size_t outstanding = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto& d = batch[i];
+    auto now = circuit_breaker::clock::now();
+    if (!st.breaker.allow(now)) {
+      results[i] = refusal(st, now);
+      continue;
+    }
+    auto id = st.next_request++;
+    http_post post;
+    post.id = id;
+    post.url = target_of(st, d);
+    post.body = d.kind == action_kind::task ? task_body(d.task) : mail_body(d.mail);
+    post.headers = header_lines(st, d);
+    st.waiting.emplace(id, std::make_pair(number, i));
+    st.client->submit(std::move(post));
+    ++outstanding;
+  }
+  if (outstanding == 0)
+    return results;
+  auto promise = self->make_response_promise<delivery_result_list>();
+  st.batches.emplace(number, webhook_sink_state::open_batch{promise, std::move(results),
+                                                            outstanding});
   return promise;
 }
 
@@ -120,7 +138,7 @@ void on_answered(sink_ptr self, uint64_t id, const delivery_result& verdict) {
   auto found = st.waiting.find(id);
   if (found == st.waiting.end())
     return;
-  auto promise = std::move(found->second);
+  auto [number, index] = found->second;
   st.waiting.erase(found);
   auto before = st.breaker.current();
   if (verdict.verdict == sink_verdict::retry) {
@@ -133,7 +151,14 @@ void on_answered(sink_ptr self, uint64_t id, const delivery_result& verdict) {
   if (after != before && after != circuit_breaker::state::half_open)
     log_line(st, std::string{"circuit "} + to_string(after)
                    + (after == circuit_breaker::state::open ? ": " + st.last_failure : ""));
-  promise.deliver(verdict);
+  auto open = st.batches.find(number);
+  if (open == st.batches.end())
+    return;
+  open->second.results[index] = verdict;
+  if (--open->second.outstanding == 0) {
+    open->second.promise.deliver(std::move(open->second.results));
+    st.batches.erase(open);
+  }
 }
 
 /// Reports from the HTTP thread become messages to the sink. The thread holds only a weak
@@ -173,7 +198,7 @@ webhook_sink(webhook_sink_actor::stateful_pointer<webhook_sink_state> self, acti
     log_line(st, st.client_error);
   }
   return {
-    [self](deliver_atom, const delivery& d) { return on_deliver(self, d); },
+    [self](deliver_atom, const delivery_list& batch) { return on_deliver(self, batch); },
     [self](answered_atom, uint64_t id, const delivery_result& verdict) {
       on_answered(self, id, verdict);
     },

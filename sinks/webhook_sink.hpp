@@ -33,8 +33,16 @@ struct webhook_sink_state {
   circuit_breaker breaker;
   std::string last_failure; // the reason of the latest retryable failure, for "circuit open"
   uint64_t next_request = 1;
-  /// Requests at the HTTP thread, by id: answered when its report arrives.
-  std::unordered_map<uint64_t, caf::typed_response_promise<delivery_result>> waiting;
+  uint64_t next_batch = 1;
+  /// A batch whose requests are at the HTTP thread: answered when the last one has reported.
+  struct open_batch {
+    caf::typed_response_promise<delivery_result_list> promise;
+    delivery_result_list results;
+    size_t outstanding = 0;
+  };
+  std::unordered_map<uint64_t, open_batch> batches;
+  /// Requests at the HTTP thread, by id: their batch and their place in it.
+  std::unordered_map<uint64_t, std::pair<uint64_t, size_t>> waiting;
 };
 
 webhook_sink_actor::behavior_type

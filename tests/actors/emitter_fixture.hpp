@@ -1,6 +1,7 @@
 // Test fixture of the emitter suite: a scripted recording sink whose log the test thread reads,
-// a real actor system and a real store in a temporary directory, and helpers that wait for
-// outcomes.
+// a real actor system, a real store (one shard) in a temporary directory, and a real matcher that
+// derives the emitter's deliveries from events the fixture appends to the log, as ingest does.
+// Helpers wait for outcomes.
 #pragma once
 
 #include <boost/test/unit_test.hpp>
@@ -15,6 +16,7 @@
 
 #include "fixtures/engine_fixture.hpp"
 #include "actors/emitter.hpp"
+#include "actors/matcher.hpp"
 #include "messages/error_code.hpp"
 #include "messages/ids.hpp"
 #include "messages/type_registry.hpp"
@@ -81,7 +83,8 @@ struct recording_sink_state {
   recording_ptr rec;
   sink_script script;
   std::map<std::string, size_t> seen;
-  std::vector<caf::typed_response_promise<delivery_result>> held;
+  std::vector<std::pair<caf::typed_response_promise<delivery_result_list>, delivery_result_list>>
+    held;
 };
 
 inline test_sink_actor::behavior_type recording_sink(
@@ -90,15 +93,23 @@ inline test_sink_actor::behavior_type recording_sink(
   self->state.rec = std::move(rec);
   self->state.script = std::move(script);
   return {
-      [self](deliver_atom, const delivery& d) -> caf::result<delivery_result> {
+      [self](deliver_atom, const delivery_list& batch) -> caf::result<delivery_result_list> {
         auto& st = self->state;
-        auto step = st.script(d, ++st.seen[d.id]);
+        delivery_result_list results;
+        auto held = false;
         std::lock_guard<std::mutex> guard{st.rec->mtx};
-        st.rec->received.emplace_back(d.id, now_ms());
-        if (!step.hold) return step.result;
-        st.rec->max_holding = std::max(st.rec->max_holding, ++st.rec->holding);
-        auto promise = self->make_response_promise<delivery_result>();
-        st.held.push_back(promise);
+        for (auto& d : batch) {
+          auto step = st.script(d, ++st.seen[d.id]);
+          st.rec->received.emplace_back(d.id, now_ms());
+          held = held || step.hold;
+          results.push_back(step.result);
+          st.rec->holding += step.hold ? 1 : 0;
+        }
+        st.rec->max_holding = std::max(st.rec->max_holding, st.rec->holding);
+        if (!held) return results;
+        // A batch with a held delivery is answered on `release` (its held ones as delivered).
+        auto promise = self->make_response_promise<delivery_result_list>();
+        st.held.emplace_back(promise, std::move(results));
         return promise;
       },
       [self](release_atom) {
@@ -107,7 +118,7 @@ inline test_sink_actor::behavior_type recording_sink(
           std::lock_guard<std::mutex> guard{st.rec->mtx};
           st.rec->holding = 0;
         }
-        for (auto& promise : st.held) promise.deliver(delivered());
+        for (auto& [promise, results] : st.held) promise.deliver(std::move(results));
         st.held.clear();
       },
   };
@@ -143,6 +154,14 @@ inline bool eventually(const std::function<bool()>& done,
   return done();
 }
 
+/// A task the fixture planned: the event to publish and the delivery the matcher will derive.
+struct planned_task {
+  logged_event event;
+  std::string id;
+  timestamp_ms created = 0;
+  std::string function_name;
+};
+
 struct fixture {
   test::temp_dir dir;
   store_ptr db;
@@ -152,11 +171,15 @@ struct fixture {
   metrics_ptr metrics = std::make_shared<engine_metrics>();
   engine_config config;
   std::vector<caf::actor> spawned;
+  matcher_actor matcher;
+  emitter_actor mail_emitter; // a second emitter the matcher needs; it has no mail to emit
+  uint64_t next_sequence = 0;
 
   fixture() {
     store_options opts;
     opts.data_dir = dir.path();
     opts.sync = false;
+    opts.shards = 1;
     auto opened = store::open(opts);
     BOOST_REQUIRE_MESSAGE(opened, "cannot open the store: " << why(opened));
     db = std::move(*opened);
@@ -167,6 +190,8 @@ struct fixture {
     config.retry.max_attempts = 10;
     config.sink_timeout = 5s;
     config.sink_in_flight = 16;
+    config.shards = 1;
+    next_sequence = static_cast<uint64_t>(now_ms()) * 1000;
   }
 
   ~fixture() {
@@ -179,51 +204,88 @@ struct fixture {
     return sink;
   }
 
+  /// Spawns the task emitter of shard 0 and points it and the matcher at each other (the matcher
+  /// and the mail emitter are spawned with the first one, as the supervisor does).
   emitter_actor spawn_emitter(sink_actor sink) {
-    auto em = sys.spawn(emitter, action_kind::task, config, db, metrics, sink_binding{sink, false});
+    auto em = sys.spawn(emitter, action_kind::task, uint32_t{0}, config, db, metrics,
+                        sink_binding{sink, false});
     spawned.push_back(caf::actor_cast<caf::actor>(em));
+    if (!matcher) {
+      mail_emitter = sys.spawn(emitter, action_kind::mail, uint32_t{0}, config, db, metrics,
+                               sink_binding{});
+      spawned.push_back(caf::actor_cast<caf::actor>(mail_emitter));
+      matcher = sys.spawn(dispatch::matcher, uint32_t{0}, config, db, metrics, em, mail_emitter,
+                          false);
+      spawned.push_back(caf::actor_cast<caf::actor>(matcher));
+      caf::anon_send(mail_emitter, handles_atom::value, log_reader_actor{matcher});
+    } else {
+      caf::anon_send(matcher, handles_atom::value, em, mail_emitter);
+    }
+    caf::anon_send(em, handles_atom::value, log_reader_actor{matcher});
     return em;
   }
 
-  /// A task delivery as a matcher makes it, due at `due`.
-  delivery make_task(const std::string& tag, timestamp_ms due = 0,
-                     delivery_status status = delivery_status::pending) {
+  /// A dispatcher of its own (type "test.<tag>", one task action `tag`, held until `start` when
+  /// given) installed in the matcher, and an event of that type: its task is `tag`'s delivery.
+  planned_task make_task(const std::string& tag, timestamp_ms start = 0) {
     auto& ids = default_id_generator();
-    delivery d;
-    d.kind = action_kind::task;
-    d.event_id = ids.next();
-    d.dispatcher_id = ids.next();
-    d.action_id = ids.next();
-    d.id = delivery_id_of(d.event_id, d.dispatcher_id, d.action_id);
-    d.event_type = "test.event";
-    d.status = status;
-    d.created = now_ms();
-    d.next_attempt = due == 0 ? d.created : due;
-    d.task.function_name = tag;
-    d.task.data = R"({"tag":")" + tag + R"(","event":{"type":"test.event"}})";
-    return d;
+    dispatcher d;
+    d.id = ids.next();
+    d.event_type = "test." + tag;
+    d.version = 1;
+    action a;
+    a.id = ids.next();
+    a.function_name = tag;
+    a.data = std::string{R"({"tag":")"} + tag + R"("})";
+    if (start != 0)
+      a.start_timestamp = start;
+    d.actions.push_back(a);
+    BOOST_REQUIRE(!db->write_dispatchers({d}, {}));
+    if (matcher)
+      self->request(matcher, 10s, install_atom::value, d)
+          .receive([](uint64_t) {},
+                   [](const caf::error& err) { BOOST_FAIL("install: " << message_of(err)); });
+    else // in force from the start of the log, for the matcher still to come
+      BOOST_REQUIRE(!db->write_dispatcher_versions(0, {dispatcher_version{0, d.id, d}}));
+    planned_task t;
+    t.event.sequence = ++next_sequence;
+    t.event.event = event{ids.next(), d.event_type, "{}", now_ms()};
+    t.id = delivery_id_at({t.event.sequence, 0, 0});
+    t.created = accepted_at(t.event.sequence);
+    t.function_name = tag;
+    return t;
   }
 
-  /// Writes deliveries durably, as a matcher does, without telling any emitter.
-  void store_only(const delivery_list& ds) {
-    auto err = db->commit_match(0, {}, ds);
-    BOOST_REQUIRE_MESSAGE(!err, "commit_match: " << message_of(err));
+  /// Appends events to the log durably, as ingest does, without routing them.
+  void store_only(const std::vector<planned_task>& ts) {
+    std::vector<accepted_event> accepted;
+    for (auto& t : ts)
+      accepted.push_back(accepted_event{0, t.event.sequence, t.event.event, false});
+    auto err = db->accept_events(accepted, now_ms());
+    BOOST_REQUIRE_MESSAGE(!err, "accept_events: " << message_of(err));
   }
 
-  /// Writes deliveries durably and hands them to the emitter, as a matcher does.
-  void put(const emitter_actor& em, const delivery_list& ds) {
-    store_only(ds);
-    caf::anon_send(em, enqueue_atom::value, ds);
+  /// Appends events to the log and routes them to the matcher, as ingest does.
+  void put(const emitter_actor&, const std::vector<planned_task>& ts) {
+    store_only(ts);
+    logged_event_list events;
+    for (auto& t : ts)
+      events.push_back(t.event);
+    caf::anon_send(matcher, route_atom::value, std::move(events));
   }
 
-  /// The delivery with this id wherever the store has it.
+  /// The delivery with this id wherever the store has it (or derives it).
   caf::optional<delivery> find(const std::string& id) {
     caf::optional<delivery> found;
-    auto err = db->for_each_delivery([&](const delivery& d) {
-      if (d.id != id) return true;
-      found = d;
-      return false;
-    });
+    delivery_scope scope;
+    scope.by_id = true;
+    scope.ids = {id};
+    auto err = db->for_each_delivery(
+        [&](const delivery& d) {
+          found = d;
+          return false;
+        },
+        scope);
     BOOST_REQUIRE_MESSAGE(!err, "for_each_delivery: " << message_of(err));
     return found;
   }

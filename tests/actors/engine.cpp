@@ -5,6 +5,8 @@
 #include <rapidjson/document.h>
 
 #include "fixtures/engine_fixture.hpp"
+#include "messages/derive.hpp"
+#include "messages/ids.hpp"
 #include "messages/ids.hpp"
 #include "messages/json.hpp"
 #include "persistence/store.hpp"
@@ -51,7 +53,12 @@ BOOST_AUTO_TEST_CASE(publish_right_after_create_is_matched_with_exact_task_data)
   auto got = tasks->snapshot().front().value;
   BOOST_CHECK(got.kind == action_kind::task);
   BOOST_CHECK_EQUAL(got.task.function_name, "erase-user");
-  BOOST_CHECK_EQUAL(got.id, delivery_id_of(ev.id, d.id, d.actions[0].id));
+  // Its id is its position: the event's place in its shard's log, the first action.
+  delivery_position pos;
+  BOOST_REQUIRE(position_of(got.id, pos));
+  BOOST_CHECK_EQUAL(pos.shard, shard_of("user_deleted", config.shards));
+  BOOST_CHECK_EQUAL(pos.ordinal, 0u);
+  BOOST_CHECK_EQUAL(accepted_at(pos.sequence) / 1000, ev.creation_timestamp / 1000);
   auto data = parse(got.task.data);
   BOOST_CHECK_EQUAL(std::string{data["scope"].GetString()}, "all");
   // The event overrides the action's own `event` key.
@@ -121,18 +128,20 @@ BOOST_AUTO_TEST_CASE(duplicate_event_id_is_dispatched_once) {
   BOOST_REQUIRE(wait_until([&] { return tasks->size() == 2; }));
   std::this_thread::sleep_for(300ms);
   BOOST_CHECK_EQUAL(tasks->size(), 2u);
-  // An id the engine generated is looked up no more (it is new by construction) but still
-  // recorded: publishing the stored event again is a duplicate.
+  // An id the engine generated is new by construction and not remembered (only ids publishers
+  // choose are): publishing the stored event again under it is a new event, dispatched again.
   auto generated = publish("ping", R"({"n":3})");
   auto again = publish("ping", R"({"n":4})", generated.id);
-  BOOST_CHECK_EQUAL(again.content, generated.content);
-  BOOST_CHECK_EQUAL(again.creation_timestamp, generated.creation_timestamp);
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 3; }));
+  BOOST_CHECK_EQUAL(again.content, R"({"n":4})");
+  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 4; }));
   std::this_thread::sleep_for(300ms);
-  BOOST_CHECK_EQUAL(tasks->size(), 3u);
+  BOOST_CHECK_EQUAL(tasks->size(), 4u);
+  // ... and then it is remembered like any id a publisher chose.
+  auto third = publish("ping", R"({"n":5})", generated.id);
+  BOOST_CHECK_EQUAL(third.content, R"({"n":4})");
   auto stats = call<engine_stats>(stats_atom::value);
   BOOST_REQUIRE(stats);
-  BOOST_CHECK_EQUAL(stats->accepted, 3u);
+  BOOST_CHECK_EQUAL(stats->accepted, 4u);
   BOOST_CHECK_EQUAL(stats->duplicates, 3u);
 }
 
@@ -307,7 +316,7 @@ BOOST_AUTO_TEST_CASE(rejected_input_leaves_the_store_unchanged) {
   auto stored = db->load_dispatchers();
   BOOST_REQUIRE(stored);
   BOOST_CHECK(stored->empty());
-  BOOST_CHECK_EQUAL(db->last_inbox_sequence(), 0u);
+  BOOST_CHECK_EQUAL(db->last_log_sequence(), 0u);
   size_t deliveries = 0;
   BOOST_CHECK(!db->for_each_delivery([&](const delivery&) { return ++deliveries, true; }));
   BOOST_CHECK_EQUAL(deliveries, 0u);

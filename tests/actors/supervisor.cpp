@@ -99,7 +99,9 @@ BOOST_AUTO_TEST_CASE(a_killed_matcher_is_restarted_and_keeps_matching) {
 BOOST_AUTO_TEST_CASE(a_killed_emitter_is_restarted_and_delivers_what_was_waiting) {
   start_supervised();
   create(make_dispatcher("t", {task_action("f")}));
-  caf::anon_send_exit(parts.task_emitter, caf::exit_reason::kill);
+  auto shards = parts.db->shards();
+  caf::anon_send_exit(parts.emitters[emitter_index(action_kind::task, shard_of("t", shards), shards)],
+                      caf::exit_reason::kill);
   for (int i = 0; i < 50; ++i)
     publish("t");
   BOOST_REQUIRE(wait_until([&] { return restarts() >= 1; }));
@@ -139,8 +141,9 @@ BOOST_AUTO_TEST_CASE(past_the_budget_the_engine_stops) {
 BOOST_AUTO_TEST_CASE(stopping_the_engine_stops_every_part) {
   start_supervised();
   caf::scoped_actor self{*sys};
-  std::vector<caf::actor_addr> all{parts.ingest.address(), parts.directory.address(),
-                                   parts.task_emitter.address(), parts.mail_emitter.address()};
+  std::vector<caf::actor_addr> all{parts.ingest.address(), parts.directory.address()};
+  for (auto& e : parts.emitters)
+    all.push_back(e.address());
   for (auto& m : parts.matchers)
     all.push_back(m.address());
   for (auto& a : all)

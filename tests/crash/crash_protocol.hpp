@@ -19,6 +19,9 @@ constexpr const char* acked_file = "acked";
 /// Created once every event was acknowledged (the child then waits to be killed).
 constexpr const char* done_file = "done";
 
+/// When set to N > 0, the child's sink fails the first attempt of every N-th event's delivery.
+constexpr const char* fail_every_variable = "DISPATCH_CRASH_FAIL_EVERY";
+
 constexpr const char* event_type = "crash";
 constexpr const char* dispatcher_name = "crash-dispatcher";
 constexpr const char* function_name = "crash-task";

@@ -179,8 +179,9 @@ BOOST_AUTO_TEST_CASE(registered_types_cross_the_wire_inside_messages) {
   check(delivery_page{}, "dispatch.delivery_page");
   check(json_page{{3, 0, 20}, {"{}"}}, "dispatch.json_page");
   check(engine_stats{}, "dispatch.engine_stats");
-  check(inbox_event{1, sample_event()}, "dispatch.inbox_event");
-  check(inbox_event_list{{2, sample_event()}}, "std::vector<dispatch.inbox_event>");
+  check(logged_event{1, sample_event()}, "dispatch.logged_event");
+  check(logged_event_list{{2, sample_event()}}, "std::vector<dispatch.logged_event>");
+  check(delivery_batch{}, "dispatch.delivery_batch");
 }
 
 BOOST_AUTO_TEST_CASE(events_and_publish_outcomes) {
@@ -294,7 +295,7 @@ BOOST_AUTO_TEST_CASE(queries_and_pages) {
   BOOST_TEST(round_trip(lp).data == lp.data);
 }
 
-BOOST_AUTO_TEST_CASE(stats_and_inbox_events) {
+BOOST_AUTO_TEST_CASE(stats_logged_events_and_delivery_batches) {
   latency_snapshot latency{std::vector<uint64_t>(latency_bounds.size() + 1, 0), 3, 0.25};
   latency.counts[4] = 3;
   cluster_stats c;
@@ -317,16 +318,23 @@ BOOST_AUTO_TEST_CASE(stats_and_inbox_events) {
   BOOST_TEST((sy.cluster.peers[0].state == peer_state::down));
   BOOST_TEST(sy.cluster.peers[0].forward_depth == 17u);
   BOOST_TEST(sy.cluster.peers[0].reason == "silent");
-  inbox_event i{77, sample_event()};
+  logged_event i{77, sample_event()};
   auto iy = round_trip(i);
   BOOST_TEST(iy.sequence == 77u);
   BOOST_TEST(iy.event == sample_event());
-  BOOST_TEST(!iy.new_id);
-  inbox_event_list list{i, {78, sample_event(), true}};
+  logged_event_list list{i, {78, sample_event()}};
   auto ly = round_trip(list);
   BOOST_REQUIRE(ly.size() == 2u);
   BOOST_TEST(ly[1].sequence == 78u);
-  BOOST_TEST(ly[1].new_id);
+  delivery_batch b{5, 9, false, {}};
+  b.deliveries.emplace_back();
+  b.deliveries.back().id = "x";
+  auto by = round_trip(b);
+  BOOST_TEST(by.after == 5u);
+  BOOST_TEST(by.last == 9u);
+  BOOST_TEST(!by.exhausted);
+  BOOST_REQUIRE(by.deliveries.size() == 1u);
+  BOOST_TEST(by.deliveries[0].id == "x");
 }
 
 // What cluster nodes send each other must cross the network unchanged.

@@ -1,21 +1,36 @@
-// Tests of the RocksDB store against a real database in a unique temporary directory: opening and
-// its refusals, ingest, the delivery queues and their state changes, the log, retention, failures.
+// Tests of the RocksDB store (schema 3, the lean log) against a real database in a unique temporary
+// directory: opening and its refusals, ingest into the event log, dispatcher versions, the emitters'
+// progress, exception records and their state changes, deliveries derived from the log, the built-in
+// log, retention, failures, and the migration of a directory written by the first release (schema 2).
 #include "persistence/store.hpp"
 
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
+#include <set>
 
 #include <boost/test/unit_test.hpp>
 
 #include <rocksdb/db.h>
 
+#include "fixtures/why.hpp"
 #include "messages/error_code.hpp"
+#include "messages/ids.hpp"
 #include "persistence/keys.hpp"
 
 using namespace dispatch;
 namespace fs = std::filesystem;
+
+#define REQUIRE_OK(expr)                                                                           \
+  do {                                                                                             \
+    auto require_ok_err_ = (expr);                                                                 \
+    BOOST_REQUIRE_MESSAGE(!require_ok_err_, #expr ": " + message_of(require_ok_err_));            \
+  } while (false)
 
 namespace {
 
@@ -49,16 +64,34 @@ struct fixture {
   void reopen() {
     db.reset();
     auto opened = dispatch::store::open(opts);
-    BOOST_REQUIRE_MESSAGE(opened, message_of(opened.error()));
+    BOOST_REQUIRE_MESSAGE(opened, test::why(opened));
     db = *opened;
   }
 };
+
+std::string hexid(int n) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%024x", n);
+  return buf;
+}
 
 event make_event(const std::string& id, const std::string& content = "{}") {
   return event{id, "order.created", content, now};
 }
 
-delivery make_delivery(const std::string& id, action_kind kind, timestamp_ms due) {
+// An accepted event whose id the publisher chose (it goes into `seen` too).
+accepted_event chosen(uint32_t shard, uint64_t sequence, event ev) {
+  return accepted_event{shard, sequence, std::move(ev), true};
+}
+
+// An accepted event whose id ingest generated (log only).
+accepted_event generated(uint32_t shard, uint64_t sequence, event ev) {
+  return accepted_event{shard, sequence, std::move(ev), false};
+}
+
+// A delivery as an exception record holds it (retrying once, due at `due`).
+delivery make_record(const std::string& id, action_kind kind, timestamp_ms due,
+                     delivery_status status = delivery_status::retrying) {
   delivery d;
   d.id = id;
   d.kind = kind;
@@ -66,11 +99,31 @@ delivery make_delivery(const std::string& id, action_kind kind, timestamp_ms due
   d.event_type = "order.created";
   d.dispatcher_id = "d1";
   d.action_id = "a1";
+  d.status = status;
+  d.attempts = status == delivery_status::retrying ? 1 : 0;
   d.created = now;
   d.next_attempt = due;
+  d.last_error = status == delivery_status::retrying ? "sink: 503" : "";
   d.task.function_name = "fn";
   d.mail.template_id = "tpl";
   return d;
+}
+
+// The first record of a delivery derived from the log (it failed, is held, or died at once).
+caf::error record_first(const store_ptr& db, uint32_t shard, const delivery& d,
+                        const progress* advance = nullptr) {
+  return db->write_outcomes(d.kind, shard, {delivery_outcome{0, false, d}}, advance);
+}
+
+// Writes one outcome of a recorded delivery the way the emitter does: `status` set, `finished`
+// stamped when it ends.
+caf::error write_outcome(const store_ptr& db, uint32_t shard, timestamp_ms previous_due, delivery d,
+                         delivery_status status) {
+  d.status = status;
+  if (d.finished == 0 && (status == delivery_status::delivered || status == delivery_status::dead))
+    d.finished = now;
+  auto kind = d.kind;
+  return db->write_outcomes(kind, shard, {delivery_outcome{previous_due, true, std::move(d)}});
 }
 
 std::vector<std::string> ids_of(const delivery_list& xs) {
@@ -80,26 +133,126 @@ std::vector<std::string> ids_of(const delivery_list& xs) {
   return out;
 }
 
-// Writes one outcome the way the emitter does: `status` set, `finished` stamped when it ends.
-caf::error write_outcome(const store_ptr& db, timestamp_ms previous_due, delivery d,
-                         delivery_status status) {
-  d.status = status;
-  if (d.finished == 0 && (status == delivery_status::delivered || status == delivery_status::dead))
-    d.finished = now;
-  return db->write_outcomes({delivery_outcome{previous_due, std::move(d)}});
+std::vector<std::string> sorted(std::vector<std::string> xs) {
+  std::sort(xs.begin(), xs.end());
+  return xs;
 }
 
-delivery_list due(const store_ptr& db, action_kind kind, size_t limit = 100,
+delivery_list due(const store_ptr& db, action_kind kind, uint32_t shard, size_t limit = 100,
                   std::function<bool(const std::string&)> skip = nullptr) {
-  auto result = db->scan_due(kind, limit, skip ? skip : [](const std::string&) { return false; });
-  BOOST_REQUIRE_MESSAGE(result, message_of(result.error()));
+  auto result = db->scan_due(kind, shard, limit,
+                             skip ? skip : [](const std::string&) { return false; });
+  BOOST_REQUIRE_MESSAGE(result, test::why(result));
   return *result;
 }
 
+// Every delivery `for_each_delivery` visits in `scope`, in the order visited.
+delivery_list list_all(const store_ptr& db, const delivery_scope& scope = {}) {
+  delivery_list out;
+  auto err = db->for_each_delivery(
+    [&](const delivery& x) {
+      out.push_back(x);
+      return true;
+    },
+    scope);
+  BOOST_REQUIRE_MESSAGE(!err, message_of(err));
+  return out;
+}
+
+size_t count_id(const delivery_list& xs, const std::string& id) {
+  return static_cast<size_t>(
+    std::count_if(xs.begin(), xs.end(), [&](const delivery& x) { return x.id == id; }));
+}
+
+const delivery* find_id(const delivery_list& xs, const std::string& id) {
+  for (auto& x : xs)
+    if (x.id == id)
+      return &x;
+  return nullptr;
+}
+
+filter status_eq(const std::string& status) {
+  return filter{filter_op::eq, "status", {string_value(status)}, {}};
+}
+
+filter id_eq(const std::string& id) {
+  return filter{filter_op::eq, "id", {string_value(id)}, {}};
+}
+
+logged_event_list log_of(const store_ptr& db, uint32_t shard, uint64_t after = 0,
+                         size_t limit = 1000) {
+  auto result = db->scan_log(shard, after, limit);
+  BOOST_REQUIRE_MESSAGE(result, test::why(result));
+  return *result;
+}
+
+std::vector<uint64_t> sequences_of(const logged_event_list& xs) {
+  std::vector<uint64_t> out;
+  for (auto& x : xs)
+    out.push_back(x.sequence);
+  return out;
+}
+
+progress progress_of(const store_ptr& db, action_kind kind, uint32_t shard) {
+  auto result = db->read_progress(kind, shard);
+  BOOST_REQUIRE_MESSAGE(result, test::why(result));
+  return *result;
+}
+
+std::vector<dispatcher_version> versions_of(const store_ptr& db, uint32_t shard) {
+  auto result = db->load_dispatcher_versions(shard);
+  BOOST_REQUIRE_MESSAGE(result, test::why(result));
+  return *result;
+}
+
+bool same_versions(const std::vector<dispatcher_version>& xs,
+                   const std::vector<dispatcher_version>& ys) {
+  if (xs.size() != ys.size())
+    return false;
+  for (size_t i = 0; i < xs.size(); ++i)
+    if (xs[i].from != ys[i].from || xs[i].id != ys[i].id || xs[i].value != ys[i].value)
+      return false;
+  return true;
+}
+
+bool same_log(const logged_event_list& xs, const logged_event_list& ys) {
+  if (xs.size() != ys.size())
+    return false;
+  for (size_t i = 0; i < xs.size(); ++i)
+    if (xs[i].sequence != ys[i].sequence || !(xs[i].event == ys[i].event))
+      return false;
+  return true;
+}
+
+caf::optional<record_slot> slot_of(const store_ptr& db, const std::string& id) {
+  auto result = db->find_record(id);
+  BOOST_REQUIRE_MESSAGE(result, test::why(result));
+  return *result;
+}
+
+caf::optional<delivery> waiting_of(const store_ptr& db, const std::string& id) {
+  auto result = db->get_waiting(id);
+  BOOST_REQUIRE_MESSAGE(result, test::why(result));
+  return *result;
+}
+
+caf::optional<delivery> dead_letter_of(const store_ptr& db, const std::string& id) {
+  auto result = db->get_dead_letter(id);
+  BOOST_REQUIRE_MESSAGE(result, test::why(result));
+  return *result;
+}
+
+std::vector<bool> records_of(const store_ptr& db, const std::vector<std::string>& ids) {
+  auto result = db->has_record(ids);
+  BOOST_REQUIRE_MESSAGE(result, test::why(result));
+  return *result;
+}
+
+using raw_families = std::map<std::string, rocksdb::ColumnFamilyHandle*>;
+
 // Opens the directory with plain RocksDB (every family) and hands `f` the database.
 void with_raw_db(const std::string& dir,
-                 const std::function<void(rocksdb::DB&, std::map<std::string,
-                                          rocksdb::ColumnFamilyHandle*>&)>& f) {
+                 const std::function<void(rocksdb::DB&, raw_families&)>& f) {
   std::vector<std::string> names;
   BOOST_REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions{}, dir, &names).ok());
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -107,8 +260,9 @@ void with_raw_db(const std::string& dir,
     descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions{});
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  BOOST_REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions{}, dir, descriptors, &handles, &raw).ok());
-  std::map<std::string, rocksdb::ColumnFamilyHandle*> by_name;
+  auto opened = rocksdb::DB::Open(rocksdb::DBOptions{}, dir, descriptors, &handles, &raw);
+  BOOST_REQUIRE_MESSAGE(opened.ok(), opened.ToString());
+  raw_families by_name;
   for (size_t i = 0; i < names.size(); ++i)
     by_name[names[i]] = handles[i];
   f(*raw, by_name);
@@ -117,37 +271,244 @@ void with_raw_db(const std::string& dir,
   delete raw;
 }
 
+// Every (key, value) of one family, read with plain RocksDB (the store must be closed).
+std::vector<std::pair<std::string, std::string>> raw_entries(const std::string& dir,
+                                                             const std::string& family) {
+  std::vector<std::pair<std::string, std::string>> out;
+  with_raw_db(dir, [&](rocksdb::DB& raw, raw_families& families) {
+    auto handle = families.find(family);
+    BOOST_REQUIRE_MESSAGE(handle != families.end(), "no family " + family);
+    std::unique_ptr<rocksdb::Iterator> it{raw.NewIterator({}, handle->second)};
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      out.emplace_back(it->key().ToString(), it->value().ToString());
+    BOOST_REQUIRE(it->status().ok());
+  });
+  return out;
+}
+
+std::vector<std::string> raw_keys(const std::string& dir, const std::string& family) {
+  std::vector<std::string> out;
+  for (auto& entry : raw_entries(dir, family))
+    out.push_back(entry.first);
+  return out;
+}
+
+std::vector<std::string> families_of(const std::string& dir) {
+  std::vector<std::string> names;
+  auto st = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions{}, dir, &names);
+  BOOST_REQUIRE_MESSAGE(st.ok(), st.ToString());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool has(const std::vector<std::string>& xs, const std::string& x) {
+  return std::find(xs.begin(), xs.end(), x) != xs.end();
+}
+
 std::string u32(uint32_t x) {
   std::string out;
   keys::append_u32(out, x);
   return out;
 }
 
+std::string raw_meta(const std::string& dir, const char* key) {
+  std::string value;
+  with_raw_db(dir, [&](rocksdb::DB& raw, raw_families& families) {
+    auto st = raw.Get({}, families.at(keys::meta_family), key, &value);
+    BOOST_REQUIRE_MESSAGE(st.ok(), st.ToString());
+  });
+  return value;
+}
+
+// A dispatcher of "order.created" with a task action and then a mail action.
+dispatcher order_dispatcher() {
+  dispatcher disp;
+  disp.id = hexid(0xd1);
+  disp.event_type = "order.created";
+  disp.creation_timestamp = now;
+  disp.update_timestamp = now;
+  disp.version = 1;
+  action task;
+  task.id = hexid(0xa1);
+  task.kind = action_kind::task;
+  task.function_name = "fn";
+  action mail;
+  mail.id = hexid(0xa2);
+  mail.kind = action_kind::mail;
+  mail.template_id = hexid(0x7e);
+  mail.recipients.to = {"a@example.com"};
+  disp.actions = {task, mail};
+  return disp;
+}
+
+// A store with one dispatcher version (from sequence 1) and three events of its type at sequences
+// 10, 11 and 12 in its shard; the task emitter has come to 11, the mail emitter has not started.
+struct derived_fixture : fixture {
+  uint32_t shard = 0;
+  dispatcher disp;
+  derived_fixture() {
+    shard = shard_of("order.created", db->shards());
+    disp = order_dispatcher();
+    REQUIRE_OK(db->write_dispatcher_versions(shard, {dispatcher_version{1, disp.id, disp}}));
+    std::vector<accepted_event> batch;
+    for (uint64_t seq : {10, 11, 12})
+      batch.push_back(chosen(shard, seq, event_at(seq)));
+    REQUIRE_OK(db->accept_events(batch, now));
+    progress task{11, 2};
+    REQUIRE_OK(db->write_outcomes(action_kind::task, shard, {}, &task));
+  }
+  static event event_at(uint64_t seq) {
+    return event{hexid(0xe00 + static_cast<int>(seq)), "order.created",
+                 "{\"n\":" + std::to_string(seq) + "}", now + static_cast<timestamp_ms>(seq)};
+  }
+  std::string id_at(uint64_t seq, uint32_t ordinal) const {
+    return delivery_id_at(delivery_position{seq, shard, ordinal});
+  }
+  std::string task_id(uint64_t seq) const {
+    return id_at(seq, 0);
+  }
+  std::string mail_id(uint64_t seq) const {
+    return id_at(seq, 1);
+  }
+};
+
+// -- the schema-2 directory of tests/data --------------------------------------------------------
+
+constexpr timestamp_ms t0 = 1764547200000;         // 2025-12-01T00:00:00Z
+constexpr timestamp_ms far_future = 4102444800000; // 2100-01-01
+constexpr timestamp_ms year_2001 = 978307200000;
+constexpr uint32_t deleted_shard = 0; // shard_of("user_deleted", 4)
+constexpr uint32_t created_shard = 1; // shard_of("user_created", 4)
+
+uint64_t seq2(int i) {
+  return static_cast<uint64_t>(t0) * 1000 + static_cast<uint64_t>(i);
+}
+
+std::string event2(int i) {
+  return hexid(0xe00 + i);
+}
+
+struct schema2_fixture {
+  temp_dir dir;
+  store_options opts;
+  store_ptr db;
+  // (event number, kind) -> the delivery id schema 2 gave it
+  std::map<std::pair<int, action_kind>, std::string> ids;
+
+  schema2_fixture() {
+    auto cmd = "tar -xzf '" + std::string{DISPATCH_SOURCE_DIR} + "/tests/data/schema2.tar.gz' -C '"
+               + dir.path + "'";
+    BOOST_REQUIRE_EQUAL(std::system(cmd.c_str()), 0);
+    opts.data_dir = dir.path + "/schema2";
+    BOOST_REQUIRE(fs::exists(opts.data_dir + "/CURRENT"));
+    opts.shards = 4;
+    opts.sync = false;
+    opts.block_cache_bytes = 4 << 20;
+    opts.write_buffer_bytes = 8 << 20;
+    std::ifstream in{std::string{DISPATCH_SOURCE_DIR} + "/tests/data/schema2-ids.txt"};
+    BOOST_REQUIRE(in.good());
+    std::string id, kind, event_id, dispatcher_id;
+    while (in >> id >> kind >> event_id >> dispatcher_id) {
+      auto n = std::stoi(event_id, nullptr, 16) - 0xe00;
+      ids[{n, kind == "task" ? action_kind::task : action_kind::mail}] = id;
+    }
+    BOOST_REQUIRE_EQUAL(ids.size(), 14u);
+  }
+
+  void open() {
+    db.reset();
+    auto opened = dispatch::store::open(opts);
+    BOOST_REQUIRE_MESSAGE(opened, test::why(opened));
+    db = *opened;
+  }
+
+  std::string task(int n) const {
+    return ids.at({n, action_kind::task});
+  }
+  std::string mail(int n) const {
+    return ids.at({n, action_kind::mail});
+  }
+};
+
+// What a reader can see of a store, to compare before and after a reopen.
+struct snapshot {
+  delivery_list deliveries;
+  std::vector<logged_event_list> logs;
+  std::vector<std::vector<dispatcher_version>> versions;
+  std::vector<dispatcher> dispatchers;
+  uint64_t waiting_tasks = 0;
+  uint64_t waiting_mails = 0;
+  uint64_t last_sequence = 0;
+};
+
+snapshot snapshot_of(const store_ptr& db) {
+  snapshot out;
+  out.deliveries = list_all(db);
+  for (uint32_t shard = 0; shard < db->shards(); ++shard) {
+    out.logs.push_back(log_of(db, shard));
+    out.versions.push_back(versions_of(db, shard));
+  }
+  auto loaded = db->load_dispatchers();
+  BOOST_REQUIRE_MESSAGE(loaded, test::why(loaded));
+  out.dispatchers = *loaded;
+  out.waiting_tasks = db->waiting_size(action_kind::task);
+  out.waiting_mails = db->waiting_size(action_kind::mail);
+  out.last_sequence = db->last_log_sequence();
+  return out;
+}
+
+void check_same(const snapshot& x, const snapshot& y) {
+  BOOST_CHECK(x.deliveries == y.deliveries);
+  BOOST_REQUIRE_EQUAL(x.logs.size(), y.logs.size());
+  for (size_t i = 0; i < x.logs.size(); ++i) {
+    BOOST_CHECK_MESSAGE(same_log(x.logs[i], y.logs[i]), "log of shard " << i);
+    BOOST_CHECK_MESSAGE(same_versions(x.versions[i], y.versions[i]), "versions of shard " << i);
+  }
+  BOOST_CHECK(x.dispatchers == y.dispatchers);
+  BOOST_CHECK_EQUAL(x.waiting_tasks, y.waiting_tasks);
+  BOOST_CHECK_EQUAL(x.waiting_mails, y.waiting_mails);
+  BOOST_CHECK_EQUAL(x.last_sequence, y.last_sequence);
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(store)
+
+// -- opening ----------------------------------------------------------------------------------------
 
 BOOST_FIXTURE_TEST_CASE(reopen_keeps_data, fixture) {
   dispatcher disp;
   disp.id = "d1";
   disp.event_type = "order.created";
-  BOOST_REQUIRE(!db->write_dispatchers({disp}, {}));
-  BOOST_REQUIRE(!db->accept_events({{2, 7, make_event("e1")}}, now));
-  BOOST_REQUIRE(!db->commit_match(2, {}, {make_delivery("x", action_kind::mail, now)}));
+  REQUIRE_OK(db->write_dispatchers({disp}, {}));
+  REQUIRE_OK(db->write_dispatcher_versions(2, {dispatcher_version{3, "d1", disp}}));
+  REQUIRE_OK(db->accept_events({chosen(2, 7, make_event("e1"))}, now));
+  auto x = make_record("x", action_kind::mail, now);
+  progress p{7, 0};
+  REQUIRE_OK(record_first(db, 2, x, &p));
   reopen();
   auto loaded = db->load_dispatchers();
   BOOST_REQUIRE(loaded);
   BOOST_REQUIRE_EQUAL(loaded->size(), 1u);
   BOOST_CHECK(loaded->front() == disp);
-  auto inbox = db->scan_inbox(2, 0, 10);
-  BOOST_REQUIRE(inbox);
-  BOOST_REQUIRE_EQUAL(inbox->size(), 1u);
-  BOOST_CHECK_EQUAL(inbox->front().sequence, 7u);
-  BOOST_CHECK(inbox->front().event == make_event("e1"));
-  BOOST_CHECK_EQUAL(db->inbox_size(2), 1u);
-  BOOST_CHECK_EQUAL(db->last_inbox_sequence(), 7u);
+  auto versions = versions_of(db, 2);
+  BOOST_REQUIRE_EQUAL(versions.size(), 1u);
+  BOOST_CHECK_EQUAL(versions[0].from, 3u);
+  BOOST_CHECK(versions[0].value == caf::optional<dispatcher>{disp});
+  auto log = log_of(db, 2);
+  BOOST_REQUIRE_EQUAL(log.size(), 1u);
+  BOOST_CHECK_EQUAL(log.front().sequence, 7u);
+  BOOST_CHECK(log.front().event == make_event("e1"));
+  BOOST_CHECK_EQUAL(db->last_log_sequence(2), 7u);
+  BOOST_CHECK_EQUAL(db->last_log_sequence(), 7u);
   BOOST_CHECK_EQUAL(db->waiting_size(action_kind::mail), 1u);
   BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 0u);
+  BOOST_CHECK((due(db, action_kind::mail, 2) == delivery_list{x}));
+  auto read = progress_of(db, action_kind::mail, 2);
+  BOOST_CHECK_EQUAL(read.cursor, 7u);
+  auto seen = db->find_seen({"e1"}, 1, now);
+  BOOST_REQUIRE(seen);
+  BOOST_CHECK((*seen)[0] && *(*seen)[0] == make_event("e1"));
 }
 
 BOOST_FIXTURE_TEST_CASE(shard_count_mismatch_is_refused, fixture) {
@@ -165,22 +526,44 @@ BOOST_FIXTURE_TEST_CASE(shard_count_mismatch_is_refused, fixture) {
   BOOST_CHECK(code_of(opened.error()) == error_code::server);
 }
 
-BOOST_FIXTURE_TEST_CASE(schema_mismatch_is_refused, fixture) {
-  // A newer directory, and one of schema 1 (`seen` keyed by day, before it was keyed by id).
-  for (auto version : {keys::schema_version + 1, 1u}) {
-    db.reset();
-    with_raw_db(opts.data_dir, [version](rocksdb::DB& raw, auto& families) {
-      auto st = raw.Put({}, families.at(keys::meta_family), keys::schema_version_key,
-                        u32(version));
-      BOOST_REQUIRE(st.ok());
-    });
-    auto opened = dispatch::store::open(opts);
-    BOOST_REQUIRE(!opened);
-    BOOST_CHECK_EQUAL(message_of(opened.error()),
-                      "data directory " + opts.data_dir + " has schema version "
-                        + std::to_string(version) + "; this build reads "
-                        + std::to_string(keys::schema_version));
-  }
+BOOST_FIXTURE_TEST_CASE(newer_schema_is_refused, fixture) {
+  db.reset();
+  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(3));
+  with_raw_db(opts.data_dir, [](rocksdb::DB& raw, raw_families& families) {
+    auto st = raw.Put({}, families.at(keys::meta_family), keys::schema_version_key, u32(4));
+    BOOST_REQUIRE(st.ok());
+  });
+  auto opened = dispatch::store::open(opts);
+  BOOST_REQUIRE(!opened);
+  BOOST_CHECK_EQUAL(message_of(opened.error()),
+                    "data directory " + opts.data_dir
+                      + " has schema version 4, written by a newer release; this build reads up "
+                        "to 3");
+  BOOST_CHECK(code_of(opened.error()) == error_code::server);
+  // Refused means untouched.
+  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(4));
+}
+
+BOOST_FIXTURE_TEST_CASE(older_schema_is_migrated_not_refused, fixture) {
+  dispatcher disp = order_dispatcher();
+  REQUIRE_OK(db->write_dispatchers({disp}, {}));
+  REQUIRE_OK(db->accept_events({chosen(1, 5, make_event(hexid(1)))}, now));
+  db.reset();
+  with_raw_db(opts.data_dir, [](rocksdb::DB& raw, raw_families& families) {
+    auto st = raw.Put({}, families.at(keys::meta_family), keys::schema_version_key, u32(2));
+    BOOST_REQUIRE(st.ok());
+  });
+  reopen();
+  // The data is still there, and every dispatcher got a version from sequence 0.
+  BOOST_CHECK((sequences_of(log_of(db, 1)) == std::vector<uint64_t>{5}));
+  auto shard = shard_of(disp.event_type, 4);
+  auto versions = versions_of(db, shard);
+  BOOST_REQUIRE_EQUAL(versions.size(), 1u);
+  BOOST_CHECK_EQUAL(versions[0].from, 0u);
+  BOOST_CHECK_EQUAL(versions[0].id, disp.id);
+  BOOST_CHECK(versions[0].value == caf::optional<dispatcher>{disp});
+  db.reset();
+  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(3));
 }
 
 BOOST_FIXTURE_TEST_CASE(second_open_is_refused_while_in_use, fixture) {
@@ -192,6 +575,8 @@ BOOST_FIXTURE_TEST_CASE(second_open_is_refused_while_in_use, fixture) {
   reopen();
 }
 
+// -- dispatchers and their versions ------------------------------------------------------------------
+
 BOOST_FIXTURE_TEST_CASE(dispatchers_write_erase_load, fixture) {
   dispatcher a, b, c;
   a.id = "a";
@@ -200,9 +585,9 @@ BOOST_FIXTURE_TEST_CASE(dispatchers_write_erase_load, fixture) {
   b.actions[1].kind = action_kind::mail;
   b.actions[1].recipients.to = {"x@example.com"};
   c.id = "c";
-  BOOST_REQUIRE(!db->write_dispatchers({a, b}, {}));
+  REQUIRE_OK(db->write_dispatchers({a, b}, {}));
   b.version = 2;
-  BOOST_REQUIRE(!db->write_dispatchers({b, c}, {"a", "never-there"}));
+  REQUIRE_OK(db->write_dispatchers({b, c}, {"a", "never-there"}));
   auto loaded = db->load_dispatchers();
   BOOST_REQUIRE(loaded);
   BOOST_REQUIRE_EQUAL(loaded->size(), 2u);
@@ -210,11 +595,172 @@ BOOST_FIXTURE_TEST_CASE(dispatchers_write_erase_load, fixture) {
   BOOST_CHECK((*loaded)[1] == c);
 }
 
+BOOST_FIXTURE_TEST_CASE(dispatcher_versions_come_in_from_order_with_removals, fixture) {
+  BOOST_CHECK(versions_of(db, 2).empty());
+  auto va = order_dispatcher();
+  va.id = "a";
+  auto vb = order_dispatcher();
+  vb.id = "b";
+  vb.actions.pop_back();
+  auto vc = order_dispatcher();
+  vc.id = "c";
+  // Written out of order, one a removal; another shard's versions stay apart.
+  REQUIRE_OK(db->write_dispatcher_versions(
+    2, {dispatcher_version{700, "b", vb}, dispatcher_version{3, "a", va},
+        dispatcher_version{700, "a", caf::none}, dispatcher_version{256, "b", vb}}));
+  REQUIRE_OK(db->write_dispatcher_versions(1, {dispatcher_version{1, "c", vc}}));
+  auto check = [&] {
+    auto two = versions_of(db, 2);
+    BOOST_REQUIRE_EQUAL(two.size(), 4u);
+    BOOST_CHECK_EQUAL(two[0].from, 3u);
+    BOOST_CHECK_EQUAL(two[0].id, "a");
+    BOOST_CHECK(two[0].value == caf::optional<dispatcher>{va});
+    BOOST_CHECK_EQUAL(two[1].from, 256u);
+    BOOST_CHECK_EQUAL(two[1].id, "b");
+    BOOST_CHECK(two[1].value == caf::optional<dispatcher>{vb});
+    BOOST_CHECK_EQUAL(two[2].from, 700u);
+    BOOST_CHECK_EQUAL(two[2].id, "a");
+    BOOST_CHECK(!two[2].value); // the removal round-trips as an absent value
+    BOOST_CHECK_EQUAL(two[3].from, 700u);
+    BOOST_CHECK_EQUAL(two[3].id, "b");
+    BOOST_CHECK(two[3].value == caf::optional<dispatcher>{vb});
+    auto one = versions_of(db, 1);
+    BOOST_REQUIRE_EQUAL(one.size(), 1u);
+    BOOST_CHECK_EQUAL(one[0].from, 1u);
+    BOOST_CHECK(one[0].value == caf::optional<dispatcher>{vc});
+    BOOST_CHECK(versions_of(db, 0).empty());
+    BOOST_CHECK(versions_of(db, 3).empty());
+  };
+  check();
+  reopen();
+  check();
+  // The directory's current set is another family: untouched.
+  auto loaded = db->load_dispatchers();
+  BOOST_REQUIRE(loaded);
+  BOOST_CHECK(loaded->empty());
+}
+
+// -- ingest -------------------------------------------------------------------------------------------
+
+BOOST_FIXTURE_TEST_CASE(accept_events_writes_the_log_and_seen_for_chosen_ids, fixture) {
+  BOOST_CHECK_EQUAL(db->last_log_sequence(), 0u);
+  auto a = event{hexid(0xa), "order.created", "{\"a\":1}", now};
+  auto b = event{hexid(0xb), "order.paid", "{\"b\":2}", now + 1};
+  auto c = event{"publisher-chosen", "order.created", "{\"c\":3}", now + 2};
+  auto d = event{hexid(0xd), "order.created", "{}", now + 3};
+  REQUIRE_OK(db->accept_events(
+    {chosen(0, 5, a), generated(0, 9, b), chosen(3, 7, c), generated(1, 2, d)}, now));
+  auto check = [&] {
+    BOOST_CHECK_EQUAL(db->last_log_sequence(0), 9u);
+    BOOST_CHECK_EQUAL(db->last_log_sequence(1), 2u);
+    BOOST_CHECK_EQUAL(db->last_log_sequence(2), 0u);
+    BOOST_CHECK_EQUAL(db->last_log_sequence(3), 7u);
+    BOOST_CHECK_EQUAL(db->last_log_sequence(99), 0u);
+    BOOST_CHECK_EQUAL(db->last_log_sequence(), 9u);
+    auto zero = log_of(db, 0);
+    BOOST_REQUIRE_EQUAL(zero.size(), 2u);
+    BOOST_CHECK_EQUAL(zero[0].sequence, 5u);
+    BOOST_CHECK(zero[0].event == a);
+    BOOST_CHECK_EQUAL(zero[1].sequence, 9u);
+    BOOST_CHECK(zero[1].event == b);
+    BOOST_CHECK((sequences_of(log_of(db, 1)) == std::vector<uint64_t>{2}));
+    BOOST_CHECK(log_of(db, 2).empty());
+    BOOST_CHECK((sequences_of(log_of(db, 3)) == std::vector<uint64_t>{7}));
+    for (auto [shard, seq, ev] : std::vector<std::tuple<uint32_t, uint64_t, event>>{
+           {0, 5, a}, {0, 9, b}, {3, 7, c}, {1, 2, d}}) {
+      auto got = db->get_logged(shard, seq);
+      BOOST_REQUIRE_MESSAGE(got, test::why(got));
+      BOOST_CHECK_MESSAGE(*got && **got == ev, "get_logged " << shard << "/" << seq);
+    }
+    for (auto [shard, seq] : std::vector<std::pair<uint32_t, uint64_t>>{{0, 6}, {2, 5}, {1, 9}}) {
+      auto got = db->get_logged(shard, seq);
+      BOOST_REQUIRE_MESSAGE(got, test::why(got));
+      BOOST_CHECK_MESSAGE(!*got, "nothing at " << shard << "/" << seq);
+    }
+    // `seen` holds the ids the publishers chose, only those.
+    auto found = db->find_seen({a.id, b.id, c.id, d.id}, 1, now);
+    BOOST_REQUIRE(found);
+    BOOST_CHECK((*found)[0] && *(*found)[0] == a);
+    BOOST_CHECK(!(*found)[1]);
+    BOOST_CHECK((*found)[2] && *(*found)[2] == c);
+    BOOST_CHECK(!(*found)[3]);
+  };
+  check();
+  db.reset();
+  // One log entry per event, under shard · sequence; `seen` for the chosen ids alone.
+  std::vector<std::string> expected_log{keys::log_entry_key(0, 5), keys::log_entry_key(0, 9),
+                                        keys::log_entry_key(1, 2), keys::log_entry_key(3, 7)};
+  BOOST_CHECK(raw_keys(opts.data_dir, keys::event_log_family) == expected_log);
+  BOOST_CHECK((raw_keys(opts.data_dir, keys::seen_family) == std::vector<std::string>{a.id, c.id}));
+  reopen(); // the last sequences are read back at open
+  check();
+}
+
+BOOST_FIXTURE_TEST_CASE(compact_events_round_trip_exactly, fixture) {
+  std::string long_type(200, 't'); // a type length of two varint bytes
+  std::string content_with_nul = std::string{"{\"x\":\"\xc3\xbc\"}"} + '\0' + "tail";
+  std::vector<event> events{
+    {hexid(0xabcdef), long_type, content_with_nul, -5},
+    {"publisher/id with spaces", "", "", std::numeric_limits<timestamp_ms>::max()},
+    {std::string(23, 'a'), "order.created", "{}", 0},
+    {std::string(25, 'b'), "order.created", "{}", 1},
+    {"0123456789abcdef0123456g", "order.created", "{}", 2}, // 24 characters, not all hex
+    {"", "order.created", "{\"empty\":\"id\"}", 3},
+    {"ffffffffffffffffffffffff", "x", std::string(300, 'c'), now},
+  };
+  std::vector<accepted_event> batch;
+  for (size_t i = 0; i < events.size(); ++i)
+    batch.push_back(generated(1, 100 + i, events[i]));
+  REQUIRE_OK(db->accept_events(batch, now));
+  auto check = [&] {
+    auto log = log_of(db, 1);
+    BOOST_REQUIRE_EQUAL(log.size(), events.size());
+    for (size_t i = 0; i < events.size(); ++i) {
+      BOOST_CHECK_EQUAL(log[i].sequence, 100 + i);
+      BOOST_CHECK_EQUAL(log[i].event.id, events[i].id);
+      BOOST_CHECK_EQUAL(log[i].event.type, events[i].type);
+      BOOST_CHECK(log[i].event.content == events[i].content); // every byte
+      BOOST_CHECK_EQUAL(log[i].event.creation_timestamp, events[i].creation_timestamp);
+      auto got = db->get_logged(1, 100 + i);
+      BOOST_REQUIRE(got);
+      BOOST_CHECK(*got && **got == events[i]);
+    }
+  };
+  check();
+  db.reset();
+  // Compact: a 24-hex id takes 12 bytes, any other id is kept as text.
+  auto entries = raw_entries(opts.data_dir, keys::event_log_family);
+  BOOST_REQUIRE_EQUAL(entries.size(), events.size());
+  auto& hex = entries[0].second;
+  BOOST_CHECK_EQUAL(hex.size(), 1 + 12 + 8 + 2 + long_type.size() + content_with_nul.size());
+  BOOST_CHECK_EQUAL(static_cast<int>(hex[0]), 1);
+  BOOST_CHECK(hex.find(hexid(0xabcdef)) == std::string::npos);
+  auto& text = entries[1].second;
+  BOOST_CHECK_EQUAL(static_cast<int>(text[0]), 2);
+  BOOST_CHECK(text.find("publisher/id with spaces") != std::string::npos);
+  BOOST_CHECK_EQUAL(entries[6].second.size(), 1 + 12 + 8 + 1 + 1 + 300u);
+  reopen();
+  check();
+}
+
+BOOST_FIXTURE_TEST_CASE(accept_events_refuses_an_unknown_shard_and_writes_nothing, fixture) {
+  REQUIRE_OK(db->accept_events({chosen(0, 9, make_event(hexid(9)))}, now));
+  auto err = db->accept_events(
+    {chosen(0, 100, make_event(hexid(100))), chosen(9, 101, make_event(hexid(101)))}, now);
+  BOOST_CHECK(err);
+  BOOST_CHECK((sequences_of(log_of(db, 0)) == std::vector<uint64_t>{9}));
+  BOOST_CHECK_EQUAL(db->last_log_sequence(0), 9u);
+  auto found = db->find_seen({hexid(100)}, 1, now);
+  BOOST_REQUIRE(found);
+  BOOST_CHECK(!(*found)[0]);
+  REQUIRE_OK(db->accept_events({}, now)); // nothing to do
+}
+
 BOOST_FIXTURE_TEST_CASE(find_seen_within_the_window, fixture) {
-  BOOST_REQUIRE(!db->accept_events({{0, 1, make_event("old", "{\"v\":1}")}}, now - 9 * day_ms));
-  BOOST_REQUIRE(!db->accept_events({{0, 2, make_event("twice", "{\"v\":1}")}}, now - 2 * day_ms));
-  BOOST_REQUIRE(!db->accept_events(
-    {{1, 3, make_event("a")}, {1, 4, make_event("twice", "{\"v\":2}")}}, now));
+  REQUIRE_OK(db->accept_events({chosen(0, 1, make_event("old", "{\"v\":1}"))}, now - 9 * day_ms));
+  REQUIRE_OK(db->accept_events({chosen(0, 2, make_event("twice", "{\"v\":1}"))}, now - 2 * day_ms));
+  REQUIRE_OK(db->accept_events(
+    {chosen(1, 3, make_event("a")), chosen(1, 4, make_event("twice", "{\"v\":2}"))}, now));
   auto found = db->find_seen({"a", "missing", "old", "twice"}, 7, now);
   BOOST_REQUIRE(found);
   BOOST_REQUIRE_EQUAL(found->size(), 4u);
@@ -236,14 +782,14 @@ BOOST_FIXTURE_TEST_CASE(find_seen_within_the_window, fixture) {
 
 BOOST_FIXTURE_TEST_CASE(find_seen_window_edges_and_republish_after_it, fixture) {
   // Six days ago is the oldest day of a seven-day window; seven days ago is outside it.
-  BOOST_REQUIRE(!db->accept_events({{0, 1, make_event("edge", "{\"v\":1}")}}, now - 6 * day_ms));
-  BOOST_REQUIRE(!db->accept_events({{0, 2, make_event("out", "{\"v\":1}")}}, now - 7 * day_ms));
+  REQUIRE_OK(db->accept_events({chosen(0, 1, make_event("edge", "{\"v\":1}"))}, now - 6 * day_ms));
+  REQUIRE_OK(db->accept_events({chosen(0, 2, make_event("out", "{\"v\":1}"))}, now - 7 * day_ms));
   auto found = db->find_seen({"edge", "out"}, 7, now);
   BOOST_REQUIRE(found);
   BOOST_CHECK((*found)[0] && (*found)[0]->content == "{\"v\":1}");
   BOOST_CHECK(!(*found)[1]);
   // Accepted again outside the window: the new one is what a duplicate is answered with.
-  BOOST_REQUIRE(!db->accept_events({{0, 3, make_event("out", "{\"v\":2}")}}, now));
+  REQUIRE_OK(db->accept_events({chosen(0, 3, make_event("out", "{\"v\":2}"))}, now));
   found = db->find_seen({"out"}, 1, now);
   BOOST_REQUIRE(found);
   BOOST_REQUIRE((*found)[0]);
@@ -255,219 +801,395 @@ BOOST_FIXTURE_TEST_CASE(find_seen_window_edges_and_republish_after_it, fixture) 
 }
 
 BOOST_FIXTURE_TEST_CASE(seen_retention_holds_across_reopen_and_flush, fixture) {
-  BOOST_REQUIRE(!db->accept_events({{0, 1, make_event("old")}}, now - 7 * day_ms));
-  BOOST_REQUIRE(!db->accept_events({{0, 2, make_event("kept")}}, now - 6 * day_ms));
-  BOOST_REQUIRE(!db->apply_retention(now, 7, 0, 0));
+  REQUIRE_OK(db->accept_events({chosen(0, 1, make_event("old"))}, now - 7 * day_ms));
+  REQUIRE_OK(db->accept_events({chosen(0, 2, make_event("kept"))}, now - 6 * day_ms));
+  REQUIRE_OK(db->apply_retention(now, 7, 0, 0));
   // Still in the memtable, yet hidden at once.
   auto found = db->find_seen({"old", "kept"}, 30, now);
   BOOST_REQUIRE(found);
   BOOST_CHECK(!(*found)[0]);
   BOOST_CHECK((*found)[1]);
   // The flush drops what retention let go, and only that; the floor outlives a reopen.
-  BOOST_REQUIRE(!db->flush());
+  REQUIRE_OK(db->flush());
   db.reset();
-  std::vector<std::string> left;
-  with_raw_db(opts.data_dir, [&left](rocksdb::DB& raw, auto& families) {
-    std::unique_ptr<rocksdb::Iterator> it{raw.NewIterator({}, families.at(keys::seen_family))};
-    for (it->SeekToFirst(); it->Valid(); it->Next())
-      left.push_back(it->key().ToString());
-  });
-  BOOST_CHECK((left == std::vector<std::string>{"kept"}));
+  BOOST_CHECK((raw_keys(opts.data_dir, keys::seen_family) == std::vector<std::string>{"kept"}));
   reopen();
-  BOOST_REQUIRE(!db->accept_events({{0, 3, make_event("old")}}, now - 7 * day_ms));
+  REQUIRE_OK(db->accept_events({chosen(0, 3, make_event("old"))}, now - 7 * day_ms));
   found = db->find_seen({"old", "kept"}, 30, now);
   BOOST_REQUIRE(found);
   BOOST_CHECK(!(*found)[0]);
   BOOST_CHECK((*found)[1]);
 }
 
-BOOST_FIXTURE_TEST_CASE(scan_inbox_by_shard_and_after, fixture) {
-  BOOST_CHECK_EQUAL(db->last_inbox_sequence(), 0u);
+BOOST_FIXTURE_TEST_CASE(scan_log_by_shard_and_after, fixture) {
+  BOOST_CHECK_EQUAL(db->last_log_sequence(), 0u);
   std::vector<accepted_event> batch;
   for (uint64_t seq : {1, 3, 5, 300})
-    batch.push_back({0, seq, make_event("s0-" + std::to_string(seq))});
+    batch.push_back(generated(0, seq, make_event("s0-" + std::to_string(seq))));
   for (uint64_t seq : {2, 4})
-    batch.push_back({1, seq, make_event("s1-" + std::to_string(seq))});
-  BOOST_REQUIRE(!db->accept_events(batch, now));
+    batch.push_back(generated(1, seq, make_event("s1-" + std::to_string(seq))));
+  REQUIRE_OK(db->accept_events(batch, now));
   auto sequences = [&](uint32_t shard, uint64_t after, size_t limit) {
-    auto xs = db->scan_inbox(shard, after, limit);
-    BOOST_REQUIRE(xs);
-    std::vector<uint64_t> out;
-    for (auto& x : *xs)
-      out.push_back(x.sequence);
-    return out;
+    return sequences_of(log_of(db, shard, after, limit));
   };
   BOOST_CHECK((sequences(0, 0, 10) == std::vector<uint64_t>{1, 3, 5, 300}));
   BOOST_CHECK((sequences(0, 3, 10) == std::vector<uint64_t>{5, 300}));
   BOOST_CHECK((sequences(0, 0, 2) == std::vector<uint64_t>{1, 3}));
+  BOOST_CHECK(sequences(0, 0, 0).empty());
   BOOST_CHECK((sequences(1, 0, 10) == std::vector<uint64_t>{2, 4}));
   BOOST_CHECK(sequences(2, 0, 10).empty());
   BOOST_CHECK(sequences(0, UINT64_MAX, 10).empty());
-  BOOST_CHECK_EQUAL(db->inbox_size(0), 4u);
-  BOOST_CHECK_EQUAL(db->inbox_size(1), 2u);
-  BOOST_CHECK_EQUAL(db->last_inbox_sequence(), 300u);
-  BOOST_CHECK(db->accept_events({{9, 1, make_event("x")}}, now)); // no shard 9
+  BOOST_CHECK(sequences(0, 300, 10).empty());
+  BOOST_CHECK_EQUAL(log_of(db, 0, 0, 10)[3].event.id, "s0-300");
+  BOOST_CHECK_EQUAL(db->last_log_sequence(0), 300u);
+  BOOST_CHECK_EQUAL(db->last_log_sequence(1), 4u);
+  BOOST_CHECK_EQUAL(db->last_log_sequence(), 300u);
+  BOOST_CHECK(db->accept_events({generated(9, 1, make_event("x"))}, now)); // no shard 9
 }
 
-BOOST_FIXTURE_TEST_CASE(commit_match_moves_events_into_deliveries, fixture) {
-  BOOST_REQUIRE(!db->accept_events({{0, 1, make_event("e1")}, {0, 2, make_event("e2")}}, now));
-  auto task = make_delivery("t1", action_kind::task, now);
-  auto mail = make_delivery("m1", action_kind::mail, now + 5);
-  BOOST_REQUIRE(!db->commit_match(0, {1}, {task, mail}));
-  auto inbox = db->scan_inbox(0, 0, 10);
-  BOOST_REQUIRE(inbox);
-  BOOST_REQUIRE_EQUAL(inbox->size(), 1u);
-  BOOST_CHECK_EQUAL(inbox->front().sequence, 2u);
-  BOOST_CHECK_EQUAL(db->inbox_size(0), 1u);
-  auto tasks = due(db, action_kind::task);
-  BOOST_REQUIRE_EQUAL(tasks.size(), 1u);
-  BOOST_CHECK(tasks.front() == task);
-  BOOST_CHECK((ids_of(due(db, action_kind::mail)) == std::vector<std::string>{"m1"}));
-  auto slot = db->find_waiting("m1");
-  BOOST_REQUIRE(slot && *slot);
-  BOOST_CHECK((*slot)->kind == action_kind::mail);
-  BOOST_CHECK_EQUAL((*slot)->due, now + 5);
-  auto got = db->get_waiting("t1");
-  BOOST_REQUIRE(got && *got);
-  BOOST_CHECK(**got == task);
-  // The same delivery matched again keeps its place.
-  BOOST_REQUIRE(!db->commit_match(0, {}, {make_delivery("t1", action_kind::task, now + 99)}));
+// -- emitters' progress -----------------------------------------------------------------------------
+
+BOOST_FIXTURE_TEST_CASE(progress_starts_at_zero_and_is_kept_per_kind_and_shard, fixture) {
+  auto is = [](const progress& p, uint64_t cursor, uint64_t delivered) {
+    return p.cursor == cursor && p.delivered == delivered;
+  };
+  BOOST_CHECK(is(progress_of(db, action_kind::task, 0), 0, 0));
+  BOOST_CHECK(is(progress_of(db, action_kind::mail, 3), 0, 0));
+  progress p{42, 40};
+  REQUIRE_OK(db->write_outcomes(action_kind::task, 0, {}, &p));
+  BOOST_CHECK(is(progress_of(db, action_kind::task, 0), 42, 40));
+  BOOST_CHECK(is(progress_of(db, action_kind::mail, 0), 0, 0));
+  BOOST_CHECK(is(progress_of(db, action_kind::task, 1), 0, 0));
+  progress q{7, 1};
+  REQUIRE_OK(db->write_outcomes(action_kind::mail, 1, {}, &q));
+  BOOST_CHECK(is(progress_of(db, action_kind::mail, 1), 7, 1));
+  BOOST_CHECK(is(progress_of(db, action_kind::task, 0), 42, 40));
+  BOOST_CHECK(is(progress_of(db, action_kind::task, 1), 0, 0));
+  progress later{50, 45};
+  REQUIRE_OK(db->write_outcomes(action_kind::task, 0, {}, &later));
+  REQUIRE_OK(db->write_outcomes(action_kind::task, 2, {}, nullptr)); // nothing to write
+  BOOST_CHECK(is(progress_of(db, action_kind::task, 2), 0, 0));
+  reopen();
+  BOOST_CHECK(is(progress_of(db, action_kind::task, 0), 50, 45));
+  BOOST_CHECK(is(progress_of(db, action_kind::mail, 1), 7, 1));
+  BOOST_CHECK(is(progress_of(db, action_kind::mail, 0), 0, 0));
+  BOOST_CHECK(is(progress_of(db, action_kind::task, 1), 0, 0));
+  BOOST_CHECK(is(progress_of(db, action_kind::task, 2), 0, 0));
+  db.reset();
+  BOOST_CHECK_EQUAL(raw_keys(opts.data_dir, keys::progress_family).size(), 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(unfinished_events_start_after_the_slower_cursor, fixture) {
+  std::vector<accepted_event> batch;
+  for (uint64_t seq : {1, 2, 3, 4})
+    batch.push_back(generated(0, seq, make_event("s0-" + std::to_string(seq))));
+  for (uint64_t seq : {5, 6})
+    batch.push_back(generated(2, seq, make_event("s2-" + std::to_string(seq))));
+  REQUIRE_OK(db->accept_events(batch, now));
+  progress task{3, 3};
+  progress mail{2, 2};
+  REQUIRE_OK(db->write_outcomes(action_kind::task, 0, {}, &task));
+  REQUIRE_OK(db->write_outcomes(action_kind::mail, 0, {}, &mail));
+  std::vector<std::string> visited;
+  REQUIRE_OK(db->for_each_unfinished_event([&](const event& x) {
+    visited.push_back(x.id);
+    return true;
+  }));
+  BOOST_CHECK((visited == std::vector<std::string>{"s0-3", "s0-4", "s2-5", "s2-6"}));
+  size_t n = 0;
+  REQUIRE_OK(db->for_each_unfinished_event([&](const event&) { return ++n < 1; }));
+  BOOST_CHECK_EQUAL(n, 1u);
+}
+
+// -- exception records ------------------------------------------------------------------------------
+
+BOOST_FIXTURE_TEST_CASE(derived_failure_gets_an_exception_record_and_leaves_it_when_delivered,
+                        fixture) {
+  auto id = delivery_id_at(delivery_position{100, 2, 0});
+  auto other = delivery_id_at(delivery_position{100, 2, 1});
+  auto failed = make_record(id, action_kind::task, now + 5000);
+  progress first{100, 7};
+  REQUIRE_OK(db->write_outcomes(action_kind::task, 2, {delivery_outcome{0, false, failed}}, &first));
+  // The record and the progress, written together.
+  auto p = progress_of(db, action_kind::task, 2);
+  BOOST_CHECK_EQUAL(p.cursor, 100u);
+  BOOST_CHECK_EQUAL(p.delivered, 7u);
+  BOOST_CHECK_EQUAL(progress_of(db, action_kind::mail, 2).cursor, 0u);
+  auto waiting = waiting_of(db, id);
+  BOOST_CHECK(waiting && *waiting == failed);
+  BOOST_CHECK((due(db, action_kind::task, 2) == delivery_list{failed}));
+  BOOST_CHECK(due(db, action_kind::task, 0).empty());
+  BOOST_CHECK(due(db, action_kind::mail, 2).empty());
   BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 1u);
-  BOOST_CHECK_EQUAL(db->inbox_size(0), 1u);
-  BOOST_CHECK_EQUAL((*db->find_waiting("t1"))->due, now);
-  BOOST_CHECK(!*db->find_waiting("nope"));
-  // Deliveries of events with new ids are written without the lookup, like any other.
-  BOOST_REQUIRE(!db->commit_match(0, {}, {make_delivery("t2", action_kind::task, now + 7)},
-                                  match_ids::new_ids));
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::mail), 0u);
+  BOOST_CHECK((records_of(db, {id, other}) == std::vector<bool>{true, false}));
+  auto slot = slot_of(db, id);
+  BOOST_REQUIRE(slot);
+  BOOST_CHECK(slot->place == record_place::waiting);
+  BOOST_CHECK(slot->kind == action_kind::task);
+  BOOST_CHECK_EQUAL(slot->shard, 2u);
+  BOOST_CHECK_EQUAL(slot->field, now + 5000);
+  BOOST_CHECK(!slot_of(db, other));
+  BOOST_CHECK((list_all(db) == delivery_list{failed}));
+  // A held one gets its first record too.
+  auto held_id = delivery_id_at(delivery_position{101, 2, 0});
+  auto held = make_record(held_id, action_kind::task, now + 10 * day_ms, delivery_status::held);
+  REQUIRE_OK(record_first(db, 2, held));
   BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 2u);
-  BOOST_CHECK_EQUAL((*db->find_waiting("t2"))->due, now + 7);
-  BOOST_CHECK((ids_of(due(db, action_kind::task)) == std::vector<std::string>{"t1", "t2"}));
+  BOOST_CHECK((ids_of(due(db, action_kind::task, 2)) == std::vector<std::string>{id, held_id}));
+  BOOST_CHECK(slot_of(db, held_id)->field == now + 10 * day_ms);
+  // Retrying once more, then delivered: it leaves the exceptions for history.
+  auto delivered = failed;
+  delivered.status = delivery_status::delivered;
+  delivered.attempts = 2;
+  delivered.finished = now + 6000;
+  progress second{101, 8};
+  REQUIRE_OK(db->write_outcomes(action_kind::task, 2,
+                                {delivery_outcome{now + 5000, true, delivered}}, &second));
+  p = progress_of(db, action_kind::task, 2);
+  BOOST_CHECK_EQUAL(p.cursor, 101u);
+  BOOST_CHECK_EQUAL(p.delivered, 8u);
+  BOOST_CHECK(!waiting_of(db, id));
+  BOOST_CHECK((ids_of(due(db, action_kind::task, 2)) == std::vector<std::string>{held_id}));
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 1u);
+  BOOST_CHECK((records_of(db, {id}) == std::vector<bool>{true}));
+  slot = slot_of(db, id);
+  BOOST_REQUIRE(slot);
+  BOOST_CHECK(slot->place == record_place::finished);
+  BOOST_CHECK_EQUAL(slot->shard, 2u);
+  BOOST_CHECK_EQUAL(slot->field, static_cast<int64_t>(day_of(now + 6000)));
+  auto listed = list_all(db);
+  BOOST_REQUIRE_EQUAL(listed.size(), 2u);
+  BOOST_CHECK(listed[0] == held);
+  BOOST_CHECK(listed[1] == delivered); // from history
+  auto only_delivered = list_all(db, scope_of(status_eq("delivered")));
+  BOOST_CHECK((only_delivered == delivery_list{delivered}));
+  // The counts are exact after a reopen too.
+  reopen();
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 1u);
+  BOOST_CHECK(slot_of(db, id)->place == record_place::finished);
+}
+
+BOOST_FIXTURE_TEST_CASE(derived_death_at_first_attempt_goes_to_dead_letters_and_history, fixture) {
+  auto id = delivery_id_at(delivery_position{200, 1, 1});
+  auto dead = make_record(id, action_kind::mail, now, delivery_status::dead);
+  dead.attempts = 1;
+  dead.last_error = "550 mailbox unavailable";
+  dead.finished = now;
+  progress p{200, 0};
+  REQUIRE_OK(db->write_outcomes(action_kind::mail, 1, {delivery_outcome{0, false, dead}}, &p));
+  BOOST_CHECK_EQUAL(progress_of(db, action_kind::mail, 1).cursor, 200u);
+  auto letter = dead_letter_of(db, id);
+  BOOST_CHECK(letter && *letter == dead);
+  BOOST_CHECK(!waiting_of(db, id));
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::mail), 0u);
+  BOOST_CHECK(due(db, action_kind::mail, 1).empty());
+  auto slot = slot_of(db, id);
+  BOOST_REQUIRE(slot);
+  BOOST_CHECK(slot->place == record_place::dead);
+  BOOST_CHECK(slot->kind == action_kind::mail);
+  BOOST_CHECK_EQUAL(slot->shard, 1u);
+  BOOST_CHECK_EQUAL(slot->field, static_cast<int64_t>(day_of(now)));
+  // Listed once (as a dead letter; its history copy is not listed again).
+  BOOST_CHECK((list_all(db) == delivery_list{dead}));
+  BOOST_CHECK((ids_of(list_all(db, scope_of(status_eq("dead")))) == std::vector<std::string>{id}));
+  BOOST_CHECK(list_all(db, scope_of(status_eq("delivered"))).empty());
+  BOOST_CHECK((list_all(db, scope_of(id_eq(id))) == delivery_list{dead}));
+  db.reset();
+  auto history = raw_keys(opts.data_dir, keys::history_family);
+  BOOST_CHECK((history == std::vector<std::string>{keys::history_key(day_of(now), id)}));
+  BOOST_CHECK((raw_keys(opts.data_dir, keys::dead_letters_family) == std::vector<std::string>{id}));
+  reopen();
+  // Revived: waiting again with a fresh budget, gone from the dead letters and history.
+  auto revived = dead;
+  revived.status = delivery_status::pending;
+  revived.attempts = 0;
+  revived.last_error.clear();
+  revived.finished = 0;
+  revived.next_attempt = now + 1;
+  REQUIRE_OK(db->revive(revived, 1));
+  BOOST_CHECK(!dead_letter_of(db, id));
+  auto back = waiting_of(db, id);
+  BOOST_CHECK(back && *back == revived);
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::mail), 1u);
+  BOOST_CHECK((due(db, action_kind::mail, 1) == delivery_list{revived}));
+  slot = slot_of(db, id);
+  BOOST_REQUIRE(slot);
+  BOOST_CHECK(slot->place == record_place::waiting);
+  BOOST_CHECK_EQUAL(slot->field, now + 1);
+  BOOST_CHECK((list_all(db) == delivery_list{revived}));
+  db.reset();
+  BOOST_CHECK(raw_keys(opts.data_dir, keys::history_family).empty());
+  BOOST_CHECK(raw_keys(opts.data_dir, keys::dead_letters_family).empty());
 }
 
 BOOST_FIXTURE_TEST_CASE(scan_due_orders_by_due_time_and_skips, fixture) {
-  delivery_list batch;
+  std::vector<delivery_outcome> batch;
   for (auto [id, at] : std::vector<std::pair<std::string, timestamp_ms>>{
          {"c", 300}, {"a", 100}, {"neg", -5}, {"b", 200}})
-    batch.push_back(make_delivery(id, action_kind::task, at));
-  batch.push_back(make_delivery("mail", action_kind::mail, 0));
-  BOOST_REQUIRE(!db->commit_match(0, {}, batch));
+    batch.push_back(delivery_outcome{0, false, make_record(id, action_kind::task, at)});
+  REQUIRE_OK(db->write_outcomes(action_kind::task, 0, batch));
+  REQUIRE_OK(record_first(db, 0, make_record("mail", action_kind::mail, 0)));
   using ids = std::vector<std::string>;
-  BOOST_CHECK((ids_of(due(db, action_kind::task)) == ids{"neg", "a", "b", "c"}));
-  BOOST_CHECK((ids_of(due(db, action_kind::task, 2)) == ids{"neg", "a"}));
+  BOOST_CHECK((ids_of(due(db, action_kind::task, 0)) == ids{"neg", "a", "b", "c"}));
+  BOOST_CHECK((ids_of(due(db, action_kind::task, 0, 2)) == ids{"neg", "a"}));
   auto skip_a = [](const std::string& id) { return id == "a" || id == "neg"; };
-  BOOST_CHECK((ids_of(due(db, action_kind::task, 2, skip_a)) == ids{"b", "c"}));
+  BOOST_CHECK((ids_of(due(db, action_kind::task, 0, 2, skip_a)) == ids{"b", "c"}));
+  BOOST_CHECK((ids_of(due(db, action_kind::mail, 0)) == ids{"mail"}));
   // After the head is finished and scanned past, an earlier delivery is still found first.
-  BOOST_REQUIRE(!write_outcome(db, -5, make_delivery("neg", action_kind::task, -5),
-                               delivery_status::delivered));
-  BOOST_CHECK_EQUAL(due(db, action_kind::task).front().id, "a");
-  BOOST_REQUIRE(!db->commit_match(0, {}, {make_delivery("early", action_kind::task, 50)}));
-  BOOST_CHECK_EQUAL(due(db, action_kind::task).front().id, "early");
+  REQUIRE_OK(write_outcome(db, 0, -5, make_record("neg", action_kind::task, -5),
+                           delivery_status::delivered));
+  BOOST_CHECK_EQUAL(due(db, action_kind::task, 0).front().id, "a");
+  REQUIRE_OK(record_first(db, 0, make_record("early", action_kind::task, 50)));
+  BOOST_CHECK_EQUAL(due(db, action_kind::task, 0).front().id, "early");
   BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 4u);
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::mail), 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(scan_due_reads_one_shard_only, fixture) {
+  REQUIRE_OK(record_first(db, 0, make_record("a0", action_kind::task, 10)));
+  REQUIRE_OK(record_first(db, 1, make_record("a1", action_kind::task, 5)));
+  REQUIRE_OK(record_first(db, 1, make_record("b1", action_kind::task, 1)));
+  REQUIRE_OK(record_first(db, 2, make_record("a2", action_kind::task, 0)));
+  REQUIRE_OK(record_first(db, 1, make_record("m1", action_kind::mail, 0)));
+  using ids = std::vector<std::string>;
+  BOOST_CHECK((ids_of(due(db, action_kind::task, 1)) == ids{"b1", "a1"}));
+  BOOST_CHECK((ids_of(due(db, action_kind::task, 1, 1)) == ids{"b1"}));
+  BOOST_CHECK((ids_of(due(db, action_kind::task, 0)) == ids{"a0"}));
+  BOOST_CHECK((ids_of(due(db, action_kind::task, 2)) == ids{"a2"}));
+  BOOST_CHECK(due(db, action_kind::task, 3).empty());
+  BOOST_CHECK((ids_of(due(db, action_kind::mail, 1)) == ids{"m1"}));
+  BOOST_CHECK(due(db, action_kind::mail, 0).empty());
+  BOOST_CHECK(due(db, action_kind::mail, 2).empty());
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 4u);
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::mail), 1u);
+  BOOST_CHECK_EQUAL(slot_of(db, "a2")->shard, 2u);
+  std::vector<std::string> all;
+  REQUIRE_OK(db->for_each_waiting([&](const delivery& x) {
+    all.push_back(x.id);
+    return true;
+  }));
+  BOOST_CHECK((sorted(all) == ids{"a0", "a1", "a2", "b1", "m1"}));
 }
 
 BOOST_FIXTURE_TEST_CASE(reschedule_moves_a_delivery, fixture) {
-  BOOST_REQUIRE(!db->commit_match(0, {}, {make_delivery("a", action_kind::task, 100),
-                                          make_delivery("b", action_kind::task, 200)}));
-  auto moved = make_delivery("a", action_kind::task, 500);
-  moved.status = delivery_status::retrying;
-  moved.attempts = 1;
+  REQUIRE_OK(record_first(db, 0, make_record("a", action_kind::task, 100)));
+  REQUIRE_OK(record_first(db, 0, make_record("b", action_kind::task, 200)));
+  auto moved = make_record("a", action_kind::task, 500);
+  moved.attempts = 2;
   moved.last_error = "503";
-  BOOST_REQUIRE(!write_outcome(db, 100, moved, delivery_status::retrying));
-  auto queue = due(db, action_kind::task);
+  REQUIRE_OK(write_outcome(db, 0, 100, moved, delivery_status::retrying));
+  auto queue = due(db, action_kind::task, 0);
   BOOST_REQUIRE((ids_of(queue) == std::vector<std::string>{"b", "a"}));
   BOOST_CHECK(queue[1] == moved);
-  BOOST_CHECK_EQUAL((*db->find_waiting("a"))->due, 500);
+  BOOST_CHECK_EQUAL(slot_of(db, "a")->field, 500);
   BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 2u);
   // Purged, it is gone from the queue. (An answer to a purged delivery still at its sink is the
   // emitter's to ignore: it never writes that outcome.)
   BOOST_REQUIRE(*db->purge("b"));
-  BOOST_CHECK((ids_of(due(db, action_kind::task)) == std::vector<std::string>{"a"}));
+  BOOST_CHECK((ids_of(due(db, action_kind::task, 0)) == std::vector<std::string>{"a"}));
   BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 1u);
+  BOOST_CHECK(slot_of(db, "b")->place == record_place::purged);
+  BOOST_CHECK(!waiting_of(db, "b"));
 }
 
 BOOST_FIXTURE_TEST_CASE(finish_revive_and_purge, fixture) {
-  BOOST_REQUIRE(!db->commit_match(0, {}, {make_delivery("ok", action_kind::task, 10),
-                                          make_delivery("bad", action_kind::mail, 20)}));
-  auto done = make_delivery("ok", action_kind::task, 10);
+  REQUIRE_OK(record_first(db, 0, make_record("ok", action_kind::task, 10)));
+  REQUIRE_OK(record_first(db, 0, make_record("bad", action_kind::mail, 20)));
+  auto done = make_record("ok", action_kind::task, 10);
   done.finished = now;
-  BOOST_REQUIRE(!write_outcome(db, 10, done, delivery_status::delivered));
-  auto dead = make_delivery("bad", action_kind::mail, 20);
+  REQUIRE_OK(write_outcome(db, 0, 10, done, delivery_status::delivered));
+  auto dead = make_record("bad", action_kind::mail, 20);
   dead.attempts = 5;
   dead.last_error = "550 mailbox unavailable";
   dead.finished = now;
-  BOOST_REQUIRE(!write_outcome(db, 20, dead, delivery_status::dead));
-  BOOST_CHECK(due(db, action_kind::task).empty());
-  BOOST_CHECK(due(db, action_kind::mail).empty());
+  REQUIRE_OK(write_outcome(db, 0, 20, dead, delivery_status::dead));
+  BOOST_CHECK(due(db, action_kind::task, 0).empty());
+  BOOST_CHECK(due(db, action_kind::mail, 0).empty());
   BOOST_CHECK_EQUAL(db->waiting_size(action_kind::mail), 0u);
-  BOOST_CHECK(!*db->find_waiting("bad"));
-  auto letter = db->get_dead_letter("bad");
-  BOOST_REQUIRE(letter && *letter);
-  BOOST_CHECK((*letter)->status == delivery_status::dead);
-  BOOST_CHECK_EQUAL((*letter)->last_error, "550 mailbox unavailable");
-  BOOST_CHECK(!*db->get_dead_letter("ok"));
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 0u);
+  BOOST_CHECK(!waiting_of(db, "bad"));
+  auto letter = dead_letter_of(db, "bad");
+  BOOST_REQUIRE(letter);
+  BOOST_CHECK(letter->status == delivery_status::dead);
+  BOOST_CHECK_EQUAL(letter->last_error, "550 mailbox unavailable");
+  BOOST_CHECK(!dead_letter_of(db, "ok"));
+  BOOST_CHECK(slot_of(db, "bad")->place == record_place::dead);
+  BOOST_CHECK(slot_of(db, "ok")->place == record_place::finished);
   auto revived = dead;
   revived.attempts = 0;
   revived.status = delivery_status::pending;
   revived.next_attempt = now;
   revived.finished = 0;
-  BOOST_REQUIRE(!db->revive(revived));
-  BOOST_CHECK(!*db->get_dead_letter("bad"));
-  BOOST_CHECK((due(db, action_kind::mail) == delivery_list{revived}));
+  REQUIRE_OK(db->revive(revived, 0));
+  BOOST_CHECK(!dead_letter_of(db, "bad"));
+  BOOST_CHECK((due(db, action_kind::mail, 0) == delivery_list{revived}));
   BOOST_CHECK_EQUAL(db->waiting_size(action_kind::mail), 1u);
   BOOST_CHECK(*db->purge("bad"));
-  BOOST_CHECK(due(db, action_kind::mail).empty());
+  BOOST_CHECK(due(db, action_kind::mail, 0).empty());
   BOOST_CHECK_EQUAL(db->waiting_size(action_kind::mail), 0u);
+  BOOST_CHECK(!*db->purge("bad"));
   BOOST_CHECK(*db->purge("ok")); // from history
   BOOST_CHECK(!*db->purge("ok"));
-  size_t visited = 0;
-  BOOST_REQUIRE(!db->for_each_delivery([&](const delivery&) { return ++visited, true; }));
-  BOOST_CHECK_EQUAL(visited, 0u);
+  BOOST_CHECK(!*db->purge("never-there"));
+  BOOST_CHECK(list_all(db).empty());
 }
 
 BOOST_FIXTURE_TEST_CASE(for_each_delivery_visits_every_state, fixture) {
-  BOOST_REQUIRE(!db->commit_match(0, {}, {make_delivery("w", action_kind::task, 5),
-                                          make_delivery("x", action_kind::mail, 6),
-                                          make_delivery("d", action_kind::task, 7),
-                                          make_delivery("old", action_kind::task, 8),
-                                          make_delivery("dl", action_kind::mail, 9)}));
-  auto old = make_delivery("old", action_kind::task, 8);
+  REQUIRE_OK(record_first(db, 0, make_record("w", action_kind::task, 5)));
+  REQUIRE_OK(record_first(db, 0, make_record("x", action_kind::mail, 6)));
+  REQUIRE_OK(record_first(db, 0, make_record("d", action_kind::task, 7)));
+  REQUIRE_OK(record_first(db, 0, make_record("old", action_kind::task, 8)));
+  REQUIRE_OK(record_first(db, 0, make_record("dl", action_kind::mail, 9)));
+  auto old = make_record("old", action_kind::task, 8);
   old.finished = now - 3 * day_ms;
-  BOOST_REQUIRE(!write_outcome(db, 8, old, delivery_status::delivered));
-  auto done = make_delivery("d", action_kind::task, 7);
+  REQUIRE_OK(write_outcome(db, 0, 8, old, delivery_status::delivered));
+  auto done = make_record("d", action_kind::task, 7);
   done.finished = now;
-  BOOST_REQUIRE(!write_outcome(db, 7, done, delivery_status::delivered));
-  BOOST_REQUIRE(!write_outcome(db, 9, make_delivery("dl", action_kind::mail, 9),
-                               delivery_status::dead));
+  REQUIRE_OK(write_outcome(db, 0, 7, done, delivery_status::delivered));
+  REQUIRE_OK(write_outcome(db, 0, 9, make_record("dl", action_kind::mail, 9),
+                           delivery_status::dead));
+  // And one derived from the log, listed last.
+  auto disp = order_dispatcher();
+  auto shard = shard_of(disp.event_type, db->shards());
+  REQUIRE_OK(db->write_dispatcher_versions(shard, {dispatcher_version{1, disp.id, disp}}));
+  REQUIRE_OK(db->accept_events({chosen(shard, 50, make_event(hexid(0x50)))}, now));
+  auto derived_task = delivery_id_at(delivery_position{50, shard, 0});
+  auto derived_mail = delivery_id_at(delivery_position{50, shard, 1});
   std::vector<std::string> seen;
   std::vector<delivery_status> states;
-  BOOST_REQUIRE(!db->for_each_delivery([&](const delivery& x) {
+  REQUIRE_OK(db->for_each_delivery([&](const delivery& x) {
     seen.push_back(x.id);
     states.push_back(x.status);
     return true;
   }));
-  BOOST_CHECK((seen == std::vector<std::string>{"w", "x", "dl", "d", "old"}));
+  BOOST_CHECK((seen == std::vector<std::string>{"w", "x", "dl", "d", "old", derived_task,
+                                                  derived_mail}));
+  BOOST_REQUIRE_EQUAL(states.size(), 7u);
+  BOOST_CHECK(states[0] == delivery_status::retrying);
   BOOST_CHECK(states[2] == delivery_status::dead);
   BOOST_CHECK(states[3] == delivery_status::delivered);
+  BOOST_CHECK(states[4] == delivery_status::delivered);
+  BOOST_CHECK(states[5] == delivery_status::pending);
+  BOOST_CHECK(states[6] == delivery_status::pending);
   size_t visits = 0;
-  BOOST_REQUIRE(!db->for_each_delivery([&](const delivery&) { return ++visits < 3; }));
+  REQUIRE_OK(db->for_each_delivery([&](const delivery&) { return ++visits < 3; }));
   BOOST_CHECK_EQUAL(visits, 3u);
+  visits = 0;
+  REQUIRE_OK(db->for_each_delivery([&](const delivery&) { return ++visits < 6; }));
+  BOOST_CHECK_EQUAL(visits, 6u); // stops inside the derived ones too
 }
 
 BOOST_FIXTURE_TEST_CASE(status_and_id_filters_read_only_what_can_match, fixture) {
-  BOOST_REQUIRE(!db->commit_match(0, {}, {make_delivery("w", action_kind::task, 5),
-                                          make_delivery("d", action_kind::task, 7),
-                                          make_delivery("dl", action_kind::mail, 9)}));
-  auto done = make_delivery("d", action_kind::task, 7);
+  REQUIRE_OK(record_first(db, 0, make_record("w", action_kind::task, 5)));
+  REQUIRE_OK(record_first(db, 0, make_record("d", action_kind::task, 7)));
+  REQUIRE_OK(record_first(db, 0, make_record("dl", action_kind::mail, 9)));
+  auto done = make_record("d", action_kind::task, 7);
   done.finished = now;
-  BOOST_REQUIRE(!write_outcome(db, 7, done, delivery_status::delivered));
-  BOOST_REQUIRE(!write_outcome(db, 9, make_delivery("dl", action_kind::mail, 9),
-                               delivery_status::dead));
-  auto listed = [&](const filter& where) {
-    std::vector<std::string> ids;
-    BOOST_REQUIRE(!db->for_each_delivery(
-      [&](const delivery& x) { return ids.push_back(x.id), true; }, scope_of(where)));
-    return ids;
-  };
+  REQUIRE_OK(write_outcome(db, 0, 7, done, delivery_status::delivered));
+  REQUIRE_OK(write_outcome(db, 0, 9, make_record("dl", action_kind::mail, 9),
+                           delivery_status::dead));
+  auto listed = [&](const filter& where) { return ids_of(list_all(db, scope_of(where))); };
   auto status_is = [](std::vector<std::string> statuses, filter_op op = filter_op::in) {
     filter f{op, "status", {}, {}};
     for (auto& s : statuses)
@@ -492,92 +1214,369 @@ BOOST_FIXTURE_TEST_CASE(status_and_id_filters_read_only_what_can_match, fixture)
   // Named ids are looked up wherever they are, each once; with a status, only in its place.
   filter by_id{filter_op::in, "id", {string_value("d"), string_value("w"), string_value("d"),
                                      string_value("nobody")}, {}};
-  BOOST_CHECK(listed(by_id) == (ids{"w", "d"}));
+  BOOST_CHECK(sorted(listed(by_id)) == (ids{"d", "w"}));
   BOOST_CHECK(listed(filter{filter_op::eq, "id", {string_value("dl")}, {}}) == ids{"dl"});
   BOOST_CHECK(listed(filter{filter_op::and_, "", {}, {by_id, status_is({"delivered"})}}) ==
               ids{"d"});
   filter only_w{filter_op::eq, "id", {string_value("w")}, {}};
   filter only_dl{filter_op::eq, "id", {string_value("dl")}, {}};
   BOOST_CHECK(listed(filter{filter_op::and_, "", {}, {only_w, only_dl}}).empty());
-  BOOST_CHECK(listed(filter{filter_op::or_, "", {}, {only_w, only_dl}}) == (ids{"w", "dl"}));
+  BOOST_CHECK(sorted(listed(filter{filter_op::or_, "", {}, {only_w, only_dl}})) ==
+              (ids{"dl", "w"}));
   BOOST_CHECK(listed(filter{filter_op::or_, "", {}, {only_w, by_type}}) == (ids{"w", "dl", "d"}));
   // An id filter with a value that is not text narrows nothing (no partial id list).
   filter mixed{filter_op::in, "id", {string_value("w"), number_value(1)}, {}};
   BOOST_CHECK(listed(mixed) == (ids{"w", "dl", "d"}));
 }
 
+// -- deliveries derived from the log ----------------------------------------------------------------
+
+BOOST_FIXTURE_TEST_CASE(derived_deliveries_are_listed_from_the_log_and_progress, derived_fixture) {
+  BOOST_CHECK_EQUAL(shard, shard_of("order.created", 4));
+  auto listed = list_all(db);
+  BOOST_REQUIRE_EQUAL(listed.size(), 6u);
+  std::vector<std::string> expected;
+  for (uint64_t seq : {10, 11, 12}) {
+    expected.push_back(task_id(seq));
+    expected.push_back(mail_id(seq));
+  }
+  BOOST_CHECK(sorted(ids_of(listed)) == sorted(expected));
+  for (uint64_t seq : {10, 11, 12}) {
+    auto ev = event_at(seq);
+    auto* task = find_id(listed, task_id(seq));
+    BOOST_REQUIRE_MESSAGE(task, "task of " << seq);
+    BOOST_CHECK_EQUAL(count_id(listed, task_id(seq)), 1u);
+    BOOST_CHECK(task->kind == action_kind::task);
+    BOOST_CHECK_EQUAL(task->event_id, ev.id);
+    BOOST_CHECK_EQUAL(task->event_type, "order.created");
+    BOOST_CHECK_EQUAL(task->dispatcher_id, disp.id);
+    BOOST_CHECK_EQUAL(task->action_id, disp.actions[0].id);
+    BOOST_CHECK_EQUAL(task->task.function_name, "fn");
+    if (seq <= 11) {
+      BOOST_CHECK_MESSAGE(task->status == delivery_status::delivered, "task of " << seq);
+      BOOST_CHECK_EQUAL(task->attempts, 1u);
+    } else {
+      BOOST_CHECK_MESSAGE(task->status == delivery_status::pending, "task of " << seq);
+      BOOST_CHECK_EQUAL(task->attempts, 0u);
+    }
+    auto* mail = find_id(listed, mail_id(seq));
+    BOOST_REQUIRE_MESSAGE(mail, "mail of " << seq);
+    BOOST_CHECK_EQUAL(count_id(listed, mail_id(seq)), 1u);
+    BOOST_CHECK(mail->kind == action_kind::mail);
+    BOOST_CHECK_EQUAL(mail->event_id, ev.id);
+    BOOST_CHECK_EQUAL(mail->dispatcher_id, disp.id);
+    BOOST_CHECK_EQUAL(mail->action_id, disp.actions[1].id);
+    BOOST_CHECK_EQUAL(mail->mail.template_id, hexid(0x7e));
+    BOOST_CHECK(mail->mail.recipients.to == string_list{"a@example.com"});
+    BOOST_CHECK_MESSAGE(mail->status == delivery_status::pending, "mail of " << seq);
+  }
+  // A filter on status reads only what can match.
+  auto delivered = ids_of(list_all(db, scope_of(status_eq("delivered"))));
+  BOOST_CHECK(sorted(delivered) == sorted({task_id(10), task_id(11)}));
+  auto pending = ids_of(list_all(db, scope_of(status_eq("pending"))));
+  BOOST_CHECK(sorted(pending) == sorted({task_id(12), mail_id(10), mail_id(11), mail_id(12)}));
+  BOOST_CHECK(list_all(db, scope_of(status_eq("dead"))).empty());
+  // A derived id is found by key, exactly it.
+  auto one = list_all(db, scope_of(id_eq(task_id(12))));
+  BOOST_REQUIRE_EQUAL(one.size(), 1u);
+  BOOST_CHECK(one[0] == *find_id(listed, task_id(12)));
+  auto done = list_all(db, scope_of(id_eq(task_id(10))));
+  BOOST_REQUIRE_EQUAL(done.size(), 1u);
+  BOOST_CHECK(done[0].status == delivery_status::delivered);
+  BOOST_CHECK(list_all(db, scope_of(filter{filter_op::and_, "", {},
+                                           {id_eq(task_id(10)), status_eq("pending")}}))
+                .empty());
+  BOOST_CHECK(list_all(db, scope_of(id_eq(id_at(10, 2)))).empty()); // no third action
+  BOOST_CHECK(list_all(db, scope_of(id_eq(id_at(13, 0)))).empty()); // no such event
+  BOOST_CHECK(list_all(db, scope_of(id_eq(hexid(0xe0a)))).empty()); // an event id
+  // Derived deliveries have no record and are not waiting.
+  BOOST_CHECK((records_of(db, {task_id(10), mail_id(12)}) == std::vector<bool>{false, false}));
+  BOOST_CHECK(!slot_of(db, task_id(12)));
+  BOOST_CHECK(!waiting_of(db, task_id(12)));
+  BOOST_CHECK(due(db, action_kind::task, shard).empty());
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 0u);
+  // The mail emitter catching up makes its deliveries delivered.
+  progress mail{12, 3};
+  REQUIRE_OK(db->write_outcomes(action_kind::mail, shard, {}, &mail));
+  auto mails = list_all(db, scope_of(status_eq("delivered")));
+  BOOST_CHECK_EQUAL(mails.size(), 5u);
+}
+
+BOOST_FIXTURE_TEST_CASE(derived_delivery_with_a_record_is_listed_once_from_it, derived_fixture) {
+  auto listed = list_all(db);
+  auto failing = *find_id(listed, task_id(12));
+  failing.status = delivery_status::retrying;
+  failing.attempts = 1;
+  failing.last_error = "sink: 503";
+  failing.next_attempt = now + 60000;
+  progress p{12, 2}; // the emitter passes it: it has a record now
+  REQUIRE_OK(db->write_outcomes(action_kind::task, shard, {delivery_outcome{0, false, failing}}, &p));
+  listed = list_all(db);
+  BOOST_CHECK_EQUAL(listed.size(), 6u);
+  BOOST_CHECK_EQUAL(count_id(listed, task_id(12)), 1u);
+  auto* shown = find_id(listed, task_id(12));
+  BOOST_REQUIRE(shown);
+  BOOST_CHECK(*shown == failing);
+  BOOST_CHECK((list_all(db, scope_of(id_eq(task_id(12)))) == delivery_list{failing}));
+  BOOST_CHECK((due(db, action_kind::task, shard) == delivery_list{failing}));
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 1u);
+  BOOST_CHECK((records_of(db, {task_id(12), task_id(11)}) == std::vector<bool>{true, false}));
+  auto delivered_ids = ids_of(list_all(db, scope_of(status_eq("delivered"))));
+  BOOST_CHECK(sorted(delivered_ids) == sorted({task_id(10), task_id(11)}));
+  // Delivered on its second attempt: listed once, from history.
+  auto done = failing;
+  done.status = delivery_status::delivered;
+  done.attempts = 2;
+  done.finished = now + 61000;
+  REQUIRE_OK(db->write_outcomes(action_kind::task, shard,
+                                {delivery_outcome{now + 60000, true, done}}));
+  listed = list_all(db);
+  BOOST_CHECK_EQUAL(listed.size(), 6u);
+  BOOST_CHECK_EQUAL(count_id(listed, task_id(12)), 1u);
+  BOOST_REQUIRE(find_id(listed, task_id(12)));
+  BOOST_CHECK(*find_id(listed, task_id(12)) == done);
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 0u);
+  BOOST_CHECK((list_all(db, scope_of(id_eq(task_id(12)))) == delivery_list{done}));
+}
+
+BOOST_FIXTURE_TEST_CASE(purging_a_derived_delivery, derived_fixture) {
+  auto before = list_all(db);
+  BOOST_REQUIRE_EQUAL(before.size(), 6u);
+  auto purged = db->purge(mail_id(10));
+  BOOST_REQUIRE_MESSAGE(purged, test::why(purged));
+  BOOST_CHECK(*purged);
+  auto after = list_all(db);
+  BOOST_CHECK_EQUAL(after.size(), 5u);
+  BOOST_CHECK_EQUAL(count_id(after, mail_id(10)), 0u);
+  BOOST_CHECK(list_all(db, scope_of(id_eq(mail_id(10)))).empty());
+  BOOST_CHECK(list_all(db, scope_of(status_eq("pending"))).size() == 3u);
+  auto slot = slot_of(db, mail_id(10));
+  BOOST_REQUIRE(slot);
+  BOOST_CHECK(slot->place == record_place::purged);
+  BOOST_CHECK(slot->kind == action_kind::mail);
+  BOOST_CHECK_EQUAL(slot->shard, shard);
+  // An emitter catching up sees it has a record (purged) and skips it.
+  BOOST_CHECK((records_of(db, {mail_id(10)}) == std::vector<bool>{true}));
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::mail), 0u);
+  purged = db->purge(mail_id(10));
+  BOOST_REQUIRE(purged);
+  BOOST_CHECK(!*purged);
+  // A delivered derived one can be purged too; ids that derive nothing cannot.
+  BOOST_CHECK(*db->purge(task_id(10)));
+  BOOST_CHECK_EQUAL(list_all(db).size(), 4u);
+  BOOST_CHECK(!*db->purge(id_at(10, 2)));
+  BOOST_CHECK(!*db->purge(id_at(99, 0)));
+  BOOST_CHECK(!*db->purge(hexid(0xe0a)));
+  BOOST_CHECK(!slot_of(db, id_at(10, 2)));
+  // A recorded one: purged from its record, gone everywhere.
+  auto failing = *find_id(before, task_id(12));
+  failing.status = delivery_status::retrying;
+  failing.attempts = 1;
+  failing.next_attempt = now + 5;
+  REQUIRE_OK(record_first(db, shard, failing));
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 1u);
+  BOOST_CHECK(*db->purge(task_id(12)));
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 0u);
+  BOOST_CHECK(due(db, action_kind::task, shard).empty());
+  auto left = list_all(db);
+  BOOST_CHECK_EQUAL(left.size(), 3u);
+  BOOST_CHECK_EQUAL(count_id(left, task_id(12)), 0u);
+  reopen();
+  BOOST_CHECK_EQUAL(list_all(db).size(), 3u);
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(dispatcher_version_change_applies_from_its_sequence, derived_fixture) {
+  // From 12 on, the task action calls another function and a second task action is added; from 13
+  // on, the dispatcher is gone.
+  auto v2 = disp;
+  v2.version = 2;
+  v2.actions[0].function_name = "fn-v2";
+  action extra;
+  extra.id = hexid(0xa3);
+  extra.kind = action_kind::task;
+  extra.function_name = "fn2";
+  v2.actions.push_back(extra);
+  REQUIRE_OK(db->write_dispatcher_versions(
+    shard, {dispatcher_version{12, disp.id, v2}, dispatcher_version{13, disp.id, caf::none}}));
+  REQUIRE_OK(db->accept_events({chosen(shard, 13, event_at(13))}, now));
+  auto listed = list_all(db);
+  std::vector<std::string> expected{id_at(10, 0), id_at(10, 1), id_at(11, 0),
+                                    id_at(11, 1), id_at(12, 0), id_at(12, 1), id_at(12, 2)};
+  BOOST_CHECK(sorted(ids_of(listed)) == sorted(expected));
+  for (uint64_t seq : {10, 11}) {
+    auto* task = find_id(listed, id_at(seq, 0));
+    BOOST_REQUIRE(task);
+    BOOST_CHECK_EQUAL(task->task.function_name, "fn");
+    BOOST_CHECK(task->status == delivery_status::delivered);
+  }
+  auto* changed = find_id(listed, id_at(12, 0));
+  BOOST_REQUIRE(changed);
+  BOOST_CHECK_EQUAL(changed->task.function_name, "fn-v2");
+  auto* added = find_id(listed, id_at(12, 2));
+  BOOST_REQUIRE(added);
+  BOOST_CHECK(added->kind == action_kind::task);
+  BOOST_CHECK_EQUAL(added->action_id, hexid(0xa3));
+  BOOST_CHECK_EQUAL(added->task.function_name, "fn2");
+  BOOST_CHECK(added->status == delivery_status::pending);
+  auto* mail = find_id(listed, id_at(12, 1));
+  BOOST_REQUIRE(mail);
+  BOOST_CHECK(mail->kind == action_kind::mail);
+  // Lookups by id agree with the listing.
+  BOOST_CHECK_EQUAL(list_all(db, scope_of(id_eq(id_at(12, 2)))).size(), 1u);
+  BOOST_CHECK(list_all(db, scope_of(id_eq(id_at(11, 2)))).empty());
+  BOOST_CHECK(list_all(db, scope_of(id_eq(id_at(13, 0)))).empty());
+  auto by_key = list_all(db, scope_of(id_eq(id_at(10, 0))));
+  BOOST_REQUIRE_EQUAL(by_key.size(), 1u);
+  BOOST_CHECK_EQUAL(by_key[0].task.function_name, "fn");
+}
+
+// -- built-in log sink ------------------------------------------------------------------------------
+
 BOOST_FIXTURE_TEST_CASE(log_appends_and_overwrites_per_day, fixture) {
-  BOOST_REQUIRE(!db->append_log(action_kind::task, "t1", "{\"n\":1}", now - day_ms));
-  BOOST_REQUIRE(!db->append_log(action_kind::task, "t1", "{\"n\":2}", now));
-  BOOST_REQUIRE(!db->append_log(action_kind::task, "t1", "{\"n\":3}", now + 1));
-  BOOST_REQUIRE(!db->append_log(action_kind::mail, "m1", "{}", now));
+  REQUIRE_OK(db->append_logs({log_record{"t1", action_kind::task, now - day_ms, "{\"n\":1}"}}));
+  REQUIRE_OK(db->append_logs({log_record{"t1", action_kind::task, now, "{\"n\":2}"},
+                              log_record{"m1", action_kind::mail, now, "{}"}}));
+  REQUIRE_OK(db->append_logs({log_record{"t1", action_kind::task, now + 1, "{\"n\":3}"}}));
+  REQUIRE_OK(db->append_logs({}));
   std::vector<log_record> records;
-  BOOST_REQUIRE(!db->for_each_log(action_kind::task, [&](const log_record& r) {
+  REQUIRE_OK(db->for_each_log(action_kind::task, [&](const log_record& r) {
     records.push_back(r);
     return true;
   }));
   BOOST_REQUIRE_EQUAL(records.size(), 2u);
   BOOST_CHECK_EQUAL(records[0].json, "{\"n\":1}"); // oldest day first
+  BOOST_CHECK_EQUAL(records[0].received, now - day_ms);
   BOOST_CHECK_EQUAL(records[1].json, "{\"n\":3}"); // the same day's redelivery overwrote
   BOOST_CHECK_EQUAL(records[1].received, now + 1);
   BOOST_CHECK_EQUAL(records[1].id, "t1");
   BOOST_CHECK(records[1].kind == action_kind::task);
   size_t mails = 0;
-  BOOST_REQUIRE(!db->for_each_log(action_kind::mail, [&](const log_record& r) {
+  REQUIRE_OK(db->for_each_log(action_kind::mail, [&](const log_record& r) {
     BOOST_CHECK_EQUAL(r.id, "m1");
+    BOOST_CHECK(r.kind == action_kind::mail);
     return ++mails, true;
   }));
   BOOST_CHECK_EQUAL(mails, 1u);
+  // Within one batch too, the last record of a day wins.
+  REQUIRE_OK(db->append_logs({log_record{"m2", action_kind::mail, now, "{\"v\":1}"},
+                              log_record{"m2", action_kind::mail, now + 2, "{\"v\":2}"}}));
+  std::vector<std::string> jsons;
+  REQUIRE_OK(db->for_each_log(action_kind::mail, [&](const log_record& r) {
+    jsons.push_back(r.id + r.json);
+    return true;
+  }));
+  BOOST_CHECK((jsons == std::vector<std::string>{"m1{}", "m2{\"v\":2}"}));
+  size_t visits = 0;
+  REQUIRE_OK(db->for_each_log(action_kind::mail, [&](const log_record&) { return ++visits, false; }));
+  BOOST_CHECK_EQUAL(visits, 1u);
 }
 
+// -- retention ----------------------------------------------------------------------------------------
+
 BOOST_FIXTURE_TEST_CASE(retention_drops_old_days_only, fixture) {
-  BOOST_REQUIRE(!db->accept_events({{0, 1, make_event("old")}}, now - 7 * day_ms));
-  BOOST_REQUIRE(!db->accept_events({{0, 2, make_event("kept")}}, now - 6 * day_ms));
-  BOOST_REQUIRE(!db->commit_match(0, {}, {make_delivery("h-old", action_kind::task, 1),
-                                          make_delivery("h-new", action_kind::task, 2)}));
-  auto h_old = make_delivery("h-old", action_kind::task, 1);
-  h_old.finished = now - 3 * day_ms;
-  auto h_new = make_delivery("h-new", action_kind::task, 2);
-  h_new.finished = now - 2 * day_ms;
-  BOOST_REQUIRE(!write_outcome(db, 1, h_old, delivery_status::delivered));
-  BOOST_REQUIRE(!write_outcome(db, 2, h_new, delivery_status::delivered));
+  auto today = day_of(now);
+  auto old_seq = first_sequence_of_day(today - 7) + 1;
+  auto kept_seq = first_sequence_of_day(today - 1) + 1;
+  REQUIRE_OK(db->accept_events({chosen(0, old_seq, make_event("old"))}, now - 7 * day_ms));
+  REQUIRE_OK(db->accept_events({chosen(0, kept_seq, make_event("kept"))}, now - 6 * day_ms));
+  // Old events of shards whose emitters have not passed them (2: neither; 3: the mail emitter).
+  REQUIRE_OK(db->accept_events({generated(2, old_seq + 1, make_event("behind-2")),
+                                generated(3, old_seq + 2, make_event("behind-3"))},
+                               now - 7 * day_ms));
   for (auto kind : {action_kind::task, action_kind::mail}) {
-    BOOST_REQUIRE(!db->append_log(kind, "l-old", "{}", now - 2 * day_ms));
-    BOOST_REQUIRE(!db->append_log(kind, "l-new", "{}", now - day_ms));
+    progress passed{kept_seq, 2};
+    REQUIRE_OK(db->write_outcomes(kind, 0, {}, &passed));
   }
-  BOOST_REQUIRE(!db->apply_retention(now, 7, 3, 2));
+  progress task_only{kept_seq, 1};
+  REQUIRE_OK(db->write_outcomes(action_kind::task, 3, {}, &task_only));
+  REQUIRE_OK(record_first(db, 0, make_record("h-old", action_kind::task, 1)));
+  REQUIRE_OK(record_first(db, 0, make_record("h-new", action_kind::task, 2)));
+  auto h_old = make_record("h-old", action_kind::task, 1);
+  h_old.finished = now - 3 * day_ms;
+  auto h_new = make_record("h-new", action_kind::task, 2);
+  h_new.finished = now - 2 * day_ms;
+  REQUIRE_OK(write_outcome(db, 0, 1, h_old, delivery_status::delivered));
+  REQUIRE_OK(write_outcome(db, 0, 2, h_new, delivery_status::delivered));
+  for (auto kind : {action_kind::task, action_kind::mail}) {
+    REQUIRE_OK(db->append_logs({log_record{"l-old", kind, now - 2 * day_ms, "{}"},
+                                log_record{"l-new", kind, now - day_ms, "{}"}}));
+  }
+  REQUIRE_OK(db->apply_retention(now, 7, 3, 2));
   auto found = db->find_seen({"old", "kept"}, 30, now);
   BOOST_REQUIRE(found);
   BOOST_CHECK(!(*found)[0]);
   BOOST_CHECK((*found)[1]);
-  std::vector<std::string> history;
-  BOOST_REQUIRE(!db->for_each_delivery([&](const delivery& x) {
-    history.push_back(x.id);
-    return true;
-  }));
-  BOOST_CHECK((history == std::vector<std::string>{"h-new"}));
+  BOOST_CHECK((ids_of(list_all(db)) == std::vector<std::string>{"h-new"}));
   for (auto kind : {action_kind::task, action_kind::mail}) {
     std::vector<std::string> logged;
-    BOOST_REQUIRE(!db->for_each_log(kind, [&](const log_record& r) {
+    REQUIRE_OK(db->for_each_log(kind, [&](const log_record& r) {
       logged.push_back(r.id);
       return true;
     }));
     BOOST_CHECK((logged == std::vector<std::string>{"l-new"}));
   }
-  // The inbox is not subject to retention: unmatched events stay.
-  BOOST_CHECK_EQUAL(db->inbox_size(0), 2u);
-  BOOST_CHECK_EQUAL(db->scan_inbox(0, 0, 10)->size(), 2u);
+  // The event log keeps history's days, and never drops what an emitter has not passed.
+  BOOST_CHECK((sequences_of(log_of(db, 0)) == std::vector<uint64_t>{kept_seq}));
+  BOOST_CHECK((sequences_of(log_of(db, 2)) == std::vector<uint64_t>{old_seq + 1}));
+  BOOST_CHECK((sequences_of(log_of(db, 3)) == std::vector<uint64_t>{old_seq + 2}));
+  reopen();
+  BOOST_CHECK((ids_of(list_all(db)) == std::vector<std::string>{"h-new"}));
+  BOOST_CHECK((sequences_of(log_of(db, 0)) == std::vector<uint64_t>{kept_seq}));
 }
+
+// An emitter that lags (here the mail emitter) keeps its shard's events in the log past history's
+// retention. The marks of the deliveries of those events that have a record (purged, dead) must
+// outlive the retention as long as the event does, or the delivery is derived again: a purged one
+// is listed (and sent) again, a dead one is listed twice.
+BOOST_FIXTURE_TEST_CASE(retention_keeps_the_records_of_events_still_in_the_log, derived_fixture) {
+  auto real_now = now_ms();
+  // The mail of 11 is purged; the task of 12 dies at its first attempt.
+  BOOST_REQUIRE(*db->purge(mail_id(11)));
+  auto dead = *find_id(list_all(db), task_id(12));
+  dead.status = delivery_status::dead;
+  dead.attempts = 1;
+  dead.last_error = "sink: 400 Bad Request";
+  dead.finished = real_now;
+  progress p{12, 2};
+  REQUIRE_OK(db->write_outcomes(action_kind::task, shard, {delivery_outcome{0, false, dead}}, &p));
+  auto before = list_all(db);
+  BOOST_REQUIRE_EQUAL(before.size(), 5u);
+  BOOST_CHECK_EQUAL(count_id(before, mail_id(11)), 0u);
+  BOOST_CHECK_EQUAL(count_id(before, task_id(12)), 1u);
+  // Three days later, with one day of history, after a flush (which applies the compaction
+  // filters).
+  REQUIRE_OK(db->apply_retention(real_now + 3 * day_ms, 0, 1, 0));
+  REQUIRE_OK(db->flush());
+  // The mail emitter has not passed any event: the log keeps them all.
+  BOOST_CHECK((sequences_of(log_of(db, shard)) == std::vector<uint64_t>{10, 11, 12}));
+  auto after = list_all(db);
+  BOOST_CHECK_MESSAGE(count_id(after, mail_id(11)) == 0, "the purged mail of 11 is listed again");
+  BOOST_CHECK_MESSAGE(count_id(after, task_id(12)) == 1,
+                      "the dead task of 12 is listed " << count_id(after, task_id(12)) << " times");
+  BOOST_CHECK_EQUAL(after.size(), 5u);
+  // An emitter catching up must still see their records.
+  BOOST_CHECK((records_of(db, {mail_id(11), task_id(12)}) == std::vector<bool>{true, true}));
+  auto again = db->purge(mail_id(11));
+  BOOST_REQUIRE(again);
+  BOOST_CHECK_MESSAGE(!*again, "purging the purged mail of 11 again finds it");
+}
+
+// -- modes and failures -------------------------------------------------------------------------------
 
 BOOST_FIXTURE_TEST_CASE(in_memory_mode_writes_no_files, fixture) {
   db.reset();
   opts.data_dir = dir.path + "/memory";
   opts.in_memory = true;
   reopen();
-  BOOST_REQUIRE(!db->accept_events({{0, 1, make_event("e1")}}, now));
-  BOOST_REQUIRE(!db->commit_match(0, {1}, {make_delivery("t", action_kind::task, 1)}));
-  BOOST_REQUIRE(!db->flush());
-  BOOST_CHECK_EQUAL(due(db, action_kind::task).size(), 1u);
+  REQUIRE_OK(db->accept_events({chosen(0, 1, make_event("e1"))}, now));
+  progress p{1, 0};
+  REQUIRE_OK(record_first(db, 0, make_record("t", action_kind::task, 1), &p));
+  REQUIRE_OK(db->append_logs({log_record{"t", action_kind::task, now, "{}"}}));
+  REQUIRE_OK(db->flush());
+  BOOST_CHECK_EQUAL(due(db, action_kind::task, 0).size(), 1u);
+  BOOST_CHECK_EQUAL(log_of(db, 0).size(), 1u);
+  BOOST_CHECK_EQUAL(progress_of(db, action_kind::task, 0).cursor, 1u);
   size_t files = 0;
   if (fs::exists(opts.data_dir))
     for (auto& entry : fs::recursive_directory_iterator(opts.data_dir))
@@ -586,33 +1585,55 @@ BOOST_FIXTURE_TEST_CASE(in_memory_mode_writes_no_files, fixture) {
 }
 
 BOOST_FIXTURE_TEST_CASE(corrupt_values_are_errors, fixture) {
-  BOOST_REQUIRE(!db->accept_events({{0, 1, make_event("e1")}}, now));
-  BOOST_REQUIRE(!db->commit_match(0, {}, {make_delivery("t", action_kind::task, 1)}));
+  REQUIRE_OK(db->accept_events({chosen(0, 1, make_event("e1"))}, now));
+  REQUIRE_OK(record_first(db, 0, make_record("t", action_kind::task, 1)));
   db.reset();
-  with_raw_db(opts.data_dir, [](rocksdb::DB& raw, auto& families) {
+  with_raw_db(opts.data_dir, [](rocksdb::DB& raw, raw_families& families) {
     std::string garbage = "\xff\xff\xff\x7f garbage";
-    BOOST_REQUIRE(raw.Put({}, families.at(keys::dispatchers_family), "bad-one", garbage).ok());
-    BOOST_REQUIRE(raw.Put({}, families.at(keys::seen_family), "e1",
-                          garbage)
-                    .ok());
-    BOOST_REQUIRE(raw.Put({}, families.at(keys::deliveries_family),
-                          keys::delivery_key(action_kind::task, 1, "t"), "")
-                    .ok());
+    auto put = [&](const char* family, const std::string& key, const std::string& value) {
+      BOOST_REQUIRE(raw.Put({}, families.at(family), key, value).ok());
+    };
+    put(keys::dispatchers_family, "bad-one", garbage);
+    put(keys::seen_family, "e1", garbage);
+    put(keys::exceptions_family, keys::exception_key(action_kind::task, 0, 1, "t"), "");
+    put(keys::event_log_family, keys::log_entry_key(0, 1), "\x07junk");
+    put(keys::progress_family, keys::progress_key(action_kind::task, 0), "short");
+    put(keys::delivery_index_family, "x", "bad");
+    put(keys::dispatcher_versions_family, keys::version_key(0, 1, "dv"), garbage);
   });
   reopen();
+  auto contains = [](const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+  };
   auto loaded = db->load_dispatchers();
   BOOST_REQUIRE(!loaded);
   auto text = message_of(loaded.error());
-  BOOST_CHECK_MESSAGE(text.find("dispatchers") != std::string::npos, text);
-  BOOST_CHECK_MESSAGE(text.find("bad-one") != std::string::npos, text);
+  BOOST_CHECK_MESSAGE(contains(text, "dispatchers"), text);
+  BOOST_CHECK_MESSAGE(contains(text, "bad-one"), text);
   auto found = db->find_seen({"e1"}, 1, now);
   BOOST_REQUIRE(!found);
-  BOOST_CHECK(message_of(found.error()).find("seen") != std::string::npos);
-  auto queue = db->scan_due(action_kind::task, 10, [](const std::string&) { return false; });
+  BOOST_CHECK(contains(message_of(found.error()), "seen"));
+  auto queue = db->scan_due(action_kind::task, 0, 10, [](const std::string&) { return false; });
   BOOST_REQUIRE(!queue);
-  BOOST_CHECK(message_of(queue.error()).find("deliveries") != std::string::npos);
+  BOOST_CHECK_MESSAGE(contains(message_of(queue.error()), "exceptions"), message_of(queue.error()));
   BOOST_CHECK(db->for_each_delivery([](const delivery&) { return true; }));
+  BOOST_CHECK(db->for_each_waiting([](const delivery&) { return true; }));
   BOOST_CHECK(!db->get_waiting("t"));
+  auto log = db->scan_log(0, 0, 10);
+  BOOST_REQUIRE(!log);
+  BOOST_CHECK_MESSAGE(contains(message_of(log.error()), "event_log"), message_of(log.error()));
+  BOOST_CHECK(!db->get_logged(0, 1));
+  auto p = db->read_progress(action_kind::task, 0);
+  BOOST_REQUIRE(!p);
+  BOOST_CHECK_MESSAGE(contains(message_of(p.error()), "progress"), message_of(p.error()));
+  auto slot = db->find_record("x");
+  BOOST_REQUIRE(!slot);
+  BOOST_CHECK_MESSAGE(contains(message_of(slot.error()), "delivery_index"),
+                      message_of(slot.error()));
+  auto versions = db->load_dispatcher_versions(0);
+  BOOST_REQUIRE(!versions);
+  BOOST_CHECK_MESSAGE(contains(message_of(versions.error()), "dispatcher_versions"),
+                      message_of(versions.error()));
 }
 
 BOOST_AUTO_TEST_CASE(full_disk_gives_no_space_errors) {
@@ -629,11 +1650,12 @@ BOOST_AUTO_TEST_CASE(full_disk_gives_no_space_errors) {
     opts.block_cache_bytes = 1 << 20;
     opts.write_buffer_bytes = 1 << 20;
     auto opened = dispatch::store::open(opts);
-    BOOST_REQUIRE_MESSAGE(opened, message_of(opened.error()));
+    BOOST_REQUIRE_MESSAGE(opened, test::why(opened));
     auto db = *opened;
     std::string content = "{\"blob\":\"" + std::string(64 * 1024, 'x') + "\"}";
     for (uint64_t seq = 1; seq < 1000 && !failure; ++seq)
-      failure = db->accept_events({{0, seq, make_event("e" + std::to_string(seq), content)}}, now);
+      failure = db->accept_events({chosen(0, seq, make_event("e" + std::to_string(seq), content))},
+                                  now);
     BOOST_CHECK(failure);
     BOOST_CHECK_MESSAGE(message_of(failure).find("no space") != std::string::npos,
                         message_of(failure));
@@ -652,6 +1674,332 @@ BOOST_AUTO_TEST_CASE(full_disk_gives_no_space_errors) {
   }
   auto umount = "umount " + dir.path;
   BOOST_CHECK_EQUAL(std::system(umount.c_str()), 0);
+}
+
+// -- migration from schema 2 --------------------------------------------------------------------------
+
+BOOST_FIXTURE_TEST_CASE(schema2_directory_is_migrated_in_place, schema2_fixture) {
+  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(2));
+  open();
+  BOOST_CHECK_EQUAL(db->shards(), 4u);
+  db.reset();
+  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(3));
+  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::shard_count_key), u32(4));
+  auto families = families_of(opts.data_dir);
+  BOOST_CHECK(!has(families, keys::legacy_inbox_family));
+  BOOST_CHECK(!has(families, keys::legacy_deliveries_family));
+  for (auto* name : {keys::event_log_family, keys::exceptions_family, keys::progress_family,
+                     keys::dispatcher_versions_family, keys::delivery_index_family,
+                     keys::dead_letters_family, keys::history_family, keys::seen_family,
+                     keys::log_family})
+    BOOST_CHECK_MESSAGE(has(families, name), name);
+  // The unmatched events are in the log in the compact form.
+  auto entries = raw_entries(opts.data_dir, keys::event_log_family);
+  BOOST_REQUIRE_EQUAL(entries.size(), 4u);
+  for (int i = 9; i <= 12; ++i) {
+    auto& entry = entries[static_cast<size_t>(i - 9)];
+    BOOST_CHECK(entry.first == keys::log_entry_key(deleted_shard, seq2(i)));
+    BOOST_CHECK_EQUAL(static_cast<int>(entry.second[0]), 1);
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(schema2_unmatched_events_move_into_the_log, schema2_fixture) {
+  open();
+  auto log = log_of(db, deleted_shard);
+  BOOST_REQUIRE_EQUAL(log.size(), 4u);
+  for (int i = 9; i <= 12; ++i) {
+    auto& entry = log[static_cast<size_t>(i - 9)];
+    BOOST_CHECK_EQUAL(entry.sequence, seq2(i));
+    BOOST_CHECK_EQUAL(entry.event.id, event2(i));
+    BOOST_CHECK_EQUAL(entry.event.type, "user_deleted");
+    BOOST_CHECK_EQUAL(entry.event.content, "{\"userId\":" + std::to_string(i) + "}");
+    BOOST_CHECK_EQUAL(entry.event.creation_timestamp, t0 + i);
+  }
+  BOOST_CHECK_EQUAL(event2(10), "000000000000000000000e0a");
+  for (uint32_t shard = 1; shard < 4; ++shard)
+    BOOST_CHECK(log_of(db, shard).empty());
+  BOOST_CHECK_EQUAL(db->last_log_sequence(deleted_shard), seq2(12));
+  BOOST_CHECK_EQUAL(db->last_log_sequence(created_shard), 0u);
+  BOOST_CHECK_EQUAL(db->last_log_sequence(), seq2(12));
+  auto one = db->get_logged(deleted_shard, seq2(10));
+  BOOST_REQUIRE(one);
+  BOOST_CHECK(*one && (*one)->id == event2(10));
+  // Matched events (e01..e08) left the inbox in schema 2 already.
+  auto gone = db->get_logged(deleted_shard, seq2(8));
+  BOOST_REQUIRE(gone);
+  BOOST_CHECK(!*gone);
+  // The emitters start from the beginning.
+  for (uint32_t shard = 0; shard < 4; ++shard)
+    for (auto kind : {action_kind::task, action_kind::mail})
+      BOOST_CHECK_EQUAL(progress_of(db, kind, shard).cursor, 0u);
+  std::vector<std::string> unfinished;
+  REQUIRE_OK(db->for_each_unfinished_event([&](const event& x) {
+    unfinished.push_back(x.id);
+    return true;
+  }));
+  BOOST_CHECK((unfinished == std::vector<std::string>{event2(9), event2(10), event2(11),
+                                                      event2(12)}));
+}
+
+BOOST_FIXTURE_TEST_CASE(schema2_dispatchers_get_versions_from_zero, schema2_fixture) {
+  open();
+  auto loaded = db->load_dispatchers();
+  BOOST_REQUIRE(loaded);
+  BOOST_REQUIRE_EQUAL(loaded->size(), 3u);
+  std::map<std::string, dispatcher> by_id;
+  for (auto& d : *loaded)
+    by_id[d.id] = d;
+  BOOST_CHECK_EQUAL(by_id.at(hexid(0xd1)).event_type, "user_created");
+  auto deleted = versions_of(db, deleted_shard);
+  BOOST_REQUIRE_EQUAL(deleted.size(), 2u);
+  BOOST_CHECK_EQUAL(deleted[0].from, 0u);
+  BOOST_CHECK_EQUAL(deleted[0].id, hexid(0xd2));
+  BOOST_CHECK(deleted[0].value == caf::optional<dispatcher>{by_id.at(hexid(0xd2))});
+  BOOST_CHECK_EQUAL(deleted[1].from, 0u);
+  BOOST_CHECK_EQUAL(deleted[1].id, hexid(0xd3));
+  BOOST_CHECK(deleted[1].value == caf::optional<dispatcher>{by_id.at(hexid(0xd3))});
+  auto created = versions_of(db, created_shard);
+  BOOST_REQUIRE_EQUAL(created.size(), 1u);
+  BOOST_CHECK_EQUAL(created[0].from, 0u);
+  BOOST_CHECK_EQUAL(created[0].id, hexid(0xd1));
+  BOOST_CHECK(created[0].value == caf::optional<dispatcher>{by_id.at(hexid(0xd1))});
+  BOOST_CHECK(versions_of(db, 2).empty());
+  BOOST_CHECK(versions_of(db, 3).empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(schema2_waiting_deliveries_become_exception_records, schema2_fixture) {
+  open();
+  struct expected_waiting {
+    std::string id;
+    int event;
+    action_kind kind;
+    uint32_t shard;
+    delivery_status status;
+    timestamp_ms due;
+    uint32_t attempts;
+  };
+  std::vector<expected_waiting> expected{
+    {task(1), 1, action_kind::task, created_shard, delivery_status::held, far_future, 0},
+    {task(2), 2, action_kind::task, created_shard, delivery_status::held, far_future, 0},
+    {task(4), 4, action_kind::task, deleted_shard, delivery_status::retrying, year_2001, 2},
+    {task(6), 6, action_kind::task, deleted_shard, delivery_status::pending, t0 + 200, 0},
+    {task(8), 8, action_kind::task, deleted_shard, delivery_status::pending, t0 + 200, 0},
+  };
+  for (int i = 3; i <= 8; ++i)
+    expected.push_back(
+      {mail(i), i, action_kind::mail, deleted_shard, delivery_status::pending, t0 + 200, 0});
+  for (auto& x : expected) {
+    auto got = waiting_of(db, x.id);
+    BOOST_REQUIRE_MESSAGE(got, "waiting " << x.id);
+    BOOST_CHECK_EQUAL(got->id, x.id);
+    BOOST_CHECK(got->kind == x.kind);
+    BOOST_CHECK_EQUAL(got->event_id, event2(x.event));
+    BOOST_CHECK_MESSAGE(got->status == x.status, "status of " << x.id);
+    BOOST_CHECK_EQUAL(got->next_attempt, x.due);
+    BOOST_CHECK_EQUAL(got->attempts, x.attempts);
+    auto slot = slot_of(db, x.id);
+    BOOST_REQUIRE_MESSAGE(slot, "record of " << x.id);
+    BOOST_CHECK(slot->place == record_place::waiting);
+    BOOST_CHECK(slot->kind == x.kind);
+    BOOST_CHECK_EQUAL(slot->shard, x.shard);
+    BOOST_CHECK_EQUAL(slot->field, x.due);
+  }
+  BOOST_CHECK_EQUAL(waiting_of(db, task(4))->last_error, "sink: 503 Service Unavailable");
+  // Each in its shard's queue, in due-time order (ties by id).
+  auto queue_of = [&](action_kind kind, uint32_t shard) {
+    std::vector<std::pair<timestamp_ms, std::string>> xs;
+    for (auto& x : expected)
+      if (x.kind == kind && x.shard == shard)
+        xs.emplace_back(x.due, x.id);
+    std::sort(xs.begin(), xs.end());
+    std::vector<std::string> ids;
+    for (auto& x : xs)
+      ids.push_back(x.second);
+    return ids;
+  };
+  BOOST_CHECK(ids_of(due(db, action_kind::task, created_shard)) ==
+              queue_of(action_kind::task, created_shard));
+  BOOST_CHECK((ids_of(due(db, action_kind::task, deleted_shard)) ==
+               std::vector<std::string>{task(4), std::min(task(6), task(8)),
+                                        std::max(task(6), task(8))}));
+  BOOST_CHECK(ids_of(due(db, action_kind::task, deleted_shard)) ==
+              queue_of(action_kind::task, deleted_shard));
+  BOOST_CHECK(ids_of(due(db, action_kind::mail, deleted_shard)) ==
+              queue_of(action_kind::mail, deleted_shard));
+  BOOST_CHECK_EQUAL(due(db, action_kind::mail, deleted_shard).size(), 6u);
+  BOOST_CHECK(due(db, action_kind::mail, created_shard).empty());
+  BOOST_CHECK(due(db, action_kind::task, 2).empty());
+  BOOST_CHECK(due(db, action_kind::task, 3).empty());
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 5u);
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::mail), 6u);
+  size_t waiting = 0;
+  REQUIRE_OK(db->for_each_waiting([&](const delivery&) { return ++waiting, true; }));
+  BOOST_CHECK_EQUAL(waiting, 11u);
+}
+
+BOOST_FIXTURE_TEST_CASE(schema2_dead_letters_history_log_and_seen_are_kept, schema2_fixture) {
+  open();
+  // The dead task of e05.
+  auto letter = dead_letter_of(db, task(5));
+  BOOST_REQUIRE(letter);
+  BOOST_CHECK(letter->status == delivery_status::dead);
+  BOOST_CHECK_EQUAL(letter->attempts, 3u);
+  BOOST_CHECK_EQUAL(letter->last_error, "sink: 400 Bad Request");
+  BOOST_CHECK_EQUAL(letter->event_id, event2(5));
+  BOOST_CHECK((ids_of(list_all(db, scope_of(status_eq("dead")))) ==
+               std::vector<std::string>{task(5)}));
+  BOOST_CHECK_EQUAL(list_all(db, scope_of(id_eq(task(5)))).size(), 1u);
+  // History: the delivered tasks of e03 and e07.
+  auto delivered = list_all(db, scope_of(status_eq("delivered")));
+  BOOST_CHECK(sorted(ids_of(delivered)) == sorted({task(3), task(7)}));
+  for (auto& d : delivered) {
+    BOOST_CHECK(d.status == delivery_status::delivered);
+    BOOST_CHECK_EQUAL(d.attempts, 1u);
+    BOOST_CHECK_EQUAL(d.finished, t0 + 300);
+  }
+  auto e03 = list_all(db, scope_of(id_eq(task(3))));
+  BOOST_REQUIRE_EQUAL(e03.size(), 1u);
+  BOOST_CHECK(e03[0].status == delivery_status::delivered);
+  // The built-in log's two task records.
+  std::vector<log_record> records;
+  REQUIRE_OK(db->for_each_log(action_kind::task, [&](const log_record& r) {
+    records.push_back(r);
+    return true;
+  }));
+  BOOST_REQUIRE_EQUAL(records.size(), 2u);
+  std::vector<std::string> logged;
+  for (auto& r : records) {
+    logged.push_back(r.id);
+    BOOST_CHECK_EQUAL(r.received, t0 + 300);
+    BOOST_CHECK_EQUAL(r.json, "{\"id\":\"" + r.id + "\",\"functionName\":\"erase\"}");
+  }
+  BOOST_CHECK(sorted(logged) == sorted({task(3), task(5)}));
+  size_t mails = 0;
+  REQUIRE_OK(db->for_each_log(action_kind::mail, [&](const log_record&) { return ++mails, true; }));
+  BOOST_CHECK_EQUAL(mails, 0u);
+  // `seen` (the events are from 2025-12-01: a window reaching back to them).
+  auto found = db->find_seen({event2(1), event2(12), hexid(0xe0d)}, 100000, now_ms());
+  BOOST_REQUIRE_MESSAGE(found, test::why(found));
+  BOOST_REQUIRE((*found)[0]);
+  BOOST_CHECK((*(*found)[0] == event{event2(1), "user_created", "{\"userId\":1}", t0 + 1}));
+  BOOST_CHECK((*found)[1] && (*found)[1]->content == "{\"userId\":12}");
+  BOOST_CHECK(!(*found)[2]);
+  // Every delivery listed once: 11 waiting, 1 dead, 2 in history, 8 derived from e09..e12.
+  auto all = list_all(db);
+  BOOST_CHECK_EQUAL(all.size(), 22u);
+  std::set<std::string> distinct;
+  for (auto& d : all)
+    distinct.insert(d.id);
+  BOOST_CHECK_EQUAL(distinct.size(), all.size());
+  // The dead task can be revived.
+  auto revived = *letter;
+  revived.status = delivery_status::pending;
+  revived.attempts = 0;
+  revived.last_error.clear();
+  revived.finished = 0;
+  revived.next_attempt = now_ms();
+  REQUIRE_OK(db->revive(revived, deleted_shard));
+  BOOST_CHECK(!dead_letter_of(db, task(5)));
+  auto back = waiting_of(db, task(5));
+  BOOST_CHECK(back && *back == revived);
+  BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 6u);
+  BOOST_CHECK_EQUAL(count_id(due(db, action_kind::task, deleted_shard), task(5)), 1u);
+  BOOST_CHECK(list_all(db, scope_of(status_eq("dead"))).empty());
+  all = list_all(db);
+  BOOST_CHECK_EQUAL(all.size(), 22u);
+  BOOST_CHECK_EQUAL(count_id(all, task(5)), 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(schema2_events_still_in_the_log_derive_deliveries, schema2_fixture) {
+  open();
+  auto pending = list_all(db, scope_of(status_eq("pending")));
+  for (int i = 9; i <= 12; ++i) {
+    auto task_id = delivery_id_at(delivery_position{seq2(i), deleted_shard, 0});
+    auto mail_id = delivery_id_at(delivery_position{seq2(i), deleted_shard, 1});
+    auto* task = find_id(pending, task_id);
+    BOOST_REQUIRE_MESSAGE(task, "task of e" << i);
+    BOOST_CHECK(task->kind == action_kind::task);
+    BOOST_CHECK_EQUAL(task->event_id, event2(i));
+    BOOST_CHECK_EQUAL(task->dispatcher_id, hexid(0xd2));
+    BOOST_CHECK_EQUAL(task->task.function_name, "erase");
+    auto* mail = find_id(pending, mail_id);
+    BOOST_REQUIRE_MESSAGE(mail, "mail of e" << i);
+    BOOST_CHECK(mail->kind == action_kind::mail);
+    BOOST_CHECK_EQUAL(mail->dispatcher_id, hexid(0xd3));
+    BOOST_CHECK_EQUAL(list_all(db, scope_of(id_eq(mail_id))).size(), 1u);
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(schema2_second_open_changes_nothing, schema2_fixture) {
+  open();
+  auto first = snapshot_of(db);
+  BOOST_CHECK_EQUAL(first.deliveries.size(), 22u);
+  BOOST_CHECK_EQUAL(first.waiting_tasks, 5u);
+  BOOST_CHECK_EQUAL(first.waiting_mails, 6u);
+  db.reset();
+  auto families = families_of(opts.data_dir);
+  auto index = raw_entries(opts.data_dir, keys::delivery_index_family);
+  auto exceptions = raw_entries(opts.data_dir, keys::exceptions_family);
+  auto versions = raw_entries(opts.data_dir, keys::dispatcher_versions_family);
+  auto log = raw_entries(opts.data_dir, keys::event_log_family);
+  open();
+  check_same(first, snapshot_of(db));
+  db.reset();
+  BOOST_CHECK(families_of(opts.data_dir) == families);
+  BOOST_CHECK(raw_entries(opts.data_dir, keys::delivery_index_family) == index);
+  BOOST_CHECK(raw_entries(opts.data_dir, keys::exceptions_family) == exceptions);
+  BOOST_CHECK(raw_entries(opts.data_dir, keys::dispatcher_versions_family) == versions);
+  BOOST_CHECK(raw_entries(opts.data_dir, keys::event_log_family) == log);
+  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(3));
+}
+
+// The store flushes on an orderly shutdown: right after the migration (the same process that
+// dropped the old families) that must work as well as after any other open.
+BOOST_FIXTURE_TEST_CASE(schema2_flush_works_right_after_the_migration, schema2_fixture) {
+  open();
+  auto err = db->flush();
+  BOOST_CHECK_MESSAGE(!err, "flush after the migration: " + message_of(err));
+  REQUIRE_OK(db->probe_write());
+  open();
+  auto again = db->flush();
+  BOOST_CHECK_MESSAGE(!again, "flush after reopening: " + message_of(again));
+}
+
+// A migration killed while moving the inbox resumes: here two of the four unmatched events had
+// moved already (they are simply gone from the inbox); the other two arrive, the rest migrates.
+BOOST_FIXTURE_TEST_CASE(schema2_migration_resumes_with_a_partly_emptied_inbox, schema2_fixture) {
+  with_raw_db(opts.data_dir, [](rocksdb::DB& raw, raw_families& families) {
+    auto* inbox = families.at(keys::legacy_inbox_family);
+    for (int i : {9, 10})
+      BOOST_REQUIRE(raw.Delete({}, inbox, keys::log_entry_key(deleted_shard, seq2(i))).ok());
+  });
+  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(2));
+  open();
+  auto check = [&] {
+    auto log = log_of(db, deleted_shard);
+    BOOST_REQUIRE_EQUAL(log.size(), 2u);
+    BOOST_CHECK_EQUAL(log[0].sequence, seq2(11));
+    BOOST_CHECK_EQUAL(log[0].event.id, event2(11));
+    BOOST_CHECK_EQUAL(log[0].event.content, "{\"userId\":11}");
+    BOOST_CHECK_EQUAL(log[1].sequence, seq2(12));
+    BOOST_CHECK_EQUAL(log[1].event.id, event2(12));
+    BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 5u);
+    BOOST_CHECK_EQUAL(db->waiting_size(action_kind::mail), 6u);
+    BOOST_CHECK_EQUAL(versions_of(db, deleted_shard).size(), 2u);
+    BOOST_CHECK_EQUAL(versions_of(db, created_shard).size(), 1u);
+    BOOST_CHECK(dead_letter_of(db, task(5)));
+    BOOST_CHECK_EQUAL(list_all(db).size(), 11u + 1 + 2 + 4);
+  };
+  check();
+  auto first = snapshot_of(db);
+  open(); // idempotent
+  check();
+  check_same(first, snapshot_of(db));
+  db.reset();
+  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(3));
+  auto families = families_of(opts.data_dir);
+  BOOST_CHECK(!has(families, keys::legacy_inbox_family));
+  BOOST_CHECK(!has(families, keys::legacy_deliveries_family));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

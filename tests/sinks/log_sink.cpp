@@ -50,9 +50,13 @@ struct fixture {
 
   delivery_result deliver(const delivery& d) {
     delivery_result result = retry_later("no answer");
-    self->request(sink, 10s, deliver_atom::value, d)
-        .receive([&](const delivery_result& r) { result = r; },
-                 [&](const caf::error& err) { result = retry_later(message_of(err)); });
+    self->request(sink, 10s, deliver_atom::value, delivery_list{d})
+        .receive(
+          [&](const delivery_result_list& r) {
+            BOOST_REQUIRE_EQUAL(r.size(), 1u);
+            result = r.front();
+          },
+          [&](const caf::error& err) { result = retry_later(message_of(err)); });
     return result;
   }
 
@@ -187,17 +191,43 @@ BOOST_FIXTURE_TEST_CASE(deep_nesting_does_not_crash_the_sink, fixture) {
   BOOST_TEST(records[0].json.find(deep) != std::string::npos);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_batch_gets_one_answer_per_delivery_in_order, fixture) {
+  auto good = make(action_kind::task);
+  auto bad = make(action_kind::task);
+  bad.task.data = "[1,2]";
+  auto mail = make(action_kind::mail);
+  delivery_result_list results;
+  self->request(sink, 10s, deliver_atom::value, delivery_list{good, bad, mail})
+      .receive([&](const delivery_result_list& r) { results = r; },
+               [&](const caf::error& err) { BOOST_FAIL(message_of(err)); });
+  BOOST_REQUIRE_EQUAL(results.size(), 3u);
+  BOOST_TEST((results[0].verdict == sink_verdict::delivered));
+  BOOST_TEST((results[1].verdict == sink_verdict::permanent));
+  BOOST_TEST((results[2].verdict == sink_verdict::delivered));
+  BOOST_TEST(logged(action_kind::task).size() == 1u);
+  BOOST_TEST(logged(action_kind::mail).size() == 1u);
+}
+
 BOOST_FIXTURE_TEST_CASE(an_emitter_delivers_into_the_log, fixture) {
   engine_config config;
   auto metrics = std::make_shared<engine_metrics>();
-  auto em = sys.spawn(dispatch::emitter, action_kind::task, config, db, metrics,
+  auto em = sys.spawn(dispatch::emitter, action_kind::task, uint32_t{0}, config, db, metrics,
                       sink_binding{sink, false});
   spawned.push_back(caf::actor_cast<caf::actor>(em));
   auto d = make(action_kind::task);
   d.task.function_name = "viaEmitter";
-  auto err = db->commit_match(0, {}, {d});
-  BOOST_REQUIRE_MESSAGE(!err, "commit_match: " << message_of(err));
-  caf::anon_send(em, enqueue_atom::value, delivery_list{d});
+  // As a matcher hands it over: a live batch continuing the log from the emitter's cursor (0).
+  // The emitter is told no matcher, so it takes live batches at once only after catching up:
+  // a reader that has nothing past the cursor stands in for the matcher.
+  auto reader = sys.spawn([]() -> log_reader_actor::behavior_type {
+    return {[](rederive_atom, action_kind, uint64_t after, uint32_t) {
+      return delivery_batch{after, after, true, {}};
+    }};
+  });
+  spawned.push_back(caf::actor_cast<caf::actor>(reader));
+  caf::anon_send(em, handles_atom::value, reader);
+  std::this_thread::sleep_for(200ms); // the catch-up read has come back
+  caf::anon_send(em, enqueue_atom::value, delivery_batch{0, 1, true, delivery_list{d}});
   auto until = std::chrono::steady_clock::now() + 20s;
   while (logged(action_kind::task).empty() && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(10ms);

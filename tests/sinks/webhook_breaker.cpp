@@ -67,12 +67,14 @@ BOOST_AUTO_TEST_CASE(a_half_open_breaker_lets_only_the_probe_through) {
   auto sink = spawn();
   deliver(sink, make_delivery(action_kind::task));
   std::this_thread::sleep_for(300ms);
-  auto probe = self->request(sink, 10s, deliver_atom::value, make_delivery(action_kind::task));
+  auto probe = self->request(sink, 10s, deliver_atom::value,
+                             delivery_list{make_delivery(action_kind::task)});
   BOOST_REQUIRE(server.wait_for_requests(2));
   auto meanwhile = deliver(sink, make_delivery(action_kind::task));
   BOOST_TEST(contains(meanwhile.reason, "half-open"), meanwhile.reason);
   delivery_result probed = retry_later("no answer");
-  probe.receive([&](const delivery_result& r) { probed = r; }, [](const caf::error&) {});
+  probe.receive([&](const delivery_result_list& r) { probed = r.at(0); },
+                [](const caf::error&) {});
   BOOST_TEST(is(probed, sink_verdict::delivered));
   BOOST_TEST(server.request_count() == 2u);
 }
@@ -109,20 +111,25 @@ BOOST_AUTO_TEST_CASE(a_burst_of_concurrent_deliveries_is_all_answered) {
   server.set_default(respond_after(5ms, 202));
   auto sink = spawn();
   constexpr size_t burst = 200;
-  using handle = decltype(self->request(sink, 30s, deliver_atom::value, delivery{}));
+  using handle = decltype(self->request(sink, 30s, deliver_atom::value, delivery_list{}));
   std::vector<handle> waiting;
   std::set<std::string> ids;
-  for (size_t i = 0; i < burst; ++i) {
-    auto d = make_delivery(action_kind::task);
-    ids.insert(d.id);
-    waiting.push_back(self->request(sink, 30s, deliver_atom::value, d));
+  // Half one delivery per request, half in batches of 10: every delivery gets its answer.
+  for (size_t i = 0; i < burst;) {
+    delivery_list batch;
+    for (size_t n = i < burst / 2 ? 1 : 10; n > 0 && i < burst; --n, ++i) {
+      batch.push_back(make_delivery(action_kind::task));
+      ids.insert(batch.back().id);
+    }
+    waiting.push_back(self->request(sink, 30s, deliver_atom::value, std::move(batch)));
   }
   size_t delivered_count = 0;
   for (auto& w : waiting)
     w.receive(
-      [&](const delivery_result& r) {
-        if (is(r, sink_verdict::delivered))
-          ++delivered_count;
+      [&](const delivery_result_list& rs) {
+        for (auto& r : rs)
+          if (is(r, sink_verdict::delivered))
+            ++delivered_count;
       },
       [](const caf::error& err) { BOOST_TEST_MESSAGE("error: " << message_of(err)); });
   BOOST_TEST(delivered_count == burst);
@@ -170,13 +177,14 @@ BOOST_AUTO_TEST_CASE(a_sink_stopped_with_requests_in_flight_lets_go_of_them) {
   config.timeout = 10s;
   auto sink = spawn();
   for (int i = 0; i < 5; ++i)
-    self->send(sink, deliver_atom::value, make_delivery(action_kind::task));
+    self->send(sink, deliver_atom::value, delivery_list{make_delivery(action_kind::task)});
   BOOST_REQUIRE(server.wait_for_requests(5));
   caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
   // A stopped sink answers nothing more; its thread is gone (the actor system's end waits for it).
-  auto after = self->request(sink, 1s, deliver_atom::value, make_delivery(action_kind::task));
+  auto after = self->request(sink, 1s, deliver_atom::value,
+                             delivery_list{make_delivery(action_kind::task)});
   bool answered = false;
-  after.receive([&](const delivery_result&) { answered = true; }, [](const caf::error&) {});
+  after.receive([&](const delivery_result_list&) { answered = true; }, [](const caf::error&) {});
   BOOST_TEST(!answered);
 }
 
@@ -187,7 +195,7 @@ BOOST_AUTO_TEST_CASE(a_sink_nobody_references_stops_by_itself) {
   {
     auto sink = spawn_webhook_sink(sys, action_kind::task, config);
     BOOST_REQUIRE(sink);
-    self->send(*sink, deliver_atom::value, make_delivery(action_kind::task));
+    self->send(*sink, deliver_atom::value, delivery_list{make_delivery(action_kind::task)});
     BOOST_REQUIRE(server.wait_for_requests(1));
   }
   // The actor system's destructor (end of the test) waits for every actor: it would hang if the

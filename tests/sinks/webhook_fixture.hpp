@@ -46,9 +46,15 @@ struct sink_fixture {
 
   delivery_result deliver(const sink_actor& sink, const delivery& d) {
     delivery_result result = retry_later("no answer");
-    self->request(sink, 10s, deliver_atom::value, d)
-      .receive([&](const delivery_result& r) { result = r; },
-               [&](const caf::error& err) { result = retry_later("error: " + message_of(err)); });
+    self->request(sink, 10s, deliver_atom::value, delivery_list{d})
+      .receive(
+        [&](const delivery_result_list& r) {
+          if (r.size() == 1)
+            result = r.front();
+          else
+            result = retry_later("error: " + std::to_string(r.size()) + " answers for one");
+        },
+        [&](const caf::error& err) { result = retry_later("error: " + message_of(err)); });
     return result;
   }
 };

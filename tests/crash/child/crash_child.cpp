@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <deque>
+#include <unordered_set>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -49,13 +50,28 @@ int open_append(const std::string& path) {
   return fd;
 }
 
-/// The task sink: records each delivery before answering it delivered.
-sink_actor::behavior_type file_sink(sink_actor::pointer, int fd) {
+/// The task sink: records each batch (one write) before answering it delivered. With
+/// `fail_every` N > 0, the first attempt of every N-th event's delivery fails (retry at once), so
+/// that outcome writes hold exception records; failed attempts are not recorded.
+sink_actor::behavior_type file_sink(sink_actor::pointer, int fd, uint32_t fail_every) {
+  auto failed = std::make_shared<std::unordered_set<std::string>>();
   return {
-      [fd](deliver_atom, const delivery& d) -> delivery_result {
-        if (!append(fd, d.id + " " + d.event_id + "\n"))
-          return retry_later("crash_child: cannot record the delivery");
-        return delivered();
+      [fd, fail_every, failed](deliver_atom, const delivery_list& batch) {
+        delivery_result_list results(batch.size(), delivered());
+        std::string lines;
+        for (size_t i = 0; i < batch.size(); ++i) {
+          auto& d = batch[i];
+          auto index = std::strtoul(d.event_id.c_str() + 16, nullptr, 16);
+          if (fail_every > 0 && index % fail_every == 0 && failed->insert(d.id).second) {
+            results[i] = retry_later("crash_child: scripted first failure");
+            continue;
+          }
+          lines += d.id + " " + d.event_id + "\n";
+        }
+        if (!lines.empty() && !append(fd, lines))
+          return delivery_result_list(batch.size(),
+                                      retry_later("crash_child: cannot record the deliveries"));
+        return results;
       },
   };
 }
@@ -222,7 +238,11 @@ int main(int argc, char** argv) {
   engine_config config;
   config.data_dir = argv[1];
   engine_sinks sinks;
-  sinks.task = sink_binding{sys.spawn(file_sink, deliveries_fd), false};
+  auto fail_every = std::getenv(crash::fail_every_variable);
+  sinks.task = sink_binding{
+    sys.spawn(file_sink, deliveries_fd,
+              fail_every ? static_cast<uint32_t>(std::strtoul(fail_every, nullptr, 10)) : 0u),
+    false};
   auto engine = spawn_engine(sys, config, sinks);
   if (!engine) {
     std::cerr << "crash_child: cannot start the engine: " << message_of(engine.error()) << "\n";

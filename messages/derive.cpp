@@ -1,0 +1,140 @@
+// Deriving deliveries from the log, and the dispatchers of a shard over time.
+#include "messages/derive.hpp"
+
+#include <algorithm>
+
+#include "messages/ids.hpp"
+#include "messages/json.hpp"
+
+namespace dispatch {
+
+delivery make_delivery(std::string id, const event& ev, const dispatcher& disp, const action& act,
+                       bool task_sink_schedules, timestamp_ms created) {
+  delivery d;
+  d.id = std::move(id);
+  d.kind = act.kind;
+  d.event_id = ev.id;
+  d.event_type = ev.type;
+  d.dispatcher_id = disp.id;
+  d.action_id = act.id;
+  d.created = created;
+  d.next_attempt = created;
+  d.status = delivery_status::pending;
+  if (act.kind == action_kind::task) {
+    d.task.function_name = act.function_name;
+    d.task.data = task_data_with_event(act.data, ev);
+    d.task.tags = act.tags;
+    d.task.start_timestamp = act.start_timestamp;
+    d.task.priority = act.priority;
+    if (!task_sink_schedules && act.start_timestamp && *act.start_timestamp > created) {
+      d.status = delivery_status::held;
+      d.next_attempt = *act.start_timestamp;
+    }
+  } else {
+    d.mail.template_id = act.template_id;
+    d.mail.recipients = act.recipients;
+    d.mail.content = mail_content_of(ev);
+  }
+  return d;
+}
+
+namespace {
+
+const dispatcher_timeline::dispatcher_set no_dispatchers;
+
+} // namespace
+
+void dispatcher_timeline::apply(uint64_t from, const std::string& id, const dispatcher* d) {
+  // The set of `type` from `from` on, starting as the latest one (edited in place when it starts
+  // at `from` already).
+  auto set_from = [this, from](const std::string& type) -> dispatcher_set& {
+    auto& spans = by_type_[type];
+    if (spans.empty() || spans.back().from < from) {
+      auto copy = spans.empty() ? dispatcher_set{} : spans.back().set;
+      spans.push_back(span{from, std::move(copy)});
+    }
+    return spans.back().set;
+  };
+  auto by_id = [](const dispatcher& x, const std::string& key) { return x.id < key; };
+  if (auto old = type_of_.find(id); old != type_of_.end()) {
+    auto& set = set_from(old->second);
+    auto i = std::lower_bound(set.begin(), set.end(), id, by_id);
+    if (i != set.end() && i->id == id)
+      set.erase(i);
+    type_of_.erase(old);
+  }
+  if (d == nullptr)
+    return;
+  auto& set = set_from(d->event_type);
+  auto i = std::lower_bound(set.begin(), set.end(), id, by_id);
+  set.insert(i, *d);
+  type_of_.emplace(id, d->event_type);
+}
+
+const dispatcher_timeline::dispatcher_set& dispatcher_timeline::at(const std::string& type,
+                                                                   uint64_t sequence) const {
+  auto i = by_type_.find(type);
+  if (i == by_type_.end())
+    return no_dispatchers;
+  auto& spans = i->second;
+  // The last span starting at or before `sequence`; live matching asks for the newest one.
+  if (spans.back().from <= sequence)
+    return spans.back().set;
+  auto after = std::upper_bound(spans.begin(), spans.end(), sequence,
+                                [](uint64_t seq, const span& s) { return seq < s.from; });
+  if (after == spans.begin())
+    return no_dispatchers;
+  return std::prev(after)->set;
+}
+
+const dispatcher* dispatcher_timeline::current(const std::string& id) const {
+  auto type = type_of_.find(id);
+  if (type == type_of_.end())
+    return nullptr;
+  auto& set = by_type_.at(type->second).back().set;
+  auto i = std::lower_bound(set.begin(), set.end(), id,
+                            [](const dispatcher& x, const std::string& key) { return x.id < key; });
+  return i != set.end() && i->id == id ? &*i : nullptr;
+}
+
+std::vector<const dispatcher*> dispatcher_timeline::all_current() const {
+  std::vector<const dispatcher*> result;
+  for (auto& [type, spans] : by_type_)
+    for (auto& d : spans.back().set)
+      result.push_back(&d);
+  return result;
+}
+
+void dispatcher_timeline::forget_before(uint64_t floor) {
+  for (auto i = by_type_.begin(); i != by_type_.end();) {
+    auto& spans = i->second;
+    // Keep the span in force at `floor` and every later one.
+    auto after = std::upper_bound(spans.begin(), spans.end(), floor,
+                                  [](uint64_t seq, const span& s) { return seq < s.from; });
+    if (after != spans.begin())
+      spans.erase(spans.begin(), std::prev(after));
+    if (spans.size() == 1 && spans.front().set.empty() && spans.front().from <= floor)
+      i = by_type_.erase(i);
+    else
+      ++i;
+  }
+}
+
+void derive_deliveries(const dispatcher_timeline::dispatcher_set& set, uint32_t shard,
+                       uint64_t sequence, const event& ev, bool task_sink_schedules,
+                       delivery_list* tasks, delivery_list* mails) {
+  delivery_position pos{sequence, shard, 0};
+  auto created = accepted_at(sequence);
+  for (auto& disp : set)
+    for (auto& act : disp.actions) {
+      if (pos.ordinal > max_delivery_ordinal)
+        return; // bounded where dispatchers are stored; never wraps onto another id
+      auto* out = act.kind == action_kind::task ? tasks : mails;
+      if (out != nullptr)
+        out->push_back(make_delivery(delivery_id_at(pos), ev, disp, act, task_sink_schedules,
+                                     created));
+      ++pos.ordinal;
+    }
+}
+
+} // namespace dispatch

@@ -1,0 +1,68 @@
+// Deriving deliveries: a delivery is a pure function of (logged event, the dispatchers in force at
+// the event's sequence, the action). The matcher derives live; recovery and reads derive again and
+// get the same deliveries with the same ids, so a happy delivery needs no record of its own.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "messages/delivery.hpp"
+#include "messages/dispatcher.hpp"
+#include "messages/event.hpp"
+
+namespace dispatch {
+
+/// Turns one event and one action of a dispatcher into its delivery with id `id`: pending since
+/// `created`, or held until the action's startTimestamp when the task sink does not schedule tasks
+/// itself and that time is later.
+delivery make_delivery(std::string id, const event& ev, const dispatcher& disp, const action& act,
+                       bool task_sink_schedules, timestamp_ms created);
+
+/// When an event at `sequence` was accepted (sequences are accept time in ms × 1000 + a counter).
+inline timestamp_ms accepted_at(uint64_t sequence) {
+  return static_cast<timestamp_ms>(sequence / 1000);
+}
+
+/// The dispatchers of one shard over time: which were in force for an event type from which
+/// sequence on. The matcher keeps one for matching and re-deriving; readers build one from the
+/// store's `dispatcher_versions`.
+class dispatcher_timeline {
+public:
+  using dispatcher_set = std::vector<dispatcher>; // one event type's, in id order
+
+  /// From sequence `from` on, dispatcher `id` is `*d`, or is gone when `d` is null. Changes come
+  /// in non-decreasing `from` order.
+  void apply(uint64_t from, const std::string& id, const dispatcher* d);
+
+  /// The dispatchers of `type` in force at `sequence`, in id order (empty when none).
+  const dispatcher_set& at(const std::string& type, uint64_t sequence) const;
+
+  /// The dispatcher `id` as now in force, or null.
+  const dispatcher* current(const std::string& id) const;
+
+  /// Every dispatcher now in force.
+  std::vector<const dispatcher*> all_current() const;
+
+  /// Forgets what was in force only before `floor` (the oldest sequence anything still derives).
+  void forget_before(uint64_t floor);
+
+private:
+  struct span {
+    uint64_t from;
+    dispatcher_set set;
+  };
+  std::unordered_map<std::string, std::vector<span>> by_type_; // spans in `from` order
+  std::unordered_map<std::string, std::string> type_of_;       // dispatcher id -> type now
+};
+
+/// The deliveries of one logged event: one per action of every dispatcher in `set`, ids by
+/// position (ordinals count every action, so a kind derived alone gets the same ids). Task
+/// deliveries are appended to `tasks`, mail deliveries to `mails`; a null list skips its kind.
+void derive_deliveries(const dispatcher_timeline::dispatcher_set& set, uint32_t shard,
+                       uint64_t sequence, const event& ev, bool task_sink_schedules,
+                       delivery_list* tasks, delivery_list* mails);
+
+} // namespace dispatch
