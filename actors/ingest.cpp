@@ -55,9 +55,13 @@ waiting_publisher admit(self_ptr self, const event_list& events) {
       continue;
     }
     --room;
-    if (!ev.id.empty())
+    // An event without an id gets one when it is written: the id says where it is in the log.
+    if (!ev.id.empty()) {
       st.client_ids.push_back(st.buffer.size());
-    complete(ev, now);
+      ev.id = normalize_id(ev.id);
+    }
+    if (ev.creation_timestamp == 0)
+      ev.creation_timestamp = now;
     st.buffer_bytes += ev.content.size() + ev.type.size() + 64;
     pub.slots.emplace_back(i, st.buffer.size());
     st.buffer.push_back(std::move(ev));
@@ -156,10 +160,13 @@ void flush(self_ptr self) {
         continue;
       }
     }
+    auto shard = shard_of(batch[i].type, st.db->shards());
+    auto sequence = st.next_sequence++;
+    if (!chosen)
+      batch[i].id = event_id_at(shard, sequence);
     // The answer gets a copy; the write and the route take the event itself.
     res.stored = batch[i];
-    auto shard = shard_of(batch[i].type, st.db->shards());
-    fresh.push_back(accepted_event{shard, st.next_sequence++, std::move(batch[i]), chosen});
+    fresh.push_back(accepted_event{shard, sequence, std::move(batch[i]), chosen});
   }
   if (!failure && !fresh.empty())
     failure = st.db->accept_events(fresh, now);

@@ -80,21 +80,50 @@ std::string delivery_id_at(const delivery_position& pos) {
   return out;
 }
 
+namespace {
+
+constexpr uint8_t logged_marker = 0xd5;
+
+uint64_t hex_field(std::string_view id, size_t first, size_t digits) {
+  uint64_t x = 0;
+  for (size_t i = first; i < first + digits; ++i) {
+    auto c = id[i];
+    auto v = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+    x = (x << 4) | static_cast<uint64_t>(v);
+  }
+  return x;
+}
+
+} // namespace
+
+std::string event_id_at(uint32_t shard, uint64_t sequence) {
+  auto seconds = sequence / 1000000;
+  auto rest = sequence - seconds * 1000000;
+  std::string out;
+  out.reserve(24);
+  for (int shift = 24; shift >= 0; shift -= 8)
+    append_hex(out, static_cast<uint8_t>(seconds >> shift));
+  append_hex(out, logged_marker);
+  append_hex(out, static_cast<uint8_t>(shard));
+  for (int shift = 40; shift >= 0; shift -= 8)
+    append_hex(out, static_cast<uint8_t>(rest >> shift));
+  return out;
+}
+
+bool logged_position_of(std::string_view id, uint32_t& shard, uint64_t& sequence) {
+  if (!is_object_id(id) || hex_field(id, 8, 2) != logged_marker)
+    return false;
+  shard = static_cast<uint32_t>(hex_field(id, 10, 2));
+  sequence = hex_field(id, 0, 8) * 1000000 + hex_field(id, 12, 12);
+  return true;
+}
+
 bool position_of(std::string_view id, delivery_position& out) {
   if (!is_object_id(id))
     return false;
-  auto field = [&id](size_t first, size_t digits) {
-    uint64_t x = 0;
-    for (size_t i = first; i < first + digits; ++i) {
-      auto c = id[i];
-      auto v = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-      x = (x << 4) | static_cast<uint64_t>(v);
-    }
-    return x;
-  };
-  out.sequence = field(0, 14);
-  out.shard = static_cast<uint32_t>(field(14, 4));
-  out.ordinal = static_cast<uint32_t>(field(18, 6));
+  out.sequence = hex_field(id, 0, 14);
+  out.shard = static_cast<uint32_t>(hex_field(id, 14, 4));
+  out.ordinal = static_cast<uint32_t>(hex_field(id, 18, 6));
   return true;
 }
 

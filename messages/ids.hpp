@@ -47,6 +47,16 @@ bool position_of(std::string_view id, delivery_position& out);
 /// The largest ordinal a position id can carry (deliveries per event, at most this plus one).
 constexpr uint32_t max_delivery_ordinal = (1u << 24) - 1;
 
+/// The id ingest gives an event published without one, in ObjectId layout: its first 4 bytes are
+/// the accept time in seconds, the rest says where the event is in the log (a marker byte, the
+/// shard, and the rest of the sequence), so the id leads back to the event without an index.
+/// `shard` below 256.
+std::string event_id_at(uint32_t shard, uint64_t sequence);
+
+/// Where an id made by `event_id_at` says its event is; false for any other id (a publisher's id
+/// that happens to carry the marker decodes too: compare the id of what is there).
+bool logged_position_of(std::string_view id, uint32_t& shard, uint64_t& sequence);
+
 /// Makes ObjectId-layout ids: 4 bytes of seconds, 5 bytes of node, 3 bytes of counter. Thread-safe.
 class id_generator {
 public:

@@ -22,7 +22,9 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 
+#include "messages/derive.hpp"
 #include "messages/error_code.hpp"
+#include "messages/ids.hpp"
 #include "persistence/codec.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/store_impl.hpp"
@@ -565,6 +567,20 @@ store::find_seen(const std::vector<std::string>& ids, uint32_t days, timestamp_m
                                  value.data() + 4, value.size() - 4, x))
       return err;
     result[i] = std::move(x);
+  }
+  // An id ingest generated is not in `seen`: it says where its event is in the log. (A
+  // publisher's id that only looks like one finds another event there, or none.)
+  for (size_t i = 0; i < ids.size(); ++i) {
+    uint32_t shard = 0;
+    uint64_t sequence = 0;
+    if (result[i] || !logged_position_of(ids[i], shard, sequence) || shard >= impl_->opts.shards
+        || day_of(accepted_at(sequence)) < first_day)
+      continue;
+    auto logged = get_logged(shard, sequence);
+    if (!logged)
+      return logged.error();
+    if (*logged && (*logged)->id == ids[i])
+      result[i] = std::move(*logged);
   }
   return result;
 }

@@ -605,6 +605,20 @@ caf::error store::visit_by_id(const std::function<bool(const delivery&)>& visit,
   };
   std::unordered_map<uint32_t, shard_view> views; // read once per shard named
   for (auto& id : ids) {
+    // The cursors first, the record after: an outcome writes a record and moves the cursor in
+    // one batch, so a cursor past the delivery read before "no record" means it was delivered.
+    delivery_position pos;
+    auto derivable = position_of(id, pos) && pos.shard < s.opts.shards;
+    auto view = views.end();
+    if (derivable) {
+      view = views.find(pos.shard);
+      if (view == views.end()) {
+        auto fresh = view_of(*this, pos.shard);
+        if (!fresh)
+          return fresh.error();
+        view = views.emplace(pos.shard, std::move(*fresh)).first;
+      }
+    }
     auto slot = read_record(s, id);
     if (!slot)
       return slot.error();
@@ -637,19 +651,11 @@ caf::error store::visit_by_id(const std::function<bool(const delivery&)>& visit,
         }
       }
     }
-    delivery_position pos;
-    if (!found && !*slot && position_of(id, pos) && pos.shard < s.opts.shards) {
+    if (!found && !*slot && derivable) {
       auto logged = get_logged(pos.shard, pos.sequence);
       if (!logged)
         return logged.error();
       if (*logged) {
-        auto view = views.find(pos.shard);
-        if (view == views.end()) {
-          auto fresh = view_of(*this, pos.shard);
-          if (!fresh)
-            return fresh.error();
-          view = views.emplace(pos.shard, std::move(*fresh)).first;
-        }
         delivery_list derived;
         derive_deliveries(view->second.timeline.at((*logged)->type, pos.sequence), pos.shard,
                           pos.sequence, **logged, true, &derived, &derived);
