@@ -314,7 +314,12 @@ void send_to_sink(emitter_ptr self, delivery_list deliveries, std::vector<delive
   st.in_flight_count += count;
   st.metrics->in_flight += static_cast<int64_t>(count);
   self->request(caf::actor_cast<caf::actor>(st.sink.handle), caf::infinite, std::move(message))
-    .then([self, send](const delivery_result_list& r) { on_sink_answer(self, send, r, {}); },
+    .then(
+      [self, send](const delivery_result_list& r) {
+        // A sink that answers fewer results than deliveries has not delivered the rest.
+        static const auto missing = retry_later("sink: no result for this delivery in its answer");
+        on_sink_answer(self, send, r, missing);
+      },
           [self, send](const caf::error& err) {
             // A dead sink is a transient failure like any other.
             on_sink_answer(self, send, {}, retry_later("sink: " + message_of(err)));

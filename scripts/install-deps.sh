@@ -17,6 +17,8 @@ packages=(
   gnuplot-nox           # dispatch-bench draws its figures (SVG); optional at run time
   curl                  # the README's session against dispatchd
   wrk                   # HTTP load generator for the gateway figures
+  clang-format          # make format-check (scripts/format-check.sh)
+  jq                    # bench/cluster-bench.sh reads dispatchd's JSON with it
 )
 
 # The SDK compatibility test runs the official ExH JavaScript SDK on node. A node from elsewhere
