@@ -262,6 +262,25 @@ BOOST_FIXTURE_TEST_CASE(a_small_memory_cap_reads_the_rest_from_the_log, fixture)
   for (auto& d : ds) BOOST_TEST(rec->count(d.id) == 1u);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_short_answer_from_the_sink_retries_what_it_left_out, fixture) {
+  // A sink that answers its first batch with no result at all, then delivers.
+  auto batches = std::make_shared<std::atomic<int>>(0);
+  auto sink = sys.spawn([batches]() -> sink_actor::behavior_type {
+    return {[batches](deliver_atom, const delivery_list& batch) {
+      return ++*batches == 1 ? delivery_result_list{}
+                             : delivery_result_list(batch.size(), delivered());
+    }};
+  });
+  spawned.push_back(caf::actor_cast<caf::actor>(sink));
+  auto em = spawn_emitter(sink);
+  auto d = make_task("short");
+  put(em, {d});
+  auto done = wait_for_status(d.id, delivery_status::delivered);
+  BOOST_TEST(done.attempts == 2u); // the first, unanswered, counts as a failed attempt
+  BOOST_TEST(batches->load() == 2);
+  BOOST_TEST(metrics->retries.load() == 1u);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_restarted_emitter_delivers_what_was_waiting, fixture) {
   config.sink_timeout = 60s;
   auto first_rec = std::make_shared<recording>();

@@ -1,5 +1,5 @@
 // Dispatcher writes refused by the coordinator reach a client of another node with the
-// coordinator's code and message, as API.md writes them, and change nothing anywhere.
+// coordinator's code and message, as docs/api.md writes them, and change nothing anywhere.
 #include <boost/test/unit_test.hpp>
 
 #include "cluster_checks.hpp"

@@ -1,4 +1,4 @@
-// The dispatcher endpoints of API.md over the HTTP API: create, find (paging, select, sort), get,
+// The dispatcher endpoints of docs/api.md over the HTTP API: create, find (paging, select, sort), get,
 // update, remove, and the action calls, with their error answers.
 #include <boost/test/unit_test.hpp>
 

@@ -1,5 +1,5 @@
 // Tests of validation on typed values, as embedding users hand them in without any JSON: every rule
-// names the field path and the reason, with API.md's code.
+// names the field path and the reason, with docs/api.md's code.
 #include <boost/test/unit_test.hpp>
 
 #include <string>

@@ -1,4 +1,4 @@
-// Drives dispatchd with the official ExH JavaScript SDK, unchanged: every dispatcher call of API.md,
+// Drives dispatchd with the official ExH JavaScript SDK, unchanged: every dispatcher call of docs/api.md,
 // typed errors, paging with findAll, and events.create leading to a task and a mail readable back.
 // Usage: node sdk_check.js http://localhost:PORT   (exits non-zero on the first failed check)
 'use strict';

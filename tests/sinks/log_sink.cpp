@@ -216,18 +216,17 @@ BOOST_FIXTURE_TEST_CASE(an_emitter_delivers_into_the_log, fixture) {
   spawned.push_back(caf::actor_cast<caf::actor>(em));
   auto d = make(action_kind::task);
   d.task.function_name = "viaEmitter";
-  // As a matcher hands it over: a live batch continuing the log from the emitter's cursor (0).
-  // The emitter is told no matcher, so it takes live batches at once only after catching up:
-  // a reader that has nothing past the cursor stands in for the matcher.
-  auto reader = sys.spawn([]() -> log_reader_actor::behavior_type {
-    return {[](rederive_atom, action_kind, uint64_t after, uint32_t) {
+  // A stand-in for the matcher: the delivery is in "the log" right after the emitter's cursor (0),
+  // and the emitter reads it there when it catches up at start.
+  auto reader = sys.spawn([d]() -> log_reader_actor::behavior_type {
+    return {[d](rederive_atom, action_kind, uint64_t after, uint32_t) {
+      if (after == 0)
+        return delivery_batch{0, 1, true, {d}};
       return delivery_batch{after, after, true, {}};
     }};
   });
   spawned.push_back(caf::actor_cast<caf::actor>(reader));
   caf::anon_send(em, handles_atom::value, reader);
-  std::this_thread::sleep_for(200ms); // the catch-up read has come back
-  caf::anon_send(em, enqueue_atom::value, delivery_batch{0, 1, true, delivery_list{d}});
   auto until = std::chrono::steady_clock::now() + 20s;
   while (logged(action_kind::task).empty() && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(10ms);
