@@ -34,6 +34,11 @@ constexpr uint32_t catch_up_events = 2048;
 /// The most deliveries in one batch to the sink.
 constexpr size_t max_sink_batch = 512;
 
+/// How long a cursor with no outcome to go with it may wait before it is written on its own. A
+/// lagging cursor costs nothing but re-reading that much of the log after a crash; writing it
+/// with every small batch costs a write per emitter per batch (eight per ingest batch).
+constexpr timestamp_ms cursor_delay_ms = 20;
+
 size_t memory_cap(const emitter_state& st) {
   return std::max<size_t>(st.config.emitter_memory_cap, 1);
 }
@@ -334,8 +339,10 @@ void arm_timer(emitter_ptr self, timestamp_ms now, bool retry_soon) {
   auto room = st.in_flight_count < in_flight_cap(st);
   if (st.sink.handle && !st.queue.empty() && room)
     due = std::min(due, std::max(st.queue.begin()->first.first, now + 1));
-  if (retry_soon || !st.unwritten.empty() || st.dirty || (st.catching_up && !st.rederive_pending))
+  if (retry_soon || !st.unwritten.empty() || (st.catching_up && !st.rederive_pending))
     due = std::min(due, now + storage_retry_ms);
+  if (st.dirty)
+    due = std::min(due, std::max(st.cursor_written_at + cursor_delay_ms, now + 1));
   if (!st.send_order.empty())
     due = std::min(due, std::max(st.in_flight.at(st.send_order.front()).deadline, now + 1));
   if (st.timer_due != 0 && st.timer_due <= due)
@@ -394,16 +401,21 @@ bool write_unwritten(emitter_ptr self) {
   auto& st = self->state;
   if (st.unwritten.empty() && !st.dirty)
     return true;
+  auto now = now_ms();
+  if (st.unwritten.empty() && now - st.cursor_written_at < cursor_delay_ms)
+    return true; // the timer writes it (arm_timer), unless an outcome takes it along first
   auto written = st.done;
   if (auto err = st.db->write_outcomes(st.kind, st.shard, st.unwritten,
                                        st.dirty ? &written : nullptr)) {
     report_storage_failure(self, "writing " + std::to_string(st.unwritten.size())
                                    + " delivery outcomes",
                            err);
+    st.cursor_written_at = now + storage_retry_ms; // a cursor alone is tried again after that too
     return false;
   }
-  if (st.done.cursor == written.cursor)
-    st.dirty = false;
+  if (st.dirty)
+    st.cursor_written_at = now;
+  st.dirty = false;
   auto batch = std::move(st.unwritten);
   st.unwritten.clear();
   auto& m = *st.metrics;

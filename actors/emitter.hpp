@@ -87,9 +87,11 @@ struct emitter_state {
   /// Segments not yet passed by the cursor; `first_segment` numbers the front one.
   std::deque<log_segment> segments;
   uint64_t first_segment = 0;
-  /// The progress written last, and the one to write next (`dirty`).
+  /// The progress written last, and the one to write next (`dirty`); when the cursor was written
+  /// last (a cursor alone, with no outcome to go with it, waits a little to ride with the next).
   progress done;
   bool dirty = false;
+  timestamp_ms cursor_written_at = 0;
   /// Fresh deliveries waiting for room at the sink, in log order, with their segment.
   std::deque<std::pair<delivery, uint64_t>> fresh;
 

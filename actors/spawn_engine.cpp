@@ -39,7 +39,7 @@ caf::expected<engine_actor> spawn_engine(caf::actor_system& sys, const engine_co
     }
     auto builtin = sys.spawn(log_sink, parts.db);
     // The built-in log stands in for the Task Service, which schedules tasks itself: it gets a
-    // task at once, startTimestamp included (API.md), and GET /tasks/v1/ shows it right away.
+    // task at once, startTimestamp included (docs/api.md), and GET /tasks/v1/ shows it right away.
     slot = sink_binding{builtin, true};
     parts.owned_sinks.push_back(caf::actor_cast<caf::actor>(builtin));
   }
