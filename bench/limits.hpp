@@ -14,9 +14,8 @@ limit_result rocksdb_limit(bool sync, uint32_t record_bytes, uint32_t batch, dou
                            const std::string& dir);
 
 /// The engine's storage work without its actors, on one thread: per batch of `batch` events,
-/// ingest's `accept_events` (synced when `sync`), one task delivery derived per event as the
-/// matchers do, and per shard one `write_outcomes` that finishes them all as delivered (the
-/// happy path: only the progress cursor is written). Events/s,
+/// ingest's `accept_events` (synced when `sync`) and per shard one `write_outcomes` that finishes
+/// its deliveries (one task each) as delivered: the happy path writes only the progress cursor. Events/s,
 /// with the engine's own store options, in a fresh data directory under `dir` (removed afterwards).
 limit_result store_limit(bool sync, uint32_t event_bytes, uint32_t batch, uint32_t shards,
                          uint32_t event_types, double seconds, const std::string& dir);

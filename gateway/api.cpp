@@ -1,5 +1,5 @@
-// The HTTP API of API.md: auth, routing, body rules and ids at the door, then one typed engine
-// call per request through the bridge (api_bridge.hpp), rendered as API.md's JSON shapes.
+// The HTTP API of docs/api.md: auth, routing, body rules and ids at the door, then one typed engine
+// call per request through the bridge (api_bridge.hpp), rendered as docs/api.md's JSON shapes.
 #include "gateway/api.hpp"
 
 #include <algorithm>
@@ -64,7 +64,7 @@ json_limits limits_of(const api_options& options) {
   return limits;
 }
 
-// The body rules of API.md for the routes that take one; an empty optional when it may go on.
+// The body rules of docs/api.md for the routes that take one; an empty optional when it may go on.
 caf::optional<http_response> check_body(const http_request& req, const api_options& options) {
   if (req.body.empty())
     return error_response(error_code::empty_body, "body: required for this call");

@@ -1,4 +1,4 @@
-// The HTTP API of API.md on top of the engine's typed handle: routing, auth, body rules, RQL,
+// The HTTP API of docs/api.md on top of the engine's typed handle: routing, auth, body rules, RQL,
 // JSON rendering, error mapping, /health and /metrics. It never blocks the caller's thread.
 #pragma once
 

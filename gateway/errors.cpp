@@ -1,4 +1,4 @@
-// Error codes to HTTP statuses and bodies (API.md, section Errors), in one place.
+// Error codes to HTTP statuses and bodies (docs/api.md, section Errors), in one place.
 // A code-1 error is 503 when it says the service is overloaded or cannot store; else 500.
 
 #include "gateway/errors.hpp"
@@ -30,7 +30,7 @@ unsigned status_of(error_code code) {
     case error_code::resource_already_exists:
     case error_code::invalid_rql:
     case error_code::body_format: return 400;
-    case error_code::unavailable: return 503; // API.md: 503 with code 1
+    case error_code::unavailable: return 503; // docs/api.md: 503 with code 1
     default: return 500;
   }
 }

@@ -1,5 +1,5 @@
 // The one place that maps our error codes to HTTP: status codes and the `{code, name, message}`
-// body of API.md. Unexpected failures are logged with detail and answered without it.
+// body of docs/api.md. Unexpected failures are logged with detail and answered without it.
 #pragma once
 
 #include <string>

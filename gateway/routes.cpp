@@ -1,4 +1,4 @@
-// The route table of API.md and its matcher. A literal segment beats a `{id}` placeholder, so
+// The route table of docs/api.md and its matcher. A literal segment beats a `{id}` placeholder, so
 // `/deliveries/v1/replay` is the bulk replay, not the delivery with id "replay".
 #include "gateway/routes.hpp"
 

@@ -48,7 +48,7 @@ struct route_match {
   std::string allowed;              // with wrong_method: the methods the path takes ("GET, POST")
 };
 
-/// Matches a method and a path (as `split` returns it) against the routes of API.md.
+/// Matches a method and a path (as `split` returns it) against the routes of docs/api.md.
 route_match match_route(const std::string& method, const std::string& path);
 
 /// True for the routes whose request carries a JSON body (create, update, add, publish).

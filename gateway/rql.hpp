@@ -1,5 +1,5 @@
 // The RQL parser: the raw query text of a `find` call (everything after the first '?', still
-// percent-encoded) into a typed `query`. Its semantics are in API.md, section RQL.
+// percent-encoded) into a typed `query`. Its semantics are in docs/api.md, section RQL.
 #pragma once
 
 #include <string>
