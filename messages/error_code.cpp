@@ -1,4 +1,4 @@
-// Error codes of API.md as a CAF error category.
+// Error codes of docs/api.md as a CAF error category.
 #include "messages/error_code.hpp"
 
 #include <caf/message.hpp>

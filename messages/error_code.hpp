@@ -1,4 +1,4 @@
-// The engine's error codes: the wire codes of API.md, in one CAF error category ("dispatch").
+// The engine's error codes: the wire codes of docs/api.md, in one CAF error category ("dispatch").
 // Every rejection carries a message naming the field and the reason.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Group commit inside an actor (DESIGN.md, Persistence): gather work while messages arrive, and do
+// Group commit inside an actor (docs/architecture.md, storage): gather work while messages arrive, and do
 // it once per mailbox drain.
 #pragma once
 

@@ -1,6 +1,6 @@
-// The JSON codec for API.md's shapes (RapidJSON). Input is first checked by a SAX pass (size, nesting
+// The JSON codec for docs/api.md's shapes (RapidJSON). Input is first checked by a SAX pass (size, nesting
 // depth <= 64, valid UTF-8, no duplicate keys) before any DOM is built; parse errors name the field
-// and the reason and carry API.md's codes (22 body format, 14 missing field, 15 field format,
+// and the reason and carry docs/api.md's codes (22 body format, 14 missing field, 15 field format,
 // 12 id format). Writers produce camelCase keys and omit absent optional fields.
 #pragma once
 

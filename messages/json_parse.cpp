@@ -1,4 +1,4 @@
-// The JSON codec's parsers for API.md's bodies. They read fields and their types only (code 15 for a
+// The JSON codec's parsers for docs/api.md's bodies. They read fields and their types only (code 15 for a
 // wrong type, naming the field); every semantic rule is validation.cpp's, run on the typed result.
 #include "messages/json.hpp"
 

@@ -1,4 +1,4 @@
-// The JSON codec's output side: API.md's shapes (camelCase, absent optional fields omitted) and the
+// The JSON codec's output side: docs/api.md's shapes (camelCase, absent optional fields omitted) and the
 // bodies of the ExH Task and Mail Service calls. Raw JSON members were validated on the way in.
 #include "messages/json.hpp"
 

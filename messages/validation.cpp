@@ -1,5 +1,5 @@
 // Validation of typed values: the one path every input takes, from HTTP bodies and embedding users
-// alike. Each rule names the field path and the reason, with API.md's code.
+// alike. Each rule names the field path and the reason, with docs/api.md's code.
 #include "messages/validation.hpp"
 
 #include <cctype>

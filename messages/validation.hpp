@@ -1,6 +1,6 @@
 // Validation of typed values, shared by the codec (HTTP input) and the engine (embedded input).
 // Every error names the field and the reason, e.g. `actions[1].recipients.to[0]: not an email
-// address`, and carries API.md's code (14 missing, 15 format, 12 id format).
+// address`, and carries docs/api.md's code (14 missing, 15 format, 12 id format).
 #pragma once
 
 #include <string>
