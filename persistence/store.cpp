@@ -468,9 +468,12 @@ caf::error store::write_dispatchers(const std::vector<dispatcher>& put,
 }
 
 caf::expected<std::vector<dispatcher>> store::load_dispatchers() const {
+  return read_dispatchers(*impl_);
+}
+
+caf::expected<std::vector<dispatcher>> read_dispatchers(const detail::store_state& s) {
   std::vector<dispatcher> result;
-  std::unique_ptr<rocksdb::Iterator> it{
-    impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->dispatchers)};
+  std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(rocksdb::ReadOptions{}, s.dispatchers)};
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     dispatcher x;
     auto key = it->key();

@@ -94,6 +94,9 @@ struct store_state {
 
 struct store::impl : detail::store_state {};
 
+/// Every dispatcher of the current set (`store::load_dispatchers`; the migration reads them too).
+caf::expected<std::vector<dispatcher>> read_dispatchers(const detail::store_state& s);
+
 /// Migrates a data directory of schema 2 to the current schema, in place, resumably: each step
 /// can be run again after a kill, and the schema version is written last.
 caf::error migrate_from_schema_2(detail::store_state& s);

@@ -64,23 +64,13 @@ caf::expected<uint64_t> move_all(detail::store_state& s, rocksdb::ColumnFamilyHa
 caf::error migrate_from_schema_2(detail::store_state& s) {
   say(s, "started (it resumes where it was if interrupted)");
   // Dispatchers: each one in force from the start of its shard's log.
-  std::vector<dispatcher> current;
   {
-    std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(rocksdb::ReadOptions{}, s.dispatchers)};
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      dispatcher x;
-      auto key = it->key();
-      auto value = it->value();
-      if (auto err = codec::decode(keys::dispatchers_family, key.data(), key.size(), value.data(),
-                                   value.size(), x))
-        return err;
-      current.push_back(std::move(x));
-    }
-    if (!it->status().ok())
-      return to_error(it->status(), "migrate dispatchers");
+    auto current = read_dispatchers(s);
+    if (!current)
+      return current.error();
     rocksdb::WriteBatch batch;
     std::string value;
-    for (auto& d : current) {
+    for (auto& d : *current) {
       if (auto err = codec::encode(value, d))
         return err;
       batch.Put(s.dispatcher_versions,
@@ -88,7 +78,7 @@ caf::error migrate_from_schema_2(detail::store_state& s) {
     }
     if (auto err = s.write(batch, false, "migrate dispatchers"))
       return err;
-    say(s, std::to_string(current.size()) + " dispatchers versioned");
+    say(s, std::to_string(current->size()) + " dispatchers versioned");
   }
   // Events not matched yet: into the log, compact, same shard and sequence.
   if (auto* inbox = family_named(s, keys::legacy_inbox_family)) {
