@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <unordered_map>
 
 #include <signal.h>
 #include <sys/statvfs.h>
@@ -535,6 +536,24 @@ store::load_dispatcher_versions(uint32_t shard) const {
   if (!it->status().ok())
     return to_error(it->status(), "load dispatcher versions");
   return result;
+}
+
+caf::error store::prune_dispatcher_versions(uint32_t shard, uint64_t floor) {
+  auto versions = load_dispatcher_versions(shard);
+  if (!versions)
+    return versions.error();
+  // The last change at or before the floor, per dispatcher: the one in force from the floor on.
+  std::unordered_map<std::string, const dispatcher_version*> in_force;
+  for (auto& v : *versions)
+    if (v.from <= floor)
+      in_force[v.id] = &v;
+  rocksdb::WriteBatch batch;
+  for (auto& v : *versions)
+    if (v.from <= floor && (in_force[v.id] != &v || !v.value))
+      batch.Delete(impl_->dispatcher_versions, keys::version_key(shard, v.from, v.id));
+  if (batch.Count() == 0)
+    return caf::none;
+  return impl_->write(batch, false, "prune dispatcher versions");
 }
 
 // -- ingest ---------------------------------------------------------------------------------------

@@ -149,6 +149,11 @@ public:
   /// Every recorded change of `shard`, in `from` order.
   caf::expected<std::vector<dispatcher_version>> load_dispatcher_versions(uint32_t shard) const;
 
+  /// Forgets the changes of `shard` that no log entry from `floor` on needs: of each dispatcher's
+  /// changes from `floor` or before, only the last one is in force from `floor` on (none, when it
+  /// is a removal). Retention calls it with the oldest sequence the log keeps.
+  caf::error prune_dispatcher_versions(uint32_t shard, uint64_t floor);
+
   // -- ingest ------------------------------------------------------------------------------------
 
   /// For each id: the event as first stored when it was seen within the last `days` days.

@@ -99,6 +99,9 @@ caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t
       batch.DeleteRange(s.event_log, keys::log_entry_key(shard, 0),
                         keys::log_entry_key(shard, limit));
       index_floor = std::min(index_floor, day_of(accepted_at(limit)));
+      // The dispatcher versions only the dropped entries needed go with them.
+      if (auto err = prune_dispatcher_versions(shard, limit))
+        return err;
     }
   }
   if (index_floor > s.history_floor.load())

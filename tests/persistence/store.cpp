@@ -19,6 +19,7 @@
 #include <rocksdb/db.h>
 
 #include "fixtures/why.hpp"
+#include "messages/derive.hpp"
 #include "messages/error_code.hpp"
 #include "messages/ids.hpp"
 #include "persistence/keys.hpp"
@@ -593,6 +594,44 @@ BOOST_FIXTURE_TEST_CASE(dispatchers_write_erase_load, fixture) {
   BOOST_REQUIRE_EQUAL(loaded->size(), 2u);
   BOOST_CHECK((*loaded)[0] == b);
   BOOST_CHECK((*loaded)[1] == c);
+}
+
+BOOST_FIXTURE_TEST_CASE(pruning_keeps_the_versions_in_force_from_the_floor_on, fixture) {
+  auto va = order_dispatcher();
+  va.id = "a";
+  auto va2 = va;
+  va2.version = 2;
+  auto va3 = va;
+  va3.version = 3;
+  auto vb = order_dispatcher();
+  vb.id = "b";
+  auto vc = order_dispatcher();
+  vc.id = "c";
+  REQUIRE_OK(db->write_dispatcher_versions(
+    2, {dispatcher_version{1, "a", va}, dispatcher_version{5, "a", va2},
+        dispatcher_version{20, "a", va3}, dispatcher_version{2, "b", vb},
+        dispatcher_version{6, "b", caf::none}, dispatcher_version{30, "c", vc}}));
+  REQUIRE_OK(db->prune_dispatcher_versions(2, 10));
+  auto left = versions_of(db, 2);
+  // a: in force at 10 is its version from 5 (1 is superseded), and 20 comes later; b: removed at
+  // 6, nothing of it is in force from 10 on; c: only later.
+  BOOST_REQUIRE_EQUAL(left.size(), 3u);
+  BOOST_CHECK_EQUAL(left[0].from, 5u);
+  BOOST_CHECK(left[0].value == caf::optional<dispatcher>{va2});
+  BOOST_CHECK_EQUAL(left[1].from, 20u);
+  BOOST_CHECK_EQUAL(left[2].from, 30u);
+  BOOST_CHECK_EQUAL(left[2].id, "c");
+  // What a timeline built from what is left says at and after the floor is what it said before.
+  dispatcher_timeline timeline;
+  for (auto& v : left)
+    timeline.apply(v.from, v.id, v.value ? &*v.value : nullptr);
+  BOOST_REQUIRE_EQUAL(timeline.at(va.event_type, 10).size(), 1u);
+  BOOST_CHECK_EQUAL(timeline.at(va.event_type, 10)[0].version, 2u);
+  BOOST_CHECK_EQUAL(timeline.at(va.event_type, 25)[0].version, 3u);
+  BOOST_CHECK_EQUAL(timeline.at(va.event_type, 30).size(), 2u);
+  // Pruning again changes nothing.
+  REQUIRE_OK(db->prune_dispatcher_versions(2, 10));
+  BOOST_CHECK_EQUAL(versions_of(db, 2).size(), 3u);
 }
 
 BOOST_FIXTURE_TEST_CASE(dispatcher_versions_come_in_from_order_with_removals, fixture) {
