@@ -105,21 +105,6 @@ std::vector<const dispatcher*> dispatcher_timeline::all_current() const {
   return result;
 }
 
-void dispatcher_timeline::forget_before(uint64_t floor) {
-  for (auto i = by_type_.begin(); i != by_type_.end();) {
-    auto& spans = i->second;
-    // Keep the span in force at `floor` and every later one.
-    auto after = std::upper_bound(spans.begin(), spans.end(), floor,
-                                  [](uint64_t seq, const span& s) { return seq < s.from; });
-    if (after != spans.begin())
-      spans.erase(spans.begin(), std::prev(after));
-    if (spans.size() == 1 && spans.front().set.empty() && spans.front().from <= floor)
-      i = by_type_.erase(i);
-    else
-      ++i;
-  }
-}
-
 void derive_deliveries(const dispatcher_timeline::dispatcher_set& set, uint32_t shard,
                        uint64_t sequence, const event& ev, bool task_sink_schedules,
                        delivery_list* tasks, delivery_list* mails) {

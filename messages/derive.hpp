@@ -46,9 +46,6 @@ public:
   /// Every dispatcher now in force.
   std::vector<const dispatcher*> all_current() const;
 
-  /// Forgets what was in force only before `floor` (the oldest sequence anything still derives).
-  void forget_before(uint64_t floor);
-
 private:
   struct span {
     uint64_t from;

@@ -54,13 +54,6 @@ struct record_slot {
   int64_t field = 0;
 };
 
-/// Where a waiting delivery is: its kind, shard and due time (its exceptions key).
-struct delivery_slot {
-  action_kind kind = action_kind::task;
-  uint32_t shard = 0;
-  timestamp_ms due = 0;
-};
-
 /// What became of a delivery, to be written down: `value.status` says delivered, dead, retrying
 /// or held (then `value.next_attempt` is its due time). `recorded`: it has an exception record
 /// under `previous_due` already; otherwise it is a derived delivery that gets its first record
