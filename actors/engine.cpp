@@ -112,7 +112,8 @@ caf::expected<json_page> list_events(engine_state& st, const query& q, uint32_t 
           [&](const event& ev) { return visit(held_event{ev.id, to_json(ev)}); }))
       return err;
     return st.db->for_each_waiting([&](const delivery& d) {
-      auto json = embedded_event_json(d.kind == action_kind::task ? d.task.data : d.mail.content);
+      auto& text = d.kind == action_kind::task ? d.task.data : d.mail.content;
+      auto json = text.composed() ? std::string{text.event_part()} : embedded_event_json(text.str());
       return json.empty() || visit(held_event{d.event_id, std::move(json)});
     });
   };

@@ -113,7 +113,7 @@ limit_result store_limit(bool sync, uint32_t event_bytes, uint32_t batch, uint32
   // What a matcher holds for each type: its dispatchers in force.
   std::vector<dispatcher_timeline::dispatcher_set> sets;
   for (auto& d : dispatchers)
-    sets.push_back({d});
+    sets.push_back({prepare(d)});
   uint64_t events = 0;
   uint64_t sequence = std::max<uint64_t>(db->last_log_sequence(),
                                          static_cast<uint64_t>(now_ms()) * 1000);
@@ -128,7 +128,7 @@ limit_result store_limit(bool sync, uint32_t event_bytes, uint32_t batch, uint32
       auto& a = accepted[i];
       matched[i] = &sets[events % event_types];
       a.event.id = ids.next();
-      a.event.type = matched[i]->front().event_type;
+      a.event.type = matched[i]->front()->value.event_type;
       a.event.content = event_content(now_ns(), events, event_bytes);
       a.event.creation_timestamp = now;
       a.shard = shard_of(a.event.type, shards);
@@ -140,7 +140,7 @@ limit_result store_limit(bool sync, uint32_t event_bytes, uint32_t batch, uint32
     for (uint32_t i = 0; i < batch; ++i) {
       auto& a = accepted[i];
       cursors[a.shard].cursor = a.sequence;
-      cursors[a.shard].delivered += matched[i]->front().actions.size();
+      cursors[a.shard].delivered += matched[i]->front()->value.actions.size();
     }
     for (uint32_t shard = 0; shard < shards; ++shard)
       if (db->write_outcomes(action_kind::task, shard, {}, &cursors[shard])) return false;

@@ -21,11 +21,15 @@ constexpr uint32_t setup_window = 32;
 constexpr uint32_t open_loop_max_in_flight = 4096;
 
 /// The publish time carried in a delivery's data, or 0 when absent.
-uint64_t publish_time_of(const std::string& data) {
-  static const std::string key = "\"bench_t\":";
-  auto pos = data.find(key);
-  if (pos == std::string::npos) return 0;
-  return std::strtoull(data.c_str() + pos + key.size(), nullptr, 10);
+uint64_t publish_time_of(const json_text& data) {
+  static const std::string_view key = "\"bench_t\":";
+  uint64_t result = 0;
+  data.for_each_part([&](std::string_view part) {
+    auto pos = part.find(key);
+    if (result == 0 && pos != std::string_view::npos)
+      result = std::strtoull(part.data() + pos + key.size(), nullptr, 10); // ends at a non-digit
+  });
+  return result;
 }
 
 sink_actor::behavior_type counting_sink(sink_actor::pointer, sink_tally_ptr tally) {

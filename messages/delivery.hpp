@@ -11,13 +11,15 @@
 
 #include "messages/clock.hpp"
 #include "messages/dispatcher.hpp"
+#include "messages/json_text.hpp"
 
 namespace dispatch {
 
 /// What an ExH Task Service create call carries.
 struct task_request {
   std::string function_name;
-  std::string data = "{}"; // the action's data with the event added as `event`, JSON object text
+  json_text data; // the action's data with the event added as `event`: JSON object text whose
+                  // event part the deliveries of one event share
   caf::optional<string_list> tags;
   caf::optional<timestamp_ms> start_timestamp;
   caf::optional<int64_t> priority;
@@ -38,7 +40,7 @@ typename Inspector::result_type inspect(Inspector& f, task_request& x) {
 struct mail_request {
   std::string template_id;
   dispatch::recipients recipients;
-  std::string content = "{}"; // {"event": <the event>}, JSON object text
+  json_text content; // {"event": <the event>}, JSON object text sharing the event's bytes
 };
 
 inline bool operator==(const mail_request& x, const mail_request& y) {

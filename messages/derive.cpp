@@ -8,8 +8,33 @@
 
 namespace dispatch {
 
-delivery make_delivery(std::string id, const event& ev, const dispatcher& disp, const action& act,
-                       bool task_sink_schedules, timestamp_ms created) {
+namespace {
+
+const dispatcher_timeline::dispatcher_set no_dispatchers;
+
+json_text::part shared(std::string text) {
+  return std::make_shared<const std::string>(std::move(text));
+}
+
+// A mail's content is `{"event": ...}` whatever the action: one frame for every mail delivery.
+const std::pair<json_text::part, json_text::part>& mail_frame() {
+  static const std::pair<json_text::part, json_text::part> frame{shared("{\"event\":"),
+                                                                 shared("}")};
+  return frame;
+}
+
+std::pair<json_text::part, json_text::part> frame_of(const action& act) {
+  if (act.kind != action_kind::task)
+    return mail_frame();
+  auto [head, tail] = task_data_frame(act.data);
+  return {shared(std::move(head)), shared(std::move(tail))};
+}
+
+// The delivery of `act` for an event whose JSON text is `event_text`, with `frame` around it.
+delivery derive_one(std::string id, const event& ev, const dispatcher& disp, const action& act,
+                    const std::pair<json_text::part, json_text::part>& frame,
+                    const json_text::part& event_text, bool task_sink_schedules,
+                    timestamp_ms created) {
   delivery d;
   d.id = std::move(id);
   d.kind = act.kind;
@@ -22,7 +47,7 @@ delivery make_delivery(std::string id, const event& ev, const dispatcher& disp, 
   d.status = delivery_status::pending;
   if (act.kind == action_kind::task) {
     d.task.function_name = act.function_name;
-    d.task.data = task_data_with_event(act.data, ev);
+    d.task.data = json_text{frame.first, event_text, frame.second};
     d.task.tags = act.tags;
     d.task.start_timestamp = act.start_timestamp;
     d.task.priority = act.priority;
@@ -33,16 +58,27 @@ delivery make_delivery(std::string id, const event& ev, const dispatcher& disp, 
   } else {
     d.mail.template_id = act.template_id;
     d.mail.recipients = act.recipients;
-    d.mail.content = mail_content_of(ev);
+    d.mail.content = json_text{frame.first, event_text, frame.second};
   }
   return d;
 }
 
-namespace {
-
-const dispatcher_timeline::dispatcher_set no_dispatchers;
-
 } // namespace
+
+delivery make_delivery(std::string id, const event& ev, const dispatcher& disp, const action& act,
+                       bool task_sink_schedules, timestamp_ms created) {
+  return derive_one(std::move(id), ev, disp, act, frame_of(act), shared(event_json(ev)),
+                    task_sink_schedules, created);
+}
+
+prepared_dispatcher_ptr prepare(dispatcher d) {
+  auto result = std::make_shared<prepared_dispatcher>();
+  result->frames.reserve(d.actions.size());
+  for (auto& act : d.actions)
+    result->frames.push_back(frame_of(act));
+  result->value = std::move(d);
+  return result;
+}
 
 void dispatcher_timeline::apply(uint64_t from, const std::string& id, const dispatcher* d) {
   // The set of `type` from `from` on, starting as the latest one (edited in place when it starts
@@ -55,11 +91,13 @@ void dispatcher_timeline::apply(uint64_t from, const std::string& id, const disp
     }
     return spans.back().set;
   };
-  auto by_id = [](const dispatcher& x, const std::string& key) { return x.id < key; };
+  auto by_id = [](const prepared_dispatcher_ptr& x, const std::string& key) {
+    return x->value.id < key;
+  };
   if (auto old = type_of_.find(id); old != type_of_.end()) {
     auto& set = set_from(old->second);
     auto i = std::lower_bound(set.begin(), set.end(), id, by_id);
-    if (i != set.end() && i->id == id)
+    if (i != set.end() && (*i)->value.id == id)
       set.erase(i);
     type_of_.erase(old);
   }
@@ -67,7 +105,7 @@ void dispatcher_timeline::apply(uint64_t from, const std::string& id, const disp
     return;
   auto& set = set_from(d->event_type);
   auto i = std::lower_bound(set.begin(), set.end(), id, by_id);
-  set.insert(i, *d);
+  set.insert(i, prepare(*d));
   type_of_.emplace(id, d->event_type);
 }
 
@@ -92,16 +130,17 @@ const dispatcher* dispatcher_timeline::current(const std::string& id) const {
   if (type == type_of_.end())
     return nullptr;
   auto& set = by_type_.at(type->second).back().set;
-  auto i = std::lower_bound(set.begin(), set.end(), id,
-                            [](const dispatcher& x, const std::string& key) { return x.id < key; });
-  return i != set.end() && i->id == id ? &*i : nullptr;
+  auto i = std::lower_bound(
+    set.begin(), set.end(), id,
+    [](const prepared_dispatcher_ptr& x, const std::string& key) { return x->value.id < key; });
+  return i != set.end() && (*i)->value.id == id ? &(*i)->value : nullptr;
 }
 
 std::vector<const dispatcher*> dispatcher_timeline::all_current() const {
   std::vector<const dispatcher*> result;
   for (auto& [type, spans] : by_type_)
     for (auto& d : spans.back().set)
-      result.push_back(&d);
+      result.push_back(&d->value);
   return result;
 }
 
@@ -110,16 +149,22 @@ void derive_deliveries(const dispatcher_timeline::dispatcher_set& set, uint32_t 
                        delivery_list* tasks, delivery_list* mails) {
   delivery_position pos{sequence, shard, 0};
   auto created = accepted_at(sequence);
-  for (auto& disp : set)
-    for (auto& act : disp.actions) {
+  json_text::part event_text; // written at the first delivery, shared by all of them
+  for (auto& prepared : set) {
+    auto& disp = prepared->value;
+    for (size_t i = 0; i < disp.actions.size(); ++i, ++pos.ordinal) {
       if (pos.ordinal > max_delivery_ordinal)
         return; // bounded where dispatchers are stored; never wraps onto another id
+      auto& act = disp.actions[i];
       auto* out = act.kind == action_kind::task ? tasks : mails;
-      if (out != nullptr)
-        out->push_back(make_delivery(delivery_id_at(pos), ev, disp, act, task_sink_schedules,
-                                     created));
-      ++pos.ordinal;
+      if (out == nullptr)
+        continue;
+      if (!event_text)
+        event_text = shared(event_json(ev));
+      out->push_back(derive_one(delivery_id_at(pos), ev, disp, act, prepared->frames[i],
+                                event_text, task_sink_schedules, created));
     }
+  }
 }
 
 } // namespace dispatch

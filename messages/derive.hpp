@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -12,6 +13,7 @@
 #include "messages/delivery.hpp"
 #include "messages/dispatcher.hpp"
 #include "messages/event.hpp"
+#include "messages/json_text.hpp"
 
 namespace dispatch {
 
@@ -20,6 +22,18 @@ namespace dispatch {
 /// itself and that time is later.
 delivery make_delivery(std::string id, const event& ev, const dispatcher& disp, const action& act,
                        bool task_sink_schedules, timestamp_ms created);
+
+/// A dispatcher as deriving uses it: shared by every span of a timeline it is in force in, with the
+/// text each of its actions puts around the event prepared once (not per delivery).
+struct prepared_dispatcher {
+  dispatcher value;
+  std::vector<std::pair<json_text::part, json_text::part>> frames; // per action: head, tail
+};
+
+using prepared_dispatcher_ptr = std::shared_ptr<const prepared_dispatcher>;
+
+/// Prepares `d` for deriving.
+prepared_dispatcher_ptr prepare(dispatcher d);
 
 /// When an event at `sequence` was accepted (sequences are accept time in ms × 1000 + a counter).
 inline timestamp_ms accepted_at(uint64_t sequence) {
@@ -31,7 +45,7 @@ inline timestamp_ms accepted_at(uint64_t sequence) {
 /// store's `dispatcher_versions`.
 class dispatcher_timeline {
 public:
-  using dispatcher_set = std::vector<dispatcher>; // one event type's, in id order
+  using dispatcher_set = std::vector<prepared_dispatcher_ptr>; // one event type's, in id order
 
   /// From sequence `from` on, dispatcher `id` is `*d`, or is gone when `d` is null. Changes come
   /// in non-decreasing `from` order.

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -89,6 +90,13 @@ std::string task_body(const task_request& x);
 std::string mail_body(const mail_request& x);
 
 // -- deliveries ----------------------------------------------------------------------------------
+
+/// The event as JSON object text: `{id?, type, content, creationTimestamp?}`.
+std::string event_json(const event& ev);
+
+/// What goes around the event in a task's `data` (see below): the text before it and after it.
+/// Computed once per action; each delivery then shares the event's text between the two.
+std::pair<std::string, std::string> task_data_frame(const caf::optional<std::string>& action_data);
 
 /// A task's `data`: the action's data (an object, or `{}` when absent) with `event` set to the event
 /// (overriding an `event` key of the action's data). Keys keep their order and spelling.

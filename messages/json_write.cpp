@@ -3,6 +3,8 @@
 #include "messages/json.hpp"
 
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include <rapidjson/document.h>
 #include <rapidjson/memorystream.h>
@@ -20,11 +22,19 @@ std::string text_of(const rapidjson::StringBuffer& buffer) {
 }
 
 // Embeds validated JSON object text; an empty text (a default-constructed value) reads as `{}`.
-void raw_object(json_writer& out, const std::string& json) {
+void raw_object(json_writer& out, std::string_view json) {
   if (json.empty())
     out.RawValue("{}", 2, rapidjson::kObjectType);
   else
     out.RawValue(json.data(), json.size(), rapidjson::kObjectType);
+}
+
+// A task's data or a mail's content: copied once when composed of parts (RawValue wants one).
+void raw_shared_object(json_writer& out, const json_text& json) {
+  if (json.composed())
+    raw_object(out, std::string_view{json.str()});
+  else
+    json.for_each_part([&](std::string_view text) { raw_object(out, text); }); // the one part
 }
 
 void string_list_value(json_writer& out, const string_list& xs) {
@@ -117,7 +127,7 @@ void task_value(json_writer& out, const task_request& x) {
   out.Key("functionName");
   out.String(x.function_name);
   out.Key("data");
-  raw_object(out, x.data);
+  raw_shared_object(out, x.data);
   optional_list(out, "tags", x.tags);
   optional_integer(out, "startTimestamp", x.start_timestamp);
   optional_integer(out, "priority", x.priority);
@@ -131,7 +141,7 @@ void mail_value(json_writer& out, const mail_request& x) {
   out.Key("recipients");
   recipients_value(out, x.recipients);
   out.Key("content");
-  raw_object(out, x.content);
+  raw_shared_object(out, x.content);
   out.EndObject();
 }
 
@@ -261,7 +271,7 @@ std::string mail_body(const mail_request& x) {
   return text_of(buffer);
 }
 
-std::string task_data_with_event(const caf::optional<std::string>& action_data, const event& ev) {
+std::pair<std::string, std::string> task_data_frame(const caf::optional<std::string>& action_data) {
   rapidjson::Document data;
   // Data that fails the check (possible only for unvalidated embedded input) is never walked: the
   // writer below recurses.
@@ -271,13 +281,20 @@ std::string task_data_with_event(const caf::optional<std::string>& action_data, 
   }
   rapidjson::StringBuffer buffer;
   json_writer out{buffer};
+  // The event goes where the data's first `event` key is, else last. A one-character stand-in is
+  // written there and cut out: the writer puts the key's colon before it, nothing after it.
+  size_t cut = 0;
+  auto stand_in = [&] {
+    out.RawValue("0", 1, rapidjson::kNumberType);
+    cut = buffer.GetSize() - 1;
+  };
   out.StartObject();
   bool wrote_event = false;
   if (!data.HasParseError() && data.IsObject())
     for (auto& m : data.GetObject()) {
       out.Key(m.name.GetString(), m.name.GetStringLength());
       if (m.name == "event" && !wrote_event) {
-        event_value(out, ev);
+        stand_in();
         wrote_event = true;
       } else {
         m.value.Accept(out);
@@ -285,20 +302,27 @@ std::string task_data_with_event(const caf::optional<std::string>& action_data, 
     }
   if (!wrote_event) {
     out.Key("event");
-    event_value(out, ev);
+    stand_in();
   }
   out.EndObject();
+  std::string_view text{buffer.GetString(), buffer.GetSize()};
+  return {std::string{text.substr(0, cut)}, std::string{text.substr(cut + 1)}};
+}
+
+std::string event_json(const event& ev) {
+  rapidjson::StringBuffer buffer;
+  json_writer out{buffer};
+  event_value(out, ev);
   return text_of(buffer);
 }
 
+std::string task_data_with_event(const caf::optional<std::string>& action_data, const event& ev) {
+  auto [head, tail] = task_data_frame(action_data);
+  return head + event_json(ev) + tail;
+}
+
 std::string mail_content_of(const event& ev) {
-  rapidjson::StringBuffer buffer;
-  json_writer out{buffer};
-  out.StartObject();
-  out.Key("event");
-  event_value(out, ev);
-  out.EndObject();
-  return text_of(buffer);
+  return "{\"event\":" + event_json(ev) + "}";
 }
 
 std::string embedded_event_json(std::string_view object_text) {

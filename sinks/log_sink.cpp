@@ -10,7 +10,9 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <cstring>
 #include <limits>
+#include <string_view>
 
 #include <caf/variant.hpp>
 
@@ -35,16 +37,33 @@ void write_strings(json_writer& w, const string_list& texts) {
 }
 
 // Embeds JSON text verbatim; callers check it with `is_json_object_text` first.
-void write_raw_object(json_writer& w, const std::string& json) {
-  w.RawValue(json.data(), json.size(), rapidjson::kObjectType);
+// Writes the parts of `json` one after the other into `out`, the writer's buffer: the first as the
+// value, the rest straight behind it (the writer does not look at what a raw value holds).
+void write_raw_object(json_writer& w, rapidjson::StringBuffer& out, const json_text& json) {
+  bool first = true;
+  json.for_each_part([&](std::string_view part) {
+    if (first)
+      w.RawValue(part.data(), part.size(), rapidjson::kObjectType);
+    else if (!part.empty())
+      std::memcpy(out.Push(part.size()), part.data(), part.size());
+    first = false;
+  });
 }
 
 /// True for a well-formed JSON object in valid UTF-8 (the codec's pre-check: iterative, with a
 /// fast path for ASCII), however large or deep. Payloads were validated upstream; this keeps a
-/// corrupt one out of the log.
-bool is_json_object_text(const std::string& text) {
-  return is_json_object(text, json_limits{std::numeric_limits<size_t>::max(),
-                                          std::numeric_limits<unsigned>::max()});
+/// corrupt one out of the log. Text the engine composed around a logged event is well-formed by
+/// construction: the event was checked when it was accepted, the frame when the action was stored.
+bool is_json_object_text(const json_text& text) {
+  if (text.composed())
+    return true;
+  bool ok = true;
+  text.for_each_part([&](std::string_view part) {
+    ok = ok
+         && is_json_object(part, json_limits{std::numeric_limits<size_t>::max(),
+                                             std::numeric_limits<unsigned>::max()});
+  });
+  return ok;
 }
 
 /// Validates and renders a delivery: the record to write, or the answer when it cannot be kept.
@@ -90,7 +109,7 @@ std::string logged_task_json(const delivery& d, timestamp_ms received) {
   w.Key("functionName");
   write_string(w, task.function_name);
   w.Key("data");
-  write_raw_object(w, task.data);
+  write_raw_object(w, out, task.data);
   if (task.tags) {
     w.Key("tags");
     write_strings(w, *task.tags);
@@ -136,7 +155,7 @@ std::string logged_mail_json(const delivery& d, timestamp_ms received) {
   }
   w.EndObject();
   w.Key("content");
-  write_raw_object(w, mail.content);
+  write_raw_object(w, out, mail.content);
   w.Key("creationTimestamp");
   w.Int64(received);
   w.EndObject();

@@ -194,7 +194,7 @@ BOOST_AUTO_TEST_CASE(an_event_id_published_again_after_retention_is_a_new_event)
   BOOST_REQUIRE(kept != retrying->data.end());
   BOOST_CHECK_EQUAL(kept->attempts, 1u);
   BOOST_CHECK_EQUAL(kept->next_attempt, first.next_attempt);
-  BOOST_CHECK_EQUAL(kept->task.data.find(R"("n":1)") != std::string::npos, true);
+  BOOST_CHECK_EQUAL(kept->task.data.str().find(R"("n":1)") != std::string::npos, true);
 }
 
 BOOST_AUTO_TEST_CASE(listing_filters_sorts_and_pages) {

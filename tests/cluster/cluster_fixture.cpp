@@ -308,7 +308,7 @@ uint64_t test_cluster::forward_depth(uint32_t at_id, uint32_t peer) {
     if (number_at(p, "id") != peer) continue;
     auto depth = number_at(p, "forwardDepth");
     BOOST_REQUIRE_MESSAGE(depth != UINT64_MAX, "node " << at_id << ": no forwardDepth for peer "
-                                                       << peer << " in " << json_text(doc));
+                                                       << peer << " in " << text_of_json(doc));
     return depth;
   }
   BOOST_FAIL("node " << at_id << " does not list peer " << peer);
@@ -366,7 +366,7 @@ http_answer get_dispatcher(http_client& client, const std::string& id) {
   return client.request("GET", "/dispatchers/v1/" + id);
 }
 
-std::string json_text(const rapidjson::Value& value) {
+std::string text_of_json(const rapidjson::Value& value) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer{buffer};
   value.Accept(writer);

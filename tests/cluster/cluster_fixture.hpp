@@ -165,7 +165,7 @@ publish_outcome publish_round_robin(const node_ports& targets,
                                     const std::atomic<bool>* stop = nullptr);
 
 /// A JSON value as text, for failure messages.
-std::string json_text(const rapidjson::Value& value);
+std::string text_of_json(const rapidjson::Value& value);
 
 /// `object[key]` as an unsigned number; UINT64_MAX when absent or not one.
 uint64_t number_at(const rapidjson::Value& object, const char* key);

@@ -254,7 +254,7 @@ void check_stats(test_cluster& cluster, embedded_host& node1, const both_ways& e
   bool drained_2 = eventually([&] { return cluster.forward_depth(2, 1) == 0; });
   BOOST_TEST(drained_2, "node 2 still queues events for node 1");
   auto doc = cluster.state(2);
-  BOOST_TEST_MESSAGE("node 2 /cluster/v1/: " << json_text(doc));
+  BOOST_TEST_MESSAGE("node 2 /cluster/v1/: " << text_of_json(doc));
   BOOST_TEST(number_at(doc, "coordinator") == 1u);
   BOOST_REQUIRE(doc["peers"].Size() == 1u);
   BOOST_TEST(number_at(doc["peers"][0], "id") == 1u);
@@ -375,7 +375,7 @@ BOOST_AUTO_TEST_CASE(a_node_in_the_test_process_joins_a_dispatchd_node) {
   bool noticed = eventually([&] { return cluster.peer_state(2, 1) == "down"; }, cluster_deadline);
   BOOST_TEST(noticed, "node 2 sees node 1 as \"" << cluster.peer_state(2, 1) << "\":\n"
                                                 << cluster.log_tails());
-  BOOST_TEST_MESSAGE("node 2 after node 1 stopped: " << json_text(cluster.state(2)));
+  BOOST_TEST_MESSAGE("node 2 after node 1 stopped: " << text_of_json(cluster.state(2)));
   bool stopped = wait_until([&] { return node1.running() == node1.baseline; }, 30s);
   BOOST_TEST(stopped, node1.running() << " actors running, " << node1.baseline << " with the "
                                       << "sink alone");

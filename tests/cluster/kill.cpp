@@ -118,7 +118,7 @@ BOOST_AUTO_TEST_CASE(a_node_killed_mid_stream_loses_nothing) {
   // Node 3 caught up with what changed while it was away.
   check_replicated(cluster, {ids.front(), late["id"].GetString()}, 1, {3});
   auto on_3 = json_of(cluster.request(3, "GET", "/dispatchers/v1/" + ids.front()));
-  BOOST_TEST(text_at(on_3, "description") == "changed while node 3 was down", json_text(on_3));
+  BOOST_TEST(text_at(on_3, "description") == "changed while node 3 was down", text_of_json(on_3));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -36,8 +36,8 @@ void check_cluster_log(test_cluster& cluster) {
 void check_cluster_state(test_cluster& cluster) {
   for (auto id : cluster.ids()) {
     auto doc = cluster.state(id);
-    BOOST_TEST_MESSAGE("node " << id << " /cluster/v1/: " << json_text(doc));
-    BOOST_TEST_CONTEXT("node " << id << ": " << json_text(doc)) {
+    BOOST_TEST_MESSAGE("node " << id << " /cluster/v1/: " << text_of_json(doc));
+    BOOST_TEST_CONTEXT("node " << id << ": " << text_of_json(doc)) {
       BOOST_TEST(number_at(doc, "node") == id);
       BOOST_TEST(number_at(doc, "coordinator") == 1u);
       BOOST_TEST(number_at(doc, "shardsOwned") == cluster.shards_of(id));
@@ -45,7 +45,7 @@ void check_cluster_state(test_cluster& cluster) {
     }
     for (auto& peer : doc["peers"].GetArray()) {
       auto peer_id = static_cast<uint32_t>(number_at(peer, "id"));
-      BOOST_TEST_CONTEXT("node " << id << " on peer " << peer_id << ": " << json_text(peer)) {
+      BOOST_TEST_CONTEXT("node " << id << " on peer " << peer_id << ": " << text_of_json(peer)) {
         BOOST_TEST(text_at(peer, "state") == "up");
         BOOST_TEST(text_at(peer, "address") == cluster.cluster_address(peer_id));
         BOOST_TEST(number_at(peer, "shardsOwned") == cluster.shards_of(peer_id));
@@ -67,7 +67,7 @@ std::vector<std::string> make_dispatchers(test_cluster& cluster) {
   std::string id = via_2["id"].GetString();
   auto read_back = cluster.request(2, "GET", "/dispatchers/v1/" + id);
   BOOST_TEST(read_back.status == 200u, "node 2 does not read its own write: " << read_back.body);
-  BOOST_TEST((json_of(read_back) == via_2), read_back.body << " vs " << json_text(via_2));
+  BOOST_TEST((json_of(read_back) == via_2), read_back.body << " vs " << text_of_json(via_2));
   check_replicated(cluster, {id}, 2, {1, 3});
   types.push_back("order.via-node-2");
   for (auto node : cluster.ids()) {
@@ -82,7 +82,7 @@ void check_counters(test_cluster& cluster) {
   check_queues_drained(cluster, cluster.ids());
   for (auto id : cluster.ids()) {
     auto doc = cluster.state(id);
-    BOOST_TEST_MESSAGE("node " << id << " after the run: " << json_text(doc));
+    BOOST_TEST_MESSAGE("node " << id << " after the run: " << text_of_json(doc));
     BOOST_TEST(number_at(doc, "forwarded") > 0u, "node " << id << " forwarded nothing");
     if (cluster.shards_of(id) > 0)
       BOOST_TEST(number_at(doc, "received") > 0u, "node " << id << " received nothing");

@@ -626,8 +626,8 @@ BOOST_FIXTURE_TEST_CASE(pruning_keeps_the_versions_in_force_from_the_floor_on, f
   for (auto& v : left)
     timeline.apply(v.from, v.id, v.value ? &*v.value : nullptr);
   BOOST_REQUIRE_EQUAL(timeline.at(va.event_type, 10).size(), 1u);
-  BOOST_CHECK_EQUAL(timeline.at(va.event_type, 10)[0].version, 2u);
-  BOOST_CHECK_EQUAL(timeline.at(va.event_type, 25)[0].version, 3u);
+  BOOST_CHECK_EQUAL(timeline.at(va.event_type, 10)[0]->value.version, 2u);
+  BOOST_CHECK_EQUAL(timeline.at(va.event_type, 25)[0]->value.version, 3u);
   BOOST_CHECK_EQUAL(timeline.at(va.event_type, 30).size(), 2u);
   // Pruning again changes nothing.
   REQUIRE_OK(db->prune_dispatcher_versions(2, 10));
