@@ -1,7 +1,10 @@
 // The engine facade: the typed handle users hold. Publishing and dispatcher administration are
-// delegated to ingest and the directory; delivery reads are answered from the store; replay and purge
-// go to the emitter that owns the delivery.
+// delegated to ingest and the directory; listings to its readers and the health check to its
+// prober, which run on their own threads (so no read holds a publish back); replay and purge go to
+// the emitter that owns the delivery.
 #pragma once
+
+#include <vector>
 
 #include "actors/metrics.hpp"
 #include "config/engine_config.hpp"
@@ -20,6 +23,9 @@ struct engine_state {
   directory_actor directory;
   emitter_list emitters; // index `emitter_index(kind, shard, shards)`
   caf::actor supervisor; // held so that it lives as long as the facade
+  std::vector<reader_actor> readers; // delegated to round robin; respawned when one stops
+  size_t next_reader = 0;
+  prober_actor prober;
 };
 
 engine_internal_actor::behavior_type

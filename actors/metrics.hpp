@@ -21,6 +21,7 @@ struct engine_metrics {
   std::atomic<uint64_t> dead_letters{0};
   std::atomic<uint64_t> replayed{0};
   std::atomic<uint64_t> restarts{0};
+  std::atomic<uint64_t> storage_probes{0}; // synced probe writes of the health check
   std::atomic<int64_t> inbox_depth{0};   // accepted, not yet matched
   std::atomic<int64_t> pending_depth{0}; // deliveries waiting, all kinds
   std::atomic<int64_t> in_flight{0};     // deliveries at a sink
@@ -45,6 +46,7 @@ inline engine_stats engine_metrics::snapshot() const {
   s.dead_letters = dead_letters.load(std::memory_order_relaxed);
   s.replayed = replayed.load(std::memory_order_relaxed);
   s.restarts = restarts.load(std::memory_order_relaxed);
+  s.storage_probes = storage_probes.load(std::memory_order_relaxed);
   s.inbox_depth = clamp(inbox_depth.load(std::memory_order_relaxed));
   s.pending_depth = clamp(pending_depth.load(std::memory_order_relaxed));
   s.in_flight = clamp(in_flight.load(std::memory_order_relaxed));

@@ -63,6 +63,8 @@ const detail::option_table<engine_config>& options_table() {
            "time in ms any internal request may take"},
           {"emitter-memory-cap", +[](cfg& c) -> uint32_t& { return c.emitter_memory_cap; },
            "due deliveries an emitter keeps in memory; the rest are paged from disk"},
+          {"readers", +[](cfg& c) -> uint32_t& { return c.readers; },
+           "threads answering listings, off the path publishes take (1..64)"},
           {"retention.seen-days", +[](cfg& c) -> uint32_t& { return c.seen_days; },
            "days an event id suppresses duplicates"},
           {"retention.history-days", +[](cfg& c) -> uint32_t& { return c.history_days; },
@@ -129,6 +131,7 @@ caf::error validate(const engine_config& cfg) {
   if (!(cfg.retry.multiplier >= 1.0) || !std::isfinite(cfg.retry.multiplier))
     return fail("retry.multiplier", "must be a finite number >= 1");
   if (cfg.retry.max_attempts < 1) return fail("retry.max-attempts", "must be at least 1");
+  if (cfg.readers < 1 || cfg.readers > 64) return fail("readers", "must be between 1 and 64");
   const std::pair<const char*, int64_t> positives[] = {
       {"retry.initial", cfg.retry.initial.count()},
       {"retry.cap", cfg.retry.cap.count()},

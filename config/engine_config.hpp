@@ -35,6 +35,7 @@ struct engine_config {
   std::chrono::milliseconds sink_timeout{10000};
   std::chrono::milliseconds request_timeout{10000}; // every internal request
   uint32_t emitter_memory_cap = 10000; // due deliveries an emitter keeps in memory; the rest paged
+  uint32_t readers = 2;       // threads answering listings, off the publish path
   uint32_t seen_days = 7;     // duplicate suppression window
   uint32_t history_days = 7;  // finished deliveries kept for reading back
   uint32_t log_days = 7;      // what the built-in sink received, kept for reading back

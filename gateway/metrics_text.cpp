@@ -40,6 +40,9 @@ void engine_series(std::ostringstream& out, const engine_stats& s) {
   sample(out, "dispatch_deliveries_replayed_total", s.replayed);
   family(out, "dispatch_restarts_total", "counter", "Engine actors restarted by the supervisor.");
   sample(out, "dispatch_restarts_total", s.restarts);
+  family(out, "dispatch_storage_probes_total", "counter",
+         "Synced storage probes of the health check (at most one a second).");
+  sample(out, "dispatch_storage_probes_total", s.storage_probes);
   family(out, "dispatch_queue_depth", "gauge",
          "Work waiting: inbox (accepted, not yet matched), pending (deliveries waiting), "
          "in_flight (deliveries at a sink).");

@@ -30,6 +30,7 @@ using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using events_atom = caf::atom_constant<caf::atom("events")>;
 using log_atom = caf::atom_constant<caf::atom("log")>;
 using health_atom = caf::atom_constant<caf::atom("health")>;
+using dead_atom = caf::atom_constant<caf::atom("dead")>;
 using answered_atom = caf::atom_constant<caf::atom("answered")>;
 // Replication: store a dispatcher as given, drop one by id.
 using put_atom = caf::atom_constant<caf::atom("put")>;

@@ -180,6 +180,21 @@ using deliveries_api = caf::typed_actor<
   // True while every component is up and storage is writable.
   caf::replies_to<health_atom>::with<bool>>;
 
+/// The engine's readers: listings answered on their own threads, off the path publishes take, so a
+/// long read never holds a publish back. The facade delegates to them round robin.
+using reader_actor = caf::typed_actor<
+  caf::replies_to<deliveries_atom, query>::with<delivery_page>,
+  caf::replies_to<deliveries_atom, query, uint32_t>::with<delivery_page>,
+  caf::replies_to<log_atom, action_kind, query>::with<json_page>,
+  caf::replies_to<log_atom, action_kind, query, uint32_t>::with<json_page>,
+  caf::replies_to<events_atom, query>::with<json_page>,
+  caf::replies_to<events_atom, query, uint32_t>::with<json_page>,
+  // The dead letters a query matches (for a replay by query).
+  caf::replies_to<dead_atom, query>::with<delivery_list>>;
+
+/// The health probe: storage written and synced at most once a second, whoever asks how often.
+using prober_actor = caf::typed_actor<caf::replies_to<health_atom>::with<bool>>;
+
 /// The handle users hold: publish, administer dispatchers, inspect deliveries.
 using engine_actor = ingest_api::extend_with<directory_api, deliveries_api, replica_api>;
 

@@ -21,6 +21,7 @@ struct engine_stats {
   uint64_t dead_letters = 0;
   uint64_t replayed = 0;
   uint64_t restarts = 0;   // children restarted by the supervisor
+  uint64_t storage_probes = 0;  // synced probe writes of the health check (at most one a second)
   uint64_t inbox_depth = 0;     // accepted, not yet matched
   uint64_t pending_depth = 0;   // deliveries waiting (pending, held, retrying)
   uint64_t in_flight = 0;       // deliveries at a sink right now
@@ -32,7 +33,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, engine_stats& x) {
   return f(caf::meta::type_name("dispatch.engine_stats"), x.accepted, x.duplicates, x.rejected,
            x.matched, x.deliveries_created, x.delivered, x.retries, x.dead_letters, x.replayed,
-           x.restarts, x.inbox_depth, x.pending_depth, x.in_flight, x.delivery_latency, x.cluster);
+           x.restarts, x.storage_probes, x.inbox_depth, x.pending_depth, x.in_flight, x.delivery_latency, x.cluster);
 }
 
 } // namespace dispatch

@@ -6,12 +6,15 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <limits>
+#include <thread>
 #include <unordered_map>
 
 #include <signal.h>
@@ -393,6 +396,15 @@ public:
 
 } // namespace
 
+void detail::store_state::before_scan() const {
+  if (pause_scans_while.empty())
+    return;
+  std::ofstream{pause_scans_while + ".entered"};
+  std::error_code ec;
+  while (std::filesystem::exists(pause_scans_while, ec))
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
 caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
   if (opts.shards == 0)
     return server_error("store.shards: must be at least 1");
@@ -430,6 +442,10 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
   if (auto err = check_meta(*s))
     return err;
   count_entries(*s);
+  if (auto pause = std::getenv("DISPATCH_FAULT_PAUSE_SCANS")) {
+    s->pause_scans_while = pause;
+    std::fprintf(stderr, "store: fault injection: listing scans wait while %s exists\n", pause);
+  }
   if (auto fault = std::getenv("DISPATCH_FAULT_KILL_OUTCOMES")) {
     std::string text = fault;
     auto colon = text.find(':');

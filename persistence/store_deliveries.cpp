@@ -514,6 +514,7 @@ delivery_scope scope_of(const filter& where) {
 
 caf::error store::for_each_delivery(const std::function<bool(const delivery&)>& visit,
                                     const delivery_scope& scope) const {
+  impl_->before_scan();
   if (scope.by_id)
     return visit_by_id(visit, scope);
   auto& s = *impl_;
@@ -675,10 +676,12 @@ caf::error store::visit_by_id(const std::function<bool(const delivery&)>& visit,
 
 caf::error store::for_each_waiting(const std::function<bool(const delivery&)>& visit) const {
   auto& s = *impl_;
+  s.before_scan();
   return visit_family(s, s.exceptions, keys::exceptions_family, false, visit);
 }
 
 caf::error store::for_each_unfinished_event(const std::function<bool(const event&)>& visit) const {
+  impl_->before_scan();
   constexpr size_t step = 1024;
   for (uint32_t shard = 0; shard < impl_->opts.shards; ++shard) {
     auto task = read_progress(action_kind::task, shard);

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -62,6 +63,13 @@ struct store_state {
   // record. Zero (the default) injects nothing.
   std::atomic<int64_t> kill_countdown{0};
   bool kill_after_write = false;
+
+  // Fault injection for the tests of reads (`DISPATCH_FAULT_PAUSE_SCANS=<path>`): every listing
+  // scan (`for_each_delivery`, `for_each_waiting`, `for_each_unfinished_event`, `for_each_log`)
+  // creates `<path>.entered` and waits while `<path>` exists. Empty (the default): no pause.
+  std::string pause_scans_while;
+
+  void before_scan() const;
 
   // The highest log sequence per shard (ingest's next sequence starts above them).
   std::unique_ptr<std::atomic<uint64_t>[]> last_sequences;

@@ -26,6 +26,7 @@ caf::error store::append_logs(const std::vector<log_record>& records) {
 
 caf::error store::for_each_log(action_kind kind,
                                const std::function<bool(const log_record&)>& visit) const {
+  impl_->before_scan();
   auto lower = keys::kind_prefix(kind);
   auto upper = keys::next_kind_prefix(kind);
   rocksdb::Slice lower_bound{lower};

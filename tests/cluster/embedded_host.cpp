@@ -35,6 +35,10 @@ embedded_host::embedded_host(engine_config engine_cfg_in, cluster_config cluster
     BOOST_FAIL("spawn_engine: " << message_of(spawned.error()));
   }
   engine = *spawned;
+  // Answered once the facade runs, and with it its readers and prober: what `running()` counts
+  // from here on is the whole engine.
+  if (!call<engine_stats>(engine, stats_atom::value))
+    BOOST_FAIL("the engine does not answer");
 }
 
 embedded_host::~embedded_host() {

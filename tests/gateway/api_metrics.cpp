@@ -52,7 +52,7 @@ BOOST_AUTO_TEST_CASE(metrics_show_the_expected_series_and_they_move) {
         "dispatch_events_total{result=\"rejected\"}", "dispatch_deliveries_created_total",
         "dispatch_delivery_outcomes_total{outcome=\"delivered\"}",
         "dispatch_delivery_outcomes_total{outcome=\"retry\"}", "dispatch_dead_letters_total",
-        "dispatch_deliveries_replayed_total", "dispatch_restarts_total",
+        "dispatch_deliveries_replayed_total", "dispatch_restarts_total", "dispatch_storage_probes_total",
         "dispatch_queue_depth{queue=\"inbox\"}", "dispatch_queue_depth{queue=\"pending\"}",
         "dispatch_queue_depth{queue=\"in_flight\"}", "dispatch_http_requests_total",
         "dispatch_http_connections_open",

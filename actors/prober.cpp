@@ -1,0 +1,28 @@
+// The prober actor: a storage probe at most once per `probe_interval`.
+#include "actors/prober.hpp"
+
+#include <utility>
+
+namespace dispatch {
+
+prober_actor::behavior_type prober(prober_actor::stateful_pointer<prober_state> self, store_ptr db,
+                                   metrics_ptr metrics) {
+  self->state.db = std::move(db);
+  self->state.metrics = std::move(metrics);
+  return {
+    [self](health_atom) {
+      auto& st = self->state;
+      auto now = std::chrono::steady_clock::now();
+      if (!st.probed_once || now - st.probed >= probe_interval) {
+        st.ok = !st.db->probe_write();
+        st.probed = now;
+        st.probed_once = true;
+        st.metrics->storage_ok = st.ok;
+        st.metrics->storage_probes.fetch_add(1, std::memory_order_relaxed);
+      }
+      return st.ok;
+    },
+  };
+}
+
+} // namespace dispatch

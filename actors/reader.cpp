@@ -1,0 +1,163 @@
+// The reader actor: listings of deliveries, of the built-in log and of held events, each filtered,
+// sorted and paged, and the dead letters a replay by query acts on.
+#include "actors/reader.hpp"
+
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "messages/json.hpp"
+#include "messages/query_eval.hpp"
+
+namespace dispatch {
+
+namespace {
+
+/// A read's answer: the page, or why there is none.
+template <class Page>
+caf::result<Page> answer(caf::expected<Page> page) {
+  if (!page)
+    return page.error();
+  return std::move(*page);
+}
+
+/// One page of records read one by one from the store. Only matching records are kept, and
+/// without a sort order only the requested window is, so a read does not hold the whole history.
+/// The limit is clamped to `max_limit`: a page of the API, or a window for a merge.
+template <class T, class ForEach, class Id, class Render>
+caf::expected<std::pair<page_info, std::vector<T>>>
+read_page(const query& q, uint32_t max_limit, ForEach for_each, Id id_of, Render render) {
+  if (auto err = validate(q))
+    return err;
+  page_info info;
+  info.offset = q.offset;
+  info.limit = std::min(q.limit, max_limit);
+  std::vector<T> window;
+  record_set sortable;
+  std::unordered_map<std::string, T> kept;
+  std::unordered_set<std::string> visited; // a record met twice counts once
+  auto err = for_each([&](const T& x) {
+    auto id = id_of(x);
+    if (!visited.insert(id).second)
+      return true;
+    auto json = render(x);
+    if (!matches(q.where, json))
+      return true;
+    if (q.sort.empty()) {
+      if (info.total >= q.offset && window.size() < info.limit)
+        window.push_back(x);
+      ++info.total;
+    } else {
+      sortable.put(id, json);
+      kept.emplace(std::move(id), x);
+    }
+    return true;
+  });
+  if (err)
+    return err;
+  if (!q.sort.empty())
+    for (auto& key : sortable.run(q, info.total, max_limit))
+      window.push_back(std::move(kept.at(key)));
+  return std::make_pair(info, std::move(window));
+}
+
+/// Every delivery matching the query (waiting, dead and finished), as one page.
+caf::expected<delivery_page> list_deliveries(const store_ptr& db, const query& q,
+                                             uint32_t max_limit) {
+  auto page = read_page<delivery>(
+    q, max_limit,
+    [&](auto visit) { return db->for_each_delivery(visit, scope_of(q.where)); },
+    [](const delivery& d) { return d.id; }, [](const delivery& d) { return to_json(d); });
+  if (!page)
+    return page.error();
+  return delivery_page{page->first, std::move(page->second)};
+}
+
+/// A page of records that carry their JSON (`json`), as the JSON texts.
+template <class Record>
+caf::expected<json_page>
+json_page_of(caf::expected<std::pair<page_info, std::vector<Record>>> page) {
+  if (!page)
+    return page.error();
+  json_page result{page->first, {}};
+  for (auto& r : page->second)
+    result.data.push_back(std::move(r.json));
+  return result;
+}
+
+/// What the built-in log sink received, filtered, sorted and paged like any other read.
+caf::expected<json_page> list_log(const store_ptr& db, action_kind kind, const query& q,
+                                  uint32_t max_limit) {
+  return json_page_of(read_page<log_record>(
+    q, max_limit, [&](auto visit) { return db->for_each_log(kind, visit); },
+    [](const log_record& r) { return r.id; }, [](const log_record& r) { return r.json; }));
+}
+
+/// An event the engine still holds, in its JSON shape.
+struct held_event {
+  std::string id;
+  std::string json;
+};
+
+/// Events some emitter has not passed yet (every shard) and events of waiting deliveries.
+caf::expected<json_page> list_events(const store_ptr& db, const query& q, uint32_t max_limit) {
+  auto for_each = [&](auto visit) -> caf::error {
+    if (auto err = db->for_each_unfinished_event(
+          [&](const event& ev) { return visit(held_event{ev.id, to_json(ev)}); }))
+      return err;
+    return db->for_each_waiting([&](const delivery& d) {
+      auto& text = d.kind == action_kind::task ? d.task.data : d.mail.content;
+      auto json = text.composed() ? std::string{text.event_part()} : embedded_event_json(text.str());
+      return json.empty() || visit(held_event{d.event_id, std::move(json)});
+    });
+  };
+  return json_page_of(read_page<held_event>(
+    q, max_limit, for_each, [](const held_event& e) { return e.id; },
+    [](const held_event& e) { return e.json; }));
+}
+
+/// Every dead letter matching `q`.
+caf::expected<delivery_list> dead_letters(const store_ptr& db, const query& q) {
+  if (auto err = validate(q))
+    return err;
+  delivery_list dead;
+  auto err = db->for_each_delivery([&](const delivery& d) {
+    if (d.status == delivery_status::dead && matches(q.where, to_json(d)))
+      dead.push_back(d);
+    return true;
+  });
+  if (err)
+    return err;
+  return dead;
+}
+
+} // namespace
+
+reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> self, store_ptr db) {
+  self->state.db = std::move(db);
+  return {
+    [self](deliveries_atom, const query& q) {
+      return answer(list_deliveries(self->state.db, q, max_page_size));
+    },
+    [self](deliveries_atom, const query& q, uint32_t depth) {
+      return answer(list_deliveries(self->state.db, window_of(q, depth), max_window_depth));
+    },
+    [self](log_atom, action_kind kind, const query& q) {
+      return answer(list_log(self->state.db, kind, q, max_page_size));
+    },
+    [self](log_atom, action_kind kind, const query& q, uint32_t depth) {
+      return answer(list_log(self->state.db, kind, window_of(q, depth), max_window_depth));
+    },
+    [self](events_atom, const query& q) {
+      return answer(list_events(self->state.db, q, max_page_size));
+    },
+    [self](events_atom, const query& q, uint32_t depth) {
+      return answer(list_events(self->state.db, window_of(q, depth), max_window_depth));
+    },
+    [self](dead_atom, const query& q) { return answer(dead_letters(self->state.db, q)); },
+  };
+}
+
+} // namespace dispatch

@@ -1,0 +1,19 @@
+// A reader: answers listings from the store on its own thread, off the path publishes take. The
+// engine facade keeps a small pool of them and delegates every listing; a read of millions of
+// deliveries then holds back nothing but the reads queued behind it on the same reader.
+#pragma once
+
+#include "messages/interfaces.hpp"
+#include "persistence/store.hpp"
+
+namespace dispatch {
+
+struct reader_state {
+  static inline const char* name = "reader";
+  store_ptr db;
+};
+
+/// Spawns with the store it reads.
+reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> self, store_ptr db);
+
+} // namespace dispatch
