@@ -2,6 +2,7 @@
 // sorted and paged, and the dead letters a replay by query acts on.
 #include "actors/reader.hpp"
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -23,8 +24,9 @@ caf::result<Page> answer(caf::expected<Page> page) {
   return std::move(*page);
 }
 
-/// One page of records read one by one from the store. Only matching records are kept, and
-/// without a sort order only the requested window is, so a read does not hold the whole history.
+/// One page of records read one by one from the store. Only the records that can be on the page
+/// are kept (with a sort order, the first offset + limit so far), so a read does not hold the
+/// whole history; only the ids met so far are, to count a record met twice once.
 /// The limit is clamped to `max_limit`: a page of the API, or a window for a merge.
 template <class T, class ForEach, class Id, class Render>
 caf::expected<std::pair<page_info, std::vector<T>>>
@@ -35,7 +37,10 @@ read_page(const query& q, uint32_t max_limit, ForEach for_each, Id id_of, Render
   info.offset = q.offset;
   info.limit = std::min(q.limit, max_limit);
   std::vector<T> window;
-  record_set sortable;
+  // Sorted: only the records that can still be on the page are kept (a bounded heap).
+  std::optional<sorted_window> sorted;
+  if (!q.sort.empty())
+    sorted.emplace(q, max_limit);
   std::unordered_map<std::string, T> kept;
   std::unordered_set<std::string> visited; // a record met twice counts once
   auto err = for_each([&](const T& x) {
@@ -50,15 +55,20 @@ read_page(const query& q, uint32_t max_limit, ForEach for_each, Id id_of, Render
         window.push_back(x);
       ++info.total;
     } else {
-      sortable.put(id, json);
-      kept.emplace(std::move(id), x);
+      ++info.total;
+      auto dropped = sorted->offer(id, json);
+      if (dropped != id) {
+        kept.emplace(std::move(id), x);
+        if (!dropped.empty())
+          kept.erase(dropped);
+      }
     }
     return true;
   });
   if (err)
     return err;
-  if (!q.sort.empty())
-    for (auto& key : sortable.run(q, info.total, max_limit))
+  if (sorted)
+    for (auto& key : sorted->page())
       window.push_back(std::move(kept.at(key)));
   return std::make_pair(info, std::move(window));
 }

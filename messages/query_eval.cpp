@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -487,6 +488,85 @@ std::vector<std::string> record_set::run(const query& q, uint64_t& total,
   for (size_t i = q.offset; i < hits.size() && page.size() < limit; ++i)
     page.push_back(hits[i]->key);
   return page;
+}
+
+// A max-heap on the sort order (the last record of the window on top), so the record that falls out
+// when one more is offered is found at once.
+struct sorted_window::impl {
+  struct entry {
+    std::string key;
+    uint64_t sequence;
+    std::unique_ptr<rapidjson::Document> doc; // the sort values point into it
+    std::vector<const json_value*> values;
+  };
+  std::vector<sort_key> sort;
+  std::vector<std::vector<std::string>> paths;
+  uint64_t offset = 0;
+  size_t capacity = 0;
+  uint64_t next_sequence = 0;
+  std::vector<entry> heap;
+
+  // True when `x` comes before `y` in the answer.
+  bool before(const entry& x, const entry& y) const {
+    for (size_t k = 0; k < paths.size(); ++k) {
+      auto c = compare_for_sort(x.values[k], y.values[k]);
+      if (c != 0) return sort[k].descending ? c > 0 : c < 0;
+    }
+    return x.sequence < y.sequence;
+  }
+};
+
+sorted_window::sorted_window(const query& q, uint32_t max_limit)
+    : impl_(std::make_unique<impl>()) {
+  impl_->sort = q.sort;
+  for (auto& key : q.sort) impl_->paths.emplace_back(split_path(key.path));
+  impl_->offset = q.offset;
+  impl_->capacity = static_cast<size_t>(
+      std::min<uint64_t>(q.offset + std::min(q.limit, max_limit), std::numeric_limits<size_t>::max()));
+}
+
+sorted_window::~sorted_window() = default;
+
+sorted_window::sorted_window(sorted_window&&) noexcept = default;
+
+sorted_window& sorted_window::operator=(sorted_window&&) noexcept = default;
+
+std::string sorted_window::offer(const std::string& key, const std::string& json) {
+  auto& w = *impl_;
+  if (w.capacity == 0) return key;
+  impl::entry e{key, w.next_sequence++, std::make_unique<rapidjson::Document>(parse_record(json)),
+                {}};
+  for (auto& path : w.paths) e.values.push_back(sort_value(*e.doc, path));
+  auto worse_on_top = [&w](const impl::entry& x, const impl::entry& y) { return w.before(x, y); };
+  if (w.heap.size() < w.capacity) {
+    w.heap.push_back(std::move(e));
+    std::push_heap(w.heap.begin(), w.heap.end(), worse_on_top);
+    return {};
+  }
+  // Full: the new record replaces the last one of the window if it comes before it.
+  if (!w.before(e, w.heap.front())) return key;
+  std::pop_heap(w.heap.begin(), w.heap.end(), worse_on_top);
+  auto dropped = std::move(w.heap.back().key);
+  w.heap.back() = std::move(e);
+  std::push_heap(w.heap.begin(), w.heap.end(), worse_on_top);
+  return dropped;
+}
+
+size_t sorted_window::size() const {
+  return impl_->heap.size();
+}
+
+std::vector<std::string> sorted_window::page() const {
+  auto& w = *impl_;
+  std::vector<const impl::entry*> order;
+  for (auto& e : w.heap) order.push_back(&e);
+  std::sort(order.begin(), order.end(),
+            [&w](const impl::entry* x, const impl::entry* y) { return w.before(*x, *y); });
+  std::vector<std::string> keys;
+  for (size_t i = static_cast<size_t>(std::min<uint64_t>(w.offset, order.size())); i < order.size();
+       ++i)
+    keys.push_back(order[i]->key);
+  return keys;
 }
 
 bool matches(const filter& f, const std::string& json) {

@@ -42,6 +42,32 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
+/// The records of a stream that a sorted page answers: the first `offset + limit` in the query's
+/// sort order (ties in the order offered), keeping no more than that many at any time, so a sorted
+/// listing over millions of records holds one page, not every match. Filtering is the caller's.
+class sorted_window {
+public:
+  /// For `q.sort` (not empty), `q.offset` and `q.limit` clamped to `max_limit`.
+  sorted_window(const query& q, uint32_t max_limit);
+  ~sorted_window();
+  sorted_window(sorted_window&&) noexcept;
+  sorted_window& operator=(sorted_window&&) noexcept;
+
+  /// Offers a record (JSON object text) under `key`. Answers the key of the record that no longer
+  /// fits (this one or one kept before), or empty when every record offered so far still fits.
+  std::string offer(const std::string& key, const std::string& json);
+
+  /// How many records it holds now (at most offset + limit).
+  size_t size() const;
+
+  /// The keys of the page, in sort order: the records past `offset`.
+  std::vector<std::string> page() const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
 /// Whether one record (JSON object text) matches a filter; for one-off checks.
 bool matches(const filter& f, const std::string& json);
 

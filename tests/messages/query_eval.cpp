@@ -2,6 +2,8 @@
 // null and absent fields, sorting, paging and query validation.
 #include <boost/test/unit_test.hpp>
 
+#include <set>
+
 #include "messages/error_code.hpp"
 #include "messages/query_eval.hpp"
 #include "fixtures/samples.hpp"
@@ -312,6 +314,51 @@ BOOST_AUTO_TEST_CASE(validate_rejects_malformed_queries_naming_the_operator) {
   filter deep = leaf(filter_op::contains, "a");
   for (int i = 0; i < 100; ++i) deep = group(filter_op::and_, {deep});
   rejects(where(deep), "nested deeper than 64");
+}
+
+BOOST_AUTO_TEST_CASE(a_sorted_window_keeps_one_page_and_answers_as_a_full_sort) {
+  // Records with ties, missing fields and mixed types, in an order that is not the sorted one.
+  std::vector<std::pair<std::string, std::string>> records;
+  for (int i = 0; i < 5000; ++i) {
+    auto key = "r" + std::to_string(i);
+    std::string json;
+    if (i % 97 == 0)
+      json = R"({"name":"no number"})";
+    else if (i % 89 == 0)
+      json = R"({"n":"text","name":"x"})";
+    else
+      json = R"({"n":)" + std::to_string((i * 7919) % 613) + R"(,"name":"n)"
+             + std::to_string(i % 5) + "\"}";
+    records.emplace_back(key, json);
+  }
+  for (auto descending : {false, true})
+    for (auto [offset, limit] : {std::pair<uint64_t, uint32_t>{0, 10}, {37, 20}, {4990, 50},
+                                 {6000, 10}, {0, 0}}) {
+      query q;
+      q.sort = {sort_key{"n", descending}, sort_key{"name", false}};
+      q.offset = offset;
+      q.limit = limit;
+      record_set all;
+      sorted_window window{q, max_window_depth};
+      size_t most_held = 0;
+      std::set<std::string> held;
+      for (auto& [key, json] : records) {
+        all.put(key, json);
+        held.insert(key);
+        auto dropped = window.offer(key, json);
+        if (!dropped.empty())
+          held.erase(dropped);
+        most_held = std::max(most_held, window.size());
+        BOOST_REQUIRE_EQUAL(window.size(), held.size());
+      }
+      uint64_t total = 0;
+      auto expected = all.run(q, total, max_window_depth);
+      BOOST_TEST_CONTEXT("descending " << descending << ", offset " << offset << ", limit "
+                                       << limit) {
+        BOOST_TEST(window.page() == expected, boost::test_tools::per_element());
+        BOOST_TEST(most_held <= offset + limit);
+      }
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
