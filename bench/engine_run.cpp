@@ -141,7 +141,8 @@ caf::expected<std::unique_ptr<http_server>> start_gateway(caf::actor_system& sys
   api_options options;
   options.request_timeout = cfg.request_timeout;
   options.body_limit = cfg.body_limit;
-  return http_server::start(cfg, make_api_handler(sys, engine, options), nullptr, nullptr);
+  return http_server::start(cfg, make_api_handler(sys, engine, options), nullptr, nullptr,
+                            make_api_header_check(options));
 }
 
 /// Warmup, window, drain: the part of a run that loads the engine, in process or through the

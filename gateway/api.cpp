@@ -293,12 +293,16 @@ bool read_ids(call& c, const std::vector<std::string>& params) {
   return true;
 }
 
+http_response token_required() {
+  return error_response(error_code::no_permission,
+                        "a valid 'Authorization: Bearer <token>' header is required");
+}
+
 void route_request(const api_context_ptr& ctx, const http_request& req, const reply_ptr& reply) {
   auto target = split(req.target);
   auto m = match_route(req.method, target.path);
   if (!authorized(ctx->options, req, m))
-    return (*reply)(error_response(error_code::no_permission,
-                                   "a valid 'Authorization: Bearer <token>' header is required"));
+    return (*reply)(token_required());
   if (m.kind == match_kind::unknown_path)
     return (*reply)(
         error_response(error_code::resource_unknown, "no resource at path " + quoted(target.path)));
@@ -357,6 +361,14 @@ http_handler make_api_handler(caf::actor_system& sys, engine_actor engine, api_o
     } catch (const std::exception& ex) {
       (*once)(error_response(make_error(error_code::server, ex.what())));
     }
+  };
+}
+
+http_header_check make_api_header_check(api_options options) {
+  return [options = std::move(options)](const http_request& req) -> std::optional<http_response> {
+    if (authorized(options, req, match_route(req.method, split(req.target).path)))
+      return std::nullopt;
+    return token_required();
   };
 }
 

@@ -27,4 +27,9 @@ struct api_options {
 /// it (and the server holding it) before `sys`, whose destructor waits for every actor.
 http_handler make_api_handler(caf::actor_system& sys, engine_actor engine, api_options options);
 
+/// The check for `http_server::start` that refuses a request without a valid token (401, as the
+/// handler would) before its body is read: an unauthenticated client cannot make the server read
+/// and hold `body_limit` bytes per connection.
+http_header_check make_api_header_check(api_options options);
+
 } // namespace dispatch

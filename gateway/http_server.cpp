@@ -118,6 +118,7 @@ public:
     leftover.clear();
     listeners_.clear();
     state_->handler = nullptr;
+    state_->header_check = nullptr;
     stopped_ = true;
   }
 
@@ -167,10 +168,11 @@ private:
 
 caf::expected<std::unique_ptr<http_server>>
 http_server::start(const http_config& cfg, http_handler handler, request_metrics_ptr metrics,
-                   server_log log) {
+                   server_log log, http_header_check check) {
   auto state = std::make_shared<server_state>();
   state->cfg = cfg;
   state->handler = std::move(handler);
+  state->header_check = std::move(check);
   state->metrics = std::move(metrics);
   state->log = std::move(log);
   auto server = std::make_unique<beast_server>(state);

@@ -31,10 +31,11 @@ public:
   /// taken or invalid; an IPv6 host that this machine cannot bind (no IPv6) is skipped with a log
   /// line instead. With port 0 the first host picks a free port and the others bind the same one.
   /// Bodies over `cfg.body_limit` are answered 413 (code 22); requests whose headers or body do
-  /// not arrive in time, and connections beyond `cfg.max_connections`, are cut off.
+  /// not arrive in time, and connections beyond `cfg.max_connections`, are cut off. `check`, when
+  /// given, sees each request before its body is read and may refuse it there.
   static caf::expected<std::unique_ptr<http_server>>
   start(const http_config& cfg, http_handler handler, request_metrics_ptr metrics,
-        server_log log);
+        server_log log, http_header_check check = {});
 
   virtual ~http_server() = default;
 

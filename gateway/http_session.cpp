@@ -180,6 +180,11 @@ void http_session::on_header(sys_error ec) {
     return on_read_error(ec);
   if (parser_->is_done())
     return dispatch_request();
+  // A body is announced: whoever may be refused on the header alone (a missing token) is refused
+  // before a byte of it is read.
+  if (state_->header_check)
+    if (auto refusal = state_->header_check(head_of_request()))
+      return refuse_unread(std::move(*refusal));
   auto& req = parser_->get();
   if (req.version() >= 11 && beast::iequals(req[http::field::expect], "100-continue"))
     return write_continue();
@@ -245,19 +250,25 @@ void http_session::on_read_error(sys_error ec) {
   close();
 }
 
+http_request http_session::head_of_request() const {
+  auto& req = parser_->get();
+  http_request request;
+  request.method = std::string{req.method_string()};
+  request.target = origin_form(req.target());
+  request.content_type = std::string{req[http::field::content_type]};
+  request.authorization = std::string{req[http::field::authorization]};
+  request.from_loopback = from_loopback_;
+  return request;
+}
+
 void http_session::dispatch_request() {
   stream_.expires_never();
   auto& req = parser_->get();
   keep_alive_ = req.keep_alive();
   version_ = req.version();
   head_request_ = req.method() == http::verb::head;
-  http_request request;
-  request.method = std::string{req.method_string()};
-  request.target = origin_form(req.target());
-  request.content_type = std::string{req[http::field::content_type]};
-  request.authorization = std::string{req[http::field::authorization]};
+  auto request = head_of_request();
   request.body = std::move(req.body());
-  request.from_loopback = from_loopback_;
   parser_.reset();
   owes_reply_ = true;
   state_->owed.fetch_add(1);
@@ -346,6 +357,19 @@ void http_session::refuse(unsigned status, const std::string& message) {
   parser_.reset();
   write_response(to_wire(error_response(error_code::body_format, message, status), 11, false, false),
                  false);
+}
+
+void http_session::refuse_unread(http_response res) {
+  if (state_->metrics)
+    state_->metrics->requests.fetch_add(1);
+  // As with 413: the client may write the body it announced before it reads the answer, so that
+  // much is dropped while lingering (within linger_time) rather than reset under it.
+  if (auto announced = parser_->content_length_remaining())
+    drain_limit_ = *announced;
+  auto version = parser_->get().version();
+  auto head = parser_->get().method() == http::verb::head;
+  parser_.reset();
+  write_response(to_wire(std::move(res), version, false, head), false);
 }
 
 void http_session::write_response(wire_response res, bool keep_alive) {

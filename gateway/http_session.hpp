@@ -32,6 +32,7 @@ class http_session;
 struct server_state {
   http_config cfg;
   http_handler handler;
+  http_header_check header_check; // may be empty
   request_metrics_ptr metrics; // may be null
   server_log log;              // may be empty
 
@@ -86,6 +87,10 @@ private:
   http_reply make_reply();
   void answer(http_response res);
   void refuse(unsigned status, const std::string& message);
+  // The request as the handler sees it, without its body.
+  http_request head_of_request() const;
+  // Answers `res` to a request whose body is not read, and closes the connection.
+  void refuse_unread(http_response res);
   void write_response(wire_response res, bool keep_alive);
   void on_written(sys_error ec, bool keep_alive);
   void linger();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,5 +32,10 @@ using http_reply = std::function<void(http_response)>;
 /// Handles one request. Called on a server (io) thread: it must not block; it answers through
 /// `reply`, at once or later from another thread.
 using http_handler = std::function<void(http_request, http_reply)>;
+
+/// Looks at a request whose header is read and whose body is not (its `body` is empty). An answer
+/// refuses the request there: the body is never read into memory, and the connection closes after
+/// the answer. Called on a server (io) thread; it must not block.
+using http_header_check = std::function<std::optional<http_response>(const http_request&)>;
 
 } // namespace dispatch

@@ -122,7 +122,8 @@ int serve(dispatchd_config& cfg, const dispatchd_settings& settings, operator_lo
   api_options api{settings.http.tokens, settings.http.request_timeout, settings.http.body_limit,
                   metrics};
   auto server = http_server::start(settings.http, make_api_handler(sys, front, api), metrics,
-                                   [&log](const std::string& line) { log.info(line); });
+                                   [&log](const std::string& line) { log.info(line); },
+                                   make_api_header_check(api));
   if (!server) {
     log.error(message_of(server.error()));
     stopping->store(true);

@@ -179,6 +179,24 @@ BOOST_AUTO_TEST_CASE(without_a_valid_token_every_route_but_health_is_401) {
   BOOST_TEST(call("GET", "/events/v1/health").status == 200u);
 }
 
+BOOST_AUTO_TEST_CASE(a_request_without_a_token_is_refused_before_its_body_is_read) {
+  // The header announces 512 KiB and no byte of the body follows: the answer comes anyway (a
+  // server that read the body first would wait for it until its body timeout).
+  http_client raw{"127.0.0.1", port, std::chrono::seconds(5)};
+  raw.send_raw("POST /events/v1/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+               "Content-Length: 524288\r\n\r\n");
+  auto answer = raw.read_response();
+  BOOST_TEST(answer.status == 401u);
+  BOOST_TEST(answer.body.find("NO_PERMISSION_EXCEPTION") != std::string::npos, answer.body);
+  // The connection closes after the answer (the unread body cannot be taken for a next request).
+  BOOST_TEST(raw.closed_by_server(std::chrono::seconds(5)));
+  // With a valid token the same announcement is read and answered on its merits.
+  http_client good{"127.0.0.1", port, std::chrono::seconds(5)};
+  auto ok = good.request("POST", "/events/v1/", R"({"type":"t"})",
+                         {{"Authorization", "Bearer second-secret"}});
+  BOOST_TEST(ok.status == 200u);
+}
+
 BOOST_AUTO_TEST_CASE(a_configured_token_opens_every_route) {
   for (auto auth : {"Bearer first-secret", "Bearer second-secret", "bearer second-secret"})
     BOOST_TEST(call("GET", "/dispatchers/v1/", "", {{"Authorization", auth}}).status == 200u, auth);

@@ -79,7 +79,12 @@ void api_fixture::start(bool recording_sinks) {
     req.from_loopback = req.from_loopback && from_loopback;
     handler(std::move(req), std::move(reply));
   };
-  auto started = http_server::start(cfg, served, options.metrics, nullptr);
+  auto check = [this, check = make_api_header_check(options)](const http_request& req) {
+    auto seen = req;
+    seen.from_loopback = seen.from_loopback && from_loopback;
+    return check(seen);
+  };
+  auto started = http_server::start(cfg, served, options.metrics, nullptr, check);
   if (!started)
     throw std::runtime_error("http_server::start failed: " + message_of(started.error()));
   server = std::move(*started);
