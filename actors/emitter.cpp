@@ -453,6 +453,10 @@ void on_tick(emitter_ptr self) {
   if (now >= st.next_sweep) {
     st.backlog = true; // finds records this emitter's memory does not know of
     st.next_sweep = now + sweep_interval_ms;
+    if (!st.catching_up && st.frontier == st.frontier_at_sweep
+        && st.db->last_log_sequence(st.shard) > st.frontier)
+      st.catching_up = true; // read below
+    st.frontier_at_sweep = st.frontier;
   }
   expire_sends(self, now);
   write_unwritten(self);

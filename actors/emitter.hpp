@@ -84,6 +84,10 @@ struct emitter_state {
   /// after a gap (a matcher restarted) or while memory is full.
   bool catching_up = true;
   bool rederive_pending = false;
+  /// The frontier at the last sweep: a frontier that stays behind the log for a whole sweep
+  /// interval means events went to a matcher that stopped before anyone could tell; the sweep
+  /// then reads the log.
+  uint64_t frontier_at_sweep = 0;
   /// Segments not yet passed by the cursor; `first_segment` numbers the front one.
   std::deque<log_segment> segments;
   uint64_t first_segment = 0;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <iostream>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "actors/prober.hpp"
@@ -62,36 +63,61 @@ void replace_helper(self_ptr self, const caf::actor_addr& gone, const caf::error
   }
 }
 
-/// Replays every dead letter matching `q`: a reader finds them, then one request per dead letter
-/// goes to its emitter; answers the count replayed.
-caf::typed_response_promise<uint64_t> replay_matching(self_ptr self, const query& q) {
-  auto rp = self->make_response_promise<uint64_t>();
+/// Dead letters a replay by query takes at a time: it holds this many, with as many replay
+/// requests in flight, whatever the number matched.
+constexpr uint32_t replay_batch = 500;
+
+/// A replay by query under way.
+struct replay_run {
+  query q;
+  std::string after; // the last dead letter looked at
+  uint64_t replayed = 0;
+  caf::typed_response_promise<uint64_t> rp;
+};
+
+void replay_next_batch(self_ptr self, std::shared_ptr<replay_run> run);
+
+/// Replays one batch of dead letters, then goes on with the next (or answers the count).
+void replay_batch_of(self_ptr self, std::shared_ptr<replay_run> run, const delivery_list& dead) {
+  if (dead.empty()) {
+    run->rp.deliver(run->replayed);
+    return;
+  }
+  run->after = dead.back().id;
+  auto last_batch = dead.size() < replay_batch;
+  auto outstanding = std::make_shared<size_t>(dead.size());
+  auto finish_one = [self, run, outstanding, last_batch](bool ok) {
+    run->replayed += ok ? 1 : 0;
+    if (--*outstanding > 0)
+      return;
+    if (last_batch)
+      run->rp.deliver(run->replayed);
+    else
+      replay_next_batch(self, run);
+  };
   auto& st = self->state;
-  self->request(next_reader(st), caf::infinite, dead_atom::value, q)
-    .then(
-      [self, rp](const delivery_list& dead) mutable {
-        if (dead.empty()) {
-          rp.deliver(uint64_t{0});
-          return;
-        }
-        struct tally {
-          size_t outstanding;
-          uint64_t replayed = 0;
-        };
-        auto count = std::make_shared<tally>(tally{dead.size()});
-        auto finish_one = [rp, count](bool ok) mutable {
-          count->replayed += ok ? 1 : 0;
-          if (--count->outstanding == 0)
-            rp.deliver(count->replayed);
-        };
-        auto& st = self->state;
-        for (auto& d : dead)
-          self->request(emitter_of(st, d), st.config.request_timeout, replay_atom::value, d.id)
-            .then([finish_one](const delivery&) mutable { finish_one(true); },
-                  [finish_one](const caf::error&) mutable { finish_one(false); });
-      },
-      [rp](const caf::error& err) mutable { rp.deliver(err); });
-  return rp;
+  for (auto& d : dead)
+    self->request(emitter_of(st, d), st.config.request_timeout, replay_atom::value, d.id)
+      .then([finish_one](const delivery&) { finish_one(true); },
+            [finish_one](const caf::error&) { finish_one(false); });
+}
+
+void replay_next_batch(self_ptr self, std::shared_ptr<replay_run> run) {
+  self
+    ->request(next_reader(self->state), caf::infinite, dead_atom::value, run->q, run->after,
+              replay_batch)
+    .then([self, run](const delivery_list& dead) { replay_batch_of(self, run, dead); },
+          [run](const caf::error& err) { run->rp.deliver(err); });
+}
+
+/// Replays every dead letter matching `q`, in batches of `replay_batch` found by a reader (in id
+/// order, each batch after the last); answers the count replayed.
+caf::typed_response_promise<uint64_t> replay_matching(self_ptr self, const query& q) {
+  auto run = std::make_shared<replay_run>();
+  run->q = q;
+  run->rp = self->make_response_promise<uint64_t>();
+  replay_next_batch(self, run);
+  return run->rp;
 }
 
 } // namespace

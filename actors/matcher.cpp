@@ -53,12 +53,46 @@ void load_dispatchers(matcher_state& st) {
     throw std::runtime_error("matcher: cannot record dispatcher versions: " + message_of(err));
 }
 
+/// The last sequence the log holds before `first` (the first event routed to this matcher), when
+/// it is past where this matcher started: events accepted after it started that were routed to
+/// the matcher it replaced, which stopped before deriving them. Zero when there are none.
+uint64_t missed_before(matcher_state& st, uint64_t first) {
+  constexpr uint32_t step = 1024;
+  uint64_t missed = 0;
+  for (auto after = st.last_sequence;;) {
+    auto page = st.db->scan_log(st.shard, after, step);
+    if (!page) {
+      // Unknown: claim the whole stretch from the start, the emitters read the log over it.
+      return first - 1;
+    }
+    for (auto& in : *page) {
+      if (in.sequence >= first)
+        return missed;
+      missed = in.sequence;
+    }
+    if (page->size() < step)
+      return missed;
+    after = page->back().sequence;
+  }
+}
+
 /// Derives the deliveries of routed events and sends each emitter one batch.
 uint64_t consume(self_ptr self, const logged_event_list& events) {
   auto& st = self->state;
   delivery_batch tasks;
   delivery_batch mails;
   tasks.after = mails.after = st.last_sequence;
+  if (!st.routed) {
+    // The first events routed here. Those the log holds between where this matcher started and
+    // them went to the matcher before it: the batch says it starts after them, so the emitters
+    // see a gap and read them from the log.
+    for (auto& in : events)
+      if (in.sequence > st.last_sequence) {
+        st.routed = true;
+        tasks.after = mails.after = std::max(st.last_sequence, missed_before(st, in.sequence));
+        break;
+      }
+  }
   size_t consumed = 0;
   for (auto& in : events) {
     // An event the log held when this matcher started: the emitters catch up to it themselves.

@@ -32,6 +32,8 @@ struct matcher_state {
   /// The last sequence handed to the emitters (at start: the last in the log, which the emitters
   /// catch up to themselves). Live batches continue from it; a change applies after it.
   uint64_t last_sequence = 0;
+  /// False until the first events are routed to this matcher (see `missed_before`).
+  bool routed = false;
 };
 
 /// Spawns with its shard, the configuration, the store, the metrics and the emitters. On start it

@@ -128,15 +128,18 @@ caf::expected<json_page> list_events(const store_ptr& db, const query& q, uint32
     [](const held_event& e) { return e.json; }));
 }
 
-/// Every dead letter matching `q`.
-caf::expected<delivery_list> dead_letters(const store_ptr& db, const query& q) {
+/// Up to `max` dead letters matching `q`, in id order after `after`.
+caf::expected<delivery_list> dead_letters(const store_ptr& db, const query& q,
+                                          const std::string& after, uint32_t max) {
   if (auto err = validate(q))
     return err;
   delivery_list dead;
-  auto err = db->for_each_delivery([&](const delivery& d) {
-    if (d.status == delivery_status::dead && matches(q.where, to_json(d)))
+  if (max == 0)
+    return dead;
+  auto err = db->for_each_dead_letter(after, [&](const delivery& d) {
+    if (matches(q.where, to_json(d)))
       dead.push_back(d);
-    return true;
+    return dead.size() < max;
   });
   if (err)
     return err;
@@ -166,7 +169,9 @@ reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> 
     [self](events_atom, const query& q, uint32_t depth) {
       return answer(list_events(self->state.db, window_of(q, depth), max_window_depth));
     },
-    [self](dead_atom, const query& q) { return answer(dead_letters(self->state.db, q)); },
+    [self](dead_atom, const query& q, const std::string& after, uint32_t max) {
+      return answer(dead_letters(self->state.db, q, after, max));
+    },
   };
 }
 

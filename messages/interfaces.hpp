@@ -189,8 +189,9 @@ using reader_actor = caf::typed_actor<
   caf::replies_to<log_atom, action_kind, query, uint32_t>::with<json_page>,
   caf::replies_to<events_atom, query>::with<json_page>,
   caf::replies_to<events_atom, query, uint32_t>::with<json_page>,
-  // The dead letters a query matches (for a replay by query).
-  caf::replies_to<dead_atom, query>::with<delivery_list>>;
+  // Up to `max` dead letters the query matches, in id order after the id `after` (empty: from
+  // the first): one batch of a replay by query.
+  caf::replies_to<dead_atom, query, std::string, uint32_t>::with<delivery_list>>;
 
 /// The health probe: storage written and synced at most once a second, whoever asks how often.
 using prober_actor = caf::typed_actor<caf::replies_to<health_atom>::with<bool>>;

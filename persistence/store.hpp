@@ -219,6 +219,11 @@ public:
   /// Visits the exception records only (pending, held, retrying), of every kind.
   caf::error for_each_waiting(const std::function<bool(const delivery&)>& visit) const;
 
+  /// Dead letters in id order, starting after `after` (empty: from the first), until `visit`
+  /// answers false: a replay by query walks them in bounded batches this way.
+  caf::error for_each_dead_letter(const std::string& after,
+                                  const std::function<bool(const delivery&)>& visit) const;
+
   /// Visits the log entries that some emitter has not passed yet, every shard.
   caf::error for_each_unfinished_event(const std::function<bool(const event&)>& visit) const;
 

@@ -674,6 +674,29 @@ caf::error store::visit_by_id(const std::function<bool(const delivery&)>& visit,
   return caf::none;
 }
 
+caf::error store::for_each_dead_letter(const std::string& after,
+                                       const std::function<bool(const delivery&)>& visit) const {
+  auto& s = *impl_;
+  s.before_scan();
+  std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(rocksdb::ReadOptions{}, s.dead_letters)};
+  after.empty() ? it->SeekToFirst() : it->Seek(after);
+  for (; it->Valid(); it->Next()) {
+    auto key = it->key();
+    if (!after.empty() && key == rocksdb::Slice{after})
+      continue;
+    delivery x;
+    auto value = it->value();
+    if (auto err = codec::decode(keys::dead_letters_family, key.data(), key.size(), value.data(),
+                                 value.size(), x))
+      return err;
+    if (!visit(x))
+      return caf::none;
+  }
+  if (!it->status().ok())
+    return to_error(it->status(), std::string{"read "} + keys::dead_letters_family);
+  return caf::none;
+}
+
 caf::error store::for_each_waiting(const std::function<bool(const delivery&)>& visit) const {
   auto& s = *impl_;
   s.before_scan();

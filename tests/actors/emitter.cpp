@@ -343,4 +343,50 @@ BOOST_FIXTURE_TEST_CASE(events_a_matcher_never_routed_are_read_from_the_log, fix
   BOOST_TEST(rec->count(orphan.id) == 1u);
 }
 
+BOOST_FIXTURE_TEST_CASE(events_routed_to_a_stopped_matcher_are_found_by_its_successor, fixture) {
+  auto rec = std::make_shared<recording>();
+  auto em = spawn_emitter(spawn_sink(rec, always_deliver));
+  auto first = make_task("first");
+  put(em, {first});
+  wait_for_status(first.id, delivery_status::delivered);
+  // The supervisor replaces the matcher and tells the emitter, which catches up (nothing new).
+  auto orphan = make_task("orphan");
+  auto later = make_task("later");
+  auto successor = sys.spawn(dispatch::matcher, uint32_t{0}, config, db, metrics, em, mail_emitter,
+                             false);
+  spawned.push_back(caf::actor_cast<caf::actor>(successor));
+  {
+    caf::scoped_actor self{sys}; // answered once it runs: it knows the log's end from before
+    self->request(successor, 10s, rederive_atom::value, action_kind::task, uint64_t{0}, 1u)
+      .receive([](const delivery_batch&) {}, [](const caf::error&) {});
+  }
+  caf::anon_send(em, handles_atom::value, log_reader_actor{successor});
+  caf::anon_send(mail_emitter, handles_atom::value, log_reader_actor{successor});
+  std::this_thread::sleep_for(200ms);
+  // Ingest, not told yet, accepted one more and routed it to the stopped matcher: it is in the
+  // log, and no matcher derived it. The next event goes to the successor.
+  store_only({orphan});
+  logged_event_list events{later.event};
+  store_only({later});
+  caf::anon_send(successor, route_atom::value, std::move(events));
+  wait_for_status(later.id, delivery_status::delivered);
+  wait_for_status(orphan.id, delivery_status::delivered);
+  BOOST_TEST(rec->count(orphan.id) == 1u);
+  BOOST_TEST(rec->count(later.id) == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(an_event_no_matcher_routed_with_nothing_after_it_is_found_by_the_sweep,
+                        fixture) {
+  auto rec = std::make_shared<recording>();
+  auto em = spawn_emitter(spawn_sink(rec, always_deliver));
+  auto first = make_task("first");
+  put(em, {first});
+  wait_for_status(first.id, delivery_status::delivered);
+  // Written, routed nowhere, and nothing follows it; nobody tells the emitter anything either.
+  auto orphan = make_task("orphan");
+  store_only({orphan});
+  wait_for_status(orphan.id, delivery_status::delivered); // within two sweeps (5 s each)
+  BOOST_TEST(rec->count(orphan.id) == 1u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
