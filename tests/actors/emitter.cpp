@@ -328,10 +328,7 @@ BOOST_FIXTURE_TEST_CASE(a_restarted_emitter_drives_a_recorded_delivery_from_its_
 
 BOOST_FIXTURE_TEST_CASE(events_a_matcher_never_routed_are_read_from_the_log, fixture) {
   auto rec = std::make_shared<recording>();
-  auto em = spawn_emitter(spawn_sink(rec, always_deliver));
-  auto first = make_task("first");
-  put(em, {first});
-  wait_for_status(first.id, delivery_status::delivered);
+  auto em = spawn_emitter_past_a_first_delivery(rec);
   // Written but never routed (ingest stopped in between): the emitter reads the log past its
   // frontier when it is told its matcher again, as the supervisor does after such a restart.
   auto orphan = make_task("orphan");
@@ -345,10 +342,7 @@ BOOST_FIXTURE_TEST_CASE(events_a_matcher_never_routed_are_read_from_the_log, fix
 
 BOOST_FIXTURE_TEST_CASE(events_routed_to_a_stopped_matcher_are_found_by_its_successor, fixture) {
   auto rec = std::make_shared<recording>();
-  auto em = spawn_emitter(spawn_sink(rec, always_deliver));
-  auto first = make_task("first");
-  put(em, {first});
-  wait_for_status(first.id, delivery_status::delivered);
+  auto em = spawn_emitter_past_a_first_delivery(rec);
   // The supervisor replaces the matcher and tells the emitter, which catches up (nothing new).
   auto orphan = make_task("orphan");
   auto later = make_task("later");
@@ -378,10 +372,7 @@ BOOST_FIXTURE_TEST_CASE(events_routed_to_a_stopped_matcher_are_found_by_its_succ
 BOOST_FIXTURE_TEST_CASE(an_event_no_matcher_routed_with_nothing_after_it_is_found_by_the_sweep,
                         fixture) {
   auto rec = std::make_shared<recording>();
-  auto em = spawn_emitter(spawn_sink(rec, always_deliver));
-  auto first = make_task("first");
-  put(em, {first});
-  wait_for_status(first.id, delivery_status::delivered);
+  auto em = spawn_emitter_past_a_first_delivery(rec);
   // Written, routed nowhere, and nothing follows it; nobody tells the emitter anything either.
   auto orphan = make_task("orphan");
   store_only({orphan});

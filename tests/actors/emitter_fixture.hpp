@@ -225,6 +225,15 @@ struct fixture {
     return em;
   }
 
+  /// An emitter delivering everything to `rec`, with one event routed and delivered already.
+  emitter_actor spawn_emitter_past_a_first_delivery(const recording_ptr& rec) {
+    auto em = spawn_emitter(spawn_sink(rec, always_deliver));
+    auto first = make_task("first");
+    put(em, {first});
+    wait_for_status(first.id, delivery_status::delivered);
+    return em;
+  }
+
   /// A dispatcher of its own (type "test.<tag>", one task action `tag`, held until `start` when
   /// given) installed in the matcher, and an event of that type: its task is `tag`'s delivery.
   planned_task make_task(const std::string& tag, timestamp_ms start = 0) {
