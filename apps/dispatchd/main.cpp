@@ -170,6 +170,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   auto signals = block_signals();
+  auto files = raise_file_limit(); // before anything opens a file
   operator_log log;
   dispatchd_config cfg;
   if (auto err = cfg.parse(argc, argv)) {
@@ -190,6 +191,9 @@ int main(int argc, char** argv) {
   log.set_level(settings->level);
   log.info("dispatchd " DISPATCH_VERSION " (pid " + std::to_string(::getpid()) + ")");
   log.info("config: " + config_summary(cfg));
+  bool few_files = false;
+  auto files_line = file_limit_summary(files, settings->http.max_connections, few_files);
+  few_files ? log.warning(files_line) : log.info(files_line);
   if (auto err = prepare_data_dir(settings->engine)) {
     log.error(message_of(err));
     return exit_failure;

@@ -2,6 +2,7 @@
 // the lines the operator sees (log format, config summary with secrets masked, sinks, endpoints).
 #include "apps/dispatchd/startup.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -264,6 +265,41 @@ std::string sink_summary(const char* kind, const caf::optional<webhook_config>& 
   auto count = sink->headers.size();
   if (count > 0) text += " (" + std::to_string(count) + (count == 1 ? " header)" : " headers)");
   return text;
+}
+
+file_limit raise_file_limit() {
+  file_limit result;
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return result;
+  result.before = result.now = lim.rlim_cur;
+  result.hard = lim.rlim_max;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0)
+      result.now = raised.rlim_cur;
+  }
+  return result;
+}
+
+std::string file_limit_summary(const file_limit& limit, uint32_t max_connections, bool& warn) {
+  // Storage (WAL, tables, manifest), webhook connections, logs and CAF's own sockets.
+  constexpr uint64_t reserve = 1024;
+  auto text = [](uint64_t n) {
+    return n == RLIM_INFINITY ? std::string{"unlimited"} : std::to_string(n);
+  };
+  std::string line = "file descriptors: " + text(limit.now) + " allowed";
+  if (limit.now != limit.before)
+    line += " (soft limit raised from " + text(limit.before) + " to the hard limit)";
+  else if (limit.hard != 0)
+    line += " (the hard limit is " + text(limit.hard) + ")";
+  warn = limit.now != RLIM_INFINITY && limit.now < max_connections + reserve;
+  if (warn)
+    line += "; fewer than dispatch.http.max-connections (" + std::to_string(max_connections)
+            + ") plus " + std::to_string(reserve)
+            + " for storage and sinks: raise the hard limit (e.g. LimitNOFILE=65536)";
+  return line;
 }
 
 }  // namespace dispatch::app

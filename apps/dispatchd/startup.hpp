@@ -68,6 +68,23 @@ caf::error prepare_data_dir(engine_config& engine);
 /// (tokens, header values, passwords in URLs).
 std::string config_summary(const dispatchd_config& cfg);
 
+/// What the process may open: its soft limit on file descriptors before and after start, and the
+/// hard limit (0 when unknown).
+struct file_limit {
+  uint64_t before = 0;
+  uint64_t now = 0;
+  uint64_t hard = 0;
+};
+
+/// Raises the soft limit on open files to the hard one: every connection, webhook connection and
+/// RocksDB file takes a descriptor, and a shell's default soft limit (often 1024, sometimes 256)
+/// runs out long before `dispatch.http.max-connections`.
+file_limit raise_file_limit();
+
+/// The log line for `limit`: the figures, and a warning when fewer than `max_connections` plus a
+/// reserve for storage and sinks are allowed. `warn` is set for the warning.
+std::string file_limit_summary(const file_limit& limit, uint32_t max_connections, bool& warn);
+
 /// "task sink: webhook POST https://.../tasks/v1/ (1 header)" or "task sink: built-in log".
 std::string sink_summary(const char* kind, const caf::optional<webhook_config>& sink);
 

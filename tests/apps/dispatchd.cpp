@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -211,6 +212,28 @@ BOOST_AUTO_TEST_CASE(the_default_data_directory_is_created_with_its_parents) {
   dispatchd.port_of("127.0.0.1");
   BOOST_TEST(std::filesystem::is_directory(dir / "var/dispatchd"));
   BOOST_TEST(contains(dispatchd.log(), "data directory: " + dir / "var/dispatchd"));
+  dispatchd.signal(SIGTERM);
+  BOOST_TEST(dispatchd.exit_status() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_low_soft_file_limit_is_raised_at_start) {
+  // Started from a shell whose soft limit is 256 (the hard one stays): dispatchd raises it, says
+  // so, and serves 300 connections at once, a publish included.
+  temp_dir dir;
+  std::vector<std::string> shell{"-c", "ulimit -S -n 256 && exec \"$0\" \"$@\"", DISPATCHD_PATH};
+  for (auto& arg : args_for(dir))
+    shell.push_back(arg);
+  dispatchd_process dispatchd{shell, dir / "run.log", "/bin/sh"};
+  auto port = dispatchd.port_of("127.0.0.1");
+  BOOST_TEST(contains(dispatchd.log(), "(soft limit raised from 256 to the hard limit)"),
+             dispatchd.log());
+  std::vector<std::unique_ptr<http_client>> clients;
+  for (int i = 0; i < 300; ++i) {
+    clients.push_back(std::make_unique<http_client>("127.0.0.1", port, 10s));
+    BOOST_REQUIRE_EQUAL(clients.back()->request("GET", "/health").status, 200u);
+  }
+  BOOST_TEST(clients.front()->request("POST", "/events/v1/", R"({"type":"t"})").status == 200u);
+  clients.clear();
   dispatchd.signal(SIGTERM);
   BOOST_TEST(dispatchd.exit_status() == 0);
 }
