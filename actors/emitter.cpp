@@ -180,6 +180,7 @@ void on_live_batch(emitter_ptr self, delivery_batch& batch) {
 }
 
 void pump(emitter_ptr self);
+void arm_timer(emitter_ptr self, timestamp_ms now, bool retry_soon);
 
 /// Asks the matcher for the log past the frontier, when there is room and nobody asked yet.
 void request_catch_up(emitter_ptr self) {
@@ -208,6 +209,7 @@ void request_catch_up(emitter_ptr self) {
         self->state.rederive_pending = false;
         if (err != caf::sec::request_timeout && err != caf::sec::request_receiver_down)
           report_storage_failure(self, "catching up from the log", err);
+        arm_timer(self, now_ms(), false);
       });
 }
 
