@@ -13,10 +13,9 @@ prober_actor::behavior_type prober(prober_actor::stateful_pointer<prober_state> 
     [self](health_atom) {
       auto& st = self->state;
       auto now = std::chrono::steady_clock::now();
-      if (!st.probed_once || now - st.probed >= probe_interval) {
+      if (!st.probed || now - *st.probed >= probe_interval) {
         st.ok = !st.db->probe_write();
         st.probed = now;
-        st.probed_once = true;
         st.metrics->storage_ok = st.ok;
         st.metrics->storage_probes.fetch_add(1, std::memory_order_relaxed);
       }

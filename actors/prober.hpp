@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 
 #include "actors/metrics.hpp"
 #include "messages/interfaces.hpp"
@@ -16,8 +17,7 @@ struct prober_state {
   store_ptr db;
   metrics_ptr metrics;
   bool ok = false;
-  std::chrono::steady_clock::time_point probed; // when the last probe ran
-  bool probed_once = false;
+  std::optional<std::chrono::steady_clock::time_point> probed; // when the last probe ran
 };
 
 /// How long one probe's answer stands.

@@ -93,15 +93,21 @@ caf::error put_waiting(detail::store_state& s, rocksdb::WriteBatch& batch, const
   return caf::none;
 }
 
-// Iterates one whole family (or [lower, upper) of it), decoding deliveries.
+// Iterates one whole family, decoding deliveries; forwards, it may start after the key `after`.
 template <class Next>
 caf::error visit_family(const detail::store_state& s, rocksdb::ColumnFamilyHandle* family,
-                        const char* name, bool backwards, Next&& next) {
+                        const char* name, bool backwards, Next&& next,
+                        const std::string& after = {}) {
   std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(rocksdb::ReadOptions{}, family)};
-  backwards ? it->SeekToLast() : it->SeekToFirst();
+  if (backwards)
+    it->SeekToLast();
+  else
+    after.empty() ? it->SeekToFirst() : it->Seek(after);
   for (; it->Valid(); backwards ? it->Prev() : it->Next()) {
-    delivery x;
     auto key = it->key();
+    if (!after.empty() && key == rocksdb::Slice{after})
+      continue;
+    delivery x;
     auto value = it->value();
     if (auto err = codec::decode(name, key.data(), key.size(), value.data(), value.size(), x))
       return err;
@@ -678,23 +684,7 @@ caf::error store::for_each_dead_letter(const std::string& after,
                                        const std::function<bool(const delivery&)>& visit) const {
   auto& s = *impl_;
   s.before_scan();
-  std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(rocksdb::ReadOptions{}, s.dead_letters)};
-  after.empty() ? it->SeekToFirst() : it->Seek(after);
-  for (; it->Valid(); it->Next()) {
-    auto key = it->key();
-    if (!after.empty() && key == rocksdb::Slice{after})
-      continue;
-    delivery x;
-    auto value = it->value();
-    if (auto err = codec::decode(keys::dead_letters_family, key.data(), key.size(), value.data(),
-                                 value.size(), x))
-      return err;
-    if (!visit(x))
-      return caf::none;
-  }
-  if (!it->status().ok())
-    return to_error(it->status(), std::string{"read "} + keys::dead_letters_family);
-  return caf::none;
+  return visit_family(s, s.dead_letters, keys::dead_letters_family, false, visit, after);
 }
 
 caf::error store::for_each_waiting(const std::function<bool(const delivery&)>& visit) const {

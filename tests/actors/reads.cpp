@@ -70,8 +70,8 @@ BOOST_AUTO_TEST_CASE(a_listing_in_progress_holds_no_publish_back) {
   BOOST_CHECK_GE(page->page.total, 1u);
 }
 
-BOOST_AUTO_TEST_CASE(listings_queue_only_behind_listings_on_the_same_reader) {
-  // With every reader held in a scan, another listing waits, but a publish does not.
+BOOST_AUTO_TEST_CASE(with_every_reader_inside_a_scan_publishes_still_flow) {
+  // One listing per reader (round robin), all held in their scans: a publish is still delivered.
   create(make_dispatcher("user_created", {task_action("welcome")}));
   hold_scans();
   std::vector<std::future<caf::expected<delivery_page>>> listings;
