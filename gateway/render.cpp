@@ -1,6 +1,7 @@
 // JSON answers of the HTTP API. Rows arrive as JSON text already (from the codec's writers or the
 // engine's log), so pages embed them raw; only a projection parses a record.
 #include "gateway/render.hpp"
+#include "messages/json_dom.hpp"
 
 #include <algorithm>
 
@@ -129,7 +130,7 @@ std::string render_page(const json_page& page, const std::vector<std::string>& s
 std::string project(const std::string& json, const std::vector<std::string>& select) {
   if (select.empty()) return json;
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
+  doc.Parse<dom_parse_flags>(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) return json;
   std::vector<std::string_view> paths{select.begin(), select.end()};
   rapidjson::StringBuffer buffer;

@@ -11,14 +11,13 @@
 #include <rapidjson/writer.h>
 
 #include "messages/ids.hpp"
+#include "messages/json_dom.hpp"
 #include "messages/validation.hpp"
 
 namespace dispatch {
 
 namespace {
 
-// The DOM is built only from text `check_json` passed (encoding included): no second check.
-constexpr unsigned parse_flags = rapidjson::kParseIterativeFlag;
 
 bool is_blank(std::string_view text) {
   return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
@@ -31,7 +30,8 @@ caf::error load_body(std::string_view text, const json_limits& limits, rapidjson
   if (auto err = check_json(text, limits))
     return err;
   rapidjson::MemoryStream stream(text.data(), text.size());
-  doc.ParseStream<parse_flags>(stream);
+  // Built only from text `check_json` passed (encoding included): no second check.
+  doc.ParseStream<dom_parse_flags>(stream);
   if (doc.HasParseError()) // unreachable after the check; kept so a half-built DOM is never read
     return make_error(error_code::body_format, "body: not valid JSON");
   return {};

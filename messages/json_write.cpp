@@ -1,6 +1,7 @@
 // The JSON codec's output side: docs/api.md's shapes (camelCase, absent optional fields omitted) and the
 // bodies of the ExH Task and Mail Service calls. Raw JSON members were validated on the way in.
 #include "messages/json.hpp"
+#include "messages/json_dom.hpp"
 
 #include <string>
 #include <string_view>
@@ -277,7 +278,7 @@ std::pair<std::string, std::string> task_data_frame(const caf::optional<std::str
   // writer below recurses.
   if (action_data && is_json_object(*action_data)) {
     rapidjson::MemoryStream stream(action_data->data(), action_data->size());
-    data.ParseStream<rapidjson::kParseIterativeFlag>(stream);
+    data.ParseStream<dom_parse_flags>(stream);
   }
   rapidjson::StringBuffer buffer;
   json_writer out{buffer};
@@ -329,7 +330,7 @@ std::string embedded_event_json(std::string_view object_text) {
   // The text was written by us from checked input, so the writer's recursion is bounded.
   rapidjson::Document doc;
   rapidjson::MemoryStream stream(object_text.data(), object_text.size());
-  doc.ParseStream<rapidjson::kParseIterativeFlag>(stream);
+  doc.ParseStream<dom_parse_flags>(stream);
   if (doc.HasParseError() || !doc.IsObject())
     return {};
   auto found = doc.FindMember("event");

@@ -15,6 +15,7 @@
 #include <rapidjson/document.h>
 
 #include "messages/error_code.hpp"
+#include "messages/json_dom.hpp"
 
 namespace dispatch {
 
@@ -386,7 +387,7 @@ caf::error check_filter(const filter& f, const std::string& where, size_t depth)
 rapidjson::Document parse_record(const std::string& json) {
   rapidjson::Document doc;
   // Iterative parsing: a deeply nested record cannot exhaust the stack.
-  doc.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
+  doc.Parse<dom_parse_flags>(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject())
     doc.SetObject();  // not a record: kept (so `all` lists it) but without fields
   return doc;
