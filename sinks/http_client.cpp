@@ -24,6 +24,7 @@ namespace {
 struct transfer {
   uint64_t id = 0;
   std::string url;
+  std::string shown_url; // the url without credentials, for reasons a token holder can read
   std::string body;
   curl_slist* headers = nullptr;
   std::string response;
@@ -59,9 +60,9 @@ delivery_result transport_verdict(const transfer& t, CURLcode code,
                                   std::chrono::milliseconds timeout) {
   if (code == CURLE_OPERATION_TIMEDOUT)
     return retry_later("timeout after " + std::to_string(timeout.count()) + " ms waiting for "
-                       + t.url);
+                       + t.shown_url);
   std::string what = t.error[0] != '\0' ? t.error : curl_easy_strerror(code);
-  return retry_later(what + " (POST " + t.url + ")");
+  return retry_later(what + " (POST " + t.shown_url + ")");
 }
 
 } // namespace
@@ -93,6 +94,7 @@ void http_client::core::begin(http_post post) {
   auto t = std::make_unique<transfer>();
   t->id = post.id;
   t->url = std::move(post.url);
+  t->shown_url = without_credentials(t->url);
   t->body = std::move(post.body);
   t->response_cap = options.max_response_bytes;
   for (auto& line : post.headers) {
@@ -145,7 +147,7 @@ void http_client::core::finish_done() {
     } else {
       long status = 0;
       curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-      verdict = verdict_of_response(status, t->url, t->response, retry_after_of(t->easy),
+      verdict = verdict_of_response(status, t->shown_url, t->response, retry_after_of(t->easy),
                                     std::time(nullptr));
     }
     // `msg` is invalid once its handle leaves the multi handle: nothing reads it below.

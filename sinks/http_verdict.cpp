@@ -80,4 +80,15 @@ delivery_result verdict_of_response(long status, const std::string& url, const s
   return permanent_failure(std::move(reason));
 }
 
+std::string without_credentials(const std::string& url) {
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return url;
+  auto authority_begin = scheme_end + 3;
+  auto authority_end = url.find_first_of("/?#", authority_begin);
+  auto authority = std::string_view{url}.substr(authority_begin, authority_end - authority_begin);
+  auto at = authority.rfind('@');
+  if (at == std::string_view::npos) return url;
+  return url.substr(0, authority_begin) + "***" + url.substr(authority_begin + at);
+}
+
 } // namespace dispatch

@@ -30,6 +30,10 @@ int64_t retry_after_floor_ms(const std::string& value, std::time_t now);
 delivery_result verdict_of_response(long status, const std::string& url, const std::string& body,
                                     const std::string& retry_after, std::time_t now);
 
+/// `url` as it may be shown (logs, errors, a delivery's last error): user and password in its
+/// authority (`https://user:pass@host/`) replaced by `***`.
+std::string without_credentials(const std::string& url);
+
 /// The start of a response body for a reason text: at most `quoted_body_bytes` bytes, cut at a
 /// UTF-8 character boundary, control characters as spaces, "..." when cut.
 std::string quote_body(const std::string& body);

@@ -15,6 +15,7 @@
 
 #include "messages/error_code.hpp"
 #include "messages/json.hpp"
+#include "sinks/http_verdict.hpp"
 
 namespace dispatch {
 
@@ -41,13 +42,14 @@ caf::error validate_url(action_kind kind, const std::string& url) {
     return make_error(error_code::server, key + ": cannot parse (out of memory)");
   if (auto rc = curl_url_set(parsed.get(), CURLUPART_URL, url.c_str(), 0); rc != CURLUE_OK)
     return make_error(error_code::field_format,
-                      key + ": not a URL (" + curl_url_strerror(rc) + "): " + url);
+                      key + ": not a URL (" + curl_url_strerror(rc) + "): "
+                                                    + without_credentials(url));
   char* scheme = nullptr;
   curl_url_get(parsed.get(), CURLUPART_SCHEME, &scheme, 0);
   std::string scheme_text = scheme ? scheme : "";
   curl_free(scheme);
   if (scheme_text != "http" && scheme_text != "https")
-    return make_error(error_code::field_format, key + ": not an http(s) URL: " + url);
+    return make_error(error_code::field_format, key + ": not an http(s) URL: " + without_credentials(url));
   // The path of each call is appended to the URL: a query or fragment would end up before it.
   if (url.find_first_of("?#") != std::string::npos)
     return make_error(error_code::field_format, key + ": a base URL has no query or fragment");
@@ -83,8 +85,8 @@ std::string target_of(const webhook_sink_state& st, const delivery& d) {
 }
 
 void log_line(const webhook_sink_state& st, const std::string& what) {
-  std::cerr << "[" << webhook_sink_state::name << " " << to_string(st.kind) << " " << st.base_url
-            << "] " << what << std::endl;
+  std::cerr << "[" << webhook_sink_state::name << " " << to_string(st.kind) << " "
+            << without_credentials(st.base_url) << "] " << what << std::endl;
 }
 
 /// The answer while the breaker refuses requests: no request was made, so no attempt is spent;

@@ -3,9 +3,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <iostream>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -153,6 +156,16 @@ int serve(dispatchd_config& cfg, const dispatchd_settings& settings, operator_lo
   return status;
 }
 
+// CAF's own --dump-config prints every value as it is, tokens included: dispatchd answers it
+// itself, with secrets masked. The flag is taken out of the arguments CAF sees.
+bool take_dump_config(std::vector<char*>& args) {
+  auto dump = std::find_if(args.begin() + 1, args.end(),
+                           [](const char* arg) { return std::string{arg} == "--dump-config"; });
+  if (dump == args.end()) return false;
+  args.erase(dump);
+  return true;
+}
+
 bool asks_for_help(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -173,11 +186,17 @@ int main(int argc, char** argv) {
   auto files = raise_file_limit(); // before anything opens a file
   operator_log log;
   dispatchd_config cfg;
-  if (auto err = cfg.parse(argc, argv)) {
+  std::vector<char*> args{argv, argv + argc};
+  bool dump_config = take_dump_config(args);
+  if (auto err = cfg.parse(static_cast<int>(args.size()), args.data())) {
     std::cerr << "dispatchd: " << usage_problem(err) << " (see dispatchd --help)\n";
     return exit_usage;
   }
   if (cfg.cli_helptext_printed) return 0;
+  if (dump_config) {
+    std::cout << config_dump(cfg);
+    return 0;
+  }
   if (!cfg.remainder.empty()) {
     std::cerr << "dispatchd: unexpected argument " << cfg.remainder.front()
               << " (options take the form --dispatch.KEY=VALUE; see dispatchd --help)\n";

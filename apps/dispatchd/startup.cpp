@@ -15,6 +15,7 @@
 
 #include "config/option_table.hpp"
 #include "messages/error_code.hpp"
+#include "sinks/http_verdict.hpp"
 
 namespace dispatch::app {
 
@@ -81,28 +82,26 @@ caf::error check_authentication(const http_config& http) {
 
 // -- the summary ---------------------------------------------------------------------------------
 
-std::string without_password(const std::string& url) {
-  auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return url;
-  auto authority_end = url.find('/', scheme_end + 3);
-  auto at = url.rfind('@', authority_end);
-  if (at == std::string::npos || at < scheme_end) return url;
-  return url.substr(0, scheme_end + 3) + "***" + url.substr(at);
-}
-
 // A header line with its value hidden: values are often credentials.
 std::string without_value(const std::string& header) {
   auto colon = header.find(':');
   return colon == std::string::npos ? std::string{"***"} : header.substr(0, colon) + ": ***";
 }
 
+// Whether the option at `key` holds a secret: its value is never shown, whatever its shape.
+bool secret_key(const std::string& key) {
+  auto name = key.substr(key.rfind('.') + 1);
+  return name == "tokens" || name == "passphrase" || name == "secret" || name == "password";
+}
+
 caf::config_value masked(const std::string& key, caf::config_value value) {
   auto list = caf::get_if<caf::config_value::list>(&value);
   auto text = caf::get_if<std::string>(&value);
-  if (key == "cluster.passphrase" && text && !text->empty()) {
-    value = caf::config_value{std::string{"***"}};
-  } else if (key == "http.tokens" && list) {
-    for (auto& item : *list) item = caf::config_value{std::string{"***"}};
+  if (secret_key(key)) {
+    if (list)
+      for (auto& item : *list) item = caf::config_value{std::string{"***"}};
+    else if (!text || !text->empty())
+      value = caf::config_value{std::string{"***"}};
   } else if (key.size() > 8 && key.compare(key.size() - 8, 8, ".headers") == 0) {
     if (list)
       for (auto& item : *list)
@@ -110,7 +109,7 @@ caf::config_value masked(const std::string& key, caf::config_value value) {
           item = caf::config_value{without_value(*line)};
     if (text) value = caf::config_value{without_value(*text)};
   } else if (key.size() > 4 && key.compare(key.size() - 4, 4, ".url") == 0 && text) {
-    value = caf::config_value{without_password(*text)};
+    value = caf::config_value{without_credentials(*text)};
   }
   return value;
 }
@@ -257,11 +256,34 @@ std::string config_summary(const dispatchd_config& cfg) {
   return result;
 }
 
+namespace {
+
+void dump(const caf::settings& section, const std::string& prefix, int indent, std::string& out) {
+  std::string pad(static_cast<size_t>(indent) * 2, ' ');
+  for (auto& [name, value] : section) {
+    if (auto nested = caf::get_if<caf::settings>(&value)) {
+      out += pad + name + " {\n";
+      dump(*nested, prefix + name + ".", indent + 1, out);
+      out += pad + "}\n";
+    } else {
+      out += pad + name + " = " + caf::to_string(masked(prefix + name, value)) + "\n";
+    }
+  }
+}
+
+} // namespace
+
+std::string config_dump(const dispatchd_config& cfg) {
+  std::string out;
+  dump(caf::content(cfg), "", 0, out);
+  return out;
+}
+
 std::string sink_summary(const char* kind, const caf::optional<webhook_config>& sink) {
   std::string text = std::string{kind} + " sink: ";
   if (!sink) return text + "built-in log";
   auto path = std::string{kind} == "task" ? "/tasks/v1/" : "/mail/v1/";
-  text += "webhook POST " + without_password(sink->url) + path;
+  text += "webhook POST " + without_credentials(sink->url) + path;
   auto count = sink->headers.size();
   if (count > 0) text += " (" + std::to_string(count) + (count == 1 ? " header)" : " headers)");
   return text;

@@ -68,6 +68,10 @@ caf::error prepare_data_dir(engine_config& engine);
 /// (tokens, header values, passwords in URLs).
 std::string config_summary(const dispatchd_config& cfg);
 
+/// What `--dump-config` prints: every option CAF and dispatchd hold, nested as in the INI file,
+/// with the same secrets masked.
+std::string config_dump(const dispatchd_config& cfg);
+
 /// What the process may open: its soft limit on file descriptors before and after start, and the
 /// hard limit (0 when unknown).
 struct file_limit {

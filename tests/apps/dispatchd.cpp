@@ -272,4 +272,50 @@ BOOST_AUTO_TEST_CASE(a_task_webhook_receives_deliveries_with_its_headers) {
   BOOST_TEST(dispatchd.exit_status() == 0);
 }
 
+BOOST_AUTO_TEST_CASE(secrets_are_masked_in_the_log_the_dump_and_delivery_errors) {
+  // A token given as a scalar in the INI file, a sink URL with a password, and a sink that refuses
+  // connections, so that the URL ends up in a delivery's last error.
+  temp_dir dir;
+  int closed = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(::bind(closed, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(closed, reinterpret_cast<sockaddr*>(&addr), &len); // bound, never listening
+  std::ofstream{dir / "secrets.ini"}
+      << "[dispatch.http]\ntokens = \"scalar-s3cret-t0ken\"\n[dispatch.sinks]\ntask = {\n"
+      << "  url = \"http://robot:pa55-w0rd@127.0.0.1:" << ntohs(addr.sin_port) << "/\"\n}\n";
+  auto config = "--config-file=" + dir / "secrets.ini";
+  auto [dump_status, dump] = run_to_exit(dir, {"--dump-config", config});
+  BOOST_TEST(dump_status == 0, dump);
+  BOOST_TEST(contains(dump, "tokens = \"***\""), dump);
+  BOOST_TEST(contains(dump, "url = \"http://***@127.0.0.1:"), dump);
+  BOOST_TEST(!contains(dump, "scalar-s3cret-t0ken"));
+  BOOST_TEST(!contains(dump, "pa55-w0rd"));
+
+  dispatchd_process dispatchd{args_for(dir, {config}), dir / "run.log"};
+  http_client client{"127.0.0.1", dispatchd.port_of("127.0.0.1")};
+  http_header_list auth{{"Authorization", "Bearer scalar-s3cret-t0ken"}};
+  auto created = client.request(
+      "POST", "/dispatchers/v1/",
+      R"({"eventType":"user_created","actions":[{"type":"task","functionName":"welcome"}]})", auth);
+  BOOST_REQUIRE_MESSAGE(created.status == 200u, created.body);
+  BOOST_REQUIRE(client.request("POST", "/events/v1/", R"({"type":"user_created"})", auth).status
+                == 200u);
+  std::string listed;
+  BOOST_TEST(eventually([&] {
+    listed = client.request("GET", "/deliveries/v1/", "", auth).body;
+    return contains(listed, "lastError");
+  }), listed);
+  BOOST_TEST(contains(listed, "http://***@127.0.0.1:"), listed);
+  BOOST_TEST(!contains(listed, "pa55-w0rd"));
+  auto log = dispatchd.log();
+  BOOST_TEST(!contains(log, "scalar-s3cret-t0ken"), log);
+  BOOST_TEST(!contains(log, "pa55-w0rd"), log);
+  dispatchd.signal(SIGTERM);
+  BOOST_TEST(dispatchd.exit_status() == 0);
+  ::close(closed);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
