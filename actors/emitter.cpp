@@ -365,8 +365,11 @@ void pump(emitter_ptr self) {
     readable = page_from_store(self);
   auto now = now_ms();
   auto cap = in_flight_cap(st);
-  // Without a sink nothing is sent: deliveries wait (in the store or the log) for one.
-  while (st.sink.handle && st.in_flight_count < cap) {
+  // Without a sink nothing is sent: deliveries wait (in the store or the log) for one. Nor while
+  // the outcomes of earlier sends cannot be written (storage fails): they wait in memory, and
+  // sending more would only add to them.
+  auto writing_behind = [&st] { return st.unwritten.size() >= memory_cap(st); };
+  while (st.sink.handle && st.in_flight_count < cap && !writing_behind()) {
     auto room = std::min(cap - st.in_flight_count, max_sink_batch);
     delivery_list batch;
     std::vector<delivery_origin> origins;

@@ -91,23 +91,52 @@ void submit(self_ptr self, waiting_publisher pub) {
   flush_soon(self);
 }
 
+/// Takes `count` events off the unmatched ones of `shard`'s matcher (of `generation`).
+void matched(ingest_state& st, uint32_t shard, uint64_t generation, uint64_t count) {
+  auto& routing = st.routing[shard];
+  if (routing.generation != generation)
+    return; // that matcher was replaced: its count was dropped then
+  count = std::min(count, routing.unmatched);
+  routing.unmatched -= count;
+  st.unmatched -= std::min<uint64_t>(st.unmatched, count);
+  st.metrics->inbox_depth.fetch_sub(static_cast<int64_t>(count), std::memory_order_relaxed);
+}
+
 /// Hands durable events to their shard's matcher.
 void route(self_ptr self, uint32_t shard, logged_event_list events) {
   auto& st = self->state;
-  if (shard >= st.matchers.size())
-    return;
   auto count = events.size();
-  // No timeout (CAF's clock would keep one per request): a live matcher always answers, a dead
-  // one is answered for by CAF at once. The events move into the message: no copy is kept.
-  // A matcher that went down before consuming them leaves them to the emitters, which read the
-  // log past their cursors when their new matcher is announced.
-  auto done = [self, count] {
-    auto& st = self->state;
-    st.unmatched -= std::min<uint64_t>(st.unmatched, count);
+  if (shard >= st.matchers.size()) { // no matcher (yet): the emitters find the events in the log
     st.metrics->inbox_depth.fetch_sub(static_cast<int64_t>(count), std::memory_order_relaxed);
+    return;
+  }
+  auto generation = st.routing[shard].generation;
+  st.routing[shard].unmatched += count;
+  st.unmatched += count;
+  // No timeout (CAF's clock would keep one per request): a live matcher always answers, a dead
+  // one is answered for by CAF, or replaced (`replace_matchers`) if it died while routing. The
+  // events move into the message: no copy is kept. A matcher that went down before consuming
+  // them leaves them to the emitters, which read the log past their cursors when their new
+  // matcher is announced.
+  auto done = [self, shard, generation, count] {
+    matched(self->state, shard, generation, count);
   };
   self->request(st.matchers[shard], caf::infinite, route_atom::value, std::move(events))
     .then([done](uint64_t) { done(); }, [done](const caf::error&) { done(); });
+}
+
+/// A restarted matcher: the events its predecessor held unanswered no longer count against the
+/// overload cap (the emitters find them in the log).
+void replace_matchers(self_ptr self, const matcher_list& matchers) {
+  auto& st = self->state;
+  for (uint32_t shard = 0; shard < st.routing.size() && shard < matchers.size(); ++shard) {
+    if (shard < st.matchers.size() && st.matchers[shard] == matchers[shard])
+      continue;
+    auto& routing = st.routing[shard];
+    matched(st, shard, routing.generation, routing.unmatched);
+    ++routing.generation;
+  }
+  st.matchers = matchers;
 }
 
 /// Writes the buffered batch, then answers its publishers and routes its events.
@@ -204,7 +233,6 @@ void flush(self_ptr self) {
   std::vector<logged_event_list> by_shard(st.db->shards());
   for (auto& x : fresh)
     by_shard[x.shard].push_back(logged_event{x.sequence, std::move(x.event)});
-  st.unmatched += fresh.size();
   for (uint32_t shard = 0; shard < by_shard.size(); ++shard)
     if (!by_shard[shard].empty())
       route(self, shard, std::move(by_shard[shard]));
@@ -219,6 +247,7 @@ ingest_actor::behavior_type ingest(self_ptr self, engine_config config, store_pt
   st.db = std::move(db);
   st.metrics = std::move(metrics);
   st.matchers = std::move(matchers);
+  st.routing.resize(st.db->shards());
   st.next_sequence = std::max<uint64_t>(st.db->last_log_sequence() + 1,
                                         static_cast<uint64_t>(now_ms()) * 1000);
   return {
@@ -238,7 +267,7 @@ ingest_actor::behavior_type ingest(self_ptr self, engine_config config, store_pt
       return rp;
     },
     [self](flush_atom) { flush(self); },
-    [self](handles_atom, const matcher_list& matchers) { self->state.matchers = matchers; },
+    [self](handles_atom, const matcher_list& matchers) { replace_matchers(self, matchers); },
   };
 }
 

@@ -169,9 +169,8 @@ matcher_actor::behavior_type matcher(self_ptr self, uint32_t shard, engine_confi
     [self](route_atom, const logged_event_list& events) { return consume(self, events); },
     [self](install_atom, const dispatcher& d) -> caf::result<uint64_t> {
       auto& st = self->state;
-      auto removed = st.removed.find(d.id);
-      if (removed != st.removed.end() && removed->second >= d.version)
-        return removed->second;
+      if (auto removed = st.removed.removal_covering(d.id, d.version))
+        return removed;
       auto* current = st.timeline.current(d.id);
       if (current != nullptr && current->version >= d.version)
         return current->version;
@@ -187,7 +186,7 @@ matcher_actor::behavior_type matcher(self_ptr self, uint32_t shard, engine_confi
       if (current != nullptr)
         if (auto err = apply_versions(st, {dispatcher_version{0, id, caf::none}}))
           return err;
-      st.removed[id] = version;
+      st.removed.record(id, version);
       return version;
     },
     [self](handles_atom, const emitter_actor& task, const emitter_actor& mail) {

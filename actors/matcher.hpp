@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "actors/metrics.hpp"
+#include "actors/tombstones.hpp"
 #include "config/engine_config.hpp"
 #include "messages/derive.hpp"
 #include "messages/interfaces.hpp"
@@ -28,7 +29,7 @@ struct matcher_state {
   bool task_sink_schedules = false; // false: tasks with a future startTimestamp are held
 
   dispatcher_timeline timeline;
-  std::unordered_map<std::string, uint64_t> removed; // id -> version removed (late installs lose)
+  tombstones removed; // late installs of a removed dispatcher lose
   /// The last sequence handed to the emitters (at start: the last in the log, which the emitters
   /// catch up to themselves). Live batches continue from it; a change applies after it.
   uint64_t last_sequence = 0;

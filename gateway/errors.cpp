@@ -9,6 +9,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "messages/validation.hpp"
+
 namespace dispatch {
 
 namespace {
@@ -53,7 +55,9 @@ std::string error_body(error_code code, const std::string& message) {
   writer.Key("name");
   writer.String(wire_name(code));
   writer.Key("message");
-  writer.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  // Messages quote input (a path, a field): hostile bytes must not make the body invalid JSON.
+  auto text = is_utf8(message) ? message : with_valid_utf8(message);
+  writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
   writer.EndObject();
   return {buffer.GetString(), buffer.GetSize()};
 }

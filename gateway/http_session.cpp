@@ -178,6 +178,8 @@ void http_session::read_header() {
 void http_session::on_header(sys_error ec) {
   if (ec)
     return on_read_error(ec);
+  if (auto refusal = transfer_coding_refusal())
+    return refuse_unread(std::move(*refusal));
   if (parser_->is_done())
     return dispatch_request();
   // A body is announced: whoever may be refused on the header alone (a missing token) is refused
@@ -189,6 +191,32 @@ void http_session::on_header(sys_error ec) {
   if (req.version() >= 11 && beast::iequals(req[http::field::expect], "100-continue"))
     return write_continue();
   read_body();
+}
+
+// Beast reads a body of any other coding than a final `chunked` as absent: such a request is
+// refused instead of being handled without its body (RFC 7230 3.3.3: the length is unknown).
+std::optional<http_response> http_session::transfer_coding_refusal() const {
+  auto& req = parser_->get();
+  auto codings = req[http::field::transfer_encoding];
+  if (codings.empty())
+    return std::nullopt;
+  auto shown = std::string{codings.substr(0, 64)};
+  if (!parser_->chunked())
+    return error_response(error_code::body_format,
+                          "Transfer-Encoding '" + shown
+                            + "' does not end in chunked: the body's length is unknown",
+                          400);
+  auto trimmed = codings;
+  while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t'))
+    trimmed.remove_prefix(1);
+  while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t'))
+    trimmed.remove_suffix(1);
+  if (!beast::iequals(trimmed, "chunked"))
+    return error_response(error_code::body_format,
+                          "Transfer-Encoding '" + shown
+                            + "' is not supported: send the body plain or only chunked",
+                          501);
+  return std::nullopt;
 }
 
 // Beast leaves the interim answer to us; it is sent only once the header passed every limit.

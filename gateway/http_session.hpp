@@ -91,6 +91,8 @@ private:
   http_request head_of_request() const;
   // Answers `res` to a request whose body is not read, and closes the connection.
   void refuse_unread(http_response res);
+  /// The refusal of a body in a transfer coding we do not read (only `chunked` is), if any.
+  std::optional<http_response> transfer_coding_refusal() const;
   void write_response(wire_response res, bool keep_alive);
   void on_written(sys_error ec, bool keep_alive);
   void linger();

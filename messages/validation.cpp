@@ -286,28 +286,54 @@ bool is_email(const std::string& text) {
   return true;
 }
 
+namespace {
+
+// The length of the valid UTF-8 character at `i`, or 0 when the bytes there are not one.
+size_t utf8_char_length(const unsigned char* bytes, size_t i, size_t n) {
+  unsigned c = bytes[i];
+  size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (len == 0 || i + len > n)
+    return 0;
+  uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+  for (size_t k = 1; k < len; ++k) {
+    if ((bytes[i + k] & 0xC0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (bytes[i + k] & 0x3F);
+  }
+  // Overlong forms, UTF-16 surrogates and code points beyond Unicode are not UTF-8.
+  static constexpr uint32_t min_of_length[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < min_of_length[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+    return 0;
+  return len;
+}
+
+} // namespace
+
 bool is_utf8(const std::string& text) {
   auto bytes = reinterpret_cast<const unsigned char*>(text.data());
-  size_t i = 0;
-  size_t n = text.size();
-  while (i < n) {
-    unsigned c = bytes[i];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || i + len > n)
-      return false;
-    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
-    for (size_t k = 1; k < len; ++k) {
-      if ((bytes[i + k] & 0xC0) != 0x80)
-        return false;
-      cp = (cp << 6) | (bytes[i + k] & 0x3F);
-    }
-    // Overlong forms, UTF-16 surrogates and code points beyond Unicode are not UTF-8.
-    static constexpr uint32_t min_of_length[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_of_length[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+  for (size_t i = 0; i < text.size();) {
+    auto len = utf8_char_length(bytes, i, text.size());
+    if (len == 0)
       return false;
     i += len;
   }
   return true;
+}
+
+std::string with_valid_utf8(const std::string& text) {
+  auto bytes = reinterpret_cast<const unsigned char*>(text.data());
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    if (auto len = utf8_char_length(bytes, i, text.size())) {
+      out.append(text, i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD"; // U+FFFD REPLACEMENT CHARACTER
+      ++i;
+    }
+  }
+  return out;
 }
 
 void complete(event& x, timestamp_ms now) {

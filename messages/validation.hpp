@@ -39,4 +39,8 @@ bool is_email(const std::string& text);
 /// Valid UTF-8.
 bool is_utf8(const std::string& text);
 
+/// `text` with every byte that is not part of a valid UTF-8 character replaced by U+FFFD: what an
+/// error message may quote of hostile input and still be JSON text.
+std::string with_valid_utf8(const std::string& text);
+
 } // namespace dispatch

@@ -446,6 +446,10 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
     s->pause_scans_while = pause;
     std::fprintf(stderr, "store: fault injection: listing scans wait while %s exists\n", pause);
   }
+  if (auto fail = std::getenv("DISPATCH_FAULT_FAIL_OUTCOMES")) {
+    s->fail_outcomes_while = fail;
+    std::fprintf(stderr, "store: fault injection: outcome writes fail while %s exists\n", fail);
+  }
   if (auto fault = std::getenv("DISPATCH_FAULT_KILL_OUTCOMES")) {
     std::string text = fault;
     auto colon = text.find(':');

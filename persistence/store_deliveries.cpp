@@ -4,6 +4,7 @@
 // log entry and the dispatchers in force at its sequence, its status from its emitter's cursor.
 #include <signal.h>
 
+#include <filesystem>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -168,6 +169,10 @@ caf::error store::write_outcomes(action_kind kind, uint32_t shard,
       return err;
   if (advance != nullptr)
     batch.Put(s.progress, keys::progress_key(kind, shard), progress_value(*advance));
+  std::error_code ec;
+  if (!s.fail_outcomes_while.empty() && std::filesystem::exists(s.fail_outcomes_while, ec))
+    return make_error(error_code::server, "store: write " + std::to_string(outcomes.size())
+                        + " delivery outcomes: IO error (injected)");
   auto kill_here = !outcomes.empty() && s.kill_countdown.load() > 0 && --s.kill_countdown == 0;
   if (kill_here && !s.kill_after_write)
     ::raise(SIGKILL);

@@ -71,6 +71,10 @@ struct store_state {
 
   void before_scan() const;
 
+  // Fault injection for the tests of storage failures (`DISPATCH_FAULT_FAIL_OUTCOMES=<path>`):
+  // every write of delivery outcomes fails while `<path>` exists, as a failing disk's would.
+  std::string fail_outcomes_while;
+
   // The highest log sequence per shard (ingest's next sequence starts above them).
   std::unique_ptr<std::atomic<uint64_t>[]> last_sequences;
 

@@ -3,6 +3,10 @@
 // tests read the store's outcomes (records, or deliveries derived with the emitter's cursor).
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
 #include "emitter_fixture.hpp"
 
 using namespace dispatch;
@@ -260,6 +264,38 @@ BOOST_FIXTURE_TEST_CASE(a_small_memory_cap_reads_the_rest_from_the_log, fixture)
   for (auto& d : ds) wait_for_status(d.id, delivery_status::delivered);
   std::this_thread::sleep_for(200ms);
   for (auto& d : ds) BOOST_TEST(rec->count(d.id) == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(while_outcomes_cannot_be_written_the_sink_gets_no_more, fixture) {
+  // The store fails every outcome write while `failing` exists, and the sink fails each first
+  // attempt, so every answer is a retry record to write: the emitter holds those it could not
+  // write (at most its memory cap) and stops sending until it can write again.
+  auto failing = dir / "fail-outcomes";
+  std::ofstream{failing};
+  ::setenv("DISPATCH_FAULT_FAIL_OUTCOMES", failing.c_str(), 1);
+  db.reset();
+  store_options opts;
+  opts.data_dir = dir.path();
+  opts.sync = false;
+  opts.shards = 1;
+  auto reopened = store::open(opts);
+  ::unsetenv("DISPATCH_FAULT_FAIL_OUTCOMES");
+  BOOST_REQUIRE(reopened);
+  db = std::move(*reopened);
+  config.emitter_memory_cap = 20;
+  config.sink_in_flight = 4;
+  auto rec = std::make_shared<recording>();
+  auto em = spawn_emitter(spawn_sink(rec, [](const delivery&, size_t nth) {
+    return nth == 1 ? answer(retry_later("busy")) : answer(delivered());
+  }));
+  std::vector<planned_task> ds;
+  for (int i = 0; i < 300; ++i) ds.push_back(make_task("unwritten" + std::to_string(i)));
+  put(em, ds);
+  BOOST_REQUIRE(eventually([&] { return rec->total() >= 20; }));
+  std::this_thread::sleep_for(500ms); // more sends would arrive by now
+  BOOST_TEST(rec->total() <= 24u); // the memory cap, plus what was at the sink
+  std::filesystem::remove(failing);
+  for (auto& d : ds) wait_for_status(d.id, delivery_status::delivered);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_short_answer_from_the_sink_retries_what_it_left_out, fixture) {

@@ -10,6 +10,8 @@
 #include <caf/send.hpp>
 
 #include "api_fixture.hpp"
+#include "messages/json.hpp"
+#include "messages/validation.hpp"
 
 using namespace dispatch;
 using namespace dispatch::test;
@@ -86,6 +88,18 @@ BOOST_AUTO_TEST_CASE(unknown_paths_are_404_naming_the_path) {
   auto res = call("GET", "/no/such/thing?eq(a,b)");
   BOOST_TEST(text(res.json, "message").find("/no/such/thing") != std::string::npos);
   BOOST_TEST(text(res.json, "message").find("eq(a,b)") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_path_of_invalid_utf8_is_echoed_as_valid_json) {
+  // Raw bytes in the target, as a hostile client sends them: a lone byte, an overlong form, a
+  // surrogate, a code point beyond Unicode.
+  for (auto target : {"/\xFF\xFE", "/dispatchers/v1/\xC0\xAF", "/\xED\xA0\x80x", "/a\xF4\x90\x80\x80"}) {
+    auto res = call("GET", target);
+    BOOST_TEST((res.status == 404u || res.status == 400u), res.status);
+    BOOST_TEST(is_utf8(res.body), res.body);
+    BOOST_TEST(!check_json(res.body), res.body);
+    BOOST_TEST(text(res.json, "message").find("\xEF\xBF\xBD") != std::string::npos, res.body);
+  }
 }
 
 // HEAD is GET without the body: the same status and headers (Content-Length included).
