@@ -269,6 +269,27 @@ detail::store_state::~store_state() {
   db.reset();
 }
 
+bool detail::store_state::sync_fault() const {
+  std::error_code ec;
+  return !fail_sync_while.empty() && std::filesystem::exists(fail_sync_while, ec);
+}
+
+caf::error detail::store_state::apply_pending_undo(const std::string& operation) {
+  if (!undo_pending.load())
+    return caf::none;
+  std::lock_guard<std::mutex> guard{undo_mutex};
+  if (!pending_undo)
+    return caf::none;
+  auto status = sync_fault() ? rocksdb::Status::IOError("injected")
+                             : db->Write(rocksdb::WriteOptions{}, pending_undo.get());
+  if (!status.ok())
+    return to_error(status, operation + " (taking back a batch whose sync failed, first)");
+  pending_undo.reset();
+  undo_pending = false;
+  std::fprintf(stderr, "store: an unsynced batch was taken back\n");
+  return caf::none;
+}
+
 caf::error detail::store_state::write(rocksdb::WriteBatch& batch, bool sync,
                               const std::string& operation) {
   if (write_failed.load()) {
@@ -286,6 +307,8 @@ caf::error detail::store_state::write(rocksdb::WriteBatch& batch, bool sync,
       write_failed = false;
     }
   }
+  if (auto err = apply_pending_undo(operation))
+    return err;
   rocksdb::WriteOptions options;
   options.sync = sync;
   auto status = db->Write(options, &batch);
@@ -304,7 +327,8 @@ caf::error sync_wal(rocksdb::DB& db, const std::string& operation) {
 caf::error detail::store_state::sync_wal(const std::string& operation) {
   if (opts.in_memory) // the in-memory Env has nothing to sync (nor SyncWAL)
     return caf::none;
-  auto err = dispatch::sync_wal(*db, operation);
+  auto err = sync_fault() ? server_error("store: " + operation + ": IO error (injected)")
+                          : dispatch::sync_wal(*db, operation);
   if (err)
     write_failed = true;
   return err;
@@ -445,6 +469,11 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
   if (auto pause = std::getenv("DISPATCH_FAULT_PAUSE_SCANS")) {
     s->pause_scans_while = pause;
     std::fprintf(stderr, "store: fault injection: listing scans wait while %s exists\n", pause);
+  }
+  if (auto fail = std::getenv("DISPATCH_FAULT_FAIL_SYNC")) {
+    s->fail_sync_while = fail;
+    std::fprintf(stderr, "store: fault injection: WAL syncs of accepted events fail while %s "
+                         "exists\n", fail);
   }
   if (auto fail = std::getenv("DISPATCH_FAULT_FAIL_OUTCOMES")) {
     s->fail_outcomes_while = fail;
@@ -663,17 +692,23 @@ caf::error store::accept_events(const std::vector<accepted_event>& events, times
     if (auto err = s.sync_wal("accept events")) {
       // Visible but not durable: take the batch back, so that no emitter catching up derives
       // events whose publishers were told nothing was accepted.
-      rocksdb::WriteBatch undo;
+      auto undo = std::make_unique<rocksdb::WriteBatch>();
       for (auto& accepted : events) {
         if (accepted.chosen_id)
-          undo.Delete(s.seen, accepted.event.id);
-        undo.Delete(s.event_log, keys::log_entry_key(accepted.shard, accepted.sequence));
+          undo->Delete(s.seen, accepted.event.id);
+        undo->Delete(s.event_log, keys::log_entry_key(accepted.shard, accepted.sequence));
       }
-      auto undone = s.db->Write(rocksdb::WriteOptions{}, &undo);
-      if (!undone.ok())
-        std::fprintf(stderr, "store: accept events: taking back an unsynced batch failed too: "
-                             "%s\n",
+      auto undone = s.sync_fault() ? rocksdb::Status::IOError("injected")
+                                   : s.db->Write(rocksdb::WriteOptions{}, undo.get());
+      if (!undone.ok()) {
+        std::fprintf(stderr, "store: accept events: taking back an unsynced batch failed too "
+                             "(%s): it is taken back before the next write\n",
                      undone.ToString().c_str());
+        // None is pending: this batch's write applied any earlier one first.
+        std::lock_guard<std::mutex> guard{s.undo_mutex};
+        s.pending_undo = std::move(undo);
+        s.undo_pending = true;
+      }
       return err;
     }
   }
@@ -701,6 +736,11 @@ caf::expected<logged_event_list> store::scan_log(uint32_t shard, uint64_t after,
   logged_event_list result;
   if (after == std::numeric_limits<uint64_t>::max() || limit == 0)
     return result;
+  // Entries of a batch whose publishers were told it failed may still be there: not read until
+  // they are taken back (the next write does that first, or says why it cannot).
+  if (impl_->undo_pending.load())
+    if (auto err = impl_->apply_pending_undo("read the log"))
+      return err;
   auto lower = keys::log_entry_key(shard, after + 1);
   auto upper = keys::shard_prefix(shard + 1);
   rocksdb::Slice lower_bound{lower};

@@ -97,6 +97,20 @@ struct store_state {
   /// Whether the volume has room for the memtables' flush (plus 1 MiB) that resuming needs.
   bool room_to_resume() const;
 
+  // An accepted batch whose WAL sync failed is taken back (its publishers were told it failed).
+  // When taking it back fails too, the undo waits here: every later write applies it first (and
+  // fails while it cannot), and the log is not read meanwhile, so no emitter derives deliveries
+  // of events nobody was told were accepted. Guarded by `undo_mutex`.
+  std::unique_ptr<rocksdb::WriteBatch> pending_undo;
+  std::atomic<bool> undo_pending{false};
+  std::mutex undo_mutex;
+  caf::error apply_pending_undo(const std::string& operation);
+
+  // Fault injection (`DISPATCH_FAULT_FAIL_SYNC=<path>`): while `<path>` exists the WAL sync of
+  // accepted events fails, and so does taking the batch back.
+  std::string fail_sync_while;
+  bool sync_fault() const;
+
   /// Counts the keys in [lower, upper) of a family (used once at open).
   uint64_t count_range(rocksdb::ColumnFamilyHandle* family, const std::string& lower,
                        const std::string& upper) const;

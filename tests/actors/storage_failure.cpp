@@ -3,8 +3,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstdlib>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
+#include <set>
 
 #include "fixtures/engine_fixture.hpp"
 
@@ -91,6 +92,45 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_publishes_and_service_resumes_with_spac
   for (auto& id : acknowledged)
     BOOST_CHECK_MESSAGE(delivered_events.count(id) == 1, "acknowledged event " << id << " lost");
   stop();
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_whose_sync_failed_is_taken_back_even_when_that_fails_at_first) {
+  // While `failing` exists the WAL sync of accepted events fails, and so does taking the batch
+  // back: the refused event must still be gone from the log once the store writes again, or its
+  // deliveries would be derived (and listed) though its publisher was told it failed.
+  auto failing = dir / "fail-sync";
+  ::setenv("DISPATCH_FAULT_FAIL_SYNC", failing.c_str(), 1);
+  config.sync = true;
+  start();
+  ::unsetenv("DISPATCH_FAULT_FAIL_SYNC");
+  create(make_dispatcher("t", {task_action("f")}));
+  auto before = publish("t");
+  std::ofstream{failing};
+  event lost;
+  lost.id = "65f0a1b2c3d4e5f60123abcd";
+  lost.type = "t";
+  auto refused = call<event>(publish_atom::value, lost);
+  BOOST_REQUIRE_MESSAGE(!refused, "a publish whose sync failed was acknowledged");
+  std::filesystem::remove(failing);
+  event after;
+  after.type = "t";
+  caf::expected<event> stored{caf::error{}};
+  BOOST_REQUIRE(wait_until([&] {
+    stored = call<event>(publish_atom::value, after);
+    return static_cast<bool>(stored);
+  }, 30s));
+  BOOST_REQUIRE(wait_until([&] { return tasks->distinct() >= 2; }, 30s));
+  stop();
+  auto db = open_store();
+  std::set<std::string> logged;
+  for (uint32_t shard = 0; shard < db->shards(); ++shard) {
+    auto entries = db->scan_log(shard, 0, 1000);
+    BOOST_REQUIRE(entries);
+    for (auto& x : *entries) logged.insert(x.event.id);
+  }
+  BOOST_TEST(logged.count(before.id) == 1u);
+  BOOST_TEST(logged.count(stored->id) == 1u);
+  BOOST_TEST(logged.count(lost.id) == 0u, "the refused event is still in the log");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
