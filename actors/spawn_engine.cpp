@@ -19,6 +19,7 @@ caf::expected<engine_actor> spawn_engine(caf::actor_system& sys, const engine_co
   opts.in_memory = config.in_memory;
   opts.block_cache_bytes = config.block_cache_bytes;
   opts.write_buffer_bytes = config.write_buffer_bytes;
+  opts.max_open_files = config.max_open_files;
   auto db = store::open(opts);
   if (!db)
     return db.error();

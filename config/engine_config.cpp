@@ -75,6 +75,8 @@ const detail::option_table<engine_config>& options_table() {
            "RocksDB block cache shared by all column families"},
           {"write-buffer-bytes", +[](cfg& c) -> uint64_t& { return c.write_buffer_bytes; },
            "RocksDB write buffer memory shared by all column families"},
+          {"max-open-files", +[](cfg& c) -> uint32_t& { return c.max_open_files; },
+           "RocksDB table files kept open at once (dispatchd lowers it to fit its file limit)"},
           {"restart.limit", +[](cfg& c) -> uint32_t& { return c.restart_limit; },
            "restarts of crashed actors allowed within the window (0: shut down at once)"},
           {"restart.window", +[](cfg& c) -> seconds& { return c.restart_window; },
@@ -151,6 +153,7 @@ caf::error validate(const engine_config& cfg) {
        static_cast<int64_t>(std::min<uint64_t>(cfg.write_buffer_bytes, INT64_MAX))},
       {"restart.window", cfg.restart_window.count()},
       {"max-event-bytes", cfg.max_event_bytes},
+      {"max-open-files", cfg.max_open_files},
   };
   for (auto& [key, value] : positives)
     if (auto err = check_positive(key, value)) return err;

@@ -322,6 +322,7 @@ cluster_store::open(const cluster_store_options& opts) {
   s->path = opts.in_memory ? in_memory_path : opts.dir;
   rocksdb::DBOptions db_opts;
   db_opts.create_if_missing = true;
+  db_opts.max_open_files = 64; // a small queue: few tables, and descriptors are budgeted (dispatchd)
   db_opts.allow_concurrent_memtable_write = false; // as in the engine's store (store.cpp)
   db_opts.create_missing_column_families = true;
   db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;

@@ -447,6 +447,9 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
   db_opts.create_missing_column_families = true;
   db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_opts.info_log = std::make_shared<stderr_logger>("rocksdb");
+  // Bounded: every table file held open is a descriptor, and the process shares its limit with
+  // client connections (dispatchd sizes both). RocksDB opens the others on demand.
+  db_opts.max_open_files = static_cast<int>(std::max<uint32_t>(opts.max_open_files, 16));
   db_opts.max_total_wal_size = std::max<uint64_t>(opts.write_buffer_bytes * 4, 64ull << 20);
   db_opts.listeners.push_back(std::make_shared<manual_recovery>());
   if (opts.in_memory) {

@@ -28,6 +28,7 @@ struct store_options {
   bool in_memory = false;      // RocksDB on an in-memory Env: nothing touches the disk
   uint64_t block_cache_bytes = 64ull << 20;  // one block cache for every family
   uint64_t write_buffer_bytes = 64ull << 20; // one WriteBufferManager for every family
+  uint32_t max_open_files = 512;               // table files RocksDB keeps open at once
 };
 
 /// An accepted event as ingest writes it into its shard's log. `chosen_id`: the publisher chose

@@ -210,9 +210,15 @@ int main(int argc, char** argv) {
   log.set_level(settings->level);
   log.info("dispatchd " DISPATCH_VERSION " (pid " + std::to_string(::getpid()) + ")");
   log.info("config: " + config_summary(cfg));
-  bool few_files = false;
-  auto files_line = file_limit_summary(files, settings->http.max_connections, few_files);
-  few_files ? log.warning(files_line) : log.info(files_line);
+  auto budget =
+    plan_files(files, settings->http.max_connections, settings->engine.max_open_files);
+  if (!budget.enough) {
+    log.error(budget.line);
+    return exit_failure;
+  }
+  budget.lowered ? log.warning(budget.line) : log.info(budget.line);
+  settings->http.max_connections = budget.connections;
+  settings->engine.max_open_files = budget.storage_files;
   if (auto err = prepare_data_dir(settings->engine)) {
     log.error(message_of(err));
     return exit_failure;

@@ -305,23 +305,43 @@ file_limit raise_file_limit() {
   return result;
 }
 
-std::string file_limit_summary(const file_limit& limit, uint32_t max_connections, bool& warn) {
-  // Storage (WAL, tables, manifest), webhook connections, logs and CAF's own sockets.
-  constexpr uint64_t reserve = 1024;
+file_budget plan_files(const file_limit& limit, uint32_t max_connections,
+                       uint32_t max_open_files) {
+  // WAL, manifest, info logs, the cluster store, webhook connections (curl's pool), cluster peers
+  // and CAF's own descriptors.
+  constexpr uint64_t fixed_reserve = 192;
+  constexpr uint64_t min_storage_files = 32;
   auto text = [](uint64_t n) {
     return n == RLIM_INFINITY ? std::string{"unlimited"} : std::to_string(n);
   };
-  std::string line = "file descriptors: " + text(limit.now) + " allowed";
+  file_budget plan;
+  plan.reserve = static_cast<uint32_t>(fixed_reserve);
+  uint64_t allowed = limit.now == 0 || limit.now == RLIM_INFINITY ? UINT32_MAX : limit.now;
+  // Storage takes what it asks for, but never more than a quarter of a small limit.
+  uint64_t storage = std::min<uint64_t>(max_open_files,
+                                        std::max<uint64_t>(min_storage_files, allowed / 4));
+  uint64_t left = allowed > fixed_reserve + storage ? allowed - fixed_reserve - storage : 0;
+  plan.storage_files = static_cast<uint32_t>(storage);
+  plan.connections = static_cast<uint32_t>(std::min<uint64_t>(max_connections, left));
+  plan.lowered = storage < max_open_files || plan.connections < max_connections;
+  plan.enough = plan.connections >= std::min(min_connections, max_connections);
+  plan.line = "file descriptors: " + text(limit.now) + " allowed";
   if (limit.now != limit.before)
-    line += " (soft limit raised from " + text(limit.before) + " to the hard limit)";
+    plan.line += " (soft limit raised from " + text(limit.before) + " to the hard limit)";
   else if (limit.hard != 0)
-    line += " (the hard limit is " + text(limit.hard) + ")";
-  warn = limit.now != RLIM_INFINITY && limit.now < max_connections + reserve;
-  if (warn)
-    line += "; fewer than dispatch.http.max-connections (" + std::to_string(max_connections)
-            + ") plus " + std::to_string(reserve)
-            + " for storage and sinks: raise the hard limit (e.g. LimitNOFILE=65536)";
-  return line;
+    plan.line += " (the hard limit is " + text(limit.hard) + ")";
+  plan.line += "; storage keeps up to " + std::to_string(plan.storage_files) + " files open, "
+               + std::to_string(plan.reserve) + " are kept for logs, sinks and the cluster, "
+               + "HTTP connections are capped at " + std::to_string(plan.connections);
+  if (!plan.enough)
+    plan.line += ": too few to serve (at least " + std::to_string(fixed_reserve + min_storage_files
+                                                                  + min_connections)
+                 + " needed); raise the hard limit (e.g. LimitNOFILE=65536)";
+  else if (plan.lowered)
+    plan.line += " (lowered from dispatch.http.max-connections = " + std::to_string(max_connections)
+                 + ", dispatch.max-open-files = " + std::to_string(max_open_files)
+                 + "; raise the hard limit, e.g. LimitNOFILE=65536, for more)";
+  return plan;
 }
 
 }  // namespace dispatch::app

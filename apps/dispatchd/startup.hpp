@@ -85,9 +85,24 @@ struct file_limit {
 /// runs out long before `dispatch.http.max-connections`.
 file_limit raise_file_limit();
 
-/// The log line for `limit`: the figures, and a warning when fewer than `max_connections` plus a
-/// reserve for storage and sinks are allowed. `warn` is set for the warning.
-std::string file_limit_summary(const file_limit& limit, uint32_t max_connections, bool& warn);
+/// How the process's file descriptors are shared out: table files RocksDB keeps open, a fixed
+/// reserve (WAL, manifest, logs, webhook and cluster connections, CAF), and the HTTP connections
+/// the server accepts: what is left, at most `dispatch.http.max-connections`.
+struct file_budget {
+  uint32_t storage_files = 0; // RocksDB's max_open_files
+  uint32_t reserve = 0;
+  uint32_t connections = 0;   // the HTTP server's cap
+  bool lowered = false;       // below what the configuration asked for
+  bool enough = true;         // false: too few descriptors to run at all
+  std::string line;           // the log line saying all of it
+};
+
+/// The least number of HTTP connections dispatchd starts with.
+constexpr uint32_t min_connections = 16;
+
+/// Shares `limit` out, given what the configuration asks for.
+file_budget plan_files(const file_limit& limit, uint32_t max_connections,
+                       uint32_t max_open_files);
 
 /// "task sink: webhook POST https://.../tasks/v1/ (1 header)" or "task sink: built-in log".
 std::string sink_summary(const char* kind, const caf::optional<webhook_config>& sink);

@@ -227,6 +227,7 @@ BOOST_AUTO_TEST_CASE(a_low_soft_file_limit_is_raised_at_start) {
   auto port = dispatchd.port_of("127.0.0.1");
   BOOST_TEST(contains(dispatchd.log(), "(soft limit raised from 256 to the hard limit)"),
              dispatchd.log());
+  BOOST_TEST(!contains(dispatchd.log(), "WARNING file descriptors"), dispatchd.log());
   std::vector<std::unique_ptr<http_client>> clients;
   for (int i = 0; i < 300; ++i) {
     clients.push_back(std::make_unique<http_client>("127.0.0.1", port, 10s));
@@ -234,6 +235,47 @@ BOOST_AUTO_TEST_CASE(a_low_soft_file_limit_is_raised_at_start) {
   }
   BOOST_TEST(clients.front()->request("POST", "/events/v1/", R"({"type":"t"})").status == 200u);
   clients.clear();
+  dispatchd.signal(SIGTERM);
+  BOOST_TEST(dispatchd.exit_status() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_low_hard_file_limit_caps_connections_and_storage_keeps_working) {
+  // 320 descriptors in all: storage keeps 80 table files, 192 are reserved, 48 connections are
+  // served and the rest refused, so that a flood of idle connections cannot starve RocksDB.
+  temp_dir dir;
+  std::vector<std::string> shell{"-c", "ulimit -S -n 320 && ulimit -H -n 320 && exec \"$0\" \"$@\"",
+                                 DISPATCHD_PATH};
+  for (auto& arg : args_for(dir))
+    shell.push_back(arg);
+  dispatchd_process dispatchd{shell, dir / "run.log", "/bin/sh"};
+  auto port = dispatchd.port_of("127.0.0.1");
+  BOOST_TEST(contains(dispatchd.log(), "storage keeps up to 80 files open, 192 are kept for logs, "
+                                       "sinks and the cluster, HTTP connections are capped at 48"),
+             dispatchd.log());
+  http_client first{"127.0.0.1", port, 10s};
+  BOOST_REQUIRE_EQUAL(first.request("GET", "/health").status, 200u);
+  std::vector<int> idle;
+  for (int i = 0; i < 330; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0)
+      idle.push_back(fd);
+    else
+      ::close(fd);
+  }
+  BOOST_TEST(eventually([&] { return contains(dispatchd.log(), "connection cap of 48 reached"); }),
+             dispatchd.log());
+  for (int i = 0; i < 20; ++i)
+    BOOST_REQUIRE_EQUAL(first.request("POST", "/events/v1/", R"({"type":"t"})").status, 200u);
+  for (int fd : idle)
+    ::close(fd);
+  BOOST_TEST(eventually([&] {
+    http_client fresh{"127.0.0.1", port, 10s};
+    return fresh.request("POST", "/events/v1/", R"({"type":"t"})").status == 200u;
+  }));
   dispatchd.signal(SIGTERM);
   BOOST_TEST(dispatchd.exit_status() == 0);
 }
