@@ -127,6 +127,7 @@ BOOST_AUTO_TEST_CASE(every_option_is_declared_with_its_default_in_the_help) {
                     "retention.log-days",
                     "cache-bytes",
                     "write-buffer-bytes",
+                    "max-open-files",
                     "restart.limit",
                     "restart.window",
                     "max-event-bytes"}) {
@@ -139,7 +140,7 @@ BOOST_AUTO_TEST_CASE(every_option_is_declared_with_its_default_in_the_help) {
       BOOST_TEST(text_of(option->description()).find("(default: ") != std::string::npos);
     }
   }
-  BOOST_TEST(options.size() == 26u);
+  BOOST_TEST(options.size() == 27u);
   auto shards = options.qualified_name_lookup("dispatch.shards");
   BOOST_TEST(text_of(shards->description()).find("(default: 4)") != std::string::npos);
 }
