@@ -3,7 +3,9 @@
 
 #include "gateway/errors.hpp"
 
+#include <cstdint>
 #include <iostream>
+#include <string_view>
 
 #include <caf/sec.hpp>
 #include <rapidjson/stringbuffer.h>
@@ -35,6 +37,52 @@ unsigned status_of(error_code code) {
   }
 }
 
+// The length of the well-formed UTF-8 sequence at the start of `text` (no overlong forms,
+// surrogates or code points past U+10FFFF), or 0.
+size_t utf8_sequence(std::string_view text) {
+  auto lead = static_cast<unsigned char>(text[0]);
+  if (lead < 0x80)
+    return 1;
+  size_t extra = 0;
+  if (lead >= 0xC2 && lead <= 0xDF)
+    extra = 1;
+  else if (lead >= 0xE0 && lead <= 0xEF)
+    extra = 2;
+  else if (lead >= 0xF0 && lead <= 0xF4)
+    extra = 3;
+  if (extra == 0 || text.size() <= extra)
+    return 0;
+  uint32_t code = lead & (0x3Fu >> extra);
+  for (size_t k = 1; k <= extra; ++k) {
+    auto next = static_cast<unsigned char>(text[k]);
+    if ((next & 0xC0) != 0x80)
+      return 0;
+    code = (code << 6) | (next & 0x3Fu);
+  }
+  static constexpr uint32_t least[] = {0, 0x80, 0x800, 0x10000};
+  if (code < least[extra] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
+    return 0;
+  return extra + 1;
+}
+
+// Messages quote client input (a path, a header) byte for byte, and may cut it anywhere: each byte
+// that does not begin a well-formed sequence becomes U+FFFD, so the body stays valid JSON.
+std::string valid_utf8(const std::string& text) {
+  std::string result;
+  std::string_view rest{text};
+  while (!rest.empty()) {
+    auto n = utf8_sequence(rest);
+    if (n == 0) {
+      result += "\xEF\xBF\xBD";
+      n = 1;
+    } else {
+      result.append(rest.data(), n);
+    }
+    rest.remove_prefix(n);
+  }
+  return result;
+}
+
 } // namespace
 
 unsigned http_status_of(const caf::error& err) {
@@ -53,7 +101,8 @@ std::string error_body(error_code code, const std::string& message) {
   writer.Key("name");
   writer.String(wire_name(code));
   writer.Key("message");
-  writer.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  auto text = valid_utf8(message);
+  writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
   writer.EndObject();
   return {buffer.GetString(), buffer.GetSize()};
 }

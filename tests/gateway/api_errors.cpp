@@ -10,6 +10,7 @@
 #include <caf/send.hpp>
 
 #include "api_fixture.hpp"
+#include "messages/json.hpp"
 
 using namespace dispatch;
 using namespace dispatch::test;
@@ -75,6 +76,22 @@ BOOST_AUTO_TEST_CASE(bodies_that_are_not_json_objects_are_22) {
                            std::string{"{\"type\":\"\xff\xfe\"}"}, deep_object})
     check_error(call("POST", "/events/v1/", body), 400, 22);
   check_error(call("POST", "/dispatchers/v1/", deep), 400, 22);
+}
+
+// Found by fuzz/http_request.cpp: a path or header quoted byte for byte (and cut at 64 bytes) made
+// an error body that was not UTF-8, so strict JSON clients could not read the error.
+BOOST_AUTO_TEST_CASE(an_error_quoting_client_bytes_is_still_valid_json) {
+  std::string cut_letters;
+  for (int i = 0; i < 40; ++i) cut_letters += "\xC3\xA9";  // é, cut mid-letter by the quote
+  for (std::string path : {std::string{"/\xFF\xFE/v1"}, "/" + cut_letters}) {
+    auto res = call("GET", path);
+    check_error(res, 404, 16);
+    BOOST_TEST(!check_json(res.body), "body: " << res.body);
+  }
+  auto res = call("POST", "/events/v1/", R"({"type":"t"})", {{"Content-Type", "text/\xC3("}});
+  check_error(res, 400, 22);
+  BOOST_TEST(!check_json(res.body), "body: " << res.body);
+  BOOST_TEST(text(res.json, "message").find("text/\xEF\xBF\xBD(") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_paths_are_404_naming_the_path) {
