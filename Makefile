@@ -2,12 +2,15 @@
 # missing Debian packages, configures and builds first.
 BUILD_DIR ?= build
 SANITIZE_DIR ?= build-sanitize
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= json rql http_request log_codec message_types
 JOBS ?= 2
 BUILD_TYPE ?= RelWithDebInfo
 CTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: all deps configure build run cluster-demo test test-sanitize bench clean format-check
+.PHONY: all deps configure build run cluster-demo test test-sanitize fuzz bench clean format-check
 
 all: build
 
@@ -50,6 +53,17 @@ test-sanitize: deps
 	  ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
 	  ctest --output-on-failure -j $(JOBS) -LE install $(CTEST_ARGS)
 
+# libFuzzer (clang, ASan + UBSan): configures $(FUZZ_DIR) with DISPATCH_FUZZ=ON, builds the targets
+# of fuzz/ and runs each for FUZZ_SECONDS on its working corpus, then prints executions and
+# findings per target (scripts/fuzz-run.sh); exits 1 on a finding. FUZZ_TARGETS="rql json" picks
+# fewer, FUZZ_ARGS="-jobs=2" passes libFuzzer flags. See fuzz/README.md.
+fuzz: deps
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDISPATCH_FUZZ=ON \
+	  -DDISPATCH_BUILD_TESTS=OFF -DDISPATCH_BUILD_EXAMPLES=OFF -DDISPATCH_BUILD_BENCH=OFF \
+	  > $(FUZZ_DIR).configure.log 2>&1 || (cat $(FUZZ_DIR).configure.log; exit 1)
+	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	@bash scripts/fuzz-run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # The standard benchmark set (about 4 minutes): limits, engine scenarios, table, JSON lines in
 # bench/results/latest.jsonl and SVG figures beside it. BENCH_ARGS="--duration=3" or
 # BENCH_ARGS="--scenario=standard-sync,open-50" picks less; see bench/README.md.
@@ -65,4 +79,5 @@ format-check: deps
 	@bash scripts/format-check.sh
 
 clean:
-	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(BUILD_DIR).configure.log $(SANITIZE_DIR).configure.log
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(FUZZ_DIR) $(BUILD_DIR).configure.log \
+	  $(SANITIZE_DIR).configure.log $(FUZZ_DIR).configure.log

@@ -278,15 +278,18 @@ void http_session::on_read_error(sys_error ec) {
   close();
 }
 
-http_request http_session::head_of_request() const {
-  auto& req = parser_->get();
+http_request head_of(const http::request<http::string_body>& req, bool from_loopback) {
   http_request request;
   request.method = std::string{req.method_string()};
   request.target = origin_form(req.target());
   request.content_type = std::string{req[http::field::content_type]};
   request.authorization = std::string{req[http::field::authorization]};
-  request.from_loopback = from_loopback_;
+  request.from_loopback = from_loopback;
   return request;
+}
+
+http_request http_session::head_of_request() const {
+  return head_of(parser_->get(), from_loopback_);
 }
 
 void http_session::dispatch_request() {

@@ -118,6 +118,12 @@ private:
   std::chrono::steady_clock::time_point request_read_at_;
 };
 
+/// A request as the handler sees it, without its body: the method, the target in origin form and
+/// the headers the API reads. Free of the socket, so the fuzz target (fuzz/http_request.cpp) can
+/// build requests the way a session does.
+http_request head_of(const boost::beast::http::request<boost::beast::http::string_body>& req,
+                     bool from_loopback);
+
 /// Makes a session for an accepted socket and starts it.
 void start_session(const server_state_ptr& state, boost::asio::ip::tcp::socket socket);
 

@@ -18,6 +18,8 @@ packages=(
   curl                  # the README's session against dispatchd
   wrk                   # HTTP load generator for the gateway figures
   clang-format          # make format-check (scripts/format-check.sh)
+  clang                 # make fuzz: bookworm's clang 14 builds the libFuzzer targets of fuzz/
+  libclang-rt-14-dev    # make fuzz: libFuzzer and the sanitizer runtimes of clang 14
   jq                    # bench/cluster-bench.sh reads dispatchd's JSON with it
 )
 
