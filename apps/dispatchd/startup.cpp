@@ -99,7 +99,7 @@ std::string without_value(const std::string& header) {
 caf::config_value masked(const std::string& key, caf::config_value value) {
   auto list = caf::get_if<caf::config_value::list>(&value);
   auto text = caf::get_if<std::string>(&value);
-  if (key == "cluster.passphrase" && text && !text->empty()) {
+  if ((key == "cluster.passphrase" || key == "cluster.secret") && text && !text->empty()) {
     value = caf::config_value{std::string{"***"}};
   } else if (key == "http.tokens" && list) {
     for (auto& item : *list) item = caf::config_value{std::string{"***"}};
