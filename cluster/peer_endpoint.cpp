@@ -94,11 +94,7 @@ caf::result<member_info> introduce(self_ptr self, const member_info& theirs,
                      "every node?)");
     return not_proven(theirs.node);
   }
-  // A member proven now, so its differences are its own: tell the membership.
-  if (auto err = check_compatible(st.ours, theirs)) {
-    self->send(st.membership, hello_atom::value, theirs.node, message_of(err));
-    return err;
-  }
+  // A connected member keeps its slot: checked before anything else touches its state.
   if (!st.auth.registry->admit(sender->node(), theirs.node)) {
     st.log.warning("cluster: refused a hello claiming node " + std::to_string(theirs.node)
                    + " from " + caf::to_string(sender->node())
@@ -107,6 +103,12 @@ caf::result<member_info> introduce(self_ptr self, const member_info& theirs,
                       "unavailable: node " + std::to_string(theirs.node)
                         + " is up here, connected from another process; try again once that "
                           "connection is gone");
+  }
+  // A member proven now, so its differences are its own: tell the membership.
+  if (auto err = check_compatible(st.ours, theirs)) {
+    st.auth.registry->forget(theirs.node, sender->node());
+    self->send(st.membership, hello_atom::value, theirs.node, message_of(err));
+    return err;
   }
   self->send(st.membership, hello_atom::value, theirs);
   return st.ours;
