@@ -51,16 +51,14 @@ std::string member_proof(const std::string& secret, hello_role role, const std::
 }
 
 bool same_proof(const std::string& expected, const std::string& given) {
-  if (expected.size() != given.size())
-    return false; // the length of a proof is no secret
+  if (expected.size() != given.size()) return false; // the length of a proof is no secret
   return CRYPTO_memcmp(expected.data(), given.data(), expected.size()) == 0;
 }
 
 bool member_registry::admit(const caf::node_id& where, uint32_t id) {
   std::lock_guard<std::mutex> guard{mutex_};
   auto i = by_member_.find(id);
-  if (i != by_member_.end() && i->second != where)
-    return false;
+  if (i != by_member_.end() && i->second != where) return false;
   by_member_[id] = where;
   return true;
 }
@@ -68,15 +66,13 @@ bool member_registry::admit(const caf::node_id& where, uint32_t id) {
 void member_registry::forget(uint32_t id, const caf::node_id& where) {
   std::lock_guard<std::mutex> guard{mutex_};
   auto i = by_member_.find(id);
-  if (i != by_member_.end() && i->second == where)
-    by_member_.erase(i);
+  if (i != by_member_.end() && i->second == where) by_member_.erase(i);
 }
 
 std::optional<uint32_t> member_registry::member_at(const caf::node_id& where) const {
   std::lock_guard<std::mutex> guard{mutex_};
   for (auto& [id, node] : by_member_)
-    if (node == where)
-      return id;
+    if (node == where) return id;
   return std::nullopt;
 }
 

@@ -111,7 +111,8 @@ void introduced(self_ptr self, uint32_t id, const member_info& theirs) {
   slot.connecting = false;
   slot.attempted = true;
   if (auto err = check_compatible(self->state.ours, theirs)) {
-    self->state.auth.registry->forget(id, slot.handle.node());
+    if (slot.handle)
+      self->state.auth.registry->forget(id, slot.handle.node());
     set_state(self, slot, peer_state::refused, message_of(err));
     schedule_reconnect(self, slot);
   } else {
@@ -159,6 +160,8 @@ void introduce(self_ptr self, uint32_t id) {
       [self, id, nonce](const std::string& their_nonce, const std::string& their_proof) {
         auto& st = self->state;
         auto& slot = st.peers.at(id);
+        if (!slot.handle)
+          return; // the connection went while we waited: its down message retries
         auto expected = member_proof(st.auth.secret, hello_role::answer, nonce, id,
                                      slot.handle.node());
         if (!same_proof(expected, their_proof)) {

@@ -33,8 +33,7 @@ flat_query flatten(const query& q) {
   out.sort = q.sort;
   out.limit = q.limit;
   out.offset = q.offset;
-  if (q.where.op == filter_op::all && q.where.children.empty())
-    return out;
+  if (q.where.op == filter_op::all && q.where.children.empty()) return out;
   // Post-order with an explicit stack: a node is written once all its children are.
   std::vector<std::pair<const filter*, size_t>> pending{{&q.where, 0}};
   while (!pending.empty()) {
@@ -53,9 +52,8 @@ flat_query flatten(const query& q) {
 caf::expected<query> unflatten(const flat_query& q) {
   if (q.where.size() > max_filter_terms)
     return make_error(error_code::invalid_rql,
-                      "query.where: " + std::to_string(q.where.size())
-                        + " terms, more than the " + std::to_string(max_filter_terms)
-                        + " a filter may have");
+                      "query.where: " + std::to_string(q.where.size()) + " terms, more than the "
+                        + std::to_string(max_filter_terms) + " a filter may have");
   // First the shape alone, on counts: every term finds its operands and the tree stays within
   // the depth limit. Only then is anything built.
   std::vector<size_t> heights;
@@ -74,9 +72,8 @@ caf::expected<query> unflatten(const flat_query& q) {
     heights.push_back(height + 1);
   }
   if (heights.size() > 1)
-    return make_error(error_code::invalid_rql,
-                      "query.where: " + std::to_string(heights.size())
-                        + " conditions left over; a filter has one root");
+    return make_error(error_code::invalid_rql, "query.where: " + std::to_string(heights.size())
+                                                 + " conditions left over; a filter has one root");
   query out;
   out.select = q.select;
   out.sort = q.sort;
@@ -93,10 +90,8 @@ caf::expected<query> unflatten(const flat_query& q) {
     built.erase(first, built.end());
     built.push_back(std::move(f));
   }
-  if (!built.empty())
-    out.where = std::move(built.front());
-  if (auto err = validate(out))
-    return err;
+  if (!built.empty()) out.where = std::move(built.front());
+  if (auto err = validate(out)) return err;
   return out;
 }
 

@@ -25,9 +25,9 @@ namespace {
 void check_serving(test_cluster& cluster, const std::string& after) {
   std::this_thread::sleep_for(500ms);
   for (uint32_t node : cluster.ids()) {
-    BOOST_REQUIRE_MESSAGE(cluster.process(node).running(),
-                          "node " << node << " stopped after " << after << ":\n"
-                                  << cluster.log_tails());
+    BOOST_REQUIRE_MESSAGE(cluster.process(node).running(), "node " << node << " stopped after "
+                                                                   << after << ":\n"
+                                                                   << cluster.log_tails());
     for (uint32_t peer : cluster.ids())
       if (peer != node)
         BOOST_TEST(cluster.peer_state(node, peer) == "up",
@@ -50,8 +50,7 @@ void check_port_answers(test_cluster& cluster, uint32_t node) {
 std::string random_bytes(size_t size, uint32_t seed) {
   std::mt19937 gen{seed};
   std::string bytes(size, '\0');
-  for (auto& c : bytes)
-    c = static_cast<char>(gen() & 0xff);
+  for (auto& c : bytes) c = static_cast<char>(gen() & 0xff);
   return bytes;
 }
 
@@ -120,8 +119,9 @@ BOOST_AUTO_TEST_CASE(deep_malformed_and_garbage_messages_leave_the_node_serving)
   check_port_answers(cluster, 1);
   // A filtered listing of the whole cluster still crosses between the members (in flat form).
   for (uint32_t node : cluster.ids()) {
-    auto answer = cluster.request(node, "GET", "/deliveries/v1/?or(eq(status,failed),eq(status,"
-                                               "delivered))");
+    auto answer = cluster.request(node, "GET",
+                                  "/deliveries/v1/?or(eq(status,failed),eq(status,"
+                                  "delivered))");
     BOOST_TEST(answer.status == 200u, "node " << node << ": " << answer.body);
   }
 }

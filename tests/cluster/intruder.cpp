@@ -28,8 +28,7 @@ public:
 } // namespace
 
 intruder::intruder()
-  : cfg_(std::make_unique<intruder_config>()),
-    sys_(std::make_unique<caf::actor_system>(*cfg_)) {
+    : cfg_(std::make_unique<intruder_config>()), sys_(std::make_unique<caf::actor_system>(*cfg_)) {
   // nop
 }
 

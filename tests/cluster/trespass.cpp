@@ -44,8 +44,7 @@ dispatcher mail_to_the_intruder(const std::string& event_type) {
 std::string type_owned_by(const test_cluster& cluster, uint32_t owner) {
   for (int n = 0;; ++n) {
     auto type = "trespass." + std::to_string(n);
-    if (cluster.owner_of(type) == owner)
-      return type;
+    if (cluster.owner_of(type) == owner) return type;
   }
 }
 
@@ -162,8 +161,8 @@ BOOST_AUTO_TEST_CASE(a_hello_without_the_secret_or_for_an_up_member_is_refused) 
               "a wrong secret");
   // A proof made for another nonce: a nonce answers one hello only, and this one is used up.
   auto replayed = member_proof(cluster.secret(), hello_role::caller, nonce, 2, stranger_node);
-  second_step(introduction(2, 99), replayed, error_code::no_permission,
-              "did not prove membership", "a used nonce");
+  second_step(introduction(2, 99), replayed, error_code::no_permission, "did not prove membership",
+              "a used nonce");
   // With the secret itself, node 2 is still not the stranger's to claim while it is up.
   nonce = first_step(2);
   auto right = member_proof(cluster.secret(), hello_role::caller, nonce, 2, stranger_node);

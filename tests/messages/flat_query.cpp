@@ -18,8 +18,7 @@ namespace {
 flat_query chain(size_t depth) {
   flat_query q;
   q.where.push_back(filter_term{filter_op::eq, "type", {string_value("x")}, 0});
-  for (size_t i = 0; i < depth; ++i)
-    q.where.push_back(filter_term{filter_op::and_, "", {}, 1});
+  for (size_t i = 0; i < depth; ++i) q.where.push_back(filter_term{filter_op::and_, "", {}, 1});
   return q;
 }
 
@@ -74,7 +73,8 @@ BOOST_AUTO_TEST_CASE(malformed_postfix_is_refused_naming_the_term) {
   too_few.where.push_back(filter_term{filter_op::eq, "a", {number_value(1)}, 0});
   too_few.where.push_back(filter_term{filter_op::or_, "", {}, 2});
   auto message = refusal(unflatten(too_few));
-  BOOST_TEST(message.find("query.where[1]: takes 2 conditions, only 1 precede") != std::string::npos,
+  BOOST_TEST(message.find("query.where[1]: takes 2 conditions, only 1 precede")
+               != std::string::npos,
              message);
   flat_query two_roots;
   two_roots.where.push_back(filter_term{filter_op::eq, "a", {number_value(1)}, 0});
