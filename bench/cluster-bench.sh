@@ -77,6 +77,9 @@ done
 dispatchd=$(realpath "$dispatchd")
 
 work=$(mktemp -d /tmp/cluster-bench.XXXXXX)
+# The cluster secret the nodes prove in their hellos, in a file only we can read.
+secret_file=$work/cluster.secret
+(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$secret_file")
 clk_tck=$(getconf CLK_TCK)
 node_pids=()   # the dispatchd processes of the current run
 wrk_pids=()    # the wrk subshells of the current run
@@ -156,7 +159,7 @@ start_nodes() {
         ((m == n)) || peers+="${peers:+,}\"$m@127.0.0.1:${cluster_ports[m]}\""
       done
       args+=(--dispatch.cluster.node="$n" --dispatch.cluster.listen="127.0.0.1:${cluster_ports[n]}"
-        --dispatch.cluster.peers="[$peers]")
+        --dispatch.cluster.peers="[$peers]" --dispatch.cluster.secret-file="$secret_file")
     fi
     "$dispatchd" "${args[@]}" > "$dir/node$n/dispatchd.log" 2>&1 &
     node_pids+=($!)

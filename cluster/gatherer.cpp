@@ -129,6 +129,7 @@ caf::result<Page> gather(self_ptr self, const query& q, uint32_t depth, query wi
   auto members = all_members(self->state);
   if (!members)
     return members.error();
+  auto flat = flatten(q);
   auto run = std::make_shared<listing<Page>>();
   run->window = std::move(window);
   run->max_limit = max_limit;
@@ -138,7 +139,7 @@ caf::result<Page> gather(self_ptr self, const query& q, uint32_t depth, query wi
   for (size_t i = 0; i < members->size(); ++i) {
     auto id = (*members)[i].first;
     run->parts[i].node = id;
-    ask((*members)[i].second, q, depth)
+    ask((*members)[i].second, flat, depth)
       .then(
         [run, i](Page& page) {
           if (run->failed)
@@ -247,8 +248,9 @@ caf::result<uint64_t> replay_everywhere(self_ptr self, const query& q) {
   auto run = std::make_shared<tally>();
   run->outstanding = members->size();
   run->rp = self->make_response_promise<uint64_t>();
+  auto flat = flatten(q);
   for (auto& [id, handle] : *members)
-    self->request(handle, self->state.timeout, replay_atom::value, q)
+    self->request(handle, self->state.timeout, replay_atom::value, flat)
       .then(
         [run](uint64_t n) {
           run->replayed += n;
@@ -267,19 +269,19 @@ caf::result<uint64_t> replay_everywhere(self_ptr self, const query& q) {
 // How each listing asks a member for its window.
 
 auto ask_deliveries(self_ptr self) {
-  return [self](const peer_actor& member, const query& q, uint32_t depth) {
+  return [self](const peer_actor& member, const flat_query& q, uint32_t depth) {
     return self->request(member, self->state.timeout, deliveries_atom::value, q, depth);
   };
 }
 
 auto ask_log(self_ptr self, action_kind kind) {
-  return [self, kind](const peer_actor& member, const query& q, uint32_t depth) {
+  return [self, kind](const peer_actor& member, const flat_query& q, uint32_t depth) {
     return self->request(member, self->state.timeout, log_atom::value, kind, q, depth);
   };
 }
 
 auto ask_events(self_ptr self) {
-  return [self](const peer_actor& member, const query& q, uint32_t depth) {
+  return [self](const peer_actor& member, const flat_query& q, uint32_t depth) {
     return self->request(member, self->state.timeout, events_atom::value, q, depth);
   };
 }

@@ -11,6 +11,7 @@
 #include "messages/atoms.hpp"
 #include "messages/cluster.hpp"
 #include "messages/event.hpp"
+#include "messages/flat_query.hpp"
 #include "messages/interfaces.hpp"
 
 namespace dispatch {
@@ -29,11 +30,27 @@ using node_reads_api = caf::typed_actor<
   caf::replies_to<replay_atom, query>::with<uint64_t>,
   caf::replies_to<purge_atom, std::string>::with<uint32_t>>;
 
-/// What one node offers the others.
+/// `node_reads_api` as the peers ask it: the query in its flat form, since nothing recursive
+/// crosses the wire (the endpoint rebuilds it with bounds checked first).
+using peer_reads_api = caf::typed_actor<
+  caf::replies_to<deliveries_atom, flat_query, uint32_t>::with<delivery_page>,
+  caf::replies_to<log_atom, action_kind, flat_query, uint32_t>::with<json_page>,
+  caf::replies_to<events_atom, flat_query, uint32_t>::with<json_page>,
+  caf::replies_to<replay_atom, std::string>::with<delivery>,
+  caf::replies_to<replay_atom, flat_query>::with<uint64_t>,
+  caf::replies_to<purge_atom, std::string>::with<uint32_t>>;
+
+/// What one node offers the others. Every call but the two steps of the hello is refused unless
+/// it comes from this node or from a peer that proved its membership in a hello.
 using peer_actor = caf::typed_actor<
-  // Handshake: the caller introduces itself and gets our introduction, or an error naming the
-  // difference (shard count, member list) when the two cannot be in one cluster.
-  caf::replies_to<hello_atom, member_info>::with<member_info>,
+  // Handshake, first step: the caller names the member it claims to be and sends a fresh nonce;
+  // answers our nonce and our proof (HMAC of the cluster secret over its nonce, our node id and
+  // our CAF node), so the caller knows it reached a member before it proves itself.
+  caf::replies_to<hello_atom, uint32_t, std::string>::with<std::string, std::string>,
+  // Second step: the caller's introduction and its proof over our nonce; answers our
+  // introduction, or an error: a wrong proof, a node id that is up already, or the difference
+  // (shard count, member list) when the two cannot be in one cluster.
+  caf::replies_to<hello_atom, member_info, std::string>::with<member_info>,
   // Heartbeat from node `from`; answers our node id.
   caf::replies_to<ping_atom, uint32_t>::with<uint32_t>,
   // Forwarding: events node `from` accepted for shards we own. Answers once they are durable
@@ -46,7 +63,7 @@ using peer_actor = caf::typed_actor<
   caf::replies_to<replicate_atom, uint64_t, log_entry_list>::with<uint64_t>,
   // On the coordinator: the log entries after a version, for a follower catching up (a page;
   // an empty answer means it is current).
-  caf::replies_to<catch_up_atom, uint64_t>::with<log_entry_list>>::extend_with<node_reads_api>;
+  caf::replies_to<catch_up_atom, uint64_t>::with<log_entry_list>>::extend_with<peer_reads_api>;
 
 /// Told whenever a peer's state changes; `handle` is invalid unless the peer is up.
 using peer_listener_actor =

@@ -105,40 +105,84 @@ void connection_failed(self_ptr self, peer_slot& slot, const std::string& reason
   schedule_reconnect(self, slot);
 }
 
-/// Introduces this node to a freshly connected peer; marks it up, or refused when it differs.
+/// The peer answered our introduction: up, or refused when it differs from us.
+void introduced(self_ptr self, uint32_t id, const member_info& theirs) {
+  auto& slot = self->state.peers.at(id);
+  slot.connecting = false;
+  slot.attempted = true;
+  if (auto err = check_compatible(self->state.ours, theirs)) {
+    if (slot.handle)
+      self->state.auth.registry->forget(id, slot.handle.node());
+    set_state(self, slot, peer_state::refused, message_of(err));
+    schedule_reconnect(self, slot);
+  } else {
+    slot.backoff = {};
+    slot.last_answer = now_ms();
+    set_state(self, slot, peer_state::up, "");
+  }
+  check_joined(self);
+}
+
+/// The peer refused us or did not prove itself: refused with the reason, asked again slowly.
+void refuse(self_ptr self, uint32_t id, const std::string& reason) {
+  auto& slot = self->state.peers.at(id);
+  if (slot.handle)
+    self->state.auth.registry->forget(id, slot.handle.node());
+  slot.connecting = false;
+  slot.attempted = true;
+  set_state(self, slot, peer_state::refused, reason);
+  check_joined(self);
+  schedule_reconnect(self, slot);
+}
+
+/// Where a hello step failed: a refusal the peer explained (it judged us incompatible or our
+/// proof wrong) makes it refused; "that node is up" and broken connections are tried again.
+void hello_failed(self_ptr self, uint32_t id, const caf::error& err) {
+  auto& slot = self->state.peers.at(id);
+  if (is_dispatch_error(err) && code_of(err) != error_code::unavailable) {
+    refuse(self, id, message_of(err));
+    return;
+  }
+  if (slot.handle)
+    self->state.auth.registry->forget(id, slot.handle.node());
+  slot.handle = peer_actor{};
+  connection_failed(self, slot, "handshake failed: " + message_of(err));
+}
+
+/// Introduces this node to a freshly connected peer in two steps: it proves it is member `id`
+/// over our nonce, then we prove ourselves over its nonce and send our introduction.
 void introduce(self_ptr self, uint32_t id) {
   auto& st = self->state;
   auto& slot = st.peers.at(id);
-  self->request(slot.handle, st.config.peer_timeout, hello_atom::value, st.ours)
+  auto nonce = fresh_nonce();
+  self->request(slot.handle, st.config.peer_timeout, hello_atom::value, st.ours.node, nonce)
     .then(
-      [self, id](const member_info& theirs) {
-        auto& slot = self->state.peers.at(id);
-        slot.connecting = false;
-        slot.attempted = true;
-        if (auto err = check_compatible(self->state.ours, theirs)) {
-          set_state(self, slot, peer_state::refused, message_of(err));
-          schedule_reconnect(self, slot);
-        } else {
-          slot.backoff = {};
-          slot.last_answer = now_ms();
-          set_state(self, slot, peer_state::up, "");
-        }
-        check_joined(self);
-      },
-      [self, id](const caf::error& err) {
-        auto& slot = self->state.peers.at(id);
-        if (is_dispatch_error(err)) {
-          // The peer judged us incompatible and said why.
-          slot.connecting = false;
-          slot.attempted = true;
-          set_state(self, slot, peer_state::refused, message_of(err));
-          check_joined(self);
-          schedule_reconnect(self, slot);
+      [self, id, nonce](const std::string& their_nonce, const std::string& their_proof) {
+        auto& st = self->state;
+        auto& slot = st.peers.at(id);
+        if (!slot.handle)
+          return; // the connection went while we waited: its down message retries
+        auto expected = member_proof(st.auth.secret, hello_role::answer, nonce, id,
+                                     slot.handle.node());
+        if (!same_proof(expected, their_proof)) {
+          refuse(self, id, "it did not prove it is node " + std::to_string(id)
+                             + " (is dispatch.cluster.secret the same on every node?)");
           return;
         }
-        slot.handle = peer_actor{};
-        connection_failed(self, slot, "handshake failed: " + caf::to_string(err));
-      });
+        // Proven: its calls to our endpoint are answered from now on (it may call at once).
+        if (!st.auth.registry->admit(slot.handle.node(), id)) {
+          hello_failed(self, id, make_error(error_code::unavailable,
+                                            "node " + std::to_string(id)
+                                              + " is connected here from another process"));
+          return;
+        }
+        auto proof = member_proof(st.auth.secret, hello_role::caller, their_nonce, st.ours.node,
+                                  self->node());
+        self->request(slot.handle, st.config.peer_timeout, hello_atom::value, st.ours, proof)
+          .then([self, id](const member_info& theirs) { introduced(self, id, theirs); },
+                [self, id](const caf::error& err) { hello_failed(self, id, err); });
+      },
+      [self, id](const caf::error& err) { hello_failed(self, id, err); });
 }
 
 void connect(self_ptr self, uint32_t id) {
@@ -199,6 +243,8 @@ void on_down(self_ptr self, const caf::down_msg& msg) {
   for (auto& [id, slot] : self->state.peers) {
     if (!slot.handle || slot.handle.address() != msg.source)
       continue;
+    // The connection is gone: its proof goes with it, and the node id may say hello again.
+    self->state.auth.registry->forget(id, msg.source.node());
     slot.handle = peer_actor{};
     auto reason = msg.reason == caf::exit_reason::remote_link_unreachable
                     ? std::string{"connection lost"}
@@ -252,12 +298,13 @@ caf::error check_compatible(const member_info& ours, const member_info& theirs) 
 
 membership_actor::behavior_type membership(self_ptr self, cluster_config config,
                                            member_info ours, caf::io::middleman_actor middleman,
-                                           cluster_log log) {
+                                           cluster_log log, member_auth auth) {
   auto& st = self->state;
   st.config = std::move(config);
   st.ours = std::move(ours);
   st.middleman = std::move(middleman);
   st.log = std::move(log);
+  st.auth = std::move(auth);
   for (auto& m : st.ours.members) {
     if (m.id == st.ours.node)
       continue;

@@ -12,6 +12,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "cluster/interfaces.hpp"
+#include "cluster/member_auth.hpp"
 #include "config/cluster_config.hpp"
 
 namespace dispatch {
@@ -47,6 +48,7 @@ struct membership_state {
   member_info ours;
   caf::io::middleman_actor middleman; // plain or TLS
   cluster_log log;
+  member_auth auth; // the secret, and who proved which node id (shared with the endpoint)
   std::map<uint32_t, peer_slot> peers;
   peer_listener_list listeners;
   std::vector<caf::typed_response_promise<bool>> joining;
@@ -54,9 +56,11 @@ struct membership_state {
 };
 
 /// Spawns with the configuration, this node's introduction, the middleman actor to connect
-/// through (`sys.middleman().actor_handle()` or the OpenSSL manager's) and the log.
+/// through (`sys.middleman().actor_handle()` or the OpenSSL manager's), the log and the secret
+/// with the registry of proven members (shared with the endpoint).
 membership_actor::behavior_type membership(membership_actor::stateful_pointer<membership_state> self,
                                            cluster_config config, member_info ours,
-                                           caf::io::middleman_actor middleman, cluster_log log);
+                                           caf::io::middleman_actor middleman, cluster_log log,
+                                           member_auth auth);
 
 } // namespace dispatch

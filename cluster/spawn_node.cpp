@@ -113,6 +113,11 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engi
                       "dispatch.cluster.node: required to run a cluster node (this node's id, >= 1)");
   if (auto err = validate(cluster))
     return err;
+  member_auth auth;
+  if (auto secret = read_secret(cluster))
+    auth.secret = std::move(*secret);
+  else
+    return secret.error();
   cluster_store_options store_opts;
   store_opts.dir = engine_cfg.data_dir + "/cluster";
   store_opts.in_memory = engine_cfg.in_memory;
@@ -132,9 +137,9 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engi
     sys.spawn(replicator, cluster.node, coordinator, timeout, engine, *store, log));
   auto middleman = uses_tls(cluster) ? sys.openssl_manager().actor_handle()
                                      : sys.middleman().actor_handle();
-  auto members = parts.keep(sys.spawn(membership, cluster, ours, middleman, log));
+  auto members = parts.keep(sys.spawn(membership, cluster, ours, middleman, log, auth));
   auto endpoint = parts.keep(sys.spawn(peer_endpoint, ours, coordinator, timeout, engine, repl,
-                                       members, *store, counters));
+                                       members, *store, counters, auth, log));
   auto port = publish_endpoint(sys, endpoint, cluster);
   if (!port) {
     parts.stop();
@@ -174,7 +179,8 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engi
   for (auto owner : owners)
     owned += owner == cluster.node ? 1 : 0;
   log.info("cluster: node " + std::to_string(cluster.node) + " listening on " + cluster.listen
-           + (uses_tls(cluster) ? " (TLS)" : " (plain, loopback)") + "; coordinator node "
+           + (uses_tls(cluster) ? " (TLS)" : " (plain, loopback)")
+           + "; peers prove membership with the cluster secret; coordinator node "
            + std::to_string(coordinator) + "; owns " + std::to_string(owned) + " of "
            + std::to_string(engine_cfg.shards) + " shards");
   if (auto err = join(sys, members, cluster)) {

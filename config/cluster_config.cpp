@@ -52,6 +52,11 @@ const detail::option_table<cluster_config>& cluster_table() {
            "PEM file with the CA that signed every node's certificate"},
           {"passphrase", +[](cfg& c) -> std::string& { return c.passphrase; },
            "passphrase of the key, if it has one (a secret: never logged)"},
+          {"secret", +[](cfg& c) -> std::string& { return c.secret; },
+           "the secret every member shares, >= 16 characters: each peer proves it knows it in "
+           "its hello (a secret: never logged; or use secret-file)"},
+          {"secret-file", +[](cfg& c) -> std::string& { return c.secret_file; },
+           "file whose first line is the cluster secret (instead of secret)"},
       }};
   return table;
 }
@@ -264,7 +269,39 @@ caf::error check_tls_required(const cluster_config& cfg) {
   return caf::none;
 }
 
+// Without a proof of membership anyone who reaches the port could forward events, write
+// dispatchers and take a member's slot. TLS alone does not bind a certificate to a node id
+// (CAF 0.17's OpenSSL layer does not show the peer's certificate), so the secret is required
+// with TLS too.
+caf::error check_secret(const cluster_config& cfg) {
+  if (cfg.secret.empty() && cfg.secret_file.empty())
+    return fail("secret", "required to run a cluster node (or " + full("secret-file") +
+                              "): every member proves in its hello that it knows the same secret");
+  if (!cfg.secret.empty() && !cfg.secret_file.empty())
+    return fail("secret-file", "given together with " + full("secret") + "; set one of them");
+  auto secret = read_secret(cfg);
+  if (!secret) return std::move(secret.error());
+  return caf::none;
+}
+
 }  // namespace
+
+caf::expected<std::string> read_secret(const cluster_config& cfg) {
+  std::string secret = cfg.secret;
+  const char* key = "secret";
+  if (!cfg.secret_file.empty()) {
+    key = "secret-file";
+    if (auto err = check_readable(key, cfg.secret_file)) return err;
+    std::ifstream file{cfg.secret_file};
+    std::getline(file, secret);
+    while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back())))
+      secret.pop_back();
+  }
+  if (secret.size() < min_secret_size)
+    return fail(key, "the secret must have at least " + std::to_string(min_secret_size) +
+                         " characters, got " + std::to_string(secret.size()));
+  return secret;
+}
 
 caf::expected<std::pair<std::string, uint16_t>> parse_address(const std::string& key,
                                                               const std::string& text) {
@@ -332,7 +369,8 @@ caf::error validate(const cluster_config& cfg) {
   if (auto err = check_peers(cfg, listen_address)) return err;
   if (auto err = check_timing(cfg)) return err;
   if (auto err = check_tls(cfg)) return err;
-  return check_tls_required(cfg);
+  if (auto err = check_tls_required(cfg)) return err;
+  return check_secret(cfg);
 }
 
 }  // namespace dispatch

@@ -28,7 +28,12 @@ struct cluster_config {
   std::string key;                 // PEM file: its private key
   std::string ca_file;             // PEM file: the CA that signed every node's certificate
   std::string passphrase;          // of the key, if it has one
+  std::string secret;              // shared by every member; proves membership in the hello
+  std::string secret_file;         // ... or a file holding it (one line)
 };
+
+/// The fewest characters a cluster secret may have.
+constexpr size_t min_secret_size = 16;
 
 /// True when `node` is set: the engine runs as a member of a cluster.
 inline bool clustered(const cluster_config& cfg) {
@@ -59,8 +64,14 @@ caf::expected<cluster_config> read_cluster_config(const caf::actor_system_config
 
 /// Checks a configuration (also one filled in code): peers parse as "id@host:port", ids are
 /// unique and ≥ 1, `listen` parses, timings are positive with the timeout above the interval,
-/// TLS files are all set or none, exist and are readable, and a node whose `listen` or any peer
-/// is beyond loopback has TLS configured. The error names the key and the reason.
+/// TLS files are all set or none, exist and are readable, a node whose `listen` or any peer
+/// is beyond loopback has TLS configured, and exactly one of `secret` and `secret-file` is set
+/// (the secret is required with TLS too). The error names the key and the reason, never the
+/// secret.
 caf::error validate(const cluster_config& cfg);
+
+/// The cluster secret: `secret`, or the first line of `secret-file`; at least `min_secret_size`
+/// characters. The error names the key and the reason, never the secret.
+caf::expected<std::string> read_secret(const cluster_config& cfg);
 
 } // namespace dispatch

@@ -62,6 +62,9 @@ typename Inspector::result_type inspect(Inspector& f, filter& x) {
   return f(caf::meta::type_name("dispatch.filter"), x.op, x.path, x.values, x.children);
 }
 
+/// A filter tree nested deeper than this is rejected rather than walked recursively.
+constexpr size_t max_filter_depth = 64;
+
 struct sort_key {
   std::string path;
   bool descending = false;

@@ -23,9 +23,6 @@ namespace {
 
 using json_value = rapidjson::Value;
 
-// A filter tree deeper than this is rejected rather than walked recursively.
-constexpr size_t max_filter_depth = 64;
-
 const char* op_name(filter_op op) {
   switch (op) {
     case filter_op::all:

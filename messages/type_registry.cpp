@@ -1,6 +1,7 @@
 // The one place message types are registered. Names are part of the wire protocol between nodes.
 #include "messages/type_registry.hpp"
 
+#include "messages/flat_query.hpp"
 #include "messages/interfaces.hpp"
 
 namespace dispatch {
@@ -19,9 +20,12 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<delivery>("dispatch.delivery");
   cfg.add_message_type<delivery_result>("dispatch.delivery_result");
   cfg.add_message_type<query_value>("dispatch.query_value");
-  cfg.add_message_type<filter>("dispatch.filter");
+  // Never `filter` or `query`: a node deserializes every registered type a connection sends,
+  // whatever actor it is addressed to, and CAF 0.17 recurses with a filter's nesting unbounded.
+  // Queries cross the wire as `flat_query`; locally, unregistered types travel as they are.
+  cfg.add_message_type<filter_term>("dispatch.filter_term");
   cfg.add_message_type<sort_key>("dispatch.sort_key");
-  cfg.add_message_type<query>("dispatch.query");
+  cfg.add_message_type<flat_query>("dispatch.flat_query");
   cfg.add_message_type<page_info>("dispatch.page_info");
   cfg.add_message_type<dispatcher_page>("dispatch.dispatcher_page");
   cfg.add_message_type<delivery_page>("dispatch.delivery_page");

@@ -13,6 +13,14 @@ if [[ ! -x $dispatchd ]]; then
   exit 1
 fi
 
+# The secret every node proves it knows in its hello: made once, kept with the demo's data, read
+# by the nodes from the file (a secret on the command line would show in `ps`).
+mkdir -p "$root"
+secret_file=$(realpath "$root")/cluster.secret
+if [[ ! -s $secret_file ]]; then
+  (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$secret_file")
+fi
+
 declare -A http_port=([1]=8081 [2]=8082 [3]=8083)
 declare -A cluster_port=([1]=7401 [2]=7402 [3]=7403)
 pids=()
@@ -61,6 +69,7 @@ for n in 1 2 3; do
     --dispatch.cluster.node="$n"
     --dispatch.cluster.listen="127.0.0.1:${cluster_port[$n]}"
     --dispatch.cluster.peers="$(peers_of "$n")"
+    --dispatch.cluster.secret-file="$secret_file"
     "$@"
   )
   printf '#!/usr/bin/env bash\n# Starts node %s of the cluster demo again (log appended).\n' "$n" \

@@ -114,6 +114,15 @@ uint16_t peer_port(const std::vector<uint16_t>& taken) {
 test_cluster::test_cluster(cluster_options options) : options_(std::move(options)) {
   BOOST_REQUIRE(options_.nodes >= 1);
   if (options_.tls) tls_ = make_tls_files(dir / "tls", options_.nodes);
+  // Each test cluster its own secret: a node left over from another test cannot join this one.
+  std::random_device entropy;
+  for (int i = 0; i < 32; ++i) secret_.push_back("0123456789abcdef"[entropy() % 16]);
+  secret_file_ = dir / "cluster.secret";
+  {
+    std::ofstream file{secret_file_};
+    file << secret_ << "\n";
+    BOOST_REQUIRE_MESSAGE(file.good(), "cannot write " << secret_file_);
+  }
   std::vector<uint16_t> taken;
   for (uint32_t id = 1; id <= options_.nodes; ++id) {
     node n;
@@ -167,6 +176,7 @@ std::vector<std::string> test_cluster::args_of(uint32_t id,
       prefix + std::string{"peer-timeout="} + std::to_string(options_.peer_timeout.count()),
       prefix + std::string{"reconnect-initial=100"},
       prefix + std::string{"reconnect-max=1000"},
+      prefix + std::string{"secret-file="} + secret_file_,
   };
   if (options_.tls) {
     args.push_back(prefix + std::string{"certificate="} + tls_.certificate.at(id));

@@ -59,6 +59,9 @@ public:
   test_cluster& operator=(const test_cluster&) = delete;
 
   const cluster_options& options() const { return options_; }
+
+  /// The cluster secret every node reads from its secret file (a fresh one per test cluster).
+  const std::string& secret() const { return secret_; }
   std::vector<uint32_t> ids() const;
 
   /// The command line of node `id` (data dir, HTTP on port 0, cluster options, task sink),
@@ -137,6 +140,8 @@ private:
 
   cluster_options options_;
   tls_files tls_;
+  std::string secret_;
+  std::string secret_file_;
   std::vector<node> nodes_;
 };
 

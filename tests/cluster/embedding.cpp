@@ -51,6 +51,7 @@ cluster_config cluster_of_node_1(const test_cluster& cluster) {
   node.peer_timeout = cluster.options().peer_timeout;
   node.reconnect_initial = 100ms;
   node.reconnect_max = 1000ms;
+  node.secret = cluster.secret();
   return node;
 }
 
@@ -299,6 +300,7 @@ cluster_config lone_node_1(uint16_t listen_port) {
   c.peer_timeout = 1500ms;
   c.reconnect_initial = 100ms;
   c.join_timeout = 1000ms;
+  c.secret = "a secret of at least sixteen characters";
   return c;
 }
 
@@ -339,6 +341,10 @@ const std::vector<bad_case>& bad_cases() {
      "dispatch.cluster.certificate"},
     {"no node id with the rest set", [](cluster_config& c) { c.node = 0; },
      "dispatch.cluster.node"},
+    {"no cluster secret", [](cluster_config& c) { c.secret.clear(); },
+     "dispatch.cluster.secret"},
+    {"a cluster secret too short to be one", [](cluster_config& c) { c.secret = "short"; },
+     "dispatch.cluster.secret"},
     {"no cluster at all (node 0, nothing set)", [](cluster_config& c) { c = cluster_config{}; },
      "dispatch.cluster.node"},
   };

@@ -38,6 +38,7 @@ cluster_config loopback_node() {
   cfg.node = 1;
   cfg.listen = "127.0.0.1:7400";
   cfg.peers = {"2@127.0.0.1:7401", "3@[::1]:7402"};
+  cfg.secret = "sixteen or more characters";
   return cfg;
 }
 
@@ -118,11 +119,13 @@ BOOST_AUTO_TEST_CASE(a_full_configuration_from_the_command_line) {
             "--dispatch.cluster.join-timeout=1500", "--dispatch.cluster.forward-batch=512",
             "--dispatch.cluster.certificate=" + files.certificate,
             "--dispatch.cluster.key=" + files.key, "--dispatch.cluster.ca-file=" + files.ca,
-            "--dispatch.cluster.passphrase=s3cret"}),
+            "--dispatch.cluster.passphrase=s3cret",
+            "--dispatch.cluster.secret=sixteen or more characters"}),
       files);
   // IPv6 in brackets and a list of one, as a shell user types them.
   auto v6 = read({"--dispatch.cluster.node=2", "--dispatch.cluster.listen=[::1]:7400",
-                  "--dispatch.cluster.peers=1@[::1]:7401"});
+                  "--dispatch.cluster.peers=1@[::1]:7401",
+                  "--dispatch.cluster.secret=sixteen or more characters"});
   BOOST_REQUIRE_MESSAGE(v6, why(v6));
   BOOST_TEST(v6->listen == "[::1]:7400");
   BOOST_TEST(v6->peers == std::vector<std::string>{"1@[::1]:7401"});
@@ -137,7 +140,7 @@ BOOST_AUTO_TEST_CASE(a_full_configuration_from_an_ini_file) {
       "reconnect-max = 4000\njoin-timeout = 1500\nforward-batch = 512\n"
       "certificate = \"" +
       files.certificate + "\"\nkey = \"" + files.key + "\"\nca-file = \"" + files.ca +
-      "\"\npassphrase = \"s3cret\"\n";
+      "\"\npassphrase = \"s3cret\"\nsecret = \"sixteen or more characters\"\n";
   check_full(read({}, ini), files);
   // The command line wins over the file.
   auto result = read({"--dispatch.cluster.forward-batch=64"}, ini);
@@ -311,6 +314,47 @@ BOOST_AUTO_TEST_CASE(timings_are_checked_against_each_other) {
   require_rejection(read(args), "dispatch.cluster.join-timeout: must be > 0");
   require_rejection(read(clustered, "[dispatch.cluster]\npeer-timeout = \"soon\"\n"),
                     "dispatch.cluster.peer-timeout: expected an integer or a duration");
+}
+
+BOOST_AUTO_TEST_CASE(a_cluster_needs_one_secret_of_sixteen_characters_never_echoed) {
+  using cfg_t = dispatch::cluster_config;
+  auto with = [](auto change) {
+    auto cfg = loopback_node();
+    change(cfg);
+    return checked(cfg);
+  };
+  require_rejection(with([](cfg_t& c) { c.secret.clear(); }),
+                    "dispatch.cluster.secret: required to run a cluster node (or "
+                    "dispatch.cluster.secret-file)");
+  // Required with TLS as well: a certificate is not bound to a node id.
+  tls_files files;
+  require_rejection(with([&](cfg_t& c) {
+                      c.secret.clear();
+                      files.apply(c);
+                    }),
+                    "dispatch.cluster.secret: required");
+  auto short_one = with([](cfg_t& c) { c.secret = "hunter2hunter2"; });
+  require_rejection(short_one, "dispatch.cluster.secret: the secret must have at least 16 "
+                               "characters, got 14");
+  BOOST_TEST(why(short_one).find("hunter2") == std::string::npos);
+  test::temp_dir dir;
+  auto path = dir / "secret";
+  std::ofstream{path} << "from a file, sixteen or more\n";
+  require_rejection(with([&](cfg_t& c) { c.secret_file = path; }),
+                    "dispatch.cluster.secret-file: given together with dispatch.cluster.secret");
+  auto from_file = with([&](cfg_t& c) {
+    c.secret.clear();
+    c.secret_file = path;
+  });
+  BOOST_REQUIRE_MESSAGE(from_file, why(from_file));
+  auto secret = read_secret(*from_file);
+  BOOST_REQUIRE(secret);
+  BOOST_TEST(*secret == "from a file, sixteen or more"); // without the line break
+  require_rejection(with([&](cfg_t& c) {
+                      c.secret.clear();
+                      c.secret_file = dir / "absent";
+                    }),
+                    "dispatch.cluster.secret-file: no such file");
 }
 
 BOOST_AUTO_TEST_CASE(tls_files_come_all_together_and_readable) {

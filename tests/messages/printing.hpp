@@ -10,6 +10,7 @@
 #include "messages/delivery.hpp"
 #include "messages/dispatcher.hpp"
 #include "messages/event.hpp"
+#include "messages/flat_query.hpp"
 #include "messages/query.hpp"
 
 namespace dispatch {
@@ -31,6 +32,8 @@ DISPATCH_TEST_PRINTABLE(query_value)
 DISPATCH_TEST_PRINTABLE(filter)
 DISPATCH_TEST_PRINTABLE(sort_key)
 DISPATCH_TEST_PRINTABLE(query)
+DISPATCH_TEST_PRINTABLE(filter_term)
+DISPATCH_TEST_PRINTABLE(flat_query)
 
 #undef DISPATCH_TEST_PRINTABLE
 

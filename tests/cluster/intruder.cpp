@@ -1,0 +1,60 @@
+// The intruder: an actor system of its own that connects to a node's cluster port as a stranger.
+#include "intruder.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+
+#include <caf/io/middleman.hpp>
+
+#include "cluster/spawn_node.hpp"
+#include "config/engine_config.hpp"
+
+namespace dispatch::test {
+
+namespace {
+
+class intruder_config : public caf::actor_system_config {
+public:
+  intruder_config() {
+    prepare_config(*this, custom_options_);
+    prepare_cluster_system(*this, cluster_config{});
+    add_message_type<deep_query>("dispatch.query");
+  }
+};
+
+} // namespace
+
+intruder::intruder()
+    : cfg_(std::make_unique<intruder_config>()), sys_(std::make_unique<caf::actor_system>(*cfg_)) {
+  // nop
+}
+
+intruder::~intruder() {
+  sys_.reset(); // before the config it refers to
+}
+
+peer_actor intruder::connect(uint16_t port) {
+  auto peer = sys_->middleman().remote_actor<peer_actor>("127.0.0.1", port);
+  if (!peer)
+    BOOST_FAIL("no peer endpoint on port " << port << ": " << caf::to_string(peer.error()));
+  return *peer;
+}
+
+uint16_t port_of(const std::string& address) {
+  return static_cast<uint16_t>(std::stoul(address.substr(address.rfind(':') + 1)));
+}
+
+void send_raw_bytes(uint16_t port, const std::string& bytes) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket{io};
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  boost::system::error_code ec;
+  // The node may close on the first bad header: what it did not read is no failure.
+  boost::asio::write(socket, boost::asio::buffer(bytes), ec);
+  socket.close(ec);
+}
+
+} // namespace dispatch::test
