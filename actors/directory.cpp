@@ -73,6 +73,9 @@ void forget(directory_state& st, const dispatcher& d) {
   }
   st.records.erase(d.id);
   st.dispatchers.erase(d.id);
+  auto type = st.per_type.find(d.event_type);
+  if (type != st.per_type.end() && --type->second == 0)
+    st.per_type.erase(type);
 }
 
 void remember(directory_state& st, const dispatcher& d) {
@@ -80,6 +83,29 @@ void remember(directory_state& st, const dispatcher& d) {
     st.names[*d.name] = d.id;
   st.records.put(d.id, to_json(d));
   st.dispatchers[d.id] = d;
+  ++st.per_type[d.event_type];
+}
+
+/// The fan-out limits a change must keep: every action of a dispatcher and every dispatcher of an
+/// event type is a delivery of each event of that type (and a copy of it at a webhook).
+caf::error check_fan_out(const directory_state& st, const caf::optional<dispatcher>& before,
+                         const dispatcher& after) {
+  auto max_actions = st.config.max_actions_per_dispatcher;
+  if (after.actions.size() > max_actions)
+    return make_error(error_code::field_format,
+                      "actions: at most " + std::to_string(max_actions)
+                        + " actions per dispatcher (dispatch.limits.actions-per-dispatcher)");
+  if (before && before->event_type == after.event_type)
+    return {};
+  auto found = st.per_type.find(after.event_type);
+  auto count = found == st.per_type.end() ? 0u : found->second;
+  auto max_dispatchers = st.config.max_dispatchers_per_type;
+  if (count >= max_dispatchers)
+    return make_error(error_code::field_format,
+                      "eventType: '" + after.event_type + "' has " + std::to_string(count)
+                        + " dispatchers already, the most allowed "
+                          "(dispatch.limits.dispatchers-per-type)");
+  return {};
 }
 
 /// Runs the matcher steps one after the other, then calls `done` with the first error (or none).
@@ -117,6 +143,11 @@ template <class T>
 void commit(self_ptr self, caf::optional<dispatcher> before, caf::optional<dispatcher> after,
             caf::typed_response_promise<T> rp, T reply) {
   auto& st = self->state;
+  if (after)
+    if (auto err = check_fan_out(st, before, *after)) {
+      rp.deliver(std::move(err));
+      return;
+    }
   auto version = ++st.version;
   std::vector<dispatcher> put;
   std::vector<std::string> erase;

@@ -23,6 +23,7 @@ struct directory_state {
 
   std::unordered_map<std::string, dispatcher> dispatchers; // by id
   std::unordered_map<std::string, std::string> names;      // dispatcher name -> id
+  std::unordered_map<std::string, uint32_t> per_type;      // event type -> dispatchers
   record_set records;  // the API shape of every dispatcher, for find
   uint64_t version = 0; // of the latest change
 };

@@ -75,6 +75,12 @@ const detail::option_table<engine_config>& options_table() {
            "RocksDB block cache shared by all column families"},
           {"write-buffer-bytes", +[](cfg& c) -> uint64_t& { return c.write_buffer_bytes; },
            "RocksDB write buffer memory shared by all column families"},
+          {"limits.actions-per-dispatcher",
+           +[](cfg& c) -> uint32_t& { return c.max_actions_per_dispatcher; },
+           "most actions one dispatcher may have"},
+          {"limits.dispatchers-per-type",
+           +[](cfg& c) -> uint32_t& { return c.max_dispatchers_per_type; },
+           "most dispatchers one event type may have"},
           {"max-open-files", +[](cfg& c) -> uint32_t& { return c.max_open_files; },
            "RocksDB table files kept open at once (dispatchd lowers it to fit its file limit)"},
           {"restart.limit", +[](cfg& c) -> uint32_t& { return c.restart_limit; },
@@ -154,6 +160,8 @@ caf::error validate(const engine_config& cfg) {
       {"restart.window", cfg.restart_window.count()},
       {"max-event-bytes", cfg.max_event_bytes},
       {"max-open-files", cfg.max_open_files},
+      {"limits.actions-per-dispatcher", cfg.max_actions_per_dispatcher},
+      {"limits.dispatchers-per-type", cfg.max_dispatchers_per_type},
   };
   for (auto& [key, value] : positives)
     if (auto err = check_positive(key, value)) return err;

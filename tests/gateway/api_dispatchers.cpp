@@ -205,3 +205,55 @@ BOOST_AUTO_TEST_CASE(an_action_name_clash_within_a_dispatcher_is_17) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+struct with_fan_out_limits : api_fixture {
+  with_fan_out_limits() {
+    config.max_actions_per_dispatcher = 3;
+    config.max_dispatchers_per_type = 2;
+    start();
+  }
+};
+
+std::string with_tasks(const std::string& type, int count) {
+  std::string actions;
+  for (int i = 0; i < count; ++i)
+    actions += std::string{i > 0 ? "," : ""} + R"({"type":"task","functionName":"f"})";
+  return R"({"eventType":")" + type + R"(","actions":[)" + actions + "]}";
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(api_fan_out_limits, with_fan_out_limits)
+
+BOOST_AUTO_TEST_CASE(actions_per_dispatcher_are_limited_on_create_and_add) {
+  auto over = call("POST", "/dispatchers/v1/", with_tasks("a", 4));
+  BOOST_TEST(over.status == 400u);
+  BOOST_TEST(text(over.json, "message").find("actions: at most 3 actions per dispatcher")
+                 != std::string::npos,
+             over.body);
+  auto id = text(ok("POST", "/dispatchers/v1/", with_tasks("a", 3)).json, "id");
+  auto added = call("POST", "/dispatchers/v1/" + id + "/actions",
+                    R"({"type":"task","functionName":"g"})");
+  BOOST_TEST(added.status == 400u, added.body);
+  BOOST_TEST(ok("GET", "/dispatchers/v1/" + id).json["actions"].Size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(dispatchers_per_event_type_are_limited_on_create_and_update) {
+  ok("POST", "/dispatchers/v1/", with_tasks("x", 1));
+  auto second = text(ok("POST", "/dispatchers/v1/", with_tasks("x", 1)).json, "id");
+  auto third = call("POST", "/dispatchers/v1/", with_tasks("x", 1));
+  BOOST_TEST(third.status == 400u);
+  BOOST_TEST(text(third.json, "message").find("eventType: 'x' has 2 dispatchers already")
+                 != std::string::npos,
+             third.body);
+  auto other = text(ok("POST", "/dispatchers/v1/", with_tasks("y", 1)).json, "id");
+  BOOST_TEST(call("PUT", "/dispatchers/v1/" + other, R"({"eventType":"x"})").status == 400u);
+  ok("PUT", "/dispatchers/v1/" + second, R"({"name":"still x"})"); // a change within x is fine
+  ok("DELETE", "/dispatchers/v1/" + second);
+  ok("PUT", "/dispatchers/v1/" + other, R"({"eventType":"x"})");  // room again
+  BOOST_TEST(ok("GET", "/dispatchers/v1/?eq(eventType,x)").json["page"]["total"].GetUint64() == 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
