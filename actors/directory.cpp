@@ -76,6 +76,8 @@ void forget(directory_state& st, const dispatcher& d) {
   auto type = st.per_type.find(d.event_type);
   if (type != st.per_type.end() && --type->second == 0)
     st.per_type.erase(type);
+  if (st.fan_out)
+    st.fan_out->add(d.event_type, -static_cast<int64_t>(d.actions.size()));
 }
 
 void remember(directory_state& st, const dispatcher& d) {
@@ -84,6 +86,8 @@ void remember(directory_state& st, const dispatcher& d) {
   st.records.put(d.id, to_json(d));
   st.dispatchers[d.id] = d;
   ++st.per_type[d.event_type];
+  if (st.fan_out)
+    st.fan_out->add(d.event_type, static_cast<int64_t>(d.actions.size()));
 }
 
 /// The fan-out limits a change must keep: every action of a dispatcher and every dispatcher of an
@@ -305,11 +309,14 @@ caf::typed_response_promise<uint32_t> change_action(self_ptr self, const std::st
 } // namespace
 
 directory_actor::behavior_type directory(self_ptr self, engine_config config, store_ptr db,
-                                         matcher_list matchers) {
+                                         matcher_list matchers, fan_out_ptr fan_out) {
   auto& st = self->state;
   st.config = std::move(config);
   st.db = std::move(db);
   st.matchers = std::move(matchers);
+  st.fan_out = std::move(fan_out);
+  if (st.fan_out)
+    st.fan_out->clear(); // counted again from the stored dispatchers (a restart counts anew)
   auto all = st.db->load_dispatchers();
   if (!all)
     throw std::runtime_error("directory: cannot load dispatchers: " + message_of(all.error()));

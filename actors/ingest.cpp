@@ -30,6 +30,23 @@ void flush_soon(self_ptr self) {
   schedule_flush(self, st.flush_pending);
 }
 
+/// Refuses an event whose deliveries, at the number of actions its type has now, would exceed
+/// `dispatch.limits.delivery-bytes-per-event`: each delivers the whole event.
+caf::error check_fan_out(const ingest_state& st, const event& ev) {
+  if (!st.fan_out)
+    return {};
+  auto actions = st.fan_out->actions_of(ev.type);
+  auto bytes = actions * (ev.content.size() + ev.type.size() + 64);
+  if (bytes <= st.config.max_delivery_bytes_per_event)
+    return {};
+  return make_error(error_code::field_format,
+                    "content: " + std::to_string(ev.content.size()) + " bytes to "
+                      + std::to_string(actions) + " actions of event type '" + ev.type + "' is "
+                      + std::to_string(bytes) + " bytes of deliveries, more than "
+                      + std::to_string(st.config.max_delivery_bytes_per_event)
+                      + " (dispatch.limits.delivery-bytes-per-event)");
+}
+
 /// Validates and buffers the events of one publish call; answers rejected ones at once.
 waiting_publisher admit(self_ptr self, const event_list& events) {
   auto& st = self->state;
@@ -42,6 +59,11 @@ waiting_publisher admit(self_ptr self, const event_list& events) {
   for (size_t i = 0; i < events.size(); ++i) {
     auto ev = events[i];
     if (auto err = validate(ev, st.config.max_event_bytes)) {
+      pub.outcomes[i] = rejection(ev, err);
+      st.metrics->rejected.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    if (auto err = check_fan_out(st, ev)) {
       pub.outcomes[i] = rejection(ev, err);
       st.metrics->rejected.fetch_add(1, std::memory_order_relaxed);
       continue;
@@ -241,12 +263,14 @@ void flush(self_ptr self) {
 } // namespace
 
 ingest_actor::behavior_type ingest(self_ptr self, engine_config config, store_ptr db,
-                                   metrics_ptr metrics, matcher_list matchers) {
+                                   metrics_ptr metrics, matcher_list matchers,
+                                   fan_out_ptr fan_out) {
   auto& st = self->state;
   st.config = std::move(config);
   st.db = std::move(db);
   st.metrics = std::move(metrics);
   st.matchers = std::move(matchers);
+  st.fan_out = std::move(fan_out);
   st.routing.resize(st.db->shards());
   st.next_sequence = std::max<uint64_t>(st.db->last_log_sequence() + 1,
                                         static_cast<uint64_t>(now_ms()) * 1000);

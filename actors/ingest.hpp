@@ -9,6 +9,7 @@
 
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/fan_out.hpp"
 #include "actors/metrics.hpp"
 #include "config/engine_config.hpp"
 #include "messages/interfaces.hpp"
@@ -49,11 +50,12 @@ struct ingest_state {
     uint64_t generation = 0;
   };
   std::vector<shard_routing> routing;
+  fan_out_ptr fan_out; // actions per event type, kept by the directory
 };
 
 /// Spawns with the configuration, the store, the shared metrics and the matchers (one per shard).
 ingest_actor::behavior_type ingest(ingest_actor::stateful_pointer<ingest_state> self,
                                    engine_config config, store_ptr db, metrics_ptr metrics,
-                                   matcher_list matchers);
+                                   matcher_list matchers, fan_out_ptr fan_out);
 
 } // namespace dispatch

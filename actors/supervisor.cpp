@@ -46,11 +46,12 @@ matcher_actor spawn_matcher(caf::actor_system& sys, engine_parts& p, uint32_t sh
 }
 
 ingest_actor spawn_ingest(caf::actor_system& sys, engine_parts& p) {
-  return spawn_role(sys, p.config.detached, ingest, p.config, p.db, p.metrics, p.matchers);
+  return spawn_role(sys, p.config.detached, ingest, p.config, p.db, p.metrics, p.matchers,
+                    p.fan_out);
 }
 
 directory_actor spawn_directory(caf::actor_system& sys, engine_parts& p) {
-  return spawn_role(sys, p.config.detached, directory, p.config, p.db, p.matchers);
+  return spawn_role(sys, p.config.detached, directory, p.config, p.db, p.matchers, p.fan_out);
 }
 
 void tell_engine(engine_parts& p) {

@@ -12,6 +12,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/emitter.hpp"
+#include "actors/fan_out.hpp"
 #include "actors/metrics.hpp"
 #include "config/engine_config.hpp"
 #include "messages/interfaces.hpp"
@@ -24,6 +25,7 @@ struct engine_parts {
   engine_config config;
   store_ptr db;
   metrics_ptr metrics;
+  fan_out_ptr fan_out = std::make_shared<fan_out_table>(); // the directory's, read by ingest
   sink_binding task_sink;
   sink_binding mail_sink;
   std::vector<caf::actor> owned_sinks; // built-in sinks spawned for this engine

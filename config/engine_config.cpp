@@ -81,6 +81,10 @@ const detail::option_table<engine_config>& options_table() {
           {"limits.dispatchers-per-type",
            +[](cfg& c) -> uint32_t& { return c.max_dispatchers_per_type; },
            "most dispatchers one event type may have"},
+          {"limits.delivery-bytes-per-event",
+           +[](cfg& c) -> uint64_t& { return c.max_delivery_bytes_per_event; },
+           "most bytes of deliveries one event may make (its size times its type's actions); "
+           "a larger event is refused"},
           {"max-open-files", +[](cfg& c) -> uint32_t& { return c.max_open_files; },
            "RocksDB table files kept open at once (dispatchd lowers it to fit its file limit)"},
           {"restart.limit", +[](cfg& c) -> uint32_t& { return c.restart_limit; },
@@ -162,6 +166,8 @@ caf::error validate(const engine_config& cfg) {
       {"max-open-files", cfg.max_open_files},
       {"limits.actions-per-dispatcher", cfg.max_actions_per_dispatcher},
       {"limits.dispatchers-per-type", cfg.max_dispatchers_per_type},
+      {"limits.delivery-bytes-per-event",
+       static_cast<int64_t>(std::min<uint64_t>(cfg.max_delivery_bytes_per_event, INT64_MAX))},
   };
   for (auto& [key, value] : positives)
     if (auto err = check_positive(key, value)) return err;

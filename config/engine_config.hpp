@@ -43,6 +43,7 @@ struct engine_config {
   uint64_t write_buffer_bytes = 64ull << 20;
   uint32_t max_actions_per_dispatcher = 100; // fan-out limits, checked when dispatchers change
   uint32_t max_dispatchers_per_type = 1000;
+  uint64_t max_delivery_bytes_per_event = 256ull << 20; // event bytes times its type's actions
   uint32_t max_open_files = 512; // RocksDB table files held open (more are opened and closed)
   uint32_t restart_limit = 5; // supervisor: at most this many restarts ...
   std::chrono::seconds restart_window{60}; // ... within this window, else orderly shutdown

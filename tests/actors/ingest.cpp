@@ -94,7 +94,8 @@ BOOST_AUTO_TEST_CASE(a_replaced_matcher_gives_back_what_it_never_answered) {
   config.max_unacknowledged = 8;
   auto silent = keep(sys.spawn(silent_matcher, kept));
   auto in = keep(
-    sys.spawn(ingest, config, db, std::make_shared<engine_metrics>(), matcher_list{silent}));
+    sys.spawn(ingest, config, db, std::make_shared<engine_metrics>(), matcher_list{silent},
+                        nullptr));
   for (int i = 0; i < 8; ++i)
     BOOST_REQUIRE(publish(in));
   auto refused = publish(in);

@@ -131,6 +131,7 @@ BOOST_AUTO_TEST_CASE(every_option_is_declared_with_its_default_in_the_help) {
                     "max-open-files",
                     "limits.actions-per-dispatcher",
                     "limits.dispatchers-per-type",
+                    "limits.delivery-bytes-per-event",
                     "restart.limit",
                     "restart.window",
                     "max-event-bytes"}) {
@@ -143,7 +144,7 @@ BOOST_AUTO_TEST_CASE(every_option_is_declared_with_its_default_in_the_help) {
       BOOST_TEST(text_of(option->description()).find("(default: ") != std::string::npos);
     }
   }
-  BOOST_TEST(options.size() == 29u);
+  BOOST_TEST(options.size() == 30u);
   auto shards = options.qualified_name_lookup("dispatch.shards");
   BOOST_TEST(text_of(shards->description()).find("(default: 4)") != std::string::npos);
 }

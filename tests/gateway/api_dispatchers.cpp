@@ -212,6 +212,7 @@ struct with_fan_out_limits : api_fixture {
   with_fan_out_limits() {
     config.max_actions_per_dispatcher = 3;
     config.max_dispatchers_per_type = 2;
+    config.max_delivery_bytes_per_event = 3000;
     start();
   }
 };
@@ -254,6 +255,24 @@ BOOST_AUTO_TEST_CASE(dispatchers_per_event_type_are_limited_on_create_and_update
   ok("DELETE", "/dispatchers/v1/" + second);
   ok("PUT", "/dispatchers/v1/" + other, R"({"eventType":"x"})");  // room again
   BOOST_TEST(ok("GET", "/dispatchers/v1/?eq(eventType,x)").json["page"]["total"].GetUint64() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(an_event_whose_deliveries_would_be_too_large_is_refused) {
+  auto id = text(ok("POST", "/dispatchers/v1/", with_tasks("z", 3)).json, "id");
+  auto content = [](size_t bytes) {
+    return R"({"type":"z","content":{"pad":")" + std::string(bytes - 10, 'p') + R"("}})";
+  };
+  // 3 actions: 500 bytes make about 1,700 bytes of deliveries, 1,000 bytes about 3,200.
+  ok("POST", "/events/v1/", content(500));
+  auto refused = call("POST", "/events/v1/", content(1000));
+  BOOST_TEST(refused.status == 400u);
+  BOOST_TEST(text(refused.json, "message").find("to 3 actions of event type 'z'")
+                 != std::string::npos,
+             refused.body);
+  BOOST_TEST(text(refused.json, "message").find("dispatch.limits.delivery-bytes-per-event")
+                 != std::string::npos);
+  ok("DELETE", "/dispatchers/v1/" + id);
+  ok("POST", "/events/v1/", content(1000)); // no actions now: nothing to deliver
 }
 
 BOOST_AUTO_TEST_SUITE_END()
