@@ -2,6 +2,10 @@
 // wrong type, naming the field); every semantic rule is validation.cpp's, run on the typed result.
 #include "messages/json.hpp"
 
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -18,6 +22,55 @@ namespace dispatch {
 
 namespace {
 
+// Builds a DOM with every number read from its own text: integers exactly (64 bit, signed or
+// not), any other number as the double nearest its text (std::from_chars rounds correctly), and
+// `-0` as the negative zero RapidJSON's integer path turns into 0.
+class exact_numbers {
+public:
+  explicit exact_numbers(rapidjson::Document& doc) : doc_(doc) {}
+
+  bool Null() { return doc_.Null(); }
+  bool Bool(bool x) { return doc_.Bool(x); }
+  bool Int(int x) { return doc_.Int(x); }
+  bool Uint(unsigned x) { return doc_.Uint(x); }
+  bool Int64(int64_t x) { return doc_.Int64(x); }
+  bool Uint64(uint64_t x) { return doc_.Uint64(x); }
+  bool Double(double x) { return doc_.Double(x); }
+  bool String(const char* str, rapidjson::SizeType len, bool copy) {
+    return doc_.String(str, len, copy);
+  }
+  bool StartObject() { return doc_.StartObject(); }
+  bool Key(const char* str, rapidjson::SizeType len, bool copy) { return doc_.Key(str, len, copy); }
+  bool EndObject(rapidjson::SizeType count) { return doc_.EndObject(count); }
+  bool StartArray() { return doc_.StartArray(); }
+  bool EndArray(rapidjson::SizeType count) { return doc_.EndArray(count); }
+
+  bool RawNumber(const char* str, rapidjson::SizeType len, bool) {
+    auto end = str + len;
+    bool integral = std::find_if(str, end, [](char c) { return c == '.' || c == 'e' || c == 'E'; })
+                    == end;
+    if (integral && len == 2 && str[0] == '-' && str[1] == '0')
+      return doc_.Double(-0.0);
+    if (integral && str[0] == '-') {
+      int64_t x = 0;
+      if (auto [at, ec] = std::from_chars(str, end, x); ec == std::errc{} && at == end)
+        return doc_.Int64(x);
+    } else if (integral) {
+      uint64_t x = 0;
+      if (auto [at, ec] = std::from_chars(str, end, x); ec == std::errc{} && at == end)
+        return x <= static_cast<uint64_t>(INT64_MAX) ? doc_.Int64(static_cast<int64_t>(x))
+                                                      : doc_.Uint64(x);
+    }
+    double x = 0;
+    auto [at, ec] = std::from_chars(str, end, x);
+    if (ec == std::errc::result_out_of_range) // beyond the doubles: RapidJSON's own reading
+      return doc_.Double(std::strtod(std::string{str, len}.c_str(), nullptr));
+    return ec == std::errc{} && at == end && doc_.Double(x);
+  }
+
+private:
+  rapidjson::Document& doc_;
+};
 
 bool is_blank(std::string_view text) {
   return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
@@ -29,10 +82,18 @@ caf::error load_body(std::string_view text, const json_limits& limits, rapidjson
     return make_error(error_code::empty_body, "body: empty");
   if (auto err = check_json(text, limits))
     return err;
-  rapidjson::MemoryStream stream(text.data(), text.size());
   // Built only from text `check_json` passed (encoding included): no second check.
-  doc.ParseStream<dom_parse_flags>(stream);
-  if (doc.HasParseError()) // unreachable after the check; kept so a half-built DOM is never read
+  bool parsed = false;
+  auto read = [&](rapidjson::Document& handler) {
+    rapidjson::MemoryStream stream(text.data(), text.size());
+    rapidjson::Reader reader;
+    exact_numbers exact{handler};
+    parsed = !reader.Parse<dom_parse_flags | rapidjson::kParseNumbersAsStringsFlag>(stream, exact)
+                .IsError();
+    return parsed;
+  };
+  doc.Populate(read);
+  if (!parsed) // unreachable after the check; kept so a half-built DOM is never read
     return make_error(error_code::body_format, "body: not valid JSON");
   return {};
 }

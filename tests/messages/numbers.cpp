@@ -27,9 +27,7 @@ uint64_t bits_of(double x) {
 }
 
 // The shortest text that reads back to `x`, as a careful client writes it.
-// (`-0` is a JSON integer and reads as 0; the negative zero double is written `-0.0`.)
 std::string shortest(double x) {
-  if (x == 0 && std::signbit(x)) return "-0.0";
   char buffer[64];
   auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, x);
   BOOST_REQUIRE(ec == std::errc{});
@@ -180,6 +178,13 @@ BOOST_AUTO_TEST_CASE(integers_at_the_edges_come_out_as_they_went_in) {
   BOOST_REQUIRE(framed.size() == integer_edges.size());
   for (size_t i = 0; i < framed.size(); ++i)
     BOOST_TEST(framed[i] == integer_edges[i]);
+}
+
+BOOST_AUTO_TEST_CASE(negative_zero_stays_negative) {
+  // RapidJSON's integer path reads `-0` as 0; a client that sent it meant the negative zero.
+  auto ev = parse_event(R"({"type":"t","content":{"a":-0,"b":-0.0,"c":0,"d":-0e5}})");
+  BOOST_REQUIRE(ev);
+  BOOST_TEST(ev->content == R"({"a":-0.0,"b":-0.0,"c":0,"d":-0.0})");
 }
 
 BOOST_AUTO_TEST_CASE(a_filter_compares_the_exact_value_of_a_record) {
