@@ -2,6 +2,8 @@
 #include "messages/flat_query.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <utility>
 
 #include "messages/error_code.hpp"
@@ -59,6 +61,16 @@ caf::expected<query> unflatten(const flat_query& q) {
   std::vector<size_t> heights;
   for (size_t i = 0; i < q.where.size(); ++i) {
     auto& t = q.where[i];
+    // Enums arrive as any byte, and a non-finite double hangs CAF 0.17's serializer when the
+    // query or a record of it is written again.
+    if (static_cast<uint8_t>(t.op) > static_cast<uint8_t>(filter_op::or_))
+      return wire_error(i, "has an unknown operator");
+    for (auto& v : t.values) {
+      if (static_cast<uint8_t>(v.kind) > static_cast<uint8_t>(value_kind::string))
+        return wire_error(i, "has a value of an unknown kind");
+      if (!std::isfinite(v.number))
+        return wire_error(i, "has a number that is not finite");
+    }
     if (t.operands > heights.size())
       return wire_error(i, "takes " + std::to_string(t.operands) + " conditions, only "
                              + std::to_string(heights.size()) + " precede it");

@@ -2,6 +2,8 @@
 // before it builds anything (term count, operands, depth, one root).
 #include <boost/test/unit_test.hpp>
 
+#include <limits>
+
 #include "fixtures/samples.hpp"
 #include "messages/error_code.hpp"
 #include "messages/flat_query.hpp"
@@ -92,6 +94,21 @@ BOOST_AUTO_TEST_CASE(malformed_postfix_is_refused_naming_the_term) {
   flat_query no_value;
   no_value.where.push_back(filter_term{filter_op::eq, "a", {}, 0});
   refusal(unflatten(no_value));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_operators_kinds_and_non_finite_numbers_are_refused) {
+  auto q = chain(0);
+  q.where[0].op = static_cast<filter_op>(200);
+  BOOST_TEST(refusal(unflatten(q)).find("unknown operator") != std::string::npos);
+  q = chain(0);
+  q.where[0].values[0].kind = static_cast<value_kind>(9);
+  BOOST_TEST(refusal(unflatten(q)).find("unknown kind") != std::string::npos);
+  for (double bad : {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+                     std::numeric_limits<double>::quiet_NaN()}) {
+    q = chain(0);
+    q.where[0].values[0] = number_value(bad);
+    BOOST_TEST(refusal(unflatten(q)).find("not finite") != std::string::npos);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
