@@ -47,15 +47,22 @@ caf::error check_fan_out(const ingest_state& st, const event& ev) {
                       + " (dispatch.limits.delivery-bytes-per-event)");
 }
 
+/// Events written and routed, not yet consumed by a matcher.
+uint64_t unmatched(const ingest_state& st) {
+  uint64_t total = 0;
+  for (auto& shard : st.routing)
+    total += shard.unmatched;
+  return total;
+}
+
 /// Validates and buffers the events of one publish call; answers rejected ones at once.
 waiting_publisher admit(self_ptr self, const event_list& events) {
   auto& st = self->state;
   waiting_publisher pub;
   pub.outcomes.resize(events.size());
   auto now = now_ms();
-  auto room = st.config.max_unacknowledged > st.unmatched + st.buffer.size()
-                ? st.config.max_unacknowledged - st.unmatched - st.buffer.size()
-                : 0;
+  auto pending = unmatched(st) + st.buffer.size();
+  auto room = st.config.max_unacknowledged > pending ? st.config.max_unacknowledged - pending : 0;
   for (size_t i = 0; i < events.size(); ++i) {
     auto ev = events[i];
     if (auto err = validate(ev, st.config.max_event_bytes)) {
@@ -71,7 +78,7 @@ waiting_publisher admit(self_ptr self, const event_list& events) {
     if (room == 0) {
       pub.outcomes[i] = rejection(
         ev, make_error(error_code::unavailable,
-                       "overloaded: " + std::to_string(st.unmatched + st.buffer.size())
+                       "overloaded: " + std::to_string(pending)
                          + " events are accepted but not yet matched; retry later"));
       st.metrics->rejected.fetch_add(1, std::memory_order_relaxed);
       continue;
@@ -120,7 +127,6 @@ void matched(ingest_state& st, uint32_t shard, uint64_t generation, uint64_t cou
     return; // that matcher was replaced: its count was dropped then
   count = std::min(count, routing.unmatched);
   routing.unmatched -= count;
-  st.unmatched -= std::min<uint64_t>(st.unmatched, count);
   st.metrics->inbox_depth.fetch_sub(static_cast<int64_t>(count), std::memory_order_relaxed);
 }
 
@@ -134,7 +140,6 @@ void route(self_ptr self, uint32_t shard, logged_event_list events) {
   }
   auto generation = st.routing[shard].generation;
   st.routing[shard].unmatched += count;
-  st.unmatched += count;
   // No timeout (CAF's clock would keep one per request): a live matcher always answers, a dead
   // one is answered for by CAF, or replaced (`replace_matchers`) if it died while routing. The
   // events move into the message: no copy is kept. A matcher that went down before consuming

@@ -41,9 +41,8 @@ struct ingest_state {
   std::vector<waiting_publisher> waiting; // the publishers of `buffer`
   bool flush_pending = false;             // a `flush` is queued in our own mailbox
   uint64_t next_sequence = 1;             // log sequence of the next accepted event
-  uint64_t unmatched = 0;                 // written and routed, not yet consumed by a matcher
-  /// Per shard: how many of `unmatched` its matcher holds, and which matcher that is (a new
-  /// generation with each new matcher). A matcher replaced before it answered leaves its events
+  /// Per shard: how many written events its matcher holds unconsumed, and which matcher that is
+  /// (a new generation with each new matcher). A matcher replaced before it answered leaves its events
   /// to the emitters: its count is dropped then, and its late answer counts for nothing.
   struct shard_routing {
     uint64_t unmatched = 0;

@@ -57,7 +57,7 @@ std::string error_body(error_code code, const std::string& message) {
   writer.Key("message");
   // Messages quote client input (a path, a header) byte for byte and may cut it anywhere: hostile
   // or cut bytes must not make the body invalid JSON.
-  auto text = is_utf8(message) ? message : with_valid_utf8(message);
+  auto text = with_valid_utf8(message);
   writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
   writer.EndObject();
   return {buffer.GetString(), buffer.GetSize()};
