@@ -1,6 +1,7 @@
 // Matcher: dispatchers of one shard over time; logged events in, delivery batches out.
 #include "actors/matcher.hpp"
 
+#include <algorithm>
 #include <iostream>
 
 #include "messages/ids.hpp"
@@ -76,6 +77,25 @@ uint64_t missed_before(matcher_state& st, uint64_t first) {
   }
 }
 
+/// Sets aside the event at `in` whose deliveries could not be derived: recorded with why, counted
+/// and logged. False when even the record could not be written.
+bool set_aside(matcher_state& st, const logged_event& in, const std::string& reason) {
+  set_aside_event e{st.shard, in.sequence, in.event, reason.empty() ? "unknown failure" : reason,
+                    now_ms()};
+  if (auto err = st.db->set_aside(e)) {
+    std::cerr << "[matcher " << st.shard << "] could not set aside event " << in.event.id
+              << " (deriving its deliveries failed: " << e.reason << "): " << message_of(err)
+              << "; its emitters will read it from the log again\n";
+    return false;
+  }
+  st.metrics->set_aside.fetch_add(1, std::memory_order_relaxed);
+  std::cerr << "[matcher " << st.shard << "] set aside event " << in.event.id << " of type '"
+            << in.event.type << "' at log position " << in.sequence
+            << ": deriving its deliveries failed: " << e.reason
+            << " (listed by GET /events/v1/ with setAside; nothing is delivered for it)\n";
+  return true;
+}
+
 /// Derives the deliveries of routed events and sends each emitter one batch.
 uint64_t consume(self_ptr self, const logged_event_list& events) {
   auto& st = self->state;
@@ -83,9 +103,9 @@ uint64_t consume(self_ptr self, const logged_event_list& events) {
   delivery_batch mails;
   tasks.after = mails.after = st.last_sequence;
   if (!st.routed) {
-    // The first events routed here. Those the log holds between where this matcher started and
-    // them went to the matcher before it: the batch says it starts after them, so the emitters
-    // see a gap and read them from the log.
+    // The first events routed here (or the first after an event that could not be set aside).
+    // Those the log holds between where this matcher stood and them are not derived here: the
+    // batch says it starts after them, so the emitters see a gap and read them from the log.
     for (auto& in : events)
       if (in.sequence > st.last_sequence) {
         st.routed = true;
@@ -98,8 +118,15 @@ uint64_t consume(self_ptr self, const logged_event_list& events) {
     // An event the log held when this matcher started: the emitters catch up to it themselves.
     if (in.sequence <= st.last_sequence)
       continue;
-    derive_deliveries(st.timeline.at(in.event.type, in.sequence), st.shard, in.sequence,
-                      in.event, st.task_sink_schedules, &tasks.deliveries, &mails.deliveries);
+    auto failed = derive_deliveries(st.timeline.at(in.event.type, in.sequence), st.shard,
+                                    in.sequence, in.event, st.task_sink_schedules,
+                                    &tasks.deliveries, &mails.deliveries);
+    if (failed && !set_aside(st, in, *failed)) {
+      // Stop here: this event and the rest of the batch are left to the emitters, which read
+      // them from the log (and try to set this one aside again) once the next batch shows a gap.
+      st.routed = false;
+      break;
+    }
     st.last_sequence = in.sequence;
     ++consumed;
   }
@@ -126,12 +153,26 @@ caf::result<delivery_batch> rederive(self_ptr self, action_kind kind, uint64_t a
   batch.after = after;
   batch.last = page->empty() ? after : page->back().sequence;
   batch.exhausted = page->size() < std::max<uint32_t>(max_events, 1);
+  auto set_aside_before = st.db->set_aside_sequences(st.shard);
+  if (!set_aside_before)
+    return set_aside_before.error();
   delivery_list derived;
-  for (auto& in : *page)
-    derive_deliveries(st.timeline.at(in.event.type, in.sequence), st.shard, in.sequence,
-                      in.event, st.task_sink_schedules,
-                      kind == action_kind::task ? &derived : nullptr,
-                      kind == action_kind::mail ? &derived : nullptr);
+  for (auto& in : *page) {
+    if (std::binary_search(set_aside_before->begin(), set_aside_before->end(), in.sequence))
+      continue;
+    // Both kinds, so that an event is set aside (or not) whichever emitter reads it first.
+    delivery_list both;
+    if (auto failed = derive_deliveries(st.timeline.at(in.event.type, in.sequence), st.shard,
+                                        in.sequence, in.event, st.task_sink_schedules, &both,
+                                        &both)) {
+      if (!set_aside(st, in, *failed))
+        return make_error(error_code::server, "could not set aside event " + in.event.id);
+      continue;
+    }
+    for (auto& d : both)
+      if (d.kind == kind)
+        derived.push_back(std::move(d));
+  }
   std::vector<std::string> ids;
   ids.reserve(derived.size());
   for (auto& d : derived)

@@ -15,6 +15,7 @@ struct engine_metrics {
   std::atomic<uint64_t> duplicates{0};
   std::atomic<uint64_t> rejected{0};
   std::atomic<uint64_t> matched{0};
+  std::atomic<uint64_t> set_aside{0}; // events whose deliveries could not be derived
   std::atomic<uint64_t> deliveries_created{0};
   std::atomic<uint64_t> delivered{0};
   std::atomic<uint64_t> retries{0};
@@ -40,6 +41,7 @@ inline engine_stats engine_metrics::snapshot() const {
   s.duplicates = duplicates.load(std::memory_order_relaxed);
   s.rejected = rejected.load(std::memory_order_relaxed);
   s.matched = matched.load(std::memory_order_relaxed);
+  s.set_aside = set_aside.load(std::memory_order_relaxed);
   s.deliveries_created = deliveries_created.load(std::memory_order_relaxed);
   s.delivered = delivered.load(std::memory_order_relaxed);
   s.retries = retries.load(std::memory_order_relaxed);

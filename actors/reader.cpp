@@ -9,6 +9,9 @@
 #include <utility>
 #include <vector>
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "messages/json.hpp"
 #include "messages/query_eval.hpp"
 
@@ -111,11 +114,34 @@ struct held_event {
   std::string json;
 };
 
-/// Events some emitter has not passed yet (every shard) and events of waiting deliveries.
+/// A set-aside event as listed: the event with `setAside: {timestamp, reason}` added.
+std::string set_aside_json(const set_aside_event& e) {
+  auto json = to_json(e.event);
+  rapidjson::StringBuffer extra;
+  rapidjson::Writer<rapidjson::StringBuffer> out{extra};
+  out.StartObject();
+  out.Key("timestamp");
+  out.Int64(e.at);
+  out.Key("reason");
+  out.String(e.reason.data(), static_cast<rapidjson::SizeType>(e.reason.size()));
+  out.EndObject();
+  json.pop_back(); // the event's closing brace
+  json += R"(,"setAside":)";
+  json.append(extra.GetString(), extra.GetSize());
+  json += '}';
+  return json;
+}
+
+/// Events some emitter has not passed yet (every shard), set-aside events and events of waiting
+/// deliveries.
 caf::expected<json_page> list_events(const store_ptr& db, const query& q, uint32_t max_limit) {
   auto for_each = [&](auto visit) -> caf::error {
     if (auto err = db->for_each_unfinished_event(
           [&](const event& ev) { return visit(held_event{ev.id, to_json(ev)}); }))
+      return err;
+    if (auto err = db->for_each_set_aside([&](const set_aside_event& e) {
+          return visit(held_event{e.event.id, set_aside_json(e)});
+        }))
       return err;
     return db->for_each_waiting([&](const delivery& d) {
       auto& text = d.kind == action_kind::task ? d.task.data : d.mail.content;

@@ -26,6 +26,10 @@ void engine_series(std::ostringstream& out, const engine_stats& s) {
   sample(out, "dispatch_events_total", s.rejected, "result=\"rejected\"");
   family(out, "dispatch_events_matched_total", "counter", "Events run through the matchers.");
   sample(out, "dispatch_events_matched_total", s.matched);
+  family(out, "dispatch_events_set_aside_total", "counter",
+         "Events set aside because their deliveries could not be derived (GET /events/v1/ lists "
+         "them with setAside).");
+  sample(out, "dispatch_events_set_aside_total", s.set_aside);
   family(out, "dispatch_deliveries_created_total", "counter", "Deliveries made from events.");
   sample(out, "dispatch_deliveries_created_total", s.deliveries_created);
   family(out, "dispatch_delivery_outcomes_total", "counter",

@@ -2,6 +2,9 @@
 #include "messages/derive.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
 
 #include "messages/ids.hpp"
 #include "messages/json.hpp"
@@ -144,9 +147,28 @@ std::vector<const dispatcher*> dispatcher_timeline::all_current() const {
   return result;
 }
 
-void derive_deliveries(const dispatcher_timeline::dispatcher_set& set, uint32_t shard,
-                       uint64_t sequence, const event& ev, bool task_sink_schedules,
-                       delivery_list* tasks, delivery_list* mails) {
+namespace {
+
+// Fault injection for the tests of set-aside events (`DISPATCH_FAULT_FAIL_DERIVE=<path>`): while
+// `<path>` exists, deriving an event whose type is the file's first line throws, as a bug in
+// making a delivery would. Unset (the default): one branch on a cached null pointer.
+void maybe_fail_on_purpose(const event& ev) {
+  static const std::string path = [] {
+    auto* set = std::getenv("DISPATCH_FAULT_FAIL_DERIVE");
+    return set != nullptr ? std::string{set} : std::string{};
+  }();
+  if (path.empty())
+    return;
+  std::ifstream file{path};
+  std::string type;
+  if (file && std::getline(file, type) && type == ev.type)
+    throw std::runtime_error("fault injected: deriving events of type '" + type + "' fails");
+}
+
+void derive_all(const dispatcher_timeline::dispatcher_set& set, uint32_t shard, uint64_t sequence,
+                const event& ev, bool task_sink_schedules, delivery_list* tasks,
+                delivery_list* mails) {
+  maybe_fail_on_purpose(ev);
   delivery_position pos{sequence, shard, 0};
   auto created = accepted_at(sequence);
   json_text::part event_text; // written at the first delivery, shared by all of them
@@ -164,6 +186,42 @@ void derive_deliveries(const dispatcher_timeline::dispatcher_set& set, uint32_t 
       out->push_back(derive_one(delivery_id_at(pos), ev, disp, act, prepared->frames[i],
                                 event_text, task_sink_schedules, created));
     }
+  }
+}
+
+// Why deriving failed, as text; empty when even that cannot be allocated.
+std::string failure_text(const char* what) noexcept {
+  try {
+    return std::string{what};
+  } catch (...) {
+    return std::string{};
+  }
+}
+
+} // namespace
+
+std::optional<std::string> derive_deliveries(const dispatcher_timeline::dispatcher_set& set,
+                                             uint32_t shard, uint64_t sequence, const event& ev,
+                                             bool task_sink_schedules, delivery_list* tasks,
+                                             delivery_list* mails) noexcept {
+  auto tasks_before = tasks != nullptr ? tasks->size() : 0;
+  auto mails_before = mails != nullptr ? mails->size() : 0;
+  auto take_back = [&] {
+    // Shrinking never allocates: the lists are as they were before this event.
+    if (tasks != nullptr && tasks->size() > tasks_before)
+      tasks->erase(tasks->begin() + static_cast<ptrdiff_t>(tasks_before), tasks->end());
+    if (mails != nullptr && mails->size() > mails_before)
+      mails->erase(mails->begin() + static_cast<ptrdiff_t>(mails_before), mails->end());
+  };
+  try {
+    derive_all(set, shard, sequence, ev, task_sink_schedules, tasks, mails);
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    take_back();
+    return failure_text(e.what());
+  } catch (...) {
+    take_back();
+    return failure_text("an exception that is not a std::exception");
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -72,8 +73,12 @@ private:
 /// The deliveries of one logged event: one per action of every dispatcher in `set`, ids by
 /// position (ordinals count every action, so a kind derived alone gets the same ids). Task
 /// deliveries are appended to `tasks`, mail deliveries to `mails`; a null list skips its kind.
-void derive_deliveries(const dispatcher_timeline::dispatcher_set& set, uint32_t shard,
-                       uint64_t sequence, const event& ev, bool task_sink_schedules,
-                       delivery_list* tasks, delivery_list* mails);
+/// Never throws: when making a delivery fails (an exception: a bug, or memory), the lists are
+/// left as they were and the answer says why. Such an event is set aside by the matcher (see
+/// `store::set_aside`) instead of taking the matcher down with it, again after every restart.
+[[nodiscard]] std::optional<std::string>
+derive_deliveries(const dispatcher_timeline::dispatcher_set& set, uint32_t shard,
+                  uint64_t sequence, const event& ev, bool task_sink_schedules,
+                  delivery_list* tasks, delivery_list* mails) noexcept;
 
 } // namespace dispatch

@@ -15,6 +15,7 @@ struct engine_stats {
   uint64_t duplicates = 0; // events acknowledged as already seen, not dispatched again
   uint64_t rejected = 0;   // events refused (invalid, overloaded, storage failure)
   uint64_t matched = 0;    // events run through the matchers
+  uint64_t set_aside = 0;  // events set aside: their deliveries could not be derived
   uint64_t deliveries_created = 0;
   uint64_t delivered = 0;
   uint64_t retries = 0;
@@ -32,7 +33,7 @@ struct engine_stats {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, engine_stats& x) {
   return f(caf::meta::type_name("dispatch.engine_stats"), x.accepted, x.duplicates, x.rejected,
-           x.matched, x.deliveries_created, x.delivered, x.retries, x.dead_letters, x.replayed,
+           x.matched, x.set_aside, x.deliveries_created, x.delivered, x.retries, x.dead_letters, x.replayed,
            x.restarts, x.storage_probes, x.inbox_depth, x.pending_depth, x.in_flight, x.delivery_latency, x.cluster);
 }
 

@@ -62,6 +62,13 @@ std::string shard_prefix(uint32_t shard) {
   return key;
 }
 
+std::string set_aside_key(uint32_t shard, uint64_t sequence) {
+  std::string key{set_aside_prefix};
+  append_u32(key, shard);
+  append_u64(key, sequence);
+  return key;
+}
+
 std::string version_key(uint32_t shard, uint64_t from, const std::string& dispatcher_id) {
   auto key = log_entry_key(shard, from);
   key += dispatcher_id;

@@ -34,6 +34,8 @@ constexpr const char* shard_count_key = "shards";            // value: u32 big-e
 constexpr const char* probe_key = "probe";                   // written and deleted by health
 constexpr const char* seen_floor_key = "seen_floor";         // value: u32 big-endian day
 constexpr const char* history_floor_key = "history_floor";   // value: u32 big-endian day
+// Set-aside events (`set_aside_key`): the event, why and when, under this prefix.
+constexpr const char* set_aside_prefix = "set_aside/";
 // 2: `seen` keyed by event id alone (the day moved into the value).
 // 3: the lean log: events written once into `event_log`, deliveries derived, records only for
 //    exceptions, a progress cursor per kind and shard.
@@ -59,6 +61,9 @@ timestamp_ms due_from_field(uint64_t field);
 /// event_log (and schema 2's inbox): shard(4) · sequence(8).
 std::string log_entry_key(uint32_t shard, uint64_t sequence);
 std::string shard_prefix(uint32_t shard);
+
+/// meta: "set_aside/" · shard(4) · sequence(8), the set-aside event at that log position.
+std::string set_aside_key(uint32_t shard, uint64_t sequence);
 
 /// seen: the event id itself; the value holds the day it was accepted and the event.
 

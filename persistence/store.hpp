@@ -40,6 +40,16 @@ struct accepted_event {
   bool chosen_id = false;
 };
 
+/// An event whose deliveries could not be derived (see `derive_deliveries`): it gets none, and is
+/// kept here with why and when instead of failing its matcher again after every restart.
+struct set_aside_event {
+  uint32_t shard = 0;
+  uint64_t sequence = 0;
+  dispatch::event event;
+  std::string reason; // what failed
+  timestamp_ms at = 0; // when it was set aside
+};
+
 /// Where a delivery's record is. A derived delivery that never failed has none.
 enum class record_place : uint8_t {
   waiting = 0,  // an exception record: pending (replayed), held or retrying; `field` = due time
@@ -236,6 +246,19 @@ public:
   /// Records what the built-in sink received under (kind, day, delivery id), in one batch: a
   /// redelivery on the same day overwrites instead of adding a second record.
   caf::error append_logs(const std::vector<log_record>& records);
+
+  /// Sets an event aside: no delivery is derived from its log position any more (listings skip
+  /// it too), and it is listed with `for_each_set_aside`. Idempotent (the first reason stays
+  /// unless written again). Rides the WAL: an emitter's cursor past it, written later, cannot
+  /// survive a crash without it.
+  caf::error set_aside(const set_aside_event& e);
+
+  /// Every set-aside event, in shard and log order, until `visit` answers false.
+  caf::error
+  for_each_set_aside(const std::function<bool(const set_aside_event&)>& visit) const;
+
+  /// The log positions of `shard` that are set aside, ascending.
+  caf::expected<std::vector<uint64_t>> set_aside_sequences(uint32_t shard) const;
 
   /// Visits log records of `kind`, oldest day first. Stop by returning false.
   caf::error for_each_log(action_kind kind,

@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <algorithm>
+
 #include <rocksdb/db.h>
 
 #include "messages/derive.hpp"
@@ -334,9 +336,19 @@ struct shard_view {
   dispatcher_timeline timeline;
   progress task;
   progress mail;
+  std::vector<uint64_t> set_aside; // log positions without deliveries, ascending
 
   const progress& of(action_kind kind) const {
     return kind == action_kind::task ? task : mail;
+  }
+
+  /// The deliveries of the event at `sequence`, as its matcher derived them: none when it was
+  /// set aside, or when deriving fails here too.
+  void derive(uint32_t shard, uint64_t sequence, const event& ev, delivery_list& out) const {
+    if (std::binary_search(set_aside.begin(), set_aside.end(), sequence))
+      return;
+    (void) derive_deliveries(timeline.at(ev.type, sequence), shard, sequence, ev, true, &out,
+                             &out);
   }
 };
 
@@ -355,6 +367,10 @@ caf::expected<shard_view> view_of(const store& db, uint32_t shard) {
     return mail.error();
   view.task = *task;
   view.mail = *mail;
+  auto set_aside = db.set_aside_sequences(shard);
+  if (!set_aside)
+    return set_aside.error();
+  view.set_aside = std::move(*set_aside);
   return view;
 }
 
@@ -411,8 +427,7 @@ caf::expected<bool> store::purge(const std::string& id) {
       if (!view)
         return view.error();
       delivery_list derived;
-      derive_deliveries(view->timeline.at((*found)->type, pos.sequence), pos.shard, pos.sequence,
-                        **found, true, &derived, &derived);
+      view->derive(pos.shard, pos.sequence, **found, derived);
       for (auto& d : derived)
         if (d.id == id) {
           kind = d.kind;
@@ -567,11 +582,8 @@ caf::error store::visit_derived(const std::function<bool(const delivery&)>& visi
       delivery_list derived;
       std::vector<uint64_t> sequences;
       for (auto& entry : *page) {
-        auto before = derived.size();
-        derive_deliveries(view->timeline.at(entry.event.type, entry.sequence), shard,
-                          entry.sequence, entry.event, true, &derived, &derived);
+        view->derive(shard, entry.sequence, entry.event, derived);
         sequences.resize(derived.size(), entry.sequence);
-        (void) before;
       }
       std::vector<std::string> ids;
       ids.reserve(derived.size());
@@ -669,8 +681,7 @@ caf::error store::visit_by_id(const std::function<bool(const delivery&)>& visit,
         return logged.error();
       if (*logged) {
         delivery_list derived;
-        derive_deliveries(view->second.timeline.at((*logged)->type, pos.sequence), pos.shard,
-                          pos.sequence, **logged, true, &derived, &derived);
+        view->second.derive(pos.shard, pos.sequence, **logged, derived);
         for (auto& d : derived)
           if (d.id == id) {
             settle(d, pos.sequence, view->second);
@@ -708,12 +719,16 @@ caf::error store::for_each_unfinished_event(const std::function<bool(const event
     auto mail = read_progress(action_kind::mail, shard);
     if (!mail)
       return mail.error();
+    auto set_aside = set_aside_sequences(shard);
+    if (!set_aside)
+      return set_aside.error();
     for (auto after = std::min(task->cursor, mail->cursor);;) {
       auto page = scan_log(shard, after, step);
       if (!page)
         return page.error();
       for (auto& entry : *page)
-        if (!visit(entry.event))
+        if (!std::binary_search(set_aside->begin(), set_aside->end(), entry.sequence)
+            && !visit(entry.event))
           return caf::none;
       if (page->size() < step)
         break;

@@ -54,6 +54,57 @@ caf::error store::for_each_log(action_kind kind,
   return caf::none;
 }
 
+caf::error store::set_aside(const set_aside_event& e) {
+  std::string value;
+  if (auto err = codec::encode(value, e.event, e.reason, e.at))
+    return err;
+  rocksdb::WriteBatch batch;
+  batch.Put(impl_->meta, keys::set_aside_key(e.shard, e.sequence), value);
+  return impl_->write(batch, false, "set an event aside");
+}
+
+caf::error
+store::for_each_set_aside(const std::function<bool(const set_aside_event&)>& visit) const {
+  std::string lower{keys::set_aside_prefix};
+  auto upper = lower;
+  upper.back() = static_cast<char>(upper.back() + 1);
+  rocksdb::Slice lower_bound{lower};
+  rocksdb::Slice upper_bound{upper};
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lower_bound;
+  options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(options, impl_->meta)};
+  for (it->Seek(lower_bound); it->Valid(); it->Next()) {
+    auto key = it->key();
+    auto value = it->value();
+    if (key.size() != lower.size() + 12)
+      return codec::corrupt_value(keys::meta_family, key.data(), key.size(), "malformed key");
+    set_aside_event e;
+    e.shard = keys::read_u32(key.data() + lower.size());
+    e.sequence = keys::read_u64(key.data() + lower.size() + 4);
+    if (auto err = codec::decode(keys::meta_family, key.data(), key.size(), value.data(),
+                                 value.size(), e.event, e.reason, e.at))
+      return err;
+    if (!visit(e))
+      return caf::none;
+  }
+  if (!it->status().ok())
+    return to_error(it->status(), "read the set-aside events");
+  return caf::none;
+}
+
+caf::expected<std::vector<uint64_t>> store::set_aside_sequences(uint32_t shard) const {
+  std::vector<uint64_t> sequences;
+  auto err = for_each_set_aside([&](const set_aside_event& e) {
+    if (e.shard == shard)
+      sequences.push_back(e.sequence);
+    return e.shard <= shard;
+  });
+  if (err)
+    return err;
+  return sequences;
+}
+
 namespace {
 
 // The first day kept when keeping `days` days up to and including today (0 keeps everything).

@@ -306,12 +306,13 @@ BOOST_AUTO_TEST_CASE(stats_logged_events_and_delivery_batches) {
   c.coordinator = 1;
   c.log_version = 42;
   c.peers.push_back(peer_status{3, "127.0.0.1:7403", peer_state::down, 1234, 17, 2, "silent"});
-  engine_stats s{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14, 11, 12, 13, latency, c};
+  engine_stats s{1, 2, 3, 4, 15, 5, 6, 7, 8, 9, 10, 14, 11, 12, 13, latency, c};
   auto sy = round_trip(s);
   BOOST_TEST(sy.accepted == 1u);
   BOOST_TEST(sy.replayed == 9u);
   BOOST_TEST(sy.in_flight == 13u);
   BOOST_TEST(sy.storage_probes == 14u);
+  BOOST_TEST(sy.set_aside == 15u);
   BOOST_TEST(sy.delivery_latency.counts == latency.counts);
   BOOST_TEST(sy.delivery_latency.count == 3u);
   BOOST_TEST(sy.delivery_latency.sum_seconds == 0.25);
