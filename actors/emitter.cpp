@@ -506,6 +506,25 @@ caf::result<delivery> on_replay(emitter_ptr self, const std::string& id) {
   return d;
 }
 
+caf::result<uint32_t> on_adopt(emitter_ptr self, const delivery_list& deliveries) {
+  auto& st = self->state;
+  uint32_t adopted = 0;
+  for (auto& d : deliveries) {
+    if (d.kind != st.kind)
+      continue;
+    if (auto err = st.db->revive(d, st.shard)) {
+      report_storage_failure(self, "recording delivery " + d.id, err);
+      return make_error(error_code::server, "delivery " + d.id + ": " + message_of(err));
+    }
+    ++st.metrics->replayed;
+    ++st.metrics->pending_depth;
+    admit(st, d);
+    ++adopted;
+  }
+  pump(self);
+  return adopted;
+}
+
 /// Forgets a fresh delivery waiting for the sink, or drops the answer of one at the sink; true when
 /// it was here. Fresh deliveries are found by looking (purging is rare; no index per delivery).
 bool forget_fresh(emitter_state& st, const std::string& id) {
@@ -582,6 +601,7 @@ emitter_actor::behavior_type emitter(emitter_actor::stateful_pointer<emitter_sta
     },
     [self](replay_atom, const std::string& id) { return on_replay(self, id); },
     [self](purge_atom, const std::string& id) { return on_purge(self, id); },
+    [self](adopt_atom, const delivery_list& deliveries) { return on_adopt(self, deliveries); },
     [self](handles_atom, const log_reader_actor& reader) {
       auto& st = self->state;
       st.reader = reader;

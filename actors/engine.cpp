@@ -120,11 +120,85 @@ caf::typed_response_promise<uint64_t> replay_matching(self_ptr self, const query
   return run->rp;
 }
 
+/// Hands the deliveries of a set-aside event matched again to their emitters, then marks the
+/// event replayed and answers how many there were. Asked again after a failure, the same event
+/// gets the same delivery ids: a sink sees a repeat under the same idempotency key.
+void adopt_rematched(self_ptr self, caf::typed_response_promise<uint32_t> rp,
+                     const std::string& event_id, delivery_list made) {
+  auto& st = self->state;
+  struct tally {
+    size_t outstanding = 0;
+    uint32_t adopted = 0;
+    bool failed = false;
+  };
+  auto run = std::make_shared<tally>();
+  auto finish = [self, rp, event_id, run]() mutable {
+    auto& st = self->state;
+    auto found = st.db->find_set_aside(event_id);
+    if (!found) {
+      rp.deliver(found.error());
+      return;
+    }
+    if (*found) {
+      auto e = std::move(**found);
+      e.replayed_at = now_ms();
+      if (auto err = st.db->set_aside(e)) {
+        rp.deliver(err);
+        return;
+      }
+    }
+    rp.deliver(run->adopted);
+  };
+  std::vector<std::pair<size_t, delivery_list>> by_emitter;
+  auto shards = st.db->shards();
+  for (auto& d : made) {
+    auto index = emitter_index(d.kind, shard_of(d.event_type, shards), shards);
+    auto i = std::find_if(by_emitter.begin(), by_emitter.end(),
+                          [&](const auto& x) { return x.first == index; });
+    if (i == by_emitter.end())
+      i = by_emitter.insert(by_emitter.end(), {index, {}});
+    i->second.push_back(std::move(d));
+  }
+  if (by_emitter.empty()) {
+    finish(); // no dispatcher acts on its type now: nothing to deliver, but replayed
+    return;
+  }
+  run->outstanding = by_emitter.size();
+  for (auto& [index, deliveries] : by_emitter)
+    self->request(st.emitters[index], st.config.request_timeout, adopt_atom::value, deliveries)
+      .then(
+        [run, finish](uint32_t n) mutable {
+          run->adopted += n;
+          if (--run->outstanding == 0 && !run->failed)
+            finish();
+        },
+        [run, rp](caf::error& err) mutable {
+          if (!std::exchange(run->failed, true))
+            rp.deliver(err);
+        });
+}
+
+/// Matches a set-aside event again: a reader derives its deliveries with the dispatchers now in
+/// force (off the publish path), its emitters take them over.
+caf::typed_response_promise<uint32_t> rematch(self_ptr self, const std::string& event_id) {
+  auto rp = self->make_response_promise<uint32_t>();
+  auto& st = self->state;
+  self
+    ->request(next_reader(st), caf::infinite, rematch_atom::value, event_id,
+              st.task_sink_schedules)
+    .then(
+      [self, rp, event_id](delivery_list& made) {
+        adopt_rematched(self, rp, event_id, std::move(made));
+      },
+      [rp](caf::error& err) mutable { rp.deliver(err); });
+  return rp;
+}
+
 } // namespace
 
 engine_internal_actor::behavior_type
 engine(self_ptr self, engine_config config, store_ptr db, metrics_ptr metrics, ingest_actor ingest,
-       directory_actor directory, emitter_list emitters) {
+       directory_actor directory, emitter_list emitters, bool task_sink_schedules) {
   auto& st = self->state;
   st.config = std::move(config);
   st.db = std::move(db);
@@ -132,6 +206,7 @@ engine(self_ptr self, engine_config config, store_ptr db, metrics_ptr metrics, i
   st.ingest = std::move(ingest);
   st.directory = std::move(directory);
   st.emitters = std::move(emitters);
+  st.task_sink_schedules = task_sink_schedules;
   spawn_helpers(self);
   self->set_down_handler(
     [self](const caf::down_msg& msg) { replace_helper(self, msg.source, msg.reason); });
@@ -200,6 +275,7 @@ engine(self_ptr self, engine_config config, store_ptr db, metrics_ptr metrics, i
         return unknown_delivery(id);
       return uint32_t{1};
     },
+    [self](rematch_atom, const std::string& event_id) { return rematch(self, event_id); },
     [self](log_atom a, action_kind kind, const query& q) {
       return self->delegate(next_reader(self->state), a, kind, q);
     },

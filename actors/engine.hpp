@@ -26,11 +26,12 @@ struct engine_state {
   std::vector<reader_actor> readers; // delegated to round robin; respawned when one stops
   size_t next_reader = 0;
   prober_actor prober;
+  bool task_sink_schedules = false; // false: tasks with a later startTimestamp are held
 };
 
 engine_internal_actor::behavior_type
 engine(engine_internal_actor::stateful_pointer<engine_state> self, engine_config config,
        store_ptr db, metrics_ptr metrics, ingest_actor ingest, directory_actor directory,
-       emitter_list emitters);
+       emitter_list emitters, bool task_sink_schedules);
 
 } // namespace dispatch

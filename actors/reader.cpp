@@ -12,6 +12,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "messages/derive.hpp"
 #include "messages/json.hpp"
 #include "messages/query_eval.hpp"
 
@@ -140,7 +141,8 @@ caf::expected<json_page> list_events(const store_ptr& db, const query& q, uint32
           [&](const event& ev) { return visit(held_event{ev.id, to_json(ev)}); }))
       return err;
     if (auto err = db->for_each_set_aside([&](const set_aside_event& e) {
-          return visit(held_event{e.event.id, set_aside_json(e)});
+          // A replayed one is listed through its deliveries while they wait.
+          return e.replayed_at != 0 || visit(held_event{e.event.id, set_aside_json(e)});
         }))
       return err;
     return db->for_each_waiting([&](const delivery& d) {
@@ -152,6 +154,40 @@ caf::expected<json_page> list_events(const store_ptr& db, const query& q, uint32
   return json_page_of(read_page<held_event>(
     q, max_limit, for_each, [](const held_event& e) { return e.id; },
     [](const held_event& e) { return e.json; }));
+}
+
+/// The deliveries a set-aside event gets when matched again now: one per action of the
+/// dispatchers now in force for its type, with the ids of its log position (the same however
+/// often this is asked), pending from now on (or held until their startTimestamp). Error 16 when
+/// no event with this id waits set aside; error 1 saying why when deriving fails again.
+caf::expected<delivery_list> rematch(const store_ptr& db, const std::string& event_id,
+                                     bool task_sink_schedules) {
+  auto found = db->find_set_aside(event_id);
+  if (!found)
+    return found.error();
+  if (!*found || (*found)->replayed_at != 0)
+    return make_error(error_code::resource_unknown,
+                      "event " + event_id + " is not set aside (GET /events/v1/ lists those that are)");
+  auto& e = **found;
+  auto all = db->load_dispatchers();
+  if (!all)
+    return all.error();
+  dispatcher_timeline now;
+  for (auto& d : *all)
+    if (d.event_type == e.event.type)
+      now.apply(0, d.id, &d);
+  delivery_list made;
+  if (auto failed = derive_deliveries(now.at(e.event.type, e.sequence), e.shard, e.sequence,
+                                      e.event, task_sink_schedules, &made, &made))
+    return make_error(error_code::server,
+                      "event " + event_id + " still cannot be matched: " + *failed);
+  auto when = now_ms();
+  for (auto& d : made) {
+    d.created = when;
+    if (d.status != delivery_status::held || d.next_attempt < when)
+      d.next_attempt = when;
+  }
+  return made;
 }
 
 /// Up to `max` dead letters matching `q`, in id order after `after`.
@@ -194,6 +230,9 @@ reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> 
     },
     [self](events_atom, const query& q, uint32_t depth) {
       return answer(list_events(self->state.db, window_of(q, depth), max_window_depth));
+    },
+    [self](rematch_atom, const std::string& event_id, bool task_sink_schedules) {
+      return answer(rematch(self->state.db, event_id, task_sink_schedules));
     },
     [self](dead_atom, const query& q, const std::string& after, uint32_t max) {
       return answer(dead_letters(self->state.db, q, after, max));

@@ -176,7 +176,8 @@ void spawn_parts(caf::actor_system& sys, engine_parts& p) {
     tell_emitters(p, shard);
   p.ingest = spawn_ingest(sys, p);
   p.directory = spawn_directory(sys, p);
-  p.engine = sys.spawn(engine, p.config, p.db, p.metrics, p.ingest, p.directory, p.emitters);
+  p.engine = sys.spawn(engine, p.config, p.db, p.metrics, p.ingest, p.directory, p.emitters,
+                       p.task_sink.schedules_tasks);
 }
 
 caf::behavior supervisor(self_ptr self, engine_parts parts) {

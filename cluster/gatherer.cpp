@@ -178,8 +178,8 @@ caf::result<Page> gather_window(self_ptr self, const query& q, uint32_t depth, A
   return gather<Page>(self, q, window.limit, window, max_window_depth, ask);
 }
 
-/// An operation on one delivery in progress: the members are asked in turn (this node first),
-/// until one holds the delivery.
+/// An operation on one delivery (or one set-aside event) in progress: the members are asked in
+/// turn (this node first), until one holds it.
 template <class T>
 struct one_delivery {
   std::string id;
@@ -326,6 +326,12 @@ gatherer_actor::behavior_type gatherer(self_ptr self, uint32_t node,
     [self](purge_atom, const std::string& id) {
       return on_holder<uint32_t>(self, id, [self](const peer_actor& member, const std::string& x) {
         return self->request(member, self->state.timeout, purge_atom::value, x);
+      });
+    },
+    [self](rematch_atom, const std::string& id) {
+      // Only the member that set the event aside holds it: the others answer 16.
+      return on_holder<uint32_t>(self, id, [self](const peer_actor& member, const std::string& x) {
+        return self->request(member, self->state.timeout, rematch_atom::value, x);
       });
     },
     [self](replay_atom, const query& q) { return replay_everywhere(self, q); },

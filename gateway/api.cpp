@@ -202,6 +202,15 @@ void event_routes(const call& c) {
     case route_id::events_find:
       json_page_route(c, events_atom::value);
       return;
+    case route_id::event_rematch:
+      // A set-aside event matched again: how many deliveries it made (they go out from now on).
+      ask_engine<uint32_t>(
+          c.ctx, c.reply,
+          [id = c.ids[0]](uint32_t n) {
+            return json_ok(R"({"id":")" + id + R"(","deliveries":)" + std::to_string(n) + "}");
+          },
+          rematch_atom::value, c.ids[0]);
+      return;
     case route_id::tasks_find:
       json_page_route(c, log_atom::value, action_kind::task);
       return;
@@ -324,6 +333,7 @@ void route_request(const api_context_ptr& ctx, const http_request& req, const re
     case route_id::events_publish:
     case route_id::events_publish_batch:
     case route_id::events_find:
+    case route_id::event_rematch:
     case route_id::tasks_find:
     case route_id::mails_find:
       return event_routes(c);

@@ -20,6 +20,7 @@ enum class route_id {
   events_publish,
   events_publish_batch,
   events_find,
+  event_rematch,
   tasks_find,
   mails_find,
   deliveries_find,

@@ -87,6 +87,9 @@ using emitter_actor = caf::typed_actor<
   caf::replies_to<replay_atom, std::string>::with<delivery>,
   // Forgets a waiting delivery; answers 1, or error 16 when unknown.
   caf::replies_to<purge_atom, std::string>::with<uint32_t>,
+  // Takes over deliveries made outside the log's order (a set-aside event matched again): each
+  // is recorded, then emitted like a replayed dead letter; answers how many were of its kind.
+  caf::replies_to<adopt_atom, delivery_list>::with<uint32_t>,
   // The shard's matcher to catch up from: sent at start and after a restart of the matcher.
   caf::reacts_to<handles_atom, log_reader_actor>,
   // Internal timer: emit what is due.
@@ -168,6 +171,9 @@ using deliveries_api = caf::typed_actor<
   caf::replies_to<replay_atom, query>::with<uint64_t>,
   // Purges one delivery in any state.
   caf::replies_to<purge_atom, std::string>::with<uint32_t>,
+  // Matches a set-aside event (by event id) again, with the dispatchers now in force; answers
+  // how many deliveries it made. Not set aside: error 16; deriving fails again: error 1.
+  caf::replies_to<rematch_atom, std::string>::with<uint32_t>,
   // What the built-in log sink received of one kind (tasks or mails), in ExH shapes.
   caf::replies_to<log_atom, action_kind, query>::with<json_page>,
   caf::replies_to<log_atom, action_kind, query, uint32_t>::with<json_page>,
@@ -189,6 +195,9 @@ using reader_actor = caf::typed_actor<
   caf::replies_to<log_atom, action_kind, query, uint32_t>::with<json_page>,
   caf::replies_to<events_atom, query>::with<json_page>,
   caf::replies_to<events_atom, query, uint32_t>::with<json_page>,
+  // The deliveries of a set-aside event matched again now (see `deliveries_api`); the flag: the
+  // task sink schedules tasks itself (else those with a later startTimestamp are held).
+  caf::replies_to<rematch_atom, std::string, bool>::with<delivery_list>,
   // Up to `max` dead letters the query matches, in id order after the id `after` (empty: from
   // the first): one batch of a replay by query.
   caf::replies_to<dead_atom, query, std::string, uint32_t>::with<delivery_list>>;

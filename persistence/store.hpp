@@ -48,6 +48,7 @@ struct set_aside_event {
   dispatch::event event;
   std::string reason; // what failed
   timestamp_ms at = 0; // when it was set aside
+  timestamp_ms replayed_at = 0; // when it was matched again (0: still set aside)
 };
 
 /// Where a delivery's record is. A derived delivery that never failed has none.
@@ -248,8 +249,8 @@ public:
   caf::error append_logs(const std::vector<log_record>& records);
 
   /// Sets an event aside: no delivery is derived from its log position any more (listings skip
-  /// it too), and it is listed with `for_each_set_aside`. Idempotent (the first reason stays
-  /// unless written again). Rides the WAL: an emitter's cursor past it, written later, cannot
+  /// it too), and it is listed with `for_each_set_aside`. Writing it again replaces it (as when
+  /// it is marked replayed). Rides the WAL: an emitter's cursor past it, written later, cannot
   /// survive a crash without it.
   caf::error set_aside(const set_aside_event& e);
 
@@ -257,7 +258,11 @@ public:
   caf::error
   for_each_set_aside(const std::function<bool(const set_aside_event&)>& visit) const;
 
-  /// The log positions of `shard` that are set aside, ascending.
+  /// The set-aside event with this event id (replayed or not), if any.
+  caf::expected<caf::optional<set_aside_event>> find_set_aside(const std::string& event_id) const;
+
+  /// The log positions of `shard` that are set aside (replayed ones too: their deliveries are
+  /// records of their own, never derived from the position), ascending.
   caf::expected<std::vector<uint64_t>> set_aside_sequences(uint32_t shard) const;
 
   /// Visits log records of `kind`, oldest day first. Stop by returning false.

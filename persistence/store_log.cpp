@@ -56,7 +56,7 @@ caf::error store::for_each_log(action_kind kind,
 
 caf::error store::set_aside(const set_aside_event& e) {
   std::string value;
-  if (auto err = codec::encode(value, e.event, e.reason, e.at))
+  if (auto err = codec::encode(value, e.event, e.reason, e.at, e.replayed_at))
     return err;
   rocksdb::WriteBatch batch;
   batch.Put(impl_->meta, keys::set_aside_key(e.shard, e.sequence), value);
@@ -83,7 +83,7 @@ store::for_each_set_aside(const std::function<bool(const set_aside_event&)>& vis
     e.shard = keys::read_u32(key.data() + lower.size());
     e.sequence = keys::read_u64(key.data() + lower.size() + 4);
     if (auto err = codec::decode(keys::meta_family, key.data(), key.size(), value.data(),
-                                 value.size(), e.event, e.reason, e.at))
+                                 value.size(), e.event, e.reason, e.at, e.replayed_at))
       return err;
     if (!visit(e))
       return caf::none;
@@ -91,6 +91,19 @@ store::for_each_set_aside(const std::function<bool(const set_aside_event&)>& vis
   if (!it->status().ok())
     return to_error(it->status(), "read the set-aside events");
   return caf::none;
+}
+
+caf::expected<caf::optional<set_aside_event>>
+store::find_set_aside(const std::string& event_id) const {
+  caf::optional<set_aside_event> found;
+  auto err = for_each_set_aside([&](const set_aside_event& e) {
+    if (e.event.id == event_id)
+      found = e;
+    return !found;
+  });
+  if (err)
+    return err;
+  return found;
 }
 
 caf::expected<std::vector<uint64_t>> store::set_aside_sequences(uint32_t shard) const {

@@ -171,4 +171,55 @@ BOOST_AUTO_TEST_CASE(an_event_met_first_by_the_emitters_catch_up_is_set_aside_th
   stop();
 }
 
+BOOST_AUTO_TEST_CASE(a_set_aside_event_is_matched_again_on_request_once_the_cause_is_gone) {
+  fail_deriving("poison");
+  config.shards = 2;
+  start();
+  create(make_dispatcher("ok", {task_action("f")}));
+  create(make_dispatcher("poison", {task_action("g"), task_action("h"),
+                                    mail_action("ops@example.com", "5f0a1b2c3d4e5f6071829304")}));
+  auto poison = publish("poison", R"({"user":"u1"})");
+  BOOST_REQUIRE(wait_until([&] { return stats().set_aside == 1; }, 30s));
+
+  // While the cause is still there, asking again fails with why, and the event stays aside.
+  auto again = call<uint32_t>(rematch_atom::value, poison.id);
+  BOOST_REQUIRE(!again);
+  BOOST_TEST(message_of(again.error()).find("still cannot be matched") != std::string::npos,
+             message_of(again.error()));
+  BOOST_TEST(listed_set_aside().size() == 1u);
+
+  derive_again();
+  auto made = call<uint32_t>(rematch_atom::value, poison.id);
+  if (!made)
+    BOOST_FAIL("matching again failed: " + message_of(made.error()));
+  BOOST_TEST(*made == 3u);
+  auto delivered_of = [&](const sink_record_ptr& sink) {
+    size_t n = 0;
+    for (auto& r : sink->snapshot())
+      n += r.value.event_id == poison.id ? 1 : 0;
+    return n;
+  };
+  BOOST_REQUIRE(wait_until([&] { return delivered_of(tasks) == 2 && delivered_of(mails) == 1; },
+                           30s));
+  BOOST_TEST(listed_set_aside().empty());
+  BOOST_REQUIRE(wait_until([&] { return deliveries_of(poison.id) == 3; }, 30s));
+
+  // Done once: not set aside any more, so a second request finds nothing to do.
+  auto twice = call<uint32_t>(rematch_atom::value, poison.id);
+  BOOST_REQUIRE(!twice);
+  BOOST_TEST((code_of(twice.error()) == error_code::resource_unknown));
+  auto unknown = call<uint32_t>(rematch_atom::value, std::string{"0123456789abcdef01234567"});
+  BOOST_REQUIRE(!unknown);
+  BOOST_TEST((code_of(unknown.error()) == error_code::resource_unknown));
+
+  // After a restart nothing is sent twice, and the event's deliveries are still listed.
+  restart();
+  auto later = publish("ok");
+  BOOST_REQUIRE(wait_until([&] { return delivered_events().count(later.id) == 1; }, 30s));
+  BOOST_TEST(delivered_of(tasks) == 2u);
+  BOOST_TEST(delivered_of(mails) == 1u);
+  BOOST_TEST(deliveries_of(poison.id) == 3u);
+  stop();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
