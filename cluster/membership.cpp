@@ -162,11 +162,9 @@ void introduce(self_ptr self, uint32_t id) {
         auto& slot = st.peers.at(id);
         if (!slot.handle)
           return; // the connection went while we waited: its down message retries
-        auto expected = member_proof(st.auth.secret, hello_role::answer, nonce, id,
-                                     slot.handle.node());
-        if (!same_proof(expected, their_proof)) {
-          refuse(self, id, "it did not prove it is node " + std::to_string(id)
-                             + " (is dispatch.cluster.secret the same on every node?)");
+        if (auto why = refusal_of_proof(st.auth, hello_role::answer, nonce, id,
+                                        slot.handle.node(), their_proof)) {
+          refuse(self, id, "it did not prove it is node " + std::to_string(id) + ": " + *why);
           return;
         }
         // Proven: its calls to our endpoint are answered from now on (it may call at once).
@@ -176,8 +174,7 @@ void introduce(self_ptr self, uint32_t id) {
                                               + " is connected here from another process"));
           return;
         }
-        auto proof = member_proof(st.auth.secret, hello_role::caller, their_nonce, st.ours.node,
-                                  self->node());
+        auto proof = prove(st.auth, hello_role::caller, their_nonce, st.ours.node, self->node());
         self->request(slot.handle, st.config.peer_timeout, hello_atom::value, st.ours, proof)
           .then([self, id](const member_info& theirs) { introduced(self, id, theirs); },
                 [self, id](const caf::error& err) { hello_failed(self, id, err); });

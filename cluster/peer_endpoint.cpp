@@ -64,8 +64,7 @@ caf::result<std::string, std::string> challenge(self_ptr self, uint32_t claimed,
                       "unavailable: too many hellos in progress; try again");
   auto ours = fresh_nonce();
   st.challenges[sender->node()] = hello_challenge{claimed, ours, now};
-  auto proof = member_proof(st.auth.secret, hello_role::answer, their_nonce, st.ours.node,
-                            self->node());
+  auto proof = prove(st.auth, hello_role::answer, their_nonce, st.ours.node, self->node());
   return caf::result<std::string, std::string>{std::move(ours), std::move(proof)};
 }
 
@@ -81,17 +80,18 @@ caf::result<member_info> introduce(self_ptr self, const member_info& theirs,
     return not_proven(theirs.node);
   auto issued = std::move(i->second);
   st.challenges.erase(i); // a nonce answers one hello, right or wrong
-  auto expected = member_proof(st.auth.secret, hello_role::caller, issued.nonce, theirs.node,
-                               sender->node());
   auto is_member = std::any_of(st.ours.members.begin(), st.ours.members.end(),
                                [&](const member& m) { return m.id == theirs.node; });
+  std::optional<std::string> refusal;
   if (issued.member != theirs.node || !is_member || theirs.node == st.ours.node
-      || !same_proof(expected, proof) || !theirs.endpoint
-      || theirs.endpoint->node() != sender->node()) {
+      || !theirs.endpoint || theirs.endpoint->node() != sender->node())
+    refusal = "it is not a member this node knows, or not the one it first claimed";
+  else
+    refusal = refusal_of_proof(st.auth, hello_role::caller, issued.nonce, theirs.node,
+                               sender->node(), proof);
+  if (refusal) {
     st.log.warning("cluster: refused a hello claiming node " + std::to_string(theirs.node)
-                   + " from " + caf::to_string(sender->node())
-                   + ": no valid proof of membership (is dispatch.cluster.secret the same on "
-                     "every node?)");
+                   + " from " + caf::to_string(sender->node()) + ": " + *refusal);
     return not_proven(theirs.node);
   }
   // A connected member keeps its slot: checked before anything else touches its state.

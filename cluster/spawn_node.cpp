@@ -118,6 +118,13 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engi
     auth.secret = std::move(*secret);
   else
     return secret.error();
+  if (uses_tls(cluster)) {
+    auto identity = load_tls_identity(cluster.certificate, cluster.key, cluster.passphrase,
+                                      cluster.ca_file, cluster.node);
+    if (!identity)
+      return identity.error();
+    auth.identity = std::move(*identity);
+  }
   cluster_store_options store_opts;
   store_opts.dir = engine_cfg.data_dir + "/cluster";
   store_opts.in_memory = engine_cfg.in_memory;

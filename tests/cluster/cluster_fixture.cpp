@@ -70,18 +70,20 @@ tls_files make_tls_files(const std::string& dir, uint32_t nodes) {
   run_openssl(dir, "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
                    "-subj '/CN=dispatch test CA' -addext 'basicConstraints=critical,CA:TRUE' "
                    "-addext 'keyUsage=critical,keyCertSign,cRLSign'");
-  std::ofstream{dir + "/node.ext"} << "subjectAltName=IP:127.0.0.1\n"
-                                   << "basicConstraints=CA:FALSE\n"
-                                   << "keyUsage=critical,digitalSignature,keyEncipherment\n"
-                                   << "extendedKeyUsage=serverAuth,clientAuth\n";
   tls_files files;
   files.ca_file = dir + "/ca.pem";
   for (uint32_t id = 1; id <= nodes; ++id) {
     auto name = "node" + std::to_string(id);
+    // Each certificate names its member: the hello checks it against the node id claimed.
+    std::ofstream{dir + "/" + name + ".ext"}
+        << "subjectAltName=IP:127.0.0.1,URI:urn:dispatch:node:" << id << "\n"
+        << "basicConstraints=CA:FALSE\n"
+        << "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        << "extendedKeyUsage=serverAuth,clientAuth\n";
     run_openssl(dir, "req -newkey rsa:2048 -nodes -keyout " + name + ".key -out " + name +
                          ".csr -subj '/CN=127.0.0.1'");
     run_openssl(dir, "x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial " +
-                         "-out " + name + ".pem -days 2 -extfile node.ext");
+                         "-out " + name + ".pem -days 2 -extfile " + name + ".ext");
     files.certificate[id] = dir + "/" + name + ".pem";
     files.key[id] = dir + "/" + name + ".key";
   }

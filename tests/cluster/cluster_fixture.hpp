@@ -35,7 +35,8 @@ struct cluster_options {
   std::vector<std::string> more; // further options for every node
 };
 
-/// A CA and one certificate per node (CN and SAN 127.0.0.1), made with the `openssl` CLI.
+/// A CA and one certificate per node (CN and SAN 127.0.0.1, and the SAN URI
+/// urn:dispatch:node:<id> that names the member), made with the `openssl` CLI.
 struct tls_files {
   std::string ca_file;
   std::map<uint32_t, std::string> certificate; // by node id
@@ -59,6 +60,9 @@ public:
   test_cluster& operator=(const test_cluster&) = delete;
 
   const cluster_options& options() const { return options_; }
+
+  /// The CA and the nodes' certificates and keys (with `options().tls`).
+  const tls_files& tls() const { return tls_; }
 
   /// The cluster secret every node reads from its secret file (a fresh one per test cluster).
   const std::string& secret() const { return secret_; }

@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/remote_actor.hpp>
 
 #include "cluster/spawn_node.hpp"
 #include "config/engine_config.hpp"
@@ -18,17 +19,19 @@ namespace {
 
 class intruder_config : public caf::actor_system_config {
 public:
-  intruder_config() {
+  explicit intruder_config(const cluster_config& tls) {
     prepare_config(*this, custom_options_);
-    prepare_cluster_system(*this, cluster_config{});
+    prepare_cluster_system(*this, tls);
     add_message_type<deep_query>("dispatch.query");
   }
 };
 
 } // namespace
 
-intruder::intruder()
-    : cfg_(std::make_unique<intruder_config>()), sys_(std::make_unique<caf::actor_system>(*cfg_)) {
+intruder::intruder(const cluster_config& tls)
+    : tls_(uses_tls(tls)),
+      cfg_(std::make_unique<intruder_config>(tls)),
+      sys_(std::make_unique<caf::actor_system>(*cfg_)) {
   // nop
 }
 
@@ -37,7 +40,8 @@ intruder::~intruder() {
 }
 
 peer_actor intruder::connect(uint16_t port) {
-  auto peer = sys_->middleman().remote_actor<peer_actor>("127.0.0.1", port);
+  auto peer = tls_ ? caf::openssl::remote_actor<peer_actor>(*sys_, "127.0.0.1", port)
+                   : sys_->middleman().remote_actor<peer_actor>("127.0.0.1", port);
   if (!peer)
     BOOST_FAIL("no peer endpoint on port " << port << ": " << caf::to_string(peer.error()));
   return *peer;

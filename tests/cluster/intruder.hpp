@@ -16,6 +16,7 @@
 #include <caf/serializer.hpp>
 
 #include "cluster/interfaces.hpp"
+#include "config/cluster_config.hpp"
 
 namespace dispatch::test {
 
@@ -67,7 +68,8 @@ inline void inspect(caf::detail::stringification_inspector& f, deep_query& x) {
 
 class intruder {
 public:
-  intruder();
+  /// Without TLS files in `tls` a plain CAF connection; with them, CAF's TLS (as a member's).
+  explicit intruder(const cluster_config& tls = {});
   ~intruder();
   intruder(const intruder&) = delete;
   intruder& operator=(const intruder&) = delete;
@@ -78,6 +80,7 @@ public:
   peer_actor connect(uint16_t port);
 
 private:
+  bool tls_ = false;
   std::unique_ptr<caf::actor_system_config> cfg_;
   std::unique_ptr<caf::actor_system> sys_;
 };

@@ -185,3 +185,93 @@ BOOST_AUTO_TEST_CASE(a_hello_without_the_secret_or_for_an_up_member_is_refused) 
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(cluster_tls_identity)
+
+// With TLS the secret proves membership and the certificate which member: an insider holding the
+// secret and node 3's certificate and key (a real member's, signed by the cluster's CA) may say
+// hello as node 3, never as node 2.
+BOOST_AUTO_TEST_CASE(with_tls_a_hello_must_come_with_the_certificate_of_the_member_claimed) {
+  cluster_options options;
+  options.tls = true;
+  test_cluster cluster{options};
+  cluster.start(1);
+  cluster.wait_ready(1);
+  auto& files = cluster.tls();
+  cluster_config creds;
+  creds.certificate = files.certificate.at(3);
+  creds.key = files.key.at(3);
+  creds.ca_file = files.ca_file;
+  intruder insider{creds};
+  auto coordinator = insider.connect(port_of(cluster.cluster_address(1)));
+  caf::scoped_actor self{insider.system()};
+  auto insider_node = insider.system().node();
+  member_auth as_node3;
+  as_node3.secret = cluster.secret();
+  auto identity = load_tls_identity(creds.certificate, creds.key, "", creds.ca_file, 3);
+  BOOST_REQUIRE_MESSAGE(identity, message_of(identity.error()));
+  as_node3.identity = *identity;
+  // Node 2's certificate does not name node 3: it is refused as this node's own identity.
+  auto wrong_own = load_tls_identity(files.certificate.at(2), files.key.at(2), "", files.ca_file, 3);
+  BOOST_REQUIRE(!wrong_own);
+  BOOST_TEST(contains(message_of(wrong_own.error()), "URI:urn:dispatch:node:3"),
+             message_of(wrong_own.error()));
+
+  auto first_step = [&](uint32_t claimed) {
+    auto ours = fresh_nonce();
+    std::string nonce;
+    self->request(coordinator, call_timeout, hello_atom::value, claimed, ours)
+      .receive(
+        [&](std::string& theirs, std::string& proof) {
+          nonce = std::move(theirs);
+          // The node's own proof carries its certificate, which names node 1.
+          auto why = refusal_of_proof(as_node3, hello_role::answer, ours, 1, coordinator.node(),
+                                      proof);
+          BOOST_TEST(!why, "node 1's proof: " << *why);
+          auto as_other = refusal_of_proof(as_node3, hello_role::answer, ours, 2,
+                                           coordinator.node(), proof);
+          BOOST_TEST(static_cast<bool>(as_other), "node 1's proof passed for node 2");
+        },
+        [&](caf::error& err) { BOOST_ERROR("first step refused: " << message_of(err)); });
+    return nonce;
+  };
+  auto introduction = [&](uint32_t claimed) {
+    member_info info;
+    info.node = claimed;
+    info.shards = options.shards;
+    info.endpoint = caf::actor_cast<caf::strong_actor_ptr>(self);
+    info.max_event_bytes = 1; // differs: a hello that gets past its proof is refused for that
+    return info;
+  };
+  auto second_step = [&](uint32_t claimed, const std::string& proof) {
+    caf::error refusal;
+    self->request(coordinator, call_timeout, hello_atom::value, introduction(claimed), proof)
+      .receive([&](member_info&) { BOOST_ERROR("the hello claiming " << claimed << " passed"); },
+               [&](caf::error& err) { refusal = std::move(err); });
+    return refusal;
+  };
+
+  // Node 2 claimed with node 3's certificate: the proof is refused.
+  auto nonce = first_step(2);
+  check_refused(second_step(2, prove(as_node3, hello_role::caller, nonce, 2, insider_node)),
+                error_code::no_permission, "did not prove membership",
+                "node 2 claimed with node 3's certificate");
+  // Node 2 claimed with the secret alone: refused, a certificate is required.
+  nonce = first_step(2);
+  check_refused(second_step(2, member_proof(cluster.secret(), hello_role::caller, nonce, 2,
+                                            insider_node)),
+                error_code::no_permission, "did not prove membership", "the secret alone");
+  // Node 3 claimed with node 3's certificate: the proof passes, and only the introduction's own
+  // differences (the event size limit here) are refused.
+  nonce = first_step(3);
+  auto as_itself = second_step(3, prove(as_node3, hello_role::caller, nonce, 3, insider_node));
+  BOOST_TEST(!contains(message_of(as_itself), "did not prove membership"), message_of(as_itself));
+  BOOST_TEST(contains(message_of(as_itself), "event size limit differs"), message_of(as_itself));
+
+  auto log = cluster.process(1).log();
+  BOOST_TEST(contains(log, "does not name node 2"), log);
+  BOOST_TEST(contains(log, "presented no certificate"), log);
+  BOOST_TEST(!contains(log, cluster.secret()), "the secret is in the log");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
