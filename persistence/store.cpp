@@ -269,6 +269,37 @@ detail::store_state::~store_state() {
   db.reset();
 }
 
+namespace {
+
+thread_local const detail::store_state* held_store = nullptr; // whose gate this thread holds
+
+} // namespace
+
+detail::store_use::store_use(store_state& s) : state_(s) {
+  if (held_store == &s)
+    return; // inside another operation of this store, on this thread
+  if (s.reopen_needed.load())
+    s.reopen_now();
+  s.gate.lock_shared();
+  locked_ = true;
+  outer_ = held_store;
+  held_store = &s;
+}
+
+detail::store_use::~store_use() {
+  if (!locked_)
+    return;
+  held_store = outer_;
+  state_.gate.unlock_shared();
+}
+
+caf::error detail::store_use::error() const {
+  if (state_.db)
+    return caf::none;
+  return server_error("store: the database is closed: reopening it after a failed write did not "
+                      "succeed yet (tried again on the next operation)");
+}
+
 bool detail::store_state::sync_fault() const {
   std::error_code ec;
   return !fail_sync_while.empty() && std::filesystem::exists(fail_sync_while, ec);
@@ -302,8 +333,15 @@ caf::error detail::store_state::write(rocksdb::WriteBatch& batch, bool sync,
                             + ": no space left on the storage device (writing resumes once "
                               "there is room again)");
       auto resumed = db->Resume();
-      if (!resumed.ok())
+      if (!resumed.ok()) {
+        // A fatal error (a flush or a new WAL file failed, e.g. with no descriptor left) is
+        // beyond Resume(): the next operation closes the database and opens it again.
+        if (!reopen_needed.exchange(true))
+          std::fprintf(stderr, "store: the database cannot resume after a failed write (%s); it "
+                               "is reopened before the next operation\n",
+                       resumed.ToString().c_str());
         return to_error(resumed, operation + " (resuming after a failed write)");
+      }
       write_failed = false;
     }
   }
@@ -464,6 +502,7 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
   s->block_cache = rocksdb::NewLRUCache(opts.block_cache_bytes);
   s->write_buffers = std::make_shared<rocksdb::WriteBufferManager>(opts.write_buffer_bytes);
   db_opts.write_buffer_manager = s->write_buffers;
+  s->db_options = db_opts;
   if (auto err = open_families(*s, db_opts))
     return err;
   if (auto err = check_meta(*s))
@@ -496,6 +535,30 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
   return std::shared_ptr<store>{new store(std::move(s))};
 }
 
+void detail::store_state::reopen_now() {
+  std::unique_lock<std::shared_mutex> alone{gate};
+  if (!reopen_needed.load())
+    return; // another thread did it while this one waited
+  std::fprintf(stderr, "store: reopening the database in %s\n", opts.data_dir.c_str());
+  if (db) {
+    for (auto* handle : handles)
+      db->DestroyColumnFamilyHandle(handle);
+    handles.clear();
+    auto closed = db->Close();
+    closed.PermitUncheckedError(); // it was failing already: opening again is what counts
+    db.reset();
+  }
+  if (auto err = open_families(*this, db_options)) {
+    std::fprintf(stderr, "store: reopening failed (%s); tried again on the next operation\n",
+                 message_of(err).c_str());
+    return;
+  }
+  count_entries(*this);
+  write_failed = false;
+  reopen_needed = false;
+  std::fprintf(stderr, "store: the database is open again; writes resume\n");
+}
+
 uint32_t store::shards() const {
   return impl_->opts.shards;
 }
@@ -508,6 +571,9 @@ const store_options& store::options() const {
 
 caf::error store::write_dispatchers(const std::vector<dispatcher>& put,
                                     const std::vector<std::string>& erase) {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   rocksdb::WriteBatch batch;
   std::string value;
   for (auto& id : erase)
@@ -521,6 +587,9 @@ caf::error store::write_dispatchers(const std::vector<dispatcher>& put,
 }
 
 caf::expected<std::vector<dispatcher>> store::load_dispatchers() const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   return read_dispatchers(*impl_);
 }
 
@@ -543,6 +612,9 @@ caf::expected<std::vector<dispatcher>> read_dispatchers(const detail::store_stat
 
 caf::error store::write_dispatcher_versions(uint32_t shard,
                                             const std::vector<dispatcher_version>& versions) {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   rocksdb::WriteBatch batch;
   std::string value;
   for (auto& v : versions) {
@@ -557,6 +629,9 @@ caf::error store::write_dispatcher_versions(uint32_t shard,
 
 caf::expected<std::vector<dispatcher_version>>
 store::load_dispatcher_versions(uint32_t shard) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   std::vector<dispatcher_version> result;
   auto lower = keys::shard_prefix(shard);
   auto upper = keys::shard_prefix(shard + 1);
@@ -591,6 +666,9 @@ store::load_dispatcher_versions(uint32_t shard) const {
 }
 
 caf::error store::prune_dispatcher_versions(uint32_t shard, uint64_t floor) {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   auto versions = load_dispatcher_versions(shard);
   if (!versions)
     return versions.error();
@@ -612,6 +690,9 @@ caf::error store::prune_dispatcher_versions(uint32_t shard, uint64_t floor) {
 
 caf::expected<std::vector<caf::optional<event>>>
 store::find_seen(const std::vector<std::string>& ids, uint32_t days, timestamp_ms now) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   std::vector<caf::optional<event>> result(ids.size());
   auto today = day_of(now);
   days = std::min(days, today + 1); // never reach below day 0
@@ -660,6 +741,9 @@ store::find_seen(const std::vector<std::string>& ids, uint32_t days, timestamp_m
 }
 
 caf::error store::accept_events(const std::vector<accepted_event>& events, timestamp_ms now) {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   if (events.empty())
     return caf::none;
   auto& s = *impl_;
@@ -736,6 +820,9 @@ uint64_t store::last_log_sequence() const {
 
 caf::expected<logged_event_list> store::scan_log(uint32_t shard, uint64_t after,
                                                  size_t limit) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   logged_event_list result;
   if (after == std::numeric_limits<uint64_t>::max() || limit == 0)
     return result;
@@ -772,6 +859,9 @@ caf::expected<logged_event_list> store::scan_log(uint32_t shard, uint64_t after,
 }
 
 caf::expected<caf::optional<event>> store::get_logged(uint32_t shard, uint64_t sequence) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   auto key = keys::log_entry_key(shard, sequence);
   std::string value;
   auto status = impl_->db->Get(rocksdb::ReadOptions{}, impl_->event_log, key, &value);
@@ -789,6 +879,9 @@ caf::expected<caf::optional<event>> store::get_logged(uint32_t shard, uint64_t s
 // -- progress -------------------------------------------------------------------------------------
 
 caf::expected<progress> store::read_progress(action_kind kind, uint32_t shard) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   auto key = keys::progress_key(kind, shard);
   std::string value;
   auto status = impl_->db->Get(rocksdb::ReadOptions{}, impl_->progress, key, &value);

@@ -161,6 +161,9 @@ std::string progress_value(const progress& p) {
 caf::error store::write_outcomes(action_kind kind, uint32_t shard,
                                  const std::vector<delivery_outcome>& outcomes,
                                  const progress* advance) {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   if (outcomes.empty() && advance == nullptr)
     return caf::none;
   auto& s = *impl_;
@@ -230,6 +233,9 @@ store::scan_due(action_kind kind, uint32_t shard, size_t limit,
 }
 
 caf::expected<std::vector<bool>> store::has_record(const std::vector<std::string>& ids) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   auto& s = *impl_;
   std::vector<bool> result(ids.size(), false);
   if (ids.empty())
@@ -250,10 +256,16 @@ caf::expected<std::vector<bool>> store::has_record(const std::vector<std::string
 }
 
 caf::expected<caf::optional<record_slot>> store::find_record(const std::string& id) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   return read_record(*impl_, id);
 }
 
 caf::expected<caf::optional<delivery>> store::get_waiting(const std::string& id) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   auto slot = read_record(*impl_, id);
   if (!slot)
     return slot.error();
@@ -265,10 +277,16 @@ caf::expected<caf::optional<delivery>> store::get_waiting(const std::string& id)
 }
 
 caf::expected<caf::optional<delivery>> store::get_dead_letter(const std::string& id) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   return read_delivery(*impl_, impl_->dead_letters, keys::dead_letters_family, id);
 }
 
 caf::error store::revive(const delivery& revived, uint32_t shard) {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   auto& s = *impl_;
   std::lock_guard<std::mutex> guard{s.delivery_mutex};
   auto dead = read_delivery(s, s.dead_letters, keys::dead_letters_family, revived.id);
@@ -386,6 +404,9 @@ void settle(delivery& d, uint64_t sequence, const shard_view& view) {
 } // namespace
 
 caf::expected<bool> store::purge(const std::string& id) {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   auto& s = *impl_;
   std::lock_guard<std::mutex> guard{s.delivery_mutex};
   auto slot = read_record(s, id);
@@ -540,6 +561,9 @@ delivery_scope scope_of(const filter& where) {
 
 caf::error store::for_each_delivery(const std::function<bool(const delivery&)>& visit,
                                     const delivery_scope& scope) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   impl_->before_scan();
   if (scope.by_id)
     return visit_by_id(visit, scope);
@@ -570,6 +594,9 @@ caf::error store::for_each_delivery(const std::function<bool(const delivery&)>& 
 
 caf::error store::visit_derived(const std::function<bool(const delivery&)>& visit,
                                 const delivery_scope& scope) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   constexpr size_t step = 1024;
   for (uint32_t shard = 0; shard < impl_->opts.shards; ++shard) {
     auto view = view_of(*this, shard);
@@ -611,6 +638,9 @@ caf::error store::visit_derived(const std::function<bool(const delivery&)>& visi
 
 caf::error store::visit_by_id(const std::function<bool(const delivery&)>& visit,
                               const delivery_scope& scope) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   auto& s = *impl_;
   // Each id once, in the order named.
   std::vector<std::string> ids;
@@ -698,18 +728,27 @@ caf::error store::visit_by_id(const std::function<bool(const delivery&)>& visit,
 
 caf::error store::for_each_dead_letter(const std::string& after,
                                        const std::function<bool(const delivery&)>& visit) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   auto& s = *impl_;
   s.before_scan();
   return visit_family(s, s.dead_letters, keys::dead_letters_family, false, visit, after);
 }
 
 caf::error store::for_each_waiting(const std::function<bool(const delivery&)>& visit) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   auto& s = *impl_;
   s.before_scan();
   return visit_family(s, s.exceptions, keys::exceptions_family, false, visit);
 }
 
 caf::error store::for_each_unfinished_event(const std::function<bool(const event&)>& visit) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   impl_->before_scan();
   constexpr size_t step = 1024;
   for (uint32_t shard = 0; shard < impl_->opts.shards; ++shard) {

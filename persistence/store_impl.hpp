@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,16 @@ struct store_state {
   std::atomic<bool> write_failed{false};
   std::mutex resume_mutex;
 
+  // What RocksDB cannot resume from (a fatal error: a flush or a new WAL file that failed, e.g.
+  // with no file descriptor left) needs the database closed and opened again. Every public
+  // operation of the store holds `gate` shared (`store_use`); when a write finds the database
+  // beyond `Resume()` it sets `reopen_needed`, and the next operation to start reopens it while
+  // holding `gate` alone. Until a reopen succeeds `db` may be null: operations then fail.
+  rocksdb::DBOptions db_options; // as opened
+  std::shared_mutex gate;
+  std::atomic<bool> reopen_needed{false};
+  void reopen_now();
+
   /// Whether the volume has room for the memtables' flush (plus 1 MiB) that resuming needs.
   bool room_to_resume() const;
 
@@ -114,6 +125,25 @@ struct store_state {
   /// Counts the keys in [lower, upper) of a family (used once at open).
   uint64_t count_range(rocksdb::ColumnFamilyHandle* family, const std::string& lower,
                        const std::string& upper) const;
+};
+
+/// Holds the database for one public operation of the store: shared with every other operation,
+/// re-entrant within a thread (an operation may call another), and after a fatal write error the
+/// first to start reopens it (see `store_state::reopen_needed`).
+class store_use {
+public:
+  explicit store_use(store_state& s);
+  ~store_use();
+  store_use(const store_use&) = delete;
+  store_use& operator=(const store_use&) = delete;
+
+  /// Why the operation cannot run (the database is closed: its reopen failed), or none.
+  caf::error error() const;
+
+private:
+  store_state& state_;
+  const store_state* outer_ = nullptr; // what this thread held before (another store's gate)
+  bool locked_ = false;
 };
 
 } // namespace detail

@@ -14,6 +14,9 @@
 namespace dispatch {
 
 caf::error store::append_logs(const std::vector<log_record>& records) {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   rocksdb::WriteBatch batch;
   std::string value;
   for (auto& r : records) {
@@ -26,6 +29,9 @@ caf::error store::append_logs(const std::vector<log_record>& records) {
 
 caf::error store::for_each_log(action_kind kind,
                                const std::function<bool(const log_record&)>& visit) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   impl_->before_scan();
   auto lower = keys::kind_prefix(kind);
   auto upper = keys::next_kind_prefix(kind);
@@ -55,6 +61,9 @@ caf::error store::for_each_log(action_kind kind,
 }
 
 caf::error store::set_aside(const set_aside_event& e) {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   std::string value;
   if (auto err = codec::encode(value, e.event, e.reason, e.at, e.replayed_at))
     return err;
@@ -65,6 +74,9 @@ caf::error store::set_aside(const set_aside_event& e) {
 
 caf::error
 store::for_each_set_aside(const std::function<bool(const set_aside_event&)>& visit) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   std::string lower{keys::set_aside_prefix};
   auto upper = lower;
   upper.back() = static_cast<char>(upper.back() + 1);
@@ -95,6 +107,9 @@ store::for_each_set_aside(const std::function<bool(const set_aside_event&)>& vis
 
 caf::expected<caf::optional<set_aside_event>>
 store::find_set_aside(const std::string& event_id) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   caf::optional<set_aside_event> found;
   auto err = for_each_set_aside([&](const set_aside_event& e) {
     if (e.event.id == event_id)
@@ -107,6 +122,9 @@ store::find_set_aside(const std::string& event_id) const {
 }
 
 caf::expected<std::vector<uint64_t>> store::set_aside_sequences(uint32_t shard) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   std::vector<uint64_t> sequences;
   auto err = for_each_set_aside([&](const set_aside_event& e) {
     if (e.shard == shard)
@@ -132,6 +150,9 @@ uint32_t first_kept_day(timestamp_ms now, uint32_t days) {
 
 caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t history_days,
                                   uint32_t log_days) {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   auto& s = *impl_;
   rocksdb::WriteBatch batch;
   auto put_floor = [&](const char* key, uint32_t day) {
@@ -186,6 +207,9 @@ caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t
 }
 
 caf::error store::probe_write() {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   rocksdb::WriteBatch batch;
   batch.Put(impl_->meta, keys::probe_key, std::to_string(now_ms()));
   batch.Delete(impl_->meta, keys::probe_key);
@@ -193,6 +217,9 @@ caf::error store::probe_write() {
 }
 
 caf::error store::flush() {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
   rocksdb::FlushOptions options;
   options.wait = true;
   auto status = impl_->db->Flush(options, impl_->handles);

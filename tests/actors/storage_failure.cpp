@@ -2,6 +2,10 @@
 // health turns red, nothing acknowledged before is lost, and service resumes when space returns.
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -84,6 +88,71 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_publishes_and_service_resumes_with_spac
     return h && *h;
   }));
   // Every acknowledged event is delivered.
+  BOOST_REQUIRE_MESSAGE(wait_until([&] { return tasks->distinct() >= acknowledged.size(); }, 60s),
+                        "delivered " << tasks->distinct() << " of " << acknowledged.size());
+  std::set<std::string> delivered_events;
+  for (auto& r : tasks->snapshot())
+    delivered_events.insert(r.value.event_id);
+  for (auto& id : acknowledged)
+    BOOST_CHECK_MESSAGE(delivered_events.count(id) == 1, "acknowledged event " << id << " lost");
+  stop();
+}
+
+BOOST_AUTO_TEST_CASE(when_file_descriptors_run_out_publishes_are_refused_and_service_resumes) {
+  // Small memtables: they switch (a new WAL file) and flush (a new table file) every few
+  // publishes, so the store soon needs a descriptor it cannot get.
+  config.write_buffer_bytes = 1 << 20;
+  start();
+  create(make_dispatcher("t", {task_action("f")}));
+  std::vector<std::string> acknowledged;
+  acknowledged.push_back(publish("t", R"({"n":0})").id);
+  // Take every descriptor the process has left (under a lowered soft limit, to be quick).
+  rlimit before{};
+  BOOST_REQUIRE(::getrlimit(RLIMIT_NOFILE, &before) == 0);
+  rlimit low = before;
+  low.rlim_cur = std::min<rlim_t>(before.rlim_cur, 2048);
+  BOOST_REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::vector<int> taken;
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;)
+    taken.push_back(fd);
+  auto give_back = [&] {
+    for (auto fd : taken)
+      ::close(fd);
+    taken.clear();
+    ::setrlimit(RLIMIT_NOFILE, &before);
+  };
+  std::string padding(20000, 'p');
+  caf::error refused;
+  for (int i = 1; i < 2000 && !refused; ++i) {
+    event ev;
+    ev.type = "t";
+    ev.content = R"({"pad":")" + padding + "\"}";
+    auto stored = call<event>(publish_atom::value, ev);
+    if (stored)
+      acknowledged.push_back(stored->id);
+    else
+      refused = stored.error();
+  }
+  give_back();
+  BOOST_REQUIRE_MESSAGE(refused, "no publish was refused without file descriptors");
+  BOOST_TEST_MESSAGE("refused with: " << message_of(refused));
+  BOOST_CHECK(code_of(refused) == error_code::unavailable);
+  // Descriptors are back: service resumes without a restart.
+  std::string last_error;
+  BOOST_REQUIRE_MESSAGE(wait_until([&] {
+    event ev;
+    ev.type = "t";
+    auto stored = call<event>(publish_atom::value, ev);
+    if (stored)
+      acknowledged.push_back(stored->id);
+    else
+      last_error = message_of(stored.error());
+    return static_cast<bool>(stored);
+  }, 30s), "publishes did not resume once descriptors returned: " << last_error);
+  BOOST_CHECK(wait_until([&] {
+    auto h = call<bool>(health_atom::value);
+    return h && *h;
+  }));
   BOOST_REQUIRE_MESSAGE(wait_until([&] { return tasks->distinct() >= acknowledged.size(); }, 60s),
                         "delivered " << tasks->distinct() << " of " << acknowledged.size());
   std::set<std::string> delivered_events;
