@@ -268,6 +268,34 @@ BOOST_AUTO_TEST_CASE(with_tls_a_hello_must_come_with_the_certificate_of_the_memb
   BOOST_TEST(!contains(message_of(as_itself), "did not prove membership"), message_of(as_itself));
   BOOST_TEST(contains(message_of(as_itself), "event size limit differs"), message_of(as_itself));
 
+  // Hostile proofs are refused whole, before or after parsing, and never take the node down.
+  auto mac = member_proof(cluster.secret(), hello_role::caller, "n", 3, insider_node);
+  auto cert_hex = prove(as_node3, hello_role::caller, "n", 3, insider_node);
+  cert_hex = cert_hex.substr(mac.size() + 1, cert_hex.rfind('.') - mac.size() - 1);
+  std::string random_der;
+  for (int i = 0; i < 600; ++i) random_der += "0123456789abcdef"[(i * 7919) % 16];
+  for (auto& [hostile, why] : std::vector<std::pair<std::string, std::string>>{
+         {"", "did not prove"},
+         {mac + ".", "no certificate"},
+         {mac + ".zz.zz", "does not parse"},
+         {mac + "." + cert_hex.substr(0, cert_hex.size() / 2) + ".00", "does not parse"},
+         {mac + "." + random_der + ".00", "does not parse"},
+         {mac + "." + cert_hex + ".", "signature does not verify"},
+         {mac + "." + cert_hex + ".0", "signature does not verify"},
+         {mac + "." + cert_hex + "." + std::string(512, 'f'), "signature does not verify"},
+         {mac + "." + cert_hex + ".00.00", "signature does not verify"},
+         {mac + std::string(40000, '.'), "too long"}}) {
+    auto refused = refusal_of_proof(as_node3, hello_role::caller, "n", 3, insider_node, hostile);
+    BOOST_TEST(static_cast<bool>(refused), "accepted: " << hostile.substr(0, 80));
+    if (refused)
+      BOOST_TEST(contains(*refused, why), *refused << " (wanted: " << why << ")");
+  }
+  nonce = first_step(2);
+  check_refused(second_step(2, mac + "." + random_der + ".00"), error_code::no_permission,
+                "did not prove membership", "a certificate that does not parse");
+  nonce = first_step(3);
+  BOOST_TEST(!first_step(2).empty(), "node 1 stopped answering hellos");
+
   auto log = cluster.process(1).log();
   BOOST_TEST(contains(log, "does not name node 2"), log);
   BOOST_TEST(contains(log, "presented no certificate"), log);
