@@ -1,7 +1,6 @@
 // Writes the binary seeds of fuzz/corpus/log_codec and fuzz/corpus/message_types: values encoded
 // the way the store and the cluster's wire encode them, behind the first byte that picks the
 // record or type. Run it after changing a message type: `fuzz_make_seeds fuzz/corpus`.
-// With `--deep-filter=N FILE` it writes a `dispatch.filter` nested N levels (see fuzz/README.md).
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -14,6 +13,7 @@
 #include <caf/message.hpp>
 
 #include "fuzz/registered_types.hpp"
+#include "messages/flat_query.hpp"
 #include "messages/interfaces.hpp"
 #include "messages/json.hpp"
 #include "messages/type_registry.hpp"
@@ -151,8 +151,12 @@ void message_seeds(const std::string& dir, samples& s, caf::actor_system& sys,
   seed("dispatch.action", s.mail);
   seed("dispatch.action_patch", s.patch);
   seed("dispatch.delivery", s.task_delivery);
-  seed("dispatch.query", s.q);
-  seed("dispatch.filter", s.q.where);
+  auto flat = flatten(s.q);
+  seed("dispatch.flat_query", flat);
+  engine_stats stats;
+  stats.accepted = 7;
+  stats.set_aside = 1;
+  seed("dispatch.engine_stats", stats);
   publish_outcome outcome;
   outcome.stored = s.ev;
   outcome.code = error_code::field_format;
@@ -176,7 +180,7 @@ void message_seeds(const std::string& dir, samples& s, caf::actor_system& sys,
   auto one = caf::make_message(s.ev);
   auto bytes = wire_bytes(sys, one);
   write(dir + "/message-event.bin", past_last, {bytes.data(), bytes.size()});
-  auto several = caf::make_message(s.disp.id, s.patch, uint64_t{3}, s.q);
+  auto several = caf::make_message(s.disp.id, s.patch, uint64_t{3}, flat);
   bytes = wire_bytes(sys, several);
   write(dir + "/message-mixed.bin", past_last, {bytes.data(), bytes.size()});
 }
@@ -188,21 +192,8 @@ int main(int argc, char** argv) {
   add_message_types(cfg);
   caf::actor_system sys{cfg};
   auto names = dispatch::fuzz::registered_names(cfg);
-  if (argc == 3 && std::string{argv[1]}.rfind("--deep-filter=", 0) == 0) {
-    auto levels = std::strtoul(argv[1] + 14, nullptr, 10);
-    filter deep;
-    for (unsigned long i = 0; i < levels; ++i) {
-      filter outer;
-      outer.op = filter_op::and_;
-      outer.children.push_back(std::move(deep));
-      deep = std::move(outer);
-    }
-    for (size_t i = 0; i < names.size(); ++i)
-      if (names[i] == "dispatch.filter") write(argv[2], static_cast<char>(i), encoded(deep));
-    return 0;
-  }
   if (argc != 2) {
-    std::fprintf(stderr, "usage: %s CORPUS_DIR | --deep-filter=N FILE\n", argv[0]);
+    std::fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
     return 2;
   }
   std::string corpus = argv[1];
