@@ -153,7 +153,7 @@ caf::result<delivery_batch> rederive(self_ptr self, action_kind kind, uint64_t a
   batch.after = after;
   batch.last = page->empty() ? after : page->back().sequence;
   batch.exhausted = page->size() < std::max<uint32_t>(max_events, 1);
-  auto set_aside_before = st.db->set_aside_sequences(st.shard);
+  auto set_aside_before = st.db->set_aside_sequences(st.shard, after, batch.last);
   if (!set_aside_before)
     return set_aside_before.error();
   delivery_list derived;

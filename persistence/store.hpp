@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -261,9 +262,12 @@ public:
   /// The set-aside event with this event id (replayed or not), if any.
   caf::expected<caf::optional<set_aside_event>> find_set_aside(const std::string& event_id) const;
 
-  /// The log positions of `shard` that are set aside (replayed ones too: their deliveries are
-  /// records of their own, never derived from the position), ascending.
-  caf::expected<std::vector<uint64_t>> set_aside_sequences(uint32_t shard) const;
+  /// The log positions of `shard` in (`after`, `up_to`] that are set aside (replayed ones too:
+  /// their deliveries are records of their own, never derived from the position), ascending. A
+  /// range read: a catch-up page costs what its own stretch holds, however many are set aside.
+  caf::expected<std::vector<uint64_t>>
+  set_aside_sequences(uint32_t shard, uint64_t after = 0,
+                      uint64_t up_to = std::numeric_limits<uint64_t>::max()) const;
 
   /// Visits log records of `kind`, oldest day first. Stop by returning false.
   caf::error for_each_log(action_kind kind,

@@ -758,10 +758,11 @@ caf::error store::for_each_unfinished_event(const std::function<bool(const event
     auto mail = read_progress(action_kind::mail, shard);
     if (!mail)
       return mail.error();
-    auto set_aside = set_aside_sequences(shard);
+    auto from = std::min(task->cursor, mail->cursor);
+    auto set_aside = set_aside_sequences(shard, from);
     if (!set_aside)
       return set_aside.error();
-    for (auto after = std::min(task->cursor, mail->cursor);;) {
+    for (auto after = from;;) {
       auto page = scan_log(shard, after, step);
       if (!page)
         return page.error();

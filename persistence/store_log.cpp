@@ -6,6 +6,7 @@
 
 #include "messages/derive.hpp"
 #include "messages/error_code.hpp"
+#include "messages/ids.hpp"
 #include "persistence/codec.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/store.hpp"
@@ -111,6 +112,27 @@ store::find_set_aside(const std::string& event_id) const {
   if (auto err = use.error())
     return err;
   caf::optional<set_aside_event> found;
+  uint32_t shard = 0;
+  uint64_t sequence = 0;
+  if (logged_position_of(event_id, shard, sequence)) {
+    // An id ingest made says where its event is: one read, however many are set aside.
+    std::string value;
+    auto key = keys::set_aside_key(shard, sequence);
+    auto status = impl_->db->Get(rocksdb::ReadOptions{}, impl_->meta, key, &value);
+    if (status.ok()) {
+      set_aside_event e;
+      e.shard = shard;
+      e.sequence = sequence;
+      if (auto err = codec::decode(keys::meta_family, key.data(), key.size(), value.data(),
+                                   value.size(), e.event, e.reason, e.at, e.replayed_at))
+        return err;
+      if (e.event.id == event_id)
+        return caf::optional<set_aside_event>{std::move(e)};
+    } else if (!status.IsNotFound()) {
+      return to_error(status, "read a set-aside event");
+    }
+  }
+  // A publisher's own id: looked for among them all (setting aside is rare).
   auto err = for_each_set_aside([&](const set_aside_event& e) {
     if (e.event.id == event_id)
       found = e;
@@ -121,18 +143,32 @@ store::find_set_aside(const std::string& event_id) const {
   return found;
 }
 
-caf::expected<std::vector<uint64_t>> store::set_aside_sequences(uint32_t shard) const {
+caf::expected<std::vector<uint64_t>>
+store::set_aside_sequences(uint32_t shard, uint64_t after, uint64_t up_to) const {
   detail::store_use use{*impl_};
   if (auto err = use.error())
     return err;
   std::vector<uint64_t> sequences;
-  auto err = for_each_set_aside([&](const set_aside_event& e) {
-    if (e.shard == shard)
-      sequences.push_back(e.sequence);
-    return e.shard <= shard;
-  });
-  if (err)
-    return err;
+  if (after >= up_to)
+    return sequences;
+  auto lower = keys::set_aside_key(shard, after + 1);
+  // Just past the key of `up_to`: keys have one length, so a trailing byte sorts before the next.
+  auto upper = keys::set_aside_key(shard, up_to) + '\0';
+  rocksdb::Slice lower_bound{lower};
+  rocksdb::Slice upper_bound{upper};
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lower_bound;
+  options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(options, impl_->meta)};
+  auto prefix = std::string{keys::set_aside_prefix}.size();
+  for (it->Seek(lower_bound); it->Valid(); it->Next()) {
+    auto key = it->key();
+    if (key.size() != prefix + 12)
+      return codec::corrupt_value(keys::meta_family, key.data(), key.size(), "malformed key");
+    sequences.push_back(keys::read_u64(key.data() + prefix + 4));
+  }
+  if (!it->status().ok())
+    return to_error(it->status(), "read the set-aside events");
   return sequences;
 }
 

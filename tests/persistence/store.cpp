@@ -477,6 +477,52 @@ BOOST_AUTO_TEST_SUITE(store)
 
 // -- opening ----------------------------------------------------------------------------------------
 
+BOOST_FIXTURE_TEST_CASE(set_aside_events_are_found_by_range_and_by_id, fixture) {
+  auto aside = [&](uint32_t shard, uint64_t sequence, const std::string& id) {
+    set_aside_event e;
+    e.shard = shard;
+    e.sequence = sequence;
+    e.event.id = id;
+    e.event.type = "t";
+    e.reason = "why " + std::to_string(sequence);
+    e.at = now;
+    REQUIRE_OK(db->set_aside(e));
+  };
+  aside(0, 5, event_id_at(0, 5));
+  aside(0, 10, "65f0a1b2c3d4e5f60123abcd"); // a publisher's own id
+  aside(1, 7, event_id_at(1, 7));
+  auto range = [&](uint32_t shard, uint64_t after, uint64_t up_to) {
+    auto found = db->set_aside_sequences(shard, after, up_to);
+    BOOST_REQUIRE_MESSAGE(found, message_of(found.error()));
+    return *found;
+  };
+  auto max = std::numeric_limits<uint64_t>::max();
+  BOOST_TEST(range(0, 0, max) == (std::vector<uint64_t>{5, 10}), boost::test_tools::per_element());
+  BOOST_TEST(range(0, 5, 10) == (std::vector<uint64_t>{10}), boost::test_tools::per_element());
+  BOOST_TEST(range(0, 4, 5) == (std::vector<uint64_t>{5}), boost::test_tools::per_element());
+  BOOST_TEST(range(0, 10, max).empty());
+  BOOST_TEST(range(0, 5, 9).empty());
+  BOOST_TEST(range(1, 0, max) == (std::vector<uint64_t>{7}), boost::test_tools::per_element());
+  BOOST_TEST(range(2, 0, max).empty());
+  for (auto& [id, sequence] : std::vector<std::pair<std::string, uint64_t>>{
+         {event_id_at(0, 5), 5}, {"65f0a1b2c3d4e5f60123abcd", 10}, {event_id_at(1, 7), 7}}) {
+    auto found = db->find_set_aside(id);
+    BOOST_REQUIRE(found);
+    BOOST_REQUIRE_MESSAGE(*found, id);
+    BOOST_TEST((*found)->sequence == sequence);
+    BOOST_TEST((*found)->reason == "why " + std::to_string(sequence));
+  }
+  auto missing = db->find_set_aside(event_id_at(0, 6));
+  BOOST_REQUIRE(missing);
+  BOOST_TEST(!*missing);
+  // Marked replayed: still found (and still skipped by derivation), with the time.
+  auto replayed = **db->find_set_aside(event_id_at(0, 5));
+  replayed.replayed_at = now + 1;
+  REQUIRE_OK(db->set_aside(replayed));
+  BOOST_TEST((*db->find_set_aside(event_id_at(0, 5)))->replayed_at == now + 1);
+  BOOST_TEST(range(0, 0, max).size() == 2u);
+}
+
 BOOST_FIXTURE_TEST_CASE(reopen_keeps_data, fixture) {
   dispatcher disp;
   disp.id = "d1";
