@@ -276,6 +276,21 @@ engine(self_ptr self, engine_config config, store_ptr db, metrics_ptr metrics, i
       return uint32_t{1};
     },
     [self](rematch_atom, const std::string& event_id) { return rematch(self, event_id); },
+    [self](discard_atom, const std::string& event_id) -> caf::result<uint32_t> {
+      auto& st = self->state;
+      auto found = st.db->find_set_aside(event_id);
+      if (!found)
+        return found.error();
+      if (!*found || (*found)->replayed_at != 0)
+        return make_error(error_code::resource_unknown, "event " + event_id + " is not set aside");
+      auto e = std::move(**found);
+      e.replayed_at = now_ms();
+      if (auto err = st.db->set_aside(e))
+        return err;
+      std::cerr << "[engine] discarded set-aside event " << event_id
+                << " (its position stays without deliveries)\n";
+      return uint32_t{1};
+    },
     [self](log_atom a, action_kind kind, const query& q) {
       return self->delegate(next_reader(self->state), a, kind, q);
     },

@@ -334,6 +334,11 @@ gatherer_actor::behavior_type gatherer(self_ptr self, uint32_t node,
         return self->request(member, self->state.timeout, rematch_atom::value, x);
       });
     },
+    [self](discard_atom, const std::string& id) {
+      return on_holder<uint32_t>(self, id, [self](const peer_actor& member, const std::string& x) {
+        return self->request(member, self->state.timeout, discard_atom::value, x);
+      });
+    },
     [self](replay_atom, const query& q) { return replay_everywhere(self, q); },
     [self](peer_atom, uint32_t id, const peer_actor& handle, peer_state state) {
       auto& st = self->state;

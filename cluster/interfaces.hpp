@@ -29,7 +29,8 @@ using node_reads_api = caf::typed_actor<
   caf::replies_to<replay_atom, std::string>::with<delivery>,
   caf::replies_to<replay_atom, query>::with<uint64_t>,
   caf::replies_to<purge_atom, std::string>::with<uint32_t>,
-  caf::replies_to<rematch_atom, std::string>::with<uint32_t>>;
+  caf::replies_to<rematch_atom, std::string>::with<uint32_t>,
+  caf::replies_to<discard_atom, std::string>::with<uint32_t>>;
 
 /// `node_reads_api` as the peers ask it: the query in its flat form, since nothing recursive
 /// crosses the wire (the endpoint rebuilds it with bounds checked first).
@@ -40,7 +41,8 @@ using peer_reads_api = caf::typed_actor<
   caf::replies_to<replay_atom, std::string>::with<delivery>,
   caf::replies_to<replay_atom, flat_query>::with<uint64_t>,
   caf::replies_to<purge_atom, std::string>::with<uint32_t>,
-  caf::replies_to<rematch_atom, std::string>::with<uint32_t>>;
+  caf::replies_to<rematch_atom, std::string>::with<uint32_t>,
+  caf::replies_to<discard_atom, std::string>::with<uint32_t>>;
 
 /// What one node offers the others. Every call but the two steps of the hello is refused unless
 /// it comes from this node or from a peer that proved its membership in a hello.

@@ -278,6 +278,9 @@ node_actor::behavior_type node(self_ptr self, node_parts parts) {
     [self](rematch_atom a, const std::string& id) {
       return self->delegate(self->state.gatherer, a, id);
     },
+    [self](discard_atom a, const std::string& id) {
+      return self->delegate(self->state.gatherer, a, id);
+    },
     [self](log_atom a, action_kind kind, const query& q) {
       return self->delegate(self->state.gatherer, a, kind, q);
     },

@@ -248,6 +248,11 @@ peer_actor::behavior_type peer_endpoint(self_ptr self, member_info ours, uint32_
         return who.error();
       return self->delegate(self->state.engine, a, id);
     },
+    [self](discard_atom a, const std::string& id) -> caf::result<uint32_t> {
+      if (auto who = caller(self, "discard"); !who)
+        return who.error();
+      return self->delegate(self->state.engine, a, id);
+    },
     [self](log_atom a, action_kind kind, const flat_query& q,
            uint32_t depth) -> caf::result<json_page> {
       if (auto who = caller(self, "log"); !who)

@@ -211,6 +211,9 @@ void event_routes(const call& c) {
           },
           rematch_atom::value, c.ids[0]);
       return;
+    case route_id::event_discard:
+      ask_engine<uint32_t>(c.ctx, c.reply, affected, discard_atom::value, c.ids[0]);
+      return;
     case route_id::tasks_find:
       json_page_route(c, log_atom::value, action_kind::task);
       return;
@@ -334,6 +337,7 @@ void route_request(const api_context_ptr& ctx, const http_request& req, const re
     case route_id::events_publish_batch:
     case route_id::events_find:
     case route_id::event_rematch:
+    case route_id::event_discard:
     case route_id::tasks_find:
     case route_id::mails_find:
       return event_routes(c);

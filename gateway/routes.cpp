@@ -15,7 +15,7 @@ struct route_entry {
 };
 
 // Each ExH service also answers its own `/<service>/v1/health` (the SDK's `health()` calls).
-constexpr std::array<route_entry, 26> route_table = {{
+constexpr std::array<route_entry, 27> route_table = {{
     {"GET", "dispatchers/v1", route_id::dispatchers_find},
     {"POST", "dispatchers/v1", route_id::dispatchers_create},
     {"GET", "dispatchers/v1/{}", route_id::dispatcher_get},
@@ -28,6 +28,7 @@ constexpr std::array<route_entry, 26> route_table = {{
     {"POST", "events/v1", route_id::events_publish},
     {"POST", "events/v1/batch", route_id::events_publish_batch},
     {"POST", "events/v1/{}/replay", route_id::event_rematch},
+    {"DELETE", "events/v1/{}", route_id::event_discard},
     {"GET", "tasks/v1", route_id::tasks_find},
     {"GET", "mail/v1", route_id::mails_find},
     {"GET", "deliveries/v1", route_id::deliveries_find},

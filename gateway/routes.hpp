@@ -21,6 +21,7 @@ enum class route_id {
   events_publish_batch,
   events_find,
   event_rematch,
+  event_discard,
   tasks_find,
   mails_find,
   deliveries_find,

@@ -25,6 +25,7 @@ using replay_atom = caf::atom_constant<caf::atom("replay")>;
 using purge_atom = caf::atom_constant<caf::atom("purge")>;
 using rematch_atom = caf::atom_constant<caf::atom("rematch")>;
 using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
+using discard_atom = caf::atom_constant<caf::atom("discard")>;
 using deliveries_atom = caf::atom_constant<caf::atom("deliveries")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using handles_atom = caf::atom_constant<caf::atom("handles")>;

@@ -174,6 +174,9 @@ using deliveries_api = caf::typed_actor<
   // Matches a set-aside event (by event id) again, with the dispatchers now in force; answers
   // how many deliveries it made. Not set aside: error 16; deriving fails again: error 1.
   caf::replies_to<rematch_atom, std::string>::with<uint32_t>,
+  // Lets a set-aside event go without deliveries (an operator decided it needs none); answers 1.
+  // Not set aside: error 16.
+  caf::replies_to<discard_atom, std::string>::with<uint32_t>,
   // What the built-in log sink received of one kind (tasks or mails), in ExH shapes.
   caf::replies_to<log_atom, action_kind, query>::with<json_page>,
   caf::replies_to<log_atom, action_kind, query, uint32_t>::with<json_page>,

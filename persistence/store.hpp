@@ -49,7 +49,7 @@ struct set_aside_event {
   dispatch::event event;
   std::string reason; // what failed
   timestamp_ms at = 0; // when it was set aside
-  timestamp_ms replayed_at = 0; // when it was matched again (0: still set aside)
+  timestamp_ms replayed_at = 0; // when it was matched again or discarded (0: still set aside)
 };
 
 /// Where a delivery's record is. A derived delivery that never failed has none.

@@ -222,4 +222,32 @@ BOOST_AUTO_TEST_CASE(a_set_aside_event_is_matched_again_on_request_once_the_caus
   stop();
 }
 
+BOOST_AUTO_TEST_CASE(a_set_aside_event_can_be_let_go_without_deliveries) {
+  fail_deriving("poison");
+  start();
+  create(make_dispatcher("poison", {task_action("g")}));
+  auto poison = publish("poison");
+  BOOST_REQUIRE(wait_until([&] { return stats().set_aside == 1; }, 30s));
+  derive_again();
+  auto let_go = call<uint32_t>(discard_atom::value, poison.id);
+  if (!let_go)
+    BOOST_FAIL("discarding failed: " + message_of(let_go.error()));
+  BOOST_TEST(*let_go == 1u);
+  BOOST_TEST(listed_set_aside().empty());
+  // Gone for good: not replayable, not discarded twice, and never derived again, even after a
+  // restart now that deriving would work.
+  auto replay = call<uint32_t>(rematch_atom::value, poison.id);
+  BOOST_REQUIRE(!replay);
+  BOOST_TEST((code_of(replay.error()) == error_code::resource_unknown));
+  auto twice = call<uint32_t>(discard_atom::value, poison.id);
+  BOOST_REQUIRE(!twice);
+  BOOST_TEST((code_of(twice.error()) == error_code::resource_unknown));
+  restart();
+  auto later = publish("poison");
+  BOOST_REQUIRE(wait_until([&] { return delivered_events().count(later.id) == 1; }, 30s));
+  BOOST_TEST(delivered_events().count(poison.id) == 0u);
+  BOOST_TEST(deliveries_of(poison.id) == 0u);
+  stop();
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -76,6 +76,21 @@ BOOST_AUTO_TEST_CASE(a_set_aside_event_is_listed_counted_and_replayed) {
   BOOST_TEST(twice.code() == 16u);
 }
 
+BOOST_AUTO_TEST_CASE(a_set_aside_event_is_discarded_with_delete) {
+  create_task_dispatcher("poison");
+  auto id = text(ok("POST", "/events/v1/", R"({"type":"poison"})").json, "id");
+  BOOST_REQUIRE(wait_until([&] { return total("/events/v1/?contains(setAside)") == 1; }, 30s));
+  auto discarded = ok("DELETE", "/events/v1/" + id);
+  BOOST_TEST(discarded.json["affectedRecords"].GetUint() == 1u);
+  BOOST_TEST(total("/events/v1/?contains(setAside)") == 0u);
+  auto again = call("DELETE", "/events/v1/" + id);
+  BOOST_TEST(again.status == 404u);
+  BOOST_TEST(again.code() == 16u);
+  auto replay = call("POST", "/events/v1/" + id + "/replay");
+  BOOST_TEST(replay.status == 404u);
+  BOOST_TEST(tasks->distinct() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(ids_that_are_not_set_aside_or_malformed_are_refused) {
   auto unknown = call("POST", "/events/v1/0123456789abcdef01234567/replay");
   BOOST_TEST(unknown.status == 404u);
