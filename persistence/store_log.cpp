@@ -73,32 +73,26 @@ caf::error store::set_aside(const set_aside_event& e) {
   return impl_->write(batch, false, "set an event aside");
 }
 
-caf::error
-store::for_each_set_aside(const std::function<bool(const set_aside_event&)>& visit) const {
-  detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
-  std::string lower{keys::set_aside_prefix};
-  auto upper = lower;
-  upper.back() = static_cast<char>(upper.back() + 1);
+namespace {
+
+// The set-aside entries of meta in [lower, upper), in key order: `visit(shard, sequence, value)`
+// until it answers false. The one scan behind the listing, the lookups and the ranges.
+template <class Visit>
+caf::error scan_set_aside(const detail::store_state& s, const std::string& lower,
+                          const std::string& upper, Visit visit) {
   rocksdb::Slice lower_bound{lower};
   rocksdb::Slice upper_bound{upper};
   rocksdb::ReadOptions options;
   options.iterate_lower_bound = &lower_bound;
   options.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(options, impl_->meta)};
+  std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(options, s.meta)};
+  auto prefix = std::string_view{keys::set_aside_prefix}.size();
   for (it->Seek(lower_bound); it->Valid(); it->Next()) {
     auto key = it->key();
-    auto value = it->value();
-    if (key.size() != lower.size() + 12)
+    if (key.size() != prefix + 12)
       return codec::corrupt_value(keys::meta_family, key.data(), key.size(), "malformed key");
-    set_aside_event e;
-    e.shard = keys::read_u32(key.data() + lower.size());
-    e.sequence = keys::read_u64(key.data() + lower.size() + 4);
-    if (auto err = codec::decode(keys::meta_family, key.data(), key.size(), value.data(),
-                                 value.size(), e.event, e.reason, e.at, e.replayed_at))
-      return err;
-    if (!visit(e))
+    if (!visit(keys::read_u32(key.data() + prefix), keys::read_u64(key.data() + prefix + 4),
+               key, it->value()))
       return caf::none;
   }
   if (!it->status().ok())
@@ -106,12 +100,44 @@ store::for_each_set_aside(const std::function<bool(const set_aside_event&)>& vis
   return caf::none;
 }
 
+// A set-aside entry's value into `e` (its shard and sequence come from the key).
+caf::error decode_set_aside(rocksdb::Slice key, rocksdb::Slice value, set_aside_event& e) {
+  return codec::decode(keys::meta_family, key.data(), key.size(), value.data(), value.size(),
+                       e.event, e.reason, e.at, e.replayed_at);
+}
+
+// Every set-aside key sorts in [set_aside_prefix, this).
+std::string past_set_aside() {
+  std::string upper{keys::set_aside_prefix};
+  upper.back() = static_cast<char>(upper.back() + 1);
+  return upper;
+}
+
+} // namespace
+
+caf::error
+store::for_each_set_aside(const std::function<bool(const set_aside_event&)>& visit) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error())
+    return err;
+  caf::error failed;
+  auto err = scan_set_aside(*impl_, keys::set_aside_prefix, past_set_aside(),
+                            [&](uint32_t shard, uint64_t sequence, rocksdb::Slice key,
+                                rocksdb::Slice value) {
+                              set_aside_event e;
+                              e.shard = shard;
+                              e.sequence = sequence;
+                              failed = decode_set_aside(key, value, e);
+                              return !failed && visit(e);
+                            });
+  return failed ? std::move(failed) : std::move(err);
+}
+
 caf::expected<caf::optional<set_aside_event>>
 store::find_set_aside(const std::string& event_id) const {
   detail::store_use use{*impl_};
   if (auto err = use.error())
     return err;
-  caf::optional<set_aside_event> found;
   uint32_t shard = 0;
   uint64_t sequence = 0;
   if (logged_position_of(event_id, shard, sequence)) {
@@ -119,20 +145,20 @@ store::find_set_aside(const std::string& event_id) const {
     std::string value;
     auto key = keys::set_aside_key(shard, sequence);
     auto status = impl_->db->Get(rocksdb::ReadOptions{}, impl_->meta, key, &value);
+    if (!status.ok() && !status.IsNotFound())
+      return to_error(status, "read a set-aside event");
     if (status.ok()) {
       set_aside_event e;
       e.shard = shard;
       e.sequence = sequence;
-      if (auto err = codec::decode(keys::meta_family, key.data(), key.size(), value.data(),
-                                   value.size(), e.event, e.reason, e.at, e.replayed_at))
+      if (auto err = decode_set_aside(key, value, e))
         return err;
       if (e.event.id == event_id)
         return caf::optional<set_aside_event>{std::move(e)};
-    } else if (!status.IsNotFound()) {
-      return to_error(status, "read a set-aside event");
     }
   }
   // A publisher's own id: looked for among them all (setting aside is rare).
+  caf::optional<set_aside_event> found;
   auto err = for_each_set_aside([&](const set_aside_event& e) {
     if (e.event.id == event_id)
       found = e;
@@ -151,24 +177,15 @@ store::set_aside_sequences(uint32_t shard, uint64_t after, uint64_t up_to) const
   std::vector<uint64_t> sequences;
   if (after >= up_to)
     return sequences;
-  auto lower = keys::set_aside_key(shard, after + 1);
   // Just past the key of `up_to`: keys have one length, so a trailing byte sorts before the next.
-  auto upper = keys::set_aside_key(shard, up_to) + '\0';
-  rocksdb::Slice lower_bound{lower};
-  rocksdb::Slice upper_bound{upper};
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lower_bound;
-  options.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(options, impl_->meta)};
-  auto prefix = std::string{keys::set_aside_prefix}.size();
-  for (it->Seek(lower_bound); it->Valid(); it->Next()) {
-    auto key = it->key();
-    if (key.size() != prefix + 12)
-      return codec::corrupt_value(keys::meta_family, key.data(), key.size(), "malformed key");
-    sequences.push_back(keys::read_u64(key.data() + prefix + 4));
-  }
-  if (!it->status().ok())
-    return to_error(it->status(), "read the set-aside events");
+  auto err = scan_set_aside(*impl_, keys::set_aside_key(shard, after + 1),
+                            keys::set_aside_key(shard, up_to) + '\0',
+                            [&](uint32_t, uint64_t sequence, rocksdb::Slice, rocksdb::Slice) {
+                              sequences.push_back(sequence);
+                              return true;
+                            });
+  if (err)
+    return err;
   return sequences;
 }
 

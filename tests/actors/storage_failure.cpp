@@ -29,9 +29,54 @@ std::string fill(const std::string& dir) {
   return path;
 }
 
+/// The engine with the steps both storage failures share: publish until refused, publish until
+/// accepted again, and check that every acknowledged event was delivered.
+struct failing_storage : engine_fixture {
+  std::vector<std::string> acknowledged;
+
+  /// Publishes events padded to `pad` bytes until one is refused (at most `tries`); the refusal.
+  caf::error publish_until_refused(size_t pad, int tries) {
+    std::string padding(pad, 'p');
+    for (int i = 1; i < tries; ++i) {
+      event ev;
+      ev.type = "t";
+      ev.content = R"({"pad":")" + padding + "\"}";
+      auto stored = call<event>(publish_atom::value, ev);
+      if (!stored)
+        return stored.error();
+      acknowledged.push_back(stored->id);
+    }
+    return caf::error{};
+  }
+
+  /// Publishes until one is accepted (30 s); the last refusal's text when none was.
+  bool publishes_resume(std::string& last_error) {
+    return wait_until([&] {
+      event ev;
+      ev.type = "t";
+      auto stored = call<event>(publish_atom::value, ev);
+      if (stored)
+        acknowledged.push_back(stored->id);
+      else
+        last_error = message_of(stored.error());
+      return static_cast<bool>(stored);
+    }, 30s);
+  }
+
+  void check_every_acknowledged_event_delivered() {
+    BOOST_REQUIRE_MESSAGE(wait_until([&] { return tasks->distinct() >= acknowledged.size(); }, 60s),
+                          "delivered " << tasks->distinct() << " of " << acknowledged.size());
+    std::set<std::string> delivered_events;
+    for (auto& r : tasks->snapshot())
+      delivered_events.insert(r.value.event_id);
+    for (auto& id : acknowledged)
+      BOOST_CHECK_MESSAGE(delivered_events.count(id) == 1, "acknowledged event " << id << " lost");
+  }
+};
+
 } // namespace
 
-BOOST_FIXTURE_TEST_SUITE(storage_failure, engine_fixture)
+BOOST_FIXTURE_TEST_SUITE(storage_failure, failing_storage)
 
 BOOST_AUTO_TEST_CASE(a_full_disk_refuses_publishes_and_service_resumes_with_space) {
   auto mount_point = dir / "tmpfs";
@@ -48,22 +93,10 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_publishes_and_service_resumes_with_spac
   config.data_dir = mount_point + "/data";
   start();
   create(make_dispatcher("t", {task_action("f")}));
-  std::vector<std::string> acknowledged;
   acknowledged.push_back(publish("t", R"({"n":0})").id);
   auto filler = fill(mount_point);
   // Publish until the store refuses; every refusal must say why, and nothing refused is counted.
-  std::string padding(2000, 'p');
-  caf::error refused;
-  for (int i = 1; i < 20000 && !refused; ++i) {
-    event ev;
-    ev.type = "t";
-    ev.content = R"({"pad":")" + padding + "\"}";
-    auto stored = call<event>(publish_atom::value, ev);
-    if (stored)
-      acknowledged.push_back(stored->id);
-    else
-      refused = stored.error();
-  }
+  auto refused = publish_until_refused(2000, 20000);
   BOOST_REQUIRE_MESSAGE(refused, "the full disk never refused a publish");
   BOOST_CHECK(code_of(refused) == error_code::unavailable);
   BOOST_TEST_MESSAGE("refused with: " << message_of(refused));
@@ -73,28 +106,13 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_publishes_and_service_resumes_with_spac
   // Space returns: service resumes without a restart.
   std::filesystem::remove(filler);
   std::string last_error;
-  BOOST_REQUIRE_MESSAGE(wait_until([&] {
-    event ev;
-    ev.type = "t";
-    auto stored = call<event>(publish_atom::value, ev);
-    if (stored)
-      acknowledged.push_back(stored->id);
-    else
-      last_error = message_of(stored.error());
-    return static_cast<bool>(stored);
-  }, 30s), "publishes did not resume once space returned: " << last_error);
+  BOOST_REQUIRE_MESSAGE(publishes_resume(last_error), "publishes did not resume once space returned: " << last_error);
   BOOST_CHECK(wait_until([&] {
     auto h = call<bool>(health_atom::value);
     return h && *h;
   }));
   // Every acknowledged event is delivered.
-  BOOST_REQUIRE_MESSAGE(wait_until([&] { return tasks->distinct() >= acknowledged.size(); }, 60s),
-                        "delivered " << tasks->distinct() << " of " << acknowledged.size());
-  std::set<std::string> delivered_events;
-  for (auto& r : tasks->snapshot())
-    delivered_events.insert(r.value.event_id);
-  for (auto& id : acknowledged)
-    BOOST_CHECK_MESSAGE(delivered_events.count(id) == 1, "acknowledged event " << id << " lost");
+  check_every_acknowledged_event_delivered();
   stop();
 }
 
@@ -104,7 +122,6 @@ BOOST_AUTO_TEST_CASE(when_file_descriptors_run_out_publishes_are_refused_and_ser
   config.write_buffer_bytes = 1 << 20;
   start();
   create(make_dispatcher("t", {task_action("f")}));
-  std::vector<std::string> acknowledged;
   acknowledged.push_back(publish("t", R"({"n":0})").id);
   // Take every descriptor the process has left (under a lowered soft limit, to be quick).
   rlimit before{};
@@ -121,45 +138,19 @@ BOOST_AUTO_TEST_CASE(when_file_descriptors_run_out_publishes_are_refused_and_ser
     taken.clear();
     ::setrlimit(RLIMIT_NOFILE, &before);
   };
-  std::string padding(20000, 'p');
-  caf::error refused;
-  for (int i = 1; i < 2000 && !refused; ++i) {
-    event ev;
-    ev.type = "t";
-    ev.content = R"({"pad":")" + padding + "\"}";
-    auto stored = call<event>(publish_atom::value, ev);
-    if (stored)
-      acknowledged.push_back(stored->id);
-    else
-      refused = stored.error();
-  }
+  auto refused = publish_until_refused(20000, 2000);
   give_back();
   BOOST_REQUIRE_MESSAGE(refused, "no publish was refused without file descriptors");
   BOOST_TEST_MESSAGE("refused with: " << message_of(refused));
   BOOST_CHECK(code_of(refused) == error_code::unavailable);
   // Descriptors are back: service resumes without a restart.
   std::string last_error;
-  BOOST_REQUIRE_MESSAGE(wait_until([&] {
-    event ev;
-    ev.type = "t";
-    auto stored = call<event>(publish_atom::value, ev);
-    if (stored)
-      acknowledged.push_back(stored->id);
-    else
-      last_error = message_of(stored.error());
-    return static_cast<bool>(stored);
-  }, 30s), "publishes did not resume once descriptors returned: " << last_error);
+  BOOST_REQUIRE_MESSAGE(publishes_resume(last_error), "publishes did not resume once descriptors returned: " << last_error);
   BOOST_CHECK(wait_until([&] {
     auto h = call<bool>(health_atom::value);
     return h && *h;
   }));
-  BOOST_REQUIRE_MESSAGE(wait_until([&] { return tasks->distinct() >= acknowledged.size(); }, 60s),
-                        "delivered " << tasks->distinct() << " of " << acknowledged.size());
-  std::set<std::string> delivered_events;
-  for (auto& r : tasks->snapshot())
-    delivered_events.insert(r.value.event_id);
-  for (auto& id : acknowledged)
-    BOOST_CHECK_MESSAGE(delivered_events.count(id) == 1, "acknowledged event " << id << " lost");
+  check_every_acknowledged_event_delivered();
   stop();
 }
 
