@@ -73,8 +73,8 @@ bench: build
 
 # Layout check: clang-format (Debian's 14) over every tracked .cpp/.hpp against .clang-format; lists
 # the files that differ with the lines that would change, exits 1 if any. Changes nothing; see one
-# file's changes with `bash scripts/format-check.sh --diff FILE`. Not yet part of `make test`: the
-# tree is in two layouts until one `clang-format -i` commit (docs/README.md says more).
+# file's changes with `bash scripts/format-check.sh --diff FILE`. `make test` runs it too (ctest entry
+# format.layout); `clang-format -i FILE` fixes a file.
 format-check: deps
 	@bash scripts/format-check.sh
 

@@ -24,7 +24,7 @@ timestamp_ms within_age(const retry_policy& policy, timestamp_ms created, timest
   return when > deadline ? 0 : std::max<timestamp_ms>(when, 1);
 }
 
-}  // namespace
+} // namespace
 
 std::chrono::milliseconds backoff_ceiling(const retry_policy& policy, uint32_t attempts) {
   auto cap = std::max<int64_t>(policy.cap.count(), 0);
@@ -49,8 +49,8 @@ std::chrono::milliseconds backoff_delay(const retry_policy& policy, uint32_t att
 timestamp_ms next_attempt_time(const retry_policy& policy, uint32_t attempts, timestamp_ms created,
                                timestamp_ms now, int64_t retry_after_ms, std::mt19937_64& rng) {
   if (attempts >= policy.max_attempts) return 0;
-  auto delay =
-      std::max(backoff_delay(policy, attempts, rng).count(), std::max<int64_t>(retry_after_ms, 0));
+  auto delay = std::max(backoff_delay(policy, attempts, rng).count(),
+                        std::max<int64_t>(retry_after_ms, 0));
   return within_age(policy, created, saturating_add(now, delay));
 }
 
@@ -59,4 +59,4 @@ timestamp_ms deferred_attempt_time(const retry_policy& policy, timestamp_ms crea
   return within_age(policy, created, saturating_add(now, std::max<int64_t>(after_ms, 1)));
 }
 
-}  // namespace dispatch
+} // namespace dispatch

@@ -34,18 +34,15 @@ caf::error unknown_dispatcher(const std::string& id) {
 
 /// Finds a dispatcher by a raw id (validated and normalized), or says why not.
 caf::expected<dispatcher*> lookup(directory_state& st, const std::string& raw_id) {
-  if (auto err = check_id(raw_id, "id"))
-    return err;
+  if (auto err = check_id(raw_id, "id")) return err;
   auto i = st.dispatchers.find(normalize_id(raw_id));
-  if (i == st.dispatchers.end())
-    return unknown_dispatcher(normalize_id(raw_id));
+  if (i == st.dispatchers.end()) return unknown_dispatcher(normalize_id(raw_id));
   return &i->second;
 }
 
 caf::error check_name_free(const directory_state& st, const caf::optional<std::string>& name,
                            const std::string& own_id) {
-  if (!name || name->empty())
-    return {};
+  if (!name || name->empty()) return {};
   auto i = st.names.find(*name);
   if (i != st.names.end() && i->second != own_id)
     return make_error(error_code::resource_already_exists,
@@ -55,39 +52,33 @@ caf::error check_name_free(const directory_state& st, const caf::optional<std::s
 
 caf::error check_action_name_free(const dispatcher& d, const caf::optional<std::string>& name,
                                   const std::string& own_id) {
-  if (!name || name->empty())
-    return {};
+  if (!name || name->empty()) return {};
   for (auto& a : d.actions)
     if (a.id != own_id && a.name && *a.name == *name)
-      return make_error(error_code::resource_already_exists,
-                        "name: an action named '" + *name + "' already exists in dispatcher "
-                          + d.id);
+      return make_error(error_code::resource_already_exists, "name: an action named '" + *name
+                                                               + "' already exists in dispatcher "
+                                                               + d.id);
   return {};
 }
 
 void forget(directory_state& st, const dispatcher& d) {
   if (d.name && !d.name->empty()) {
     auto i = st.names.find(*d.name);
-    if (i != st.names.end() && i->second == d.id)
-      st.names.erase(i);
+    if (i != st.names.end() && i->second == d.id) st.names.erase(i);
   }
   st.records.erase(d.id);
   st.dispatchers.erase(d.id);
   auto type = st.per_type.find(d.event_type);
-  if (type != st.per_type.end() && --type->second == 0)
-    st.per_type.erase(type);
-  if (st.fan_out)
-    st.fan_out->add(d.event_type, -static_cast<int64_t>(d.actions.size()));
+  if (type != st.per_type.end() && --type->second == 0) st.per_type.erase(type);
+  if (st.fan_out) st.fan_out->add(d.event_type, -static_cast<int64_t>(d.actions.size()));
 }
 
 void remember(directory_state& st, const dispatcher& d) {
-  if (d.name && !d.name->empty())
-    st.names[*d.name] = d.id;
+  if (d.name && !d.name->empty()) st.names[*d.name] = d.id;
   st.records.put(d.id, to_json(d));
   st.dispatchers[d.id] = d;
   ++st.per_type[d.event_type];
-  if (st.fan_out)
-    st.fan_out->add(d.event_type, static_cast<int64_t>(d.actions.size()));
+  if (st.fan_out) st.fan_out->add(d.event_type, static_cast<int64_t>(d.actions.size()));
 }
 
 /// The fan-out limits a change must keep: every action of a dispatcher and every dispatcher of an
@@ -99,8 +90,7 @@ caf::error check_fan_out(const directory_state& st, const caf::optional<dispatch
     return make_error(error_code::field_format,
                       "actions: at most " + std::to_string(max_actions)
                         + " actions per dispatcher (dispatch.limits.actions-per-dispatcher)");
-  if (before && before->event_type == after.event_type)
-    return {};
+  if (before && before->event_type == after.event_type) return {};
   auto found = st.per_type.find(after.event_type);
   auto count = found == st.per_type.end() ? 0u : found->second;
   auto max_dispatchers = st.config.max_dispatchers_per_type;
@@ -128,13 +118,14 @@ void run_steps(self_ptr self, std::shared_ptr<std::vector<matcher_step>> steps, 
   auto on_ack = [self, steps, next, done](uint64_t) { run_steps(self, steps, next + 1, done); };
   auto on_error = [done](const caf::error& err) {
     done(make_error(error_code::server,
-                    "the change is stored but a matcher did not acknowledge it ("
-                      + message_of(err) + "); it applies when the matcher recovers"));
+                    "the change is stored but a matcher did not acknowledge it (" + message_of(err)
+                      + "); it applies when the matcher recovers"));
   };
   auto& matcher = st.matchers[step.shard];
   if (step.remove)
-    self->request(matcher, st.config.request_timeout, uninstall_atom::value, step.value.id,
-                  step.value.version)
+    self
+      ->request(matcher, st.config.request_timeout, uninstall_atom::value, step.value.id,
+                step.value.version)
       .then(on_ack, on_error);
   else
     self->request(matcher, st.config.request_timeout, install_atom::value, step.value)
@@ -162,8 +153,8 @@ void commit(self_ptr self, caf::optional<dispatcher> before, caf::optional<dispa
     erase.push_back(before->id);
   }
   if (auto err = st.db->write_dispatchers(put, erase)) {
-    rp.deliver(make_error(error_code::server, "the change could not be stored: "
-                                                + message_of(err)));
+    rp.deliver(
+      make_error(error_code::server, "the change could not be stored: " + message_of(err)));
     return;
   }
   auto shards = st.db->shards();
@@ -193,8 +184,7 @@ void commit(self_ptr self, caf::optional<dispatcher> before, caf::optional<dispa
 void assign_action_ids(dispatcher& d) {
   for (auto& a : d.actions) {
     a.id = default_id_generator().next();
-    if (!a.template_id.empty())
-      a.template_id = normalize_id(a.template_id);
+    if (!a.template_id.empty()) a.template_id = normalize_id(a.template_id);
   }
 }
 
@@ -228,44 +218,29 @@ caf::typed_response_promise<dispatcher> create_dispatcher(self_ptr self, dispatc
 }
 
 void apply(dispatcher& d, const dispatcher_patch& p) {
-  if (p.event_type)
-    d.event_type = *p.event_type;
-  if (p.name)
-    d.name = p.name;
-  if (p.description)
-    d.description = p.description;
-  if (p.tags)
-    d.tags = p.tags;
+  if (p.event_type) d.event_type = *p.event_type;
+  if (p.name) d.name = p.name;
+  if (p.description) d.description = p.description;
+  if (p.tags) d.tags = p.tags;
 }
 
 void apply(action& a, const action_patch& p) {
-  if (p.name)
-    a.name = p.name;
-  if (p.description)
-    a.description = p.description;
-  if (p.function_name)
-    a.function_name = *p.function_name;
-  if (p.data)
-    a.data = p.data;
-  if (p.tags)
-    a.tags = p.tags;
-  if (p.start_timestamp)
-    a.start_timestamp = p.start_timestamp;
-  if (p.priority)
-    a.priority = p.priority;
-  if (p.recipients)
-    a.recipients = *p.recipients;
-  if (p.template_id)
-    a.template_id = normalize_id(*p.template_id);
+  if (p.name) a.name = p.name;
+  if (p.description) a.description = p.description;
+  if (p.function_name) a.function_name = *p.function_name;
+  if (p.data) a.data = p.data;
+  if (p.tags) a.tags = p.tags;
+  if (p.start_timestamp) a.start_timestamp = p.start_timestamp;
+  if (p.priority) a.priority = p.priority;
+  if (p.recipients) a.recipients = *p.recipients;
+  if (p.template_id) a.template_id = normalize_id(*p.template_id);
 }
 
 caf::expected<action*> find_action(dispatcher& d, const std::string& raw_id) {
-  if (auto err = check_id(raw_id, "actionId"))
-    return err;
+  if (auto err = check_id(raw_id, "actionId")) return err;
   auto id = normalize_id(raw_id);
   for (auto& a : d.actions)
-    if (a.id == id)
-      return &a;
+    if (a.id == id) return &a;
   return make_error(error_code::resource_unknown,
                     "action " + id + " does not exist in dispatcher " + d.id);
 }
@@ -297,11 +272,10 @@ caf::typed_response_promise<T> change_dispatcher(self_ptr self, const std::strin
 /// Edits one action of a dispatcher with `edit(dispatcher, action)`; answers 1.
 template <class Edit>
 caf::typed_response_promise<uint32_t> change_action(self_ptr self, const std::string& id,
-                                                   const std::string& action_id, Edit edit) {
+                                                    const std::string& action_id, Edit edit) {
   return change_dispatcher(self, id, uint32_t{1}, [&](dispatcher& d, uint32_t&) -> caf::error {
     auto act = find_action(d, action_id);
-    if (!act)
-      return act.error();
+    if (!act) return act.error();
     return edit(d, **act);
   });
 }
@@ -321,8 +295,9 @@ directory_actor::behavior_type directory(self_ptr self, engine_config config, st
   if (!all)
     throw std::runtime_error("directory: cannot load dispatchers: " + message_of(all.error()));
   std::sort(all->begin(), all->end(), [](const dispatcher& x, const dispatcher& y) {
-    return x.creation_timestamp != y.creation_timestamp ? x.creation_timestamp < y.creation_timestamp
-                                                        : x.id < y.id;
+    return x.creation_timestamp != y.creation_timestamp
+             ? x.creation_timestamp < y.creation_timestamp
+             : x.id < y.id;
   });
   for (auto& d : *all) {
     st.version = std::max(st.version, d.version);
@@ -332,10 +307,8 @@ directory_actor::behavior_type directory(self_ptr self, engine_config config, st
     [self](create_atom, const dispatcher& d) { return create_dispatcher(self, d); },
     [self](update_atom, const std::string& id, const dispatcher_patch& patch) {
       return change_dispatcher(self, id, uint32_t{1}, [&](dispatcher& d, uint32_t&) -> caf::error {
-        if (auto err = validate(patch))
-          return err;
-        if (auto err = check_name_free(self->state, patch.name, d.id))
-          return err;
+        if (auto err = validate(patch)) return err;
+        if (auto err = check_name_free(self->state, patch.name, d.id)) return err;
         apply(d, patch);
         return {};
       });
@@ -352,13 +325,10 @@ directory_actor::behavior_type directory(self_ptr self, engine_config config, st
     },
     [self](create_atom, const std::string& id, const action& added) {
       return change_dispatcher(self, id, added, [](dispatcher& d, action& a) -> caf::error {
-        if (auto err = validate(a))
-          return err;
-        if (auto err = check_action_name_free(d, a.name, ""))
-          return err;
+        if (auto err = validate(a)) return err;
+        if (auto err = check_action_name_free(d, a.name, "")) return err;
         a.id = default_id_generator().next();
-        if (!a.template_id.empty())
-          a.template_id = normalize_id(a.template_id);
+        if (!a.template_id.empty()) a.template_id = normalize_id(a.template_id);
         d.actions.push_back(a);
         return {};
       });
@@ -366,10 +336,8 @@ directory_actor::behavior_type directory(self_ptr self, engine_config config, st
     [self](update_atom, const std::string& id, const std::string& action_id,
            const action_patch& patch) {
       return change_action(self, id, action_id, [&](dispatcher& d, action& a) -> caf::error {
-        if (auto err = validate(patch, a.kind))
-          return err;
-        if (auto err = check_action_name_free(d, patch.name, a.id))
-          return err;
+        if (auto err = validate(patch, a.kind)) return err;
+        if (auto err = check_action_name_free(d, patch.name, a.id)) return err;
         apply(a, patch);
         return {};
       });
@@ -384,22 +352,19 @@ directory_actor::behavior_type directory(self_ptr self, engine_config config, st
       });
     },
     [self](find_atom, const query& q) -> caf::result<dispatcher_page> {
-      if (auto err = validate(q))
-        return err;
+      if (auto err = validate(q)) return err;
       auto& st = self->state;
       dispatcher_page result;
       auto keys = st.records.run(q, result.page.total);
       result.page.offset = q.offset;
       result.page.limit = std::min(q.limit, max_page_size);
       result.data.reserve(keys.size());
-      for (auto& key : keys)
-        result.data.push_back(st.dispatchers.at(key));
+      for (auto& key : keys) result.data.push_back(st.dispatchers.at(key));
       return result;
     },
     [self](get_atom, const std::string& id) -> caf::result<dispatcher> {
       auto found = lookup(self->state, id);
-      if (!found)
-        return found.error();
+      if (!found) return found.error();
       return **found;
     },
     [self](put_atom, const dispatcher& d) {
@@ -407,8 +372,7 @@ directory_actor::behavior_type directory(self_ptr self, engine_config config, st
       auto rp = self->make_response_promise<uint32_t>();
       auto& st = self->state;
       caf::optional<dispatcher> before;
-      if (auto i = st.dispatchers.find(d.id); i != st.dispatchers.end())
-        before = i->second;
+      if (auto i = st.dispatchers.find(d.id); i != st.dispatchers.end()) before = i->second;
       commit(self, std::move(before), caf::optional<dispatcher>{d}, rp, uint32_t{1});
       return rp;
     },

@@ -25,14 +25,14 @@ struct directory_state {
   std::unordered_map<std::string, dispatcher> dispatchers; // by id
   std::unordered_map<std::string, std::string> names;      // dispatcher name -> id
   std::unordered_map<std::string, uint32_t> per_type;      // event type -> dispatchers
-  record_set records;  // the API shape of every dispatcher, for find
+  record_set records;   // the API shape of every dispatcher, for find
   uint64_t version = 0; // of the latest change
   fan_out_ptr fan_out;  // actions per event type, for ingest
 };
 
 /// Spawns with the configuration, the store and the matchers; loads every stored dispatcher.
 directory_actor::behavior_type directory(directory_actor::stateful_pointer<directory_state> self,
-                                         engine_config config, store_ptr db,
-                                         matcher_list matchers, fan_out_ptr fan_out);
+                                         engine_config config, store_ptr db, matcher_list matchers,
+                                         fan_out_ptr fan_out);
 
 } // namespace dispatch

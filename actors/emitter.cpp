@@ -82,8 +82,7 @@ void resolve(emitter_state& st, uint64_t n, bool delivered) {
 
 void stage(emitter_ptr self, delivery_outcome o) {
   auto& st = self->state;
-  if (o.recorded)
-    st.busy.insert(o.value.id);
+  if (o.recorded) st.busy.insert(o.value.id);
   st.unwritten.push_back(std::move(o));
   schedule_flush(self, st.flush_pending);
 }
@@ -93,14 +92,12 @@ void stage(emitter_ptr self, delivery_outcome o) {
 /// Keeps `queue` the earliest recorded deliveries: beyond the cap a newcomer displaces the latest
 /// one, or stays in the store itself; either way the store holds more (`backlog`).
 void admit(emitter_state& st, delivery d) {
-  if (d.kind != st.kind || is_known(st, d.id))
-    return;
+  if (d.kind != st.kind || is_known(st, d.id)) return;
   auto key = std::make_pair(d.next_attempt, d.id);
   if (st.queue.size() >= memory_cap(st)) {
     st.backlog = true;
     auto latest = std::prev(st.queue.end());
-    if (!(key < latest->first))
-      return;
+    if (!(key < latest->first)) return;
     st.queued.erase(latest->first.second);
     st.queue.erase(latest);
   }
@@ -112,8 +109,7 @@ void admit(emitter_state& st, delivery d) {
 bool page_from_store(emitter_ptr self) {
   auto& st = self->state;
   auto cap = memory_cap(st);
-  if (st.queue.size() >= cap)
-    return true;
+  if (st.queue.size() >= cap) return true;
   auto wanted = cap - st.queue.size();
   auto skip = [&st](const std::string& id) { return is_known(st, id); };
   auto page = st.db->scan_due(st.kind, st.shard, wanted, skip);
@@ -122,8 +118,7 @@ bool page_from_store(emitter_ptr self) {
     return false;
   }
   auto exhausted = page->size() < wanted;
-  for (auto& d : *page)
-    admit(st, std::move(d));
+  for (auto& d : *page) admit(st, std::move(d));
   st.backlog = !exhausted;
   return true;
 }
@@ -136,8 +131,7 @@ void request_catch_up(emitter_ptr self);
 /// held tasks straight to their record, the rest in line for the sink.
 void take(emitter_ptr self, delivery_batch& batch) {
   auto& st = self->state;
-  if (batch.last <= st.frontier && batch.after < batch.last)
-    return; // all of it taken already
+  if (batch.last <= st.frontier && batch.after < batch.last) return; // all of it taken already
   auto n = st.first_segment + st.segments.size();
   st.segments.push_back(log_segment{batch.last, 1, 0}); // 1: none resolves it before the end
   auto overlap = batch.after < st.frontier;
@@ -145,8 +139,7 @@ void take(emitter_ptr self, delivery_batch& batch) {
   for (auto& d : batch.deliveries) {
     if (overlap && position_of(d.id, pos) && pos.sequence <= st.frontier)
       continue; // taken already, from the log
-    if (d.kind != st.kind)
-      continue;
+    if (d.kind != st.kind) continue;
     ++st.segments.back().outstanding;
     ++st.metrics->pending_depth;
     if (d.status == delivery_status::held) {
@@ -162,14 +155,12 @@ void take(emitter_ptr self, delivery_batch& batch) {
   if (st.dirty)
     schedule_flush(self, st.flush_pending); // the cursor moves past a stretch without deliveries
   // Memory full: ignore live batches until there is room, then read the log from the frontier.
-  if (st.fresh.size() >= memory_cap(st))
-    st.catching_up = true;
+  if (st.fresh.size() >= memory_cap(st)) st.catching_up = true;
 }
 
 void on_live_batch(emitter_ptr self, delivery_batch& batch) {
   auto& st = self->state;
-  if (st.catching_up)
-    return; // the log has them: read when catching up
+  if (st.catching_up) return; // the log has them: read when catching up
   if (batch.after > st.frontier) {
     // A gap: batches went to a matcher that stopped. The log has what they held.
     st.catching_up = true;
@@ -185,22 +176,20 @@ void arm_timer(emitter_ptr self, timestamp_ms now, bool retry_soon);
 /// Asks the matcher for the log past the frontier, when there is room and nobody asked yet.
 void request_catch_up(emitter_ptr self) {
   auto& st = self->state;
-  if (!st.catching_up || st.rederive_pending || !st.reader
-      || st.fresh.size() > memory_cap(st) / 2)
+  if (!st.catching_up || st.rederive_pending || !st.reader || st.fresh.size() > memory_cap(st) / 2)
     return;
   st.rederive_pending = true;
   auto from = st.frontier;
-  self->request(st.reader, st.config.request_timeout, rederive_atom::value, st.kind, from,
-                catch_up_events)
+  self
+    ->request(st.reader, st.config.request_timeout, rederive_atom::value, st.kind, from,
+              catch_up_events)
     .then(
       [self, from](delivery_batch& batch) {
         auto& st = self->state;
         st.rederive_pending = false;
-        if (from != st.frontier)
-          return; // the frontier moved meanwhile: this read is stale
+        if (from != st.frontier) return; // the frontier moved meanwhile: this read is stale
         take(self, batch);
-        if (batch.exhausted && st.fresh.size() < memory_cap(st))
-          st.catching_up = false;
+        if (batch.exhausted && st.fresh.size() < memory_cap(st)) st.catching_up = false;
         request_catch_up(self);
         pump(self);
       },
@@ -251,8 +240,7 @@ void on_sink_answer(emitter_ptr self, uint64_t send, const delivery_result_list&
                     const delivery_result& otherwise) {
   auto& st = self->state;
   auto i = st.in_flight.find(send);
-  if (i == st.in_flight.end())
-    return;
+  if (i == st.in_flight.end()) return;
   auto sent = std::move(i->second);
   st.in_flight.erase(i);
   prune_send_order(st);
@@ -268,8 +256,7 @@ void on_sink_answer(emitter_ptr self, uint64_t send, const delivery_result_list&
     if (!st.purged.empty() && st.purged.erase(d.id) > 0) {
       // Purged while at the sink: gone from the store, its answer changes nothing.
       st.busy.erase(d.id);
-      if (origin.fresh)
-        resolve(st, origin.segment, false);
+      if (origin.fresh) resolve(st, origin.segment, false);
       continue;
     }
     settle(st, d, r, now);
@@ -288,8 +275,7 @@ void on_sink_answer(emitter_ptr self, uint64_t send, const delivery_result_list&
       stage(self, delivery_outcome{origin.previous_due, true, std::move(d)});
     }
   }
-  if (st.dirty)
-    schedule_flush(self, st.flush_pending);
+  if (st.dirty) schedule_flush(self, st.flush_pending);
   request_catch_up(self);
   pump(self);
 }
@@ -300,14 +286,14 @@ void expire_sends(emitter_ptr self, timestamp_ms now) {
   prune_send_order(st);
   while (!st.send_order.empty()) {
     auto send = st.send_order.front();
-    if (st.in_flight.at(send).deadline > now)
-      return;
+    if (st.in_flight.at(send).deadline > now) return;
     static const auto reason = "sink: " + message_of(caf::make_error(caf::sec::request_timeout));
     on_sink_answer(self, send, {}, retry_later(reason));
   }
 }
 
-void send_to_sink(emitter_ptr self, delivery_list deliveries, std::vector<delivery_origin> origins) {
+void send_to_sink(emitter_ptr self, delivery_list deliveries,
+                  std::vector<delivery_origin> origins) {
   auto& st = self->state;
   auto send = ++st.sends;
   auto count = deliveries.size();
@@ -327,10 +313,10 @@ void send_to_sink(emitter_ptr self, delivery_list deliveries, std::vector<delive
         static const auto missing = retry_later("sink: no result for this delivery in its answer");
         on_sink_answer(self, send, r, missing);
       },
-          [self, send](const caf::error& err) {
-            // A dead sink is a transient failure like any other.
-            on_sink_answer(self, send, {}, retry_later("sink: " + message_of(err)));
-          });
+      [self, send](const caf::error& err) {
+        // A dead sink is a transient failure like any other.
+        on_sink_answer(self, send, {}, retry_later("sink: " + message_of(err)));
+      });
 }
 
 /// Arms a tick for the head's due time, a retry, a send deadline or the next sweep, whichever
@@ -343,12 +329,10 @@ void arm_timer(emitter_ptr self, timestamp_ms now, bool retry_soon) {
     due = std::min(due, std::max(st.queue.begin()->first.first, now + 1));
   if (retry_soon || !st.unwritten.empty() || (st.catching_up && !st.rederive_pending))
     due = std::min(due, now + storage_retry_ms);
-  if (st.dirty)
-    due = std::min(due, std::max(st.cursor_written_at + cursor_delay_ms, now + 1));
+  if (st.dirty) due = std::min(due, std::max(st.cursor_written_at + cursor_delay_ms, now + 1));
   if (!st.send_order.empty())
     due = std::min(due, std::max(st.in_flight.at(st.send_order.front()).deadline, now + 1));
-  if (st.timer_due != 0 && st.timer_due <= due)
-    return;
+  if (st.timer_due != 0 && st.timer_due <= due) return;
   auto delay = std::chrono::milliseconds{due - now};
   st.timer_due = due;
   st.timer_fires = std::chrono::steady_clock::now() + delay;
@@ -361,8 +345,7 @@ void pump(emitter_ptr self) {
   auto& st = self->state;
   auto readable = true;
   auto low = [&st] { return st.queue.size() <= low_watermark(st); };
-  if (st.backlog && low())
-    readable = page_from_store(self);
+  if (st.backlog && low()) readable = page_from_store(self);
   auto now = now_ms();
   auto cap = in_flight_cap(st);
   // Without a sink nothing is sent: deliveries wait (in the store or the log) for one. Nor while
@@ -389,11 +372,9 @@ void pump(emitter_ptr self) {
       batch.push_back(std::move(d));
       st.fresh.pop_front();
     }
-    if (batch.empty())
-      break;
+    if (batch.empty()) break;
     send_to_sink(self, std::move(batch), std::move(origins));
-    if (readable && st.backlog && low())
-      readable = page_from_store(self);
+    if (readable && st.backlog && low()) readable = page_from_store(self);
   }
   arm_timer(self, now, !readable);
 }
@@ -404,22 +385,19 @@ void pump(emitter_ptr self) {
 /// stay for the next attempt).
 bool write_unwritten(emitter_ptr self) {
   auto& st = self->state;
-  if (st.unwritten.empty() && !st.dirty)
-    return true;
+  if (st.unwritten.empty() && !st.dirty) return true;
   auto now = now_ms();
   if (st.unwritten.empty() && now - st.cursor_written_at < cursor_delay_ms)
     return true; // the timer writes it (arm_timer), unless an outcome takes it along first
   auto written = st.done;
   if (auto err = st.db->write_outcomes(st.kind, st.shard, st.unwritten,
                                        st.dirty ? &written : nullptr)) {
-    report_storage_failure(self, "writing " + std::to_string(st.unwritten.size())
-                                   + " delivery outcomes",
-                           err);
+    report_storage_failure(
+      self, "writing " + std::to_string(st.unwritten.size()) + " delivery outcomes", err);
     st.cursor_written_at = now + storage_retry_ms; // a cursor alone is tried again after that too
     return false;
   }
-  if (st.dirty)
-    st.cursor_written_at = now;
+  if (st.dirty) st.cursor_written_at = now;
   st.dirty = false;
   auto batch = std::move(st.unwritten);
   st.unwritten.clear();
@@ -452,8 +430,7 @@ void on_tick(emitter_ptr self) {
   auto& st = self->state;
   // Timers fire on the steady clock: only the awaited one (or a later one) clears `timer_due`, so
   // that a stale tick neither re-arms nor leaves the emitter without a timer.
-  if (std::chrono::steady_clock::now() >= st.timer_fires)
-    st.timer_due = 0;
+  if (std::chrono::steady_clock::now() >= st.timer_fires) st.timer_due = 0;
   auto now = now_ms();
   if (now >= st.next_sweep) {
     st.backlog = true; // finds records this emitter's memory does not know of
@@ -510,8 +487,7 @@ caf::result<uint32_t> on_adopt(emitter_ptr self, const delivery_list& deliveries
   auto& st = self->state;
   uint32_t adopted = 0;
   for (auto& d : deliveries) {
-    if (d.kind != st.kind)
-      continue;
+    if (d.kind != st.kind) continue;
     if (auto err = st.db->revive(d, st.shard)) {
       report_storage_failure(self, "recording delivery " + d.id, err);
       return make_error(error_code::server, "delivery " + d.id + ": " + message_of(err));
@@ -564,8 +540,7 @@ caf::result<uint32_t> on_purge(emitter_ptr self, const std::string& id) {
     report_storage_failure(self, "purging delivery " + id, existed.error());
     return make_error(error_code::server, "delivery " + id + ": " + message_of(existed.error()));
   }
-  if (*existed || was_waiting)
-    --st.metrics->pending_depth;
+  if (*existed || was_waiting) --st.metrics->pending_depth;
   if (!*existed && !was_waiting)
     return make_error(error_code::resource_unknown,
                       "delivery " + id + ": no delivery with this id");

@@ -63,8 +63,7 @@ struct emitter_state {
 
   /// What was at the sink when the emitter stopped is no longer in flight.
   ~emitter_state() {
-    if (metrics)
-      metrics->in_flight -= static_cast<int64_t>(in_flight_count);
+    if (metrics) metrics->in_flight -= static_cast<int64_t>(in_flight_count);
   }
 
   action_kind kind = action_kind::task;

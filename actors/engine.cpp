@@ -88,8 +88,7 @@ void replay_batch_of(self_ptr self, std::shared_ptr<replay_run> run, const deliv
   auto outstanding = std::make_shared<size_t>(dead.size());
   auto finish_one = [self, run, outstanding, last_batch](bool ok) {
     run->replayed += ok ? 1 : 0;
-    if (--*outstanding > 0)
-      return;
+    if (--*outstanding > 0) return;
     if (last_batch)
       run->rp.deliver(run->replayed);
     else
@@ -155,8 +154,7 @@ void adopt_rematched(self_ptr self, caf::typed_response_promise<uint32_t> rp,
     auto index = emitter_index(d.kind, shard_of(d.event_type, shards), shards);
     auto i = std::find_if(by_emitter.begin(), by_emitter.end(),
                           [&](const auto& x) { return x.first == index; });
-    if (i == by_emitter.end())
-      i = by_emitter.insert(by_emitter.end(), {index, {}});
+    if (i == by_emitter.end()) i = by_emitter.insert(by_emitter.end(), {index, {}});
     i->second.push_back(std::move(d));
   }
   if (by_emitter.empty()) {
@@ -169,12 +167,10 @@ void adopt_rematched(self_ptr self, caf::typed_response_promise<uint32_t> rp,
       .then(
         [run, finish](uint32_t n) mutable {
           run->adopted += n;
-          if (--run->outstanding == 0 && !run->failed)
-            finish();
+          if (--run->outstanding == 0 && !run->failed) finish();
         },
         [run, rp](caf::error& err) mutable {
-          if (!std::exchange(run->failed, true))
-            rp.deliver(err);
+          if (!std::exchange(run->failed, true)) rp.deliver(err);
         });
 }
 
@@ -184,21 +180,19 @@ caf::typed_response_promise<uint32_t> rematch(self_ptr self, const std::string& 
   auto rp = self->make_response_promise<uint32_t>();
   auto& st = self->state;
   self
-    ->request(next_reader(st), caf::infinite, rematch_atom::value, event_id,
-              st.task_sink_schedules)
-    .then(
-      [self, rp, event_id](delivery_list& made) {
-        adopt_rematched(self, rp, event_id, std::move(made));
-      },
-      [rp](caf::error& err) mutable { rp.deliver(err); });
+    ->request(next_reader(st), caf::infinite, rematch_atom::value, event_id, st.task_sink_schedules)
+    .then([self, rp,
+           event_id](delivery_list& made) { adopt_rematched(self, rp, event_id, std::move(made)); },
+          [rp](caf::error& err) mutable { rp.deliver(err); });
   return rp;
 }
 
 } // namespace
 
-engine_internal_actor::behavior_type
-engine(self_ptr self, engine_config config, store_ptr db, metrics_ptr metrics, ingest_actor ingest,
-       directory_actor directory, emitter_list emitters, bool task_sink_schedules) {
+engine_internal_actor::behavior_type engine(self_ptr self, engine_config config, store_ptr db,
+                                            metrics_ptr metrics, ingest_actor ingest,
+                                            directory_actor directory, emitter_list emitters,
+                                            bool task_sink_schedules) {
   auto& st = self->state;
   st.config = std::move(config);
   st.db = std::move(db);
@@ -211,9 +205,7 @@ engine(self_ptr self, engine_config config, store_ptr db, metrics_ptr metrics, i
   self->set_down_handler(
     [self](const caf::down_msg& msg) { replace_helper(self, msg.source, msg.reason); });
   return {
-    [self](publish_atom a, const event& x) {
-      return self->delegate(self->state.ingest, a, x);
-    },
+    [self](publish_atom a, const event& x) { return self->delegate(self->state.ingest, a, x); },
     [self](publish_atom a, const event_list& x) {
       return self->delegate(self->state.ingest, a, x);
     },
@@ -253,8 +245,7 @@ engine(self_ptr self, engine_config config, store_ptr db, metrics_ptr metrics, i
     [self](replay_atom, const std::string& id) -> caf::result<delivery> {
       auto& st = self->state;
       auto dead = st.db->get_dead_letter(id);
-      if (!dead)
-        return dead.error();
+      if (!dead) return dead.error();
       if (!*dead)
         return make_error(error_code::resource_unknown,
                           "delivery " + id + ": no dead letter with this id");
@@ -264,29 +255,24 @@ engine(self_ptr self, engine_config config, store_ptr db, metrics_ptr metrics, i
     [self](purge_atom, const std::string& id) -> caf::result<uint32_t> {
       auto& st = self->state;
       auto waiting = st.db->get_waiting(id);
-      if (!waiting)
-        return waiting.error();
+      if (!waiting) return waiting.error();
       if (*waiting) // its emitter owns it while it waits
         return self->delegate(emitter_of(st, **waiting), purge_atom::value, id);
       auto purged = st.db->purge(id);
-      if (!purged)
-        return purged.error();
-      if (!*purged)
-        return unknown_delivery(id);
+      if (!purged) return purged.error();
+      if (!*purged) return unknown_delivery(id);
       return uint32_t{1};
     },
     [self](rematch_atom, const std::string& event_id) { return rematch(self, event_id); },
     [self](discard_atom, const std::string& event_id) -> caf::result<uint32_t> {
       auto& st = self->state;
       auto found = st.db->find_set_aside(event_id);
-      if (!found)
-        return found.error();
+      if (!found) return found.error();
       if (!*found || (*found)->replayed_at != 0)
         return make_error(error_code::resource_unknown, "event " + event_id + " is not set aside");
       auto e = std::move(**found);
       e.replayed_at = now_ms();
-      if (auto err = st.db->set_aside(e))
-        return err;
+      if (auto err = st.db->set_aside(e)) return err;
       std::cerr << "[engine] discarded set-aside event " << event_id
                 << " (its position stays without deliveries)\n";
       return uint32_t{1};

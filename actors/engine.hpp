@@ -21,8 +21,8 @@ struct engine_state {
   metrics_ptr metrics;
   ingest_actor ingest;
   directory_actor directory;
-  emitter_list emitters; // index `emitter_index(kind, shard, shards)`
-  caf::actor supervisor; // held so that it lives as long as the facade
+  emitter_list emitters;             // index `emitter_index(kind, shard, shards)`
+  caf::actor supervisor;             // held so that it lives as long as the facade
   std::vector<reader_actor> readers; // delegated to round robin; respawned when one stops
   size_t next_reader = 0;
   prober_actor prober;

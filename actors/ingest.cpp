@@ -16,7 +16,6 @@ namespace {
 
 using self_ptr = ingest_actor::stateful_pointer<ingest_state>;
 
-
 /// Asks for a flush: at once when the batch is full (whatever is queued behind it forms the next
 /// one), else once per mailbox drain.
 void flush_soon(self_ptr self) {
@@ -33,12 +32,10 @@ void flush_soon(self_ptr self) {
 /// Refuses an event whose deliveries, at the number of actions its type has now, would exceed
 /// `dispatch.limits.delivery-bytes-per-event`: each delivers the whole event.
 caf::error check_fan_out(const ingest_state& st, const event& ev) {
-  if (!st.fan_out)
-    return {};
+  if (!st.fan_out) return {};
   auto actions = st.fan_out->actions_of(ev.type);
   auto bytes = actions * (ev.content.size() + ev.type.size() + 64);
-  if (bytes <= st.config.max_delivery_bytes_per_event)
-    return {};
+  if (bytes <= st.config.max_delivery_bytes_per_event) return {};
   return make_error(error_code::field_format,
                     "content: " + std::to_string(ev.content.size()) + " bytes to "
                       + std::to_string(actions) + " actions of event type '" + ev.type + "' is "
@@ -50,8 +47,7 @@ caf::error check_fan_out(const ingest_state& st, const event& ev) {
 /// Events written and routed, not yet consumed by a matcher.
 uint64_t unmatched(const ingest_state& st) {
   uint64_t total = 0;
-  for (auto& shard : st.routing)
-    total += shard.unmatched;
+  for (auto& shard : st.routing) total += shard.unmatched;
   return total;
 }
 
@@ -89,8 +85,7 @@ waiting_publisher admit(self_ptr self, const event_list& events) {
       st.client_ids.push_back(st.buffer.size());
       ev.id = normalize_id(ev.id);
     }
-    if (ev.creation_timestamp == 0)
-      ev.creation_timestamp = now;
+    if (ev.creation_timestamp == 0) ev.creation_timestamp = now;
     st.buffer_bytes += ev.content.size() + ev.type.size() + 64;
     pub.slots.emplace_back(i, st.buffer.size());
     st.buffer.push_back(std::move(ev));
@@ -145,9 +140,7 @@ void route(self_ptr self, uint32_t shard, logged_event_list events) {
   // events move into the message: no copy is kept. A matcher that went down before consuming
   // them leaves them to the emitters, which read the log past their cursors when their new
   // matcher is announced.
-  auto done = [self, shard, generation, count] {
-    matched(self->state, shard, generation, count);
-  };
+  auto done = [self, shard, generation, count] { matched(self->state, shard, generation, count); };
   self->request(st.matchers[shard], caf::infinite, route_atom::value, std::move(events))
     .then([done](uint64_t) { done(); }, [done](const caf::error&) { done(); });
 }
@@ -157,8 +150,7 @@ void route(self_ptr self, uint32_t shard, logged_event_list events) {
 void replace_matchers(self_ptr self, const matcher_list& matchers) {
   auto& st = self->state;
   for (uint32_t shard = 0; shard < st.routing.size() && shard < matchers.size(); ++shard) {
-    if (shard < st.matchers.size() && st.matchers[shard] == matchers[shard])
-      continue;
+    if (shard < st.matchers.size() && st.matchers[shard] == matchers[shard]) continue;
     auto& routing = st.routing[shard];
     matched(st, shard, routing.generation, routing.unmatched);
     ++routing.generation;
@@ -170,8 +162,7 @@ void replace_matchers(self_ptr self, const matcher_list& matchers) {
 void flush(self_ptr self) {
   auto& st = self->state;
   st.flush_pending = false;
-  if (st.buffer.empty())
-    return;
+  if (st.buffer.empty()) return;
   auto batch = std::move(st.buffer);
   auto publishers = std::move(st.waiting);
   auto client_ids = std::move(st.client_ids);
@@ -187,8 +178,7 @@ void flush(self_ptr self) {
   // generated is new by construction: only the ids publishers chose are looked up.
   std::vector<std::string> ids;
   ids.reserve(client_ids.size());
-  for (auto i : client_ids)
-    ids.push_back(batch[i].id);
+  for (auto i : client_ids) ids.push_back(batch[i].id);
   std::vector<publish_outcome> results(batch.size());
   std::vector<accepted_event> fresh;
   fresh.reserve(batch.size());
@@ -196,7 +186,7 @@ void flush(self_ptr self) {
   auto seen = ids.empty() ? caf::expected<seen_list>{seen_list{}}
                           : st.db->find_seen(ids, st.config.seen_days, now);
   caf::error failure = seen ? caf::error{} : seen.error();
-  std::vector<bool> stored_before(batch.size(), false); // keeps its answer whatever happens
+  std::vector<bool> stored_before(batch.size(), false);   // keeps its answer whatever happens
   std::unordered_map<std::string, size_t> first_in_batch; // publisher-chosen id -> its index
   size_t k = 0; // the next of `client_ids` (ascending), and its slot in `seen`
   for (size_t i = 0; i < batch.size() && !failure; ++i) {
@@ -218,51 +208,42 @@ void flush(self_ptr self) {
     }
     auto shard = shard_of(batch[i].type, st.db->shards());
     auto sequence = st.next_sequence++;
-    if (!chosen)
-      batch[i].id = event_id_at(shard, sequence);
+    if (!chosen) batch[i].id = event_id_at(shard, sequence);
     // The answer gets a copy; the write and the route take the event itself.
     res.stored = batch[i];
     fresh.push_back(accepted_event{shard, sequence, std::move(batch[i]), chosen});
   }
-  if (!failure && !fresh.empty())
-    failure = st.db->accept_events(fresh, now);
+  if (!failure && !fresh.empty()) failure = st.db->accept_events(fresh, now);
   if (failure) {
     st.metrics->storage_ok = false;
-    auto why = make_error(error_code::unavailable,
-                          "unavailable: the event could not be stored (" + message_of(failure)
-                            + "); nothing was accepted");
+    auto why = make_error(error_code::unavailable, "unavailable: the event could not be stored ("
+                                                     + message_of(failure)
+                                                     + "); nothing was accepted");
     // Only a duplicate of an event stored earlier keeps its answer; the rest was not written.
     // (An accepted event was moved out of `batch`: its answer holds it.)
     for (size_t i = 0; i < results.size(); ++i)
       if (!stored_before[i])
-        results[i] = rejection(results[i].duplicate || results[i].stored.id.empty()
-                                 ? batch[i]
-                                 : results[i].stored,
-                               why);
+        results[i] = rejection(
+          results[i].duplicate || results[i].stored.id.empty() ? batch[i] : results[i].stored, why);
     st.metrics->rejected.fetch_add(fresh.size(), std::memory_order_relaxed);
     fresh.clear();
   } else {
     st.metrics->storage_ok = true;
   }
   size_t duplicates = 0;
-  for (auto& r : results)
-    duplicates += r.duplicate ? 1 : 0;
+  for (auto& r : results) duplicates += r.duplicate ? 1 : 0;
   st.metrics->duplicates.fetch_add(duplicates, std::memory_order_relaxed);
   st.metrics->accepted.fetch_add(fresh.size(), std::memory_order_relaxed);
-  st.metrics->inbox_depth.fetch_add(static_cast<int64_t>(fresh.size()),
-                                    std::memory_order_relaxed);
+  st.metrics->inbox_depth.fetch_add(static_cast<int64_t>(fresh.size()), std::memory_order_relaxed);
   for (auto& pub : publishers) {
-    for (auto [out_index, buf_index] : pub.slots)
-      pub.outcomes[out_index] = results[buf_index];
+    for (auto [out_index, buf_index] : pub.slots) pub.outcomes[out_index] = results[buf_index];
     answer(pub);
   }
   // Route after the write: matchers only ever see durable events.
   std::vector<logged_event_list> by_shard(st.db->shards());
-  for (auto& x : fresh)
-    by_shard[x.shard].push_back(logged_event{x.sequence, std::move(x.event)});
+  for (auto& x : fresh) by_shard[x.shard].push_back(logged_event{x.sequence, std::move(x.event)});
   for (uint32_t shard = 0; shard < by_shard.size(); ++shard)
-    if (!by_shard[shard].empty())
-      route(self, shard, std::move(by_shard[shard]));
+    if (!by_shard[shard].empty()) route(self, shard, std::move(by_shard[shard]));
 }
 
 } // namespace

@@ -34,9 +34,9 @@ struct ingest_state {
   metrics_ptr metrics;
   matcher_list matchers;
 
-  std::vector<event> buffer;              // validated events waiting for the next write
-  std::vector<size_t> client_ids;         // the indexes in `buffer` of events whose id the
-                                          // publisher chose: only those can be duplicates
+  std::vector<event> buffer;      // validated events waiting for the next write
+  std::vector<size_t> client_ids; // the indexes in `buffer` of events whose id the
+                                  // publisher chose: only those can be duplicates
   size_t buffer_bytes = 0;
   std::vector<waiting_publisher> waiting; // the publishers of `buffer`
   bool flush_pending = false;             // a `flush` is queued in our own mailbox

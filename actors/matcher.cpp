@@ -14,14 +14,10 @@ using self_ptr = matcher_actor::stateful_pointer<matcher_state>;
 
 /// Records changes from the next sequence on, then applies them; an error leaves both unchanged.
 caf::error apply_versions(matcher_state& st, std::vector<dispatcher_version> versions) {
-  if (versions.empty())
-    return caf::none;
-  for (auto& v : versions)
-    v.from = st.last_sequence + 1;
-  if (auto err = st.db->write_dispatcher_versions(st.shard, versions))
-    return err;
-  for (auto& v : versions)
-    st.timeline.apply(v.from, v.id, v.value ? &*v.value : nullptr);
+  if (versions.empty()) return caf::none;
+  for (auto& v : versions) v.from = st.last_sequence + 1;
+  if (auto err = st.db->write_dispatcher_versions(st.shard, versions)) return err;
+  for (auto& v : versions) st.timeline.apply(v.from, v.id, v.value ? &*v.value : nullptr);
   return caf::none;
 }
 
@@ -32,24 +28,21 @@ void load_dispatchers(matcher_state& st) {
   if (!versions)
     throw std::runtime_error("matcher: cannot load dispatcher versions: "
                              + message_of(versions.error()));
-  for (auto& v : *versions)
-    st.timeline.apply(v.from, v.id, v.value ? &*v.value : nullptr);
+  for (auto& v : *versions) st.timeline.apply(v.from, v.id, v.value ? &*v.value : nullptr);
   auto all = st.db->load_dispatchers();
   if (!all)
     throw std::runtime_error("matcher: cannot load dispatchers: " + message_of(all.error()));
   std::vector<dispatcher_version> changes;
   std::unordered_map<std::string, bool> in_set;
   for (auto& d : *all) {
-    if (shard_of(d.event_type, st.db->shards()) != st.shard)
-      continue;
+    if (shard_of(d.event_type, st.db->shards()) != st.shard) continue;
     in_set.emplace(d.id, true);
     auto* now = st.timeline.current(d.id);
     if (now == nullptr || now->version != d.version)
       changes.push_back(dispatcher_version{0, d.id, d});
   }
   for (auto* d : st.timeline.all_current())
-    if (in_set.count(d->id) == 0)
-      changes.push_back(dispatcher_version{0, d->id, caf::none});
+    if (in_set.count(d->id) == 0) changes.push_back(dispatcher_version{0, d->id, caf::none});
   if (auto err = apply_versions(st, std::move(changes)))
     throw std::runtime_error("matcher: cannot record dispatcher versions: " + message_of(err));
 }
@@ -67,12 +60,10 @@ uint64_t missed_before(matcher_state& st, uint64_t first) {
       return first - 1;
     }
     for (auto& in : *page) {
-      if (in.sequence >= first)
-        return missed;
+      if (in.sequence >= first) return missed;
       missed = in.sequence;
     }
-    if (page->size() < step)
-      return missed;
+    if (page->size() < step) return missed;
     after = page->back().sequence;
   }
 }
@@ -116,8 +107,7 @@ uint64_t consume(self_ptr self, const logged_event_list& events) {
   size_t consumed = 0;
   for (auto& in : events) {
     // An event the log held when this matcher started: the emitters catch up to it themselves.
-    if (in.sequence <= st.last_sequence)
-      continue;
+    if (in.sequence <= st.last_sequence) continue;
     auto failed = derive_deliveries(st.timeline.at(in.event.type, in.sequence), st.shard,
                                     in.sequence, in.event, st.task_sink_schedules,
                                     &tasks.deliveries, &mails.deliveries);
@@ -131,8 +121,7 @@ uint64_t consume(self_ptr self, const logged_event_list& events) {
     ++consumed;
   }
   st.metrics->matched.fetch_add(events.size(), std::memory_order_relaxed);
-  if (consumed == 0)
-    return events.size();
+  if (consumed == 0) return events.size();
   st.metrics->deliveries_created.fetch_add(tasks.deliveries.size() + mails.deliveries.size(),
                                            std::memory_order_relaxed);
   tasks.last = mails.last = st.last_sequence;
@@ -147,15 +136,13 @@ caf::result<delivery_batch> rederive(self_ptr self, action_kind kind, uint64_t a
                                      uint32_t max_events) {
   auto& st = self->state;
   auto page = st.db->scan_log(st.shard, after, std::max<uint32_t>(max_events, 1));
-  if (!page)
-    return page.error();
+  if (!page) return page.error();
   delivery_batch batch;
   batch.after = after;
   batch.last = page->empty() ? after : page->back().sequence;
   batch.exhausted = page->size() < std::max<uint32_t>(max_events, 1);
   auto set_aside_before = st.db->set_aside_sequences(st.shard, after, batch.last);
-  if (!set_aside_before)
-    return set_aside_before.error();
+  if (!set_aside_before) return set_aside_before.error();
   delivery_list derived;
   for (auto& in : *page) {
     if (std::binary_search(set_aside_before->begin(), set_aside_before->end(), in.sequence))
@@ -170,29 +157,24 @@ caf::result<delivery_batch> rederive(self_ptr self, action_kind kind, uint64_t a
       continue;
     }
     for (auto& d : both)
-      if (d.kind == kind)
-        derived.push_back(std::move(d));
+      if (d.kind == kind) derived.push_back(std::move(d));
   }
   std::vector<std::string> ids;
   ids.reserve(derived.size());
-  for (auto& d : derived)
-    ids.push_back(d.id);
+  for (auto& d : derived) ids.push_back(d.id);
   auto recorded = st.db->has_record(ids);
-  if (!recorded)
-    return recorded.error();
+  if (!recorded) return recorded.error();
   batch.deliveries.reserve(derived.size());
   for (size_t i = 0; i < derived.size(); ++i)
-    if (!(*recorded)[i])
-      batch.deliveries.push_back(std::move(derived[i]));
+    if (!(*recorded)[i]) batch.deliveries.push_back(std::move(derived[i]));
   return batch;
 }
 
 } // namespace
 
 matcher_actor::behavior_type matcher(self_ptr self, uint32_t shard, engine_config config,
-                                     store_ptr db, metrics_ptr metrics,
-                                     emitter_actor task_emitter, emitter_actor mail_emitter,
-                                     bool task_sink_schedules) {
+                                     store_ptr db, metrics_ptr metrics, emitter_actor task_emitter,
+                                     emitter_actor mail_emitter, bool task_sink_schedules) {
   auto& st = self->state;
   st.shard = shard;
   st.config = std::move(config);
@@ -210,23 +192,18 @@ matcher_actor::behavior_type matcher(self_ptr self, uint32_t shard, engine_confi
     [self](route_atom, const logged_event_list& events) { return consume(self, events); },
     [self](install_atom, const dispatcher& d) -> caf::result<uint64_t> {
       auto& st = self->state;
-      if (auto removed = st.removed.removal_covering(d.id, d.version))
-        return removed;
+      if (auto removed = st.removed.removal_covering(d.id, d.version)) return removed;
       auto* current = st.timeline.current(d.id);
-      if (current != nullptr && current->version >= d.version)
-        return current->version;
-      if (auto err = apply_versions(st, {dispatcher_version{0, d.id, d}}))
-        return err;
+      if (current != nullptr && current->version >= d.version) return current->version;
+      if (auto err = apply_versions(st, {dispatcher_version{0, d.id, d}})) return err;
       return d.version;
     },
     [self](uninstall_atom, const std::string& id, uint64_t version) -> caf::result<uint64_t> {
       auto& st = self->state;
       auto* current = st.timeline.current(id);
-      if (current != nullptr && current->version > version)
-        return current->version;
+      if (current != nullptr && current->version > version) return current->version;
       if (current != nullptr)
-        if (auto err = apply_versions(st, {dispatcher_version{0, id, caf::none}}))
-          return err;
+        if (auto err = apply_versions(st, {dispatcher_version{0, id, caf::none}})) return err;
       st.removed.record(id, version);
       return version;
     },

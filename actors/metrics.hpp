@@ -23,11 +23,11 @@ struct engine_metrics {
   std::atomic<uint64_t> replayed{0};
   std::atomic<uint64_t> restarts{0};
   std::atomic<uint64_t> storage_probes{0}; // synced probe writes of the health check
-  std::atomic<int64_t> inbox_depth{0};   // accepted, not yet matched
-  std::atomic<int64_t> pending_depth{0}; // deliveries waiting, all kinds
-  std::atomic<int64_t> in_flight{0};     // deliveries at a sink
-  std::atomic<bool> storage_ok{true};    // false after a failed write, until a probe succeeds
-  latency_recorder delivery_latency;     // match -> delivered
+  std::atomic<int64_t> inbox_depth{0};     // accepted, not yet matched
+  std::atomic<int64_t> pending_depth{0};   // deliveries waiting, all kinds
+  std::atomic<int64_t> in_flight{0};       // deliveries at a sink
+  std::atomic<bool> storage_ok{true};      // false after a failed write, until a probe succeeds
+  latency_recorder delivery_latency;       // match -> delivered
 
   engine_stats snapshot() const;
 };

@@ -23,8 +23,7 @@ namespace {
 /// A read's answer: the page, or why there is none.
 template <class Page>
 caf::result<Page> answer(caf::expected<Page> page) {
-  if (!page)
-    return page.error();
+  if (!page) return page.error();
   return std::move(*page);
 }
 
@@ -35,45 +34,37 @@ caf::result<Page> answer(caf::expected<Page> page) {
 template <class T, class ForEach, class Id, class Render>
 caf::expected<std::pair<page_info, std::vector<T>>>
 read_page(const query& q, uint32_t max_limit, ForEach for_each, Id id_of, Render render) {
-  if (auto err = validate(q))
-    return err;
+  if (auto err = validate(q)) return err;
   page_info info;
   info.offset = q.offset;
   info.limit = std::min(q.limit, max_limit);
   std::vector<T> window;
   // Sorted: only the records that can still be on the page are kept (a bounded heap).
   std::optional<sorted_window> sorted;
-  if (!q.sort.empty())
-    sorted.emplace(q, max_limit);
+  if (!q.sort.empty()) sorted.emplace(q, max_limit);
   std::unordered_map<std::string, T> kept;
   std::unordered_set<std::string> visited; // a record met twice counts once
   auto err = for_each([&](const T& x) {
     auto id = id_of(x);
-    if (!visited.insert(id).second)
-      return true;
+    if (!visited.insert(id).second) return true;
     auto json = render(x);
-    if (!matches(q.where, json))
-      return true;
+    if (!matches(q.where, json)) return true;
     if (q.sort.empty()) {
-      if (info.total >= q.offset && window.size() < info.limit)
-        window.push_back(x);
+      if (info.total >= q.offset && window.size() < info.limit) window.push_back(x);
       ++info.total;
     } else {
       ++info.total;
       auto dropped = sorted->offer(id, json);
       if (dropped != id) {
         kept.emplace(std::move(id), x);
-        if (!dropped.empty())
-          kept.erase(dropped);
+        if (!dropped.empty()) kept.erase(dropped);
       }
     }
     return true;
   });
-  if (err)
-    return err;
+  if (err) return err;
   if (sorted)
-    for (auto& key : sorted->page())
-      window.push_back(std::move(kept.at(key)));
+    for (auto& key : sorted->page()) window.push_back(std::move(kept.at(key)));
   return std::make_pair(info, std::move(window));
 }
 
@@ -81,11 +72,9 @@ read_page(const query& q, uint32_t max_limit, ForEach for_each, Id id_of, Render
 caf::expected<delivery_page> list_deliveries(const store_ptr& db, const query& q,
                                              uint32_t max_limit) {
   auto page = read_page<delivery>(
-    q, max_limit,
-    [&](auto visit) { return db->for_each_delivery(visit, scope_of(q.where)); },
+    q, max_limit, [&](auto visit) { return db->for_each_delivery(visit, scope_of(q.where)); },
     [](const delivery& d) { return d.id; }, [](const delivery& d) { return to_json(d); });
-  if (!page)
-    return page.error();
+  if (!page) return page.error();
   return delivery_page{page->first, std::move(page->second)};
 }
 
@@ -93,11 +82,9 @@ caf::expected<delivery_page> list_deliveries(const store_ptr& db, const query& q
 template <class Record>
 caf::expected<json_page>
 json_page_of(caf::expected<std::pair<page_info, std::vector<Record>>> page) {
-  if (!page)
-    return page.error();
+  if (!page) return page.error();
   json_page result{page->first, {}};
-  for (auto& r : page->second)
-    result.data.push_back(std::move(r.json));
+  for (auto& r : page->second) result.data.push_back(std::move(r.json));
   return result;
 }
 
@@ -137,8 +124,9 @@ std::string set_aside_json(const set_aside_event& e) {
 /// deliveries.
 caf::expected<json_page> list_events(const store_ptr& db, const query& q, uint32_t max_limit) {
   auto for_each = [&](auto visit) -> caf::error {
-    if (auto err = db->for_each_unfinished_event(
-          [&](const event& ev) { return visit(held_event{ev.id, to_json(ev)}); }))
+    if (auto err = db->for_each_unfinished_event([&](const event& ev) {
+          return visit(held_event{ev.id, to_json(ev)});
+        }))
       return err;
     if (auto err = db->for_each_set_aside([&](const set_aside_event& e) {
           // A replayed one is listed through its deliveries while they wait.
@@ -147,7 +135,8 @@ caf::expected<json_page> list_events(const store_ptr& db, const query& q, uint32
       return err;
     return db->for_each_waiting([&](const delivery& d) {
       auto& text = d.kind == action_kind::task ? d.task.data : d.mail.content;
-      auto json = text.composed() ? std::string{text.event_part()} : embedded_event_json(text.str());
+      auto json = text.composed() ? std::string{text.event_part()}
+                                  : embedded_event_json(text.str());
       return json.empty() || visit(held_event{d.event_id, std::move(json)});
     });
   };
@@ -163,19 +152,17 @@ caf::expected<json_page> list_events(const store_ptr& db, const query& q, uint32
 caf::expected<delivery_list> rematch(const store_ptr& db, const std::string& event_id,
                                      bool task_sink_schedules) {
   auto found = db->find_set_aside(event_id);
-  if (!found)
-    return found.error();
+  if (!found) return found.error();
   if (!*found || (*found)->replayed_at != 0)
     return make_error(error_code::resource_unknown,
-                      "event " + event_id + " is not set aside (GET /events/v1/ lists those that are)");
+                      "event " + event_id
+                        + " is not set aside (GET /events/v1/ lists those that are)");
   auto& e = **found;
   auto all = db->load_dispatchers();
-  if (!all)
-    return all.error();
+  if (!all) return all.error();
   dispatcher_timeline now;
   for (auto& d : *all)
-    if (d.event_type == e.event.type)
-      now.apply(0, d.id, &d);
+    if (d.event_type == e.event.type) now.apply(0, d.id, &d);
   delivery_list made;
   if (auto failed = derive_deliveries(now.at(e.event.type, e.sequence), e.shard, e.sequence,
                                       e.event, task_sink_schedules, &made, &made))
@@ -184,8 +171,7 @@ caf::expected<delivery_list> rematch(const store_ptr& db, const std::string& eve
   auto when = now_ms();
   for (auto& d : made) {
     d.created = when;
-    if (d.status != delivery_status::held || d.next_attempt < when)
-      d.next_attempt = when;
+    if (d.status != delivery_status::held || d.next_attempt < when) d.next_attempt = when;
   }
   return made;
 }
@@ -193,24 +179,21 @@ caf::expected<delivery_list> rematch(const store_ptr& db, const std::string& eve
 /// Up to `max` dead letters matching `q`, in id order after `after`.
 caf::expected<delivery_list> dead_letters(const store_ptr& db, const query& q,
                                           const std::string& after, uint32_t max) {
-  if (auto err = validate(q))
-    return err;
+  if (auto err = validate(q)) return err;
   delivery_list dead;
-  if (max == 0)
-    return dead;
+  if (max == 0) return dead;
   auto err = db->for_each_dead_letter(after, [&](const delivery& d) {
-    if (matches(q.where, to_json(d)))
-      dead.push_back(d);
+    if (matches(q.where, to_json(d))) dead.push_back(d);
     return dead.size() < max;
   });
-  if (err)
-    return err;
+  if (err) return err;
   return dead;
 }
 
 } // namespace
 
-reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> self, store_ptr db) {
+reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> self,
+                                   store_ptr db) {
   self->state.db = std::move(db);
   return {
     [self](deliveries_atom, const query& q) {

@@ -10,8 +10,7 @@ namespace dispatch {
 
 caf::expected<engine_actor> spawn_engine(caf::actor_system& sys, const engine_config& config,
                                          engine_sinks sinks) {
-  if (auto err = validate(config))
-    return err;
+  if (auto err = validate(config)) return err;
   store_options opts;
   opts.data_dir = config.data_dir;
   opts.shards = config.shards;
@@ -21,8 +20,7 @@ caf::expected<engine_actor> spawn_engine(caf::actor_system& sys, const engine_co
   opts.write_buffer_bytes = config.write_buffer_bytes;
   opts.max_open_files = config.max_open_files;
   auto db = store::open(opts);
-  if (!db)
-    return db.error();
+  if (!db) return db.error();
   engine_parts parts;
   parts.config = config;
   parts.db = *db;

@@ -24,8 +24,7 @@ using self_ptr = caf::stateful_actor<supervisor_state>*;
 /// scheduler cannot drive detached actors).
 template <class F, class... Ts>
 auto spawn_role(caf::actor_system& sys, bool detached, F fun, Ts&&... xs) {
-  if (detached)
-    return sys.spawn<caf::detached>(fun, std::forward<Ts>(xs)...);
+  if (detached) return sys.spawn<caf::detached>(fun, std::forward<Ts>(xs)...);
   return sys.spawn(fun, std::forward<Ts>(xs)...);
 }
 
@@ -41,8 +40,8 @@ emitter_actor& emitter_of(engine_parts& p, action_kind kind, uint32_t shard) {
 
 matcher_actor spawn_matcher(caf::actor_system& sys, engine_parts& p, uint32_t shard) {
   return spawn_role(sys, p.config.detached, matcher, shard, p.config, p.db, p.metrics,
-                    emitter_of(p, action_kind::task, shard), emitter_of(p, action_kind::mail, shard),
-                    p.task_sink.schedules_tasks);
+                    emitter_of(p, action_kind::task, shard),
+                    emitter_of(p, action_kind::mail, shard), p.task_sink.schedules_tasks);
 }
 
 ingest_actor spawn_ingest(caf::actor_system& sys, engine_parts& p) {
@@ -70,12 +69,9 @@ void stop_all(const engine_parts& p) {
   auto reason = caf::exit_reason::user_shutdown;
   caf::anon_send_exit(p.ingest, reason);
   caf::anon_send_exit(p.directory, reason);
-  for (auto& m : p.matchers)
-    caf::anon_send_exit(m, reason);
-  for (auto& e : p.emitters)
-    caf::anon_send_exit(e, reason);
-  for (auto& s : p.owned_sinks)
-    caf::anon_send_exit(s, reason);
+  for (auto& m : p.matchers) caf::anon_send_exit(m, reason);
+  for (auto& e : p.emitters) caf::anon_send_exit(e, reason);
+  for (auto& s : p.owned_sinks) caf::anon_send_exit(s, reason);
   caf::anon_send_exit(p.engine, reason);
 }
 
@@ -83,10 +79,8 @@ void monitor_all(self_ptr self) {
   auto& p = *self->state.parts;
   self->monitor(p.ingest);
   self->monitor(p.directory);
-  for (auto& m : p.matchers)
-    self->monitor(m);
-  for (auto& e : p.emitters)
-    self->monitor(e);
+  for (auto& m : p.matchers) self->monitor(m);
+  for (auto& e : p.emitters) self->monitor(e);
 }
 
 bool within_budget(self_ptr self) {
@@ -95,10 +89,8 @@ bool within_budget(self_ptr self) {
   auto window = std::chrono::duration_cast<std::chrono::milliseconds>(
                   st.parts->config.restart_window)
                   .count();
-  while (!st.restarts.empty() && st.restarts.front() < now - window)
-    st.restarts.pop_front();
-  if (st.restarts.size() >= st.parts->config.restart_limit)
-    return false;
+  while (!st.restarts.empty() && st.restarts.front() < now - window) st.restarts.pop_front();
+  if (st.restarts.size() >= st.parts->config.restart_limit) return false;
   st.restarts.push_back(now);
   return true;
 }
@@ -108,8 +100,7 @@ std::string restart(self_ptr self, const caf::actor_addr& who) {
   auto& p = *self->state.parts;
   auto& sys = self->system();
   for (uint32_t shard = 0; shard < p.matchers.size(); ++shard) {
-    if (p.matchers[shard].address() != who)
-      continue;
+    if (p.matchers[shard].address() != who) continue;
     p.matchers[shard] = spawn_matcher(sys, p, shard);
     self->monitor(p.matchers[shard]);
     self->send(p.ingest, handles_atom::value, p.matchers);
@@ -120,8 +111,7 @@ std::string restart(self_ptr self, const caf::actor_addr& who) {
   for (uint32_t shard = 0; shard < p.matchers.size(); ++shard)
     for (auto kind : {action_kind::task, action_kind::mail}) {
       auto& slot = emitter_of(p, kind, shard);
-      if (slot.address() != who)
-        continue;
+      if (slot.address() != who) continue;
       slot = spawn_emitter(sys, p, kind, shard);
       self->monitor(slot);
       self->send(p.matchers[shard], handles_atom::value, emitter_of(p, action_kind::task, shard),
@@ -136,8 +126,7 @@ std::string restart(self_ptr self, const caf::actor_addr& who) {
     tell_engine(p);
     // Events the old ingest wrote but did not route are in the log only: every emitter reads
     // the log past what it has.
-    for (uint32_t shard = 0; shard < p.matchers.size(); ++shard)
-      tell_emitters(p, shard);
+    for (uint32_t shard = 0; shard < p.matchers.size(); ++shard) tell_emitters(p, shard);
     return "ingest";
   }
   if (p.directory.address() == who) {
@@ -172,8 +161,7 @@ void spawn_parts(caf::actor_system& sys, engine_parts& p) {
   p.matchers.clear();
   for (uint32_t shard = 0; shard < shards; ++shard)
     p.matchers.push_back(spawn_matcher(sys, p, shard));
-  for (uint32_t shard = 0; shard < shards; ++shard)
-    tell_emitters(p, shard);
+  for (uint32_t shard = 0; shard < shards; ++shard) tell_emitters(p, shard);
   p.ingest = spawn_ingest(sys, p);
   p.directory = spawn_directory(sys, p);
   p.engine = sys.spawn(engine, p.config, p.db, p.metrics, p.ingest, p.directory, p.emitters,
@@ -191,8 +179,7 @@ caf::behavior supervisor(self_ptr self, engine_parts parts) {
   self->attach_functor([parts = self->state.parts](const caf::error&) { stop_all(*parts); });
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
-    if (st.stopping)
-      return;
+    if (st.stopping) return;
     if (!within_budget(self)) {
       std::cerr << "supervisor: a part stopped (" << caf::to_string(msg.reason)
                 << ") and the restart budget is spent (" << st.parts->config.restart_limit

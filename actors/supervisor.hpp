@@ -29,7 +29,7 @@ struct engine_parts {
   sink_binding task_sink;
   sink_binding mail_sink;
   std::vector<caf::actor> owned_sinks; // built-in sinks spawned for this engine
-  emitter_list emitters; // index `emitter_index(kind, shard, shards)`
+  emitter_list emitters;               // index `emitter_index(kind, shard, shards)`
   matcher_list matchers;
   ingest_actor ingest;
   directory_actor directory;
@@ -42,7 +42,7 @@ void spawn_parts(caf::actor_system& sys, engine_parts& parts);
 struct supervisor_state {
   static inline const char* name = "supervisor";
   std::shared_ptr<engine_parts> parts; // shared with the cleanup that stops every part
-  std::deque<timestamp_ms> restarts; // times of recent restarts, for the budget
+  std::deque<timestamp_ms> restarts;   // times of recent restarts, for the budget
   bool stopping = false;
 };
 

@@ -22,12 +22,11 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 class bench_system_config : public caf::actor_system_config {
- public:
+public:
   explicit bench_system_config(const std::string& scheduler) {
     dispatch::add_message_types(*this);
     set("logger.verbosity", caf::atom("quiet"));
-    if (scheduler == "sharing")
-      set("scheduler.policy", caf::atom("sharing"));
+    if (scheduler == "sharing") set("scheduler.policy", caf::atom("sharing"));
   }
 };
 
@@ -60,7 +59,7 @@ struct scenario_run {
 void poll_stats(caf::actor_system& sys, const engine_actor& engine, scenario_run& run) {
   caf::scoped_actor self{sys};
   self->request(engine, std::chrono::seconds(2), stats_atom::value)
-      .receive([&](const engine_stats& s) { run.stats = s; }, [](caf::error&) {});
+    .receive([&](const engine_stats& s) { run.stats = s; }, [](caf::error&) {});
   if (run.params.sink == sink_kind::log) run.sink_seen->received.store(run.stats.delivered);
 }
 
@@ -78,8 +77,9 @@ void report_progress(scenario_run& run, const char* phase) {
 template <class Predicate>
 void observe(caf::actor_system& sys, const engine_actor& engine, scenario_run& run,
              const char* phase, double seconds, Predicate done) {
-  auto until = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
-                                       std::chrono::duration<double>(seconds));
+  auto until = clock_type::now()
+               + std::chrono::duration_cast<clock_type::duration>(
+                 std::chrono::duration<double>(seconds));
   auto next_report = clock_type::now();
   while (clock_type::now() < until && !done()) {
     if (clock_type::now() >= next_report) {
@@ -131,9 +131,8 @@ engine_config engine_config_of(const scenario_params& p, const std::string& data
 }
 
 /// The gateway in front of the engine for an HTTP scenario: loopback, a free port, no auth.
-caf::expected<std::unique_ptr<http_server>> start_gateway(caf::actor_system& sys,
-                                                          const engine_actor& engine,
-                                                          const scenario_params& p) {
+caf::expected<std::unique_ptr<http_server>>
+start_gateway(caf::actor_system& sys, const engine_actor& engine, const scenario_params& p) {
   http_config cfg;
   cfg.hosts = {"127.0.0.1"};
   cfg.port = 0;
@@ -147,8 +146,8 @@ caf::expected<std::unique_ptr<http_server>> start_gateway(caf::actor_system& sys
 
 /// Warmup, window, drain: the part of a run that loads the engine, in process or through the
 /// gateway listening on `http_port` (0: in process).
-void drive(caf::actor_system& sys, const engine_actor& engine, scenario_run& run,
-           engine_result& r, uint16_t http_port) {
+void drive(caf::actor_system& sys, const engine_actor& engine, scenario_run& run, engine_result& r,
+           uint16_t http_port) {
   auto& p = run.params;
   caf::actor publisher;
   std::unique_ptr<http_load> load;
@@ -164,8 +163,8 @@ void drive(caf::actor_system& sys, const engine_actor& engine, scenario_run& run
   auto last = take_snapshot(run);
   run.published->stop.store(true);
   auto drained = [&] {
-    return run.published->answered.load() >= run.published->sent.load() &&
-           run.sink_seen->received.load() >= run.published->expected_deliveries.load();
+    return run.published->answered.load() >= run.published->sent.load()
+           && run.sink_seen->received.load() >= run.published->expected_deliveries.load();
   };
   observe(sys, engine, run, "draining", 120, drained);
   if (load) {
@@ -196,7 +195,7 @@ void drive_scenario(caf::actor_system& sys, const engine_actor& engine, scenario
   (*server)->shutdown(std::chrono::seconds(5));
 }
 
-}  // namespace
+} // namespace
 
 engine_result run_engine_scenario(const scenario_params& p, const std::string& base_dir,
                                   const progress_fn& progress) {
@@ -226,7 +225,7 @@ engine_result run_engine_scenario(const scenario_params& p, const std::string& b
       caf::anon_send_exit(*engine, caf::exit_reason::user_shutdown);
     }
     if (sink) caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
-  }  // the actor system waits for every actor here: the store is closed after it
+  } // the actor system waits for every actor here: the store is closed after it
   std::filesystem::remove_all(run.data_dir);
   if (p.connections == 0) {
     std::lock_guard<std::mutex> guard{run.sink_seen->samples_mutex};
@@ -239,4 +238,4 @@ engine_result run_engine_scenario(const scenario_params& p, const std::string& b
   return r;
 }
 
-}  // namespace dispatch::bench
+} // namespace dispatch::bench

@@ -16,4 +16,4 @@ using progress_fn = std::function<void(const std::string&)>;
 engine_result run_engine_scenario(const scenario_params& p, const std::string& base_dir,
                                   const progress_fn& progress);
 
-}  // namespace dispatch::bench
+} // namespace dispatch::bench

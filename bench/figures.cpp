@@ -20,7 +20,7 @@ std::string write_latency_data(const std::string& dir, const engine_result& r) {
   for (int k = 0; k <= 100; ++k) {
     double q = 1 - std::pow(10.0, -k / 20.0);
     if (k > 0 && q * r.latency_sorted_us.size() > r.latency_sorted_us.size() - 1)
-      break;  // beyond the last sample: the max line says the rest
+      break; // beyond the last sample: the max line says the rest
     out << 1 / (1 - q) << " " << quantile_ms(r.latency_sorted_us, q) << "\n";
   }
   return file;
@@ -50,7 +50,7 @@ std::string shards_plot(const std::string& dir, const std::vector<engine_result>
   std::vector<const engine_result*> points;
   for (auto& r : runs)
     if (r.params.series == "shards" && r.ok) points.push_back(&r);
-  if (points.size() < 2) return {};  // one point is no curve
+  if (points.size() < 2) return {}; // one point is no curve
   std::sort(points.begin(), points.end(),
             [](auto x, auto y) { return x->params.shards < y->params.shards; });
   std::ofstream out{dir + "/shards.dat"};
@@ -69,7 +69,7 @@ std::string shards_plot(const std::string& dir, const std::vector<engine_result>
   return gp.str();
 }
 
-}  // namespace
+} // namespace
 
 std::string draw_figures(const std::string& dir, const std::vector<engine_result>& runs) {
   auto script = latency_plot(dir, runs);
@@ -80,11 +80,11 @@ std::string draw_figures(const std::string& dir, const std::vector<engine_result
     out << script;
   }
   if (std::system("command -v gnuplot > /dev/null 2>&1") != 0)
-    return "figures: gnuplot not found (apt-get install gnuplot-nox); data and script left in " +
-           dir + "/figures.gp";
+    return "figures: gnuplot not found (apt-get install gnuplot-nox); data and script left in "
+           + dir + "/figures.gp";
   auto command = "cd '" + dir + "' && gnuplot figures.gp";
   if (std::system(command.c_str()) != 0) return "figures: gnuplot failed on " + dir + "/figures.gp";
   return "figures: drawn in " + dir + " (latency.svg, shards.svg)";
 }
 
-}  // namespace dispatch::bench
+} // namespace dispatch::bench

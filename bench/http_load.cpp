@@ -54,9 +54,8 @@ bool parse_answer(std::string& in, unsigned& status, std::string& body) {
   status = static_cast<unsigned>(std::atoi(in.c_str() + in.find(' ') + 1));
   size_t length = 0;
   std::string head = in.substr(0, end);
-  std::transform(head.begin(), head.end(), head.begin(), [](unsigned char c) {
-    return static_cast<char>(std::tolower(c));
-  });
+  std::transform(head.begin(), head.end(), head.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   auto field = head.find("\r\ncontent-length:");
   if (field != std::string::npos) length = std::strtoull(head.c_str() + field + 17, nullptr, 10);
   if (in.size() < end + 4 + length) return false;
@@ -74,15 +73,11 @@ std::vector<size_t> rejected_indices(const std::string& body) {
   return out;
 }
 
-}  // namespace
+} // namespace
 
-http_load::http_load(uint16_t port, const scenario_params& p,
-                     std::shared_ptr<const type_plan> plan, publish_tally_ptr published,
-                     sink_tally_ptr received)
-    : port_(port),
-      params_(p),
-      plan_(std::move(plan)),
-      published_(std::move(published)),
+http_load::http_load(uint16_t port, const scenario_params& p, std::shared_ptr<const type_plan> plan,
+                     publish_tally_ptr published, sink_tally_ptr received)
+    : port_(port), params_(p), plan_(std::move(plan)), published_(std::move(published)),
       received_(std::move(received)) {
   auto threads = std::min(load_threads, std::max(1u, params_.connections));
   latencies_.resize(threads);
@@ -116,13 +111,13 @@ std::string http_load::next_request(connection& c) {
     auto seq = sequence_.fetch_add(1, std::memory_order_relaxed);
     c.types.push_back(static_cast<uint32_t>(seq % plan_->names.size()));
     if (i > 0) body += ",";
-    body += "{\"type\":\"" + plan_->names[c.types.back()] + "\",\"content\":" +
-            event_content(c.sent_ns, seq, params_.event_bytes) + "}";
+    body += "{\"type\":\"" + plan_->names[c.types.back()]
+            + "\",\"content\":" + event_content(c.sent_ns, seq, params_.event_bytes) + "}";
   }
   if (params_.batch > 1) body += "]";
-  return std::string{"POST "} + (params_.batch > 1 ? "/events/v1/batch" : "/events/v1/") +
-         " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n\r\n" + body;
+  return std::string{"POST "} + (params_.batch > 1 ? "/events/v1/batch" : "/events/v1/")
+         + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: "
+         + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 void http_load::fail(uint64_t events, const std::string& why) {
@@ -137,8 +132,8 @@ void http_load::settle(connection& c, unsigned status, const std::string& answer
   c.waiting = false;
   auto done = now_ns();
   if (c.sent_ns >= received_->record_from.load() && c.sent_ns < received_->record_until.load())
-    latencies.push_back(static_cast<uint32_t>(std::min<uint64_t>((done - c.sent_ns) / 1000,
-                                                                 UINT32_MAX)));
+    latencies.push_back(
+      static_cast<uint32_t>(std::min<uint64_t>((done - c.sent_ns) / 1000, UINT32_MAX)));
   if (status != 200)
     return fail(c.types.size(), "HTTP " + std::to_string(status) + ": " + answer.substr(0, 200));
   auto rejected = params_.batch > 1 ? rejected_indices(answer) : std::vector<size_t>{};
@@ -210,4 +205,4 @@ void http_load::run(uint32_t index, uint32_t count) {
     if (c.fd >= 0) ::close(c.fd);
 }
 
-}  // namespace dispatch::bench
+} // namespace dispatch::bench

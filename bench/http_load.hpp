@@ -20,7 +20,7 @@ namespace dispatch::bench {
 /// deliveries are on their way to the sink, and records the latency of the requests sent between
 /// `received->record_from` and `record_until`. Stops when `published->stop` is set.
 class http_load {
- public:
+public:
   http_load(uint16_t port, const scenario_params& p, std::shared_ptr<const type_plan> plan,
             publish_tally_ptr published, sink_tally_ptr received);
   ~http_load();
@@ -34,14 +34,14 @@ class http_load {
   /// The recorded request latencies in microseconds (after `join`).
   std::vector<uint32_t> take_latencies();
 
- private:
+private:
   /// One keep-alive connection with at most one request in flight.
   struct connection {
     int fd = -1;
-    bool waiting = false;         // a request was sent, its answer is not complete yet
-    uint64_t sent_ns = 0;         // when it was sent
-    std::vector<uint32_t> types;  // the event type of each event of the request
-    std::string in;               // bytes of the answer read so far
+    bool waiting = false;        // a request was sent, its answer is not complete yet
+    uint64_t sent_ns = 0;        // when it was sent
+    std::vector<uint32_t> types; // the event type of each event of the request
+    std::string in;              // bytes of the answer read so far
   };
 
   void run(uint32_t index, uint32_t count);
@@ -58,7 +58,7 @@ class http_load {
   sink_tally_ptr received_;
   std::atomic<uint64_t> sequence_{0};
   std::vector<std::thread> threads_;
-  std::vector<std::vector<uint32_t>> latencies_;  // one per thread
+  std::vector<std::vector<uint32_t>> latencies_; // one per thread
 };
 
-}  // namespace dispatch::bench
+} // namespace dispatch::bench

@@ -25,7 +25,7 @@ bool write_all(int fd, const char* data, size_t size) {
   return true;
 }
 
-}  // namespace
+} // namespace
 
 std::string run_in_child(const std::function<std::vector<char>()>& body, std::vector<char>& bytes,
                          uint64_t& peak_rss_bytes) {
@@ -62,4 +62,4 @@ std::string run_in_child(const std::function<std::vector<char>()>& body, std::ve
   return {};
 }
 
-}  // namespace dispatch::bench
+} // namespace dispatch::bench

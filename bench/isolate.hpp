@@ -24,18 +24,18 @@ std::string run_isolated(const std::function<Result()>& body, Result& out,
                          uint64_t& peak_rss_bytes) {
   std::vector<char> bytes;
   auto failure = run_in_child(
-      [&] {
-        auto result = body();
-        std::vector<char> buf;
-        caf::binary_serializer sink{nullptr, buf};
-        if (sink(result)) buf.clear();
-        return buf;
-      },
-      bytes, peak_rss_bytes);
+    [&] {
+      auto result = body();
+      std::vector<char> buf;
+      caf::binary_serializer sink{nullptr, buf};
+      if (sink(result)) buf.clear();
+      return buf;
+    },
+    bytes, peak_rss_bytes);
   if (!failure.empty()) return failure;
   caf::binary_deserializer source{nullptr, bytes};
   if (source(out)) return "the child's result does not deserialize";
   return {};
 }
 
-}  // namespace dispatch::bench
+} // namespace dispatch::bench

@@ -37,7 +37,7 @@ std::string sequence_key(uint64_t n) {
   return text;
 }
 
-}  // namespace
+} // namespace
 
 limit_result rocksdb_limit(bool sync, uint32_t record_bytes, uint32_t batch, double seconds,
                            const std::string& dir) {
@@ -112,8 +112,7 @@ limit_result store_limit(bool sync, uint32_t event_bytes, uint32_t batch, uint32
   }
   // What a matcher holds for each type: its dispatchers in force.
   std::vector<dispatcher_timeline::dispatcher_set> sets;
-  for (auto& d : dispatchers)
-    sets.push_back({prepare(d)});
+  for (auto& d : dispatchers) sets.push_back({prepare(d)});
   uint64_t events = 0;
   uint64_t sequence = std::max<uint64_t>(db->last_log_sequence(),
                                          static_cast<uint64_t>(now_ms()) * 1000);
@@ -167,7 +166,7 @@ using batch_atom = caf::atom_constant<caf::atom("bench_bat")>;
 using credit_atom = caf::atom_constant<caf::atom("bench_cred")>;
 
 class pipeline_config : public caf::actor_system_config {
- public:
+public:
   pipeline_config() {
     dispatch::add_message_types(*this);
     set("logger.verbosity", caf::atom("quiet"));
@@ -201,16 +200,16 @@ caf::behavior source(caf::event_based_actor* self, uint32_t record_bytes, uint32
     self->send(first, batch_atom::value, std::move(xs));
   };
   return {
-      [=](caf::actor first) {
-        self->become([=](credit_atom) {
-          if (!stop->load()) send_batch(first);
-        });
-        for (uint32_t i = 0; i < window; ++i) send_batch(first);
-      },
+    [=](caf::actor first) {
+      self->become([=](credit_atom) {
+        if (!stop->load()) send_batch(first);
+      });
+      for (uint32_t i = 0; i < window; ++i) send_batch(first);
+    },
   };
 }
 
-}  // namespace
+} // namespace
 
 limit_result caf_pipeline_limit(uint32_t record_bytes, uint32_t batch, uint32_t window,
                                 double seconds) {
@@ -241,4 +240,4 @@ limit_result caf_pipeline_limit(uint32_t record_bytes, uint32_t batch, uint32_t 
   return r;
 }
 
-}  // namespace dispatch::bench
+} // namespace dispatch::bench

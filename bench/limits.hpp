@@ -25,4 +25,4 @@ limit_result store_limit(bool sync, uint32_t event_bytes, uint32_t batch, uint32
 limit_result caf_pipeline_limit(uint32_t record_bytes, uint32_t batch, uint32_t window,
                                 double seconds);
 
-}  // namespace dispatch::bench
+} // namespace dispatch::bench

@@ -24,8 +24,8 @@ namespace {
 /// HTTP one is compared with the embedded one of the same shape.
 struct planned {
   scenario_params params;
-  std::string rate_base;  // name of the closed-loop run whose events/s sets the rate
-  std::string reference;  // name of the embedded run an HTTP run is a fraction of
+  std::string rate_base; // name of the closed-loop run whose events/s sets the rate
+  std::string reference; // name of the embedded run an HTTP run is a fraction of
 };
 
 std::vector<planned> standard_set(const bench_options& o) {
@@ -45,17 +45,17 @@ std::vector<planned> standard_set(const bench_options& o) {
     return planned{p, {}, {}};
   };
   std::vector<planned> set{
-      with("standard-sync", [](auto& p) { p.series = "shards"; }),
-      with("standard-nosync", [](auto& p) { p.sync = false; }),
-      with("standard-memory", [](auto& p) { p.in_memory = true; }),
-      with("standard-log", [](auto& p) { p.sink = sink_kind::log; }),
-      with("open-50", [](auto& p) { p.rate_fraction = 0.5; }),
-      with("open-90", [](auto& p) { p.rate_fraction = 0.9; }),
-      with("mixed-sync",
-           [&](auto& p) {
-             p.event_types = p.dispatchers = o.smoke ? 5 : 50;
-             p.actions_max = 3;
-           }),
+    with("standard-sync", [](auto& p) { p.series = "shards"; }),
+    with("standard-nosync", [](auto& p) { p.sync = false; }),
+    with("standard-memory", [](auto& p) { p.in_memory = true; }),
+    with("standard-log", [](auto& p) { p.sink = sink_kind::log; }),
+    with("open-50", [](auto& p) { p.rate_fraction = 0.5; }),
+    with("open-90", [](auto& p) { p.rate_fraction = 0.9; }),
+    with("mixed-sync",
+         [&](auto& p) {
+           p.event_types = p.dispatchers = o.smoke ? 5 : 50;
+           p.actions_max = 3;
+         }),
   };
   set[4].rate_base = set[5].rate_base = "standard-sync";
   for (uint32_t shards : {1u, 2u, 8u})
@@ -77,13 +77,13 @@ std::vector<planned> standard_set(const bench_options& o) {
   set.back().reference = "single-32";
   set.push_back(with("http-batch", [](auto& p) { p.connections = p.window; }));
   set.back().reference = "standard-sync";
-  if (o.smoke)  // a few seconds: one of each kind
+  if (o.smoke) // a few seconds: one of each kind
     set.erase(std::remove_if(set.begin(), set.end(),
                              [](auto& x) {
                                auto& n = x.params.name;
-                               return n == "standard-nosync" || n == "open-90" ||
-                                      n.compare(0, 6, "shards") == 0 || n == "single-32" ||
-                                      n == "http-batch";
+                               return n == "standard-nosync" || n == "open-90"
+                                      || n.compare(0, 6, "shards") == 0 || n == "single-32"
+                                      || n == "http-batch";
                              }),
               set.end());
   return set;
@@ -122,8 +122,8 @@ bool select_scenarios(const bench_options& o, std::vector<planned>& out, std::st
   }
   for (auto& x : all) {
     if (!wanted.count(x.params.name)) continue;
-    if (!x.rate_base.empty()) wanted.insert(x.rate_base);  // the closed run it is a fraction of
-    if (!x.reference.empty()) wanted.insert(x.reference);  // the embedded run it is compared with
+    if (!x.rate_base.empty()) wanted.insert(x.rate_base); // the closed run it is a fraction of
+    if (!x.reference.empty()) wanted.insert(x.reference); // the embedded run it is compared with
   }
   for (auto& x : all)
     if (wanted.erase(x.params.name)) out.push_back(x);
@@ -146,7 +146,7 @@ engine_result isolated_scenario(const scenario_params& p, const std::string& dir
   engine_result r;
   uint64_t rss = 0;
   auto failure = run_isolated<engine_result>(
-      [&] { return run_engine_scenario(p, dir, show_progress); }, r, rss);
+    [&] { return run_engine_scenario(p, dir, show_progress); }, r, rss);
   if (!failure.empty()) {
     r = engine_result{};
     r.params = p;
@@ -160,14 +160,14 @@ std::vector<limit_result> run_limits(const bench_options& o, const std::string& 
                                      std::ofstream& results) {
   std::vector<limit_result> limits;
   if (!o.limits) return limits;
-  scenario_params p;  // the standard sizes: event bytes, batch, window
+  scenario_params p; // the standard sizes: event bytes, batch, window
   // A publish batch as sent, and the largest group commit the publisher's window allows.
   for (bool sync : {true, false})
     for (uint32_t batch : {p.batch, p.batch * p.window}) {
-      show_progress("limits: rocksdb sync " + std::string{sync ? "on" : "off"} + ", batch " +
-                    std::to_string(batch));
-      limits.push_back(isolated_limit(
-          [&] { return rocksdb_limit(sync, p.event_bytes, batch, o.limit_s, dir); }));
+      show_progress("limits: rocksdb sync " + std::string{sync ? "on" : "off"} + ", batch "
+                    + std::to_string(batch));
+      limits.push_back(
+        isolated_limit([&] { return rocksdb_limit(sync, p.event_bytes, batch, o.limit_s, dir); }));
       auto& best = sync ? set.rocksdb_sync : set.rocksdb_nosync;
       best = std::max(best, limits.back().records_per_s);
     }
@@ -182,7 +182,7 @@ std::vector<limit_result> run_limits(const bench_options& o, const std::string& 
   }
   show_progress("limits: caf pipeline");
   limits.push_back(isolated_limit(
-      [&] { return caf_pipeline_limit(p.event_bytes, p.batch, p.window, o.limit_s); }));
+    [&] { return caf_pipeline_limit(p.event_bytes, p.batch, p.window, o.limit_s); }));
   set.caf_pipeline = limits.back().records_per_s;
   show_progress("");
   for (auto& l : limits) {
@@ -279,7 +279,7 @@ int run_all(const bench_options& o, std::vector<planned>& plan) {
   return all_ok ? 0 : 1;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
   bench_options o;

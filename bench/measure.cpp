@@ -35,7 +35,7 @@ uint64_t proc_field(const char* path, const std::string& key) {
   return 0;
 }
 
-}  // namespace
+} // namespace
 
 uint64_t written_bytes() {
   return proc_field("/proc/self/io", "wchar:");
@@ -83,4 +83,4 @@ latency_summary summarize(std::vector<uint32_t>& samples_us) {
   return s;
 }
 
-}  // namespace dispatch::bench
+} // namespace dispatch::bench

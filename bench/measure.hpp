@@ -26,8 +26,8 @@ double load_average();
 /// Nanoseconds on the steady clock: what events carry as their publish time.
 inline uint64_t now_ns() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count());
 }
 
 /// Latency percentiles of a set of samples (microseconds in, milliseconds out).
@@ -46,4 +46,4 @@ latency_summary summarize(std::vector<uint32_t>& samples_us);
 /// The sample at quantile q (0..1) of sorted samples, in milliseconds.
 double quantile_ms(const std::vector<uint32_t>& sorted_us, double q);
 
-}  // namespace dispatch::bench
+} // namespace dispatch::bench

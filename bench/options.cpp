@@ -41,8 +41,8 @@ bool parse_actions(const std::string& v, scenario_params& p) {
   if (dash == std::string::npos) {
     if (!to_number(v, 1, 3, lo)) return false;
     hi = lo;
-  } else if (!to_number(v.substr(0, dash), 1, 3, lo) || !to_number(v.substr(dash + 1), 1, 3, hi) ||
-             hi < lo) {
+  } else if (!to_number(v.substr(0, dash), 1, 3, lo) || !to_number(v.substr(dash + 1), 1, 3, hi)
+             || hi < lo) {
     return false;
   }
   p.actions_min = static_cast<uint32_t>(lo);
@@ -50,7 +50,7 @@ bool parse_actions(const std::string& v, scenario_params& p) {
   return true;
 }
 
-}  // namespace
+} // namespace
 
 std::string usage() {
   return R"(dispatch-bench: throughput, latency and cost of the dispatch engine, with its limits.
@@ -77,39 +77,39 @@ std::string usage() {
 bool parse_options(int argc, char** argv, bench_options& o, std::string& error) {
   auto& c = o.custom;
   std::map<std::string, std::function<bool(const std::string&)>> values{
-      {"scenario", [&](const std::string& v) { return !(o.scenario = v).empty(); }},
-      {"duration", number(o.duration_s, 0.1, 3600)},
-      {"warmup", number(o.warmup_s, 0, 600)},
-      {"limit-duration", number(o.limit_s, 0.1, 600)},
-      {"out", [&](const std::string& v) { return !(o.out = v).empty(); }},
-      {"data-dir", [&](const std::string& v) { return !(o.data_dir = v).empty(); }},
-      {"dispatchers", number(c.dispatchers, 1, 10000)},
-      {"types", number(c.event_types, 1, 1000)},
-      {"actions", [&](const std::string& v) { return parse_actions(v, c); }},
-      {"shards", number(c.shards, 1, 8)},
-      {"event-bytes", number(c.event_bytes, 64, 65536)},
-      {"sink",
-       [&](const std::string& v) {
-         c.sink = v == "log" ? sink_kind::log : sink_kind::counting;
-         return v == "log" || v == "counting";
-       }},
-      {"sync", on_off(c.sync)},
-      {"rate", [&](const std::string& v) { return !(o.custom_rate = v).empty(); }},
-      {"batch", number(c.batch, 1, 4096)},
-      {"window", number(c.window, 1, 1024)},
-      {"backlog", number(c.backlog, 1, 1e7)},
-      {"connections", number(c.connections, 0, 1024)},
-      {"io-threads", number(c.io_threads, 1, 64)},
-      {"scheduler",
-       [&](const std::string& v) {
-         o.scheduler = v;
-         return v == "sharing" || v == "stealing";
-       }},
+    {"scenario", [&](const std::string& v) { return !(o.scenario = v).empty(); }},
+    {"duration", number(o.duration_s, 0.1, 3600)},
+    {"warmup", number(o.warmup_s, 0, 600)},
+    {"limit-duration", number(o.limit_s, 0.1, 600)},
+    {"out", [&](const std::string& v) { return !(o.out = v).empty(); }},
+    {"data-dir", [&](const std::string& v) { return !(o.data_dir = v).empty(); }},
+    {"dispatchers", number(c.dispatchers, 1, 10000)},
+    {"types", number(c.event_types, 1, 1000)},
+    {"actions", [&](const std::string& v) { return parse_actions(v, c); }},
+    {"shards", number(c.shards, 1, 8)},
+    {"event-bytes", number(c.event_bytes, 64, 65536)},
+    {"sink",
+     [&](const std::string& v) {
+       c.sink = v == "log" ? sink_kind::log : sink_kind::counting;
+       return v == "log" || v == "counting";
+     }},
+    {"sync", on_off(c.sync)},
+    {"rate", [&](const std::string& v) { return !(o.custom_rate = v).empty(); }},
+    {"batch", number(c.batch, 1, 4096)},
+    {"window", number(c.window, 1, 1024)},
+    {"backlog", number(c.backlog, 1, 1e7)},
+    {"connections", number(c.connections, 0, 1024)},
+    {"io-threads", number(c.io_threads, 1, 64)},
+    {"scheduler",
+     [&](const std::string& v) {
+       o.scheduler = v;
+       return v == "sharing" || v == "stealing";
+     }},
   };
   std::map<std::string, std::function<void()>> flags{
-      {"smoke", [&] { o.smoke = true; }},       {"in-memory", [&] { c.in_memory = true; }},
-      {"no-limits", [&] { o.limits = false; }}, {"no-figures", [&] { o.figures = false; }},
-      {"help", [&] { o.help = true; }},
+    {"smoke", [&] { o.smoke = true; }},       {"in-memory", [&] { c.in_memory = true; }},
+    {"no-limits", [&] { o.limits = false; }}, {"no-figures", [&] { o.figures = false; }},
+    {"help", [&] { o.help = true; }},
   };
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -134,4 +134,4 @@ bool parse_options(int argc, char** argv, bench_options& o, std::string& error) 
   return true;
 }
 
-}  // namespace dispatch::bench
+} // namespace dispatch::bench

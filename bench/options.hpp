@@ -10,19 +10,19 @@
 namespace dispatch::bench {
 
 struct bench_options {
-  std::string scenario = "standard";  // standard, custom, http, http-batch, or standard names
+  std::string scenario = "standard"; // standard, custom, http, http-batch, or standard names
   bool smoke = false;
   double duration_s = 10;
   double warmup_s = 2;
-  double limit_s = 3;    // each limit's window
-  std::string out;       // results file; empty: the default for the mode
-  std::string data_dir;  // empty: a fresh directory under /tmp
+  double limit_s = 3;   // each limit's window
+  std::string out;      // results file; empty: the default for the mode
+  std::string data_dir; // empty: a fresh directory under /tmp
   bool limits = true;
   bool figures = true;
-  scenario_params custom;   // --scenario=custom
-  std::string custom_rate;  // "N" events/s or "P%" of a closed-loop run measured first
+  scenario_params custom;  // --scenario=custom
+  std::string custom_rate; // "N" events/s or "P%" of a closed-loop run measured first
   bool help = false;
-  std::string scheduler = "sharing";  // CAF's scheduler policy, every scenario
+  std::string scheduler = "sharing"; // CAF's scheduler policy, every scenario
 };
 
 /// Parses `--key=value` arguments; the error names the argument and the reason.
@@ -31,4 +31,4 @@ bool parse_options(int argc, char** argv, bench_options& out, std::string& error
 /// The text of --help.
 std::string usage();
 
-}  // namespace dispatch::bench
+} // namespace dispatch::bench

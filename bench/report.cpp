@@ -47,8 +47,8 @@ void write_params(json_writer& w, const scenario_params& p) {
   w.Key("dispatchers"), w.Uint(p.dispatchers);
   w.Key("event_types"), w.Uint(p.event_types);
   w.Key("actions"), w.String(p.actions_min == p.actions_max ? std::to_string(p.actions_min)
-                                                            : std::to_string(p.actions_min) + "-" +
-                                                                  std::to_string(p.actions_max));
+                                                            : std::to_string(p.actions_min) + "-"
+                                                                + std::to_string(p.actions_max));
   w.Key("shards"), w.Uint(p.shards);
   w.Key("event_bytes"), w.Uint(p.event_bytes);
   w.Key("sink"), w.String(sink_name(p.sink));
@@ -86,7 +86,7 @@ void write_latency(json_writer& w, const engine_result& r) {
   w.EndObject();
 }
 
-}  // namespace
+} // namespace
 
 void show_progress(const std::string& text) {
   // Pad to a fixed width so that a shorter line hides the longer one it overwrites.
@@ -192,9 +192,9 @@ std::string check_line(const rapidjson::Value& x) {
   if (kind != "engine") return "unknown kind " + kind;
   if (!x.HasMember("ok") || !x["ok"].IsBool()) return "no ok";
   if (!x.HasMember("params") || !x["params"].IsObject()) return "no params";
-  for (auto key : {"window_s", "events_per_s", "deliveries_per_s", "cpu_s_per_million_events",
-                   "peak_rss_bytes", "disk_growth_bytes_per_event",
-                   "write_syscall_bytes_per_event", "lost"})
+  for (auto key :
+       {"window_s", "events_per_s", "deliveries_per_s", "cpu_s_per_million_events",
+        "peak_rss_bytes", "disk_growth_bytes_per_event", "write_syscall_bytes_per_event", "lost"})
     if (!number(key)) return std::string{"no number "} + key;
   if (!x.HasMember("latency_ms")) return "no latency_ms";
   auto& latency = x["latency_ms"];
@@ -225,8 +225,8 @@ std::string check_results(const std::string& path, size_t expected) {
     if (!why.empty()) return path + " line " + std::to_string(lines) + ": " + why;
   }
   if (lines != expected)
-    return path + ": " + std::to_string(lines) + " lines, " + std::to_string(expected) +
-           " expected (one per limit and scenario)";
+    return path + ": " + std::to_string(lines) + " lines, " + std::to_string(expected)
+           + " expected (one per limit and scenario)";
   return "";
 }
 
@@ -245,7 +245,8 @@ void print_table(std::ostream& out, const std::vector<limit_result>& limits,
       << std::setw(10) << "deliv/s" << std::setw(8) << "p50 ms" << std::setw(8) << "p99 ms"
       << std::setw(9) << "p99.9 ms" << std::setw(9) << "max ms" << std::setw(8) << "cpu s/M"
       << std::setw(8) << "RSS MiB" << std::setw(8) << "B/event" << std::setw(9) << "of limit"
-      << std::setw(9) << "of store" << "  status\n";
+      << std::setw(9) << "of store"
+      << "  status\n";
   for (auto& r : runs) {
     auto limit = primary_limit(r, set);
     bool lat = r.params.sink == sink_kind::counting && r.latency.samples > 0;
@@ -274,11 +275,12 @@ void print_table(std::ostream& out, const std::vector<limit_result>& limits,
   out << "(- : not measured; events/s end to end: publish until the sink has every delivery; of "
          "limit: events/s\n"
          " over raw RocksDB records/s with the same sync, or over the CAF pipeline for in-memory,\n"
-         " or for http*: over the embedded run of the same shape (single-32, standard-sync), whose\n"
+         " or for http*: over the embedded run of the same shape (single-32, standard-sync), "
+         "whose\n"
          " latency is the request's (sent until answered), not publish until the sink; of store:\n"
          " events/s over the engine's store alone with the same sync (store-sync-N);\n"
          " B/event: bytes the process wrote with write(2) per event, WAL and compactions "
          "included)\n";
 }
 
-}  // namespace dispatch::bench
+} // namespace dispatch::bench

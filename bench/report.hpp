@@ -14,7 +14,7 @@ namespace dispatch::bench {
 struct limit_set {
   double rocksdb_sync = 0;
   double rocksdb_nosync = 0;
-  double store_sync = 0;    // the engine's store alone (events/s)
+  double store_sync = 0; // the engine's store alone (events/s)
   double store_nosync = 0;
   double caf_pipeline = 0;
 };
@@ -45,4 +45,4 @@ void print_table(std::ostream& out, const std::vector<limit_result>& limits,
 /// open-loop runs and throughput against shard count. Returns what it did (or why it did not).
 std::string draw_figures(const std::string& dir, const std::vector<engine_result>& runs);
 
-}  // namespace dispatch::bench
+} // namespace dispatch::bench

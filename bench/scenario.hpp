@@ -16,27 +16,27 @@ enum class sink_kind { counting, log };
 
 struct scenario_params {
   std::string name;
-  std::string series;  // "shards": a point of the throughput-against-shards figure
+  std::string series; // "shards": a point of the throughput-against-shards figure
   uint32_t dispatchers = 1000;
   uint32_t event_types = 1000;
-  uint32_t actions_min = 1;  // dispatcher i gets actions_min + i % (actions_max - actions_min + 1)
+  uint32_t actions_min = 1; // dispatcher i gets actions_min + i % (actions_max - actions_min + 1)
   uint32_t actions_max = 1;
   uint32_t shards = 4;
-  uint32_t event_bytes = 400;  // length of the event's content (JSON text)
+  uint32_t event_bytes = 400; // length of the event's content (JSON text)
   sink_kind sink = sink_kind::counting;
   bool sync = true;
   bool in_memory = false;
-  uint64_t rate = 0;         // events/s in open loop; 0: closed loop (as fast as it keeps up)
-  double rate_fraction = 0;  // open loop at this fraction of a measured maximum (main resolves it)
-  uint32_t batch = 100;  // events per publish request (closed loop; open loop sends what is due)
-  uint32_t window = 16;  // publish requests in flight (closed loop)
-  uint64_t backlog = 20000;  // closed loop: deliveries published but not yet at the sink, at most
+  uint64_t rate = 0;        // events/s in open loop; 0: closed loop (as fast as it keeps up)
+  double rate_fraction = 0; // open loop at this fraction of a measured maximum (main resolves it)
+  uint32_t batch = 100;     // events per publish request (closed loop; open loop sends what is due)
+  uint32_t window = 16;     // publish requests in flight (closed loop)
+  uint64_t backlog = 20000; // closed loop: deliveries published but not yet at the sink, at most
   double warmup_s = 2;
-  double duration_s = 10;  // the measured window, after the warmup
+  double duration_s = 10; // the measured window, after the warmup
   // Through the HTTP gateway (http_server + make_api_handler on loopback) instead of the
   // in-process publisher: keep-alive connections, one call of `batch` events in flight on each.
-  uint32_t connections = 0;  // 0: the in-process publisher
-  uint32_t io_threads = 1;   // the gateway's io threads
+  uint32_t connections = 0; // 0: the in-process publisher
+  uint32_t io_threads = 1;  // the gateway's io threads
   // CAF's scheduler policy: "sharing" (one queue, idle workers block) or "stealing" (CAF's
   // default; idle workers poll with 50 µs sleeps, which costs more than the engine on 2 cores).
   std::string scheduler = "sharing";
@@ -46,27 +46,26 @@ struct scenario_params {
 struct engine_result {
   scenario_params params;
   bool ok = false;
-  std::string failure;  // why the run is not valid (empty when ok)
+  std::string failure; // why the run is not valid (empty when ok)
   double window_s = 0;
-  uint64_t events_acked = 0;  // accepted events acknowledged in the window
-  uint64_t deliveries = 0;    // deliveries that reached the sink in the window
+  uint64_t events_acked = 0; // accepted events acknowledged in the window
+  uint64_t deliveries = 0;   // deliveries that reached the sink in the window
   double deliveries_per_event = 0;
   double acked_per_s = 0;
-  double events_per_s = 0;  // end to end: deliveries_per_s / deliveries_per_event
+  double events_per_s = 0; // end to end: deliveries_per_s / deliveries_per_event
   double deliveries_per_s = 0;
-  uint64_t rejected = 0;        // publishes refused (e.g. overloaded), whole run
-  std::string first_rejection;  // the reason of the first refusal
-  uint64_t lost = 0;            // expected deliveries that never arrived before the drain deadline
-  double drain_s = 0;           // from the last publish until the sink had everything
-  double setup_s = 0;           // creating the dispatchers
-  latency_summary latency;      // publish -> sink, events published in the window (counting sink)
+  uint64_t rejected = 0;       // publishes refused (e.g. overloaded), whole run
+  std::string first_rejection; // the reason of the first refusal
+  uint64_t lost = 0;           // expected deliveries that never arrived before the drain deadline
+  double drain_s = 0;          // from the last publish until the sink had everything
+  double setup_s = 0;          // creating the dispatchers
+  latency_summary latency;     // publish -> sink, events published in the window (counting sink)
   std::vector<uint32_t> latency_sorted_us;
   double cpu_s_per_m_events = 0;
   uint64_t peak_rss_bytes = 0;      // of the child process that ran the scenario (ru_maxrss)
   double disk_bytes_per_event = 0;  // growth of the data directory over the window (du)
-  double write_bytes_per_event =
-      0;               // write(2) bytes of the process over the window (/proc/self/io)
-  double loadavg = 0;  // the machine's 1-minute load average at the end
+  double write_bytes_per_event = 0; // write(2) bytes of the process over the window (/proc/self/io)
+  double loadavg = 0;               // the machine's 1-minute load average at the end
   // HTTP scenarios: `latency` is the request latency (send until the answer is read), and the
   // run is compared with the embedded scenario of the same shape, `reference` (set by main).
   std::string reference;
@@ -75,7 +74,7 @@ struct engine_result {
 
 /// What a limit measured: a rate with nothing of the engine around it.
 struct limit_result {
-  std::string name;  // rocksdb-sync, rocksdb-nosync, caf-pipeline
+  std::string name; // rocksdb-sync, rocksdb-nosync, caf-pipeline
   std::string description;
   uint32_t record_bytes = 0;
   uint32_t batch = 0;
@@ -118,4 +117,4 @@ typename Inspector::result_type inspect(Inspector& f, limit_result& x) {
            x.batch, x.window_s, x.records_per_s, x.cpu_s_per_m_records, x.loadavg);
 }
 
-}  // namespace dispatch::bench
+} // namespace dispatch::bench

@@ -34,34 +34,34 @@ uint64_t publish_time_of(const json_text& data) {
 
 sink_actor::behavior_type counting_sink(sink_actor::pointer, sink_tally_ptr tally) {
   return {
-      [tally](deliver_atom, const delivery_list& batch) {
-        auto arrived = now_ns();
-        auto from = tally->record_from.load(std::memory_order_relaxed);
-        auto until = tally->record_until.load(std::memory_order_relaxed);
-        for (auto& d : batch) {
-          auto published = publish_time_of(d.task.data);
-          if (published >= from && published < until && arrived >= published) {
-            auto us = std::min<uint64_t>((arrived - published) / 1000, UINT32_MAX);
-            std::lock_guard<std::mutex> guard{tally->samples_mutex};
-            tally->samples_us.push_back(static_cast<uint32_t>(us));
-          }
+    [tally](deliver_atom, const delivery_list& batch) {
+      auto arrived = now_ns();
+      auto from = tally->record_from.load(std::memory_order_relaxed);
+      auto until = tally->record_until.load(std::memory_order_relaxed);
+      for (auto& d : batch) {
+        auto published = publish_time_of(d.task.data);
+        if (published >= from && published < until && arrived >= published) {
+          auto us = std::min<uint64_t>((arrived - published) / 1000, UINT32_MAX);
+          std::lock_guard<std::mutex> guard{tally->samples_mutex};
+          tally->samples_us.push_back(static_cast<uint32_t>(us));
         }
-        tally->received.fetch_add(batch.size(), std::memory_order_relaxed);
-        return delivery_result_list(batch.size(), delivered());
-      },
+      }
+      tally->received.fetch_add(batch.size(), std::memory_order_relaxed);
+      return delivery_result_list(batch.size(), delivered());
+    },
   };
 }
 
-}  // namespace
+} // namespace
 
 sink_actor spawn_counting_sink(caf::actor_system& sys, sink_tally_ptr tally) {
   return sys.spawn(counting_sink, std::move(tally));
 }
 
 std::string event_content(uint64_t publish_ns, uint64_t sequence, uint32_t bytes) {
-  std::string text = "{\"bench_t\":" + std::to_string(publish_ns) +
-                     ",\"seq\":" + std::to_string(sequence) + ",\"pad\":\"";
-  auto used = text.size() + 2;  // the closing "}
+  std::string text = "{\"bench_t\":" + std::to_string(publish_ns)
+                     + ",\"seq\":" + std::to_string(sequence) + ",\"pad\":\"";
+  auto used = text.size() + 2; // the closing "}
   if (bytes > used) text.append(bytes - used, 'x');
   text += "\"}";
   return text;
@@ -99,7 +99,7 @@ dispatcher bench_dispatcher(const scenario_params& p, const type_plan& plan, uin
   return d;
 }
 
-}  // namespace
+} // namespace
 
 std::string create_dispatchers(caf::actor_system& sys, const engine_actor& engine,
                                const scenario_params& p, const type_plan& plan) {
@@ -113,20 +113,20 @@ std::string create_dispatchers(caf::actor_system& sys, const engine_actor& engin
     *create_next = [&, self, engine, next, finished, failed, create_next] {
       if (*next >= p.dispatchers || *failed) return;
       auto i = (*next)++;
-      self->request(engine, std::chrono::seconds(60), create_atom::value,
-                    bench_dispatcher(p, plan, i))
-          .then(
-              [&, finished, create_next](const dispatcher&) {
-                if (++*finished == p.dispatchers)
-                  done.set_value({});
-                else
-                  (*create_next)();
-              },
-              [&, failed](caf::error& err) {
-                if (!std::exchange(*failed, true))
-                  done.set_value("creating dispatcher " + std::to_string(i) + ": " +
-                                 message_of(err));
-              });
+      self
+        ->request(engine, std::chrono::seconds(60), create_atom::value,
+                  bench_dispatcher(p, plan, i))
+        .then(
+          [&, finished, create_next](const dispatcher&) {
+            if (++*finished == p.dispatchers)
+              done.set_value({});
+            else
+              (*create_next)();
+          },
+          [&, failed](caf::error& err) {
+            if (!std::exchange(*failed, true))
+              done.set_value("creating dispatcher " + std::to_string(i) + ": " + message_of(err));
+          });
     };
     if (p.dispatchers == 0) done.set_value({});
     for (uint32_t k = 0; k < setup_window; ++k) (*create_next)();
@@ -144,7 +144,7 @@ struct publisher_state {
   sink_tally_ptr received;
   engine_actor engine;
   uint64_t sequence = 0;
-  uint64_t expected_sent = 0;  // deliveries the sent events make (before any rejection)
+  uint64_t expected_sent = 0; // deliveries the sent events make (before any rejection)
   uint32_t in_flight = 0;
   uint64_t started_ns = 0;
 };
@@ -156,8 +156,8 @@ void pump(caf::event_based_actor* self, const std::shared_ptr<publisher_state>& 
   auto& p = st->params;
   if (st->published->stop.load()) return;
   if (p.rate == 0) {
-    while (st->in_flight < p.window &&
-           st->expected_sent - st->received->received.load() < p.backlog)
+    while (st->in_flight < p.window
+           && st->expected_sent - st->received->received.load() < p.backlog)
       publish_batch(self, st, p.batch);
     return;
   }
@@ -170,7 +170,7 @@ void pump(caf::event_based_actor* self, const std::shared_ptr<publisher_state>& 
 void publish_batch(caf::event_based_actor* self, std::shared_ptr<publisher_state> st, size_t n) {
   event_list batch(n);
   auto stamp = now_ns();
-  auto first = st->sequence;  // outcomes come in input order: event k has sequence first + k
+  auto first = st->sequence; // outcomes come in input order: event k has sequence first + k
   uint64_t expected = 0;
   for (auto& ev : batch) {
     auto type = st->sequence % st->plan->names.size();
@@ -186,34 +186,34 @@ void publish_batch(caf::event_based_actor* self, std::shared_ptr<publisher_state
     if (!st->published->has_error.exchange(true)) st->published->first_error = why;
   };
   self->request(st->engine, publish_timeout, publish_atom::value, std::move(batch))
-      .then(
-          [self, st, fail, first](const publish_outcome_list& outcomes) {
-            --st->in_flight;
-            uint64_t acked = 0;
-            uint64_t deliveries = 0;
-            for (size_t k = 0; k < outcomes.size(); ++k)
-              if (accepted(outcomes[k])) {
-                ++acked;
-                deliveries += st->plan->deliveries[(first + k) % st->plan->names.size()];
-              } else {
-                st->expected_sent -= st->plan->deliveries[(first + k) % st->plan->names.size()];
-                fail(1, outcomes[k].message);
-              }
-            st->published->expected_deliveries.fetch_add(deliveries);
-            st->published->acked.fetch_add(acked);
-            st->published->answered.fetch_add(outcomes.size());
-            pump(self, st);
-          },
-          [self, st, fail, n, expected](caf::error& err) {
-            --st->in_flight;
-            st->expected_sent -= expected;
-            fail(n, message_of(err));
-            st->published->answered.fetch_add(n);
-            pump(self, st);
-          });
+    .then(
+      [self, st, fail, first](const publish_outcome_list& outcomes) {
+        --st->in_flight;
+        uint64_t acked = 0;
+        uint64_t deliveries = 0;
+        for (size_t k = 0; k < outcomes.size(); ++k)
+          if (accepted(outcomes[k])) {
+            ++acked;
+            deliveries += st->plan->deliveries[(first + k) % st->plan->names.size()];
+          } else {
+            st->expected_sent -= st->plan->deliveries[(first + k) % st->plan->names.size()];
+            fail(1, outcomes[k].message);
+          }
+        st->published->expected_deliveries.fetch_add(deliveries);
+        st->published->acked.fetch_add(acked);
+        st->published->answered.fetch_add(outcomes.size());
+        pump(self, st);
+      },
+      [self, st, fail, n, expected](caf::error& err) {
+        --st->in_flight;
+        st->expected_sent -= expected;
+        fail(n, message_of(err));
+        st->published->answered.fetch_add(n);
+        pump(self, st);
+      });
 }
 
-}  // namespace
+} // namespace
 
 caf::actor spawn_publisher(caf::actor_system& sys, const engine_actor& engine,
                            const scenario_params& p, std::shared_ptr<const type_plan> plan,
@@ -228,13 +228,13 @@ caf::actor spawn_publisher(caf::actor_system& sys, const engine_actor& engine,
     st->started_ns = now_ns();
     self->send(self, pump_atom::value);
     return {
-        [self, st](pump_atom) {
-          if (st->published->stop.load()) return;
-          pump(self, st);
-          self->delayed_send(self, std::chrono::milliseconds(1), pump_atom::value);
-        },
+      [self, st](pump_atom) {
+        if (st->published->stop.load()) return;
+        pump(self, st);
+        self->delayed_send(self, std::chrono::milliseconds(1), pump_atom::value);
+      },
     };
   });
 }
 
-}  // namespace dispatch::bench
+} // namespace dispatch::bench

@@ -37,13 +37,13 @@ sink_actor spawn_counting_sink(caf::actor_system& sys, sink_tally_ptr tally);
 
 /// What the publisher did, shared with the driver thread.
 struct publish_tally {
-  std::atomic<uint64_t> sent{0};                 // events handed to publish requests
-  std::atomic<uint64_t> acked{0};                // accepted and acknowledged
-  std::atomic<uint64_t> rejected{0};             // refused, or lost with a failed request
-  std::atomic<uint64_t> answered{0};             // acked + rejected
-  std::atomic<uint64_t> expected_deliveries{0};  // of the accepted events
+  std::atomic<uint64_t> sent{0};                // events handed to publish requests
+  std::atomic<uint64_t> acked{0};               // accepted and acknowledged
+  std::atomic<uint64_t> rejected{0};            // refused, or lost with a failed request
+  std::atomic<uint64_t> answered{0};            // acked + rejected
+  std::atomic<uint64_t> expected_deliveries{0}; // of the accepted events
   std::atomic<bool> stop{false};
-  std::string first_error;  // written once by the publisher, read after it stopped
+  std::string first_error; // written once by the publisher, read after it stopped
   std::atomic<bool> has_error{false};
 };
 
@@ -52,8 +52,8 @@ using publish_tally_ptr = std::shared_ptr<publish_tally>;
 /// The event types of a scenario and how many deliveries one event of each type makes.
 struct type_plan {
   std::vector<std::string> names;
-  std::vector<uint32_t> deliveries;  // per type
-  double mean_deliveries = 0;        // over the round-robin sequence of published types
+  std::vector<uint32_t> deliveries; // per type
+  double mean_deliveries = 0;       // over the round-robin sequence of published types
 };
 
 /// Dispatcher i handles type i % event_types with its share of actions (see scenario_params).
@@ -75,4 +75,4 @@ caf::actor spawn_publisher(caf::actor_system& sys, const engine_actor& engine,
 /// `bytes` characters of JSON.
 std::string event_content(uint64_t publish_ns, uint64_t sequence, uint32_t bytes);
 
-}  // namespace dispatch::bench
+} // namespace dispatch::bench

@@ -17,8 +17,7 @@ void pump(self_ptr self);
 
 void retry_later(self_ptr self) {
   auto& st = self->state;
-  if (st.retry_pending)
-    return;
+  if (st.retry_pending) return;
   st.retry_pending = true;
   self->delayed_send(self, st.retry_delay, tick_atom::value);
   st.retry_delay = std::min(max_retry_delay, st.retry_delay * 2);
@@ -31,19 +30,16 @@ void send_page(self_ptr self);
 /// Sends pages of the queue to the owner while it is up and fewer than `max_in_flight` are out.
 void pump(self_ptr self) {
   auto& st = self->state;
-  if (!st.handle)
-    return;
+  if (!st.handle) return;
   if (st.rewind) {
-    if (st.in_flight > 0)
-      return; // the rest answers first; then everything not retired goes again
+    if (st.in_flight > 0) return; // the rest answers first; then everything not retired goes again
     st.rewind = false;
     st.sent_up_to = 0;
   }
   while (st.handle && !st.rewind && st.in_flight < max_in_flight) {
     auto before = st.in_flight;
     send_page(self);
-    if (st.in_flight == before)
-      return; // nothing more to send (or the queue could not be read)
+    if (st.in_flight == before) return; // nothing more to send (or the queue could not be read)
   }
 }
 
@@ -64,12 +60,10 @@ void send_page(self_ptr self) {
     retry_later(self);
     return;
   }
-  if (page->empty())
-    return;
+  if (page->empty()) return;
   event_list events;
   events.reserve(page->size());
-  for (auto& queued : *page)
-    events.push_back(std::move(queued.event));
+  for (auto& queued : *page) events.push_back(std::move(queued.event));
   auto first = page->front().sequence;
   auto last = page->back().sequence;
   auto count = events.size();
@@ -112,8 +106,7 @@ forwarder_actor::behavior_type forwarder(self_ptr self, uint32_t owner, uint32_t
   return {
     [self](peer_atom, uint32_t id, const peer_actor& handle, peer_state state) {
       auto& st = self->state;
-      if (id != st.owner)
-        return;
+      if (id != st.owner) return;
       st.handle = state == peer_state::up ? handle : peer_actor{};
       if (st.handle) {
         // A (new) connection: whatever was sent before may be lost; start from the oldest.

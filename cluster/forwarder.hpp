@@ -28,17 +28,17 @@ struct forwarder_state {
   static inline const char* name = "cluster.forwarder";
 
   uint32_t owner = 0;
-  uint32_t node = 0;              // this node, the sender
+  uint32_t node = 0; // this node, the sender
   uint32_t batch = 1024;
   std::chrono::milliseconds timeout{10000};
   std::chrono::milliseconds retry_delay{200};
   cluster_store_ptr store;
   cluster_counters_ptr counters;
   cluster_log log;
-  peer_actor handle;              // valid while the owner is up
-  size_t in_flight = 0;           // batches sent, not yet answered
-  uint64_t sent_up_to = 0;        // the highest sequence sent since the last rewind
-  bool rewind = false;            // a batch failed: resend from the oldest once none is in flight
+  peer_actor handle;       // valid while the owner is up
+  size_t in_flight = 0;    // batches sent, not yet answered
+  uint64_t sent_up_to = 0; // the highest sequence sent since the last rewind
+  bool rewind = false;     // a batch failed: resend from the oldest once none is in flight
   bool retry_pending = false;
 };
 

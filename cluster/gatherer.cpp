@@ -14,8 +14,7 @@ namespace dispatch {
 
 uint32_t gather_depth(const query& q) {
   auto limit = std::min(q.limit, max_page_size);
-  if (limit == 0)
-    return 0;
+  if (limit == 0) return 0;
   return q.offset > UINT32_MAX - limit ? UINT32_MAX : q.offset + limit;
 }
 
@@ -36,8 +35,7 @@ Page merge(const query& q, std::vector<member_page<Record>> parts, uint32_t max_
   for (auto& part : parts) {
     out.page.total += part.total;
     for (size_t i = 0; i < part.data.size(); ++i)
-      if (seen.insert(key(part, i)).second)
-        all.push_back(std::move(part.data[i]));
+      if (seen.insert(key(part, i)).second) all.push_back(std::move(part.data[i]));
   }
   if (q.sort.empty()) {
     for (size_t i = q.offset; i < all.size() && out.data.size() < out.page.limit; ++i)
@@ -46,8 +44,7 @@ Page merge(const query& q, std::vector<member_page<Record>> parts, uint32_t max_
   }
   // record_set sorts by the query's keys, then by insertion order; the members already filtered.
   record_set sortable;
-  for (size_t i = 0; i < all.size(); ++i)
-    sortable.put(std::to_string(i), render(all[i]));
+  for (size_t i = 0; i < all.size(); ++i) sortable.put(std::to_string(i), render(all[i]));
   query window = q;
   window.where = filter{};
   uint64_t ignored = 0;
@@ -93,8 +90,7 @@ caf::error not_up(const gatherer_state& st, uint32_t id) {
 caf::expected<member_list> all_members(const gatherer_state& st) {
   member_list out;
   for (auto& [id, handle] : st.members) {
-    if (!handle)
-      return not_up(st, id);
+    if (!handle) return not_up(st, id);
     out.emplace_back(id, handle);
   }
   return out;
@@ -110,7 +106,7 @@ caf::error from_member(uint32_t id, const caf::error& err) {
 template <class Page>
 struct listing {
   using record = typename decltype(Page::data)::value_type;
-  query window;        // what the merged answer shows (offset and limit)
+  query window; // what the merged answer shows (offset and limit)
   uint32_t max_limit = max_page_size;
   std::vector<member_page<record>> parts;
   size_t outstanding = 0;
@@ -124,11 +120,9 @@ struct listing {
 template <class Page, class Ask>
 caf::result<Page> gather(self_ptr self, const query& q, uint32_t depth, query window,
                          uint32_t max_limit, Ask ask) {
-  if (auto err = validate(q))
-    return err;
+  if (auto err = validate(q)) return err;
   auto members = all_members(self->state);
-  if (!members)
-    return members.error();
+  if (!members) return members.error();
   auto flat = flatten(q);
   auto run = std::make_shared<listing<Page>>();
   run->window = std::move(window);
@@ -142,16 +136,14 @@ caf::result<Page> gather(self_ptr self, const query& q, uint32_t depth, query wi
     ask((*members)[i].second, flat, depth)
       .then(
         [run, i](Page& page) {
-          if (run->failed)
-            return;
+          if (run->failed) return;
           run->parts[i].total = page.page.total;
           run->parts[i].data = std::move(page.data);
           if (--run->outstanding == 0)
             run->rp.deliver(merge_pages(run->window, std::move(run->parts), run->max_limit));
         },
         [run, id](caf::error& err) {
-          if (run->failed)
-            return;
+          if (run->failed) return;
           run->failed = true;
           run->rp.deliver(from_member(id, err));
         });
@@ -185,8 +177,8 @@ struct one_delivery {
   std::string id;
   std::vector<uint32_t> order;
   size_t next = 0;
-  caf::error unknown;  // the first member's "no such delivery"
-  caf::error missing;  // a member that could not be asked
+  caf::error unknown; // the first member's "no such delivery"
+  caf::error missing; // a member that could not be asked
   caf::typed_response_promise<T> rp;
 };
 
@@ -197,16 +189,14 @@ void ask_next(self_ptr self, std::shared_ptr<one_delivery<T>> run, Ask ask) {
     auto id = run->order[run->next++];
     auto& handle = st.members[id];
     if (!handle) {
-      if (!run->missing)
-        run->missing = not_up(st, id);
+      if (!run->missing) run->missing = not_up(st, id);
       continue;
     }
     ask(handle, run->id)
       .then([run](T& answer) { run->rp.deliver(std::move(answer)); },
             [self, run, ask, id](caf::error& err) {
               if (is_dispatch_error(err) && code_of(err) == error_code::resource_unknown) {
-                if (!run->unknown)
-                  run->unknown = std::move(err);
+                if (!run->unknown) run->unknown = std::move(err);
                 ask_next(self, run, ask);
                 return;
               }
@@ -225,8 +215,7 @@ caf::result<T> on_holder(self_ptr self, const std::string& delivery_id, Ask ask)
   run->id = delivery_id;
   run->order.push_back(st.node);
   for (auto& kv : st.members)
-    if (kv.first != st.node)
-      run->order.push_back(kv.first);
+    if (kv.first != st.node) run->order.push_back(kv.first);
   run->rp = self->make_response_promise<T>();
   ask_next(self, run, ask);
   return run->rp;
@@ -234,11 +223,9 @@ caf::result<T> on_holder(self_ptr self, const std::string& delivery_id, Ask ask)
 
 /// Replays the dead letters a query matches on every member; answers how many in all.
 caf::result<uint64_t> replay_everywhere(self_ptr self, const query& q) {
-  if (auto err = validate(q))
-    return err;
+  if (auto err = validate(q)) return err;
   auto members = all_members(self->state);
-  if (!members)
-    return members.error();
+  if (!members) return members.error();
   struct tally {
     size_t outstanding = 0;
     uint64_t replayed = 0;
@@ -254,12 +241,10 @@ caf::result<uint64_t> replay_everywhere(self_ptr self, const query& q) {
       .then(
         [run](uint64_t n) {
           run->replayed += n;
-          if (--run->outstanding == 0 && !run->failed)
-            run->rp.deliver(run->replayed);
+          if (--run->outstanding == 0 && !run->failed) run->rp.deliver(run->replayed);
         },
         [run, id = id](caf::error& err) {
-          if (run->failed)
-            return;
+          if (run->failed) return;
           run->failed = true;
           run->rp.deliver(from_member(id, err));
         });
@@ -289,8 +274,8 @@ auto ask_events(self_ptr self) {
 } // namespace
 
 gatherer_actor::behavior_type gatherer(self_ptr self, uint32_t node,
-                                       std::chrono::milliseconds timeout,
-                                       peer_actor own_endpoint, std::vector<uint32_t> peers) {
+                                       std::chrono::milliseconds timeout, peer_actor own_endpoint,
+                                       std::vector<uint32_t> peers) {
   auto& st = self->state;
   st.node = node;
   st.timeout = timeout;
@@ -342,8 +327,7 @@ gatherer_actor::behavior_type gatherer(self_ptr self, uint32_t node,
     [self](replay_atom, const query& q) { return replay_everywhere(self, q); },
     [self](peer_atom, uint32_t id, const peer_actor& handle, peer_state state) {
       auto& st = self->state;
-      if (id == st.node || st.members.count(id) == 0)
-        return;
+      if (id == st.node || st.members.count(id) == 0) return;
       st.states[id] = state;
       st.members[id] = state == peer_state::up ? handle : peer_actor{};
     },

@@ -22,27 +22,27 @@ using expired_atom = caf::atom_constant<caf::atom("expired")>;
 /// A node's own reads and operations on work done, answered from its own engine only: what a
 /// node gathers from every member to answer for the whole cluster. Listings are windows: the
 /// first `depth` records in the query's order (see `deliveries_api`).
-using node_reads_api = caf::typed_actor<
-  caf::replies_to<deliveries_atom, query, uint32_t>::with<delivery_page>,
-  caf::replies_to<log_atom, action_kind, query, uint32_t>::with<json_page>,
-  caf::replies_to<events_atom, query, uint32_t>::with<json_page>,
-  caf::replies_to<replay_atom, std::string>::with<delivery>,
-  caf::replies_to<replay_atom, query>::with<uint64_t>,
-  caf::replies_to<purge_atom, std::string>::with<uint32_t>,
-  caf::replies_to<rematch_atom, std::string>::with<uint32_t>,
-  caf::replies_to<discard_atom, std::string>::with<uint32_t>>;
+using node_reads_api
+  = caf::typed_actor<caf::replies_to<deliveries_atom, query, uint32_t>::with<delivery_page>,
+                     caf::replies_to<log_atom, action_kind, query, uint32_t>::with<json_page>,
+                     caf::replies_to<events_atom, query, uint32_t>::with<json_page>,
+                     caf::replies_to<replay_atom, std::string>::with<delivery>,
+                     caf::replies_to<replay_atom, query>::with<uint64_t>,
+                     caf::replies_to<purge_atom, std::string>::with<uint32_t>,
+                     caf::replies_to<rematch_atom, std::string>::with<uint32_t>,
+                     caf::replies_to<discard_atom, std::string>::with<uint32_t>>;
 
 /// `node_reads_api` as the peers ask it: the query in its flat form, since nothing recursive
 /// crosses the wire (the endpoint rebuilds it with bounds checked first).
-using peer_reads_api = caf::typed_actor<
-  caf::replies_to<deliveries_atom, flat_query, uint32_t>::with<delivery_page>,
-  caf::replies_to<log_atom, action_kind, flat_query, uint32_t>::with<json_page>,
-  caf::replies_to<events_atom, flat_query, uint32_t>::with<json_page>,
-  caf::replies_to<replay_atom, std::string>::with<delivery>,
-  caf::replies_to<replay_atom, flat_query>::with<uint64_t>,
-  caf::replies_to<purge_atom, std::string>::with<uint32_t>,
-  caf::replies_to<rematch_atom, std::string>::with<uint32_t>,
-  caf::replies_to<discard_atom, std::string>::with<uint32_t>>;
+using peer_reads_api
+  = caf::typed_actor<caf::replies_to<deliveries_atom, flat_query, uint32_t>::with<delivery_page>,
+                     caf::replies_to<log_atom, action_kind, flat_query, uint32_t>::with<json_page>,
+                     caf::replies_to<events_atom, flat_query, uint32_t>::with<json_page>,
+                     caf::replies_to<replay_atom, std::string>::with<delivery>,
+                     caf::replies_to<replay_atom, flat_query>::with<uint64_t>,
+                     caf::replies_to<purge_atom, std::string>::with<uint32_t>,
+                     caf::replies_to<rematch_atom, std::string>::with<uint32_t>,
+                     caf::replies_to<discard_atom, std::string>::with<uint32_t>>;
 
 /// What one node offers the others. Every call but the two steps of the hello is refused unless
 /// it comes from this node or from a peer that proved its membership in a hello.
@@ -70,8 +70,8 @@ using peer_actor = caf::typed_actor<
   caf::replies_to<catch_up_atom, uint64_t>::with<log_entry_list>>::extend_with<peer_reads_api>;
 
 /// Told whenever a peer's state changes; `handle` is invalid unless the peer is up.
-using peer_listener_actor =
-    caf::typed_actor<caf::reacts_to<peer_atom, uint32_t, peer_actor, peer_state>>;
+using peer_listener_actor
+  = caf::typed_actor<caf::reacts_to<peer_atom, uint32_t, peer_actor, peer_state>>;
 
 using peer_listener_list = std::vector<peer_listener_actor>;
 
@@ -91,9 +91,7 @@ using membership_actor = caf::typed_actor<
   // ... or introduced itself and was refused (its id, the reason).
   caf::reacts_to<hello_atom, uint32_t, std::string>,
   // Internal timers: the join timeout, a heartbeat round, a reconnect attempt of one peer.
-  caf::reacts_to<expired_atom>,
-  caf::reacts_to<tick_atom>,
-  caf::reacts_to<tick_atom, uint32_t>>;
+  caf::reacts_to<expired_atom>, caf::reacts_to<tick_atom>, caf::reacts_to<tick_atom, uint32_t>>;
 
 /// Drains the forward queue of one owner: pages events from disk, forwards, retires on ack.
 using forwarder_actor = peer_listener_actor::extend<

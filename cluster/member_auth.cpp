@@ -164,8 +164,8 @@ caf::expected<tls_identity_ptr> load_tls_identity(const std::string& certificate
     return refuse("certificate", "cannot read a PEM certificate from " + certificate + " ("
                                    + openssl_error() + ")");
   if (auto* file = std::fopen(key.c_str(), "r")) {
-    identity->key.reset(PEM_read_PrivateKey(file, nullptr, nullptr,
-                                            const_cast<char*>(passphrase.c_str())));
+    identity->key.reset(
+      PEM_read_PrivateKey(file, nullptr, nullptr, const_cast<char*>(passphrase.c_str())));
     std::fclose(file);
   }
   if (!identity->key)
@@ -176,8 +176,8 @@ caf::expected<tls_identity_ptr> load_tls_identity(const std::string& certificate
   identity->authorities.reset(X509_STORE_new());
   if (!identity->authorities
       || X509_STORE_load_locations(identity->authorities.get(), ca_file.c_str(), nullptr) != 1)
-    return refuse("ca-file", "cannot read CA certificates from " + ca_file + " ("
-                               + openssl_error() + ")");
+    return refuse("ca-file",
+                  "cannot read CA certificates from " + ca_file + " (" + openssl_error() + ")");
   if (auto why = chain_refusal(identity->authorities.get(), identity->certificate.get()))
     return refuse("certificate", certificate + ": " + *why);
   if (!names_node(identity->certificate.get(), node))
@@ -186,8 +186,7 @@ caf::expected<tls_identity_ptr> load_tls_identity(const std::string& certificate
                                 "needs the subjectAltName URI:" + node_uri(node));
   unsigned char* der = nullptr;
   auto size = i2d_X509(identity->certificate.get(), &der);
-  if (size <= 0)
-    return refuse("certificate", "cannot encode " + certificate);
+  if (size <= 0) return refuse("certificate", "cannot encode " + certificate);
   identity->certificate_hex = hex(der, static_cast<size_t>(size));
   OPENSSL_free(der);
   return tls_identity_ptr{std::move(identity)};
@@ -211,14 +210,14 @@ std::optional<std::string> refusal_of_proof(const member_auth& auth, hello_role 
                                             const std::string& given) {
   // A certificate chain fits in a few KiB; a longer proof is refused before any parsing.
   constexpr size_t max_proof_size = 32 * 1024;
-  if (given.size() > max_proof_size)
-    return std::string{"its proof is too long"};
+  if (given.size() > max_proof_size) return std::string{"its proof is too long"};
   auto expected = member_proof(auth.secret, role, nonce, member, caf_node);
   std::string_view rest{given};
   auto mac = rest.substr(0, rest.find('.'));
   if (!same_proof(expected, std::string{mac}))
-    return std::string{"it did not prove it is a member (is dispatch.cluster.secret the same on "
-                       "every node?)"};
+    return std::string{
+      "it did not prove it is a member (is dispatch.cluster.secret the same on "
+      "every node?)"};
   if (!auth.identity)
     return mac.size() == rest.size() ? std::nullopt
                                      : std::optional<std::string>{"its proof has extra fields"};
@@ -229,17 +228,15 @@ std::optional<std::string> refusal_of_proof(const member_auth& auth, hello_role 
   auto der = unhex(rest.substr(0, dot));
   auto signature = unhex(rest.substr(dot + 1));
   const unsigned char* cursor = der.data();
-  x509_ptr cert{der.empty() ? nullptr
-                            : d2i_X509(nullptr, &cursor, static_cast<long>(der.size()))};
+  x509_ptr cert{der.empty() ? nullptr : d2i_X509(nullptr, &cursor, static_cast<long>(der.size()))};
   if (!cert || cursor != der.data() + der.size()) {
     ERR_clear_error();
     return std::string{"its certificate does not parse"};
   }
-  if (auto why = chain_refusal(auth.identity->authorities.get(), cert.get()))
-    return why;
+  if (auto why = chain_refusal(auth.identity->authorities.get(), cert.get())) return why;
   if (!names_node(cert.get(), member))
-    return "its certificate does not name node " + std::to_string(member) + " (no URI:"
-           + node_uri(member) + ")";
+    return "its certificate does not name node " + std::to_string(member)
+           + " (no URI:" + node_uri(member) + ")";
   auto text = proof_text(role, nonce, member, caf_node);
   std::unique_ptr<EVP_MD_CTX, md_ctx_free> ctx{EVP_MD_CTX_new()};
   if (!ctx || signature.empty()

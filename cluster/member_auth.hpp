@@ -90,7 +90,6 @@ std::string prove(const member_auth& auth, hello_role role, const std::string& n
 /// (chains to the CA, names `member`) and signature. Why it was refused, or nothing when valid.
 std::optional<std::string> refusal_of_proof(const member_auth& auth, hello_role role,
                                             const std::string& nonce, uint32_t member,
-                                            const caf::node_id& caf_node,
-                                            const std::string& given);
+                                            const caf::node_id& caf_node, const std::string& given);
 
 } // namespace dispatch

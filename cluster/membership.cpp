@@ -27,8 +27,7 @@ void tell(self_ptr self, const peer_slot& slot, const peer_listener_actor& liste
 }
 
 void set_state(self_ptr self, peer_slot& slot, peer_state state, std::string reason) {
-  if (slot.state == state)
-    return;
+  if (slot.state == state) return;
   auto& st = self->state;
   auto was = slot.state;
   slot.state = state;
@@ -37,8 +36,8 @@ void set_state(self_ptr self, peer_slot& slot, peer_state state, std::string rea
   auto name = "cluster: peer " + std::to_string(slot.info.id);
   switch (state) {
     case peer_state::up:
-      st.log.info(name + (was == peer_state::down ? " up again" : " up") + " ("
-                  + slot.info.address + ")");
+      st.log.info(name + (was == peer_state::down ? " up again" : " up") + " (" + slot.info.address
+                  + ")");
       break;
     case peer_state::down:
       st.log.warning(name + " down (" + slot.reason + ")");
@@ -49,20 +48,17 @@ void set_state(self_ptr self, peer_slot& slot, peer_state state, std::string rea
     case peer_state::connecting:
       break;
   }
-  for (auto& listener : st.listeners)
-    tell(self, slot, listener);
+  for (auto& listener : st.listeners) tell(self, slot, listener);
 }
 
 /// Answers the join waiters once every peer was reached or refused, or failed a first attempt.
 void check_joined(self_ptr self) {
   auto& st = self->state;
-  if (st.joining.empty())
-    return;
+  if (st.joining.empty()) return;
   auto settled = std::all_of(st.peers.begin(), st.peers.end(), [](auto& kv) {
     return kv.second.attempted || kv.second.state != peer_state::connecting;
   });
-  if (!settled && !st.join_expired)
-    return;
+  if (!settled && !st.join_expired) return;
   caf::error refusal;
   for (auto& [id, slot] : st.peers)
     if (slot.state == peer_state::refused && !refusal)
@@ -83,12 +79,10 @@ bool connects_to(const membership_state& st, uint32_t id) {
 }
 
 void schedule_reconnect(self_ptr self, peer_slot& slot) {
-  if (!connects_to(self->state, slot.info.id))
-    return; // it connects to us
+  if (!connects_to(self->state, slot.info.id)) return; // it connects to us
   auto& cfg = self->state.config;
-  slot.backoff = slot.backoff.count() == 0
-                   ? cfg.reconnect_initial
-                   : std::min(cfg.reconnect_max, slot.backoff * 2);
+  slot.backoff = slot.backoff.count() == 0 ? cfg.reconnect_initial
+                                           : std::min(cfg.reconnect_max, slot.backoff * 2);
   // A refused peer is asked again slowly: an operator may fix and restart it.
   auto delay = slot.state == peer_state::refused ? cfg.reconnect_max : slot.backoff;
   self->delayed_send(self, delay, tick_atom::value, slot.info.id);
@@ -111,8 +105,7 @@ void introduced(self_ptr self, uint32_t id, const member_info& theirs) {
   slot.connecting = false;
   slot.attempted = true;
   if (auto err = check_compatible(self->state.ours, theirs)) {
-    if (slot.handle)
-      self->state.auth.registry->forget(id, slot.handle.node());
+    if (slot.handle) self->state.auth.registry->forget(id, slot.handle.node());
     set_state(self, slot, peer_state::refused, message_of(err));
     schedule_reconnect(self, slot);
   } else {
@@ -126,8 +119,7 @@ void introduced(self_ptr self, uint32_t id, const member_info& theirs) {
 /// The peer refused us or did not prove itself: refused with the reason, asked again slowly.
 void refuse(self_ptr self, uint32_t id, const std::string& reason) {
   auto& slot = self->state.peers.at(id);
-  if (slot.handle)
-    self->state.auth.registry->forget(id, slot.handle.node());
+  if (slot.handle) self->state.auth.registry->forget(id, slot.handle.node());
   slot.connecting = false;
   slot.attempted = true;
   set_state(self, slot, peer_state::refused, reason);
@@ -143,8 +135,7 @@ void hello_failed(self_ptr self, uint32_t id, const caf::error& err) {
     refuse(self, id, message_of(err));
     return;
   }
-  if (slot.handle)
-    self->state.auth.registry->forget(id, slot.handle.node());
+  if (slot.handle) self->state.auth.registry->forget(id, slot.handle.node());
   slot.handle = peer_actor{};
   connection_failed(self, slot, "handshake failed: " + message_of(err));
 }
@@ -160,18 +151,18 @@ void introduce(self_ptr self, uint32_t id) {
       [self, id, nonce](const std::string& their_nonce, const std::string& their_proof) {
         auto& st = self->state;
         auto& slot = st.peers.at(id);
-        if (!slot.handle)
-          return; // the connection went while we waited: its down message retries
-        if (auto why = refusal_of_proof(st.auth, hello_role::answer, nonce, id,
-                                        slot.handle.node(), their_proof)) {
+        if (!slot.handle) return; // the connection went while we waited: its down message retries
+        if (auto why = refusal_of_proof(st.auth, hello_role::answer, nonce, id, slot.handle.node(),
+                                        their_proof)) {
           refuse(self, id, "it did not prove it is node " + std::to_string(id) + ": " + *why);
           return;
         }
         // Proven: its calls to our endpoint are answered from now on (it may call at once).
         if (!st.auth.registry->admit(slot.handle.node(), id)) {
-          hello_failed(self, id, make_error(error_code::unavailable,
-                                            "node " + std::to_string(id)
-                                              + " is connected here from another process"));
+          hello_failed(
+            self, id,
+            make_error(error_code::unavailable,
+                       "node " + std::to_string(id) + " is connected here from another process"));
           return;
         }
         auto proof = prove(st.auth, hello_role::caller, their_nonce, st.ours.node, self->node());
@@ -185,7 +176,8 @@ void introduce(self_ptr self, uint32_t id) {
 void connect(self_ptr self, uint32_t id) {
   auto& st = self->state;
   auto& slot = st.peers.at(id);
-  if (!connects_to(st, id) || !st.ours.endpoint || slot.connecting || (slot.handle && slot.state != peer_state::refused))
+  if (!connects_to(st, id) || !st.ours.endpoint || slot.connecting
+      || (slot.handle && slot.state != peer_state::refused))
     return;
   slot.connecting = true;
   auto timeout = st.config.peer_timeout + st.config.reconnect_max;
@@ -215,8 +207,7 @@ void heartbeat(self_ptr self) {
   auto& st = self->state;
   auto now = now_ms();
   for (auto& [id, slot] : st.peers) {
-    if (!slot.handle || slot.state == peer_state::refused || slot.connecting)
-      continue;
+    if (!slot.handle || slot.state == peer_state::refused || slot.connecting) continue;
     if (slot.state == peer_state::up && now - slot.last_answer > st.config.peer_timeout.count())
       set_state(self, slot, peer_state::down,
                 "no heartbeat answer for " + std::to_string(now - slot.last_answer) + " ms");
@@ -238,8 +229,7 @@ void heartbeat(self_ptr self) {
 
 void on_down(self_ptr self, const caf::down_msg& msg) {
   for (auto& [id, slot] : self->state.peers) {
-    if (!slot.handle || slot.handle.address() != msg.source)
-      continue;
+    if (!slot.handle || slot.handle.address() != msg.source) continue;
     // The connection is gone: its proof goes with it, and the node id may say hello again.
     self->state.auth.registry->forget(id, msg.source.node());
     slot.handle = peer_actor{};
@@ -253,8 +243,7 @@ void on_down(self_ptr self, const caf::down_msg& msg) {
 /// A lower node connected to us and passed the handshake: its endpoint is the peer's handle.
 void adopt(self_ptr self, const member_info& theirs) {
   auto i = self->state.peers.find(theirs.node);
-  if (i == self->state.peers.end() || !theirs.endpoint)
-    return;
+  if (i == self->state.peers.end() || !theirs.endpoint) return;
   auto& slot = i->second;
   auto handle = caf::actor_cast<peer_actor>(theirs.endpoint);
   if (handle != slot.handle) {
@@ -275,27 +264,27 @@ void adopt(self_ptr self, const member_info& theirs) {
 
 caf::error check_compatible(const member_info& ours, const member_info& theirs) {
   if (ours.shards != theirs.shards)
-    return make_error(error_code::server,
-                      "shard count differs: node " + std::to_string(theirs.node) + " has "
-                        + std::to_string(theirs.shards) + " shards, node "
-                        + std::to_string(ours.node) + " has " + std::to_string(ours.shards));
+    return make_error(error_code::server, "shard count differs: node " + std::to_string(theirs.node)
+                                            + " has " + std::to_string(theirs.shards)
+                                            + " shards, node " + std::to_string(ours.node) + " has "
+                                            + std::to_string(ours.shards));
   if (ours.max_event_bytes != theirs.max_event_bytes)
-    return make_error(error_code::server,
-                      "event size limit differs (dispatch.max-event-bytes): node "
-                        + std::to_string(theirs.node) + " has "
-                        + std::to_string(theirs.max_event_bytes) + ", node "
-                        + std::to_string(ours.node) + " has " + std::to_string(ours.max_event_bytes));
+    return make_error(
+      error_code::server,
+      "event size limit differs (dispatch.max-event-bytes): node " + std::to_string(theirs.node)
+        + " has " + std::to_string(theirs.max_event_bytes) + ", node " + std::to_string(ours.node)
+        + " has " + std::to_string(ours.max_event_bytes));
   if (!(ours.members == theirs.members))
-    return make_error(error_code::server,
-                      "member list differs: node " + std::to_string(theirs.node) + " has "
-                        + describe(theirs.members) + ", node " + std::to_string(ours.node)
-                        + " has " + describe(ours.members));
+    return make_error(error_code::server, "member list differs: node " + std::to_string(theirs.node)
+                                            + " has " + describe(theirs.members) + ", node "
+                                            + std::to_string(ours.node) + " has "
+                                            + describe(ours.members));
   return {};
 }
 
-membership_actor::behavior_type membership(self_ptr self, cluster_config config,
-                                           member_info ours, caf::io::middleman_actor middleman,
-                                           cluster_log log, member_auth auth) {
+membership_actor::behavior_type membership(self_ptr self, cluster_config config, member_info ours,
+                                           caf::io::middleman_actor middleman, cluster_log log,
+                                           member_auth auth) {
   auto& st = self->state;
   st.config = std::move(config);
   st.ours = std::move(ours);
@@ -303,8 +292,7 @@ membership_actor::behavior_type membership(self_ptr self, cluster_config config,
   st.log = std::move(log);
   st.auth = std::move(auth);
   for (auto& m : st.ours.members) {
-    if (m.id == st.ours.node)
-      continue;
+    if (m.id == st.ours.node) continue;
     auto address = parse_address("dispatch.cluster.peers", m.address);
     peer_slot slot;
     slot.info = m;
@@ -345,20 +333,17 @@ membership_actor::behavior_type membership(self_ptr self, cluster_config config,
     },
     [self](handles_atom, const peer_listener_actor& listener) {
       self->state.listeners.push_back(listener);
-      for (auto& kv : self->state.peers)
-        tell(self, kv.second, listener);
+      for (auto& kv : self->state.peers) tell(self, kv.second, listener);
     },
     [self](handles_atom, const peer_actor& endpoint) {
       auto& st = self->state;
       st.ours.endpoint = caf::actor_cast<caf::strong_actor_ptr>(endpoint);
-      for (auto& kv : st.peers)
-        connect(self, kv.first);
+      for (auto& kv : st.peers) connect(self, kv.first);
     },
     [self](hello_atom, const member_info& theirs) { adopt(self, theirs); },
     [self](hello_atom, uint32_t id, const std::string& reason) {
       auto i = self->state.peers.find(id);
-      if (i == self->state.peers.end())
-        return;
+      if (i == self->state.peers.end()) return;
       i->second.attempted = true;
       set_state(self, i->second, peer_state::refused, reason);
       check_joined(self);
@@ -366,8 +351,7 @@ membership_actor::behavior_type membership(self_ptr self, cluster_config config,
     [self](tick_atom) { heartbeat(self); },
     [self](tick_atom, uint32_t id) {
       auto i = self->state.peers.find(id);
-      if (i != self->state.peers.end())
-        connect(self, id);
+      if (i != self->state.peers.end()) connect(self, id);
     },
   };
 }

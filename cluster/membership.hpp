@@ -34,11 +34,11 @@ struct peer_slot {
   peer_state state = peer_state::connecting;
   timestamp_ms since = 0;
   std::string reason;
-  peer_actor handle;             // valid once connected (also while down by heartbeat)
-  timestamp_ms last_answer = 0;  // the last ping answer
+  peer_actor handle;            // valid once connected (also while down by heartbeat)
+  timestamp_ms last_answer = 0; // the last ping answer
   std::chrono::milliseconds backoff{0};
-  bool attempted = false;        // a first connection attempt finished (for join)
-  bool connecting = false;       // an attempt is under way
+  bool attempted = false;  // a first connection attempt finished (for join)
+  bool connecting = false; // an attempt is under way
 };
 
 struct membership_state {
@@ -58,9 +58,8 @@ struct membership_state {
 /// Spawns with the configuration, this node's introduction, the middleman actor to connect
 /// through (`sys.middleman().actor_handle()` or the OpenSSL manager's), the log and the secret
 /// with the registry of proven members (shared with the endpoint).
-membership_actor::behavior_type membership(membership_actor::stateful_pointer<membership_state> self,
-                                           cluster_config config, member_info ours,
-                                           caf::io::middleman_actor middleman, cluster_log log,
-                                           member_auth auth);
+membership_actor::behavior_type
+membership(membership_actor::stateful_pointer<membership_state> self, cluster_config config,
+           member_info ours, caf::io::middleman_actor middleman, cluster_log log, member_auth auth);
 
 } // namespace dispatch

@@ -16,8 +16,7 @@ using self_ptr = node_actor::stateful_pointer<node_state>;
 
 /// One part of a publish call is answered; the last one answers the caller.
 void part_done(const node_publish_ptr& call) {
-  if (--call->parts > 0)
-    return;
+  if (--call->parts > 0) return;
   if (!call->single) {
     call->many.deliver(std::move(call->outcomes));
     return;
@@ -35,14 +34,12 @@ void flush(self_ptr self) {
   auto& st = self->state;
   st.flush_pending = false;
   std::map<uint32_t, std::vector<queued_publish>> by_owner;
-  for (auto& item : st.buffer)
-    by_owner[item.owner].push_back(std::move(item));
+  for (auto& item : st.buffer) by_owner[item.owner].push_back(std::move(item));
   st.buffer.clear();
   for (auto& [owner, items] : by_owner) {
     event_list events;
     events.reserve(items.size());
-    for (auto& item : items)
-      events.push_back(item.value);
+    for (auto& item : items) events.push_back(item.value);
     auto batch = std::make_shared<std::vector<queued_publish>>(std::move(items));
     auto who = owner;
     self->request(st.writer, st.timeout, enqueue_atom::value, owner, std::move(events))
@@ -101,13 +98,11 @@ void publish(self_ptr self, const event_list& events, node_publish_ptr call) {
           part_done(call);
         },
         [call, local_index, events](const caf::error& err) {
-          for (auto i : local_index)
-            call->outcomes[i] = rejection(events[i], err);
+          for (auto i : local_index) call->outcomes[i] = rejection(events[i], err);
           part_done(call);
         });
   }
-  if (!st.buffer.empty())
-    schedule_flush(self, st.flush_pending);
+  if (!st.buffer.empty()) schedule_flush(self, st.flush_pending);
   part_done(call);
 }
 
@@ -141,14 +136,12 @@ caf::typed_response_promise<engine_stats> stats(self_ptr self) {
               auto& c = engine.cluster;
               c.node = st.node;
               c.coordinator = st.coordinator;
-              for (auto owner : st.owners)
-                c.shards_owned += owner == st.node ? 1 : 0;
+              for (auto owner : st.owners) c.shards_owned += owner == st.node ? 1 : 0;
               c.forwarded = st.counters->forwarded.load(std::memory_order_relaxed);
               c.received = st.counters->received.load(std::memory_order_relaxed);
               for (auto& peer : peers) {
                 peer.forward_depth = st.store->depth(peer.id);
-                for (auto owner : st.owners)
-                  peer.shards_owned += owner == peer.id ? 1 : 0;
+                for (auto owner : st.owners) peer.shards_owned += owner == peer.id ? 1 : 0;
               }
               c.peers = std::move(peers);
               self->request(st.replicator, st.timeout, status_atom::value)
@@ -185,16 +178,13 @@ node_actor::behavior_type node(self_ptr self, node_parts parts) {
   st.counters = std::move(parts.counters);
   // The parts live as long as the node: stopping it stops them (handles copied: the state is
   // gone when attached functors run).
-  std::vector<caf::actor> parts_to_stop{caf::actor_cast<caf::actor>(st.membership),
-                                        caf::actor_cast<caf::actor>(st.replicator),
-                                        caf::actor_cast<caf::actor>(st.gatherer),
-                                        caf::actor_cast<caf::actor>(st.engine),
-                                        caf::actor_cast<caf::actor>(st.writer)};
-  for (auto& kv : st.forwarders)
-    parts_to_stop.push_back(caf::actor_cast<caf::actor>(kv.second));
+  std::vector<caf::actor> parts_to_stop{
+    caf::actor_cast<caf::actor>(st.membership), caf::actor_cast<caf::actor>(st.replicator),
+    caf::actor_cast<caf::actor>(st.gatherer), caf::actor_cast<caf::actor>(st.engine),
+    caf::actor_cast<caf::actor>(st.writer)};
+  for (auto& kv : st.forwarders) parts_to_stop.push_back(caf::actor_cast<caf::actor>(kv.second));
   self->attach_functor([parts_to_stop](const caf::error&) {
-    for (auto& part : parts_to_stop)
-      caf::anon_send_exit(part, caf::exit_reason::user_shutdown);
+    for (auto& part : parts_to_stop) caf::anon_send_exit(part, caf::exit_reason::user_shutdown);
   });
   return {
     [self](publish_atom, const event& ev) {

@@ -56,7 +56,7 @@ struct node_state {
   engine_actor engine;
   membership_actor membership;
   replicator_actor replicator;
-  gatherer_actor gatherer; // reads of work done, for the whole cluster
+  gatherer_actor gatherer;                        // reads of work done, for the whole cluster
   std::map<uint32_t, forwarder_actor> forwarders; // by owner
   queue_writer_actor writer;
   cluster_store_ptr store;

@@ -26,18 +26,18 @@ constexpr size_t max_nonce_size = 128;
 caf::expected<uint32_t> caller(self_ptr self, const char* call) {
   auto& st = self->state;
   auto sender = self->current_sender();
-  if (sender && sender->node() == self->node())
-    return st.ours.node;
+  if (sender && sender->node() == self->node()) return st.ours.node;
   if (sender)
-    if (auto id = st.auth.registry->member_at(sender->node()))
-      return *id;
+    if (auto id = st.auth.registry->member_at(sender->node())) return *id;
   auto who = sender ? caf::to_string(sender->node()) : std::string{"an anonymous sender"};
-  if (st.refused.size() < 1024 && st.refused.insert(sender ? sender->node() : caf::node_id{}).second)
+  if (st.refused.size() < 1024
+      && st.refused.insert(sender ? sender->node() : caf::node_id{}).second)
     st.log.warning(std::string{"cluster: refused a "} + call + " call from " + who
                    + ": it has not proven its membership in a hello (further calls from it are "
                      "refused without a log line)");
-  return make_error(error_code::no_permission, std::string{"no permission: "} + call
-                                                 + " is answered to members only, after their hello");
+  return make_error(error_code::no_permission,
+                    std::string{"no permission: "} + call
+                      + " is answered to members only, after their hello");
 }
 
 /// A refusal the caller may not take as "this member is incompatible": the hello failed.
@@ -73,18 +73,16 @@ caf::result<member_info> introduce(self_ptr self, const member_info& theirs,
                                    const std::string& proof) {
   auto& st = self->state;
   auto sender = self->current_sender();
-  if (!sender)
-    return not_proven(theirs.node);
+  if (!sender) return not_proven(theirs.node);
   auto i = st.challenges.find(sender->node());
-  if (i == st.challenges.end())
-    return not_proven(theirs.node);
+  if (i == st.challenges.end()) return not_proven(theirs.node);
   auto issued = std::move(i->second);
   st.challenges.erase(i); // a nonce answers one hello, right or wrong
   auto is_member = std::any_of(st.ours.members.begin(), st.ours.members.end(),
                                [&](const member& m) { return m.id == theirs.node; });
   std::optional<std::string> refusal;
-  if (issued.member != theirs.node || !is_member || theirs.node == st.ours.node
-      || !theirs.endpoint || theirs.endpoint->node() != sender->node())
+  if (issued.member != theirs.node || !is_member || theirs.node == st.ours.node || !theirs.endpoint
+      || theirs.endpoint->node() != sender->node())
     refusal = "it is not a member this node knows, or not the one it first claimed";
   else
     refusal = refusal_of_proof(st.auth, hello_role::caller, issued.nonce, theirs.node,
@@ -143,10 +141,9 @@ void accept_forwarded(self_ptr self, uint32_t from, const event_list& events,
 
 peer_actor::behavior_type peer_endpoint(self_ptr self, member_info ours, uint32_t coordinator,
                                         std::chrono::milliseconds timeout, engine_actor engine,
-                                        replicator_actor replicator,
-                                        membership_actor membership, cluster_store_ptr store,
-                                        cluster_counters_ptr counters, member_auth auth,
-                                        cluster_log log) {
+                                        replicator_actor replicator, membership_actor membership,
+                                        cluster_store_ptr store, cluster_counters_ptr counters,
+                                        member_auth auth, cluster_log log) {
   auto& st = self->state;
   st.ours = std::move(ours);
   st.coordinator = coordinator;
@@ -167,26 +164,23 @@ peer_actor::behavior_type peer_endpoint(self_ptr self, member_info ours, uint32_
       return introduce(self, theirs, proof);
     },
     [self](ping_atom, uint32_t) -> caf::result<uint32_t> {
-      if (auto who = caller(self, "ping"); !who)
-        return who.error();
+      if (auto who = caller(self, "ping"); !who) return who.error();
       return self->state.ours.node;
     },
     [self](forward_atom, uint32_t from, const event_list& events) -> caf::result<uint64_t> {
       auto who = caller(self, "forward");
-      if (!who)
-        return who.error();
+      if (!who) return who.error();
       if (*who != from)
-        return make_error(error_code::no_permission,
-                          "no permission: node " + std::to_string(*who)
-                            + " cannot forward in the name of node " + std::to_string(from));
+        return make_error(error_code::no_permission, "no permission: node " + std::to_string(*who)
+                                                       + " cannot forward in the name of node "
+                                                       + std::to_string(from));
       auto rp = self->make_response_promise<uint64_t>();
       accept_forwarded(self, from, events, rp);
       return rp;
     },
     [self](admin_atom a, const admin_request& req) -> caf::result<admin_reply> {
       auto& st = self->state;
-      if (auto who = caller(self, "admin"); !who)
-        return who.error();
+      if (auto who = caller(self, "admin"); !who) return who.error();
       if (st.ours.node != st.coordinator)
         return make_error(error_code::unavailable, "unavailable: node "
                                                      + std::to_string(st.ours.node)
@@ -197,77 +191,63 @@ peer_actor::behavior_type peer_endpoint(self_ptr self, member_info ours, uint32_
            const log_entry_list& entries) -> caf::result<uint64_t> {
       auto& st = self->state;
       auto who = caller(self, "replicate");
-      if (!who)
-        return who.error();
+      if (!who) return who.error();
       // Only the coordinator writes the log; only a follower applies what it pushes.
       if (*who != st.coordinator || st.ours.node == st.coordinator)
         return make_error(error_code::no_permission,
                           "no permission: dispatcher changes are accepted from the coordinator "
-                          "(node " + std::to_string(st.coordinator) + ") only, not from node "
+                          "(node "
+                            + std::to_string(st.coordinator) + ") only, not from node "
                             + std::to_string(*who));
       return self->delegate(st.replicator, a, previous, entries);
     },
     [self](catch_up_atom, uint64_t after) -> caf::result<log_entry_list> {
-      if (auto who = caller(self, "catch-up"); !who)
-        return who.error();
+      if (auto who = caller(self, "catch-up"); !who) return who.error();
       auto entries = self->state.store->entries_after(after, catch_up_page);
-      if (!entries)
-        return entries.error();
+      if (!entries) return entries.error();
       return std::move(*entries);
     },
     // This node's own share of a cluster-wide read (the asking node's gatherer merges them).
     // The query arrives flat and is rebuilt with its bounds checked first.
     [self](deliveries_atom a, const flat_query& q, uint32_t depth) -> caf::result<delivery_page> {
-      if (auto who = caller(self, "deliveries"); !who)
-        return who.error();
+      if (auto who = caller(self, "deliveries"); !who) return who.error();
       auto local = unflatten(q);
-      if (!local)
-        return local.error();
+      if (!local) return local.error();
       return self->delegate(self->state.engine, a, std::move(*local), depth);
     },
     [self](replay_atom a, const std::string& id) -> caf::result<delivery> {
-      if (auto who = caller(self, "replay"); !who)
-        return who.error();
+      if (auto who = caller(self, "replay"); !who) return who.error();
       return self->delegate(self->state.engine, a, id);
     },
     [self](replay_atom a, const flat_query& q) -> caf::result<uint64_t> {
-      if (auto who = caller(self, "replay"); !who)
-        return who.error();
+      if (auto who = caller(self, "replay"); !who) return who.error();
       auto local = unflatten(q);
-      if (!local)
-        return local.error();
+      if (!local) return local.error();
       return self->delegate(self->state.engine, a, std::move(*local));
     },
     [self](purge_atom a, const std::string& id) -> caf::result<uint32_t> {
-      if (auto who = caller(self, "purge"); !who)
-        return who.error();
+      if (auto who = caller(self, "purge"); !who) return who.error();
       return self->delegate(self->state.engine, a, id);
     },
     [self](rematch_atom a, const std::string& id) -> caf::result<uint32_t> {
-      if (auto who = caller(self, "rematch"); !who)
-        return who.error();
+      if (auto who = caller(self, "rematch"); !who) return who.error();
       return self->delegate(self->state.engine, a, id);
     },
     [self](discard_atom a, const std::string& id) -> caf::result<uint32_t> {
-      if (auto who = caller(self, "discard"); !who)
-        return who.error();
+      if (auto who = caller(self, "discard"); !who) return who.error();
       return self->delegate(self->state.engine, a, id);
     },
     [self](log_atom a, action_kind kind, const flat_query& q,
            uint32_t depth) -> caf::result<json_page> {
-      if (auto who = caller(self, "log"); !who)
-        return who.error();
+      if (auto who = caller(self, "log"); !who) return who.error();
       auto local = unflatten(q);
-      if (!local)
-        return local.error();
+      if (!local) return local.error();
       return self->delegate(self->state.engine, a, kind, std::move(*local), depth);
     },
     [self](events_atom a, const flat_query& q, uint32_t depth) -> caf::result<json_page> {
-      if (auto who = caller(self, "events"); !who)
-        return who.error();
+      if (auto who = caller(self, "events"); !who) return who.error();
       auto local = unflatten(q);
-      if (!local)
-        return local.error();
+      if (!local) return local.error();
       return self->delegate(self->state.engine, a, std::move(*local), depth);
     },
   };

@@ -43,9 +43,8 @@ struct peer_endpoint_state {
 peer_actor::behavior_type peer_endpoint(peer_actor::stateful_pointer<peer_endpoint_state> self,
                                         member_info ours, uint32_t coordinator,
                                         std::chrono::milliseconds timeout, engine_actor engine,
-                                        replicator_actor replicator,
-                                        membership_actor membership, cluster_store_ptr store,
-                                        cluster_counters_ptr counters, member_auth auth,
-                                        cluster_log log);
+                                        replicator_actor replicator, membership_actor membership,
+                                        cluster_store_ptr store, cluster_counters_ptr counters,
+                                        member_auth auth, cluster_log log);
 
 } // namespace dispatch

@@ -36,8 +36,7 @@ void flush(self_ptr self) {
     else
       written.push_back(appended{&p, sequences->front(), sequences->back()});
   }
-  if (written.empty())
-    return;
+  if (written.empty()) return;
   if (auto err = st.store->sync()) {
     // Not durable: take them back (best effort) and say so; nothing of them was acknowledged.
     for (auto& w : written) {
@@ -51,23 +50,21 @@ void flush(self_ptr self) {
     w.request->promise.deliver(static_cast<uint64_t>(w.request->events.size()));
     owners.insert(w.request->owner);
   }
-  for (auto owner : owners)
-    self->send(st.forwarders.at(owner), enqueue_atom::value);
+  for (auto owner : owners) self->send(st.forwarders.at(owner), enqueue_atom::value);
 }
 
 } // namespace
 
-queue_writer_actor::behavior_type
-queue_writer(self_ptr self, cluster_store_ptr store,
-             std::map<uint32_t, forwarder_actor> forwarders) {
+queue_writer_actor::behavior_type queue_writer(self_ptr self, cluster_store_ptr store,
+                                               std::map<uint32_t, forwarder_actor> forwarders) {
   self->state.store = std::move(store);
   self->state.forwarders = std::move(forwarders);
   return {
     [self](enqueue_atom, uint32_t owner, event_list& events) -> caf::result<uint64_t> {
       auto& st = self->state;
       if (st.forwarders.count(owner) == 0)
-        return make_error(error_code::server, "node " + std::to_string(owner)
-                                                + " is not a member of this cluster");
+        return make_error(error_code::server,
+                          "node " + std::to_string(owner) + " is not a member of this cluster");
       auto promise = self->make_response_promise<uint64_t>();
       st.pending.push_back(pending_append{owner, std::move(events), promise});
       schedule_flush(self, st.flush_pending); // one sync for every append in the mailbox

@@ -41,8 +41,9 @@ void record(self_ptr self, admin_reply reply, log_entry_list changes,
       st.log.warning("cluster: a dispatcher change is applied here but not in the log: "
                      + message_of(version.error()));
       finish_write(self, rp,
-                   make_error(error_code::unavailable, "unavailable: the change could not be logged "
-                                                  "for replication; retry it"));
+                   make_error(error_code::unavailable,
+                              "unavailable: the change could not be logged "
+                              "for replication; retry it"));
       return;
     }
     entry.version = *version;
@@ -50,9 +51,10 @@ void record(self_ptr self, admin_reply reply, log_entry_list changes,
   }
   for (auto& [id, follower] : st.followers)
     self->request(follower, st.timeout, replicate_atom::value, previous, reply.entries)
-      .then([](uint64_t) {}, [](const caf::error&) {
-        // The follower sees the gap with the next push, or catches up when it reconnects.
-      });
+      .then([](uint64_t) {},
+            [](const caf::error&) {
+              // The follower sees the gap with the next push, or catches up when it reconnects.
+            });
   finish_write(self, rp, std::move(reply));
 }
 
@@ -124,8 +126,8 @@ void perform(self_ptr self, const admin_request& req, caf::typed_response_promis
           failed);
       return;
     case admin_kind::update_action:
-      self->request(st.engine, st.timeout, update_atom::value, id, req.action_id,
-                    req.action_changes)
+      self
+        ->request(st.engine, st.timeout, update_atom::value, id, req.action_id, req.action_changes)
         .then(then_record, failed);
       return;
     case admin_kind::remove_action:
@@ -137,8 +139,7 @@ void perform(self_ptr self, const admin_request& req, caf::typed_response_promis
 
 void next_write(self_ptr self) {
   auto& st = self->state;
-  if (st.writing || st.writes.empty())
-    return;
+  if (st.writing || st.writes.empty()) return;
   auto write = std::move(st.writes.front());
   st.writes.pop_front();
   st.writing = true;
@@ -159,23 +160,19 @@ void reconcile(self_ptr self, std::shared_ptr<std::vector<dispatcher>> held) {
   std::map<std::string, log_entry> logged;
   for (uint64_t after = 0;;) {
     auto page = st.store->entries_after(after, 1024);
-    if (!page || page->empty())
-      break;
+    if (!page || page->empty()) break;
     after = page->back().version;
-    for (auto& entry : *page)
-      logged[entry.id] = std::move(entry);
+    for (auto& entry : *page) logged[entry.id] = std::move(entry);
   }
   size_t fixed = 0;
   auto append = [&](log_entry entry) {
-    if (st.store->append(std::move(entry)))
-      ++fixed;
+    if (st.store->append(std::move(entry))) ++fixed;
   };
   for (auto& d : *held) {
     auto i = logged.find(d.id);
     if (i == logged.end() || i->second.op != log_op::put || !same_dispatcher(i->second.value, d))
       append(put_entry(d));
-    if (i != logged.end())
-      logged.erase(i);
+    if (i != logged.end()) logged.erase(i);
   }
   for (auto& [id, entry] : logged)
     if (entry.op == log_op::put) {
@@ -200,8 +197,7 @@ void read_held(self_ptr self, std::shared_ptr<std::vector<dispatcher>> held) {
   self->request(st.engine, st.timeout, find_atom::value, q)
     .then(
       [self, held](dispatcher_page& page) {
-        for (auto& d : page.data)
-          held->push_back(std::move(d));
+        for (auto& d : page.data) held->push_back(std::move(d));
         if (page.data.empty() || held->size() >= page.page.total)
           reconcile(self, held);
         else
@@ -258,8 +254,7 @@ void catch_up(self_ptr self) {
     st.catch_up_again = true;
     return;
   }
-  if (!st.coordinator_handle)
-    return;
+  if (!st.coordinator_handle) return;
   st.catching_up = true;
   st.catch_up_again = false;
   self->request(st.coordinator_handle, st.timeout, catch_up_atom::value, st.applied)
@@ -267,8 +262,7 @@ void catch_up(self_ptr self) {
       [self](log_entry_list& entries) {
         if (entries.empty()) {
           self->state.catching_up = false;
-          if (self->state.catch_up_again)
-            catch_up(self);
+          if (self->state.catch_up_again) catch_up(self);
           return;
         }
         auto page = std::make_shared<log_entry_list>(std::move(entries));
@@ -309,8 +303,7 @@ void forward_write(self_ptr self, const admin_request& req,
           st.catching_up = true;
           apply_entries(self, entries, 0, [self, rp, reply](bool ok) mutable {
             self->state.catching_up = false;
-            if (self->state.catch_up_again || !ok)
-              catch_up(self);
+            if (self->state.catch_up_again || !ok) catch_up(self);
             rp.deliver(std::move(reply));
           });
           return;
@@ -320,9 +313,9 @@ void forward_write(self_ptr self, const admin_request& req,
       },
       [rp](caf::error& err) mutable {
         if (err == caf::sec::request_timeout || !is_dispatch_error(err))
-          err = make_error(error_code::unavailable,
-                           "unavailable: the coordinator did not answer (" + message_of(err)
-                             + "); the change may or may not be applied");
+          err = make_error(error_code::unavailable, "unavailable: the coordinator did not answer ("
+                                                      + message_of(err)
+                                                      + "); the change may or may not be applied");
         rp.deliver(std::move(err));
       });
 }
@@ -358,8 +351,7 @@ replicator_actor::behavior_type replicator(self_ptr self, uint32_t node, uint32_
     },
     [self](replicate_atom, uint64_t previous, const log_entry_list& entries) -> uint64_t {
       auto& st = self->state;
-      if (is_coordinator(st))
-        return st.store->last_version();
+      if (is_coordinator(st)) return st.store->last_version();
       if (st.catching_up || previous != st.applied) {
         catch_up(self); // a gap: fetch what we missed (it includes these)
         return st.applied;
@@ -367,15 +359,13 @@ replicator_actor::behavior_type replicator(self_ptr self, uint32_t node, uint32_
       st.catching_up = true;
       apply_entries(self, std::make_shared<log_entry_list>(entries), 0, [self](bool ok) {
         self->state.catching_up = false;
-        if (self->state.catch_up_again || !ok)
-          catch_up(self);
+        if (self->state.catch_up_again || !ok) catch_up(self);
       });
       return st.applied;
     },
     [self](tick_atom) {
       // Only while the coordinator is up: otherwise its return starts the catch-up.
-      if (!is_coordinator(self->state))
-        catch_up(self);
+      if (!is_coordinator(self->state)) catch_up(self);
     },
     [self](status_atom) -> uint64_t {
       auto& st = self->state;
@@ -391,11 +381,9 @@ replicator_actor::behavior_type replicator(self_ptr self, uint32_t node, uint32_
           st.followers.erase(id);
         return;
       }
-      if (id != st.coordinator)
-        return;
+      if (id != st.coordinator) return;
       st.coordinator_handle = up ? handle : peer_actor{};
-      if (up)
-        catch_up(self);
+      if (up) catch_up(self);
     },
   };
 }

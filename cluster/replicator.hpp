@@ -30,21 +30,21 @@ struct replicator_state {
   uint32_t node = 0;
   uint32_t coordinator = 0;
   std::chrono::milliseconds timeout{10000};
-  engine_actor engine;            // the local engine (not the cluster facade)
+  engine_actor engine; // the local engine (not the cluster facade)
   cluster_store_ptr store;
   cluster_log log;
-  peer_actor coordinator_handle;  // followers: valid while the coordinator is up
+  peer_actor coordinator_handle;            // followers: valid while the coordinator is up
   std::map<uint32_t, peer_actor> followers; // coordinator: the followers that are up
   std::deque<pending_write> writes;
   bool writing = false;
   bool catching_up = false;
-  bool catch_up_again = false;    // a gap was seen while a catch-up ran
-  uint64_t applied = 0;           // followers: the last version applied to the engine
+  bool catch_up_again = false; // a gap was seen while a catch-up ran
+  uint64_t applied = 0;        // followers: the last version applied to the engine
 };
 
-replicator_actor::behavior_type replicator(replicator_actor::stateful_pointer<replicator_state> self,
-                                           uint32_t node, uint32_t coordinator,
-                                           std::chrono::milliseconds timeout, engine_actor engine,
-                                           cluster_store_ptr store, cluster_log log);
+replicator_actor::behavior_type
+replicator(replicator_actor::stateful_pointer<replicator_state> self, uint32_t node,
+           uint32_t coordinator, std::chrono::milliseconds timeout, engine_actor engine,
+           cluster_store_ptr store, cluster_log log);
 
 } // namespace dispatch

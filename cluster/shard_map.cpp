@@ -25,7 +25,7 @@ uint64_t finalize(uint64_t x) {
   return x;
 }
 
-}  // namespace
+} // namespace
 
 uint64_t rendezvous_score(uint32_t node, uint32_t shard) {
   // Little-endian bytes, spelled out, so the score does not depend on the host's byte order.
@@ -54,4 +54,4 @@ std::vector<uint32_t> assign_shards(uint32_t shards, const std::vector<uint32_t>
   return owners;
 }
 
-}  // namespace dispatch
+} // namespace dispatch

@@ -36,20 +36,17 @@ struct started {
   }
 
   void stop() {
-    for (auto& a : actors)
-      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    for (auto& a : actors) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   }
 };
 
 caf::expected<uint16_t> publish_endpoint(caf::actor_system& sys, const peer_actor& endpoint,
                                          const cluster_config& cluster) {
   auto address = parse_address("dispatch.cluster.listen", cluster.listen);
-  if (!address)
-    return address.error();
+  if (!address) return address.error();
   auto& [host, port] = *address;
-  auto published = uses_tls(cluster)
-                     ? caf::openssl::publish(endpoint, port, host.c_str(), true)
-                     : sys.middleman().publish(endpoint, port, host.c_str(), true);
+  auto published = uses_tls(cluster) ? caf::openssl::publish(endpoint, port, host.c_str(), true)
+                                     : sys.middleman().publish(endpoint, port, host.c_str(), true);
   if (!published)
     return make_error(error_code::server, "cannot listen for peers on " + cluster.listen + ": "
                                             + sys.render(published.error()));
@@ -68,8 +65,7 @@ member_info introduction(const engine_config& engine_cfg, const cluster_config& 
 
 std::vector<uint32_t> ids_of(const member_list& members) {
   std::vector<uint32_t> ids;
-  for (auto& m : members)
-    ids.push_back(m.id);
+  for (auto& m : members) ids.push_back(m.id);
   return ids;
 }
 
@@ -109,10 +105,10 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engi
                                        const engine_config& engine_cfg,
                                        const cluster_config& cluster, cluster_log log) {
   if (!clustered(cluster))
-    return make_error(error_code::field_format,
-                      "dispatch.cluster.node: required to run a cluster node (this node's id, >= 1)");
-  if (auto err = validate(cluster))
-    return err;
+    return make_error(
+      error_code::field_format,
+      "dispatch.cluster.node: required to run a cluster node (this node's id, >= 1)");
+  if (auto err = validate(cluster)) return err;
   member_auth auth;
   if (auto secret = read_secret(cluster))
     auth.secret = std::move(*secret);
@@ -121,8 +117,7 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engi
   if (uses_tls(cluster)) {
     auto identity = load_tls_identity(cluster.certificate, cluster.key, cluster.passphrase,
                                       cluster.ca_file, cluster.node);
-    if (!identity)
-      return identity.error();
+    if (!identity) return identity.error();
     auth.identity = std::move(*identity);
   }
   cluster_store_options store_opts;
@@ -132,8 +127,7 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engi
   store_opts.node = cluster.node;
   store_opts.shards = engine_cfg.shards;
   auto store = cluster_store::open(store_opts);
-  if (!store)
-    return store.error();
+  if (!store) return store.error();
   auto ours = introduction(engine_cfg, cluster);
   auto coordinator = ours.members.front().id;
   auto owners = assign_shards(engine_cfg.shards, ids_of(ours.members));
@@ -154,8 +148,7 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engi
   }
   std::vector<uint32_t> peer_ids;
   for (auto& m : ours.members)
-    if (m.id != cluster.node)
-      peer_ids.push_back(m.id);
+    if (m.id != cluster.node) peer_ids.push_back(m.id);
   auto reads = parts.keep(sys.spawn(gatherer, cluster.node, timeout, endpoint, peer_ids));
   node_parts np;
   np.node = cluster.node;
@@ -171,11 +164,9 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engi
   np.store = *store;
   np.counters = counters;
   for (auto& m : ours.members) {
-    if (m.id == cluster.node)
-      continue;
-    auto fwd = parts.keep(sys.spawn<caf::detached>(forwarder, m.id, cluster.node,
-                                                   cluster.forward_batch, timeout, *store,
-                                                   counters, log));
+    if (m.id == cluster.node) continue;
+    auto fwd = parts.keep(sys.spawn<caf::detached>(
+      forwarder, m.id, cluster.node, cluster.forward_batch, timeout, *store, counters, log));
     np.forwarders.emplace(m.id, fwd);
     caf::anon_send(members, handles_atom::value, peer_listener_actor{fwd});
   }
@@ -183,8 +174,7 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engi
   caf::anon_send(members, handles_atom::value, peer_listener_actor{reads});
   caf::anon_send(members, handles_atom::value, endpoint); // now it connects
   size_t owned = 0;
-  for (auto owner : owners)
-    owned += owner == cluster.node ? 1 : 0;
+  for (auto owner : owners) owned += owner == cluster.node ? 1 : 0;
   log.info("cluster: node " + std::to_string(cluster.node) + " listening on " + cluster.listen
            + (uses_tls(cluster) ? " (TLS)" : " (plain, loopback)")
            + "; peers prove membership with the cluster secret; coordinator node "

@@ -24,40 +24,40 @@ const char* const section = "dispatch.cluster";
 const detail::option_table<cluster_config>& cluster_table() {
   using cfg = cluster_config;
   static const detail::option_table<cluster_config> table{
-      section,
-      {
-          {"node", +[](cfg& c) -> uint32_t& { return c.node; },
-           "this node's id, >= 1 and unique in the cluster (0: not clustered)"},
-          {"listen", +[](cfg& c) -> std::string& { return c.listen; },
-           "host:port where the peers reach this node, e.g. 10.0.0.5:7400 or [::1]:7400"},
-          {"peers", +[](cfg& c) -> detail::string_list& { return c.peers; },
-           "every other member as id@host:port, e.g. [\"2@10.0.0.6:7400\", \"3@10.0.0.7:7400\"]"},
-          {"heartbeat-interval", +[](cfg& c) -> milliseconds& { return c.heartbeat_interval; },
-           "time in ms between pings to every peer"},
-          {"peer-timeout", +[](cfg& c) -> milliseconds& { return c.peer_timeout; },
-           "time in ms without an answer after which a peer is down (> 2 heartbeat intervals)"},
-          {"reconnect-initial", +[](cfg& c) -> milliseconds& { return c.reconnect_initial; },
-           "first wait in ms between connection attempts to a peer, doubling on each failure"},
-          {"reconnect-max", +[](cfg& c) -> milliseconds& { return c.reconnect_max; },
-           "longest wait in ms between connection attempts"},
-          {"join-timeout", +[](cfg& c) -> milliseconds& { return c.join_timeout; },
-           "time in ms a starting node waits for its peers' hellos"},
-          {"forward-batch", +[](cfg& c) -> uint32_t& { return c.forward_batch; },
-           "most events in one forward to a shard's owner (1..65536)"},
-          {"certificate", +[](cfg& c) -> std::string& { return c.certificate; },
-           "PEM file with this node's certificate (TLS when certificate, key and ca-file are set)"},
-          {"key", +[](cfg& c) -> std::string& { return c.key; },
-           "PEM file with the certificate's private key"},
-          {"ca-file", +[](cfg& c) -> std::string& { return c.ca_file; },
-           "PEM file with the CA that signed every node's certificate"},
-          {"passphrase", +[](cfg& c) -> std::string& { return c.passphrase; },
-           "passphrase of the key, if it has one (a secret: never logged)"},
-          {"secret", +[](cfg& c) -> std::string& { return c.secret; },
-           "the secret every member shares, >= 16 characters: each peer proves it knows it in "
-           "its hello (a secret: never logged; or use secret-file)"},
-          {"secret-file", +[](cfg& c) -> std::string& { return c.secret_file; },
-           "file whose first line is the cluster secret (instead of secret)"},
-      }};
+    section,
+    {
+      {"node", +[](cfg& c) -> uint32_t& { return c.node; },
+       "this node's id, >= 1 and unique in the cluster (0: not clustered)"},
+      {"listen", +[](cfg& c) -> std::string& { return c.listen; },
+       "host:port where the peers reach this node, e.g. 10.0.0.5:7400 or [::1]:7400"},
+      {"peers", +[](cfg& c) -> detail::string_list& { return c.peers; },
+       "every other member as id@host:port, e.g. [\"2@10.0.0.6:7400\", \"3@10.0.0.7:7400\"]"},
+      {"heartbeat-interval", +[](cfg& c) -> milliseconds& { return c.heartbeat_interval; },
+       "time in ms between pings to every peer"},
+      {"peer-timeout", +[](cfg& c) -> milliseconds& { return c.peer_timeout; },
+       "time in ms without an answer after which a peer is down (> 2 heartbeat intervals)"},
+      {"reconnect-initial", +[](cfg& c) -> milliseconds& { return c.reconnect_initial; },
+       "first wait in ms between connection attempts to a peer, doubling on each failure"},
+      {"reconnect-max", +[](cfg& c) -> milliseconds& { return c.reconnect_max; },
+       "longest wait in ms between connection attempts"},
+      {"join-timeout", +[](cfg& c) -> milliseconds& { return c.join_timeout; },
+       "time in ms a starting node waits for its peers' hellos"},
+      {"forward-batch", +[](cfg& c) -> uint32_t& { return c.forward_batch; },
+       "most events in one forward to a shard's owner (1..65536)"},
+      {"certificate", +[](cfg& c) -> std::string& { return c.certificate; },
+       "PEM file with this node's certificate (TLS when certificate, key and ca-file are set)"},
+      {"key", +[](cfg& c) -> std::string& { return c.key; },
+       "PEM file with the certificate's private key"},
+      {"ca-file", +[](cfg& c) -> std::string& { return c.ca_file; },
+       "PEM file with the CA that signed every node's certificate"},
+      {"passphrase", +[](cfg& c) -> std::string& { return c.passphrase; },
+       "passphrase of the key, if it has one (a secret: never logged)"},
+      {"secret", +[](cfg& c) -> std::string& { return c.secret; },
+       "the secret every member shares, >= 16 characters: each peer proves it knows it in "
+       "its hello (a secret: never logged; or use secret-file)"},
+      {"secret-file", +[](cfg& c) -> std::string& { return c.secret_file; },
+       "file whose first line is the cluster secret (instead of secret)"},
+    }};
   return table;
 }
 
@@ -87,13 +87,13 @@ bool is_host_name(const std::string& host) {
   if (host.empty() || host.size() > 253 || host.front() == '.' || host.front() == '-') return false;
   auto name_char = [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '.'; };
   auto numeric = [](unsigned char c) { return std::isdigit(c) || c == '.'; };
-  return std::all_of(host.begin(), host.end(), name_char) &&
-         !std::all_of(host.begin(), host.end(), numeric);
+  return std::all_of(host.begin(), host.end(), name_char)
+         && !std::all_of(host.begin(), host.end(), numeric);
 }
 
 bool all_digits(const std::string& text, size_t max_size) {
-  return !text.empty() && text.size() <= max_size &&
-         std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); });
+  return !text.empty() && text.size() <= max_size
+         && std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); });
 }
 
 // The address as every node spells it: lowercase names, canonical IPv6 in brackets. Members
@@ -125,7 +125,7 @@ struct peer_entry {
   uint32_t id = 0;
   std::string host;
   uint16_t port = 0;
-  std::string address;  // canonical
+  std::string address; // canonical
 };
 
 // Parses "id@host:port"; `key` is the entry's full key, e.g. "dispatch.cluster.peers[1]".
@@ -135,8 +135,8 @@ caf::expected<peer_entry> parse_peer(const std::string& key, const std::string& 
     return detail::config_error(key + ": expected id@host:port, got \"" + text + "\"");
   auto id = text.substr(0, at);
   if (!all_digits(id, 10) || std::stoull(id) == 0 || std::stoull(id) > UINT32_MAX)
-    return detail::config_error(key + ": the id must be a number between 1 and 4294967295, got \"" +
-                                text + "\"");
+    return detail::config_error(key + ": the id must be a number between 1 and 4294967295, got \""
+                                + text + "\"");
   auto address = parse_address(key, text.substr(at + 1));
   if (!address) return std::move(address.error());
   peer_entry result;
@@ -163,8 +163,8 @@ caf::error check_listen(const cluster_config& cfg, std::string& listen_address) 
   auto address = parse_address(full("listen"), cfg.listen);
   if (!address) return std::move(address.error());
   if (is_wildcard(address->first))
-    return fail("listen", address->first +
-                              " is not an address peers can reach; give this node's own address");
+    return fail("listen", address->first
+                            + " is not an address peers can reach; give this node's own address");
   listen_address = canonical(address->first, address->second);
   return caf::none;
 }
@@ -178,19 +178,19 @@ caf::error check_peers(const cluster_config& cfg, const std::string& listen_addr
     if (is_wildcard(peer->host))
       return detail::config_error(key + ": " + peer->host + " is not an address to connect to");
     if (peer->id == cfg.node)
-      return detail::config_error(key + ": id " + std::to_string(peer->id) +
-                                  " is this node's own id (" + full("node") + ")");
+      return detail::config_error(key + ": id " + std::to_string(peer->id)
+                                  + " is this node's own id (" + full("node") + ")");
     if (peer->address == listen_address)
-      return detail::config_error(key + ": address " + peer->address + " is this node's own (" +
-                                  full("listen") + ")");
+      return detail::config_error(key + ": address " + peer->address + " is this node's own ("
+                                  + full("listen") + ")");
     for (size_t j = 0; j < seen.size(); ++j) {
       auto earlier = " (peers[" + std::to_string(j) + "])";
       if (seen[j].id == peer->id)
-        return detail::config_error(key + ": id " + std::to_string(peer->id) + " is listed twice" +
-                                    earlier);
+        return detail::config_error(key + ": id " + std::to_string(peer->id) + " is listed twice"
+                                    + earlier);
       if (seen[j].address == peer->address)
-        return detail::config_error(key + ": address " + peer->address + " is listed twice" +
-                                    earlier);
+        return detail::config_error(key + ": address " + peer->address + " is listed twice"
+                                    + earlier);
     }
     seen.push_back(std::move(*peer));
   }
@@ -204,12 +204,12 @@ std::string ms(milliseconds x) {
 caf::error check_timing(const cluster_config& cfg) {
   if (cfg.heartbeat_interval.count() <= 0) return fail("heartbeat-interval", "must be > 0");
   if (cfg.peer_timeout <= 2 * cfg.heartbeat_interval)
-    return fail("peer-timeout", "must be more than twice " + full("heartbeat-interval") + " (2 x " +
-                                    ms(cfg.heartbeat_interval) + "), got " + ms(cfg.peer_timeout));
+    return fail("peer-timeout", "must be more than twice " + full("heartbeat-interval") + " (2 x "
+                                  + ms(cfg.heartbeat_interval) + "), got " + ms(cfg.peer_timeout));
   if (cfg.reconnect_initial.count() <= 0) return fail("reconnect-initial", "must be > 0");
   if (cfg.reconnect_max < cfg.reconnect_initial)
-    return fail("reconnect-max", "must be at least " + full("reconnect-initial") + " (" +
-                                     ms(cfg.reconnect_initial) + "), got " + ms(cfg.reconnect_max));
+    return fail("reconnect-max", "must be at least " + full("reconnect-initial") + " ("
+                                   + ms(cfg.reconnect_initial) + "), got " + ms(cfg.reconnect_max));
   if (cfg.join_timeout.count() <= 0) return fail("join-timeout", "must be > 0");
   if (cfg.forward_batch < 1 || cfg.forward_batch > 65536)
     return fail("forward-batch",
@@ -234,12 +234,12 @@ caf::error check_tls(const cluster_config& cfg) {
     const std::string& path;
   };
   const tls_file files[] = {
-      {"certificate", cfg.certificate}, {"key", cfg.key}, {"ca-file", cfg.ca_file}};
+    {"certificate", cfg.certificate}, {"key", cfg.key}, {"ca-file", cfg.ca_file}};
   bool any = !cfg.certificate.empty() || !cfg.key.empty() || !cfg.ca_file.empty();
   for (auto& file : files) {
     if (file.path.empty() && any)
-      return fail(file.key, "required for TLS: " + full("certificate") + ", " + full("key") +
-                                " and " + full("ca-file") + " are set together or not at all");
+      return fail(file.key, "required for TLS: " + full("certificate") + ", " + full("key")
+                              + " and " + full("ca-file") + " are set together or not at all");
     if (!file.path.empty())
       if (auto err = check_readable(file.key, file.path)) return err;
   }
@@ -254,8 +254,8 @@ caf::error check_tls_required(const cluster_config& cfg) {
   if (uses_tls(cfg)) return caf::none;
   auto required = [](const std::string& where) {
     auto reason = std::string{
-        "TLS (certificate, key, ca-file) is required when nodes listen "
-        "beyond loopback ("};
+      "TLS (certificate, key, ca-file) is required when nodes listen "
+      "beyond loopback ("};
     return fail("ca-file", reason + where + ")");
   };
   if (auto listen = parse_address(full("listen"), cfg.listen);
@@ -275,8 +275,8 @@ caf::error check_tls_required(const cluster_config& cfg) {
 // with TLS too.
 caf::error check_secret(const cluster_config& cfg) {
   if (cfg.secret.empty() && cfg.secret_file.empty())
-    return fail("secret", "required to run a cluster node (or " + full("secret-file") +
-                              "): every member proves in its hello that it knows the same secret");
+    return fail("secret", "required to run a cluster node (or " + full("secret-file")
+                            + "): every member proves in its hello that it knows the same secret");
   if (!cfg.secret.empty() && !cfg.secret_file.empty())
     return fail("secret-file", "given together with " + full("secret") + "; set one of them");
   auto secret = read_secret(cfg);
@@ -284,7 +284,7 @@ caf::error check_secret(const cluster_config& cfg) {
   return caf::none;
 }
 
-}  // namespace
+} // namespace
 
 caf::expected<std::string> read_secret(const cluster_config& cfg) {
   std::string secret = cfg.secret;
@@ -298,8 +298,8 @@ caf::expected<std::string> read_secret(const cluster_config& cfg) {
       secret.pop_back();
   }
   if (secret.size() < min_secret_size)
-    return fail(key, "the secret must have at least " + std::to_string(min_secret_size) +
-                         " characters, got " + std::to_string(secret.size()));
+    return fail(key, "the secret must have at least " + std::to_string(min_secret_size)
+                       + " characters, got " + std::to_string(secret.size()));
   return secret;
 }
 
@@ -339,7 +339,7 @@ member_list members_of(const cluster_config& cfg) {
     auto peer = parse_peer(full("peers"), text);
     if (peer)
       result.push_back({peer->id, peer->address});
-    else  // not validated: keep what was written rather than drop a member
+    else // not validated: keep what was written rather than drop a member
       result.push_back({0, text});
   }
   std::sort(result.begin(), result.end(),
@@ -373,4 +373,4 @@ caf::error validate(const cluster_config& cfg) {
   return check_secret(cfg);
 }
 
-}  // namespace dispatch
+} // namespace dispatch

@@ -15,21 +15,21 @@
 namespace dispatch {
 
 struct cluster_config {
-  uint32_t node = 0;               // this node's id (≥ 1); 0: not clustered
-  std::string listen;              // "host:port" where peers reach this node
-  std::vector<std::string> peers;  // every other member as "id@host:port"
+  uint32_t node = 0;                                 // this node's id (≥ 1); 0: not clustered
+  std::string listen;                                // "host:port" where peers reach this node
+  std::vector<std::string> peers;                    // every other member as "id@host:port"
   std::chrono::milliseconds heartbeat_interval{500}; // a ping to every peer this often
   std::chrono::milliseconds peer_timeout{3000};      // unanswered this long: the peer is down
   std::chrono::milliseconds reconnect_initial{200};  // backoff between connection attempts ...
   std::chrono::milliseconds reconnect_max{5000};     // ... doubling up to this
   std::chrono::milliseconds join_timeout{3000};      // at start: wait this long for peers' hellos
-  uint32_t forward_batch = 1024;   // events per forward to an owner
-  std::string certificate;         // PEM file: this node's certificate (TLS when all three set)
-  std::string key;                 // PEM file: its private key
-  std::string ca_file;             // PEM file: the CA that signed every node's certificate
-  std::string passphrase;          // of the key, if it has one
-  std::string secret;              // shared by every member; proves membership in the hello
-  std::string secret_file;         // ... or a file holding it (one line)
+  uint32_t forward_batch = 1024;                     // events per forward to an owner
+  std::string certificate; // PEM file: this node's certificate (TLS when all three set)
+  std::string key;         // PEM file: its private key
+  std::string ca_file;     // PEM file: the CA that signed every node's certificate
+  std::string passphrase;  // of the key, if it has one
+  std::string secret;      // shared by every member; proves membership in the hello
+  std::string secret_file; // ... or a file holding it (one line)
 };
 
 /// The fewest characters a cluster secret may have.

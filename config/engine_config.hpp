@@ -23,29 +23,29 @@ struct retry_policy {
 
 struct engine_config {
   std::string data_dir = "./var/dispatchd";
-  uint32_t shards = 4;        // fixed when a data directory is created; stored in it
-  bool sync = true;           // fsync ingest's batch before acknowledging
-  bool in_memory = false;     // RocksDB on an in-memory environment (benchmarks, tests)
-  bool detached = true;       // run actors that do I/O on their own threads
+  uint32_t shards = 4;    // fixed when a data directory is created; stored in it
+  bool sync = true;       // fsync ingest's batch before acknowledging
+  bool in_memory = false; // RocksDB on an in-memory environment (benchmarks, tests)
+  bool detached = true;   // run actors that do I/O on their own threads
   retry_policy retry;
   uint32_t max_unacknowledged = 65536; // publishes written or buffered but not yet matched
   uint32_t batch_max_events = 4096;    // group commit caps
   uint32_t batch_max_bytes = 4 * 1024 * 1024;
-  uint32_t sink_in_flight = 256;       // deliveries at one sink at once
+  uint32_t sink_in_flight = 256; // deliveries at one sink at once
   std::chrono::milliseconds sink_timeout{10000};
   std::chrono::milliseconds request_timeout{10000}; // every internal request
   uint32_t emitter_memory_cap = 10000; // due deliveries an emitter keeps in memory; the rest paged
-  uint32_t readers = 2;       // threads answering listings, off the publish path
-  uint32_t seen_days = 7;     // duplicate suppression window
-  uint32_t history_days = 7;  // finished deliveries kept for reading back
-  uint32_t log_days = 7;      // what the built-in sink received, kept for reading back
+  uint32_t readers = 2;                // threads answering listings, off the publish path
+  uint32_t seen_days = 7;              // duplicate suppression window
+  uint32_t history_days = 7;           // finished deliveries kept for reading back
+  uint32_t log_days = 7;               // what the built-in sink received, kept for reading back
   uint64_t block_cache_bytes = 64ull << 20;
   uint64_t write_buffer_bytes = 64ull << 20;
   uint32_t max_actions_per_dispatcher = 100; // fan-out limits, checked when dispatchers change
   uint32_t max_dispatchers_per_type = 1000;
   uint64_t max_delivery_bytes_per_event = 256ull << 20; // event bytes times its type's actions
   uint32_t max_open_files = 512; // RocksDB table files held open (more are opened and closed)
-  uint32_t restart_limit = 5; // supervisor: at most this many restarts ...
+  uint32_t restart_limit = 5;    // supervisor: at most this many restarts ...
   std::chrono::seconds restart_window{60}; // ... within this window, else orderly shutdown
   uint32_t max_event_bytes = 1 << 20;      // one event's JSON text
 };

@@ -20,32 +20,32 @@ using std::chrono::milliseconds;
 const detail::option_table<http_config>& http_table() {
   using cfg = http_config;
   static const detail::option_table<http_config> table{
-      "dispatch.http",
-      {
-          {"host", +[](cfg& c) -> detail::string_list& { return c.hosts; },
-           "addresses to listen on, e.g. [\"127.0.0.1\", \"::1\"] or 0.0.0.0 (needs tokens beyond "
-           "loopback)"},
-          {"port", +[](cfg& c) -> uint16_t& { return c.port; },
-           "TCP port on every host (0: a free port)"},
-          {"body-limit", +[](cfg& c) -> uint32_t& { return c.body_limit; },
-           "largest request body in bytes (larger: 413)"},
-          {"header-limit", +[](cfg& c) -> uint32_t& { return c.header_limit; },
-           "largest request line and headers together, in bytes"},
-          {"header-timeout", +[](cfg& c) -> milliseconds& { return c.header_timeout; },
-           "time in ms to receive a request's headers"},
-          {"body-timeout", +[](cfg& c) -> milliseconds& { return c.body_timeout; },
-           "time in ms to receive a request's body after its headers"},
-          {"idle-timeout", +[](cfg& c) -> milliseconds& { return c.idle_timeout; },
-           "time in ms a kept-alive connection may wait for its next request"},
-          {"request-timeout", +[](cfg& c) -> milliseconds& { return c.request_timeout; },
-           "time in ms the engine has to answer one request (then 503)"},
-          {"max-connections", +[](cfg& c) -> uint32_t& { return c.max_connections; },
-           "open connections at once; further ones are refused"},
-          {"io-threads", +[](cfg& c) -> uint32_t& { return c.io_threads; },
-           "threads serving connections (1..64)"},
-          {"tokens", +[](cfg& c) -> detail::string_list& { return c.tokens; },
-           "accepted bearer tokens; empty: no authentication (allowed on loopback only)"},
-      }};
+    "dispatch.http",
+    {
+      {"host", +[](cfg& c) -> detail::string_list& { return c.hosts; },
+       "addresses to listen on, e.g. [\"127.0.0.1\", \"::1\"] or 0.0.0.0 (needs tokens beyond "
+       "loopback)"},
+      {"port", +[](cfg& c) -> uint16_t& { return c.port; },
+       "TCP port on every host (0: a free port)"},
+      {"body-limit", +[](cfg& c) -> uint32_t& { return c.body_limit; },
+       "largest request body in bytes (larger: 413)"},
+      {"header-limit", +[](cfg& c) -> uint32_t& { return c.header_limit; },
+       "largest request line and headers together, in bytes"},
+      {"header-timeout", +[](cfg& c) -> milliseconds& { return c.header_timeout; },
+       "time in ms to receive a request's headers"},
+      {"body-timeout", +[](cfg& c) -> milliseconds& { return c.body_timeout; },
+       "time in ms to receive a request's body after its headers"},
+      {"idle-timeout", +[](cfg& c) -> milliseconds& { return c.idle_timeout; },
+       "time in ms a kept-alive connection may wait for its next request"},
+      {"request-timeout", +[](cfg& c) -> milliseconds& { return c.request_timeout; },
+       "time in ms the engine has to answer one request (then 503)"},
+      {"max-connections", +[](cfg& c) -> uint32_t& { return c.max_connections; },
+       "open connections at once; further ones are refused"},
+      {"io-threads", +[](cfg& c) -> uint32_t& { return c.io_threads; },
+       "threads serving connections (1..64)"},
+      {"tokens", +[](cfg& c) -> detail::string_list& { return c.tokens; },
+       "accepted bearer tokens; empty: no authentication (allowed on loopback only)"},
+    }};
   return table;
 }
 
@@ -95,8 +95,8 @@ caf::error check_hosts(std::vector<std::string>& hosts) {
       host = host.substr(1, host.size() - 2);
     if (!is_ipv4(host) && !is_ipv6(host) && !is_host_name(host))
       return detail::config_error(key + ": not an IP address or host name: \"" + host + "\"");
-    if (std::find(hosts.begin(), hosts.begin() + static_cast<std::ptrdiff_t>(i), host) !=
-        hosts.begin() + static_cast<std::ptrdiff_t>(i))
+    if (std::find(hosts.begin(), hosts.begin() + static_cast<std::ptrdiff_t>(i), host)
+        != hosts.begin() + static_cast<std::ptrdiff_t>(i))
       return detail::config_error(key + ": " + host + " is listed twice");
   }
   return caf::none;
@@ -127,7 +127,7 @@ caf::error check_ranges(const http_config& c) {
   return caf::none;
 }
 
-}  // namespace
+} // namespace
 
 bool loopback_only(const http_config& cfg) {
   for (auto& host : cfg.hosts) {
@@ -162,4 +162,4 @@ caf::expected<http_config> read_http_config(const caf::actor_system_config& cfg)
   return result;
 }
 
-}  // namespace dispatch
+} // namespace dispatch

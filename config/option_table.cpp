@@ -75,7 +75,7 @@ caf::config_option::meta_state meta_for() {
   else if constexpr (std::is_same_v<T, bool>)
     return lenient_meta<bool>("bool");
   else if constexpr (std::is_same_v<T, uint16_t>)
-    return lenient_meta<int64_t>("uint16");  // the reader names the key of a port out of range
+    return lenient_meta<int64_t>("uint16"); // the reader names the key of a port out of range
   else if constexpr (std::is_same_v<T, uint32_t>)
     return lenient_meta<uint32_t>("uint32");
   else if constexpr (std::is_same_v<T, uint64_t>)
@@ -107,8 +107,8 @@ const std::string* text_of(const caf::config_value& v, std::string& buffer) {
 template <class Unsigned>
 caf::error read_count(const std::string& key, const caf::config_value& v, Unsigned& out) {
   auto count = caf::get_if<int64_t>(&v);
-  if (!count || *count < 0 ||
-      static_cast<uint64_t>(*count) > std::numeric_limits<Unsigned>::max()) {
+  if (!count || *count < 0
+      || static_cast<uint64_t>(*count) > std::numeric_limits<Unsigned>::max()) {
     if constexpr (sizeof(Unsigned) == 2)
       return wrong_type(key, "an integer between 0 and 65535", v);
     else if constexpr (sizeof(Unsigned) == 4)
@@ -205,67 +205,67 @@ caf::error check_keys(const caf::settings& section, const std::string& section_n
   return caf::none;
 }
 
-}  // namespace
+} // namespace
 
 const caf::config_option::meta_state* meta_of(const option_value_ref& ref) {
   return std::visit(
-      [](auto* field) {
-        // One instance of this lambda per field type, hence one meta state per type.
-        static const auto meta = meta_for<std::remove_pointer_t<decltype(field)>>();
-        return &meta;
-      },
-      ref);
+    [](auto* field) {
+      // One instance of this lambda per field type, hence one meta state per type.
+      static const auto meta = meta_for<std::remove_pointer_t<decltype(field)>>();
+      return &meta;
+    },
+    ref);
 }
 
 caf::config_value to_config_value(const option_value_ref& ref) {
   return std::visit(
-      [](auto* field) -> caf::config_value {
-        using type = std::remove_pointer_t<decltype(field)>;
-        if constexpr (std::is_same_v<type, milliseconds> || std::is_same_v<type, seconds>) {
-          return caf::config_value{static_cast<int64_t>(field->count())};
-        } else if constexpr (std::is_same_v<type, string_list>) {
-          caf::config_value::list items(field->begin(), field->end());
-          return caf::config_value{std::move(items)};
-        } else if constexpr (std::is_integral_v<type> && !std::is_same_v<type, bool>) {
-          return caf::config_value{static_cast<int64_t>(*field)};
-        } else {
-          return caf::config_value{*field};
-        }
-      },
-      ref);
+    [](auto* field) -> caf::config_value {
+      using type = std::remove_pointer_t<decltype(field)>;
+      if constexpr (std::is_same_v<type, milliseconds> || std::is_same_v<type, seconds>) {
+        return caf::config_value{static_cast<int64_t>(field->count())};
+      } else if constexpr (std::is_same_v<type, string_list>) {
+        caf::config_value::list items(field->begin(), field->end());
+        return caf::config_value{std::move(items)};
+      } else if constexpr (std::is_integral_v<type> && !std::is_same_v<type, bool>) {
+        return caf::config_value{static_cast<int64_t>(*field)};
+      } else {
+        return caf::config_value{*field};
+      }
+    },
+    ref);
 }
 
 caf::error read_into(const std::string& key, const caf::config_value& v,
                      const option_value_ref& ref) {
   return std::visit(
-      [&](auto* field) -> caf::error {
-        using type = std::remove_pointer_t<decltype(field)>;
-        if constexpr (std::is_same_v<type, std::string>) {
-          std::string buffer;
-          auto text = text_of(v, buffer);
-          if (!text) return wrong_type(key, "a string", v);
-          *field = *text;
-        } else if constexpr (std::is_same_v<type, bool>) {
-          auto flag = caf::get_if<bool>(&v);
-          if (!flag) return wrong_type(key, "a boolean (true or false)", v);
-          *field = *flag;
-        } else if constexpr (std::is_same_v<type, double>) {
-          if (auto real = caf::get_if<double>(&v))
-            *field = *real;
-          else if (auto count = caf::get_if<int64_t>(&v))
-            *field = static_cast<double>(*count);
-          else
-            return wrong_type(key, "a number", v);
-        } else if constexpr (std::is_same_v<type, string_list>) {
-          return read_list(key, v, *field);
-        } else if constexpr (std::is_integral_v<type>) {
-          return read_count(key, v, *field);
-        } else {
-          return read_duration(key, v, *field);
-        }
-        return caf::none;
-      },
-      ref);
+    [&](auto* field) -> caf::error {
+      using type = std::remove_pointer_t<decltype(field)>;
+      if constexpr (std::is_same_v<type, std::string>) {
+        std::string buffer;
+        auto text = text_of(v, buffer);
+        if (!text) return wrong_type(key, "a string", v);
+        *field = *text;
+      } else if constexpr (std::is_same_v<type, bool>) {
+        auto flag = caf::get_if<bool>(&v);
+        if (!flag) return wrong_type(key, "a boolean (true or false)", v);
+        *field = *flag;
+      } else if constexpr (std::is_same_v<type, double>) {
+        if (auto real = caf::get_if<double>(&v))
+          *field = *real;
+        else if (auto count = caf::get_if<int64_t>(&v))
+          *field = static_cast<double>(*count);
+        else
+          return wrong_type(key, "a number", v);
+      } else if constexpr (std::is_same_v<type, string_list>) {
+        return read_list(key, v, *field);
+      } else if constexpr (std::is_integral_v<type>) {
+        return read_count(key, v, *field);
+      } else {
+        return read_duration(key, v, *field);
+      }
+      return caf::none;
+    },
+    ref);
 }
 
 caf::error config_error(std::string message) {
@@ -275,7 +275,7 @@ caf::error config_error(std::string message) {
 caf::error unknown_option(const std::string& key, const std::vector<std::string>& candidates) {
   std::string message = "unknown option " + key;
   std::string best;
-  size_t best_distance = 3;  // suggest only near misses
+  size_t best_distance = 3; // suggest only near misses
   for (auto& candidate : candidates) {
     auto distance = edit_distance(key, candidate);
     if (distance < best_distance) {
@@ -293,4 +293,4 @@ caf::error check_known_keys(const caf::settings& section, const std::string& sec
   return check_keys(section, section_name, "", keys, foreign);
 }
 
-}  // namespace dispatch::detail
+} // namespace dispatch::detail

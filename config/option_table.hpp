@@ -21,8 +21,8 @@ using string_list = std::vector<std::string>;
 
 /// Where an option's value lives once resolved against one config object; the alternative fixes
 /// the option's type on the command line, in the help text and when read.
-using option_value_ref =
-    std::variant<std::string*, bool*, uint16_t*, uint32_t*, uint64_t*, double*,
+using option_value_ref
+  = std::variant<std::string*, bool*, uint16_t*, uint32_t*, uint64_t*, double*,
                  std::chrono::milliseconds*, std::chrono::seconds*, string_list*>;
 
 /// One option of a table over `Config`: its key below the table's section, where its value
@@ -31,11 +31,11 @@ template <class Config>
 struct option_spec {
   template <class T>
   using getter = T& (*)(Config&);
-  using field_ref =
-      std::variant<getter<std::string>, getter<bool>, getter<uint16_t>, getter<uint32_t>,
+  using field_ref
+    = std::variant<getter<std::string>, getter<bool>, getter<uint16_t>, getter<uint32_t>,
                    getter<uint64_t>, getter<double>, getter<std::chrono::milliseconds>,
                    getter<std::chrono::seconds>, getter<string_list>>;
-  const char* key;  // below the section, e.g. "retry.initial"
+  const char* key; // below the section, e.g. "retry.initial"
   field_ref field;
   const char* help;
 };
@@ -67,7 +67,7 @@ caf::error check_known_keys(const caf::settings& section, const std::string& sec
 /// The options of one section below `dispatch`, e.g. "dispatch.http", over a config struct.
 template <class Config>
 class option_table {
- public:
+public:
   option_table(std::string section, std::vector<option_spec<Config>> specs,
                std::vector<std::string> foreign = {})
       : section_(std::move(section)), specs_(std::move(specs)), foreign_(std::move(foreign)) {
@@ -93,10 +93,10 @@ class option_table {
       auto ref = resolve(spec, defaults);
       auto full = full_key(spec);
       auto dot = full.rfind('.');
-      auto help =
-          std::string{spec.help} + " (default: " + caf::to_string(to_config_value(ref)) + ")";
+      auto help = std::string{spec.help} + " (default: " + caf::to_string(to_config_value(ref))
+                  + ")";
       options.add(
-          caf::config_option{full.substr(0, dot), full.substr(dot + 1), help, meta_of(ref)});
+        caf::config_option{full.substr(0, dot), full.substr(dot + 1), help, meta_of(ref)});
     }
   }
 
@@ -121,7 +121,7 @@ class option_table {
     return caf::none;
   }
 
- private:
+private:
   static option_value_ref resolve(const option_spec<Config>& spec, Config& cfg) {
     return std::visit([&](auto get) -> option_value_ref { return &get(cfg); }, spec.field);
   }
@@ -132,4 +132,4 @@ class option_table {
   std::vector<std::string> keys_;
 };
 
-}  // namespace dispatch::detail
+} // namespace dispatch::detail

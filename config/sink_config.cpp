@@ -26,26 +26,26 @@ struct sink_options {
 const detail::option_table<sink_options>& sink_table() {
   using cfg = sink_options;
   static const detail::option_table<sink_options> table{
-      "dispatch.sinks",
-      {
-          {"task.url", +[](cfg& c) -> std::string& { return c.task_url; },
-           "Task Service base URL for task deliveries, e.g. https://api.example.com (empty: the "
-           "built-in log)"},
-          {"task.headers", +[](cfg& c) -> detail::string_list& { return c.task_headers; },
-           "header lines \"Name: value\" sent with every task request"},
-          {"mail.url", +[](cfg& c) -> std::string& { return c.mail_url; },
-           "Mail Service base URL for mail deliveries (empty: the built-in log)"},
-          {"mail.headers", +[](cfg& c) -> detail::string_list& { return c.mail_headers; },
-           "header lines \"Name: value\" sent with every mail request"},
-          {"timeout", +[](cfg& c) -> milliseconds& { return c.shared.timeout; },
-           "time in ms for one webhook request, connecting included"},
-          {"max-connections", +[](cfg& c) -> uint32_t& { return c.shared.max_connections; },
-           "connections per webhook, kept alive and reused"},
-          {"breaker-failures", +[](cfg& c) -> uint32_t& { return c.shared.breaker_failures; },
-           "consecutive failures that open a webhook's circuit breaker"},
-          {"breaker-open", +[](cfg& c) -> milliseconds& { return c.shared.breaker_open; },
-           "time in ms an open breaker waits before one probe request"},
-      }};
+    "dispatch.sinks",
+    {
+      {"task.url", +[](cfg& c) -> std::string& { return c.task_url; },
+       "Task Service base URL for task deliveries, e.g. https://api.example.com (empty: the "
+       "built-in log)"},
+      {"task.headers", +[](cfg& c) -> detail::string_list& { return c.task_headers; },
+       "header lines \"Name: value\" sent with every task request"},
+      {"mail.url", +[](cfg& c) -> std::string& { return c.mail_url; },
+       "Mail Service base URL for mail deliveries (empty: the built-in log)"},
+      {"mail.headers", +[](cfg& c) -> detail::string_list& { return c.mail_headers; },
+       "header lines \"Name: value\" sent with every mail request"},
+      {"timeout", +[](cfg& c) -> milliseconds& { return c.shared.timeout; },
+       "time in ms for one webhook request, connecting included"},
+      {"max-connections", +[](cfg& c) -> uint32_t& { return c.shared.max_connections; },
+       "connections per webhook, kept alive and reused"},
+      {"breaker-failures", +[](cfg& c) -> uint32_t& { return c.shared.breaker_failures; },
+       "consecutive failures that open a webhook's circuit breaker"},
+      {"breaker-open", +[](cfg& c) -> milliseconds& { return c.shared.breaker_open; },
+       "time in ms an open breaker waits before one probe request"},
+    }};
   return table;
 }
 
@@ -71,8 +71,8 @@ std::string url_problem(const std::string& url) {
   if (url.find_first_of("?#") != std::string::npos)
     return "must not have a query or fragment (it is the service's base URL)";
   auto authority = url.substr(scheme_end, url.find('/', scheme_end) - scheme_end);
-  auto host =
-      authority.substr(authority.rfind('@') == std::string::npos ? 0 : authority.rfind('@') + 1);
+  auto host = authority.substr(
+    authority.rfind('@') == std::string::npos ? 0 : authority.rfind('@') + 1);
   std::string port;
   bool has_port = false;
   if (!host.empty() && host.front() == '[') {
@@ -146,7 +146,7 @@ caf::error make_webhook(const char* kind, std::string url, const detail::string_
   }
   if (auto problem = url_problem(url); !problem.empty())
     return detail::config_error(prefix + ".url: " + problem);
-  while (url.back() == '/') url.pop_back();  // the sink appends "/tasks/v1/" or "/mail/v1/"
+  while (url.back() == '/') url.pop_back(); // the sink appends "/tasks/v1/" or "/mail/v1/"
   webhook_config result = shared;
   result.url = std::move(url);
   for (size_t i = 0; i < headers.size(); ++i) {
@@ -170,7 +170,7 @@ caf::error check_shared(const webhook_config& c) {
   return caf::none;
 }
 
-}  // namespace
+} // namespace
 
 void add_sink_options(caf::config_option_set& options) {
   sink_table().add_options(options);
@@ -194,4 +194,4 @@ caf::expected<sinks_config> read_sink_config(const caf::actor_system_config& cfg
   return result;
 }
 
-}  // namespace dispatch
+} // namespace dispatch

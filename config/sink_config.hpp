@@ -19,8 +19,8 @@ namespace dispatch {
 struct webhook_config {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers; // sent with every request
-  std::chrono::milliseconds timeout{10000};                  // one request, connect included
-  uint32_t max_connections = 64;                             // kept alive and reused
+  std::chrono::milliseconds timeout{10000};                 // one request, connect included
+  uint32_t max_connections = 64;                            // kept alive and reused
   uint32_t breaker_failures = 5;                 // consecutive failures that open the breaker
   std::chrono::milliseconds breaker_open{30000}; // how long it stays open before one probe
 };

@@ -63,9 +63,8 @@ T ask(caf::scoped_actor& self, const engine_actor& node, Ts&&... xs) {
 }
 
 void print_cluster(const cluster_stats& c) {
-  std::cout << "node " << c.node << " (coordinator " << c.coordinator << ") owns "
-            << c.shards_owned << " shards; forwarded " << c.forwarded << ", received "
-            << c.received << "\n";
+  std::cout << "node " << c.node << " (coordinator " << c.coordinator << ") owns " << c.shards_owned
+            << " shards; forwarded " << c.forwarded << ", received " << c.received << "\n";
   for (auto& peer : c.peers)
     std::cout << "  peer " << peer.id << " at " << peer.address << ": " << to_string(peer.state)
               << ", " << peer.forward_depth << " events queued for it\n";
@@ -87,8 +86,7 @@ void publish_some(caf::scoped_actor& self, const engine_actor& node, const clust
   }
   // Every node computes the same shard map; it tells which node delivers which event.
   std::vector<uint32_t> ids;
-  for (auto& m : members_of(cluster))
-    ids.push_back(m.id);
+  for (auto& m : members_of(cluster)) ids.push_back(m.id);
   auto owners = assign_shards(shards, ids);
   event_list batch;
   for (uint32_t i = 0; i < events; ++i) {
@@ -109,36 +107,30 @@ void publish_some(caf::scoped_actor& self, const engine_actor& node, const clust
     bool drained = received >= ours;
     for (auto& peer : ask<engine_stats>(self, node, stats_atom::value).cluster.peers)
       drained = drained && peer.forward_depth == 0;
-    if (drained)
-      break;
+    if (drained) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   print_cluster(ask<engine_stats>(self, node, stats_atom::value).cluster);
   std::cout << received << " of the " << ours << " tasks of our shards delivered here\n";
   // Removing the example's dispatchers keeps repeated runs tidy.
-  for (auto& d : created)
-    ask<uint32_t>(self, node, remove_atom::value, d.id);
+  for (auto& d : created) ask<uint32_t>(self, node, remove_atom::value, d.id);
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
   node_config cfg;
-  if (auto err = cfg.parse(argc, argv))
-    fail("bad command line", err);
-  if (cfg.cli_helptext_printed)
-    return 0;
+  if (auto err = cfg.parse(argc, argv)) fail("bad command line", err);
+  if (cfg.cli_helptext_printed) return 0;
   auto engine_cfg = read_engine_config(cfg);
-  if (!engine_cfg)
-    fail("invalid configuration", engine_cfg.error());
+  if (!engine_cfg) fail("invalid configuration", engine_cfg.error());
   if (engine_cfg->data_dir == engine_config{}.data_dir)
     engine_cfg->data_dir = "./var/cluster-node-example";
   auto cluster = read_cluster_config(cfg);
-  if (!cluster)
-    fail("invalid configuration", cluster.error());
+  if (!cluster) fail("invalid configuration", cluster.error());
   if (!clustered(*cluster))
-    fail("invalid configuration", make_error(error_code::field_format,
-                                             "dispatch.cluster.node: required, this node's id"));
+    fail("invalid configuration",
+         make_error(error_code::field_format, "dispatch.cluster.node: required, this node's id"));
   // The middleman, heartbeats (and TLS) go into the config before the actor system is made.
   prepare_cluster_system(cfg, *cluster);
   caf::actor_system sys{cfg};
@@ -146,8 +138,7 @@ int main(int argc, char** argv) {
   engine_sinks sinks;
   sinks.task = sink_binding{sink, true}; // it takes tasks at once, like a Task Service
   auto engine = spawn_engine(sys, *engine_cfg, sinks);
-  if (!engine)
-    fail("cannot start the engine", engine.error());
+  if (!engine) fail("cannot start the engine", engine.error());
   // The node wraps the engine; from here on talk to the node: it routes events by shard owner
   // and dispatcher writes to the coordinator.
   auto node = spawn_node(sys, *engine, *engine_cfg, *cluster);

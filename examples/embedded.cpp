@@ -16,9 +16,7 @@ namespace {
 /// Your own configuration: CAF's options plus the engine's `dispatch.*` options and message types.
 class app_config : public caf::actor_system_config {
 public:
-  app_config() {
-    prepare_config(*this, custom_options_);
-  }
+  app_config() { prepare_config(*this, custom_options_); }
 };
 
 std::atomic<int> received{0};
@@ -63,8 +61,7 @@ void caf_main(caf::actor_system& sys, const app_config& cfg) {
     std::cerr << "invalid configuration: " << message_of(config.error()) << "\n";
     std::exit(1);
   }
-  if (config->data_dir == engine_config{}.data_dir)
-    config->data_dir = "./var/embedded-example";
+  if (config->data_dir == engine_config{}.data_dir) config->data_dir = "./var/embedded-example";
   std::cout << "data directory: " << config->data_dir << ", " << config->shards << " shards\n";
   auto sink = sys.spawn(printing_sink);
   engine_sinks sinks;

@@ -54,8 +54,7 @@ void caf_main(caf::actor_system& sys, const throughput_config& cfg) {
     std::cerr << "invalid configuration: " << message_of(config.error()) << "\n";
     std::exit(1);
   }
-  if (config->data_dir == engine_config{}.data_dir)
-    config->data_dir = "./var/throughput";
+  if (config->data_dir == engine_config{}.data_dir) config->data_dir = "./var/throughput";
   std::filesystem::remove_all(config->data_dir);
   auto sink = sys.spawn(counting_sink);
   engine_sinks sinks;
@@ -74,10 +73,11 @@ void caf_main(caf::actor_system& sys, const throughput_config& cfg) {
   d.actions = {task};
   if (cfg.dispatchers > 0)
     self->request(*engine, std::chrono::seconds(10), create_atom::value, d)
-    .receive([](const dispatcher&) {}, [](caf::error& err) {
-      std::cerr << message_of(err) << "\n";
-      std::exit(1);
-    });
+      .receive([](const dispatcher&) {},
+               [](caf::error& err) {
+                 std::cerr << message_of(err) << "\n";
+                 std::exit(1);
+               });
   // About 400 bytes of JSON per event.
   std::string padding(330, 'x');
   event_list batch(cfg.batch);
@@ -96,8 +96,7 @@ void caf_main(caf::actor_system& sys, const throughput_config& cfg) {
     auto state = std::make_shared<progress>();
     auto send_one = std::make_shared<std::function<void()>>();
     *send_one = [&, client, state, send_one, target] {
-      if (state->sent >= cfg.events)
-        return;
+      if (state->sent >= cfg.events) return;
       state->sent += batch.size();
       client->request(target, std::chrono::seconds(60), publish_atom::value, batch)
         .then([&, state, send_one](const publish_outcome_list& outcomes) {
@@ -113,18 +112,19 @@ void caf_main(caf::actor_system& sys, const throughput_config& cfg) {
             (*send_one)();
         });
     };
-    for (uint64_t i = 0; i < cfg.window; ++i)
-      (*send_one)();
+    for (uint64_t i = 0; i < cfg.window; ++i) (*send_one)();
   });
   all_acked.get_future().wait();
   auto acked_at = std::chrono::steady_clock::now();
   if (getenv("THROUGHPUT_TRACE"))
     for (int i = 0; i < 200 && received.load() < cfg.events; ++i) {
       self->request(*engine, std::chrono::seconds(10), stats_atom::value)
-        .receive([](const engine_stats& s) {
-          std::cerr << "inbox " << s.inbox_depth << " pending " << s.pending_depth << " in_flight "
-                    << s.in_flight << " delivered " << s.delivered << "\n";
-        }, [](caf::error&) {});
+        .receive(
+          [](const engine_stats& s) {
+            std::cerr << "inbox " << s.inbox_depth << " pending " << s.pending_depth
+                      << " in_flight " << s.in_flight << " delivered " << s.delivered << "\n";
+          },
+          [](caf::error&) {});
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
   while (cfg.dispatchers > 0 && received.load() < cfg.events)
@@ -132,8 +132,8 @@ void caf_main(caf::actor_system& sys, const throughput_config& cfg) {
   auto done = std::chrono::steady_clock::now();
   auto secs = [&](auto t) { return std::chrono::duration<double>(t - start).count(); };
   std::cout << "{\"events\":" << cfg.events << ",\"batch\":" << cfg.batch
-            << ",\"sync\":" << (config->sync ? "true" : "false") << ",\"shards\":"
-            << config->shards << ",\"acked_per_s\":" << static_cast<uint64_t>(cfg.events / secs(acked_at))
+            << ",\"sync\":" << (config->sync ? "true" : "false") << ",\"shards\":" << config->shards
+            << ",\"acked_per_s\":" << static_cast<uint64_t>(cfg.events / secs(acked_at))
             << ",\"delivered_per_s\":" << static_cast<uint64_t>(cfg.events / secs(done))
             << ",\"seconds\":" << secs(done) << "}\n";
   self->send_exit(*engine, caf::exit_reason::user_shutdown);

@@ -28,8 +28,7 @@ void event_log_record(const char* data, size_t size) {
                                  encoded.size(), again);
   // A 24-hex id is written as 12 bytes and read back in lower case: ingest normalizes ids before
   // they are stored, so only a record the writer never makes (text form, upper case) changes here.
-  if (is_object_id(ev.id))
-    ev.id = normalize_id(ev.id);
+  if (is_object_id(ev.id)) ev.id = normalize_id(ev.id);
   require(!err && again == ev, "an event of the log re-encodes to itself", encoded);
 }
 

@@ -26,8 +26,8 @@ struct call {
   api_context_ptr ctx;
   reply_ptr reply;
   route_id route;
-  std::vector<std::string> ids;  // the path's ids, normalized
-  std::string query;             // raw RQL
+  std::vector<std::string> ids; // the path's ids, normalized
+  std::string query;            // raw RQL
   std::string body;
 };
 
@@ -73,8 +73,8 @@ caf::optional<http_response> check_body(const http_request& req, const api_optio
                           "Content-Type must be application/json, got " + quoted(req.content_type));
   if (req.body.size() > options.body_limit)
     return error_response(
-        error_code::body_format,
-        "body: larger than the limit of " + std::to_string(options.body_limit) + " bytes", 413);
+      error_code::body_format,
+      "body: larger than the limit of " + std::to_string(options.body_limit) + " bytes", 413);
   return caf::none;
 }
 
@@ -99,7 +99,7 @@ caf::optional<query> query_of(const call& c) {
 // Parses the call's body with `parse`; answers the error and returns none when it is bad.
 template <class Parse>
 auto body_of(const call& c, Parse parse)
-    -> caf::optional<typename decltype(parse(std::string_view{}, json_limits{}))::value_type> {
+  -> caf::optional<typename decltype(parse(std::string_view{}, json_limits{}))::value_type> {
   auto parsed = parse(c.body, limits_of(c.ctx->options));
   if (!parsed) {
     (*c.reply)(error_response(parsed.error()));
@@ -117,22 +117,22 @@ void dispatcher_routes(const call& c) {
     case route_id::dispatchers_find:
       if (auto q = query_of(c))
         ask_engine<dispatcher_page>(
-            c.ctx, c.reply,
-            [select = q->select](dispatcher_page& page) {
-              return json_ok(render_page(page, select));
-            },
-            find_atom::value, *q);
+          c.ctx, c.reply,
+          [select = q->select](dispatcher_page& page) {
+            return json_ok(render_page(page, select));
+          },
+          find_atom::value, *q);
       return;
     case route_id::dispatchers_create:
       if (auto d = body_of(c, parse_dispatcher))
         ask_engine<dispatcher>(
-            c.ctx, c.reply, [](dispatcher& x) { return json_ok(to_json(x)); }, create_atom::value,
-            *d);
+          c.ctx, c.reply, [](dispatcher& x) { return json_ok(to_json(x)); }, create_atom::value,
+          *d);
       return;
     case route_id::dispatcher_get:
       ask_engine<dispatcher>(
-          c.ctx, c.reply, [](dispatcher& x) { return json_ok(to_json(x)); }, get_atom::value,
-          c.ids[0]);
+        c.ctx, c.reply, [](dispatcher& x) { return json_ok(to_json(x)); }, get_atom::value,
+        c.ids[0]);
       return;
     case route_id::dispatcher_update:
       if (auto patch = body_of(c, parse_dispatcher_patch))
@@ -144,8 +144,8 @@ void dispatcher_routes(const call& c) {
     case route_id::action_add:
       if (auto a = body_of(c, parse_action))
         ask_engine<action>(
-            c.ctx, c.reply, [](action& x) { return json_ok(to_json(x)); }, create_atom::value,
-            c.ids[0], *a);
+          c.ctx, c.reply, [](action& x) { return json_ok(to_json(x)); }, create_atom::value,
+          c.ids[0], *a);
       return;
     case route_id::action_update:
       if (auto patch = body_of(c, parse_action_patch))
@@ -166,16 +166,16 @@ void publish_batch(const call& c) {
   event_list valid;
   for (auto& slot : *parsed)
     if (!slot.error) valid.push_back(slot.value);
-  if (valid.empty()) {  // nothing for the engine: answer the rejections (or `[]`) at once
+  if (valid.empty()) { // nothing for the engine: answer the rejections (or `[]`) at once
     (*c.reply)(json_ok(render_batch(*parsed, {})));
     return;
   }
   ask_engine<publish_outcome_list>(
-      c.ctx, c.reply,
-      [parsed = std::move(*parsed)](publish_outcome_list& outcomes) {
-        return json_ok(render_batch(parsed, outcomes));
-      },
-      publish_atom::value, std::move(valid));
+    c.ctx, c.reply,
+    [parsed = std::move(*parsed)](publish_outcome_list& outcomes) {
+      return json_ok(render_batch(parsed, outcomes));
+    },
+    publish_atom::value, std::move(valid));
 }
 
 // Pages of JSON records (tasks, mails, events): `select` is a projection on the record. The
@@ -184,9 +184,9 @@ template <class... Ts>
 void json_page_route(const call& c, Ts... xs) {
   if (auto q = query_of(c))
     ask_engine<json_page>(
-        c.ctx, c.reply,
-        [select = q->select](json_page& page) { return json_ok(render_page(page, select)); }, xs...,
-        *q);
+      c.ctx, c.reply,
+      [select = q->select](json_page& page) { return json_ok(render_page(page, select)); }, xs...,
+      *q);
 }
 
 void event_routes(const call& c) {
@@ -205,11 +205,11 @@ void event_routes(const call& c) {
     case route_id::event_rematch:
       // A set-aside event matched again: how many deliveries it made (they go out from now on).
       ask_engine<uint32_t>(
-          c.ctx, c.reply,
-          [id = c.ids[0]](uint32_t n) {
-            return json_ok(R"({"id":")" + id + R"(","deliveries":)" + std::to_string(n) + "}");
-          },
-          rematch_atom::value, c.ids[0]);
+        c.ctx, c.reply,
+        [id = c.ids[0]](uint32_t n) {
+          return json_ok(R"({"id":")" + id + R"(","deliveries":)" + std::to_string(n) + "}");
+        },
+        rematch_atom::value, c.ids[0]);
       return;
     case route_id::event_discard:
       ask_engine<uint32_t>(c.ctx, c.reply, affected, discard_atom::value, c.ids[0]);
@@ -230,23 +230,21 @@ void delivery_routes(const call& c) {
     case route_id::deliveries_find:
       if (auto q = query_of(c))
         ask_engine<delivery_page>(
-            c.ctx, c.reply,
-            [select = q->select](delivery_page& page) {
-              return json_ok(render_page(page, select));
-            },
-            deliveries_atom::value, *q);
+          c.ctx, c.reply,
+          [select = q->select](delivery_page& page) { return json_ok(render_page(page, select)); },
+          deliveries_atom::value, *q);
       return;
     case route_id::delivery_replay:
       // The re-queued delivery (status pending, attempts 0) tells the caller what happens next.
       ask_engine<delivery>(
-          c.ctx, c.reply, [](delivery& x) { return json_ok(to_json(x)); }, replay_atom::value,
-          c.ids[0]);
+        c.ctx, c.reply, [](delivery& x) { return json_ok(to_json(x)); }, replay_atom::value,
+        c.ids[0]);
       return;
     case route_id::deliveries_replay:
       if (auto q = query_of(c))
         ask_engine<uint64_t>(
-            c.ctx, c.reply, [](uint64_t n) { return json_ok(affected_records(n)); },
-            replay_atom::value, *q);
+          c.ctx, c.reply, [](uint64_t n) { return json_ok(affected_records(n)); },
+          replay_atom::value, *q);
       return;
     case route_id::delivery_purge:
       ask_engine<uint32_t>(c.ctx, c.reply, affected, purge_atom::value, c.ids[0]);
@@ -265,31 +263,31 @@ void operation_routes(const call& c) {
       return res;
     };
     ask_engine_handling<bool>(
-        c.ctx, c.reply,
-        [](bool healthy) {
-          http_response res;
-          res.status = healthy ? 200 : 503;
-          res.body = health_body(healthy, "an engine component is down or storage is not writable");
-          return res;
-        },
-        unhealthy, health_atom::value);
+      c.ctx, c.reply,
+      [](bool healthy) {
+        http_response res;
+        res.status = healthy ? 200 : 503;
+        res.body = health_body(healthy, "an engine component is down or storage is not writable");
+        return res;
+      },
+      unhealthy, health_atom::value);
     return;
   }
   if (c.route == route_id::cluster_status) {
     ask_engine<engine_stats>(
-        c.ctx, c.reply, [](engine_stats& stats) { return json_ok(render_cluster(stats.cluster)); },
-        stats_atom::value);
+      c.ctx, c.reply, [](engine_stats& stats) { return json_ok(render_cluster(stats.cluster)); },
+      stats_atom::value);
     return;
   }
   ask_engine<engine_stats>(
-      c.ctx, c.reply,
-      [metrics = c.ctx->options.metrics](engine_stats& stats) {
-        http_response res;
-        res.content_type = prometheus_content_type;
-        res.body = metrics_text(stats, metrics.get());
-        return res;
-      },
-      stats_atom::value);
+    c.ctx, c.reply,
+    [metrics = c.ctx->options.metrics](engine_stats& stats) {
+      http_response res;
+      res.content_type = prometheus_content_type;
+      res.body = metrics_text(stats, metrics.get());
+      return res;
+    },
+    stats_atom::value);
 }
 
 // Checks the path's ids (24 hex, either case) and normalizes them; answers code 12 otherwise.
@@ -313,17 +311,16 @@ http_response token_required() {
 void route_request(const api_context_ptr& ctx, const http_request& req, const reply_ptr& reply) {
   auto target = split(req.target);
   auto m = match_route(req.method, target.path);
-  if (!authorized(ctx->options, req, m))
-    return (*reply)(token_required());
+  if (!authorized(ctx->options, req, m)) return (*reply)(token_required());
   if (m.kind == match_kind::unknown_path)
     return (*reply)(
-        error_response(error_code::resource_unknown, "no resource at path " + quoted(target.path)));
+      error_response(error_code::resource_unknown, "no resource at path " + quoted(target.path)));
   if (m.kind == match_kind::wrong_method) {
     // Code 16: the resource does not exist for this method (the path alone is fine and no body
     // was read, so 22 would mislead); the status and `Allow` say what the path takes.
     auto res = error_response(error_code::resource_unknown,
-                              "method " + req.method + " is not allowed on " + quoted(target.path) +
-                                  "; allowed: " + m.allowed,
+                              "method " + req.method + " is not allowed on " + quoted(target.path)
+                                + "; allowed: " + m.allowed,
                               405);
     res.headers.emplace_back("Allow", m.allowed);
     return (*reply)(std::move(res));
@@ -355,7 +352,7 @@ void route_request(const api_context_ptr& ctx, const http_request& req, const re
   }
 }
 
-}  // namespace
+} // namespace
 
 http_handler make_api_handler(caf::actor_system& sys, engine_actor engine, api_options options) {
   auto ctx = std::make_shared<api_context>();
@@ -386,4 +383,4 @@ http_header_check make_api_header_check(api_options options) {
   };
 }
 
-}  // namespace dispatch
+} // namespace dispatch

@@ -17,8 +17,8 @@ namespace dispatch {
 struct api_options {
   std::vector<std::string> tokens; // accepted bearer tokens; empty: every caller is allowed
   std::chrono::milliseconds request_timeout{30000}; // for the engine's answer
-  uint32_t body_limit = 1 << 20;   // also enforced here for handlers driven without the server
-  request_metrics_ptr metrics;     // rendered by /metrics beside the engine's stats (may be null)
+  uint32_t body_limit = 1 << 20; // also enforced here for handlers driven without the server
+  request_metrics_ptr metrics;   // rendered by /metrics beside the engine's stats (may be null)
 };
 
 /// The handler for `http_server::start`. Each request becomes a typed request to `engine`, made

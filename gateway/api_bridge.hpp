@@ -36,7 +36,7 @@ struct publish_job {
   std::shared_ptr<reply_once> reply;
 };
 
-}  // namespace dispatch
+} // namespace dispatch
 
 // Jobs never leave the process: they need no serialization.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(dispatch::bridge_job)
@@ -75,7 +75,7 @@ using api_context_ptr = std::shared_ptr<const api_context>;
 /// Answers a request exactly once. Dropped without an answer (its bridge actor went away, e.g.
 /// while the actor system shut down) it still answers 503, so no client waits forever.
 class reply_once {
- public:
+public:
   explicit reply_once(http_reply reply) : reply_(std::move(reply)) {}
 
   reply_once(const reply_once&) = delete;
@@ -92,7 +92,7 @@ class reply_once {
     if (reply) reply(std::move(res));
   }
 
- private:
+private:
   http_reply reply_;
 };
 
@@ -100,8 +100,8 @@ using reply_ptr = std::shared_ptr<reply_once>;
 
 /// An engine error as an HTTP answer; a dead engine is unavailable (503), like an overload.
 inline http_response engine_error_response(const caf::error& err) {
-  if (err.category() == caf::atom("system") &&
-      static_cast<caf::sec>(err.code()) == caf::sec::request_receiver_down)
+  if (err.category() == caf::atom("system")
+      && static_cast<caf::sec>(err.code()) == caf::sec::request_receiver_down)
     return error_response(error_code::unavailable, "unavailable: the engine is down", 503);
   return error_response(err);
 }
@@ -130,40 +130,40 @@ inline caf::behavior publisher_bridge(caf::stateful_actor<publisher_bridge_state
     while (!st.pending.empty()) {
       auto take = std::min<size_t>(st.pending.size(), 1024); // one batch's events at most
       auto jobs = std::make_shared<std::vector<publish_job>>(
-          std::make_move_iterator(st.pending.begin()),
-          std::make_move_iterator(st.pending.begin() + static_cast<ptrdiff_t>(take)));
+        std::make_move_iterator(st.pending.begin()),
+        std::make_move_iterator(st.pending.begin() + static_cast<ptrdiff_t>(take)));
       st.pending.erase(st.pending.begin(), st.pending.begin() + static_cast<ptrdiff_t>(take));
       event_list events;
       events.reserve(jobs->size());
       for (auto& job : *jobs) events.push_back(std::move(job.value));
       self->request(engine, timeout, publish_atom::value, std::move(events))
-          .then(
-              [jobs](publish_outcome_list& outcomes) {
-                for (size_t i = 0; i < jobs->size(); ++i) {
-                  auto& reply = *(*jobs)[i].reply;
-                  if (i >= outcomes.size())
-                    reply(error_response(error_code::server, "the engine answered too few outcomes"));
-                  else if (accepted(outcomes[i])) {
-                    http_response res;
-                    res.body = to_json(outcomes[i].stored);
-                    reply(std::move(res));
-                  } else
-                    reply(engine_error_response(
-                        make_error(outcomes[i].code, std::move(outcomes[i].message))));
-                }
-              },
-              [jobs](caf::error& err) {
-                for (auto& job : *jobs) (*job.reply)(engine_error_response(err));
-              });
+        .then(
+          [jobs](publish_outcome_list& outcomes) {
+            for (size_t i = 0; i < jobs->size(); ++i) {
+              auto& reply = *(*jobs)[i].reply;
+              if (i >= outcomes.size())
+                reply(error_response(error_code::server, "the engine answered too few outcomes"));
+              else if (accepted(outcomes[i])) {
+                http_response res;
+                res.body = to_json(outcomes[i].stored);
+                reply(std::move(res));
+              } else
+                reply(engine_error_response(
+                  make_error(outcomes[i].code, std::move(outcomes[i].message))));
+            }
+          },
+          [jobs](caf::error& err) {
+            for (auto& job : *jobs) (*job.reply)(engine_error_response(err));
+          });
     }
   };
   return {
-      [self](publish_job& job) {
-        auto& st = self->state;
-        st.pending.push_back(std::move(job));
-        schedule_flush(self, st.flush_pending);
-      },
-      [flush](flush_atom) { flush(); },
+    [self](publish_job& job) {
+      auto& st = self->state;
+      st.pending.push_back(std::move(job));
+      schedule_flush(self, st.flush_pending);
+    },
+    [flush](flush_atom) { flush(); },
   };
 }
 
@@ -176,8 +176,8 @@ void ask_engine_handling(const api_context_ptr& ctx, reply_ptr reply, OnValue on
   // The job holds the context until it ran, so the bridges outlive every job sent to them.
   bridge_job job{[=, reply = std::move(reply)](caf::event_based_actor* self) {
     self->request(ctx->engine, ctx->options.request_timeout, xs...)
-        .then([reply, on_value](Result& value) { (*reply)(on_value(value)); },
-              [reply, on_error](caf::error& err) { (*reply)(on_error(err)); });
+      .then([reply, on_value](Result& value) { (*reply)(on_value(value)); },
+            [reply, on_error](caf::error& err) { (*reply)(on_error(err)); });
   }};
   caf::anon_send(ctx->bridge(), std::move(job));
 }
@@ -189,4 +189,4 @@ void ask_engine(const api_context_ptr& ctx, reply_ptr reply, OnValue on_value, T
                               std::move(xs)...);
 }
 
-}  // namespace dispatch
+} // namespace dispatch

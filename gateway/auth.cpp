@@ -33,4 +33,4 @@ bool bearer_accepted(std::string_view authorization, const std::vector<std::stri
   return accepted;
 }
 
-}  // namespace dispatch
+} // namespace dispatch

@@ -15,4 +15,4 @@ bool constant_time_equal(std::string_view a, std::string_view b);
 /// Every token is compared, whether or not an earlier one matched.
 bool bearer_accepted(std::string_view authorization, const std::vector<std::string>& tokens);
 
-}  // namespace dispatch
+} // namespace dispatch

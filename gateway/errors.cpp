@@ -23,17 +23,22 @@ bool is_request_timeout(const caf::error& err) {
 
 unsigned status_of(error_code code) {
   switch (code) {
-    case error_code::no_permission: return 401;
-    case error_code::resource_unknown: return 404;
+    case error_code::no_permission:
+      return 401;
+    case error_code::resource_unknown:
+      return 404;
     case error_code::id_format:
     case error_code::empty_body:
     case error_code::missing_required_fields:
     case error_code::field_format:
     case error_code::resource_already_exists:
     case error_code::invalid_rql:
-    case error_code::body_format: return 400;
-    case error_code::unavailable: return 503; // docs/api.md: 503 with code 1
-    default: return 500;
+    case error_code::body_format:
+      return 400;
+    case error_code::unavailable:
+      return 503; // docs/api.md: 503 with code 1
+    default:
+      return 500;
   }
 }
 
@@ -66,8 +71,7 @@ std::string error_body(error_code code, const std::string& message) {
 http_response error_response(const caf::error& err) {
   auto status = http_status_of(err);
   auto code = code_of(err);
-  if (code == error_code::none)
-    code = error_code::server;
+  if (code == error_code::none) code = error_code::server;
   if (status == 500) {
     // The body leaks nothing; the operator's log gets the detail.
     std::cerr << "internal error answered 500: " << message_of(err) << std::endl;
@@ -80,8 +84,7 @@ http_response error_response(error_code code, const std::string& message, unsign
   http_response res;
   res.status = status != 0 ? status : status_of(code);
   res.body = error_body(code, message);
-  if (res.status == 503)
-    res.headers.emplace_back("Retry-After", "1");
+  if (res.status == 503) res.headers.emplace_back("Retry-After", "1");
   return res;
 }
 

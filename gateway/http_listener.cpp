@@ -27,16 +27,14 @@ namespace {
 
 std::string format_endpoint(const net::ip::address& address, uint16_t port) {
   auto text = address.to_string();
-  if (address.is_v6())
-    text = "[" + text + "]";
+  if (address.is_v6()) text = "[" + text + "]";
   return text + ":" + std::to_string(port);
 }
 
 // "Address already in use" reads as "address already in use" after a colon.
 std::string reason_of(const sys_error& ec) {
   auto text = ec.message();
-  if (!text.empty())
-    text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
   return text;
 }
 
@@ -83,24 +81,21 @@ caf::expected<planned_host> plan_host(std::string host, uint16_t port) {
 sys_error open_and_bind(tcp::acceptor& acceptor, const tcp::endpoint& endpoint) {
   sys_error ec;
   acceptor.open(endpoint.protocol(), ec);
-  if (ec)
-    return ec;
+  if (ec) return ec;
   acceptor.set_option(net::socket_base::reuse_address(true), ec);
   // `::` must not claim the IPv4 port too: `0.0.0.0` may be listed beside it.
-  if (!ec && endpoint.address().is_v6())
-    acceptor.set_option(net::ip::v6_only(true), ec);
-  if (!ec)
-    acceptor.bind(endpoint, ec);
-  if (!ec)
-    acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (!ec && endpoint.address().is_v6()) acceptor.set_option(net::ip::v6_only(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   return ec;
 }
 
 // One attempt at binding every address; `port_clash` says a later address found the port picked
 // by the first one taken (worth another attempt with a new port).
-caf::expected<std::vector<http_listener_ptr>>
-bind_plan(net::io_context& ioc, const server_state_ptr& state,
-          const std::vector<planned_host>& plan, bool& port_clash) {
+caf::expected<std::vector<http_listener_ptr>> bind_plan(net::io_context& ioc,
+                                                        const server_state_ptr& state,
+                                                        const std::vector<planned_host>& plan,
+                                                        bool& port_clash) {
   std::vector<http_listener_ptr> listeners;
   auto port = state->cfg.port;
   for (const auto& host : plan) {
@@ -115,12 +110,10 @@ bind_plan(net::io_context& ioc, const server_state_ptr& state,
       }
       if (ec) {
         port_clash = state->cfg.port == 0 && port != 0 && ec == net::error::address_in_use;
-        return make_error(error_code::server, "cannot listen on "
-                                                + format_endpoint(address, port) + ": "
-                                                + reason_of(ec));
+        return make_error(error_code::server, "cannot listen on " + format_endpoint(address, port)
+                                                + ": " + reason_of(ec));
       }
-      if (port == 0)
-        port = acceptor.local_endpoint().port();
+      if (port == 0) port = acceptor.local_endpoint().port();
       listeners.push_back(std::make_shared<http_listener>(ioc, state, std::move(acceptor)));
     }
   }
@@ -137,8 +130,7 @@ caf::expected<std::vector<http_listener_ptr>> bind_listeners(net::io_context& io
   std::vector<net::ip::address> seen; // `localhost` beside `127.0.0.1` binds it once
   for (const auto& host : state->cfg.hosts) {
     auto planned = plan_host(host, state->cfg.port);
-    if (!planned)
-      return std::move(planned.error());
+    if (!planned) return std::move(planned.error());
     auto& addresses = planned->addresses;
     addresses.erase(std::remove_if(addresses.begin(), addresses.end(),
                                    [&](const net::ip::address& address) {
@@ -155,23 +147,21 @@ caf::expected<std::vector<http_listener_ptr>> bind_listeners(net::io_context& io
   for (int attempt = 1;; ++attempt) {
     bool port_clash = false;
     auto listeners = bind_plan(ioc, state, plan, port_clash);
-    if (listeners || !port_clash || attempt == attempts)
-      return listeners;
+    if (listeners || !port_clash || attempt == attempts) return listeners;
   }
 }
 
 http_listener::http_listener(net::io_context& ioc, server_state_ptr state, tcp::acceptor acceptor)
-  : ioc_(ioc),
-    state_(std::move(state)),
-    acceptor_(std::move(acceptor)),
-    retry_timer_(acceptor_.get_executor()) {
+    : ioc_(ioc), state_(std::move(state)), acceptor_(std::move(acceptor)),
+      retry_timer_(acceptor_.get_executor()) {
   sys_error ec;
   auto local = acceptor_.local_endpoint(ec);
   endpoint_ = listen_endpoint{local.address().to_string(), local.port()};
 }
 
 void http_listener::start() {
-  state_->say("listening on " + format_endpoint(net::ip::make_address(endpoint_.host), endpoint_.port));
+  state_->say("listening on "
+              + format_endpoint(net::ip::make_address(endpoint_.host), endpoint_.port));
   accept_next();
 }
 
@@ -190,15 +180,13 @@ void http_listener::accept_next() {
 }
 
 void http_listener::on_accept(sys_error ec, tcp::socket socket) {
-  if (ec == net::error::operation_aborted || !acceptor_.is_open())
-    return;
+  if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
   if (ec) {
     // Out of file descriptors and the like: wait a little instead of spinning.
     state_->say("accepting a connection failed: " + reason_of(ec));
     retry_timer_.expires_after(std::chrono::milliseconds(100));
     retry_timer_.async_wait([self = shared_from_this()](sys_error timer_ec) {
-      if (!timer_ec && self->acceptor_.is_open())
-        self->accept_next();
+      if (!timer_ec && self->acceptor_.is_open()) self->accept_next();
     });
     return;
   }
@@ -219,18 +207,18 @@ void http_listener::on_accept(sys_error ec, tcp::socket socket) {
 
 // Over the cap: a short 503 if the socket takes it at once, then the connection closes.
 void http_listener::refuse(tcp::socket& socket) {
-  if (state_->metrics)
-    state_->metrics->connections_refused.fetch_add(1);
+  if (state_->metrics) state_->metrics->connections_refused.fetch_add(1);
   if (!refusing_) {
     refusing_ = true;
     state_->say("connection cap of " + std::to_string(state_->cfg.max_connections)
                 + " reached: refusing new connections");
   }
   auto body = error_body(error_code::unavailable, "unavailable: too many connections");
-  auto answer = "HTTP/1.1 503 Service Unavailable\r\nServer: dispatchd\r\n"
-                "Content-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
-                "Content-Length: "
-                + std::to_string(body.size()) + "\r\n\r\n" + body;
+  auto answer
+    = "HTTP/1.1 503 Service Unavailable\r\nServer: dispatchd\r\n"
+      "Content-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
+      "Content-Length: "
+      + std::to_string(body.size()) + "\r\n\r\n" + body;
   sys_error ec;
   socket.non_blocking(true, ec);
   socket.write_some(net::buffer(answer), ec);

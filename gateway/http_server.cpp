@@ -30,8 +30,7 @@ template <class Predicate>
 bool wait_for(std::chrono::milliseconds limit, Predicate done) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline)
-      return false;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(5ms);
   }
   return true;
@@ -40,41 +39,30 @@ bool wait_for(std::chrono::milliseconds limit, Predicate done) {
 class beast_server final : public http_server {
 public:
   explicit beast_server(server_state_ptr state)
-    : ioc_(static_cast<int>(std::max(1u, state->cfg.io_threads))),
-      work_(net::make_work_guard(ioc_)),
-      state_(std::move(state)) {
-  }
+      : ioc_(static_cast<int>(std::max(1u, state->cfg.io_threads))),
+        work_(net::make_work_guard(ioc_)), state_(std::move(state)) {}
 
-  ~beast_server() override {
-    shutdown(0ms);
-  }
+  ~beast_server() override { shutdown(0ms); }
 
   caf::error listen() {
     auto listeners = bind_listeners(ioc_, state_);
-    if (!listeners)
-      return std::move(listeners.error());
+    if (!listeners) return std::move(listeners.error());
     listeners_ = std::move(*listeners);
-    for (auto& listener : listeners_)
-      endpoints_.push_back(listener->endpoint());
+    for (auto& listener : listeners_) endpoints_.push_back(listener->endpoint());
     return caf::none;
   }
 
   void run() {
-    for (auto& listener : listeners_)
-      listener->start();
+    for (auto& listener : listeners_) listener->start();
     auto count = std::max(1u, state_->cfg.io_threads);
-    for (unsigned i = 0; i < count; ++i)
-      threads_.emplace_back([this] { run_io(); });
+    for (unsigned i = 0; i < count; ++i) threads_.emplace_back([this] { run_io(); });
   }
 
-  std::vector<listen_endpoint> endpoints() const override {
-    return endpoints_;
-  }
+  std::vector<listen_endpoint> endpoints() const override { return endpoints_; }
 
   void stop_accepting() override {
     std::lock_guard<std::mutex> guard{control_};
-    if (!accepting_)
-      return;
+    if (!accepting_) return;
     accepting_ = false;
     // Acceptors belong to their strands; on an io thread we cannot wait for them without risking
     // a deadlock, elsewhere we wait so that no connection is accepted after we return.
@@ -86,15 +74,13 @@ public:
         listener->stop();
         closed->set_value();
       });
-      if (!on_io_thread && !ioc_.stopped())
-        done.wait_for(2s);
+      if (!on_io_thread && !ioc_.stopped()) done.wait_for(2s);
     }
   }
 
   void shutdown(std::chrono::milliseconds grace) override {
     std::lock_guard<std::mutex> once{shutdown_};
-    if (stopped_)
-      return;
+    if (stopped_) return;
     stop_accepting();
     state_->closing = true;
     wait_for(grace, [this] { return state_->owed.load() <= 0; });
@@ -106,8 +92,7 @@ public:
     work_.reset();
     ioc_.stop();
     for (auto& thread : threads_)
-      if (thread.joinable())
-        thread.join();
+      if (thread.joinable()) thread.join();
     // Whatever is left (a session stopped mid-way) goes with its handlers when ioc_ dies; the
     // handler may hold answers that hold the state: break that cycle.
     decltype(state_->sessions) leftover;
@@ -140,11 +125,9 @@ private:
     std::vector<std::shared_ptr<http_session>> sessions;
     {
       std::lock_guard<std::mutex> guard{state_->mutex};
-      for (auto& entry : state_->sessions)
-        sessions.push_back(entry.second);
+      for (auto& entry : state_->sessions) sessions.push_back(entry.second);
     }
-    for (auto& session : sessions)
-      net::post(session->executor(), [session] { session->close(); });
+    for (auto& session : sessions) net::post(session->executor(), [session] { session->close(); });
     sessions.clear();
     wait_for(1s, [this] {
       std::lock_guard<std::mutex> guard{state_->mutex};
@@ -176,8 +159,7 @@ http_server::start(const http_config& cfg, http_handler handler, request_metrics
   state->metrics = std::move(metrics);
   state->log = std::move(log);
   auto server = std::make_unique<beast_server>(state);
-  if (auto err = server->listen())
-    return err;
+  if (auto err = server->listen()) return err;
   server->run();
   return std::unique_ptr<http_server>{std::move(server)};
 }

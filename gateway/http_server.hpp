@@ -34,8 +34,8 @@ public:
   /// not arrive in time, and connections beyond `cfg.max_connections`, are cut off. `check`, when
   /// given, sees each request before its body is read and may refuse it there.
   static caf::expected<std::unique_ptr<http_server>>
-  start(const http_config& cfg, http_handler handler, request_metrics_ptr metrics,
-        server_log log, http_header_check check = {});
+  start(const http_config& cfg, http_handler handler, request_metrics_ptr metrics, server_log log,
+        http_header_check check = {});
 
   virtual ~http_server() = default;
 

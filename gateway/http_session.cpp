@@ -34,11 +34,9 @@ constexpr std::chrono::milliseconds linger_time{1000};
 constexpr std::size_t linger_bytes = 8 << 20;
 
 bool is_loopback(const net::ip::address& address) {
-  if (address.is_v4())
-    return address.to_v4().is_loopback();
+  if (address.is_v4()) return address.to_v4().is_loopback();
   auto v6 = address.to_v6();
-  if (v6.is_v4_mapped())
-    return net::ip::make_address_v4(net::ip::v4_mapped, v6).is_loopback();
+  if (v6.is_v4_mapped()) return net::ip::make_address_v4(net::ip::v4_mapped, v6).is_loopback();
   return v6.is_loopback();
 }
 
@@ -49,9 +47,9 @@ std::string origin_form(std::string_view target) {
       continue;
     auto rest = target.substr(scheme.size());
     auto path = rest.find_first_of("/?");
-    if (path == std::string_view::npos)
-      return "/";
-    return rest[path] == '?' ? "/" + std::string{rest.substr(path)} : std::string{rest.substr(path)};
+    if (path == std::string_view::npos) return "/";
+    return rest[path] == '?' ? "/" + std::string{rest.substr(path)}
+                             : std::string{rest.substr(path)};
   }
   return std::string{target};
 }
@@ -76,7 +74,7 @@ bool is_timeout(const beast::error_code& ec) {
 } // namespace
 
 http_session::http_session(server_state_ptr state, tcp::socket socket)
-  : state_(std::move(state)), stream_(std::move(socket)) {
+    : state_(std::move(state)), stream_(std::move(socket)) {
   beast::error_code ec;
   auto peer = stream_.socket().remote_endpoint(ec);
   from_loopback_ = !ec && is_loopback(peer.address());
@@ -112,8 +110,7 @@ void http_session::start() {
 }
 
 void http_session::close() {
-  if (closed_)
-    return;
+  if (closed_) return;
   closed_ = true;
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -133,16 +130,14 @@ void http_session::close() {
 
 // Gives back what the session holds in the shared counters, once.
 void http_session::release() {
-  if (released_)
-    return;
+  if (released_) return;
   released_ = true;
   if (owes_reply_) {
     owes_reply_ = false;
     state_->owed.fetch_sub(1);
   }
   state_->open.fetch_sub(1);
-  if (state_->metrics)
-    state_->metrics->connections_open.fetch_sub(1);
+  if (state_->metrics) state_->metrics->connections_open.fetch_sub(1);
 }
 
 void http_session::read_request() {
@@ -158,30 +153,25 @@ void http_session::read_request() {
   }
   // Keep-alive: the next request may take idle_timeout to begin; its header then header_timeout.
   stream_.expires_after(cfg.idle_timeout);
-  stream_.async_read_some(
-    buffer_.prepare(4096), [self = shared_from_this()](sys_error ec, std::size_t n) {
-      self->buffer_.commit(n);
-      if (ec)
-        return self->on_read_error(ec);
-      self->read_header();
-    });
+  stream_.async_read_some(buffer_.prepare(4096),
+                          [self = shared_from_this()](sys_error ec, std::size_t n) {
+                            self->buffer_.commit(n);
+                            if (ec) return self->on_read_error(ec);
+                            self->read_header();
+                          });
 }
 
 void http_session::read_header() {
   stream_.expires_after(state_->cfg.header_timeout);
-  http::async_read_header(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](sys_error ec, std::size_t) {
-                            self->on_header(ec);
-                          });
+  http::async_read_header(
+    stream_, buffer_, *parser_,
+    [self = shared_from_this()](sys_error ec, std::size_t) { self->on_header(ec); });
 }
 
 void http_session::on_header(sys_error ec) {
-  if (ec)
-    return on_read_error(ec);
-  if (auto refusal = transfer_coding_refusal())
-    return refuse_unread(std::move(*refusal));
-  if (parser_->is_done())
-    return dispatch_request();
+  if (ec) return on_read_error(ec);
+  if (auto refusal = transfer_coding_refusal()) return refuse_unread(std::move(*refusal));
+  if (parser_->is_done()) return dispatch_request();
   // A body is announced: whoever may be refused on the header alone (a missing token) is refused
   // before a byte of it is read.
   if (state_->header_check)
@@ -198,8 +188,7 @@ void http_session::on_header(sys_error ec) {
 std::optional<http_response> http_session::transfer_coding_refusal() const {
   auto& req = parser_->get();
   auto codings = req[http::field::transfer_encoding];
-  if (codings.empty())
-    return std::nullopt;
+  if (codings.empty()) return std::nullopt;
   auto shown = std::string{codings.substr(0, 64)};
   if (!parser_->chunked())
     return error_response(error_code::body_format,
@@ -225,8 +214,7 @@ void http_session::write_continue() {
   stream_.expires_after(state_->cfg.body_timeout);
   net::async_write(stream_, net::buffer(line.data(), line.size()),
                    [self = shared_from_this()](sys_error ec, std::size_t) {
-                     if (ec)
-                       return self->on_read_error(ec);
+                     if (ec) return self->on_read_error(ec);
                      self->read_body();
                    });
 }
@@ -238,14 +226,12 @@ void http_session::read_body() {
 }
 
 void http_session::on_body(sys_error ec) {
-  if (ec)
-    return on_read_error(ec);
+  if (ec) return on_read_error(ec);
   dispatch_request();
 }
 
 void http_session::on_read_error(sys_error ec) {
-  if (closed_)
-    return;
+  if (closed_) return;
   auto& cfg = state_->cfg;
   if (ec == http::error::body_limit) {
     // The client writes the whole body it announced before it reads the answer: linger() drops
@@ -253,28 +239,24 @@ void http_session::on_read_error(sys_error ec) {
     // A Content-Length over the limit fails the parse before the header counts as done (and
     // content_length_remaining() asserts that it is): then the field itself says how much.
     if (parser_->is_header_done()) {
-      if (auto announced = parser_->content_length_remaining())
-        drain_limit_ = *announced;
+      if (auto announced = parser_->content_length_remaining()) drain_limit_ = *announced;
     } else {
       auto field = parser_->get()[http::field::content_length];
       std::uint64_t announced = 0;
       auto [end, parse_ec] = std::from_chars(field.data(), field.data() + field.size(), announced);
-      if (parse_ec == std::errc{} && end == field.data() + field.size())
-        drain_limit_ = announced;
+      if (parse_ec == std::errc{} && end == field.data() + field.size()) drain_limit_ = announced;
     }
-    return refuse(413, "request body exceeds the limit of " + std::to_string(cfg.body_limit)
-                         + " bytes");
+    return refuse(413,
+                  "request body exceeds the limit of " + std::to_string(cfg.body_limit) + " bytes");
   }
   if (ec == http::error::header_limit)
     return refuse(431, "request headers exceed the limit of " + std::to_string(cfg.header_limit)
                          + " bytes");
   if (is_timeout(ec)) {
-    if (state_->metrics)
-      state_->metrics->timeouts.fetch_add(1);
+    if (state_->metrics) state_->metrics->timeouts.fetch_add(1);
     return close();
   }
-  if (!is_disconnect(ec) && is_parse_error(ec))
-    return refuse(400, "malformed HTTP request");
+  if (!is_disconnect(ec) && is_parse_error(ec)) return refuse(400, "malformed HTTP request");
   close();
 }
 
@@ -304,8 +286,7 @@ void http_session::dispatch_request() {
   owes_reply_ = true;
   state_->owed.fetch_add(1);
   request_read_at_ = std::chrono::steady_clock::now();
-  if (state_->metrics)
-    state_->metrics->requests.fetch_add(1);
+  if (state_->metrics) state_->metrics->requests.fetch_add(1);
   auto reply = make_reply();
   try {
     state_->handler(std::move(request), reply);
@@ -322,15 +303,12 @@ http_reply http_session::make_reply() {
   std::weak_ptr<server_state> weak_state = state_;
   auto answered = std::make_shared<std::atomic<bool>>(false);
   return [weak_session, weak_state, answered](http_response res) {
-    if (answered->exchange(true))
-      return;
+    if (answered->exchange(true)) return;
     auto state = weak_state.lock();
-    if (!state)
-      return;
+    if (!state) return;
     std::lock_guard<std::mutex> guard{state->mutex};
     auto self = state->running ? weak_session.lock() : nullptr;
-    if (!self)
-      return;
+    if (!self) return;
     net::post(self->executor(),
               [self, res = std::move(res)]() mutable { self->answer(std::move(res)); });
   };
@@ -344,13 +322,10 @@ http::response<http::string_body> to_wire(http_response res, unsigned version, b
   wire.version(version);
   // An interim status cannot be a final answer; 204 and 304 carry no body (Beast would throw).
   wire.result(res.status >= 200 && res.status <= 999 ? res.status : 500);
-  if (res.status == 204 || res.status == 304)
-    res.body.clear();
+  if (res.status == 204 || res.status == 304) res.body.clear();
   wire.set(http::field::server, "dispatchd");
-  if (!res.content_type.empty())
-    wire.set(http::field::content_type, res.content_type);
-  for (auto& [name, value] : res.headers)
-    wire.insert(name, value);
+  if (!res.content_type.empty()) wire.set(http::field::content_type, res.content_type);
+  for (auto& [name, value] : res.headers) wire.insert(name, value);
   auto size = res.body.size();
   wire.body() = std::move(res.body);
   wire.keep_alive(keep_alive);
@@ -366,8 +341,7 @@ http::response<http::string_body> to_wire(http_response res, unsigned version, b
 } // namespace
 
 void http_session::answer(http_response res) {
-  if (closed_ || !owes_reply_ || response_)
-    return;
+  if (closed_ || !owes_reply_ || response_) return;
   auto keep = keep_alive_ && !state_->closing;
   wire_response wire;
   try {
@@ -383,20 +357,17 @@ void http_session::answer(http_response res) {
 
 // An error found while reading (limits, malformed input): answered, then the connection closes.
 void http_session::refuse(unsigned status, const std::string& message) {
-  if (state_->metrics)
-    state_->metrics->requests.fetch_add(1);
+  if (state_->metrics) state_->metrics->requests.fetch_add(1);
   parser_.reset();
-  write_response(to_wire(error_response(error_code::body_format, message, status), 11, false, false),
-                 false);
+  write_response(
+    to_wire(error_response(error_code::body_format, message, status), 11, false, false), false);
 }
 
 void http_session::refuse_unread(http_response res) {
-  if (state_->metrics)
-    state_->metrics->requests.fetch_add(1);
+  if (state_->metrics) state_->metrics->requests.fetch_add(1);
   // As with 413: the client may write the body it announced before it reads the answer, so that
   // much is dropped while lingering (within linger_time) rather than reset under it.
-  if (auto announced = parser_->content_length_remaining())
-    drain_limit_ = *announced;
+  if (auto announced = parser_->content_length_remaining()) drain_limit_ = *announced;
   auto version = parser_->get().version();
   auto head = parser_->get().method() == http::verb::head;
   parser_.reset();
@@ -425,8 +396,7 @@ void http_session::on_written(sys_error ec, bool keep_alive) {
         std::chrono::steady_clock::now() - request_read_at_));
   }
   if (ec) {
-    if (metrics && is_timeout(ec))
-      metrics->timeouts.fetch_add(1);
+    if (metrics && is_timeout(ec)) metrics->timeouts.fetch_add(1);
     return close();
   }
   if (metrics) {
@@ -437,8 +407,7 @@ void http_session::on_written(sys_error ec, bool keep_alive) {
     else if (status >= 500)
       metrics->responses_5xx.fetch_add(1);
   }
-  if (!keep_alive)
-    return linger();
+  if (!keep_alive) return linger();
   first_request_ = false;
   read_request();
 }
@@ -446,8 +415,7 @@ void http_session::on_written(sys_error ec, bool keep_alive) {
 // Closes our side after the last answer, then reads and drops what the client still sends, for
 // a short while, so that it reads the answer instead of a connection reset.
 void http_session::linger() {
-  if (closed_)
-    return;
+  if (closed_) return;
   sys_error ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream_.expires_after(linger_time);
@@ -460,10 +428,8 @@ void http_session::drain() {
   stream_.async_read_some(net::buffer(drain_buffer_),
                           [self = shared_from_this()](sys_error ec, std::size_t n) {
                             self->drained_ += n;
-                            auto limit = std::max<std::uint64_t>(linger_bytes,
-                                                                 self->drain_limit_);
-                            if (ec || self->drained_ > limit)
-                              return self->close();
+                            auto limit = std::max<std::uint64_t>(linger_bytes, self->drain_limit_);
+                            if (ec || self->drained_ > limit) return self->close();
                             self->drain();
                           });
 }

@@ -33,8 +33,8 @@ struct server_state {
   http_config cfg;
   http_handler handler;
   http_header_check header_check; // may be empty
-  request_metrics_ptr metrics; // may be null
-  server_log log;              // may be empty
+  request_metrics_ptr metrics;    // may be null
+  server_log log;                 // may be empty
 
   std::mutex mutex; // guards `sessions` and `running`
   std::unordered_map<http_session*, std::shared_ptr<http_session>> sessions;
@@ -45,8 +45,7 @@ struct server_state {
   std::atomic<int64_t> owed{0};     // requests handed to the handler, not yet answered
 
   void say(const std::string& line) const {
-    if (log)
-      log(line);
+    if (log) log(line);
   }
 };
 

@@ -98,7 +98,7 @@ void http_series(std::ostringstream& out, const request_metrics& m) {
   sample(out, "dispatch_http_timeouts_total", load(m.timeouts));
 }
 
-}  // namespace
+} // namespace
 
 std::string histogram_text(const std::string& name, const std::string& help,
                            const latency_snapshot& snapshot) {
@@ -109,7 +109,7 @@ std::string histogram_text(const std::string& name, const std::string& help,
     cumulative += i < snapshot.counts.size() ? snapshot.counts[i] : 0;
     out << name << "_bucket{le=\"";
     if (i < latency_bounds.size())
-      out << latency_bounds[i];  // default precision prints 0.00025, 2.5, 3600
+      out << latency_bounds[i]; // default precision prints 0.00025, 2.5, 3600
     else
       out << "+Inf";
     out << "\"} " << cumulative << '\n';
@@ -138,4 +138,4 @@ std::string metrics_text(const engine_stats& stats, const request_metrics* http)
   return out.str();
 }
 
-}  // namespace dispatch
+} // namespace dispatch

@@ -21,4 +21,4 @@ std::string histogram_text(const std::string& name, const std::string& help,
 /// The whole exposition; `http` may be null (no gateway counters then).
 std::string metrics_text(const engine_stats& stats, const request_metrics* http);
 
-}  // namespace dispatch
+} // namespace dispatch

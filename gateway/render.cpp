@@ -36,8 +36,8 @@ void write_projection(json_writer& out, const rapidjson::Value& object,
     for (auto path : paths) {
       if (path == name)
         whole = true;
-      else if (path.size() > name.size() && path.compare(0, name.size(), name) == 0 &&
-               path[name.size()] == '.')
+      else if (path.size() > name.size() && path.compare(0, name.size(), name) == 0
+               && path[name.size()] == '.')
         inner.push_back(path.substr(name.size() + 1));
     }
     if (whole) {
@@ -102,7 +102,7 @@ void error_entry(json_writer& out, size_t index, error_code code, const std::str
   out.EndObject();
 }
 
-}  // namespace
+} // namespace
 
 std::string render_page(const page_info& page, const std::vector<std::string>& rows) {
   return render_rows(page, rows, [](const std::string& row) -> const std::string& { return row; });
@@ -148,7 +148,7 @@ std::string render_batch(const std::vector<parsed_event>& parsed,
   rapidjson::StringBuffer buffer;
   json_writer out{buffer};
   out.StartArray();
-  size_t next = 0;  // the next engine outcome, for the next element parsed without error
+  size_t next = 0; // the next engine outcome, for the next element parsed without error
   for (size_t index = 0; index < parsed.size(); ++index) {
     if (parsed[index].error) {
       error_entry(out, index, code_of(parsed[index].error), message_of(parsed[index].error));
@@ -222,4 +222,4 @@ std::string render_cluster(const cluster_stats& c) {
   return text_of(buffer);
 }
 
-}  // namespace dispatch
+} // namespace dispatch

@@ -43,4 +43,4 @@ std::string render_cluster(const cluster_stats& stats);
 
 std::string health_body(bool healthy, const std::string& message = {});
 
-}  // namespace dispatch
+} // namespace dispatch

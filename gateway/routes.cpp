@@ -10,39 +10,39 @@ namespace {
 
 struct route_entry {
   const char* method;
-  const char* pattern;  // segments joined by '/', "{}" matches one non-empty segment
+  const char* pattern; // segments joined by '/', "{}" matches one non-empty segment
   route_id route;
 };
 
 // Each ExH service also answers its own `/<service>/v1/health` (the SDK's `health()` calls).
 constexpr std::array<route_entry, 27> route_table = {{
-    {"GET", "dispatchers/v1", route_id::dispatchers_find},
-    {"POST", "dispatchers/v1", route_id::dispatchers_create},
-    {"GET", "dispatchers/v1/{}", route_id::dispatcher_get},
-    {"PUT", "dispatchers/v1/{}", route_id::dispatcher_update},
-    {"DELETE", "dispatchers/v1/{}", route_id::dispatcher_remove},
-    {"POST", "dispatchers/v1/{}/actions", route_id::action_add},
-    {"PUT", "dispatchers/v1/{}/actions/{}", route_id::action_update},
-    {"DELETE", "dispatchers/v1/{}/actions/{}", route_id::action_remove},
-    {"GET", "events/v1", route_id::events_find},
-    {"POST", "events/v1", route_id::events_publish},
-    {"POST", "events/v1/batch", route_id::events_publish_batch},
-    {"POST", "events/v1/{}/replay", route_id::event_rematch},
-    {"DELETE", "events/v1/{}", route_id::event_discard},
-    {"GET", "tasks/v1", route_id::tasks_find},
-    {"GET", "mail/v1", route_id::mails_find},
-    {"GET", "deliveries/v1", route_id::deliveries_find},
-    {"POST", "deliveries/v1/replay", route_id::deliveries_replay},
-    {"DELETE", "deliveries/v1/{}", route_id::delivery_purge},
-    {"POST", "deliveries/v1/{}/replay", route_id::delivery_replay},
-    {"GET", "health", route_id::health},
-    {"GET", "dispatchers/v1/health", route_id::health},
-    {"GET", "events/v1/health", route_id::health},
-    {"GET", "tasks/v1/health", route_id::health},
-    {"GET", "mail/v1/health", route_id::health},
-    {"GET", "deliveries/v1/health", route_id::health},
-    {"GET", "metrics", route_id::metrics},
-    {"GET", "cluster/v1", route_id::cluster_status},
+  {"GET", "dispatchers/v1", route_id::dispatchers_find},
+  {"POST", "dispatchers/v1", route_id::dispatchers_create},
+  {"GET", "dispatchers/v1/{}", route_id::dispatcher_get},
+  {"PUT", "dispatchers/v1/{}", route_id::dispatcher_update},
+  {"DELETE", "dispatchers/v1/{}", route_id::dispatcher_remove},
+  {"POST", "dispatchers/v1/{}/actions", route_id::action_add},
+  {"PUT", "dispatchers/v1/{}/actions/{}", route_id::action_update},
+  {"DELETE", "dispatchers/v1/{}/actions/{}", route_id::action_remove},
+  {"GET", "events/v1", route_id::events_find},
+  {"POST", "events/v1", route_id::events_publish},
+  {"POST", "events/v1/batch", route_id::events_publish_batch},
+  {"POST", "events/v1/{}/replay", route_id::event_rematch},
+  {"DELETE", "events/v1/{}", route_id::event_discard},
+  {"GET", "tasks/v1", route_id::tasks_find},
+  {"GET", "mail/v1", route_id::mails_find},
+  {"GET", "deliveries/v1", route_id::deliveries_find},
+  {"POST", "deliveries/v1/replay", route_id::deliveries_replay},
+  {"DELETE", "deliveries/v1/{}", route_id::delivery_purge},
+  {"POST", "deliveries/v1/{}/replay", route_id::delivery_replay},
+  {"GET", "health", route_id::health},
+  {"GET", "dispatchers/v1/health", route_id::health},
+  {"GET", "events/v1/health", route_id::health},
+  {"GET", "tasks/v1/health", route_id::health},
+  {"GET", "mail/v1/health", route_id::health},
+  {"GET", "deliveries/v1/health", route_id::health},
+  {"GET", "metrics", route_id::metrics},
+  {"GET", "cluster/v1", route_id::cluster_status},
 }};
 
 std::vector<std::string_view> segments_of(std::string_view path) {
@@ -77,7 +77,7 @@ int score(const char* pattern, const std::vector<std::string_view>& segments,
   return literals;
 }
 
-}  // namespace
+} // namespace
 
 split_target split(std::string_view target) {
   split_target result;
@@ -127,4 +127,4 @@ bool takes_body(route_id route) {
   }
 }
 
-}  // namespace dispatch
+} // namespace dispatch

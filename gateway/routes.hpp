@@ -36,7 +36,7 @@ enum class route_id {
 /// A request target split at the first '?': the path without one trailing '/' and the raw query.
 struct split_target {
   std::string path;
-  std::string query;  // still percent-encoded; empty when there is no '?'
+  std::string query; // still percent-encoded; empty when there is no '?'
 };
 
 split_target split(std::string_view target);
@@ -46,8 +46,8 @@ enum class match_kind { found, unknown_path, wrong_method };
 struct route_match {
   match_kind kind = match_kind::unknown_path;
   route_id route = route_id::health;
-  std::vector<std::string> params;  // the `{id}` segments, in path order, as sent
-  std::string allowed;              // with wrong_method: the methods the path takes ("GET, POST")
+  std::vector<std::string> params; // the `{id}` segments, in path order, as sent
+  std::string allowed;             // with wrong_method: the methods the path takes ("GET, POST")
 };
 
 /// Matches a method and a path (as `split` returns it) against the routes of docs/api.md.
@@ -56,4 +56,4 @@ route_match match_route(const std::string& method, const std::string& path);
 /// True for the routes whose request carries a JSON body (create, update, add, publish).
 bool takes_body(route_id route);
 
-}  // namespace dispatch
+} // namespace dispatch

@@ -32,7 +32,7 @@ std::string quoted(std::string_view text) {
   if (text.size() <= max_quoted) return "'" + std::string{text} + "'";
   auto cut = max_quoted;
   while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
-    --cut;  // never split a UTF-8 sequence: the message ends up in a JSON body
+    --cut; // never split a UTF-8 sequence: the message ends up in a JSON body
   return "'" + std::string{text.substr(0, cut)} + "...'";
 }
 
@@ -130,8 +130,8 @@ caf::expected<term> split_term(std::string_view text) {
   auto name = text.substr(0, open);
   if (name.find(')') != std::string_view::npos) return unbalanced(text);
   if (name.find('=') != std::string_view::npos)
-    return rql_error("RQL terms such as eq(field,value) expected, not key=value pairs: " +
-                     quoted(text));
+    return rql_error("RQL terms such as eq(field,value) expected, not key=value pairs: "
+                     + quoted(text));
   if (open == std::string_view::npos)
     return rql_error("RQL term such as eq(field,value) expected, got " + quoted(text));
   if (name.empty()) return rql_error("empty operator name in " + quoted(text));
@@ -169,8 +169,8 @@ caf::error check_path(const term& t, const std::string& path) {
   if (path.empty()) return rql_error(t.label() + ": empty field path");
   for (char c : path)
     if (!is_letter(c) && !is_digit(c) && c != '_' && c != '.' && c != '$' && c != '-')
-      return rql_error(t.label() + ": field path " + quoted(path) +
-                       " may hold only letters, digits and _ . $ -");
+      return rql_error(t.label() + ": field path " + quoted(path)
+                       + " may hold only letters, digits and _ . $ -");
   if (path.front() == '.' || path.back() == '.' || path.find("..") != std::string::npos)
     return rql_error(t.label() + ": field path " + quoted(path) + " has an empty segment");
   return caf::none;
@@ -197,9 +197,9 @@ std::optional<double> to_number(std::string_view text) {
   }
   double result = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), result);
-  if (i != text.size() || ec != std::errc{} || end != text.data() + text.size() ||
-      !std::isfinite(result))
-    return std::nullopt;  // 1e999 and the like stay strings
+  if (i != text.size() || ec != std::errc{} || end != text.data() + text.size()
+      || !std::isfinite(result))
+    return std::nullopt; // 1e999 and the like stay strings
   return result;
 }
 
@@ -235,8 +235,8 @@ std::optional<timestamp_ms> to_date(std::string_view text) {
 caf::expected<query_value> typed_value(const std::string& text) {
   auto colon = text.find(':');
   auto prefix = std::string_view{text}.substr(0, colon);
-  auto rest =
-      colon == std::string::npos ? std::string_view{} : std::string_view{text}.substr(colon + 1);
+  auto rest = colon == std::string::npos ? std::string_view{}
+                                         : std::string_view{text}.substr(colon + 1);
   if (colon != std::string::npos) {
     if (prefix == "string") return string_value(std::string{rest});
     if (prefix == "number") {
@@ -275,19 +275,19 @@ std::optional<uint64_t> to_count(std::string_view text) {
 
 std::optional<filter_op> filter_op_named(std::string_view name) {
   static constexpr std::pair<std::string_view, filter_op> known[] = {
-      {"eq", filter_op::eq},
-      {"ne", filter_op::ne},
-      {"gt", filter_op::gt},
-      {"ge", filter_op::ge},
-      {"lt", filter_op::lt},
-      {"le", filter_op::le},
-      {"in", filter_op::in},
-      {"out", filter_op::out},
-      {"like", filter_op::like},
-      {"contains", filter_op::contains},
-      {"excludes", filter_op::excludes},
-      {"and", filter_op::and_},
-      {"or", filter_op::or_},
+    {"eq", filter_op::eq},
+    {"ne", filter_op::ne},
+    {"gt", filter_op::gt},
+    {"ge", filter_op::ge},
+    {"lt", filter_op::lt},
+    {"le", filter_op::le},
+    {"in", filter_op::in},
+    {"out", filter_op::out},
+    {"like", filter_op::like},
+    {"contains", filter_op::contains},
+    {"excludes", filter_op::excludes},
+    {"and", filter_op::and_},
+    {"or", filter_op::or_},
   };
   for (auto& [spelling, op] : known)
     if (spelling == name) return op;
@@ -341,15 +341,15 @@ caf::expected<filter> parse_comparison(const term& t, filter_op op) {
   bool several = op == filter_op::in || op == filter_op::out;
   size_t wanted = 2;
   if (several ? t.args.size() < wanted : t.args.size() != wanted)
-    return rql_error(t.label() + ": expected " + (several ? "at least " : "") + count_text(wanted) +
-                     ", got " + std::to_string(t.args.size()));
+    return rql_error(t.label() + ": expected " + (several ? "at least " : "") + count_text(wanted)
+                     + ", got " + std::to_string(t.args.size()));
   filter result;
   result.op = op;
   if (auto err = read_path(t, result)) return err;
   for (size_t i = 1; i < t.args.size(); ++i) {
     auto text = decode_argument(t, t.args[i]);
     if (!text) return text.error();
-    if (op == filter_op::like) {  // a pattern is text whatever it looks like
+    if (op == filter_op::like) { // a pattern is text whatever it looks like
       result.values.push_back(string_value(std::move(*text)));
       continue;
     }
@@ -374,16 +374,16 @@ caf::expected<filter> parse_filter(const term& t, size_t depth) {
   if (op == filter_op::contains || op == filter_op::excludes) return parse_presence(t, *op, depth);
   if (op) return parse_comparison(t, *op);
   if (t.name == "select" || t.name == "sort" || t.name == "limit")
-    return rql_error(t.label() + ": " + std::string{t.name} +
-                     " is allowed only at the top level, not inside and/or");
+    return rql_error(t.label() + ": " + std::string{t.name}
+                     + " is allowed only at the top level, not inside and/or");
   return rql_error("unknown operator " + quoted(t.name) + " in " + quoted(t.text));
 }
 
 // The top level of a query: filters (ANDed) and at most one each of select, sort and limit.
 class rql_parser {
- public:
+public:
   caf::error add(std::string_view text) {
-    if (text.empty()) return caf::none;  // "a&&b" or a trailing '&': nothing to add
+    if (text.empty()) return caf::none; // "a&&b" or a trailing '&': nothing to add
     auto t = split_term(text);
     if (!t) return t.error();
     if (t->name == "select") return once(seen_select_, *t, &rql_parser::parse_select);
@@ -410,13 +410,13 @@ class rql_parser {
     return std::move(result_);
   }
 
- private:
+private:
   using part_parser = caf::error (rql_parser::*)(const term&);
 
   caf::error once(bool& seen, const term& t, part_parser parse) {
     if (seen)
-      return rql_error(t.label() + ": " + std::string{t.name} + " given twice; use one " +
-                       std::string{t.name} + "(...)");
+      return rql_error(t.label() + ": " + std::string{t.name} + " given twice; use one "
+                       + std::string{t.name} + "(...)");
     seen = true;
     return (this->*parse)(t);
   }
@@ -447,8 +447,8 @@ class rql_parser {
 
   caf::error parse_limit(const term& t) {
     if (t.args.empty() || t.args.size() > 2)
-      return rql_error(t.label() + ": expected 1 or 2 arguments, got " +
-                       std::to_string(t.args.size()));
+      return rql_error(t.label() + ": expected 1 or 2 arguments, got "
+                       + std::to_string(t.args.size()));
     auto count_arg = decode_argument(t, t.args[0]);
     if (!count_arg) return count_arg.error();
     auto count = to_count(*count_arg);
@@ -460,8 +460,8 @@ class rql_parser {
     auto offset = to_count(*offset_arg);
     if (!offset) return rql_error(t.label() + ": offset is not a non-negative integer");
     if (*offset > std::numeric_limits<uint32_t>::max())
-      return rql_error(t.label() + ": offset is larger than " +
-                       std::to_string(std::numeric_limits<uint32_t>::max()));
+      return rql_error(t.label() + ": offset is larger than "
+                       + std::to_string(std::numeric_limits<uint32_t>::max()));
     result_.offset = static_cast<uint32_t>(*offset);
     return caf::none;
   }
@@ -473,7 +473,7 @@ class rql_parser {
   bool seen_limit_ = false;
 };
 
-}  // namespace
+} // namespace
 
 caf::expected<std::string> percent_decode(std::string_view text) {
   std::string result;
@@ -511,4 +511,4 @@ caf::expected<query> parse_rql(std::string_view raw) {
   return result;
 }
 
-}  // namespace dispatch
+} // namespace dispatch

@@ -38,9 +38,9 @@ struct member_info {
   uint32_t node = 0;
   uint32_t shards = 0;
   member_list members;
-  std::string version;             // the software version, for the operator's log
-  caf::strong_actor_ptr endpoint;  // the node's published peer endpoint
-  uint32_t max_event_bytes = 0;    // must agree: an event accepted here is accepted by its owner
+  std::string version;            // the software version, for the operator's log
+  caf::strong_actor_ptr endpoint; // the node's published peer endpoint
+  uint32_t max_event_bytes = 0;   // must agree: an event accepted here is accepted by its owner
 };
 
 template <class Inspector>
@@ -125,7 +125,7 @@ struct peer_status {
   timestamp_ms since = 0;     // when it entered this state
   uint64_t forward_depth = 0; // events queued here for the shards it owns
   uint32_t shards_owned = 0;
-  std::string reason;         // why it is down or refused, for the operator
+  std::string reason; // why it is down or refused, for the operator
 };
 
 template <class Inspector>
@@ -139,9 +139,9 @@ struct cluster_stats {
   uint32_t node = 0;
   uint32_t coordinator = 0;
   uint32_t shards_owned = 0;
-  uint64_t log_version = 0;  // the last dispatcher change applied here
-  uint64_t forwarded = 0;    // events this node queued for and handed to their owners
-  uint64_t received = 0;     // events other nodes forwarded to this one
+  uint64_t log_version = 0; // the last dispatcher change applied here
+  uint64_t forwarded = 0;   // events this node queued for and handed to their owners
+  uint64_t received = 0;    // events other nodes forwarded to this one
   std::vector<peer_status> peers;
 };
 

@@ -44,14 +44,12 @@ struct mail_request {
 };
 
 inline bool operator==(const mail_request& x, const mail_request& y) {
-  return x.template_id == y.template_id && x.recipients == y.recipients
-         && x.content == y.content;
+  return x.template_id == y.template_id && x.recipients == y.recipients && x.content == y.content;
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, mail_request& x) {
-  return f(caf::meta::type_name("dispatch.mail_request"), x.template_id, x.recipients,
-           x.content);
+  return f(caf::meta::type_name("dispatch.mail_request"), x.template_id, x.recipients, x.content);
 }
 
 enum class delivery_status : uint8_t {
@@ -59,7 +57,7 @@ enum class delivery_status : uint8_t {
   held = 1,     // a task waiting for its startTimestamp (non-scheduling sinks only)
   retrying = 2, // failed at least once, waiting for its next attempt
   delivered = 3,
-  dead = 4,     // permanent failure or spent budget: a dead letter, replayable
+  dead = 4, // permanent failure or spent budget: a dead letter, replayable
 };
 
 const char* to_string(delivery_status x);
@@ -88,9 +86,8 @@ inline bool operator==(const delivery& x, const delivery& y) {
   return x.id == y.id && x.kind == y.kind && x.event_id == y.event_id
          && x.event_type == y.event_type && x.dispatcher_id == y.dispatcher_id
          && x.action_id == y.action_id && x.status == y.status && x.attempts == y.attempts
-         && x.created == y.created && x.next_attempt == y.next_attempt
-         && x.finished == y.finished && x.last_error == y.last_error && x.task == y.task
-         && x.mail == y.mail;
+         && x.created == y.created && x.next_attempt == y.next_attempt && x.finished == y.finished
+         && x.last_error == y.last_error && x.task == y.task && x.mail == y.mail;
 }
 
 template <class Inspector>
@@ -119,8 +116,7 @@ struct delivery_result {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delivery_result& x) {
-  return f(caf::meta::type_name("dispatch.delivery_result"), x.verdict, x.retry_after_ms,
-           x.reason);
+  return f(caf::meta::type_name("dispatch.delivery_result"), x.verdict, x.retry_after_ms, x.reason);
 }
 
 inline delivery_result delivered() {

@@ -27,8 +27,7 @@ const std::pair<json_text::part, json_text::part>& mail_frame() {
 }
 
 std::pair<json_text::part, json_text::part> frame_of(const action& act) {
-  if (act.kind != action_kind::task)
-    return mail_frame();
+  if (act.kind != action_kind::task) return mail_frame();
   auto [head, tail] = task_data_frame(act.data);
   return {shared(std::move(head)), shared(std::move(tail))};
 }
@@ -77,8 +76,7 @@ delivery make_delivery(std::string id, const event& ev, const dispatcher& disp, 
 prepared_dispatcher_ptr prepare(dispatcher d) {
   auto result = std::make_shared<prepared_dispatcher>();
   result->frames.reserve(d.actions.size());
-  for (auto& act : d.actions)
-    result->frames.push_back(frame_of(act));
+  for (auto& act : d.actions) result->frames.push_back(frame_of(act));
   result->value = std::move(d);
   return result;
 }
@@ -100,12 +98,10 @@ void dispatcher_timeline::apply(uint64_t from, const std::string& id, const disp
   if (auto old = type_of_.find(id); old != type_of_.end()) {
     auto& set = set_from(old->second);
     auto i = std::lower_bound(set.begin(), set.end(), id, by_id);
-    if (i != set.end() && (*i)->value.id == id)
-      set.erase(i);
+    if (i != set.end() && (*i)->value.id == id) set.erase(i);
     type_of_.erase(old);
   }
-  if (d == nullptr)
-    return;
+  if (d == nullptr) return;
   auto& set = set_from(d->event_type);
   auto i = std::lower_bound(set.begin(), set.end(), id, by_id);
   set.insert(i, prepare(*d));
@@ -115,23 +111,19 @@ void dispatcher_timeline::apply(uint64_t from, const std::string& id, const disp
 const dispatcher_timeline::dispatcher_set& dispatcher_timeline::at(const std::string& type,
                                                                    uint64_t sequence) const {
   auto i = by_type_.find(type);
-  if (i == by_type_.end())
-    return no_dispatchers;
+  if (i == by_type_.end()) return no_dispatchers;
   auto& spans = i->second;
   // The last span starting at or before `sequence`; live matching asks for the newest one.
-  if (spans.back().from <= sequence)
-    return spans.back().set;
+  if (spans.back().from <= sequence) return spans.back().set;
   auto after = std::upper_bound(spans.begin(), spans.end(), sequence,
                                 [](uint64_t seq, const span& s) { return seq < s.from; });
-  if (after == spans.begin())
-    return no_dispatchers;
+  if (after == spans.begin()) return no_dispatchers;
   return std::prev(after)->set;
 }
 
 const dispatcher* dispatcher_timeline::current(const std::string& id) const {
   auto type = type_of_.find(id);
-  if (type == type_of_.end())
-    return nullptr;
+  if (type == type_of_.end()) return nullptr;
   auto& set = by_type_.at(type->second).back().set;
   auto i = std::lower_bound(
     set.begin(), set.end(), id,
@@ -142,8 +134,7 @@ const dispatcher* dispatcher_timeline::current(const std::string& id) const {
 std::vector<const dispatcher*> dispatcher_timeline::all_current() const {
   std::vector<const dispatcher*> result;
   for (auto& [type, spans] : by_type_)
-    for (auto& d : spans.back().set)
-      result.push_back(&d->value);
+    for (auto& d : spans.back().set) result.push_back(&d->value);
   return result;
 }
 
@@ -157,8 +148,7 @@ void maybe_fail_on_purpose(const event& ev) {
     auto* set = std::getenv("DISPATCH_FAULT_FAIL_DERIVE");
     return set != nullptr ? std::string{set} : std::string{};
   }();
-  if (path.empty())
-    return;
+  if (path.empty()) return;
   std::ifstream file{path};
   std::string type;
   if (file && std::getline(file, type) && type == ev.type)
@@ -179,12 +169,10 @@ void derive_all(const dispatcher_timeline::dispatcher_set& set, uint32_t shard, 
         return; // bounded where dispatchers are stored; never wraps onto another id
       auto& act = disp.actions[i];
       auto* out = act.kind == action_kind::task ? tasks : mails;
-      if (out == nullptr)
-        continue;
-      if (!event_text)
-        event_text = shared(event_json(ev));
-      out->push_back(derive_one(delivery_id_at(pos), ev, disp, act, prepared->frames[i],
-                                event_text, task_sink_schedules, created));
+      if (out == nullptr) continue;
+      if (!event_text) event_text = shared(event_json(ev));
+      out->push_back(derive_one(delivery_id_at(pos), ev, disp, act, prepared->frames[i], event_text,
+                                task_sink_schedules, created));
     }
   }
 }

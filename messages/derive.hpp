@@ -77,8 +77,8 @@ private:
 /// left as they were and the answer says why. Such an event is set aside by the matcher (see
 /// `store::set_aside`) instead of taking the matcher down with it, again after every restart.
 [[nodiscard]] std::optional<std::string>
-derive_deliveries(const dispatcher_timeline::dispatcher_set& set, uint32_t shard,
-                  uint64_t sequence, const event& ev, bool task_sink_schedules,
-                  delivery_list* tasks, delivery_list* mails) noexcept;
+derive_deliveries(const dispatcher_timeline::dispatcher_set& set, uint32_t shard, uint64_t sequence,
+                  const event& ev, bool task_sink_schedules, delivery_list* tasks,
+                  delivery_list* mails) noexcept;
 
 } // namespace dispatch

@@ -44,7 +44,7 @@ struct action {
   caf::optional<std::string> description;
   // task actions
   std::string function_name;
-  caf::optional<std::string> data;              // a JSON object, as validated text
+  caf::optional<std::string> data; // a JSON object, as validated text
   caf::optional<string_list> tags;
   caf::optional<timestamp_ms> start_timestamp;
   caf::optional<int64_t> priority;
@@ -82,15 +82,14 @@ struct dispatcher {
 inline bool operator==(const dispatcher& x, const dispatcher& y) {
   return x.id == y.id && x.event_type == y.event_type && x.name == y.name
          && x.description == y.description && x.tags == y.tags && x.actions == y.actions
-         && x.creation_timestamp == y.creation_timestamp
-         && x.update_timestamp == y.update_timestamp && x.version == y.version;
+         && x.creation_timestamp == y.creation_timestamp && x.update_timestamp == y.update_timestamp
+         && x.version == y.version;
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dispatcher& x) {
-  return f(caf::meta::type_name("dispatch.dispatcher"), x.id, x.event_type, x.name,
-           x.description, x.tags, x.actions, x.creation_timestamp, x.update_timestamp,
-           x.version);
+  return f(caf::meta::type_name("dispatch.dispatcher"), x.id, x.event_type, x.name, x.description,
+           x.tags, x.actions, x.creation_timestamp, x.update_timestamp, x.version);
 }
 
 /// A partial update of a dispatcher (PUT): only present fields change. `actions` is never here.
@@ -103,8 +102,8 @@ struct dispatcher_patch {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dispatcher_patch& x) {
-  return f(caf::meta::type_name("dispatch.dispatcher_patch"), x.event_type, x.name,
-           x.description, x.tags);
+  return f(caf::meta::type_name("dispatch.dispatcher_patch"), x.event_type, x.name, x.description,
+           x.tags);
 }
 
 /// A partial update of an action (PUT): only present fields change; the action's type never does.
@@ -122,9 +121,8 @@ struct action_patch {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, action_patch& x) {
-  return f(caf::meta::type_name("dispatch.action_patch"), x.name, x.description,
-           x.function_name, x.data, x.tags, x.start_timestamp, x.priority, x.recipients,
-           x.template_id);
+  return f(caf::meta::type_name("dispatch.action_patch"), x.name, x.description, x.function_name,
+           x.data, x.tags, x.start_timestamp, x.priority, x.recipients, x.template_id);
 }
 
 using dispatcher_list = std::vector<dispatcher>;

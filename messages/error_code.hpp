@@ -13,10 +13,10 @@ namespace dispatch {
 
 enum class error_code : uint8_t {
   none = 0,
-  server = 1,                 // SERVER_EXCEPTION; also overload and storage failure (503)
-  no_permission = 10,         // NO_PERMISSION_EXCEPTION
-  id_format = 12,             // ID_FORMAT_EXCEPTION
-  empty_body = 13,            // EMPTY_BODY_EXCEPTION
+  server = 1,         // SERVER_EXCEPTION; also overload and storage failure (503)
+  no_permission = 10, // NO_PERMISSION_EXCEPTION
+  id_format = 12,     // ID_FORMAT_EXCEPTION
+  empty_body = 13,    // EMPTY_BODY_EXCEPTION
   missing_required_fields = 14,
   field_format = 15,
   resource_unknown = 16,
@@ -54,6 +54,5 @@ error_code code_of(const caf::error& err);
 
 /// The message of a dispatch error, or a rendering of a foreign error.
 std::string message_of(const caf::error& err);
-
 
 } // namespace dispatch

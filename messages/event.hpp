@@ -13,9 +13,9 @@
 namespace dispatch {
 
 struct event {
-  std::string id;                     // 24 lowercase hex; assigned by ingest when absent
-  std::string type;                   // the event type dispatchers match on
-  std::string content = "{}";         // a JSON object, as validated text
+  std::string id;                      // 24 lowercase hex; assigned by ingest when absent
+  std::string type;                    // the event type dispatchers match on
+  std::string content = "{}";          // a JSON object, as validated text
   timestamp_ms creation_timestamp = 0; // assigned by ingest when 0
 };
 
@@ -31,10 +31,10 @@ typename Inspector::result_type inspect(Inspector& f, event& x) {
 
 /// The answer to one event of a published batch: the stored event, or why it was rejected.
 struct publish_outcome {
-  event stored;                  // the event as stored (for a duplicate: as first stored)
-  bool duplicate = false;        // true when the id had been seen: acknowledged, not dispatched again
+  event stored;           // the event as stored (for a duplicate: as first stored)
+  bool duplicate = false; // true when the id had been seen: acknowledged, not dispatched again
   error_code code = error_code::none; // none = accepted
-  std::string message;           // the reason of a rejection, naming the field
+  std::string message;                // the reason of a rejection, naming the field
 };
 
 /// The answer for an event refused with `err` (its code and message).

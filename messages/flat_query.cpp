@@ -68,8 +68,7 @@ caf::expected<query> unflatten(const flat_query& q) {
     for (auto& v : t.values) {
       if (static_cast<uint8_t>(v.kind) > static_cast<uint8_t>(value_kind::string))
         return wire_error(i, "has a value of an unknown kind");
-      if (!std::isfinite(v.number))
-        return wire_error(i, "has a number that is not finite");
+      if (!std::isfinite(v.number)) return wire_error(i, "has a number that is not finite");
     }
     if (t.operands > heights.size())
       return wire_error(i, "takes " + std::to_string(t.operands) + " conditions, only "

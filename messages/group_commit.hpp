@@ -11,8 +11,7 @@ namespace dispatch {
 /// flush takes all the work they gathered.
 template <class Self>
 void schedule_flush(Self* self, bool& flush_pending) {
-  if (flush_pending)
-    return;
+  if (flush_pending) return;
   flush_pending = true;
   self->send(self, flush_atom::value);
 }

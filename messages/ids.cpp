@@ -22,19 +22,16 @@ void append_hex(std::string& out, uint8_t byte) {
 } // namespace
 
 bool is_object_id(std::string_view text) {
-  if (text.size() != 24)
-    return false;
+  if (text.size() != 24) return false;
   for (auto c : text)
-    if (!is_hex(c))
-      return false;
+    if (!is_hex(c)) return false;
   return true;
 }
 
 std::string normalize_id(std::string_view text) {
   std::string out(text);
   for (auto& c : out)
-    if (c >= 'A' && c <= 'F')
-      c = static_cast<char>(c - 'A' + 'a');
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
   return out;
 }
 
@@ -61,10 +58,8 @@ std::string delivery_id_of(std::string_view event_id, std::string_view dispatche
   auto low = fnv1a_64(key, high ^ 0x9e3779b97f4a7c15ULL);
   std::string out;
   out.reserve(24);
-  for (int shift = 56; shift >= 0; shift -= 8)
-    append_hex(out, static_cast<uint8_t>(high >> shift));
-  for (int shift = 24; shift >= 0; shift -= 8)
-    append_hex(out, static_cast<uint8_t>(low >> shift));
+  for (int shift = 56; shift >= 0; shift -= 8) append_hex(out, static_cast<uint8_t>(high >> shift));
+  for (int shift = 24; shift >= 0; shift -= 8) append_hex(out, static_cast<uint8_t>(low >> shift));
   return out;
 }
 
@@ -105,22 +100,19 @@ std::string event_id_at(uint32_t shard, uint64_t sequence) {
     append_hex(out, static_cast<uint8_t>(seconds >> shift));
   append_hex(out, logged_marker);
   append_hex(out, static_cast<uint8_t>(shard));
-  for (int shift = 40; shift >= 0; shift -= 8)
-    append_hex(out, static_cast<uint8_t>(rest >> shift));
+  for (int shift = 40; shift >= 0; shift -= 8) append_hex(out, static_cast<uint8_t>(rest >> shift));
   return out;
 }
 
 bool logged_position_of(std::string_view id, uint32_t& shard, uint64_t& sequence) {
-  if (!is_object_id(id) || hex_field(id, 8, 2) != logged_marker)
-    return false;
+  if (!is_object_id(id) || hex_field(id, 8, 2) != logged_marker) return false;
   shard = static_cast<uint32_t>(hex_field(id, 10, 2));
   sequence = hex_field(id, 0, 8) * 1000000 + hex_field(id, 12, 12);
   return true;
 }
 
 bool position_of(std::string_view id, delivery_position& out) {
-  if (!is_object_id(id))
-    return false;
+  if (!is_object_id(id)) return false;
   out.sequence = hex_field(id, 0, 14);
   out.shard = static_cast<uint32_t>(hex_field(id, 14, 4));
   out.ordinal = static_cast<uint32_t>(hex_field(id, 18, 6));
@@ -131,8 +123,7 @@ id_generator::id_generator() : counter_(0) {
   std::random_device rd;
   std::mt19937_64 gen{(static_cast<uint64_t>(rd()) << 32) ^ rd()};
   auto node = gen();
-  for (size_t i = 0; i < node_.size(); ++i)
-    node_[i] = static_cast<uint8_t>(node >> (8 * i));
+  for (size_t i = 0; i < node_.size(); ++i) node_[i] = static_cast<uint8_t>(node >> (8 * i));
   counter_ = static_cast<uint32_t>(gen());
 }
 
@@ -148,10 +139,8 @@ std::string id_generator::next() {
   auto count = counter_.fetch_add(1, std::memory_order_relaxed) & 0xffffffu;
   std::string out;
   out.reserve(24);
-  for (int shift = 24; shift >= 0; shift -= 8)
-    append_hex(out, static_cast<uint8_t>(secs >> shift));
-  for (auto b : node_)
-    append_hex(out, b);
+  for (int shift = 24; shift >= 0; shift -= 8) append_hex(out, static_cast<uint8_t>(secs >> shift));
+  for (auto b : node_) append_hex(out, b);
   for (int shift = 16; shift >= 0; shift -= 8)
     append_hex(out, static_cast<uint8_t>(count >> shift));
   return out;

@@ -12,7 +12,6 @@
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
-
 namespace dispatch {
 
 namespace {
@@ -32,8 +31,7 @@ bool is_ascii(std::string_view text) {
     std::memcpy(&word, text.data() + i, 8);
     seen |= word;
   }
-  for (; i < text.size(); ++i)
-    seen |= static_cast<unsigned char>(text[i]);
+  for (; i < text.size(); ++i) seen |= static_cast<unsigned char>(text[i]);
   return (seen & 0x8080808080808080ull) == 0;
 }
 
@@ -45,8 +43,7 @@ caf::error body_error(const std::string& reason) {
 std::string quoted_key(const char* str, size_t len) {
   if (len > 64) {
     len = 64;
-    while (len > 0 && (static_cast<unsigned char>(str[len]) & 0xC0) == 0x80)
-      --len;
+    while (len > 0 && (static_cast<unsigned char>(str[len]) & 0xC0) == 0x80) --len;
     return "\"" + std::string(str, len) + "...\"";
   }
   return "\"" + std::string(str, len) + "\"";
@@ -63,8 +60,7 @@ public:
   bool String(const char* str, rapidjson::SizeType len, bool) { return check_escapes(str, len); }
 
   bool Key(const char* str, rapidjson::SizeType len, bool) {
-    if (!check_escapes(str, len))
-      return false;
+    if (!check_escapes(str, len)) return false;
     if (!keys_[open_objects_ - 1].emplace(str, len).second) {
       reason_ = "duplicate key " + quoted_key(str, len);
       return false;
@@ -73,10 +69,8 @@ public:
   }
 
   bool StartObject() {
-    if (!enter())
-      return false;
-    if (open_objects_ == keys_.size())
-      keys_.emplace_back();
+    if (!enter()) return false;
+    if (open_objects_ == keys_.size()) keys_.emplace_back();
     ++open_objects_;
     return true;
   }
@@ -138,10 +132,8 @@ caf::error check_json(std::string_view text, const json_limits& limits) {
   rapidjson::Reader reader;
   auto result = is_ascii(text) ? reader.Parse<ascii_parse_flags>(stream, handler)
                                : reader.Parse<parse_flags>(stream, handler);
-  if (result)
-    return {};
-  if (!handler.reason().empty())
-    return body_error(handler.reason());
+  if (result) return {};
+  if (!handler.reason().empty()) return body_error(handler.reason());
   auto offset = std::to_string(result.Offset());
   if (result.Code() == rapidjson::kParseErrorStringInvalidEncoding)
     return body_error("invalid UTF-8 (offset " + offset + ")");
@@ -191,8 +183,7 @@ struct iso_cursor {
   bool done() const { return pos == text.size(); }
 
   bool digit(int& value) {
-    if (done() || text[pos] < '0' || text[pos] > '9')
-      return false;
+    if (done() || text[pos] < '0' || text[pos] > '9') return false;
     value = value * 10 + (text[pos++] - '0');
     return true;
   }
@@ -200,14 +191,12 @@ struct iso_cursor {
   bool number(size_t width, int& value) {
     value = 0;
     for (size_t i = 0; i < width; ++i)
-      if (!digit(value))
-        return false;
+      if (!digit(value)) return false;
     return true;
   }
 
   bool literal(char c) {
-    if (done() || text[pos] != c)
-      return false;
+    if (done() || text[pos] != c) return false;
     ++pos;
     return true;
   }
@@ -217,10 +206,8 @@ struct iso_cursor {
     millis = 0;
     size_t count = 0;
     for (int d = 0; digit(d); d = 0, ++count)
-      if (count < 3)
-        millis = millis * 10 + d;
-    for (auto n = count; n < 3; ++n)
-      millis *= 10;
+      if (count < 3) millis = millis * 10 + d;
+    for (auto n = count; n < 3; ++n) millis *= 10;
     return count >= 1 && count <= 9;
   }
 
@@ -233,11 +220,9 @@ struct iso_cursor {
     int sign = literal('+') ? 1 : (literal('-') ? -1 : 0);
     int hours = 0;
     int mins = 0;
-    if (sign == 0 || !number(2, hours))
-      return false;
+    if (sign == 0 || !number(2, hours)) return false;
     literal(':');
-    if (!number(2, mins) || hours > 23 || mins > 59)
-      return false;
+    if (!number(2, mins) || hours > 23 || mins > 59) return false;
     minutes = sign * (hours * 60 + mins);
     return true;
   }
@@ -252,10 +237,8 @@ bool parse_iso8601(std::string_view text, timestamp_ms& out) {
       || !in.number(2, day) || !(in.literal('T') || in.literal('t')) || !in.number(2, hour)
       || !in.literal(':') || !in.number(2, minute) || !in.literal(':') || !in.number(2, second))
     return false;
-  if (in.literal('.') && !in.fraction(millis))
-    return false;
-  if (!in.offset(offset) || !in.done())
-    return false;
+  if (in.literal('.') && !in.fraction(millis)) return false;
+  if (!in.offset(offset) || !in.done()) return false;
   if (month < 1 || month > 12 || day < 1 || static_cast<unsigned>(day) > days_in_month(year, month)
       || hour > 23 || minute > 59 || second > 59)
     return false;
@@ -264,6 +247,5 @@ bool parse_iso8601(std::string_view text, timestamp_ms& out) {
   out = seconds * 1000 + millis;
   return true;
 }
-
 
 } // namespace dispatch

@@ -49,8 +49,7 @@ public:
     auto end = str + len;
     bool integral = std::find_if(str, end, [](char c) { return c == '.' || c == 'e' || c == 'E'; })
                     == end;
-    if (integral && len == 2 && str[0] == '-' && str[1] == '0')
-      return doc_.Double(-0.0);
+    if (integral && len == 2 && str[0] == '-' && str[1] == '0') return doc_.Double(-0.0);
     if (integral && str[0] == '-') {
       int64_t x = 0;
       if (auto [at, ec] = std::from_chars(str, end, x); ec == std::errc{} && at == end)
@@ -59,7 +58,7 @@ public:
       uint64_t x = 0;
       if (auto [at, ec] = std::from_chars(str, end, x); ec == std::errc{} && at == end)
         return x <= static_cast<uint64_t>(INT64_MAX) ? doc_.Int64(static_cast<int64_t>(x))
-                                                      : doc_.Uint64(x);
+                                                     : doc_.Uint64(x);
     }
     double x = 0;
     auto [at, ec] = std::from_chars(str, end, x);
@@ -78,10 +77,8 @@ bool is_blank(std::string_view text) {
 
 // Checks, then builds the DOM of a body that must be present.
 caf::error load_body(std::string_view text, const json_limits& limits, rapidjson::Document& doc) {
-  if (is_blank(text))
-    return make_error(error_code::empty_body, "body: empty");
-  if (auto err = check_json(text, limits))
-    return err;
+  if (is_blank(text)) return make_error(error_code::empty_body, "body: empty");
+  if (auto err = check_json(text, limits)) return err;
   // Built only from text `check_json` passed (encoding included): no second check.
   bool parsed = false;
   auto read = [&](rapidjson::Document& handler) {
@@ -99,10 +96,8 @@ caf::error load_body(std::string_view text, const json_limits& limits, rapidjson
 }
 
 caf::error load_object(std::string_view text, const json_limits& limits, rapidjson::Document& doc) {
-  if (auto err = load_body(text, limits, doc))
-    return err;
-  if (!doc.IsObject())
-    return make_error(error_code::body_format, "body: must be a JSON object");
+  if (auto err = load_body(text, limits, doc)) return err;
+  if (!doc.IsObject()) return make_error(error_code::body_format, "body: must be a JSON object");
   return {};
 }
 
@@ -123,8 +118,7 @@ caf::error format_error(const std::string& path, const char* reason) {
 // A member that is present and not null: clients write null for "not set", so null reads as absent.
 const json_value* member(const json_value& object, const char* key) {
   auto i = object.FindMember(key);
-  if (i == object.MemberEnd() || i->value.IsNull())
-    return nullptr;
+  if (i == object.MemberEnd() || i->value.IsNull()) return nullptr;
   return &i->value;
 }
 
@@ -136,15 +130,13 @@ std::string compact(const json_value& value) {
 }
 
 caf::error read_text(const json_value& value, const std::string& path, std::string& out) {
-  if (!value.IsString())
-    return format_error(path, "must be a string");
+  if (!value.IsString()) return format_error(path, "must be a string");
   out.assign(value.GetString(), value.GetStringLength());
   return {};
 }
 
 caf::error read_texts(const json_value& value, const std::string& path, string_list& out) {
-  if (!value.IsArray())
-    return format_error(path, "must be an array of strings");
+  if (!value.IsArray()) return format_error(path, "must be an array of strings");
   out.clear();
   out.reserve(value.Size());
   for (rapidjson::SizeType i = 0; i < value.Size(); ++i) {
@@ -156,15 +148,13 @@ caf::error read_texts(const json_value& value, const std::string& path, string_l
 }
 
 caf::error read_object(const json_value& value, const std::string& path, std::string& out) {
-  if (!value.IsObject())
-    return format_error(path, "must be a JSON object");
+  if (!value.IsObject()) return format_error(path, "must be a JSON object");
   out = compact(value);
   return {};
 }
 
 caf::error read_integer(const json_value& value, const std::string& path, int64_t& out) {
-  if (!value.IsInt64())
-    return format_error(path, "must be an integer (64 bit)");
+  if (!value.IsInt64()) return format_error(path, "must be an integer (64 bit)");
   out = value.GetInt64();
   return {};
 }
@@ -180,16 +170,13 @@ caf::error read_time(const json_value& value, const std::string& path, timestamp
 }
 
 caf::error read_recipients(const json_value& value, const std::string& path, recipients& out) {
-  if (!value.IsObject())
-    return format_error(path, "must be a JSON object");
+  if (!value.IsObject()) return format_error(path, "must be a JSON object");
   if (auto to = member(value, "to"))
-    if (auto err = read_texts(*to, path + ".to", out.to))
-      return err;
+    if (auto err = read_texts(*to, path + ".to", out.to)) return err;
   for (auto [key, list] : {std::pair{"cc", &out.cc}, std::pair{"bcc", &out.bcc}})
     if (auto field = member(value, key)) {
       string_list addresses;
-      if (auto err = read_texts(*field, path + "." + key, addresses))
-        return err;
+      if (auto err = read_texts(*field, path + "." + key, addresses)) return err;
       *list = std::move(addresses);
     }
   return {};
@@ -200,26 +187,23 @@ template <class T, class Read>
 caf::error read_field(const json_value& object, const std::string& prefix, const char* key,
                       caf::optional<T>& out, Read read) {
   auto value = member(object, key);
-  if (value == nullptr)
-    return {};
+  if (value == nullptr) return {};
   T result{};
-  if (auto err = read(*value, path_of(prefix, key), result))
-    return err;
+  if (auto err = read(*value, path_of(prefix, key), result)) return err;
   out = std::move(result);
   return {};
 }
 
 // Reads a member into a plain field; an absent member leaves it as it is (validation decides).
 template <class T, class Read>
-caf::error read_plain(const json_value& object, const std::string& prefix, const char* key,
-                      T& out, Read read) {
+caf::error read_plain(const json_value& object, const std::string& prefix, const char* key, T& out,
+                      Read read) {
   auto value = member(object, key);
   return value == nullptr ? caf::error{} : read(*value, path_of(prefix, key), out);
 }
 
 void normalize_if_id(std::string& text) {
-  if (is_object_id(text))
-    text = normalize_id(text);
+  if (is_object_id(text)) text = normalize_id(text);
 }
 
 } // namespace
@@ -238,60 +222,48 @@ caf::error reject_fields(const json_value& object, const std::string& prefix,
                          const char* const (&keys)[N], action_kind kind) {
   for (auto key : keys)
     if (member(object, key) != nullptr)
-      return make_error(error_code::field_format, path_of(prefix, key) + ": not allowed on a "
-                                                    + to_string(kind) + " action");
+      return make_error(error_code::field_format,
+                        path_of(prefix, key) + ": not allowed on a " + to_string(kind) + " action");
   return {};
 }
 
 caf::error read_kind(const json_value& object, const std::string& prefix, action_kind& out) {
   auto path = path_of(prefix, "type");
   auto kind = member(object, "type");
-  if (kind == nullptr)
-    return make_error(error_code::missing_required_fields, path + ": required");
+  if (kind == nullptr) return make_error(error_code::missing_required_fields, path + ": required");
   std::string_view text;
-  if (kind->IsString())
-    text = {kind->GetString(), kind->GetStringLength()};
-  if (text != "task" && text != "mail")
-    return format_error(path, "must be \"task\" or \"mail\"");
+  if (kind->IsString()) text = {kind->GetString(), kind->GetStringLength()};
+  if (text != "task" && text != "mail") return format_error(path, "must be \"task\" or \"mail\"");
   out = text == "task" ? action_kind::task : action_kind::mail;
   return {};
 }
 
 caf::error read_task_fields(const json_value& object, const std::string& prefix, action& out) {
-  if (auto err = reject_fields(object, prefix, mail_fields, action_kind::task))
-    return err;
+  if (auto err = reject_fields(object, prefix, mail_fields, action_kind::task)) return err;
   if (auto err = read_plain(object, prefix, "functionName", out.function_name, read_text))
     return err;
-  if (auto err = read_field(object, prefix, "data", out.data, read_object))
-    return err;
-  if (auto err = read_field(object, prefix, "tags", out.tags, read_texts))
-    return err;
+  if (auto err = read_field(object, prefix, "data", out.data, read_object)) return err;
+  if (auto err = read_field(object, prefix, "tags", out.tags, read_texts)) return err;
   if (auto err = read_field(object, prefix, "startTimestamp", out.start_timestamp, read_time))
     return err;
   return read_field(object, prefix, "priority", out.priority, read_integer);
 }
 
 caf::error read_mail_fields(const json_value& object, const std::string& prefix, action& out) {
-  if (auto err = reject_fields(object, prefix, task_fields, action_kind::mail))
-    return err;
+  if (auto err = reject_fields(object, prefix, task_fields, action_kind::mail)) return err;
   if (auto err = read_plain(object, prefix, "recipients", out.recipients, read_recipients))
     return err;
-  if (auto err = read_plain(object, prefix, "templateId", out.template_id, read_text))
-    return err;
+  if (auto err = read_plain(object, prefix, "templateId", out.template_id, read_text)) return err;
   normalize_if_id(out.template_id);
   return {};
 }
 
 // An action as created: `id` is ignored (the directory assigns it).
 caf::error read_action(const json_value& object, const std::string& prefix, action& out) {
-  if (!object.IsObject())
-    return format_error(prefix, "must be a JSON object");
-  if (auto err = read_kind(object, prefix, out.kind))
-    return err;
-  if (auto err = read_field(object, prefix, "name", out.name, read_text))
-    return err;
-  if (auto err = read_field(object, prefix, "description", out.description, read_text))
-    return err;
+  if (!object.IsObject()) return format_error(prefix, "must be a JSON object");
+  if (auto err = read_kind(object, prefix, out.kind)) return err;
+  if (auto err = read_field(object, prefix, "name", out.name, read_text)) return err;
+  if (auto err = read_field(object, prefix, "description", out.description, read_text)) return err;
   return out.kind == action_kind::task ? read_task_fields(object, prefix, out)
                                        : read_mail_fields(object, prefix, out);
 }
@@ -302,20 +274,16 @@ caf::error read_event(const json_value& object, event& out) {
       return make_error(error_code::id_format, "id: must be 24 hex characters");
     out.id = normalize_id({id->GetString(), id->GetStringLength()});
   }
-  if (auto err = read_plain(object, "", "type", out.type, read_text))
-    return err;
-  if (auto err = read_plain(object, "", "content", out.content, read_object))
-    return err;
+  if (auto err = read_plain(object, "", "type", out.type, read_text)) return err;
+  if (auto err = read_plain(object, "", "content", out.content, read_object)) return err;
   return read_plain(object, "", "creationTimestamp", out.creation_timestamp, read_time);
 }
 
 // Reads the fields shared by a dispatcher and its patch.
 template <class Dispatcher>
 caf::error read_dispatcher_fields(const json_value& object, Dispatcher& out) {
-  if (auto err = read_field(object, "", "name", out.name, read_text))
-    return err;
-  if (auto err = read_field(object, "", "description", out.description, read_text))
-    return err;
+  if (auto err = read_field(object, "", "name", out.name, read_text)) return err;
+  if (auto err = read_field(object, "", "description", out.description, read_text)) return err;
   return read_field(object, "", "tags", out.tags, read_texts);
 }
 
@@ -323,21 +291,17 @@ caf::error read_dispatcher_fields(const json_value& object, Dispatcher& out) {
 
 caf::expected<event> parse_event(std::string_view text, const json_limits& limits) {
   rapidjson::Document doc;
-  if (auto err = load_object(text, limits, doc))
-    return err;
+  if (auto err = load_object(text, limits, doc)) return err;
   event result;
-  if (auto err = read_event(doc, result))
-    return err;
-  if (auto err = validate(result, limits.max_bytes))
-    return err;
+  if (auto err = read_event(doc, result)) return err;
+  if (auto err = validate(result, limits.max_bytes)) return err;
   return result;
 }
 
 caf::expected<std::vector<parsed_event>> parse_event_batch(std::string_view text,
                                                            const json_limits& limits) {
   rapidjson::Document doc;
-  if (auto err = load_body(text, limits, doc))
-    return err;
+  if (auto err = load_body(text, limits, doc)) return err;
   if (!doc.IsArray())
     return make_error(error_code::body_format, "body: must be a JSON array of events");
   std::vector<parsed_event> result(doc.Size());
@@ -355,59 +319,45 @@ caf::expected<std::vector<parsed_event>> parse_event_batch(std::string_view text
 
 caf::expected<dispatcher> parse_dispatcher(std::string_view text, const json_limits& limits) {
   rapidjson::Document doc;
-  if (auto err = load_object(text, limits, doc))
-    return err;
+  if (auto err = load_object(text, limits, doc)) return err;
   dispatcher result;
-  if (auto err = read_plain(doc, "", "eventType", result.event_type, read_text))
-    return err;
-  if (auto err = read_dispatcher_fields(doc, result))
-    return err;
+  if (auto err = read_plain(doc, "", "eventType", result.event_type, read_text)) return err;
+  if (auto err = read_dispatcher_fields(doc, result)) return err;
   if (auto actions = member(doc, "actions")) {
-    if (!actions->IsArray())
-      return format_error("actions", "must be an array of actions");
+    if (!actions->IsArray()) return format_error("actions", "must be an array of actions");
     result.actions.resize(actions->Size());
     for (rapidjson::SizeType i = 0; i < actions->Size(); ++i)
       if (auto err = read_action((*actions)[i], "actions[" + std::to_string(i) + "]",
                                  result.actions[i]))
         return err;
   }
-  if (auto err = validate(result))
-    return err;
+  if (auto err = validate(result)) return err;
   return result;
 }
 
 caf::expected<dispatcher_patch> parse_dispatcher_patch(std::string_view text,
                                                        const json_limits& limits) {
   rapidjson::Document doc;
-  if (auto err = load_object(text, limits, doc))
-    return err;
+  if (auto err = load_object(text, limits, doc)) return err;
   dispatcher_patch result;
-  if (auto err = read_field(doc, "", "eventType", result.event_type, read_text))
-    return err;
-  if (auto err = read_dispatcher_fields(doc, result))
-    return err;
-  if (auto err = validate(result))
-    return err;
+  if (auto err = read_field(doc, "", "eventType", result.event_type, read_text)) return err;
+  if (auto err = read_dispatcher_fields(doc, result)) return err;
+  if (auto err = validate(result)) return err;
   return result;
 }
 
 caf::expected<action> parse_action(std::string_view text, const json_limits& limits) {
   rapidjson::Document doc;
-  if (auto err = load_object(text, limits, doc))
-    return err;
+  if (auto err = load_object(text, limits, doc)) return err;
   action result;
-  if (auto err = read_action(doc, "", result))
-    return err;
-  if (auto err = validate(result))
-    return err;
+  if (auto err = read_action(doc, "", result)) return err;
+  if (auto err = validate(result)) return err;
   return result;
 }
 
-caf::expected<action_patch> parse_action_patch(std::string_view text,
-                                               const json_limits& limits) {
+caf::expected<action_patch> parse_action_patch(std::string_view text, const json_limits& limits) {
   rapidjson::Document doc;
-  if (auto err = load_object(text, limits, doc))
-    return err;
+  if (auto err = load_object(text, limits, doc)) return err;
   action_patch x;
   caf::error err;
   // Reads every field, stopping at the first error.
@@ -420,18 +370,15 @@ caf::expected<action_patch> parse_action_patch(std::string_view text,
   err = err ? err : read_field(doc, "", "priority", x.priority, read_integer);
   err = err ? err : read_field(doc, "", "recipients", x.recipients, read_recipients);
   err = err ? err : read_field(doc, "", "templateId", x.template_id, read_text);
-  if (err)
-    return err;
-  if (x.template_id)
-    normalize_if_id(*x.template_id);
+  if (err) return err;
+  if (x.template_id) normalize_if_id(*x.template_id);
   // The action's kind is the directory's to know; a patch that fits neither kind fails here.
   bool mail = x.recipients || x.template_id;
   if (mail && (x.function_name || x.data || x.tags || x.start_timestamp || x.priority))
     return make_error(error_code::field_format,
                       "body: mixes task fields (functionName, data, tags, startTimestamp, "
                       "priority) with mail fields (recipients, templateId)");
-  if (auto err = validate(x, mail ? action_kind::mail : action_kind::task))
-    return err;
+  if (auto err = validate(x, mail ? action_kind::mail : action_kind::task)) return err;
   return x;
 }
 

@@ -41,9 +41,7 @@ public:
   void append_to(std::string& out) const;
 
   /// True when made by the engine around an event: well-formed by construction.
-  bool composed() const {
-    return event_ != nullptr;
-  }
+  bool composed() const { return event_ != nullptr; }
 
   /// The event's JSON text when composed around one, else empty.
   std::string_view event_part() const {
@@ -61,9 +59,7 @@ public:
   }
 
   friend bool operator==(const json_text& x, const json_text& y);
-  friend bool operator!=(const json_text& x, const json_text& y) {
-    return !(x == y);
-  }
+  friend bool operator!=(const json_text& x, const json_text& y) { return !(x == y); }
 
 private:
   part head_; // the whole text when not composed; never null

@@ -40,8 +40,7 @@ void raw_shared_object(json_writer& out, const json_text& json) {
 
 void string_list_value(json_writer& out, const string_list& xs) {
   out.StartArray();
-  for (auto& x : xs)
-    out.String(x);
+  for (auto& x : xs) out.String(x);
   out.EndArray();
 }
 
@@ -148,11 +147,11 @@ void mail_value(json_writer& out, const mail_request& x) {
 
 // True when a top-level field is selected: no selection, `id`, the field, or a path inside it.
 bool selected(const std::vector<std::string>& select, const std::string& field) {
-  if (select.empty() || field == "id")
-    return true;
+  if (select.empty() || field == "id") return true;
   for (auto& path : select)
-    if (path == field || (path.size() > field.size() && path.compare(0, field.size(), field) == 0
-                          && path[field.size()] == '.'))
+    if (path == field
+        || (path.size() > field.size() && path.compare(0, field.size(), field) == 0
+            && path[field.size()] == '.'))
       return true;
   return false;
 }
@@ -184,17 +183,13 @@ std::string to_json(const dispatcher& x, const std::vector<std::string>& select)
     out.Key("eventType");
     out.String(x.event_type);
   }
-  if (want("name"))
-    optional_string(out, "name", x.name);
-  if (want("description"))
-    optional_string(out, "description", x.description);
-  if (want("tags"))
-    optional_list(out, "tags", x.tags);
+  if (want("name")) optional_string(out, "name", x.name);
+  if (want("description")) optional_string(out, "description", x.description);
+  if (want("tags")) optional_list(out, "tags", x.tags);
   if (want("actions")) {
     out.Key("actions");
     out.StartArray();
-    for (auto& a : x.actions)
-      action_value(out, a);
+    for (auto& a : x.actions) action_value(out, a);
     out.EndArray();
   }
   for (auto [key, value] : {std::pair{"creationTimestamp", x.creation_timestamp},
@@ -236,8 +231,7 @@ void delivery_fields(json_writer& out, const delivery& x, const std::vector<std:
   time("creationTimestamp", x.created, true);
   time("nextAttemptTimestamp", x.next_attempt, x.next_attempt != 0);
   time("finishedTimestamp", x.finished, x.finished != 0);
-  if (!x.last_error.empty())
-    field("lastError", x.last_error);
+  if (!x.last_error.empty()) field("lastError", x.last_error);
 }
 
 } // namespace
@@ -331,11 +325,9 @@ std::string embedded_event_json(std::string_view object_text) {
   rapidjson::Document doc;
   rapidjson::MemoryStream stream(object_text.data(), object_text.size());
   doc.ParseStream<dom_parse_flags>(stream);
-  if (doc.HasParseError() || !doc.IsObject())
-    return {};
+  if (doc.HasParseError() || !doc.IsObject()) return {};
   auto found = doc.FindMember("event");
-  if (found == doc.MemberEnd() || !found->value.IsObject())
-    return {};
+  if (found == doc.MemberEnd() || !found->value.IsObject()) return {};
   rapidjson::StringBuffer buffer;
   json_writer out{buffer};
   found->value.Accept(out);

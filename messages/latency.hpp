@@ -35,8 +35,7 @@ public:
     auto us = elapsed.count() < 0 ? 0 : elapsed.count();
     double seconds = static_cast<double>(us) / 1e6;
     size_t i = 0;
-    while (i < latency_bounds.size() && seconds > latency_bounds[i])
-      ++i;
+    while (i < latency_bounds.size() && seconds > latency_bounds[i]) ++i;
     counts_[i].fetch_add(1, std::memory_order_relaxed);
     count_.fetch_add(1, std::memory_order_relaxed);
     sum_us_.fetch_add(static_cast<uint64_t>(us), std::memory_order_relaxed);
@@ -45,8 +44,7 @@ public:
   latency_snapshot snapshot() const {
     latency_snapshot s;
     s.counts.reserve(counts_.size());
-    for (auto& c : counts_)
-      s.counts.push_back(c.load(std::memory_order_relaxed));
+    for (auto& c : counts_) s.counts.push_back(c.load(std::memory_order_relaxed));
     s.count = count_.load(std::memory_order_relaxed);
     s.sum_seconds = static_cast<double>(sum_us_.load(std::memory_order_relaxed)) / 1e6;
     return s;

@@ -25,10 +25,18 @@ struct query_value {
   std::string text;
 };
 
-inline query_value null_value() { return {}; }
-inline query_value bool_value(bool x) { return {value_kind::boolean, x, 0, {}}; }
-inline query_value number_value(double x) { return {value_kind::number, false, x, {}}; }
-inline query_value string_value(std::string x) { return {value_kind::string, false, 0, std::move(x)}; }
+inline query_value null_value() {
+  return {};
+}
+inline query_value bool_value(bool x) {
+  return {value_kind::boolean, x, 0, {}};
+}
+inline query_value number_value(double x) {
+  return {value_kind::number, false, x, {}};
+}
+inline query_value string_value(std::string x) {
+  return {value_kind::string, false, 0, std::move(x)};
+}
 
 inline bool operator==(const query_value& x, const query_value& y) {
   return x.kind == y.kind && x.boolean == y.boolean && x.number == y.number && x.text == y.text;
@@ -41,7 +49,19 @@ typename Inspector::result_type inspect(Inspector& f, query_value& x) {
 
 enum class filter_op : uint8_t {
   all = 0, // matches everything (the empty filter)
-  eq, ne, gt, ge, lt, le, in, out, like, contains, excludes, and_, or_,
+  eq,
+  ne,
+  gt,
+  ge,
+  lt,
+  le,
+  in,
+  out,
+  like,
+  contains,
+  excludes,
+  and_,
+  or_,
 };
 
 /// One node of the filter tree: a comparison on a dotted `path`, or `and_` / `or_` over children.
@@ -85,9 +105,9 @@ constexpr uint32_t max_page_size = 50;
 constexpr uint32_t max_window_depth = 10000;
 
 struct query {
-  filter where;                    // op == all: every record
-  std::vector<std::string> select; // empty: every field
-  std::vector<sort_key> sort;      // empty: storage order
+  filter where;                       // op == all: every record
+  std::vector<std::string> select;    // empty: every field
+  std::vector<sort_key> sort;         // empty: storage order
   uint32_t limit = default_page_size; // clamped to max_page_size
   uint32_t offset = 0;
 };

@@ -120,15 +120,15 @@ std::string lowercase(std::string text) {
 // One literal of a filter with its conversions done once per run instead of once per record.
 struct literal {
   query_value value;
-  std::optional<double> number;  // the value as a number, when it is or spells one
-  std::string text;              // the value as text
+  std::optional<double> number; // the value as a number, when it is or spells one
+  std::string text;             // the value as text
 };
 
 struct compiled_filter {
   filter_op op = filter_op::all;
   std::vector<std::string> path;
   std::vector<literal> values;
-  std::vector<std::string> like_parts;  // lowercase pieces between `*` wildcards
+  std::vector<std::string> like_parts; // lowercase pieces between `*` wildcards
   std::vector<compiled_filter> children;
 };
 
@@ -219,7 +219,7 @@ std::optional<int> compare(const json_value& field, const literal& lit) {
 }
 
 bool equals_any(const resolved& r, const literal& lit) {
-  if (lit.value.kind == value_kind::null) return !r.present;  // eq(x,null): absent or null
+  if (lit.value.kind == value_kind::null) return !r.present; // eq(x,null): absent or null
   for (auto leaf : r.leaves)
     if (compare(*leaf, lit) == 0) return true;
   return false;
@@ -275,7 +275,7 @@ bool evaluate(const compiled_filter& f, const json_value& record) {
       break;
   }
   if (f.path.empty() || (is_comparison(f.op) && f.values.empty()))
-    return false;  // malformed: `validate` rejects it; here it simply matches nothing
+    return false; // malformed: `validate` rejects it; here it simply matches nothing
   resolved r;
   collect(record, f.path, 0, r);
   auto in_values = [&] {
@@ -386,24 +386,24 @@ rapidjson::Document parse_record(const std::string& json) {
   // Iterative parsing: a deeply nested record cannot exhaust the stack.
   doc.Parse<dom_parse_flags>(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject())
-    doc.SetObject();  // not a record: kept (so `all` lists it) but without fields
+    doc.SetObject(); // not a record: kept (so `all` lists it) but without fields
   return doc;
 }
 
-}  // namespace
+} // namespace
 
 caf::error validate(const query& q) {
   if (auto err = check_filter(q.where, "query.where", 0)) return err;
   for (size_t i = 0; i < q.sort.size(); ++i)
     if (!valid_path(q.sort[i].path))
-      return make_error(error_code::invalid_rql, "query.sort[" + std::to_string(i) +
-                                                     "]: sort needs a field path, got \"" +
-                                                     q.sort[i].path + "\"");
+      return make_error(error_code::invalid_rql, "query.sort[" + std::to_string(i)
+                                                   + "]: sort needs a field path, got \""
+                                                   + q.sort[i].path + "\"");
   for (size_t i = 0; i < q.select.size(); ++i)
     if (!valid_path(q.select[i]))
-      return make_error(error_code::invalid_rql, "query.select[" + std::to_string(i) +
-                                                     "]: select needs a field path, got \"" +
-                                                     q.select[i] + "\"");
+      return make_error(error_code::invalid_rql, "query.select[" + std::to_string(i)
+                                                   + "]: select needs a field path, got \""
+                                                   + q.select[i] + "\"");
   return caf::none;
 }
 
@@ -514,13 +514,12 @@ struct sorted_window::impl {
   }
 };
 
-sorted_window::sorted_window(const query& q, uint32_t max_limit)
-    : impl_(std::make_unique<impl>()) {
+sorted_window::sorted_window(const query& q, uint32_t max_limit) : impl_(std::make_unique<impl>()) {
   impl_->sort = q.sort;
   for (auto& key : q.sort) impl_->paths.emplace_back(split_path(key.path));
   impl_->offset = q.offset;
-  impl_->capacity = static_cast<size_t>(
-      std::min<uint64_t>(q.offset + std::min(q.limit, max_limit), std::numeric_limits<size_t>::max()));
+  impl_->capacity = static_cast<size_t>(std::min<uint64_t>(q.offset + std::min(q.limit, max_limit),
+                                                           std::numeric_limits<size_t>::max()));
 }
 
 sorted_window::~sorted_window() = default;
@@ -532,8 +531,8 @@ sorted_window& sorted_window::operator=(sorted_window&&) noexcept = default;
 std::string sorted_window::offer(const std::string& key, const std::string& json) {
   auto& w = *impl_;
   if (w.capacity == 0) return key;
-  impl::entry e{key, w.next_sequence++, std::make_unique<rapidjson::Document>(parse_record(json)),
-                {}};
+  impl::entry e{
+    key, w.next_sequence++, std::make_unique<rapidjson::Document>(parse_record(json)), {}};
   for (auto& path : w.paths) e.values.push_back(sort_value(*e.doc, path));
   auto worse_on_top = [&w](const impl::entry& x, const impl::entry& y) { return w.before(x, y); };
   if (w.heap.size() < w.capacity) {
@@ -572,4 +571,4 @@ bool matches(const filter& f, const std::string& json) {
   return evaluate(compile(f), doc);
 }
 
-}  // namespace dispatch
+} // namespace dispatch

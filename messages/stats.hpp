@@ -21,11 +21,11 @@ struct engine_stats {
   uint64_t retries = 0;
   uint64_t dead_letters = 0;
   uint64_t replayed = 0;
-  uint64_t restarts = 0;   // children restarted by the supervisor
-  uint64_t storage_probes = 0;  // synced probe writes of the health check (at most one a second)
-  uint64_t inbox_depth = 0;     // accepted, not yet matched
-  uint64_t pending_depth = 0;   // deliveries waiting (pending, held, retrying)
-  uint64_t in_flight = 0;       // deliveries at a sink right now
+  uint64_t restarts = 0;       // children restarted by the supervisor
+  uint64_t storage_probes = 0; // synced probe writes of the health check (at most one a second)
+  uint64_t inbox_depth = 0;    // accepted, not yet matched
+  uint64_t pending_depth = 0;  // deliveries waiting (pending, held, retrying)
+  uint64_t in_flight = 0;      // deliveries at a sink right now
   latency_snapshot delivery_latency; // from the match (right after acceptance) to delivered
   cluster_stats cluster;             // filled in by a cluster node; node 0 when not clustered
 };
@@ -33,8 +33,9 @@ struct engine_stats {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, engine_stats& x) {
   return f(caf::meta::type_name("dispatch.engine_stats"), x.accepted, x.duplicates, x.rejected,
-           x.matched, x.set_aside, x.deliveries_created, x.delivered, x.retries, x.dead_letters, x.replayed,
-           x.restarts, x.storage_probes, x.inbox_depth, x.pending_depth, x.in_flight, x.delivery_latency, x.cluster);
+           x.matched, x.set_aside, x.deliveries_created, x.delivered, x.retries, x.dead_letters,
+           x.replayed, x.restarts, x.storage_probes, x.inbox_depth, x.pending_depth, x.in_flight,
+           x.delivery_latency, x.cluster);
 }
 
 } // namespace dispatch

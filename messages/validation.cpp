@@ -30,21 +30,18 @@ caf::error bad_format(const std::string& path, const std::string& reason) {
 }
 
 caf::error check_id(const std::string& path, const std::string& id) {
-  if (id.empty() || is_object_id(id))
-    return {};
+  if (id.empty() || is_object_id(id)) return {};
   return make_error(error_code::id_format, path + ": must be 24 hex characters");
 }
 
 caf::error check_text(const std::string& path, const std::string& text, size_t max_bytes) {
   if (text.size() > max_bytes)
     return bad_format(path, "longer than " + std::to_string(max_bytes) + " bytes");
-  if (!is_utf8(text))
-    return bad_format(path, "invalid UTF-8");
+  if (!is_utf8(text)) return bad_format(path, "invalid UTF-8");
   return {};
 }
 
-caf::error check_required_text(const std::string& path, const std::string& text,
-                               size_t max_bytes) {
+caf::error check_required_text(const std::string& path, const std::string& text, size_t max_bytes) {
   return text.empty() ? missing(path) : check_text(path, text, max_bytes);
 }
 
@@ -54,8 +51,7 @@ caf::error check_optional_text(const std::string& path, const caf::optional<T>& 
 }
 
 caf::error check_tags(const std::string& path, const caf::optional<string_list>& tags) {
-  if (!tags)
-    return {};
+  if (!tags) return {};
   for (size_t i = 0; i < tags->size(); ++i)
     if (auto err = check_text(path + "[" + std::to_string(i) + "]", (*tags)[i], max_text_bytes))
       return err;
@@ -72,12 +68,10 @@ caf::error check_object(const std::string& path, const std::string& json, size_t
   if (auto err = check_json(json, {max_bytes, 64})) {
     // check_json speaks of "body: ..."; name the field instead.
     auto reason = message_of(err);
-    if (reason.compare(0, 6, "body: ") == 0)
-      reason.erase(0, 6);
+    if (reason.compare(0, 6, "body: ") == 0) reason.erase(0, 6);
     return bad_format(path, reason);
   }
-  if (!is_object_text(json))
-    return bad_format(path, "must be a JSON object");
+  if (!is_object_text(json)) return bad_format(path, "must be a JSON object");
   return {};
 }
 
@@ -89,21 +83,16 @@ caf::error check_addresses(const std::string& path, const string_list& addresses
 }
 
 caf::error check_recipients(const std::string& path, const recipients& x) {
-  if (x.to.empty())
-    return missing(path + ".to");
-  if (auto err = check_addresses(path + ".to", x.to))
-    return err;
+  if (x.to.empty()) return missing(path + ".to");
+  if (auto err = check_addresses(path + ".to", x.to)) return err;
   if (x.cc)
-    if (auto err = check_addresses(path + ".cc", *x.cc))
-      return err;
+    if (auto err = check_addresses(path + ".cc", *x.cc)) return err;
   return x.bcc ? check_addresses(path + ".bcc", *x.bcc) : caf::error{};
 }
 
 caf::error check_template_id(const std::string& path, const std::string& id) {
-  if (id.empty())
-    return missing(path);
-  if (!is_object_id(id))
-    return bad_format(path, "must be 24 hex characters");
+  if (id.empty()) return missing(path);
+  if (!is_object_id(id)) return bad_format(path, "must be 24 hex characters");
   return {};
 }
 
@@ -114,12 +103,9 @@ caf::error not_allowed(const std::string& path, action_kind kind) {
 } // namespace
 
 caf::error validate(const event& x, size_t max_bytes) {
-  if (auto err = check_id("id", x.id))
-    return err;
-  if (auto err = check_required_text("type", x.type, max_type_bytes))
-    return err;
-  if (auto err = check_object("content", x.content, max_bytes))
-    return err;
+  if (auto err = check_id("id", x.id)) return err;
+  if (auto err = check_required_text("type", x.type, max_type_bytes)) return err;
+  if (auto err = check_object("content", x.content, max_bytes)) return err;
   return check_time("creationTimestamp", x.creation_timestamp);
 }
 
@@ -128,16 +114,13 @@ namespace {
 caf::error validate_task(const action& x, const std::string& prefix) {
   if (!x.recipients.to.empty() || x.recipients.cc || x.recipients.bcc)
     return not_allowed(path_of(prefix, "recipients"), action_kind::task);
-  if (!x.template_id.empty())
-    return not_allowed(path_of(prefix, "templateId"), action_kind::task);
+  if (!x.template_id.empty()) return not_allowed(path_of(prefix, "templateId"), action_kind::task);
   if (auto err = check_required_text(path_of(prefix, "functionName"), x.function_name,
                                      max_text_bytes))
     return err;
   if (x.data)
-    if (auto err = check_object(path_of(prefix, "data"), *x.data, 1 << 20))
-      return err;
-  if (auto err = check_tags(path_of(prefix, "tags"), x.tags))
-    return err;
+    if (auto err = check_object(path_of(prefix, "data"), *x.data, 1 << 20)) return err;
+  if (auto err = check_tags(path_of(prefix, "tags"), x.tags)) return err;
   return x.start_timestamp ? check_time(path_of(prefix, "startTimestamp"), *x.start_timestamp)
                            : caf::error{};
 }
@@ -149,70 +132,51 @@ caf::error validate_mail(const action& x, const std::string& prefix) {
                            : x.start_timestamp      ? "startTimestamp"
                            : x.priority             ? "priority"
                                                     : nullptr;
-  if (task_field != nullptr)
-    return not_allowed(path_of(prefix, task_field), action_kind::mail);
-  if (auto err = check_recipients(path_of(prefix, "recipients"), x.recipients))
-    return err;
+  if (task_field != nullptr) return not_allowed(path_of(prefix, task_field), action_kind::mail);
+  if (auto err = check_recipients(path_of(prefix, "recipients"), x.recipients)) return err;
   return check_template_id(path_of(prefix, "templateId"), x.template_id);
 }
 
 } // namespace
 
 caf::error validate(const action& x, const std::string& prefix) {
-  if (auto err = check_id(path_of(prefix, "id"), x.id))
-    return err;
-  if (auto err = check_optional_text(path_of(prefix, "name"), x.name))
-    return err;
-  if (auto err = check_optional_text(path_of(prefix, "description"), x.description))
-    return err;
+  if (auto err = check_id(path_of(prefix, "id"), x.id)) return err;
+  if (auto err = check_optional_text(path_of(prefix, "name"), x.name)) return err;
+  if (auto err = check_optional_text(path_of(prefix, "description"), x.description)) return err;
   return x.kind == action_kind::task ? validate_task(x, prefix) : validate_mail(x, prefix);
 }
 
 caf::error validate(const dispatcher& x) {
-  if (auto err = check_id("id", x.id))
-    return err;
-  if (auto err = check_required_text("eventType", x.event_type, max_type_bytes))
-    return err;
-  if (auto err = check_optional_text("name", x.name))
-    return err;
-  if (auto err = check_optional_text("description", x.description))
-    return err;
-  if (auto err = check_tags("tags", x.tags))
-    return err;
+  if (auto err = check_id("id", x.id)) return err;
+  if (auto err = check_required_text("eventType", x.event_type, max_type_bytes)) return err;
+  if (auto err = check_optional_text("name", x.name)) return err;
+  if (auto err = check_optional_text("description", x.description)) return err;
+  if (auto err = check_tags("tags", x.tags)) return err;
   for (size_t i = 0; i < x.actions.size(); ++i)
-    if (auto err = validate(x.actions[i], "actions[" + std::to_string(i) + "]"))
-      return err;
-  if (auto err = check_time("creationTimestamp", x.creation_timestamp))
-    return err;
+    if (auto err = validate(x.actions[i], "actions[" + std::to_string(i) + "]")) return err;
+  if (auto err = check_time("creationTimestamp", x.creation_timestamp)) return err;
   return check_time("updateTimestamp", x.update_timestamp);
 }
 
 caf::error validate(const dispatcher_patch& x) {
   if (x.event_type)
-    if (auto err = check_required_text("eventType", *x.event_type, max_type_bytes))
-      return err;
-  if (auto err = check_optional_text("name", x.name))
-    return err;
-  if (auto err = check_optional_text("description", x.description))
-    return err;
+    if (auto err = check_required_text("eventType", *x.event_type, max_type_bytes)) return err;
+  if (auto err = check_optional_text("name", x.name)) return err;
+  if (auto err = check_optional_text("description", x.description)) return err;
   return check_tags("tags", x.tags);
 }
 
 namespace {
 
 caf::error validate_task_patch(const action_patch& x) {
-  if (x.recipients)
-    return not_allowed("recipients", action_kind::task);
-  if (x.template_id)
-    return not_allowed("templateId", action_kind::task);
+  if (x.recipients) return not_allowed("recipients", action_kind::task);
+  if (x.template_id) return not_allowed("templateId", action_kind::task);
   if (x.function_name)
     if (auto err = check_required_text("functionName", *x.function_name, max_text_bytes))
       return err;
   if (x.data)
-    if (auto err = check_object("data", *x.data, 1 << 20))
-      return err;
-  if (auto err = check_tags("tags", x.tags))
-    return err;
+    if (auto err = check_object("data", *x.data, 1 << 20)) return err;
+  if (auto err = check_tags("tags", x.tags)) return err;
   return x.start_timestamp ? check_time("startTimestamp", *x.start_timestamp) : caf::error{};
 }
 
@@ -223,21 +187,17 @@ caf::error validate_mail_patch(const action_patch& x) {
                            : x.start_timestamp ? "startTimestamp"
                            : x.priority        ? "priority"
                                                : nullptr;
-  if (task_field != nullptr)
-    return not_allowed(task_field, action_kind::mail);
+  if (task_field != nullptr) return not_allowed(task_field, action_kind::mail);
   if (x.recipients)
-    if (auto err = check_recipients("recipients", *x.recipients))
-      return err;
+    if (auto err = check_recipients("recipients", *x.recipients)) return err;
   return x.template_id ? check_template_id("templateId", *x.template_id) : caf::error{};
 }
 
 } // namespace
 
 caf::error validate(const action_patch& x, action_kind kind) {
-  if (auto err = check_optional_text("name", x.name))
-    return err;
-  if (auto err = check_optional_text("description", x.description))
-    return err;
+  if (auto err = check_optional_text("name", x.name)) return err;
+  if (auto err = check_optional_text("description", x.description)) return err;
   return kind == action_kind::task ? validate_task_patch(x) : validate_mail_patch(x);
 }
 
@@ -246,16 +206,15 @@ namespace {
 // Characters allowed in an unquoted local part besides letters and digits (RFC 5322 atext);
 // bytes >= 0x80 are allowed too (internationalized addresses, RFC 6531).
 bool is_local_char(unsigned char c) {
-  return std::isalnum(c) || c >= 0x80 || std::string_view{"!#$%&'*+-/=?^_`{|}~."}.find(c)
-                                              != std::string_view::npos;
+  return std::isalnum(c) || c >= 0x80
+         || std::string_view{"!#$%&'*+-/=?^_`{|}~."}.find(c) != std::string_view::npos;
 }
 
 bool is_domain_label(std::string_view label) {
   if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
     return false;
   for (unsigned char c : label)
-    if (!std::isalnum(c) && c != '-' && c < 0x80)
-      return false;
+    if (!std::isalnum(c) && c != '-' && c < 0x80) return false;
   return true;
 }
 
@@ -270,17 +229,14 @@ bool is_email(const std::string& text) {
   if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos)
     return false;
   for (unsigned char c : local)
-    if (!is_local_char(c))
-      return false;
+    if (!is_local_char(c)) return false;
   auto dot = domain.rfind('.');
   if (dot == std::string_view::npos || domain.size() - dot - 1 < 2) // a top-level domain
     return false;
   for (size_t start = 0; start <= domain.size();) {
     auto end = domain.find('.', start);
-    if (end == std::string_view::npos)
-      end = domain.size();
-    if (!is_domain_label(domain.substr(start, end - start)))
-      return false;
+    if (end == std::string_view::npos) end = domain.size();
+    if (!is_domain_label(domain.substr(start, end - start))) return false;
     start = end + 1;
   }
   return true;
@@ -292,18 +248,15 @@ namespace {
 size_t utf8_char_length(const unsigned char* bytes, size_t i, size_t n) {
   unsigned c = bytes[i];
   size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-  if (len == 0 || i + len > n)
-    return 0;
+  if (len == 0 || i + len > n) return 0;
   uint32_t cp = len == 1 ? c : c & (0x7F >> len);
   for (size_t k = 1; k < len; ++k) {
-    if ((bytes[i + k] & 0xC0) != 0x80)
-      return 0;
+    if ((bytes[i + k] & 0xC0) != 0x80) return 0;
     cp = (cp << 6) | (bytes[i + k] & 0x3F);
   }
   // Overlong forms, UTF-16 surrogates and code points beyond Unicode are not UTF-8.
   static constexpr uint32_t min_of_length[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < min_of_length[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-    return 0;
+  if (cp < min_of_length[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return 0;
   return len;
 }
 
@@ -313,8 +266,7 @@ bool is_utf8(const std::string& text) {
   auto bytes = reinterpret_cast<const unsigned char*>(text.data());
   for (size_t i = 0; i < text.size();) {
     auto len = utf8_char_length(bytes, i, text.size());
-    if (len == 0)
-      return false;
+    if (len == 0) return false;
     i += len;
   }
   return true;
@@ -338,8 +290,7 @@ std::string with_valid_utf8(const std::string& text) {
 
 void complete(event& x, timestamp_ms now) {
   x.id = x.id.empty() ? default_id_generator().next() : normalize_id(x.id);
-  if (x.creation_timestamp == 0)
-    x.creation_timestamp = now;
+  if (x.creation_timestamp == 0) x.creation_timestamp = now;
 }
 
 } // namespace dispatch

@@ -33,12 +33,12 @@ constexpr const char* forward_family = "forward";     // owner(4) · sequence(8)
 constexpr const char* log_family = "log";             // version(8) -> log_entry
 constexpr const char* log_index_family = "log_index"; // dispatcher id -> version(8)
 
-constexpr const char* schema_version_key = "schema_version"; // u32
-constexpr const char* node_key = "node";                     // u32
-constexpr const char* shards_key = "shards";                 // u32
-constexpr const char* last_version_key = "last_version";     // u64
+constexpr const char* schema_version_key = "schema_version";   // u32
+constexpr const char* node_key = "node";                       // u32
+constexpr const char* shards_key = "shards";                   // u32
+constexpr const char* last_version_key = "last_version";       // u64
 constexpr const char* applied_version_key = "applied_version"; // u64
-constexpr const char* sequence_mark_prefix = "sequence/";    // · owner(4) -> u64
+constexpr const char* sequence_mark_prefix = "sequence/";      // · owner(4) -> u64
 constexpr uint32_t schema_version = 1;
 
 // An in-memory database still needs a name inside its private Env.
@@ -134,10 +134,8 @@ struct cluster_store::impl {
   std::atomic<uint64_t> applied_version{0};
 
   ~impl() {
-    if (!db)
-      return;
-    for (auto* handle : handles)
-      db->DestroyColumnFamilyHandle(handle);
+    if (!db) return;
+    for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
     db->Close();
     db.reset();
   }
@@ -169,10 +167,8 @@ caf::error cluster_store::impl::read_meta(const std::string& key, size_t width, 
   std::string value;
   auto status = db->Get(rocksdb::ReadOptions{}, meta, key, &value);
   found = status.ok();
-  if (status.IsNotFound())
-    return caf::none;
-  if (!status.ok())
-    return to_error(status, "cluster read meta");
+  if (status.IsNotFound()) return caf::none;
+  if (!status.ok()) return to_error(status, "cluster read meta");
   if (value.size() != width)
     return codec::corrupt_value(meta_family, key.data(), key.size(),
                                 "expected " + std::to_string(width) + " bytes, found "
@@ -195,8 +191,7 @@ caf::error cluster_store::impl::delete_present(rocksdb::ColumnFamilyHandle* fami
   options.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(options, family)};
   n = 0;
-  for (it->Seek(lower_bound); it->Valid(); it->Next(), ++n)
-    batch.Delete(family, it->key());
+  for (it->Seek(lower_bound); it->Valid(); it->Next(), ++n) batch.Delete(family, it->key());
   return it->status().ok() ? caf::none : to_error(it->status(), "cluster read forward queue");
 }
 
@@ -208,11 +203,9 @@ caf::error cluster_store::impl::open_families(const rocksdb::DBOptions& db_opts)
   std::vector<std::string> existing;
   if (rocksdb::DB::ListColumnFamilies(db_opts, path, &existing).ok())
     for (auto& name : existing)
-      if (std::find(names.begin(), names.end(), name) == names.end())
-        names.push_back(name);
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (auto& name : names)
-    descriptors.emplace_back(name, family_options(name, block_cache));
+  for (auto& name : names) descriptors.emplace_back(name, family_options(name, block_cache));
   rocksdb::DB* raw = nullptr;
   auto status = rocksdb::DB::Open(db_opts, path, descriptors, &handles, &raw);
   if (!status.ok()) {
@@ -234,8 +227,7 @@ caf::error cluster_store::impl::open_families(const rocksdb::DBOptions& db_opts)
 caf::error cluster_store::impl::check_identity() {
   uint64_t value = 0;
   bool found = false;
-  if (auto err = read_meta(node_key, 4, value, found))
-    return err;
+  if (auto err = read_meta(node_key, 4, value, found)) return err;
   if (!found) {
     rocksdb::WriteBatch batch;
     batch.Put(meta, schema_version_key, u32_value(schema_version));
@@ -246,15 +238,12 @@ caf::error cluster_store::impl::check_identity() {
   if (value != opts.node)
     return cluster_error("cluster data directory belongs to node " + std::to_string(value)
                          + ", this is node " + std::to_string(opts.node));
-  if (auto err = read_meta(shards_key, 4, value, found))
-    return err;
-  if (!found)
-    return cluster_error("cluster data directory has no shard count");
+  if (auto err = read_meta(shards_key, 4, value, found)) return err;
+  if (!found) return cluster_error("cluster data directory has no shard count");
   if (value != opts.shards)
     return cluster_error("cluster data directory was made with " + std::to_string(value)
                          + " shards, the engine has " + std::to_string(opts.shards));
-  if (auto err = read_meta(schema_version_key, 4, value, found))
-    return err;
+  if (auto err = read_meta(schema_version_key, 4, value, found)) return err;
   if (found && value != schema_version)
     return cluster_error("cluster data directory has schema version " + std::to_string(value)
                          + ", this build reads " + std::to_string(schema_version));
@@ -267,11 +256,9 @@ caf::error cluster_store::impl::check_identity() {
 caf::error cluster_store::impl::recover() {
   uint64_t value = 0;
   bool found = false;
-  if (auto err = read_meta(last_version_key, 8, value, found))
-    return err;
+  if (auto err = read_meta(last_version_key, 8, value, found)) return err;
   last_version = found ? value : 0;
-  if (auto err = read_meta(applied_version_key, 8, value, found))
-    return err;
+  if (auto err = read_meta(applied_version_key, 8, value, found)) return err;
   applied_version = found ? value : 0;
   rocksdb::ReadOptions options;
   options.fill_cache = false;
@@ -285,8 +272,7 @@ caf::error cluster_store::impl::recover() {
     auto& last = last_sequence[owner];
     last = std::max(last, keys::read_u64(key.data() + 4));
   }
-  if (!it->status().ok())
-    return to_error(it->status(), "cluster recover forward queue");
+  if (!it->status().ok()) return to_error(it->status(), "cluster recover forward queue");
   it.reset(db->NewIterator(options, meta));
   rocksdb::Slice prefix{sequence_mark_prefix};
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -296,8 +282,7 @@ caf::error cluster_store::impl::recover() {
     auto& last = last_sequence[keys::read_u32(key.data() + prefix.size())];
     last = std::max(last, keys::read_u64(it->value().data()));
   }
-  if (!it->status().ok())
-    return to_error(it->status(), "cluster recover sequences");
+  if (!it->status().ok()) return to_error(it->status(), "cluster recover sequences");
   return caf::none;
 }
 
@@ -311,18 +296,16 @@ cluster_store::~cluster_store() = default;
 
 caf::expected<std::shared_ptr<cluster_store>>
 cluster_store::open(const cluster_store_options& opts) {
-  if (opts.node == 0)
-    return cluster_error("node: must be at least 1");
-  if (opts.shards == 0)
-    return cluster_error("shards: must be at least 1");
-  if (!opts.in_memory && opts.dir.empty())
-    return cluster_error("dir: must not be empty");
+  if (opts.node == 0) return cluster_error("node: must be at least 1");
+  if (opts.shards == 0) return cluster_error("shards: must be at least 1");
+  if (!opts.in_memory && opts.dir.empty()) return cluster_error("dir: must not be empty");
   auto s = std::make_unique<impl>();
   s->opts = opts;
   s->path = opts.in_memory ? in_memory_path : opts.dir;
   rocksdb::DBOptions db_opts;
   db_opts.create_if_missing = true;
-  db_opts.max_open_files = 64; // a small queue: few tables, and descriptors are budgeted (dispatchd)
+  db_opts.max_open_files
+    = 64; // a small queue: few tables, and descriptors are budgeted (dispatchd)
   db_opts.allow_concurrent_memtable_write = false; // as in the engine's store (store.cpp)
   db_opts.create_missing_column_families = true;
   db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
@@ -336,16 +319,12 @@ cluster_store::open(const cluster_store_options& opts) {
   } else {
     std::error_code ec;
     std::filesystem::create_directories(opts.dir, ec);
-    if (ec)
-      return cluster_error("cannot create the cluster data directory: " + ec.message());
+    if (ec) return cluster_error("cannot create the cluster data directory: " + ec.message());
   }
   s->block_cache = rocksdb::NewLRUCache(8 << 20);
-  if (auto err = s->open_families(db_opts))
-    return err;
-  if (auto err = s->check_identity())
-    return err;
-  if (auto err = s->recover())
-    return err;
+  if (auto err = s->open_families(db_opts)) return err;
+  if (auto err = s->check_identity()) return err;
+  if (auto err = s->recover()) return err;
   return std::shared_ptr<cluster_store>{new cluster_store(std::move(s))};
 }
 
@@ -354,8 +333,7 @@ cluster_store::open(const cluster_store_options& opts) {
 caf::expected<std::vector<uint64_t>> cluster_store::enqueue(uint32_t owner,
                                                             const event_list& events) {
   auto sequences = append(owner, events);
-  if (!sequences || sequences->empty())
-    return sequences;
+  if (!sequences || sequences->empty()) return sequences;
   if (auto err = sync()) {
     // Not durable: take the events back (best effort) before the caller answers its error.
     retire(owner, sequences->front(), sequences->back());
@@ -367,13 +345,11 @@ caf::expected<std::vector<uint64_t>> cluster_store::enqueue(uint32_t owner,
 caf::expected<std::vector<uint64_t>> cluster_store::append(uint32_t owner,
                                                            const event_list& events) {
   std::vector<uint64_t> sequences;
-  if (events.empty())
-    return sequences;
+  if (events.empty()) return sequences;
   // Encoded before taking the lock: only key assignment and the write are serialized.
   std::vector<std::string> values(events.size());
   for (size_t i = 0; i < events.size(); ++i)
-    if (auto err = codec::encode(values[i], events[i]))
-      return err;
+    if (auto err = codec::encode(values[i], events[i])) return err;
   auto& s = *impl_;
   // Unsynced under the lock (keys are assigned in order); the sync comes after it, so the
   // forwarders' retires and the stats do not wait for the fsync.
@@ -388,8 +364,7 @@ caf::expected<std::vector<uint64_t>> cluster_store::append(uint32_t owner,
     sequences.push_back(next);
   }
   batch.Put(s.meta, sequence_mark_key(owner), u64_value(next));
-  if (auto err = s.write(batch, false, "enqueue"))
-    return err;
+  if (auto err = s.write(batch, false, "enqueue")) return err;
   s.last_sequence[owner] = next;
   s.depths[owner] += events.size();
   return sequences;
@@ -401,8 +376,7 @@ caf::error cluster_store::sync() {
 
 caf::expected<queued_event_list> cluster_store::peek(uint32_t owner, uint64_t after, size_t max) {
   queued_event_list result;
-  if (after == std::numeric_limits<uint64_t>::max() || max == 0)
-    return result;
+  if (after == std::numeric_limits<uint64_t>::max() || max == 0) return result;
   auto lower = queue_key(owner, after + 1);
   auto upper = queue_key_after(owner, std::numeric_limits<uint64_t>::max());
   rocksdb::Slice lower_bound{lower};
@@ -418,19 +392,17 @@ caf::expected<queued_event_list> cluster_store::peek(uint32_t owner, uint64_t af
       return codec::corrupt_value(forward_family, key.data(), key.size(), "malformed key");
     queued_event entry;
     entry.sequence = keys::read_u64(key.data() + 4);
-    if (auto err = codec::decode(forward_family, key.data(), key.size(), value.data(),
-                                 value.size(), entry.event))
+    if (auto err = codec::decode(forward_family, key.data(), key.size(), value.data(), value.size(),
+                                 entry.event))
       return err;
     result.push_back(std::move(entry));
   }
-  if (!it->status().ok())
-    return to_error(it->status(), "cluster peek forward queue");
+  if (!it->status().ok()) return to_error(it->status(), "cluster peek forward queue");
   return result;
 }
 
 caf::error cluster_store::retire(uint32_t owner, uint64_t first, uint64_t last) {
-  if (first > last)
-    return caf::none;
+  if (first > last) return caf::none;
   auto& s = *impl_;
   auto lower = queue_key(owner, first);
   auto upper = queue_key_after(owner, last);
@@ -439,18 +411,14 @@ caf::error cluster_store::retire(uint32_t owner, uint64_t first, uint64_t last) 
   // leaves the counter exact.
   rocksdb::WriteBatch batch;
   uint64_t present = 0;
-  if (auto err = s.delete_present(s.forward, lower, upper, batch, present))
-    return err;
-  if (present == 0)
-    return caf::none;
+  if (auto err = s.delete_present(s.forward, lower, upper, batch, present)) return err;
+  if (present == 0) return caf::none;
   // Not synced: a retire lost in a crash only forwards those events again, and the owner answers
   // them as duplicates (it dedups on event ids). The next synced enqueue makes it durable anyway.
-  if (auto err = s.write(batch, false, "retire"))
-    return err;
+  if (auto err = s.write(batch, false, "retire")) return err;
   auto& depth = s.depths[owner];
   depth -= std::min(depth, present);
-  if (depth == 0)
-    s.depths.erase(owner);
+  if (depth == 0) s.depths.erase(owner);
   return caf::none;
 }
 
@@ -464,23 +432,20 @@ std::vector<uint32_t> cluster_store::owners_waiting() const {
   std::lock_guard<std::mutex> guard{impl_->queue_mutex};
   std::vector<uint32_t> result;
   for (auto& [owner, depth] : impl_->depths)
-    if (depth > 0)
-      result.push_back(owner);
+    if (depth > 0) result.push_back(owner);
   return result;
 }
 
 // -- dispatcher log -------------------------------------------------------------------------------
 
 caf::expected<uint64_t> cluster_store::append(log_entry entry) {
-  if (entry.id.empty())
-    return cluster_error("append: id: the entry names no dispatcher");
+  if (entry.id.empty()) return cluster_error("append: id: the entry names no dispatcher");
   auto& s = *impl_;
   std::lock_guard<std::mutex> guard{s.log_mutex};
   auto version = s.last_version.load() + 1;
   entry.version = version;
   std::string value;
-  if (auto err = codec::encode(value, entry))
-    return err;
+  if (auto err = codec::encode(value, entry)) return err;
   rocksdb::WriteBatch batch;
   std::string previous;
   auto status = s.db->Get(rocksdb::ReadOptions{}, s.log_index, entry.id, &previous);
@@ -496,16 +461,14 @@ caf::expected<uint64_t> cluster_store::append(log_entry entry) {
   batch.Put(s.log, key, value);
   batch.Put(s.log_index, entry.id, key);
   batch.Put(s.meta, last_version_key, key);
-  if (auto err = s.write(batch, s.opts.sync, "log append"))
-    return err;
+  if (auto err = s.write(batch, s.opts.sync, "log append")) return err;
   s.last_version = version;
   return version;
 }
 
 caf::expected<log_entry_list> cluster_store::entries_after(uint64_t version, size_t max) {
   log_entry_list result;
-  if (version == std::numeric_limits<uint64_t>::max() || max == 0)
-    return result;
+  if (version == std::numeric_limits<uint64_t>::max() || max == 0) return result;
   auto lower = u64_value(version + 1);
   rocksdb::Slice lower_bound{lower};
   rocksdb::ReadOptions options;
@@ -522,8 +485,7 @@ caf::expected<log_entry_list> cluster_store::entries_after(uint64_t version, siz
       return err;
     result.push_back(std::move(entry));
   }
-  if (!it->status().ok())
-    return to_error(it->status(), "cluster read log");
+  if (!it->status().ok()) return to_error(it->status(), "cluster read log");
   return result;
 }
 
@@ -542,8 +504,7 @@ caf::error cluster_store::set_applied_version(uint64_t version) {
   batch.Put(impl_->meta, applied_version_key, u64_value(version));
   // Not synced: a lost update only makes the follower apply those entries again, and applying a
   // put or a drop twice leaves the same directory.
-  if (auto err = impl_->write(batch, false, "set applied version"))
-    return err;
+  if (auto err = impl_->write(batch, false, "set applied version")) return err;
   impl_->applied_version = version;
   return caf::none;
 }

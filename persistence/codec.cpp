@@ -39,8 +39,7 @@ bool read_varint(const char*& pos, const char* end, uint64_t& x) {
   for (int shift = 0; shift < 64 && pos < end; shift += 7) {
     auto byte = static_cast<uint8_t>(*pos++);
     x |= static_cast<uint64_t>(byte & 0x7F) << shift;
-    if ((byte & 0x80) == 0)
-      return true;
+    if ((byte & 0x80) == 0) return true;
   }
   return false;
 }
@@ -73,12 +72,10 @@ caf::error decode_event(const char* family, const char* key, size_t key_size, co
   auto fail = [&](const char* why) { return corrupt_value(family, key, key_size, why); };
   auto pos = data;
   auto end = data + size;
-  if (pos == end)
-    return fail("empty event");
+  if (pos == end) return fail("empty event");
   auto format = static_cast<uint8_t>(*pos++);
   if (format == format_hex_id) {
-    if (end - pos < 12)
-      return fail("event id cut short");
+    if (end - pos < 12) return fail("event id cut short");
     out.id.resize(24);
     for (size_t i = 0; i < 12; ++i) {
       auto byte = static_cast<uint8_t>(pos[i]);
@@ -95,8 +92,7 @@ caf::error decode_event(const char* family, const char* key, size_t key_size, co
   } else {
     return fail("unknown event format");
   }
-  if (end - pos < 8)
-    return fail("event time cut short");
+  if (end - pos < 8) return fail("event time cut short");
   out.creation_timestamp = static_cast<timestamp_ms>(keys::read_u64(pos));
   pos += 8;
   uint64_t n = 0;

@@ -28,8 +28,7 @@ caf::error encode(std::string& out, const Ts&... xs) {
   caf::binary_serializer sink{nullptr, buf};
   // CAF 0.17's serializer takes non-const references (one `inspect` serves both directions);
   // serializing only reads them.
-  if (auto err = sink(const_cast<Ts&>(xs)...))
-    return encode_failed("value", err);
+  if (auto err = sink(const_cast<Ts&>(xs)...)) return encode_failed("value", err);
   out.assign(buf.begin(), buf.end());
   return caf::none;
 }
@@ -39,8 +38,7 @@ template <class... Ts>
 caf::error decode(const char* family, const char* key, size_t key_size, const char* data,
                   size_t size, Ts&... xs) {
   caf::binary_deserializer source{nullptr, data, size};
-  if (auto err = source(xs...))
-    return corrupt_value(family, key, key_size, caf::to_string(err));
+  if (auto err = source(xs...)) return corrupt_value(family, key, key_size, caf::to_string(err));
   if (source.remaining() != 0)
     return corrupt_value(family, key, key_size,
                          std::to_string(source.remaining()) + " trailing bytes");

@@ -12,7 +12,8 @@ void append_u16(std::string& out, uint16_t x) {
 }
 
 uint16_t read_u16(const char* data) {
-  return static_cast<uint16_t>((static_cast<uint8_t>(data[0]) << 8) | static_cast<uint8_t>(data[1]));
+  return static_cast<uint16_t>((static_cast<uint8_t>(data[0]) << 8)
+                               | static_cast<uint8_t>(data[1]));
 }
 
 void append_u32(std::string& out, uint32_t x) {
@@ -27,15 +28,13 @@ void append_u64(std::string& out, uint64_t x) {
 
 uint32_t read_u32(const char* data) {
   uint32_t x = 0;
-  for (int i = 0; i < 4; ++i)
-    x = (x << 8) | static_cast<uint8_t>(data[i]);
+  for (int i = 0; i < 4; ++i) x = (x << 8) | static_cast<uint8_t>(data[i]);
   return x;
 }
 
 uint64_t read_u64(const char* data) {
   uint64_t x = 0;
-  for (int i = 0; i < 8; ++i)
-    x = (x << 8) | static_cast<uint8_t>(data[i]);
+  for (int i = 0; i < 8; ++i) x = (x << 8) | static_cast<uint8_t>(data[i]);
   return x;
 }
 
@@ -111,8 +110,8 @@ bool parse_exception_key(const char* data, size_t size, action_kind& kind, uint3
   return true;
 }
 
-bool parse_legacy_delivery_key(const char* data, size_t size, action_kind& kind,
-                               timestamp_ms& due, std::string& id) {
+bool parse_legacy_delivery_key(const char* data, size_t size, action_kind& kind, timestamp_ms& due,
+                               std::string& id) {
   if (size < 9 || static_cast<uint8_t>(data[0]) > static_cast<uint8_t>(action_kind::mail))
     return false;
   kind = static_cast<action_kind>(data[0]);

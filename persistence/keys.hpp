@@ -84,8 +84,8 @@ bool parse_exception_key(const char* data, size_t size, action_kind& kind, uint3
                          timestamp_ms& due, std::string& id);
 
 /// schema 2's deliveries: kind(1) · due(8) · delivery id (read by the migration).
-bool parse_legacy_delivery_key(const char* data, size_t size, action_kind& kind,
-                               timestamp_ms& due, std::string& id);
+bool parse_legacy_delivery_key(const char* data, size_t size, action_kind& kind, timestamp_ms& due,
+                               std::string& id);
 
 /// The prefix of a kind (one byte); and the one after it (an exclusive upper bound).
 std::string kind_prefix(action_kind kind);

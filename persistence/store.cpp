@@ -55,23 +55,20 @@ caf::error server_error(std::string message) {
 class day_floor_filter : public rocksdb::CompactionFilter {
 public:
   day_floor_filter(const std::atomic<uint32_t>& floor, size_t day_offset, bool index)
-    : floor_(floor), day_offset_(day_offset), index_(index) {
+      : floor_(floor), day_offset_(day_offset), index_(index) {
     // nop
   }
 
   bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*,
               bool*) const override {
     auto floor = floor_.load(std::memory_order_relaxed);
-    if (floor == 0 || value.size() < day_offset_ + 4)
-      return false;
+    if (floor == 0 || value.size() < day_offset_ + 4) return false;
     if (index_ && static_cast<uint8_t>(value[0]) == static_cast<uint8_t>(record_place::waiting))
       return false;
     return keys::read_u32(value.data() + day_offset_) < floor;
   }
 
-  const char* Name() const override {
-    return "dispatch.day_floor";
-  }
+  const char* Name() const override { return "dispatch.day_floor"; }
 
 private:
   const std::atomic<uint32_t>& floor_;
@@ -83,7 +80,7 @@ private:
 class day_floor_factory : public rocksdb::CompactionFilterFactory {
 public:
   day_floor_factory(const std::atomic<uint32_t>& floor, size_t day_offset, bool index)
-    : floor_(floor), day_offset_(day_offset), index_(index) {
+      : floor_(floor), day_offset_(day_offset), index_(index) {
     // nop
   }
 
@@ -97,9 +94,7 @@ public:
     return std::make_unique<day_floor_filter>(floor_, day_offset_, index_);
   }
 
-  const char* Name() const override {
-    return "dispatch.day_floor_factory";
-  }
+  const char* Name() const override { return "dispatch.day_floor_factory"; }
 
 private:
   const std::atomic<uint32_t>& floor_;
@@ -136,11 +131,18 @@ rocksdb::ColumnFamilyOptions family_options(const std::string& name, detail::sto
 }
 
 const std::vector<std::string>& family_names() {
-  static const std::vector<std::string> names{
-    rocksdb::kDefaultColumnFamilyName, keys::meta_family,       keys::dispatchers_family,
-    keys::dispatcher_versions_family,  keys::event_log_family,  keys::seen_family,
-    keys::progress_family,             keys::exceptions_family, keys::delivery_index_family,
-    keys::dead_letters_family,         keys::history_family,    keys::log_family};
+  static const std::vector<std::string> names{rocksdb::kDefaultColumnFamilyName,
+                                              keys::meta_family,
+                                              keys::dispatchers_family,
+                                              keys::dispatcher_versions_family,
+                                              keys::event_log_family,
+                                              keys::seen_family,
+                                              keys::progress_family,
+                                              keys::exceptions_family,
+                                              keys::delivery_index_family,
+                                              keys::dead_letters_family,
+                                              keys::history_family,
+                                              keys::log_family};
   return names;
 }
 
@@ -152,11 +154,9 @@ caf::error open_families(detail::store_state& s, const rocksdb::DBOptions& db_op
   std::vector<std::string> existing;
   if (rocksdb::DB::ListColumnFamilies(db_opts, dir, &existing).ok())
     for (auto& name : existing)
-      if (std::find(names.begin(), names.end(), name) == names.end())
-        names.push_back(name);
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (auto& name : names)
-    descriptors.emplace_back(name, family_options(name, s));
+  for (auto& name : names) descriptors.emplace_back(name, family_options(name, s));
   rocksdb::DB* raw = nullptr;
   auto status = rocksdb::DB::Open(db_opts, dir, descriptors, &s.handles, &raw);
   if (!status.ok()) {
@@ -166,11 +166,9 @@ caf::error open_families(detail::store_state& s, const rocksdb::DBOptions& db_op
   }
   s.db.reset(raw);
   rocksdb::ColumnFamilyHandle** slots[] = {
-    nullptr,     &s.meta,       &s.dispatchers,    &s.dispatcher_versions,
-    &s.event_log, &s.seen,      &s.progress,       &s.exceptions,
-    &s.delivery_index, &s.dead_letters, &s.history, &s.log};
-  for (size_t i = 1; i < family_names().size(); ++i)
-    *slots[i] = s.handles[i];
+    nullptr,     &s.meta,       &s.dispatchers,    &s.dispatcher_versions, &s.event_log, &s.seen,
+    &s.progress, &s.exceptions, &s.delivery_index, &s.dead_letters,        &s.history,   &s.log};
+  for (size_t i = 1; i < family_names().size(); ++i) *slots[i] = s.handles[i];
   return caf::none;
 }
 
@@ -185,10 +183,8 @@ caf::error read_meta(detail::store_state& s, const char* key, uint32_t& out, boo
   std::string value;
   auto status = s.db->Get(rocksdb::ReadOptions{}, s.meta, key, &value);
   found = status.ok();
-  if (status.IsNotFound())
-    return caf::none;
-  if (!status.ok())
-    return to_error(status, std::string{"read meta "} + key);
+  if (status.IsNotFound()) return caf::none;
+  if (!status.ok()) return to_error(status, std::string{"read meta "} + key);
   if (value.size() != 4)
     return codec::corrupt_value(keys::meta_family, key, std::strlen(key),
                                 "expected 4 bytes, found " + std::to_string(value.size()));
@@ -201,8 +197,7 @@ caf::error check_meta(detail::store_state& s) {
   const auto& dir = s.opts.data_dir;
   uint32_t version = 0;
   bool found = false;
-  if (auto err = read_meta(s, keys::schema_version_key, version, found))
-    return err;
+  if (auto err = read_meta(s, keys::schema_version_key, version, found)) return err;
   if (!found) {
     rocksdb::WriteBatch batch;
     batch.Put(s.meta, keys::schema_version_key, u32_value(keys::schema_version));
@@ -214,23 +209,18 @@ caf::error check_meta(detail::store_state& s) {
                         + ", written by a newer release; this build reads up to "
                         + std::to_string(keys::schema_version));
   uint32_t shards = 0;
-  if (auto err = read_meta(s, keys::shard_count_key, shards, found))
-    return err;
+  if (auto err = read_meta(s, keys::shard_count_key, shards, found)) return err;
   if (!found)
     return server_error("data directory " + dir + " has no shard count in its meta family");
   if (shards != s.opts.shards)
     return server_error("data directory " + dir + " was created with " + std::to_string(shards)
-                        + " shards; this configuration asks for "
-                        + std::to_string(s.opts.shards));
+                        + " shards; this configuration asks for " + std::to_string(s.opts.shards));
   uint32_t floor = 0;
-  if (auto err = read_meta(s, keys::seen_floor_key, floor, found))
-    return err;
+  if (auto err = read_meta(s, keys::seen_floor_key, floor, found)) return err;
   s.seen_floor = found ? floor : 0;
-  if (auto err = read_meta(s, keys::history_floor_key, floor, found))
-    return err;
+  if (auto err = read_meta(s, keys::history_floor_key, floor, found)) return err;
   s.history_floor = found ? floor : 0;
-  if (version < keys::schema_version)
-    return migrate_from_schema_2(s);
+  if (version < keys::schema_version) return migrate_from_schema_2(s);
   return caf::none;
 }
 
@@ -261,10 +251,8 @@ void count_entries(detail::store_state& s) {
 // -- impl -----------------------------------------------------------------------------------------
 
 detail::store_state::~store_state() {
-  if (!db)
-    return;
-  for (auto* handle : handles)
-    db->DestroyColumnFamilyHandle(handle);
+  if (!db) return;
+  for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
   db->Close();
   db.reset();
 }
@@ -276,10 +264,8 @@ thread_local const detail::store_state* held_store = nullptr; // whose gate this
 } // namespace
 
 detail::store_use::store_use(store_state& s) : state_(s) {
-  if (held_store == &s)
-    return; // inside another operation of this store, on this thread
-  if (s.reopen_needed.load())
-    s.reopen_now();
+  if (held_store == &s) return; // inside another operation of this store, on this thread
+  if (s.reopen_needed.load()) s.reopen_now();
   s.gate.lock_shared();
   locked_ = true;
   outer_ = held_store;
@@ -287,17 +273,16 @@ detail::store_use::store_use(store_state& s) : state_(s) {
 }
 
 detail::store_use::~store_use() {
-  if (!locked_)
-    return;
+  if (!locked_) return;
   held_store = outer_;
   state_.gate.unlock_shared();
 }
 
 caf::error detail::store_use::error() const {
-  if (state_.db)
-    return caf::none;
-  return server_error("store: the database is closed: reopening it after a failed write did not "
-                      "succeed yet (tried again on the next operation)");
+  if (state_.db) return caf::none;
+  return server_error(
+    "store: the database is closed: reopening it after a failed write did not "
+    "succeed yet (tried again on the next operation)");
 }
 
 bool detail::store_state::sync_fault() const {
@@ -306,11 +291,9 @@ bool detail::store_state::sync_fault() const {
 }
 
 caf::error detail::store_state::apply_pending_undo(const std::string& operation) {
-  if (!undo_pending.load())
-    return caf::none;
+  if (!undo_pending.load()) return caf::none;
   std::lock_guard<std::mutex> guard{undo_mutex};
-  if (!pending_undo)
-    return caf::none;
+  if (!pending_undo) return caf::none;
   auto status = sync_fault() ? rocksdb::Status::IOError("injected")
                              : db->Write(rocksdb::WriteOptions{}, pending_undo.get());
   if (!status.ok())
@@ -322,7 +305,7 @@ caf::error detail::store_state::apply_pending_undo(const std::string& operation)
 }
 
 caf::error detail::store_state::write(rocksdb::WriteBatch& batch, bool sync,
-                              const std::string& operation) {
+                                      const std::string& operation) {
   if (write_failed.load()) {
     std::lock_guard<std::mutex> guard{resume_mutex};
     if (write_failed.load()) {
@@ -337,16 +320,16 @@ caf::error detail::store_state::write(rocksdb::WriteBatch& batch, bool sync,
         // A fatal error (a flush or a new WAL file failed, e.g. with no descriptor left) is
         // beyond Resume(): the next operation closes the database and opens it again.
         if (!reopen_needed.exchange(true))
-          std::fprintf(stderr, "store: the database cannot resume after a failed write (%s); it "
-                               "is reopened before the next operation\n",
+          std::fprintf(stderr,
+                       "store: the database cannot resume after a failed write (%s); it "
+                       "is reopened before the next operation\n",
                        resumed.ToString().c_str());
         return to_error(resumed, operation + " (resuming after a failed write)");
       }
       write_failed = false;
     }
   }
-  if (auto err = apply_pending_undo(operation))
-    return err;
+  if (auto err = apply_pending_undo(operation)) return err;
   rocksdb::WriteOptions options;
   options.sync = sync;
   auto status = db->Write(options, &batch);
@@ -367,17 +350,14 @@ caf::error detail::store_state::sync_wal(const std::string& operation) {
     return caf::none;
   auto err = sync_fault() ? server_error("store: " + operation + ": IO error (injected)")
                           : dispatch::sync_wal(*db, operation);
-  if (err)
-    write_failed = true;
+  if (err) write_failed = true;
   return err;
 }
 
 bool detail::store_state::room_to_resume() const {
-  if (opts.in_memory)
-    return true;
+  if (opts.in_memory) return true;
   struct statvfs fs;
-  if (statvfs(opts.data_dir.c_str(), &fs) != 0)
-    return false;
+  if (statvfs(opts.data_dir.c_str(), &fs) != 0) return false;
   auto free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
   uint64_t memtables = 0;
   db->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
@@ -395,13 +375,12 @@ uint64_t detail::store_state::count_range(rocksdb::ColumnFamilyHandle* family,
   options.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(options, family)};
   uint64_t n = 0;
-  for (it->Seek(lower_bound); it->Valid(); it->Next())
-    ++n;
+  for (it->Seek(lower_bound); it->Valid(); it->Next()) ++n;
   return n;
 }
 
 stderr_logger::stderr_logger(std::string prefix)
-  : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), prefix_(std::move(prefix)) {
+    : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), prefix_(std::move(prefix)) {
   // nop
 }
 
@@ -459,8 +438,7 @@ public:
 } // namespace
 
 void detail::store_state::before_scan() const {
-  if (pause_scans_while.empty())
-    return;
+  if (pause_scans_while.empty()) return;
   std::ofstream{pause_scans_while + ".entered"};
   std::error_code ec;
   while (std::filesystem::exists(pause_scans_while, ec))
@@ -468,10 +446,8 @@ void detail::store_state::before_scan() const {
 }
 
 caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
-  if (opts.shards == 0)
-    return server_error("store.shards: must be at least 1");
-  if (opts.data_dir.empty())
-    return server_error("store.data_dir: must not be empty");
+  if (opts.shards == 0) return server_error("store.shards: must be at least 1");
+  if (opts.data_dir.empty()) return server_error("store.data_dir: must not be empty");
   auto s = std::make_unique<impl>();
   s->opts = opts;
   rocksdb::DBOptions db_opts;
@@ -503,10 +479,8 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
   s->write_buffers = std::make_shared<rocksdb::WriteBufferManager>(opts.write_buffer_bytes);
   db_opts.write_buffer_manager = s->write_buffers;
   s->db_options = db_opts;
-  if (auto err = open_families(*s, db_opts))
-    return err;
-  if (auto err = check_meta(*s))
-    return err;
+  if (auto err = open_families(*s, db_opts)) return err;
+  if (auto err = check_meta(*s)) return err;
   count_entries(*s);
   if (auto pause = std::getenv("DISPATCH_FAULT_PAUSE_SCANS")) {
     s->pause_scans_while = pause;
@@ -514,8 +488,10 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
   }
   if (auto fail = std::getenv("DISPATCH_FAULT_FAIL_SYNC")) {
     s->fail_sync_while = fail;
-    std::fprintf(stderr, "store: fault injection: WAL syncs of accepted events fail while %s "
-                         "exists\n", fail);
+    std::fprintf(stderr,
+                 "store: fault injection: WAL syncs of accepted events fail while %s "
+                 "exists\n",
+                 fail);
   }
   if (auto fail = std::getenv("DISPATCH_FAULT_FAIL_OUTCOMES")) {
     s->fail_outcomes_while = fail;
@@ -537,12 +513,10 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
 
 void detail::store_state::reopen_now() {
   std::unique_lock<std::shared_mutex> alone{gate};
-  if (!reopen_needed.load())
-    return; // another thread did it while this one waited
+  if (!reopen_needed.load()) return; // another thread did it while this one waited
   std::fprintf(stderr, "store: reopening the database in %s\n", opts.data_dir.c_str());
   if (db) {
-    for (auto* handle : handles)
-      db->DestroyColumnFamilyHandle(handle);
+    for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
     handles.clear();
     auto closed = db->Close();
     closed.PermitUncheckedError(); // it was failing already: opening again is what counts
@@ -572,15 +546,12 @@ const store_options& store::options() const {
 caf::error store::write_dispatchers(const std::vector<dispatcher>& put,
                                     const std::vector<std::string>& erase) {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   rocksdb::WriteBatch batch;
   std::string value;
-  for (auto& id : erase)
-    batch.Delete(impl_->dispatchers, id);
+  for (auto& id : erase) batch.Delete(impl_->dispatchers, id);
   for (auto& x : put) {
-    if (auto err = codec::encode(value, x))
-      return err;
+    if (auto err = codec::encode(value, x)) return err;
     batch.Put(impl_->dispatchers, x.id, value);
   }
   return impl_->write(batch, false, "write dispatchers");
@@ -588,8 +559,7 @@ caf::error store::write_dispatchers(const std::vector<dispatcher>& put,
 
 caf::expected<std::vector<dispatcher>> store::load_dispatchers() const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   return read_dispatchers(*impl_);
 }
 
@@ -605,23 +575,20 @@ caf::expected<std::vector<dispatcher>> read_dispatchers(const detail::store_stat
       return err;
     result.push_back(std::move(x));
   }
-  if (!it->status().ok())
-    return to_error(it->status(), "load dispatchers");
+  if (!it->status().ok()) return to_error(it->status(), "load dispatchers");
   return result;
 }
 
 caf::error store::write_dispatcher_versions(uint32_t shard,
                                             const std::vector<dispatcher_version>& versions) {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   rocksdb::WriteBatch batch;
   std::string value;
   for (auto& v : versions) {
     value.clear();
     if (v.value)
-      if (auto err = codec::encode(value, *v.value))
-        return err;
+      if (auto err = codec::encode(value, *v.value)) return err;
     batch.Put(impl_->dispatcher_versions, keys::version_key(shard, v.from, v.id), value);
   }
   return impl_->write(batch, false, "write dispatcher versions");
@@ -630,8 +597,7 @@ caf::error store::write_dispatcher_versions(uint32_t shard,
 caf::expected<std::vector<dispatcher_version>>
 store::load_dispatcher_versions(uint32_t shard) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   std::vector<dispatcher_version> result;
   auto lower = keys::shard_prefix(shard);
   auto upper = keys::shard_prefix(shard + 1);
@@ -660,29 +626,24 @@ store::load_dispatcher_versions(uint32_t shard) const {
     }
     result.push_back(std::move(v));
   }
-  if (!it->status().ok())
-    return to_error(it->status(), "load dispatcher versions");
+  if (!it->status().ok()) return to_error(it->status(), "load dispatcher versions");
   return result;
 }
 
 caf::error store::prune_dispatcher_versions(uint32_t shard, uint64_t floor) {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   auto versions = load_dispatcher_versions(shard);
-  if (!versions)
-    return versions.error();
+  if (!versions) return versions.error();
   // The last change at or before the floor, per dispatcher: the one in force from the floor on.
   std::unordered_map<std::string, const dispatcher_version*> in_force;
   for (auto& v : *versions)
-    if (v.from <= floor)
-      in_force[v.id] = &v;
+    if (v.from <= floor) in_force[v.id] = &v;
   rocksdb::WriteBatch batch;
   for (auto& v : *versions)
     if (v.from <= floor && (in_force[v.id] != &v || !v.value))
       batch.Delete(impl_->dispatcher_versions, keys::version_key(shard, v.from, v.id));
-  if (batch.Count() == 0)
-    return caf::none;
+  if (batch.Count() == 0) return caf::none;
   return impl_->write(batch, false, "prune dispatcher versions");
 }
 
@@ -691,13 +652,11 @@ caf::error store::prune_dispatcher_versions(uint32_t shard, uint64_t floor) {
 caf::expected<std::vector<caf::optional<event>>>
 store::find_seen(const std::vector<std::string>& ids, uint32_t days, timestamp_ms now) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   std::vector<caf::optional<event>> result(ids.size());
   auto today = day_of(now);
   days = std::min(days, today + 1); // never reach below day 0
-  if (ids.empty() || days == 0)
-    return result;
+  if (ids.empty() || days == 0) return result;
   // One key per id; the day in its value says whether it is inside the window (and not yet let
   // go by retention, whose compactions may not have run).
   auto first_day = std::max(today + 1 - days, impl_->seen_floor.load());
@@ -707,19 +666,16 @@ store::find_seen(const std::vector<std::string>& ids, uint32_t days, timestamp_m
   impl_->db->MultiGet(rocksdb::ReadOptions{}, impl_->seen, slices.size(), slices.data(),
                       values.data(), statuses.data());
   for (size_t i = 0; i < slices.size(); ++i) {
-    if (statuses[i].IsNotFound())
-      continue;
-    if (!statuses[i].ok())
-      return to_error(statuses[i], "look up seen events");
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return to_error(statuses[i], "look up seen events");
     auto& value = values[i];
     if (value.size() < 4)
       return codec::corrupt_value(keys::seen_family, ids[i].data(), ids[i].size(),
                                   "value shorter than its day");
-    if (keys::read_u32(value.data()) < first_day)
-      continue;
+    if (keys::read_u32(value.data()) < first_day) continue;
     event x;
-    if (auto err = codec::decode(keys::seen_family, ids[i].data(), ids[i].size(),
-                                 value.data() + 4, value.size() - 4, x))
+    if (auto err = codec::decode(keys::seen_family, ids[i].data(), ids[i].size(), value.data() + 4,
+                                 value.size() - 4, x))
       return err;
     result[i] = std::move(x);
   }
@@ -732,20 +688,16 @@ store::find_seen(const std::vector<std::string>& ids, uint32_t days, timestamp_m
         || day_of(accepted_at(sequence)) < first_day)
       continue;
     auto logged = get_logged(shard, sequence);
-    if (!logged)
-      return logged.error();
-    if (*logged && (*logged)->id == ids[i])
-      result[i] = std::move(*logged);
+    if (!logged) return logged.error();
+    if (*logged && (*logged)->id == ids[i]) result[i] = std::move(*logged);
   }
   return result;
 }
 
 caf::error store::accept_events(const std::vector<accepted_event>& events, timestamp_ms now) {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
-  if (events.empty())
-    return caf::none;
+  if (auto err = use.error()) return err;
+  if (events.empty()) return caf::none;
   auto& s = *impl_;
   rocksdb::WriteBatch batch;
   std::string value;
@@ -763,8 +715,7 @@ caf::error store::accept_events(const std::vector<accepted_event>& events, times
       seen_value.clear();
       keys::append_u32(seen_value, today);
       std::string encoded;
-      if (auto err = codec::encode(encoded, x))
-        return err;
+      if (auto err = codec::encode(encoded, x)) return err;
       seen_value += encoded;
       batch.Put(s.seen, x.id, seen_value);
     }
@@ -773,23 +724,22 @@ caf::error store::accept_events(const std::vector<accepted_event>& events, times
   // the fsync, so the emitters' (unsynced) writes do not wait behind it. Nothing is acknowledged
   // or routed before the sync returns, and the WAL is ordered: a write that follows this batch
   // cannot outlive it in a crash.
-  if (auto err = s.write(batch, false, "accept events"))
-    return err;
+  if (auto err = s.write(batch, false, "accept events")) return err;
   if (s.opts.sync) {
     if (auto err = s.sync_wal("accept events")) {
       // Visible but not durable: take the batch back, so that no emitter catching up derives
       // events whose publishers were told nothing was accepted.
       auto undo = std::make_unique<rocksdb::WriteBatch>();
       for (auto& accepted : events) {
-        if (accepted.chosen_id)
-          undo->Delete(s.seen, accepted.event.id);
+        if (accepted.chosen_id) undo->Delete(s.seen, accepted.event.id);
         undo->Delete(s.event_log, keys::log_entry_key(accepted.shard, accepted.sequence));
       }
       auto undone = s.sync_fault() ? rocksdb::Status::IOError("injected")
                                    : s.db->Write(rocksdb::WriteOptions{}, undo.get());
       if (!undone.ok()) {
-        std::fprintf(stderr, "store: accept events: taking back an unsynced batch failed too "
-                             "(%s): it is taken back before the next write\n",
+        std::fprintf(stderr,
+                     "store: accept events: taking back an unsynced batch failed too "
+                     "(%s): it is taken back before the next write\n",
                      undone.ToString().c_str());
         // None is pending: this batch's write applied any earlier one first.
         std::lock_guard<std::mutex> guard{s.undo_mutex};
@@ -821,16 +771,13 @@ uint64_t store::last_log_sequence() const {
 caf::expected<logged_event_list> store::scan_log(uint32_t shard, uint64_t after,
                                                  size_t limit) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   logged_event_list result;
-  if (after == std::numeric_limits<uint64_t>::max() || limit == 0)
-    return result;
+  if (after == std::numeric_limits<uint64_t>::max() || limit == 0) return result;
   // Entries of a batch whose publishers were told it failed may still be there: not read until
   // they are taken back (the next write does that first, or says why it cannot).
   if (impl_->undo_pending.load())
-    if (auto err = impl_->apply_pending_undo("read the log"))
-      return err;
+    if (auto err = impl_->apply_pending_undo("read the log")) return err;
   auto lower = keys::log_entry_key(shard, after + 1);
   auto upper = keys::shard_prefix(shard + 1);
   rocksdb::Slice lower_bound{lower};
@@ -844,12 +791,11 @@ caf::expected<logged_event_list> store::scan_log(uint32_t shard, uint64_t after,
     auto key = it->key();
     auto value = it->value();
     if (key.size() != 12)
-      return codec::corrupt_value(keys::event_log_family, key.data(), key.size(),
-                                  "malformed key");
+      return codec::corrupt_value(keys::event_log_family, key.data(), key.size(), "malformed key");
     logged_event entry;
     entry.sequence = keys::read_u64(key.data() + 4);
-    if (auto err = codec::decode_event(keys::event_log_family, key.data(), key.size(),
-                                       value.data(), value.size(), entry.event))
+    if (auto err = codec::decode_event(keys::event_log_family, key.data(), key.size(), value.data(),
+                                       value.size(), entry.event))
       return err;
     result.push_back(std::move(entry));
   }
@@ -860,15 +806,12 @@ caf::expected<logged_event_list> store::scan_log(uint32_t shard, uint64_t after,
 
 caf::expected<caf::optional<event>> store::get_logged(uint32_t shard, uint64_t sequence) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   auto key = keys::log_entry_key(shard, sequence);
   std::string value;
   auto status = impl_->db->Get(rocksdb::ReadOptions{}, impl_->event_log, key, &value);
-  if (status.IsNotFound())
-    return caf::optional<event>{};
-  if (!status.ok())
-    return to_error(status, "read the log");
+  if (status.IsNotFound()) return caf::optional<event>{};
+  if (!status.ok()) return to_error(status, "read the log");
   event x;
   if (auto err = codec::decode_event(keys::event_log_family, key.data(), key.size(), value.data(),
                                      value.size(), x))
@@ -880,16 +823,13 @@ caf::expected<caf::optional<event>> store::get_logged(uint32_t shard, uint64_t s
 
 caf::expected<progress> store::read_progress(action_kind kind, uint32_t shard) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   auto key = keys::progress_key(kind, shard);
   std::string value;
   auto status = impl_->db->Get(rocksdb::ReadOptions{}, impl_->progress, key, &value);
   progress result;
-  if (status.IsNotFound())
-    return result;
-  if (!status.ok())
-    return to_error(status, "read progress");
+  if (status.IsNotFound()) return result;
+  if (!status.ok()) return to_error(status, "read progress");
   if (value.size() != 16)
     return codec::corrupt_value(keys::progress_family, key.data(), key.size(),
                                 "expected 16 bytes, found " + std::to_string(value.size()));

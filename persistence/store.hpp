@@ -23,13 +23,13 @@
 namespace dispatch {
 
 struct store_options {
-  std::string data_dir;        // created when missing
-  uint32_t shards = 4;         // must match the shard count stored in an existing directory
-  bool sync = true;            // fsync the ingest batch (`accept_events`); other writes ride the WAL
-  bool in_memory = false;      // RocksDB on an in-memory Env: nothing touches the disk
+  std::string data_dir;   // created when missing
+  uint32_t shards = 4;    // must match the shard count stored in an existing directory
+  bool sync = true;       // fsync the ingest batch (`accept_events`); other writes ride the WAL
+  bool in_memory = false; // RocksDB on an in-memory Env: nothing touches the disk
   uint64_t block_cache_bytes = 64ull << 20;  // one block cache for every family
   uint64_t write_buffer_bytes = 64ull << 20; // one WriteBufferManager for every family
-  uint32_t max_open_files = 512;               // table files RocksDB keeps open at once
+  uint32_t max_open_files = 512;             // table files RocksDB keeps open at once
 };
 
 /// An accepted event as ingest writes it into its shard's log. `chosen_id`: the publisher chose
@@ -47,8 +47,8 @@ struct set_aside_event {
   uint32_t shard = 0;
   uint64_t sequence = 0;
   dispatch::event event;
-  std::string reason; // what failed
-  timestamp_ms at = 0; // when it was set aside
+  std::string reason;           // what failed
+  timestamp_ms at = 0;          // when it was set aside
   timestamp_ms replayed_at = 0; // when it was matched again or discarded (0: still set aside)
 };
 
@@ -164,8 +164,8 @@ public:
 
   /// For each id: the event as first stored when it was seen within the last `days` days.
   /// One MultiGet for the lot.
-  caf::expected<std::vector<caf::optional<event>>>
-  find_seen(const std::vector<std::string>& ids, uint32_t days, timestamp_ms now) const;
+  caf::expected<std::vector<caf::optional<event>>> find_seen(const std::vector<std::string>& ids,
+                                                             uint32_t days, timestamp_ms now) const;
 
   /// Appends accepted events to their shards' logs (and the publisher-chosen ids to `seen` under
   /// the day of `now`) in one batch, fsynced when the store syncs. Nothing is acknowledged unless
@@ -200,9 +200,8 @@ public:
 
   /// Up to `limit` exception records of (`kind`, `shard`) in due-time order. Skips deliveries
   /// for which `skip(id)` is true (those already in memory or in flight).
-  caf::expected<delivery_list>
-  scan_due(action_kind kind, uint32_t shard, size_t limit,
-           const std::function<bool(const std::string&)>& skip) const;
+  caf::expected<delivery_list> scan_due(action_kind kind, uint32_t shard, size_t limit,
+                                        const std::function<bool(const std::string&)>& skip) const;
 
   /// For each id: whether it has a record of its own (exception, dead letter, history, purged).
   caf::expected<std::vector<bool>> has_record(const std::vector<std::string>& ids) const;
@@ -256,8 +255,7 @@ public:
   caf::error set_aside(const set_aside_event& e);
 
   /// Every set-aside event, in shard and log order, until `visit` answers false.
-  caf::error
-  for_each_set_aside(const std::function<bool(const set_aside_event&)>& visit) const;
+  caf::error for_each_set_aside(const std::function<bool(const set_aside_event&)>& visit) const;
 
   /// The set-aside event with this event id (replayed or not), if any.
   caf::expected<caf::optional<set_aside_event>> find_set_aside(const std::string& event_id) const;

@@ -56,10 +56,8 @@ using optional_record = caf::optional<record_slot>;
 caf::expected<optional_record> read_record(const detail::store_state& s, const std::string& id) {
   std::string value;
   auto status = s.db->Get(rocksdb::ReadOptions{}, s.delivery_index, id, &value);
-  if (status.IsNotFound())
-    return optional_record{};
-  if (!status.ok())
-    return to_error(status, "read the delivery index");
+  if (status.IsNotFound()) return optional_record{};
+  if (!status.ok()) return to_error(status, "read the delivery index");
   record_slot slot;
   if (!parse_record_value(value.data(), value.size(), slot))
     return codec::corrupt_value(keys::delivery_index_family, id.data(), id.size(),
@@ -74,10 +72,8 @@ caf::expected<caf::optional<delivery>> read_delivery(const detail::store_state& 
                                                      const std::string& key) {
   std::string value;
   auto status = s.db->Get(rocksdb::ReadOptions{}, family, key, &value);
-  if (status.IsNotFound())
-    return caf::optional<delivery>{};
-  if (!status.ok())
-    return to_error(status, std::string{"read "} + family_name);
+  if (status.IsNotFound()) return caf::optional<delivery>{};
+  if (!status.ok()) return to_error(status, std::string{"read "} + family_name);
   delivery x;
   if (auto err = codec::decode(family_name, key.data(), key.size(), value.data(), value.size(), x))
     return err;
@@ -88,8 +84,7 @@ caf::expected<caf::optional<delivery>> read_delivery(const detail::store_state& 
 caf::error put_waiting(detail::store_state& s, rocksdb::WriteBatch& batch, const delivery& d,
                        uint32_t shard) {
   std::string value;
-  if (auto err = codec::encode(value, d))
-    return err;
+  if (auto err = codec::encode(value, d)) return err;
   batch.Put(s.exceptions, keys::exception_key(d.kind, shard, d.next_attempt, d.id), value);
   batch.Put(s.delivery_index, d.id,
             record_value(record_place::waiting, d.kind, shard, d.next_attempt));
@@ -108,17 +103,14 @@ caf::error visit_family(const detail::store_state& s, rocksdb::ColumnFamilyHandl
     after.empty() ? it->SeekToFirst() : it->Seek(after);
   for (; it->Valid(); backwards ? it->Prev() : it->Next()) {
     auto key = it->key();
-    if (!after.empty() && key == rocksdb::Slice{after})
-      continue;
+    if (!after.empty() && key == rocksdb::Slice{after}) continue;
     delivery x;
     auto value = it->value();
     if (auto err = codec::decode(name, key.data(), key.size(), value.data(), value.size(), x))
       return err;
-    if (!next(x))
-      return caf::none;
+    if (!next(x)) return caf::none;
   }
-  if (!it->status().ok())
-    return to_error(it->status(), std::string{"read "} + name);
+  if (!it->status().ok()) return to_error(it->status(), std::string{"read "} + name);
   return caf::none;
 }
 
@@ -134,16 +126,13 @@ caf::error stage_outcome(detail::store_state& s, rocksdb::WriteBatch& batch, uin
   auto& d = o.value;
   if (o.recorded)
     batch.Delete(s.exceptions, keys::exception_key(d.kind, shard, o.previous_due, d.id));
-  if (!is_finished(d))
-    return put_waiting(s, batch, d, shard);
+  if (!is_finished(d)) return put_waiting(s, batch, d, shard);
   std::string value;
-  if (auto err = codec::encode(value, d))
-    return err;
+  if (auto err = codec::encode(value, d)) return err;
   auto day = day_of(d.finished);
   batch.Put(s.history, keys::history_key(day, d.id), value);
   auto dead = d.status == delivery_status::dead;
-  if (dead)
-    batch.Put(s.dead_letters, d.id, value);
+  if (dead) batch.Put(s.dead_letters, d.id, value);
   batch.Put(s.delivery_index, d.id,
             record_value(dead ? record_place::dead : record_place::finished, d.kind, shard, day));
   return caf::none;
@@ -162,30 +151,25 @@ caf::error store::write_outcomes(action_kind kind, uint32_t shard,
                                  const std::vector<delivery_outcome>& outcomes,
                                  const progress* advance) {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
-  if (outcomes.empty() && advance == nullptr)
-    return caf::none;
+  if (auto err = use.error()) return err;
+  if (outcomes.empty() && advance == nullptr) return caf::none;
   auto& s = *impl_;
   std::lock_guard<std::mutex> guard{s.delivery_mutex};
   rocksdb::WriteBatch batch;
   for (auto& o : outcomes)
-    if (auto err = stage_outcome(s, batch, shard, o))
-      return err;
+    if (auto err = stage_outcome(s, batch, shard, o)) return err;
   if (advance != nullptr)
     batch.Put(s.progress, keys::progress_key(kind, shard), progress_value(*advance));
   std::error_code ec;
   if (!s.fail_outcomes_while.empty() && std::filesystem::exists(s.fail_outcomes_while, ec))
     return make_error(error_code::server, "store: write " + std::to_string(outcomes.size())
-                        + " delivery outcomes: IO error (injected)");
+                                            + " delivery outcomes: IO error (injected)");
   auto kill_here = !outcomes.empty() && s.kill_countdown.load() > 0 && --s.kill_countdown == 0;
-  if (kill_here && !s.kill_after_write)
-    ::raise(SIGKILL);
-  if (auto err = s.write(batch, false, "write " + std::to_string(outcomes.size())
-                                         + " delivery outcomes"))
+  if (kill_here && !s.kill_after_write) ::raise(SIGKILL);
+  if (auto err = s.write(batch, false,
+                         "write " + std::to_string(outcomes.size()) + " delivery outcomes"))
     return err;
-  if (kill_here)
-    ::raise(SIGKILL);
+  if (kill_here) ::raise(SIGKILL);
   for (auto& o : outcomes) {
     auto& count = s.waiting_counts[index_of(o.value.kind)];
     if (o.recorded && is_finished(o.value))
@@ -216,10 +200,8 @@ store::scan_due(action_kind kind, uint32_t shard, size_t limit,
     uint32_t key_shard = 0;
     timestamp_ms due = 0;
     if (!keys::parse_exception_key(key.data(), key.size(), key_kind, key_shard, due, id))
-      return codec::corrupt_value(keys::exceptions_family, key.data(), key.size(),
-                                  "malformed key");
-    if (skip && skip(id))
-      continue;
+      return codec::corrupt_value(keys::exceptions_family, key.data(), key.size(), "malformed key");
+    if (skip && skip(id)) continue;
     delivery x;
     auto value = it->value();
     if (auto err = codec::decode(keys::exceptions_family, key.data(), key.size(), value.data(),
@@ -234,22 +216,18 @@ store::scan_due(action_kind kind, uint32_t shard, size_t limit,
 
 caf::expected<std::vector<bool>> store::has_record(const std::vector<std::string>& ids) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   auto& s = *impl_;
   std::vector<bool> result(ids.size(), false);
-  if (ids.empty())
-    return result;
+  if (ids.empty()) return result;
   std::vector<rocksdb::Slice> keys(ids.begin(), ids.end());
   std::vector<rocksdb::PinnableSlice> values(ids.size());
   std::vector<rocksdb::Status> statuses(ids.size());
-  s.db->MultiGet(rocksdb::ReadOptions{}, s.delivery_index, keys.size(), keys.data(),
-                 values.data(), statuses.data());
+  s.db->MultiGet(rocksdb::ReadOptions{}, s.delivery_index, keys.size(), keys.data(), values.data(),
+                 statuses.data());
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (statuses[i].IsNotFound())
-      continue;
-    if (!statuses[i].ok())
-      return to_error(statuses[i], "read the delivery index");
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return to_error(statuses[i], "read the delivery index");
     result[i] = true;
   }
   return result;
@@ -257,20 +235,16 @@ caf::expected<std::vector<bool>> store::has_record(const std::vector<std::string
 
 caf::expected<caf::optional<record_slot>> store::find_record(const std::string& id) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   return read_record(*impl_, id);
 }
 
 caf::expected<caf::optional<delivery>> store::get_waiting(const std::string& id) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   auto slot = read_record(*impl_, id);
-  if (!slot)
-    return slot.error();
-  if (!*slot || (*slot)->place != record_place::waiting)
-    return caf::optional<delivery>{};
+  if (!slot) return slot.error();
+  if (!*slot || (*slot)->place != record_place::waiting) return caf::optional<delivery>{};
   auto& r = **slot;
   return read_delivery(*impl_, impl_->exceptions, keys::exceptions_family,
                        keys::exception_key(r.kind, r.shard, r.field, id));
@@ -278,38 +252,30 @@ caf::expected<caf::optional<delivery>> store::get_waiting(const std::string& id)
 
 caf::expected<caf::optional<delivery>> store::get_dead_letter(const std::string& id) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   return read_delivery(*impl_, impl_->dead_letters, keys::dead_letters_family, id);
 }
 
 caf::error store::revive(const delivery& revived, uint32_t shard) {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   auto& s = *impl_;
   std::lock_guard<std::mutex> guard{s.delivery_mutex};
   auto dead = read_delivery(s, s.dead_letters, keys::dead_letters_family, revived.id);
-  if (!dead)
-    return dead.error();
+  if (!dead) return dead.error();
   auto slot = read_record(s, revived.id);
-  if (!slot)
-    return slot.error();
+  if (!slot) return slot.error();
   rocksdb::WriteBatch batch;
   batch.Delete(s.dead_letters, revived.id);
   // Its dead outcome leaves history too: it is waiting again, listed once in its new state.
-  if (*dead)
-    batch.Delete(s.history, keys::history_key(day_of((*dead)->finished), revived.id));
+  if (*dead) batch.Delete(s.history, keys::history_key(day_of((*dead)->finished), revived.id));
   auto was_waiting = *slot && (*slot)->place == record_place::waiting;
   if (was_waiting)
     batch.Delete(s.exceptions,
                  keys::exception_key((*slot)->kind, (*slot)->shard, (*slot)->field, revived.id));
-  if (auto err = put_waiting(s, batch, revived, shard))
-    return err;
-  if (auto err = s.write(batch, false, "revive delivery " + revived.id))
-    return err;
-  if (was_waiting)
-    --s.waiting_counts[index_of((*slot)->kind)];
+  if (auto err = put_waiting(s, batch, revived, shard)) return err;
+  if (auto err = s.write(batch, false, "revive delivery " + revived.id)) return err;
+  if (was_waiting) --s.waiting_counts[index_of((*slot)->kind)];
   ++s.waiting_counts[index_of(revived.kind)];
   return caf::none;
 }
@@ -323,14 +289,11 @@ history_of(const detail::store_state& s, const std::string& id) {
   std::vector<std::pair<std::string, std::string>> found;
   std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(rocksdb::ReadOptions{}, s.history)};
   it->SeekToFirst();
-  if (!it->status().ok())
-    return to_error(it->status(), "read history");
-  if (!it->Valid() || it->key().size() < 4)
-    return found;
+  if (!it->status().ok()) return to_error(it->status(), "read history");
+  if (!it->Valid() || it->key().size() < 4) return found;
   auto first = keys::read_u32(it->key().data());
   it->SeekToLast();
-  if (!it->Valid() || it->key().size() < 4)
-    return found;
+  if (!it->Valid() || it->key().size() < 4) return found;
   auto last = keys::read_u32(it->key().data());
   std::vector<std::string> candidates;
   for (auto day = first; day <= last && day >= first; ++day)
@@ -356,38 +319,29 @@ struct shard_view {
   progress mail;
   std::vector<uint64_t> set_aside; // log positions without deliveries, ascending
 
-  const progress& of(action_kind kind) const {
-    return kind == action_kind::task ? task : mail;
-  }
+  const progress& of(action_kind kind) const { return kind == action_kind::task ? task : mail; }
 
   /// The deliveries of the event at `sequence`, as its matcher derived them: none when it was
   /// set aside, or when deriving fails here too.
   void derive(uint32_t shard, uint64_t sequence, const event& ev, delivery_list& out) const {
-    if (std::binary_search(set_aside.begin(), set_aside.end(), sequence))
-      return;
-    (void) derive_deliveries(timeline.at(ev.type, sequence), shard, sequence, ev, true, &out,
-                             &out);
+    if (std::binary_search(set_aside.begin(), set_aside.end(), sequence)) return;
+    (void)derive_deliveries(timeline.at(ev.type, sequence), shard, sequence, ev, true, &out, &out);
   }
 };
 
 caf::expected<shard_view> view_of(const store& db, uint32_t shard) {
   shard_view view;
   auto versions = db.load_dispatcher_versions(shard);
-  if (!versions)
-    return versions.error();
-  for (auto& v : *versions)
-    view.timeline.apply(v.from, v.id, v.value ? &*v.value : nullptr);
+  if (!versions) return versions.error();
+  for (auto& v : *versions) view.timeline.apply(v.from, v.id, v.value ? &*v.value : nullptr);
   auto task = db.read_progress(action_kind::task, shard);
-  if (!task)
-    return task.error();
+  if (!task) return task.error();
   auto mail = db.read_progress(action_kind::mail, shard);
-  if (!mail)
-    return mail.error();
+  if (!mail) return mail.error();
   view.task = *task;
   view.mail = *mail;
   auto set_aside = db.set_aside_sequences(shard);
-  if (!set_aside)
-    return set_aside.error();
+  if (!set_aside) return set_aside.error();
   view.set_aside = std::move(*set_aside);
   return view;
 }
@@ -405,31 +359,25 @@ void settle(delivery& d, uint64_t sequence, const shard_view& view) {
 
 caf::expected<bool> store::purge(const std::string& id) {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   auto& s = *impl_;
   std::lock_guard<std::mutex> guard{s.delivery_mutex};
   auto slot = read_record(s, id);
-  if (!slot)
-    return slot.error();
-  if (*slot && (*slot)->place == record_place::purged)
-    return false;
+  if (!slot) return slot.error();
+  if (*slot && (*slot)->place == record_place::purged) return false;
   std::string ignored;
   auto dead_status = s.db->Get(rocksdb::ReadOptions{}, s.dead_letters, id, &ignored);
   if (!dead_status.ok() && !dead_status.IsNotFound())
     return to_error(dead_status, "read dead letters");
   auto history = history_of(s, id);
-  if (!history)
-    return history.error();
+  if (!history) return history.error();
   rocksdb::WriteBatch batch;
   auto was_waiting = *slot && (*slot)->place == record_place::waiting;
   if (was_waiting)
     batch.Delete(s.exceptions,
                  keys::exception_key((*slot)->kind, (*slot)->shard, (*slot)->field, id));
-  if (dead_status.ok())
-    batch.Delete(s.dead_letters, id);
-  for (auto& entry : *history)
-    batch.Delete(s.history, entry.first);
+  if (dead_status.ok()) batch.Delete(s.dead_letters, id);
+  for (auto& entry : *history) batch.Delete(s.history, entry.first);
   auto existed = batch.Count() > 0;
   // A derived delivery has no record to delete: the index marks it purged, so that neither a
   // listing nor an emitter catching up shows or sends it again.
@@ -441,12 +389,10 @@ caf::expected<bool> store::purge(const std::string& id) {
     shard = (*slot)->shard;
   } else if (!existed && position_of(id, pos) && pos.shard < s.opts.shards) {
     auto found = get_logged(pos.shard, pos.sequence);
-    if (!found)
-      return found.error();
+    if (!found) return found.error();
     if (*found) {
       auto view = view_of(*this, pos.shard);
-      if (!view)
-        return view.error();
+      if (!view) return view.error();
       delivery_list derived;
       view->derive(pos.shard, pos.sequence, **found, derived);
       for (auto& d : derived)
@@ -457,17 +403,14 @@ caf::expected<bool> store::purge(const std::string& id) {
         }
     }
   }
-  if (!existed)
-    return false;
+  if (!existed) return false;
   if (kind)
     batch.Put(s.delivery_index, id,
               record_value(record_place::purged, *kind, shard, day_of(now_ms())));
   else
     batch.Delete(s.delivery_index, id);
-  if (auto err = s.write(batch, false, "purge delivery " + id))
-    return err;
-  if (was_waiting)
-    --s.waiting_counts[index_of((*slot)->kind)];
+  if (auto err = s.write(batch, false, "purge delivery " + id)) return err;
+  if (was_waiting) --s.waiting_counts[index_of((*slot)->kind)];
   return true;
 }
 
@@ -475,12 +418,10 @@ namespace {
 
 /// The ids a filter on `id` names; `out` is left untouched when `where` is another filter.
 bool ids_named(const filter& where, std::vector<std::string>& out) {
-  if ((where.op != filter_op::eq && where.op != filter_op::in) || where.path != "id")
-    return false;
+  if ((where.op != filter_op::eq && where.op != filter_op::in) || where.path != "id") return false;
   std::vector<std::string> ids;
   for (auto& value : where.values) {
-    if (value.kind != value_kind::string)
-      return false;
+    if (value.kind != value_kind::string) return false;
     ids.push_back(value.text);
   }
   out = std::move(ids);
@@ -499,15 +440,12 @@ delivery_scope scope_of(const filter& where) {
         scope.by_id = true;
         return scope;
       }
-      if (where.path != "status")
-        return scope; // every place, no id
+      if (where.path != "status") return scope; // every place, no id
       scope = nothing;
       for (auto& value : where.values) {
-        if (value.kind != value_kind::string)
-          return {};
+        if (value.kind != value_kind::string) return {};
         delivery_status status;
-        if (!from_string(value.text, status))
-          continue; // no delivery has that status
+        if (!from_string(value.text, status)) continue; // no delivery has that status
         scope.waiting |= status == delivery_status::pending || status == delivery_status::held
                          || status == delivery_status::retrying;
         scope.dead |= status == delivery_status::dead;
@@ -523,8 +461,7 @@ delivery_scope scope_of(const filter& where) {
         scope.waiting &= narrow.waiting;
         scope.dead &= narrow.dead;
         scope.finished &= narrow.finished;
-        if (!narrow.by_id)
-          continue;
+        if (!narrow.by_id) continue;
         if (!scope.by_id) {
           scope.by_id = true;
           scope.ids = std::move(narrow.ids);
@@ -550,8 +487,7 @@ delivery_scope scope_of(const filter& where) {
         scope.by_id = scope.by_id && wide.by_id;
         scope.ids.insert(scope.ids.end(), wide.ids.begin(), wide.ids.end());
       }
-      if (!scope.by_id)
-        scope.ids.clear();
+      if (!scope.by_id) scope.ids.clear();
       return scope;
     }
     default:
@@ -562,24 +498,19 @@ delivery_scope scope_of(const filter& where) {
 caf::error store::for_each_delivery(const std::function<bool(const delivery&)>& visit,
                                     const delivery_scope& scope) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   impl_->before_scan();
-  if (scope.by_id)
-    return visit_by_id(visit, scope);
+  if (scope.by_id) return visit_by_id(visit, scope);
   auto& s = *impl_;
   bool go_on = true;
   auto next = [&](const delivery& x) { return go_on = visit(x); };
   if (scope.waiting)
-    if (auto err = visit_family(s, s.exceptions, keys::exceptions_family, false, next))
-      return err;
-  if (!go_on)
-    return caf::none;
+    if (auto err = visit_family(s, s.exceptions, keys::exceptions_family, false, next)) return err;
+  if (!go_on) return caf::none;
   if (scope.dead)
     if (auto err = visit_family(s, s.dead_letters, keys::dead_letters_family, false, next))
       return err;
-  if (!go_on)
-    return caf::none;
+  if (!go_on) return caf::none;
   // A dead outcome in history is also a dead letter (already visited) until purged or revived,
   // which remove both: visiting it again would list it twice.
   if (scope.finished)
@@ -587,25 +518,21 @@ caf::error store::for_each_delivery(const std::function<bool(const delivery&)>& 
           return x.status == delivery_status::dead || next(x);
         }))
       return err;
-  if (!go_on || !(scope.finished || scope.waiting))
-    return caf::none;
+  if (!go_on || !(scope.finished || scope.waiting)) return caf::none;
   return visit_derived(next, scope);
 }
 
 caf::error store::visit_derived(const std::function<bool(const delivery&)>& visit,
                                 const delivery_scope& scope) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   constexpr size_t step = 1024;
   for (uint32_t shard = 0; shard < impl_->opts.shards; ++shard) {
     auto view = view_of(*this, shard);
-    if (!view)
-      return view.error();
+    if (!view) return view.error();
     for (uint64_t after = 0;;) {
       auto page = scan_log(shard, after, step);
-      if (!page)
-        return page.error();
+      if (!page) return page.error();
       delivery_list derived;
       std::vector<uint64_t> sequences;
       for (auto& entry : *page) {
@@ -614,22 +541,17 @@ caf::error store::visit_derived(const std::function<bool(const delivery&)>& visi
       }
       std::vector<std::string> ids;
       ids.reserve(derived.size());
-      for (auto& d : derived)
-        ids.push_back(d.id);
+      for (auto& d : derived) ids.push_back(d.id);
       auto recorded = has_record(ids);
-      if (!recorded)
-        return recorded.error();
+      if (!recorded) return recorded.error();
       for (size_t i = 0; i < derived.size(); ++i) {
-        if ((*recorded)[i])
-          continue; // listed from its record (or purged)
+        if ((*recorded)[i]) continue; // listed from its record (or purged)
         auto& d = derived[i];
         settle(d, sequences[i], *view);
         auto wanted = d.status == delivery_status::delivered ? scope.finished : scope.waiting;
-        if (wanted && !visit(d))
-          return caf::none;
+        if (wanted && !visit(d)) return caf::none;
       }
-      if (page->size() < step)
-        break;
+      if (page->size() < step) break;
       after = page->back().sequence;
     }
   }
@@ -639,14 +561,12 @@ caf::error store::visit_derived(const std::function<bool(const delivery&)>& visi
 caf::error store::visit_by_id(const std::function<bool(const delivery&)>& visit,
                               const delivery_scope& scope) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   auto& s = *impl_;
   // Each id once, in the order named.
   std::vector<std::string> ids;
   for (auto& id : scope.ids)
-    if (std::find(ids.begin(), ids.end(), id) == ids.end())
-      ids.push_back(id);
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
   auto wanted = [&](const delivery& d) {
     switch (d.status) {
       case delivery_status::dead:
@@ -668,33 +588,27 @@ caf::error store::visit_by_id(const std::function<bool(const delivery&)>& visit,
       view = views.find(pos.shard);
       if (view == views.end()) {
         auto fresh = view_of(*this, pos.shard);
-        if (!fresh)
-          return fresh.error();
+        if (!fresh) return fresh.error();
         view = views.emplace(pos.shard, std::move(*fresh)).first;
       }
     }
     auto slot = read_record(s, id);
-    if (!slot)
-      return slot.error();
+    if (!slot) return slot.error();
     caf::optional<delivery> found;
-    if (*slot && (*slot)->place == record_place::purged)
-      continue;
+    if (*slot && (*slot)->place == record_place::purged) continue;
     if (*slot && (*slot)->place == record_place::waiting) {
       auto x = get_waiting(id);
-      if (!x)
-        return x.error();
+      if (!x) return x.error();
       found = std::move(*x);
     } else {
       // A dead letter, or a finished record in history (also schema 2's, which have no index
       // entry): the newest one.
       auto dead = get_dead_letter(id);
-      if (!dead)
-        return dead.error();
+      if (!dead) return dead.error();
       found = std::move(*dead);
       if (!found) {
         auto history = history_of(s, id);
-        if (!history)
-          return history.error();
+        if (!history) return history.error();
         if (!history->empty()) {
           auto& last = history->back();
           delivery x;
@@ -707,8 +621,7 @@ caf::error store::visit_by_id(const std::function<bool(const delivery&)>& visit,
     }
     if (!found && !*slot && derivable) {
       auto logged = get_logged(pos.shard, pos.sequence);
-      if (!logged)
-        return logged.error();
+      if (!logged) return logged.error();
       if (*logged) {
         delivery_list derived;
         view->second.derive(pos.shard, pos.sequence, **logged, derived);
@@ -720,8 +633,7 @@ caf::error store::visit_by_id(const std::function<bool(const delivery&)>& visit,
           }
       }
     }
-    if (found && wanted(*found) && !visit(*found))
-      return caf::none;
+    if (found && wanted(*found) && !visit(*found)) return caf::none;
   }
   return caf::none;
 }
@@ -729,8 +641,7 @@ caf::error store::visit_by_id(const std::function<bool(const delivery&)>& visit,
 caf::error store::for_each_dead_letter(const std::string& after,
                                        const std::function<bool(const delivery&)>& visit) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   auto& s = *impl_;
   s.before_scan();
   return visit_family(s, s.dead_letters, keys::dead_letters_family, false, visit, after);
@@ -738,8 +649,7 @@ caf::error store::for_each_dead_letter(const std::string& after,
 
 caf::error store::for_each_waiting(const std::function<bool(const delivery&)>& visit) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   auto& s = *impl_;
   s.before_scan();
   return visit_family(s, s.exceptions, keys::exceptions_family, false, visit);
@@ -747,31 +657,25 @@ caf::error store::for_each_waiting(const std::function<bool(const delivery&)>& v
 
 caf::error store::for_each_unfinished_event(const std::function<bool(const event&)>& visit) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   impl_->before_scan();
   constexpr size_t step = 1024;
   for (uint32_t shard = 0; shard < impl_->opts.shards; ++shard) {
     auto task = read_progress(action_kind::task, shard);
-    if (!task)
-      return task.error();
+    if (!task) return task.error();
     auto mail = read_progress(action_kind::mail, shard);
-    if (!mail)
-      return mail.error();
+    if (!mail) return mail.error();
     auto from = std::min(task->cursor, mail->cursor);
     auto set_aside = set_aside_sequences(shard, from);
-    if (!set_aside)
-      return set_aside.error();
+    if (!set_aside) return set_aside.error();
     for (auto after = from;;) {
       auto page = scan_log(shard, after, step);
-      if (!page)
-        return page.error();
+      if (!page) return page.error();
       for (auto& entry : *page)
         if (!std::binary_search(set_aside->begin(), set_aside->end(), entry.sequence)
             && !visit(entry.event))
           return caf::none;
-      if (page->size() < step)
-        break;
+      if (page->size() < step) break;
       after = page->back().sequence;
     }
   }

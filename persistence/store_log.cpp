@@ -16,13 +16,11 @@ namespace dispatch {
 
 caf::error store::append_logs(const std::vector<log_record>& records) {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   rocksdb::WriteBatch batch;
   std::string value;
   for (auto& r : records) {
-    if (auto err = codec::encode(value, r.received, r.json))
-      return err;
+    if (auto err = codec::encode(value, r.received, r.json)) return err;
     batch.Put(impl_->log, keys::log_key(r.kind, day_of(r.received), r.id), value);
   }
   return impl_->write(batch, false, "append to the log");
@@ -31,8 +29,7 @@ caf::error store::append_logs(const std::vector<log_record>& records) {
 caf::error store::for_each_log(action_kind kind,
                                const std::function<bool(const log_record&)>& visit) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   impl_->before_scan();
   auto lower = keys::kind_prefix(kind);
   auto upper = keys::next_kind_prefix(kind);
@@ -53,8 +50,7 @@ caf::error store::for_each_log(action_kind kind,
     if (auto err = codec::decode(keys::log_family, key.data(), key.size(), value.data(),
                                  value.size(), record.received, record.json))
       return err;
-    if (!visit(record))
-      return caf::none;
+    if (!visit(record)) return caf::none;
   }
   if (!it->status().ok())
     return to_error(it->status(), std::string{"read the "} + to_string(kind) + " log");
@@ -63,11 +59,9 @@ caf::error store::for_each_log(action_kind kind,
 
 caf::error store::set_aside(const set_aside_event& e) {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   std::string value;
-  if (auto err = codec::encode(value, e.event, e.reason, e.at, e.replayed_at))
-    return err;
+  if (auto err = codec::encode(value, e.event, e.reason, e.at, e.replayed_at)) return err;
   rocksdb::WriteBatch batch;
   batch.Put(impl_->meta, keys::set_aside_key(e.shard, e.sequence), value);
   return impl_->write(batch, false, "set an event aside");
@@ -91,12 +85,11 @@ caf::error scan_set_aside(const detail::store_state& s, const std::string& lower
     auto key = it->key();
     if (key.size() != prefix + 12)
       return codec::corrupt_value(keys::meta_family, key.data(), key.size(), "malformed key");
-    if (!visit(keys::read_u32(key.data() + prefix), keys::read_u64(key.data() + prefix + 4),
-               key, it->value()))
+    if (!visit(keys::read_u32(key.data() + prefix), keys::read_u64(key.data() + prefix + 4), key,
+               it->value()))
       return caf::none;
   }
-  if (!it->status().ok())
-    return to_error(it->status(), "read the set-aside events");
+  if (!it->status().ok()) return to_error(it->status(), "read the set-aside events");
   return caf::none;
 }
 
@@ -118,26 +111,24 @@ std::string past_set_aside() {
 caf::error
 store::for_each_set_aside(const std::function<bool(const set_aside_event&)>& visit) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   caf::error failed;
-  auto err = scan_set_aside(*impl_, keys::set_aside_prefix, past_set_aside(),
-                            [&](uint32_t shard, uint64_t sequence, rocksdb::Slice key,
-                                rocksdb::Slice value) {
-                              set_aside_event e;
-                              e.shard = shard;
-                              e.sequence = sequence;
-                              failed = decode_set_aside(key, value, e);
-                              return !failed && visit(e);
-                            });
+  auto err = scan_set_aside(
+    *impl_, keys::set_aside_prefix, past_set_aside(),
+    [&](uint32_t shard, uint64_t sequence, rocksdb::Slice key, rocksdb::Slice value) {
+      set_aside_event e;
+      e.shard = shard;
+      e.sequence = sequence;
+      failed = decode_set_aside(key, value, e);
+      return !failed && visit(e);
+    });
   return failed ? std::move(failed) : std::move(err);
 }
 
 caf::expected<caf::optional<set_aside_event>>
 store::find_set_aside(const std::string& event_id) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   uint32_t shard = 0;
   uint64_t sequence = 0;
   if (logged_position_of(event_id, shard, sequence)) {
@@ -145,38 +136,31 @@ store::find_set_aside(const std::string& event_id) const {
     std::string value;
     auto key = keys::set_aside_key(shard, sequence);
     auto status = impl_->db->Get(rocksdb::ReadOptions{}, impl_->meta, key, &value);
-    if (!status.ok() && !status.IsNotFound())
-      return to_error(status, "read a set-aside event");
+    if (!status.ok() && !status.IsNotFound()) return to_error(status, "read a set-aside event");
     if (status.ok()) {
       set_aside_event e;
       e.shard = shard;
       e.sequence = sequence;
-      if (auto err = decode_set_aside(key, value, e))
-        return err;
-      if (e.event.id == event_id)
-        return caf::optional<set_aside_event>{std::move(e)};
+      if (auto err = decode_set_aside(key, value, e)) return err;
+      if (e.event.id == event_id) return caf::optional<set_aside_event>{std::move(e)};
     }
   }
   // A publisher's own id: looked for among them all (setting aside is rare).
   caf::optional<set_aside_event> found;
   auto err = for_each_set_aside([&](const set_aside_event& e) {
-    if (e.event.id == event_id)
-      found = e;
+    if (e.event.id == event_id) found = e;
     return !found;
   });
-  if (err)
-    return err;
+  if (err) return err;
   return found;
 }
 
-caf::expected<std::vector<uint64_t>>
-store::set_aside_sequences(uint32_t shard, uint64_t after, uint64_t up_to) const {
+caf::expected<std::vector<uint64_t>> store::set_aside_sequences(uint32_t shard, uint64_t after,
+                                                                uint64_t up_to) const {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   std::vector<uint64_t> sequences;
-  if (after >= up_to)
-    return sequences;
+  if (after >= up_to) return sequences;
   // Just past the key of `up_to`: keys have one length, so a trailing byte sorts before the next.
   auto err = scan_set_aside(*impl_, keys::set_aside_key(shard, after + 1),
                             keys::set_aside_key(shard, up_to) + '\0',
@@ -184,8 +168,7 @@ store::set_aside_sequences(uint32_t shard, uint64_t after, uint64_t up_to) const
                               sequences.push_back(sequence);
                               return true;
                             });
-  if (err)
-    return err;
+  if (err) return err;
   return sequences;
 }
 
@@ -194,8 +177,7 @@ namespace {
 // The first day kept when keeping `days` days up to and including today (0 keeps everything).
 uint32_t first_kept_day(timestamp_ms now, uint32_t days) {
   auto today = day_of(now);
-  if (days == 0 || days > today)
-    return 0;
+  if (days == 0 || days > today) return 0;
   return today - days + 1;
 }
 
@@ -204,8 +186,7 @@ uint32_t first_kept_day(timestamp_ms now, uint32_t days) {
 caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t history_days,
                                   uint32_t log_days) {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   auto& s = *impl_;
   rocksdb::WriteBatch batch;
   auto put_floor = [&](const char* key, uint32_t day) {
@@ -216,8 +197,7 @@ caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t
   // `seen` and the index of finished deliveries are keyed by id: a floor hides older entries at
   // once, compactions drop them.
   auto seen_floor = first_kept_day(now, seen_days);
-  if (seen_floor > s.seen_floor.load())
-    put_floor(keys::seen_floor_key, seen_floor);
+  if (seen_floor > s.seen_floor.load()) put_floor(keys::seen_floor_key, seen_floor);
   auto history_floor = first_kept_day(now, history_days);
   // The index entries of finished, dead and purged deliveries go with history, but never while
   // their event is still in the log (an emitter lagging behind keeps it): derived again without
@@ -231,38 +211,30 @@ caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t
       auto limit = first_sequence_of_day(history_floor);
       for (auto kind : {action_kind::task, action_kind::mail}) {
         auto p = read_progress(kind, shard);
-        if (!p)
-          return p.error();
+        if (!p) return p.error();
         limit = std::min(limit, p->cursor + 1);
       }
       batch.DeleteRange(s.event_log, keys::log_entry_key(shard, 0),
                         keys::log_entry_key(shard, limit));
       index_floor = std::min(index_floor, day_of(accepted_at(limit)));
       // The dispatcher versions only the dropped entries needed go with them.
-      if (auto err = prune_dispatcher_versions(shard, limit))
-        return err;
+      if (auto err = prune_dispatcher_versions(shard, limit)) return err;
     }
   }
-  if (index_floor > s.history_floor.load())
-    put_floor(keys::history_floor_key, index_floor);
+  if (index_floor > s.history_floor.load()) put_floor(keys::history_floor_key, index_floor);
   if (auto day = first_kept_day(now, log_days); day > 0)
     for (auto kind : {action_kind::task, action_kind::mail})
       batch.DeleteRange(s.log, keys::log_day_prefix(kind, 0), keys::log_day_prefix(kind, day));
-  if (batch.Count() == 0)
-    return caf::none;
-  if (auto err = s.write(batch, false, "apply retention"))
-    return err;
-  if (seen_floor > s.seen_floor.load())
-    s.seen_floor = seen_floor;
-  if (index_floor > s.history_floor.load())
-    s.history_floor = index_floor;
+  if (batch.Count() == 0) return caf::none;
+  if (auto err = s.write(batch, false, "apply retention")) return err;
+  if (seen_floor > s.seen_floor.load()) s.seen_floor = seen_floor;
+  if (index_floor > s.history_floor.load()) s.history_floor = index_floor;
   return caf::none;
 }
 
 caf::error store::probe_write() {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   rocksdb::WriteBatch batch;
   batch.Put(impl_->meta, keys::probe_key, std::to_string(now_ms()));
   batch.Delete(impl_->meta, keys::probe_key);
@@ -271,13 +243,11 @@ caf::error store::probe_write() {
 
 caf::error store::flush() {
   detail::store_use use{*impl_};
-  if (auto err = use.error())
-    return err;
+  if (auto err = use.error()) return err;
   rocksdb::FlushOptions options;
   options.wait = true;
   auto status = impl_->db->Flush(options, impl_->handles);
-  if (!status.ok())
-    return to_error(status, "flush");
+  if (!status.ok()) return to_error(status, "flush");
   return caf::none;
 }
 

@@ -22,8 +22,7 @@ constexpr size_t page_size = 1024;
 
 rocksdb::ColumnFamilyHandle* family_named(detail::store_state& s, const char* name) {
   for (auto* handle : s.handles)
-    if (handle->GetName() == name)
-      return handle;
+    if (handle->GetName() == name) return handle;
   return nullptr;
 }
 
@@ -43,19 +42,14 @@ caf::expected<uint64_t> move_all(detail::store_state& s, rocksdb::ColumnFamilyHa
     std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(rocksdb::ReadOptions{}, from)};
     size_t n = 0;
     for (it->SeekToFirst(); it->Valid() && n < page_size; it->Next(), ++n) {
-      if (auto err = stage(batch, it->key(), it->value()))
-        return err;
+      if (auto err = stage(batch, it->key(), it->value())) return err;
       batch.Delete(from, it->key());
     }
-    if (!it->status().ok())
-      return to_error(it->status(), std::string{"migrate "} + what);
-    if (n == 0)
-      return moved;
-    if (auto err = s.write(batch, false, std::string{"migrate "} + what))
-      return err;
+    if (!it->status().ok()) return to_error(it->status(), std::string{"migrate "} + what);
+    if (n == 0) return moved;
+    if (auto err = s.write(batch, false, std::string{"migrate "} + what)) return err;
     moved += n;
-    if (moved % (page_size * 16) == 0)
-      say(s, std::to_string(moved) + " " + what + " moved so far");
+    if (moved % (page_size * 16) == 0) say(s, std::to_string(moved) + " " + what + " moved so far");
   }
 }
 
@@ -66,18 +60,15 @@ caf::error migrate_from_schema_2(detail::store_state& s) {
   // Dispatchers: each one in force from the start of its shard's log.
   {
     auto current = read_dispatchers(s);
-    if (!current)
-      return current.error();
+    if (!current) return current.error();
     rocksdb::WriteBatch batch;
     std::string value;
     for (auto& d : *current) {
-      if (auto err = codec::encode(value, d))
-        return err;
+      if (auto err = codec::encode(value, d)) return err;
       batch.Put(s.dispatcher_versions,
                 keys::version_key(shard_of(d.event_type, s.opts.shards), 0, d.id), value);
     }
-    if (auto err = s.write(batch, false, "migrate dispatchers"))
-      return err;
+    if (auto err = s.write(batch, false, "migrate dispatchers")) return err;
     say(s, std::to_string(current->size()) + " dispatchers versioned");
   }
   // Events not matched yet: into the log, compact, same shard and sequence.
@@ -87,53 +78,46 @@ caf::error migrate_from_schema_2(detail::store_state& s) {
                               const rocksdb::Slice& value) -> caf::error {
                             event x;
                             if (auto err = codec::decode(keys::legacy_inbox_family, key.data(),
-                                                         key.size(), value.data(), value.size(),
-                                                         x))
+                                                         key.size(), value.data(), value.size(), x))
                               return err;
                             std::string compact;
                             codec::encode_event(compact, x);
                             batch.Put(s.event_log, key, compact);
                             return caf::none;
                           });
-    if (!moved)
-      return moved.error();
+    if (!moved) return moved.error();
     say(s, std::to_string(*moved) + " unmatched events moved into the log");
   }
   // Waiting deliveries (pending, held, retrying): exception records keyed by shard too, the
   // index pointing at them. Their ids (schema 2's hashes) stay as they are.
   if (auto* waiting = family_named(s, keys::legacy_deliveries_family)) {
-    auto moved = move_all(s, waiting, "waiting deliveries",
-                          [&](rocksdb::WriteBatch& batch, const rocksdb::Slice& key,
-                              const rocksdb::Slice& value) -> caf::error {
-                            action_kind kind;
-                            timestamp_ms due = 0;
-                            std::string id;
-                            if (!keys::parse_legacy_delivery_key(key.data(), key.size(), kind,
-                                                                 due, id))
-                              return codec::corrupt_value(keys::legacy_deliveries_family,
-                                                          key.data(), key.size(), "malformed key");
-                            delivery x;
-                            if (auto err = codec::decode(keys::legacy_deliveries_family,
-                                                         key.data(), key.size(), value.data(),
-                                                         value.size(), x))
-                              return err;
-                            auto shard = shard_of(x.event_type, s.opts.shards);
-                            batch.Put(s.exceptions, keys::exception_key(kind, shard, due, id),
-                                      value);
-                            batch.Put(s.delivery_index, id,
-                                      record_value(record_place::waiting, kind, shard, due));
-                            return caf::none;
-                          });
-    if (!moved)
-      return moved.error();
+    auto moved = move_all(
+      s, waiting, "waiting deliveries",
+      [&](rocksdb::WriteBatch& batch, const rocksdb::Slice& key,
+          const rocksdb::Slice& value) -> caf::error {
+        action_kind kind;
+        timestamp_ms due = 0;
+        std::string id;
+        if (!keys::parse_legacy_delivery_key(key.data(), key.size(), kind, due, id))
+          return codec::corrupt_value(keys::legacy_deliveries_family, key.data(), key.size(),
+                                      "malformed key");
+        delivery x;
+        if (auto err = codec::decode(keys::legacy_deliveries_family, key.data(), key.size(),
+                                     value.data(), value.size(), x))
+          return err;
+        auto shard = shard_of(x.event_type, s.opts.shards);
+        batch.Put(s.exceptions, keys::exception_key(kind, shard, due, id), value);
+        batch.Put(s.delivery_index, id, record_value(record_place::waiting, kind, shard, due));
+        return caf::none;
+      });
+    if (!moved) return moved.error();
     say(s, std::to_string(*moved) + " waiting deliveries moved to exception records");
   }
   rocksdb::WriteBatch done;
   std::string version;
   keys::append_u32(version, keys::schema_version);
   done.Put(s.meta, keys::schema_version_key, version);
-  if (auto err = s.write(done, true, "finish the migration"))
-    return err;
+  if (auto err = s.write(done, true, "finish the migration")) return err;
   for (auto* name : {keys::legacy_inbox_family, keys::legacy_deliveries_family})
     if (auto* handle = family_named(s, name)) {
       auto status = s.db->DropColumnFamily(handle);

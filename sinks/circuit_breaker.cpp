@@ -6,16 +6,14 @@
 namespace dispatch {
 
 circuit_breaker::circuit_breaker(uint32_t failures_to_open, std::chrono::milliseconds open_for)
-  : failures_to_open_(failures_to_open), open_for_(std::max(open_for, open_for.zero())) {
-}
+    : failures_to_open_(failures_to_open), open_for_(std::max(open_for, open_for.zero())) {}
 
 bool circuit_breaker::allow(clock::time_point now) {
   switch (state_) {
     case state::closed:
       return true;
     case state::open:
-      if (now - opened_at_ < open_for_)
-        return false;
+      if (now - opened_at_ < open_for_) return false;
       state_ = state::half_open;
       return true;
     case state::half_open:
@@ -25,8 +23,7 @@ bool circuit_breaker::allow(clock::time_point now) {
 }
 
 std::chrono::milliseconds circuit_breaker::remaining(clock::time_point now) const {
-  if (state_ != state::open)
-    return std::chrono::milliseconds{0};
+  if (state_ != state::open) return std::chrono::milliseconds{0};
   auto left = open_for_ - std::chrono::duration_cast<std::chrono::milliseconds>(now - opened_at_);
   return std::max(left, std::chrono::milliseconds{0});
 }
@@ -39,8 +36,7 @@ void circuit_breaker::record_success() {
 void circuit_breaker::record_failure(clock::time_point now) {
   switch (state_) {
     case state::closed:
-      if (failures_ < UINT32_MAX)
-        ++failures_;
+      if (failures_ < UINT32_MAX) ++failures_;
       if (failures_to_open_ > 0 && failures_ >= failures_to_open_) {
         state_ = state::open;
         opened_at_ = now;

@@ -33,8 +33,7 @@ struct transfer {
   CURL* easy = nullptr;
 
   ~transfer() {
-    if (easy)
-      curl_easy_cleanup(easy);
+    if (easy) curl_easy_cleanup(easy);
     curl_slist_free_all(headers);
   }
 };
@@ -80,8 +79,7 @@ struct http_client::core {
 
   ~core() {
     // Runs after the thread is done (it holds a reference while it runs).
-    if (multi)
-      curl_multi_cleanup(multi);
+    if (multi) curl_multi_cleanup(multi);
   }
 
   void run();
@@ -134,11 +132,9 @@ void http_client::core::begin(http_post post) {
 void http_client::core::finish_done() {
   int left = 0;
   while (auto* msg = curl_multi_info_read(multi, &left)) {
-    if (msg->msg != CURLMSG_DONE)
-      continue;
+    if (msg->msg != CURLMSG_DONE) continue;
     auto found = active.find(msg->easy_handle);
-    if (found == active.end())
-      continue;
+    if (found == active.end()) continue;
     auto t = std::move(found->second);
     active.erase(found);
     delivery_result verdict;
@@ -159,8 +155,7 @@ void http_client::core::finish_done() {
 }
 
 void http_client::core::abort_all() {
-  for (auto& [easy, t] : active)
-    curl_multi_remove_handle(multi, easy);
+  for (auto& [easy, t] : active) curl_multi_remove_handle(multi, easy);
   active.clear();
 }
 
@@ -170,12 +165,10 @@ void http_client::core::run() {
     std::deque<http_post> batch;
     {
       std::lock_guard<std::mutex> guard{mtx};
-      if (stopping)
-        break;
+      if (stopping) break;
       batch.swap(incoming);
     }
-    for (auto& post : batch)
-      begin(std::move(post));
+    for (auto& post : batch) begin(std::move(post));
     int running = 0;
     curl_multi_perform(multi, &running);
     finish_done();
@@ -192,18 +185,16 @@ caf::expected<std::unique_ptr<http_client>> http_client::start(http_client_optio
   std::call_once(global_init, [] { global_status = curl_global_init(CURL_GLOBAL_DEFAULT); });
   if (global_status != CURLE_OK)
     return make_error(error_code::server, std::string{"webhook: curl_global_init failed: "}
-                                              + curl_easy_strerror(global_status));
+                                            + curl_easy_strerror(global_status));
   auto shared = std::make_shared<core>();
   shared->options = std::move(options);
   shared->report = std::move(report);
   shared->multi = curl_multi_init();
-  if (!shared->multi)
-    return make_error(error_code::server, "webhook: curl_multi_init failed");
+  if (!shared->multi) return make_error(error_code::server, "webhook: curl_multi_init failed");
   auto cap = static_cast<long>(shared->options.max_connections);
   curl_multi_setopt(shared->multi, CURLMOPT_MAX_HOST_CONNECTIONS, cap);
   // Keep as many idle connections as may be open, so a burst does not close and reopen them.
-  if (cap > 0)
-    curl_multi_setopt(shared->multi, CURLMOPT_MAXCONNECTS, cap);
+  if (cap > 0) curl_multi_setopt(shared->multi, CURLMOPT_MAXCONNECTS, cap);
   return std::unique_ptr<http_client>{new http_client{std::move(shared)}};
 }
 
@@ -218,16 +209,14 @@ http_client::~http_client() {
 void http_client::submit(http_post post) {
   {
     std::lock_guard<std::mutex> guard{core_->mtx};
-    if (core_->stopping)
-      return;
+    if (core_->stopping) return;
     core_->incoming.push_back(std::move(post));
   }
   curl_multi_wakeup(core_->multi);
 }
 
 void http_client::stop() {
-  if (!thread_.joinable())
-    return;
+  if (!thread_.joinable()) return;
   {
     std::lock_guard<std::mutex> guard{core_->mtx};
     core_->stopping = true;

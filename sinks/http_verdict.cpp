@@ -19,16 +19,13 @@ namespace {
 int64_t parse_delta_seconds(const std::string& value) {
   auto first = value.find_first_not_of(" \t");
   auto last = value.find_last_not_of(" \t");
-  if (first == std::string::npos)
-    return -1;
+  if (first == std::string::npos) return -1;
   int64_t seconds = 0;
   for (auto i = first; i <= last; ++i) {
     auto c = value[i];
-    if (!std::isdigit(static_cast<unsigned char>(c)))
-      return -1;
+    if (!std::isdigit(static_cast<unsigned char>(c))) return -1;
     // Saturate instead of overflowing: anything past the cap is the cap.
-    if (seconds <= max_retry_after_ms / 1000)
-      seconds = seconds * 10 + (c - '0');
+    if (seconds <= max_retry_after_ms / 1000) seconds = seconds * 10 + (c - '0');
   }
   return seconds;
 }
@@ -42,8 +39,7 @@ int64_t retry_after_floor_ms(const std::string& value, std::time_t now) {
     ms = seconds * 1000;
   } else if (value.find_first_not_of(" \t") != std::string::npos) {
     auto at = curl_getdate(value.c_str(), nullptr);
-    if (at == -1 || at <= now)
-      return 0;
+    if (at == -1 || at <= now) return 0;
     ms = static_cast<int64_t>(at - now) * 1000;
   }
   return std::min(ms, max_retry_after_ms);
@@ -54,29 +50,25 @@ std::string quote_body(const std::string& body) {
   auto end = cut ? quoted_body_bytes : body.size();
   // Back off to the start of a UTF-8 sequence so the reason stays valid text.
   if (cut)
-    while (end > 0 && (static_cast<unsigned char>(body[end]) & 0xC0) == 0x80)
-      --end;
+    while (end > 0 && (static_cast<unsigned char>(body[end]) & 0xC0) == 0x80) --end;
   std::string out;
   out.reserve(end + 3);
   for (size_t i = 0; i < end; ++i) {
     auto c = static_cast<unsigned char>(body[i]);
     out += (c < 0x20 || c == 0x7F) ? ' ' : body[i];
   }
-  if (cut)
-    out += "...";
+  if (cut) out += "...";
   return out;
 }
 
 delivery_result verdict_of_response(long status, const std::string& url, const std::string& body,
                                     const std::string& retry_after, std::time_t now) {
-  if (status >= 200 && status <= 299)
-    return delivered();
+  if (status >= 200 && status <= 299) return delivered();
   auto reason = "HTTP " + std::to_string(status) + " from " + url;
   if (retryable_status(status))
     return retry_later(std::move(reason), retry_after_floor_ms(retry_after, now));
   auto quoted = quote_body(body);
-  if (!quoted.empty())
-    reason += ": " + quoted;
+  if (!quoted.empty()) reason += ": " + quoted;
   return permanent_failure(std::move(reason));
 }
 

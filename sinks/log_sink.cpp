@@ -55,8 +55,7 @@ void write_raw_object(json_writer& w, rapidjson::StringBuffer& out, const json_t
 /// corrupt one out of the log. Text the engine composed around a logged event is well-formed by
 /// construction: the event was checked when it was accepted, the frame when the action was stored.
 bool is_json_object_text(const json_text& text) {
-  if (text.composed())
-    return true;
+  if (text.composed()) return true;
   bool ok = true;
   text.for_each_part([&](std::string_view part) {
     ok = ok
@@ -86,18 +85,16 @@ void flush(log_sink_actor::stateful_pointer<log_sink_state> self) {
   auto records = std::move(st.records);
   st.pending.clear();
   st.records.clear();
-  if (pending.empty())
-    return;
+  if (pending.empty()) return;
   auto err = records.empty() ? caf::error{} : st.db->append_logs(records);
   auto answer = err ? retry_later("log sink: " + message_of(err)) : delivered();
   for (auto& p : pending) {
-    for (auto i : p.written)
-      p.results[i] = answer;
+    for (auto i : p.written) p.results[i] = answer;
     p.promise.deliver(std::move(p.results));
   }
 }
 
-}  // namespace
+} // namespace
 
 std::string logged_task_json(const delivery& d, timestamp_ms received) {
   rapidjson::StringBuffer out;
@@ -166,27 +163,27 @@ log_sink_actor::behavior_type log_sink(log_sink_actor::stateful_pointer<log_sink
                                        store_ptr db) {
   self->state.db = std::move(db);
   return {
-      [self](deliver_atom, const delivery_list& batch) -> caf::result<delivery_result_list> {
-        auto& st = self->state;
-        pending_log_batch p;
-        p.results.resize(batch.size());
-        for (size_t i = 0; i < batch.size(); ++i) {
-          auto rendered = render(batch[i]);
-          if (auto answer = caf::get_if<delivery_result>(&rendered)) {
-            p.results[i] = std::move(*answer);
-            continue;
-          }
-          p.written.push_back(i);
-          st.records.push_back(std::move(caf::get<log_record>(rendered)));
+    [self](deliver_atom, const delivery_list& batch) -> caf::result<delivery_result_list> {
+      auto& st = self->state;
+      pending_log_batch p;
+      p.results.resize(batch.size());
+      for (size_t i = 0; i < batch.size(); ++i) {
+        auto rendered = render(batch[i]);
+        if (auto answer = caf::get_if<delivery_result>(&rendered)) {
+          p.results[i] = std::move(*answer);
+          continue;
         }
-        p.promise = self->make_response_promise<delivery_result_list>();
-        auto promise = p.promise;
-        st.pending.push_back(std::move(p));
-        schedule_flush(self, st.flush_pending); // one write for every batch in the mailbox
-        return promise;
-      },
-      [self](flush_atom) { flush(self); },
+        p.written.push_back(i);
+        st.records.push_back(std::move(caf::get<log_record>(rendered)));
+      }
+      p.promise = self->make_response_promise<delivery_result_list>();
+      auto promise = p.promise;
+      st.pending.push_back(std::move(p));
+      schedule_flush(self, st.flush_pending); // one write for every batch in the mailbox
+      return promise;
+    },
+    [self](flush_atom) { flush(self); },
   };
 }
 
-}  // namespace dispatch
+} // namespace dispatch

@@ -35,21 +35,19 @@ bool is_token_char(char c) {
 
 caf::error validate_url(action_kind kind, const std::string& url) {
   auto key = key_of(kind, "url");
-  if (url.empty())
-    return make_error(error_code::missing_required_fields, key + ": required");
+  if (url.empty()) return make_error(error_code::missing_required_fields, key + ": required");
   std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> parsed{curl_url(), curl_url_cleanup};
-  if (!parsed)
-    return make_error(error_code::server, key + ": cannot parse (out of memory)");
+  if (!parsed) return make_error(error_code::server, key + ": cannot parse (out of memory)");
   if (auto rc = curl_url_set(parsed.get(), CURLUPART_URL, url.c_str(), 0); rc != CURLUE_OK)
-    return make_error(error_code::field_format,
-                      key + ": not a URL (" + curl_url_strerror(rc) + "): "
-                                                    + without_credentials(url));
+    return make_error(error_code::field_format, key + ": not a URL (" + curl_url_strerror(rc)
+                                                  + "): " + without_credentials(url));
   char* scheme = nullptr;
   curl_url_get(parsed.get(), CURLUPART_SCHEME, &scheme, 0);
   std::string scheme_text = scheme ? scheme : "";
   curl_free(scheme);
   if (scheme_text != "http" && scheme_text != "https")
-    return make_error(error_code::field_format, key + ": not an http(s) URL: " + without_credentials(url));
+    return make_error(error_code::field_format,
+                      key + ": not an http(s) URL: " + without_credentials(url));
   // The path of each call is appended to the URL: a query or fragment would end up before it.
   if (url.find_first_of("?#") != std::string::npos)
     return make_error(error_code::field_format, key + ": a base URL has no query or fragment");
@@ -104,8 +102,7 @@ caf::result<delivery_result_list> on_deliver(sink_ptr self, const delivery_list&
   auto& st = self->state;
   delivery_result_list results(batch.size());
   if (!st.client) {
-    for (auto& r : results)
-      r = retry_later("webhook: " + st.client_error);
+    for (auto& r : results) r = retry_later("webhook: " + st.client_error);
     return results;
   }
   auto number = st.next_batch++;
@@ -127,19 +124,17 @@ caf::result<delivery_result_list> on_deliver(sink_ptr self, const delivery_list&
     st.client->submit(std::move(post));
     ++outstanding;
   }
-  if (outstanding == 0)
-    return results;
+  if (outstanding == 0) return results;
   auto promise = self->make_response_promise<delivery_result_list>();
-  st.batches.emplace(number, webhook_sink_state::open_batch{promise, std::move(results),
-                                                            outstanding});
+  st.batches.emplace(number,
+                     webhook_sink_state::open_batch{promise, std::move(results), outstanding});
   return promise;
 }
 
 void on_answered(sink_ptr self, uint64_t id, const delivery_result& verdict) {
   auto& st = self->state;
   auto found = st.waiting.find(id);
-  if (found == st.waiting.end())
-    return;
+  if (found == st.waiting.end()) return;
   auto [number, index] = found->second;
   st.waiting.erase(found);
   auto before = st.breaker.current();
@@ -154,8 +149,7 @@ void on_answered(sink_ptr self, uint64_t id, const delivery_result& verdict) {
     log_line(st, std::string{"circuit "} + to_string(after)
                    + (after == circuit_breaker::state::open ? ": " + st.last_failure : ""));
   auto open = st.batches.find(number);
-  if (open == st.batches.end())
-    return;
+  if (open == st.batches.end()) return;
   open->second.results[index] = verdict;
   if (--open->second.outstanding == 0) {
     open->second.promise.deliver(std::move(open->second.results));
@@ -168,8 +162,7 @@ void on_answered(sink_ptr self, uint64_t id, const delivery_result& verdict) {
 http_report report_to(const caf::actor_addr& sink) {
   return [sink](uint64_t id, delivery_result verdict) {
     auto strong = caf::actor_cast<caf::strong_actor_ptr>(sink);
-    if (!strong)
-      return;
+    if (!strong) return;
     caf::anon_send(caf::actor_cast<webhook_sink_actor>(strong), answered_atom::value, id,
                    std::move(verdict));
   };
@@ -183,8 +176,7 @@ webhook_sink(webhook_sink_actor::stateful_pointer<webhook_sink_state> self, acti
   auto& st = self->state;
   st.kind = kind;
   st.base_url = config.url;
-  while (!st.base_url.empty() && st.base_url.back() == '/')
-    st.base_url.pop_back();
+  while (!st.base_url.empty() && st.base_url.back() == '/') st.base_url.pop_back();
   st.breaker = circuit_breaker{config.breaker_failures, config.breaker_open};
   http_client_options options;
   options.timeout = config.timeout;
@@ -208,10 +200,8 @@ webhook_sink(webhook_sink_actor::stateful_pointer<webhook_sink_state> self, acti
 }
 
 caf::error validate_webhook_config(action_kind kind, const webhook_config& config) {
-  if (auto err = validate_url(kind, config.url))
-    return err;
-  if (auto err = validate_headers(kind, config))
-    return err;
+  if (auto err = validate_url(kind, config.url)) return err;
+  if (auto err = validate_headers(kind, config)) return err;
   if (config.timeout.count() <= 0 || config.timeout.count() > LONG_MAX)
     return make_error(error_code::field_format, "dispatch.sinks.timeout: must be > 0");
   if (config.breaker_open.count() < 0)
@@ -221,8 +211,7 @@ caf::error validate_webhook_config(action_kind kind, const webhook_config& confi
 
 caf::expected<sink_actor> spawn_webhook_sink(caf::actor_system& sys, action_kind kind,
                                              webhook_config config) {
-  if (auto err = validate_webhook_config(kind, config))
-    return err;
+  if (auto err = validate_webhook_config(kind, config)) return err;
   auto handle = sys.spawn(webhook_sink, kind, std::move(config));
   return caf::actor_cast<sink_actor>(handle);
 }

@@ -27,7 +27,7 @@ struct webhook_sink_state {
 
   action_kind kind = action_kind::task;
   webhook_config config;
-  std::string base_url; // without trailing '/'
+  std::string base_url;                // without trailing '/'
   std::unique_ptr<http_client> client; // stopped and joined when the state goes
   std::string client_error;            // why there is no client (curl could not start)
   circuit_breaker breaker;

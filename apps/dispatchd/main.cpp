@@ -124,9 +124,9 @@ int serve(dispatchd_config& cfg, const dispatchd_settings& settings, operator_lo
   auto metrics = std::make_shared<request_metrics>();
   api_options api{settings.http.tokens, settings.http.request_timeout, settings.http.body_limit,
                   metrics};
-  auto server = http_server::start(settings.http, make_api_handler(sys, front, api), metrics,
-                                   [&log](const std::string& line) { log.info(line); },
-                                   make_api_header_check(api));
+  auto server = http_server::start(
+    settings.http, make_api_handler(sys, front, api), metrics,
+    [&log](const std::string& line) { log.info(line); }, make_api_header_check(api));
   if (!server) {
     log.error(message_of(server.error()));
     stopping->store(true);
@@ -174,7 +174,7 @@ bool asks_for_help(int argc, char** argv) {
   return false;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
   // CAF's --help lists its global options only; ours lists what an operator sets.
@@ -210,8 +210,7 @@ int main(int argc, char** argv) {
   log.set_level(settings->level);
   log.info("dispatchd " DISPATCH_VERSION " (pid " + std::to_string(::getpid()) + ")");
   log.info("config: " + config_summary(cfg));
-  auto budget =
-    plan_files(files, settings->http.max_connections, settings->engine.max_open_files);
+  auto budget = plan_files(files, settings->http.max_connections, settings->engine.max_open_files);
   if (!budget.enough) {
     log.error(budget.line);
     return exit_failure;
@@ -223,8 +222,8 @@ int main(int argc, char** argv) {
     log.error(message_of(err));
     return exit_failure;
   }
-  log.info("data directory: " +
-           (settings->engine.in_memory ? "none (in memory)" : settings->engine.data_dir));
+  log.info("data directory: "
+           + (settings->engine.in_memory ? "none (in memory)" : settings->engine.data_dir));
   log.info(sink_summary("task", settings->sinks.task));
   log.info(sink_summary("mail", settings->sinks.mail));
   auto status = serve(cfg, *settings, log, signals);

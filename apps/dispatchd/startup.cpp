@@ -29,11 +29,11 @@ struct log_options {
 
 const detail::option_table<log_options>& log_table() {
   static const detail::option_table<log_options> table{
-      "dispatch.log",
-      {
-          {"level", +[](log_options& c) -> std::string& { return c.level; },
-           "operator log detail on stderr: error, warning, info or debug"},
-      }};
+    "dispatch.log",
+    {
+      {"level", +[](log_options& c) -> std::string& { return c.level; },
+       "operator log detail on stderr: error, warning, info or debug"},
+    }};
   return table;
 }
 
@@ -44,8 +44,8 @@ caf::expected<log_level> read_log_level(const caf::actor_system_config& cfg) {
   if (auto err = log_table().read(caf::content(cfg), options)) return err;
   for (size_t i = 0; i < std::size(level_names); ++i)
     if (options.level == level_names[i]) return static_cast<log_level>(i);
-  return detail::config_error("dispatch.log.level: expected error, warning, info or debug, got \"" +
-                              options.level + "\"");
+  return detail::config_error("dispatch.log.level: expected error, warning, info or debug, got \""
+                              + options.level + "\"");
 }
 
 // -- checks CAF does not make --------------------------------------------------------------------
@@ -62,10 +62,10 @@ caf::error check_ini_layout(const std::string& path) {
     auto last_dot = name.rfind('.');
     if (last_dot == std::string::npos || name.find('.') == last_dot) continue;
     return detail::config_error(
-        path + ":" + std::to_string(number) + ": section [" + name +
-        "] is nested too deep for CAF's INI reader (it would drop its sibling sections); write " +
-        name.substr(last_dot + 1) + " = { key = value, ... } inside [" + name.substr(0, last_dot) +
-        "] instead");
+      path + ":" + std::to_string(number) + ": section [" + name
+      + "] is nested too deep for CAF's INI reader (it would drop its sibling sections); write "
+      + name.substr(last_dot + 1) + " = { key = value, ... } inside [" + name.substr(0, last_dot)
+      + "] instead");
   }
   return caf::none;
 }
@@ -75,9 +75,9 @@ caf::error check_authentication(const http_config& http) {
   std::string hosts;
   for (auto& host : http.hosts) hosts += (hosts.empty() ? "" : ", ") + host;
   return detail::config_error(
-      "dispatch.http.tokens: tokens are required to listen beyond "
-      "loopback (dispatch.http.host = " +
-      hosts + ")");
+    "dispatch.http.tokens: tokens are required to listen beyond "
+    "loopback (dispatch.http.host = "
+    + hosts + ")");
 }
 
 // -- the summary ---------------------------------------------------------------------------------
@@ -124,7 +124,7 @@ void flatten(const caf::settings& section, const std::string& prefix,
   }
 }
 
-}  // namespace
+} // namespace
 
 // -- operator_log --------------------------------------------------------------------------------
 
@@ -137,8 +137,8 @@ void operator_log::write(log_level level, const std::string& text) {
   static const char* const labels[] = {"ERROR", "WARNING", "INFO", "DEBUG"};
   auto now = std::chrono::system_clock::now();
   auto seconds = std::chrono::system_clock::to_time_t(now);
-  auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch())
+                % 1000;
   std::tm utc;
   gmtime_r(&seconds, &utc);
   char stamp[40];
@@ -183,8 +183,8 @@ std::string help_text() {
          "  Serves the dispatch HTTP API; stops cleanly on SIGINT or SIGTERM.\n"
          "  Lists take [\"a\", \"b\"] or a,b. Options (--long-help adds CAF's own):\n\n"
          "  --config-file=<string> : INI file with [dispatch...] sections\n"
-         "  --dump-config          : print the effective configuration and exit\n\n" +
-         options.help_text(false);
+         "  --dump-config          : print the effective configuration and exit\n\n"
+         + options.help_text(false);
 }
 
 std::string usage_problem(const caf::error& err) {
@@ -249,7 +249,7 @@ std::string config_summary(const dispatchd_config& cfg) {
     flatten(*dispatch, "", values);
   dispatchd_config defaults;
   if (auto dispatch = caf::get_if<caf::settings>(&caf::content(defaults), "dispatch"))
-    flatten(*dispatch, "", values);  // emplace keeps what was parsed
+    flatten(*dispatch, "", values); // emplace keeps what was parsed
   std::string result;
   for (auto& [key, value] : values)
     result += (result.empty() ? "" : " ") + key + "=" + caf::to_string(masked(key, value));
@@ -292,21 +292,18 @@ std::string sink_summary(const char* kind, const caf::optional<webhook_config>& 
 file_limit raise_file_limit() {
   file_limit result;
   rlimit lim{};
-  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0)
-    return result;
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return result;
   result.before = result.now = lim.rlim_cur;
   result.hard = lim.rlim_max;
   if (lim.rlim_cur < lim.rlim_max) {
     rlimit raised = lim;
     raised.rlim_cur = lim.rlim_max;
-    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0)
-      result.now = raised.rlim_cur;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) result.now = raised.rlim_cur;
   }
   return result;
 }
 
-file_budget plan_files(const file_limit& limit, uint32_t max_connections,
-                       uint32_t max_open_files) {
+file_budget plan_files(const file_limit& limit, uint32_t max_connections, uint32_t max_open_files) {
   // WAL, manifest, info logs, the cluster store, webhook connections (curl's pool), cluster peers
   // and CAF's own descriptors.
   constexpr uint64_t fixed_reserve = 192;
@@ -334,8 +331,8 @@ file_budget plan_files(const file_limit& limit, uint32_t max_connections,
                + std::to_string(plan.reserve) + " are kept for logs, sinks and the cluster, "
                + "HTTP connections are capped at " + std::to_string(plan.connections);
   if (!plan.enough)
-    plan.line += ": too few to serve (at least " + std::to_string(fixed_reserve + min_storage_files
-                                                                  + min_connections)
+    plan.line += ": too few to serve (at least "
+                 + std::to_string(fixed_reserve + min_storage_files + min_connections)
                  + " needed); raise the hard limit (e.g. LimitNOFILE=65536)";
   else if (plan.lowered)
     plan.line += " (lowered from dispatch.http.max-connections = " + std::to_string(max_connections)
@@ -344,4 +341,4 @@ file_budget plan_files(const file_limit& limit, uint32_t max_connections,
   return plan;
 }
 
-}  // namespace dispatch::app
+} // namespace dispatch::app

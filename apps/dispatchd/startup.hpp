@@ -20,7 +20,7 @@ enum class log_level { error, warning, info, debug };
 /// The operator's log: one line per call on stderr, `<UTC timestamp> <LEVEL> <text>`, written
 /// whole (lines from several threads never interleave). Lines above the level are dropped.
 class operator_log {
- public:
+public:
   void set_level(log_level level);
   void write(log_level level, const std::string& text);
   void error(const std::string& text) { write(log_level::error, text); }
@@ -28,7 +28,7 @@ class operator_log {
   void info(const std::string& text) { write(log_level::info, text); }
   void debug(const std::string& text) { write(log_level::debug, text); }
 
- private:
+private:
   std::mutex mutex_;
   log_level level_ = log_level::info;
 };
@@ -36,7 +36,7 @@ class operator_log {
 /// CAF's options plus the engine's, the gateway's, the sinks' and `dispatch.log.level`, with
 /// their defaults in the settings (`--dump-config`) and the message types registered.
 class dispatchd_config : public caf::actor_system_config {
- public:
+public:
   dispatchd_config();
 };
 
@@ -91,20 +91,19 @@ file_limit raise_file_limit();
 struct file_budget {
   uint32_t storage_files = 0; // RocksDB's max_open_files
   uint32_t reserve = 0;
-  uint32_t connections = 0;   // the HTTP server's cap
-  bool lowered = false;       // below what the configuration asked for
-  bool enough = true;         // false: too few descriptors to run at all
-  std::string line;           // the log line saying all of it
+  uint32_t connections = 0; // the HTTP server's cap
+  bool lowered = false;     // below what the configuration asked for
+  bool enough = true;       // false: too few descriptors to run at all
+  std::string line;         // the log line saying all of it
 };
 
 /// The least number of HTTP connections dispatchd starts with.
 constexpr uint32_t min_connections = 16;
 
 /// Shares `limit` out, given what the configuration asks for.
-file_budget plan_files(const file_limit& limit, uint32_t max_connections,
-                       uint32_t max_open_files);
+file_budget plan_files(const file_limit& limit, uint32_t max_connections, uint32_t max_open_files);
 
 /// "task sink: webhook POST https://.../tasks/v1/ (1 header)" or "task sink: built-in log".
 std::string sink_summary(const char* kind, const caf::optional<webhook_config>& sink);
 
-}  // namespace dispatch::app
+} // namespace dispatch::app

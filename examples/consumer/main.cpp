@@ -30,8 +30,7 @@ void caf_main(caf::actor_system& sys, const dispatch::engine_system_config&) {
     .receive([](const dispatch::event& stored) { std::cout << "published " << stored.id << "\n"; },
              [&](caf::error&) { ok = false; });
   self->send_exit(*engine, caf::exit_reason::user_shutdown);
-  if (!ok)
-    std::exit(1);
+  if (!ok) std::exit(1);
   std::cout << "consumer ok\n";
 }
 

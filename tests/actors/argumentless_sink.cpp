@@ -24,8 +24,7 @@ sink_actor::behavior_type sink_without_arguments(sink_actor::pointer) {
   return {
     [](deliver_atom, const delivery_list& batch) {
       std::lock_guard<std::mutex> guard{received_mtx};
-      for (auto& d : batch)
-        received_functions.push_back(d.task.function_name);
+      for (auto& d : batch) received_functions.push_back(d.task.function_name);
       return delivery_result_list(batch.size(), delivered());
     },
   };

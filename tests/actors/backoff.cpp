@@ -23,9 +23,9 @@ retry_policy policy_of(int64_t initial, double multiplier, int64_t cap) {
   return p;
 }
 
-constexpr timestamp_ms t0 = 1'800'000'000'000;  // a plausible "now"
+constexpr timestamp_ms t0 = 1'800'000'000'000; // a plausible "now"
 
-}  // namespace
+} // namespace
 
 BOOST_AUTO_TEST_SUITE(backoff)
 
@@ -60,7 +60,7 @@ BOOST_AUTO_TEST_CASE(huge_attempt_counts_do_not_overflow) {
   auto p = policy_of(1000, 2.0, 5 * 60 * 1000);
   auto big = std::numeric_limits<uint32_t>::max();
   BOOST_TEST(backoff_ceiling(p, 64).count() == 5 * 60 * 1000);
-  BOOST_TEST(backoff_ceiling(p, 1100).count() == 5 * 60 * 1000);  // 2^1099 is beyond double
+  BOOST_TEST(backoff_ceiling(p, 1100).count() == 5 * 60 * 1000); // 2^1099 is beyond double
   BOOST_TEST(backoff_ceiling(p, big).count() == 5 * 60 * 1000);
   std::mt19937_64 rng{7};
   auto d = backoff_delay(p, big, rng).count();
@@ -136,14 +136,14 @@ BOOST_AUTO_TEST_CASE(a_deferral_waits_its_time_within_the_age_budget) {
   auto p = policy_of(100, 2.0, 1000);
   p.max_age = milliseconds{60'000};
   BOOST_TEST(deferred_attempt_time(p, t0, t0, 500) == t0 + 500);
-  BOOST_TEST(deferred_attempt_time(p, t0, t0, 0) == t0 + 1);   // never "at once" in a loop
+  BOOST_TEST(deferred_attempt_time(p, t0, t0, 0) == t0 + 1); // never "at once" in a loop
   BOOST_TEST(deferred_attempt_time(p, t0, t0, -7) == t0 + 1);
   BOOST_TEST(deferred_attempt_time(p, t0, t0, 60'000) == t0 + 60'000); // the last moment of its age
   BOOST_TEST(deferred_attempt_time(p, t0, t0, 60'001) == 0);
   BOOST_TEST(deferred_attempt_time(p, t0 - 60'000, t0, 1) == 0);
   p.max_age = milliseconds{std::numeric_limits<int64_t>::max()};
-  BOOST_TEST(deferred_attempt_time(p, t0, t0, std::numeric_limits<int64_t>::max()) ==
-             std::numeric_limits<int64_t>::max());
+  BOOST_TEST(deferred_attempt_time(p, t0, t0, std::numeric_limits<int64_t>::max())
+             == std::numeric_limits<int64_t>::max());
 }
 
 BOOST_AUTO_TEST_CASE(retry_after_floor_is_respected) {
@@ -167,7 +167,7 @@ BOOST_AUTO_TEST_CASE(negative_or_huge_retry_after_is_harmless) {
   BOOST_TEST(next >= t0);
   BOOST_TEST(next <= t0 + 100);
   auto far = next_attempt_time(p, 1, t0, t0, std::numeric_limits<int64_t>::max(), rng);
-  BOOST_TEST(far == std::numeric_limits<int64_t>::max());  // saturates instead of wrapping
+  BOOST_TEST(far == std::numeric_limits<int64_t>::max()); // saturates instead of wrapping
 }
 
 BOOST_AUTO_TEST_SUITE_END()

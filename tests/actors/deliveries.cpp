@@ -125,8 +125,7 @@ BOOST_AUTO_TEST_CASE(a_spent_budget_is_dead_lettered_and_replay_by_query_works) 
   }));
   auto dead = call<delivery_page>(deliveries_atom::value, by_status("dead"));
   BOOST_REQUIRE(dead);
-  for (auto& d : dead->data)
-    BOOST_CHECK_EQUAL(d.attempts, 4u); // max_attempts
+  for (auto& d : dead->data) BOOST_CHECK_EQUAL(d.attempts, 4u); // max_attempts
   BOOST_CHECK_EQUAL(tasks->size(), 8u);
   {
     std::lock_guard<std::mutex> guard{tasks->mtx};
@@ -236,8 +235,7 @@ BOOST_AUTO_TEST_CASE(listing_filters_sorts_and_pages) {
   start();
   create(make_dispatcher("t", {task_action("f")}));
   std::vector<std::string> ids;
-  for (int i = 0; i < 5; ++i)
-    ids.push_back(publish("t").id);
+  for (int i = 0; i < 5; ++i) ids.push_back(publish("t").id);
   BOOST_REQUIRE(wait_until([&] {
     auto page = call<delivery_page>(deliveries_atom::value, by_status("dead"));
     return page && page->page.total == 5;
@@ -270,8 +268,7 @@ BOOST_AUTO_TEST_CASE(a_window_reads_past_the_page_size_for_a_merge) {
   start();
   create(make_dispatcher("t", {task_action("f")}));
   std::vector<std::string> ids;
-  for (int i = 0; i < 60; ++i)
-    ids.push_back(publish("t").id);
+  for (int i = 0; i < 60; ++i) ids.push_back(publish("t").id);
   std::sort(ids.rbegin(), ids.rend());
   wait_for("delivered", 60);
   auto q = by_status("delivered");
@@ -392,8 +389,7 @@ BOOST_AUTO_TEST_CASE(delivery_latency_counts_every_delivered_delivery) {
   BOOST_CHECK_EQUAL(histogram.count, 4u);
   BOOST_REQUIRE_EQUAL(histogram.counts.size(), latency_bounds.size() + 1);
   uint64_t sum = 0;
-  for (auto n : histogram.counts)
-    sum += n;
+  for (auto n : histogram.counts) sum += n;
   BOOST_CHECK_EQUAL(sum, 4u);
   BOOST_CHECK_LT(histogram.sum_seconds, 60.0);
 }

@@ -24,7 +24,7 @@ BOOST_FIXTURE_TEST_CASE(success_is_delivered_once_without_a_record_of_its_own, f
   BOOST_TEST(done.attempts == 1u);
   BOOST_TEST(done.finished >= d.created);
   BOOST_TEST(done.task.function_name == "once");
-  std::this_thread::sleep_for(200ms);  // a second delivery would show up by now
+  std::this_thread::sleep_for(200ms); // a second delivery would show up by now
   BOOST_TEST(rec->count(d.id) == 1u);
   BOOST_TEST(metrics->delivered.load() == 1u);
   // The happy path writes nothing for the delivery: the cursor passed it.
@@ -82,7 +82,7 @@ BOOST_FIXTURE_TEST_CASE(a_retrying_delivery_is_stored_with_its_error_and_next_at
 BOOST_FIXTURE_TEST_CASE(permanent_failure_is_dead_at_once, fixture) {
   auto rec = std::make_shared<recording>();
   auto em = spawn_emitter(spawn_sink(
-      rec, [](const delivery&, size_t) { return answer(permanent_failure("unknown template")); }));
+    rec, [](const delivery&, size_t) { return answer(permanent_failure("unknown template")); }));
   auto d = make_task("doomed");
   put(em, {d});
   auto dead = wait_for_status(d.id, delivery_status::dead);
@@ -100,13 +100,13 @@ BOOST_FIXTURE_TEST_CASE(spent_budget_is_dead_after_max_attempts, fixture) {
   config.retry.max_attempts = 3;
   auto rec = std::make_shared<recording>();
   auto em = spawn_emitter(
-      spawn_sink(rec, [](const delivery&, size_t) { return answer(retry_later("down")); }));
+    spawn_sink(rec, [](const delivery&, size_t) { return answer(retry_later("down")); }));
   auto d = make_task("exhausted");
   put(em, {d});
   auto dead = wait_for_status(d.id, delivery_status::dead);
   BOOST_TEST(dead.attempts == 3u);
   BOOST_TEST(dead.last_error == "down");
-  std::this_thread::sleep_for(500ms);  // well beyond the 200 ms cap: no fourth attempt comes
+  std::this_thread::sleep_for(500ms); // well beyond the 200 ms cap: no fourth attempt comes
   BOOST_TEST(rec->count(d.id) == 3u);
 }
 
@@ -114,14 +114,14 @@ BOOST_FIXTURE_TEST_CASE(a_silent_sink_times_out_and_is_retried, fixture) {
   config.sink_timeout = 200ms;
   auto rec = std::make_shared<recording>();
   auto em = spawn_emitter(spawn_sink(
-      rec, [](const delivery&, size_t nth) { return nth == 1 ? hold() : answer(delivered()); }));
+    rec, [](const delivery&, size_t nth) { return nth == 1 ? hold() : answer(delivered()); }));
   auto d = make_task("silent");
   put(em, {d});
   auto done = wait_for_status(d.id, delivery_status::delivered);
   BOOST_TEST(done.attempts == 2u);
   auto times = rec->times_of(d.id);
   BOOST_REQUIRE(times.size() == 2u);
-  BOOST_TEST(times[1] - times[0] >= 200);  // not before the timeout
+  BOOST_TEST(times[1] - times[0] >= 200); // not before the timeout
 }
 
 BOOST_FIXTURE_TEST_CASE(a_late_answer_to_a_timed_out_send_is_ignored, fixture) {
@@ -161,7 +161,7 @@ BOOST_FIXTURE_TEST_CASE(replay_of_a_dead_letter_delivers_it, fixture) {
   BOOST_TEST(revived->last_error.empty());
   BOOST_TEST(revived->status == delivery_status::pending);
   auto done = wait_for_status(d.id, delivery_status::delivered);
-  BOOST_TEST(done.attempts == 1u);  // the budget was reset
+  BOOST_TEST(done.attempts == 1u); // the budget was reset
   BOOST_TEST(rec->count(d.id) == 2u);
   BOOST_TEST(metrics->replayed.load() == 1u);
   auto letter = db->get_dead_letter(d.id);
@@ -229,7 +229,7 @@ BOOST_FIXTURE_TEST_CASE(held_delivery_is_not_sent_before_its_time, fixture) {
 
 BOOST_FIXTURE_TEST_CASE(in_flight_cap_is_respected, fixture) {
   config.sink_in_flight = 3;
-  config.sink_timeout = 60s;  // held answers must not time out and be resent during the test
+  config.sink_timeout = 60s; // held answers must not time out and be resent during the test
   auto rec = std::make_shared<recording>();
   auto sink = spawn_sink(rec, [](const delivery&, size_t) { return hold(); });
   auto em = spawn_emitter(sink);
@@ -237,7 +237,7 @@ BOOST_FIXTURE_TEST_CASE(in_flight_cap_is_respected, fixture) {
   for (int i = 0; i < 10; ++i) ds.push_back(make_task("capped" + std::to_string(i)));
   put(em, ds);
   BOOST_REQUIRE(eventually([&] { return rec->total() == 3; }));
-  std::this_thread::sleep_for(300ms);  // a fourth request would arrive by now
+  std::this_thread::sleep_for(300ms); // a fourth request would arrive by now
   BOOST_TEST(rec->total() == 3u);
   auto all_delivered = [&] {
     for (auto& d : ds)
@@ -293,7 +293,7 @@ BOOST_FIXTURE_TEST_CASE(while_outcomes_cannot_be_written_the_sink_gets_no_more, 
   put(em, ds);
   BOOST_REQUIRE(eventually([&] { return rec->total() >= 20; }));
   std::this_thread::sleep_for(500ms); // more sends would arrive by now
-  BOOST_TEST(rec->total() <= 24u); // the memory cap, plus what was at the sink
+  BOOST_TEST(rec->total() <= 24u);    // the memory cap, plus what was at the sink
   std::filesystem::remove(failing);
   for (auto& d : ds) wait_for_status(d.id, delivery_status::delivered);
 }
@@ -342,9 +342,8 @@ BOOST_FIXTURE_TEST_CASE(a_restarted_emitter_delivers_what_was_waiting, fixture) 
 
 BOOST_FIXTURE_TEST_CASE(a_restarted_emitter_drives_a_recorded_delivery_from_its_record, fixture) {
   auto first_rec = std::make_shared<recording>();
-  auto first = spawn_emitter(spawn_sink(first_rec, [](const delivery&, size_t) {
-    return answer(retry_later("down", 60'000));
-  }));
+  auto first = spawn_emitter(spawn_sink(
+    first_rec, [](const delivery&, size_t) { return answer(retry_later("down", 60'000)); }));
   auto d = make_task("recorded");
   put(first, {d});
   wait_for_status(d.id, delivery_status::retrying);

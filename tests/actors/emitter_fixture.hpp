@@ -32,7 +32,7 @@ inline std::ostream& boost_test_print_type(std::ostream& out, error_code x) {
   return out << to_string(x);
 }
 
-}  // namespace dispatch
+} // namespace dispatch
 
 namespace emitter_test {
 
@@ -56,7 +56,7 @@ using sink_script = std::function<sink_step(const delivery& d, size_t nth)>;
 /// What the sink received, shared with the test thread.
 struct recording {
   mutable std::mutex mtx;
-  std::vector<std::pair<std::string, timestamp_ms>> received;  // (delivery id, when)
+  std::vector<std::pair<std::string, timestamp_ms>> received; // (delivery id, when)
   size_t holding = 0;
   size_t max_holding = 0;
 
@@ -87,40 +87,40 @@ struct recording_sink_state {
     held;
 };
 
-inline test_sink_actor::behavior_type recording_sink(
-    test_sink_actor::stateful_pointer<recording_sink_state> self, recording_ptr rec,
-    sink_script script) {
+inline test_sink_actor::behavior_type
+recording_sink(test_sink_actor::stateful_pointer<recording_sink_state> self, recording_ptr rec,
+               sink_script script) {
   self->state.rec = std::move(rec);
   self->state.script = std::move(script);
   return {
-      [self](deliver_atom, const delivery_list& batch) -> caf::result<delivery_result_list> {
-        auto& st = self->state;
-        delivery_result_list results;
-        auto held = false;
+    [self](deliver_atom, const delivery_list& batch) -> caf::result<delivery_result_list> {
+      auto& st = self->state;
+      delivery_result_list results;
+      auto held = false;
+      std::lock_guard<std::mutex> guard{st.rec->mtx};
+      for (auto& d : batch) {
+        auto step = st.script(d, ++st.seen[d.id]);
+        st.rec->received.emplace_back(d.id, now_ms());
+        held = held || step.hold;
+        results.push_back(step.result);
+        st.rec->holding += step.hold ? 1 : 0;
+      }
+      st.rec->max_holding = std::max(st.rec->max_holding, st.rec->holding);
+      if (!held) return results;
+      // A batch with a held delivery is answered on `release` (its held ones as delivered).
+      auto promise = self->make_response_promise<delivery_result_list>();
+      st.held.emplace_back(promise, std::move(results));
+      return promise;
+    },
+    [self](release_atom) {
+      auto& st = self->state;
+      {
         std::lock_guard<std::mutex> guard{st.rec->mtx};
-        for (auto& d : batch) {
-          auto step = st.script(d, ++st.seen[d.id]);
-          st.rec->received.emplace_back(d.id, now_ms());
-          held = held || step.hold;
-          results.push_back(step.result);
-          st.rec->holding += step.hold ? 1 : 0;
-        }
-        st.rec->max_holding = std::max(st.rec->max_holding, st.rec->holding);
-        if (!held) return results;
-        // A batch with a held delivery is answered on `release` (its held ones as delivered).
-        auto promise = self->make_response_promise<delivery_result_list>();
-        st.held.emplace_back(promise, std::move(results));
-        return promise;
-      },
-      [self](release_atom) {
-        auto& st = self->state;
-        {
-          std::lock_guard<std::mutex> guard{st.rec->mtx};
-          st.rec->holding = 0;
-        }
-        for (auto& [promise, results] : st.held) promise.deliver(std::move(results));
-        st.held.clear();
-      },
+        st.rec->holding = 0;
+      }
+      for (auto& [promise, results] : st.held) promise.deliver(std::move(results));
+      st.held.clear();
+    },
   };
 }
 
@@ -135,7 +135,6 @@ inline sink_step hold() {
 inline const sink_script always_deliver = [](const delivery&, size_t) {
   return answer(delivered());
 };
-
 
 /// Why an expected value is missing (empty when it is there): Boost.Test builds messages eagerly.
 template <class T>
@@ -246,14 +245,13 @@ struct fixture {
     a.id = ids.next();
     a.function_name = tag;
     a.data = std::string{R"({"tag":")"} + tag + R"("})";
-    if (start != 0)
-      a.start_timestamp = start;
+    if (start != 0) a.start_timestamp = start;
     d.actions.push_back(a);
     BOOST_REQUIRE(!db->write_dispatchers({d}, {}));
     if (matcher)
       self->request(matcher, 10s, install_atom::value, d)
-          .receive([](uint64_t) {},
-                   [](const caf::error& err) { BOOST_FAIL("install: " << message_of(err)); });
+        .receive([](uint64_t) {},
+                 [](const caf::error& err) { BOOST_FAIL("install: " << message_of(err)); });
     else // in force from the start of the log, for the matcher still to come
       BOOST_REQUIRE(!db->write_dispatcher_versions(0, {dispatcher_version{0, d.id, d}}));
     planned_task t;
@@ -278,8 +276,7 @@ struct fixture {
   void put(const emitter_actor&, const std::vector<planned_task>& ts) {
     store_only(ts);
     logged_event_list events;
-    for (auto& t : ts)
-      events.push_back(t.event);
+    for (auto& t : ts) events.push_back(t.event);
     caf::anon_send(matcher, route_atom::value, std::move(events));
   }
 
@@ -290,11 +287,11 @@ struct fixture {
     scope.by_id = true;
     scope.ids = {id};
     auto err = db->for_each_delivery(
-        [&](const delivery& d) {
-          found = d;
-          return false;
-        },
-        scope);
+      [&](const delivery& d) {
+        found = d;
+        return false;
+      },
+      scope);
     BOOST_REQUIRE_MESSAGE(!err, "for_each_delivery: " << message_of(err));
     return found;
   }
@@ -314,17 +311,17 @@ struct fixture {
   caf::expected<delivery> replay(const emitter_actor& em, const std::string& id) {
     caf::expected<delivery> result{caf::error{}};
     self->request(em, 10s, replay_atom::value, id)
-        .receive([&](const delivery& d) { result = d; },
-                 [&](const caf::error& err) { result = err; });
+      .receive([&](const delivery& d) { result = d; },
+               [&](const caf::error& err) { result = err; });
     return result;
   }
 
   caf::expected<uint32_t> purge(const emitter_actor& em, const std::string& id) {
     caf::expected<uint32_t> result{caf::error{}};
     self->request(em, 10s, purge_atom::value, id)
-        .receive([&](uint32_t n) { result = n; }, [&](const caf::error& err) { result = err; });
+      .receive([&](uint32_t n) { result = n; }, [&](const caf::error& err) { result = err; });
     return result;
   }
 };
 
-}  // namespace emitter_test
+} // namespace emitter_test

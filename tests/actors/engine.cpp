@@ -45,8 +45,8 @@ query where_eq(const std::string& path, query_value v) {
 BOOST_FIXTURE_TEST_SUITE(engine, started_engine)
 
 BOOST_AUTO_TEST_CASE(publish_right_after_create_is_matched_with_exact_task_data) {
-  auto d = create(make_dispatcher("user_deleted",
-                                  {task_action("erase-user", R"({"scope":"all","event":"x"})")}));
+  auto d = create(
+    make_dispatcher("user_deleted", {task_action("erase-user", R"({"scope":"all","event":"x"})")}));
   BOOST_CHECK_EQUAL(d.id.size(), 24u);
   BOOST_REQUIRE_EQUAL(d.actions.size(), 1u);
   BOOST_CHECK_EQUAL(d.actions[0].id.size(), 24u);
@@ -78,9 +78,9 @@ BOOST_AUTO_TEST_CASE(one_event_with_300_actions_reaches_the_sinks_as_one_copy_of
   for (int d = 0; d < 3; ++d) {
     std::vector<action> actions;
     for (int i = 0; i < 100; ++i)
-      actions.push_back(i % 2 == 0 ? task_action("f" + std::to_string(i),
-                                                 R"({"n":)" + std::to_string(i) + "}")
-                                   : mail_action("dpo@example.com", template_a));
+      actions.push_back(
+        i % 2 == 0 ? task_action("f" + std::to_string(i), R"({"n":)" + std::to_string(i) + "}")
+                   : mail_action("dpo@example.com", template_a));
     create(make_dispatcher("user_erased", std::move(actions)));
   }
   auto content = R"({"pad":")" + std::string(32 * 1024, 'x') + "\"}";
@@ -132,8 +132,7 @@ BOOST_AUTO_TEST_CASE(several_dispatchers_of_one_type_and_none_for_others) {
   BOOST_REQUIRE(wait_until([&] { return tasks->size() == 2 && mails->size() == 1; }));
   std::this_thread::sleep_for(200ms);
   std::set<std::string> functions;
-  for (auto& r : tasks->snapshot())
-    functions.insert(r.value.task.function_name);
+  for (auto& r : tasks->snapshot()) functions.insert(r.value.task.function_name);
   BOOST_CHECK((functions == std::set<std::string>{"invoice", "ship"}));
   BOOST_CHECK_EQUAL(tasks->size(), 2u);
   BOOST_CHECK_EQUAL(mails->size(), 1u);
@@ -229,8 +228,7 @@ BOOST_AUTO_TEST_CASE(dispatcher_crud_semantics) {
   BOOST_CHECK(code_of(malformed.error()) == error_code::id_format);
   // Uppercase ids are accepted.
   std::string upper = d.id;
-  for (auto& c : upper)
-    c = static_cast<char>(std::toupper(c));
+  for (auto& c : upper) c = static_cast<char>(std::toupper(c));
   BOOST_CHECK(call<dispatcher>(get_atom::value, upper));
   // Remove.
   auto removed = call<uint32_t>(remove_atom::value, d.id);
@@ -269,8 +267,7 @@ BOOST_AUTO_TEST_CASE(action_crud_semantics) {
   BOOST_REQUIRE(!refused);
   BOOST_CHECK(code_of(refused.error()) == error_code::field_format);
   // Unknown action.
-  auto unknown =
-    call<uint32_t>(remove_atom::value, d.id, std::string{"0123456789abcdef01234567"});
+  auto unknown = call<uint32_t>(remove_atom::value, d.id, std::string{"0123456789abcdef01234567"});
   BOOST_REQUIRE(!unknown);
   BOOST_CHECK(code_of(unknown.error()) == error_code::resource_unknown);
   // Remove: the next event creates nothing.
@@ -367,8 +364,7 @@ BOOST_AUTO_TEST_CASE(overload_is_an_error_not_unbounded_memory) {
   start();
   create(make_dispatcher("t", {task_action("f")}));
   event_list burst(50);
-  for (auto& ev : burst)
-    ev.type = "t";
+  for (auto& ev : burst) ev.type = "t";
   auto outcomes = call<publish_outcome_list>(publish_atom::value, burst);
   BOOST_REQUIRE(outcomes);
   size_t ok = 0;

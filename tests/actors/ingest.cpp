@@ -78,8 +78,8 @@ struct fixture {
     ev.type = "t";
     caf::expected<event> result{caf::error{}};
     self->request(in, 10s, publish_atom::value, ev)
-        .receive([&](const event& stored) { result = stored; },
-                 [&](const caf::error& err) { result = err; });
+      .receive([&](const event& stored) { result = stored; },
+               [&](const caf::error& err) { result = err; });
     return result;
   }
 };
@@ -93,11 +93,9 @@ BOOST_AUTO_TEST_CASE(a_replaced_matcher_gives_back_what_it_never_answered) {
   config.shards = 1;
   config.max_unacknowledged = 8;
   auto silent = keep(sys.spawn(silent_matcher, kept));
-  auto in = keep(
-    sys.spawn(ingest, config, db, std::make_shared<engine_metrics>(), matcher_list{silent},
-                        nullptr));
-  for (int i = 0; i < 8; ++i)
-    BOOST_REQUIRE(publish(in));
+  auto in = keep(sys.spawn(ingest, config, db, std::make_shared<engine_metrics>(),
+                           matcher_list{silent}, nullptr));
+  for (int i = 0; i < 8; ++i) BOOST_REQUIRE(publish(in));
   auto refused = publish(in);
   BOOST_REQUIRE(!refused);
   BOOST_TEST((code_of(refused.error()) == error_code::unavailable));
@@ -110,11 +108,10 @@ BOOST_AUTO_TEST_CASE(a_replaced_matcher_gives_back_what_it_never_answered) {
   event_list eight(8, event{"", "t", "{}", 0});
   publish_outcome_list outcomes;
   self->request(in, 10s, publish_atom::value, eight)
-      .receive([&](const publish_outcome_list& xs) { outcomes = xs; },
-               [&](const caf::error& err) { BOOST_FAIL("publish: " << message_of(err)); });
+    .receive([&](const publish_outcome_list& xs) { outcomes = xs; },
+             [&](const caf::error& err) { BOOST_FAIL("publish: " << message_of(err)); });
   BOOST_REQUIRE(outcomes.size() == 8u);
-  for (auto& x : outcomes)
-    BOOST_TEST(accepted(x), x.message);
+  for (auto& x : outcomes) BOOST_TEST(accepted(x), x.message);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

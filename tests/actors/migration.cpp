@@ -71,8 +71,7 @@ struct migrated_engine : engine_fixture {
   caf::optional<delivery> find(const std::string& id) {
     auto page = call<delivery_page>(deliveries_atom::value, by("id", id));
     BOOST_REQUIRE_MESSAGE(page, why(page));
-    if (page->data.empty())
-      return caf::none;
+    if (page->data.empty()) return caf::none;
     BOOST_REQUIRE_EQUAL(page->data.size(), 1u);
     return page->data.front();
   }
@@ -92,12 +91,10 @@ BOOST_AUTO_TEST_CASE(a_schema_2_directory_is_migrated_and_everything_in_it_goes_
   // The waiting deliveries are delivered under their old ids: the retrying task of e04, the
   // pending tasks of e06 and e08, and the six pending mails.
   std::set<std::string> due{old_id(4, "task"), old_id(6, "task"), old_id(8, "task")};
-  for (int e = 3; e <= 8; ++e)
-    due.insert(old_id(e, "mail"));
+  for (int e = 3; e <= 8; ++e) due.insert(old_id(e, "mail"));
   BOOST_REQUIRE(wait_until([&] {
     for (auto& id : due)
-      if (tasks->attempts_of(id) + mails->attempts_of(id) == 0)
-        return false;
+      if (tasks->attempts_of(id) + mails->attempts_of(id) == 0) return false;
     return true;
   }));
   for (auto& id : due)
@@ -109,14 +106,15 @@ BOOST_AUTO_TEST_CASE(a_schema_2_directory_is_migrated_and_everything_in_it_goes_
   // The four events that were accepted but not matched yet are matched now: a task and a mail
   // each, with ids of the lean log.
   for (int e = 9; e <= 12; ++e) {
-    BOOST_REQUIRE_MESSAGE(wait_until([&] {
-      auto page = call<delivery_page>(deliveries_atom::value, by("eventId", event_id(e)));
-      return page && page->page.total == 2
-             && std::all_of(page->data.begin(), page->data.end(), [](const delivery& d) {
-                  return d.status == delivery_status::delivered;
-                });
-    }),
-                          "the deliveries of event " << event_id(e) << " never arrived");
+    BOOST_REQUIRE_MESSAGE(
+      wait_until([&] {
+        auto page = call<delivery_page>(deliveries_atom::value, by("eventId", event_id(e)));
+        return page && page->page.total == 2
+               && std::all_of(page->data.begin(), page->data.end(), [](const delivery& d) {
+                    return d.status == delivery_status::delivered;
+                  });
+      }),
+      "the deliveries of event " << event_id(e) << " never arrived");
   }
   // The held tasks wait for 2100, listed as held under their old ids.
   for (int e : {1, 2}) {
@@ -126,8 +124,7 @@ BOOST_AUTO_TEST_CASE(a_schema_2_directory_is_migrated_and_everything_in_it_goes_
     BOOST_TEST(tasks->attempts_of(old_id(e, "task")) == 0u);
   }
   // History and dead letters under their old ids.
-  for (int e : {3, 7})
-    BOOST_TEST(is(old_id(e, "task"), delivery_status::delivered));
+  for (int e : {3, 7}) BOOST_TEST(is(old_id(e, "task"), delivery_status::delivered));
   auto dead = find(old_id(5, "task"));
   BOOST_REQUIRE(dead);
   BOOST_TEST((dead->status == delivery_status::dead));

@@ -28,17 +28,11 @@ struct paused_reads : engine_fixture {
     ::unsetenv("DISPATCH_FAULT_PAUSE_SCANS");
   }
 
-  void hold_scans() {
-    std::ofstream{pause};
-  }
+  void hold_scans() { std::ofstream{pause}; }
 
-  void release_scans() {
-    std::filesystem::remove(pause);
-  }
+  void release_scans() { std::filesystem::remove(pause); }
 
-  bool scan_entered() const {
-    return std::filesystem::exists(pause.string() + ".entered");
-  }
+  bool scan_entered() const { return std::filesystem::exists(pause.string() + ".entered"); }
 };
 
 } // namespace
@@ -50,9 +44,8 @@ BOOST_AUTO_TEST_CASE(a_listing_in_progress_holds_no_publish_back) {
   publish("user_created", R"({"n":1})");
   BOOST_REQUIRE(wait_until([&] { return tasks->size() == 1; }));
   hold_scans();
-  auto listing = std::async(std::launch::async, [this] {
-    return call<delivery_page>(deliveries_atom::value, query{});
-  });
+  auto listing = std::async(
+    std::launch::async, [this] { return call<delivery_page>(deliveries_atom::value, query{}); });
   BOOST_REQUIRE(wait_until([&] { return scan_entered(); }));
   // The listing is inside its scan now, and stays there until released. Meanwhile the engine
   // accepts, matches and delivers, and answers the other calls.
@@ -76,9 +69,8 @@ BOOST_AUTO_TEST_CASE(with_every_reader_inside_a_scan_publishes_still_flow) {
   hold_scans();
   std::vector<std::future<caf::expected<delivery_page>>> listings;
   for (uint32_t i = 0; i < config.readers; ++i)
-    listings.push_back(std::async(std::launch::async, [this] {
-      return call<delivery_page>(deliveries_atom::value, query{});
-    }));
+    listings.push_back(std::async(
+      std::launch::async, [this] { return call<delivery_page>(deliveries_atom::value, query{}); }));
   BOOST_REQUIRE(wait_until([&] { return scan_entered(); }));
   publish("user_created");
   BOOST_CHECK(wait_until([&] { return tasks->size() == 1; }));
@@ -98,8 +90,8 @@ BOOST_AUTO_TEST_CASE(health_probes_storage_at_most_once_a_second) {
     BOOST_REQUIRE(ok);
     BOOST_CHECK(*ok);
   }
-  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
-                   std::chrono::steady_clock::now() - start)
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now()
+                                                                  - start)
                    .count();
   auto after = call<engine_stats>(stats_atom::value);
   BOOST_REQUIRE(after);

@@ -41,17 +41,12 @@ void derive_again() {
 }
 
 struct set_aside_fixture : engine_fixture {
-  set_aside_fixture() {
-    fault_file();
-  }
-  ~set_aside_fixture() {
-    derive_again();
-  }
+  set_aside_fixture() { fault_file(); }
+  ~set_aside_fixture() { derive_again(); }
 
   std::set<std::string> delivered_events() const {
     std::set<std::string> ids;
-    for (auto& r : tasks->snapshot())
-      ids.insert(r.value.event_id);
+    for (auto& r : tasks->snapshot()) ids.insert(r.value.event_id);
     return ids;
   }
 
@@ -61,8 +56,7 @@ struct set_aside_fixture : engine_fixture {
     BOOST_REQUIRE(page);
     std::vector<std::string> found;
     for (auto& json : page->data)
-      if (json.find(R"("setAside":)") != std::string::npos)
-        found.push_back(json);
+      if (json.find(R"("setAside":)") != std::string::npos) found.push_back(json);
     return found;
   }
 
@@ -190,17 +184,15 @@ BOOST_AUTO_TEST_CASE(a_set_aside_event_is_matched_again_on_request_once_the_caus
 
   derive_again();
   auto made = call<uint32_t>(rematch_atom::value, poison.id);
-  if (!made)
-    BOOST_FAIL("matching again failed: " + message_of(made.error()));
+  if (!made) BOOST_FAIL("matching again failed: " + message_of(made.error()));
   BOOST_TEST(*made == 3u);
   auto delivered_of = [&](const sink_record_ptr& sink) {
     size_t n = 0;
-    for (auto& r : sink->snapshot())
-      n += r.value.event_id == poison.id ? 1 : 0;
+    for (auto& r : sink->snapshot()) n += r.value.event_id == poison.id ? 1 : 0;
     return n;
   };
-  BOOST_REQUIRE(wait_until([&] { return delivered_of(tasks) == 2 && delivered_of(mails) == 1; },
-                           30s));
+  BOOST_REQUIRE(
+    wait_until([&] { return delivered_of(tasks) == 2 && delivered_of(mails) == 1; }, 30s));
   BOOST_TEST(listed_set_aside().empty());
   BOOST_REQUIRE(wait_until([&] { return deliveries_of(poison.id) == 3; }, 30s));
 
@@ -230,8 +222,7 @@ BOOST_AUTO_TEST_CASE(a_set_aside_event_can_be_let_go_without_deliveries) {
   BOOST_REQUIRE(wait_until([&] { return stats().set_aside == 1; }, 30s));
   derive_again();
   auto let_go = call<uint32_t>(discard_atom::value, poison.id);
-  if (!let_go)
-    BOOST_FAIL("discarding failed: " + message_of(let_go.error()));
+  if (!let_go) BOOST_FAIL("discarding failed: " + message_of(let_go.error()));
   BOOST_TEST(*let_go == 1u);
   BOOST_TEST(listed_set_aside().empty());
   // Gone for good: not replayable, not discarded twice, and never derived again, even after a

@@ -24,8 +24,7 @@ std::string fill(const std::string& dir) {
   auto path = dir + "/filler";
   std::ofstream out{path, std::ios::binary};
   std::string chunk(64 * 1024, 'x');
-  while (out.write(chunk.data(), static_cast<std::streamsize>(chunk.size())))
-    out.flush();
+  while (out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()))) out.flush();
   return path;
 }
 
@@ -42,8 +41,7 @@ struct failing_storage : engine_fixture {
       ev.type = "t";
       ev.content = R"({"pad":")" + padding + "\"}";
       auto stored = call<event>(publish_atom::value, ev);
-      if (!stored)
-        return stored.error();
+      if (!stored) return stored.error();
       acknowledged.push_back(stored->id);
     }
     return caf::error{};
@@ -51,24 +49,25 @@ struct failing_storage : engine_fixture {
 
   /// Publishes until one is accepted (30 s); the last refusal's text when none was.
   bool publishes_resume(std::string& last_error) {
-    return wait_until([&] {
-      event ev;
-      ev.type = "t";
-      auto stored = call<event>(publish_atom::value, ev);
-      if (stored)
-        acknowledged.push_back(stored->id);
-      else
-        last_error = message_of(stored.error());
-      return static_cast<bool>(stored);
-    }, 30s);
+    return wait_until(
+      [&] {
+        event ev;
+        ev.type = "t";
+        auto stored = call<event>(publish_atom::value, ev);
+        if (stored)
+          acknowledged.push_back(stored->id);
+        else
+          last_error = message_of(stored.error());
+        return static_cast<bool>(stored);
+      },
+      30s);
   }
 
   void check_every_acknowledged_event_delivered() {
     BOOST_REQUIRE_MESSAGE(wait_until([&] { return tasks->distinct() >= acknowledged.size(); }, 60s),
                           "delivered " << tasks->distinct() << " of " << acknowledged.size());
     std::set<std::string> delivered_events;
-    for (auto& r : tasks->snapshot())
-      delivered_events.insert(r.value.event_id);
+    for (auto& r : tasks->snapshot()) delivered_events.insert(r.value.event_id);
     for (auto& id : acknowledged)
       BOOST_CHECK_MESSAGE(delivered_events.count(id) == 1, "acknowledged event " << id << " lost");
   }
@@ -106,7 +105,8 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_publishes_and_service_resumes_with_spac
   // Space returns: service resumes without a restart.
   std::filesystem::remove(filler);
   std::string last_error;
-  BOOST_REQUIRE_MESSAGE(publishes_resume(last_error), "publishes did not resume once space returned: " << last_error);
+  BOOST_REQUIRE_MESSAGE(publishes_resume(last_error),
+                        "publishes did not resume once space returned: " << last_error);
   BOOST_CHECK(wait_until([&] {
     auto h = call<bool>(health_atom::value);
     return h && *h;
@@ -130,11 +130,9 @@ BOOST_AUTO_TEST_CASE(when_file_descriptors_run_out_publishes_are_refused_and_ser
   low.rlim_cur = std::min<rlim_t>(before.rlim_cur, 2048);
   BOOST_REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
   std::vector<int> taken;
-  for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;)
-    taken.push_back(fd);
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) taken.push_back(fd);
   auto give_back = [&] {
-    for (auto fd : taken)
-      ::close(fd);
+    for (auto fd : taken) ::close(fd);
     taken.clear();
     ::setrlimit(RLIMIT_NOFILE, &before);
   };
@@ -145,7 +143,8 @@ BOOST_AUTO_TEST_CASE(when_file_descriptors_run_out_publishes_are_refused_and_ser
   BOOST_CHECK(code_of(refused) == error_code::unavailable);
   // Descriptors are back: service resumes without a restart.
   std::string last_error;
-  BOOST_REQUIRE_MESSAGE(publishes_resume(last_error), "publishes did not resume once descriptors returned: " << last_error);
+  BOOST_REQUIRE_MESSAGE(publishes_resume(last_error),
+                        "publishes did not resume once descriptors returned: " << last_error);
   BOOST_CHECK(wait_until([&] {
     auto h = call<bool>(health_atom::value);
     return h && *h;
@@ -175,10 +174,12 @@ BOOST_AUTO_TEST_CASE(a_batch_whose_sync_failed_is_taken_back_even_when_that_fail
   event after;
   after.type = "t";
   caf::expected<event> stored{caf::error{}};
-  BOOST_REQUIRE(wait_until([&] {
-    stored = call<event>(publish_atom::value, after);
-    return static_cast<bool>(stored);
-  }, 30s));
+  BOOST_REQUIRE(wait_until(
+    [&] {
+      stored = call<event>(publish_atom::value, after);
+      return static_cast<bool>(stored);
+    },
+    30s));
   BOOST_REQUIRE(wait_until([&] { return tasks->distinct() >= 2; }, 30s));
   stop();
   auto db = open_store();

@@ -61,19 +61,14 @@ BOOST_AUTO_TEST_CASE(a_killed_matcher_is_restarted_and_keeps_matching) {
     auto type = "type" + std::to_string(i);
     auto shard = shard_of(type, config.shards);
     bool taken = false;
-    for (auto& t : types)
-      taken = taken || shard_of(t, config.shards) == shard;
-    if (!taken)
-      types.push_back(type);
+    for (auto& t : types) taken = taken || shard_of(t, config.shards) == shard;
+    if (!taken) types.push_back(type);
   }
-  for (auto& t : types)
-    create(make_dispatcher(t, {task_action("f-" + t)}));
-  for (auto& t : types)
-    publish(t);
+  for (auto& t : types) create(make_dispatcher(t, {task_action("f-" + t)}));
+  for (auto& t : types) publish(t);
   BOOST_REQUIRE(wait_until([&] { return tasks->size() == types.size(); }));
   // Kill every matcher with a non-normal reason while events keep coming.
-  for (auto& m : parts.matchers)
-    caf::anon_send_exit(m, caf::exit_reason::kill);
+  for (auto& m : parts.matchers) caf::anon_send_exit(m, caf::exit_reason::kill);
   size_t published = types.size();
   for (int round = 0; round < 20; ++round)
     for (auto& t : types) {
@@ -103,10 +98,10 @@ BOOST_AUTO_TEST_CASE(a_killed_emitter_is_restarted_and_delivers_what_was_waiting
   start_supervised();
   create(make_dispatcher("t", {task_action("f")}));
   auto shards = parts.db->shards();
-  caf::anon_send_exit(parts.emitters[emitter_index(action_kind::task, shard_of("t", shards), shards)],
-                      caf::exit_reason::kill);
-  for (int i = 0; i < 50; ++i)
-    publish("t");
+  caf::anon_send_exit(
+    parts.emitters[emitter_index(action_kind::task, shard_of("t", shards), shards)],
+    caf::exit_reason::kill);
+  for (int i = 0; i < 50; ++i) publish("t");
   BOOST_REQUIRE(wait_until([&] { return restarts() >= 1; }));
   BOOST_REQUIRE(wait_until([&] { return tasks->distinct() == 50; }));
 }
@@ -145,12 +140,9 @@ BOOST_AUTO_TEST_CASE(stopping_the_engine_stops_every_part) {
   start_supervised();
   caf::scoped_actor self{*sys};
   std::vector<caf::actor_addr> all{parts.ingest.address(), parts.directory.address()};
-  for (auto& e : parts.emitters)
-    all.push_back(e.address());
-  for (auto& m : parts.matchers)
-    all.push_back(m.address());
-  for (auto& a : all)
-    self->monitor(a);
+  for (auto& e : parts.emitters) all.push_back(e.address());
+  for (auto& m : parts.matchers) all.push_back(m.address());
+  for (auto& a : all) self->monitor(a);
   caf::anon_send_exit(engine, caf::exit_reason::user_shutdown);
   size_t down = 0;
   for (size_t i = 0; i < all.size(); ++i)

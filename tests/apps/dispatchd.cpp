@@ -28,7 +28,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto deadline = 60s;  // generous: the machine is shared
+constexpr auto deadline = 60s; // generous: the machine is shared
 
 /// Runs dispatchd to its end; returns the exit status and what it wrote.
 std::pair<int, std::string> run_to_exit(const temp_dir& dir, std::vector<std::string> args) {
@@ -59,7 +59,7 @@ struct taken_port {
   ~taken_port() { ::close(fd); }
 };
 
-}  // namespace
+} // namespace
 
 BOOST_AUTO_TEST_SUITE(dispatchd_binary)
 
@@ -75,7 +75,7 @@ BOOST_AUTO_TEST_CASE(help_lists_the_dispatch_options) {
   auto [dump_status, dump] = run_to_exit(dir, {"--dump-config", "--dispatch.http.port=9999"});
   BOOST_TEST(dump_status == 0);
   BOOST_TEST(contains(dump, "port = 9999"), dump);
-  BOOST_TEST(!std::filesystem::exists(dir / "data"));  // neither starts anything
+  BOOST_TEST(!std::filesystem::exists(dir / "data")); // neither starts anything
 }
 
 BOOST_AUTO_TEST_CASE(starts_answers_health_and_stops_cleanly) {
@@ -99,13 +99,13 @@ BOOST_AUTO_TEST_CASE(starts_answers_health_and_stops_cleanly) {
     // Every line: an ISO timestamp, a level, the text.
     std::istringstream lines{log};
     std::regex line_format{
-        R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (ERROR|WARNING|INFO|DEBUG) .+)"};
+      R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (ERROR|WARNING|INFO|DEBUG) .+)"};
     for (std::string line; std::getline(lines, line);)
       if (!contains(line, "rocksdb")) BOOST_TEST(std::regex_match(line, line_format), line);
     BOOST_TEST(contains(log, "INFO dispatchd "), log);
     BOOST_TEST(contains(log, "config: "));
     BOOST_TEST(contains(log, "http.port=0"));
-    BOOST_TEST(!contains(log, "s3cr3t-t0ken"));  // tokens are masked
+    BOOST_TEST(!contains(log, "s3cr3t-t0ken")); // tokens are masked
     BOOST_TEST(contains(log, "data directory: " + dir / "data"));
     BOOST_TEST(contains(log, "task sink: built-in log"));
     BOOST_TEST(contains(log, "received SIGTERM"));
@@ -127,9 +127,9 @@ BOOST_AUTO_TEST_CASE(starts_answers_health_and_stops_cleanly) {
 BOOST_AUTO_TEST_CASE(a_taken_port_is_refused_naming_the_address) {
   temp_dir dir;
   taken_port taken;
-  auto [status, log] =
-      run_to_exit(dir, {"--dispatch.data-dir=" + dir / "data", "--dispatch.http.host=127.0.0.1",
-                        "--dispatch.http.port=" + std::to_string(taken.port)});
+  auto [status, log] = run_to_exit(dir, {"--dispatch.data-dir=" + dir / "data",
+                                         "--dispatch.http.host=127.0.0.1",
+                                         "--dispatch.http.port=" + std::to_string(taken.port)});
   BOOST_TEST(status == 1);
   BOOST_TEST(contains(log, "ERROR"));
   BOOST_TEST(contains(log, "127.0.0.1:" + std::to_string(taken.port)), log);
@@ -144,7 +144,7 @@ BOOST_AUTO_TEST_CASE(a_data_directory_in_use_is_refused_naming_it) {
   BOOST_TEST(second.exit_status() == 1);
   auto log = second.log();
   BOOST_TEST(contains(log, "data directory " + dir / "data" + " is in use"), log);
-  BOOST_TEST(first.running());  // the holder is untouched
+  BOOST_TEST(first.running()); // the holder is untouched
   first.signal(SIGTERM);
   BOOST_TEST(first.exit_status() == 0);
 }
@@ -159,12 +159,12 @@ BOOST_AUTO_TEST_CASE(invalid_configuration_is_refused_naming_the_key) {
   auto [port_status, port_log] = run_to_exit(dir, args_for(dir, {"--dispatch.http.port=70000"}));
   BOOST_TEST(port_status == 1);
   BOOST_TEST(contains(port_log, "dispatch.http.port"), port_log);
-  BOOST_TEST(std::count(port_log.begin(), port_log.end(), '\n') == 1);  // one line
+  BOOST_TEST(std::count(port_log.begin(), port_log.end(), '\n') == 1); // one line
   // A deeper INI section would silently drop its siblings: refused with the way out.
   std::ofstream{dir / "deep.ini"} << "[dispatch.sinks]\ntimeout = 5\n[dispatch.sinks.task]\n"
                                      "url = \"http://x\"\n";
-  auto [deep_status, deep_log] =
-      run_to_exit(dir, args_for(dir, {"--config-file=" + dir / "deep.ini"}));
+  auto [deep_status, deep_log] = run_to_exit(dir,
+                                             args_for(dir, {"--config-file=" + dir / "deep.ini"}));
   BOOST_TEST(deep_status == 1);
   BOOST_TEST(contains(deep_log, "[dispatch.sinks.task]"), deep_log);
   // Bad usage: an option nobody knows on the command line, a config file that is not there.
@@ -174,8 +174,8 @@ BOOST_AUTO_TEST_CASE(invalid_configuration_is_refused_naming_the_key) {
   auto [stray_status, stray_log] = run_to_exit(dir, args_for(dir, {"stray"}));
   BOOST_TEST(stray_status == 2);
   BOOST_TEST(contains(stray_log, "unexpected argument stray"), stray_log);
-  auto [missing_status, missing_log] =
-      run_to_exit(dir, args_for(dir, {"--config-file=" + dir / "absent.ini"}));
+  auto [missing_status, missing_log] = run_to_exit(
+    dir, args_for(dir, {"--config-file=" + dir / "absent.ini"}));
   BOOST_TEST(missing_status == 2);
   BOOST_TEST(contains(missing_log, "absent.ini"), missing_log);
 }
@@ -192,10 +192,10 @@ BOOST_AUTO_TEST_CASE(listening_beyond_loopback_requires_tokens) {
   auto port = guarded.port_of("0.0.0.0");
   http_client client{"127.0.0.1", port};
   BOOST_TEST(client.request("GET", "/health").status == 200u);
-  BOOST_TEST(client.request("GET", "/dispatchers/v1/").status == 401u);  // the token is enforced
+  BOOST_TEST(client.request("GET", "/dispatchers/v1/").status == 401u); // the token is enforced
   BOOST_TEST(
-      client.request("GET", "/dispatchers/v1/", "", {{"Authorization", "Bearer t0k3n"}}).status ==
-      200u);
+    client.request("GET", "/dispatchers/v1/", "", {{"Authorization", "Bearer t0k3n"}}).status
+    == 200u);
   guarded.signal(SIGTERM);
   BOOST_TEST(guarded.exit_status() == 0);
 }
@@ -206,8 +206,8 @@ BOOST_AUTO_TEST_CASE(the_default_data_directory_is_created_with_its_parents) {
   auto previous = std::filesystem::current_path();
   std::filesystem::current_path(dir.path());
   dispatchd_process dispatchd{
-      {"--dispatch.http.port=0", "--dispatch.http.host=127.0.0.1", "--dispatch.log.level=debug"},
-      dir / "run.log"};
+    {"--dispatch.http.port=0", "--dispatch.http.host=127.0.0.1", "--dispatch.log.level=debug"},
+    dir / "run.log"};
   std::filesystem::current_path(previous);
   dispatchd.port_of("127.0.0.1");
   BOOST_TEST(std::filesystem::is_directory(dir / "var/dispatchd"));
@@ -221,8 +221,7 @@ BOOST_AUTO_TEST_CASE(a_low_soft_file_limit_is_raised_at_start) {
   // so, and serves 300 connections at once, a publish included.
   temp_dir dir;
   std::vector<std::string> shell{"-c", "ulimit -S -n 256 && exec \"$0\" \"$@\"", DISPATCHD_PATH};
-  for (auto& arg : args_for(dir))
-    shell.push_back(arg);
+  for (auto& arg : args_for(dir)) shell.push_back(arg);
   dispatchd_process dispatchd{shell, dir / "run.log", "/bin/sh"};
   auto port = dispatchd.port_of("127.0.0.1");
   BOOST_TEST(contains(dispatchd.log(), "(soft limit raised from 256 to the hard limit)"),
@@ -245,12 +244,12 @@ BOOST_AUTO_TEST_CASE(a_low_hard_file_limit_caps_connections_and_storage_keeps_wo
   temp_dir dir;
   std::vector<std::string> shell{"-c", "ulimit -S -n 320 && ulimit -H -n 320 && exec \"$0\" \"$@\"",
                                  DISPATCHD_PATH};
-  for (auto& arg : args_for(dir))
-    shell.push_back(arg);
+  for (auto& arg : args_for(dir)) shell.push_back(arg);
   dispatchd_process dispatchd{shell, dir / "run.log", "/bin/sh"};
   auto port = dispatchd.port_of("127.0.0.1");
-  BOOST_TEST(contains(dispatchd.log(), "storage keeps up to 80 files open, 192 are kept for logs, "
-                                       "sinks and the cluster, HTTP connections are capped at 48"),
+  BOOST_TEST(contains(dispatchd.log(),
+                      "storage keeps up to 80 files open, 192 are kept for logs, "
+                      "sinks and the cluster, HTTP connections are capped at 48"),
              dispatchd.log());
   http_client first{"127.0.0.1", port, 10s};
   BOOST_REQUIRE_EQUAL(first.request("GET", "/health").status, 200u);
@@ -270,8 +269,7 @@ BOOST_AUTO_TEST_CASE(a_low_hard_file_limit_caps_connections_and_storage_keeps_wo
              dispatchd.log());
   for (int i = 0; i < 20; ++i)
     BOOST_REQUIRE_EQUAL(first.request("POST", "/events/v1/", R"({"type":"t"})").status, 200u);
-  for (int fd : idle)
-    ::close(fd);
+  for (int fd : idle) ::close(fd);
   BOOST_TEST(eventually([&] {
     http_client fresh{"127.0.0.1", port, 10s};
     return fresh.request("POST", "/events/v1/", R"({"type":"t"})").status == 200u;
@@ -293,13 +291,12 @@ BOOST_AUTO_TEST_CASE(a_task_webhook_receives_deliveries_with_its_headers) {
   http_client client{"127.0.0.1", dispatchd.port_of("127.0.0.1")};
   auto log = dispatchd.log();
   BOOST_TEST(
-      contains(log, "task sink: webhook POST " + task_service.url() + "/tasks/v1/ (2 headers)"),
-      log);
+    contains(log, "task sink: webhook POST " + task_service.url() + "/tasks/v1/ (2 headers)"), log);
   BOOST_TEST(contains(log, "mail sink: built-in log"));
-  BOOST_TEST(!contains(log, "task-s3cret"));  // header values are masked in the summary
+  BOOST_TEST(!contains(log, "task-s3cret")); // header values are masked in the summary
   auto created = client.request(
-      "POST", "/dispatchers/v1/",
-      R"({"eventType":"user_created","actions":[{"type":"task","functionName":"welcome"}]})");
+    "POST", "/dispatchers/v1/",
+    R"({"eventType":"user_created","actions":[{"type":"task","functionName":"welcome"}]})");
   BOOST_REQUIRE_MESSAGE(created.status == 200u, created.body);
   auto published = client.request("POST", "/events/v1/", R"({"type":"user_created"})");
   BOOST_REQUIRE_MESSAGE(published.status == 200u, published.body);
@@ -326,8 +323,8 @@ BOOST_AUTO_TEST_CASE(secrets_are_masked_in_the_log_the_dump_and_delivery_errors)
   socklen_t len = sizeof(addr);
   ::getsockname(closed, reinterpret_cast<sockaddr*>(&addr), &len); // bound, never listening
   std::ofstream{dir / "secrets.ini"}
-      << "[dispatch.http]\ntokens = \"scalar-s3cret-t0ken\"\n[dispatch.sinks]\ntask = {\n"
-      << "  url = \"http://robot:pa55-w0rd@127.0.0.1:" << ntohs(addr.sin_port) << "/\"\n}\n";
+    << "[dispatch.http]\ntokens = \"scalar-s3cret-t0ken\"\n[dispatch.sinks]\ntask = {\n"
+    << "  url = \"http://robot:pa55-w0rd@127.0.0.1:" << ntohs(addr.sin_port) << "/\"\n}\n";
   auto config = "--config-file=" + dir / "secrets.ini";
   auto [dump_status, dump] = run_to_exit(dir, {"--dump-config", config});
   BOOST_TEST(dump_status == 0, dump);
@@ -340,16 +337,17 @@ BOOST_AUTO_TEST_CASE(secrets_are_masked_in_the_log_the_dump_and_delivery_errors)
   http_client client{"127.0.0.1", dispatchd.port_of("127.0.0.1")};
   http_header_list auth{{"Authorization", "Bearer scalar-s3cret-t0ken"}};
   auto created = client.request(
-      "POST", "/dispatchers/v1/",
-      R"({"eventType":"user_created","actions":[{"type":"task","functionName":"welcome"}]})", auth);
+    "POST", "/dispatchers/v1/",
+    R"({"eventType":"user_created","actions":[{"type":"task","functionName":"welcome"}]})", auth);
   BOOST_REQUIRE_MESSAGE(created.status == 200u, created.body);
   BOOST_REQUIRE(client.request("POST", "/events/v1/", R"({"type":"user_created"})", auth).status
                 == 200u);
   std::string listed;
   BOOST_TEST(eventually([&] {
-    listed = client.request("GET", "/deliveries/v1/", "", auth).body;
-    return contains(listed, "lastError");
-  }), listed);
+               listed = client.request("GET", "/deliveries/v1/", "", auth).body;
+               return contains(listed, "lastError");
+             }),
+             listed);
   BOOST_TEST(contains(listed, "http://***@127.0.0.1:"), listed);
   BOOST_TEST(!contains(listed, "pa55-w0rd"));
   auto log = dispatchd.log();

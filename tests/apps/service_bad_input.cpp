@@ -31,7 +31,7 @@ struct bad_request {
 /// A client publishing and reading in a loop on its own connection; it records every answer
 /// that is not a 200 (Boost.Test checks belong to the main thread).
 class steady_client {
- public:
+public:
   explicit steady_client(uint16_t port) : thread_([this, port] { run(port); }) {}
   ~steady_client() { stop(); }
 
@@ -47,7 +47,7 @@ class steady_client {
     return failures_;
   }
 
- private:
+private:
   void run(uint16_t port) {
     try {
       http_client client{"127.0.0.1", port, 30s};
@@ -76,8 +76,8 @@ class steady_client {
 };
 
 std::string nested(size_t depth) {
-  return R"({"type":"deep","content":)" + std::string(depth, '[') + "1" + std::string(depth, ']') +
-         "}";
+  return R"({"type":"deep","content":)" + std::string(depth, '[') + "1" + std::string(depth, ']')
+         + "}";
 }
 
 // The corpus reads best one request a row.
@@ -179,8 +179,8 @@ void check_broken_http(uint16_t port) {
     // Content-Length promises more than comes, then the client goes away: nothing to answer.
     http_client client{"127.0.0.1", port, 30s};
     client.send_raw(
-        "POST /events/v1/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        "Content-Length: 100\r\n\r\n{\"type\":");
+      "POST /events/v1/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 100\r\n\r\n{\"type\":");
     client.close();
   }
   {
@@ -203,19 +203,19 @@ void check_unicode_round_trip(uint16_t port) {
   http_client client{"127.0.0.1", port, 30s};
   // Written as universal character names; GCC's execution character set is UTF-8.
   const std::string name = "Gr\u00fc\u00dfe \u540d\u524d \u2713";
-  const std::string greeting = "hi \U0001F44B\U0001F3FD";  // waving hand, skin tone
+  const std::string greeting = "hi \U0001F44B\U0001F3FD"; // waving hand, skin tone
   auto created = client.request("POST", "/dispatchers/v1/",
-                                R"({"eventType":"unicode_probe","name":")" + name +
-                                    R"(","actions":[{"type":"task","functionName":"f"}]})");
+                                R"({"eventType":"unicode_probe","name":")" + name
+                                  + R"(","actions":[{"type":"task","functionName":"f"}]})");
   BOOST_REQUIRE_MESSAGE(created.status == 200u, created.body);
   auto id = std::string{json_of(created)["id"].GetString()};
   auto read = json_of(client.request("GET", "/dispatchers/v1/" + id));
   BOOST_TEST(std::string{read["name"].GetString()} == name);
   auto event_id = fresh_object_id();
   auto published = client.request("POST", "/events/v1/",
-                                  R"({"type":"unicode_probe","id":")" + event_id +
-                                      R"(","content":{"greeting":")" + greeting +
-                                      R"(","\u043a\u043b\u044e\u0447":"\ud83d\ude00"}})");
+                                  R"({"type":"unicode_probe","id":")" + event_id
+                                    + R"(","content":{"greeting":")" + greeting
+                                    + R"(","\u043a\u043b\u044e\u0447":"\ud83d\ude00"}})");
   BOOST_REQUIRE_MESSAGE(published.status == 200u, published.body);
   auto check_content = [&](const rapidjson::Value& content, const std::string& where) {
     BOOST_TEST_CONTEXT(where) {
@@ -236,7 +236,7 @@ void check_unicode_round_trip(uint16_t port) {
   check_content(tasks["data"][0]["data"]["event"]["content"], "the task");
 }
 
-}  // namespace
+} // namespace
 
 BOOST_AUTO_TEST_SUITE(service_bad_input)
 

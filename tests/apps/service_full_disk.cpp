@@ -48,14 +48,14 @@ void fill_up(const std::string& path) {
 struct publisher {
   http_client& client;
   std::vector<std::string> acknowledged;
-  std::map<unsigned, size_t> answers;  // status -> count, 200 included
+  std::map<unsigned, size_t> answers; // status -> count, 200 included
   http_answer last_refusal;
 
   unsigned publish(const std::string& padding = "") {
     auto id = fresh_object_id();
-    auto answer = client.request(
-        "POST", "/events/v1/",
-        R"({"type":"disk","id":")" + id + R"(","content":{"pad":")" + padding + R"("}})");
+    auto answer = client.request("POST", "/events/v1/",
+                                 R"({"type":"disk","id":")" + id + R"(","content":{"pad":")"
+                                   + padding + R"("}})");
     ++answers[answer.status];
     if (answer.status == 200)
       acknowledged.push_back(id);
@@ -69,7 +69,7 @@ unsigned health(http_client& client) {
   return client.request("GET", "/health").status;
 }
 
-}  // namespace
+} // namespace
 
 BOOST_AUTO_TEST_SUITE(service_full_disk)
 
@@ -83,8 +83,8 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_publishes_until_space_returns) {
   dispatchd_process dispatchd{dispatchd_args(disk.path + "/data"), dir / "run.log"};
   http_client client{"127.0.0.1", dispatchd.port_of("127.0.0.1"), 30s};
   auto created = client.request(
-      "POST", "/dispatchers/v1/",
-      R"({"eventType":"disk","actions":[{"type":"task","functionName":"on_disk"}]})");
+    "POST", "/dispatchers/v1/",
+    R"({"eventType":"disk","actions":[{"type":"task","functionName":"on_disk"}]})");
   BOOST_REQUIRE_MESSAGE(created.status == 200u, created.body);
   publisher events{client, {}, {}, {}};
   for (int i = 0; i < 5; ++i) BOOST_TEST(events.publish() == 200u);
@@ -99,8 +99,10 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_publishes_until_space_returns) {
   check_error(events.last_refusal, 503, 1, "a publish to a full disk");
   BOOST_TEST_MESSAGE("refused with: " << events.last_refusal.body);
   // The client learns why, not where: no path of the server's file system.
-  BOOST_TEST(events.last_refusal.body.find(disk.path) == std::string::npos, events.last_refusal.body);
-  BOOST_TEST(events.last_refusal.body.find("no space") != std::string::npos, events.last_refusal.body);
+  BOOST_TEST(events.last_refusal.body.find(disk.path) == std::string::npos,
+             events.last_refusal.body);
+  BOOST_TEST(events.last_refusal.body.find("no space") != std::string::npos,
+             events.last_refusal.body);
   BOOST_TEST(eventually([&] { return health(client) == 503; }, 30s), "/health stayed green");
   // Still full: still refused, and the answer says so each time.
   for (int i = 0; i < 3; ++i) BOOST_TEST(events.publish(padding) == 503u);
@@ -122,7 +124,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_publishes_until_space_returns) {
                return page_total(client, "/tasks/v1/?limit(1)") >= events.acknowledged.size();
              }),
              "tasks missing:\n"
-                 << dispatchd.log());
+               << dispatchd.log());
   size_t total = 0;
   auto delivered = tasks_by_event(client, total);
   for (auto& id : events.acknowledged) {

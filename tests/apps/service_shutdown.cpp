@@ -27,10 +27,10 @@ constexpr int publisher_count = 8;
 /// What the publishers saw, shared between their threads.
 struct publish_record {
   std::mutex mutex;
-  std::vector<std::string> acknowledged;   // event ids answered 200
-  std::map<unsigned, size_t> refusals;     // status (not 200) -> count
-  size_t dropped = 0;                      // requests whose connection closed or timed out
-  std::vector<std::string> wrong_answers;  // a 200 whose body is not the event sent
+  std::vector<std::string> acknowledged;  // event ids answered 200
+  std::map<unsigned, size_t> refusals;    // status (not 200) -> count
+  size_t dropped = 0;                     // requests whose connection closed or timed out
+  std::vector<std::string> wrong_answers; // a 200 whose body is not the event sent
 };
 
 // One client on its own keep-alive connection, publishing until the server stops answering.
@@ -41,9 +41,9 @@ void publish_until_stopped(uint16_t port, publish_record& record, const std::ato
     try {
       if (!client) client = std::make_unique<http_client>("127.0.0.1", port, 20s);
       auto id = fresh_object_id();
-      auto answer = client->request(
-          "POST", "/events/v1/",
-          R"({"type":"load","id":")" + id + R"(","content":{"n":)" + std::to_string(n) + "}}");
+      auto answer = client->request("POST", "/events/v1/",
+                                    R"({"type":"load","id":")" + id + R"(","content":{"n":)"
+                                      + std::to_string(n) + "}}");
       std::lock_guard<std::mutex> guard{record.mutex};
       if (answer.status != 200) {
         ++record.refusals[answer.status];
@@ -66,7 +66,7 @@ void publish_until_stopped(uint16_t port, publish_record& record, const std::ato
   }
 }
 
-}  // namespace
+} // namespace
 
 BOOST_AUTO_TEST_SUITE(service_shutdown)
 
@@ -78,8 +78,8 @@ BOOST_AUTO_TEST_CASE(sigterm_under_load_keeps_every_acknowledged_event) {
     auto port = dispatchd.port_of("127.0.0.1");
     http_client setup{"127.0.0.1", port};
     auto created = setup.request(
-        "POST", "/dispatchers/v1/",
-        R"({"eventType":"load","actions":[{"type":"task","functionName":"on_load"}]})");
+      "POST", "/dispatchers/v1/",
+      R"({"eventType":"load","actions":[{"type":"task","functionName":"on_load"}]})");
     BOOST_REQUIRE_MESSAGE(created.status == 200u, created.body);
     std::atomic<bool> stop{false};
     std::vector<std::thread> publishers;
@@ -109,14 +109,13 @@ BOOST_AUTO_TEST_CASE(sigterm_under_load_keeps_every_acknowledged_event) {
   http_client client{"127.0.0.1", again.port_of("127.0.0.1"), 30s};
   // Deliveries left pending by the stop go out after the restart; wait until none is open.
   BOOST_TEST(eventually(
-                 [&] {
-                   return page_total(client, "/deliveries/v1/?ne(status,delivered)&limit(1)") ==
-                              0 &&
-                          page_total(client, "/tasks/v1/?limit(1)") >= record.acknowledged.size();
-                 },
-                 90s),
+               [&] {
+                 return page_total(client, "/deliveries/v1/?ne(status,delivered)&limit(1)") == 0
+                        && page_total(client, "/tasks/v1/?limit(1)") >= record.acknowledged.size();
+               },
+               90s),
              "deliveries still open after the restart:\n"
-                 << again.log());
+               << again.log());
   size_t total = 0;
   auto delivered = tasks_by_event(client, total);
   size_t missing = 0, duplicated = 0;
@@ -132,7 +131,7 @@ BOOST_AUTO_TEST_CASE(sigterm_under_load_keeps_every_acknowledged_event) {
                               << " acknowledged events missing, " << duplicated
                               << " duplicate tasks of acknowledged events");
   BOOST_TEST(missing == 0u);
-  BOOST_TEST(duplicated == 0u);  // an event is dispatched once, even across the restart
+  BOOST_TEST(duplicated == 0u); // an event is dispatched once, even across the restart
   again.signal(SIGTERM);
   BOOST_TEST(again.exit_status() == 0);
 }

@@ -48,9 +48,9 @@ struct webhook_service {
 
   void create_dispatcher(const std::string& event_type, const std::string& function) {
     auto created = client.request("POST", "/dispatchers/v1/",
-                                  R"({"eventType":")" + event_type +
-                                      R"(","actions":[{"type":"task","functionName":")" + function +
-                                      R"("}]})");
+                                  R"({"eventType":")" + event_type
+                                    + R"(","actions":[{"type":"task","functionName":")" + function
+                                    + R"("}]})");
     BOOST_REQUIRE_MESSAGE(created.status == 200u, created.body);
   }
 
@@ -89,7 +89,7 @@ struct webhook_service {
   }
 };
 
-}  // namespace
+} // namespace
 
 BOOST_AUTO_TEST_SUITE(service_webhooks)
 
@@ -123,8 +123,9 @@ BOOST_AUTO_TEST_CASE(a_failing_task_service_makes_a_dead_letter_that_replays) {
   BOOST_TEST(contains(delivered.body, event_id), delivered.body);
   // Nothing more is dead; nothing is sent again.
   BOOST_TEST(
-      json_of(service.client.request("GET", "/deliveries/v1/?eq(status,dead)"))["page"]["total"]
-          .GetUint() == 0u);
+    json_of(service.client.request("GET", "/deliveries/v1/?eq(status,dead)"))["page"]["total"]
+      .GetUint()
+    == 0u);
   std::this_thread::sleep_for(500ms);
   BOOST_TEST(service.task_service.request_count() == max_attempts + 1);
 }
@@ -166,8 +167,8 @@ BOOST_AUTO_TEST_CASE(retry_after_is_honoured) {
   service.publish("burst");
   BOOST_REQUIRE(service.task_service.wait_for_requests(2, dispatchd_deadline));
   auto requests = service.task_service.requests();
-  auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(requests[1].arrival -
-                                                                   requests[0].arrival);
+  auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(requests[1].arrival
+                                                                   - requests[0].arrival);
   BOOST_TEST_MESSAGE("second attempt " << gap.count() << " ms after the first");
   // Not earlier than 1 s after the first (the second is scheduled after its answer came back).
   // The engine counts whole milliseconds: a due time truncated by one may show as 999 ms here.

@@ -25,14 +25,14 @@ BOOST_AUTO_TEST_CASE(refusals_cross_from_the_coordinator_unchanged) {
                               R"({"eventType":"x","name":"taken","actions":[]})"),
               400, 17, "a taken name");
   check_error(
-      cluster.request(2, "PUT", "/dispatchers/v1/0123456789abcdef01234567", R"({"name":"y"})"), 404,
-      16, "an unknown dispatcher");
+    cluster.request(2, "PUT", "/dispatchers/v1/0123456789abcdef01234567", R"({"name":"y"})"), 404,
+    16, "an unknown dispatcher");
   check_error(cluster.request(2, "POST", "/dispatchers/v1/" + ids[0] + "/actions",
                               R"({"type":"mail","recipients":{"to":["not-an-address"]},)"
                               R"("templateId":"0123456789abcdef01234567"})"),
               400, 15, "a bad recipient");
   auto message = text_at(
-      json_of(cluster.request(2, "POST", "/dispatchers/v1/", R"({"actions":[]})")), "message");
+    json_of(cluster.request(2, "POST", "/dispatchers/v1/", R"({"actions":[]})")), "message");
   BOOST_TEST(contains(message, "eventType"), message);
   // Nothing of it was applied: both nodes hold the one dispatcher, unchanged.
   for (uint32_t node : {1u, 2u})

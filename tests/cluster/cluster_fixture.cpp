@@ -67,23 +67,24 @@ void run_openssl(const std::string& dir, const std::string& command) {
 
 tls_files make_tls_files(const std::string& dir, uint32_t nodes) {
   std::filesystem::create_directories(dir);
-  run_openssl(dir, "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
-                   "-subj '/CN=dispatch test CA' -addext 'basicConstraints=critical,CA:TRUE' "
-                   "-addext 'keyUsage=critical,keyCertSign,cRLSign'");
+  run_openssl(dir,
+              "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
+              "-subj '/CN=dispatch test CA' -addext 'basicConstraints=critical,CA:TRUE' "
+              "-addext 'keyUsage=critical,keyCertSign,cRLSign'");
   tls_files files;
   files.ca_file = dir + "/ca.pem";
   for (uint32_t id = 1; id <= nodes; ++id) {
     auto name = "node" + std::to_string(id);
     // Each certificate names its member: the hello checks it against the node id claimed.
     std::ofstream{dir + "/" + name + ".ext"}
-        << "subjectAltName=IP:127.0.0.1,URI:urn:dispatch:node:" << id << "\n"
-        << "basicConstraints=CA:FALSE\n"
-        << "keyUsage=critical,digitalSignature,keyEncipherment\n"
-        << "extendedKeyUsage=serverAuth,clientAuth\n";
-    run_openssl(dir, "req -newkey rsa:2048 -nodes -keyout " + name + ".key -out " + name +
-                         ".csr -subj '/CN=127.0.0.1'");
-    run_openssl(dir, "x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial " +
-                         "-out " + name + ".pem -days 2 -extfile " + name + ".ext");
+      << "subjectAltName=IP:127.0.0.1,URI:urn:dispatch:node:" << id << "\n"
+      << "basicConstraints=CA:FALSE\n"
+      << "keyUsage=critical,digitalSignature,keyEncipherment\n"
+      << "extendedKeyUsage=serverAuth,clientAuth\n";
+    run_openssl(dir, "req -newkey rsa:2048 -nodes -keyout " + name + ".key -out " + name
+                       + ".csr -subj '/CN=127.0.0.1'");
+    run_openssl(dir, "x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+                       + "-out " + name + ".pem -days 2 -extfile " + name + ".ext");
     files.certificate[id] = dir + "/" + name + ".pem";
     files.key[id] = dir + "/" + name + ".key";
   }
@@ -100,8 +101,7 @@ uint16_t peer_port(const std::vector<uint16_t>& taken) {
   static std::mt19937 random{std::random_device{}()};
   for (int attempt = 0; attempt < 100; ++attempt) {
     auto port = static_cast<uint16_t>(floor + random() % (ceiling - floor));
-    if (std::find(taken.begin(), taken.end(), port) != taken.end())
-      continue;
+    if (std::find(taken.begin(), taken.end(), port) != taken.end()) continue;
     boost::asio::io_context io;
     boost::system::error_code ec;
     boost::asio::ip::tcp::acceptor probe{io};
@@ -164,21 +164,21 @@ std::vector<std::string> test_cluster::args_of(uint32_t id,
   }
   auto prefix = "--dispatch.cluster.";
   std::vector<std::string> args{
-      "--dispatch.data-dir=" + dir / ("node" + std::to_string(id)),
-      "--dispatch.http.port=0",
-      "--dispatch.http.host=127.0.0.1",
-      "--dispatch.shards=" + std::to_string(options_.shards),
-      "--dispatch.retry.initial=100",
-      "--dispatch.sinks.breaker-failures=1000000",
-      "--dispatch.sinks.task.url=" + tasks.url_for(id),
-      prefix + std::string{"node="} + std::to_string(id),
-      prefix + std::string{"listen="} + address(id),
-      prefix + std::string{"peers=["} + peers + "]",
-      prefix + std::string{"heartbeat-interval="} + std::to_string(options_.heartbeat.count()),
-      prefix + std::string{"peer-timeout="} + std::to_string(options_.peer_timeout.count()),
-      prefix + std::string{"reconnect-initial=100"},
-      prefix + std::string{"reconnect-max=1000"},
-      prefix + std::string{"secret-file="} + secret_file_,
+    "--dispatch.data-dir=" + dir / ("node" + std::to_string(id)),
+    "--dispatch.http.port=0",
+    "--dispatch.http.host=127.0.0.1",
+    "--dispatch.shards=" + std::to_string(options_.shards),
+    "--dispatch.retry.initial=100",
+    "--dispatch.sinks.breaker-failures=1000000",
+    "--dispatch.sinks.task.url=" + tasks.url_for(id),
+    prefix + std::string{"node="} + std::to_string(id),
+    prefix + std::string{"listen="} + address(id),
+    prefix + std::string{"peers=["} + peers + "]",
+    prefix + std::string{"heartbeat-interval="} + std::to_string(options_.heartbeat.count()),
+    prefix + std::string{"peer-timeout="} + std::to_string(options_.peer_timeout.count()),
+    prefix + std::string{"reconnect-initial=100"},
+    prefix + std::string{"reconnect-max=1000"},
+    prefix + std::string{"secret-file="} + secret_file_,
   };
   if (options_.tls) {
     args.push_back(prefix + std::string{"certificate="} + tls_.certificate.at(id));
@@ -223,13 +223,13 @@ void test_cluster::wait_peers_up() {
   for (auto& n : nodes_)
     if (n.process && n.process->running()) running.push_back(n.id);
   bool up = eventually(
-      [&] {
-        for (auto at_id : running)
-          for (auto peer : running)
-            if (peer != at_id && peer_state(at_id, peer) != "up") return false;
-        return true;
-      },
-      cluster_deadline);
+    [&] {
+      for (auto at_id : running)
+        for (auto peer : running)
+          if (peer != at_id && peer_state(at_id, peer) != "up") return false;
+      return true;
+    },
+    cluster_deadline);
   BOOST_REQUIRE_MESSAGE(up, "peers not all up:\n" << log_tails());
 }
 
@@ -285,8 +285,8 @@ http_client& test_cluster::client(uint32_t id) {
   return *n.client;
 }
 
-http_answer test_cluster::request(uint32_t id, const std::string& method,
-                                  const std::string& target, const std::string& body) {
+http_answer test_cluster::request(uint32_t id, const std::string& method, const std::string& target,
+                                  const std::string& body) {
   try {
     return client(id).request(method, target, body);
   } catch (const connection_closed&) {
@@ -297,12 +297,12 @@ http_answer test_cluster::request(uint32_t id, const std::string& method,
 
 rapidjson::Document test_cluster::state(uint32_t at_id) {
   auto answer = request(at_id, "GET", "/cluster/v1/");
-  BOOST_REQUIRE_MESSAGE(answer.status == 200u,
-                        "GET /cluster/v1/ on node " << at_id << ": " << answer.status << " "
-                                                    << answer.body);
+  BOOST_REQUIRE_MESSAGE(answer.status == 200u, "GET /cluster/v1/ on node " << at_id << ": "
+                                                                           << answer.status << " "
+                                                                           << answer.body);
   auto doc = json_of(answer);
-  BOOST_REQUIRE_MESSAGE(!doc.HasParseError() && doc.IsObject() && doc.HasMember("peers") &&
-                            doc["peers"].IsArray(),
+  BOOST_REQUIRE_MESSAGE(!doc.HasParseError() && doc.IsObject() && doc.HasMember("peers")
+                          && doc["peers"].IsArray(),
                         "GET /cluster/v1/ on node " << at_id << ": " << answer.body);
   return doc;
 }
@@ -363,14 +363,13 @@ std::vector<std::string> test_cluster::types_per_shard(const std::string& prefix
 rapidjson::Document create_dispatcher(http_client& client, const std::string& event_type,
                                       const std::string& function) {
   auto answer = client.request("POST", "/dispatchers/v1/",
-                               R"({"eventType":")" + event_type +
-                                   R"(","actions":[{"type":"task","functionName":")" + function +
-                                   R"("}]})");
-  BOOST_REQUIRE_MESSAGE(answer.status == 200u, "create " << event_type << ": " << answer.status
-                                                         << " " << answer.body);
+                               R"({"eventType":")" + event_type
+                                 + R"(","actions":[{"type":"task","functionName":")" + function
+                                 + R"("}]})");
+  BOOST_REQUIRE_MESSAGE(answer.status == 200u,
+                        "create " << event_type << ": " << answer.status << " " << answer.body);
   auto doc = json_of(answer);
-  BOOST_REQUIRE_MESSAGE(!doc.HasParseError() && doc.IsObject() && doc.HasMember("id"),
-                        answer.body);
+  BOOST_REQUIRE_MESSAGE(!doc.HasParseError() && doc.IsObject() && doc.HasMember("id"), answer.body);
   return doc;
 }
 

@@ -11,8 +11,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string new_dispatcher =
-    R"({"eventType":"coordinator.late","actions":[{"type":"task","functionName":"late"}]})";
+const std::string new_dispatcher
+  = R"({"eventType":"coordinator.late","actions":[{"type":"task","functionName":"late"}]})";
 
 // Every kind of dispatcher write through `node` is refused as unavailable, naming the coordinator.
 void check_writes_refused(test_cluster& cluster, uint32_t node, const std::string& existing) {
@@ -73,13 +73,13 @@ BOOST_AUTO_TEST_CASE(writes_wait_for_the_coordinator_and_events_do_not) {
   cluster.wait_peers_up();
   http_answer created;
   bool writable = eventually(
-      [&] {
-        created = cluster.request(3, "POST", "/dispatchers/v1/", new_dispatcher);
-        return created.status == 200;
-      },
-      20s);
+    [&] {
+      created = cluster.request(3, "POST", "/dispatchers/v1/", new_dispatcher);
+      return created.status == 200;
+    },
+    20s);
   BOOST_TEST(writable, "writes still refused after node 1 returned: " << created.status << " "
-                                                                       << created.body);
+                                                                      << created.body);
   if (writable) check_replicated(cluster, {text_at(json_of(created), "id")}, 3, {1, 2});
   check_queues_drained(cluster, {2, 3});
   check_all_delivered(cluster, published.acknowledged, "coordinator back");

@@ -21,8 +21,8 @@ user_config::user_config() {
 }
 
 embedded_host::embedded_host(engine_config engine_cfg_in, cluster_config cluster_cfg_in)
-  : engine_cfg(std::move(engine_cfg_in)), cluster_cfg(std::move(cluster_cfg_in)),
-    config(std::make_unique<user_config>()) {
+    : engine_cfg(std::move(engine_cfg_in)), cluster_cfg(std::move(cluster_cfg_in)),
+      config(std::make_unique<user_config>()) {
   prepare_cluster_system(*config, cluster_cfg);
   sys = std::make_unique<caf::actor_system>(*config);
   sink = spawn_recording_sink(*sys, tasks);
@@ -37,17 +37,14 @@ embedded_host::embedded_host(engine_config engine_cfg_in, cluster_config cluster
   engine = *spawned;
   // Answered once the facade runs, and with it its readers and prober: what `running()` counts
   // from here on is the whole engine.
-  if (!call<engine_stats>(engine, stats_atom::value))
-    BOOST_FAIL("the engine does not answer");
+  if (!call<engine_stats>(engine, stats_atom::value)) BOOST_FAIL("the engine does not answer");
 }
 
 embedded_host::~embedded_host() {
   // A test that failed half-way: stop what is left rather than hang in the destructor.
   if (sys) {
-    if (node)
-      caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
-    if (engine)
-      caf::anon_send_exit(engine, caf::exit_reason::user_shutdown);
+    if (node) caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+    if (engine) caf::anon_send_exit(engine, caf::exit_reason::user_shutdown);
     shut_down();
   }
 }
@@ -57,8 +54,7 @@ size_t embedded_host::running() const {
 }
 
 void embedded_host::shut_down(std::chrono::seconds limit) {
-  if (sink)
-    caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+  if (sink) caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
   sink = nullptr;
   engine = nullptr;
   node = nullptr;

@@ -45,8 +45,7 @@ cluster_config cluster_of_node_1(const test_cluster& cluster) {
   node.node = 1;
   node.listen = cluster.cluster_address(1);
   for (auto peer : cluster.ids())
-    if (peer != 1)
-      node.peers.push_back(std::to_string(peer) + "@" + cluster.cluster_address(peer));
+    if (peer != 1) node.peers.push_back(std::to_string(peer) + "@" + cluster.cluster_address(peer));
   node.heartbeat_interval = cluster.options().heartbeat;
   node.peer_timeout = cluster.options().peer_timeout;
   node.reconnect_initial = 100ms;
@@ -71,8 +70,7 @@ engine_stats stats_of(embedded_host& node1) {
 
 std::string peer_state_at_1(embedded_host& node1, uint32_t peer) {
   for (auto& p : stats_of(node1).cluster.peers)
-    if (p.id == peer)
-      return to_string(p.state);
+    if (p.id == peer) return to_string(p.state);
   return "";
 }
 
@@ -109,8 +107,7 @@ std::vector<std::string> check_dispatchers(test_cluster& cluster, embedded_host&
   for (size_t i = half; i < types.size(); ++i) {
     auto doc = create_dispatcher(cluster.client(2), types[i], "handle-" + types[i]);
     auto read = node1.call<dispatcher>(node1.node, get_atom::value, text_at(doc, "id"));
-    BOOST_REQUIRE_MESSAGE(read, "node 2's write is not readable through the handle: "
-                                  << why(read));
+    BOOST_REQUIRE_MESSAGE(read, "node 2's write is not readable through the handle: " << why(read));
     BOOST_TEST(read->event_type == types[i]);
     BOOST_REQUIRE(read->actions.size() == 1u);
     BOOST_TEST(read->actions.front().id == text_at(doc["actions"][0], "id"));
@@ -119,11 +116,10 @@ std::vector<std::string> check_dispatchers(test_cluster& cluster, embedded_host&
   auto listed = node1.call<dispatcher_page>(node1.node, find_atom::value, query{});
   BOOST_REQUIRE(listed);
   BOOST_TEST(listed->page.total == types.size());
-  bool all_on_2 = eventually([&] {
-    return page_total(cluster.client(2), "/dispatchers/v1/?limit(1)") == types.size();
-  });
-  BOOST_TEST(all_on_2, "node 2 lists "
-                         << page_total(cluster.client(2), "/dispatchers/v1/?limit(1)"));
+  bool all_on_2 = eventually(
+    [&] { return page_total(cluster.client(2), "/dispatchers/v1/?limit(1)") == types.size(); });
+  BOOST_TEST(all_on_2,
+             "node 2 lists " << page_total(cluster.client(2), "/dispatchers/v1/?limit(1)"));
   return types;
 }
 
@@ -191,8 +187,7 @@ void check_delivered(test_cluster& cluster, embedded_host& node1, const both_way
     [&] {
       auto tally = tally_of(*node1.tasks);
       for (auto& e : for_1)
-        if (tally.deliveries.count(e.id) == 0)
-          return false;
+        if (tally.deliveries.count(e.id) == 0) return false;
       return true;
     },
     cluster_deadline);
@@ -207,19 +202,17 @@ void check_delivered(test_cluster& cluster, embedded_host& node1, const both_way
   BOOST_TEST(counter.by_node[2] == counter.requests);
   auto local = tally_of(*node1.tasks);
   std::set<std::string> expected;
-  for (auto& e : for_1)
-    expected.insert(e.id);
+  for (auto& e : for_1) expected.insert(e.id);
   size_t missing = 0, unexpected = 0, split = 0, distinct = 0;
-  for (auto& id : expected)
-    missing += local.deliveries.count(id) == 0 ? 1 : 0;
+  for (auto& id : expected) missing += local.deliveries.count(id) == 0 ? 1 : 0;
   for (auto& [event_id, ids] : local.deliveries) {
     unexpected += expected.count(event_id) == 0 ? 1 : 0;
     split += ids.size() > 1 ? 1 : 0;
     distinct += ids.size();
   }
   BOOST_TEST_MESSAGE("node 1's in-process sink (" << for_1.size() << " events): " << local.tasks
-                                                   << " tasks, " << local.tasks - distinct
-                                                   << " duplicates");
+                                                  << " tasks, " << local.tasks - distinct
+                                                  << " duplicates");
   BOOST_TEST(at_1, missing << " of " << for_1.size() << " events missing at node 1's sink");
   BOOST_TEST(missing == 0u);
   BOOST_TEST(unexpected == 0u, "node 1's sink got events of node 2's shards");
@@ -280,12 +273,9 @@ struct taken_port {
     BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
     port = ntohs(addr.sin_port);
   }
-  ~taken_port() {
-    close();
-  }
+  ~taken_port() { close(); }
   void close() {
-    if (fd >= 0)
-      ::close(fd);
+    if (fd >= 0) ::close(fd);
     fd = -1;
   }
 };
@@ -323,8 +313,7 @@ const std::vector<bad_case>& bad_cases() {
      "dispatch.cluster.peers[0]"},
     {"a peer with this node's id", [](cluster_config& c) { c.peers = {"1@127.0.0.1:9"}; },
      "dispatch.cluster.peers[0]"},
-    {"no listen address", [](cluster_config& c) { c.listen.clear(); },
-     "dispatch.cluster.listen"},
+    {"no listen address", [](cluster_config& c) { c.listen.clear(); }, "dispatch.cluster.listen"},
     {"a wildcard listen address", [](cluster_config& c) { c.listen = "0.0.0.0:7400"; },
      "dispatch.cluster.listen"},
     {"a peer timeout within two heartbeats",
@@ -341,8 +330,7 @@ const std::vector<bad_case>& bad_cases() {
      "dispatch.cluster.certificate"},
     {"no node id with the rest set", [](cluster_config& c) { c.node = 0; },
      "dispatch.cluster.node"},
-    {"no cluster secret", [](cluster_config& c) { c.secret.clear(); },
-     "dispatch.cluster.secret"},
+    {"no cluster secret", [](cluster_config& c) { c.secret.clear(); }, "dispatch.cluster.secret"},
     {"a cluster secret too short to be one", [](cluster_config& c) { c.secret = "short"; },
      "dispatch.cluster.secret"},
     {"no cluster at all (node 0, nothing set)", [](cluster_config& c) { c = cluster_config{}; },
@@ -380,7 +368,7 @@ BOOST_AUTO_TEST_CASE(a_node_in_the_test_process_joins_a_dispatchd_node) {
   node1.engine = nullptr;
   bool noticed = eventually([&] { return cluster.peer_state(2, 1) == "down"; }, cluster_deadline);
   BOOST_TEST(noticed, "node 2 sees node 1 as \"" << cluster.peer_state(2, 1) << "\":\n"
-                                                << cluster.log_tails());
+                                                 << cluster.log_tails());
   BOOST_TEST_MESSAGE("node 2 after node 1 stopped: " << text_of_json(cluster.state(2)));
   bool stopped = wait_until([&] { return node1.running() == node1.baseline; }, 30s);
   BOOST_TEST(stopped, node1.running() << " actors running, " << node1.baseline << " with the "
@@ -448,8 +436,8 @@ BOOST_AUTO_TEST_CASE(a_listen_port_already_taken_is_refused_naming_the_address) 
   caf::anon_send_exit(host.node, caf::exit_reason::user_shutdown);
   host.node = nullptr;
   host.engine = nullptr;
-  BOOST_TEST(wait_until([&] { return host.running() == host.baseline; }),
-             host.running() << " running");
+  BOOST_TEST(wait_until([&] { return host.running() == host.baseline; }), host.running()
+                                                                            << " running");
   host.shut_down();
 }
 

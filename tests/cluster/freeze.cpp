@@ -14,9 +14,9 @@ namespace {
 constexpr std::chrono::seconds notice_limit{20};
 
 int64_t ms_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                               start)
-      .count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now()
+                                                               - start)
+    .count();
 }
 
 } // namespace
@@ -36,11 +36,11 @@ BOOST_AUTO_TEST_CASE(a_frozen_node_is_noticed_and_catches_up_after_thawing) {
   cluster.pause(2);
   std::string state;
   bool noticed = eventually(
-      [&] {
-        state = cluster.peer_state(1, 2);
-        return state == "down";
-      },
-      notice_limit);
+    [&] {
+      state = cluster.peer_state(1, 2);
+      return state == "down";
+    },
+    notice_limit);
   BOOST_TEST_MESSAGE("node 1 saw frozen node 2 as \"" << state << "\" after " << ms_since(frozen)
                                                       << " ms");
   BOOST_TEST(noticed, "node 1 still reports frozen node 2 \"" << state << "\" after "
@@ -66,11 +66,11 @@ BOOST_AUTO_TEST_CASE(a_frozen_node_is_noticed_and_catches_up_after_thawing) {
   auto thawed = std::chrono::steady_clock::now();
   cluster.resume(2);
   bool back = eventually(
-      [&] {
-        return cluster.peer_state(1, 2) == "up" && cluster.peer_state(3, 2) == "up" &&
-               cluster.peer_state(2, 1) == "up" && cluster.peer_state(2, 3) == "up";
-      },
-      notice_limit);
+    [&] {
+      return cluster.peer_state(1, 2) == "up" && cluster.peer_state(3, 2) == "up"
+             && cluster.peer_state(2, 1) == "up" && cluster.peer_state(2, 3) == "up";
+    },
+    notice_limit);
   BOOST_TEST_MESSAGE("node 2 up again " << ms_since(thawed) << " ms after SIGCONT");
   BOOST_REQUIRE_MESSAGE(back, "node 2 did not rejoin:\n" << cluster.log_tails());
   // It caught up: the dispatcher created while it was frozen, and the events of its shards.

@@ -29,8 +29,7 @@ public:
 } // namespace
 
 intruder::intruder(const cluster_config& tls)
-    : tls_(uses_tls(tls)),
-      cfg_(std::make_unique<intruder_config>(tls)),
+    : tls_(uses_tls(tls)), cfg_(std::make_unique<intruder_config>(tls)),
       sys_(std::make_unique<caf::actor_system>(*cfg_)) {
   // nop
 }

@@ -45,22 +45,23 @@ publish_outcome publish_through_kill(test_cluster& cluster, const std::vector<st
   BOOST_TEST_MESSAGE("node 3 killed after " << at_kill << " acknowledged events");
   uint64_t depth_1 = 0, depth_2 = 0;
   bool queued = eventually(
-      [&] {
-        depth_1 = cluster.forward_depth(1, 3);
-        depth_2 = cluster.forward_depth(2, 3);
-        return depth_1 + depth_2 > 0 && progress.load() >= at_kill + after;
-      },
-      cluster_deadline);
+    [&] {
+      depth_1 = cluster.forward_depth(1, 3);
+      depth_2 = cluster.forward_depth(2, 3);
+      return depth_1 + depth_2 > 0 && progress.load() >= at_kill + after;
+    },
+    cluster_deadline);
   auto outcome = stop_publisher();
-  BOOST_TEST_MESSAGE("queued for node 3: " << depth_1 << " on node 1, " << depth_2
-                                           << " on node 2; " << outcome.acknowledged.size()
+  BOOST_TEST_MESSAGE("queued for node 3: " << depth_1 << " on node 1, " << depth_2 << " on node 2; "
+                                           << outcome.acknowledged.size()
                                            << " events acknowledged in all");
   BOOST_TEST(queued, "no events queued for node 3 (node 1: " << depth_1 << ", node 2: " << depth_2
-                                                             << ")\n" << cluster.log_tails());
-  BOOST_TEST(outcome.rejected == 0u, outcome.rejected << " events refused; first problem: "
-                                                      << (outcome.problems.empty()
-                                                              ? std::string{"none"}
-                                                              : outcome.problems.front()));
+                                                             << ")\n"
+                                                             << cluster.log_tails());
+  BOOST_TEST(outcome.rejected == 0u, outcome.rejected
+                                       << " events refused; first problem: "
+                                       << (outcome.problems.empty() ? std::string{"none"}
+                                                                    : outcome.problems.front()));
   auto reason = wait_peer_down_line(cluster, 1, 3, down_lines, 20s);
   BOOST_TEST_MESSAGE("node 1 logged peer 3 down (" << reason << ")");
   BOOST_TEST(cluster.peer_state(1, 3) != "up");
@@ -74,8 +75,8 @@ void check_held_while_down(test_cluster& cluster) {
   auto metrics = cluster.request(1, "GET", "/metrics");
   BOOST_TEST(metric_value(metrics.body, R"(dispatch_cluster_peer_up{peer="3"})") == 0.0);
   BOOST_TEST(metric_value(metrics.body, R"(dispatch_cluster_peer_up{peer="2"})") == 1.0);
-  BOOST_TEST(metric_value(metrics.body, R"(dispatch_cluster_forward_queue{owner="3"})") ==
-             static_cast<double>(cluster.forward_depth(1, 3)));
+  BOOST_TEST(metric_value(metrics.body, R"(dispatch_cluster_forward_queue{owner="3"})")
+             == static_cast<double>(cluster.forward_depth(1, 3)));
 }
 
 } // namespace
@@ -108,8 +109,8 @@ BOOST_AUTO_TEST_CASE(a_node_killed_mid_stream_loses_nothing) {
   cluster.wait_peers_up();
   check_queues_drained(cluster, {1, 2});
   auto drained_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - restarted)
-                        .count();
+                      std::chrono::steady_clock::now() - restarted)
+                      .count();
   BOOST_TEST_MESSAGE("queues for node 3 drained " << drained_ms << " ms after its restart");
   auto tally = check_all_delivered(cluster, outcome.acknowledged, "kill");
   BOOST_TEST_MESSAGE("kill test: " << outcome.acknowledged.size() << " acknowledged, "

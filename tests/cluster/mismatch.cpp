@@ -19,9 +19,8 @@ void start_first_two(test_cluster& cluster) {
   cluster.start(2);
   cluster.wait_ready(1);
   cluster.wait_ready(2);
-  BOOST_REQUIRE(eventually([&] {
-    return cluster.peer_state(1, 2) == "up" && cluster.peer_state(2, 1) == "up";
-  }));
+  BOOST_REQUIRE(eventually(
+    [&] { return cluster.peer_state(1, 2) == "up" && cluster.peer_state(2, 1) == "up"; }));
 }
 
 // Node 3 started with `args` exits 1 with a refusal naming `reason`; nodes 1 and 2 keep going.
@@ -75,9 +74,9 @@ BOOST_AUTO_TEST_CASE(a_node_with_another_member_list_refuses_to_join) {
   options.shards = 4;
   test_cluster cluster{options};
   start_first_two(cluster);
-  auto peers = "--dispatch.cluster.peers=[\"1@" + cluster.cluster_address(1) + "\",\"2@" +
-               cluster.cluster_address(2) + "\",\"4@127.0.0.1:" + std::to_string(closed_port()) +
-               "\"]";
+  auto peers = "--dispatch.cluster.peers=[\"1@" + cluster.cluster_address(1) + "\",\"2@"
+               + cluster.cluster_address(2) + "\",\"4@127.0.0.1:" + std::to_string(closed_port())
+               + "\"]";
   check_refused(cluster, cluster.args_of(3, {peers}), "member");
 }
 

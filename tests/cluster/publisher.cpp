@@ -46,9 +46,9 @@ struct batch_sender {
       if (tries > 0) std::this_thread::sleep_for(100ms);
       std::string body = "[";
       for (size_t i = 0; i < pending.size(); ++i) {
-        body += (i ? "," : "") + (R"({"type":")" + pending[i].type + R"(","id":")" +
-                                  pending[i].id + R"(","content":{"n":)" + std::to_string(i) +
-                                  "}}");
+        body += (i ? "," : "")
+                + (R"({"type":")" + pending[i].type + R"(","id":")" + pending[i].id
+                   + R"(","content":{"n":)" + std::to_string(i) + "}}");
       }
       body += "]";
       http_answer answer;
@@ -85,12 +85,12 @@ struct batch_sender {
     std::vector<published_event> again;
     for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) {
       auto& entry = doc[i];
-      bool stored = entry.IsObject() && !entry.HasMember("code") && entry.HasMember("id") &&
-                    entry["id"].IsString() && pending[i].id == entry["id"].GetString();
+      bool stored = entry.IsObject() && !entry.HasMember("code") && entry.HasMember("id")
+                    && entry["id"].IsString() && pending[i].id == entry["id"].GetString();
       if (stored) {
         done.push_back(std::move(pending[i]));
-      } else if (entry.IsObject() && entry.HasMember("code") && entry["code"].IsUint() &&
-                 entry["code"].GetUint() == 1) {
+      } else if (entry.IsObject() && entry.HasMember("code") && entry["code"].IsUint()
+                 && entry["code"].GetUint() == 1) {
         again.push_back(std::move(pending[i]));
       } else {
         note("refused: " + answer.body.substr(0, 200));

@@ -30,15 +30,13 @@ member_page<delivery> share_of(uint32_t node, uint64_t total,
   member_page<delivery> part;
   part.node = node;
   part.total = total;
-  for (auto& [id, attempts] : records)
-    part.data.push_back(delivery_with(id, attempts));
+  for (auto& [id, attempts] : records) part.data.push_back(delivery_with(id, attempts));
   return part;
 }
 
 std::vector<std::string> ids_of(const delivery_page& page) {
   std::vector<std::string> out;
-  for (auto& d : page.data)
-    out.push_back(d.id);
+  for (auto& d : page.data) out.push_back(d.id);
   return out;
 }
 
@@ -128,9 +126,9 @@ BOOST_AUTO_TEST_CASE(json_records_merge_by_their_fields) {
   parts[1].data = {R"({"n":1})", R"({"n":3})"};
   auto page = merge_pages(q, std::move(parts));
   BOOST_TEST(page.page.total == 4u);
-  BOOST_TEST(page.data == (std::vector<std::string>{R"({"n":1})", R"({"n":2})", R"({"n":3})",
-                                                     R"({"n":4})"}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+    page.data == (std::vector<std::string>{R"({"n":1})", R"({"n":2})", R"({"n":3})", R"({"n":4})"}),
+    boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -141,7 +139,8 @@ constexpr size_t events_per_type = 5;
 
 // One dispatcher per type with a task action (to the built-in log) and a mail action (to a
 // webhook nobody listens on: dead after its one attempt).
-void create_task_and_mail_dispatchers(test_cluster& cluster, const std::vector<std::string>& types) {
+void create_task_and_mail_dispatchers(test_cluster& cluster,
+                                      const std::vector<std::string>& types) {
   for (auto& type : types) {
     auto body = R"({"eventType":")" + type + R"(","name":"reads-)" + type
                 + R"(","actions":[{"type":"task","functionName":"f-)" + type
@@ -156,7 +155,7 @@ void create_task_and_mail_dispatchers(test_cluster& cluster, const std::vector<s
 rapidjson::Document page_at(test_cluster& cluster, uint32_t at, const std::string& target) {
   auto answer = cluster.request(at, "GET", target);
   BOOST_REQUIRE_MESSAGE(answer.status == 200u, "node " << at << " " << target << ": "
-                                                          << answer.status << " " << answer.body);
+                                                       << answer.status << " " << answer.body);
   auto doc = json_of(answer);
   BOOST_REQUIRE(doc.IsObject() && doc.HasMember("page") && doc.HasMember("data"));
   return doc;
@@ -171,12 +170,10 @@ std::vector<std::string> read_all(test_cluster& cluster, uint32_t at, const std:
                                   uint64_t total, uint32_t step) {
   std::vector<std::string> ids;
   for (uint64_t offset = 0; offset < total; offset += step) {
-    auto doc = page_at(cluster, at,
-                       target + "&limit(" + std::to_string(step) + "," + std::to_string(offset)
-                         + ")");
+    auto doc = page_at(
+      cluster, at, target + "&limit(" + std::to_string(step) + "," + std::to_string(offset) + ")");
     BOOST_TEST(number_at(doc["page"], "total") == total);
-    for (auto& d : doc["data"].GetArray())
-      ids.push_back(d["id"].GetString());
+    for (auto& d : doc["data"].GetArray()) ids.push_back(d["id"].GetString());
   }
   return ids;
 }
@@ -187,8 +184,7 @@ std::string delivery_owned_by(test_cluster& cluster, uint32_t owner, const std::
   auto doc = page_at(cluster, 1,
                      "/deliveries/v1/?eq(status," + status + ")&eq(type," + kind + ")&limit(50)");
   for (auto& d : doc["data"].GetArray())
-    if (cluster.owner_of(d["eventType"].GetString()) == owner)
-      return d["id"].GetString();
+    if (cluster.owner_of(d["eventType"].GetString()) == owner) return d["id"].GetString();
   BOOST_FAIL("no " << status << " " << kind << " delivery owned by node " << owner);
   return {};
 }
@@ -213,14 +209,14 @@ BOOST_AUTO_TEST_CASE(every_node_answers_for_the_deliveries_of_the_whole_cluster)
   const uint64_t events = published.acknowledged.size();
 
   // Every node counts every delivery, although each owns only some shards.
-  BOOST_TEST(eventually([&] {
-               return total_at(cluster, 3, "/deliveries/v1/?eq(status,delivered)&limit(1)")
-                        == events
-                      && total_at(cluster, 3, "/deliveries/v1/?eq(status,dead)&limit(1)")
-                           == events;
-             },
-             cluster_deadline),
-             cluster.log_tails());
+  BOOST_TEST(
+    eventually(
+      [&] {
+        return total_at(cluster, 3, "/deliveries/v1/?eq(status,delivered)&limit(1)") == events
+               && total_at(cluster, 3, "/deliveries/v1/?eq(status,dead)&limit(1)") == events;
+      },
+      cluster_deadline),
+    cluster.log_tails());
   for (auto node : cluster.ids()) {
     BOOST_TEST(total_at(cluster, node, "/deliveries/v1/?limit(1)") == 2 * events);
     BOOST_TEST(total_at(cluster, node, "/tasks/v1/?limit(1)") == events);
@@ -280,7 +276,8 @@ BOOST_AUTO_TEST_CASE(every_node_answers_for_the_deliveries_of_the_whole_cluster)
   BOOST_TEST(number_at(json_of(refused), "code") == 1u);
   BOOST_TEST(refused.body.find("node 3") != std::string::npos, refused.body);
   auto unknown = cluster.request(1, "DELETE", "/deliveries/v1/0123456789abcdef01234567");
-  BOOST_TEST(unknown.status == 503u, "unknown can't be told while node 3 is away: " << unknown.body);
+  BOOST_TEST(unknown.status == 503u,
+             "unknown can't be told while node 3 is away: " << unknown.body);
   cluster.resume(3);
   cluster.wait_peers_up();
   BOOST_TEST(total_at(cluster, 1, "/deliveries/v1/?limit(1)") == 2 * events - 1);

@@ -22,12 +22,12 @@ struct score_vector {
 // integers, then splitmix64's finalizer) and checked against an independent implementation.
 // Changing them splits a cluster of mixed versions: nodes would disagree on owners.
 const score_vector pinned_scores[] = {
-    {1, 0, 0x5ca6bbcbb1e85355ULL},
-    {1, 1, 0xd866b0f8d4161126ULL},
-    {2, 0, 0x7b47f7a6b214f733ULL},
-    {3, 7, 0xde767e0ed9249171ULL},
-    {4294967295u, 255, 0xb20e817213a28ac3ULL},
-    {7, 1000000, 0xdb360d88dd1a751fULL},
+  {1, 0, 0x5ca6bbcbb1e85355ULL},
+  {1, 1, 0xd866b0f8d4161126ULL},
+  {2, 0, 0x7b47f7a6b214f733ULL},
+  {3, 7, 0xde767e0ed9249171ULL},
+  {4294967295u, 255, 0xb20e817213a28ac3ULL},
+  {7, 1000000, 0xdb360d88dd1a751fULL},
 };
 
 std::map<uint32_t, int> shards_per_node(const std::vector<uint32_t>& owners) {
@@ -36,7 +36,7 @@ std::map<uint32_t, int> shards_per_node(const std::vector<uint32_t>& owners) {
   return result;
 }
 
-}  // namespace
+} // namespace
 
 BOOST_AUTO_TEST_SUITE(shard_map)
 
@@ -108,7 +108,7 @@ BOOST_AUTO_TEST_CASE(a_leaving_node_moves_only_its_own_shards) {
         ++moved;
     }
   }
-  BOOST_TEST(moved > 0u);  // node 3 owned something, so the check above was exercised
+  BOOST_TEST(moved > 0u); // node 3 owned something, so the check above was exercised
   // And the other way round: a node joining takes shards only, it never shuffles the others.
   auto joined = assign_shards(256, {1, 2, 3, 4, 5});
   for (size_t shard = 0; shard < before.size(); ++shard)

@@ -16,8 +16,7 @@ BOOST_AUTO_TEST_CASE(a_single_node_s_dispatchers_reach_the_cluster_it_joins) {
   // Node 1 first runs alone, on the data directory it keeps in the cluster.
   std::vector<std::string> alone;
   for (auto& arg : cluster.args_of(1))
-    if (arg.rfind("--dispatch.cluster.", 0) != 0)
-      alone.push_back(arg);
+    if (arg.rfind("--dispatch.cluster.", 0) != 0) alone.push_back(arg);
   cluster.start(1, alone);
   cluster.wait_ready(1);
   auto ids = create_dispatchers(cluster, 1, {"standalone.a", "standalone.b", "standalone.c"});

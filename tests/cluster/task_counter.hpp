@@ -23,13 +23,13 @@ struct published_event {
 
 /// What arrived for a set of expected events.
 struct delivery_tally {
-  size_t requests = 0;               // tasks received in all
-  size_t delivered = 0;              // expected events with at least one task
-  std::vector<std::string> missing;  // expected events without any task
-  size_t duplicates = 0;             // tasks beyond the first per delivery id (redeliveries)
-  size_t split = 0;                  // expected events delivered under several delivery ids
-  size_t unexpected = 0;             // tasks for events nobody expected
-  size_t malformed = 0;              // tasks without an Idempotency-Key, event id or node path
+  size_t requests = 0;                // tasks received in all
+  size_t delivered = 0;               // expected events with at least one task
+  std::vector<std::string> missing;   // expected events without any task
+  size_t duplicates = 0;              // tasks beyond the first per delivery id (redeliveries)
+  size_t split = 0;                   // expected events delivered under several delivery ids
+  size_t unexpected = 0;              // tasks for events nobody expected
+  size_t malformed = 0;               // tasks without an Idempotency-Key, event id or node path
   std::map<uint32_t, size_t> by_node; // tasks per delivering node
 };
 

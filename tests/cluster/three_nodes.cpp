@@ -19,8 +19,8 @@ void check_cluster_log(test_cluster& cluster) {
   for (auto id : cluster.ids()) {
     auto& process = cluster.process(id);
     auto address = std::regex_replace(cluster.cluster_address(id), std::regex{"\\."}, "\\.");
-    auto listening =
-        process.wait_for("cluster: node " + std::to_string(id) + " listening on " + address + "\\b");
+    auto listening = process.wait_for("cluster: node " + std::to_string(id) + " listening on "
+                                      + address + "\\b");
     BOOST_TEST(!listening.empty(), "node " << id << " has no listening line:\n" << process.log());
     for (auto peer : cluster.ids()) {
       if (peer == id) continue;
@@ -92,12 +92,13 @@ void check_counters(test_cluster& cluster) {
     for (auto peer : cluster.ids()) {
       if (peer == id) continue;
       auto label = std::to_string(peer);
-      BOOST_TEST(metric_value(metrics.body, "dispatch_cluster_peer_up{peer=\"" + label + "\"}") ==
-                     1.0,
+      BOOST_TEST(metric_value(metrics.body, "dispatch_cluster_peer_up{peer=\"" + label + "\"}")
+                   == 1.0,
                  "node " << id << " peer " << peer);
-      BOOST_TEST(metric_value(metrics.body,
-                              "dispatch_cluster_forward_queue{owner=\"" + label + "\"}") == 0.0,
-                 "node " << id << " owner " << peer);
+      BOOST_TEST(
+        metric_value(metrics.body, "dispatch_cluster_forward_queue{owner=\"" + label + "\"}")
+          == 0.0,
+        "node " << id << " owner " << peer);
     }
   }
 }
@@ -111,18 +112,18 @@ void run_three_nodes(test_cluster& cluster, size_t events) {
   auto started = std::chrono::steady_clock::now();
   auto published = publish_round_robin(cluster.http_ports({1, 2, 3}), types, events, 100);
   auto publish_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - started)
-                        .count();
-  BOOST_TEST_MESSAGE(published.acknowledged.size() << " events acknowledged in " << publish_ms
-                                                   << " ms");
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+  BOOST_TEST_MESSAGE(published.acknowledged.size()
+                     << " events acknowledged in " << publish_ms << " ms");
   BOOST_TEST(published.acknowledged.size() == events,
-             published.rejected << " rejected; " << (published.problems.empty()
-                                                         ? std::string{}
-                                                         : published.problems.front()));
+             published.rejected << " rejected; "
+                                << (published.problems.empty() ? std::string{}
+                                                               : published.problems.front()));
   auto tally = check_all_delivered(cluster, published.acknowledged, "three nodes");
   auto delivered_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - started)
-                          .count();
+                        std::chrono::steady_clock::now() - started)
+                        .count();
   BOOST_TEST_MESSAGE("all delivered " << delivered_ms << " ms after the first publish; "
                                       << tally.duplicates << " duplicate tasks");
   for (auto id : cluster.ids()) {

@@ -212,7 +212,8 @@ BOOST_AUTO_TEST_CASE(with_tls_a_hello_must_come_with_the_certificate_of_the_memb
   BOOST_REQUIRE_MESSAGE(identity, message_of(identity.error()));
   as_node3.identity = *identity;
   // Node 2's certificate does not name node 3: it is refused as this node's own identity.
-  auto wrong_own = load_tls_identity(files.certificate.at(2), files.key.at(2), "", files.ca_file, 3);
+  auto wrong_own = load_tls_identity(files.certificate.at(2), files.key.at(2), "", files.ca_file,
+                                     3);
   BOOST_REQUIRE(!wrong_own);
   BOOST_TEST(contains(message_of(wrong_own.error()), "URI:urn:dispatch:node:3"),
              message_of(wrong_own.error()));
@@ -258,9 +259,9 @@ BOOST_AUTO_TEST_CASE(with_tls_a_hello_must_come_with_the_certificate_of_the_memb
                 "node 2 claimed with node 3's certificate");
   // Node 2 claimed with the secret alone: refused, a certificate is required.
   nonce = first_step(2);
-  check_refused(second_step(2, member_proof(cluster.secret(), hello_role::caller, nonce, 2,
-                                            insider_node)),
-                error_code::no_permission, "did not prove membership", "the secret alone");
+  check_refused(
+    second_step(2, member_proof(cluster.secret(), hello_role::caller, nonce, 2, insider_node)),
+    error_code::no_permission, "did not prove membership", "the secret alone");
   // Node 3 claimed with node 3's certificate: the proof passes, and only the introduction's own
   // differences (the event size limit here) are refused.
   nonce = first_step(3);
@@ -287,8 +288,7 @@ BOOST_AUTO_TEST_CASE(with_tls_a_hello_must_come_with_the_certificate_of_the_memb
          {mac + std::string(40000, '.'), "too long"}}) {
     auto refused = refusal_of_proof(as_node3, hello_role::caller, "n", 3, insider_node, hostile);
     BOOST_TEST(static_cast<bool>(refused), "accepted: " << hostile.substr(0, 80));
-    if (refused)
-      BOOST_TEST(contains(*refused, why), *refused << " (wanted: " << why << ")");
+    if (refused) BOOST_TEST(contains(*refused, why), *refused << " (wanted: " << why << ")");
   }
   nonce = first_step(2);
   check_refused(second_step(2, mac + "." + random_der + ".00"), error_code::no_permission,

@@ -78,7 +78,7 @@ void check_full(const caf::expected<cluster_config>& result, const tls_files& fi
   BOOST_TEST(uses_tls(*result));
 }
 
-}  // namespace
+} // namespace
 
 BOOST_AUTO_TEST_SUITE(cluster_config)
 
@@ -112,16 +112,16 @@ BOOST_AUTO_TEST_CASE(defaults_show_in_help_and_settings) {
 BOOST_AUTO_TEST_CASE(a_full_configuration_from_the_command_line) {
   tls_files files;
   check_full(
-      read({"--dispatch.cluster.node=1", "--dispatch.cluster.listen=10.0.0.5:7400",
-            "--dispatch.cluster.peers=3@10.0.0.7:7400,2@10.0.0.6:7400",
-            "--dispatch.cluster.heartbeat-interval=250", "--dispatch.cluster.peer-timeout=2s",
-            "--dispatch.cluster.reconnect-initial=100ms", "--dispatch.cluster.reconnect-max=4000",
-            "--dispatch.cluster.join-timeout=1500", "--dispatch.cluster.forward-batch=512",
-            "--dispatch.cluster.certificate=" + files.certificate,
-            "--dispatch.cluster.key=" + files.key, "--dispatch.cluster.ca-file=" + files.ca,
-            "--dispatch.cluster.passphrase=s3cret",
-            "--dispatch.cluster.secret=sixteen or more characters"}),
-      files);
+    read({"--dispatch.cluster.node=1", "--dispatch.cluster.listen=10.0.0.5:7400",
+          "--dispatch.cluster.peers=3@10.0.0.7:7400,2@10.0.0.6:7400",
+          "--dispatch.cluster.heartbeat-interval=250", "--dispatch.cluster.peer-timeout=2s",
+          "--dispatch.cluster.reconnect-initial=100ms", "--dispatch.cluster.reconnect-max=4000",
+          "--dispatch.cluster.join-timeout=1500", "--dispatch.cluster.forward-batch=512",
+          "--dispatch.cluster.certificate=" + files.certificate,
+          "--dispatch.cluster.key=" + files.key, "--dispatch.cluster.ca-file=" + files.ca,
+          "--dispatch.cluster.passphrase=s3cret",
+          "--dispatch.cluster.secret=sixteen or more characters"}),
+    files);
   // IPv6 in brackets and a list of one, as a shell user types them.
   auto v6 = read({"--dispatch.cluster.node=2", "--dispatch.cluster.listen=[::1]:7400",
                   "--dispatch.cluster.peers=1@[::1]:7401",
@@ -133,14 +133,14 @@ BOOST_AUTO_TEST_CASE(a_full_configuration_from_the_command_line) {
 
 BOOST_AUTO_TEST_CASE(a_full_configuration_from_an_ini_file) {
   tls_files files;
-  auto ini =
-      "[dispatch.cluster]\nnode = 1\nlisten = \"10.0.0.5:7400\"\n"
+  auto ini
+    = "[dispatch.cluster]\nnode = 1\nlisten = \"10.0.0.5:7400\"\n"
       "peers = [\"3@10.0.0.7:7400\", \"2@10.0.0.6:7400\"]\n"
       "heartbeat-interval = 250\npeer-timeout = 2s\nreconnect-initial = 100ms\n"
       "reconnect-max = 4000\njoin-timeout = 1500\nforward-batch = 512\n"
-      "certificate = \"" +
-      files.certificate + "\"\nkey = \"" + files.key + "\"\nca-file = \"" + files.ca +
-      "\"\npassphrase = \"s3cret\"\nsecret = \"sixteen or more characters\"\n";
+      "certificate = \""
+      + files.certificate + "\"\nkey = \"" + files.key + "\"\nca-file = \"" + files.ca
+      + "\"\npassphrase = \"s3cret\"\nsecret = \"sixteen or more characters\"\n";
   check_full(read({}, ini), files);
   // The command line wins over the file.
   auto result = read({"--dispatch.cluster.forward-batch=64"}, ini);
@@ -171,27 +171,27 @@ BOOST_AUTO_TEST_CASE(addresses_parse_with_ipv6_in_brackets) {
     return *result;
   };
   BOOST_TEST(
-      (parsed("127.0.0.1:7400") == std::make_pair(std::string{"127.0.0.1"}, uint16_t{7400})));
+    (parsed("127.0.0.1:7400") == std::make_pair(std::string{"127.0.0.1"}, uint16_t{7400})));
   BOOST_TEST((parsed("[::1]:7400") == std::make_pair(std::string{"::1"}, uint16_t{7400})));
-  BOOST_TEST((parsed("node-a.example.com:1") ==
-              std::make_pair(std::string{"node-a.example.com"}, uint16_t{1})));
+  BOOST_TEST((parsed("node-a.example.com:1")
+              == std::make_pair(std::string{"node-a.example.com"}, uint16_t{1})));
   BOOST_TEST(parsed("localhost:65535").second == 65535);
   const std::pair<const char*, const char*> rejected[] = {
-      {"x", "expected host:port"},
-      {":7400", "expected host:port"},
-      {"127.0.0.1", "expected host:port"},
-      {"127.0.0.1:", "the port must be a number between 1 and 65535"},
-      {"127.0.0.1:0", "the port must be a number between 1 and 65535"},
-      {"127.0.0.1:65536", "the port must be a number between 1 and 65535"},
-      {"127.0.0.1:99999999999", "the port must be a number between 1 and 65535"},
-      {"127.0.0.1:74a0", "the port must be a number between 1 and 65535"},
-      {"127.0.0.1:-1", "the port must be a number between 1 and 65535"},
-      {"::1:7400", "an IPv6 address goes in brackets, e.g. [::1]:7400"},
-      {"[::1]7400", "expected a port after ]:"},
-      {"[::1", "expected [IPv6 address]:port"},
-      {"[10.0.0.1]:7400", "expected an IPv6 address in brackets"},
-      {"bad host:7400", "not an IP address or host name"},
-      {"999.1.1.1:7400", "not an IP address or host name"},
+    {"x", "expected host:port"},
+    {":7400", "expected host:port"},
+    {"127.0.0.1", "expected host:port"},
+    {"127.0.0.1:", "the port must be a number between 1 and 65535"},
+    {"127.0.0.1:0", "the port must be a number between 1 and 65535"},
+    {"127.0.0.1:65536", "the port must be a number between 1 and 65535"},
+    {"127.0.0.1:99999999999", "the port must be a number between 1 and 65535"},
+    {"127.0.0.1:74a0", "the port must be a number between 1 and 65535"},
+    {"127.0.0.1:-1", "the port must be a number between 1 and 65535"},
+    {"::1:7400", "an IPv6 address goes in brackets, e.g. [::1]:7400"},
+    {"[::1]7400", "expected a port after ]:"},
+    {"[::1", "expected [IPv6 address]:port"},
+    {"[10.0.0.1]:7400", "expected an IPv6 address in brackets"},
+    {"bad host:7400", "not an IP address or host name"},
+    {"999.1.1.1:7400", "not an IP address or host name"},
   };
   for (auto& [text, reason] : rejected)
     require_rejection(parse_address("dispatch.cluster.listen", text),
@@ -204,8 +204,8 @@ BOOST_AUTO_TEST_CASE(settings_without_a_node_are_refused) {
   require_rejection(read({}, "[dispatch.cluster]\nlisten = \"127.0.0.1:7400\"\n"),
                     "dispatch.cluster.node: required when dispatch.cluster.listen is set");
   require_rejection(
-      read({"--dispatch.cluster.heartbeat-interval=100"}),
-      "dispatch.cluster.node: required when dispatch.cluster.heartbeat-interval is set");
+    read({"--dispatch.cluster.heartbeat-interval=100"}),
+    "dispatch.cluster.node: required when dispatch.cluster.heartbeat-interval is set");
   dispatch::cluster_config cfg;
   cfg.passphrase = "hunter2";
   auto result = checked(cfg);
@@ -261,10 +261,9 @@ BOOST_AUTO_TEST_CASE(peer_ids_and_addresses_are_unique) {
   cfg = loopback_node();
   cfg.peers[1] = "1@127.0.0.1:7402";
   require_rejection(
-      checked(cfg),
-      "dispatch.cluster.peers[1]: id 1 is this node's own id (dispatch.cluster.node)");
+    checked(cfg), "dispatch.cluster.peers[1]: id 1 is this node's own id (dispatch.cluster.node)");
   cfg = loopback_node();
-  cfg.peers.push_back("4@[0:0::1]:7402");  // the same address as peers[1], spelled otherwise
+  cfg.peers.push_back("4@[0:0::1]:7402"); // the same address as peers[1], spelled otherwise
   require_rejection(checked(cfg),
                     "dispatch.cluster.peers[2]: address [::1]:7402 is listed twice (peers[1])");
   cfg = loopback_node();
@@ -289,9 +288,9 @@ BOOST_AUTO_TEST_CASE(timings_are_checked_against_each_other) {
   require_rejection(with([](cfg_t& c) { c.heartbeat_interval = milliseconds{0}; }),
                     "dispatch.cluster.heartbeat-interval: must be > 0");
   require_rejection(
-      with([](cfg_t& c) { c.peer_timeout = milliseconds{1000}; }),
-      "dispatch.cluster.peer-timeout: must be more than twice dispatch.cluster.heartbeat-interval "
-      "(2 x 500 ms), got 1000 ms");
+    with([](cfg_t& c) { c.peer_timeout = milliseconds{1000}; }),
+    "dispatch.cluster.peer-timeout: must be more than twice dispatch.cluster.heartbeat-interval "
+    "(2 x 500 ms), got 1000 ms");
   BOOST_TEST(with([](cfg_t& c) { c.peer_timeout = milliseconds{1001}; }).engaged());
   require_rejection(with([](cfg_t& c) { c.reconnect_initial = milliseconds{-5}; }),
                     "dispatch.cluster.reconnect-initial: must be > 0");
@@ -334,8 +333,9 @@ BOOST_AUTO_TEST_CASE(a_cluster_needs_one_secret_of_sixteen_characters_never_echo
                     }),
                     "dispatch.cluster.secret: required");
   auto short_one = with([](cfg_t& c) { c.secret = "hunter2hunter2"; });
-  require_rejection(short_one, "dispatch.cluster.secret: the secret must have at least 16 "
-                               "characters, got 14");
+  require_rejection(short_one,
+                    "dispatch.cluster.secret: the secret must have at least 16 "
+                    "characters, got 14");
   BOOST_TEST(why(short_one).find("hunter2") == std::string::npos);
   test::temp_dir dir;
   auto path = dir / "secret";
@@ -450,7 +450,7 @@ BOOST_AUTO_TEST_CASE(members_are_self_and_peers_sorted_by_id) {
   BOOST_TEST(members[0].id == 1u);
   BOOST_TEST(members[0].address == "127.0.0.1:7400");
   BOOST_TEST(members[1].id == 2u);
-  BOOST_TEST(members[1].address == "localhost:7401");  // every node spells an address alike
+  BOOST_TEST(members[1].address == "localhost:7401"); // every node spells an address alike
   BOOST_TEST(members[2].id == 3u);
   BOOST_TEST(members[2].address == "[::1]:7402");
 }

@@ -47,8 +47,8 @@ struct temp_dir {
   std::filesystem::path path;
   temp_dir() {
     std::random_device rd;
-    path = std::filesystem::temp_directory_path() /
-           ("dispatch-config-" + std::to_string(rd()) + std::to_string(rd()));
+    path = std::filesystem::temp_directory_path()
+           / ("dispatch-config-" + std::to_string(rd()) + std::to_string(rd()));
     std::filesystem::create_directories(path);
   }
   ~temp_dir() {
@@ -86,7 +86,7 @@ void check_defaults(const engine_config& x) {
   BOOST_TEST(x.max_event_bytes == d.max_event_bytes);
 }
 
-}  // namespace
+} // namespace
 
 BOOST_AUTO_TEST_SUITE(engine_config)
 
@@ -150,11 +150,11 @@ BOOST_AUTO_TEST_CASE(every_option_is_declared_with_its_default_in_the_help) {
 }
 
 BOOST_AUTO_TEST_CASE(command_line_overrides) {
-  auto result =
-      read({"--dispatch.shards=8", "--dispatch.retry.initial=250", "--dispatch.retry.max-age=2s",
-            "--dispatch.sync=false", "--dispatch.in-memory=true",
-            "--dispatch.data-dir=/tmp/with space", "--dispatch.retry.multiplier=1.5",
-            "--dispatch.cache-bytes=5000000000", "--dispatch.restart.window=120"});
+  auto result = read({"--dispatch.shards=8", "--dispatch.retry.initial=250",
+                      "--dispatch.retry.max-age=2s", "--dispatch.sync=false",
+                      "--dispatch.in-memory=true", "--dispatch.data-dir=/tmp/with space",
+                      "--dispatch.retry.multiplier=1.5", "--dispatch.cache-bytes=5000000000",
+                      "--dispatch.restart.window=120"});
   BOOST_REQUIRE_MESSAGE(result, why(result));
   BOOST_TEST(result->shards == 8u);
   BOOST_TEST(result->retry.initial.count() == 250);
@@ -165,7 +165,7 @@ BOOST_AUTO_TEST_CASE(command_line_overrides) {
   BOOST_TEST(result->retry.multiplier == 1.5);
   BOOST_TEST(result->block_cache_bytes == 5000000000ull);
   BOOST_TEST(result->restart_window.count() == 120);
-  BOOST_TEST(result->batch_max_events == 4096u);  // untouched options keep their defaults
+  BOOST_TEST(result->batch_max_events == 4096u); // untouched options keep their defaults
 }
 
 BOOST_AUTO_TEST_CASE(command_line_rejects_typos_and_bad_values) {
@@ -192,8 +192,8 @@ BOOST_AUTO_TEST_CASE(example_ini_parses_to_the_defaults) {
 }
 
 BOOST_AUTO_TEST_CASE(ini_nested_sections_reach_the_config) {
-  auto ini =
-      "[dispatch]\nshards = 16\ndata-dir = \"/srv/dispatch\"\ndetached = false\n"
+  auto ini
+    = "[dispatch]\nshards = 16\ndata-dir = \"/srv/dispatch\"\ndetached = false\n"
       "[dispatch.retry]\ninitial = 500ms\nmultiplier = 3\ncap = 60000\n"
       "[dispatch.retention]\nhistory-days = 30\n"
       "[dispatch.restart]\nwindow = 2min\n";
@@ -203,7 +203,7 @@ BOOST_AUTO_TEST_CASE(ini_nested_sections_reach_the_config) {
   BOOST_TEST(result->data_dir == "/srv/dispatch");
   BOOST_TEST(!result->detached);
   BOOST_TEST(result->retry.initial.count() == 500);
-  BOOST_TEST(result->retry.multiplier == 3.0);  // an integer is fine for a real
+  BOOST_TEST(result->retry.multiplier == 3.0); // an integer is fine for a real
   BOOST_TEST(result->retry.cap.count() == 60000);
   BOOST_TEST(result->history_days == 30u);
   BOOST_TEST(result->restart_window.count() == 120);
@@ -300,7 +300,7 @@ BOOST_AUTO_TEST_CASE(validate_checks_a_config_filled_in_code) {
   cfg.write_buffer_bytes = 0;
   BOOST_TEST(message_of(validate(cfg)).find("dispatch.write-buffer-bytes") != std::string::npos);
   cfg = {};
-  cfg.restart_limit = 0;  // no restarts at all is a legitimate choice
+  cfg.restart_limit = 0; // no restarts at all is a legitimate choice
   BOOST_TEST(!validate(cfg));
 }
 
@@ -311,8 +311,8 @@ BOOST_AUTO_TEST_CASE(engine_system_config_registers_message_types_and_defaults) 
   // Recursive types are never announced: a peer could nest them deeper than the stack.
   BOOST_TEST(cfg.value_factories_by_name.count("dispatch.query") == 0u);
   BOOST_TEST(cfg.value_factories_by_name.count("dispatch.filter") == 0u);
-  BOOST_TEST(cfg.type_names_by_rtti.at(std::type_index(typeid(dispatch::event))) ==
-             "dispatch.event");
+  BOOST_TEST(cfg.type_names_by_rtti.at(std::type_index(typeid(dispatch::event)))
+             == "dispatch.event");
   // The defaults sit in the settings, so --dump-config shows the effective configuration.
   BOOST_TEST(caf::get_or(cfg, "dispatch.shards", int64_t{0}) == 4);
   BOOST_TEST(caf::get_or(cfg, "dispatch.retry.initial", int64_t{0}) == 1000);

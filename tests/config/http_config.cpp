@@ -16,8 +16,8 @@
 #include "fixtures/why.hpp"
 
 using namespace dispatch;
-using dispatch::test::require_rejection;
 using dispatch::test::parse_and_read;
+using dispatch::test::require_rejection;
 using dispatch::test::why;
 using namespace std::chrono_literals;
 
@@ -38,7 +38,7 @@ http_config with_hosts(std::vector<std::string> hosts) {
   return cfg;
 }
 
-}  // namespace
+} // namespace
 
 BOOST_AUTO_TEST_SUITE(http_config_reader)
 
@@ -96,8 +96,8 @@ BOOST_AUTO_TEST_CASE(every_key_from_the_command_line) {
 }
 
 BOOST_AUTO_TEST_CASE(every_key_from_an_ini_file) {
-  auto ini =
-      "[dispatch.http]\nhost = [\"127.0.0.2\", \"::1\", \"localhost\"]\nport = 9090\n"
+  auto ini
+    = "[dispatch.http]\nhost = [\"127.0.0.2\", \"::1\", \"localhost\"]\nport = 9090\n"
       "body-limit = 5000\nheader-limit = 4096\nheader-timeout = 100ms\n"
       "body-timeout = 200\nidle-timeout = 1min\nrequest-timeout = 5000\n"
       "max-connections = 3\nio-threads = 4\ntokens = [\"s3cr3t\", \"other-token\"]\n";
@@ -125,9 +125,9 @@ BOOST_AUTO_TEST_CASE(host_lists_in_every_spelling) {
   using list = std::vector<std::string>;
   BOOST_TEST(hosts_of(read({"--dispatch.http.host=::1"})) == list{"::1"});
   BOOST_TEST(hosts_of(read({"--dispatch.http.host=127.0.0.1, ::1"})) == (list{"127.0.0.1", "::1"}));
-  BOOST_TEST(hosts_of(read({"--dispatch.http.host=[\"10.0.0.1\", \"::\"]"})) ==
-             (list{"10.0.0.1", "::"}));
-  BOOST_TEST(hosts_of(read({"--dispatch.http.host=[::1]"})) == list{"::1"});  // the log's form
+  BOOST_TEST(hosts_of(read({"--dispatch.http.host=[\"10.0.0.1\", \"::\"]"}))
+             == (list{"10.0.0.1", "::"}));
+  BOOST_TEST(hosts_of(read({"--dispatch.http.host=[::1]"})) == list{"::1"}); // the log's form
   BOOST_TEST(hosts_of(read({}, "[dispatch.http]\nhost = \"0.0.0.0\"\n")) == list{"0.0.0.0"});
   BOOST_TEST(hosts_of(read({}, "[dispatch.http]\nhost = ['localhost']\n")) == list{"localhost"});
   require_rejection(read({}, "[dispatch.http]\nhost = []\n"),

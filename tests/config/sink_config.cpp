@@ -28,13 +28,13 @@ caf::expected<sinks_config> task_url(const std::string& url) {
 }
 
 caf::expected<sinks_config> task_header(const std::string& line) {
-  return read(
-      {}, "[dispatch.sinks.task]\nurl = \"http://tasks.local\"\nheaders = [\"" + line + "\"]\n");
+  return read({}, "[dispatch.sinks.task]\nurl = \"http://tasks.local\"\nheaders = [\"" + line
+                    + "\"]\n");
 }
 
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
-}  // namespace
+} // namespace
 
 BOOST_AUTO_TEST_SUITE(sink_config_reader)
 
@@ -51,10 +51,10 @@ BOOST_AUTO_TEST_CASE(defaults_are_the_built_in_log) {
   add_sink_options(options);
   BOOST_TEST(options.size() == 8u);
   const std::vector<std::pair<std::string, std::string>> keys{
-      {"dispatch.sinks.task", "url"},         {"dispatch.sinks.task", "headers"},
-      {"dispatch.sinks.mail", "url"},         {"dispatch.sinks.mail", "headers"},
-      {"dispatch.sinks", "timeout"},          {"dispatch.sinks", "max-connections"},
-      {"dispatch.sinks", "breaker-failures"}, {"dispatch.sinks", "breaker-open"}};
+    {"dispatch.sinks.task", "url"},         {"dispatch.sinks.task", "headers"},
+    {"dispatch.sinks.mail", "url"},         {"dispatch.sinks.mail", "headers"},
+    {"dispatch.sinks", "timeout"},          {"dispatch.sinks", "max-connections"},
+    {"dispatch.sinks", "breaker-failures"}, {"dispatch.sinks", "breaker-open"}};
   for (auto& [category, name] : keys)
     BOOST_TEST(options.qualified_name_lookup(category, name) != nullptr, category << "." << name);
   dispatch::test::all_options_config cfg;
@@ -65,8 +65,8 @@ BOOST_AUTO_TEST_CASE(defaults_are_the_built_in_log) {
 BOOST_AUTO_TEST_CASE(every_key_from_an_ini_file) {
   // CAF's INI parser lets a [dispatch.sinks.task] section replace all of [dispatch.sinks]: the
   // kinds are written as maps inside the one section.
-  auto ini =
-      "[dispatch.sinks]\ntimeout = 2s\nmax-connections = 8\nbreaker-failures = 3\n"
+  auto ini
+    = "[dispatch.sinks]\ntimeout = 2s\nmax-connections = 8\nbreaker-failures = 3\n"
       "breaker-open = 1500\n"
       "task = {\n  url = \"https://api.example.com/\"\n"
       "  headers = [\"Authorization: Bearer abc\", \"X-Env:  prod \"]\n}\n"
@@ -76,7 +76,7 @@ BOOST_AUTO_TEST_CASE(every_key_from_an_ini_file) {
   BOOST_REQUIRE(result->task);
   BOOST_REQUIRE(result->mail);
   auto& task = *result->task;
-  BOOST_TEST(task.url == "https://api.example.com");  // the trailing '/' is dropped
+  BOOST_TEST(task.url == "https://api.example.com"); // the trailing '/' is dropped
   BOOST_TEST((task.headers == header_list{{"Authorization", "Bearer abc"}, {"X-Env", "prod"}}));
   BOOST_TEST(task.timeout.count() == 2000);
   BOOST_TEST(task.max_connections == 8u);
@@ -85,7 +85,7 @@ BOOST_AUTO_TEST_CASE(every_key_from_an_ini_file) {
   auto& mail = *result->mail;
   BOOST_TEST(mail.url == "http://[::1]:8025/base");
   BOOST_TEST(mail.headers.empty());
-  BOOST_TEST(mail.timeout.count() == 2000);  // the shared settings apply to both
+  BOOST_TEST(mail.timeout.count() == 2000); // the shared settings apply to both
   BOOST_TEST(mail.breaker_failures == 3u);
 }
 
@@ -104,8 +104,8 @@ BOOST_AUTO_TEST_CASE(every_key_from_the_command_line) {
   BOOST_TEST(result->mail->breaker_failures == 9u);
   BOOST_TEST(result->mail->breaker_open.count() == 1000);
   // A single header line needs no list brackets.
-  auto single =
-      read({"--dispatch.sinks.task.url=http://t", "--dispatch.sinks.task.headers=X-A: 1"});
+  auto single = read(
+    {"--dispatch.sinks.task.url=http://t", "--dispatch.sinks.task.headers=X-A: 1"});
   BOOST_REQUIRE_MESSAGE(single, why(single));
   BOOST_TEST((single->task->headers == header_list{{"X-A", "1"}}));
 }
@@ -144,8 +144,8 @@ BOOST_AUTO_TEST_CASE(bad_header_lines_are_refused_without_echoing_values) {
   BOOST_REQUIRE(!secret);
   BOOST_TEST(message_of(secret.error()).find("s3cr3t") == std::string::npos);
   require_rejection(
-      read({}, "[dispatch.sinks.task]\nurl = \"http://t\"\nheaders = [\"X: 1\", 2]\n"),
-      "dispatch.sinks.task.headers[1]: expected a string, got 2");
+    read({}, "[dispatch.sinks.task]\nurl = \"http://t\"\nheaders = [\"X: 1\", 2]\n"),
+    "dispatch.sinks.task.headers[1]: expected a string, got 2");
   require_rejection(read({}, "[dispatch.sinks.mail]\nheaders = [\"X-A: 1\"]\n"),
                     "dispatch.sinks.mail.headers: given without dispatch.sinks.mail.url");
   // A colon inside the value is part of the value.
@@ -170,8 +170,8 @@ BOOST_AUTO_TEST_CASE(shared_settings_types_and_ranges) {
 BOOST_AUTO_TEST_CASE(unknown_keys_are_refused_by_name) {
   require_rejection(read({}, "[dispatch.sinks]\nfoo = 1\n"), "unknown option dispatch.sinks.foo");
   require_rejection(
-      read({}, "[dispatch.sinks.task]\nulr = \"http://x\"\n"),
-      "unknown option dispatch.sinks.task.ulr; did you mean dispatch.sinks.task.url?");
+    read({}, "[dispatch.sinks.task]\nulr = \"http://x\"\n"),
+    "unknown option dispatch.sinks.task.ulr; did you mean dispatch.sinks.task.url?");
   require_rejection(read({}, "[dispatch.sinks.sms]\nurl = \"http://x\"\n"),
                     "unknown option dispatch.sinks.sms.url");
   require_rejection(read({}, "[dispatch.sinks]\ntask = \"http://x\"\n"),

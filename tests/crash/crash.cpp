@@ -31,9 +31,9 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-constexpr auto ack_deadline = 60s;       // for the child to reach its kill point
-constexpr auto recovery_deadline = 60s;  // for the fresh engine to deliver every acked event
-constexpr auto settle_quiet = 300ms;     // no new delivery for this long: recovery has settled
+constexpr auto ack_deadline = 60s;      // for the child to reach its kill point
+constexpr auto recovery_deadline = 60s; // for the fresh engine to deliver every acked event
+constexpr auto settle_quiet = 300ms;    // no new delivery for this long: recovery has settled
 constexpr auto settle_deadline = 5s;
 
 uint32_t env_or(const char* name, uint32_t fallback) {
@@ -44,13 +44,13 @@ uint32_t env_or(const char* name, uint32_t fallback) {
 /// Complete lines appended to a file since the last read. A torn last line (its writer was killed
 /// inside write(2)) never gets its newline, so it is never returned.
 class appended_lines {
- public:
+public:
   explicit appended_lines(std::string path) : path_(std::move(path)) {}
 
   std::vector<std::string> read_new() {
     std::vector<std::string> lines;
     int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return lines;  // not created yet
+    if (fd < 0) return lines; // not created yet
     char buf[65536];
     ssize_t n;
     while ((n = ::pread(fd, buf, sizeof(buf), offset_)) > 0) {
@@ -67,7 +67,7 @@ class appended_lines {
     return lines;
   }
 
- private:
+private:
   std::string path_;
   off_t offset_ = 0;
   std::string partial_;
@@ -97,8 +97,8 @@ struct delivery_ledger {
   }
 
   void add_line(const std::string& line) {
-    if (line.size() != 49 || line[24] != ' ' || !is_id(line.substr(0, 24)) ||
-        !is_id(line.substr(25))) {
+    if (line.size() != 49 || line[24] != ' ' || !is_id(line.substr(0, 24))
+        || !is_id(line.substr(25))) {
       malformed.push_back(line);
       return;
     }
@@ -160,8 +160,8 @@ std::string some_of(const std::vector<std::string>& ids) {
 void check_ledger(const delivery_ledger& ledger, const std::vector<std::string>& acked,
                   const std::unordered_set<std::string>& published) {
   BOOST_CHECK_MESSAGE(ledger.malformed.empty(), ledger.malformed.size()
-                                                    << " malformed delivery lines:"
-                                                    << some_of(ledger.malformed));
+                                                  << " malformed delivery lines:"
+                                                  << some_of(ledger.malformed));
   std::vector<std::string> missing;
   for (auto& id : acked)
     if (!ledger.count_by_event.count(id)) missing.push_back(id);
@@ -175,23 +175,23 @@ void check_ledger(const delivery_ledger& ledger, const std::vector<std::string>&
     if (delivery_ids.size() != 1) several_ids.push_back(event_id);
   }
   BOOST_CHECK_MESSAGE(unpublished.empty(), unpublished.size()
-                                               << " delivered events were never published:"
-                                               << some_of(unpublished));
+                                             << " delivered events were never published:"
+                                             << some_of(unpublished));
   BOOST_CHECK_MESSAGE(several_ids.empty(), several_ids.size()
-                                               << " events delivered under several delivery ids:"
-                                               << some_of(several_ids));
+                                             << " events delivered under several delivery ids:"
+                                             << some_of(several_ids));
 }
 
 /// Sets an environment variable for the children started while it lives (the parent's own engine
 /// starts after it is gone).
 class scoped_env {
- public:
+public:
   scoped_env(const char* name, const std::string& value) : name_(name) {
     ::setenv(name, value.c_str(), 1);
   }
   ~scoped_env() { ::unsetenv(name_); }
 
- private:
+private:
   const char* name_;
 };
 
@@ -235,8 +235,8 @@ iteration_result run_iteration(uint32_t kill_after,
   f.start();
   size_t seen = 0;
   wait_until([&] { return drain_delivered(*f.tasks, seen, missing) == 0; }, recovery_deadline);
-  result.recover_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started).count();
+  result.recover_ms
+    = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started).count();
   // Events durable but never acknowledged may still arrive: let them, then count everything.
   auto quiet_since = steady::now();
   auto settle_until = steady::now() + settle_deadline;
@@ -267,7 +267,7 @@ std::string table_row(uint32_t iteration, const iteration_result& r) {
   return row.str();
 }
 
-}  // namespace
+} // namespace
 
 BOOST_AUTO_TEST_SUITE(crash)
 

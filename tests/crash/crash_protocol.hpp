@@ -33,4 +33,4 @@ inline std::string event_id_of(uint32_t index) {
   return buf;
 }
 
-}  // namespace dispatch::crash
+} // namespace dispatch::crash

@@ -33,7 +33,7 @@ std::string hexid(int n) {
   return buf;
 }
 
-constexpr timestamp_ms t0 = 1764547200000; // 2025-12-01T00:00:00Z
+constexpr timestamp_ms t0 = 1764547200000;         // 2025-12-01T00:00:00Z
 constexpr timestamp_ms far_future = 4102444800000; // 2100-01-01
 
 void check(const caf::error& err, const char* what) {
@@ -99,20 +99,17 @@ int main(int argc, char** argv) {
     std::vector<uint64_t> sequences{accepted[i].sequence};
     delivery_list made;
     for (auto* disp : {&d1, &d2, &d3}) {
-      if (disp->event_type != ev.type)
-        continue;
+      if (disp->event_type != ev.type) continue;
       for (auto& act : disp->actions)
         made.push_back(make_delivery(ev, *disp, act, false, t0 + 200));
     }
     check(s.commit_match(accepted[i].shard, sequences, made), "commit match");
-    for (auto& d : made)
-      all.push_back(d);
+    for (auto& d : made) all.push_back(d);
   }
   // Outcomes of the tasks of e03 (delivered), e04 (retrying), e05 (dead), e07 (delivered).
   std::vector<delivery_outcome> outcomes;
   for (auto& d : all) {
-    if (d.kind != action_kind::task)
-      continue;
+    if (d.kind != action_kind::task) continue;
     auto n = std::stoi(d.event_id, nullptr, 16) - 0xe00;
     delivery_outcome o{d.next_attempt, d};
     if (n == 3 || n == 7) {
@@ -135,8 +132,12 @@ int main(int argc, char** argv) {
     outcomes.push_back(o);
   }
   check(s.write_outcomes(outcomes), "write outcomes");
-  check(s.append_log(action_kind::task, all[2].id, R"({"id":")" + all[2].id + R"(","functionName":"erase"})", t0 + 300), "append log");
-  check(s.append_log(action_kind::task, all[6].id, R"({"id":")" + all[6].id + R"(","functionName":"erase"})", t0 + 300), "append log");
+  check(s.append_log(action_kind::task, all[2].id,
+                     R"({"id":")" + all[2].id + R"(","functionName":"erase"})", t0 + 300),
+        "append log");
+  check(s.append_log(action_kind::task, all[6].id,
+                     R"({"id":")" + all[6].id + R"(","functionName":"erase"})", t0 + 300),
+        "append log");
   check(s.flush(), "flush");
   for (auto& d : all)
     std::printf("%s %s %s %s\n", d.id.c_str(), to_string(d.kind), d.event_id.c_str(),

@@ -31,7 +31,7 @@ struct dead_letters : api_fixture {
 
 const char* unknown_id = "0123456789abcdef01234567";
 
-}  // namespace
+} // namespace
 
 BOOST_FIXTURE_TEST_SUITE(api_deliveries, dead_letters)
 
@@ -99,7 +99,7 @@ BOOST_AUTO_TEST_CASE(events_still_held_are_listed) {
   tasks->script = fail_times(1, 60000);
   create_task_dispatcher("held");
   auto published = ok("POST", "/events/v1/", R"({"type":"held","content":{"k":"v"}})");
-  ok("POST", "/events/v1/", R"({"type":"unmatched"})");  // matched by nothing: not held
+  ok("POST", "/events/v1/", R"({"type":"unmatched"})"); // matched by nothing: not held
   auto id = text(published.json, "id");
   BOOST_REQUIRE(wait_until([&] { return tasks->size() == 1; }));
   api_response page;

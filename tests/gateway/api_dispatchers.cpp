@@ -17,16 +17,16 @@ struct started : api_fixture {
 
 const char* unknown_id = "0123456789abcdef01234567";
 
-}  // namespace
+} // namespace
 
 BOOST_FIXTURE_TEST_SUITE(api_dispatchers, started)
 
 BOOST_AUTO_TEST_CASE(create_answers_the_stored_dispatcher_in_api_shape) {
   auto res = ok(
-      "POST", "/dispatchers/v1/",
-      R"({"eventType":"user.created","name":"welcome","description":"d","tags":["a"],)"
-      R"("actions":[{"type":"task","functionName":"f","data":{"Key":1}},)"
-      R"({"type":"mail","recipients":{"to":["x@example.com"]},"templateId":"5f0c1d2e3a4b5c6d7e8f9012"}]})");
+    "POST", "/dispatchers/v1/",
+    R"({"eventType":"user.created","name":"welcome","description":"d","tags":["a"],)"
+    R"("actions":[{"type":"task","functionName":"f","data":{"Key":1}},)"
+    R"({"type":"mail","recipients":{"to":["x@example.com"]},"templateId":"5f0c1d2e3a4b5c6d7e8f9012"}]})");
   BOOST_TEST(res.content_type == "application/json");
   auto& d = res.json;
   BOOST_TEST(text(d, "id").size() == 24u);
@@ -34,10 +34,10 @@ BOOST_AUTO_TEST_CASE(create_answers_the_stored_dispatcher_in_api_shape) {
   BOOST_TEST(text(d, "name") == "welcome");
   BOOST_TEST(d["creationTimestamp"].IsInt64());
   BOOST_TEST(d["updateTimestamp"].IsInt64());
-  BOOST_TEST(!d.HasMember("version"));  // internal, never on the wire
+  BOOST_TEST(!d.HasMember("version")); // internal, never on the wire
   BOOST_REQUIRE(d["actions"].Size() == 2u);
   BOOST_TEST(text(d["actions"][0], "id").size() == 24u);
-  BOOST_TEST(dump(d["actions"][0]["data"]) == R"({"Key":1})");  // keys come back as sent
+  BOOST_TEST(dump(d["actions"][0]["data"]) == R"({"Key":1})"); // keys come back as sent
   BOOST_TEST(text(d["actions"][1], "type") == "mail");
   BOOST_TEST(text(d["actions"][1], "templateId") == "5f0c1d2e3a4b5c6d7e8f9012");
 }
@@ -90,7 +90,7 @@ BOOST_AUTO_TEST_CASE(paging_55_dispatchers_by_50) {
   std::set<std::string> ids;
   for (auto* page : {&first, &second})
     for (auto& row : page->json["data"].GetArray()) ids.insert(text(row, "id"));
-  BOOST_TEST(ids.size() == 55u);  // the two pages do not overlap
+  BOOST_TEST(ids.size() == 55u); // the two pages do not overlap
   auto defaulted = ok("GET", "/dispatchers/v1/");
   BOOST_TEST(defaulted.json["data"].Size() == 20u);
   auto clamped = ok("GET", "/dispatchers/v1/?limit(500)");
@@ -145,8 +145,8 @@ BOOST_AUTO_TEST_CASE(update_and_remove_answer_affected_records) {
   auto again = call("DELETE", "/dispatchers/v1/" + id);
   BOOST_TEST(again.status == 404u);
   BOOST_TEST(again.code() == 16u);
-  BOOST_TEST(call("PUT", std::string{"/dispatchers/v1/"} + unknown_id, R"({"name":"x"})").code() ==
-             16u);
+  BOOST_TEST(call("PUT", std::string{"/dispatchers/v1/"} + unknown_id, R"({"name":"x"})").code()
+             == 16u);
 }
 
 BOOST_AUTO_TEST_CASE(action_add_update_remove) {
@@ -159,8 +159,8 @@ BOOST_AUTO_TEST_CASE(action_add_update_remove) {
   BOOST_TEST(text(added.json, "templateId") == "aaaaaaaaaaaaaaaaaaaaaaa1");
   auto path = "/dispatchers/v1/" + id + "/actions/" + action_id;
   // `type` on an action PUT is ignored (the ExH CLI sends it).
-  BOOST_TEST(ok("PUT", path, R"({"type":"task","templateId":"aaaaaaaaaaaaaaaaaaaaaaa2"})").body ==
-             R"({"affectedRecords":1})");
+  BOOST_TEST(ok("PUT", path, R"({"type":"task","templateId":"aaaaaaaaaaaaaaaaaaaaaaa2"})").body
+             == R"({"affectedRecords":1})");
   auto now = ok("GET", "/dispatchers/v1/" + id);
   BOOST_REQUIRE(now.json["actions"].Size() == 2u);
   BOOST_TEST(text(now.json["actions"][1], "templateId") == "aaaaaaaaaaaaaaaaaaaaaaa2");
@@ -171,7 +171,8 @@ BOOST_AUTO_TEST_CASE(action_add_update_remove) {
   BOOST_TEST(call("DELETE", "/dispatchers/v1/" + id + "/actions/xyz").code() == 12u);
   BOOST_TEST(call("POST", std::string{"/dispatchers/v1/"} + unknown_id + "/actions",
                   R"({"type":"task","functionName":"f"})")
-                 .code() == 16u);
+               .code()
+             == 16u);
 }
 
 BOOST_AUTO_TEST_CASE(input_errors_carry_their_codes) {
@@ -185,8 +186,8 @@ BOOST_AUTO_TEST_CASE(input_errors_carry_their_codes) {
   BOOST_TEST(format.status == 400u);
   BOOST_TEST(format.code() == 15u);
   BOOST_TEST(text(format.json, "message").find("actions[0].recipients.to[0]") != std::string::npos);
-  auto no_function =
-      call("POST", "/dispatchers/v1/", R"({"eventType":"x","actions":[{"type":"task"}]})");
+  auto no_function = call("POST", "/dispatchers/v1/",
+                          R"({"eventType":"x","actions":[{"type":"task"}]})");
   BOOST_TEST(no_function.code() == 14u);
   create_task_dispatcher("x", "taken");
   auto clash = call("POST", "/dispatchers/v1/", R"({"eventType":"y","name":"taken"})");
@@ -224,7 +225,7 @@ std::string with_tasks(const std::string& type, int count) {
   return R"({"eventType":")" + type + R"(","actions":[)" + actions + "]}";
 }
 
-}  // namespace
+} // namespace
 
 BOOST_FIXTURE_TEST_SUITE(api_fan_out_limits, with_fan_out_limits)
 
@@ -232,7 +233,7 @@ BOOST_AUTO_TEST_CASE(actions_per_dispatcher_are_limited_on_create_and_add) {
   auto over = call("POST", "/dispatchers/v1/", with_tasks("a", 4));
   BOOST_TEST(over.status == 400u);
   BOOST_TEST(text(over.json, "message").find("actions: at most 3 actions per dispatcher")
-                 != std::string::npos,
+               != std::string::npos,
              over.body);
   auto id = text(ok("POST", "/dispatchers/v1/", with_tasks("a", 3)).json, "id");
   auto added = call("POST", "/dispatchers/v1/" + id + "/actions",
@@ -247,13 +248,13 @@ BOOST_AUTO_TEST_CASE(dispatchers_per_event_type_are_limited_on_create_and_update
   auto third = call("POST", "/dispatchers/v1/", with_tasks("x", 1));
   BOOST_TEST(third.status == 400u);
   BOOST_TEST(text(third.json, "message").find("eventType: 'x' has 2 dispatchers already")
-                 != std::string::npos,
+               != std::string::npos,
              third.body);
   auto other = text(ok("POST", "/dispatchers/v1/", with_tasks("y", 1)).json, "id");
   BOOST_TEST(call("PUT", "/dispatchers/v1/" + other, R"({"eventType":"x"})").status == 400u);
   ok("PUT", "/dispatchers/v1/" + second, R"({"name":"still x"})"); // a change within x is fine
   ok("DELETE", "/dispatchers/v1/" + second);
-  ok("PUT", "/dispatchers/v1/" + other, R"({"eventType":"x"})");  // room again
+  ok("PUT", "/dispatchers/v1/" + other, R"({"eventType":"x"})"); // room again
   BOOST_TEST(ok("GET", "/dispatchers/v1/?eq(eventType,x)").json["page"]["total"].GetUint64() == 2u);
 }
 
@@ -267,10 +268,10 @@ BOOST_AUTO_TEST_CASE(an_event_whose_deliveries_would_be_too_large_is_refused) {
   auto refused = call("POST", "/events/v1/", content(1000));
   BOOST_TEST(refused.status == 400u);
   BOOST_TEST(text(refused.json, "message").find("to 3 actions of event type 'z'")
-                 != std::string::npos,
+               != std::string::npos,
              refused.body);
   BOOST_TEST(text(refused.json, "message").find("dispatch.limits.delivery-bytes-per-event")
-                 != std::string::npos);
+             != std::string::npos);
   ok("DELETE", "/dispatchers/v1/" + id);
   ok("POST", "/events/v1/", content(1000)); // no actions now: nothing to deliver
 }

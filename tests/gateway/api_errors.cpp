@@ -40,7 +40,7 @@ void check_error(const api_response& res, unsigned status, unsigned code) {
   BOOST_TEST(res.json.HasMember("message"));
 }
 
-}  // namespace
+} // namespace
 
 BOOST_FIXTURE_TEST_SUITE(api_errors, started)
 
@@ -57,13 +57,13 @@ BOOST_AUTO_TEST_CASE(a_foreign_content_type_is_22_and_says_so) {
   check_error(res, 400, 22);
   BOOST_TEST(text(res.json, "message").find("Content-Type") != std::string::npos);
   check_error(
-      call("POST", "/events/v1/", R"({"type":"t"})", {{"Content-Type", "application/jsonx"}}), 400,
-      22);
+    call("POST", "/events/v1/", R"({"type":"t"})", {{"Content-Type", "application/jsonx"}}), 400,
+    22);
   for (auto type :
        {"application/json", "Application/JSON; charset=UTF-8", " application/json ;x=y"})
-    BOOST_TEST(
-        call("POST", "/events/v1/", R"({"type":"t"})", {{"Content-Type", type}}).status == 200u,
-        type);
+    BOOST_TEST(call("POST", "/events/v1/", R"({"type":"t"})", {{"Content-Type", type}}).status
+                 == 200u,
+               type);
 }
 
 BOOST_AUTO_TEST_CASE(bodies_that_are_not_json_objects_are_22) {
@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(bodies_that_are_not_json_objects_are_22) {
 // an error body that was not UTF-8, so strict JSON clients could not read the error.
 BOOST_AUTO_TEST_CASE(an_error_quoting_client_bytes_is_still_valid_json) {
   std::string cut_letters;
-  for (int i = 0; i < 40; ++i) cut_letters += "\xC3\xA9";  // é, cut mid-letter by the quote
+  for (int i = 0; i < 40; ++i) cut_letters += "\xC3\xA9"; // é, cut mid-letter by the quote
   // A lone byte, a letter cut by the quote, an overlong form, a surrogate, beyond Unicode.
   for (std::string path : {std::string{"/\xFF\xFE/v1"}, "/" + cut_letters, std::string{"/\xC0\xAF"},
                            std::string{"/\xED\xA0\x80x"}, std::string{"/a\xF4\x90\x80\x80"}}) {
@@ -180,7 +180,7 @@ BOOST_AUTO_TEST_CASE(the_actor_system_stops_while_the_server_still_runs) {
     std::cerr << "the actor system did not stop within 30 s while the server ran" << std::endl;
     std::_Exit(1);
   }
-  server->shutdown(std::chrono::seconds(1));  // the handler must not be called after the system
+  server->shutdown(std::chrono::seconds(1)); // the handler must not be called after the system
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -204,8 +204,9 @@ BOOST_AUTO_TEST_CASE(a_request_without_a_token_is_refused_before_its_body_is_rea
   // The header announces 512 KiB and no byte of the body follows: the answer comes anyway (a
   // server that read the body first would wait for it until its body timeout).
   http_client raw{"127.0.0.1", port, std::chrono::seconds(5)};
-  raw.send_raw("POST /events/v1/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-               "Content-Length: 524288\r\n\r\n");
+  raw.send_raw(
+    "POST /events/v1/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    "Content-Length: 524288\r\n\r\n");
   auto answer = raw.read_response();
   BOOST_TEST(answer.status == 401u);
   BOOST_TEST(answer.body.find("NO_PERMISSION_EXCEPTION") != std::string::npos, answer.body);
@@ -221,8 +222,8 @@ BOOST_AUTO_TEST_CASE(a_request_without_a_token_is_refused_before_its_body_is_rea
 BOOST_AUTO_TEST_CASE(a_configured_token_opens_every_route) {
   for (auto auth : {"Bearer first-secret", "Bearer second-secret", "bearer second-secret"})
     BOOST_TEST(call("GET", "/dispatchers/v1/", "", {{"Authorization", auth}}).status == 200u, auth);
-  auto res =
-      call("POST", "/events/v1/", R"({"type":"t"})", {{"Authorization", "Bearer first-secret"}});
+  auto res = call("POST", "/events/v1/", R"({"type":"t"})",
+                  {{"Authorization", "Bearer first-secret"}});
   BOOST_TEST(res.status == 200u);
 }
 
@@ -230,8 +231,8 @@ BOOST_AUTO_TEST_CASE(metrics_need_a_token_beyond_loopback) {
   BOOST_TEST(call("GET", "/metrics").status == 200u);
   from_loopback = false;
   check_error(call("GET", "/metrics"), 401, 10);
-  BOOST_TEST(call("GET", "/metrics", "", {{"Authorization", "Bearer second-secret"}}).status ==
-             200u);
+  BOOST_TEST(call("GET", "/metrics", "", {{"Authorization", "Bearer second-secret"}}).status
+             == 200u);
   BOOST_TEST(call("GET", "/health").status == 200u);
 }
 

@@ -28,7 +28,7 @@ struct started : api_fixture {
   }
 };
 
-}  // namespace
+} // namespace
 
 BOOST_FIXTURE_TEST_SUITE(api_events, started)
 
@@ -44,9 +44,9 @@ BOOST_AUTO_TEST_CASE(publish_answers_the_stored_event) {
 
 BOOST_AUTO_TEST_CASE(a_duplicate_id_is_answered_with_the_first_stored_event) {
   auto id = std::string{"aaaaaaaaaaaaaaaaaaaaaaaa"};
-  auto first =
-      ok("POST", "/events/v1/",
-         R"({"id":")" + id + R"(","type":"t","content":{"n":1},"creationTimestamp":1000})");
+  auto first = ok("POST", "/events/v1/",
+                  R"({"id":")" + id
+                    + R"(","type":"t","content":{"n":1},"creationTimestamp":1000})");
   BOOST_TEST(first.json["creationTimestamp"].GetInt64() == 1000);
   auto second = ok("POST", "/events/v1/",
                    R"({"id":"AAAAAAAAAAAAAAAAAAAAAAAA","type":"t","content":{"n":2},)"
@@ -73,10 +73,9 @@ BOOST_AUTO_TEST_CASE(concurrent_single_posts_each_get_their_own_answer) {
     req.target = "/events/v1/";
     req.content_type = "application/json";
     // Every fifth one repeats the id stored above; the others are new, each with its own content.
-    req.body = i % 5 == 0
-                   ? R"({"id":"bbbbbbbbbbbbbbbbbbbbbbbb","type":"t","content":{"i":)"
-                         + std::to_string(i) + "}}"
-                   : R"({"type":"t","content":{"i":)" + std::to_string(i) + "}}";
+    req.body = i % 5 == 0 ? R"({"id":"bbbbbbbbbbbbbbbbbbbbbbbb","type":"t","content":{"i":)"
+                              + std::to_string(i) + "}}"
+                          : R"({"type":"t","content":{"i":)" + std::to_string(i) + "}}";
     // Called from this thread without waiting: the requests are in flight together.
     handler(std::move(req), [&, i](http_response res) {
       std::lock_guard<std::mutex> guard{m};
@@ -114,8 +113,8 @@ BOOST_AUTO_TEST_CASE(event_input_errors) {
   BOOST_TEST(bad_id.code() == 12u);
   auto bad_time = call("POST", "/events/v1/", R"({"type":"t","creationTimestamp":"yesterday"})");
   BOOST_TEST(bad_time.code() == 15u);
-  auto iso =
-      ok("POST", "/events/v1/", R"({"type":"t","creationTimestamp":"2030-01-02T03:04:05.678Z"})");
+  auto iso = ok("POST", "/events/v1/",
+                R"({"type":"t","creationTimestamp":"2030-01-02T03:04:05.678Z"})");
   BOOST_TEST(iso.json["creationTimestamp"].GetInt64() == 1893553445678);
 }
 
@@ -159,8 +158,8 @@ BOOST_AUTO_TEST_CASE(a_published_event_becomes_a_task_readable_via_tasks) {
   // The projection keeps `id` and the selected branch only.
   auto selected = ok("GET", "/tasks/v1/?select(data.event.type)");
   auto& row = selected.json["data"][0];
-  BOOST_TEST(dump(row) ==
-             R"({"id":")" + text(task, "id") + R"(","data":{"event":{"type":"user.created"}}})");
+  BOOST_TEST(dump(row)
+             == R"({"id":")" + text(task, "id") + R"(","data":{"event":{"type":"user.created"}}})");
   auto filtered = ok("GET", "/tasks/v1/?eq(functionName,other)");
   BOOST_TEST(filtered.json["page"]["total"].GetUint64() == 0u);
   // The delivery is listed too, delivered.
@@ -169,9 +168,10 @@ BOOST_AUTO_TEST_CASE(a_published_event_becomes_a_task_readable_via_tasks) {
 }
 
 BOOST_AUTO_TEST_CASE(a_published_event_becomes_a_mail_readable_via_mail) {
-  ok("POST", "/dispatchers/v1/",
-     R"({"eventType":"order.paid","actions":[{"type":"mail","recipients":)"
-     R"({"to":["buyer@example.com"],"cc":["shop@example.com"]},"templateId":"bbbbbbbbbbbbbbbbbbbbbbb1"}]})");
+  ok(
+    "POST", "/dispatchers/v1/",
+    R"({"eventType":"order.paid","actions":[{"type":"mail","recipients":)"
+    R"({"to":["buyer@example.com"],"cc":["shop@example.com"]},"templateId":"bbbbbbbbbbbbbbbbbbbbbbb1"}]})");
   ok("POST", "/events/v1/", R"({"type":"order.paid","content":{"orderId":"o1"}})");
   auto page = wait_for_total("/mail/v1/", 1);
   auto& mail = page.json["data"][0];

@@ -16,10 +16,10 @@ namespace dispatch::test {
 namespace {
 
 bool same_name(const std::string& x, const std::string& y) {
-  return x.size() == y.size() &&
-         std::equal(x.begin(), x.end(), y.begin(), [](unsigned char a, unsigned char b) {
-           return std::tolower(a) == std::tolower(b);
-         });
+  return x.size() == y.size()
+         && std::equal(x.begin(), x.end(), y.begin(), [](unsigned char a, unsigned char b) {
+              return std::tolower(a) == std::tolower(b);
+            });
 }
 
 const std::string* find_header(const header_list& headers, const std::string& name) {
@@ -28,7 +28,7 @@ const std::string* find_header(const header_list& headers, const std::string& na
   return nullptr;
 }
 
-}  // namespace
+} // namespace
 
 std::string api_response::header(const std::string& name) const {
   auto value = find_header(headers, name);
@@ -158,4 +158,4 @@ std::string dump(const rapidjson::Value& value) {
   return {buffer.GetString(), buffer.GetSize()};
 }
 
-}  // namespace dispatch::test
+} // namespace dispatch::test

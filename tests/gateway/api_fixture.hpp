@@ -27,7 +27,7 @@ struct api_response {
   std::string content_type;
   std::string body;
   header_list headers;
-  rapidjson::Document json;  // null when the body is not JSON
+  rapidjson::Document json; // null when the body is not JSON
 
   /// The value of a response header (case-insensitive name); empty when absent.
   std::string header(const std::string& name) const;
@@ -36,7 +36,7 @@ struct api_response {
 };
 
 class api_fixture {
- public:
+public:
   api_fixture();
   ~api_fixture();
 
@@ -75,7 +75,7 @@ class api_fixture {
   std::unique_ptr<http_server> server;
   uint16_t port = 0;
 
- private:
+private:
   http_client& client();
 
   std::unique_ptr<http_client> client_;
@@ -87,4 +87,4 @@ std::string text(const rapidjson::Value& object, const char* key);
 /// Serializes a JSON value (for messages and comparisons).
 std::string dump(const rapidjson::Value& value);
 
-}  // namespace dispatch::test
+} // namespace dispatch::test

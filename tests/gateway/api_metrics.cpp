@@ -29,7 +29,7 @@ struct started : api_fixture {
   }
 };
 
-}  // namespace
+} // namespace
 
 BOOST_FIXTURE_TEST_SUITE(api_metrics, started)
 
@@ -52,10 +52,10 @@ BOOST_AUTO_TEST_CASE(metrics_show_the_expected_series_and_they_move) {
         "dispatch_events_total{result=\"rejected\"}", "dispatch_deliveries_created_total",
         "dispatch_delivery_outcomes_total{outcome=\"delivered\"}",
         "dispatch_delivery_outcomes_total{outcome=\"retry\"}", "dispatch_dead_letters_total",
-        "dispatch_deliveries_replayed_total", "dispatch_restarts_total", "dispatch_storage_probes_total",
-        "dispatch_queue_depth{queue=\"inbox\"}", "dispatch_queue_depth{queue=\"pending\"}",
-        "dispatch_queue_depth{queue=\"in_flight\"}", "dispatch_http_requests_total",
-        "dispatch_http_connections_open",
+        "dispatch_deliveries_replayed_total", "dispatch_restarts_total",
+        "dispatch_storage_probes_total", "dispatch_queue_depth{queue=\"inbox\"}",
+        "dispatch_queue_depth{queue=\"pending\"}", "dispatch_queue_depth{queue=\"in_flight\"}",
+        "dispatch_http_requests_total", "dispatch_http_connections_open",
         "dispatch_http_request_duration_seconds_bucket{le=\"+Inf\"}",
         "dispatch_http_request_duration_seconds_count",
         "dispatch_delivery_latency_seconds_bucket{le=\"+Inf\"}",
@@ -98,9 +98,9 @@ BOOST_AUTO_TEST_SUITE(api_units)
 BOOST_AUTO_TEST_CASE(histogram_buckets_are_cumulative_and_end_with_inf) {
   latency_snapshot s;
   s.counts.assign(latency_bounds.size() + 1, 0);
-  s.counts[0] = 2;      // <= 0.0001
-  s.counts[12] = 1;     // <= 1
-  s.counts.back() = 4;  // beyond an hour
+  s.counts[0] = 2;     // <= 0.0001
+  s.counts[12] = 1;    // <= 1
+  s.counts.back() = 4; // beyond an hour
   s.count = 7;
   s.sum_seconds = 20000.5;
   auto text = histogram_text("x_seconds", "help", s);
@@ -140,15 +140,15 @@ BOOST_AUTO_TEST_CASE(projection_keeps_id_and_selected_branches_in_order) {
   std::string record = R"({"z":0,"id":"i","data":{"a":1,"event":{"type":"t","x":2}},"s":"new"})";
   BOOST_TEST(project(record, {}) == record);
   BOOST_TEST(project(record, {"s"}) == R"({"id":"i","s":"new"})");
-  BOOST_TEST(project(record, {"data.event.type", "z"}) ==
-             R"({"z":0,"id":"i","data":{"event":{"type":"t"}}})");
+  BOOST_TEST(project(record, {"data.event.type", "z"})
+             == R"({"z":0,"id":"i","data":{"event":{"type":"t"}}})");
   BOOST_TEST(project(record, {"s.deeper", "missing"}) == R"({"id":"i"})");
-  BOOST_TEST(project(record, {"data", "data.a"}) ==
-             R"({"id":"i","data":{"a":1,"event":{"type":"t","x":2}}})");
-  std::string with_array =
-      R"({"id":"d","actions":[{"id":"a","type":"task","f":1},{"type":"mail"},2]})";
-  BOOST_TEST(project(with_array, {"actions.type"}) ==
-             R"({"id":"d","actions":[{"type":"task"},{"type":"mail"}]})");
+  BOOST_TEST(project(record, {"data", "data.a"})
+             == R"({"id":"i","data":{"a":1,"event":{"type":"t","x":2}}})");
+  std::string with_array
+    = R"({"id":"d","actions":[{"id":"a","type":"task","f":1},{"type":"mail"},2]})";
+  BOOST_TEST(project(with_array, {"actions.type"})
+             == R"({"id":"d","actions":[{"type":"task"},{"type":"mail"}]})");
 }
 
 BOOST_AUTO_TEST_CASE(tokens_compare_exactly) {

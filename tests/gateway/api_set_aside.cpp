@@ -28,16 +28,14 @@ struct poisoned : api_fixture {
     start(true);
   }
 
-  ~poisoned() {
-    std::filesystem::remove(fault);
-  }
+  ~poisoned() { std::filesystem::remove(fault); }
 
   uint64_t total(const std::string& target) {
     return ok("GET", target).json["page"]["total"].GetUint64();
   }
 };
 
-}  // namespace
+} // namespace
 
 BOOST_FIXTURE_TEST_SUITE(api_set_aside, poisoned)
 

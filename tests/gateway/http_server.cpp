@@ -30,8 +30,7 @@ bool contains(const std::string& text, const std::string& part) {
 http_handler echo_handler(std::atomic<int>& calls) {
   return [&calls](http_request req, http_reply reply) {
     ++calls;
-    if (req.target == "/throw")
-      throw std::runtime_error("handler bug");
+    if (req.target == "/throw") throw std::runtime_error("handler bug");
     http_response res;
     res.content_type = "text/plain";
     res.body = req.method + " " + req.target + "|" + req.body;
@@ -72,8 +71,7 @@ private:
     std::unique_lock<std::mutex> lock{mutex_};
     for (;;) {
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty())
-        return;
+      if (queue_.empty()) return;
       auto [req, reply] = std::move(queue_.front());
       queue_.pop_front();
       lock.unlock();
@@ -104,13 +102,11 @@ struct server_fixture {
   }
 
   ~server_fixture() {
-    if (server)
-      server->shutdown(0ms);
+    if (server) server->shutdown(0ms);
   }
 
   void start(http_handler handler = {}) {
-    if (!handler)
-      handler = echo_handler(calls);
+    if (!handler) handler = echo_handler(calls);
     auto started = dispatch::http_server::start(cfg, std::move(handler), metrics, logger());
     BOOST_REQUIRE_MESSAGE(started, "start failed: " + message_of(started.error()));
     server = std::move(*started);
@@ -127,8 +123,7 @@ struct server_fixture {
   bool logged(const std::string& part) {
     std::lock_guard<std::mutex> guard{log_mutex};
     for (auto& line : log)
-      if (line.find(part) != std::string::npos)
-        return true;
+      if (line.find(part) != std::string::npos) return true;
     return false;
   }
 
@@ -224,9 +219,10 @@ BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order) {
   later_replier later{30ms};
   start(later.handler());
   auto client = connect();
-  client->send_raw("POST /one HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"
-                   "GET /two HTTP/1.1\r\nHost: t\r\n\r\n"
-                   "DELETE /three HTTP/1.1\r\nHost: t\r\n\r\n");
+  client->send_raw(
+    "POST /one HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"
+    "GET /two HTTP/1.1\r\nHost: t\r\n\r\n"
+    "DELETE /three HTTP/1.1\r\nHost: t\r\n\r\n");
   BOOST_TEST(client->read_response().body == "later /one|abc");
   BOOST_TEST(client->read_response().body == "later /two|");
   BOOST_TEST(client->read_response().body == "later /three|");
@@ -270,15 +266,18 @@ BOOST_AUTO_TEST_CASE(chunked_bodies_are_read_and_limited) {
   cfg.body_limit = 1000;
   start();
   auto client = connect();
-  client->send_raw("POST /chunks HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                   "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  client->send_raw(
+    "POST /chunks HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
   auto answer = client->read_response();
   BOOST_TEST(answer.status == 200u);
   BOOST_TEST(answer.body == "POST /chunks|hello world");
 
   std::string chunk(600, 'z');
-  client->send_raw("POST /chunks HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                   "258\r\n" + chunk + "\r\n258\r\n" + chunk + "\r\n0\r\n\r\n");
+  client->send_raw(
+    "POST /chunks HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "258\r\n"
+    + chunk + "\r\n258\r\n" + chunk + "\r\n0\r\n\r\n");
   auto over = client->read_response();
   BOOST_TEST(over.status == 413u);
   BOOST_TEST(contains(over.body, "exceeds the limit of 1000 bytes"));
@@ -499,10 +498,12 @@ BOOST_AUTO_TEST_CASE(shutdown_finishes_with_a_handler_that_never_answers) {
   });
   auto client = connect();
   client->send_raw("GET /never HTTP/1.1\r\nHost: t\r\n\r\n");
-  BOOST_TEST(wait_until([&] {
-    std::lock_guard<std::mutex> guard{kept_mutex};
-    return kept.size() == 1u;
-  }, 5s));
+  BOOST_TEST(wait_until(
+    [&] {
+      std::lock_guard<std::mutex> guard{kept_mutex};
+      return kept.size() == 1u;
+    },
+    5s));
   server->shutdown(200ms);
   BOOST_TEST(client->closed_by_server(3s));
   BOOST_TEST(metrics->connections_open.load() == 0);

@@ -62,7 +62,7 @@ std::string nested_ands(size_t levels) {
   return text + "eq(a,1)" + std::string(levels, ')');
 }
 
-}  // namespace
+} // namespace
 
 BOOST_AUTO_TEST_SUITE(rql)
 
@@ -75,9 +75,9 @@ BOOST_AUTO_TEST_CASE(empty_text_and_empty_terms_give_the_default_query) {
     BOOST_TEST(q.offset == 0u);
   }
   // Empty terms between '&' (and a trailing '&') are ignored, not errors.
-  BOOST_TEST(where("eq(a,x)&&eq(b,y)&") ==
-             group(filter_op::and_,
-                   {leaf(filter_op::eq, "a", {str("x")}), leaf(filter_op::eq, "b", {str("y")})}));
+  BOOST_TEST(where("eq(a,x)&&eq(b,y)&")
+             == group(filter_op::and_, {leaf(filter_op::eq, "a", {str("x")}),
+                                        leaf(filter_op::eq, "b", {str("y")})}));
 }
 
 BOOST_AUTO_TEST_CASE(each_comparison_operator_builds_its_filter) {
@@ -87,11 +87,11 @@ BOOST_AUTO_TEST_CASE(each_comparison_operator_builds_its_filter) {
   BOOST_TEST(where("ge(n,2)") == leaf(filter_op::ge, "n", {num(2, "2")}));
   BOOST_TEST(where("lt(n,3)") == leaf(filter_op::lt, "n", {num(3, "3")}));
   BOOST_TEST(where("le(data.user.id,4)") == leaf(filter_op::le, "data.user.id", {num(4, "4")}));
-  BOOST_TEST(where("in(tags,a,b,7)") ==
-             leaf(filter_op::in, "tags", {str("a"), str("b"), num(7, "7")}));
+  BOOST_TEST(where("in(tags,a,b,7)")
+             == leaf(filter_op::in, "tags", {str("a"), str("b"), num(7, "7")}));
   BOOST_TEST(where("in(tags,a)") == leaf(filter_op::in, "tags", {str("a")}));
-  BOOST_TEST(where("out(actions.type,mail,task)") ==
-             leaf(filter_op::out, "actions.type", {str("mail"), str("task")}));
+  BOOST_TEST(where("out(actions.type,mail,task)")
+             == leaf(filter_op::out, "actions.type", {str("mail"), str("task")}));
   BOOST_TEST(where("contains(description)") == leaf(filter_op::contains, "description"));
   BOOST_TEST(where("excludes(x.$y-z_1)") == leaf(filter_op::excludes, "x.$y-z_1"));
   // A like pattern stays text even when it spells a number or a keyword.
@@ -109,11 +109,11 @@ BOOST_AUTO_TEST_CASE(terms_are_anded_and_may_nest_and_or_to_any_depth) {
   BOOST_TEST(where("eq(a,1)&ne(b,x)&contains(c)") == group(filter_op::and_, {a, b, c}));
   BOOST_TEST(where("or(eq(a,1),ne(b,x))") == group(filter_op::or_, {a, b}));
   BOOST_TEST(where("and(eq(a,1))") == group(filter_op::and_, {a}));
-  BOOST_TEST(where("and(or(eq(a,1),and(ne(b,x),contains(c))),contains(c))&ne(b,x)") ==
-             group(filter_op::and_,
-                   {group(filter_op::and_,
-                          {group(filter_op::or_, {a, group(filter_op::and_, {b, c})}), c}),
-                    b}));
+  BOOST_TEST(where("and(or(eq(a,1),and(ne(b,x),contains(c))),contains(c))&ne(b,x)")
+             == group(filter_op::and_,
+                      {group(filter_op::and_,
+                             {group(filter_op::or_, {a, group(filter_op::and_, {b, c})}), c}),
+                       b}));
   // 32 levels are fine, 33 are refused.
   auto deep = where(nested_ands(32));
   size_t levels = 0;
@@ -137,8 +137,8 @@ BOOST_AUTO_TEST_CASE(plain_values_are_typed) {
   // Not numbers, so strings: a sign alone, bare dots, hex, words, out-of-range exponents.
   for (auto text : {"-", "1.", ".5", "+5", "0x10", "Infinity", "NaN", "1e999", "12abc", "True"})
     BOOST_TEST(value(text) == str(text), text);
-  BOOST_TEST(value("http://x.y/z") == str("http://x.y/z"));  // an unknown prefix is text
-  BOOST_TEST(value("a+b") == str("a+b"));                    // '+' is not a space
+  BOOST_TEST(value("http://x.y/z") == str("http://x.y/z")); // an unknown prefix is text
+  BOOST_TEST(value("a+b") == str("a+b"));                   // '+' is not a space
 }
 
 BOOST_AUTO_TEST_CASE(prefixes_force_the_type) {
@@ -162,19 +162,19 @@ BOOST_AUTO_TEST_CASE(prefixes_force_the_type) {
 
 BOOST_AUTO_TEST_CASE(values_are_decoded_twice) {
   auto value = [](const std::string& text) { return where("eq(f," + text + ")").values.at(0); };
-  BOOST_TEST(value("a%252Cb") == str("a,b"));  // an encoded comma stays in the value
-  BOOST_TEST(value("a%2526b") == str("a&b"));  // an encoded '&' does not split the query
-  BOOST_TEST(value("a%2529b") == str("a)b"));  // an encoded ')' does not close the term
+  BOOST_TEST(value("a%252Cb") == str("a,b")); // an encoded comma stays in the value
+  BOOST_TEST(value("a%2526b") == str("a&b")); // an encoded '&' does not split the query
+  BOOST_TEST(value("a%2529b") == str("a)b")); // an encoded ')' does not close the term
   BOOST_TEST(value("%2528x%2529") == str("(x)"));
-  BOOST_TEST(value("caf%C3%A9") == str("caf\xC3\xA9"));      // encoded once: é
-  BOOST_TEST(value("caf%25C3%25A9") == str("caf\xC3\xA9"));  // encoded twice: é
+  BOOST_TEST(value("caf%C3%A9") == str("caf\xC3\xA9"));     // encoded once: é
+  BOOST_TEST(value("caf%25C3%25A9") == str("caf\xC3\xA9")); // encoded twice: é
   BOOST_TEST(value("100%2525") == str("100%"));
-  BOOST_TEST(value("string%253A12") == str("12"));  // the prefix is read after decoding
+  BOOST_TEST(value("string%253A12") == str("12")); // the prefix is read after decoding
   BOOST_TEST(where("in(f,a%252Cb,c)") == leaf(filter_op::in, "f", {str("a,b"), str("c")}));
   // The first decode applies to the whole text: an encoded term is a term.
-  BOOST_TEST(where("eq%28name%2Cx%29%26ne%28b%2Cy%29") ==
-             group(filter_op::and_, {leaf(filter_op::eq, "name", {str("x")}),
-                                     leaf(filter_op::ne, "b", {str("y")})}));
+  BOOST_TEST(where("eq%28name%2Cx%29%26ne%28b%2Cy%29")
+             == group(filter_op::and_, {leaf(filter_op::eq, "name", {str("x")}),
+                                        leaf(filter_op::ne, "b", {str("y")})}));
   // A comma encoded only once is a separator by the time terms are split.
   BOOST_TEST(contains_text(error_of("eq(f,a%2Cb)"), "eq(f): expected 2 arguments, got 3"));
   // Paths and sort keys are decoded too.
@@ -203,8 +203,9 @@ BOOST_AUTO_TEST_CASE(select_sort_and_limit) {
   BOOST_TEST(q.offset == 2u);
   BOOST_TEST(q.sort == (std::vector<sort_key>{{"a", true}}));
   BOOST_TEST(q.select == std::vector<std::string>{"a"});
-  BOOST_TEST(q.where == group(filter_op::and_, {leaf(filter_op::eq, "a", {str("x")}),
-                                                leaf(filter_op::ne, "b", {str("y")})}));
+  BOOST_TEST(q.where
+             == group(filter_op::and_, {leaf(filter_op::eq, "a", {str("x")}),
+                                        leaf(filter_op::ne, "b", {str("y")})}));
 }
 
 BOOST_AUTO_TEST_CASE(percent_decode_cases) {
@@ -226,16 +227,16 @@ BOOST_AUTO_TEST_CASE(percent_decode_cases) {
     std::string reason;
   };
   std::vector<bad_case> cases = {
-      {"%zz", "%zz: malformed percent escape"},
-      {"ab%4", "%4: malformed percent escape"},
-      {"%", "%: malformed percent escape"},
-      {"%g0", "%g0: malformed percent escape"},
-      {"%C3", "invalid UTF-8 at byte 0"},     // a lead byte without its continuation
-      {"ab%FF", "invalid UTF-8 at byte 2"},   // never valid in UTF-8
-      {"%C0%AF", "invalid UTF-8"},            // overlong '/'
-      {"%ED%A0%80", "invalid UTF-8"},         // a UTF-16 surrogate
-      {"%F4%90%80%80", "invalid UTF-8"},      // past U+10FFFF
-      {"x\x80y", "invalid UTF-8 at byte 1"},  // raw bytes are checked as well
+    {"%zz", "%zz: malformed percent escape"},
+    {"ab%4", "%4: malformed percent escape"},
+    {"%", "%: malformed percent escape"},
+    {"%g0", "%g0: malformed percent escape"},
+    {"%C3", "invalid UTF-8 at byte 0"},    // a lead byte without its continuation
+    {"ab%FF", "invalid UTF-8 at byte 2"},  // never valid in UTF-8
+    {"%C0%AF", "invalid UTF-8"},           // overlong '/'
+    {"%ED%A0%80", "invalid UTF-8"},        // a UTF-16 surrogate
+    {"%F4%90%80%80", "invalid UTF-8"},     // past U+10FFFF
+    {"x\x80y", "invalid UTF-8 at byte 1"}, // raw bytes are checked as well
   };
   for (auto& c : cases) {
     auto result = percent_decode(c.text);
@@ -267,11 +268,11 @@ BOOST_AUTO_TEST_CASE(parsed_queries_select_the_right_records) {
   BOOST_TEST(hit("like(name,a%252Cb)", R"({"name":"xa,by"})"));
   // Dates compare with epoch-ms fields.
   BOOST_TEST(
-      hit("gt(creationTimestamp,date:2030-01-01)", R"({"creationTimestamp":1893542400000})"));
+    hit("gt(creationTimestamp,date:2030-01-01)", R"({"creationTimestamp":1893542400000})"));
   BOOST_TEST(
-      !hit("gt(creationTimestamp,date:2030-01-02)", R"({"creationTimestamp":1893542400000})"));
+    !hit("gt(creationTimestamp,date:2030-01-02)", R"({"creationTimestamp":1893542400000})"));
   BOOST_TEST(
-      hit("le(t,date:2030-01-02T00:00:00Z)&ge(t,epoch:1893542400000)", R"({"t":1893542400000})"));
+    hit("le(t,date:2030-01-02T00:00:00Z)&ge(t,epoch:1893542400000)", R"({"t":1893542400000})"));
   // An all-digit id matches its string field exactly, not its neighbour of the same double.
   BOOST_TEST(hit("eq(id,123456789012345678901234)", R"({"id":"123456789012345678901234"})"));
   BOOST_TEST(!hit("eq(id,123456789012345678901234)", R"({"id":"123456789012345678901235"})"));
@@ -307,7 +308,7 @@ BOOST_AUTO_TEST_CASE(parsed_sort_and_limit_page_a_record_set) {
   uint64_t total = 0;
   auto page = records.run(parse("gt(n,9)&sort(-n)&limit(100,2)"), total);
   BOOST_TEST(total == 50u);
-  BOOST_REQUIRE(page.size() == 48u);  // the clamped 50 from offset 2 of 50 matches
+  BOOST_REQUIRE(page.size() == 48u); // the clamped 50 from offset 2 of 50 matches
   BOOST_TEST(page.front() == "r57");
   BOOST_TEST(page.back() == "r10");
   page = records.run(parse("lt(n,5)"), total);
@@ -320,57 +321,57 @@ BOOST_AUTO_TEST_CASE(malformed_input_is_invalid_rql_naming_term_and_reason) {
     std::string reason;
   };
   std::vector<bad_case> cases = {
-      {"eq(name)", "eq(name): expected 2 arguments, got 1"},
-      {"eq(a,b,c)", "eq(a): expected 2 arguments, got 3"},
-      {"eq()", "eq(): expected 2 arguments, got 0"},
-      {"in(tags)", "in(tags): expected at least 2 arguments, got 1"},
-      {"contains(a,b)", "'b'"},
-      {"contains()", "contains(): expected at least 1 argument, got 0"},
-      {"skipCount(x)", "skipCount(x): takes no arguments"},
-      {"foo(a,b)", "unknown operator 'foo' in 'foo(a,b)'"},
-      {"EQ(a,b)", "unknown operator 'EQ'"},
-      {"eq(a,b)&or(foo(a))", "unknown operator 'foo' in 'foo(a)'"},
-      {"eq(a,b", "unbalanced parentheses in 'eq(a,b'"},
-      {"eq(a,b))", "unbalanced parentheses in 'eq(a,b))'"},
-      {"eq(a,b)&)", "unbalanced parentheses in ')'"},
-      {"and(eq(a,b)", "unbalanced parentheses"},
-      {"eq(a,b)x", "unexpected text 'x' after ')' in 'eq(a,b)x'"},
-      {"(a,b)", "empty operator name in '(a,b)'"},
-      {"e q(a,b)", "malformed operator name 'e q'"},
-      {"name=foo&limit=10", "not key=value pairs: 'name=foo'"},
-      {"eq(a,b)&foo", "RQL term such as eq(field,value) expected, got 'foo'"},
-      {"eq(,b)", "eq(): empty field path"},
-      {"eq(a b,c)", "eq(a b): field path 'a b' may hold only letters"},
-      {"eq(a..b,c)", "field path 'a..b' has an empty segment"},
-      {"eq(a.,c)", "has an empty segment"},
-      {"eq(a,foo(b))", "eq(a): unencoded parenthesis in argument 'foo(b)'"},
-      {"and()", "and(...): expected at least 1 condition, got 0"},
-      {"and(eq(a,1),)", "and(...): empty condition"},
-      {"or(limit(5))", "limit(5): limit is allowed only at the top level"},
-      {"select()", "select(): expected at least 1 field, got 0"},
-      {"select(a)&select(b)", "select(b): select given twice"},
-      {"sort(a)&sort(b)", "sort(b): sort given twice"},
-      {"limit(1)&limit(2)", "limit(2): limit given twice"},
-      {"sort(a,-)", "sort(a): empty field path"},
-      {"select(a,b!)", "field path 'b!' may hold only"},
-      {"limit(x)", "limit(x): count is not a non-negative integer"},
-      {"limit(-1)", "limit(-1): count is not a non-negative integer"},
-      {"limit(1.5)", "count is not a non-negative integer"},
-      {"limit()", "limit(): expected 1 or 2 arguments, got 0"},
-      {"limit(1,2,3)", "limit(1): expected 1 or 2 arguments, got 3"},
-      {"limit(1,x)", "limit(1): offset is not a non-negative integer"},
-      {"limit(1,4294967296)", "offset is larger than 4294967295"},
-      {"eq(n,number:abc)", "eq(n): 'number:abc' is not a finite number"},
-      {"eq(n,number:1e999)", "'number:1e999' is not a finite number"},
-      {"eq(d,date:yesterday)", "eq(d): 'date:yesterday' is not an ISO-8601 date"},
-      {"eq(d,date:2030-02-30)", "'date:2030-02-30' is not an ISO-8601 date"},
-      {"eq(b,boolean:yes)", "eq(b): 'boolean:yes' is not true or false"},
-      {"eq(e,epoch:1.5)", "eq(e): 'epoch:1.5' is not an integer of epoch milliseconds"},
-      {"eq(e,epoch:)", "is not an integer of epoch milliseconds"},
-      {"eq(a,b)&%zz", "%zz: malformed percent escape"},
-      {"eq(a,%25zz)", "eq(a): %zz: malformed percent escape"},
-      {"eq(a,%FF)", "invalid UTF-8 at byte 5 after percent-decoding"},
-      {"eq(a,%25FF)", "eq(a): invalid UTF-8 at byte 0 after percent-decoding"},
+    {"eq(name)", "eq(name): expected 2 arguments, got 1"},
+    {"eq(a,b,c)", "eq(a): expected 2 arguments, got 3"},
+    {"eq()", "eq(): expected 2 arguments, got 0"},
+    {"in(tags)", "in(tags): expected at least 2 arguments, got 1"},
+    {"contains(a,b)", "'b'"},
+    {"contains()", "contains(): expected at least 1 argument, got 0"},
+    {"skipCount(x)", "skipCount(x): takes no arguments"},
+    {"foo(a,b)", "unknown operator 'foo' in 'foo(a,b)'"},
+    {"EQ(a,b)", "unknown operator 'EQ'"},
+    {"eq(a,b)&or(foo(a))", "unknown operator 'foo' in 'foo(a)'"},
+    {"eq(a,b", "unbalanced parentheses in 'eq(a,b'"},
+    {"eq(a,b))", "unbalanced parentheses in 'eq(a,b))'"},
+    {"eq(a,b)&)", "unbalanced parentheses in ')'"},
+    {"and(eq(a,b)", "unbalanced parentheses"},
+    {"eq(a,b)x", "unexpected text 'x' after ')' in 'eq(a,b)x'"},
+    {"(a,b)", "empty operator name in '(a,b)'"},
+    {"e q(a,b)", "malformed operator name 'e q'"},
+    {"name=foo&limit=10", "not key=value pairs: 'name=foo'"},
+    {"eq(a,b)&foo", "RQL term such as eq(field,value) expected, got 'foo'"},
+    {"eq(,b)", "eq(): empty field path"},
+    {"eq(a b,c)", "eq(a b): field path 'a b' may hold only letters"},
+    {"eq(a..b,c)", "field path 'a..b' has an empty segment"},
+    {"eq(a.,c)", "has an empty segment"},
+    {"eq(a,foo(b))", "eq(a): unencoded parenthesis in argument 'foo(b)'"},
+    {"and()", "and(...): expected at least 1 condition, got 0"},
+    {"and(eq(a,1),)", "and(...): empty condition"},
+    {"or(limit(5))", "limit(5): limit is allowed only at the top level"},
+    {"select()", "select(): expected at least 1 field, got 0"},
+    {"select(a)&select(b)", "select(b): select given twice"},
+    {"sort(a)&sort(b)", "sort(b): sort given twice"},
+    {"limit(1)&limit(2)", "limit(2): limit given twice"},
+    {"sort(a,-)", "sort(a): empty field path"},
+    {"select(a,b!)", "field path 'b!' may hold only"},
+    {"limit(x)", "limit(x): count is not a non-negative integer"},
+    {"limit(-1)", "limit(-1): count is not a non-negative integer"},
+    {"limit(1.5)", "count is not a non-negative integer"},
+    {"limit()", "limit(): expected 1 or 2 arguments, got 0"},
+    {"limit(1,2,3)", "limit(1): expected 1 or 2 arguments, got 3"},
+    {"limit(1,x)", "limit(1): offset is not a non-negative integer"},
+    {"limit(1,4294967296)", "offset is larger than 4294967295"},
+    {"eq(n,number:abc)", "eq(n): 'number:abc' is not a finite number"},
+    {"eq(n,number:1e999)", "'number:1e999' is not a finite number"},
+    {"eq(d,date:yesterday)", "eq(d): 'date:yesterday' is not an ISO-8601 date"},
+    {"eq(d,date:2030-02-30)", "'date:2030-02-30' is not an ISO-8601 date"},
+    {"eq(b,boolean:yes)", "eq(b): 'boolean:yes' is not true or false"},
+    {"eq(e,epoch:1.5)", "eq(e): 'epoch:1.5' is not an integer of epoch milliseconds"},
+    {"eq(e,epoch:)", "is not an integer of epoch milliseconds"},
+    {"eq(a,b)&%zz", "%zz: malformed percent escape"},
+    {"eq(a,%25zz)", "eq(a): %zz: malformed percent escape"},
+    {"eq(a,%FF)", "invalid UTF-8 at byte 5 after percent-decoding"},
+    {"eq(a,%25FF)", "eq(a): invalid UTF-8 at byte 0 after percent-decoding"},
   };
   BOOST_TEST(cases.size() >= 20u);
   for (auto& c : cases) {

@@ -49,11 +49,9 @@ BOOST_AUTO_TEST_CASE(check_json_allows_depth_64_and_rejects_65) {
   check_rejected(check_json(nested_arrays(65)), body_format, "body: nesting deeper than 64");
   // Objects count as well as arrays.
   std::string mixed;
-  for (int i = 0; i < 32; ++i)
-    mixed += R"({"k":[)";
+  for (int i = 0; i < 32; ++i) mixed += R"({"k":[)";
   std::string closing;
-  for (int i = 0; i < 32; ++i)
-    closing += "]}";
+  for (int i = 0; i < 32; ++i) closing += "]}";
   check_accepted(check_json(mixed + closing));
   check_rejected(check_json(mixed + "{}" + closing), body_format, "nesting deeper than 64");
   check_accepted(check_json(nested_arrays(3), {1 << 20, 3}));
@@ -64,15 +62,14 @@ BOOST_AUTO_TEST_CASE(check_json_rejects_hostile_nesting_without_recursing) {
   check_rejected(check_json(nested_arrays(100000)), body_format, "nesting deeper than 64");
   check_rejected(check_json(std::string(100000, '[')), body_format, "nesting deeper than 64");
   std::string objects;
-  for (int i = 0; i < 100000; ++i)
-    objects += R"({"a":)";
+  for (int i = 0; i < 100000; ++i) objects += R"({"a":)";
   check_rejected(check_json(objects), body_format, "nesting deeper than 64");
   check_rejected(parse_event(R"({"type":"t","content":)" + objects), body_format, "nesting");
 }
 
 BOOST_AUTO_TEST_CASE(check_json_rejects_invalid_utf8) {
-  for (std::string bad : {"\xff", "\xc0\xaf", "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80",
-                          "\x80", "ok\xfe"}) {
+  for (std::string bad :
+       {"\xff", "\xc0\xaf", "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\x80", "ok\xfe"}) {
     check_rejected(check_json("{\"k\":\"" + bad + "\"}"), body_format, "body: invalid UTF-8");
     check_rejected(check_json("{\"" + bad + "\":1}"), body_format, "body: invalid UTF-8");
   }
@@ -96,9 +93,10 @@ BOOST_AUTO_TEST_CASE(check_json_rejects_duplicate_keys_in_one_object) {
 }
 
 BOOST_AUTO_TEST_CASE(check_json_rejects_what_is_not_json) {
-  for (const std::string& text : std::vector<std::string>{"", "   ", "{", "{} x", "{}{}", R"({"a":})", "{'a':1}", "NaN",
-                           R"({"a":1,})", "[1,]", R"({"a" 1})", "tru", std::string("{}\0", 3),
-                           std::string("{\"a\":\"\0\"}", 8), "{\"a\":\"\x01\"}", "01"})
+  for (const std::string& text :
+       std::vector<std::string>{"", "   ", "{", "{} x", "{}{}", R"({"a":})", "{'a':1}", "NaN",
+                                R"({"a":1,})", "[1,]", R"({"a" 1})", "tru", std::string("{}\0", 3),
+                                std::string("{\"a\":\"\0\"}", 8), "{\"a\":\"\x01\"}", "01"})
     check_rejected(check_json(text), body_format, "body: not valid JSON (offset ");
   check_rejected(check_json("{} x"), body_format, "(offset 3: ");
   check_rejected(check_json("{\"a\":\"\x01\"}"), body_format,
@@ -124,17 +122,17 @@ BOOST_AUTO_TEST_CASE(iso8601_dates) {
     const char* text;
     timestamp_ms expected;
   };
-  for (auto [text, expected] : {sample{"2030-01-02T03:04:05.678Z", 1893553445678},
-                                sample{"2030-01-02T03:04:05Z", 1893553445000},
-                                sample{"2030-01-02T03:04:05+02:00", 1893546245000},
-                                sample{"2030-01-02T03:04:05-05:30", 1893573245000},
-                                sample{"2030-01-02T03:04:05-0530", 1893573245000},
-                                sample{"2030-01-02t03:04:05.6z", 1893553445600},
-                                sample{"2030-01-02T03:04:05.678999Z", 1893553445678},
-                                sample{"2024-02-29T23:59:59.999Z", 1709251199999},
-                                sample{"2000-03-01T00:00:00Z", 951868800000},
-                                sample{"1970-01-01T00:00:00.000Z", 0},
-                                sample{"9999-12-31T23:59:59.999Z", 253402300799999}}) {
+  for (auto [text, expected] :
+       {sample{"2030-01-02T03:04:05.678Z", 1893553445678},
+        sample{"2030-01-02T03:04:05Z", 1893553445000},
+        sample{"2030-01-02T03:04:05+02:00", 1893546245000},
+        sample{"2030-01-02T03:04:05-05:30", 1893573245000},
+        sample{"2030-01-02T03:04:05-0530", 1893573245000},
+        sample{"2030-01-02t03:04:05.6z", 1893553445600},
+        sample{"2030-01-02T03:04:05.678999Z", 1893553445678},
+        sample{"2024-02-29T23:59:59.999Z", 1709251199999},
+        sample{"2000-03-01T00:00:00Z", 951868800000}, sample{"1970-01-01T00:00:00.000Z", 0},
+        sample{"9999-12-31T23:59:59.999Z", 253402300799999}}) {
     timestamp_ms out = -1;
     BOOST_TEST(parse_iso8601(text, out), text);
     BOOST_TEST(out == expected, text);
@@ -213,14 +211,15 @@ BOOST_AUTO_TEST_CASE(event_batches_report_each_element) {
 }
 
 BOOST_AUTO_TEST_CASE(dispatchers_with_every_field) {
-  auto d = parse_dispatcher(R"({"id":"ignored","eventType":"ünïcødé 🎉","name":"n","description":"",)"
-                            R"("tags":[],"creationTimestamp":5,"actions":[)"
-                            R"({"type":"task","id":"x","name":"t","description":"d","functionName":"f",)"
-                            R"("data":{"ünï":{"z":1,"a":[]},"b":"c"},"tags":["x","y"],)"
-                            R"("startTimestamp":"2030-01-02T05:04:05.678+02:00","priority":-3},)"
-                            R"({"type":"mail","recipients":{"to":["a@example.com"],)"
-                            R"("cc":["b.c+d@mail.example.org"],"bcc":[]},)"
-                            R"("templateId":"65F0A1B2C3D4E5F601234567"}]})");
+  auto d = parse_dispatcher(
+    R"({"id":"ignored","eventType":"ünïcødé 🎉","name":"n","description":"",)"
+    R"("tags":[],"creationTimestamp":5,"actions":[)"
+    R"({"type":"task","id":"x","name":"t","description":"d","functionName":"f",)"
+    R"("data":{"ünï":{"z":1,"a":[]},"b":"c"},"tags":["x","y"],)"
+    R"("startTimestamp":"2030-01-02T05:04:05.678+02:00","priority":-3},)"
+    R"({"type":"mail","recipients":{"to":["a@example.com"],)"
+    R"("cc":["b.c+d@mail.example.org"],"bcc":[]},)"
+    R"("templateId":"65F0A1B2C3D4E5F601234567"}]})");
   check_accepted(d);
   BOOST_TEST(d->id.empty()); // the directory assigns ids
   BOOST_TEST(d->event_type == "ünïcødé 🎉");
@@ -264,26 +263,26 @@ BOOST_AUTO_TEST_CASE(dispatcher_errors_name_the_field) {
     error_code code;
     const char* message;
   };
-  for (auto [body, code, message] : {
-         sample{R"({"eventType":1})", field_format, "eventType: must be a string"},
-         sample{R"({"eventType":"e","name":[]})", field_format, "name: must be a string"},
-         sample{R"({"eventType":"e","description":{}})", field_format, "description: must be"},
-         sample{R"({"eventType":"e","tags":"a"})", field_format, "tags: must be an array"},
-         sample{R"({"eventType":"e","tags":["a","b",3]})", field_format,
-                "tags[2]: must be a string"},
-         sample{R"({"eventType":"e","actions":{}})", field_format, "actions: must be an array"},
-         sample{R"({"eventType":"e","actions":[1]})", field_format,
-                "actions[0]: must be a JSON object"},
-         sample{R"({"eventType":"e","actions":[{}]})", missing, "actions[0].type: required"},
-         sample{R"({"eventType":"e","actions":[{"type":"sms"}]})", field_format,
-                "actions[0].type: must be \"task\" or \"mail\""},
-         sample{R"({"eventType":"e","actions":[{"type":1}]})", field_format, "actions[0].type"},
-         sample{R"({"eventType":"e","actions":[{"type":"task"}]})", missing,
-                "actions[0].functionName: required"},
-         sample{R"({"eventType":"e","actions":[{"type":"task","functionName":2}]})",
-                field_format, "actions[0].functionName: must be a string"},
-         sample{R"({"eventType":"e","actions":[{"type":"mail"}]})", missing,
-                "actions[0].recipients.to: required"}}) {
+  for (auto [body, code, message] :
+       {sample{R"({"eventType":1})", field_format, "eventType: must be a string"},
+        sample{R"({"eventType":"e","name":[]})", field_format, "name: must be a string"},
+        sample{R"({"eventType":"e","description":{}})", field_format, "description: must be"},
+        sample{R"({"eventType":"e","tags":"a"})", field_format, "tags: must be an array"},
+        sample{R"({"eventType":"e","tags":["a","b",3]})", field_format,
+               "tags[2]: must be a string"},
+        sample{R"({"eventType":"e","actions":{}})", field_format, "actions: must be an array"},
+        sample{R"({"eventType":"e","actions":[1]})", field_format,
+               "actions[0]: must be a JSON object"},
+        sample{R"({"eventType":"e","actions":[{}]})", missing, "actions[0].type: required"},
+        sample{R"({"eventType":"e","actions":[{"type":"sms"}]})", field_format,
+               "actions[0].type: must be \"task\" or \"mail\""},
+        sample{R"({"eventType":"e","actions":[{"type":1}]})", field_format, "actions[0].type"},
+        sample{R"({"eventType":"e","actions":[{"type":"task"}]})", missing,
+               "actions[0].functionName: required"},
+        sample{R"({"eventType":"e","actions":[{"type":"task","functionName":2}]})", field_format,
+               "actions[0].functionName: must be a string"},
+        sample{R"({"eventType":"e","actions":[{"type":"mail"}]})", missing,
+               "actions[0].recipients.to: required"}}) {
     check_rejected(parse_dispatcher(body), code, message);
   }
   check_rejected(parse_dispatcher(R"({"eventType":")" + std::string(257, 'e') + "\"}"),
@@ -297,22 +296,22 @@ BOOST_AUTO_TEST_CASE(task_action_field_errors) {
     const char* field;
     const char* message;
   };
-  for (auto [field, message] : {
-         sample{R"("data":[])", "actions[0].data: must be a JSON object"},
-         sample{R"("data":"{}")", "actions[0].data: must be a JSON object"},
-         sample{R"("tags":[["a"]])", "actions[0].tags[0]: must be a string"},
-         sample{R"("tags":["a","b",null])", "actions[0].tags[2]: must be a string"},
-         sample{R"("startTimestamp":"soon")", "actions[0].startTimestamp: must be epoch"},
-         sample{R"("startTimestamp":1.5)", "actions[0].startTimestamp: must be epoch"},
-         sample{R"("priority":1.5)", "actions[0].priority: must be an integer"},
-         sample{R"("priority":"1")", "actions[0].priority: must be an integer"},
-         sample{R"("priority":18446744073709551615)", "actions[0].priority: must be an integer"},
-         sample{R"("name":false)", "actions[0].name: must be a string"},
-         sample{R"("description":1)", "actions[0].description: must be a string"},
-         sample{R"("templateId":"65f0a1b2c3d4e5f601234567")",
-                "actions[0].templateId: not allowed on a task action"},
-         sample{R"("recipients":{"to":["a@example.com"]})",
-                "actions[0].recipients: not allowed on a task action"}})
+  for (auto [field, message] :
+       {sample{R"("data":[])", "actions[0].data: must be a JSON object"},
+        sample{R"("data":"{}")", "actions[0].data: must be a JSON object"},
+        sample{R"("tags":[["a"]])", "actions[0].tags[0]: must be a string"},
+        sample{R"("tags":["a","b",null])", "actions[0].tags[2]: must be a string"},
+        sample{R"("startTimestamp":"soon")", "actions[0].startTimestamp: must be epoch"},
+        sample{R"("startTimestamp":1.5)", "actions[0].startTimestamp: must be epoch"},
+        sample{R"("priority":1.5)", "actions[0].priority: must be an integer"},
+        sample{R"("priority":"1")", "actions[0].priority: must be an integer"},
+        sample{R"("priority":18446744073709551615)", "actions[0].priority: must be an integer"},
+        sample{R"("name":false)", "actions[0].name: must be a string"},
+        sample{R"("description":1)", "actions[0].description: must be a string"},
+        sample{R"("templateId":"65f0a1b2c3d4e5f601234567")",
+               "actions[0].templateId: not allowed on a task action"},
+        sample{R"("recipients":{"to":["a@example.com"]})",
+               "actions[0].recipients: not allowed on a task action"}})
     check_rejected(parse_dispatcher(dispatcher_with_task_field(field)), field_format, message);
   check_rejected(parse_dispatcher(dispatcher_with_task_field(R"("startTimestamp":-1)")),
                  field_format, "actions[0].startTimestamp: not a plausible time");
@@ -326,11 +325,11 @@ BOOST_AUTO_TEST_CASE(mail_action_field_errors) {
     const char* message;
   };
   auto fmt = field_format;
-  for (auto [field, code, message] : {
-         sample{R"("x":1)", error_code::none, ""}, // unknown fields are ignored
-         sample{R"("functionName":"f")", fmt, "actions[0].functionName: not allowed on a mail"},
-         sample{R"("data":{})", fmt, "actions[0].data: not allowed on a mail action"},
-         sample{R"("priority":1)", fmt, "actions[0].priority: not allowed on a mail action"}}) {
+  for (auto [field, code, message] :
+       {sample{R"("x":1)", error_code::none, ""}, // unknown fields are ignored
+        sample{R"("functionName":"f")", fmt, "actions[0].functionName: not allowed on a mail"},
+        sample{R"("data":{})", fmt, "actions[0].data: not allowed on a mail action"},
+        sample{R"("priority":1)", fmt, "actions[0].priority: not allowed on a mail action"}}) {
     auto result = parse_dispatcher(dispatcher_with_mail_field(field));
     if (code == error_code::none)
       check_accepted(result);
@@ -359,8 +358,7 @@ BOOST_AUTO_TEST_CASE(mail_action_field_errors) {
                  "actions[0].recipients.cc[0]: not an email address");
   check_rejected(parse_dispatcher(mail(R"({"to":["a@example.com"],"bcc":[true]})", tid)), fmt,
                  "actions[0].recipients.bcc[0]: must be a string");
-  check_rejected(parse_dispatcher(mail(to, "7")), fmt,
-                 "actions[0].templateId: must be a string");
+  check_rejected(parse_dispatcher(mail(to, "7")), fmt, "actions[0].templateId: must be a string");
   check_rejected(parse_dispatcher(mail(to, R"("abc")")), fmt,
                  "actions[0].templateId: must be 24 hex characters");
   check_rejected(parse_dispatcher(mail(to, "null")), missing, "actions[0].templateId: required");

@@ -87,8 +87,9 @@ BOOST_AUTO_TEST_CASE(dispatchers_and_their_selection) {
   auto text = to_json(sample_dispatcher());
   BOOST_TEST(text
              == R"({"id":"65f0a1b2c3d4e5f60123456b","eventType":"user.created","tags":["t"],)"
-                R"("actions":[)" + to_json(task_action()) + "," + to_json(mail_action())
-                + R"(],"creationTimestamp":1700000000001,"updateTimestamp":1700000000002})");
+                R"("actions":[)"
+                  + to_json(task_action()) + "," + to_json(mail_action())
+                  + R"(],"creationTimestamp":1700000000001,"updateTimestamp":1700000000002})");
   BOOST_TEST(text.find("version") == std::string::npos); // internal, never on the wire
   BOOST_TEST(to_json(sample_dispatcher(), {"eventType", "updateTimestamp"})
              == R"({"id":"65f0a1b2c3d4e5f60123456b","eventType":"user.created",)"
@@ -150,15 +151,14 @@ BOOST_AUTO_TEST_CASE(deliveries_with_their_request) {
   BOOST_TEST(mail_text.find(R"("task")") == std::string::npos);
   BOOST_TEST(mail_text.find(R"(,"mail":{"template_id":"65f0a1b2c3d4e5f60123456a")")
              != std::string::npos);
-  BOOST_TEST(to_json(d, {"status"})
-             == R"({"id":"3d907a529e9bb6faf78c8354","status":"delivered"})");
+  BOOST_TEST(to_json(d, {"status"}) == R"({"id":"3d907a529e9bb6faf78c8354","status":"delivered"})");
 }
 
 BOOST_AUTO_TEST_CASE(task_data_carries_the_event) {
   auto ev = sample_event();
   BOOST_TEST(task_data_with_event(caf::none, ev) == R"({"event":)" + sample_event_json + "}");
-  BOOST_TEST(task_data_with_event(std::string{"{}"}, ev) == R"({"event":)" + sample_event_json
-                                                               + "}");
+  BOOST_TEST(task_data_with_event(std::string{"{}"}, ev)
+             == R"({"event":)" + sample_event_json + "}");
   // Keys keep their order and spelling; an `event` key of the action is overridden in place.
   std::string data = R"({"zeta":1,"event":"mine","ünï":{"b":[1,2]},"Alpha":null})";
   BOOST_TEST(task_data_with_event(data, ev)

@@ -58,8 +58,8 @@ dispatcher_timeline::dispatcher_set three_hundred_actions() {
       if (i % 3 == 0)
         disp.actions.push_back(mail_action(n));
       else if (i % 3 == 1)
-        disp.actions.push_back(task_action(n, std::string{R"({"scope":"all","n":)"}
-                                                  + std::to_string(n) + "}"));
+        disp.actions.push_back(
+          task_action(n, std::string{R"({"scope":"all","n":)"} + std::to_string(n) + "}"));
       else
         disp.actions.push_back(task_action(n, caf::none));
     }
@@ -103,8 +103,7 @@ BOOST_AUTO_TEST_CASE(the_shared_text_reads_as_the_api_promises) {
   size_t task_index = 0;
   for (auto& prepared : set)
     for (auto& act : prepared->value.actions) {
-      if (act.kind != action_kind::task)
-        continue;
+      if (act.kind != action_kind::task) continue;
       auto& d = tasks.at(task_index++);
       BOOST_CHECK_EQUAL(d.action_id, act.id);
       BOOST_CHECK_EQUAL(d.task.data.str(), task_data_with_event(act.data, ev));
@@ -114,8 +113,7 @@ BOOST_AUTO_TEST_CASE(the_shared_text_reads_as_the_api_promises) {
       BOOST_CHECK_EQUAL(d.task.data.size(), d.task.data.str().size());
     }
   BOOST_CHECK_EQUAL(task_index, tasks.size());
-  for (auto& m : mails)
-    BOOST_CHECK_EQUAL(m.mail.content.str(), mail_content_of(ev));
+  for (auto& m : mails) BOOST_CHECK_EQUAL(m.mail.content.str(), mail_content_of(ev));
   // An action's own `event` key is where the event goes; its other keys keep their order.
   auto data = std::string{R"({"a":1,"event":{"old":true},"b":[2]})"};
   auto frame = task_data_frame(data);

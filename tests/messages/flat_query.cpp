@@ -103,8 +103,9 @@ BOOST_AUTO_TEST_CASE(unknown_operators_kinds_and_non_finite_numbers_are_refused)
   q = chain(0);
   q.where[0].values[0].kind = static_cast<value_kind>(9);
   BOOST_TEST(refusal(unflatten(q)).find("unknown kind") != std::string::npos);
-  for (double bad : {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
-                     std::numeric_limits<double>::quiet_NaN()}) {
+  for (double bad :
+       {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+        std::numeric_limits<double>::quiet_NaN()}) {
     q = chain(0);
     q.where[0].values[0] = number_value(bad);
     BOOST_TEST(refusal(unflatten(q)).find("not finite") != std::string::npos);

@@ -29,7 +29,10 @@ BOOST_AUTO_TEST_CASE(object_ids_are_24_hex_characters_in_either_case) {
   BOOST_TEST(!is_object_id("65f0a1b2c3d4e5f6012345678")); // 25
   BOOST_TEST(!is_object_id("65f0a1b2c3d4e5f60123456g"));
   BOOST_TEST(!is_object_id("65f0a1b2c3d4e5f60123456 "));
-  BOOST_TEST(!is_object_id(std::string("65f0a1b2c3d4e5f6012345\0" "7", 24)));
+  BOOST_TEST(
+    !is_object_id(std::string("65f0a1b2c3d4e5f6012345\0"
+                              "7",
+                              24)));
 }
 
 BOOST_AUTO_TEST_CASE(normalize_id_lowercases_only_the_hex_letters) {
@@ -75,8 +78,7 @@ BOOST_AUTO_TEST_CASE(delivery_ids_are_stable_24_hex_and_distinct) {
   // The separator keeps ("ab", "c") and ("a", "bc") apart.
   BOOST_TEST(delivery_id_of("ab", "c", "x") != delivery_id_of("a", "bc", "x"));
   std::set<std::string> seen;
-  for (int i = 0; i < 5000; ++i)
-    seen.insert(delivery_id_of(e, d, "action-" + std::to_string(i)));
+  for (int i = 0; i < 5000; ++i) seen.insert(delivery_id_of(e, d, "action-" + std::to_string(i)));
   BOOST_TEST(seen.size() == 5000u);
 }
 
@@ -92,7 +94,8 @@ BOOST_AUTO_TEST_CASE(generated_ids_have_objectid_layout) {
   BOOST_TEST(seconds <= after);
   BOOST_TEST(id.substr(8, 10) == "0102030405"); // the node bytes
   auto next = gen.next();
-  BOOST_TEST(std::stoul(next.substr(18), nullptr, 16) == std::stoul(id.substr(18), nullptr, 16) + 1);
+  BOOST_TEST(std::stoul(next.substr(18), nullptr, 16)
+             == std::stoul(id.substr(18), nullptr, 16) + 1);
 }
 
 BOOST_AUTO_TEST_CASE(generated_ids_are_unique_across_threads) {
@@ -101,11 +104,9 @@ BOOST_AUTO_TEST_CASE(generated_ids_are_unique_across_threads) {
   std::vector<std::thread> threads;
   for (auto& ids : per_thread)
     threads.emplace_back([&gen, &ids] {
-      for (int i = 0; i < 20000; ++i)
-        ids.push_back(gen.next());
+      for (int i = 0; i < 20000; ++i) ids.push_back(gen.next());
     });
-  for (auto& t : threads)
-    t.join();
+  for (auto& t : threads) t.join();
   std::set<std::string> all;
   for (auto& ids : per_thread)
     for (auto& id : ids) {

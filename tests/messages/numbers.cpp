@@ -90,8 +90,7 @@ void check_same_doubles(const std::vector<double>& sent, size_t from, std::strin
   BOOST_REQUIRE(back.size() + from <= sent.size());
   for (size_t i = 0; i < back.size(); ++i) {
     if (bits_of(read_double(back[i])) != bits_of(sent[from + i])) {
-      if (++changed <= 5)
-        BOOST_ERROR("sent " << shortest(sent[from + i]) << ", got " << back[i]);
+      if (++changed <= 5) BOOST_ERROR("sent " << shortest(sent[from + i]) << ", got " << back[i]);
     }
   }
 }
@@ -108,7 +107,7 @@ std::string number_array(const std::vector<double>& values, size_t from, size_t 
 const std::vector<std::string> integer_edges{
   "0",
   "-1",
-  "9007199254740993",     // 2^53 + 1: not a double
+  "9007199254740993", // 2^53 + 1: not a double
   "-9007199254740993",
   "2147483648",
   "-2147483649",
@@ -166,18 +165,17 @@ BOOST_AUTO_TEST_CASE(integers_at_the_edges_come_out_as_they_went_in) {
   BOOST_REQUIRE(ev);
   auto back = array_elements(ev->content);
   BOOST_REQUIRE(back.size() == integer_edges.size());
-  for (size_t i = 0; i < back.size(); ++i)
-    BOOST_TEST(back[i] == integer_edges[i]);
+  for (size_t i = 0; i < back.size(); ++i) BOOST_TEST(back[i] == integer_edges[i]);
 
   auto d = parse_dispatcher(R"({"eventType":"e","actions":[{"type":"task","functionName":"f",)"
-                            R"("data":{"x":)" + integer_array() + "}}]}");
+                            R"("data":{"x":)"
+                            + integer_array() + "}}]}");
   BOOST_REQUIRE(d);
   auto frame = task_data_frame(d->actions.at(0).data);
   auto framed_text = frame.first + frame.second;
   auto framed = array_elements(framed_text);
   BOOST_REQUIRE(framed.size() == integer_edges.size());
-  for (size_t i = 0; i < framed.size(); ++i)
-    BOOST_TEST(framed[i] == integer_edges[i]);
+  for (size_t i = 0; i < framed.size(); ++i) BOOST_TEST(framed[i] == integer_edges[i]);
 }
 
 BOOST_AUTO_TEST_CASE(negative_zero_stays_negative) {

@@ -15,10 +15,10 @@
 
 namespace dispatch {
 
-#define DISPATCH_TEST_PRINTABLE(type)                                                             \
-  inline std::ostream& operator<<(std::ostream& out, const type& x) {                          \
-    std::string text = caf::deep_to_string(x);                                                   \
-    return out.write(text.data(), static_cast<std::streamsize>(text.size()));                    \
+#define DISPATCH_TEST_PRINTABLE(type)                                         \
+  inline std::ostream& operator<<(std::ostream& out, const type& x) {         \
+    std::string text = caf::deep_to_string(x);                                \
+    return out.write(text.data(), static_cast<std::streamsize>(text.size())); \
   }
 
 DISPATCH_TEST_PRINTABLE(event)

@@ -47,7 +47,7 @@ struct dispatcher_records {
 
 using keys = std::vector<std::string>;
 
-}  // namespace
+} // namespace
 
 BOOST_AUTO_TEST_SUITE(query_eval)
 
@@ -60,8 +60,8 @@ BOOST_FIXTURE_TEST_CASE(eq_and_ne_on_strings_numbers_and_booleans, dispatcher_re
   BOOST_TEST(find(leaf(filter_op::eq, "eventType", {string_value("user.created")})) == keys{"a"});
   BOOST_TEST(find(leaf(filter_op::eq, "creationTimestamp", {number_value(100)})) == keys{"b"});
   BOOST_TEST(find(leaf(filter_op::eq, "enabled", {bool_value(false)})) == keys{"b"});
-  BOOST_TEST(find(leaf(filter_op::ne, "eventType", {string_value("user.created")})) ==
-             (keys{"b", "c", "d"}));
+  BOOST_TEST(find(leaf(filter_op::ne, "eventType", {string_value("user.created")}))
+             == (keys{"b", "c", "d"}));
   // Case matters for eq: it is a byte-wise comparison.
   BOOST_TEST(find(leaf(filter_op::eq, "name", {string_value("welcome")})).empty());
 }
@@ -69,8 +69,8 @@ BOOST_FIXTURE_TEST_CASE(eq_and_ne_on_strings_numbers_and_booleans, dispatcher_re
 BOOST_FIXTURE_TEST_CASE(string_literal_that_spells_a_number_compares_numerically,
                         dispatcher_records) {
   BOOST_TEST(find(leaf(filter_op::eq, "creationTimestamp", {string_value("200")})) == keys{"c"});
-  BOOST_TEST(find(leaf(filter_op::gt, "creationTimestamp", {string_value("1.5e2")})) ==
-             (keys{"a", "c"}));
+  BOOST_TEST(find(leaf(filter_op::gt, "creationTimestamp", {string_value("1.5e2")}))
+             == (keys{"a", "c"}));
   BOOST_TEST(find(leaf(filter_op::eq, "creationTimestamp", {string_value("2oo")})).empty());
   // A number literal against a string field compares with the number's text.
   records.put("e", R"({"id":"e","name":"2024"})");
@@ -89,9 +89,9 @@ BOOST_AUTO_TEST_CASE(number_literal_with_its_typed_text_matches_an_all_digit_id_
   BOOST_TEST(set.run(where(leaf(filter_op::in, "id", {typed})), total) == keys{"x"});
   BOOST_TEST(set.run(where(leaf(filter_op::ne, "id", {typed})), total) == keys{"y"});
   // Without the text the number renders as 1.2345678901234568e+23 and matches neither.
-  BOOST_TEST(set.run(where(leaf(filter_op::eq, "id", {number_value(123456789012345678901234.0)})),
-                     total)
-                 .empty());
+  BOOST_TEST(
+    set.run(where(leaf(filter_op::eq, "id", {number_value(123456789012345678901234.0)})), total)
+      .empty());
   // A number field still compares numerically, whatever the text says.
   auto padded = number_value(7);
   padded.text = "007";
@@ -102,11 +102,11 @@ BOOST_AUTO_TEST_CASE(number_literal_with_its_typed_text_matches_an_all_digit_id_
 
 BOOST_FIXTURE_TEST_CASE(ordering_operators, dispatcher_records) {
   BOOST_TEST(find(leaf(filter_op::gt, "creationTimestamp", {number_value(200)})) == keys{"a"});
-  BOOST_TEST(find(leaf(filter_op::ge, "creationTimestamp", {number_value(200)})) ==
-             (keys{"a", "c"}));
+  BOOST_TEST(find(leaf(filter_op::ge, "creationTimestamp", {number_value(200)}))
+             == (keys{"a", "c"}));
   BOOST_TEST(find(leaf(filter_op::lt, "creationTimestamp", {number_value(200)})) == keys{"b"});
-  BOOST_TEST(find(leaf(filter_op::le, "creationTimestamp", {number_value(200)})) ==
-             (keys{"b", "c"}));
+  BOOST_TEST(find(leaf(filter_op::le, "creationTimestamp", {number_value(200)}))
+             == (keys{"b", "c"}));
   // Strings order byte-wise; a record without the field never satisfies an ordering.
   BOOST_TEST(find(leaf(filter_op::lt, "name", {string_value("I")})) == keys{"b"});
   BOOST_TEST(find(leaf(filter_op::ge, "name", {string_value("I")})) == (keys{"a", "c"}));
@@ -120,8 +120,8 @@ BOOST_FIXTURE_TEST_CASE(paths_through_arrays_of_objects_match_any_element, dispa
   // ne matches records where no element is a task, including those without actions.
   BOOST_TEST(find(leaf(filter_op::ne, "actions.type", {string_value("task")})) == (keys{"c", "d"}));
   BOOST_TEST(find(leaf(filter_op::gt, "actions.priority", {number_value(2)})) == keys{"a"});
-  BOOST_TEST(find(leaf(filter_op::eq, "actions.recipients.to", {string_value("x@y.z")})) ==
-             keys{"a"});
+  BOOST_TEST(find(leaf(filter_op::eq, "actions.recipients.to", {string_value("x@y.z")}))
+             == keys{"a"});
 }
 
 BOOST_FIXTURE_TEST_CASE(nested_object_paths, dispatcher_records) {
@@ -134,10 +134,10 @@ BOOST_FIXTURE_TEST_CASE(nested_object_paths, dispatcher_records) {
 BOOST_FIXTURE_TEST_CASE(array_of_scalars_in_and_out, dispatcher_records) {
   BOOST_TEST(find(leaf(filter_op::eq, "tags", {string_value("new")})) == keys{"a"});
   BOOST_TEST(find(leaf(filter_op::ne, "tags", {string_value("new")})) == (keys{"b", "c", "d"}));
-  BOOST_TEST(find(leaf(filter_op::in, "tags", {string_value("old"), string_value("new")})) ==
-             (keys{"a", "b"}));
-  BOOST_TEST(find(leaf(filter_op::out, "tags", {string_value("old"), string_value("new")})) ==
-             (keys{"c", "d"}));
+  BOOST_TEST(find(leaf(filter_op::in, "tags", {string_value("old"), string_value("new")}))
+             == (keys{"a", "b"}));
+  BOOST_TEST(find(leaf(filter_op::out, "tags", {string_value("old"), string_value("new")}))
+             == (keys{"c", "d"}));
   BOOST_TEST(find(leaf(filter_op::in, "id", {string_value("c"), string_value("zz")})) == keys{"c"});
   BOOST_TEST(find(leaf(filter_op::out, "id", {string_value("c")})) == (keys{"a", "b", "d"}));
 }
@@ -148,8 +148,8 @@ BOOST_FIXTURE_TEST_CASE(null_and_absent_fields, dispatcher_records) {
   BOOST_TEST(find(leaf(filter_op::ne, "description", {null_value()})) == keys{"c"});
   BOOST_TEST(find(leaf(filter_op::contains, "description")) == keys{"c"});
   BOOST_TEST(find(leaf(filter_op::excludes, "description")) == (keys{"a", "b", "d"}));
-  BOOST_TEST(find(leaf(filter_op::in, "description", {null_value(), string_value("x")})) ==
-             (keys{"a", "b", "d"}));
+  BOOST_TEST(find(leaf(filter_op::in, "description", {null_value(), string_value("x")}))
+             == (keys{"a", "b", "d"}));
   // An empty array is present, and it holds no element equal to anything.
   BOOST_TEST(find(leaf(filter_op::contains, "tags")) == (keys{"a", "b", "c"}));
   BOOST_TEST(find(leaf(filter_op::contains, "actions.functionName")) == (keys{"a", "b"}));
@@ -159,12 +159,12 @@ BOOST_FIXTURE_TEST_CASE(null_and_absent_fields, dispatcher_records) {
 BOOST_FIXTURE_TEST_CASE(like_is_a_case_insensitive_substring_match, dispatcher_records) {
   BOOST_TEST(find(leaf(filter_op::like, "description", {string_value("invoice")})) == keys{"c"});
   BOOST_TEST(find(leaf(filter_op::like, "name", {string_value("OO")})) == keys{"b"});
-  BOOST_TEST(find(leaf(filter_op::like, "eventType", {string_value("user*ed")})) ==
-             (keys{"a", "b"}));
+  BOOST_TEST(find(leaf(filter_op::like, "eventType", {string_value("user*ed")}))
+             == (keys{"a", "b"}));
   BOOST_TEST(find(leaf(filter_op::like, "eventType", {string_value("*paid*")})) == keys{"c"});
   BOOST_TEST(find(leaf(filter_op::like, "eventType", {string_value("ed*user")})).empty());
-  BOOST_TEST(find(leaf(filter_op::like, "actions.functionName", {string_value("EAN")})) ==
-             keys{"b"});
+  BOOST_TEST(find(leaf(filter_op::like, "actions.functionName", {string_value("EAN")}))
+             == keys{"b"});
   // like never matches numbers or absent fields.
   BOOST_TEST(find(leaf(filter_op::like, "creationTimestamp", {string_value("1")})).empty());
 }
@@ -327,13 +327,13 @@ BOOST_AUTO_TEST_CASE(a_sorted_window_keeps_one_page_and_answers_as_a_full_sort) 
     else if (i % 89 == 0)
       json = R"({"n":"text","name":"x"})";
     else
-      json = R"({"n":)" + std::to_string((i * 7919) % 613) + R"(,"name":"n)"
-             + std::to_string(i % 5) + "\"}";
+      json = R"({"n":)" + std::to_string((i * 7919) % 613) + R"(,"name":"n)" + std::to_string(i % 5)
+             + "\"}";
     records.emplace_back(key, json);
   }
   for (auto descending : {false, true})
-    for (auto [offset, limit] : {std::pair<uint64_t, uint32_t>{0, 10}, {37, 20}, {4990, 50},
-                                 {6000, 10}, {0, 0}}) {
+    for (auto [offset, limit] :
+         {std::pair<uint64_t, uint32_t>{0, 10}, {37, 20}, {4990, 50}, {6000, 10}, {0, 0}}) {
       query q;
       q.sort = {sort_key{"n", descending}, sort_key{"name", false}};
       q.offset = offset;
@@ -346,8 +346,7 @@ BOOST_AUTO_TEST_CASE(a_sorted_window_keeps_one_page_and_answers_as_a_full_sort) 
         all.put(key, json);
         held.insert(key);
         auto dropped = window.offer(key, json);
-        if (!dropped.empty())
-          held.erase(dropped);
+        if (!dropped.empty()) held.erase(dropped);
         most_held = std::max(most_held, window.size());
         BOOST_REQUIRE_EQUAL(window.size(), held.size());
       }

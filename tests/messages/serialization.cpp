@@ -80,8 +80,7 @@ action mail_action(bool full) {
   x.kind = action_kind::mail;
   x.recipients = sample_recipients(full);
   x.template_id = "65f0a1b2c3d4e5f60123456a";
-  if (full)
-    x.name = "welcome mail";
+  if (full) x.name = "welcome mail";
   return x;
 }
 
@@ -349,8 +348,12 @@ BOOST_AUTO_TEST_CASE(cluster_messages) {
     caf::actor_system_config cfg;
     caf::actor_system sys{cfg};
     auto endpoint = sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
-    member_info info{3, 8, {{1, "127.0.0.1:7401"}, {3, "[::1]:7403"}}, "0.1.0",
-                     caf::actor_cast<caf::strong_actor_ptr>(endpoint), 4096};
+    member_info info{3,
+                     8,
+                     {{1, "127.0.0.1:7401"}, {3, "[::1]:7403"}},
+                     "0.1.0",
+                     caf::actor_cast<caf::strong_actor_ptr>(endpoint),
+                     4096};
     std::vector<char> buf;
     caf::binary_serializer sink{sys, buf};
     BOOST_REQUIRE(!sink(info));

@@ -43,9 +43,9 @@ BOOST_AUTO_TEST_SUITE(validation)
 BOOST_AUTO_TEST_CASE(utf8) {
   for (std::string ok : {"", "plain", "ünïcødé", "🎉", "\x7f", "\xef\xbf\xbd", "\xf4\x8f\xbf\xbf"})
     BOOST_TEST(is_utf8(ok), ok);
-  for (std::string bad : {"\xc0\xaf", "\xe0\x80\xaf", "\xf0\x80\x80\xaf", "\xed\xa0\x80",
-                          "\xed\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xff", "\x80",
-                          "\xe2\x82", "ok\xc3", "\xc3\x28"})
+  for (std::string bad :
+       {"\xc0\xaf", "\xe0\x80\xaf", "\xf0\x80\x80\xaf", "\xed\xa0\x80", "\xed\xbf\xbf",
+        "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xff", "\x80", "\xe2\x82", "ok\xc3", "\xc3\x28"})
     BOOST_TEST(!is_utf8(bad));
 }
 
@@ -53,16 +53,16 @@ BOOST_AUTO_TEST_CASE(emails) {
   for (std::string ok : {"a@example.com", "first.last+tag@sub.example.co.uk", "o'brien@example.io",
                          "ünï@exämple.de", "x_y-z@a-b.example.org"})
     BOOST_TEST(is_email(ok), ok);
-  for (std::string bad : {"", "a", "@example.com", "a@", "a@example", "a @example.com",
-                          "a@exa mple.com", "a@@example.com", ".a@example.com", "a.@example.com",
-                          "a..b@example.com", "a@-example.com", "a@example-.com", "a@example.c",
-                          "a@example..com", "a@.example.com", "<a>@example.com",
-                          "a@example.com\n", "a@exam\xffple.com"})
+  for (std::string bad :
+       {"", "a", "@example.com", "a@", "a@example", "a @example.com", "a@exa mple.com",
+        "a@@example.com", ".a@example.com", "a.@example.com", "a..b@example.com", "a@-example.com",
+        "a@example-.com", "a@example.c", "a@example..com", "a@.example.com", "<a>@example.com",
+        "a@example.com\n", "a@exam\xffple.com"})
     BOOST_TEST(!is_email(bad), bad);
   BOOST_TEST(is_email(std::string(64, 'l') + "@example.com"));
   BOOST_TEST(!is_email(std::string(65, 'l') + "@example.com"));
   auto label = std::string(60, 'd') + ".";
-  auto long_domain = label + label + label + label; // 244 bytes
+  auto long_domain = label + label + label + label;        // 244 bytes
   BOOST_TEST(is_email("abcdef@" + long_domain + "com"));   // 254 bytes
   BOOST_TEST(!is_email("abcdefg@" + long_domain + "com")); // 255 bytes
 }

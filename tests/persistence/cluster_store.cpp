@@ -58,15 +58,13 @@ event_list make_events(const std::string& prefix, size_t n) {
 
 std::vector<uint64_t> sequences_of(const queued_event_list& xs) {
   std::vector<uint64_t> out;
-  for (auto& x : xs)
-    out.push_back(x.sequence);
+  for (auto& x : xs) out.push_back(x.sequence);
   return out;
 }
 
 std::vector<std::string> ids_of(const queued_event_list& xs) {
   std::vector<std::string> out;
-  for (auto& x : xs)
-    out.push_back(x.event.id);
+  for (auto& x : xs) out.push_back(x.event.id);
   return out;
 }
 
@@ -209,8 +207,7 @@ BOOST_FIXTURE_TEST_CASE(events_round_trip_exactly, fixture) {
   events.push_back(make_event("large", "{\"blob\":\"" + std::string(2 << 20, 'x') + "\"}"));
   events.push_back(event{"", "", "", -5}); // empty fields and a time before the epoch
   std::string binary = "{\"raw\":\"";
-  for (int c = 1; c < 256; ++c)
-    binary.push_back(static_cast<char>(c));
+  for (int c = 1; c < 256; ++c) binary.push_back(static_cast<char>(c));
   events.push_back(make_event(std::string("nul\0id", 6), binary + "\"}"));
   BOOST_REQUIRE(db->enqueue(7, events));
   for (int round = 0; round < 2; ++round) {
@@ -232,18 +229,15 @@ BOOST_FIXTURE_TEST_CASE(concurrent_enqueues_get_distinct_sequences, fixture) {
     threads.emplace_back([&, t] {
       for (size_t i = 0; i < per_thread; ++i) {
         auto sequences = db->enqueue(9, make_events("t" + std::to_string(t) + "-", 1));
-        if (sequences)
-          got[t].insert(got[t].end(), sequences->begin(), sequences->end());
+        if (sequences) got[t].insert(got[t].end(), sequences->begin(), sequences->end());
       }
     });
-  for (auto& thread : threads)
-    thread.join();
+  for (auto& thread : threads) thread.join();
   BOOST_REQUIRE_EQUAL(got[0].size() + got[1].size(), 2 * per_thread);
   std::vector<uint64_t> all = got[0];
   all.insert(all.end(), got[1].begin(), got[1].end());
   std::sort(all.begin(), all.end());
-  for (size_t i = 0; i < all.size(); ++i)
-    BOOST_REQUIRE_EQUAL(all[i], i + 1);
+  for (size_t i = 0; i < all.size(); ++i) BOOST_REQUIRE_EQUAL(all[i], i + 1);
   BOOST_CHECK_EQUAL(db->depth(9), 2 * per_thread);
   BOOST_CHECK_EQUAL(peek_all(*db, 9).size(), 2 * per_thread);
 }
@@ -348,7 +342,7 @@ BOOST_FIXTURE_TEST_CASE(second_open_is_refused_while_in_use, fixture) {
                     "cluster store: the cluster data directory is held by another process");
   BOOST_CHECK(message.find(dir.path()) == std::string::npos);
   BOOST_REQUIRE(db->enqueue(2, make_events("a", 1))); // the first one still works
-  reopen();                                             // and once released, opening works again
+  reopen();                                           // and once released, opening works again
   BOOST_CHECK_EQUAL(db->depth(2), 1u);
 }
 

@@ -27,10 +27,10 @@
 using namespace dispatch;
 namespace fs = std::filesystem;
 
-#define REQUIRE_OK(expr)                                                                           \
-  do {                                                                                             \
-    auto require_ok_err_ = (expr);                                                                 \
-    BOOST_REQUIRE_MESSAGE(!require_ok_err_, #expr ": " + message_of(require_ok_err_));            \
+#define REQUIRE_OK(expr)                                                               \
+  do {                                                                                 \
+    auto require_ok_err_ = (expr);                                                     \
+    BOOST_REQUIRE_MESSAGE(!require_ok_err_, #expr ": " + message_of(require_ok_err_)); \
   } while (false)
 
 namespace {
@@ -129,8 +129,7 @@ caf::error write_outcome(const store_ptr& db, uint32_t shard, timestamp_ms previ
 
 std::vector<std::string> ids_of(const delivery_list& xs) {
   std::vector<std::string> out;
-  for (auto& x : xs)
-    out.push_back(x.id);
+  for (auto& x : xs) out.push_back(x.id);
   return out;
 }
 
@@ -141,8 +140,8 @@ std::vector<std::string> sorted(std::vector<std::string> xs) {
 
 delivery_list due(const store_ptr& db, action_kind kind, uint32_t shard, size_t limit = 100,
                   std::function<bool(const std::string&)> skip = nullptr) {
-  auto result = db->scan_due(kind, shard, limit,
-                             skip ? skip : [](const std::string&) { return false; });
+  auto result = db->scan_due(
+    kind, shard, limit, skip ? skip : [](const std::string&) { return false; });
   BOOST_REQUIRE_MESSAGE(result, test::why(result));
   return *result;
 }
@@ -167,8 +166,7 @@ size_t count_id(const delivery_list& xs, const std::string& id) {
 
 const delivery* find_id(const delivery_list& xs, const std::string& id) {
   for (auto& x : xs)
-    if (x.id == id)
-      return &x;
+    if (x.id == id) return &x;
   return nullptr;
 }
 
@@ -189,8 +187,7 @@ logged_event_list log_of(const store_ptr& db, uint32_t shard, uint64_t after = 0
 
 std::vector<uint64_t> sequences_of(const logged_event_list& xs) {
   std::vector<uint64_t> out;
-  for (auto& x : xs)
-    out.push_back(x.sequence);
+  for (auto& x : xs) out.push_back(x.sequence);
   return out;
 }
 
@@ -208,8 +205,7 @@ std::vector<dispatcher_version> versions_of(const store_ptr& db, uint32_t shard)
 
 bool same_versions(const std::vector<dispatcher_version>& xs,
                    const std::vector<dispatcher_version>& ys) {
-  if (xs.size() != ys.size())
-    return false;
+  if (xs.size() != ys.size()) return false;
   for (size_t i = 0; i < xs.size(); ++i)
     if (xs[i].from != ys[i].from || xs[i].id != ys[i].id || xs[i].value != ys[i].value)
       return false;
@@ -217,11 +213,9 @@ bool same_versions(const std::vector<dispatcher_version>& xs,
 }
 
 bool same_log(const logged_event_list& xs, const logged_event_list& ys) {
-  if (xs.size() != ys.size())
-    return false;
+  if (xs.size() != ys.size()) return false;
   for (size_t i = 0; i < xs.size(); ++i)
-    if (xs[i].sequence != ys[i].sequence || !(xs[i].event == ys[i].event))
-      return false;
+    if (xs[i].sequence != ys[i].sequence || !(xs[i].event == ys[i].event)) return false;
   return true;
 }
 
@@ -257,18 +251,15 @@ void with_raw_db(const std::string& dir,
   std::vector<std::string> names;
   BOOST_REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions{}, dir, &names).ok());
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (auto& name : names)
-    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions{});
+  for (auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions{});
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto opened = rocksdb::DB::Open(rocksdb::DBOptions{}, dir, descriptors, &handles, &raw);
   BOOST_REQUIRE_MESSAGE(opened.ok(), opened.ToString());
   raw_families by_name;
-  for (size_t i = 0; i < names.size(); ++i)
-    by_name[names[i]] = handles[i];
+  for (size_t i = 0; i < names.size(); ++i) by_name[names[i]] = handles[i];
   f(*raw, by_name);
-  for (auto* handle : handles)
-    raw->DestroyColumnFamilyHandle(handle);
+  for (auto* handle : handles) raw->DestroyColumnFamilyHandle(handle);
   delete raw;
 }
 
@@ -289,8 +280,7 @@ std::vector<std::pair<std::string, std::string>> raw_entries(const std::string& 
 
 std::vector<std::string> raw_keys(const std::string& dir, const std::string& family) {
   std::vector<std::string> out;
-  for (auto& entry : raw_entries(dir, family))
-    out.push_back(entry.first);
+  for (auto& entry : raw_entries(dir, family)) out.push_back(entry.first);
   return out;
 }
 
@@ -352,8 +342,7 @@ struct derived_fixture : fixture {
     disp = order_dispatcher();
     REQUIRE_OK(db->write_dispatcher_versions(shard, {dispatcher_version{1, disp.id, disp}}));
     std::vector<accepted_event> batch;
-    for (uint64_t seq : {10, 11, 12})
-      batch.push_back(chosen(shard, seq, event_at(seq)));
+    for (uint64_t seq : {10, 11, 12}) batch.push_back(chosen(shard, seq, event_at(seq)));
     REQUIRE_OK(db->accept_events(batch, now));
     progress task{11, 2};
     REQUIRE_OK(db->write_outcomes(action_kind::task, shard, {}, &task));
@@ -365,12 +354,8 @@ struct derived_fixture : fixture {
   std::string id_at(uint64_t seq, uint32_t ordinal) const {
     return delivery_id_at(delivery_position{seq, shard, ordinal});
   }
-  std::string task_id(uint64_t seq) const {
-    return id_at(seq, 0);
-  }
-  std::string mail_id(uint64_t seq) const {
-    return id_at(seq, 1);
-  }
+  std::string task_id(uint64_t seq) const { return id_at(seq, 0); }
+  std::string mail_id(uint64_t seq) const { return id_at(seq, 1); }
 };
 
 // -- the schema-2 directory of tests/data --------------------------------------------------------
@@ -423,12 +408,8 @@ struct schema2_fixture {
     db = *opened;
   }
 
-  std::string task(int n) const {
-    return ids.at({n, action_kind::task});
-  }
-  std::string mail(int n) const {
-    return ids.at({n, action_kind::mail});
-  }
+  std::string task(int n) const { return ids.at({n, action_kind::task}); }
+  std::string mail(int n) const { return ids.at({n, action_kind::mail}); }
 };
 
 // What a reader can see of a store, to compare before and after a reopen.
@@ -669,8 +650,7 @@ BOOST_FIXTURE_TEST_CASE(pruning_keeps_the_versions_in_force_from_the_floor_on, f
   BOOST_CHECK_EQUAL(left[2].id, "c");
   // What a timeline built from what is left says at and after the floor is what it said before.
   dispatcher_timeline timeline;
-  for (auto& v : left)
-    timeline.apply(v.from, v.id, v.value ? &*v.value : nullptr);
+  for (auto& v : left) timeline.apply(v.from, v.id, v.value ? &*v.value : nullptr);
   BOOST_REQUIRE_EQUAL(timeline.at(va.event_type, 10).size(), 1u);
   BOOST_CHECK_EQUAL(timeline.at(va.event_type, 10)[0]->value.version, 2u);
   BOOST_CHECK_EQUAL(timeline.at(va.event_type, 25)[0]->value.version, 3u);
@@ -794,8 +774,7 @@ BOOST_FIXTURE_TEST_CASE(compact_events_round_trip_exactly, fixture) {
     {"ffffffffffffffffffffffff", "x", std::string(300, 'c'), now},
   };
   std::vector<accepted_event> batch;
-  for (size_t i = 0; i < events.size(); ++i)
-    batch.push_back(generated(1, 100 + i, events[i]));
+  for (size_t i = 0; i < events.size(); ++i) batch.push_back(generated(1, 100 + i, events[i]));
   REQUIRE_OK(db->accept_events(batch, now));
   auto check = [&] {
     auto log = log_of(db, 1);
@@ -994,7 +973,8 @@ BOOST_FIXTURE_TEST_CASE(derived_failure_gets_an_exception_record_and_leaves_it_w
   auto other = delivery_id_at(delivery_position{100, 2, 1});
   auto failed = make_record(id, action_kind::task, now + 5000);
   progress first{100, 7};
-  REQUIRE_OK(db->write_outcomes(action_kind::task, 2, {delivery_outcome{0, false, failed}}, &first));
+  REQUIRE_OK(
+    db->write_outcomes(action_kind::task, 2, {delivery_outcome{0, false, failed}}, &first));
   // The record and the progress, written together.
   auto p = progress_of(db, action_kind::task, 2);
   BOOST_CHECK_EQUAL(p.cursor, 100u);
@@ -1232,8 +1212,8 @@ BOOST_FIXTURE_TEST_CASE(for_each_delivery_visits_every_state, fixture) {
   auto done = make_record("d", action_kind::task, 7);
   done.finished = now;
   REQUIRE_OK(write_outcome(db, 0, 7, done, delivery_status::delivered));
-  REQUIRE_OK(write_outcome(db, 0, 9, make_record("dl", action_kind::mail, 9),
-                           delivery_status::dead));
+  REQUIRE_OK(
+    write_outcome(db, 0, 9, make_record("dl", action_kind::mail, 9), delivery_status::dead));
   // And one derived from the log, listed last.
   auto disp = order_dispatcher();
   auto shard = shard_of(disp.event_type, db->shards());
@@ -1248,8 +1228,8 @@ BOOST_FIXTURE_TEST_CASE(for_each_delivery_visits_every_state, fixture) {
     states.push_back(x.status);
     return true;
   }));
-  BOOST_CHECK((seen == std::vector<std::string>{"w", "x", "dl", "d", "old", derived_task,
-                                                  derived_mail}));
+  BOOST_CHECK(
+    (seen == std::vector<std::string>{"w", "x", "dl", "d", "old", derived_task, derived_mail}));
   BOOST_REQUIRE_EQUAL(states.size(), 7u);
   BOOST_CHECK(states[0] == delivery_status::retrying);
   BOOST_CHECK(states[2] == delivery_status::dead);
@@ -1272,13 +1252,12 @@ BOOST_FIXTURE_TEST_CASE(status_and_id_filters_read_only_what_can_match, fixture)
   auto done = make_record("d", action_kind::task, 7);
   done.finished = now;
   REQUIRE_OK(write_outcome(db, 0, 7, done, delivery_status::delivered));
-  REQUIRE_OK(write_outcome(db, 0, 9, make_record("dl", action_kind::mail, 9),
-                           delivery_status::dead));
+  REQUIRE_OK(
+    write_outcome(db, 0, 9, make_record("dl", action_kind::mail, 9), delivery_status::dead));
   auto listed = [&](const filter& where) { return ids_of(list_all(db, scope_of(where))); };
   auto status_is = [](std::vector<std::string> statuses, filter_op op = filter_op::in) {
     filter f{op, "status", {}, {}};
-    for (auto& s : statuses)
-      f.values.push_back(string_value(s));
+    for (auto& s : statuses) f.values.push_back(string_value(s));
     return f;
   };
   using ids = std::vector<std::string>;
@@ -1290,24 +1269,26 @@ BOOST_FIXTURE_TEST_CASE(status_and_id_filters_read_only_what_can_match, fixture)
   // and: every child narrows; or: any child widens; other filters keep every place.
   filter by_type{filter_op::eq, "type", {string_value("mail")}, {}};
   BOOST_CHECK(listed(filter{filter_op::and_, "", {}, {by_type, status_is({"dead"})}}) == ids{"dl"});
-  BOOST_CHECK(listed(filter{filter_op::or_, "", {}, {status_is({"dead"}), by_type}}) ==
-              (ids{"w", "dl", "d"}));
+  BOOST_CHECK(listed(filter{filter_op::or_, "", {}, {status_is({"dead"}), by_type}})
+              == (ids{"w", "dl", "d"}));
   BOOST_CHECK(listed(status_is({"dead"}, filter_op::ne)) == (ids{"w", "dl", "d"}));
-  BOOST_CHECK(listed(filter{filter_op::eq, "status", {number_value(1)}, {}}) ==
-              (ids{"w", "dl", "d"}));
+  BOOST_CHECK(listed(filter{filter_op::eq, "status", {number_value(1)}, {}})
+              == (ids{"w", "dl", "d"}));
   BOOST_CHECK(listed(filter{}) == (ids{"w", "dl", "d"}));
   // Named ids are looked up wherever they are, each once; with a status, only in its place.
-  filter by_id{filter_op::in, "id", {string_value("d"), string_value("w"), string_value("d"),
-                                     string_value("nobody")}, {}};
+  filter by_id{filter_op::in,
+               "id",
+               {string_value("d"), string_value("w"), string_value("d"), string_value("nobody")},
+               {}};
   BOOST_CHECK(sorted(listed(by_id)) == (ids{"d", "w"}));
   BOOST_CHECK(listed(filter{filter_op::eq, "id", {string_value("dl")}, {}}) == ids{"dl"});
-  BOOST_CHECK(listed(filter{filter_op::and_, "", {}, {by_id, status_is({"delivered"})}}) ==
-              ids{"d"});
+  BOOST_CHECK(listed(filter{filter_op::and_, "", {}, {by_id, status_is({"delivered"})}})
+              == ids{"d"});
   filter only_w{filter_op::eq, "id", {string_value("w")}, {}};
   filter only_dl{filter_op::eq, "id", {string_value("dl")}, {}};
   BOOST_CHECK(listed(filter{filter_op::and_, "", {}, {only_w, only_dl}}).empty());
-  BOOST_CHECK(sorted(listed(filter{filter_op::or_, "", {}, {only_w, only_dl}})) ==
-              (ids{"dl", "w"}));
+  BOOST_CHECK(sorted(listed(filter{filter_op::or_, "", {}, {only_w, only_dl}}))
+              == (ids{"dl", "w"}));
   BOOST_CHECK(listed(filter{filter_op::or_, "", {}, {only_w, by_type}}) == (ids{"w", "dl", "d"}));
   // An id filter with a value that is not text narrows nothing (no partial id list).
   filter mixed{filter_op::in, "id", {string_value("w"), number_value(1)}, {}};
@@ -1368,8 +1349,8 @@ BOOST_FIXTURE_TEST_CASE(derived_deliveries_are_listed_from_the_log_and_progress,
   auto done = list_all(db, scope_of(id_eq(task_id(10))));
   BOOST_REQUIRE_EQUAL(done.size(), 1u);
   BOOST_CHECK(done[0].status == delivery_status::delivered);
-  BOOST_CHECK(list_all(db, scope_of(filter{filter_op::and_, "", {},
-                                           {id_eq(task_id(10)), status_eq("pending")}}))
+  BOOST_CHECK(list_all(db, scope_of(filter{
+                             filter_op::and_, "", {}, {id_eq(task_id(10)), status_eq("pending")}}))
                 .empty());
   BOOST_CHECK(list_all(db, scope_of(id_eq(id_at(10, 2)))).empty()); // no third action
   BOOST_CHECK(list_all(db, scope_of(id_eq(id_at(13, 0)))).empty()); // no such event
@@ -1395,7 +1376,8 @@ BOOST_FIXTURE_TEST_CASE(derived_delivery_with_a_record_is_listed_once_from_it, d
   failing.last_error = "sink: 503";
   failing.next_attempt = now + 60000;
   progress p{12, 2}; // the emitter passes it: it has a record now
-  REQUIRE_OK(db->write_outcomes(action_kind::task, shard, {delivery_outcome{0, false, failing}}, &p));
+  REQUIRE_OK(
+    db->write_outcomes(action_kind::task, shard, {delivery_outcome{0, false, failing}}, &p));
   listed = list_all(db);
   BOOST_CHECK_EQUAL(listed.size(), 6u);
   BOOST_CHECK_EQUAL(count_id(listed, task_id(12)), 1u);
@@ -1413,8 +1395,8 @@ BOOST_FIXTURE_TEST_CASE(derived_delivery_with_a_record_is_listed_once_from_it, d
   done.status = delivery_status::delivered;
   done.attempts = 2;
   done.finished = now + 61000;
-  REQUIRE_OK(db->write_outcomes(action_kind::task, shard,
-                                {delivery_outcome{now + 60000, true, done}}));
+  REQUIRE_OK(
+    db->write_outcomes(action_kind::task, shard, {delivery_outcome{now + 60000, true, done}}));
   listed = list_all(db);
   BOOST_CHECK_EQUAL(listed.size(), 6u);
   BOOST_CHECK_EQUAL(count_id(listed, task_id(12)), 1u);
@@ -1486,8 +1468,8 @@ BOOST_FIXTURE_TEST_CASE(dispatcher_version_change_applies_from_its_sequence, der
     shard, {dispatcher_version{12, disp.id, v2}, dispatcher_version{13, disp.id, caf::none}}));
   REQUIRE_OK(db->accept_events({chosen(shard, 13, event_at(13))}, now));
   auto listed = list_all(db);
-  std::vector<std::string> expected{id_at(10, 0), id_at(10, 1), id_at(11, 0),
-                                    id_at(11, 1), id_at(12, 0), id_at(12, 1), id_at(12, 2)};
+  std::vector<std::string> expected{id_at(10, 0), id_at(10, 1), id_at(11, 0), id_at(11, 1),
+                                    id_at(12, 0), id_at(12, 1), id_at(12, 2)};
   BOOST_CHECK(sorted(ids_of(listed)) == sorted(expected));
   for (uint64_t seq : {10, 11}) {
     auto* task = find_id(listed, id_at(seq, 0));
@@ -1553,7 +1535,8 @@ BOOST_FIXTURE_TEST_CASE(log_appends_and_overwrites_per_day, fixture) {
   }));
   BOOST_CHECK((jsons == std::vector<std::string>{"m1{}", "m2{\"v\":2}"}));
   size_t visits = 0;
-  REQUIRE_OK(db->for_each_log(action_kind::mail, [&](const log_record&) { return ++visits, false; }));
+  REQUIRE_OK(
+    db->for_each_log(action_kind::mail, [&](const log_record&) { return ++visits, false; }));
   BOOST_CHECK_EQUAL(visits, 1u);
 }
 
@@ -1749,8 +1732,7 @@ BOOST_AUTO_TEST_CASE(full_disk_gives_no_space_errors) {
     {
       std::ofstream out{filler, std::ios::binary};
       std::string chunk(4096, 'f');
-      while (out.write(chunk.data(), static_cast<std::streamsize>(chunk.size())))
-        out.flush();
+      while (out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()))) out.flush();
     }
     auto probe = db->probe_write();
     BOOST_CHECK(probe);
@@ -1773,10 +1755,10 @@ BOOST_FIXTURE_TEST_CASE(schema2_directory_is_migrated_in_place, schema2_fixture)
   auto families = families_of(opts.data_dir);
   BOOST_CHECK(!has(families, keys::legacy_inbox_family));
   BOOST_CHECK(!has(families, keys::legacy_deliveries_family));
-  for (auto* name : {keys::event_log_family, keys::exceptions_family, keys::progress_family,
-                     keys::dispatcher_versions_family, keys::delivery_index_family,
-                     keys::dead_letters_family, keys::history_family, keys::seen_family,
-                     keys::log_family})
+  for (auto* name :
+       {keys::event_log_family, keys::exceptions_family, keys::progress_family,
+        keys::dispatcher_versions_family, keys::delivery_index_family, keys::dead_letters_family,
+        keys::history_family, keys::seen_family, keys::log_family})
     BOOST_CHECK_MESSAGE(has(families, name), name);
   // The unmatched events are in the log in the compact form.
   auto entries = raw_entries(opts.data_dir, keys::event_log_family);
@@ -1801,8 +1783,7 @@ BOOST_FIXTURE_TEST_CASE(schema2_unmatched_events_move_into_the_log, schema2_fixt
     BOOST_CHECK_EQUAL(entry.event.creation_timestamp, t0 + i);
   }
   BOOST_CHECK_EQUAL(event2(10), "000000000000000000000e0a");
-  for (uint32_t shard = 1; shard < 4; ++shard)
-    BOOST_CHECK(log_of(db, shard).empty());
+  for (uint32_t shard = 1; shard < 4; ++shard) BOOST_CHECK(log_of(db, shard).empty());
   BOOST_CHECK_EQUAL(db->last_log_sequence(deleted_shard), seq2(12));
   BOOST_CHECK_EQUAL(db->last_log_sequence(created_shard), 0u);
   BOOST_CHECK_EQUAL(db->last_log_sequence(), seq2(12));
@@ -1822,8 +1803,8 @@ BOOST_FIXTURE_TEST_CASE(schema2_unmatched_events_move_into_the_log, schema2_fixt
     unfinished.push_back(x.id);
     return true;
   }));
-  BOOST_CHECK((unfinished == std::vector<std::string>{event2(9), event2(10), event2(11),
-                                                      event2(12)}));
+  BOOST_CHECK(
+    (unfinished == std::vector<std::string>{event2(9), event2(10), event2(11), event2(12)}));
 }
 
 BOOST_FIXTURE_TEST_CASE(schema2_dispatchers_get_versions_from_zero, schema2_fixture) {
@@ -1832,8 +1813,7 @@ BOOST_FIXTURE_TEST_CASE(schema2_dispatchers_get_versions_from_zero, schema2_fixt
   BOOST_REQUIRE(loaded);
   BOOST_REQUIRE_EQUAL(loaded->size(), 3u);
   std::map<std::string, dispatcher> by_id;
-  for (auto& d : *loaded)
-    by_id[d.id] = d;
+  for (auto& d : *loaded) by_id[d.id] = d;
   BOOST_CHECK_EQUAL(by_id.at(hexid(0xd1)).event_type, "user_created");
   auto deleted = versions_of(db, deleted_shard);
   BOOST_REQUIRE_EQUAL(deleted.size(), 2u);
@@ -1894,23 +1874,21 @@ BOOST_FIXTURE_TEST_CASE(schema2_waiting_deliveries_become_exception_records, sch
   auto queue_of = [&](action_kind kind, uint32_t shard) {
     std::vector<std::pair<timestamp_ms, std::string>> xs;
     for (auto& x : expected)
-      if (x.kind == kind && x.shard == shard)
-        xs.emplace_back(x.due, x.id);
+      if (x.kind == kind && x.shard == shard) xs.emplace_back(x.due, x.id);
     std::sort(xs.begin(), xs.end());
     std::vector<std::string> ids;
-    for (auto& x : xs)
-      ids.push_back(x.second);
+    for (auto& x : xs) ids.push_back(x.second);
     return ids;
   };
-  BOOST_CHECK(ids_of(due(db, action_kind::task, created_shard)) ==
-              queue_of(action_kind::task, created_shard));
-  BOOST_CHECK((ids_of(due(db, action_kind::task, deleted_shard)) ==
-               std::vector<std::string>{task(4), std::min(task(6), task(8)),
-                                        std::max(task(6), task(8))}));
-  BOOST_CHECK(ids_of(due(db, action_kind::task, deleted_shard)) ==
-              queue_of(action_kind::task, deleted_shard));
-  BOOST_CHECK(ids_of(due(db, action_kind::mail, deleted_shard)) ==
-              queue_of(action_kind::mail, deleted_shard));
+  BOOST_CHECK(ids_of(due(db, action_kind::task, created_shard))
+              == queue_of(action_kind::task, created_shard));
+  BOOST_CHECK(
+    (ids_of(due(db, action_kind::task, deleted_shard))
+     == std::vector<std::string>{task(4), std::min(task(6), task(8)), std::max(task(6), task(8))}));
+  BOOST_CHECK(ids_of(due(db, action_kind::task, deleted_shard))
+              == queue_of(action_kind::task, deleted_shard));
+  BOOST_CHECK(ids_of(due(db, action_kind::mail, deleted_shard))
+              == queue_of(action_kind::mail, deleted_shard));
   BOOST_CHECK_EQUAL(due(db, action_kind::mail, deleted_shard).size(), 6u);
   BOOST_CHECK(due(db, action_kind::mail, created_shard).empty());
   BOOST_CHECK(due(db, action_kind::task, 2).empty());
@@ -1931,8 +1909,8 @@ BOOST_FIXTURE_TEST_CASE(schema2_dead_letters_history_log_and_seen_are_kept, sche
   BOOST_CHECK_EQUAL(letter->attempts, 3u);
   BOOST_CHECK_EQUAL(letter->last_error, "sink: 400 Bad Request");
   BOOST_CHECK_EQUAL(letter->event_id, event2(5));
-  BOOST_CHECK((ids_of(list_all(db, scope_of(status_eq("dead")))) ==
-               std::vector<std::string>{task(5)}));
+  BOOST_CHECK(
+    (ids_of(list_all(db, scope_of(status_eq("dead")))) == std::vector<std::string>{task(5)}));
   BOOST_CHECK_EQUAL(list_all(db, scope_of(id_eq(task(5)))).size(), 1u);
   // History: the delivered tasks of e03 and e07.
   auto delivered = list_all(db, scope_of(status_eq("delivered")));
@@ -1973,8 +1951,7 @@ BOOST_FIXTURE_TEST_CASE(schema2_dead_letters_history_log_and_seen_are_kept, sche
   auto all = list_all(db);
   BOOST_CHECK_EQUAL(all.size(), 22u);
   std::set<std::string> distinct;
-  for (auto& d : all)
-    distinct.insert(d.id);
+  for (auto& d : all) distinct.insert(d.id);
   BOOST_CHECK_EQUAL(distinct.size(), all.size());
   // The dead task can be revived.
   auto revived = *letter;

@@ -35,8 +35,7 @@ BOOST_AUTO_TEST_CASE(stays_closed_below_the_threshold_and_a_success_resets_the_c
 
 BOOST_AUTO_TEST_CASE(opens_after_n_failures_and_refuses_until_its_time_is_up) {
   dispatch::circuit_breaker b{3, 1000ms};
-  for (int i = 0; i < 3; ++i)
-    b.record_failure(t0);
+  for (int i = 0; i < 3; ++i) b.record_failure(t0);
   BOOST_TEST((b.current() == state::open));
   BOOST_TEST(!b.allow(t0));
   BOOST_TEST(b.remaining(t0).count() == 1000);
@@ -83,8 +82,7 @@ BOOST_AUTO_TEST_CASE(late_failures_while_open_do_not_extend_it) {
 
 BOOST_AUTO_TEST_CASE(zero_failures_disables_it) {
   dispatch::circuit_breaker b{0, 1000ms};
-  for (int i = 0; i < 1000; ++i)
-    b.record_failure(t0);
+  for (int i = 0; i < 1000; ++i) b.record_failure(t0);
   BOOST_TEST((b.current() == state::closed));
   BOOST_TEST(b.allow(t0));
 }

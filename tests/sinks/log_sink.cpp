@@ -36,7 +36,7 @@ struct fixture {
     opts.sync = false;
     auto opened = store::open(opts);
     BOOST_REQUIRE_MESSAGE(
-        opened, "cannot open the store: " << (opened ? std::string{} : message_of(opened.error())));
+      opened, "cannot open the store: " << (opened ? std::string{} : message_of(opened.error())));
     db = std::move(*opened);
     sink = sys.spawn(dispatch::log_sink, db);
     spawned.push_back(caf::actor_cast<caf::actor>(sink));
@@ -51,12 +51,12 @@ struct fixture {
   delivery_result deliver(const delivery& d) {
     delivery_result result = retry_later("no answer");
     self->request(sink, 10s, deliver_atom::value, delivery_list{d})
-        .receive(
-          [&](const delivery_result_list& r) {
-            BOOST_REQUIRE_EQUAL(r.size(), 1u);
-            result = r.front();
-          },
-          [&](const caf::error& err) { result = retry_later(message_of(err)); });
+      .receive(
+        [&](const delivery_result_list& r) {
+          BOOST_REQUIRE_EQUAL(r.size(), 1u);
+          result = r.front();
+        },
+        [&](const caf::error& err) { result = retry_later(message_of(err)); });
     return result;
   }
 
@@ -82,7 +82,7 @@ bool delivered_ok(const delivery_result& r) {
   return r.verdict == sink_verdict::delivered;
 }
 
-}  // namespace
+} // namespace
 
 BOOST_AUTO_TEST_SUITE(log_sink)
 
@@ -102,7 +102,7 @@ BOOST_FIXTURE_TEST_CASE(a_task_is_logged_in_exh_shape, fixture) {
   auto doc = parsed(records[0].json);
   BOOST_TEST(doc["id"].GetString() == d.id);
   BOOST_TEST(doc["functionName"].GetString() == std::string{"sendWelcome"});
-  BOOST_TEST(doc["data"]["Lang"].GetString() == std::string{"nl"});  // keys keep their spelling
+  BOOST_TEST(doc["data"]["Lang"].GetString() == std::string{"nl"}); // keys keep their spelling
   BOOST_TEST(doc["data"]["event"]["content"]["a"][1].GetInt() == 2);
   BOOST_TEST(doc["tags"].Size() == 2u);
   BOOST_TEST(doc["tags"][1].GetString() == std::string{"mail"});
@@ -185,7 +185,7 @@ BOOST_FIXTURE_TEST_CASE(deep_nesting_does_not_crash_the_sink, fixture) {
   d.task.function_name = "deep";
   std::string deep = "{\"x\":" + std::string(200000, '[') + std::string(200000, ']') + "}";
   d.task.data = deep;
-  BOOST_TEST(delivered_ok(deliver(d)));  // well-formed, however deep: logged verbatim
+  BOOST_TEST(delivered_ok(deliver(d))); // well-formed, however deep: logged verbatim
   auto records = logged(action_kind::task);
   BOOST_REQUIRE(records.size() == 1u);
   BOOST_TEST(records[0].json.find(deep) != std::string::npos);
@@ -198,8 +198,8 @@ BOOST_FIXTURE_TEST_CASE(a_batch_gets_one_answer_per_delivery_in_order, fixture) 
   auto mail = make(action_kind::mail);
   delivery_result_list results;
   self->request(sink, 10s, deliver_atom::value, delivery_list{good, bad, mail})
-      .receive([&](const delivery_result_list& r) { results = r; },
-               [&](const caf::error& err) { BOOST_FAIL(message_of(err)); });
+    .receive([&](const delivery_result_list& r) { results = r; },
+             [&](const caf::error& err) { BOOST_FAIL(message_of(err)); });
   BOOST_REQUIRE_EQUAL(results.size(), 3u);
   BOOST_TEST((results[0].verdict == sink_verdict::delivered));
   BOOST_TEST((results[1].verdict == sink_verdict::permanent));
@@ -220,8 +220,7 @@ BOOST_FIXTURE_TEST_CASE(an_emitter_delivers_into_the_log, fixture) {
   // and the emitter reads it there when it catches up at start.
   auto reader = sys.spawn([d]() -> log_reader_actor::behavior_type {
     return {[d](rederive_atom, action_kind, uint64_t after, uint32_t) {
-      if (after == 0)
-        return delivery_batch{0, 1, true, {d}};
+      if (after == 0) return delivery_batch{0, 1, true, {d}};
       return delivery_batch{after, after, true, {}};
     }};
   });

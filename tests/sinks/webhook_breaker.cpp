@@ -73,8 +73,7 @@ BOOST_AUTO_TEST_CASE(a_half_open_breaker_lets_only_the_probe_through) {
   auto meanwhile = deliver(sink, make_delivery(action_kind::task));
   BOOST_TEST(contains(meanwhile.reason, "half-open"), meanwhile.reason);
   delivery_result probed = retry_later("no answer");
-  probe.receive([&](const delivery_result_list& r) { probed = r.at(0); },
-                [](const caf::error&) {});
+  probe.receive([&](const delivery_result_list& r) { probed = r.at(0); }, [](const caf::error&) {});
   BOOST_TEST(is(probed, sink_verdict::delivered));
   BOOST_TEST(server.request_count() == 2u);
 }
@@ -88,8 +87,7 @@ BOOST_AUTO_TEST_CASE(client_errors_do_not_count_as_failures) {
   server.push(respond(404));
   server.push(respond(500));
   auto sink = spawn();
-  for (int i = 0; i < 5; ++i)
-    deliver(sink, make_delivery(action_kind::task));
+  for (int i = 0; i < 5; ++i) deliver(sink, make_delivery(action_kind::task));
   BOOST_TEST(is(deliver(sink, make_delivery(action_kind::task)), sink_verdict::delivered));
   BOOST_TEST(server.request_count() == 6u);
 }
@@ -101,8 +99,7 @@ BOOST_AUTO_TEST_CASE(connections_are_kept_alive_and_reused) {
   BOOST_TEST(server.request_count() == 10u);
   BOOST_TEST(server.connection_count() <= 2u);
   std::set<uint64_t> used;
-  for (auto& req : server.requests())
-    used.insert(req.connection);
+  for (auto& req : server.requests()) used.insert(req.connection);
   BOOST_TEST(used.size() <= 2u);
 }
 
@@ -128,16 +125,14 @@ BOOST_AUTO_TEST_CASE(a_burst_of_concurrent_deliveries_is_all_answered) {
     w.receive(
       [&](const delivery_result_list& rs) {
         for (auto& r : rs)
-          if (is(r, sink_verdict::delivered))
-            ++delivered_count;
+          if (is(r, sink_verdict::delivered)) ++delivered_count;
       },
       [](const caf::error& err) { BOOST_TEST_MESSAGE("error: " << message_of(err)); });
   BOOST_TEST(delivered_count == burst);
   auto got = server.requests();
   BOOST_TEST(got.size() == burst);
   std::set<std::string> keys;
-  for (auto& req : got)
-    keys.insert(req.header("Idempotency-Key"));
+  for (auto& req : got) keys.insert(req.header("Idempotency-Key"));
   BOOST_TEST((keys == ids));
   BOOST_TEST(server.connection_count() <= 8u); // max_connections holds, the rest waited
 }
@@ -146,8 +141,7 @@ BOOST_AUTO_TEST_CASE(invalid_configuration_is_refused_naming_the_key) {
   auto refused = [&](webhook_config c, action_kind kind, const std::string& key) {
     auto sink = spawn_webhook_sink(sys, kind, c);
     BOOST_TEST(!sink, "accepted " << c.url);
-    if (!sink)
-      BOOST_TEST(contains(message_of(sink.error()), key), message_of(sink.error()));
+    if (!sink) BOOST_TEST(contains(message_of(sink.error()), key), message_of(sink.error()));
   };
   auto with_url = [&](std::string url) {
     auto c = config;

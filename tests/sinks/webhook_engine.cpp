@@ -112,9 +112,9 @@ BOOST_AUTO_TEST_CASE(retry_after_is_honoured_between_attempts) {
   auto got = server.requests();
   auto gap = got[1].arrival - got[0].arrival;
   // Not before its floor (the emitter counts whole milliseconds: allow one for truncation) ...
-  BOOST_TEST((gap >= 1999ms), "second attempt after only "
-                                  << std::chrono::duration_cast<std::chrono::milliseconds>(gap)
-                                         .count() << " ms");
+  BOOST_TEST((gap >= 1999ms),
+             "second attempt after only "
+               << std::chrono::duration_cast<std::chrono::milliseconds>(gap).count() << " ms");
   BOOST_TEST((gap < 15s)); // ... and not forgotten
   BOOST_TEST(one_with_status("delivered").attempts == 2u);
 }

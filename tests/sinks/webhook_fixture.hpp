@@ -33,8 +33,7 @@ struct sink_fixture {
   }
 
   ~sink_fixture() {
-    for (auto& sink : sinks)
-      caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+    for (auto& sink : sinks) caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
   }
 
   sink_actor spawn() {

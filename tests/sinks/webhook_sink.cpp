@@ -29,7 +29,7 @@ std::string http_date_in(std::chrono::seconds ahead) {
 BOOST_FIXTURE_TEST_SUITE(webhook_sink, sink_fixture)
 
 BOOST_AUTO_TEST_CASE(a_task_is_posted_with_its_headers_and_body) {
-  config.url = server.url() + "/";   // a trailing '/' is ignored
+  config.url = server.url() + "/"; // a trailing '/' is ignored
   config.headers = {{"Authorization", "Bearer x"}, {"X-Tenant", "acme"}, {"X-Empty", ""}};
   auto sink = spawn();
   auto d = make_delivery(action_kind::task);

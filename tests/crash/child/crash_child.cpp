@@ -56,23 +56,23 @@ int open_append(const std::string& path) {
 sink_actor::behavior_type file_sink(sink_actor::pointer, int fd, uint32_t fail_every) {
   auto failed = std::make_shared<std::unordered_set<std::string>>();
   return {
-      [fd, fail_every, failed](deliver_atom, const delivery_list& batch) {
-        delivery_result_list results(batch.size(), delivered());
-        std::string lines;
-        for (size_t i = 0; i < batch.size(); ++i) {
-          auto& d = batch[i];
-          auto index = std::strtoul(d.event_id.c_str() + 16, nullptr, 16);
-          if (fail_every > 0 && index % fail_every == 0 && failed->insert(d.id).second) {
-            results[i] = retry_later("crash_child: scripted first failure");
-            continue;
-          }
-          lines += d.id + " " + d.event_id + "\n";
+    [fd, fail_every, failed](deliver_atom, const delivery_list& batch) {
+      delivery_result_list results(batch.size(), delivered());
+      std::string lines;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        auto& d = batch[i];
+        auto index = std::strtoul(d.event_id.c_str() + 16, nullptr, 16);
+        if (fail_every > 0 && index % fail_every == 0 && failed->insert(d.id).second) {
+          results[i] = retry_later("crash_child: scripted first failure");
+          continue;
         }
-        if (!lines.empty() && !append(fd, lines))
-          return delivery_result_list(batch.size(),
-                                      retry_later("crash_child: cannot record the deliveries"));
-        return results;
-      },
+        lines += d.id + " " + d.event_id + "\n";
+      }
+      if (!lines.empty() && !append(fd, lines))
+        return delivery_result_list(batch.size(),
+                                    retry_later("crash_child: cannot record the deliveries"));
+      return results;
+    },
   };
 }
 
@@ -82,8 +82,8 @@ struct publisher_state {
   int acked_fd = -1;
   std::string done_path;
   uint32_t total = 0;
-  uint32_t next = 0;            // the next index never sent
-  std::deque<uint32_t> resend;  // indices rejected or lost with a failed request
+  uint32_t next = 0;           // the next index never sent
+  std::deque<uint32_t> resend; // indices rejected or lost with a failed request
   uint32_t in_flight = 0;
   uint32_t acked = 0;
   bool resend_scheduled = false;
@@ -132,19 +132,19 @@ void send_batch(publisher_ptr self, std::vector<uint32_t> indices) {
   }
   ++self->state.in_flight;
   self->request(self->state.engine, publish_timeout, publish_atom::value, std::move(batch))
-      .then(
-          [self, indices](const publish_outcome_list& outcomes) {
-            --self->state.in_flight;
-            on_outcomes(self, indices, outcomes);
-            fill_window(self);
-          },
-          [self, indices](const caf::error& err) {
-            std::cerr << "crash_child: publish failed: " << message_of(err) << "\n";
-            --self->state.in_flight;
-            auto& resend = self->state.resend;
-            resend.insert(resend.end(), indices.begin(), indices.end());
-            schedule_resend(self);
-          });
+    .then(
+      [self, indices](const publish_outcome_list& outcomes) {
+        --self->state.in_flight;
+        on_outcomes(self, indices, outcomes);
+        fill_window(self);
+      },
+      [self, indices](const caf::error& err) {
+        std::cerr << "crash_child: publish failed: " << message_of(err) << "\n";
+        --self->state.in_flight;
+        auto& resend = self->state.resend;
+        resend.insert(resend.end(), indices.begin(), indices.end());
+        schedule_resend(self);
+      });
 }
 
 /// Keeps `requests_in_flight` batches at the engine; marks the run done once all are acknowledged.
@@ -175,10 +175,10 @@ caf::behavior publisher(publisher_ptr self, engine_actor engine, int acked_fd,
   st.total = total;
   fill_window(self);
   return {
-      [self](tick_atom) {
-        self->state.resend_scheduled = false;
-        fill_window(self);
-      },
+    [self](tick_atom) {
+      self->state.resend_scheduled = false;
+      fill_window(self);
+    },
   };
 }
 
@@ -191,12 +191,12 @@ bool ensure_dispatcher(caf::scoped_actor& self, const engine_actor& engine) {
   bool ok = false;
   bool found = false;
   self->request(engine, std::chrono::seconds(30), find_atom::value, by_name)
-      .receive(
-          [&](const dispatcher_page& page) {
-            ok = true;
-            found = !page.data.empty();
-          },
-          [&](const caf::error& err) { std::cerr << "find: " << message_of(err) << "\n"; });
+    .receive(
+      [&](const dispatcher_page& page) {
+        ok = true;
+        found = !page.data.empty();
+      },
+      [&](const caf::error& err) { std::cerr << "find: " << message_of(err) << "\n"; });
   if (!ok || found) return ok;
   dispatcher d;
   d.event_type = crash::event_type;
@@ -207,13 +207,13 @@ bool ensure_dispatcher(caf::scoped_actor& self, const engine_actor& engine) {
   d.actions.push_back(task);
   ok = false;
   self->request(engine, std::chrono::seconds(30), create_atom::value, d)
-      .receive([&](const dispatcher&) { ok = true; },
-               [&](const caf::error& err) { std::cerr << "create: " << message_of(err) << "\n"; });
+    .receive([&](const dispatcher&) { ok = true; },
+             [&](const caf::error& err) { std::cerr << "create: " << message_of(err) << "\n"; });
   return ok;
 }
 
 class child_config : public caf::actor_system_config {
- public:
+public:
   child_config() {
     dispatch::add_message_types(*this);
     set("scheduler.max-threads", 2);
@@ -221,7 +221,7 @@ class child_config : public caf::actor_system_config {
   }
 };
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3 || argc > 4) {
@@ -229,8 +229,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string record_dir = argv[2];
-  uint32_t total =
-      argc == 4 ? static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10)) : crash::default_events;
+  uint32_t total = argc == 4 ? static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10))
+                             : crash::default_events;
   int deliveries_fd = open_append(record_dir + "/" + crash::deliveries_file);
   int acked_fd = open_append(record_dir + "/" + crash::acked_file);
   child_config cfg;
