@@ -210,7 +210,7 @@ caf::typed_response_promise<dispatcher> create_dispatcher(self_ptr self, dispatc
         return rp;
       }
   assign_action_ids(d);
-  d.creation_timestamp = d.update_timestamp = now_ms();
+  d.creation_timestamp = d.update_timestamp = st.config.now();
   auto stored = d;
   stored.version = st.version + 1;
   commit(self, caf::none, caf::optional<dispatcher>{d}, rp, stored);
@@ -263,7 +263,7 @@ caf::typed_response_promise<T> change_dispatcher(self_ptr self, const std::strin
     rp.deliver(std::move(err));
     return rp;
   }
-  after.update_timestamp = std::max(now_ms(), before.update_timestamp);
+  after.update_timestamp = std::max(self->state.config.now(), before.update_timestamp);
   commit(self, caf::optional<dispatcher>{before}, caf::optional<dispatcher>{after}, rp,
          std::move(reply));
   return rp;

@@ -198,7 +198,7 @@ void request_catch_up(emitter_ptr self) {
         self->state.rederive_pending = false;
         if (err != caf::sec::request_timeout && err != caf::sec::request_receiver_down)
           report_storage_failure(self, "catching up from the log", err);
-        arm_timer(self, now_ms(), false);
+        arm_timer(self, self->state.config.now(), false);
       });
 }
 
@@ -248,7 +248,7 @@ void on_sink_answer(emitter_ptr self, uint64_t send, const delivery_result_list&
   auto& deliveries = sent.message.get_mutable_as<delivery_list>(1);
   st.in_flight_count -= deliveries.size();
   st.metrics->in_flight -= static_cast<int64_t>(deliveries.size());
-  auto now = now_ms();
+  auto now = st.config.now();
   for (size_t k = 0; k < deliveries.size(); ++k) {
     auto& d = deliveries[k];
     auto& origin = sent.origins[k];
@@ -297,7 +297,7 @@ void send_to_sink(emitter_ptr self, delivery_list deliveries,
   auto& st = self->state;
   auto send = ++st.sends;
   auto count = deliveries.size();
-  auto deadline = now_ms() + std::max<timestamp_ms>(st.config.sink_timeout.count(), 1);
+  auto deadline = st.config.now() + std::max<timestamp_ms>(st.config.sink_timeout.count(), 1);
   // The message the sink gets is the one the emitter keeps: no copy of the deliveries. It goes
   // through the untyped handle only because CAF 0.17's typed `request` cannot take a ready
   // message; the sink's typed interface still says what it accepts.
@@ -335,7 +335,7 @@ void arm_timer(emitter_ptr self, timestamp_ms now, bool retry_soon) {
   if (st.timer_due != 0 && st.timer_due <= due) return;
   auto delay = std::chrono::milliseconds{due - now};
   st.timer_due = due;
-  st.timer_fires = std::chrono::steady_clock::now() + delay;
+  st.timer_fires = self->clock().now() + delay; // the clock delayed_send uses
   self->delayed_send(self, delay, tick_atom::value);
 }
 
@@ -346,7 +346,7 @@ void pump(emitter_ptr self) {
   auto readable = true;
   auto low = [&st] { return st.queue.size() <= low_watermark(st); };
   if (st.backlog && low()) readable = page_from_store(self);
-  auto now = now_ms();
+  auto now = st.config.now();
   auto cap = in_flight_cap(st);
   // Without a sink nothing is sent: deliveries wait (in the store or the log) for one. Nor while
   // the outcomes of earlier sends cannot be written (storage fails): they wait in memory, and
@@ -386,7 +386,7 @@ void pump(emitter_ptr self) {
 bool write_unwritten(emitter_ptr self) {
   auto& st = self->state;
   if (st.unwritten.empty() && !st.dirty) return true;
-  auto now = now_ms();
+  auto now = st.config.now();
   if (st.unwritten.empty() && now - st.cursor_written_at < cursor_delay_ms)
     return true; // the timer writes it (arm_timer), unless an outcome takes it along first
   auto written = st.done;
@@ -428,10 +428,10 @@ bool write_unwritten(emitter_ptr self) {
 
 void on_tick(emitter_ptr self) {
   auto& st = self->state;
-  // Timers fire on the steady clock: only the awaited one (or a later one) clears `timer_due`, so
+  // Timers fire on the actor clock (steady; the test clock under test): only the awaited one (or a later one) clears `timer_due`, so
   // that a stale tick neither re-arms nor leaves the emitter without a timer.
-  if (std::chrono::steady_clock::now() >= st.timer_fires) st.timer_due = 0;
-  auto now = now_ms();
+  if (self->clock().now() >= st.timer_fires) st.timer_due = 0;
+  auto now = st.config.now();
   if (now >= st.next_sweep) {
     st.backlog = true; // finds records this emitter's memory does not know of
     st.next_sweep = now + sweep_interval_ms;
@@ -465,7 +465,7 @@ caf::result<delivery> on_replay(emitter_ptr self, const std::string& id) {
     return make_error(error_code::resource_unknown,
                       "delivery " + id + ": no dead letter with this id");
   auto d = std::move(**found);
-  auto now = now_ms();
+  auto now = st.config.now();
   d.attempts = 0;
   d.created = now;
   d.next_attempt = now;
@@ -567,7 +567,7 @@ emitter_actor::behavior_type emitter(emitter_actor::stateful_pointer<emitter_sta
   st.frontier = start->cursor;
   st.catching_up = true; // until it has read the log past its cursor
   st.backlog = true;     // a previous run may have left recorded deliveries in the store
-  st.next_sweep = now_ms() + sweep_interval_ms;
+  st.next_sweep = st.config.now() + sweep_interval_ms;
   pump(self);
   return {
     [self](enqueue_atom, delivery_batch& batch) {

@@ -45,7 +45,7 @@ void spawn_helpers(self_ptr self) {
   auto& st = self->state;
   st.readers.clear();
   for (uint32_t i = 0; i < std::max<uint32_t>(st.config.readers, 1); ++i)
-    st.readers.push_back(spawn_helper(self, reader, st.db));
+    st.readers.push_back(spawn_helper(self, reader, st.db, st.config.clock));
   st.prober = spawn_helper(self, prober, st.db, st.metrics);
 }
 
@@ -55,7 +55,7 @@ void replace_helper(self_ptr self, const caf::actor_addr& gone, const caf::error
   for (auto& r : st.readers)
     if (r.address() == gone) {
       std::cerr << "[engine] a reader stopped (" << caf::to_string(reason) << "); replaced it\n";
-      r = spawn_helper(self, reader, st.db);
+      r = spawn_helper(self, reader, st.db, st.config.clock);
     }
   if (st.prober.address() == gone) {
     std::cerr << "[engine] the prober stopped (" << caf::to_string(reason) << "); replaced it\n";
@@ -140,7 +140,7 @@ void adopt_rematched(self_ptr self, caf::typed_response_promise<uint32_t> rp,
     }
     if (*found) {
       auto e = std::move(**found);
-      e.replayed_at = now_ms();
+      e.replayed_at = st.config.now();
       if (auto err = st.db->set_aside(e)) {
         rp.deliver(err);
         return;
@@ -271,7 +271,7 @@ engine_internal_actor::behavior_type engine(self_ptr self, engine_config config,
       if (!*found || (*found)->replayed_at != 0)
         return make_error(error_code::resource_unknown, "event " + event_id + " is not set aside");
       auto e = std::move(**found);
-      e.replayed_at = now_ms();
+      e.replayed_at = st.config.now();
       if (auto err = st.db->set_aside(e)) return err;
       std::cerr << "[engine] discarded set-aside event " << event_id
                 << " (its position stays without deliveries)\n";

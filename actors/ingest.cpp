@@ -56,7 +56,7 @@ waiting_publisher admit(self_ptr self, const event_list& events) {
   auto& st = self->state;
   waiting_publisher pub;
   pub.outcomes.resize(events.size());
-  auto now = now_ms();
+  auto now = st.config.now();
   auto pending = unmatched(st) + st.buffer.size();
   auto room = st.config.max_unacknowledged > pending ? st.config.max_unacknowledged - pending : 0;
   for (size_t i = 0; i < events.size(); ++i) {
@@ -170,7 +170,7 @@ void flush(self_ptr self) {
   st.waiting.clear();
   st.client_ids.clear();
   st.buffer_bytes = 0;
-  auto now = now_ms();
+  auto now = st.config.now();
   // Sequences start with the accept time (ms × 1000, then a counter): whole days of the log are
   // key ranges, and a delivery's age starts from its sequence.
   st.next_sequence = std::max(st.next_sequence, static_cast<uint64_t>(now) * 1000);
@@ -259,7 +259,7 @@ ingest_actor::behavior_type ingest(self_ptr self, engine_config config, store_pt
   st.fan_out = std::move(fan_out);
   st.routing.resize(st.db->shards());
   st.next_sequence = std::max<uint64_t>(st.db->last_log_sequence() + 1,
-                                        static_cast<uint64_t>(now_ms()) * 1000);
+                                        static_cast<uint64_t>(st.config.now()) * 1000);
   return {
     [self](publish_atom, const event& ev) {
       auto pub = admit(self, event_list{ev});

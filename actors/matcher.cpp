@@ -72,7 +72,7 @@ uint64_t missed_before(matcher_state& st, uint64_t first) {
 /// and logged. False when even the record could not be written.
 bool set_aside(matcher_state& st, const logged_event& in, const std::string& reason) {
   set_aside_event e{st.shard, in.sequence, in.event, reason.empty() ? "unknown failure" : reason,
-                    now_ms()};
+                    st.config.now()};
   if (auto err = st.db->set_aside(e)) {
     std::cerr << "[matcher " << st.shard << "] could not set aside event " << in.event.id
               << " (deriving its deliveries failed: " << e.reason << "): " << message_of(err)

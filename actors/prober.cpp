@@ -12,7 +12,7 @@ prober_actor::behavior_type prober(prober_actor::stateful_pointer<prober_state> 
   return {
     [self](health_atom) {
       auto& st = self->state;
-      auto now = std::chrono::steady_clock::now();
+      auto now = self->clock().now(); // the test clock under test
       if (!st.probed || now - *st.probed >= probe_interval) {
         st.ok = !st.db->probe_write();
         st.probed = now;

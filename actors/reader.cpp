@@ -150,7 +150,7 @@ caf::expected<json_page> list_events(const store_ptr& db, const query& q, uint32
 /// often this is asked), pending from now on (or held until their startTimestamp). Error 16 when
 /// no event with this id waits set aside; error 1 saying why when deriving fails again.
 caf::expected<delivery_list> rematch(const store_ptr& db, const std::string& event_id,
-                                     bool task_sink_schedules) {
+                                     bool task_sink_schedules, timestamp_ms when) {
   auto found = db->find_set_aside(event_id);
   if (!found) return found.error();
   if (!*found || (*found)->replayed_at != 0)
@@ -168,7 +168,6 @@ caf::expected<delivery_list> rematch(const store_ptr& db, const std::string& eve
                                       e.event, task_sink_schedules, &made, &made))
     return make_error(error_code::server,
                       "event " + event_id + " still cannot be matched: " + *failed);
-  auto when = now_ms();
   for (auto& d : made) {
     d.created = when;
     if (d.status != delivery_status::held || d.next_attempt < when) d.next_attempt = when;
@@ -192,9 +191,10 @@ caf::expected<delivery_list> dead_letters(const store_ptr& db, const query& q,
 
 } // namespace
 
-reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> self,
-                                   store_ptr db) {
+reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> self, store_ptr db,
+                                   clock_ptr clock) {
   self->state.db = std::move(db);
+  self->state.clock = std::move(clock);
   return {
     [self](deliveries_atom, const query& q) {
       return answer(list_deliveries(self->state.db, q, max_page_size));
@@ -215,7 +215,8 @@ reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> 
       return answer(list_events(self->state.db, window_of(q, depth), max_window_depth));
     },
     [self](rematch_atom, const std::string& event_id, bool task_sink_schedules) {
-      return answer(rematch(self->state.db, event_id, task_sink_schedules));
+      auto& st = self->state;
+      return answer(rematch(st.db, event_id, task_sink_schedules, st.clock->now()));
     },
     [self](dead_atom, const query& q, const std::string& after, uint32_t max) {
       return answer(dead_letters(self->state.db, q, after, max));

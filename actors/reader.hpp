@@ -3,6 +3,7 @@
 // deliveries then holds back nothing but the reads queued behind it on the same reader.
 #pragma once
 
+#include "messages/clock.hpp"
 #include "messages/interfaces.hpp"
 #include "persistence/store.hpp"
 
@@ -11,9 +12,11 @@ namespace dispatch {
 struct reader_state {
   static inline const char* name = "reader";
   store_ptr db;
+  clock_ptr clock; // stamps the deliveries a rematch makes
 };
 
-/// Spawns with the store it reads.
-reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> self, store_ptr db);
+/// Spawns with the store it reads and the engine's clock.
+reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> self, store_ptr db,
+                                   clock_ptr clock);
 
 } // namespace dispatch

@@ -8,8 +8,8 @@
 
 namespace dispatch {
 
-caf::expected<engine_actor> spawn_engine(caf::actor_system& sys, const engine_config& config,
-                                         engine_sinks sinks) {
+caf::expected<cluster_engine_actor>
+spawn_cluster_engine(caf::actor_system& sys, const engine_config& config, engine_sinks sinks) {
   if (auto err = validate(config)) return err;
   store_options opts;
   opts.data_dir = config.data_dir;
@@ -36,7 +36,7 @@ caf::expected<engine_actor> spawn_engine(caf::actor_system& sys, const engine_co
       slot = *given;
       continue;
     }
-    auto builtin = sys.spawn(log_sink, parts.db);
+    auto builtin = sys.spawn(log_sink, parts.db, config.clock);
     // The built-in log stands in for the Task Service, which schedules tasks itself: it gets a
     // task at once, startTimestamp included (docs/api.md), and GET /tasks/v1/ shows it right away.
     slot = sink_binding{builtin, true};
@@ -47,7 +47,14 @@ caf::expected<engine_actor> spawn_engine(caf::actor_system& sys, const engine_co
   auto guardian = sys.spawn(supervisor, std::move(parts));
   // Nobody else references the supervisor: the facade holds it (CAF stops unreferenced actors).
   caf::anon_send(facade, handles_atom::value, guardian);
-  return caf::actor_cast<engine_actor>(facade);
+  return cluster_engine_actor{facade};
+}
+
+caf::expected<engine_actor> spawn_engine(caf::actor_system& sys, const engine_config& config,
+                                         engine_sinks sinks) {
+  auto engine = spawn_cluster_engine(sys, config, std::move(sinks));
+  if (!engine) return engine.error();
+  return engine_actor{*engine};
 }
 
 } // namespace dispatch

@@ -24,4 +24,10 @@ struct engine_sinks {
 caf::expected<engine_actor> spawn_engine(caf::actor_system& sys, const engine_config& config,
                                          engine_sinks sinks = {});
 
+/// The same engine for a cluster member: its handle also takes the dispatchers a coordinator
+/// replicates (stored as given, without validation). Pass it to `spawn_node` and talk to the
+/// node's handle from then on.
+caf::expected<cluster_engine_actor>
+spawn_cluster_engine(caf::actor_system& sys, const engine_config& config, engine_sinks sinks = {});
+
 } // namespace dispatch

@@ -85,7 +85,7 @@ void monitor_all(self_ptr self) {
 
 bool within_budget(self_ptr self) {
   auto& st = self->state;
-  auto now = now_ms();
+  auto now = st.parts->config.now();
   auto window = std::chrono::duration_cast<std::chrono::milliseconds>(
                   st.parts->config.restart_window)
                   .count();
@@ -144,7 +144,7 @@ constexpr auto retention_interval = std::chrono::hours(1);
 /// their retention; runs at start and every hour.
 void apply_retention(self_ptr self) {
   auto& p = *self->state.parts;
-  if (auto err = p.db->apply_retention(now_ms(), p.config.seen_days, p.config.history_days,
+  if (auto err = p.db->apply_retention(p.config.now(), p.config.seen_days, p.config.history_days,
                                        p.config.log_days))
     std::cerr << "supervisor: retention failed: " << message_of(err) << "\n";
   self->delayed_send(self, retention_interval, tick_atom::value);

@@ -247,10 +247,6 @@ node_actor::behavior_type node(self_ptr self, node_parts parts) {
     },
     [self](find_atom a, const query& q) { return self->delegate(self->state.engine, a, q); },
     [self](get_atom a, const std::string& id) { return self->delegate(self->state.engine, a, id); },
-    [self](put_atom a, const dispatcher& d) { return self->delegate(self->state.engine, a, d); },
-    [self](drop_atom a, const std::string& id) {
-      return self->delegate(self->state.engine, a, id);
-    },
     // Work done lives with the owner of its shard: the gatherer asks every member.
     [self](deliveries_atom a, const query& q) {
       return self->delegate(self->state.gatherer, a, q);

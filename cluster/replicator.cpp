@@ -323,8 +323,9 @@ void forward_write(self_ptr self, const admin_request& req,
 } // namespace
 
 replicator_actor::behavior_type replicator(self_ptr self, uint32_t node, uint32_t coordinator,
-                                           std::chrono::milliseconds timeout, engine_actor engine,
-                                           cluster_store_ptr store, cluster_log log) {
+                                           std::chrono::milliseconds timeout,
+                                           cluster_engine_actor engine, cluster_store_ptr store,
+                                           cluster_log log) {
   auto& st = self->state;
   st.node = node;
   st.coordinator = coordinator;

@@ -30,7 +30,7 @@ struct replicator_state {
   uint32_t node = 0;
   uint32_t coordinator = 0;
   std::chrono::milliseconds timeout{10000};
-  engine_actor engine; // the local engine (not the cluster facade)
+  cluster_engine_actor engine; // the local engine (not the cluster facade)
   cluster_store_ptr store;
   cluster_log log;
   peer_actor coordinator_handle;            // followers: valid while the coordinator is up
@@ -44,7 +44,7 @@ struct replicator_state {
 
 replicator_actor::behavior_type
 replicator(replicator_actor::stateful_pointer<replicator_state> self, uint32_t node,
-           uint32_t coordinator, std::chrono::milliseconds timeout, engine_actor engine,
+           uint32_t coordinator, std::chrono::milliseconds timeout, cluster_engine_actor engine,
            cluster_store_ptr store, cluster_log log);
 
 } // namespace dispatch

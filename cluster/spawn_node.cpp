@@ -101,7 +101,7 @@ void add_cluster_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<peer_actor>("dispatch.peer_actor");
 }
 
-caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engine,
+caf::expected<engine_actor> spawn_node(caf::actor_system& sys, cluster_engine_actor engine,
                                        const engine_config& engine_cfg,
                                        const cluster_config& cluster, cluster_log log) {
   if (!clustered(cluster))

@@ -24,13 +24,13 @@ void prepare_cluster_system(caf::actor_system_config& cfg, const cluster_config&
 /// Registers the cluster's message types (the engine's are added by `prepare_config`).
 void add_cluster_message_types(caf::actor_system_config& cfg);
 
-/// Starts this node around `engine` (spawned with the same `engine_config`): opens the cluster
+/// Starts this node around `engine` (spawned by `spawn_cluster_engine` with the same `engine_config`): opens the cluster
 /// store under `<data_dir>/cluster`, publishes the peer endpoint on `cluster.listen`, connects
 /// to the peers and waits up to the join timeout for their handshakes. Fails, stopping what it
 /// started (not the engine), when it cannot listen, the store cannot be used, or a peer it
 /// reached belongs to a different cluster (the error says why). The returned handle offers the
 /// engine's interface; stopping it stops the node's actors and the engine.
-caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engine,
+caf::expected<engine_actor> spawn_node(caf::actor_system& sys, cluster_engine_actor engine,
                                        const engine_config& engine_cfg,
                                        const cluster_config& cluster, cluster_log log = {});
 

@@ -140,6 +140,7 @@ caf::error validate(const engine_config& cfg) {
   if (cfg.data_dir.empty() && !cfg.in_memory)
     return fail("data-dir", "must not be empty unless dispatch.in-memory is true");
   if (cfg.shards < 1 || cfg.shards > 256) return fail("shards", "must be between 1 and 256");
+  if (!cfg.clock) return make_error(error_code::field_format, "engine_config.clock: must be set");
   if (!(cfg.retry.multiplier >= 1.0) || !std::isfinite(cfg.retry.multiplier))
     return fail("retry.multiplier", "must be a finite number >= 1");
   if (cfg.retry.max_attempts < 1) return fail("retry.max-attempts", "must be at least 1");

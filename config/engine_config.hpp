@@ -9,6 +9,8 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/expected.hpp>
 
+#include "messages/clock.hpp"
+
 namespace dispatch {
 
 /// How failed deliveries are retried: exponential backoff with full jitter, bounded by attempts and
@@ -48,6 +50,11 @@ struct engine_config {
   uint32_t restart_limit = 5;    // supervisor: at most this many restarts ...
   std::chrono::seconds restart_window{60}; // ... within this window, else orderly shutdown
   uint32_t max_event_bytes = 1 << 20;      // one event's JSON text
+  // Where the actors read the time (set in code only). Tests running the engine on CAF's test
+  // coordinator pass `actor_system_time(sys)`, so that time moves only as the test advances it.
+  clock_ptr clock = wall_clock();
+
+  timestamp_ms now() const noexcept { return clock->now(); }
 };
 
 /// Adds the `dispatch.*` options (with their defaults) to an option set, so `--help`,

@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
   auto sink = sys.spawn(printing_sink);
   engine_sinks sinks;
   sinks.task = sink_binding{sink, true}; // it takes tasks at once, like a Task Service
-  auto engine = spawn_engine(sys, *engine_cfg, sinks);
+  auto engine = spawn_cluster_engine(sys, *engine_cfg, sinks);
   if (!engine) fail("cannot start the engine", engine.error());
   // The node wraps the engine; from here on talk to the node: it routes events by shard owner
   // and dispatcher writes to the coordinator.

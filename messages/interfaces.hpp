@@ -209,10 +209,14 @@ using reader_actor = caf::typed_actor<
 using prober_actor = caf::typed_actor<caf::replies_to<health_atom>::with<bool>>;
 
 /// The handle users hold: publish, administer dispatchers, inspect deliveries.
-using engine_actor = ingest_api::extend_with<directory_api, deliveries_api, replica_api>;
+using engine_actor = ingest_api::extend_with<directory_api, deliveries_api>;
+
+/// The engine of a cluster member: the users' interface plus the replication a node applies to it
+/// (`spawn_cluster_engine`). Only the cluster holds it, since replication skips validation.
+using cluster_engine_actor = engine_actor::extend_with<replica_api>;
 
 /// The engine's internal side: the supervisor keeps it pointed at the current children.
-using engine_internal_actor = engine_actor::extend<
+using engine_internal_actor = cluster_engine_actor::extend<
   caf::reacts_to<handles_atom, ingest_actor, directory_actor, emitter_list>,
   // The supervisor: the facade keeps it alive (CAF stops actors nobody references).
   caf::reacts_to<handles_atom, caf::actor>>;

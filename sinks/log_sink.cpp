@@ -66,8 +66,7 @@ bool is_json_object_text(const json_text& text) {
 }
 
 /// Validates and renders a delivery: the record to write, or the answer when it cannot be kept.
-caf::variant<log_record, delivery_result> render(const delivery& d) {
-  auto now = now_ms();
+caf::variant<log_record, delivery_result> render(const delivery& d, timestamp_ms now) {
   if (d.kind == action_kind::task) {
     if (!is_json_object_text(d.task.data))
       return permanent_failure("log sink: task data is not a JSON object");
@@ -160,15 +159,16 @@ std::string logged_mail_json(const delivery& d, timestamp_ms received) {
 }
 
 log_sink_actor::behavior_type log_sink(log_sink_actor::stateful_pointer<log_sink_state> self,
-                                       store_ptr db) {
+                                       store_ptr db, clock_ptr clock) {
   self->state.db = std::move(db);
+  self->state.clock = std::move(clock);
   return {
     [self](deliver_atom, const delivery_list& batch) -> caf::result<delivery_result_list> {
       auto& st = self->state;
       pending_log_batch p;
       p.results.resize(batch.size());
       for (size_t i = 0; i < batch.size(); ++i) {
-        auto rendered = render(batch[i]);
+        auto rendered = render(batch[i], st.clock->now());
         if (auto answer = caf::get_if<delivery_result>(&rendered)) {
           p.results[i] = std::move(*answer);
           continue;

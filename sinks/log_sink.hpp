@@ -28,6 +28,7 @@ struct pending_log_batch {
 struct log_sink_state {
   static inline const char* name = "log_sink";
   store_ptr db;
+  clock_ptr clock; // stamps what it receives
   std::vector<pending_log_batch> pending;
   std::vector<log_record> records; // the records of `pending`, for one write
   bool flush_pending = false;      // a `flush` is queued in our own mailbox
@@ -40,9 +41,9 @@ std::string logged_task_json(const delivery& d, timestamp_ms received);
 /// The ExH shape of a sent mail: `{id, templateId, recipients, content, creationTimestamp}`.
 std::string logged_mail_json(const delivery& d, timestamp_ms received);
 
-/// Spawns with the store. Every batch already in the mailbox when the `flush` comes is written in
+/// Spawns with the store and the clock stamping records. Every batch already in the mailbox when the `flush` comes is written in
 /// the same store batch; each is answered once it is written.
 log_sink_actor::behavior_type log_sink(log_sink_actor::stateful_pointer<log_sink_state> self,
-                                       store_ptr db);
+                                       store_ptr db, clock_ptr clock);
 
 } // namespace dispatch

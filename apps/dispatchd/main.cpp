@@ -99,7 +99,7 @@ int serve(dispatchd_config& cfg, const dispatchd_settings& settings, operator_lo
     log.error("cannot start the sinks: " + message_of(sinks.error()));
     return exit_failure;
   }
-  auto engine = spawn_engine(sys, settings.engine, *sinks);
+  auto engine = spawn_cluster_engine(sys, settings.engine, *sinks);
   if (!engine) {
     log.error("cannot start the engine: " + message_of(engine.error()));
     stop_sinks(*sinks);

@@ -18,6 +18,18 @@ using namespace dispatch::test;
 
 namespace {
 
+// The handle embedders hold offers no internal handlers: replication (which stores dispatchers
+// without validation) is only on the cluster's handle.
+template <class Handle, class Signature>
+constexpr bool offers = caf::detail::tl_contains<typename Handle::signatures, Signature>::value;
+using replica_put = caf::replies_to<put_atom, dispatcher>::with<uint32_t>;
+using replica_drop = caf::replies_to<drop_atom, std::string>::with<uint32_t>;
+static_assert(!offers<engine_actor, replica_put> && !offers<engine_actor, replica_drop>,
+              "engine_actor must not offer the replica's put/drop");
+static_assert(
+  offers<cluster_engine_actor, replica_put> && offers<cluster_engine_actor, replica_drop>,
+  "the cluster's engine handle takes replicated dispatchers");
+
 class user_config : public caf::actor_system_config {
 public:
   user_config() {

@@ -29,7 +29,7 @@ embedded_host::embedded_host(engine_config engine_cfg_in, cluster_config cluster
   baseline = running();
   engine_sinks sinks;
   sinks.task = sink_binding{sink, true}; // takes tasks at once, like a Task Service
-  auto spawned = spawn_engine(*sys, engine_cfg, sinks);
+  auto spawned = spawn_cluster_engine(*sys, engine_cfg, sinks);
   if (!spawned) {
     shut_down();
     BOOST_FAIL("spawn_engine: " << message_of(spawned.error()));

@@ -59,7 +59,7 @@ public:
   sink_record_ptr tasks = std::make_shared<sink_record>();
   sink_actor sink;
   size_t baseline = 0; // actors running with the sink alone, before the engine
-  engine_actor engine;
+  cluster_engine_actor engine;
   engine_actor node; // set by the test once spawned; stopped by the destructor if still set
 };
 

@@ -38,7 +38,7 @@ struct fixture {
     BOOST_REQUIRE_MESSAGE(
       opened, "cannot open the store: " << (opened ? std::string{} : message_of(opened.error())));
     db = std::move(*opened);
-    sink = sys.spawn(dispatch::log_sink, db);
+    sink = sys.spawn(dispatch::log_sink, db, wall_clock());
     spawned.push_back(caf::actor_cast<caf::actor>(sink));
   }
 
