@@ -17,7 +17,7 @@ public:
 class actor_clock_time final : public clock {
 public:
   explicit actor_clock_time(caf::actor_system& sys)
-    : clock_(sys.clock()), start_(clock_.now()), epoch_(now_ms()) {}
+      : clock_(sys.clock()), start_(clock_.now()), epoch_(now_ms()) {}
 
   timestamp_ms now() const noexcept override {
     using namespace std::chrono;
