@@ -51,7 +51,7 @@ BOOST_AUTO_TEST_CASE(a_sink_spawned_without_arguments_gets_the_tasks) {
   fx.engine = *handle;
   fx.create(make_dispatcher("order_paid", {task_action("ship-order")}));
   fx.publish("order_paid", R"({"orderId":"o-1"})");
-  BOOST_REQUIRE(wait_until([] { return received().size() == 1; }));
+  BOOST_REQUIRE(eventually([] { return received().size() == 1; }));
   BOOST_CHECK_EQUAL(received().front(), "ship-order");
   caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
 }

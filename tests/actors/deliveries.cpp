@@ -31,7 +31,7 @@ struct delivery_engine : engine_fixture {
   /// Waits until exactly `n` deliveries have `status`; their page (the test fails otherwise).
   caf::expected<delivery_page> wait_for(const std::string& status, uint64_t n) {
     caf::expected<delivery_page> page{caf::error{}};
-    BOOST_REQUIRE(wait_until([&] {
+    BOOST_REQUIRE(eventually([&] {
       page = call<delivery_page>(deliveries_atom::value, by_status(status));
       return page && page->page.total == n;
     }));
@@ -48,7 +48,7 @@ BOOST_AUTO_TEST_CASE(a_sink_failing_k_times_gets_one_success_after_k_plus_1_atte
   start();
   create(make_dispatcher("t", {task_action("f")}));
   publish("t");
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 4; }));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 4; }));
   std::this_thread::sleep_for(300ms);
   auto got = tasks->snapshot();
   BOOST_REQUIRE_EQUAL(got.size(), 4u);
@@ -56,7 +56,7 @@ BOOST_AUTO_TEST_CASE(a_sink_failing_k_times_gets_one_success_after_k_plus_1_atte
     BOOST_CHECK_EQUAL(got[i].value.id, got[0].value.id);
     BOOST_CHECK_GE(got[i].at - got[i - 1].at, 100); // never before its lower bound
   }
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] {
     auto page = call<delivery_page>(deliveries_atom::value, by_status("delivered"));
     return page && page->page.total == 1 && page->data[0].attempts == 4;
   }));
@@ -102,8 +102,8 @@ BOOST_AUTO_TEST_CASE(a_permanent_failure_is_dead_lettered_at_once_and_replay_del
   auto replayed = call<delivery>(replay_atom::value, letter.id);
   BOOST_REQUIRE(replayed);
   BOOST_CHECK_EQUAL(replayed->attempts, 0u);
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 2; }));
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 2; }));
+  BOOST_REQUIRE(eventually([&] {
     auto page = call<delivery_page>(deliveries_atom::value, by_status("delivered"));
     return page && page->page.total == 1;
   }));
@@ -119,7 +119,7 @@ BOOST_AUTO_TEST_CASE(a_spent_budget_is_dead_lettered_and_replay_by_query_works) 
   create(make_dispatcher("t", {task_action("f")}));
   publish("t");
   publish("t");
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] {
     auto page = call<delivery_page>(deliveries_atom::value, by_status("dead"));
     return page && page->page.total == 2;
   }));
@@ -134,7 +134,7 @@ BOOST_AUTO_TEST_CASE(a_spent_budget_is_dead_lettered_and_replay_by_query_works) 
   auto count = call<uint64_t>(replay_atom::value, by_status("dead"));
   BOOST_REQUIRE(count);
   BOOST_CHECK_EQUAL(*count, 2u);
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] {
     auto page = call<delivery_page>(deliveries_atom::value, by_status("delivered"));
     return page && page->page.total == 2;
   }));
@@ -211,14 +211,14 @@ BOOST_AUTO_TEST_CASE(an_event_id_published_again_after_retention_is_a_new_event)
   auto again = publish("t", R"({"n":2})", id);
   BOOST_CHECK_EQUAL(again.id, id);
   BOOST_CHECK_EQUAL(again.content, R"({"n":2})"); // accepted as new, not a duplicate
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] {
     auto s = call<engine_stats>(stats_atom::value);
     return s && s->accepted == 1 && s->inbox_depth == 0;
   }));
   // Past its window the id is forgotten: the event is a new one, with a delivery of its own that
   // goes out at once (and fails its first attempt too, by the sink's script), while the first
   // one keeps waiting for its retry as it was.
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 2; }));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 2; }));
   auto received = tasks->snapshot();
   BOOST_CHECK_NE(received[1].value.id, first.id);
   auto retrying = wait_for("retrying", 2);
@@ -236,7 +236,7 @@ BOOST_AUTO_TEST_CASE(listing_filters_sorts_and_pages) {
   create(make_dispatcher("t", {task_action("f")}));
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) ids.push_back(publish("t").id);
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] {
     auto page = call<delivery_page>(deliveries_atom::value, by_status("dead"));
     return page && page->page.total == 5;
   }));
@@ -301,11 +301,11 @@ BOOST_AUTO_TEST_CASE(a_held_task_arrives_not_before_its_start_timestamp) {
   act.start_timestamp = start_at;
   create(make_dispatcher("t", {act}));
   publish("t");
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] {
     auto page = call<delivery_page>(deliveries_atom::value, by_status("held"));
     return page && page->page.total == 1;
   }));
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 1; }, 10s));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 1; }, 10s));
   auto got = tasks->snapshot().front();
   BOOST_CHECK_GE(got.at, start_at);
   BOOST_CHECK_LE(got.at, start_at + 5000);
@@ -320,13 +320,13 @@ BOOST_AUTO_TEST_CASE(a_held_task_survives_a_restart) {
   act.start_timestamp = start_at;
   create(make_dispatcher("t", {act}));
   publish("t");
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] {
     auto page = call<delivery_page>(deliveries_atom::value, by_status("held"));
     return page && page->page.total == 1;
   }));
   restart();
   BOOST_CHECK_EQUAL(tasks->size(), 0u);
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 1; }, 15s));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 1; }, 15s));
   auto got = tasks->snapshot().front();
   BOOST_CHECK_GE(got.at, start_at);
   BOOST_CHECK_LE(got.at, start_at + 5000);
@@ -339,7 +339,7 @@ BOOST_AUTO_TEST_CASE(a_scheduling_sink_gets_the_task_at_once) {
   act.start_timestamp = start_at;
   create(make_dispatcher("t", {act}));
   publish("t");
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 1; }, 10s));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 1; }, 10s));
   BOOST_CHECK(tasks->snapshot().front().value.task.start_timestamp == start_at);
 }
 
@@ -351,15 +351,15 @@ BOOST_AUTO_TEST_CASE(events_are_listed_while_a_delivery_still_holds_them) {
   create(make_dispatcher("now", {task_action("f")}));
   auto waiting = publish("held", R"({"user":"é","n":1})");
   auto done = publish("now", R"({"n":2})");
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 1; }));
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 1; }));
+  BOOST_REQUIRE(eventually([&] {
     auto page = call<delivery_page>(deliveries_atom::value, by_status("delivered"));
     return page && page->page.total == 1;
   }));
   // The done event leaves the listing once both of its shard's emitters moved their cursors past
   // it: the mail emitter writes its own a little later than the task emitter.
   caf::expected<json_page> page{caf::error{}};
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] {
     page = call<json_page>(events_atom::value, query{});
     return page && page->page.total == 1;
   }));
@@ -379,7 +379,7 @@ BOOST_AUTO_TEST_CASE(delivery_latency_counts_every_delivered_delivery) {
   create(make_dispatcher("t", {task_action("f"), task_action("g")}));
   publish("t");
   publish("t");
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] {
     auto stats = call<engine_stats>(stats_atom::value);
     return stats && stats->delivered == 4;
   }));

@@ -85,7 +85,7 @@ BOOST_AUTO_TEST_CASE(engine_runs_beside_user_actors_and_the_middleman) {
   auto stored = ask<event>(sys, *engine, publish_atom::value, ev);
   BOOST_REQUIRE(stored);
   caf::expected<json_page> tasks{caf::error{}};
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] {
     tasks = ask<json_page>(sys, *engine, log_atom::value, action_kind::task, query{});
     return tasks && tasks->page.total == 1;
   }));
@@ -97,14 +97,14 @@ BOOST_AUTO_TEST_CASE(engine_runs_beside_user_actors_and_the_middleman) {
   BOOST_CHECK_EQUAL(std::string{doc["data"]["plan"].GetString()}, "free");
   BOOST_CHECK_EQUAL(std::string{doc["data"]["event"]["id"].GetString()}, stored->id);
   caf::expected<json_page> mails{caf::error{}};
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] {
     mails = ask<json_page>(sys, *engine, log_atom::value, action_kind::mail, query{});
     return mails && mails->page.total == 1;
   }));
   BOOST_CHECK_NE(mails->data.front().find("5f0c9a1b2c3d4e5f60718293"), std::string::npos);
   // Stopping the engine stops all of it, and only it.
   caf::anon_send_exit(*engine, caf::exit_reason::user_shutdown);
-  BOOST_CHECK(wait_until([&] { return !ask<engine_stats>(sys, *engine, stats_atom::value); }));
+  BOOST_CHECK(eventually([&] { return !ask<engine_stats>(sys, *engine, stats_atom::value); }));
   auto pong = ask<std::string>(sys, mine, ping_atom::value);
   BOOST_REQUIRE(pong);
   BOOST_CHECK_EQUAL(*pong, "pong");
@@ -124,12 +124,12 @@ BOOST_AUTO_TEST_CASE(a_held_directory_or_another_shard_count_is_refused) {
   BOOST_REQUIRE(!second);
   BOOST_CHECK_NE(message_of(second.error()).find("in use"), std::string::npos);
   caf::anon_send_exit(*first, caf::exit_reason::user_shutdown);
-  BOOST_CHECK(wait_until([&] { return !ask<engine_stats>(sys, *first, stats_atom::value); }));
+  BOOST_CHECK(eventually([&] { return !ask<engine_stats>(sys, *first, stats_atom::value); }));
   // Once the first engine let go of it, the directory still refuses another shard count.
   auto other_shards = config;
   other_shards.shards = 8;
   std::string why;
-  BOOST_CHECK(wait_until([&] {
+  BOOST_CHECK(eventually([&] {
     auto e = spawn_engine(sys, other_shards);
     why = e ? "started" : message_of(e.error());
     return why.find("shards") != std::string::npos;

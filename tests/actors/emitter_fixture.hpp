@@ -1,7 +1,8 @@
 // Test fixture of the emitter suite: a scripted recording sink whose log the test thread reads,
-// a real actor system, a real store (one shard) in a temporary directory, and a real matcher that
-// derives the emitter's deliveries from events the fixture appends to the log, as ingest does.
-// Helpers wait for outcomes.
+// an actor system on CAF's test coordinator (time moves only as the test runs it, so retries,
+// holds and timeouts happen exactly when due and "nothing more comes" needs no sleep), a real
+// store (one shard) in a temporary directory, and a real matcher that derives the emitter's
+// deliveries from events the fixture appends to the log, as ingest does.
 #pragma once
 
 #include <boost/test/unit_test.hpp>
@@ -14,7 +15,7 @@
 
 #include <caf/all.hpp>
 
-#include "fixtures/engine_fixture.hpp"
+#include "fixtures/deterministic.hpp"
 #include "actors/emitter.hpp"
 #include "actors/matcher.hpp"
 #include "messages/error_code.hpp"
@@ -82,6 +83,7 @@ struct recording_sink_state {
   static inline const char* name = "recording_sink";
   recording_ptr rec;
   sink_script script;
+  clock_ptr clock;
   std::map<std::string, size_t> seen;
   std::vector<std::pair<caf::typed_response_promise<delivery_result_list>, delivery_result_list>>
     held;
@@ -89,9 +91,10 @@ struct recording_sink_state {
 
 inline test_sink_actor::behavior_type
 recording_sink(test_sink_actor::stateful_pointer<recording_sink_state> self, recording_ptr rec,
-               sink_script script) {
+               sink_script script, clock_ptr clock) {
   self->state.rec = std::move(rec);
   self->state.script = std::move(script);
+  self->state.clock = std::move(clock);
   return {
     [self](deliver_atom, const delivery_list& batch) -> caf::result<delivery_result_list> {
       auto& st = self->state;
@@ -100,7 +103,7 @@ recording_sink(test_sink_actor::stateful_pointer<recording_sink_state> self, rec
       std::lock_guard<std::mutex> guard{st.rec->mtx};
       for (auto& d : batch) {
         auto step = st.script(d, ++st.seen[d.id]);
-        st.rec->received.emplace_back(d.id, now_ms());
+        st.rec->received.emplace_back(d.id, st.clock->now());
         held = held || step.hold;
         results.push_back(step.result);
         st.rec->holding += step.hold ? 1 : 0;
@@ -142,17 +145,6 @@ inline std::string why(const caf::expected<T>& x) {
   return x ? std::string{} : message_of(x.error());
 }
 
-/// Waits for `done` with a generous deadline; false when it never held.
-inline bool eventually(const std::function<bool()>& done,
-                       std::chrono::milliseconds deadline = 20s) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return done();
-}
-
 /// A task the fixture planned: the event to publish and the delivery the matcher will derive.
 struct planned_task {
   logged_event event;
@@ -161,12 +153,9 @@ struct planned_task {
   std::string function_name;
 };
 
-struct fixture {
+struct fixture : test::deterministic_system {
   test::temp_dir dir;
   store_ptr db;
-  test::test_system_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
   metrics_ptr metrics = std::make_shared<engine_metrics>();
   engine_config config;
   std::vector<caf::actor> spawned;
@@ -190,7 +179,8 @@ struct fixture {
     config.sink_timeout = 5s;
     config.sink_in_flight = 16;
     config.shards = 1;
-    next_sequence = static_cast<uint64_t>(now_ms()) * 1000;
+    config.clock = clock; // the test coordinator's time
+    next_sequence = static_cast<uint64_t>(config.now()) * 1000;
   }
 
   ~fixture() {
@@ -198,7 +188,7 @@ struct fixture {
   }
 
   sink_actor spawn_sink(recording_ptr rec, sink_script script) {
-    auto sink = sys.spawn(recording_sink, std::move(rec), std::move(script));
+    auto sink = sys.spawn(recording_sink, std::move(rec), std::move(script), clock);
     spawned.push_back(caf::actor_cast<caf::actor>(sink));
     return sink;
   }
@@ -221,6 +211,7 @@ struct fixture {
       caf::anon_send(matcher, handles_atom::value, em, mail_emitter);
     }
     caf::anon_send(em, handles_atom::value, log_reader_actor{matcher});
+    run();
     return em;
   }
 
@@ -248,15 +239,14 @@ struct fixture {
     if (start != 0) a.start_timestamp = start;
     d.actions.push_back(a);
     BOOST_REQUIRE(!db->write_dispatchers({d}, {}));
-    if (matcher)
-      self->request(matcher, 10s, install_atom::value, d)
-        .receive([](uint64_t) {},
-                 [](const caf::error& err) { BOOST_FAIL("install: " << message_of(err)); });
-    else // in force from the start of the log, for the matcher still to come
+    if (matcher) {
+      auto installed = ask<uint64_t>(matcher, install_atom::value, d);
+      BOOST_REQUIRE_MESSAGE(installed, "install: " << why(installed));
+    } else // in force from the start of the log, for the matcher still to come
       BOOST_REQUIRE(!db->write_dispatcher_versions(0, {dispatcher_version{0, d.id, d}}));
     planned_task t;
     t.event.sequence = ++next_sequence;
-    t.event.event = event{ids.next(), d.event_type, "{}", now_ms()};
+    t.event.event = event{ids.next(), d.event_type, "{}", config.now()};
     t.id = delivery_id_at({t.event.sequence, 0, 0});
     t.created = accepted_at(t.event.sequence);
     t.function_name = tag;
@@ -268,7 +258,7 @@ struct fixture {
     std::vector<accepted_event> accepted;
     for (auto& t : ts)
       accepted.push_back(accepted_event{0, t.event.sequence, t.event.event, false});
-    auto err = db->accept_events(accepted, now_ms());
+    auto err = db->accept_events(accepted, config.now());
     BOOST_REQUIRE_MESSAGE(!err, "accept_events: " << message_of(err));
   }
 
@@ -278,6 +268,7 @@ struct fixture {
     logged_event_list events;
     for (auto& t : ts) events.push_back(t.event);
     caf::anon_send(matcher, route_atom::value, std::move(events));
+    run();
   }
 
   /// The delivery with this id wherever the store has it (or derives it).
@@ -301,26 +292,26 @@ struct fixture {
     return d && d->status == status;
   }
 
-  /// Waits until the delivery reached `status` and returns it.
+  /// Runs the system until the delivery reached `status` and returns it.
   delivery wait_for_status(const std::string& id, delivery_status status) {
-    BOOST_REQUIRE_MESSAGE(eventually([&] { return has_status(id, status); }),
+    BOOST_REQUIRE_MESSAGE(run_until([&] { return has_status(id, status); }),
                           "delivery " << id << " never became " << to_string(status));
     return *find(id);
   }
 
   caf::expected<delivery> replay(const emitter_actor& em, const std::string& id) {
-    caf::expected<delivery> result{caf::error{}};
-    self->request(em, 10s, replay_atom::value, id)
-      .receive([&](const delivery& d) { result = d; },
-               [&](const caf::error& err) { result = err; });
-    return result;
+    return ask<delivery>(em, replay_atom::value, id);
   }
 
   caf::expected<uint32_t> purge(const emitter_actor& em, const std::string& id) {
-    caf::expected<uint32_t> result{caf::error{}};
-    self->request(em, 10s, purge_atom::value, id)
-      .receive([&](uint32_t n) { result = n; }, [&](const caf::error& err) { result = err; });
-    return result;
+    return ask<uint32_t>(em, purge_atom::value, id);
+  }
+
+  /// Stops an actor now (as a crash would) and runs until it is gone.
+  template <class Handle>
+  void kill(const Handle& handle) {
+    caf::anon_send_exit(handle, caf::exit_reason::kill);
+    run();
   }
 };
 

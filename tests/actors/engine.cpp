@@ -51,7 +51,7 @@ BOOST_AUTO_TEST_CASE(publish_right_after_create_is_matched_with_exact_task_data)
   BOOST_REQUIRE_EQUAL(d.actions.size(), 1u);
   BOOST_CHECK_EQUAL(d.actions[0].id.size(), 24u);
   auto ev = publish("user_deleted", R"({"userId":"u1","ünï":"🎉"})");
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 1; }));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 1; }));
   auto got = tasks->snapshot().front().value;
   BOOST_CHECK(got.kind == action_kind::task);
   BOOST_CHECK_EQUAL(got.task.function_name, "erase-user");
@@ -85,7 +85,7 @@ BOOST_AUTO_TEST_CASE(one_event_with_300_actions_reaches_the_sinks_as_one_copy_of
   }
   auto content = R"({"pad":")" + std::string(32 * 1024, 'x') + "\"}";
   auto ev = publish("user_erased", content);
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() + mails->size() == 300; }));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() + mails->size() == 300; }));
   std::set<const char*> copies;
   std::set<std::string> ids;
   for (auto& got : tasks->snapshot()) {
@@ -108,7 +108,7 @@ BOOST_AUTO_TEST_CASE(one_event_with_300_actions_reaches_the_sinks_as_one_copy_of
 BOOST_AUTO_TEST_CASE(mail_content_is_the_event) {
   create(make_dispatcher("user_created", {mail_action("new@example.com", template_a)}));
   auto ev = publish("user_created", R"({"email":"new@example.com"})");
-  BOOST_REQUIRE(wait_until([&] { return mails->size() == 1; }));
+  BOOST_REQUIRE(eventually([&] { return mails->size() == 1; }));
   auto got = mails->snapshot().front().value;
   BOOST_CHECK(got.kind == action_kind::mail);
   BOOST_CHECK_EQUAL(got.mail.template_id, template_a);
@@ -129,7 +129,7 @@ BOOST_AUTO_TEST_CASE(several_dispatchers_of_one_type_and_none_for_others) {
   create(make_dispatcher("order_cancelled", {task_action("refund")}));
   publish("order_paid");
   publish("something_else");
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 2 && mails->size() == 1; }));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 2 && mails->size() == 1; }));
   std::this_thread::sleep_for(200ms);
   std::set<std::string> functions;
   for (auto& r : tasks->snapshot()) functions.insert(r.value.task.function_name);
@@ -158,7 +158,7 @@ BOOST_AUTO_TEST_CASE(duplicate_event_id_is_dispatched_once) {
   BOOST_CHECK(accepted((*outcomes)[0]) && accepted((*outcomes)[1]));
   BOOST_CHECK(!(*outcomes)[0].duplicate);
   BOOST_CHECK((*outcomes)[1].duplicate);
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 2; }));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 2; }));
   std::this_thread::sleep_for(300ms);
   BOOST_CHECK_EQUAL(tasks->size(), 2u);
   // An id the engine generated is not looked up in `seen` (it is new by construction, and not
@@ -168,13 +168,13 @@ BOOST_AUTO_TEST_CASE(duplicate_event_id_is_dispatched_once) {
   auto again = publish("ping", R"({"n":4})", generated.id);
   BOOST_CHECK_EQUAL(again.content, generated.content);
   BOOST_CHECK_EQUAL(again.creation_timestamp, generated.creation_timestamp);
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 3; }));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 3; }));
   // A publisher's id that only looks like a generated one (another position) is a new event.
   auto lookalike = generated.id;
   lookalike.back() = lookalike.back() == '0' ? '1' : '0';
   auto other = publish("ping", R"({"n":5})", lookalike);
   BOOST_CHECK_EQUAL(other.content, R"({"n":5})");
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 4; }));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 4; }));
   std::this_thread::sleep_for(300ms);
   BOOST_CHECK_EQUAL(tasks->size(), 4u);
   auto stats = call<engine_stats>(stats_atom::value);
@@ -256,7 +256,7 @@ BOOST_AUTO_TEST_CASE(action_crud_semantics) {
   patch.priority = int64_t{7};
   BOOST_REQUIRE(call<uint32_t>(update_atom::value, d.id, added->id, patch));
   publish("a");
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 1; }));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 1; }));
   auto got = tasks->snapshot().front().value;
   BOOST_CHECK_EQUAL(got.task.function_name, "g");
   BOOST_CHECK(got.task.priority == int64_t{7});
@@ -284,7 +284,7 @@ BOOST_AUTO_TEST_CASE(moving_a_dispatcher_to_another_event_type) {
   BOOST_REQUIRE(call<uint32_t>(update_atom::value, d.id, patch));
   publish("old_type");
   publish("new_type");
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() >= 1; }));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() >= 1; }));
   std::this_thread::sleep_for(300ms);
   BOOST_REQUIRE_EQUAL(tasks->size(), 1u);
   BOOST_CHECK_EQUAL(tasks->snapshot().front().value.event_type, "new_type");
@@ -327,7 +327,7 @@ BOOST_AUTO_TEST_CASE(dispatchers_survive_a_restart) {
   BOOST_REQUIRE(got);
   BOOST_CHECK(got->name == std::string{"keeper"});
   publish("persisted");
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 1; }));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 1; }));
 }
 
 BOOST_AUTO_TEST_CASE(rejected_input_leaves_the_store_unchanged) {
@@ -378,20 +378,20 @@ BOOST_AUTO_TEST_CASE(overload_is_an_error_not_unbounded_memory) {
   BOOST_CHECK_EQUAL(ok, 10u);
   BOOST_CHECK_EQUAL(overloaded, 40u);
   // Once the matchers caught up, publishes are accepted again; nothing accepted was lost.
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 10; }));
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 10; }));
+  BOOST_REQUIRE(eventually([&] {
     auto stats = call<engine_stats>(stats_atom::value);
     return stats && stats->inbox_depth == 0;
   }));
   publish("t");
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 11; }));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 11; }));
   auto stats = call<engine_stats>(stats_atom::value);
   BOOST_REQUIRE(stats);
   BOOST_CHECK_EQUAL(stats->accepted, 11u);
   BOOST_CHECK_EQUAL(stats->rejected, 40u);
   BOOST_CHECK_EQUAL(stats->matched, 11u);
   BOOST_CHECK_EQUAL(stats->deliveries_created, 11u);
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] {
     auto s = call<engine_stats>(stats_atom::value);
     return s && s->delivered == 11 && s->pending_depth == 0 && s->in_flight == 0;
   }));

@@ -92,13 +92,13 @@ BOOST_AUTO_TEST_CASE(a_schema_2_directory_is_migrated_and_everything_in_it_goes_
   // pending tasks of e06 and e08, and the six pending mails.
   std::set<std::string> due{old_id(4, "task"), old_id(6, "task"), old_id(8, "task")};
   for (int e = 3; e <= 8; ++e) due.insert(old_id(e, "mail"));
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] {
     for (auto& id : due)
       if (tasks->attempts_of(id) + mails->attempts_of(id) == 0) return false;
     return true;
   }));
   for (auto& id : due)
-    BOOST_REQUIRE_MESSAGE(wait_until([&] { return is(id, delivery_status::delivered); }),
+    BOOST_REQUIRE_MESSAGE(eventually([&] { return is(id, delivery_status::delivered); }),
                           id << " is not listed as delivered");
   auto retried = find(old_id(4, "task"));
   BOOST_REQUIRE(retried);
@@ -107,7 +107,7 @@ BOOST_AUTO_TEST_CASE(a_schema_2_directory_is_migrated_and_everything_in_it_goes_
   // each, with ids of the lean log.
   for (int e = 9; e <= 12; ++e) {
     BOOST_REQUIRE_MESSAGE(
-      wait_until([&] {
+      eventually([&] {
         auto page = call<delivery_page>(deliveries_atom::value, by("eventId", event_id(e)));
         return page && page->page.total == 2
                && std::all_of(page->data.begin(), page->data.end(), [](const delivery& d) {
@@ -137,7 +137,7 @@ BOOST_AUTO_TEST_CASE(a_schema_2_directory_is_migrated_and_everything_in_it_goes_
   // A dead letter is replayed by its old id and delivered.
   auto revived = call<delivery>(replay_atom::value, old_id(5, "task"));
   BOOST_REQUIRE_MESSAGE(revived, why(revived));
-  BOOST_REQUIRE(wait_until([&] { return is(old_id(5, "task"), delivery_status::delivered); }));
+  BOOST_REQUIRE(eventually([&] { return is(old_id(5, "task"), delivery_status::delivered); }));
   BOOST_TEST(tasks->attempts_of(old_id(5, "task")) == 1u);
   // A held task is purged by its old id; a second purge finds nothing.
   auto purged = call<uint32_t>(purge_atom::value, old_id(1, "task"));
@@ -161,7 +161,7 @@ BOOST_AUTO_TEST_CASE(a_schema_2_directory_is_migrated_and_everything_in_it_goes_
 BOOST_AUTO_TEST_CASE(a_migrated_directory_opens_again_as_it_is) {
   start();
   // Listed as delivered: the outcome (or the cursor past it) is written.
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] {
     auto page = call<delivery_page>(deliveries_atom::value, by("status", "delivered"));
     // e03, e07 from history; e04, e06, e08 tasks; six mails; two per new event e09..e12
     return page && page->page.total == 2 + 3 + 6 + 8;

@@ -42,16 +42,16 @@ BOOST_FIXTURE_TEST_SUITE(reads, paused_reads)
 BOOST_AUTO_TEST_CASE(a_listing_in_progress_holds_no_publish_back) {
   create(make_dispatcher("user_created", {task_action("welcome")}));
   publish("user_created", R"({"n":1})");
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 1; }));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 1; }));
   hold_scans();
   auto listing = std::async(
     std::launch::async, [this] { return call<delivery_page>(deliveries_atom::value, query{}); });
-  BOOST_REQUIRE(wait_until([&] { return scan_entered(); }));
+  BOOST_REQUIRE(eventually([&] { return scan_entered(); }));
   // The listing is inside its scan now, and stays there until released. Meanwhile the engine
   // accepts, matches and delivers, and answers the other calls.
   auto second = publish("user_created", R"({"n":2})");
   BOOST_CHECK_EQUAL(second.id.size(), 24u);
-  BOOST_CHECK(wait_until([&] { return tasks->size() == 2; }));
+  BOOST_CHECK(eventually([&] { return tasks->size() == 2; }));
   auto health = call<bool>(health_atom::value);
   BOOST_REQUIRE(health);
   BOOST_CHECK(*health);
@@ -71,9 +71,9 @@ BOOST_AUTO_TEST_CASE(with_every_reader_inside_a_scan_publishes_still_flow) {
   for (uint32_t i = 0; i < config.readers; ++i)
     listings.push_back(std::async(
       std::launch::async, [this] { return call<delivery_page>(deliveries_atom::value, query{}); }));
-  BOOST_REQUIRE(wait_until([&] { return scan_entered(); }));
+  BOOST_REQUIRE(eventually([&] { return scan_entered(); }));
   publish("user_created");
-  BOOST_CHECK(wait_until([&] { return tasks->size() == 1; }));
+  BOOST_CHECK(eventually([&] { return tasks->size() == 1; }));
   release_scans();
   for (auto& l : listings) {
     auto page = l.get();

@@ -90,8 +90,8 @@ BOOST_AUTO_TEST_CASE(a_live_event_that_cannot_be_derived_is_set_aside_and_the_re
   auto before = publish("ok", R"({"n":1})");
   auto poison = publish("poison", R"({"n":2})");
   auto after = publish("ok", R"({"n":3})");
-  BOOST_REQUIRE(wait_until([&] { return delivered_events().size() >= 2; }, 30s));
-  BOOST_REQUIRE(wait_until([&] { return stats().set_aside == 1; }, 30s));
+  BOOST_REQUIRE(eventually([&] { return delivered_events().size() >= 2; }, 30s));
+  BOOST_REQUIRE(eventually([&] { return stats().set_aside == 1; }, 30s));
 
   auto delivered = delivered_events();
   BOOST_TEST(delivered.count(before.id) == 1u);
@@ -111,7 +111,7 @@ BOOST_AUTO_TEST_CASE(a_live_event_that_cannot_be_derived_is_set_aside_and_the_re
   // the engine keeps delivering.
   restart();
   auto later = publish("ok", R"({"n":4})");
-  BOOST_REQUIRE(wait_until([&] { return delivered_events().count(later.id) == 1; }, 30s));
+  BOOST_REQUIRE(eventually([&] { return delivered_events().count(later.id) == 1; }, 30s));
   BOOST_TEST(stats().restarts == 0u);
   BOOST_TEST(listed_set_aside().size() == 1u);
 
@@ -152,8 +152,8 @@ BOOST_AUTO_TEST_CASE(an_event_met_first_by_the_emitters_catch_up_is_set_aside_th
   }
   fail_deriving("poison");
   start();
-  BOOST_REQUIRE(wait_until([&] { return delivered_events().size() >= 2; }, 30s));
-  BOOST_REQUIRE(wait_until([&] { return stats().set_aside == 1; }, 30s));
+  BOOST_REQUIRE(eventually([&] { return delivered_events().size() >= 2; }, 30s));
+  BOOST_REQUIRE(eventually([&] { return stats().set_aside == 1; }, 30s));
   auto delivered = delivered_events();
   BOOST_TEST(delivered.count(logged[0].id) == 1u);
   BOOST_TEST(delivered.count(logged[2].id) == 1u);
@@ -173,7 +173,7 @@ BOOST_AUTO_TEST_CASE(a_set_aside_event_is_matched_again_on_request_once_the_caus
   create(make_dispatcher("poison", {task_action("g"), task_action("h"),
                                     mail_action("ops@example.com", "5f0a1b2c3d4e5f6071829304")}));
   auto poison = publish("poison", R"({"user":"u1"})");
-  BOOST_REQUIRE(wait_until([&] { return stats().set_aside == 1; }, 30s));
+  BOOST_REQUIRE(eventually([&] { return stats().set_aside == 1; }, 30s));
 
   // While the cause is still there, asking again fails with why, and the event stays aside.
   auto again = call<uint32_t>(rematch_atom::value, poison.id);
@@ -192,9 +192,9 @@ BOOST_AUTO_TEST_CASE(a_set_aside_event_is_matched_again_on_request_once_the_caus
     return n;
   };
   BOOST_REQUIRE(
-    wait_until([&] { return delivered_of(tasks) == 2 && delivered_of(mails) == 1; }, 30s));
+    eventually([&] { return delivered_of(tasks) == 2 && delivered_of(mails) == 1; }, 30s));
   BOOST_TEST(listed_set_aside().empty());
-  BOOST_REQUIRE(wait_until([&] { return deliveries_of(poison.id) == 3; }, 30s));
+  BOOST_REQUIRE(eventually([&] { return deliveries_of(poison.id) == 3; }, 30s));
 
   // Done once: not set aside any more, so a second request finds nothing to do.
   auto twice = call<uint32_t>(rematch_atom::value, poison.id);
@@ -207,7 +207,7 @@ BOOST_AUTO_TEST_CASE(a_set_aside_event_is_matched_again_on_request_once_the_caus
   // After a restart nothing is sent twice, and the event's deliveries are still listed.
   restart();
   auto later = publish("ok");
-  BOOST_REQUIRE(wait_until([&] { return delivered_events().count(later.id) == 1; }, 30s));
+  BOOST_REQUIRE(eventually([&] { return delivered_events().count(later.id) == 1; }, 30s));
   BOOST_TEST(delivered_of(tasks) == 2u);
   BOOST_TEST(delivered_of(mails) == 1u);
   BOOST_TEST(deliveries_of(poison.id) == 3u);
@@ -219,7 +219,7 @@ BOOST_AUTO_TEST_CASE(a_set_aside_event_can_be_let_go_without_deliveries) {
   start();
   create(make_dispatcher("poison", {task_action("g")}));
   auto poison = publish("poison");
-  BOOST_REQUIRE(wait_until([&] { return stats().set_aside == 1; }, 30s));
+  BOOST_REQUIRE(eventually([&] { return stats().set_aside == 1; }, 30s));
   derive_again();
   auto let_go = call<uint32_t>(discard_atom::value, poison.id);
   if (!let_go) BOOST_FAIL("discarding failed: " + message_of(let_go.error()));
@@ -235,7 +235,7 @@ BOOST_AUTO_TEST_CASE(a_set_aside_event_can_be_let_go_without_deliveries) {
   BOOST_TEST((code_of(twice.error()) == error_code::resource_unknown));
   restart();
   auto later = publish("poison");
-  BOOST_REQUIRE(wait_until([&] { return delivered_events().count(later.id) == 1; }, 30s));
+  BOOST_REQUIRE(eventually([&] { return delivered_events().count(later.id) == 1; }, 30s));
   BOOST_TEST(delivered_events().count(poison.id) == 0u);
   BOOST_TEST(deliveries_of(poison.id) == 0u);
   stop();

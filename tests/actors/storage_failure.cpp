@@ -49,7 +49,7 @@ struct failing_storage : engine_fixture {
 
   /// Publishes until one is accepted (30 s); the last refusal's text when none was.
   bool publishes_resume(std::string& last_error) {
-    return wait_until(
+    return eventually(
       [&] {
         event ev;
         ev.type = "t";
@@ -64,7 +64,7 @@ struct failing_storage : engine_fixture {
   }
 
   void check_every_acknowledged_event_delivered() {
-    BOOST_REQUIRE_MESSAGE(wait_until([&] { return tasks->distinct() >= acknowledged.size(); }, 60s),
+    BOOST_REQUIRE_MESSAGE(eventually([&] { return tasks->distinct() >= acknowledged.size(); }, 60s),
                           "delivered " << tasks->distinct() << " of " << acknowledged.size());
     std::set<std::string> delivered_events;
     for (auto& r : tasks->snapshot()) delivered_events.insert(r.value.event_id);
@@ -107,7 +107,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_publishes_and_service_resumes_with_spac
   std::string last_error;
   BOOST_REQUIRE_MESSAGE(publishes_resume(last_error),
                         "publishes did not resume once space returned: " << last_error);
-  BOOST_CHECK(wait_until([&] {
+  BOOST_CHECK(eventually([&] {
     auto h = call<bool>(health_atom::value);
     return h && *h;
   }));
@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(when_file_descriptors_run_out_publishes_are_refused_and_ser
   std::string last_error;
   BOOST_REQUIRE_MESSAGE(publishes_resume(last_error),
                         "publishes did not resume once descriptors returned: " << last_error);
-  BOOST_CHECK(wait_until([&] {
+  BOOST_CHECK(eventually([&] {
     auto h = call<bool>(health_atom::value);
     return h && *h;
   }));
@@ -174,13 +174,13 @@ BOOST_AUTO_TEST_CASE(a_batch_whose_sync_failed_is_taken_back_even_when_that_fail
   event after;
   after.type = "t";
   caf::expected<event> stored{caf::error{}};
-  BOOST_REQUIRE(wait_until(
+  BOOST_REQUIRE(eventually(
     [&] {
       stored = call<event>(publish_atom::value, after);
       return static_cast<bool>(stored);
     },
     30s));
-  BOOST_REQUIRE(wait_until([&] { return tasks->distinct() >= 2; }, 30s));
+  BOOST_REQUIRE(eventually([&] { return tasks->distinct() >= 2; }, 30s));
   stop();
   auto db = open_store();
   std::set<std::string> logged;

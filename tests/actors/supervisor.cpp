@@ -66,7 +66,7 @@ BOOST_AUTO_TEST_CASE(a_killed_matcher_is_restarted_and_keeps_matching) {
   }
   for (auto& t : types) create(make_dispatcher(t, {task_action("f-" + t)}));
   for (auto& t : types) publish(t);
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == types.size(); }));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == types.size(); }));
   // Kill every matcher with a non-normal reason while events keep coming.
   for (auto& m : parts.matchers) caf::anon_send_exit(m, caf::exit_reason::kill);
   size_t published = types.size();
@@ -78,17 +78,17 @@ BOOST_AUTO_TEST_CASE(a_killed_matcher_is_restarted_and_keeps_matching) {
       BOOST_REQUIRE_MESSAGE(stored, "publish failed: " << message_of(stored.error()));
       ++published;
     }
-  BOOST_REQUIRE(wait_until([&] { return restarts() >= config.shards; }));
+  BOOST_REQUIRE(eventually([&] { return restarts() >= config.shards; }));
   // No event is stuck: every accepted event reaches the sink.
-  BOOST_REQUIRE_MESSAGE(wait_until([&] { return tasks->distinct() == published; }),
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return tasks->distinct() == published; }),
                         "delivered " << tasks->distinct() << " of " << published);
   // Dispatcher changes reach the restarted matchers too.
   create(make_dispatcher(types[0], {task_action("second")}));
   publish(types[0]);
-  BOOST_REQUIRE(wait_until([&] { return tasks->distinct() == published + 2; }));
+  BOOST_REQUIRE(eventually([&] { return tasks->distinct() == published + 2; }));
   // The inbox counts down when ingest hears back from the matchers (the dead ones too), which
   // may come after the sink has the deliveries.
-  BOOST_CHECK(wait_until([&] {
+  BOOST_CHECK(eventually([&] {
     auto stats = call<engine_stats>(stats_atom::value);
     return stats && stats->inbox_depth == 0;
   }));
@@ -102,8 +102,8 @@ BOOST_AUTO_TEST_CASE(a_killed_emitter_is_restarted_and_delivers_what_was_waiting
     parts.emitters[emitter_index(action_kind::task, shard_of("t", shards), shards)],
     caf::exit_reason::kill);
   for (int i = 0; i < 50; ++i) publish("t");
-  BOOST_REQUIRE(wait_until([&] { return restarts() >= 1; }));
-  BOOST_REQUIRE(wait_until([&] { return tasks->distinct() == 50; }));
+  BOOST_REQUIRE(eventually([&] { return restarts() >= 1; }));
+  BOOST_REQUIRE(eventually([&] { return tasks->distinct() == 50; }));
 }
 
 BOOST_AUTO_TEST_CASE(a_killed_ingest_or_directory_is_restarted) {
@@ -111,13 +111,13 @@ BOOST_AUTO_TEST_CASE(a_killed_ingest_or_directory_is_restarted) {
   create(make_dispatcher("t", {task_action("f")}, "before"));
   caf::anon_send_exit(parts.ingest, caf::exit_reason::kill);
   caf::anon_send_exit(parts.directory, caf::exit_reason::kill);
-  BOOST_REQUIRE(wait_until([&] { return restarts() >= 2; }));
+  BOOST_REQUIRE(eventually([&] { return restarts() >= 2; }));
   // The restarted directory reloaded what it owns; the restarted ingest accepts events.
   auto page = call<dispatcher_page>(find_atom::value, query{});
   BOOST_REQUIRE(page);
   BOOST_CHECK_EQUAL(page->page.total, 1u);
   publish("t");
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 1; }));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 1; }));
 }
 
 BOOST_AUTO_TEST_CASE(past_the_budget_the_engine_stops) {

@@ -183,7 +183,7 @@ void check_delivered(test_cluster& cluster, embedded_host& node1, const both_way
   auto for_2 = owned_by(cluster, all, 2);
   auto for_1 = owned_by(cluster, all, 1);
   bool at_2 = cluster.tasks.wait_all_delivered(for_2, cluster_deadline);
-  bool at_1 = wait_until(
+  bool at_1 = eventually(
     [&] {
       auto tally = tally_of(*node1.tasks);
       for (auto& e : for_1)
@@ -370,7 +370,7 @@ BOOST_AUTO_TEST_CASE(a_node_in_the_test_process_joins_a_dispatchd_node) {
   BOOST_TEST(noticed, "node 2 sees node 1 as \"" << cluster.peer_state(2, 1) << "\":\n"
                                                  << cluster.log_tails());
   BOOST_TEST_MESSAGE("node 2 after node 1 stopped: " << text_of_json(cluster.state(2)));
-  bool stopped = wait_until([&] { return node1.running() == node1.baseline; }, 30s);
+  bool stopped = eventually([&] { return node1.running() == node1.baseline; }, 30s);
   BOOST_TEST(stopped, node1.running() << " actors running, " << node1.baseline << " with the "
                                       << "sink alone");
   node1.shut_down();
@@ -391,7 +391,7 @@ BOOST_AUTO_TEST_CASE(a_bad_cluster_config_is_refused_naming_the_key_and_spawns_n
       if (node) {
         caf::anon_send_exit(*node, caf::exit_reason::user_shutdown);
         host.engine = nullptr; // the node stops the engine with it
-        BOOST_REQUIRE(wait_until([&] { return host.running() == host.baseline; }));
+        BOOST_REQUIRE(eventually([&] { return host.running() == host.baseline; }));
         break; // without an engine the remaining cases cannot run
       }
       auto message = message_of(node.error());
@@ -422,7 +422,7 @@ BOOST_AUTO_TEST_CASE(a_listen_port_already_taken_is_refused_naming_the_address) 
   BOOST_TEST_MESSAGE("port taken: " << message);
   BOOST_TEST(contains(message, "127.0.0.1:" + std::to_string(taken.port)), message);
   // What it started is stopped again; the engine is left to its owner and still answers.
-  BOOST_TEST(wait_until([&] { return host.running() == before; }),
+  BOOST_TEST(eventually([&] { return host.running() == before; }),
              host.running() << " actors running, " << before << " before");
   BOOST_TEST(static_cast<bool>(host.call<engine_stats>(host.engine, stats_atom::value)));
   // Once the port is free, the same system hosts the node (nothing of the attempt is in the way).
@@ -436,7 +436,7 @@ BOOST_AUTO_TEST_CASE(a_listen_port_already_taken_is_refused_naming_the_address) 
   caf::anon_send_exit(host.node, caf::exit_reason::user_shutdown);
   host.node = nullptr;
   host.engine = nullptr;
-  BOOST_TEST(wait_until([&] { return host.running() == host.baseline; }), host.running()
+  BOOST_TEST(eventually([&] { return host.running() == host.baseline; }), host.running()
                                                                             << " running");
   host.shut_down();
 }

@@ -234,7 +234,7 @@ iteration_result run_iteration(uint32_t kill_after,
   auto started = steady::now();
   f.start();
   size_t seen = 0;
-  wait_until([&] { return drain_delivered(*f.tasks, seen, missing) == 0; }, recovery_deadline);
+  eventually([&] { return drain_delivered(*f.tasks, seen, missing) == 0; }, recovery_deadline);
   result.recover_ms
     = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started).count();
   // Events durable but never acknowledged may still arrive: let them, then count everything.

@@ -21,7 +21,7 @@ struct dead_letters : api_fixture {
     create_task_dispatcher("doomed");
     for (int i = 0; i < n; ++i)
       ok("POST", "/events/v1/", R"({"type":"doomed","content":{"i":)" + std::to_string(i) + "}}");
-    BOOST_REQUIRE(wait_until([&] { return dead_count() == static_cast<uint64_t>(n); }));
+    BOOST_REQUIRE(eventually([&] { return dead_count() == static_cast<uint64_t>(n); }));
   }
 
   uint64_t dead_count() {
@@ -60,7 +60,7 @@ BOOST_AUTO_TEST_CASE(replay_one_dead_letter_sends_it_again) {
   auto replayed = ok("POST", "/deliveries/v1/" + id + "/replay");
   BOOST_TEST(text(replayed.json, "id") == id);
   BOOST_TEST(text(replayed.json, "status") != "dead");
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] {
     auto page = ok("GET", "/deliveries/v1/?eq(id," + id + ")");
     return text(page.json["data"][0], "status") == "delivered";
   }));
@@ -78,7 +78,7 @@ BOOST_AUTO_TEST_CASE(replay_by_rql_answers_how_many) {
   BOOST_TEST(none.body == R"({"affectedRecords":0})");
   auto all = ok("POST", "/deliveries/v1/replay/?eq(eventType,doomed)");
   BOOST_TEST(all.body == R"({"affectedRecords":3})");
-  BOOST_TEST(wait_until([&] { return dead_count() == 0; }));
+  BOOST_TEST(eventually([&] { return dead_count() == 0; }));
   auto bad = call("POST", "/deliveries/v1/replay?eq(status");
   BOOST_TEST(bad.status == 400u);
   BOOST_TEST(bad.code() == 19u);
@@ -101,9 +101,9 @@ BOOST_AUTO_TEST_CASE(events_still_held_are_listed) {
   auto published = ok("POST", "/events/v1/", R"({"type":"held","content":{"k":"v"}})");
   ok("POST", "/events/v1/", R"({"type":"unmatched"})"); // matched by nothing: not held
   auto id = text(published.json, "id");
-  BOOST_REQUIRE(wait_until([&] { return tasks->size() == 1; }));
+  BOOST_REQUIRE(eventually([&] { return tasks->size() == 1; }));
   api_response page;
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] {
     page = ok("GET", "/events/v1/");
     return page.json["page"]["total"].GetUint64() == 1;
   }));

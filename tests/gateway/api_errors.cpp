@@ -153,7 +153,7 @@ BOOST_AUTO_TEST_CASE(a_body_over_the_limit_is_413) {
 
 BOOST_AUTO_TEST_CASE(a_gone_engine_is_503) {
   caf::anon_send_exit(engine, caf::exit_reason::user_shutdown);
-  BOOST_REQUIRE(wait_until([&] { return call("GET", "/dispatchers/v1/").status == 503u; }));
+  BOOST_REQUIRE(eventually([&] { return call("GET", "/dispatchers/v1/").status == 503u; }));
   auto res = call("POST", "/events/v1/", R"({"type":"t"})");
   check_error(res, 503, 1);
   BOOST_TEST(res.header("Retry-After") == "1");

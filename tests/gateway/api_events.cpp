@@ -20,7 +20,7 @@ struct started : api_fixture {
   // Waits until a find on `target` counts `n` records; the last answer.
   api_response wait_for_total(const std::string& target, uint64_t n) {
     api_response last;
-    wait_until([&] {
+    eventually([&] {
       last = ok("GET", target);
       return last.json["page"]["total"].GetUint64() == n;
     });

@@ -70,7 +70,7 @@ BOOST_AUTO_TEST_CASE(metrics_show_the_expected_series_and_they_move) {
   ok("POST", "/events/v1/", R"({"type":"counted","id":")" + id + "\"}");
   auto requests_before = series(text, "dispatch_http_requests_total");
   auto answered_before = series(text, "dispatch_http_request_duration_seconds_bucket{le=\"+Inf\"}");
-  BOOST_REQUIRE(wait_until([&] {
+  BOOST_REQUIRE(eventually([&] {
     auto now = ok("GET", "/metrics").body;
     return series(now, "dispatch_delivery_outcomes_total{outcome=\"delivered\"}") == 1;
   }));

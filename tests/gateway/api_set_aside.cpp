@@ -43,7 +43,7 @@ BOOST_AUTO_TEST_CASE(a_set_aside_event_is_listed_counted_and_replayed) {
   create_task_dispatcher("poison");
   auto stored = ok("POST", "/events/v1/", R"({"type":"poison","content":{"user":"u1"}})");
   auto id = text(stored.json, "id");
-  BOOST_REQUIRE(wait_until([&] { return total("/events/v1/?contains(setAside)") == 1; }, 30s));
+  BOOST_REQUIRE(eventually([&] { return total("/events/v1/?contains(setAside)") == 1; }, 30s));
 
   auto listed = ok("GET", "/events/v1/?select(id,setAside)");
   auto& row = listed.json["data"][0];
@@ -64,10 +64,10 @@ BOOST_AUTO_TEST_CASE(a_set_aside_event_is_listed_counted_and_replayed) {
   auto replayed = ok("POST", "/events/v1/" + id + "/replay");
   BOOST_TEST(text(replayed.json, "id") == id);
   BOOST_TEST(replayed.json["deliveries"].GetUint() == 1u);
-  BOOST_REQUIRE(wait_until([&] { return tasks->distinct() == 1; }, 30s));
+  BOOST_REQUIRE(eventually([&] { return tasks->distinct() == 1; }, 30s));
   BOOST_TEST(tasks->snapshot().at(0).value.event_id == id);
   BOOST_TEST(total("/events/v1/?contains(setAside)") == 0u);
-  BOOST_REQUIRE(wait_until([&] { return total("/deliveries/v1/?eq(status,delivered)") == 1; }));
+  BOOST_REQUIRE(eventually([&] { return total("/deliveries/v1/?eq(status,delivered)") == 1; }));
 
   auto twice = call("POST", "/events/v1/" + id + "/replay");
   BOOST_TEST(twice.status == 404u);
@@ -77,7 +77,7 @@ BOOST_AUTO_TEST_CASE(a_set_aside_event_is_listed_counted_and_replayed) {
 BOOST_AUTO_TEST_CASE(a_set_aside_event_is_discarded_with_delete) {
   create_task_dispatcher("poison");
   auto id = text(ok("POST", "/events/v1/", R"({"type":"poison"})").json, "id");
-  BOOST_REQUIRE(wait_until([&] { return total("/events/v1/?contains(setAside)") == 1; }, 30s));
+  BOOST_REQUIRE(eventually([&] { return total("/events/v1/?contains(setAside)") == 1; }, 30s));
   auto discarded = ok("DELETE", "/events/v1/" + id);
   BOOST_TEST(discarded.json["affectedRecords"].GetUint() == 1u);
   BOOST_TEST(total("/events/v1/?contains(setAside)") == 0u);

@@ -170,7 +170,7 @@ BOOST_AUTO_TEST_CASE(keep_alive_serves_several_requests_on_one_connection) {
   BOOST_TEST(get.body == "GET /health|");
   BOOST_TEST(metrics->connections_accepted.load() == 1u);
   BOOST_TEST(metrics->requests.load() == 4u);
-  BOOST_TEST(wait_until([&] { return metrics->responses_2xx.load() == 4u; }, 5s));
+  BOOST_TEST(eventually([&] { return metrics->responses_2xx.load() == 4u; }, 5s));
   BOOST_TEST(metrics->latency.snapshot().count == 4u);
   BOOST_TEST(metrics->connections_open.load() == 1);
 }
@@ -190,7 +190,7 @@ BOOST_AUTO_TEST_CASE(statuses_are_counted_by_class) {
   BOOST_TEST(contains(failed.body, "internal error"));
   BOOST_TEST(client->request("HEAD", "/status/200").header("content-length") == "17");
   BOOST_TEST(client->request("GET", "/last").body == "GET /last|");
-  BOOST_TEST(wait_until([&] { return metrics->responses_2xx.load() == 4u; }, 5s));
+  BOOST_TEST(eventually([&] { return metrics->responses_2xx.load() == 4u; }, 5s));
   BOOST_TEST(metrics->responses_4xx.load() == 1u);
   BOOST_TEST(metrics->responses_5xx.load() == 2u);
   BOOST_TEST(logged("handler bug"));
@@ -242,7 +242,7 @@ BOOST_AUTO_TEST_CASE(an_oversized_body_gets_413_before_it_is_read) {
   BOOST_TEST(answer.header("connection") == "close");
   BOOST_TEST(client->closed_by_server(3s));
   BOOST_TEST(calls.load() == 0);
-  BOOST_TEST(wait_until([&] { return metrics->responses_4xx.load() == 1u; }, 5s));
+  BOOST_TEST(eventually([&] { return metrics->responses_4xx.load() == 1u; }, 5s));
 }
 
 BOOST_AUTO_TEST_CASE(expect_100_continue_gets_413_at_once_or_continue) {
@@ -343,7 +343,7 @@ BOOST_AUTO_TEST_CASE(an_idle_keep_alive_connection_is_closed) {
   auto client = connect();
   BOOST_TEST(client->request("GET", "/a").status == 200u);
   BOOST_TEST(client->closed_by_server(5s));
-  BOOST_TEST(wait_until([&] { return metrics->connections_open.load() == 0; }, 5s));
+  BOOST_TEST(eventually([&] { return metrics->connections_open.load() == 0; }, 5s));
   BOOST_TEST(metrics->timeouts.load() == 1u);
 }
 
@@ -375,7 +375,7 @@ BOOST_AUTO_TEST_CASE(a_truncated_request_does_not_disturb_the_server) {
   auto half_header = connect();
   half_header->send_raw("GET /half HTTP/1.1\r\nHo");
   half_header->close();
-  BOOST_TEST(wait_until([&] { return metrics->connections_open.load() == 0; }, 5s));
+  BOOST_TEST(eventually([&] { return metrics->connections_open.load() == 0; }, 5s));
   auto client = connect();
   BOOST_TEST(client->request("GET", "/fine").body == "GET /fine|");
   BOOST_TEST(calls.load() == 1);
@@ -420,7 +420,7 @@ BOOST_AUTO_TEST_CASE(connections_beyond_the_cap_are_refused) {
   BOOST_TEST(metrics->connections_accepted.load() == 2u);
   BOOST_TEST(logged("connection cap of 2"));
   first->close();
-  BOOST_TEST(wait_until([&] { return metrics->connections_open.load() == 1; }, 5s));
+  BOOST_TEST(eventually([&] { return metrics->connections_open.load() == 1; }, 5s));
   auto fourth = connect();
   BOOST_TEST(fourth->request("GET", "/4").status == 200u);
   BOOST_TEST(second->request("GET", "/2b").status == 200u);
@@ -498,7 +498,7 @@ BOOST_AUTO_TEST_CASE(shutdown_finishes_with_a_handler_that_never_answers) {
   });
   auto client = connect();
   client->send_raw("GET /never HTTP/1.1\r\nHost: t\r\n\r\n");
-  BOOST_TEST(wait_until(
+  BOOST_TEST(eventually(
     [&] {
       std::lock_guard<std::mutex> guard{kept_mutex};
       return kept.size() == 1u;
@@ -519,7 +519,7 @@ BOOST_AUTO_TEST_CASE(shutdown_waits_for_owed_answers) {
   start(later.handler());
   auto client = connect();
   client->send_raw("GET /owed HTTP/1.1\r\nHost: t\r\n\r\n");
-  BOOST_TEST(wait_until([&] { return metrics->requests.load() == 1u; }, 5s));
+  BOOST_TEST(eventually([&] { return metrics->requests.load() == 1u; }, 5s));
   server->shutdown(5s);
   auto answer = client->read_response();
   BOOST_TEST(answer.body == "later /owed|");

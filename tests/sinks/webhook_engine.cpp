@@ -60,7 +60,7 @@ struct webhook_engine_fixture : engine_fixture {
   /// Waits until exactly one delivery has `status`; returns it.
   delivery one_with_status(const std::string& status) {
     caf::expected<delivery_page> page{caf::error{}};
-    auto found = wait_until([&] {
+    auto found = eventually([&] {
       page = with_status(status);
       return page && page->page.total == 1;
     });
