@@ -32,6 +32,13 @@ rapidjson::Document parse(const std::string& json) {
   return doc;
 }
 
+/// Timestamps have millisecond resolution: waits until the clock shows a later one, so that a
+/// change made next gets a timestamp that differs from the one before.
+void wait_for_the_next_millisecond() {
+  auto before = now_ms();
+  BOOST_REQUIRE(eventually([&] { return now_ms() > before; }, 1s, 1ms));
+}
+
 query where_eq(const std::string& path, query_value v) {
   query q;
   q.where.op = filter_op::eq;
@@ -130,7 +137,7 @@ BOOST_AUTO_TEST_CASE(several_dispatchers_of_one_type_and_none_for_others) {
   publish("order_paid");
   publish("something_else");
   BOOST_REQUIRE(eventually([&] { return tasks->size() == 2 && mails->size() == 1; }));
-  std::this_thread::sleep_for(200ms);
+  wait_until_settled();
   std::set<std::string> functions;
   for (auto& r : tasks->snapshot()) functions.insert(r.value.task.function_name);
   BOOST_CHECK((functions == std::set<std::string>{"invoice", "ship"}));
@@ -143,7 +150,7 @@ BOOST_AUTO_TEST_CASE(duplicate_event_id_is_dispatched_once) {
   const std::string id = "AAAAAAAAAAAAAAAAAAAAAAAA";
   auto first = publish("ping", R"({"n":1})", id);
   BOOST_CHECK_EQUAL(first.id, "aaaaaaaaaaaaaaaaaaaaaaaa");
-  std::this_thread::sleep_for(5ms);
+  wait_for_the_next_millisecond();
   auto second = publish("ping", R"({"n":2})", id);
   // The duplicate is answered with the event as first stored.
   BOOST_CHECK_EQUAL(second.content, first.content);
@@ -159,7 +166,7 @@ BOOST_AUTO_TEST_CASE(duplicate_event_id_is_dispatched_once) {
   BOOST_CHECK(!(*outcomes)[0].duplicate);
   BOOST_CHECK((*outcomes)[1].duplicate);
   BOOST_REQUIRE(eventually([&] { return tasks->size() == 2; }));
-  std::this_thread::sleep_for(300ms);
+  wait_until_settled();
   BOOST_CHECK_EQUAL(tasks->size(), 2u);
   // An id the engine generated is not looked up in `seen` (it is new by construction, and not
   // written there: it says where its event is in the log), yet publishing the stored event
@@ -175,7 +182,7 @@ BOOST_AUTO_TEST_CASE(duplicate_event_id_is_dispatched_once) {
   auto other = publish("ping", R"({"n":5})", lookalike);
   BOOST_CHECK_EQUAL(other.content, R"({"n":5})");
   BOOST_REQUIRE(eventually([&] { return tasks->size() == 4; }));
-  std::this_thread::sleep_for(300ms);
+  wait_until_settled();
   BOOST_CHECK_EQUAL(tasks->size(), 4u);
   auto stats = call<engine_stats>(stats_atom::value);
   BOOST_REQUIRE(stats);
@@ -206,7 +213,7 @@ BOOST_AUTO_TEST_CASE(dispatcher_crud_semantics) {
   BOOST_REQUIRE(!clash);
   BOOST_CHECK(code_of(clash.error()) == error_code::resource_already_exists);
   // Partial update: only present fields change; updateTimestamp moves, creationTimestamp stays.
-  std::this_thread::sleep_for(5ms);
+  wait_for_the_next_millisecond();
   dispatcher_patch patch;
   patch.description = std::string{"now described"};
   auto updated = call<uint32_t>(update_atom::value, d.id, patch);
@@ -273,7 +280,7 @@ BOOST_AUTO_TEST_CASE(action_crud_semantics) {
   // Remove: the next event creates nothing.
   BOOST_REQUIRE(call<uint32_t>(remove_atom::value, d.id, added->id));
   publish("a");
-  std::this_thread::sleep_for(300ms);
+  wait_until_settled();
   BOOST_CHECK_EQUAL(tasks->size(), 1u);
 }
 
@@ -285,7 +292,7 @@ BOOST_AUTO_TEST_CASE(moving_a_dispatcher_to_another_event_type) {
   publish("old_type");
   publish("new_type");
   BOOST_REQUIRE(eventually([&] { return tasks->size() >= 1; }));
-  std::this_thread::sleep_for(300ms);
+  wait_until_settled();
   BOOST_REQUIRE_EQUAL(tasks->size(), 1u);
   BOOST_CHECK_EQUAL(tasks->snapshot().front().value.event_type, "new_type");
 }
