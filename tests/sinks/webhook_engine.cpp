@@ -128,7 +128,7 @@ BOOST_AUTO_TEST_CASE(a_client_error_is_dead_lettered_at_once) {
   BOOST_TEST(dead.attempts == 1u);
   BOOST_TEST(dead.last_error.find("HTTP 400") != std::string::npos, dead.last_error);
   BOOST_TEST(dead.last_error.find("unknown function") != std::string::npos, dead.last_error);
-  std::this_thread::sleep_for(300ms); // several retry periods: nothing more is sent
+  wait_until_settled(); // the dead letter was the last of it: nothing more is sent
   BOOST_TEST(server.request_count() == 1u);
 }
 
