@@ -126,7 +126,7 @@ BOOST_AUTO_TEST_CASE(a_failing_task_service_makes_a_dead_letter_that_replays) {
     json_of(service.client.request("GET", "/deliveries/v1/?eq(status,dead)"))["page"]["total"]
       .GetUint()
     == 0u);
-  std::this_thread::sleep_for(500ms);
+  BOOST_REQUIRE(eventually([&] { return dispatchd_settled(service.client); }));
   BOOST_TEST(service.task_service.request_count() == max_attempts + 1);
 }
 
