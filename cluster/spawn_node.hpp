@@ -32,6 +32,6 @@ void add_cluster_message_types(caf::actor_system_config& cfg);
 /// engine's interface; stopping it stops the node's actors and the engine.
 caf::expected<engine_actor> spawn_node(caf::actor_system& sys, engine_actor engine,
                                        const engine_config& engine_cfg,
-                                       const cluster_config& cluster, cluster_log log = {});
+                                       const cluster_config& cluster);
 
 } // namespace dispatch
