@@ -130,6 +130,53 @@ BOOST_AUTO_TEST_CASE(starts_answers_health_and_stops_cleanly) {
   BOOST_TEST(contains(again.log(), "received SIGINT"));
 }
 
+BOOST_AUTO_TEST_CASE(the_log_level_drops_info_lines_and_a_component_level_lets_one_through) {
+  temp_dir dir;
+  dispatchd_process dispatchd{
+    args_for(dir, {"--dispatch.log.level=warning", "--dispatch.log.components=http=info"}),
+    dir / "run.log"};
+  // dispatchd's own "ready" is an info line and dropped: the http component's line says it serves.
+  auto listening = dispatchd.wait_for("INFO  http: listening on 127\\.0\\.0\\.1:([0-9]+)");
+  BOOST_REQUIRE_MESSAGE(!listening.empty(), dispatchd.log());
+  http_client client{"127.0.0.1", static_cast<uint16_t>(std::stoi(listening[1].str()))};
+  BOOST_TEST(client.request("GET", "/health").status == 200u);
+  dispatchd.signal(SIGTERM);
+  BOOST_TEST(dispatchd.exit_status() == 0);
+  auto log = dispatchd.log();
+  check_line_format(log);
+  std::istringstream lines{log};
+  for (std::string line; std::getline(lines, line);)
+    if (contains(line, " INFO ") || contains(line, " DEBUG "))
+      BOOST_TEST(contains(line, " http: "), "an info line of another component: " << line);
+  BOOST_TEST(!contains(log, "dispatchd: ready"), log);
+  BOOST_TEST(!contains(log, "config: "), log);
+  BOOST_TEST(!contains(log, "received SIGTERM"), log);
+  // The same options in the INI file, with debug for one component: its lines come back.
+  std::ofstream{dir / "log.ini"} << "[dispatch.log]\nlevel = \"error\"\n"
+                                    "components = [\"dispatchd=debug\"]\n";
+  dispatchd_process again{args_for(dir, {"--config-file=" + dir / "log.ini"}), dir / "again.log"};
+  BOOST_REQUIRE(!again.wait_for("INFO  dispatchd: ready").empty());
+  again.signal(SIGTERM);
+  BOOST_TEST(again.exit_status() == 0);
+  BOOST_TEST(!contains(again.log(), " http: "), again.log());
+}
+
+BOOST_AUTO_TEST_CASE(bad_log_levels_and_components_are_refused_naming_the_key) {
+  temp_dir dir;
+  auto [status, log] = run_to_exit(dir, args_for(dir, {"--dispatch.log.components=matchr=debug"}));
+  BOOST_TEST(status == 1);
+  BOOST_TEST(contains(log,
+                      "ERROR dispatchd: invalid configuration: dispatch.log.components[0]: "
+                      "unknown component \"matchr\""),
+             log);
+  check_line_format(log);
+  auto [level_status, level_log] = run_to_exit(dir, args_for(dir, {"--dispatch.log.level=loud"}));
+  BOOST_TEST(level_status == 1);
+  BOOST_TEST(contains(level_log, "dispatch.log.level: expected error, warning, info or debug"),
+             level_log);
+  BOOST_TEST(!std::filesystem::exists(dir / "data"));
+}
+
 BOOST_AUTO_TEST_CASE(a_taken_port_is_refused_naming_the_address) {
   temp_dir dir;
   taken_port taken;
