@@ -73,7 +73,8 @@ std::string format_log_line(const log_line& record);
 
 /// Receives every line that passes the levels. Calls never overlap (the logger holds a lock
 /// around each), so a writer needs no lock of its own; a line the writer itself logs goes to
-/// stderr instead of back into the writer.
+/// stderr instead of back into the writer. A writer must not change the logger (its levels or
+/// writer): that waits for the lock the call holds.
 using log_writer = std::function<void(const log_line&)>;
 
 /// Sends the lines to `writer` from now on; an empty writer restores the default, which writes
