@@ -4,7 +4,6 @@
 #include "actors/emitter.hpp"
 
 #include <algorithm>
-#include <iostream>
 #include <limits>
 
 #include <caf/sec.hpp>
@@ -12,6 +11,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/backoff.hpp"
+#include "logging/log.hpp"
 #include "messages/error_code.hpp"
 #include "messages/group_commit.hpp"
 #include "messages/ids.hpp"
@@ -54,8 +54,8 @@ size_t low_watermark(const emitter_state& st) {
 }
 
 void report_storage_failure(emitter_ptr self, const std::string& what, const caf::error& err) {
-  std::cerr << "[" << emitter_state::name << " " << to_string(self->state.kind) << " "
-            << self->state.shard << "] " << what << ": " << message_of(err) << std::endl;
+  DISPATCH_LOG(error, emitter) << to_string(self->state.kind) << " shard " << self->state.shard
+                               << ": " << what << ": " << message_of(err);
   self->state.metrics->storage_ok = false;
 }
 
@@ -260,6 +260,13 @@ void on_sink_answer(emitter_ptr self, uint64_t send, const delivery_result_list&
       continue;
     }
     settle(st, d, r, now);
+    if (d.status != delivery_status::delivered)
+      DISPATCH_LOG(debug, emitter)
+        << to_string(st.kind) << " shard " << st.shard << ": delivery " << d.id << " "
+        << to_string(d.status) << " after " << d.attempts << " attempt(s): " << r.reason
+        << (d.status == delivery_status::retrying
+              ? "; next attempt in " + std::to_string(d.next_attempt - now) + " ms"
+              : std::string{});
     if (origin.fresh && d.status == delivery_status::delivered) {
       ++st.metrics->delivered;
       --st.metrics->pending_depth;

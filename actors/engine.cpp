@@ -2,13 +2,13 @@
 #include "actors/engine.hpp"
 
 #include <algorithm>
-#include <iostream>
 #include <memory>
 #include <string>
 #include <utility>
 
 #include "actors/prober.hpp"
 #include "actors/reader.hpp"
+#include "logging/log.hpp"
 #include "messages/ids.hpp"
 
 namespace dispatch {
@@ -54,11 +54,13 @@ void replace_helper(self_ptr self, const caf::actor_addr& gone, const caf::error
   auto& st = self->state;
   for (auto& r : st.readers)
     if (r.address() == gone) {
-      std::cerr << "[engine] a reader stopped (" << caf::to_string(reason) << "); replaced it\n";
+      DISPATCH_LOG(warning, engine)
+        << "a reader stopped (" << caf::to_string(reason) << "); replaced it";
       r = spawn_helper(self, reader, st.db, st.config.clock);
     }
   if (st.prober.address() == gone) {
-    std::cerr << "[engine] the prober stopped (" << caf::to_string(reason) << "); replaced it\n";
+    DISPATCH_LOG(warning, engine) << "the prober stopped (" << caf::to_string(reason)
+                                  << "); replaced it";
     st.prober = spawn_helper(self, prober, st.db, st.metrics);
   }
 }
@@ -273,8 +275,8 @@ engine_internal_actor::behavior_type engine(self_ptr self, engine_config config,
       auto e = std::move(**found);
       e.replayed_at = st.config.now();
       if (auto err = st.db->set_aside(e)) return err;
-      std::cerr << "[engine] discarded set-aside event " << event_id
-                << " (its position stays without deliveries)\n";
+      DISPATCH_LOG(info, engine) << "discarded set-aside event " << event_id
+                                 << " (its position stays without deliveries)";
       return uint32_t{1};
     },
     [self](log_atom a, action_kind kind, const query& q) {

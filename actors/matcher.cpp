@@ -2,8 +2,8 @@
 #include "actors/matcher.hpp"
 
 #include <algorithm>
-#include <iostream>
 
+#include "logging/log.hpp"
 #include "messages/ids.hpp"
 
 namespace dispatch {
@@ -74,16 +74,18 @@ bool set_aside(matcher_state& st, const logged_event& in, const std::string& rea
   set_aside_event e{st.shard, in.sequence, in.event, reason.empty() ? "unknown failure" : reason,
                     st.config.now()};
   if (auto err = st.db->set_aside(e)) {
-    std::cerr << "[matcher " << st.shard << "] could not set aside event " << in.event.id
-              << " (deriving its deliveries failed: " << e.reason << "): " << message_of(err)
-              << "; its emitters will read it from the log again\n";
+    DISPATCH_LOG(error, matcher) << "shard " << st.shard << ": could not set aside event "
+                                 << in.event.id << " (deriving its deliveries failed: " << e.reason
+                                 << "): " << message_of(err)
+                                 << "; its emitters will read it from the log again";
     return false;
   }
   st.metrics->set_aside.fetch_add(1, std::memory_order_relaxed);
-  std::cerr << "[matcher " << st.shard << "] set aside event " << in.event.id << " of type '"
-            << in.event.type << "' at log position " << in.sequence
-            << ": deriving its deliveries failed: " << e.reason
-            << " (listed by GET /events/v1/ with setAside; nothing is delivered for it)\n";
+  DISPATCH_LOG(warning, matcher) << "shard " << st.shard << ": set aside event " << in.event.id
+                                 << " of type '" << in.event.type << "' at log position "
+                                 << in.sequence << ": deriving its deliveries failed: " << e.reason
+                                 << " (listed by GET /events/v1/ with setAside; nothing is "
+                                    "delivered for it)";
   return true;
 }
 

@@ -1,8 +1,6 @@
 // The supervisor: spawning, restarting and stopping the engine's actors.
 #include "actors/supervisor.hpp"
 
-#include <iostream>
-
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -13,6 +11,7 @@
 #include "actors/engine.hpp"
 #include "actors/ingest.hpp"
 #include "actors/matcher.hpp"
+#include "logging/log.hpp"
 
 namespace dispatch {
 
@@ -146,7 +145,7 @@ void apply_retention(self_ptr self) {
   auto& p = *self->state.parts;
   if (auto err = p.db->apply_retention(p.config.now(), p.config.seen_days, p.config.history_days,
                                        p.config.log_days))
-    std::cerr << "supervisor: retention failed: " << message_of(err) << "\n";
+    DISPATCH_LOG(warning, supervisor) << "retention failed: " << message_of(err);
   self->delayed_send(self, retention_interval, tick_atom::value);
 }
 
@@ -181,10 +180,10 @@ caf::behavior supervisor(self_ptr self, engine_parts parts) {
     auto& st = self->state;
     if (st.stopping) return;
     if (!within_budget(self)) {
-      std::cerr << "supervisor: a part stopped (" << caf::to_string(msg.reason)
-                << ") and the restart budget is spent (" << st.parts->config.restart_limit
-                << " restarts in " << st.parts->config.restart_window.count()
-                << " s); shutting the engine down\n";
+      DISPATCH_LOG(error, supervisor)
+        << "a part stopped (" << caf::to_string(msg.reason) << ") and the restart budget is spent ("
+        << st.parts->config.restart_limit << " restarts in "
+        << st.parts->config.restart_window.count() << " s); shutting the engine down";
       st.stopping = true;
       self->quit(caf::exit_reason::unhandled_exception);
       return;
@@ -192,8 +191,8 @@ caf::behavior supervisor(self_ptr self, engine_parts parts) {
     auto role = restart(self, msg.source);
     if (!role.empty()) {
       st.parts->metrics->restarts.fetch_add(1, std::memory_order_relaxed);
-      std::cerr << "supervisor: " << role << " stopped (" << caf::to_string(msg.reason)
-                << "); restarted it\n";
+      DISPATCH_LOG(warning, supervisor)
+        << role << " stopped (" << caf::to_string(msg.reason) << "); restarted it";
     }
   });
   apply_retention(self);

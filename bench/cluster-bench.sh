@@ -166,17 +166,17 @@ start_nodes() {
   done
   for ((n = 1; n <= count; n++)); do
     for _ in $(seq 1 300); do
-      grep -q 'INFO ready$' "$dir/node$n/dispatchd.log" && break
+      grep -q 'dispatchd: ready$' "$dir/node$n/dispatchd.log" && break
       kill -0 "${node_pids[n - 1]}" 2> /dev/null || break
       sleep 0.1
     done
-    if ! grep -q 'INFO ready$' "$dir/node$n/dispatchd.log"; then
+    if ! grep -q 'dispatchd: ready$' "$dir/node$n/dispatchd.log"; then
       echo >&2
       echo "cluster-bench: node $n did not get ready; its log:" >&2
       tail -n 30 "$dir/node$n/dispatchd.log" >&2
       return 1
     fi
-    port=$(grep -o 'INFO listening on 127\.0\.0\.1:[0-9]*' "$dir/node$n/dispatchd.log" | head -n 1)
+    port=$(grep -o 'http: listening on 127\.0\.0\.1:[0-9]*' "$dir/node$n/dispatchd.log" | head -n 1)
     http_ports+=("${port##*:}")
   done
   ((count > 1)) || return 0

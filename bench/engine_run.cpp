@@ -140,7 +140,7 @@ start_gateway(caf::actor_system& sys, const engine_actor& engine, const scenario
   api_options options;
   options.request_timeout = cfg.request_timeout;
   options.body_limit = cfg.body_limit;
-  return http_server::start(cfg, make_api_handler(sys, engine, options), nullptr, nullptr,
+  return http_server::start(cfg, make_api_handler(sys, engine, options), nullptr,
                             make_api_header_check(options));
 }
 

@@ -3,6 +3,7 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include "logging/log.hpp"
 #include "messages/error_code.hpp"
 
 namespace dispatch {
@@ -45,8 +46,8 @@ void pump(self_ptr self) {
 
 void failed(self_ptr self, const std::string& why) {
   auto& st = self->state;
-  st.log.warning("cluster: forwarding to node " + std::to_string(st.owner)
-                 + " failed, will retry: " + why);
+  DISPATCH_LOG(warning, cluster) << "forwarding to node " << st.owner
+                                 << " failed, will retry: " << why;
   st.rewind = true;
   retry_later(self);
 }
@@ -55,8 +56,8 @@ void send_page(self_ptr self) {
   auto& st = self->state;
   auto page = st.store->peek(st.owner, st.sent_up_to, st.batch);
   if (!page) {
-    st.log.warning("cluster: cannot read the forward queue of node " + std::to_string(st.owner)
-                   + ": " + message_of(page.error()));
+    DISPATCH_LOG(warning, cluster)
+      << "cannot read the forward queue of node " << st.owner << ": " << message_of(page.error());
     retry_later(self);
     return;
   }
@@ -93,8 +94,7 @@ void send_page(self_ptr self) {
 
 forwarder_actor::behavior_type forwarder(self_ptr self, uint32_t owner, uint32_t node,
                                          uint32_t batch, std::chrono::milliseconds timeout,
-                                         cluster_store_ptr store, cluster_counters_ptr counters,
-                                         cluster_log log) {
+                                         cluster_store_ptr store, cluster_counters_ptr counters) {
   auto& st = self->state;
   st.owner = owner;
   st.node = node;
@@ -102,7 +102,6 @@ forwarder_actor::behavior_type forwarder(self_ptr self, uint32_t owner, uint32_t
   st.timeout = timeout;
   st.store = std::move(store);
   st.counters = std::move(counters);
-  st.log = std::move(log);
   return {
     [self](peer_atom, uint32_t id, const peer_actor& handle, peer_state state) {
       auto& st = self->state;

@@ -34,7 +34,6 @@ struct forwarder_state {
   std::chrono::milliseconds retry_delay{200};
   cluster_store_ptr store;
   cluster_counters_ptr counters;
-  cluster_log log;
   peer_actor handle;       // valid while the owner is up
   size_t in_flight = 0;    // batches sent, not yet answered
   uint64_t sent_up_to = 0; // the highest sequence sent since the last rewind
@@ -45,6 +44,6 @@ struct forwarder_state {
 forwarder_actor::behavior_type forwarder(forwarder_actor::stateful_pointer<forwarder_state> self,
                                          uint32_t owner, uint32_t node, uint32_t batch,
                                          std::chrono::milliseconds timeout, cluster_store_ptr store,
-                                         cluster_counters_ptr counters, cluster_log log);
+                                         cluster_counters_ptr counters);
 
 } // namespace dispatch

@@ -6,6 +6,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 
+#include "logging/log.hpp"
 #include "messages/error_code.hpp"
 
 namespace dispatch {
@@ -33,17 +34,18 @@ void set_state(self_ptr self, peer_slot& slot, peer_state state, std::string rea
   slot.state = state;
   slot.since = now_ms();
   slot.reason = std::move(reason);
-  auto name = "cluster: peer " + std::to_string(slot.info.id);
+  auto id = slot.info.id;
   switch (state) {
     case peer_state::up:
-      st.log.info(name + (was == peer_state::down ? " up again" : " up") + " (" + slot.info.address
-                  + ")");
+      DISPATCH_LOG(info, cluster) << "peer " << id
+                                  << (was == peer_state::down ? " up again" : " up") << " ("
+                                  << slot.info.address << ")";
       break;
     case peer_state::down:
-      st.log.warning(name + " down (" + slot.reason + ")");
+      DISPATCH_LOG(warning, cluster) << "peer " << id << " down (" << slot.reason << ")";
       break;
     case peer_state::refused:
-      st.log.warning(name + " refused: " + slot.reason);
+      DISPATCH_LOG(warning, cluster) << "peer " << id << " refused: " << slot.reason;
       break;
     case peer_state::connecting:
       break;
@@ -283,13 +285,11 @@ caf::error check_compatible(const member_info& ours, const member_info& theirs) 
 }
 
 membership_actor::behavior_type membership(self_ptr self, cluster_config config, member_info ours,
-                                           caf::io::middleman_actor middleman, cluster_log log,
-                                           member_auth auth) {
+                                           caf::io::middleman_actor middleman, member_auth auth) {
   auto& st = self->state;
   st.config = std::move(config);
   st.ours = std::move(ours);
   st.middleman = std::move(middleman);
-  st.log = std::move(log);
   st.auth = std::move(auth);
   for (auto& m : st.ours.members) {
     if (m.id == st.ours.node) continue;

@@ -17,12 +17,6 @@
 
 namespace dispatch {
 
-/// Where the cluster's actors write what the operator should read (one line per call).
-struct cluster_log {
-  std::function<void(const std::string&)> info = [](const std::string&) {};
-  std::function<void(const std::string&)> warning = [](const std::string&) {};
-};
-
 /// Why two nodes cannot be in one cluster (shard count, event size limit, member list), or none.
 caf::error check_compatible(const member_info& ours, const member_info& theirs);
 
@@ -47,7 +41,6 @@ struct membership_state {
   cluster_config config;
   member_info ours;
   caf::io::middleman_actor middleman; // plain or TLS
-  cluster_log log;
   member_auth auth; // the secret, and who proved which node id (shared with the endpoint)
   std::map<uint32_t, peer_slot> peers;
   peer_listener_list listeners;
@@ -56,10 +49,10 @@ struct membership_state {
 };
 
 /// Spawns with the configuration, this node's introduction, the middleman actor to connect
-/// through (`sys.middleman().actor_handle()` or the OpenSSL manager's), the log and the secret
-/// with the registry of proven members (shared with the endpoint).
+/// through (`sys.middleman().actor_handle()` or the OpenSSL manager's) and the secret with the
+/// registry of proven members (shared with the endpoint).
 membership_actor::behavior_type
 membership(membership_actor::stateful_pointer<membership_state> self, cluster_config config,
-           member_info ours, caf::io::middleman_actor middleman, cluster_log log, member_auth auth);
+           member_info ours, caf::io::middleman_actor middleman, member_auth auth);
 
 } // namespace dispatch

@@ -5,6 +5,7 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include "logging/log.hpp"
 #include "messages/error_code.hpp"
 
 namespace dispatch {
@@ -32,9 +33,10 @@ caf::expected<uint32_t> caller(self_ptr self, const char* call) {
   auto who = sender ? caf::to_string(sender->node()) : std::string{"an anonymous sender"};
   if (st.refused.size() < 1024
       && st.refused.insert(sender ? sender->node() : caf::node_id{}).second)
-    st.log.warning(std::string{"cluster: refused a "} + call + " call from " + who
-                   + ": it has not proven its membership in a hello (further calls from it are "
-                     "refused without a log line)");
+    DISPATCH_LOG(warning, cluster)
+      << "refused a " << call << " call from " << who
+      << ": it has not proven its membership in a hello (further calls from it are refused "
+         "without a log line)";
   return make_error(error_code::no_permission,
                     std::string{"no permission: "} + call
                       + " is answered to members only, after their hello");
@@ -88,15 +90,15 @@ caf::result<member_info> introduce(self_ptr self, const member_info& theirs,
     refusal = refusal_of_proof(st.auth, hello_role::caller, issued.nonce, theirs.node,
                                sender->node(), proof);
   if (refusal) {
-    st.log.warning("cluster: refused a hello claiming node " + std::to_string(theirs.node)
-                   + " from " + caf::to_string(sender->node()) + ": " + *refusal);
+    DISPATCH_LOG(warning, cluster) << "refused a hello claiming node " << theirs.node << " from "
+                                   << caf::to_string(sender->node()) << ": " << *refusal;
     return not_proven(theirs.node);
   }
   // A connected member keeps its slot: checked before anything else touches its state.
   if (!st.auth.registry->admit(sender->node(), theirs.node)) {
-    st.log.warning("cluster: refused a hello claiming node " + std::to_string(theirs.node)
-                   + " from " + caf::to_string(sender->node())
-                   + ": that node is up, connected from another process");
+    DISPATCH_LOG(warning, cluster)
+      << "refused a hello claiming node " << theirs.node << " from "
+      << caf::to_string(sender->node()) << ": that node is up, connected from another process";
     return make_error(error_code::unavailable,
                       "unavailable: node " + std::to_string(theirs.node)
                         + " is up here, connected from another process; try again once that "
@@ -143,7 +145,7 @@ peer_actor::behavior_type peer_endpoint(self_ptr self, member_info ours, uint32_
                                         std::chrono::milliseconds timeout, engine_actor engine,
                                         replicator_actor replicator, membership_actor membership,
                                         cluster_store_ptr store, cluster_counters_ptr counters,
-                                        member_auth auth, cluster_log log) {
+                                        member_auth auth) {
   auto& st = self->state;
   st.ours = std::move(ours);
   st.coordinator = coordinator;
@@ -155,7 +157,6 @@ peer_actor::behavior_type peer_endpoint(self_ptr self, member_info ours, uint32_
   st.store = std::move(store);
   st.counters = std::move(counters);
   st.auth = std::move(auth);
-  st.log = std::move(log);
   return {
     [self](hello_atom, uint32_t claimed, const std::string& nonce) {
       return challenge(self, claimed, nonce);

@@ -35,7 +35,6 @@ struct peer_endpoint_state {
   cluster_store_ptr store;
   cluster_counters_ptr counters;
   member_auth auth;
-  cluster_log log;
   std::map<caf::node_id, hello_challenge> challenges; // one per calling CAF node, used once
   std::set<caf::node_id> refused;                     // callers already logged as refused
 };
@@ -45,6 +44,6 @@ peer_actor::behavior_type peer_endpoint(peer_actor::stateful_pointer<peer_endpoi
                                         std::chrono::milliseconds timeout, engine_actor engine,
                                         replicator_actor replicator, membership_actor membership,
                                         cluster_store_ptr store, cluster_counters_ptr counters,
-                                        member_auth auth, cluster_log log);
+                                        member_auth auth);
 
 } // namespace dispatch

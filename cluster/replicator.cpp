@@ -3,6 +3,7 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include "logging/log.hpp"
 #include "messages/error_code.hpp"
 #include "messages/ids.hpp"
 
@@ -38,8 +39,8 @@ void record(self_ptr self, admin_reply reply, log_entry_list changes,
   for (auto& entry : changes) {
     auto version = st.store->append(entry);
     if (!version) {
-      st.log.warning("cluster: a dispatcher change is applied here but not in the log: "
-                     + message_of(version.error()));
+      DISPATCH_LOG(warning, cluster) << "a dispatcher change is applied here but not in the log: "
+                                     << message_of(version.error());
       finish_write(self, rp,
                    make_error(error_code::unavailable,
                               "unavailable: the change could not be logged "
@@ -182,8 +183,8 @@ void reconcile(self_ptr self, std::shared_ptr<std::vector<dispatcher>> held) {
       append(std::move(gone));
     }
   if (fixed > 0)
-    st.log.info("cluster: logged " + std::to_string(fixed)
-                + " dispatcher change(s) the replication log did not have yet");
+    DISPATCH_LOG(info, cluster) << "logged " << fixed
+                                << " dispatcher change(s) the replication log did not have yet";
   st.writing = false;
   next_write(self);
 }
@@ -205,8 +206,8 @@ void read_held(self_ptr self, std::shared_ptr<std::vector<dispatcher>> held) {
       },
       [self](const caf::error& err) {
         auto& st = self->state;
-        st.log.warning("cluster: cannot read the dispatchers to check the replication log: "
-                       + message_of(err));
+        DISPATCH_LOG(warning, cluster)
+          << "cannot read the dispatchers to check the replication log: " << message_of(err);
         st.writing = false;
         next_write(self);
       });
@@ -233,12 +234,13 @@ void apply_entries(self_ptr self, std::shared_ptr<log_entry_list> entries, size_
     auto& st = self->state;
     st.applied = (*entries)[next].version;
     if (auto err = st.store->set_applied_version(st.applied))
-      st.log.warning("cluster: cannot record the applied log version: " + message_of(err));
+      DISPATCH_LOG(warning, cluster)
+        << "cannot record the applied log version: " << message_of(err);
     apply_entries(self, entries, next + 1, done);
   };
   auto failed = [self, done](const caf::error& err) {
-    self->state.log.warning("cluster: cannot apply a dispatcher change from the coordinator: "
-                            + message_of(err));
+    DISPATCH_LOG(warning, cluster)
+      << "cannot apply a dispatcher change from the coordinator: " << message_of(err);
     done(false);
   };
   if (entry.op == log_op::put)
@@ -276,8 +278,8 @@ void catch_up(self_ptr self) {
       },
       [self](const caf::error& err) {
         self->state.catching_up = false;
-        self->state.log.warning("cluster: catching up with the coordinator failed, will retry: "
-                                + message_of(err));
+        DISPATCH_LOG(warning, cluster)
+          << "catching up with the coordinator failed, will retry: " << message_of(err);
         self->delayed_send(self, catch_up_retry, tick_atom::value);
       });
 }
@@ -323,16 +325,14 @@ void forward_write(self_ptr self, const admin_request& req,
 } // namespace
 
 replicator_actor::behavior_type replicator(self_ptr self, uint32_t node, uint32_t coordinator,
-                                           std::chrono::milliseconds timeout,
-                                           cluster_engine_actor engine, cluster_store_ptr store,
-                                           cluster_log log) {
+                                           std::chrono::milliseconds timeout, cluster_engine_actor engine,
+                                           cluster_store_ptr store) {
   auto& st = self->state;
   st.node = node;
   st.coordinator = coordinator;
   st.timeout = timeout;
   st.engine = std::move(engine);
   st.store = std::move(store);
-  st.log = std::move(log);
   st.applied = is_coordinator(st) ? st.store->last_version() : st.store->applied_version();
   if (is_coordinator(st)) {
     st.writing = true; // writes wait for the check of the log

@@ -32,7 +32,6 @@ struct replicator_state {
   std::chrono::milliseconds timeout{10000};
   cluster_engine_actor engine; // the local engine (not the cluster facade)
   cluster_store_ptr store;
-  cluster_log log;
   peer_actor coordinator_handle;            // followers: valid while the coordinator is up
   std::map<uint32_t, peer_actor> followers; // coordinator: the followers that are up
   std::deque<pending_write> writes;
@@ -45,6 +44,6 @@ struct replicator_state {
 replicator_actor::behavior_type
 replicator(replicator_actor::stateful_pointer<replicator_state> self, uint32_t node,
            uint32_t coordinator, std::chrono::milliseconds timeout, cluster_engine_actor engine,
-           cluster_store_ptr store, cluster_log log);
+           cluster_store_ptr store);
 
 } // namespace dispatch

@@ -14,6 +14,7 @@
 #include "cluster/queue_writer.hpp"
 #include "cluster/replicator.hpp"
 #include "cluster/shard_map.hpp"
+#include "logging/log.hpp"
 #include "messages/error_code.hpp"
 #include "persistence/cluster_store.hpp"
 
@@ -103,7 +104,7 @@ void add_cluster_message_types(caf::actor_system_config& cfg) {
 
 caf::expected<engine_actor> spawn_node(caf::actor_system& sys, cluster_engine_actor engine,
                                        const engine_config& engine_cfg,
-                                       const cluster_config& cluster, cluster_log log) {
+                                       const cluster_config& cluster) {
   if (!clustered(cluster))
     return make_error(
       error_code::field_format,
@@ -134,13 +135,12 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, cluster_engine_ac
   auto counters = std::make_shared<cluster_counters>();
   auto timeout = engine_cfg.request_timeout;
   started parts;
-  auto repl = parts.keep(
-    sys.spawn(replicator, cluster.node, coordinator, timeout, engine, *store, log));
+  auto repl = parts.keep(sys.spawn(replicator, cluster.node, coordinator, timeout, engine, *store));
   auto middleman = uses_tls(cluster) ? sys.openssl_manager().actor_handle()
                                      : sys.middleman().actor_handle();
-  auto members = parts.keep(sys.spawn(membership, cluster, ours, middleman, log, auth));
+  auto members = parts.keep(sys.spawn(membership, cluster, ours, middleman, auth));
   auto endpoint = parts.keep(sys.spawn(peer_endpoint, ours, coordinator, timeout, engine, repl,
-                                       members, *store, counters, auth, log));
+                                       members, *store, counters, auth));
   auto port = publish_endpoint(sys, endpoint, cluster);
   if (!port) {
     parts.stop();
@@ -166,7 +166,7 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, cluster_engine_ac
   for (auto& m : ours.members) {
     if (m.id == cluster.node) continue;
     auto fwd = parts.keep(sys.spawn<caf::detached>(
-      forwarder, m.id, cluster.node, cluster.forward_batch, timeout, *store, counters, log));
+      forwarder, m.id, cluster.node, cluster.forward_batch, timeout, *store, counters));
     np.forwarders.emplace(m.id, fwd);
     caf::anon_send(members, handles_atom::value, peer_listener_actor{fwd});
   }
@@ -175,11 +175,12 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, cluster_engine_ac
   caf::anon_send(members, handles_atom::value, endpoint); // now it connects
   size_t owned = 0;
   for (auto owner : owners) owned += owner == cluster.node ? 1 : 0;
-  log.info("cluster: node " + std::to_string(cluster.node) + " listening on " + cluster.listen
-           + (uses_tls(cluster) ? " (TLS)" : " (plain, loopback)")
-           + "; peers prove membership with the cluster secret; coordinator node "
-           + std::to_string(coordinator) + "; owns " + std::to_string(owned) + " of "
-           + std::to_string(engine_cfg.shards) + " shards");
+  DISPATCH_LOG(info, cluster) << "node " << cluster.node << " listening on " << cluster.listen
+                              << (uses_tls(cluster) ? " (TLS)" : " (plain, loopback)")
+                              << "; peers prove membership with the cluster secret; coordinator "
+                                 "node "
+                              << coordinator << "; owns " << owned << " of " << engine_cfg.shards
+                              << " shards";
   if (auto err = join(sys, members, cluster)) {
     parts.stop();
     caf::anon_send(middleman, caf::close_atom::value, *port);

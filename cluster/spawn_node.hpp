@@ -29,9 +29,10 @@ void add_cluster_message_types(caf::actor_system_config& cfg);
 /// to the peers and waits up to the join timeout for their handshakes. Fails, stopping what it
 /// started (not the engine), when it cannot listen, the store cannot be used, or a peer it
 /// reached belongs to a different cluster (the error says why). The returned handle offers the
-/// engine's interface; stopping it stops the node's actors and the engine.
+/// engine's interface; stopping it stops the node's actors and the engine. The node logs peers,
+/// refusals and retries through the process's logger (logging/log.hpp, component `cluster`).
 caf::expected<engine_actor> spawn_node(caf::actor_system& sys, cluster_engine_actor engine,
                                        const engine_config& engine_cfg,
-                                       const cluster_config& cluster, cluster_log log = {});
+                                       const cluster_config& cluster);
 
 } // namespace dispatch

@@ -9,6 +9,7 @@
 #include <caf/config_option_set.hpp>
 #include <caf/settings.hpp>
 
+#include "config/log_config.hpp"
 #include "config/option_table.hpp"
 #include "messages/error_code.hpp"
 #include "messages/type_registry.hpp"
@@ -106,8 +107,10 @@ void add_engine_options(caf::config_option_set& options) {
 
 void prepare_config(caf::actor_system_config& cfg, caf::config_option_set& options) {
   add_engine_options(options);
+  add_log_options(options);
   // Defaults in the settings make `--dump-config` show the effective configuration.
   options_table().put_defaults(cfg.content);
+  put_log_defaults(cfg);
   add_message_types(cfg);
 }
 

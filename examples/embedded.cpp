@@ -8,6 +8,7 @@
 
 #include "actors/spawn_engine.hpp"
 #include "config/engine_config.hpp"
+#include "config/log_config.hpp"
 
 using namespace dispatch;
 
@@ -61,6 +62,13 @@ void caf_main(caf::actor_system& sys, const app_config& cfg) {
     std::cerr << "invalid configuration: " << message_of(config.error()) << "\n";
     std::exit(1);
   }
+  // The engine's log: `dispatch.log.level` and `dispatch.log.components`, as for dispatchd.
+  auto log = read_log_config(cfg);
+  if (!log) {
+    std::cerr << "invalid configuration: " << message_of(log.error()) << "\n";
+    std::exit(1);
+  }
+  configure_logging(*log);
   if (config->data_dir == engine_config{}.data_dir) config->data_dir = "./var/embedded-example";
   std::cout << "data directory: " << config->data_dir << ", " << config->shards << " shards\n";
   auto sink = sys.spawn(printing_sink);

@@ -3,12 +3,11 @@
 
 #include "gateway/errors.hpp"
 
-#include <iostream>
-
 #include <caf/sec.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "logging/log.hpp"
 #include "messages/validation.hpp"
 
 namespace dispatch {
@@ -74,7 +73,7 @@ http_response error_response(const caf::error& err) {
   if (code == error_code::none) code = error_code::server;
   if (status == 500) {
     // The body leaks nothing; the operator's log gets the detail.
-    std::cerr << "internal error answered 500: " << message_of(err) << std::endl;
+    DISPATCH_LOG(error, http) << "internal error answered 500: " << message_of(err);
     return error_response(code, "internal error", 500);
   }
   return error_response(code, message_of(err), status);

@@ -18,7 +18,7 @@ unsigned http_status_of(const caf::error& err);
 /// `{"code":..,"name":..,"message":..}`.
 std::string error_body(error_code code, const std::string& message);
 
-/// The answer to a failed call. A 500 says only "internal error" (the detail goes to stderr).
+/// The answer to a failed call. A 500 says only "internal error" (the detail goes to the log).
 http_response error_response(const caf::error& err);
 
 /// The answer for an error made at the HTTP layer; `status` 0 takes the code's usual status.

@@ -15,6 +15,7 @@
 #include <boost/beast/core/string.hpp>
 
 #include "gateway/errors.hpp"
+#include "logging/log.hpp"
 #include "messages/error_code.hpp"
 
 namespace dispatch::http_internal {
@@ -104,8 +105,9 @@ caf::expected<std::vector<http_listener_ptr>> bind_plan(net::io_context& ioc,
       tcp::acceptor acceptor{net::make_strand(ioc)};
       auto ec = open_and_bind(acceptor, endpoint);
       if (ec && address.is_v6() && ipv6_unavailable(ec)) {
-        state->say("not listening on " + format_endpoint(address, port)
-                   + ": IPv6 is not available on this machine (" + reason_of(ec) + ")");
+        DISPATCH_LOG(warning, http)
+          << "not listening on " << format_endpoint(address, port)
+          << ": IPv6 is not available on this machine (" << reason_of(ec) << ")";
         continue;
       }
       if (ec) {
@@ -160,8 +162,9 @@ http_listener::http_listener(net::io_context& ioc, server_state_ptr state, tcp::
 }
 
 void http_listener::start() {
-  state_->say("listening on "
-              + format_endpoint(net::ip::make_address(endpoint_.host), endpoint_.port));
+  DISPATCH_LOG(info, http) << "listening on "
+                           << format_endpoint(net::ip::make_address(endpoint_.host),
+                                              endpoint_.port);
   accept_next();
 }
 
@@ -183,7 +186,7 @@ void http_listener::on_accept(sys_error ec, tcp::socket socket) {
   if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
   if (ec) {
     // Out of file descriptors and the like: wait a little instead of spinning.
-    state_->say("accepting a connection failed: " + reason_of(ec));
+    DISPATCH_LOG(warning, http) << "accepting a connection failed: " << reason_of(ec);
     retry_timer_.expires_after(std::chrono::milliseconds(100));
     retry_timer_.async_wait([self = shared_from_this()](sys_error timer_ec) {
       if (!timer_ec && self->acceptor_.is_open()) self->accept_next();
@@ -210,8 +213,8 @@ void http_listener::refuse(tcp::socket& socket) {
   if (state_->metrics) state_->metrics->connections_refused.fetch_add(1);
   if (!refusing_) {
     refusing_ = true;
-    state_->say("connection cap of " + std::to_string(state_->cfg.max_connections)
-                + " reached: refusing new connections");
+    DISPATCH_LOG(warning, http) << "connection cap of " << state_->cfg.max_connections
+                                << " reached: refusing new connections";
   }
   auto body = error_body(error_code::unavailable, "unavailable: too many connections");
   auto answer

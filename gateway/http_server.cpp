@@ -16,6 +16,7 @@
 
 #include "gateway/http_listener.hpp"
 #include "gateway/http_session.hpp"
+#include "logging/log.hpp"
 
 namespace dispatch {
 
@@ -115,7 +116,7 @@ private:
         ioc_.run();
         return;
       } catch (const std::exception& e) {
-        state_->say(std::string{"http io thread: unexpected exception: "} + e.what());
+        DISPATCH_LOG(error, http) << "io thread: unexpected exception: " << e.what();
       }
     }
   }
@@ -149,15 +150,15 @@ private:
 
 } // namespace
 
-caf::expected<std::unique_ptr<http_server>>
-http_server::start(const http_config& cfg, http_handler handler, request_metrics_ptr metrics,
-                   server_log log, http_header_check check) {
+caf::expected<std::unique_ptr<http_server>> http_server::start(const http_config& cfg,
+                                                               http_handler handler,
+                                                               request_metrics_ptr metrics,
+                                                               http_header_check check) {
   auto state = std::make_shared<server_state>();
   state->cfg = cfg;
   state->handler = std::move(handler);
   state->header_check = std::move(check);
   state->metrics = std::move(metrics);
-  state->log = std::move(log);
   auto server = std::make_unique<beast_server>(state);
   if (auto err = server->listen()) return err;
   server->run();

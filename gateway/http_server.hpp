@@ -22,20 +22,18 @@ struct listen_endpoint {
   uint16_t port = 0;
 };
 
-/// A line for the operator's log (startup, skipped addresses, refusals).
-using server_log = std::function<void(const std::string&)>;
-
 class http_server {
 public:
   /// Binds every host of `cfg` and starts serving. Fails (binding nothing) when an address is
   /// taken or invalid; an IPv6 host that this machine cannot bind (no IPv6) is skipped with a log
-  /// line instead. With port 0 the first host picks a free port and the others bind the same one.
+  /// line instead (component `http`, as are `listening on ADDR:PORT` and the refusals). With port 0 the first host picks a free port and the others bind the same one.
   /// Bodies over `cfg.body_limit` are answered 413 (code 22); requests whose headers or body do
   /// not arrive in time, and connections beyond `cfg.max_connections`, are cut off. `check`, when
   /// given, sees each request before its body is read and may refuse it there.
-  static caf::expected<std::unique_ptr<http_server>>
-  start(const http_config& cfg, http_handler handler, request_metrics_ptr metrics, server_log log,
-        http_header_check check = {});
+  static caf::expected<std::unique_ptr<http_server>> start(const http_config& cfg,
+                                                           http_handler handler,
+                                                           request_metrics_ptr metrics,
+                                                           http_header_check check = {});
 
   virtual ~http_server() = default;
 

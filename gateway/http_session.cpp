@@ -19,6 +19,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "gateway/errors.hpp"
+#include "logging/log.hpp"
 
 namespace dispatch::http_internal {
 
@@ -291,7 +292,7 @@ void http_session::dispatch_request() {
   try {
     state_->handler(std::move(request), reply);
   } catch (const std::exception& e) {
-    state_->say(std::string{"request handler failed: "} + e.what());
+    DISPATCH_LOG(error, http) << "request handler failed: " << e.what();
     reply(error_response(error_code::server, "internal error", 500));
   }
 }
@@ -348,7 +349,7 @@ void http_session::answer(http_response res) {
     wire = to_wire(std::move(res), version_, keep, head_request_);
   } catch (const std::exception& e) {
     // A header Beast refuses (a blank name, say) is our bug, not the client's: answer 500.
-    state_->say(std::string{"unwritable answer replaced by a 500: "} + e.what());
+    DISPATCH_LOG(error, http) << "unwritable answer replaced by a 500: " << e.what();
     wire = to_wire(error_response(error_code::server, "internal error", 500), version_, keep,
                    head_request_);
   }

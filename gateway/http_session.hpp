@@ -34,7 +34,6 @@ struct server_state {
   http_handler handler;
   http_header_check header_check; // may be empty
   request_metrics_ptr metrics;    // may be null
-  server_log log;                 // may be empty
 
   std::mutex mutex; // guards `sessions` and `running`
   std::unordered_map<http_session*, std::shared_ptr<http_session>> sessions;
@@ -43,10 +42,6 @@ struct server_state {
   std::atomic<bool> closing{false}; // shutting down: answers close their connection
   std::atomic<int64_t> open{0};     // connections counted against cfg.max_connections
   std::atomic<int64_t> owed{0};     // requests handed to the handler, not yet answered
-
-  void say(const std::string& line) const {
-    if (log) log(line);
-  }
 };
 
 using server_state_ptr = std::shared_ptr<server_state>;

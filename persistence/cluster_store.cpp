@@ -309,7 +309,7 @@ cluster_store::open(const cluster_store_options& opts) {
   db_opts.allow_concurrent_memtable_write = false; // as in the engine's store (store.cpp)
   db_opts.create_missing_column_families = true;
   db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  db_opts.info_log = std::make_shared<stderr_logger>("rocksdb (cluster)");
+  db_opts.info_log = std::make_shared<rocksdb_log>("cluster store: ");
   // Rarely written families (meta, log) would otherwise pin old WAL files behind the queue.
   db_opts.max_total_wal_size = 32 << 20;
   db_opts.keep_log_file_num = 2;

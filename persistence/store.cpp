@@ -26,6 +26,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 
+#include "logging/log.hpp"
 #include "messages/derive.hpp"
 #include "messages/error_code.hpp"
 #include "messages/ids.hpp"
@@ -300,7 +301,7 @@ caf::error detail::store_state::apply_pending_undo(const std::string& operation)
     return to_error(status, operation + " (taking back a batch whose sync failed, first)");
   pending_undo.reset();
   undo_pending = false;
-  std::fprintf(stderr, "store: an unsynced batch was taken back\n");
+  DISPATCH_LOG(info, store) << "an unsynced batch was taken back";
   return caf::none;
 }
 
@@ -320,10 +321,9 @@ caf::error detail::store_state::write(rocksdb::WriteBatch& batch, bool sync,
         // A fatal error (a flush or a new WAL file failed, e.g. with no descriptor left) is
         // beyond Resume(): the next operation closes the database and opens it again.
         if (!reopen_needed.exchange(true))
-          std::fprintf(stderr,
-                       "store: the database cannot resume after a failed write (%s); it "
-                       "is reopened before the next operation\n",
-                       resumed.ToString().c_str());
+          DISPATCH_LOG(error, store)
+            << "the database cannot resume after a failed write (" << resumed.ToString()
+            << "); it is reopened before the next operation";
         return to_error(resumed, operation + " (resuming after a failed write)");
       }
       write_failed = false;
@@ -379,15 +379,32 @@ uint64_t detail::store_state::count_range(rocksdb::ColumnFamilyHandle* family,
   return n;
 }
 
-stderr_logger::stderr_logger(std::string prefix)
+rocksdb_log::rocksdb_log(std::string prefix)
     : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), prefix_(std::move(prefix)) {
   // nop
 }
 
-void stderr_logger::Logv(const char* format, va_list ap) {
+rocksdb::InfoLogLevel rocksdb_log::GetInfoLogLevel() const {
+  // RocksDB formats nothing below this, so a dropped warning costs it nothing either.
+  return log_enabled(log_component::rocksdb, log_level::warning)
+           ? rocksdb::InfoLogLevel::WARN_LEVEL
+           : rocksdb::InfoLogLevel::ERROR_LEVEL;
+}
+
+void rocksdb_log::Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) {
+  // Its info and debug lines (an options dump at every open, statistics every ten minutes) and
+  // its header are RocksDB's own LOG file's business: not kept.
+  if (level < rocksdb::InfoLogLevel::WARN_LEVEL || level == rocksdb::InfoLogLevel::HEADER_LEVEL)
+    return;
+  auto ours = level == rocksdb::InfoLogLevel::WARN_LEVEL ? log_level::warning : log_level::error;
+  if (!log_enabled(log_component::rocksdb, ours)) return;
   char line[1024];
   std::vsnprintf(line, sizeof(line), format, ap);
-  std::fprintf(stderr, "%s: %s\n", prefix_.c_str(), line);
+  log_write(log_component::rocksdb, ours, prefix_ + line);
+}
+
+void rocksdb_log::Logv(const char*, va_list) {
+  // A line without a level (RocksDB's header, or a caller that names none): not kept.
 }
 
 caf::error to_error(const rocksdb::Status& status, const std::string& operation) {
@@ -399,7 +416,7 @@ caf::error to_error(const rocksdb::Status& status, const std::string& operation)
   auto now = now_ms();
   auto previous = last_logged.load(std::memory_order_relaxed);
   if (now - previous >= 1000 && last_logged.compare_exchange_strong(previous, now))
-    std::fprintf(stderr, "store: %s failed: %s\n", operation.c_str(), text.c_str());
+    DISPATCH_LOG(error, store) << operation << " failed: " << text;
   if (status.IsNoSpace() || contains_nocase(text, "no space"))
     return server_error("store: " + operation + ": no space left on the storage device");
   return server_error("store: " + operation + " failed: " + text.substr(0, text.find(':')));
@@ -460,7 +477,7 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
   db_opts.allow_concurrent_memtable_write = false;
   db_opts.create_missing_column_families = true;
   db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  db_opts.info_log = std::make_shared<stderr_logger>("rocksdb");
+  db_opts.info_log = std::make_shared<rocksdb_log>("");
   // Bounded: every table file held open is a descriptor, and the process shares its limit with
   // client connections (dispatchd sizes both). RocksDB opens the others on demand.
   db_opts.max_open_files = static_cast<int>(std::max<uint32_t>(opts.max_open_files, 16));
@@ -484,18 +501,18 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
   count_entries(*s);
   if (auto pause = std::getenv("DISPATCH_FAULT_PAUSE_SCANS")) {
     s->pause_scans_while = pause;
-    std::fprintf(stderr, "store: fault injection: listing scans wait while %s exists\n", pause);
+    DISPATCH_LOG(warning, store) << "fault injection: listing scans wait while " << pause
+                                 << " exists";
   }
   if (auto fail = std::getenv("DISPATCH_FAULT_FAIL_SYNC")) {
     s->fail_sync_while = fail;
-    std::fprintf(stderr,
-                 "store: fault injection: WAL syncs of accepted events fail while %s "
-                 "exists\n",
-                 fail);
+    DISPATCH_LOG(warning, store) << "fault injection: WAL syncs of accepted events fail while "
+                                 << fail << " exists";
   }
   if (auto fail = std::getenv("DISPATCH_FAULT_FAIL_OUTCOMES")) {
     s->fail_outcomes_while = fail;
-    std::fprintf(stderr, "store: fault injection: outcome writes fail while %s exists\n", fail);
+    DISPATCH_LOG(warning, store) << "fault injection: outcome writes fail while " << fail
+                                 << " exists";
   }
   if (auto fault = std::getenv("DISPATCH_FAULT_KILL_OUTCOMES")) {
     std::string text = fault;
@@ -503,9 +520,9 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
     if (colon != std::string::npos) {
       s->kill_after_write = text.substr(0, colon) == "after";
       s->kill_countdown = std::strtoll(text.c_str() + colon + 1, nullptr, 10);
-      std::fprintf(stderr, "store: fault injection: killing this process %s outcome write %lld\n",
-                   s->kill_after_write ? "after" : "before",
-                   static_cast<long long>(s->kill_countdown.load()));
+      DISPATCH_LOG(warning, store)
+        << "fault injection: killing this process " << (s->kill_after_write ? "after" : "before")
+        << " outcome write " << s->kill_countdown.load();
     }
   }
   return std::shared_ptr<store>{new store(std::move(s))};
@@ -514,7 +531,7 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
 void detail::store_state::reopen_now() {
   std::unique_lock<std::shared_mutex> alone{gate};
   if (!reopen_needed.load()) return; // another thread did it while this one waited
-  std::fprintf(stderr, "store: reopening the database in %s\n", opts.data_dir.c_str());
+  DISPATCH_LOG(warning, store) << "reopening the database in " << opts.data_dir;
   if (db) {
     for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
     handles.clear();
@@ -523,14 +540,14 @@ void detail::store_state::reopen_now() {
     db.reset();
   }
   if (auto err = open_families(*this, db_options)) {
-    std::fprintf(stderr, "store: reopening failed (%s); tried again on the next operation\n",
-                 message_of(err).c_str());
+    DISPATCH_LOG(error, store) << "reopening failed (" << message_of(err)
+                               << "); tried again on the next operation";
     return;
   }
   count_entries(*this);
   write_failed = false;
   reopen_needed = false;
-  std::fprintf(stderr, "store: the database is open again; writes resume\n");
+  DISPATCH_LOG(info, store) << "the database is open again; writes resume";
 }
 
 uint32_t store::shards() const {
@@ -737,10 +754,9 @@ caf::error store::accept_events(const std::vector<accepted_event>& events, times
       auto undone = s.sync_fault() ? rocksdb::Status::IOError("injected")
                                    : s.db->Write(rocksdb::WriteOptions{}, undo.get());
       if (!undone.ok()) {
-        std::fprintf(stderr,
-                     "store: accept events: taking back an unsynced batch failed too "
-                     "(%s): it is taken back before the next write\n",
-                     undone.ToString().c_str());
+        DISPATCH_LOG(error, store)
+          << "accept events: taking back an unsynced batch failed too (" << undone.ToString()
+          << "): it is taken back before the next write";
         // None is pending: this batch's write applied any earlier one first.
         std::lock_guard<std::mutex> guard{s.undo_mutex};
         s.pending_undo = std::move(undo);

@@ -128,7 +128,7 @@ uint64_t first_sequence_of_day(uint32_t day);
 class store {
 public:
   /// Opens (creating when missing) the store in `opts.data_dir`. A directory of schema 2 is
-  /// migrated in place first (resumable; progress on stderr). Fails with a clear message when the
+  /// migrated in place first (resumable; progress in the log, component `store`). Fails with a clear message when the
   /// directory was made with another shard count or a newer schema, or is held by another process.
   static caf::expected<std::shared_ptr<store>> open(const store_options& opts);
 

@@ -169,13 +169,16 @@ caf::error to_error(const rocksdb::Status& status, const std::string& operation)
 caf::error sync_wal(rocksdb::DB& db, const std::string& operation);
 
 /// RocksDB's own LOG file writer aborts on an assertion once a write to a full disk failed (seen
-/// with Debian's 7.8 build), so every database of ours sends its warnings and worse to stderr,
-/// one line each, starting with `prefix`.
-class stderr_logger : public rocksdb::Logger {
+/// with Debian's 7.8 build), so every database of ours sends its lines to our logger instead
+/// (component `rocksdb`, each line's text starting with `prefix`): its warnings and errors, each
+/// at our level of the same name; its info lines are not kept. The threshold follows ours.
+class rocksdb_log : public rocksdb::Logger {
 public:
-  explicit stderr_logger(std::string prefix);
+  explicit rocksdb_log(std::string prefix);
 
-  using rocksdb::Logger::Logv;
+  rocksdb::InfoLogLevel GetInfoLogLevel() const override;
+
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override;
 
   void Logv(const char* format, va_list ap) override;
 

@@ -5,10 +5,10 @@
 // in force from sequence 0. The schema version is written last; the old families are dropped then.
 // Dead letters, history, `seen` and the built-in log keep their schema-2 form.
 #include <algorithm>
-#include <cstdio>
 
 #include <rocksdb/db.h>
 
+#include "logging/log.hpp"
 #include "messages/ids.hpp"
 #include "persistence/codec.hpp"
 #include "persistence/keys.hpp"
@@ -27,8 +27,8 @@ rocksdb::ColumnFamilyHandle* family_named(detail::store_state& s, const char* na
 }
 
 void say(const detail::store_state& s, const std::string& text) {
-  std::fprintf(stderr, "store: migrating %s from schema 2 to %u: %s\n", s.opts.data_dir.c_str(),
-               keys::schema_version, text.c_str());
+  DISPATCH_LOG(info, store) << "migrating " << s.opts.data_dir << " from schema 2 to "
+                            << keys::schema_version << ": " << text;
 }
 
 // Moves every entry of `from` in pages: `stage` adds an entry's new form to the page's batch,

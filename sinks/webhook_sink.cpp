@@ -6,13 +6,13 @@
 #include <algorithm>
 #include <cctype>
 #include <climits>
-#include <iostream>
 #include <string_view>
 
 #include <curl/curl.h>
 
 #include <caf/send.hpp>
 
+#include "logging/log.hpp"
 #include "messages/error_code.hpp"
 #include "messages/json.hpp"
 #include "sinks/http_verdict.hpp"
@@ -82,9 +82,10 @@ std::string target_of(const webhook_sink_state& st, const delivery& d) {
   return st.base_url + (d.kind == action_kind::task ? "/tasks/v1/" : "/mail/v1/");
 }
 
-void log_line(const webhook_sink_state& st, const std::string& what) {
-  std::cerr << "[" << webhook_sink_state::name << " " << to_string(st.kind) << " "
-            << without_credentials(st.base_url) << "] " << what << std::endl;
+void report(const webhook_sink_state& st, log_level level, const std::string& what) {
+  log_write(log_component::webhook, level,
+            std::string{to_string(st.kind)} + " sink " + without_credentials(st.base_url) + ": "
+              + what);
 }
 
 /// The answer while the breaker refuses requests: no request was made, so no attempt is spent;
@@ -146,8 +147,9 @@ void on_answered(sink_ptr self, uint64_t id, const delivery_result& verdict) {
   }
   auto after = st.breaker.current();
   if (after != before && after != circuit_breaker::state::half_open)
-    log_line(st, std::string{"circuit "} + to_string(after)
-                   + (after == circuit_breaker::state::open ? ": " + st.last_failure : ""));
+    report(st, after == circuit_breaker::state::open ? log_level::warning : log_level::info,
+           std::string{"circuit "} + to_string(after)
+             + (after == circuit_breaker::state::open ? ": " + st.last_failure : ""));
   auto open = st.batches.find(number);
   if (open == st.batches.end()) return;
   open->second.results[index] = verdict;
@@ -189,7 +191,7 @@ webhook_sink(webhook_sink_actor::stateful_pointer<webhook_sink_state> self, acti
   } else {
     // Only when curl itself cannot start (out of memory): every delivery is answered "retry".
     st.client_error = message_of(client.error());
-    log_line(st, st.client_error);
+    report(st, log_level::error, st.client_error);
   }
   return {
     [self](deliver_atom, const delivery_list& batch) { return on_deliver(self, batch); },

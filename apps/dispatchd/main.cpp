@@ -19,6 +19,7 @@
 #include "cluster/spawn_node.hpp"
 #include "gateway/api.hpp"
 #include "gateway/http_server.hpp"
+#include "logging/log.hpp"
 #include "messages/error_code.hpp"
 #include "sinks/webhook_sink.hpp"
 
@@ -90,29 +91,26 @@ void stop_sinks(const engine_sinks& sinks) {
 }
 
 // Runs the service until a signal; the actor system's destructor then waits for every actor.
-int serve(dispatchd_config& cfg, const dispatchd_settings& settings, operator_log& log,
-          const sigset_t& signals) {
+int serve(dispatchd_config& cfg, const dispatchd_settings& settings, const sigset_t& signals) {
   if (clustered(settings.cluster)) prepare_cluster_system(cfg, settings.cluster);
   caf::actor_system sys{cfg};
   auto sinks = start_sinks(sys, settings.sinks);
   if (!sinks) {
-    log.error("cannot start the sinks: " + message_of(sinks.error()));
+    DISPATCH_LOG(error, dispatchd) << "cannot start the sinks: " << message_of(sinks.error());
     return exit_failure;
   }
   auto engine = spawn_cluster_engine(sys, settings.engine, *sinks);
   if (!engine) {
-    log.error("cannot start the engine: " + message_of(engine.error()));
+    DISPATCH_LOG(error, dispatchd) << "cannot start the engine: " << message_of(engine.error());
     stop_sinks(*sinks);
     return exit_failure;
   }
   // A cluster node wraps the engine: the API talks to the node, which routes by shard owner.
   engine_actor front = *engine;
   if (clustered(settings.cluster)) {
-    cluster_log clog{[&log](const std::string& line) { log.info(line); },
-                     [&log](const std::string& line) { log.warning(line); }};
-    auto node = spawn_node(sys, *engine, settings.engine, settings.cluster, std::move(clog));
+    auto node = spawn_node(sys, *engine, settings.engine, settings.cluster);
     if (!node) {
-      log.error(message_of(node.error()));
+      DISPATCH_LOG(error, dispatchd) << message_of(node.error());
       caf::anon_send_exit(*engine, caf::exit_reason::user_shutdown);
       stop_sinks(*sinks);
       return exit_failure;
@@ -124,27 +122,27 @@ int serve(dispatchd_config& cfg, const dispatchd_settings& settings, operator_lo
   auto metrics = std::make_shared<request_metrics>();
   api_options api{settings.http.tokens, settings.http.request_timeout, settings.http.body_limit,
                   metrics};
-  auto server = http_server::start(
-    settings.http, make_api_handler(sys, front, api), metrics,
-    [&log](const std::string& line) { log.info(line); }, make_api_header_check(api));
+  auto server = http_server::start(settings.http, make_api_handler(sys, front, api), metrics,
+                                   make_api_header_check(api));
   if (!server) {
-    log.error(message_of(server.error()));
+    DISPATCH_LOG(error, dispatchd) << message_of(server.error());
     stopping->store(true);
     caf::anon_send_exit(front, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(*engine, caf::exit_reason::user_shutdown);
     stop_sinks(*sinks);
     return exit_failure;
   }
-  // The server logs "listening on ADDR:PORT" for each address it bound (through `log`).
-  log.info("ready");
+  // The server logs "listening on ADDR:PORT" for each address it bound (component http).
+  DISPATCH_LOG(info, dispatchd) << "ready";
   auto sig = wait_for_signal(signals);
   stopping->store(true);
   int status = 0;
   if (sig == engine_stopped_signal) {
-    log.error("the engine stopped; shutting down");
+    DISPATCH_LOG(error, dispatchd) << "the engine stopped; shutting down";
     status = exit_failure;
   } else {
-    log.info(std::string{"received "} + (sig == SIGINT ? "SIGINT" : "SIGTERM") + "; shutting down");
+    DISPATCH_LOG(info, dispatchd) << "received " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+                                  << "; shutting down";
   }
   // Answers still owed by the engine get the API's own deadline, then connections close.
   (*server)->stop_accepting();
@@ -184,12 +182,11 @@ int main(int argc, char** argv) {
   }
   auto signals = block_signals();
   auto files = raise_file_limit(); // before anything opens a file
-  operator_log log;
   dispatchd_config cfg;
   std::vector<char*> args{argv, argv + argc};
   bool dump_config = take_dump_config(args);
   if (auto err = cfg.parse(static_cast<int>(args.size()), args.data())) {
-    std::cerr << "dispatchd: " << usage_problem(err) << " (see dispatchd --help)\n";
+    DISPATCH_LOG(error, dispatchd) << usage_problem(err) << " (see dispatchd --help)";
     return exit_usage;
   }
   if (cfg.cli_helptext_printed) return 0;
@@ -198,35 +195,38 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!cfg.remainder.empty()) {
-    std::cerr << "dispatchd: unexpected argument " << cfg.remainder.front()
-              << " (options take the form --dispatch.KEY=VALUE; see dispatchd --help)\n";
+    DISPATCH_LOG(error, dispatchd)
+      << "unexpected argument " << cfg.remainder.front()
+      << " (options take the form --dispatch.KEY=VALUE; see dispatchd --help)";
     return exit_usage;
   }
   auto settings = read_settings(cfg);
   if (!settings) {
-    log.error("invalid configuration: " + message_of(settings.error()));
+    DISPATCH_LOG(error, dispatchd) << "invalid configuration: " << message_of(settings.error());
     return exit_failure;
   }
-  log.set_level(settings->level);
-  log.info("dispatchd " DISPATCH_VERSION " (pid " + std::to_string(::getpid()) + ")");
-  log.info("config: " + config_summary(cfg));
+  configure_logging(settings->log);
+  DISPATCH_LOG(info, dispatchd) << "dispatchd " DISPATCH_VERSION " (pid " << ::getpid() << ")";
+  DISPATCH_LOG(info, dispatchd) << "config: " << config_summary(cfg);
   auto budget = plan_files(files, settings->http.max_connections, settings->engine.max_open_files);
   if (!budget.enough) {
-    log.error(budget.line);
+    DISPATCH_LOG(error, dispatchd) << budget.line;
     return exit_failure;
   }
-  budget.lowered ? log.warning(budget.line) : log.info(budget.line);
+  log_write(log_component::dispatchd, budget.lowered ? log_level::warning : log_level::info,
+            budget.line);
   settings->http.max_connections = budget.connections;
   settings->engine.max_open_files = budget.storage_files;
   if (auto err = prepare_data_dir(settings->engine)) {
-    log.error(message_of(err));
+    DISPATCH_LOG(error, dispatchd) << message_of(err);
     return exit_failure;
   }
-  log.info("data directory: "
-           + (settings->engine.in_memory ? "none (in memory)" : settings->engine.data_dir));
-  log.info(sink_summary("task", settings->sinks.task));
-  log.info(sink_summary("mail", settings->sinks.mail));
-  auto status = serve(cfg, *settings, log, signals);
-  log.info(status == 0 ? "stopped" : "stopped after an error");
+  DISPATCH_LOG(info, dispatchd) << "data directory: "
+                                << (settings->engine.in_memory ? "none (in memory)"
+                                                               : settings->engine.data_dir);
+  DISPATCH_LOG(info, dispatchd) << sink_summary("task", settings->sinks.task);
+  DISPATCH_LOG(info, dispatchd) << sink_summary("mail", settings->sinks.mail);
+  auto status = serve(cfg, *settings, signals);
+  DISPATCH_LOG(info, dispatchd) << (status == 0 ? "stopped" : "stopped after an error");
   return status;
 }

@@ -3,16 +3,14 @@
 #include "apps/dispatchd/startup.hpp"
 
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
 
+#include "config/log_config.hpp"
 #include "config/option_table.hpp"
 #include "messages/error_code.hpp"
 #include "sinks/http_verdict.hpp"
@@ -20,33 +18,6 @@
 namespace dispatch::app {
 
 namespace {
-
-// -- dispatch.log --------------------------------------------------------------------------------
-
-struct log_options {
-  std::string level = "info";
-};
-
-const detail::option_table<log_options>& log_table() {
-  static const detail::option_table<log_options> table{
-    "dispatch.log",
-    {
-      {"level", +[](log_options& c) -> std::string& { return c.level; },
-       "operator log detail on stderr: error, warning, info or debug"},
-    }};
-  return table;
-}
-
-const char* const level_names[] = {"error", "warning", "info", "debug"};
-
-caf::expected<log_level> read_log_level(const caf::actor_system_config& cfg) {
-  log_options options;
-  if (auto err = log_table().read(caf::content(cfg), options)) return err;
-  for (size_t i = 0; i < std::size(level_names); ++i)
-    if (options.level == level_names[i]) return static_cast<log_level>(i);
-  return detail::config_error("dispatch.log.level: expected error, warning, info or debug, got \""
-                              + options.level + "\"");
-}
 
 // -- checks CAF does not make --------------------------------------------------------------------
 
@@ -126,35 +97,6 @@ void flatten(const caf::settings& section, const std::string& prefix,
 
 } // namespace
 
-// -- operator_log --------------------------------------------------------------------------------
-
-void operator_log::set_level(log_level level) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  level_ = level;
-}
-
-void operator_log::write(log_level level, const std::string& text) {
-  static const char* const labels[] = {"ERROR", "WARNING", "INFO", "DEBUG"};
-  auto now = std::chrono::system_clock::now();
-  auto seconds = std::chrono::system_clock::to_time_t(now);
-  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch())
-                % 1000;
-  std::tm utc;
-  gmtime_r(&seconds, &utc);
-  char stamp[40];
-  auto n = std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(stamp + n, sizeof(stamp) - n, ".%03dZ", static_cast<int>(millis.count()));
-  auto line = std::string{stamp} + " " + labels[static_cast<int>(level)] + " " + text + "\n";
-  std::lock_guard<std::mutex> guard{mutex_};
-  if (level > level_) return;
-  // One write(2) per line: a partial write is retried, nothing else is done about stderr failing.
-  for (size_t done = 0; done < line.size();) {
-    auto written = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
-    if (written <= 0) break;
-    done += static_cast<size_t>(written);
-  }
-}
-
 // -- config --------------------------------------------------------------------------------------
 
 dispatchd_config::dispatchd_config() {
@@ -168,8 +110,6 @@ dispatchd_config::dispatchd_config() {
   put_sink_defaults(*this);
   add_cluster_options(custom_options_);
   put_cluster_defaults(*this);
-  log_table().add_options(custom_options_);
-  log_table().put_defaults(content);
 }
 
 std::string help_text() {
@@ -178,7 +118,7 @@ std::string help_text() {
   add_http_options(options);
   add_sink_options(options);
   add_cluster_options(options);
-  log_table().add_options(options);
+  add_log_options(options);
   return "usage: dispatchd [--config-file=FILE] [--dispatch.KEY=VALUE ...]\n"
          "  Serves the dispatch HTTP API; stops cleanly on SIGINT or SIGTERM.\n"
          "  Lists take [\"a\", \"b\"] or a,b. Options (--long-help adds CAF's own):\n\n"
@@ -216,9 +156,9 @@ caf::expected<dispatchd_settings> read_settings(const dispatchd_config& cfg) {
   auto cluster = read_cluster_config(cfg);
   if (!cluster) return cluster.error();
   result.cluster = std::move(*cluster);
-  auto level = read_log_level(cfg);
-  if (!level) return level.error();
-  result.level = *level;
+  auto log = read_log_config(cfg);
+  if (!log) return log.error();
+  result.log = std::move(*log);
   if (auto err = check_authentication(result.http)) return err;
   // The emitter waits for a sink's verdict; it must outwait a webhook's own timeout, or it would
   // record "request timed out" instead of the webhook's reason (and count the attempt twice).

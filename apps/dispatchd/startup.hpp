@@ -1,8 +1,7 @@
 // dispatchd's startup: the config class with every `dispatch.*` option, reading all of it into
-// one value, the operator's log (stderr, one timestamped line each) and the startup lines.
+// one value, and the startup lines (the log itself is logging/log.hpp).
 #pragma once
 
-#include <mutex>
 #include <string>
 
 #include <caf/actor_system_config.hpp>
@@ -12,28 +11,11 @@
 #include "config/engine_config.hpp"
 #include "config/http_config.hpp"
 #include "config/sink_config.hpp"
+#include "logging/log.hpp"
 
 namespace dispatch::app {
 
-enum class log_level { error, warning, info, debug };
-
-/// The operator's log: one line per call on stderr, `<UTC timestamp> <LEVEL> <text>`, written
-/// whole (lines from several threads never interleave). Lines above the level are dropped.
-class operator_log {
-public:
-  void set_level(log_level level);
-  void write(log_level level, const std::string& text);
-  void error(const std::string& text) { write(log_level::error, text); }
-  void warning(const std::string& text) { write(log_level::warning, text); }
-  void info(const std::string& text) { write(log_level::info, text); }
-  void debug(const std::string& text) { write(log_level::debug, text); }
-
-private:
-  std::mutex mutex_;
-  log_level level_ = log_level::info;
-};
-
-/// CAF's options plus the engine's, the gateway's, the sinks' and `dispatch.log.level`, with
+/// CAF's options plus the engine's, the gateway's, the sinks' and `dispatch.log.*`, with
 /// their defaults in the settings (`--dump-config`) and the message types registered.
 class dispatchd_config : public caf::actor_system_config {
 public:
@@ -53,7 +35,7 @@ struct dispatchd_settings {
   http_config http;
   sinks_config sinks;
   cluster_config cluster; // node 0: a single node
-  log_level level = log_level::info;
+  log_config log;
 };
 
 /// Reads and checks the whole configuration: unknown keys anywhere below `dispatch` (naming

@@ -5,8 +5,20 @@
 
 #include "actors/spawn_engine.hpp"
 #include "config/engine_config.hpp"
+#include "config/log_config.hpp"
+#include "logging/log.hpp"
 
-void caf_main(caf::actor_system& sys, const dispatch::engine_system_config&) {
+void caf_main(caf::actor_system& sys, const dispatch::engine_system_config& cfg) {
+  // The engine's log lines go into this program's own output, at the configured levels.
+  auto log = dispatch::read_log_config(cfg);
+  if (!log) {
+    std::cerr << "configuration: " << dispatch::message_of(log.error()) << "\n";
+    std::exit(1);
+  }
+  dispatch::configure_logging(*log);
+  dispatch::set_log_writer([](const dispatch::log_line& line) {
+    std::cout << "engine said: " << dispatch::format_log_line(line) << "\n";
+  });
   dispatch::engine_config config;
   config.in_memory = true;
   config.data_dir = "consumer-memory";

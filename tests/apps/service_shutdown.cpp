@@ -93,7 +93,7 @@ BOOST_AUTO_TEST_CASE(sigterm_under_load_keeps_every_acknowledged_event) {
     BOOST_TEST(status == 0, dispatchd.log());
     auto log = dispatchd.log();
     BOOST_TEST(contains(log, "received SIGTERM"), log);
-    BOOST_TEST(contains(log, "INFO stopped"), log);
+    BOOST_TEST(contains(log, "INFO  dispatchd: stopped"), log);
   }
   std::string refusals;
   for (auto& [status, n] : record.refusals)

@@ -84,7 +84,7 @@ void api_fixture::start(bool recording_sinks) {
     seen.from_loopback = seen.from_loopback && from_loopback;
     return check(seen);
   };
-  auto started = http_server::start(cfg, served, options.metrics, nullptr, check);
+  auto started = http_server::start(cfg, served, options.metrics, check);
   if (!started)
     throw std::runtime_error("http_server::start failed: " + message_of(started.error()));
   server = std::move(*started);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "fixtures/http_client.hpp"
+#include "fixtures/log_capture.hpp"
 #include "fixtures/recording_sink.hpp"
 #include "gateway/http_server.hpp"
 #include "messages/error_code.hpp"
@@ -92,6 +93,8 @@ private:
 };
 
 struct server_fixture {
+  log_capture captured; // first: outlives the server, which logs until it is shut down
+
   server_fixture() {
     cfg.hosts = {"127.0.0.1"};
     cfg.port = 0;
@@ -107,25 +110,13 @@ struct server_fixture {
 
   void start(http_handler handler = {}) {
     if (!handler) handler = echo_handler(calls);
-    auto started = dispatch::http_server::start(cfg, std::move(handler), metrics, logger());
+    auto started = dispatch::http_server::start(cfg, std::move(handler), metrics);
     BOOST_REQUIRE_MESSAGE(started, "start failed: " + message_of(started.error()));
     server = std::move(*started);
     port = server->endpoints().at(0).port;
   }
 
-  server_log logger() {
-    return [this](const std::string& line) {
-      std::lock_guard<std::mutex> guard{log_mutex};
-      log.push_back(line);
-    };
-  }
-
-  bool logged(const std::string& part) {
-    std::lock_guard<std::mutex> guard{log_mutex};
-    for (auto& line : log)
-      if (line.find(part) != std::string::npos) return true;
-    return false;
-  }
+  bool logged(const std::string& part) { return captured.contains(part); }
 
   std::unique_ptr<http_client> connect(const std::string& host = "127.0.0.1") {
     return std::make_unique<http_client>(host, port, 5s);
@@ -136,8 +127,6 @@ struct server_fixture {
   std::unique_ptr<dispatch::http_server> server;
   std::atomic<int> calls{0};
   uint16_t port = 0;
-  std::mutex log_mutex;
-  std::vector<std::string> log;
 };
 
 std::string post_header(size_t length, const std::string& extra = "") {
@@ -430,7 +419,7 @@ BOOST_AUTO_TEST_CASE(a_taken_port_fails_start_naming_the_address) {
   start();
   auto clash = cfg;
   clash.port = port;
-  auto second = dispatch::http_server::start(clash, echo_handler(calls), nullptr, nullptr);
+  auto second = dispatch::http_server::start(clash, echo_handler(calls), nullptr);
   BOOST_REQUIRE(!second);
   auto message = message_of(second.error());
   BOOST_TEST(contains(message, "cannot listen on 127.0.0.1:" + std::to_string(port)), message);
@@ -442,7 +431,7 @@ BOOST_AUTO_TEST_CASE(a_failed_bind_binds_nothing) {
   // 192.0.2.1 (TEST-NET-1) is not an address of this machine: binding it fails after 127.0.0.1
   // took a port, which must be free again afterwards.
   cfg.hosts = {"127.0.0.1", "192.0.2.1"};
-  auto failed = dispatch::http_server::start(cfg, echo_handler(calls), metrics, logger());
+  auto failed = dispatch::http_server::start(cfg, echo_handler(calls), metrics);
   BOOST_REQUIRE(!failed);
   auto message = message_of(failed.error());
   BOOST_TEST(contains(message, "cannot listen on 192.0.2.1:"), message);
