@@ -325,8 +325,8 @@ void forward_write(self_ptr self, const admin_request& req,
 } // namespace
 
 replicator_actor::behavior_type replicator(self_ptr self, uint32_t node, uint32_t coordinator,
-                                           std::chrono::milliseconds timeout, cluster_engine_actor engine,
-                                           cluster_store_ptr store) {
+                                           std::chrono::milliseconds timeout,
+                                           cluster_engine_actor engine, cluster_store_ptr store) {
   auto& st = self->state;
   st.node = node;
   st.coordinator = coordinator;

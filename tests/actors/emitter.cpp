@@ -122,7 +122,7 @@ BOOST_FIXTURE_TEST_CASE(a_silent_sink_times_out_and_is_retried, fixture) {
   BOOST_TEST(done.attempts == 2u);
   auto times = rec->times_of(d.id);
   BOOST_REQUIRE(times.size() == 2u);
-  BOOST_TEST(times[1] - times[0] >= 200); // not before the timeout
+  BOOST_TEST(times[1] - times[0] >= 200);      // not before the timeout
   BOOST_TEST(times[1] - times[0] <= 200 + 50); // then within its backoff (at most 50 ms here)
 }
 
