@@ -95,8 +95,6 @@ caf::expected<backup_manifest> copy_all(backup_job& job, const backup_sources& s
     return sources.db->backup(dir, progress);
   };
   if (auto err = copy_one(engine_backup_part, engine_copy)) return err;
-  if (job.progress.stop.load())
-    return make_error(error_code::server, "backup: stopped before it was complete");
   m.finished = now_ms();
   if (auto err = write_backup_manifest(to, m)) return err;
   return m;
@@ -158,6 +156,7 @@ backup_status start(backup_job& job, const backup_sources& sources, const std::s
     job.status.started = now_ms();
     job.status.bytes_total = total;
     job.status.parts = parts;
+    job.status.phase = parts.front();
     job.progress.bytes_copied = 0;
     job.progress.on_copied = progress_logger(total);
   }

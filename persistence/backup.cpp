@@ -383,19 +383,9 @@ caf::error read_engine_copy(const read_only_database& copy, backup_part& out) {
   if (log == nullptr) return backup_error("the copy has no event log");
   out.last_sequence = 0;
   for (uint32_t shard = 0; shard < out.shards; ++shard) {
-    auto lower = keys::shard_prefix(shard);
-    auto upper = keys::shard_prefix(shard + 1);
-    rocksdb::Slice lower_bound{lower};
-    rocksdb::Slice upper_bound{upper};
-    rocksdb::ReadOptions options;
-    options.iterate_lower_bound = &lower_bound;
-    options.iterate_upper_bound = &upper_bound;
-    options.fill_cache = false;
-    std::unique_ptr<rocksdb::Iterator> it{copy.db->NewIterator(options, log)};
-    it->SeekToLast();
-    if (!it->status().ok()) return to_error(it->status(), "read the copy's event log");
-    if (it->Valid() && it->key().size() == 12)
-      out.last_sequence = std::max(out.last_sequence, keys::read_u64(it->key().data() + 4));
+    auto last = last_sequence_in(*copy.db, log, shard);
+    if (!last) return last.error();
+    out.last_sequence = std::max(out.last_sequence, *last);
   }
   return caf::none;
 }
@@ -423,6 +413,7 @@ caf::expected<backup_part> backup_database(rocksdb::DB& db, const std::string& n
                                            const std::function<bool()>& must_stop,
                                            const copy_reader& read) {
   constexpr uint64_t report_every = 1 << 20;
+  if (must_stop()) return backup_error("stopped before the " + name + " database was copied");
   stderr_logger logger{"rocksdb backup"};
   rocksdb::BackupEngineOptions options{dir};
   options.backup_env = rocksdb::Env::Default();
@@ -449,7 +440,6 @@ caf::expected<backup_part> backup_database(rocksdb::DB& db, const std::string& n
       engine->StopBackup();
     }
   };
-  if (must_stop()) return backup_error("stopped before the " + name + " database was copied");
   rocksdb::BackupID id = 0;
   auto created = engine->CreateNewBackup(create, &db, &id);
   if (created.IsIncomplete() || (!created.ok() && must_stop()))

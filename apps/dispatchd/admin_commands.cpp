@@ -271,14 +271,18 @@ std::string json_request(const std::string& to) {
 /// Follows the backup that started as `ours` until it ends; answers the exit status.
 int follow(const node_address& node, const std::string& token, const status_view& ours) {
   auto last_line = std::chrono::steady_clock::now();
+  bool reported = false; // a line for the first answer while it runs, then when it moved
   uint64_t last_copied = 0;
   auto reachable = std::chrono::steady_clock::now();
+  bool silent = false; // said that the node does not answer (once until it does again)
   while (true) {
     std::this_thread::sleep_for(poll_interval);
     std::string problem;
     auto answer = call(node, http::verb::get, "/admin/v1/backup", "", token, problem);
     if (!answer || answer->status != 200) {
       if (answer) problem = "the node refused the status call: " + refusal_of(*answer);
+      if (!silent) std::cerr << "dispatchd backup: " << problem << "; asking again" << std::endl;
+      silent = true;
       if (std::chrono::steady_clock::now() - reachable > unreachable_limit) {
         std::cerr << "dispatchd backup: " << problem
                   << "; the backup's outcome is unknown (ask GET /admin/v1/backup once the node "
@@ -288,6 +292,7 @@ int follow(const node_address& node, const std::string& token, const status_view
       continue;
     }
     reachable = std::chrono::steady_clock::now();
+    silent = false;
     auto status = read_status(answer->body);
     if (!status || status->to != ours.to || status->started != ours.started) {
       std::cerr << "dispatchd backup: the node no longer reports this backup (it was restarted, "
@@ -296,7 +301,9 @@ int follow(const node_address& node, const std::string& token, const status_view
     }
     if (status->state == "running") {
       auto now = std::chrono::steady_clock::now();
-      if (status->copied != last_copied || now - last_line >= std::chrono::seconds(5)) {
+      if (!reported || status->copied != last_copied
+          || now - last_line >= std::chrono::seconds(5)) {
+        reported = true;
         std::cout << progress_line(status->copied, status->total, status->phase) << std::endl;
         last_copied = status->copied;
         last_line = now;

@@ -121,6 +121,23 @@ std::unique_ptr<dispatchd_process> paused_node(const temp_dir& dir, const backup
   return node;
 }
 
+/// A node whose backups wait before they copy (see `backup_pause`), and a client of it.
+struct paused_backups {
+  temp_dir dir;
+  backup_pause pause{dir / "pause-backup"};
+  std::unique_ptr<dispatchd_process> node = paused_node(dir, pause);
+  uint16_t port = node->port_of("127.0.0.1");
+  http_client client{"127.0.0.1", port, 30s};
+
+  /// Starts a backup into `to` and waits until it holds at the pause.
+  void start(const std::string& to) {
+    auto started = client.request("POST", "/admin/v1/backup", backup_body(to));
+    BOOST_REQUIRE_MESSAGE(started.status == 200u, started.body);
+    BOOST_TEST(std::string{json_of(started)["state"].GetString()} == "running");
+    BOOST_REQUIRE_MESSAGE(eventually([&] { return pause.entered(); }), node->log());
+  }
+};
+
 /// The dispatcher of these tests: two task actions per `order` event, each with data of its own,
 /// so every event makes two deliveries (ordinals 0 and 1).
 void create_dispatcher(http_client& client, const http_header_list& headers = {}) {
@@ -240,12 +257,8 @@ void wait_idle(http_client& client, uint64_t at_least, const dispatchd_process& 
 
 BOOST_AUTO_TEST_SUITE(service_backup)
 
-BOOST_AUTO_TEST_CASE(a_copy_made_under_load_delivers_what_was_acknowledged_before_it) {
-  temp_dir dir;
-  backup_pause pause{dir / "pause-backup"};
-  auto node = paused_node(dir, pause);
-  auto port = node->port_of("127.0.0.1");
-  http_client client{"127.0.0.1", port, 30s};
+BOOST_FIXTURE_TEST_CASE(a_copy_made_under_load_delivers_what_was_acknowledged_before_it,
+                        paused_backups) {
   create_dispatcher(client);
   steady_publisher publisher{port};
   BOOST_REQUIRE_MESSAGE(eventually([&] { return publisher.count() >= 600; }),
@@ -479,15 +492,8 @@ BOOST_AUTO_TEST_CASE(refusals_name_the_field_and_tokens_guard_the_routes) {
   BOOST_TEST(contains(gone.output, "cannot reach the node"), gone.output);
 }
 
-BOOST_AUTO_TEST_CASE(one_backup_runs_at_a_time) {
-  temp_dir dir;
-  backup_pause pause{dir / "pause-backup"};
-  auto node = paused_node(dir, pause);
-  http_client client{"127.0.0.1", node->port_of("127.0.0.1"), 30s};
-  auto first = client.request("POST", "/admin/v1/backup", backup_body(dir / "first"));
-  BOOST_REQUIRE_MESSAGE(first.status == 200u, first.body);
-  BOOST_TEST(std::string{json_of(first)["state"].GetString()} == "running");
-  BOOST_REQUIRE(eventually([&] { return pause.entered(); }));
+BOOST_FIXTURE_TEST_CASE(one_backup_runs_at_a_time, paused_backups) {
+  start(dir / "first");
   auto second = client.request("POST", "/admin/v1/backup", backup_body(dir / "second"));
   check_error(second, 409, 17, "a second backup");
   BOOST_TEST(contains(second.body, "already running"), second.body);
@@ -506,14 +512,9 @@ BOOST_AUTO_TEST_CASE(one_backup_runs_at_a_time) {
   BOOST_TEST(fs::exists(dir / "second/backup.json"));
 }
 
-BOOST_AUTO_TEST_CASE(a_node_stopped_mid_backup_stops_cleanly_and_leaves_no_partial_copy) {
-  temp_dir dir;
-  backup_pause pause{dir / "pause-backup"};
-  auto node = paused_node(dir, pause);
-  http_client client{"127.0.0.1", node->port_of("127.0.0.1"), 30s};
-  auto started = client.request("POST", "/admin/v1/backup", backup_body(dir / "copy"));
-  BOOST_REQUIRE_MESSAGE(started.status == 200u, started.body);
-  BOOST_REQUIRE(eventually([&] { return pause.entered(); }));
+BOOST_FIXTURE_TEST_CASE(a_node_stopped_mid_backup_stops_cleanly_and_leaves_no_partial_copy,
+                        paused_backups) {
+  start(dir / "copy");
   BOOST_TEST(fs::exists(dir / "copy"));
   node->signal(SIGTERM);
   BOOST_TEST(node->exit_status() == 0, node->log());
