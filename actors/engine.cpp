@@ -65,6 +65,19 @@ void replace_helper(self_ptr self, const caf::actor_addr& gone, const caf::error
   }
 }
 
+/// Starts a backup: claims the job (one at a time), then hands the call to a runner of its own,
+/// which checks the target, answers, and copies on its own thread.
+caf::result<backup_status> start_backup(self_ptr self, const std::string& to) {
+  auto& st = self->state;
+  if (auto err = claim_backup(*st.backup)) return err;
+  backup_sources sources{st.db, st.backup_companions, st.db->options().data_dir};
+  // Not kept: the runner stops by itself once the backup ended (a kept handle to a detached actor
+  // would hold up the actor system's shutdown).
+  auto runner = st.config.detached ? self->spawn<caf::detached>(backup_runner, st.backup, sources)
+                                   : self->spawn(backup_runner, st.backup, sources);
+  return self->delegate(runner, backup_atom::value, to);
+}
+
 /// Dead letters a replay by query takes at a time: it holds this many, with as many replay
 /// requests in flight, whatever the number matched.
 constexpr uint32_t replay_batch = 500;
@@ -204,6 +217,8 @@ engine_internal_actor::behavior_type engine(self_ptr self, engine_config config,
   st.emitters = std::move(emitters);
   st.task_sink_schedules = task_sink_schedules;
   spawn_helpers(self);
+  // A backup under way stops (failing, its partial copy removed) when the engine does.
+  self->attach_functor([job = st.backup](const caf::error&) { job->progress.stop = true; });
   self->set_down_handler(
     [self](const caf::down_msg& msg) { replace_helper(self, msg.source, msg.reason); });
   return {
@@ -293,6 +308,11 @@ engine_internal_actor::behavior_type engine(self_ptr self, engine_config config,
     },
     [self](stats_atom) -> engine_stats { return self->state.metrics->snapshot(); },
     [self](health_atom a) { return self->delegate(self->state.prober, a); },
+    [self](backup_atom, const std::string& to) { return start_backup(self, to); },
+    [self](backup_atom) { return backup_snapshot(*self->state.backup); },
+    [self](backup_atom, const backup_companion& companion) {
+      self->state.backup_companions.push_back(companion);
+    },
     [self](handles_atom, const ingest_actor& ingest, const directory_actor& directory,
            const emitter_list& emitters) {
       auto& st = self->state;

@@ -1,11 +1,12 @@
 // The engine facade: the typed handle users hold. Publishing and dispatcher administration are
 // delegated to ingest and the directory; listings to its readers and the health check to its
 // prober, which run on their own threads (so no read holds a publish back); replay and purge go to
-// the emitter that owns the delivery.
+// the emitter that owns the delivery; a backup to a runner of its own (actors/backup.hpp).
 #pragma once
 
 #include <vector>
 
+#include "actors/backup.hpp"
 #include "actors/metrics.hpp"
 #include "config/engine_config.hpp"
 #include "messages/interfaces.hpp"
@@ -27,6 +28,8 @@ struct engine_state {
   size_t next_reader = 0;
   prober_actor prober;
   bool task_sink_schedules = false; // false: tasks with a later startTimestamp are held
+  backup_job_ptr backup = std::make_shared<backup_job>(); // the running or last backup
+  std::vector<backup_companion> backup_companions;        // databases beside ours, copied too
 };
 
 engine_internal_actor::behavior_type

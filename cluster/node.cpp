@@ -279,6 +279,11 @@ node_actor::behavior_type node(self_ptr self, node_parts parts) {
     },
     [self](stats_atom) { return stats(self); },
     [self](health_atom a) { return self->delegate(self->state.engine, a); },
+    // The engine backs up this node's own store too (spawn_node registered it).
+    [self](backup_atom a, const std::string& to) {
+      return self->delegate(self->state.engine, a, to);
+    },
+    [self](backup_atom a) { return self->delegate(self->state.engine, a); },
   };
 }
 

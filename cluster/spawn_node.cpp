@@ -186,6 +186,15 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, cluster_engine_ac
     caf::anon_send(middleman, caf::close_atom::value, *port);
     return make_error(error_code::server, "refusing to join the cluster: " + message_of(err));
   }
+  // The engine's backups copy this store too, into `<backup>/cluster`. `engine` is the facade
+  // spawn_engine made (this function's contract), which takes companions on its internal side.
+  backup_companion companion;
+  companion.name = "cluster";
+  companion.live_bytes = [db = *store] { return db->live_bytes(); };
+  companion.copy = [db = *store](const std::string& dir, backup_progress& progress) {
+    return db->backup(dir, progress);
+  };
+  caf::anon_send(engine, backup_atom::value, std::move(companion));
   np.writer = parts.keep(sys.spawn<caf::detached>(queue_writer, *store, np.forwarders));
   // An ordinary actor: the handle users hold must not pin a private thread (a detached actor's
   // thread waits for its last handle, and so would the actor system's destructor).

@@ -273,6 +273,19 @@ void operation_routes(const call& c) {
       unhealthy, health_atom::value);
     return;
   }
+  if (c.route == route_id::backup_start) {
+    if (auto to = body_of(c, parse_backup_request))
+      ask_engine<backup_status>(
+        c.ctx, c.reply, [](backup_status& status) { return json_ok(render_backup(status)); },
+        backup_atom::value, *to);
+    return;
+  }
+  if (c.route == route_id::backup_status) {
+    ask_engine<backup_status>(
+      c.ctx, c.reply, [](backup_status& status) { return json_ok(render_backup(status)); },
+      backup_atom::value);
+    return;
+  }
   if (c.route == route_id::cluster_status) {
     ask_engine<engine_stats>(
       c.ctx, c.reply, [](engine_stats& stats) { return json_ok(render_cluster(stats.cluster)); },
@@ -346,6 +359,8 @@ void route_request(const api_context_ptr& ctx, const http_request& req, const re
     case route_id::health:
     case route_id::metrics:
     case route_id::cluster_status:
+    case route_id::backup_start:
+    case route_id::backup_status:
       return operation_routes(c);
     default:
       return dispatcher_routes(c);

@@ -36,6 +36,8 @@ unsigned status_of(error_code code) {
       return 400;
     case error_code::unavailable:
       return 503; // docs/api.md: 503 with code 1
+    case error_code::conflict:
+      return 409; // docs/api.md: 409 with code 17
     default:
       return 500;
   }

@@ -11,6 +11,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "messages/validation.hpp"
+
 namespace dispatch {
 
 namespace {
@@ -218,6 +220,53 @@ std::string render_cluster(const cluster_stats& c) {
     out.EndObject();
   }
   out.EndArray();
+  out.EndObject();
+  return text_of(buffer);
+}
+
+std::string render_backup(const backup_status& b) {
+  rapidjson::StringBuffer buffer;
+  json_writer out{buffer};
+  // Paths come from the file system (a symbolic link resolved), errors may quote them: whatever
+  // their bytes, the answer stays valid JSON.
+  auto text = [&](const char* key, const std::string& value) {
+    out.Key(key);
+    out.String(with_valid_utf8(value));
+  };
+  out.StartObject();
+  out.Key("state");
+  out.String(to_string(b.state));
+  if (b.state == backup_state::none) {
+    out.EndObject();
+    return text_of(buffer);
+  }
+  text("to", b.to);
+  if (!b.phase.empty()) text("phase", b.phase);
+  out.Key("startedTimestamp");
+  out.Int64(b.started);
+  if (b.finished != 0) {
+    out.Key("finishedTimestamp");
+    out.Int64(b.finished);
+    out.Key("durationMs");
+    out.Int64(b.finished - b.started);
+  }
+  out.Key("bytesTotal");
+  out.Uint64(b.bytes_total);
+  out.Key("bytesCopied");
+  out.Uint64(b.bytes_copied);
+  out.Key("parts");
+  out.StartArray();
+  for (auto& part : b.parts) out.String(part);
+  out.EndArray();
+  if (b.state == backup_state::done) {
+    out.Key("files");
+    out.Uint64(b.files);
+    out.Key("bytes");
+    out.Uint64(b.bytes);
+    out.Key("lastSequence");
+    out.Uint64(b.last_sequence);
+  }
+  if (b.state == backup_state::failed) text("error", b.error);
   out.EndObject();
   return text_of(buffer);
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "messages/backup.hpp"
 #include "messages/cluster.hpp"
 #include "messages/event.hpp"
 #include "messages/json.hpp"
@@ -42,5 +43,10 @@ std::string render_batch(const std::vector<parsed_event>& parsed,
 std::string render_cluster(const cluster_stats& stats);
 
 std::string health_body(bool healthy, const std::string& message = {});
+
+/// `GET /admin/v1/backup` and `POST`'s answer: `{state, to, phase?, startedTimestamp,
+/// finishedTimestamp?, durationMs?, bytesTotal, bytesCopied, parts, files?, bytes?, lastSequence?,
+/// error?}`; only `{state}` before the first backup.
+std::string render_backup(const backup_status& status);
 
 } // namespace dispatch

@@ -15,7 +15,7 @@ struct route_entry {
 };
 
 // Each ExH service also answers its own `/<service>/v1/health` (the SDK's `health()` calls).
-constexpr std::array<route_entry, 27> route_table = {{
+constexpr std::array<route_entry, 29> route_table = {{
   {"GET", "dispatchers/v1", route_id::dispatchers_find},
   {"POST", "dispatchers/v1", route_id::dispatchers_create},
   {"GET", "dispatchers/v1/{}", route_id::dispatcher_get},
@@ -43,6 +43,8 @@ constexpr std::array<route_entry, 27> route_table = {{
   {"GET", "deliveries/v1/health", route_id::health},
   {"GET", "metrics", route_id::metrics},
   {"GET", "cluster/v1", route_id::cluster_status},
+  {"POST", "admin/v1/backup", route_id::backup_start},
+  {"GET", "admin/v1/backup", route_id::backup_status},
 }};
 
 std::vector<std::string_view> segments_of(std::string_view path) {
@@ -121,6 +123,7 @@ bool takes_body(route_id route) {
     case route_id::action_update:
     case route_id::events_publish:
     case route_id::events_publish_batch:
+    case route_id::backup_start:
       return true;
     default:
       return false;

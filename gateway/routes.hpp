@@ -31,6 +31,8 @@ enum class route_id {
   health,
   metrics,
   cluster_status,
+  backup_start,
+  backup_status,
 };
 
 /// A request target split at the first '?': the path without one trailing '/' and the raw query.

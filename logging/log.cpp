@@ -17,7 +17,7 @@ namespace detail {
 
 // Every component starts at the global default, info (2).
 static_assert(log_component_count == 10, "give every component its initial threshold");
-std::atomic<uint8_t> log_thresholds[log_component_count] = {2, 2, 2, 2, 2, 2, 2, 2, 2, 2};
+std::atomic<uint8_t> log_thresholds[log_component_count] = {2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2};
 
 } // namespace detail
 
@@ -25,8 +25,9 @@ namespace {
 
 const char* const level_names[] = {"error", "warning", "info", "debug"};
 const char* const level_labels[] = {"ERROR", "WARN ", "INFO ", "DEBUG"};
-const char* const component_names[] = {"dispatchd", "supervisor", "engine",  "matcher", "emitter",
-                                       "store",     "rocksdb",    "webhook", "http",    "cluster"};
+const char* const component_names[] = {"dispatchd", "supervisor", "engine",  "matcher",
+                                       "emitter",   "store",      "rocksdb", "webhook",
+                                       "http",      "cluster",    "backup"};
 static_assert(std::size(component_names) == log_component_count);
 
 // Never destroyed: a line may be logged while static objects are torn down at exit.

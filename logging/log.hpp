@@ -41,9 +41,10 @@ enum class log_component : uint8_t {
   webhook,    // the webhook sinks: circuit breaker, requests that could not be made
   http,       // the HTTP gateway: listening, connection cap, handler failures, answers of 500
   cluster,    // membership, forwarding, replication
+  backup,     // online backups: start, progress, end
 };
 
-constexpr size_t log_component_count = static_cast<size_t>(log_component::cluster) + 1;
+constexpr size_t log_component_count = static_cast<size_t>(log_component::backup) + 1;
 
 /// "error", "warning", "info", "debug": the names the options take.
 const char* to_string(log_level level);

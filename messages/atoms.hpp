@@ -46,5 +46,7 @@ using replicate_atom = caf::atom_constant<caf::atom("replicate")>;
 using catch_up_atom = caf::atom_constant<caf::atom("catch_up")>;
 using peer_atom = caf::atom_constant<caf::atom("peer")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
+// Backups of a node's storage.
+using backup_atom = caf::atom_constant<caf::atom("backup")>;
 
 } // namespace dispatch

@@ -32,13 +32,17 @@ const char* wire_name(error_code code) {
       return "BODY_FORMAT_EXCEPTION";
     case error_code::unavailable:
       return "SERVER_EXCEPTION";
+    case error_code::conflict:
+      return "RESOURCE_ALREADY_EXISTS_EXCEPTION";
   }
   return "SERVER_EXCEPTION";
 }
 
 unsigned wire_code(error_code code) {
-  return code == error_code::unavailable ? static_cast<unsigned>(error_code::server)
-                                         : static_cast<unsigned>(code);
+  if (code == error_code::unavailable) return static_cast<unsigned>(error_code::server);
+  if (code == error_code::conflict)
+    return static_cast<unsigned>(error_code::resource_already_exists);
+  return static_cast<unsigned>(code);
 }
 
 std::string to_string(error_code code) {

@@ -26,6 +26,9 @@ enum class error_code : uint8_t {
   // Not a wire code: a refusal the client should retry (overload, storage or a peer unavailable).
   // On the wire it is SERVER_EXCEPTION (1), with HTTP 503 instead of 500.
   unavailable = 101,
+  // Not a wire code: the call conflicts with work under way (a backup while another runs). On
+  // the wire it is RESOURCE_ALREADY_EXISTS (17), with HTTP 409 instead of 400.
+  conflict = 102,
 };
 
 /// The category atom of our errors inside `caf::error`.
@@ -34,7 +37,8 @@ constexpr caf::atom_value error_category_atom = caf::atom("dispatch");
 /// The ExH name of a code, e.g. "FIELD_FORMAT_EXCEPTION".
 const char* wire_name(error_code code);
 
-/// The code a client sees: `unavailable` is SERVER_EXCEPTION (1), every other is itself.
+/// The code a client sees: `unavailable` is SERVER_EXCEPTION (1), `conflict` is
+/// RESOURCE_ALREADY_EXISTS (17), every other is itself.
 unsigned wire_code(error_code code);
 
 /// Renders a code for logs (same as the wire name).

@@ -14,6 +14,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "messages/atoms.hpp"
+#include "messages/backup.hpp"
 #include "messages/delivery.hpp"
 #include "messages/dispatcher.hpp"
 #include "messages/event.hpp"
@@ -208,12 +209,32 @@ using reader_actor = caf::typed_actor<
 /// The health probe: storage written and synced at most once a second, whoever asks how often.
 using prober_actor = caf::typed_actor<caf::replies_to<health_atom>::with<bool>>;
 
-/// The handle users hold: publish, administer dispatchers, inspect deliveries.
-using engine_actor = ingest_api::extend_with<directory_api, deliveries_api>;
+/// Backups of the node's storage, made while it runs, one at a time, on a thread of their own.
+using backup_api = caf::typed_actor<
+  // Starts a consistent copy of every database of the node into `to` (absolute, outside the data
+  // directory, absent or empty); answers the status as it started. Refused, naming `to`, for such
+  // a target (error 15), and while another backup runs (error `conflict`).
+  caf::replies_to<backup_atom, std::string>::with<backup_status>,
+  // The backup running now, or the last one (state `none` before the first).
+  caf::replies_to<backup_atom>::with<backup_status>>;
+
+/// One backup, run on a thread of its own by an actor the engine spawns for it, which then stops.
+using backup_runner_actor = caf::typed_actor<
+  // Checks the target (refusals as `backup_api` says), answers the status as the copy starts,
+  // then copies; how that ends shows in the engine's status.
+  caf::replies_to<backup_atom, std::string>::with<backup_status>>;
+
+/// How a database kept beside the engine's (a cluster node's own store) joins the engine's
+/// backups: registered once, copied by every later backup, before the engine's own.
+using backup_host_actor = caf::typed_actor<caf::reacts_to<backup_atom, backup_companion>>;
+
+/// The handle users hold: publish, administer dispatchers, inspect deliveries, back up.
+using engine_actor = ingest_api::extend_with<directory_api, deliveries_api, backup_api>;
 
 /// The engine of a cluster member: the users' interface plus the replication a node applies to it
-/// (`spawn_cluster_engine`). Only the cluster holds it, since replication skips validation.
-using cluster_engine_actor = engine_actor::extend_with<replica_api>;
+/// and the node's own store joining its backups (`spawn_cluster_engine`). Only the cluster holds
+/// it, since replication skips validation.
+using cluster_engine_actor = engine_actor::extend_with<replica_api, backup_host_actor>;
 
 /// The engine's internal side: the supervisor keeps it pointed at the current children.
 using engine_internal_actor = cluster_engine_actor::extend<

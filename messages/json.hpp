@@ -64,6 +64,11 @@ caf::expected<action> parse_action(std::string_view text, const json_limits& lim
 caf::expected<action_patch> parse_action_patch(std::string_view text,
                                                const json_limits& limits = {});
 
+/// `POST /admin/v1/backup` body: `{"to": "<directory>"}`; answers `to` as sent (the engine checks
+/// the path itself).
+caf::expected<std::string> parse_backup_request(std::string_view text,
+                                                const json_limits& limits = {});
+
 /// Parses an ISO-8601 date-time (`2030-01-02T03:04:05.678Z`, offsets allowed) to epoch ms.
 bool parse_iso8601(std::string_view text, timestamp_ms& out);
 

@@ -382,4 +382,13 @@ caf::expected<action_patch> parse_action_patch(std::string_view text, const json
   return x;
 }
 
+caf::expected<std::string> parse_backup_request(std::string_view text, const json_limits& limits) {
+  rapidjson::Document doc;
+  if (auto err = load_object(text, limits, doc)) return err;
+  std::string to;
+  if (auto err = read_plain(doc, "", "to", to, read_text)) return err;
+  if (to.empty()) return make_error(error_code::missing_required_fields, "to: required");
+  return to;
+}
+
 } // namespace dispatch

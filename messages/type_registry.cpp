@@ -32,6 +32,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<json_page>("dispatch.json_page");
   cfg.add_message_type<latency_snapshot>("dispatch.latency_snapshot");
   cfg.add_message_type<engine_stats>("dispatch.engine_stats");
+  cfg.add_message_type<backup_status>("dispatch.backup_status");
   cfg.add_message_type<member>("dispatch.member");
   cfg.add_message_type<member_info>("dispatch.member_info");
   cfg.add_message_type<log_entry>("dispatch.log_entry");

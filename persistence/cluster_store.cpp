@@ -17,6 +17,7 @@
 #include <rocksdb/utilities/table_properties_collectors.h>
 
 #include "messages/error_code.hpp"
+#include "persistence/backup_impl.hpp"
 #include "persistence/codec.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/store_impl.hpp"
@@ -506,6 +507,36 @@ caf::error cluster_store::set_applied_version(uint64_t version) {
   // put or a drop twice leaves the same directory.
   if (auto err = impl_->write(batch, false, "set applied version")) return err;
   impl_->applied_version = version;
+  return caf::none;
+}
+
+// -- backups --------------------------------------------------------------------------------------
+
+caf::expected<backup_part> cluster_store::backup(const std::string& dir,
+                                                 backup_progress& progress) {
+  if (impl_->opts.in_memory)
+    return make_error(error_code::conflict,
+                      "backups need a data directory: this cluster store is in memory");
+  return backup_database(
+    *impl_->db, "cluster", dir, progress, [&progress] { return progress.stop.load(); },
+    read_cluster_copy);
+}
+
+uint64_t cluster_store::live_bytes() const {
+  return impl_->opts.in_memory ? 0 : dispatch::live_bytes(*impl_->db);
+}
+
+caf::error read_cluster_copy(const read_only_database& copy, backup_part& out) {
+  auto handle = copy.family(meta_family);
+  if (handle == nullptr) return cluster_error("the copy has no meta family");
+  for (auto [key, slot] : {std::pair{node_key, &out.node}, std::pair{shards_key, &out.shards},
+                           std::pair{schema_version_key, &out.schema}}) {
+    std::string value;
+    auto status = copy.db->Get(rocksdb::ReadOptions{}, handle, key, &value);
+    if (!status.ok() || value.size() != 4)
+      return cluster_error(std::string{"the copy has no "} + key + " in its meta family");
+    *slot = keys::read_u32(value.data());
+  }
   return caf::none;
 }
 

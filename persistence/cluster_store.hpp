@@ -12,6 +12,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "messages/backup.hpp"
 #include "messages/cluster.hpp"
 #include "messages/event.hpp"
 
@@ -87,6 +88,15 @@ public:
 
   /// Records that every entry up to `version` is applied.
   caf::error set_applied_version(uint64_t version);
+
+  // -- backups ----------------------------------------------------------------------------------
+
+  /// Copies the database into the fresh directory `dir` while it is in use: consistent across
+  /// its families, verified, read back (see persistence/backup.hpp). Fails for an in-memory one.
+  caf::expected<backup_part> backup(const std::string& dir, backup_progress& progress);
+
+  /// The bytes the database's live files take now (0 in memory).
+  uint64_t live_bytes() const;
 
 private:
   struct impl;

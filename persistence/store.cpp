@@ -232,22 +232,27 @@ void count_entries(detail::store_state& s) {
                                                      keys::next_kind_prefix(kind));
   s.last_sequences.reset(new std::atomic<uint64_t>[s.opts.shards]);
   for (uint32_t shard = 0; shard < s.opts.shards; ++shard) {
-    auto lower = keys::shard_prefix(shard);
-    auto upper = keys::shard_prefix(shard + 1);
-    rocksdb::Slice lower_bound{lower};
-    rocksdb::Slice upper_bound{upper};
-    rocksdb::ReadOptions options;
-    options.iterate_lower_bound = &lower_bound;
-    options.iterate_upper_bound = &upper_bound;
-    std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(options, s.event_log)};
-    it->SeekToLast();
-    s.last_sequences[shard] = it->Valid() && it->key().size() == 12
-                                ? keys::read_u64(it->key().data() + 4)
-                                : 0;
+    auto last = last_sequence_in(*s.db, s.event_log, shard);
+    s.last_sequences[shard] = last ? *last : 0;
   }
 }
 
 } // namespace
+
+caf::expected<uint64_t> last_sequence_in(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* event_log,
+                                         uint32_t shard) {
+  auto lower = keys::shard_prefix(shard);
+  auto upper = keys::shard_prefix(shard + 1);
+  rocksdb::Slice lower_bound{lower};
+  rocksdb::Slice upper_bound{upper};
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lower_bound;
+  options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it{db.NewIterator(options, event_log)};
+  it->SeekToLast();
+  if (!it->status().ok()) return to_error(it->status(), "read the event log");
+  return it->Valid() && it->key().size() == 12 ? keys::read_u64(it->key().data() + 4) : 0;
+}
 
 // -- impl -----------------------------------------------------------------------------------------
 
@@ -398,6 +403,11 @@ void rocksdb_log::Logv(const rocksdb::InfoLogLevel level, const char* format, va
     return;
   auto ours = level == rocksdb::InfoLogLevel::WARN_LEVEL ? log_level::warning : log_level::error;
   if (!log_enabled(log_component::rocksdb, ours)) return;
+  // Every backup pauses file deletions inside a pause of its own, and RocksDB warns about the
+  // nesting it does itself: nothing for an operator to act on.
+  if (std::strstr(format, "File Deletions Disabled, but already disabled") != nullptr
+      || std::strstr(format, "File Deletions Enable, but not really enabled") != nullptr)
+    return;
   char line[1024];
   std::vsnprintf(line, sizeof(line), format, ap);
   log_write(log_component::rocksdb, ours, prefix_ + line);

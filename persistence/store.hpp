@@ -284,6 +284,17 @@ public:
   /// Flushes memtables (orderly shutdown).
   caf::error flush();
 
+  // -- backups (backup.cpp) ----------------------------------------------------------------------
+
+  /// Copies the database into the fresh directory `dir` while it is in use: consistent across
+  /// every family, each file checked against its checksum, then opened read-only to read back
+  /// what it holds (see persistence/backup.hpp). Stops early, failing, when `progress.stop` is
+  /// set or a failed write means the database must be reopened. Fails (conflict) in memory.
+  caf::expected<backup_part> backup(const std::string& dir, backup_progress& progress);
+
+  /// The bytes the database's live files take now (0 in memory).
+  uint64_t live_bytes() const;
+
 private:
   struct impl;
   explicit store(std::unique_ptr<impl> p);

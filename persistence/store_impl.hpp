@@ -161,6 +161,10 @@ caf::error migrate_from_schema_2(detail::store_state& s);
 std::string record_value(record_place place, action_kind kind, uint32_t shard, int64_t field);
 bool parse_record_value(const char* data, size_t size, record_slot& out);
 
+/// The highest sequence in `shard`'s part of the event log family `event_log` (0 when empty).
+caf::expected<uint64_t> last_sequence_in(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* event_log,
+                                         uint32_t shard);
+
 /// Turns a RocksDB status into our error: names the operation; storage exhaustion says "no space".
 caf::error to_error(const rocksdb::Status& status, const std::string& operation);
 

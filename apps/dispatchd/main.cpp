@@ -15,6 +15,7 @@
 #include <caf/send.hpp>
 
 #include "actors/spawn_engine.hpp"
+#include "apps/dispatchd/admin_commands.hpp"
 #include "apps/dispatchd/startup.hpp"
 #include "cluster/spawn_node.hpp"
 #include "gateway/api.hpp"
@@ -175,6 +176,8 @@ bool asks_for_help(int argc, char** argv) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // `dispatchd backup ...` and `dispatchd restore ...` are commands of their own, not the service.
+  if (argc > 1 && is_admin_command(argv[1])) return run_admin_command(argc, argv);
   // CAF's --help lists its global options only; ours lists what an operator sets.
   if (asks_for_help(argc, argv)) {
     std::cout << help_text();

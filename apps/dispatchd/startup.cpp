@@ -120,6 +120,8 @@ std::string help_text() {
   add_cluster_options(options);
   add_log_options(options);
   return "usage: dispatchd [--config-file=FILE] [--dispatch.KEY=VALUE ...]\n"
+         "       dispatchd backup --to DIR [--url URL] [--token TOKEN]  (see backup --help)\n"
+         "       dispatchd restore --from DIR --data-dir TARGET        (see restore --help)\n"
          "  Serves the dispatch HTTP API; stops cleanly on SIGINT or SIGTERM.\n"
          "  Lists take [\"a\", \"b\"] or a,b. Options (--long-help adds CAF's own):\n\n"
          "  --config-file=<string> : INI file with [dispatch...] sections\n"

@@ -12,7 +12,8 @@ function(check_installed_headers prefix)
       message(FATAL_ERROR "installed header ${header} includes a private dependency: ${private_includes}")
     endif()
   endforeach()
-  foreach(internal persistence/store_impl.hpp persistence/keys.hpp persistence/codec.hpp
+  foreach(internal persistence/store_impl.hpp persistence/backup_impl.hpp persistence/keys.hpp
+                   persistence/codec.hpp
                    config/option_table.hpp)
     if(EXISTS "${prefix}/include/dispatch/${internal}")
       message(FATAL_ERROR "internal header installed: ${internal}")

@@ -125,6 +125,23 @@ filter sample_filter() {
   return {filter_op::or_, "", {}, {leaf, other}};
 }
 
+backup_status sample_backup_status() {
+  backup_status x;
+  x.state = backup_state::failed;
+  x.to = "/backups/ünïcødé";
+  x.phase = "cluster";
+  x.started = 1893553445678;
+  x.finished = 1893553446678;
+  x.bytes_total = 1 << 30;
+  x.bytes_copied = 12345;
+  x.files = 27;
+  x.bytes = 987654321;
+  x.last_sequence = 1893553445678000;
+  x.parts = {"cluster", "engine"};
+  x.error = "backup: stopped while copying the engine database";
+  return x;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(serialization)
@@ -179,6 +196,7 @@ BOOST_AUTO_TEST_CASE(registered_types_cross_the_wire_inside_messages) {
   check(delivery_page{}, "dispatch.delivery_page");
   check(json_page{{3, 0, 20}, {"{}"}}, "dispatch.json_page");
   check(engine_stats{}, "dispatch.engine_stats");
+  check(sample_backup_status(), "dispatch.backup_status");
   check(logged_event{1, sample_event()}, "dispatch.logged_event");
   check(logged_event_list{{2, sample_event()}}, "std::vector<dispatch.logged_event>");
   check(delivery_batch{}, "dispatch.delivery_batch");
@@ -322,6 +340,15 @@ BOOST_AUTO_TEST_CASE(stats_logged_events_and_delivery_batches) {
   BOOST_TEST((sy.cluster.peers[0].state == peer_state::down));
   BOOST_TEST(sy.cluster.peers[0].forward_depth == 17u);
   BOOST_TEST(sy.cluster.peers[0].reason == "silent");
+  auto backup = round_trip(sample_backup_status());
+  BOOST_TEST((backup.state == backup_state::failed));
+  BOOST_TEST(backup.to == sample_backup_status().to);
+  BOOST_TEST(backup.phase == "cluster");
+  BOOST_TEST(backup.finished == 1893553446678);
+  BOOST_TEST(backup.bytes_copied == 12345u);
+  BOOST_TEST(backup.last_sequence == 1893553445678000u);
+  BOOST_TEST((backup.parts == std::vector<std::string>{"cluster", "engine"}));
+  BOOST_TEST(backup.error == sample_backup_status().error);
   logged_event i{77, sample_event()};
   auto iy = round_trip(i);
   BOOST_TEST(iy.sequence == 77u);
