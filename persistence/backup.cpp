@@ -333,7 +333,7 @@ rocksdb::ColumnFamilyHandle* read_only_database::family(const std::string& name)
 caf::expected<std::unique_ptr<read_only_database>> open_read_only(const std::string& dir,
                                                                   rocksdb::Env* env) {
   // Warnings go to stderr; a read-only database must not try to create a LOG file in `dir`.
-  static auto logger = std::make_shared<stderr_logger>("rocksdb");
+  static auto logger = std::make_shared<rocksdb_log>("");
   rocksdb::DBOptions options;
   options.env = env != nullptr ? env : rocksdb::Env::Default();
   options.info_log = logger;
@@ -414,7 +414,7 @@ caf::expected<backup_part> backup_database(rocksdb::DB& db, const std::string& n
                                            const copy_reader& read) {
   constexpr uint64_t report_every = 1 << 20;
   if (must_stop()) return backup_error("stopped before the " + name + " database was copied");
-  stderr_logger logger{"rocksdb backup"};
+  rocksdb_log logger{"backup: "};
   rocksdb::BackupEngineOptions options{dir};
   options.backup_env = rocksdb::Env::Default();
   options.info_log = &logger;
@@ -498,7 +498,7 @@ caf::expected<backup_part> restore_part(const std::string& from, const backup_pa
                                         const std::string& dest,
                                         const std::function<void(const std::string&)>& say) {
   auto source = from + "/" + expected.name;
-  stderr_logger logger{"rocksdb restore"};
+  rocksdb_log logger{"restore: "};
   rocksdb::BackupEngineOptions options{source};
   options.info_log = &logger;
   options.max_background_operations = 1;
