@@ -29,9 +29,9 @@ constexpr const char* backup_manifest_file = "backup.json";
 caf::expected<std::string> check_backup_target(const std::string& to, const std::string& data_dir,
                                                const std::string& field = "to");
 
-/// Checks a restore's target: absent or an empty directory (made absolute); the error (15)
-/// names `field`.
-caf::expected<std::string> check_restore_target(const std::string& dir,
+/// Checks a restore's target: absent or an empty directory (made absolute), not inside the
+/// backup `from`; the error (15) names `field`.
+caf::expected<std::string> check_restore_target(const std::string& dir, const std::string& from,
                                                 const std::string& field = "data-dir");
 
 /// What a complete backup holds, as its manifest says.

@@ -14,6 +14,15 @@
 
 namespace dispatch {
 
+/// An error of a backup or restore (code `server`, "backup: <why>").
+caf::error backup_error(const std::string& why);
+
+/// A refusal naming `field` (code 15, field format): "<field>: <why>".
+caf::error backup_field_error(const std::string& field, const std::string& why);
+
+/// At most the first 200 bytes of a path a client sent, quoted, for a message.
+std::string quote_path(const std::string& text);
+
 /// A database opened read-only with every family it has (a copy, never a live database).
 struct read_only_database {
   std::unique_ptr<rocksdb::DB> db;
