@@ -19,6 +19,7 @@
 #include "messages/error_code.hpp"
 #include "persistence/backup_impl.hpp"
 #include "persistence/codec.hpp"
+#include "persistence/key_range.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/store_impl.hpp"
 
@@ -184,15 +185,9 @@ caf::error cluster_store::impl::read_meta(const std::string& key, size_t width, 
 caf::error cluster_store::impl::delete_present(rocksdb::ColumnFamilyHandle* family,
                                                const std::string& lower, const std::string& upper,
                                                rocksdb::WriteBatch& batch, uint64_t& n) const {
-  rocksdb::Slice lower_bound{lower};
-  rocksdb::Slice upper_bound{upper};
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lower_bound;
-  options.iterate_upper_bound = &upper_bound;
-  options.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(options, family)};
+  detail::range_iterator it{*db, family, lower, upper, false};
   n = 0;
-  for (it->Seek(lower_bound); it->Valid(); it->Next(), ++n) batch.Delete(family, it->key());
+  for (it.seek_first(); it->Valid(); it->Next(), ++n) batch.Delete(family, it->key());
   return it->status().ok() ? caf::none : to_error(it->status(), "cluster read forward queue");
 }
 
@@ -378,15 +373,9 @@ caf::error cluster_store::sync() {
 caf::expected<queued_event_list> cluster_store::peek(uint32_t owner, uint64_t after, size_t max) {
   queued_event_list result;
   if (after == std::numeric_limits<uint64_t>::max() || max == 0) return result;
-  auto lower = queue_key(owner, after + 1);
-  auto upper = queue_key_after(owner, std::numeric_limits<uint64_t>::max());
-  rocksdb::Slice lower_bound{lower};
-  rocksdb::Slice upper_bound{upper};
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lower_bound;
-  options.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(options, impl_->forward)};
-  for (it->Seek(lower_bound); it->Valid() && result.size() < max; it->Next()) {
+  detail::range_iterator it{*impl_->db, impl_->forward, queue_key(owner, after + 1),
+                            queue_key_after(owner, std::numeric_limits<uint64_t>::max())};
+  for (it.seek_first(); it->Valid() && result.size() < max; it->Next()) {
     auto key = it->key();
     auto value = it->value();
     if (key.size() != 12)
@@ -470,12 +459,8 @@ caf::expected<uint64_t> cluster_store::append(log_entry entry) {
 caf::expected<log_entry_list> cluster_store::entries_after(uint64_t version, size_t max) {
   log_entry_list result;
   if (version == std::numeric_limits<uint64_t>::max() || max == 0) return result;
-  auto lower = u64_value(version + 1);
-  rocksdb::Slice lower_bound{lower};
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lower_bound;
-  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(options, impl_->log)};
-  for (it->Seek(lower_bound); it->Valid() && result.size() < max; it->Next()) {
+  detail::range_iterator it{*impl_->db, impl_->log, u64_value(version + 1), {}};
+  for (it.seek_first(); it->Valid() && result.size() < max; it->Next()) {
     auto key = it->key();
     auto value = it->value();
     if (key.size() != 8)

@@ -241,14 +241,8 @@ void count_entries(detail::store_state& s) {
 
 caf::expected<uint64_t> last_sequence_in(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* event_log,
                                          uint32_t shard) {
-  auto lower = keys::shard_prefix(shard);
-  auto upper = keys::shard_prefix(shard + 1);
-  rocksdb::Slice lower_bound{lower};
-  rocksdb::Slice upper_bound{upper};
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lower_bound;
-  options.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it{db.NewIterator(options, event_log)};
+  detail::range_iterator it{db, event_log, keys::shard_prefix(shard),
+                            keys::shard_prefix(shard + 1)};
   it->SeekToLast();
   if (!it->status().ok()) return to_error(it->status(), "read the event log");
   return it->Valid() && it->key().size() == 12 ? keys::read_u64(it->key().data() + 4) : 0;
@@ -372,15 +366,9 @@ bool detail::store_state::room_to_resume() const {
 uint64_t detail::store_state::count_range(rocksdb::ColumnFamilyHandle* family,
                                           const std::string& lower,
                                           const std::string& upper) const {
-  rocksdb::Slice lower_bound{lower};
-  rocksdb::Slice upper_bound{upper};
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lower_bound;
-  options.iterate_upper_bound = &upper_bound;
-  options.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(options, family)};
+  range_iterator it{*db, family, lower, upper, false};
   uint64_t n = 0;
-  for (it->Seek(lower_bound); it->Valid(); it->Next()) ++n;
+  for (it.seek_first(); it->Valid(); it->Next()) ++n;
   return n;
 }
 
@@ -626,16 +614,9 @@ store::load_dispatcher_versions(uint32_t shard) const {
   detail::store_use use{*impl_};
   if (auto err = use.error()) return err;
   std::vector<dispatcher_version> result;
-  auto lower = keys::shard_prefix(shard);
-  auto upper = keys::shard_prefix(shard + 1);
-  rocksdb::Slice lower_bound{lower};
-  rocksdb::Slice upper_bound{upper};
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lower_bound;
-  options.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it{
-    impl_->db->NewIterator(options, impl_->dispatcher_versions)};
-  for (it->Seek(lower_bound); it->Valid(); it->Next()) {
+  detail::range_iterator it{*impl_->db, impl_->dispatcher_versions, keys::shard_prefix(shard),
+                            keys::shard_prefix(shard + 1)};
+  for (it.seek_first(); it->Valid(); it->Next()) {
     auto key = it->key();
     auto value = it->value();
     if (key.size() < 12)
@@ -804,16 +785,9 @@ caf::expected<logged_event_list> store::scan_log(uint32_t shard, uint64_t after,
   // they are taken back (the next write does that first, or says why it cannot).
   if (impl_->undo_pending.load())
     if (auto err = impl_->apply_pending_undo("read the log")) return err;
-  auto lower = keys::log_entry_key(shard, after + 1);
-  auto upper = keys::shard_prefix(shard + 1);
-  rocksdb::Slice lower_bound{lower};
-  rocksdb::Slice upper_bound{upper};
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lower_bound;
-  options.iterate_upper_bound = &upper_bound;
-  options.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(options, impl_->event_log)};
-  for (it->Seek(lower_bound); it->Valid() && result.size() < limit; it->Next()) {
+  detail::range_iterator it{*impl_->db, impl_->event_log, keys::log_entry_key(shard, after + 1),
+                            keys::shard_prefix(shard + 1), false};
+  for (it.seek_first(); it->Valid() && result.size() < limit; it->Next()) {
     auto key = it->key();
     auto value = it->value();
     if (key.size() != 12)

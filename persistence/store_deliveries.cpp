@@ -184,17 +184,11 @@ caf::expected<delivery_list>
 store::scan_due(action_kind kind, uint32_t shard, size_t limit,
                 const std::function<bool(const std::string&)>& skip) const {
   auto& s = *impl_;
-  auto lower = keys::exception_prefix(kind, shard);
-  auto upper = keys::exception_prefix(kind, shard + 1);
-  rocksdb::Slice lower_bound{lower};
-  rocksdb::Slice upper_bound{upper};
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lower_bound;
-  options.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(options, s.exceptions)};
+  detail::range_iterator it{*s.db, s.exceptions, keys::exception_prefix(kind, shard),
+                            keys::exception_prefix(kind, shard + 1)};
   delivery_list result;
   std::string id;
-  for (it->Seek(lower_bound); it->Valid() && result.size() < limit; it->Next()) {
+  for (it.seek_first(); it->Valid() && result.size() < limit; it->Next()) {
     auto key = it->key();
     action_kind key_kind;
     uint32_t key_shard = 0;

@@ -16,6 +16,7 @@
 #include <rocksdb/env.h>
 #include <rocksdb/write_buffer_manager.h>
 
+#include "persistence/key_range.hpp"
 #include "persistence/store.hpp"
 
 namespace dispatch {

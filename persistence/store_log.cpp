@@ -31,15 +31,9 @@ caf::error store::for_each_log(action_kind kind,
   detail::store_use use{*impl_};
   if (auto err = use.error()) return err;
   impl_->before_scan();
-  auto lower = keys::kind_prefix(kind);
-  auto upper = keys::next_kind_prefix(kind);
-  rocksdb::Slice lower_bound{lower};
-  rocksdb::Slice upper_bound{upper};
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lower_bound;
-  options.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(options, impl_->log)};
-  for (it->Seek(lower_bound); it->Valid(); it->Next()) {
+  detail::range_iterator it{*impl_->db, impl_->log, keys::kind_prefix(kind),
+                            keys::next_kind_prefix(kind)};
+  for (it.seek_first(); it->Valid(); it->Next()) {
     auto key = it->key();
     auto value = it->value();
     if (key.size() < 5)
@@ -74,14 +68,9 @@ namespace {
 template <class Visit>
 caf::error scan_set_aside(const detail::store_state& s, const std::string& lower,
                           const std::string& upper, Visit visit) {
-  rocksdb::Slice lower_bound{lower};
-  rocksdb::Slice upper_bound{upper};
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lower_bound;
-  options.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(options, s.meta)};
+  detail::range_iterator it{*s.db, s.meta, lower, upper};
   auto prefix = std::string_view{keys::set_aside_prefix}.size();
-  for (it->Seek(lower_bound); it->Valid(); it->Next()) {
+  for (it.seek_first(); it->Valid(); it->Next()) {
     auto key = it->key();
     if (key.size() != prefix + 12)
       return codec::corrupt_value(keys::meta_family, key.data(), key.size(), "malformed key");
