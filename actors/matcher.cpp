@@ -2,6 +2,7 @@
 #include "actors/matcher.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include "logging/log.hpp"
 #include "messages/ids.hpp"
@@ -89,19 +90,61 @@ bool set_aside(matcher_state& st, const logged_event& in, const std::string& rea
   return true;
 }
 
-/// Derives the deliveries of routed events and sends each emitter one batch.
+/// A batch without deliveries waits for this many events of its own, or this long, before it
+/// is sent: an emitter's cursor then lags by at most that much (re-read from the log after a
+/// crash), and an emitter with nothing to do is woken at most so often.
+constexpr uint64_t progress_events = 1024;
+constexpr auto progress_delay = std::chrono::milliseconds(20);
+
+/// Sends `batch` to `emitter` when it has deliveries or must go now, else adds its events to
+/// what that emitter has not been told yet.
+void hand_over(self_ptr self, const emitter_actor& emitter, matcher_state::emitter_progress& p,
+               delivery_batch&& batch, uint64_t events, bool now) {
+  auto& st = self->state;
+  if (batch.deliveries.empty() && !now && p.unsent + events < progress_events) {
+    p.unsent += events;
+    if (!st.progress_timer) {
+      st.progress_timer = true;
+      self->delayed_send(self, progress_delay, flush_atom::value);
+    }
+    return;
+  }
+  p.after = batch.last;
+  p.unsent = 0;
+  self->send(emitter, enqueue_atom::value, std::move(batch));
+}
+
+/// Tells each emitter that was not told yet how far the events without deliveries of its kind go.
+void send_progress(self_ptr self) {
+  auto& st = self->state;
+  st.progress_timer = false;
+  auto tell = [&](const emitter_actor& emitter, matcher_state::emitter_progress& p) {
+    if (p.unsent == 0) return;
+    delivery_batch none;
+    none.after = p.after;
+    none.last = st.last_sequence;
+    hand_over(self, emitter, p, std::move(none), 0, true);
+  };
+  tell(st.task_emitter, st.task_progress);
+  tell(st.mail_emitter, st.mail_progress);
+}
+
+/// Derives the deliveries of routed events and hands each emitter its batch.
 uint64_t consume(self_ptr self, const logged_event_list& events) {
   auto& st = self->state;
   delivery_batch tasks;
   delivery_batch mails;
-  tasks.after = mails.after = st.last_sequence;
+  tasks.after = st.task_progress.after;
+  mails.after = st.mail_progress.after;
+  bool gap = false;
   if (!st.routed) {
     // The first events routed here (or the first after an event that could not be set aside).
     // Those the log holds between where this matcher stood and them are not derived here: the
     // batch says it starts after them, so the emitters see a gap and read them from the log.
+    // Both batches go at once: a gap must not be folded into a later batch.
     for (auto& in : events)
       if (in.sequence > st.last_sequence) {
-        st.routed = true;
+        st.routed = gap = true;
         tasks.after = mails.after = std::max(st.last_sequence, missed_before(st, in.sequence));
         break;
       }
@@ -127,8 +170,8 @@ uint64_t consume(self_ptr self, const logged_event_list& events) {
   st.metrics->deliveries_created.fetch_add(tasks.deliveries.size() + mails.deliveries.size(),
                                            std::memory_order_relaxed);
   tasks.last = mails.last = st.last_sequence;
-  self->send(st.task_emitter, enqueue_atom::value, std::move(tasks));
-  self->send(st.mail_emitter, enqueue_atom::value, std::move(mails));
+  hand_over(self, st.task_emitter, st.task_progress, std::move(tasks), consumed, gap);
+  hand_over(self, st.mail_emitter, st.mail_progress, std::move(mails), consumed, gap);
   return events.size();
 }
 
@@ -186,6 +229,7 @@ matcher_actor::behavior_type matcher(self_ptr self, uint32_t shard, engine_confi
   st.mail_emitter = std::move(mail_emitter);
   st.task_sink_schedules = task_sink_schedules;
   st.last_sequence = st.db->last_log_sequence(shard);
+  st.task_progress.after = st.mail_progress.after = st.last_sequence;
   load_dispatchers(st);
   return {
     [self](rederive_atom, action_kind kind, uint64_t after, uint32_t max_events) {
@@ -213,6 +257,7 @@ matcher_actor::behavior_type matcher(self_ptr self, uint32_t shard, engine_confi
       self->state.task_emitter = task;
       self->state.mail_emitter = mail;
     },
+    [self](flush_atom) { send_progress(self); },
   };
 }
 

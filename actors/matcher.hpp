@@ -35,6 +35,19 @@ struct matcher_state {
   uint64_t last_sequence = 0;
   /// False until the first events are routed to this matcher (see `missed_before`).
   bool routed = false;
+
+  /// What one emitter has been told: its next batch starts after `after`, and `unsent` events
+  /// since then made nothing of its kind. A batch without deliveries only moves the emitter's
+  /// cursor, so it is not sent with every route (an emitter with nothing to do would be woken
+  /// for each one): it is folded into that emitter's next batch, or sent once it covers enough
+  /// events or has waited long enough (`flush_atom`).
+  struct emitter_progress {
+    uint64_t after = 0;
+    uint64_t unsent = 0;
+  };
+  emitter_progress task_progress;
+  emitter_progress mail_progress;
+  bool progress_timer = false; // a `flush_atom` is on its way
 };
 
 /// Spawns with its shard, the configuration, the store, the metrics and the emitters. On start it

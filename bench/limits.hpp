@@ -1,5 +1,6 @@
 // The limits the engine's figures are divided by, measured in the same run and the same minute:
-// raw RocksDB WriteBatch puts of event-sized records, and raw CAF messaging through three actors.
+// raw RocksDB WriteBatch puts of event-sized records, raw CAF messaging through three actors, and
+// the HTTP server answering without the engine.
 #pragma once
 
 #include <string>
@@ -24,5 +25,14 @@ limit_result store_limit(bool sync, uint32_t event_bytes, uint32_t batch, uint32
 /// with `window` batches in flight, for `seconds`, in an actor system of its own.
 limit_result caf_pipeline_limit(uint32_t record_bytes, uint32_t batch, uint32_t window,
                                 double seconds);
+
+/// Where the HTTP limit answers a request: on the io thread that read it, or from a CAF actor it
+/// was sent to (one hand-off there and one back, as every engine call has).
+enum class http_answer_path { io_thread, actor };
+
+/// The gateway's HTTP server (one io thread) answering single-event POSTs with their own body, no
+/// engine, on `connections` keep-alive connections driven by the `http` scenario's load client.
+limit_result http_limit(http_answer_path path, uint32_t connections, uint32_t event_bytes,
+                        double seconds);
 
 } // namespace dispatch::bench

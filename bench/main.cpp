@@ -184,6 +184,13 @@ std::vector<limit_result> run_limits(const bench_options& o, const std::string& 
   limits.push_back(isolated_limit(
     [&] { return caf_pipeline_limit(p.event_bytes, p.batch, p.window, o.limit_s); }));
   set.caf_pipeline = limits.back().records_per_s;
+  // The HTTP server alone, with the http scenario's client and connections.
+  for (auto path : {http_answer_path::io_thread, http_answer_path::actor}) {
+    show_progress(std::string{"limits: http, answered "}
+                  + (path == http_answer_path::io_thread ? "on the io thread" : "by an actor"));
+    limits.push_back(
+      isolated_limit([&] { return http_limit(path, 32, p.event_bytes, o.limit_s); }));
+  }
   show_progress("");
   for (auto& l : limits) {
     l.loadavg = load_average();

@@ -109,7 +109,9 @@ using matcher_actor = log_reader_actor::extend<
   // Removes a dispatcher (id, version) from the next sequence on; answers the version.
   caf::replies_to<uninstall_atom, std::string, uint64_t>::with<uint64_t>,
   // The emitters to hand deliveries to (task, mail): sent at start and after a restart.
-  caf::reacts_to<handles_atom, emitter_actor, emitter_actor>>;
+  caf::reacts_to<handles_atom, emitter_actor, emitter_actor>,
+  // Its own timer: tells the emitters how far the events without deliveries of theirs reach.
+  caf::reacts_to<flush_atom>>;
 
 using matcher_list = std::vector<matcher_actor>;
 

@@ -30,6 +30,7 @@ matcher_actor::behavior_type silent_matcher(matcher_actor::pointer self, promise
     [](install_atom, const dispatcher&) { return uint64_t{0}; },
     [](uninstall_atom, const std::string&, uint64_t) { return uint64_t{0}; },
     [](handles_atom, const emitter_actor&, const emitter_actor&) {},
+    [](flush_atom) {},
   };
 }
 
@@ -41,6 +42,7 @@ matcher_actor::behavior_type prompt_matcher() {
     [](install_atom, const dispatcher&) { return uint64_t{0}; },
     [](uninstall_atom, const std::string&, uint64_t) { return uint64_t{0}; },
     [](handles_atom, const emitter_actor&, const emitter_actor&) {},
+    [](flush_atom) {},
   };
 }
 
