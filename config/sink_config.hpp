@@ -12,6 +12,8 @@
 #include <caf/expected.hpp>
 #include <caf/optional.hpp>
 
+#include "messages/clock.hpp"
+
 namespace dispatch {
 
 /// One webhook sink. Tasks are POSTed to `url + "/tasks/v1/"`, mails to `url + "/mail/v1/"`
@@ -23,6 +25,10 @@ struct webhook_config {
   uint32_t max_connections = 64;                            // kept alive and reused
   uint32_t breaker_failures = 5;                 // consecutive failures that open the breaker
   std::chrono::milliseconds breaker_open{30000}; // how long it stays open before one probe
+  // Where the breaker reads the time (set in code only): tests step a clock of their own. The
+  // default does not jump when the system clock is set, which would hold the breaker open or
+  // let a probe out early.
+  clock_ptr clock = monotonic_clock();
 };
 
 struct sinks_config {

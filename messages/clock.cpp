@@ -14,6 +14,20 @@ public:
   timestamp_ms now() const noexcept override { return now_ms(); }
 };
 
+class steady_time final : public clock {
+public:
+  steady_time() : start_(std::chrono::steady_clock::now()), epoch_(now_ms()) {}
+
+  timestamp_ms now() const noexcept override {
+    using namespace std::chrono;
+    return epoch_ + duration_cast<milliseconds>(steady_clock::now() - start_).count();
+  }
+
+private:
+  std::chrono::steady_clock::time_point start_;
+  timestamp_ms epoch_;
+};
+
 class actor_clock_time final : public clock {
 public:
   explicit actor_clock_time(caf::actor_system& sys)
@@ -34,6 +48,11 @@ private:
 
 clock_ptr wall_clock() {
   static const clock_ptr instance = std::make_shared<system_time>();
+  return instance;
+}
+
+clock_ptr monotonic_clock() {
+  static const clock_ptr instance = std::make_shared<steady_time>();
   return instance;
 }
 

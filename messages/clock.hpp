@@ -33,6 +33,10 @@ using clock_ptr = std::shared_ptr<const clock>;
 /// The system clock (the default).
 clock_ptr wall_clock();
 
+/// The wall time when first asked, moved on by the steady clock: it never jumps when the system
+/// clock is set. For spans only (a circuit breaker's open window), not for persisted times.
+clock_ptr monotonic_clock();
+
 /// A clock that moves with `sys`'s actor clock from the wall time it was made at. Under CAF's
 /// test coordinator (`scheduler.policy=testing`) that clock stands still until the test advances
 /// it, and timers fire as it passes them: epoch times and timers then move together, exactly.

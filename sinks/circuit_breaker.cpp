@@ -8,7 +8,7 @@ namespace dispatch {
 circuit_breaker::circuit_breaker(uint32_t failures_to_open, std::chrono::milliseconds open_for)
     : failures_to_open_(failures_to_open), open_for_(std::max(open_for, open_for.zero())) {}
 
-bool circuit_breaker::allow(clock::time_point now) {
+bool circuit_breaker::allow(time_point now) {
   switch (state_) {
     case state::closed:
       return true;
@@ -22,7 +22,7 @@ bool circuit_breaker::allow(clock::time_point now) {
   return false;
 }
 
-std::chrono::milliseconds circuit_breaker::remaining(clock::time_point now) const {
+std::chrono::milliseconds circuit_breaker::remaining(time_point now) const {
   if (state_ != state::open) return std::chrono::milliseconds{0};
   auto left = open_for_ - std::chrono::duration_cast<std::chrono::milliseconds>(now - opened_at_);
   return std::max(left, std::chrono::milliseconds{0});
@@ -33,7 +33,7 @@ void circuit_breaker::record_success() {
   failures_ = 0;
 }
 
-void circuit_breaker::record_failure(clock::time_point now) {
+void circuit_breaker::record_failure(time_point now) {
   switch (state_) {
     case state::closed:
       if (failures_ < UINT32_MAX) ++failures_;

@@ -9,7 +9,8 @@ namespace dispatch {
 
 class circuit_breaker {
 public:
-  using clock = std::chrono::steady_clock;
+  /// Epoch milliseconds (`dispatch::clock::now()`), typed so that spans stay durations.
+  using time_point = std::chrono::time_point<std::chrono::system_clock, std::chrono::milliseconds>;
 
   enum class state : uint8_t {
     closed,    // requests go out; failures are counted
@@ -23,10 +24,10 @@ public:
 
   /// Whether a request may go out at `now`. An open breaker whose time is up lets this one
   /// request through as the probe (and turns half-open).
-  bool allow(clock::time_point now);
+  bool allow(time_point now);
 
   /// While open: how long until a probe may go. Zero otherwise.
-  std::chrono::milliseconds remaining(clock::time_point now) const;
+  std::chrono::milliseconds remaining(time_point now) const;
 
   /// The endpoint answered (a success, or a permanent refusal: it is alive). Closes the breaker.
   void record_success();
@@ -34,7 +35,7 @@ public:
   /// A retryable failure (5xx, 429, timeout, connection error). Opens the breaker after enough of
   /// them in a row, or at once when the probe failed. Failures of requests that went out before
   /// the breaker opened do not extend its open time.
-  void record_failure(clock::time_point now);
+  void record_failure(time_point now);
 
   state current() const { return state_; }
   uint32_t consecutive_failures() const { return failures_; }
@@ -44,7 +45,7 @@ private:
   std::chrono::milliseconds open_for_;
   state state_ = state::closed;
   uint32_t failures_ = 0;
-  clock::time_point opened_at_{};
+  time_point opened_at_{};
 };
 
 const char* to_string(circuit_breaker::state x);

@@ -88,9 +88,14 @@ void report(const webhook_sink_state& st, log_level level, const std::string& wh
               + what);
 }
 
+/// The breaker reads the sink's clock, not the system's: tests move it by hand.
+circuit_breaker::time_point breaker_now(const webhook_sink_state& st) {
+  return circuit_breaker::time_point{std::chrono::milliseconds{st.config.clock->now()}};
+}
+
 /// The answer while the breaker refuses requests: no request was made, so no attempt is spent;
 /// try again once the breaker may let it through.
-delivery_result refusal(const webhook_sink_state& st, circuit_breaker::clock::time_point now) {
+delivery_result refusal(const webhook_sink_state& st, circuit_breaker::time_point now) {
   if (st.breaker.current() == circuit_breaker::state::open)
     return defer("circuit open: " + st.last_failure, st.breaker.remaining(now).count());
   // Half-open: the probe's outcome is known within one request timeout.
@@ -110,7 +115,7 @@ caf::result<delivery_result_list> on_deliver(sink_ptr self, const delivery_list&
   size_t outstanding = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     auto& d = batch[i];
-    auto now = circuit_breaker::clock::now();
+    auto now = breaker_now(st);
     if (!st.breaker.allow(now)) {
       results[i] = refusal(st, now);
       continue;
@@ -141,7 +146,7 @@ void on_answered(sink_ptr self, uint64_t id, const delivery_result& verdict) {
   auto before = st.breaker.current();
   if (verdict.verdict == sink_verdict::retry) {
     st.last_failure = verdict.reason;
-    st.breaker.record_failure(circuit_breaker::clock::now());
+    st.breaker.record_failure(breaker_now(st));
   } else {
     st.breaker.record_success(); // a permanent refusal still says the endpoint is alive
   }
@@ -208,6 +213,8 @@ caf::error validate_webhook_config(action_kind kind, const webhook_config& confi
     return make_error(error_code::field_format, "dispatch.sinks.timeout: must be > 0");
   if (config.breaker_open.count() < 0)
     return make_error(error_code::field_format, "dispatch.sinks.breaker-open: must be >= 0");
+  if (!config.clock)
+    return make_error(error_code::field_format, "webhook_config.clock: must be set");
   return {};
 }
 

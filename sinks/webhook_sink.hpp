@@ -56,8 +56,9 @@ caf::error validate_webhook_config(action_kind kind, const webhook_config& confi
 /// multi interface), never on a scheduler thread; connections are reused. Verdicts: 2xx delivered;
 /// 408, 429, 5xx, timeouts and connection errors retried (`Retry-After`, in seconds or as an HTTP
 /// date, is the floor of the next attempt); any other status permanent. After
-/// `breaker_failures` consecutive failures the breaker opens: deliveries are answered "retry" at
-/// once, without a request, until `breaker_open` has passed and one probe succeeds.
+/// `breaker_failures` consecutive failures the breaker opens: deliveries are answered "deferred"
+/// at once, without a request, until `breaker_open` has passed on `config.clock` and one probe
+/// succeeds.
 /// Stops with the actor system or when sent an exit.
 caf::expected<sink_actor> spawn_webhook_sink(caf::actor_system& sys, action_kind kind,
                                              webhook_config config);

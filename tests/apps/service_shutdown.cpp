@@ -15,6 +15,7 @@
 
 #include "fixtures/dispatchd_process.hpp"
 #include "fixtures/http_client.hpp"
+#include "fixtures/poll.hpp"
 #include "fixtures/temp_dir.hpp"
 
 using namespace dispatch::test;
@@ -23,6 +24,9 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr int publisher_count = 8;
+
+/// Acknowledged publishes before the SIGTERM, which then comes with every publisher busy.
+constexpr size_t load_before_stop = 2000;
 
 /// What the publishers saw, shared between their threads.
 struct publish_record {
@@ -85,11 +89,15 @@ BOOST_AUTO_TEST_CASE(sigterm_under_load_keeps_every_acknowledged_event) {
     std::vector<std::thread> publishers;
     for (int i = 0; i < publisher_count; ++i)
       publishers.emplace_back([&] { publish_until_stopped(port, record, stop); });
-    std::this_thread::sleep_for(1500ms);
+    auto loaded = eventually([&] {
+      std::lock_guard<std::mutex> guard{record.mutex};
+      return record.acknowledged.size() >= load_before_stop;
+    });
     dispatchd.signal(SIGTERM);
     auto status = dispatchd.exit_status();
     stop.store(true);
     for (auto& publisher : publishers) publisher.join();
+    BOOST_TEST(loaded, "not " << load_before_stop << " publishes acknowledged before the stop");
     BOOST_TEST(status == 0, dispatchd.log());
     auto log = dispatchd.log();
     BOOST_TEST(contains(log, "received SIGTERM"), log);

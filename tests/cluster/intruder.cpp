@@ -3,7 +3,11 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <array>
+#include <functional>
+
 #include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 
@@ -50,14 +54,28 @@ uint16_t port_of(const std::string& address) {
   return static_cast<uint16_t>(std::stoul(address.substr(address.rfind(':') + 1)));
 }
 
-void send_raw_bytes(uint16_t port, const std::string& bytes) {
+bool send_raw_bytes(uint16_t port, const std::string& bytes, std::chrono::milliseconds wait) {
+  using boost::system::error_code;
   boost::asio::io_context io;
   boost::asio::ip::tcp::socket socket{io};
   socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-  boost::system::error_code ec;
+  error_code ignored;
   // The node may close on the first bad header: what it did not read is no failure.
-  boost::asio::write(socket, boost::asio::buffer(bytes), ec);
-  socket.close(ec);
+  boost::asio::write(socket, boost::asio::buffer(bytes), ignored);
+  socket.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+  // Whatever it sends is dropped; the end of the stream (or a reset) is the close.
+  bool closed = false;
+  std::array<char, 4096> scratch;
+  std::function<void(const error_code&, size_t)> on_read = [&](const error_code& ec, size_t) {
+    if (ec) {
+      closed = true;
+      return;
+    }
+    socket.async_read_some(boost::asio::buffer(scratch), on_read);
+  };
+  socket.async_read_some(boost::asio::buffer(scratch), on_read);
+  io.run_for(wait);
+  return closed;
 }
 
 } // namespace dispatch::test

@@ -88,7 +88,10 @@ private:
 /// The port of an "host:port" address.
 uint16_t port_of(const std::string& address);
 
-/// Connects to 127.0.0.1:`port` with plain TCP, writes `bytes` and closes.
-void send_raw_bytes(uint16_t port, const std::string& bytes);
+/// Connects to 127.0.0.1:`port` with plain TCP, writes `bytes`, ends its side and waits for the
+/// node to close the connection. True when it did within `wait`: it has judged the bytes, at the
+/// first it refused or at their end.
+bool send_raw_bytes(uint16_t port, const std::string& bytes,
+                    std::chrono::milliseconds wait = std::chrono::seconds(30));
 
 } // namespace dispatch::test

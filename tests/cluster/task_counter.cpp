@@ -3,9 +3,10 @@
 #include "task_counter.hpp"
 
 #include <sstream>
-#include <thread>
 
 #include <rapidjson/document.h>
+
+#include "fixtures/poll.hpp"
 
 namespace dispatch::test {
 
@@ -111,12 +112,9 @@ size_t task_counter::delivered_of(const std::vector<published_event>& expected) 
 
 bool task_counter::wait_all_delivered(const std::vector<published_event>& expected,
                                       std::chrono::milliseconds limit) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (delivered_of(expected) < expected.size()) {
-    if (std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds{100});
-  }
-  return true;
+  // Every 100 ms, not 10: each look walks all of `expected` under the lock the server counts under.
+  return eventually([&] { return delivered_of(expected) >= expected.size(); }, limit,
+                    std::chrono::milliseconds{100});
 }
 
 std::set<uint32_t> task_counter::nodes_of(const std::string& event_id) const {

@@ -10,7 +10,7 @@ using namespace std::chrono_literals;
 namespace {
 
 using state = dispatch::circuit_breaker::state;
-using time_point = dispatch::circuit_breaker::clock::time_point;
+using time_point = dispatch::circuit_breaker::time_point;
 
 const time_point t0 = time_point{} + 1h;
 

@@ -2,13 +2,12 @@
 // with `for_each_log`, one record per delivery id; corrupt payloads are refused, not logged.
 #include <boost/test/unit_test.hpp>
 
-#include <thread>
-
 #include <rapidjson/document.h>
 
 #include <caf/all.hpp>
 
 #include "fixtures/engine_fixture.hpp"
+#include "fixtures/poll.hpp"
 #include "actors/emitter.hpp"
 #include "messages/error_code.hpp"
 #include "messages/ids.hpp"
@@ -226,9 +225,7 @@ BOOST_FIXTURE_TEST_CASE(an_emitter_delivers_into_the_log, fixture) {
   });
   spawned.push_back(caf::actor_cast<caf::actor>(reader));
   caf::anon_send(em, handles_atom::value, reader);
-  auto until = std::chrono::steady_clock::now() + 20s;
-  while (logged(action_kind::task).empty() && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(10ms);
+  dispatch::test::eventually([&] { return !logged(action_kind::task).empty(); }, 20s);
   auto records = logged(action_kind::task);
   BOOST_REQUIRE(records.size() == 1u);
   BOOST_TEST(records[0].id == d.id);

@@ -1,6 +1,6 @@
 // Tests of the webhook sink under load and failure: the circuit breaker (opens, answers without a
-// request, probes, closes), connection reuse, a burst of concurrent deliveries, invalid
-// configuration, and stopping with requests in flight.
+// request, probes, closes; on the fixture's hand-moved clock), connection reuse, a burst of
+// concurrent deliveries, invalid configuration, and stopping with requests in flight.
 #include <boost/test/unit_test.hpp>
 
 #include <set>
@@ -26,14 +26,19 @@ BOOST_AUTO_TEST_CASE(the_breaker_opens_answers_at_once_and_closes_after_a_good_p
   BOOST_TEST(is(refused, sink_verdict::deferred));
   BOOST_TEST(contains(refused.reason, "circuit open"), refused.reason);
   BOOST_TEST(contains(refused.reason, "HTTP 500"), refused.reason);
-  BOOST_TEST(refused.retry_after_ms > 0);
-  BOOST_TEST(refused.retry_after_ms <= 500);
+  BOOST_TEST(refused.retry_after_ms == 500); // no time has passed
   for (int i = 0; i < 20; ++i)
     BOOST_TEST(is(deliver(sink, make_delivery(action_kind::task)), sink_verdict::deferred));
   BOOST_TEST(server.request_count() == 3u);
-  // After the open time one probe goes out; it succeeds and the breaker closes.
+  // Not a millisecond early ...
   server.set_default(respond(200));
-  std::this_thread::sleep_for(600ms);
+  time->advance(499ms);
+  auto almost = deliver(sink, make_delivery(action_kind::task));
+  BOOST_TEST(is(almost, sink_verdict::deferred));
+  BOOST_TEST(almost.retry_after_ms == 1);
+  BOOST_TEST(server.request_count() == 3u);
+  // ... and at the open time one probe goes out; it succeeds and the breaker closes.
+  time->advance(1ms);
   BOOST_TEST(is(deliver(sink, make_delivery(action_kind::task)), sink_verdict::delivered));
   BOOST_TEST(server.request_count() == 4u);
   for (int i = 0; i < 3; ++i)
@@ -50,12 +55,14 @@ BOOST_AUTO_TEST_CASE(a_failed_probe_opens_the_breaker_again) {
   auto sink = spawn();
   deliver(sink, make_delivery(action_kind::task));
   deliver(sink, make_delivery(action_kind::task));
-  std::this_thread::sleep_for(400ms);
+  time->advance(300ms);
   auto probe = deliver(sink, make_delivery(action_kind::task));
   BOOST_TEST(contains(probe.reason, "timeout after 300 ms"), probe.reason);
   BOOST_TEST(server.request_count() == 3u);
+  // Open for a whole period again, counted from the probe's failure.
   auto refused = deliver(sink, make_delivery(action_kind::task));
   BOOST_TEST(contains(refused.reason, "circuit open: timeout"), refused.reason);
+  BOOST_TEST(refused.retry_after_ms == 300);
   BOOST_TEST(server.request_count() == 3u);
 }
 
@@ -66,7 +73,7 @@ BOOST_AUTO_TEST_CASE(a_half_open_breaker_lets_only_the_probe_through) {
   server.push(respond_after(500ms, 200)); // the probe, slow
   auto sink = spawn();
   deliver(sink, make_delivery(action_kind::task));
-  std::this_thread::sleep_for(300ms);
+  time->advance(200ms);
   auto probe = self->request(sink, 10s, deliver_atom::value,
                              delivery_list{make_delivery(action_kind::task)});
   BOOST_REQUIRE(server.wait_for_requests(2));
@@ -162,6 +169,9 @@ BOOST_AUTO_TEST_CASE(invalid_configuration_is_refused_naming_the_key) {
   c = config;
   c.timeout = 0ms;
   refused(c, action_kind::task, "dispatch.sinks.timeout");
+  c = config;
+  c.clock = nullptr;
+  refused(c, action_kind::task, "webhook_config.clock");
   auto fine = spawn_webhook_sink(sys, action_kind::task, with_url("HTTPS://Example.com/"));
   BOOST_TEST(static_cast<bool>(fine));
 }

@@ -2,6 +2,8 @@
 // spawned against the server, and a blocking `deliver`.
 #pragma once
 
+#include <atomic>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,15 +20,28 @@ namespace dispatch::test {
 
 using namespace std::chrono_literals;
 
+/// The sinks' clock in these tests: it stands still until the test moves it, so the breaker's
+/// open window passes exactly when the test says (requests' own timeouts are curl's, real).
+class manual_clock final : public dispatch::clock {
+public:
+  timestamp_ms now() const noexcept override { return now_.load(); }
+  void advance(std::chrono::milliseconds span) { now_ += span.count(); }
+
+private:
+  std::atomic<timestamp_ms> now_{now_ms()};
+};
+
 struct sink_fixture {
   http_test_server server;
   test_system_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
+  std::shared_ptr<manual_clock> time = std::make_shared<manual_clock>();
   webhook_config config;
   std::vector<sink_actor> sinks;
 
   sink_fixture() {
+    config.clock = time;
     config.url = server.url();
     config.timeout = 2000ms;
     config.breaker_failures = 100; // out of the way unless a test is about it
