@@ -542,13 +542,15 @@ caf::result<uint32_t> on_purge(emitter_ptr self, const std::string& id) {
   } else if (forget_fresh(st, id)) {
     was_waiting = true;
   }
-  auto existed = st.db->purge(id);
-  if (!existed) {
-    report_storage_failure(self, "purging delivery " + id, existed.error());
-    return make_error(error_code::server, "delivery " + id + ": " + message_of(existed.error()));
+  auto removed = st.db->purge(id);
+  if (!removed) {
+    report_storage_failure(self, "purging delivery " + id, removed.error());
+    return make_error(error_code::server, "delivery " + id + ": " + message_of(removed.error()));
   }
-  if (*existed || was_waiting) --st.metrics->pending_depth;
-  if (!*existed && !was_waiting)
+  // Counted as pending: what this emitter held, and a waiting record it had not paged in yet. A
+  // delivery that finished meanwhile (dead, say) was no longer counted.
+  if (was_waiting || *removed == store::purged::waiting) --st.metrics->pending_depth;
+  if (*removed == store::purged::nothing && !was_waiting)
     return make_error(error_code::resource_unknown,
                       "delivery " + id + ": no delivery with this id");
   return uint32_t{1};

@@ -277,7 +277,7 @@ engine_internal_actor::behavior_type engine(self_ptr self, engine_config config,
         return self->delegate(emitter_of(st, **waiting), purge_atom::value, id);
       auto purged = st.db->purge(id);
       if (!purged) return purged.error();
-      if (!*purged) return unknown_delivery(id);
+      if (*purged == store::purged::nothing) return unknown_delivery(id);
       return uint32_t{1};
     },
     [self](rematch_atom, const std::string& event_id) { return rematch(self, event_id); },

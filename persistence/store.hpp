@@ -219,9 +219,13 @@ public:
   /// (fresh budget, due now) as an exception record of `shard`, atomically.
   caf::error revive(const delivery& revived, uint32_t shard);
 
+  /// What `purge` removed.
+  enum class purged { nothing, finished, waiting };
+
   /// Removes a delivery wherever it is (exception record, dead letters, history; a derived one is
-  /// marked purged); answers whether it existed.
-  caf::expected<bool> purge(const std::string& id);
+  /// marked purged); answers what it was: nothing, a waiting record (counted by `waiting_size`),
+  /// or anything else (a dead letter, history, a derived delivery).
+  caf::expected<purged> purge(const std::string& id);
 
   /// Visits every delivery in `scope`: exception records, dead letters, history (newest day
   /// first), then those derived from the log. Stop by returning false from `visit`.

@@ -351,14 +351,14 @@ void settle(delivery& d, uint64_t sequence, const shard_view& view) {
 
 } // namespace
 
-caf::expected<bool> store::purge(const std::string& id) {
+caf::expected<store::purged> store::purge(const std::string& id) {
   detail::store_use use{*impl_};
   if (auto err = use.error()) return err;
   auto& s = *impl_;
   std::lock_guard<std::mutex> guard{s.delivery_mutex};
   auto slot = read_record(s, id);
   if (!slot) return slot.error();
-  if (*slot && (*slot)->place == record_place::purged) return false;
+  if (*slot && (*slot)->place == record_place::purged) return purged::nothing;
   std::string ignored;
   auto dead_status = s.db->Get(rocksdb::ReadOptions{}, s.dead_letters, id, &ignored);
   if (!dead_status.ok() && !dead_status.IsNotFound())
@@ -397,15 +397,16 @@ caf::expected<bool> store::purge(const std::string& id) {
         }
     }
   }
-  if (!existed) return false;
+  if (!existed) return purged::nothing;
   if (kind)
     batch.Put(s.delivery_index, id,
               record_value(record_place::purged, *kind, shard, day_of(now_ms())));
   else
     batch.Delete(s.delivery_index, id);
   if (auto err = s.write(batch, false, "purge delivery " + id)) return err;
-  if (was_waiting) --s.waiting_counts[index_of((*slot)->kind)];
-  return true;
+  if (!was_waiting) return purged::finished;
+  --s.waiting_counts[index_of((*slot)->kind)];
+  return purged::waiting;
 }
 
 namespace {

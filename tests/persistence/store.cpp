@@ -1151,7 +1151,7 @@ BOOST_FIXTURE_TEST_CASE(reschedule_moves_a_delivery, fixture) {
   BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 2u);
   // Purged, it is gone from the queue. (An answer to a purged delivery still at its sink is the
   // emitter's to ignore: it never writes that outcome.)
-  BOOST_REQUIRE(*db->purge("b"));
+  BOOST_REQUIRE(*db->purge("b") == dispatch::store::purged::waiting);
   BOOST_CHECK((ids_of(due(db, action_kind::task, 0)) == std::vector<std::string>{"a"}));
   BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 1u);
   BOOST_CHECK(slot_of(db, "b")->place == record_place::purged);
@@ -1190,13 +1190,13 @@ BOOST_FIXTURE_TEST_CASE(finish_revive_and_purge, fixture) {
   BOOST_CHECK(!dead_letter_of(db, "bad"));
   BOOST_CHECK((due(db, action_kind::mail, 0) == delivery_list{revived}));
   BOOST_CHECK_EQUAL(db->waiting_size(action_kind::mail), 1u);
-  BOOST_CHECK(*db->purge("bad"));
+  BOOST_CHECK(*db->purge("bad") == dispatch::store::purged::waiting); // revived: waiting again
   BOOST_CHECK(due(db, action_kind::mail, 0).empty());
   BOOST_CHECK_EQUAL(db->waiting_size(action_kind::mail), 0u);
-  BOOST_CHECK(!*db->purge("bad"));
-  BOOST_CHECK(*db->purge("ok")); // from history
-  BOOST_CHECK(!*db->purge("ok"));
-  BOOST_CHECK(!*db->purge("never-there"));
+  BOOST_CHECK(*db->purge("bad") == dispatch::store::purged::nothing);
+  BOOST_CHECK(*db->purge("ok") == dispatch::store::purged::finished); // from history
+  BOOST_CHECK(*db->purge("ok") == dispatch::store::purged::nothing);
+  BOOST_CHECK(*db->purge("never-there") == dispatch::store::purged::nothing);
   BOOST_CHECK(list_all(db).empty());
 }
 
@@ -1411,7 +1411,8 @@ BOOST_FIXTURE_TEST_CASE(purging_a_derived_delivery, derived_fixture) {
   BOOST_REQUIRE_EQUAL(before.size(), 6u);
   auto purged = db->purge(mail_id(10));
   BOOST_REQUIRE_MESSAGE(purged, test::why(purged));
-  BOOST_CHECK(*purged);
+  BOOST_CHECK(*purged
+              == dispatch::store::purged::finished); // derived: no record, never counted waiting
   auto after = list_all(db);
   BOOST_CHECK_EQUAL(after.size(), 5u);
   BOOST_CHECK_EQUAL(count_id(after, mail_id(10)), 0u);
@@ -1427,13 +1428,13 @@ BOOST_FIXTURE_TEST_CASE(purging_a_derived_delivery, derived_fixture) {
   BOOST_CHECK_EQUAL(db->waiting_size(action_kind::mail), 0u);
   purged = db->purge(mail_id(10));
   BOOST_REQUIRE(purged);
-  BOOST_CHECK(!*purged);
+  BOOST_CHECK(*purged == dispatch::store::purged::nothing);
   // A delivered derived one can be purged too; ids that derive nothing cannot.
-  BOOST_CHECK(*db->purge(task_id(10)));
+  BOOST_CHECK(*db->purge(task_id(10)) == dispatch::store::purged::finished);
   BOOST_CHECK_EQUAL(list_all(db).size(), 4u);
-  BOOST_CHECK(!*db->purge(id_at(10, 2)));
-  BOOST_CHECK(!*db->purge(id_at(99, 0)));
-  BOOST_CHECK(!*db->purge(hexid(0xe0a)));
+  BOOST_CHECK(*db->purge(id_at(10, 2)) == dispatch::store::purged::nothing);
+  BOOST_CHECK(*db->purge(id_at(99, 0)) == dispatch::store::purged::nothing);
+  BOOST_CHECK(*db->purge(hexid(0xe0a)) == dispatch::store::purged::nothing);
   BOOST_CHECK(!slot_of(db, id_at(10, 2)));
   // A recorded one: purged from its record, gone everywhere.
   auto failing = *find_id(before, task_id(12));
@@ -1442,7 +1443,7 @@ BOOST_FIXTURE_TEST_CASE(purging_a_derived_delivery, derived_fixture) {
   failing.next_attempt = now + 5;
   REQUIRE_OK(record_first(db, shard, failing));
   BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 1u);
-  BOOST_CHECK(*db->purge(task_id(12)));
+  BOOST_CHECK(*db->purge(task_id(12)) == dispatch::store::purged::waiting);
   BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 0u);
   BOOST_CHECK(due(db, action_kind::task, shard).empty());
   auto left = list_all(db);
@@ -1600,7 +1601,7 @@ BOOST_FIXTURE_TEST_CASE(retention_drops_old_days_only, fixture) {
 BOOST_FIXTURE_TEST_CASE(retention_keeps_the_records_of_events_still_in_the_log, derived_fixture) {
   auto real_now = now_ms();
   // The mail of 11 is purged; the task of 12 dies at its first attempt.
-  BOOST_REQUIRE(*db->purge(mail_id(11)));
+  BOOST_REQUIRE(*db->purge(mail_id(11)) == dispatch::store::purged::finished);
   auto dead = *find_id(list_all(db), task_id(12));
   dead.status = delivery_status::dead;
   dead.attempts = 1;
@@ -1627,7 +1628,8 @@ BOOST_FIXTURE_TEST_CASE(retention_keeps_the_records_of_events_still_in_the_log, 
   BOOST_CHECK((records_of(db, {mail_id(11), task_id(12)}) == std::vector<bool>{true, true}));
   auto again = db->purge(mail_id(11));
   BOOST_REQUIRE(again);
-  BOOST_CHECK_MESSAGE(!*again, "purging the purged mail of 11 again finds it");
+  BOOST_CHECK_MESSAGE(*again == dispatch::store::purged::nothing,
+                      "purging the purged mail of 11 again finds it");
 }
 
 // -- modes and failures -------------------------------------------------------------------------------
