@@ -484,6 +484,8 @@ caf::expected<std::shared_ptr<store>> store::open(const store_options& opts) {
   if (opts.in_memory) {
     s->mem_env.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
     db_opts.env = s->mem_env.get();
+    // Made first, as on disk: else RocksDB's first listing of it logs an error it then ignores.
+    s->mem_env->CreateDirIfMissing(opts.data_dir).PermitUncheckedError();
   } else {
     std::error_code ec;
     std::filesystem::create_directories(opts.data_dir, ec);

@@ -18,6 +18,7 @@
 
 #include <rocksdb/db.h>
 
+#include "fixtures/log_capture.hpp"
 #include "fixtures/why.hpp"
 #include "messages/derive.hpp"
 #include "messages/error_code.hpp"
@@ -1638,7 +1639,12 @@ BOOST_FIXTURE_TEST_CASE(in_memory_mode_writes_no_files, fixture) {
   db.reset();
   opts.data_dir = dir.path + "/memory";
   opts.in_memory = true;
-  reopen();
+  {
+    test::log_capture log;
+    reopen();
+    BOOST_CHECK_MESSAGE(!log.contains("ERROR"), "opening in memory logged an error:\n"
+                                                  << log.text());
+  }
   REQUIRE_OK(db->accept_events({chosen(0, 1, make_event("e1"))}, now));
   progress p{1, 0};
   REQUIRE_OK(record_first(db, 0, make_record("t", action_kind::task, 1), &p));
