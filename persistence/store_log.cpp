@@ -205,6 +205,8 @@ caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t
       }
       batch.DeleteRange(s.event_log, keys::log_entry_key(shard, 0),
                         keys::log_entry_key(shard, limit));
+      // Set-aside events go with their log days: kept as long as the log entry they stand for.
+      batch.DeleteRange(s.meta, keys::set_aside_key(shard, 0), keys::set_aside_key(shard, limit));
       index_floor = std::min(index_floor, day_of(accepted_at(limit)));
       // The dispatcher versions only the dropped entries needed go with them.
       if (auto err = prune_dispatcher_versions(shard, limit)) return err;

@@ -1572,7 +1572,27 @@ BOOST_FIXTURE_TEST_CASE(retention_drops_old_days_only, fixture) {
     REQUIRE_OK(db->append_logs({log_record{"l-old", kind, now - 2 * day_ms, "{}"},
                                 log_record{"l-new", kind, now - day_ms, "{}"}}));
   }
+  // Set aside: an old event both emitters passed, a kept one, an old one an emitter is behind.
+  auto aside = [&](uint32_t shard, uint64_t sequence, const std::string& id) {
+    set_aside_event e;
+    e.shard = shard;
+    e.sequence = sequence;
+    e.event.id = id;
+    e.event.type = "t";
+    e.reason = "why";
+    e.at = now - 7 * day_ms;
+    REQUIRE_OK(db->set_aside(e));
+  };
+  aside(0, old_seq, "old");
+  aside(0, kept_seq, "kept");
+  aside(2, old_seq + 1, "behind-2");
   REQUIRE_OK(db->apply_retention(now, 7, 3, 2));
+  std::vector<std::string> still_aside;
+  REQUIRE_OK(db->for_each_set_aside([&](const set_aside_event& e) {
+    still_aside.push_back(e.event.id);
+    return true;
+  }));
+  BOOST_CHECK((still_aside == std::vector<std::string>{"kept", "behind-2"}));
   auto found = db->find_seen({"old", "kept"}, 30, now);
   BOOST_REQUIRE(found);
   BOOST_CHECK(!(*found)[0]);
