@@ -1,6 +1,10 @@
 // How every DOM of ours is built from JSON text, in one place.
 #pragma once
 
+#include <cstdint>
+#include <string>
+
+#include <rapidjson/document.h>
 #include <rapidjson/reader.h>
 
 namespace dispatch {
@@ -11,5 +15,21 @@ namespace dispatch {
 /// units in the last place (`0.47203854259185996` came back as `0.47203854259186`).
 inline constexpr unsigned dom_parse_flags = rapidjson::kParseIterativeFlag
                                             | rapidjson::kParseFullPrecisionFlag;
+
+/// The string member `key` of `object`; empty when `object` is no object, or the member is absent
+/// or not a string. For documents whose shape we wrote ourselves (a manifest, an answer of ours).
+inline std::string member_text(const rapidjson::Value& object, const char* key) {
+  if (!object.IsObject()) return {};
+  auto i = object.FindMember(key);
+  if (i == object.MemberEnd() || !i->value.IsString()) return {};
+  return {i->value.GetString(), i->value.GetStringLength()};
+}
+
+/// The unsigned integer member `key` of `object`; 0 when absent, negative or not an integer.
+inline uint64_t member_u64(const rapidjson::Value& object, const char* key) {
+  if (!object.IsObject()) return 0;
+  auto i = object.FindMember(key);
+  return i != object.MemberEnd() && i->value.IsUint64() ? i->value.GetUint64() : 0;
+}
 
 } // namespace dispatch

@@ -70,20 +70,9 @@ caf::error check_path_text(const std::string& text, const std::string& field) {
   return caf::none;
 }
 
-uint64_t member_u64(const rapidjson::Value& object, const char* key) {
-  auto i = object.FindMember(key);
-  return i != object.MemberEnd() && i->value.IsUint64() ? i->value.GetUint64() : 0;
-}
-
 uint32_t member_u32(const rapidjson::Value& object, const char* key) {
   auto x = member_u64(object, key);
   return x <= UINT32_MAX ? static_cast<uint32_t>(x) : 0;
-}
-
-std::string member_text(const rapidjson::Value& object, const char* key) {
-  auto i = object.FindMember(key);
-  if (i == object.MemberEnd() || !i->value.IsString()) return {};
-  return {i->value.GetString(), i->value.GetStringLength()};
 }
 
 /// A part's name is a directory inside the backup and the data directory: a plain name only.

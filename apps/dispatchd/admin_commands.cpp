@@ -24,6 +24,7 @@
 #include <rapidjson/writer.h>
 
 #include "messages/error_code.hpp"
+#include "messages/json_dom.hpp"
 #include "persistence/backup.hpp"
 
 namespace dispatch::app {
@@ -194,28 +195,11 @@ std::optional<http_answer> call(const node_address& node, http::verb method,
   }
 }
 
-std::string text_member(const rapidjson::Value& object, const char* key) {
-  if (!object.IsObject()) return {};
-  auto i = object.FindMember(key);
-  if (i == object.MemberEnd() || !i->value.IsString()) return {};
-  return {i->value.GetString(), i->value.GetStringLength()};
-}
-
-uint64_t number_member(const rapidjson::Value& object, const char* key) {
-  if (!object.IsObject()) return 0;
-  auto i = object.FindMember(key);
-  if (i == object.MemberEnd()) return 0;
-  if (i->value.IsUint64()) return i->value.GetUint64();
-  if (i->value.IsInt64() && i->value.GetInt64() > 0)
-    return static_cast<uint64_t>(i->value.GetInt64());
-  return 0;
-}
-
 /// An error answer's message (docs/api.md: `{code, name, message}`), or the status line.
 std::string refusal_of(const http_answer& answer) {
   rapidjson::Document doc;
-  doc.Parse(answer.body.c_str(), answer.body.size());
-  auto message = doc.HasParseError() ? std::string{} : text_member(doc, "message");
+  doc.Parse<dom_parse_flags>(answer.body.c_str(), answer.body.size());
+  auto message = doc.HasParseError() ? std::string{} : member_text(doc, "message");
   return "HTTP " + std::to_string(answer.status) + (message.empty() ? "" : ": " + message);
 }
 
@@ -230,20 +214,20 @@ struct status_view {
 
 std::optional<status_view> read_status(const std::string& body) {
   rapidjson::Document doc;
-  doc.Parse(body.c_str(), body.size());
+  doc.Parse<dom_parse_flags>(body.c_str(), body.size());
   if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
   status_view s;
-  s.state = text_member(doc, "state");
-  s.to = text_member(doc, "to");
-  s.phase = text_member(doc, "phase");
-  s.error = text_member(doc, "error");
-  s.started = number_member(doc, "startedTimestamp");
-  s.duration = number_member(doc, "durationMs");
-  s.total = number_member(doc, "bytesTotal");
-  s.copied = number_member(doc, "bytesCopied");
-  s.files = number_member(doc, "files");
-  s.bytes = number_member(doc, "bytes");
-  s.last = number_member(doc, "lastSequence");
+  s.state = member_text(doc, "state");
+  s.to = member_text(doc, "to");
+  s.phase = member_text(doc, "phase");
+  s.error = member_text(doc, "error");
+  s.started = member_u64(doc, "startedTimestamp");
+  s.duration = member_u64(doc, "durationMs");
+  s.total = member_u64(doc, "bytesTotal");
+  s.copied = member_u64(doc, "bytesCopied");
+  s.files = member_u64(doc, "files");
+  s.bytes = member_u64(doc, "bytes");
+  s.last = member_u64(doc, "lastSequence");
   auto parts = doc.FindMember("parts");
   if (parts != doc.MemberEnd() && parts->value.IsArray())
     for (auto& p : parts->value.GetArray())
