@@ -10,6 +10,7 @@
 
 #include "actors/spawn_engine.hpp"
 #include "bench/http_load.hpp"
+#include "bench/system_config.hpp"
 #include "bench/workload.hpp"
 #include "gateway/api.hpp"
 #include "gateway/http_server.hpp"
@@ -20,15 +21,6 @@ namespace dispatch::bench {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-
-class bench_system_config : public caf::actor_system_config {
-public:
-  explicit bench_system_config(const std::string& scheduler) {
-    dispatch::add_message_types(*this);
-    set("logger.verbosity", caf::atom("quiet"));
-    if (scheduler == "sharing") set("scheduler.policy", caf::atom("sharing"));
-  }
-};
 
 /// Counters read at the edges of the measured window.
 struct snapshot {

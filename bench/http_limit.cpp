@@ -6,13 +6,13 @@
 #include <thread>
 
 #include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
 #include "bench/http_load.hpp"
 #include "bench/limits.hpp"
+#include "bench/system_config.hpp"
 #include "gateway/http_server.hpp"
 
 namespace dispatch::bench {
@@ -48,11 +48,6 @@ caf::behavior answering_actor(caf::event_based_actor*) {
   return {[](pending_answer& x) { x.reply(echo(std::move(x.body))); }};
 }
 
-class limit_config : public caf::actor_system_config {
-public:
-  limit_config() { set("scheduler.policy", caf::atom("sharing")); }
-};
-
 } // namespace
 
 limit_result http_limit(http_answer_path path, uint32_t connections, uint32_t event_bytes,
@@ -67,7 +62,7 @@ limit_result http_limit(http_answer_path path, uint32_t connections, uint32_t ev
                   + " with the request's body, no engine";
   r.record_bytes = event_bytes;
   r.batch = 1;
-  limit_config cfg;
+  bench_system_config cfg;
   caf::actor_system sys{cfg};
   auto answering = sys.spawn(answering_actor);
   http_handler handler;

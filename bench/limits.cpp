@@ -13,6 +13,7 @@
 #include <rocksdb/write_batch.h>
 #include <caf/all.hpp>
 
+#include "bench/system_config.hpp"
 #include "bench/workload.hpp"
 #include "messages/clock.hpp"
 #include "messages/derive.hpp"
@@ -165,15 +166,6 @@ namespace {
 using batch_atom = caf::atom_constant<caf::atom("bench_bat")>;
 using credit_atom = caf::atom_constant<caf::atom("bench_cred")>;
 
-class pipeline_config : public caf::actor_system_config {
-public:
-  pipeline_config() {
-    dispatch::add_message_types(*this);
-    set("logger.verbosity", caf::atom("quiet"));
-    set("scheduler.policy", caf::atom("sharing")); // as the scenarios run by default
-  }
-};
-
 /// Forwards every batch to the next actor, untouched.
 caf::behavior stage(caf::event_based_actor* self, caf::actor next) {
   return {[self, next](batch_atom a, const event_list& xs) { self->send(next, a, xs); }};
@@ -220,7 +212,7 @@ limit_result caf_pipeline_limit(uint32_t record_bytes, uint32_t batch, uint32_t 
   r.batch = batch;
   auto count = std::make_shared<std::atomic<uint64_t>>(0);
   auto stop = std::make_shared<std::atomic<bool>>(false);
-  pipeline_config cfg;
+  bench_system_config cfg; // the scheduler the scenarios run on by default
   caf::actor_system sys{cfg};
   auto src = sys.spawn(source, record_bytes, batch, window, stop);
   auto last = sys.spawn(counter, src, count);

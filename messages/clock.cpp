@@ -1,6 +1,9 @@
 // The system clock and the actor-system clock behind `dispatch::clock`.
 #include "messages/clock.hpp"
 
+#include <chrono>
+#include <utility>
+
 #include <caf/actor_clock.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
@@ -14,34 +17,29 @@ public:
   timestamp_ms now() const noexcept override { return now_ms(); }
 };
 
-class steady_time final : public clock {
+/// The wall time when it was made, moved on by `Source`'s elapsed time (whatever the wall clock
+/// does meanwhile): the steady clock, or an actor system's clock.
+template <class Source>
+class anchored_time final : public clock {
 public:
-  steady_time() : start_(std::chrono::steady_clock::now()), epoch_(now_ms()) {}
+  explicit anchored_time(Source source)
+      : source_(std::move(source)), start_(source_.now()), epoch_(now_ms()) {}
 
   timestamp_ms now() const noexcept override {
     using namespace std::chrono;
-    return epoch_ + duration_cast<milliseconds>(steady_clock::now() - start_).count();
+    return epoch_ + duration_cast<milliseconds>(source_.now() - start_).count();
   }
 
 private:
-  std::chrono::steady_clock::time_point start_;
+  Source source_;
+  decltype(std::declval<Source&>().now()) start_;
   timestamp_ms epoch_;
 };
 
-class actor_clock_time final : public clock {
-public:
-  explicit actor_clock_time(caf::actor_system& sys)
-      : clock_(sys.clock()), start_(clock_.now()), epoch_(now_ms()) {}
-
-  timestamp_ms now() const noexcept override {
-    using namespace std::chrono;
-    return epoch_ + duration_cast<milliseconds>(clock_.now() - start_).count();
-  }
-
-private:
-  caf::actor_clock& clock_;
-  caf::actor_clock::time_point start_;
-  timestamp_ms epoch_;
+/// An actor system's clock as a source (the test coordinator's when it runs one).
+struct actor_clock_source {
+  caf::actor_clock* clock;
+  caf::actor_clock::time_point now() const { return clock->now(); }
 };
 
 } // namespace
@@ -52,12 +50,13 @@ clock_ptr wall_clock() {
 }
 
 clock_ptr monotonic_clock() {
-  static const clock_ptr instance = std::make_shared<steady_time>();
+  static const clock_ptr instance = std::make_shared<anchored_time<std::chrono::steady_clock>>(
+    std::chrono::steady_clock{});
   return instance;
 }
 
 clock_ptr actor_system_time(caf::actor_system& sys) {
-  return std::make_shared<actor_clock_time>(sys);
+  return std::make_shared<anchored_time<actor_clock_source>>(actor_clock_source{&sys.clock()});
 }
 
 } // namespace dispatch

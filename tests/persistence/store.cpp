@@ -453,6 +453,19 @@ void check_same(const snapshot& x, const snapshot& y) {
   BOOST_CHECK_EQUAL(x.last_sequence, y.last_sequence);
 }
 
+/// An event of type "t" set aside at log position (`shard`, `sequence`) at time `at`.
+set_aside_event set_aside_at(uint32_t shard, uint64_t sequence, const std::string& id,
+                             timestamp_ms at) {
+  set_aside_event e;
+  e.shard = shard;
+  e.sequence = sequence;
+  e.event.id = id;
+  e.event.type = "t";
+  e.reason = "why " + std::to_string(sequence);
+  e.at = at;
+  return e;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(store)
@@ -461,14 +474,7 @@ BOOST_AUTO_TEST_SUITE(store)
 
 BOOST_FIXTURE_TEST_CASE(set_aside_events_are_found_by_range_and_by_id, fixture) {
   auto aside = [&](uint32_t shard, uint64_t sequence, const std::string& id) {
-    set_aside_event e;
-    e.shard = shard;
-    e.sequence = sequence;
-    e.event.id = id;
-    e.event.type = "t";
-    e.reason = "why " + std::to_string(sequence);
-    e.at = now;
-    REQUIRE_OK(db->set_aside(e));
+    REQUIRE_OK(db->set_aside(set_aside_at(shard, sequence, id, now)));
   };
   aside(0, 5, event_id_at(0, 5));
   aside(0, 10, "65f0a1b2c3d4e5f60123abcd"); // a publisher's own id
@@ -1574,14 +1580,7 @@ BOOST_FIXTURE_TEST_CASE(retention_drops_old_days_only, fixture) {
   }
   // Set aside: an old event both emitters passed, a kept one, an old one an emitter is behind.
   auto aside = [&](uint32_t shard, uint64_t sequence, const std::string& id) {
-    set_aside_event e;
-    e.shard = shard;
-    e.sequence = sequence;
-    e.event.id = id;
-    e.event.type = "t";
-    e.reason = "why";
-    e.at = now - 7 * day_ms;
-    REQUIRE_OK(db->set_aside(e));
+    REQUIRE_OK(db->set_aside(set_aside_at(shard, sequence, id, now - 7 * day_ms)));
   };
   aside(0, old_seq, "old");
   aside(0, kept_seq, "kept");
