@@ -96,8 +96,22 @@ caf::expected<member_list> all_members(const gatherer_state& st) {
   return out;
 }
 
+/// How long to wait for `member`: this node's own endpoint gets the request timeout; a peer at
+/// most the peer timeout, so that a frozen member costs a listing no more than that.
+std::chrono::milliseconds wait_for(const gatherer_state& st, const peer_actor& member) {
+  auto own = st.members.find(st.node);
+  if (own != st.members.end() && own->second == member) return st.timeout;
+  return std::min(st.timeout, st.peer_timeout);
+}
+
 /// A member's failure, naming the member.
-caf::error from_member(uint32_t id, const caf::error& err) {
+caf::error from_member(const gatherer_state& st, uint32_t id, const caf::error& err) {
+  if (err == caf::sec::request_timeout && id != st.node)
+    return make_error(error_code::unavailable,
+                      "unavailable: node " + std::to_string(id) + " did not answer within "
+                        + std::to_string(std::min(st.timeout, st.peer_timeout).count())
+                        + " ms (dispatch.cluster.peer-timeout); it may be frozen or overloaded, "
+                          "try again");
   return make_error(is_dispatch_error(err) ? code_of(err) : error_code::unavailable,
                     "node " + std::to_string(id) + ": " + message_of(err));
 }
@@ -142,10 +156,10 @@ caf::result<Page> gather(self_ptr self, const query& q, uint32_t depth, query wi
           if (--run->outstanding == 0)
             run->rp.deliver(merge_pages(run->window, std::move(run->parts), run->max_limit));
         },
-        [run, id](caf::error& err) {
+        [self, run, id](caf::error& err) {
           if (run->failed) return;
           run->failed = true;
-          run->rp.deliver(from_member(id, err));
+          run->rp.deliver(from_member(self->state, id, err));
         });
   }
   return run->rp;
@@ -200,7 +214,7 @@ void ask_next(self_ptr self, std::shared_ptr<one_delivery<T>> run, Ask ask) {
                 ask_next(self, run, ask);
                 return;
               }
-              run->rp.deliver(from_member(id, err));
+              run->rp.deliver(from_member(self->state, id, err));
             });
     return;
   }
@@ -237,16 +251,16 @@ caf::result<uint64_t> replay_everywhere(self_ptr self, const query& q) {
   run->rp = self->make_response_promise<uint64_t>();
   auto flat = flatten(q);
   for (auto& [id, handle] : *members)
-    self->request(handle, self->state.timeout, replay_atom::value, flat)
+    self->request(handle, wait_for(self->state, handle), replay_atom::value, flat)
       .then(
         [run](uint64_t n) {
           run->replayed += n;
           if (--run->outstanding == 0 && !run->failed) run->rp.deliver(run->replayed);
         },
-        [run, id = id](caf::error& err) {
+        [self, run, id = id](caf::error& err) {
           if (run->failed) return;
           run->failed = true;
-          run->rp.deliver(from_member(id, err));
+          run->rp.deliver(from_member(self->state, id, err));
         });
   return run->rp;
 }
@@ -255,30 +269,32 @@ caf::result<uint64_t> replay_everywhere(self_ptr self, const query& q) {
 
 auto ask_deliveries(self_ptr self) {
   return [self](const peer_actor& member, const flat_query& q, uint32_t depth) {
-    return self->request(member, self->state.timeout, deliveries_atom::value, q, depth);
+    return self->request(member, wait_for(self->state, member), deliveries_atom::value, q, depth);
   };
 }
 
 auto ask_log(self_ptr self, action_kind kind) {
   return [self, kind](const peer_actor& member, const flat_query& q, uint32_t depth) {
-    return self->request(member, self->state.timeout, log_atom::value, kind, q, depth);
+    return self->request(member, wait_for(self->state, member), log_atom::value, kind, q, depth);
   };
 }
 
 auto ask_events(self_ptr self) {
   return [self](const peer_actor& member, const flat_query& q, uint32_t depth) {
-    return self->request(member, self->state.timeout, events_atom::value, q, depth);
+    return self->request(member, wait_for(self->state, member), events_atom::value, q, depth);
   };
 }
 
 } // namespace
 
 gatherer_actor::behavior_type gatherer(self_ptr self, uint32_t node,
-                                       std::chrono::milliseconds timeout, peer_actor own_endpoint,
-                                       std::vector<uint32_t> peers) {
+                                       std::chrono::milliseconds timeout,
+                                       std::chrono::milliseconds peer_timeout,
+                                       peer_actor own_endpoint, std::vector<uint32_t> peers) {
   auto& st = self->state;
   st.node = node;
   st.timeout = timeout;
+  st.peer_timeout = peer_timeout;
   st.members[node] = std::move(own_endpoint);
   for (auto id : peers) {
     st.members[id] = peer_actor{};
@@ -305,23 +321,23 @@ gatherer_actor::behavior_type gatherer(self_ptr self, uint32_t node,
     },
     [self](replay_atom, const std::string& id) {
       return on_holder<delivery>(self, id, [self](const peer_actor& member, const std::string& x) {
-        return self->request(member, self->state.timeout, replay_atom::value, x);
+        return self->request(member, wait_for(self->state, member), replay_atom::value, x);
       });
     },
     [self](purge_atom, const std::string& id) {
       return on_holder<uint32_t>(self, id, [self](const peer_actor& member, const std::string& x) {
-        return self->request(member, self->state.timeout, purge_atom::value, x);
+        return self->request(member, wait_for(self->state, member), purge_atom::value, x);
       });
     },
     [self](rematch_atom, const std::string& id) {
       // Only the member that set the event aside holds it: the others answer 16.
       return on_holder<uint32_t>(self, id, [self](const peer_actor& member, const std::string& x) {
-        return self->request(member, self->state.timeout, rematch_atom::value, x);
+        return self->request(member, wait_for(self->state, member), rematch_atom::value, x);
       });
     },
     [self](discard_atom, const std::string& id) {
       return on_holder<uint32_t>(self, id, [self](const peer_actor& member, const std::string& x) {
-        return self->request(member, self->state.timeout, discard_atom::value, x);
+        return self->request(member, wait_for(self->state, member), discard_atom::value, x);
       });
     },
     [self](replay_atom, const query& q) { return replay_everywhere(self, q); },

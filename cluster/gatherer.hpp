@@ -43,6 +43,9 @@ struct gatherer_state {
 
   uint32_t node = 0;
   std::chrono::milliseconds timeout{10000};
+  /// A peer that has not answered within this is taken to be frozen: a read or an operation
+  /// waits no longer for it, whatever the request timeout (dispatch.cluster.peer-timeout).
+  std::chrono::milliseconds peer_timeout{3000};
   /// Every member's endpoint by node id, this node's own included; a peer's is invalid while
   /// it is not up.
   std::map<uint32_t, peer_actor> members;
@@ -50,10 +53,11 @@ struct gatherer_state {
   std::map<uint32_t, peer_state> states;
 };
 
-/// Spawns with this node's id, the request timeout, this node's endpoint and the ids of the
-/// other members. Register it with the membership as a peer listener.
+/// Spawns with this node's id, the request timeout, the peer timeout, this node's endpoint and
+/// the ids of the other members. Register it with the membership as a peer listener.
 gatherer_actor::behavior_type gatherer(gatherer_actor::stateful_pointer<gatherer_state> self,
                                        uint32_t node, std::chrono::milliseconds timeout,
+                                       std::chrono::milliseconds peer_timeout,
                                        peer_actor own_endpoint, std::vector<uint32_t> peers);
 
 } // namespace dispatch

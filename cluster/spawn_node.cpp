@@ -149,7 +149,8 @@ caf::expected<engine_actor> spawn_node(caf::actor_system& sys, cluster_engine_ac
   std::vector<uint32_t> peer_ids;
   for (auto& m : ours.members)
     if (m.id != cluster.node) peer_ids.push_back(m.id);
-  auto reads = parts.keep(sys.spawn(gatherer, cluster.node, timeout, endpoint, peer_ids));
+  auto reads = parts.keep(
+    sys.spawn(gatherer, cluster.node, timeout, cluster.peer_timeout, endpoint, peer_ids));
   node_parts np;
   np.node = cluster.node;
   np.coordinator = coordinator;

@@ -1,5 +1,6 @@
-// Node 2 frozen with SIGSTOP: its peers notice within the heartbeat timeout (with generous slack),
-// the cluster goes on, and after SIGCONT node 2 rejoins and catches up.
+// Node 2 frozen with SIGSTOP: a listing on a peer waits for it no longer than the peer timeout,
+// its peers notice within the heartbeat timeout (with generous slack), the cluster goes on, and
+// after SIGCONT node 2 rejoins and catches up.
 #include <boost/test/unit_test.hpp>
 
 #include "cluster_checks.hpp"
@@ -13,6 +14,11 @@ namespace {
 // Peer timeout 1.5 s; the slack covers a loaded 2-core machine.
 constexpr std::chrono::seconds notice_limit{20};
 
+// Far above the peer timeout and the listing's bound below: a listing that waited for the frozen
+// member as long as the request timeout could not pass.
+constexpr auto request_timeout = "--dispatch.request-timeout=60000";
+constexpr int64_t listing_limit_ms = 4 * 1500;
+
 int64_t ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now()
                                                                - start)
@@ -24,7 +30,9 @@ int64_t ms_since(std::chrono::steady_clock::time_point start) {
 BOOST_AUTO_TEST_SUITE(cluster_freeze)
 
 BOOST_AUTO_TEST_CASE(a_frozen_node_is_noticed_and_catches_up_after_thawing) {
-  test_cluster cluster;
+  cluster_options options;
+  options.more.push_back(request_timeout);
+  test_cluster cluster{options};
   cluster.start_all();
   auto types = cluster.types_per_shard("freeze");
   auto ids = create_dispatchers(cluster, 1, types);
@@ -34,6 +42,15 @@ BOOST_AUTO_TEST_CASE(a_frozen_node_is_noticed_and_catches_up_after_thawing) {
   auto lines_3 = peer_down_lines(cluster, 3, 2);
   auto frozen = std::chrono::steady_clock::now();
   cluster.pause(2);
+  // Asked at once, before node 1 knows: it waits at most the peer timeout for node 2, and says so.
+  auto asked = std::chrono::steady_clock::now();
+  auto listing = cluster.request(1, "GET", "/deliveries/v1/?limit(5)");
+  auto waited = ms_since(asked);
+  BOOST_TEST_MESSAGE("a listing on node 1 was answered " << listing.status << " after " << waited
+                                                         << " ms");
+  BOOST_TEST(listing.status == 503, listing.body);
+  BOOST_TEST(listing.body.find("node 2") != std::string::npos, listing.body);
+  BOOST_TEST(waited < listing_limit_ms, "the listing waited " << waited << " ms for frozen node 2");
   std::string state;
   bool noticed = eventually(
     [&] {
