@@ -659,6 +659,40 @@ caf::error store::prune_dispatcher_versions(uint32_t shard, uint64_t floor) {
 
 // -- ingest ---------------------------------------------------------------------------------------
 
+namespace {
+
+/// A `seen` value: the day it was accepted, the event, and where the event is in the log
+/// (values written before the log's position was kept end with the event).
+struct seen_entry {
+  uint32_t day = 0;
+  dispatch::event event;
+  bool placed = false;
+  uint32_t shard = 0;
+  uint64_t sequence = 0;
+};
+
+constexpr size_t seen_position_size = 12; // sequence (8) · shard (4)
+
+caf::error decode_seen(const std::string& id, const char* data, size_t size, seen_entry& out) {
+  auto fail = [&](const std::string& why) {
+    return codec::corrupt_value(keys::seen_family, id.data(), id.size(), why);
+  };
+  if (size < 4) return fail("value shorter than its day");
+  out.day = keys::read_u32(data);
+  caf::binary_deserializer source{nullptr, data + 4, size - 4};
+  if (auto err = source(out.event)) return fail(caf::to_string(err));
+  auto rest = source.remaining();
+  if (rest == 0) return caf::none;
+  if (rest != seen_position_size) return fail(std::to_string(rest) + " trailing bytes");
+  auto position = data + size - seen_position_size;
+  out.placed = true;
+  out.sequence = keys::read_u64(position);
+  out.shard = keys::read_u32(position + 8);
+  return caf::none;
+}
+
+} // namespace
+
 caf::expected<std::vector<caf::optional<event>>>
 store::find_seen(const std::vector<std::string>& ids, uint32_t days, timestamp_ms now) const {
   detail::store_use use{*impl_};
@@ -683,11 +717,9 @@ store::find_seen(const std::vector<std::string>& ids, uint32_t days, timestamp_m
       return codec::corrupt_value(keys::seen_family, ids[i].data(), ids[i].size(),
                                   "value shorter than its day");
     if (keys::read_u32(value.data()) < first_day) continue;
-    event x;
-    if (auto err = codec::decode(keys::seen_family, ids[i].data(), ids[i].size(), value.data() + 4,
-                                 value.size() - 4, x))
-      return err;
-    result[i] = std::move(x);
+    seen_entry entry;
+    if (auto err = decode_seen(ids[i], value.data(), value.size(), entry)) return err;
+    result[i] = std::move(entry.event);
   }
   // An id ingest generated is not in `seen`: it says where its event is in the log. (A
   // publisher's id that only looks like one finds another event there, or none.)
@@ -702,6 +734,38 @@ store::find_seen(const std::vector<std::string>& ids, uint32_t days, timestamp_m
     if (*logged && (*logged)->id == ids[i]) result[i] = std::move(*logged);
   }
   return result;
+}
+
+caf::expected<event_place> store::find_event(const std::string& event_id) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error()) return err;
+  event_place place;
+  uint32_t shard = 0;
+  uint64_t sequence = 0;
+  if (logged_position_of(event_id, shard, sequence) && shard < impl_->opts.shards) {
+    auto logged = get_logged(shard, sequence);
+    if (!logged) return logged.error();
+    if (*logged && (*logged)->id == event_id) {
+      place.found = event_place::in_log;
+      place.shard = shard;
+      place.sequence = sequence;
+      return place;
+    }
+  }
+  std::string value;
+  auto status = impl_->db->Get(rocksdb::ReadOptions{}, impl_->seen, event_id, &value);
+  if (status.IsNotFound()) return place;
+  if (!status.ok()) return to_error(status, "look up a seen event");
+  seen_entry entry;
+  if (auto err = decode_seen(event_id, value.data(), value.size(), entry)) return err;
+  if (!entry.placed) {
+    place.found = event_place::unplaced;
+    return place;
+  }
+  place.found = event_place::in_log;
+  place.shard = entry.shard;
+  place.sequence = entry.sequence;
+  return place;
 }
 
 caf::error store::accept_events(const std::vector<accepted_event>& events, timestamp_ms now) {
@@ -727,6 +791,9 @@ caf::error store::accept_events(const std::vector<accepted_event>& events, times
       std::string encoded;
       if (auto err = codec::encode(encoded, x)) return err;
       seen_value += encoded;
+      // Where the event is, so that its deliveries are found by its id (`find_event`).
+      keys::append_u64(seen_value, accepted.sequence);
+      keys::append_u32(seen_value, accepted.shard);
       batch.Put(s.seen, x.id, seen_value);
     }
   }

@@ -103,20 +103,33 @@ struct log_record {
 /// What a listing of deliveries reads. Places: exception records (pending, held, retrying), the
 /// dead letters (dead), `history` (delivered after a record) and the log, from which every other
 /// delivery is derived (delivered up to the cursor, pending past it). With `by_id`, only the
-/// deliveries in `ids` are looked up, by key.
+/// deliveries in `ids` are looked up, by key; with `by_event`, only the deliveries of the events
+/// in `event_ids` (from their log entries and the records of their log positions).
 struct delivery_scope {
   bool waiting = true;
   bool dead = true;
   bool finished = true;
   bool by_id = false;
   std::vector<std::string> ids;
+  bool by_event = false;
+  std::vector<std::string> event_ids;
 };
 
 /// The scope that holds every delivery matching `where`: a filter on `status` narrows the places
-/// and a filter on `id` turns the scans into lookups (`eq`, `in`, and any `and`/`or` of them), so
-/// that listing dead letters or one delivery does not read the whole log. Every other filter
-/// keeps the whole store.
+/// and a filter on `id` or `eventId` turns the scans into lookups (`eq`, `in`, and any `and`/`or`
+/// of them), so that listing dead letters, one delivery or the deliveries of one event does not
+/// read the whole log. Every other filter keeps the whole store.
 delivery_scope scope_of(const filter& where);
+
+/// Where an event is: in the log at (`shard`, `sequence`); unknown (never accepted, or let go by
+/// retention); or unplaced (its publisher chose its id before `seen` kept log positions: only a
+/// scan finds its deliveries).
+struct event_place {
+  enum where { unknown, in_log, unplaced };
+  where found = unknown;
+  uint32_t shard = 0;
+  uint64_t sequence = 0;
+};
 
 /// The day number (days since the epoch, UTC) of a timestamp; `seen`, `history` and the logs are
 /// dropped by whole days.
@@ -166,6 +179,10 @@ public:
   /// One MultiGet for the lot.
   caf::expected<std::vector<caf::optional<event>>> find_seen(const std::vector<std::string>& ids,
                                                              uint32_t days, timestamp_ms now) const;
+
+  /// Where the event with this id is in the log: a generated id says so itself (checked against
+  /// what is there), a publisher's id is looked up in `seen`. The log entry itself may be gone.
+  caf::expected<event_place> find_event(const std::string& event_id) const;
 
   /// Appends accepted events to their shards' logs (and the publisher-chosen ids to `seen` under
   /// the day of `now`) in one batch, fsynced when the store syncs. Nothing is acknowledged unless
@@ -305,6 +322,9 @@ private:
   /// `for_each_delivery` for a scope of named ids: lookups by key instead of scans.
   caf::error visit_by_id(const std::function<bool(const delivery&)>& visit,
                          const delivery_scope& scope) const;
+  /// `for_each_delivery` for a scope of named events: their log positions' deliveries.
+  caf::error visit_by_event(const std::function<bool(const delivery&)>& visit,
+                            const delivery_scope& scope) const;
   /// `for_each_delivery`'s last place: every delivery derived from the log without a record.
   caf::error visit_derived(const std::function<bool(const delivery&)>& visit,
                            const delivery_scope& scope) const;

@@ -411,9 +411,10 @@ caf::expected<store::purged> store::purge(const std::string& id) {
 
 namespace {
 
-/// The ids a filter on `id` names; `out` is left untouched when `where` is another filter.
-bool ids_named(const filter& where, std::vector<std::string>& out) {
-  if ((where.op != filter_op::eq && where.op != filter_op::in) || where.path != "id") return false;
+/// The values a filter on `path` (`id`, `eventId`) names; `out` is left untouched when `where`
+/// is another filter.
+bool ids_named(const filter& where, const char* path, std::vector<std::string>& out) {
+  if ((where.op != filter_op::eq && where.op != filter_op::in) || where.path != path) return false;
   std::vector<std::string> ids;
   for (auto& value : where.values) {
     if (value.kind != value_kind::string) return false;
@@ -426,13 +427,17 @@ bool ids_named(const filter& where, std::vector<std::string>& out) {
 } // namespace
 
 delivery_scope scope_of(const filter& where) {
-  delivery_scope nothing{false, false, false, false, {}};
+  delivery_scope nothing{false, false, false, false, {}, false, {}};
   switch (where.op) {
     case filter_op::eq:
     case filter_op::in: {
       delivery_scope scope;
-      if (ids_named(where, scope.ids)) {
+      if (ids_named(where, "id", scope.ids)) {
         scope.by_id = true;
+        return scope;
+      }
+      if (ids_named(where, "eventId", scope.event_ids)) {
+        scope.by_event = true;
         return scope;
       }
       if (where.path != "status") return scope; // every place, no id
@@ -456,6 +461,19 @@ delivery_scope scope_of(const filter& where) {
         scope.waiting &= narrow.waiting;
         scope.dead &= narrow.dead;
         scope.finished &= narrow.finished;
+        if (narrow.by_event) {
+          if (!scope.by_event) {
+            scope.by_event = true;
+            scope.event_ids = std::move(narrow.event_ids);
+          } else {
+            std::vector<std::string> both;
+            for (auto& id : scope.event_ids)
+              if (std::find(narrow.event_ids.begin(), narrow.event_ids.end(), id)
+                  != narrow.event_ids.end())
+                both.push_back(id);
+            scope.event_ids = std::move(both);
+          }
+        }
         if (!narrow.by_id) continue;
         if (!scope.by_id) {
           scope.by_id = true;
@@ -474,15 +492,19 @@ delivery_scope scope_of(const filter& where) {
       // Any child may match: the places add up, and the ids only while every child names some.
       auto scope = nothing;
       scope.by_id = !where.children.empty();
+      scope.by_event = !where.children.empty();
       for (auto& child : where.children) {
         auto wide = scope_of(child);
         scope.waiting |= wide.waiting;
         scope.dead |= wide.dead;
         scope.finished |= wide.finished;
         scope.by_id = scope.by_id && wide.by_id;
+        scope.by_event = scope.by_event && wide.by_event && !wide.by_id;
         scope.ids.insert(scope.ids.end(), wide.ids.begin(), wide.ids.end());
+        scope.event_ids.insert(scope.event_ids.end(), wide.event_ids.begin(), wide.event_ids.end());
       }
       if (!scope.by_id) scope.ids.clear();
+      if (!scope.by_event) scope.event_ids.clear();
       return scope;
     }
     default:
@@ -494,8 +516,10 @@ caf::error store::for_each_delivery(const std::function<bool(const delivery&)>& 
                                     const delivery_scope& scope) const {
   detail::store_use use{*impl_};
   if (auto err = use.error()) return err;
-  impl_->before_scan();
+  // Lookups by key are not scans: only a scan waits for the reads tests' fault injection.
   if (scope.by_id) return visit_by_id(visit, scope);
+  if (scope.by_event) return visit_by_event(visit, scope);
+  impl_->before_scan();
   auto& s = *impl_;
   bool go_on = true;
   auto next = [&](const delivery& x) { return go_on = visit(x); };
@@ -630,6 +654,91 @@ caf::error store::visit_by_id(const std::function<bool(const delivery&)>& visit,
     }
     if (found && wanted(*found) && !visit(*found)) return caf::none;
   }
+  return caf::none;
+}
+
+namespace {
+
+/// The ids in `family` (keyed by delivery id) that start with `prefix`.
+caf::error ids_with_prefix(const detail::store_state& s, rocksdb::ColumnFamilyHandle* family,
+                           const std::string& prefix, std::vector<std::string>& out) {
+  std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(rocksdb::ReadOptions{}, family)};
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+    out.push_back(it->key().ToString());
+  if (!it->status().ok()) return to_error(it->status(), "read the records of an event");
+  return caf::none;
+}
+
+} // namespace
+
+caf::error store::visit_by_event(const std::function<bool(const delivery&)>& visit,
+                                 const delivery_scope& scope) const {
+  auto& s = *impl_;
+  // Every delivery of an event in the log carries an id that starts with its position (sequence
+  // and shard): those derived from the entry, and the records of that position (the index and
+  // the dead letters, which outlive it). An event not in the log (never accepted, or let go) can
+  // only have records: they are looked for among the records. One whose publisher chose its id
+  // before `seen` kept positions sends the listing through every place, as before.
+  std::vector<std::string> ids;
+  std::vector<std::string> not_in_log;
+  for (auto& event_id : scope.event_ids) {
+    auto place = find_event(event_id);
+    if (!place) return place.error();
+    if (place->found == event_place::unplaced) {
+      auto everywhere = scope;
+      everywhere.by_event = false;
+      return for_each_delivery(visit, everywhere);
+    }
+    if (place->found == event_place::unknown) {
+      not_in_log.push_back(event_id);
+      continue;
+    }
+    auto prefix = delivery_id_at({place->sequence, place->shard, 0}).substr(0, 18);
+    auto first = ids.size();
+    if (auto err = ids_with_prefix(s, s.delivery_index, prefix, ids)) return err;
+    if (auto err = ids_with_prefix(s, s.dead_letters, prefix, ids)) return err;
+    auto logged = get_logged(place->shard, place->sequence);
+    if (!logged) return logged.error();
+    if (*logged) {
+      auto view = view_of(*this, place->shard);
+      if (!view) return view.error();
+      delivery_list derived;
+      view->derive(place->shard, place->sequence, **logged, derived);
+      for (auto& d : derived) ids.push_back(d.id);
+    }
+    auto from = ids.begin() + static_cast<std::ptrdiff_t>(first);
+    std::sort(from, ids.end());
+    ids.erase(std::unique(from, ids.end()), ids.end());
+  }
+  auto named = scope;
+  named.by_event = false;
+  named.by_id = true;
+  named.ids = std::move(ids);
+  bool go_on = true;
+  if (!named.ids.empty())
+    if (auto err = visit_by_id([&](const delivery& d) { return go_on = visit(d); }, named))
+      return err;
+  if (!go_on || not_in_log.empty()) return caf::none;
+  // Records only: waiting, dead letters and history, each delivery once.
+  s.before_scan();
+  auto records = scope;
+  records.by_event = false;
+  std::unordered_set<std::string> met;
+  auto wanted = [&](const delivery& d) {
+    return std::find(not_in_log.begin(), not_in_log.end(), d.event_id) != not_in_log.end()
+           && met.insert(d.id).second;
+  };
+  auto next = [&](const delivery& d) { return !wanted(d) || (go_on = visit(d)); };
+  if (records.waiting)
+    if (auto err = visit_family(s, s.exceptions, keys::exceptions_family, false, next)) return err;
+  if (go_on && records.dead)
+    if (auto err = visit_family(s, s.dead_letters, keys::dead_letters_family, false, next))
+      return err;
+  if (go_on && records.finished)
+    if (auto err = visit_family(s, s.history, keys::history_family, true, [&](const delivery& d) {
+          return d.status == delivery_status::dead || next(d);
+        }))
+      return err;
   return caf::none;
 }
 
