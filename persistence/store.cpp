@@ -123,6 +123,12 @@ rocksdb::ColumnFamilyOptions family_options(const std::string& name, detail::sto
     cf.compaction_filter_factory = std::make_shared<day_floor_factory>(s.seen_floor, 0, false);
     cf.periodic_compaction_seconds = 86400;
   }
+  if (name == keys::event_counts_family) {
+    cf.merge_operator = event_count_merge();
+    // Each ingest batch adds an operand to today's entry of its shards: folded into one value in
+    // the memtable every so often, so that reading a total never merges a day of operands.
+    cf.max_successive_merges = 64;
+  }
   if (name == keys::delivery_index_family) {
     // value: place(1) · kind(1) · shard(2) · field(8), the day in the last 4 bytes
     cf.compaction_filter_factory = std::make_shared<day_floor_factory>(s.history_floor, 8, true);
@@ -143,7 +149,8 @@ const std::vector<std::string>& family_names() {
                                               keys::delivery_index_family,
                                               keys::dead_letters_family,
                                               keys::history_family,
-                                              keys::log_family};
+                                              keys::log_family,
+                                              keys::event_counts_family};
   return names;
 }
 
@@ -167,8 +174,9 @@ caf::error open_families(detail::store_state& s, const rocksdb::DBOptions& db_op
   }
   s.db.reset(raw);
   rocksdb::ColumnFamilyHandle** slots[] = {
-    nullptr,     &s.meta,       &s.dispatchers,    &s.dispatcher_versions, &s.event_log, &s.seen,
-    &s.progress, &s.exceptions, &s.delivery_index, &s.dead_letters,        &s.history,   &s.log};
+    nullptr,    &s.meta,     &s.dispatchers, &s.dispatcher_versions, &s.event_log,
+    &s.seen,    &s.progress, &s.exceptions,  &s.delivery_index,      &s.dead_letters,
+    &s.history, &s.log,      &s.event_counts};
   for (size_t i = 1; i < family_names().size(); ++i) *slots[i] = s.handles[i];
   return caf::none;
 }
@@ -203,6 +211,7 @@ caf::error check_meta(detail::store_state& s) {
     rocksdb::WriteBatch batch;
     batch.Put(s.meta, keys::schema_version_key, u32_value(keys::schema_version));
     batch.Put(s.meta, keys::shard_count_key, u32_value(s.opts.shards));
+    batch.Put(s.meta, keys::event_counts_ready_key, u32_value(1)); // nothing to count yet
     return s.write(batch, true, "initialize data directory " + dir);
   }
   if (version > keys::schema_version)
@@ -221,8 +230,9 @@ caf::error check_meta(detail::store_state& s) {
   s.seen_floor = found ? floor : 0;
   if (auto err = read_meta(s, keys::history_floor_key, floor, found)) return err;
   s.history_floor = found ? floor : 0;
-  if (version < keys::schema_version) return migrate_from_schema_2(s);
-  return caf::none;
+  if (version < keys::schema_version)
+    if (auto err = migrate_from_schema_2(s)) return err;
+  return count_archive_once(s);
 }
 
 // The exact waiting counts and the last sequence of each shard, read once at open.
@@ -730,6 +740,7 @@ caf::error store::accept_events(const std::vector<accepted_event>& events, times
       batch.Put(s.seen, x.id, seen_value);
     }
   }
+  stage_event_counts(s, batch, events, false);
   // Written unsynced, then the WAL synced on its own: RocksDB's write queue is not held during
   // the fsync, so the emitters' (unsynced) writes do not wait behind it. Nothing is acknowledged
   // or routed before the sync returns, and the WAL is ordered: a write that follows this batch
@@ -744,6 +755,7 @@ caf::error store::accept_events(const std::vector<accepted_event>& events, times
         if (accepted.chosen_id) undo->Delete(s.seen, accepted.event.id);
         undo->Delete(s.event_log, keys::log_entry_key(accepted.shard, accepted.sequence));
       }
+      stage_event_counts(s, *undo, events, true);
       auto undone = s.sync_fault() ? rocksdb::Status::IOError("injected")
                                    : s.db->Write(rocksdb::WriteOptions{}, undo.get());
       if (!undone.ok()) {
