@@ -16,8 +16,8 @@ namespace dispatch {
 namespace detail {
 
 // Every component starts at the global default, info (2).
-static_assert(log_component_count == 11, "give every component its initial threshold");
-std::atomic<uint8_t> log_thresholds[log_component_count] = {2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2};
+static_assert(log_component_count == 12, "give every component its initial threshold");
+std::atomic<uint8_t> log_thresholds[log_component_count] = {2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2};
 
 } // namespace detail
 

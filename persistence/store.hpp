@@ -325,7 +325,7 @@ public:
   /// `event_days`, never past an emitter's cursor; `seen` at least as long, since it finds the
   /// archived events of publisher-chosen ids).
   caf::error apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t history_days,
-                             uint32_t log_days);
+                             uint32_t log_days, uint32_t event_days = 0);
 
   /// Writes and deletes a probe key (synced): fails when storage cannot be written.
   caf::error probe_write();
