@@ -123,12 +123,6 @@ rocksdb::ColumnFamilyOptions family_options(const std::string& name, detail::sto
     cf.compaction_filter_factory = std::make_shared<day_floor_factory>(s.seen_floor, 0, false);
     cf.periodic_compaction_seconds = 86400;
   }
-  if (name == keys::event_counts_family) {
-    cf.merge_operator = event_count_merge();
-    // Each ingest batch adds an operand to today's entry of its shards: folded into one value in
-    // the memtable every so often, so that reading a total never merges a day of operands.
-    cf.max_successive_merges = 64;
-  }
   if (name == keys::delivery_index_family) {
     // value: place(1) · kind(1) · shard(2) · field(8), the day in the last 4 bytes
     cf.compaction_filter_factory = std::make_shared<day_floor_factory>(s.history_floor, 8, true);
@@ -740,12 +734,15 @@ caf::error store::accept_events(const std::vector<accepted_event>& events, times
       batch.Put(s.seen, x.id, seen_value);
     }
   }
-  stage_event_counts(s, batch, events, false);
+  // The counts are read and written back under this lock; the WAL sync below runs without it.
+  std::unique_lock<std::mutex> counting{s.counts_mutex};
+  if (auto err = stage_event_counts(s, batch, events, false)) return err;
   // Written unsynced, then the WAL synced on its own: RocksDB's write queue is not held during
   // the fsync, so the emitters' (unsynced) writes do not wait behind it. Nothing is acknowledged
   // or routed before the sync returns, and the WAL is ordered: a write that follows this batch
   // cannot outlive it in a crash.
   if (auto err = s.write(batch, false, "accept events")) return err;
+  counting.unlock();
   if (s.opts.sync) {
     if (auto err = s.sync_wal("accept events")) {
       // Visible but not durable: take the batch back, so that no emitter catching up derives
@@ -755,7 +752,12 @@ caf::error store::accept_events(const std::vector<accepted_event>& events, times
         if (accepted.chosen_id) undo->Delete(s.seen, accepted.event.id);
         undo->Delete(s.event_log, keys::log_entry_key(accepted.shard, accepted.sequence));
       }
-      stage_event_counts(s, *undo, events, true);
+      // A pending undo is applied before any other write, so the counts it puts back are still
+      // the current ones then.
+      counting.lock();
+      if (auto undo_err = stage_event_counts(s, *undo, events, true))
+        DISPATCH_LOG(error, store) << "accept events: the counts of a batch taken back could not "
+                                   << "be read: " << message_of(undo_err);
       auto undone = s.sync_fault() ? rocksdb::Status::IOError("injected")
                                    : s.db->Write(rocksdb::WriteOptions{}, undo.get());
       if (!undone.ok()) {

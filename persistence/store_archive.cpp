@@ -1,11 +1,9 @@
 // The RocksDB store, archive side: the event log read as an archive (newest first across the
-// shards, on one snapshot), its running counts per shard and day (`event_counts`, added up by a
-// merge operator), lookups by event id, and the records of replays from the archive.
+// shards, on one snapshot), its running counts per shard and day (`event_counts`), lookups by
+// event id, and the records of replays from the archive.
 #include <algorithm>
 #include <map>
 #include <queue>
-
-#include <rocksdb/merge_operator.h>
 
 #include "logging/log.hpp"
 #include "messages/derive.hpp"
@@ -73,23 +71,6 @@ void add_counts(type_counts& into, const type_counts& x) {
   if (into.overflow) into.types.clear();
 }
 
-/// Adds count values up: merging is associative, so RocksDB may fold operands in any grouping.
-class count_merge : public rocksdb::AssociativeMergeOperator {
-public:
-  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
-             std::string* new_value, rocksdb::Logger*) const override {
-    type_counts sum;
-    if (existing && !decode_counts(existing->data(), existing->size(), sum)) return false;
-    type_counts more;
-    if (!decode_counts(value.data(), value.size(), more)) return false;
-    add_counts(sum, more);
-    encode_counts(*new_value, sum);
-    return true;
-  }
-
-  const char* Name() const override { return "dispatch.event_counts"; }
-};
-
 using day_counts = std::map<std::pair<uint32_t, uint32_t>, type_counts>; // (shard, day)
 
 void count_one(day_counts& counts, uint32_t shard, uint64_t sequence, const std::string& type,
@@ -134,19 +115,35 @@ caf::error scan_shard(const detail::store_state& s, uint32_t shard, uint64_t low
 
 } // namespace
 
-std::shared_ptr<rocksdb::MergeOperator> event_count_merge() {
-  return std::make_shared<count_merge>();
+namespace {
+
+// Adds `more` to the entries of `counts` as they are now (read from the database) and stages the
+// sums in `batch`.
+caf::error stage_sums(const detail::store_state& s, rocksdb::WriteBatch& batch,
+                      const day_counts& more) {
+  std::string value;
+  for (auto& [where, c] : more) {
+    auto key = keys::event_count_key(where.first, where.second);
+    type_counts sum;
+    auto status = s.db->Get(rocksdb::ReadOptions{}, s.event_counts, key, &value);
+    if (!status.ok() && !status.IsNotFound()) return to_error(status, "read the event counts");
+    if (status.ok() && !decode_counts(value.data(), value.size(), sum))
+      return codec::corrupt_value(keys::event_counts_family, key.data(), key.size(),
+                                  "malformed count");
+    add_counts(sum, c);
+    encode_counts(value, sum);
+    batch.Put(s.event_counts, key, value);
+  }
+  return caf::none;
 }
 
-void stage_event_counts(const detail::store_state& s, rocksdb::WriteBatch& batch,
-                        const std::vector<accepted_event>& events, bool negate) {
+} // namespace
+
+caf::error stage_event_counts(const detail::store_state& s, rocksdb::WriteBatch& batch,
+                              const std::vector<accepted_event>& events, bool negate) {
   day_counts counts;
   for (auto& e : events) count_one(counts, e.shard, e.sequence, e.event.type, negate ? -1 : 1);
-  std::string value;
-  for (auto& [where, c] : counts) {
-    encode_counts(value, c);
-    batch.Merge(s.event_counts, keys::event_count_key(where.first, where.second), value);
-  }
+  return stage_sums(s, batch, counts);
 }
 
 caf::error count_archive_once(detail::store_state& s) {
@@ -164,8 +161,7 @@ caf::error count_archive_once(detail::store_state& s) {
                               }))
       return err;
   rocksdb::WriteBatch batch;
-  // Anything merged before (an earlier count cut short cannot be: this batch is atomic) is
-  // replaced by what the log holds.
+  // Nothing was counted before (an earlier count cut short cannot be: this batch is atomic).
   batch.DeleteRange(s.event_counts, keys::event_count_key(0, 0),
                     keys::event_count_key(s.opts.shards, 0));
   std::string value;
@@ -196,12 +192,7 @@ caf::error stage_count_retention(const detail::store_state& s, rocksdb::WriteBat
     count_one(dropped, shard, sequence, ev.type, -1);
   });
   if (err) return err;
-  std::string value;
-  for (auto& [where, c] : dropped) {
-    encode_counts(value, c);
-    batch.Merge(s.event_counts, keys::event_count_key(where.first, where.second), value);
-  }
-  return caf::none;
+  return stage_sums(s, batch, dropped);
 }
 
 caf::error store::for_each_archived(const archive_range& range,

@@ -58,6 +58,11 @@ struct store_state {
   // it: a publisher's id found in `seen` is archived only from this day on.
   std::atomic<uint32_t> archive_floor{0};
 
+  // The counts of `event_counts` are read, added to and written back (plain values, no merge
+  // operator, so that any RocksDB tool can open the database): ingest's batch and retention
+  // hold this from the read until their batch is written.
+  std::mutex counts_mutex;
+
   // The emitters' state changes (outcomes, revive, purge) read the index before writing their
   // batch (to keep the counters exact); this mutex makes read and write one step.
   std::mutex delivery_mutex;
@@ -171,20 +176,18 @@ bool parse_record_value(const char* data, size_t size, record_slot& out);
 caf::expected<uint64_t> last_sequence_in(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* event_log,
                                          uint32_t shard);
 
-/// Adds up the running counts of `event_counts` (store_archive.cpp).
-std::shared_ptr<rocksdb::MergeOperator> event_count_merge();
-
 /// Adds to `batch` one count entry per shard and day that `events` touch (negated: the batch is
-/// taken back). Never one per event.
-void stage_event_counts(const detail::store_state& s, rocksdb::WriteBatch& batch,
-                        const std::vector<accepted_event>& events, bool negate);
+/// taken back), each the entry as it is plus these events. Never one per event. The caller holds
+/// `counts_mutex` until the batch is written.
+caf::error stage_event_counts(const detail::store_state& s, rocksdb::WriteBatch& batch,
+                              const std::vector<accepted_event>& events, bool negate);
 
 /// Counts the log once into `event_counts` when the directory was written before the counts
 /// existed (or migrated from schema 2), then marks them ready. Run at open, before any actor.
 caf::error count_archive_once(detail::store_state& s);
 
 /// Adds to `batch` what dropping `shard`'s log below `limit` takes off the counts: whole days
-/// go, the entries of a day cut in part are subtracted.
+/// go, the entries of a day cut in part are subtracted. The caller holds `counts_mutex`.
 caf::error stage_count_retention(const detail::store_state& s, rocksdb::WriteBatch& batch,
                                  uint32_t shard, uint64_t limit);
 

@@ -177,6 +177,8 @@ caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t
   detail::store_use use{*impl_};
   if (auto err = use.error()) return err;
   auto& s = *impl_;
+  // The counts it takes off are read and written back in this batch (see `counts_mutex`).
+  std::lock_guard<std::mutex> counting{s.counts_mutex};
   rocksdb::WriteBatch batch;
   auto put_floor = [&](const char* key, uint32_t day) {
     std::string value;

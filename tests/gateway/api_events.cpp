@@ -331,12 +331,12 @@ BOOST_AUTO_TEST_CASE(a_replay_dispatches_a_time_range_again_with_new_ids) {
   publish("other", 2);
   BOOST_REQUIRE(eventually([&] { return total("/tasks/v1/") == 6; }));
   std::set<std::string> originals;
-  for (auto& t : ok("GET", "/tasks/v1/?limit(50)").json["data"].GetArray())
-    originals.insert(text(t, "id"));
+  auto before = ok("GET", "/tasks/v1/?limit(50)");
+  for (auto& t : before.json["data"].GetArray()) originals.insert(text(t, "id"));
   auto to = now_ms() + 1000;
   auto started = ok("POST", "/events/v1/replay",
                     R"({"from":)" + std::to_string(from) + R"(,"to":)" + std::to_string(to)
-                      + R"(,"filter":"eq(type,order)","dispatcherIds":[")" + first + R"("]})");
+                      + R"x(,"filter":"eq(type,order)","dispatcherIds":[")x" + first + R"("]})");
   auto id = text(started.json, "id");
   BOOST_TEST(id.size() == 24u);
   BOOST_TEST(text(started.json, "status") == "running");
@@ -347,9 +347,9 @@ BOOST_AUTO_TEST_CASE(a_replay_dispatches_a_time_range_again_with_new_ids) {
   auto done = wait_for_replay(id, is_done);
   BOOST_TEST(done.json["data"][0]["matched"].GetUint64() == 3u);
   BOOST_TEST(done.json["data"][0]["dispatched"].GetUint64() == 3u); // the named dispatcher only
-  BOOST_REQUIRE(eventually([&] {
-    return total("/tasks/v1/?eq(replayId," + id + ")") == 3; }));
-  for (auto& t : ok("GET", "/tasks/v1/?eq(replayId," + id + ")").json["data"].GetArray()) {
+  BOOST_REQUIRE(eventually([&] { return total("/tasks/v1/?eq(replayId," + id + ")") == 3; }));
+  auto again = ok("GET", "/tasks/v1/?eq(replayId," + id + ")");
+  for (auto& t : again.json["data"].GetArray()) {
     BOOST_TEST(!originals.count(text(t, "id"))); // a new id
     BOOST_TEST(text(t["data"]["event"], "type") == "order");
   }
@@ -359,14 +359,13 @@ BOOST_AUTO_TEST_CASE(a_replay_dispatches_a_time_range_again_with_new_ids) {
   BOOST_TEST(text(replayed.json["data"][0], "dispatcherId") == first);
   // A content filter narrows it further; both dispatchers of now.
   auto narrow = ok("POST", "/events/v1/replay",
-                   R"({"from":")" + std::string{"1970-01-01T00:00:00Z"} + R"(","to":)"
-                     + std::to_string(to) + R"(,"filter":"eq(content.n,1)"
-})");
+                   R"({"from":"1970-01-01T00:00:00Z","to":)" + std::to_string(to)
+                     + R"x(,"filter":"eq(content.n,1)"})x");
   auto narrowed = wait_for_replay(text(narrow.json, "id"), is_done);
-BOOST_TEST(narrowed.json["data"][0]["matched"].GetUint64() == 2u); // order n=1, other n=1
-BOOST_TEST(narrowed.json["data"][0]["dispatched"].GetUint64() == 2u);
-BOOST_TEST(total("/events/v1/replays/") == 2u);
-(void)second;
+  BOOST_TEST(narrowed.json["data"][0]["matched"].GetUint64() == 2u); // order n=1, other n=1
+  BOOST_TEST(narrowed.json["data"][0]["dispatched"].GetUint64() == 2u);
+  BOOST_TEST(total("/events/v1/replays/") == 2u);
+  (void)second;
 }
 
 BOOST_AUTO_TEST_CASE(bad_replay_bodies_name_the_field) {
