@@ -54,7 +54,8 @@ caf::expected<json_page> one_by_id(const store_ptr& db, const query& q, const st
   if (!*found) return page;
   auto by_id = aside.by_id.find((*found)->event.id);
   auto json = by_id != aside.by_id.end() ? by_id->second : render(aside, **found);
-  if (!matches(q.where, json)) return page;
+  // Alone, `eq(id,X)` is the lookup itself (X in either case); inside an `and` the rest must hold.
+  if (q.where.op != filter_op::eq && !matches(q.where, json)) return page;
   page.page.total = 1;
   if (info.offset == 0 && info.limit > 0) page.data.push_back(std::move(json));
   return page;
