@@ -23,6 +23,7 @@
 #include "messages/derive.hpp"
 #include "messages/error_code.hpp"
 #include "messages/ids.hpp"
+#include "persistence/codec.hpp"
 #include "persistence/keys.hpp"
 
 using namespace dispatch;
@@ -2194,6 +2195,28 @@ BOOST_FIXTURE_TEST_CASE(a_day_of_many_types_counts_one_type_by_reading_it, fixtu
   auto all = db->count_archived();
   BOOST_REQUIRE(all);
   BOOST_TEST(*all == 1201u);
+}
+
+BOOST_AUTO_TEST_CASE(a_delivery_written_before_replay_ids_still_decodes) {
+  // The layout before `replay_id`: every other field, in order.
+  auto old = make_record("old", action_kind::task, 5);
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  BOOST_REQUIRE(!sink(old.id, old.kind, old.event_id, old.event_type, old.dispatcher_id,
+                      old.action_id, old.status, old.attempts, old.created, old.next_attempt,
+                      old.finished, old.last_error, old.task, old.mail));
+  delivery read;
+  read.replay_id = "stale";
+  REQUIRE_OK(codec::decode("f", "k", 1, buf.data(), buf.size(), read));
+  BOOST_TEST(read == old);
+  BOOST_TEST(read.replay_id.empty());
+  auto replayed = old;
+  replayed.replay_id = "65f000000000000000000009";
+  std::string now_written;
+  REQUIRE_OK(codec::encode(now_written, replayed));
+  REQUIRE_OK(codec::decode("f", "k", 1, now_written.data(), now_written.size(), read));
+  BOOST_TEST(read.replay_id == replayed.replay_id);
+  BOOST_TEST(codec::decode("f", "k", 1, buf.data(), buf.size() - 1, read));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
