@@ -2216,7 +2216,8 @@ BOOST_AUTO_TEST_CASE(a_delivery_written_before_replay_ids_still_decodes) {
   REQUIRE_OK(codec::encode(now_written, replayed));
   REQUIRE_OK(codec::decode("f", "k", 1, now_written.data(), now_written.size(), read));
   BOOST_TEST(read.replay_id == replayed.replay_id);
-  BOOST_TEST(codec::decode("f", "k", 1, buf.data(), buf.size() - 1, read));
+  auto cut = codec::decode("f", "k", 1, buf.data(), buf.size() - 1, read); // a byte short
+  BOOST_CHECK(static_cast<bool>(cut));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
