@@ -8,6 +8,7 @@
 
 #include "actors/prober.hpp"
 #include "actors/reader.hpp"
+#include "actors/replayer.hpp"
 #include "logging/log.hpp"
 #include "messages/ids.hpp"
 
@@ -47,6 +48,9 @@ void spawn_helpers(self_ptr self) {
   for (uint32_t i = 0; i < std::max<uint32_t>(st.config.readers, 1); ++i)
     st.readers.push_back(spawn_helper(self, reader, st.db, st.config.clock));
   st.prober = spawn_helper(self, prober, st.db, st.metrics);
+  st.replayer = spawn_helper(self, replayer, st.config, st.db, st.metrics, st.emitters,
+                             st.task_sink_schedules);
+  *st.replayer_to_stop = caf::actor_cast<caf::actor>(st.replayer);
 }
 
 /// A reader or the prober stopped (it never should): its successor takes its place.
@@ -62,6 +66,14 @@ void replace_helper(self_ptr self, const caf::actor_addr& gone, const caf::error
     DISPATCH_LOG(warning, engine) << "the prober stopped (" << caf::to_string(reason)
                                   << "); replaced it";
     st.prober = spawn_helper(self, prober, st.db, st.metrics);
+  }
+  if (st.replayer.address() == gone) {
+    // A running replay resumes from the last position it wrote.
+    DISPATCH_LOG(warning, engine) << "the replayer stopped (" << caf::to_string(reason)
+                                  << "); replaced it";
+    st.replayer = spawn_helper(self, replayer, st.config, st.db, st.metrics, st.emitters,
+                               st.task_sink_schedules);
+    *st.replayer_to_stop = caf::actor_cast<caf::actor>(st.replayer);
   }
 }
 
@@ -219,6 +231,11 @@ engine_internal_actor::behavior_type engine(self_ptr self, engine_config config,
   spawn_helpers(self);
   // A backup under way stops (failing, its partial copy removed) when the engine does.
   self->attach_functor([job = st.backup](const caf::error&) { job->progress.stop = true; });
+  // The replayer keeps a timer of its own: it stops with the facade, not when unreferenced.
+  self->attach_functor([replays = st.replayer_to_stop](const caf::error&) {
+    caf::anon_send_exit(*replays, caf::exit_reason::user_shutdown);
+    *replays = nullptr;
+  });
   self->set_down_handler(
     [self](const caf::down_msg& msg) { replace_helper(self, msg.source, msg.reason); });
   return {
@@ -306,6 +323,13 @@ engine_internal_actor::behavior_type engine(self_ptr self, engine_config config,
     [self](events_atom a, const query& q, uint32_t depth) {
       return self->delegate(next_reader(self->state), a, q, depth);
     },
+    [self](replay_atom a, const replay_request& req) {
+      return self->delegate(self->state.replayer, a, req);
+    },
+    [self](replays_atom a, const query& q) { return self->delegate(self->state.replayer, a, q); },
+    [self](cancel_atom a, const std::string& id) {
+      return self->delegate(self->state.replayer, a, id);
+    },
     [self](stats_atom) -> engine_stats { return self->state.metrics->snapshot(); },
     [self](health_atom a) { return self->delegate(self->state.prober, a); },
     [self](backup_atom, const std::string& to) { return start_backup(self, to); },
@@ -319,6 +343,7 @@ engine_internal_actor::behavior_type engine(self_ptr self, engine_config config,
       st.ingest = ingest;
       st.directory = directory;
       st.emitters = emitters;
+      self->send(st.replayer, handles_atom::value, emitters);
     },
     [self](handles_atom, const caf::actor& supervisor) { self->state.supervisor = supervisor; },
   };

@@ -27,6 +27,9 @@ struct engine_state {
   std::vector<reader_actor> readers; // delegated to round robin; respawned when one stops
   size_t next_reader = 0;
   prober_actor prober;
+  replayer_actor replayer; // replays from the archive; respawned when it stops
+  // The replayer in charge now, for the facade's exit to stop it (it keeps a timer of its own).
+  std::shared_ptr<caf::actor> replayer_to_stop = std::make_shared<caf::actor>();
   bool task_sink_schedules = false; // false: tasks with a later startTimestamp are held
   backup_job_ptr backup = std::make_shared<backup_job>(); // the running or last backup
   std::vector<backup_companion> backup_companions;        // databases beside ours, copied too

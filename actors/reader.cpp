@@ -1,6 +1,8 @@
-// The reader actor: listings of deliveries, of the built-in log and of held events, each filtered,
-// sorted and paged, and the dead letters a replay by query acts on.
+// The reader actor: listings of deliveries, of the built-in log and of the event archive, each
+// filtered, sorted and paged, and the dead letters a replay by query acts on.
 #include "actors/reader.hpp"
+
+#include "actors/event_archive.hpp"
 
 #include <optional>
 #include <string>
@@ -8,9 +10,6 @@
 #include <unordered_set>
 #include <utility>
 #include <vector>
-
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include "messages/derive.hpp"
 #include "messages/json.hpp"
@@ -96,55 +95,6 @@ caf::expected<json_page> list_log(const store_ptr& db, action_kind kind, const q
     [](const log_record& r) { return r.id; }, [](const log_record& r) { return r.json; }));
 }
 
-/// An event the engine still holds, in its JSON shape.
-struct held_event {
-  std::string id;
-  std::string json;
-};
-
-/// A set-aside event as listed: the event with `setAside: {timestamp, reason}` added.
-std::string set_aside_json(const set_aside_event& e) {
-  auto json = to_json(e.event);
-  rapidjson::StringBuffer extra;
-  rapidjson::Writer<rapidjson::StringBuffer> out{extra};
-  out.StartObject();
-  out.Key("timestamp");
-  out.Int64(e.at);
-  out.Key("reason");
-  out.String(e.reason.data(), static_cast<rapidjson::SizeType>(e.reason.size()));
-  out.EndObject();
-  json.pop_back(); // the event's closing brace
-  json += R"(,"setAside":)";
-  json.append(extra.GetString(), extra.GetSize());
-  json += '}';
-  return json;
-}
-
-/// Events some emitter has not passed yet (every shard), set-aside events and events of waiting
-/// deliveries.
-caf::expected<json_page> list_events(const store_ptr& db, const query& q, uint32_t max_limit) {
-  auto for_each = [&](auto visit) -> caf::error {
-    if (auto err = db->for_each_unfinished_event([&](const event& ev) {
-          return visit(held_event{ev.id, to_json(ev)});
-        }))
-      return err;
-    if (auto err = db->for_each_set_aside([&](const set_aside_event& e) {
-          // A replayed one is listed through its deliveries while they wait.
-          return e.replayed_at != 0 || visit(held_event{e.event.id, set_aside_json(e)});
-        }))
-      return err;
-    return db->for_each_waiting([&](const delivery& d) {
-      auto& text = d.kind == action_kind::task ? d.task.data : d.mail.content;
-      auto json = text.composed() ? std::string{text.event_part()}
-                                  : embedded_event_json(text.str());
-      return json.empty() || visit(held_event{d.event_id, std::move(json)});
-    });
-  };
-  return json_page_of(read_page<held_event>(
-    q, max_limit, for_each, [](const held_event& e) { return e.id; },
-    [](const held_event& e) { return e.json; }));
-}
-
 /// The deliveries a set-aside event gets when matched again now: one per action of the
 /// dispatchers now in force for its type, with the ids of its log position (the same however
 /// often this is asked), pending from now on (or held until their startTimestamp). Error 16 when
@@ -209,10 +159,10 @@ reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> 
       return answer(list_log(self->state.db, kind, window_of(q, depth), max_window_depth));
     },
     [self](events_atom, const query& q) {
-      return answer(list_events(self->state.db, q, max_page_size));
+      return answer(list_archive(self->state.db, q, max_page_size));
     },
     [self](events_atom, const query& q, uint32_t depth) {
-      return answer(list_events(self->state.db, window_of(q, depth), max_window_depth));
+      return answer(list_archive(self->state.db, window_of(q, depth), max_window_depth));
     },
     [self](rematch_atom, const std::string& event_id, bool task_sink_schedules) {
       auto& st = self->state;

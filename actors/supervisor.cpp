@@ -139,12 +139,12 @@ std::string restart(self_ptr self, const caf::actor_addr& who) {
 
 constexpr auto retention_interval = std::chrono::hours(1);
 
-/// Drops whole days of duplicate-suppression entries, history and the built-in log that are past
-/// their retention; runs at start and every hour.
+/// Drops whole days of duplicate-suppression entries, history, the built-in log and the event
+/// archive that are past their retention; runs at start and every hour.
 void apply_retention(self_ptr self) {
   auto& p = *self->state.parts;
   if (auto err = p.db->apply_retention(p.config.now(), p.config.seen_days, p.config.history_days,
-                                       p.config.log_days))
+                                       p.config.log_days, p.config.event_days))
     DISPATCH_LOG(warning, supervisor) << "retention failed: " << message_of(err);
   self->delayed_send(self, retention_interval, tick_atom::value);
 }

@@ -8,8 +8,10 @@
 #include <fstream>
 #include <iostream>
 #include <set>
+#include <sstream>
 #include <thread>
 
+#include "bench/archive.hpp"
 #include "bench/engine_run.hpp"
 #include "bench/isolate.hpp"
 #include "bench/limits.hpp"
@@ -303,6 +305,14 @@ int main(int argc, char** argv) {
     o.duration_s = std::min(o.duration_s, 1.0);
     o.warmup_s = std::min(o.warmup_s, 0.3);
     o.limit_s = std::min(o.limit_s, 0.3);
+  }
+  if (o.archive_events > 0) {
+    auto dir = make_data_dir(o);
+    std::ostringstream lines;
+    auto status = run_archive(o.archive_events, o.smoke ? 3 : 21, dir, lines);
+    std::cout << lines.str();
+    if (!o.out.empty()) std::ofstream{o.out, std::ios::app} << lines.str();
+    return status;
   }
   std::vector<planned> plan;
   if (!select_scenarios(o, plan, error)) {

@@ -64,6 +64,8 @@ std::string usage() {
   --no-figures             do not draw the SVGs
   --scheduler=sharing      CAF's scheduler policy for every scenario: sharing (default) or
                            stealing (CAF's default; idle workers poll, see bench/README.md)
+  --archive=N              only the event archive: fill a store with N events, time the listings
+                           of GET /events/v1/ (one JSON line each to stdout, and to --out if given)
  custom scenario (--scenario=custom):
   --dispatchers=N (1..10000, 1000)  --types=N (1..1000, 1000)  --actions=N|A-B (1..3, 1)
   --shards=N (1..8, 4)  --event-bytes=N (64..65536, 400)  --sink=counting|log
@@ -98,6 +100,7 @@ bool parse_options(int argc, char** argv, bench_options& o, std::string& error) 
     {"batch", number(c.batch, 1, 4096)},
     {"window", number(c.window, 1, 1024)},
     {"backlog", number(c.backlog, 1, 1e7)},
+    {"archive", number(o.archive_events, 1, 1e9)},
     {"connections", number(c.connections, 0, 1024)},
     {"io-threads", number(c.io_threads, 1, 64)},
     {"scheduler",

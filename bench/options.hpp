@@ -23,6 +23,7 @@ struct bench_options {
   std::string custom_rate; // "N" events/s or "P%" of a closed-loop run measured first
   bool help = false;
   std::string scheduler = "sharing"; // CAF's scheduler policy, every scenario
+  uint64_t archive_events = 0;       // --archive=N: only the archive listings over N events
 };
 
 /// Parses `--key=value` arguments; the error names the argument and the reason.

@@ -277,6 +277,14 @@ node_actor::behavior_type node(self_ptr self, node_parts parts) {
     [self](events_atom a, const query& q, uint32_t depth) {
       return self->delegate(self->state.gatherer, a, q, depth);
     },
+    // Replays from the archive run on this node, over the archive of the shards it holds.
+    [self](replay_atom a, const replay_request& req) {
+      return self->delegate(self->state.engine, a, req);
+    },
+    [self](replays_atom a, const query& q) { return self->delegate(self->state.engine, a, q); },
+    [self](cancel_atom a, const std::string& id) {
+      return self->delegate(self->state.engine, a, id);
+    },
     [self](stats_atom) { return stats(self); },
     [self](health_atom a) { return self->delegate(self->state.engine, a); },
     // The engine backs up this node's own store too (spawn_node registered it).

@@ -41,6 +41,8 @@ struct engine_config {
   uint32_t seen_days = 7;              // duplicate suppression window
   uint32_t history_days = 7;           // finished deliveries kept for reading back
   uint32_t log_days = 7;               // what the built-in sink received, kept for reading back
+  uint32_t event_days = 7; // accepted events kept in the archive (the log, at least history_days)
+  uint32_t replay_rate = 1000; // archived events a replay walks per second at most
   uint64_t block_cache_bytes = 64ull << 20;
   uint64_t write_buffer_bytes = 64ull << 20;
   uint32_t max_actions_per_dispatcher = 100; // fan-out limits, checked when dispatchers change

@@ -189,6 +189,45 @@ void json_page_route(const call& c, Ts... xs) {
       *q);
 }
 
+// A replay from the archive: the body's `filter` is RQL, parsed here like a query's.
+void replay_routes(const call& c) {
+  auto status = [](replay_status& x) { return json_ok(to_json(x)); };
+  switch (c.route) {
+    case route_id::events_replay: {
+      auto req = body_of(c, parse_replay_request);
+      if (!req) return;
+      if (!req->filter.empty()) {
+        auto q = parse_rql(req->filter);
+        if (!q)
+          return (*c.reply)(error_response(
+            make_error(error_code::invalid_rql, "filter: " + message_of(q.error()))));
+        if (!q->sort.empty() || !q->select.empty())
+          return (*c.reply)(error_response(make_error(
+            error_code::invalid_rql, "filter: only filter terms, no sort, select or limit")));
+        req->where = std::move(q->where);
+      }
+      ask_engine<replay_status>(c.ctx, c.reply, status, replay_atom::value, std::move(*req));
+      return;
+    }
+    case route_id::replays_find:
+      if (auto q = query_of(c))
+        ask_engine<replay_page>(
+          c.ctx, c.reply,
+          [select = q->select](replay_page& page) {
+            json_page rows{page.page, {}};
+            for (auto& x : page.data) rows.data.push_back(to_json(x));
+            return json_ok(render_page(rows, select));
+          },
+          replays_atom::value, *q);
+      return;
+    case route_id::replay_cancel:
+      ask_engine<replay_status>(c.ctx, c.reply, status, cancel_atom::value, c.ids[0]);
+      return;
+    default:
+      return;
+  }
+}
+
 void event_routes(const call& c) {
   switch (c.route) {
     case route_id::events_publish:
@@ -351,6 +390,10 @@ void route_request(const api_context_ptr& ctx, const http_request& req, const re
     case route_id::tasks_find:
     case route_id::mails_find:
       return event_routes(c);
+    case route_id::events_replay:
+    case route_id::replays_find:
+    case route_id::replay_cancel:
+      return replay_routes(c);
     case route_id::deliveries_find:
     case route_id::delivery_replay:
     case route_id::deliveries_replay:

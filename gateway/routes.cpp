@@ -15,7 +15,7 @@ struct route_entry {
 };
 
 // Each ExH service also answers its own `/<service>/v1/health` (the SDK's `health()` calls).
-constexpr std::array<route_entry, 29> route_table = {{
+constexpr std::array<route_entry, 32> route_table = {{
   {"GET", "dispatchers/v1", route_id::dispatchers_find},
   {"POST", "dispatchers/v1", route_id::dispatchers_create},
   {"GET", "dispatchers/v1/{}", route_id::dispatcher_get},
@@ -29,6 +29,9 @@ constexpr std::array<route_entry, 29> route_table = {{
   {"POST", "events/v1/batch", route_id::events_publish_batch},
   {"POST", "events/v1/{}/replay", route_id::event_rematch},
   {"DELETE", "events/v1/{}", route_id::event_discard},
+  {"POST", "events/v1/replay", route_id::events_replay},
+  {"GET", "events/v1/replays", route_id::replays_find},
+  {"DELETE", "events/v1/replays/{}", route_id::replay_cancel},
   {"GET", "tasks/v1", route_id::tasks_find},
   {"GET", "mail/v1", route_id::mails_find},
   {"GET", "deliveries/v1", route_id::deliveries_find},
@@ -123,6 +126,7 @@ bool takes_body(route_id route) {
     case route_id::action_update:
     case route_id::events_publish:
     case route_id::events_publish_batch:
+    case route_id::events_replay:
     case route_id::backup_start:
       return true;
     default:

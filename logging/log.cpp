@@ -16,8 +16,8 @@ namespace dispatch {
 namespace detail {
 
 // Every component starts at the global default, info (2).
-static_assert(log_component_count == 11, "give every component its initial threshold");
-std::atomic<uint8_t> log_thresholds[log_component_count] = {2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2};
+static_assert(log_component_count == 12, "give every component its initial threshold");
+std::atomic<uint8_t> log_thresholds[log_component_count] = {2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2};
 
 } // namespace detail
 
@@ -27,7 +27,7 @@ const char* const level_names[] = {"error", "warning", "info", "debug"};
 const char* const level_labels[] = {"ERROR", "WARN ", "INFO ", "DEBUG"};
 const char* const component_names[] = {"dispatchd", "supervisor", "engine",  "matcher",
                                        "emitter",   "store",      "rocksdb", "webhook",
-                                       "http",      "cluster",    "backup"};
+                                       "http",      "cluster",    "backup",  "replayer"};
 static_assert(std::size(component_names) == log_component_count);
 
 // Never destroyed: a line may be logged while static objects are torn down at exit.

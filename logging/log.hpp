@@ -42,9 +42,10 @@ enum class log_component : uint8_t {
   http,       // the HTTP gateway: listening, connection cap, handler failures, answers of 500
   cluster,    // membership, forwarding, replication
   backup,     // online backups: start, progress, end
+  replayer,   // replays from the event archive: start, end, cancel, failed steps
 };
 
-constexpr size_t log_component_count = static_cast<size_t>(log_component::backup) + 1;
+constexpr size_t log_component_count = static_cast<size_t>(log_component::replayer) + 1;
 
 /// "error", "warning", "info", "debug": the names the options take.
 const char* to_string(log_level level);

@@ -46,6 +46,9 @@ using replicate_atom = caf::atom_constant<caf::atom("replicate")>;
 using catch_up_atom = caf::atom_constant<caf::atom("catch_up")>;
 using peer_atom = caf::atom_constant<caf::atom("peer")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
+// Replays from the event archive: the listing, and cancelling one.
+using replays_atom = caf::atom_constant<caf::atom("replays")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 // Backups of a node's storage.
 using backup_atom = caf::atom_constant<caf::atom("backup")>;
 

@@ -78,8 +78,9 @@ struct delivery {
   timestamp_ms next_attempt = 0; // its due time while pending, held or retrying
   timestamp_ms finished = 0;     // when it was delivered or dead-lettered
   std::string last_error;
-  task_request task; // kind == task
-  mail_request mail; // kind == mail
+  task_request task;     // kind == task
+  mail_request mail;     // kind == mail
+  std::string replay_id; // made by a replay from the archive: that replay's id (else empty)
 };
 
 inline bool operator==(const delivery& x, const delivery& y) {
@@ -87,14 +88,15 @@ inline bool operator==(const delivery& x, const delivery& y) {
          && x.event_type == y.event_type && x.dispatcher_id == y.dispatcher_id
          && x.action_id == y.action_id && x.status == y.status && x.attempts == y.attempts
          && x.created == y.created && x.next_attempt == y.next_attempt && x.finished == y.finished
-         && x.last_error == y.last_error && x.task == y.task && x.mail == y.mail;
+         && x.last_error == y.last_error && x.task == y.task && x.mail == y.mail
+         && x.replay_id == y.replay_id;
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delivery& x) {
   return f(caf::meta::type_name("dispatch.delivery"), x.id, x.kind, x.event_id, x.event_type,
            x.dispatcher_id, x.action_id, x.status, x.attempts, x.created, x.next_attempt,
-           x.finished, x.last_error, x.task, x.mail);
+           x.finished, x.last_error, x.task, x.mail, x.replay_id);
 }
 
 using delivery_list = std::vector<delivery>;

@@ -19,6 +19,7 @@
 #include "messages/dispatcher.hpp"
 #include "messages/event.hpp"
 #include "messages/query.hpp"
+#include "messages/replay.hpp"
 #include "messages/stats.hpp"
 
 namespace dispatch {
@@ -183,8 +184,9 @@ using deliveries_api = caf::typed_actor<
   // What the built-in log sink received of one kind (tasks or mails), in ExH shapes.
   caf::replies_to<log_atom, action_kind, query>::with<json_page>,
   caf::replies_to<log_atom, action_kind, query, uint32_t>::with<json_page>,
-  // Events the engine still holds (not yet matched, or referenced by a waiting delivery), as
-  // `{id, type, content, creationTimestamp}` JSON, filtered, sorted and paged.
+  // The event archive (every accepted event still in retention), newest accepted first unless
+  // sorted, as `{id, type, content, creationTimestamp}` JSON (a set-aside one with `setAside`),
+  // filtered, sorted and paged.
   caf::replies_to<events_atom, query>::with<json_page>,
   caf::replies_to<events_atom, query, uint32_t>::with<json_page>,
   // Counters and queue depths.
@@ -230,8 +232,27 @@ using backup_runner_actor = caf::typed_actor<
 /// backups: registered once, copied by every later backup, before the engine's own.
 using backup_host_actor = caf::typed_actor<caf::reacts_to<backup_atom, backup_companion>>;
 
-/// The handle users hold: publish, administer dispatchers, inspect deliveries, back up.
-using engine_actor = ingest_api::extend_with<directory_api, deliveries_api, backup_api>;
+/// Replays from the event archive (API.md "Beyond ExH").
+using replays_api = caf::typed_actor<
+  // Starts a replay of the archived events accepted in [from, to) that match the filter, to the
+  // dispatchers of now (or those named); answers it as started (status running). Refused, naming
+  // the field, for a range that is empty or an unknown dispatcher id (error 15 / 16).
+  caf::replies_to<replay_atom, replay_request>::with<replay_status>,
+  // Lists replays with their progress, newest first unless sorted.
+  caf::replies_to<replays_atom, query>::with<replay_page>,
+  // Cancels a running replay (a finished one is answered as it is); error 16 when unknown.
+  caf::replies_to<cancel_atom, std::string>::with<replay_status>>;
+
+/// The replayer: runs the replays from the archive, paced, on a thread of its own.
+using replayer_actor = replays_api::extend<
+  // The emitters to hand replayed deliveries to: sent at start and after a restart of one.
+  caf::reacts_to<handles_atom, emitter_list>,
+  // Its own timer: the next step of the running replays.
+  caf::reacts_to<tick_atom>>;
+
+/// The handle users hold: publish, administer dispatchers, inspect deliveries, back up, replay.
+using engine_actor
+  = ingest_api::extend_with<directory_api, deliveries_api, backup_api, replays_api>;
 
 /// The engine of a cluster member: the users' interface plus the replication a node applies to it
 /// and the node's own store joining its backups (`spawn_cluster_engine`). Only the cluster holds

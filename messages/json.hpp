@@ -16,6 +16,7 @@
 #include "messages/delivery.hpp"
 #include "messages/dispatcher.hpp"
 #include "messages/event.hpp"
+#include "messages/replay.hpp"
 
 namespace dispatch {
 
@@ -66,6 +67,11 @@ caf::expected<action_patch> parse_action_patch(std::string_view text,
 
 /// `POST /admin/v1/backup` body: `{"to": "<directory>"}`; answers `to` as sent (the engine checks
 /// the path itself).
+/// A replay from the archive: `{from, to, filter?, dispatcherIds?}`, times as epoch ms or ISO-8601.
+/// `filter` stays text (its RQL is parsed by the caller into `where`).
+caf::expected<replay_request> parse_replay_request(std::string_view text,
+                                                   const json_limits& limits);
+
 caf::expected<std::string> parse_backup_request(std::string_view text,
                                                 const json_limits& limits = {});
 

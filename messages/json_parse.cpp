@@ -382,6 +382,30 @@ caf::expected<action_patch> parse_action_patch(std::string_view text, const json
   return x;
 }
 
+caf::expected<replay_request> parse_replay_request(std::string_view text,
+                                                   const json_limits& limits) {
+  rapidjson::Document doc;
+  if (auto err = load_object(text, limits, doc)) return err;
+  replay_request out;
+  for (auto [key, field] : {std::pair{"from", &out.from}, std::pair{"to", &out.to}}) {
+    auto value = member(doc, key);
+    if (!value)
+      return make_error(error_code::missing_required_fields, std::string{key} + ": required");
+    if (auto err = read_time(*value, key, *field)) return err;
+  }
+  if (out.to <= out.from) return format_error("to", "must be after from");
+  if (auto err = read_plain(doc, "", "filter", out.filter, read_text)) return err;
+  if (auto err = read_plain(doc, "", "dispatcherIds", out.dispatcher_ids, read_texts)) return err;
+  for (size_t i = 0; i < out.dispatcher_ids.size(); ++i) {
+    auto& id = out.dispatcher_ids[i];
+    if (!is_object_id(id))
+      return make_error(error_code::id_format,
+                        "dispatcherIds[" + std::to_string(i) + "]: must be 24 hex characters");
+    id = normalize_id(id);
+  }
+  return out;
+}
+
 caf::expected<std::string> parse_backup_request(std::string_view text, const json_limits& limits) {
   rapidjson::Document doc;
   if (auto err = load_object(text, limits, doc)) return err;

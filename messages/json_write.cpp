@@ -232,6 +232,7 @@ void delivery_fields(json_writer& out, const delivery& x, const std::vector<std:
   time("nextAttemptTimestamp", x.next_attempt, x.next_attempt != 0);
   time("finishedTimestamp", x.finished, x.finished != 0);
   if (!x.last_error.empty()) field("lastError", x.last_error);
+  if (!x.replay_id.empty()) field("replayId", x.replay_id);
 }
 
 } // namespace

@@ -33,6 +33,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<latency_snapshot>("dispatch.latency_snapshot");
   cfg.add_message_type<engine_stats>("dispatch.engine_stats");
   cfg.add_message_type<backup_status>("dispatch.backup_status");
+  cfg.add_message_type<replay_state>("dispatch.replay_state");
+  cfg.add_message_type<replay_status>("dispatch.replay_status");
+  cfg.add_message_type<replay_page>("dispatch.replay_page");
   cfg.add_message_type<member>("dispatch.member");
   cfg.add_message_type<member_info>("dispatch.member_info");
   cfg.add_message_type<log_entry>("dispatch.log_entry");

@@ -68,6 +68,18 @@ std::string set_aside_key(uint32_t shard, uint64_t sequence) {
   return key;
 }
 
+std::string event_count_key(uint32_t shard, uint32_t day) {
+  std::string key;
+  key.reserve(8);
+  append_u32(key, shard);
+  append_u32(key, day);
+  return key;
+}
+
+std::string replay_key(const std::string& replay_id) {
+  return std::string{replay_prefix} + replay_id;
+}
+
 std::string version_key(uint32_t shard, uint64_t from, const std::string& dispatcher_id) {
   auto key = log_entry_key(shard, from);
   key += dispatcher_id;

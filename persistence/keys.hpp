@@ -23,6 +23,8 @@ constexpr const char* delivery_index_family = "delivery_index";
 constexpr const char* dead_letters_family = "dead_letters";
 constexpr const char* history_family = "history";
 constexpr const char* log_family = "log"; // the built-in log sink's records
+// Running counts of the event archive per shard and day (a merge operator adds them up).
+constexpr const char* event_counts_family = "event_counts";
 // Schema 2's families, read once by the migration and then dropped.
 constexpr const char* legacy_inbox_family = "inbox";
 constexpr const char* legacy_deliveries_family = "deliveries";
@@ -34,6 +36,11 @@ constexpr const char* shard_count_key = "shards";            // value: u32 big-e
 constexpr const char* probe_key = "probe";                   // written and deleted by health
 constexpr const char* seen_floor_key = "seen_floor";         // value: u32 big-endian day
 constexpr const char* history_floor_key = "history_floor";   // value: u32 big-endian day
+// Present once `event_counts` holds the counts of every log entry (the log of a directory made
+// before the counts existed is counted once at open). Value: u32 big-endian 1.
+constexpr const char* event_counts_ready_key = "event_counts_ready";
+// Replays from the archive (`replay_key`): each one's request, progress and state.
+constexpr const char* replay_prefix = "replay/";
 // Set-aside events (`set_aside_key`): the event, why and when, under this prefix.
 constexpr const char* set_aside_prefix = "set_aside/";
 // 2: `seen` keyed by event id alone (the day moved into the value).
@@ -64,6 +71,12 @@ std::string shard_prefix(uint32_t shard);
 
 /// meta: "set_aside/" · shard(4) · sequence(8), the set-aside event at that log position.
 std::string set_aside_key(uint32_t shard, uint64_t sequence);
+
+/// event_counts: shard(4) · day(4).
+std::string event_count_key(uint32_t shard, uint32_t day);
+
+/// meta: "replay/" · replay id.
+std::string replay_key(const std::string& replay_id);
 
 /// seen: the event id itself; the value holds the day it was accepted and the event.
 

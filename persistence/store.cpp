@@ -143,7 +143,8 @@ const std::vector<std::string>& family_names() {
                                               keys::delivery_index_family,
                                               keys::dead_letters_family,
                                               keys::history_family,
-                                              keys::log_family};
+                                              keys::log_family,
+                                              keys::event_counts_family};
   return names;
 }
 
@@ -167,8 +168,9 @@ caf::error open_families(detail::store_state& s, const rocksdb::DBOptions& db_op
   }
   s.db.reset(raw);
   rocksdb::ColumnFamilyHandle** slots[] = {
-    nullptr,     &s.meta,       &s.dispatchers,    &s.dispatcher_versions, &s.event_log, &s.seen,
-    &s.progress, &s.exceptions, &s.delivery_index, &s.dead_letters,        &s.history,   &s.log};
+    nullptr,    &s.meta,     &s.dispatchers, &s.dispatcher_versions, &s.event_log,
+    &s.seen,    &s.progress, &s.exceptions,  &s.delivery_index,      &s.dead_letters,
+    &s.history, &s.log,      &s.event_counts};
   for (size_t i = 1; i < family_names().size(); ++i) *slots[i] = s.handles[i];
   return caf::none;
 }
@@ -203,6 +205,7 @@ caf::error check_meta(detail::store_state& s) {
     rocksdb::WriteBatch batch;
     batch.Put(s.meta, keys::schema_version_key, u32_value(keys::schema_version));
     batch.Put(s.meta, keys::shard_count_key, u32_value(s.opts.shards));
+    batch.Put(s.meta, keys::event_counts_ready_key, u32_value(1)); // nothing to count yet
     return s.write(batch, true, "initialize data directory " + dir);
   }
   if (version > keys::schema_version)
@@ -221,8 +224,9 @@ caf::error check_meta(detail::store_state& s) {
   s.seen_floor = found ? floor : 0;
   if (auto err = read_meta(s, keys::history_floor_key, floor, found)) return err;
   s.history_floor = found ? floor : 0;
-  if (version < keys::schema_version) return migrate_from_schema_2(s);
-  return caf::none;
+  if (version < keys::schema_version)
+    if (auto err = migrate_from_schema_2(s)) return err;
+  return count_archive_once(s);
 }
 
 // The exact waiting counts and the last sequence of each shard, read once at open.
@@ -797,11 +801,15 @@ caf::error store::accept_events(const std::vector<accepted_event>& events, times
       batch.Put(s.seen, x.id, seen_value);
     }
   }
+  // The counts are read and written back under this lock; the WAL sync below runs without it.
+  std::unique_lock<std::mutex> counting{s.counts_mutex};
+  if (auto err = stage_event_counts(s, batch, events, false)) return err;
   // Written unsynced, then the WAL synced on its own: RocksDB's write queue is not held during
   // the fsync, so the emitters' (unsynced) writes do not wait behind it. Nothing is acknowledged
   // or routed before the sync returns, and the WAL is ordered: a write that follows this batch
   // cannot outlive it in a crash.
   if (auto err = s.write(batch, false, "accept events")) return err;
+  counting.unlock();
   if (s.opts.sync) {
     if (auto err = s.sync_wal("accept events")) {
       // Visible but not durable: take the batch back, so that no emitter catching up derives
@@ -811,6 +819,12 @@ caf::error store::accept_events(const std::vector<accepted_event>& events, times
         if (accepted.chosen_id) undo->Delete(s.seen, accepted.event.id);
         undo->Delete(s.event_log, keys::log_entry_key(accepted.shard, accepted.sequence));
       }
+      // A pending undo is applied before any other write, so the counts it puts back are still
+      // the current ones then.
+      counting.lock();
+      if (auto undo_err = stage_event_counts(s, *undo, events, true))
+        DISPATCH_LOG(error, store) << "accept events: the counts of a batch taken back could not "
+                                   << "be read: " << message_of(undo_err);
       auto undone = s.sync_fault() ? rocksdb::Status::IOError("injected")
                                    : s.db->Write(rocksdb::WriteOptions{}, undo.get());
       if (!undone.ok()) {

@@ -19,6 +19,7 @@
 #include "messages/dispatcher.hpp"
 #include "messages/event.hpp"
 #include "messages/interfaces.hpp"
+#include "messages/replay.hpp"
 
 namespace dispatch {
 
@@ -50,6 +51,23 @@ struct set_aside_event {
   std::string reason;           // what failed
   timestamp_ms at = 0;          // when it was set aside
   timestamp_ms replayed_at = 0; // when it was matched again or discarded (0: still set aside)
+};
+
+/// An event of the archive (the log) and where it is.
+struct archived_event {
+  uint32_t shard = 0;
+  uint64_t sequence = 0; // 0 when looked up by a publisher's id (`seen` keeps no position)
+  dispatch::event event;
+};
+
+/// Which part of the archive a walk reads: the log entries of `shards` (empty: every shard) with
+/// a sequence in [lower, upper), newest or oldest first across the shards (sequences are accept
+/// time and unique on a node, so merging the shards by sequence is the order of acceptance).
+struct archive_range {
+  std::vector<uint32_t> shards;
+  uint64_t lower = 0;
+  uint64_t upper = std::numeric_limits<uint64_t>::max();
+  bool newest_first = true;
 };
 
 /// Where a delivery's record is. A derived delivery that never failed has none.
@@ -201,6 +219,31 @@ public:
   /// One log entry, if the log still holds it.
   caf::expected<caf::optional<event>> get_logged(uint32_t shard, uint64_t sequence) const;
 
+  // -- the event archive (store_archive.cpp) ---------------------------------------------------
+
+  /// Visits the archived events of `range` in its order, on one snapshot of the log, until
+  /// `visit` answers false. Reads only as far as the visitor goes.
+  caf::error for_each_archived(const archive_range& range,
+                               const std::function<bool(const archived_event&)>& visit) const;
+
+  /// How many events the archive holds, of every type (`type` null) or of one. From the running
+  /// counts (one entry per shard and day); a shard and day that met more distinct types than
+  /// the counts keep apart is read to count one type.
+  caf::expected<uint64_t> count_archived(const std::string* type = nullptr) const;
+
+  /// The archived event with this id: an id ingest made leads to its log entry, a publisher's
+  /// id is looked up in `seen` (kept as long as the archive).
+  caf::expected<caf::optional<archived_event>> find_archived(const std::string& id) const;
+
+  // -- replays from the archive (store_archive.cpp) -------------------------------------------
+
+  /// Writes (or replaces) a replay's record: its request (with the filter tree `where`), state
+  /// and position. Rides the WAL.
+  caf::error write_replay(const replay_status& status, const filter& where);
+
+  /// Every replay record, in id order, with its filter tree.
+  caf::expected<std::vector<std::pair<replay_status, filter>>> load_replays() const;
+
   // -- emitters ----------------------------------------------------------------------------------
 
   /// The progress of the emitter of `kind` and `shard` (zeros when it has none yet).
@@ -295,9 +338,11 @@ public:
   // -- retention and health ----------------------------------------------------------------------
 
   /// Drops whole days of `seen`, `history`, the built-in log and the event log that are older
-  /// than their retention (the event log: `history_days`, never past an emitter's cursor).
+  /// than their retention (the event log, the archive: the longer of `history_days` and
+  /// `event_days`, never past an emitter's cursor; `seen` at least as long, since it finds the
+  /// archived events of publisher-chosen ids).
   caf::error apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t history_days,
-                             uint32_t log_days);
+                             uint32_t log_days, uint32_t event_days = 0);
 
   /// Writes and deletes a probe key (synced): fails when storage cannot be written.
   caf::error probe_write();

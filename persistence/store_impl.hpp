@@ -48,10 +48,20 @@ struct store_state {
   rocksdb::ColumnFamilyHandle* dead_letters = nullptr;
   rocksdb::ColumnFamilyHandle* history = nullptr;
   rocksdb::ColumnFamilyHandle* log = nullptr;
+  rocksdb::ColumnFamilyHandle* event_counts = nullptr;
 
   // `delivery_index` entries of finished, dead and purged deliveries from before this day are
   // let go with their history (a compaction filter reads it). Kept in the meta family.
   std::atomic<uint32_t> history_floor{0};
+
+  // The first day the event log (the archive) still holds entries of, as retention last left
+  // it: a publisher's id found in `seen` is archived only from this day on.
+  std::atomic<uint32_t> archive_floor{0};
+
+  // The counts of `event_counts` are read, added to and written back (plain values, no merge
+  // operator, so that any RocksDB tool can open the database): ingest's batch and retention
+  // hold this from the read until their batch is written.
+  std::mutex counts_mutex;
 
   // The emitters' state changes (outcomes, revive, purge) read the index before writing their
   // batch (to keep the counters exact); this mutex makes read and write one step.
@@ -165,6 +175,21 @@ bool parse_record_value(const char* data, size_t size, record_slot& out);
 /// The highest sequence in `shard`'s part of the event log family `event_log` (0 when empty).
 caf::expected<uint64_t> last_sequence_in(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* event_log,
                                          uint32_t shard);
+
+/// Adds to `batch` one count entry per shard and day that `events` touch (negated: the batch is
+/// taken back), each the entry as it is plus these events. Never one per event. The caller holds
+/// `counts_mutex` until the batch is written.
+caf::error stage_event_counts(const detail::store_state& s, rocksdb::WriteBatch& batch,
+                              const std::vector<accepted_event>& events, bool negate);
+
+/// Counts the log once into `event_counts` when the directory was written before the counts
+/// existed (or migrated from schema 2), then marks them ready. Run at open, before any actor.
+caf::error count_archive_once(detail::store_state& s);
+
+/// Adds to `batch` what dropping `shard`'s log below `limit` takes off the counts: whole days
+/// go, the entries of a day cut in part are subtracted. The caller holds `counts_mutex`.
+caf::error stage_count_retention(const detail::store_state& s, rocksdb::WriteBatch& batch,
+                                 uint32_t shard, uint64_t limit);
 
 /// Turns a RocksDB status into our error: names the operation; storage exhaustion says "no space".
 caf::error to_error(const rocksdb::Status& status, const std::string& operation);

@@ -173,53 +173,68 @@ uint32_t first_kept_day(timestamp_ms now, uint32_t days) {
 } // namespace
 
 caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t history_days,
-                                  uint32_t log_days) {
+                                  uint32_t log_days, uint32_t event_days) {
   detail::store_use use{*impl_};
   if (auto err = use.error()) return err;
   auto& s = *impl_;
+  // The counts it takes off are read and written back in this batch (see `counts_mutex`).
+  std::lock_guard<std::mutex> counting{s.counts_mutex};
   rocksdb::WriteBatch batch;
   auto put_floor = [&](const char* key, uint32_t day) {
     std::string value;
     keys::append_u32(value, day);
     batch.Put(s.meta, key, value);
   };
+  // The event log is the archive too: kept for the longer of the two (0 days keep everything).
+  auto archive_days = history_days == 0 ? 0 : std::max(history_days, event_days);
   // `seen` and the index of finished deliveries are keyed by id: a floor hides older entries at
-  // once, compactions drop them.
-  auto seen_floor = first_kept_day(now, seen_days);
+  // once, compactions drop them. `seen` also finds the archived events of publisher-chosen ids,
+  // so it is kept as long as the archive.
+  auto seen_floor = first_kept_day(now, seen_days == 0 ? 0 : std::max(seen_days, archive_days));
   if (seen_floor > s.seen_floor.load()) put_floor(keys::seen_floor_key, seen_floor);
   auto history_floor = first_kept_day(now, history_days);
+  auto archive_floor = first_kept_day(now, archive_days);
   // The index entries of finished, dead and purged deliveries go with history, but never while
-  // their event is still in the log (an emitter lagging behind keeps it): derived again without
-  // them, a purged delivery would come back and a dead one would be listed twice.
+  // their event is still in the log (an emitter lagging behind, or the archive, keeps it):
+  // derived again without them, a purged delivery would come back and a dead one would be listed
+  // twice.
   auto index_floor = history_floor;
-  if (history_floor > 0) {
+  auto kept_from = archive_floor;
+  if (history_floor > 0)
     batch.DeleteRange(s.history, keys::day_prefix(0), keys::day_prefix(history_floor));
+  if (archive_floor > 0) {
     // The log as long as history, so that finished deliveries can be derived for as long as
-    // they are listed; never an entry some emitter has not passed yet.
+    // they are listed, and as the archive; never an entry some emitter has not passed yet.
     for (uint32_t shard = 0; shard < s.opts.shards; ++shard) {
-      auto limit = first_sequence_of_day(history_floor);
+      auto limit = first_sequence_of_day(archive_floor);
       for (auto kind : {action_kind::task, action_kind::mail}) {
         auto p = read_progress(kind, shard);
         if (!p) return p.error();
         limit = std::min(limit, p->cursor + 1);
       }
+      // The counts lose what the log loses, in the same batch.
+      if (auto err = stage_count_retention(s, batch, shard, limit)) return err;
       batch.DeleteRange(s.event_log, keys::log_entry_key(shard, 0),
                         keys::log_entry_key(shard, limit));
       // Set-aside events go with their log days: kept as long as the log entry they stand for.
       batch.DeleteRange(s.meta, keys::set_aside_key(shard, 0), keys::set_aside_key(shard, limit));
       index_floor = std::min(index_floor, day_of(accepted_at(limit)));
+      kept_from = std::min(kept_from, day_of(accepted_at(limit)));
       // The dispatcher versions only the dropped entries needed go with them.
       if (auto err = prune_dispatcher_versions(shard, limit)) return err;
     }
+  } else {
+    index_floor = 0;
   }
   if (index_floor > s.history_floor.load()) put_floor(keys::history_floor_key, index_floor);
   if (auto day = first_kept_day(now, log_days); day > 0)
     for (auto kind : {action_kind::task, action_kind::mail})
       batch.DeleteRange(s.log, keys::log_day_prefix(kind, 0), keys::log_day_prefix(kind, day));
-  if (batch.Count() == 0) return caf::none;
-  if (auto err = s.write(batch, false, "apply retention")) return err;
+  if (batch.Count() > 0)
+    if (auto err = s.write(batch, false, "apply retention")) return err;
   if (seen_floor > s.seen_floor.load()) s.seen_floor = seen_floor;
   if (index_floor > s.history_floor.load()) s.history_floor = index_floor;
+  if (kept_from > s.archive_floor.load()) s.archive_floor = kept_from;
   return caf::none;
 }
 

@@ -120,6 +120,10 @@ std::string logged_task_json(const delivery& d, timestamp_ms received) {
   }
   w.Key("status");
   w.String("new");
+  if (!d.replay_id.empty()) { // made by a replay from the archive
+    w.Key("replayId");
+    write_string(w, d.replay_id);
+  }
   w.Key("creationTimestamp");
   w.Int64(received);
   w.Key("updateTimestamp");
@@ -152,6 +156,10 @@ std::string logged_mail_json(const delivery& d, timestamp_ms received) {
   w.EndObject();
   w.Key("content");
   write_raw_object(w, out, mail.content);
+  if (!d.replay_id.empty()) {
+    w.Key("replayId");
+    write_string(w, d.replay_id);
+  }
   w.Key("creationTimestamp");
   w.Int64(received);
   w.EndObject();

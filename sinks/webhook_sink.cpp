@@ -72,6 +72,8 @@ std::vector<std::string> header_lines(const webhook_sink_state& st, const delive
   lines.reserve(st.config.headers.size() + 3);
   lines.emplace_back("Content-Type: application/json");
   lines.emplace_back("Idempotency-Key: " + d.id);
+  // A delivery a replay from the archive made says which (the body keeps the ExH shape).
+  if (!d.replay_id.empty()) lines.emplace_back("X-Dispatch-Replay-Id: " + d.replay_id);
   for (auto& [name, value] : st.config.headers)
     lines.push_back(value.empty() ? name + ";" : name + ": " + value);
   lines.emplace_back("Expect:"); // no 100-continue round trip before larger bodies

@@ -50,9 +50,13 @@ struct set_aside_fixture : engine_fixture {
     return ids;
   }
 
-  /// The held events listed with `setAside`.
+  /// The archived events listed with `setAside`.
   std::vector<std::string> listed_set_aside() {
-    auto page = call<json_page>(events_atom::value, query{});
+    query q;
+    q.where.op = filter_op::contains;
+    q.where.path = "setAside";
+    q.limit = max_page_size;
+    auto page = call<json_page>(events_atom::value, q);
     BOOST_REQUIRE(page);
     std::vector<std::string> found;
     for (auto& json : page->data)

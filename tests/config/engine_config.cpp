@@ -79,6 +79,8 @@ void check_defaults(const engine_config& x) {
   BOOST_TEST(x.seen_days == d.seen_days);
   BOOST_TEST(x.history_days == d.history_days);
   BOOST_TEST(x.log_days == d.log_days);
+  BOOST_TEST(x.event_days == d.event_days);
+  BOOST_TEST(x.replay_rate == d.replay_rate);
   BOOST_TEST(x.block_cache_bytes == d.block_cache_bytes);
   BOOST_TEST(x.write_buffer_bytes == d.write_buffer_bytes);
   BOOST_TEST(x.restart_limit == d.restart_limit);
@@ -126,6 +128,8 @@ BOOST_AUTO_TEST_CASE(every_option_is_declared_with_its_default_in_the_help) {
                     "readers",
                     "retention.history-days",
                     "retention.log-days",
+                    "retention.event-days",
+                    "replay.rate",
                     "cache-bytes",
                     "write-buffer-bytes",
                     "max-open-files",
@@ -144,7 +148,7 @@ BOOST_AUTO_TEST_CASE(every_option_is_declared_with_its_default_in_the_help) {
       BOOST_TEST(text_of(option->description()).find("(default: ") != std::string::npos);
     }
   }
-  BOOST_TEST(options.size() == 30u);
+  BOOST_TEST(options.size() == 32u);
   auto shards = options.qualified_name_lookup("dispatch.shards");
   BOOST_TEST(text_of(shards->description()).find("(default: 4)") != std::string::npos);
 }

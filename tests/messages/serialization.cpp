@@ -114,6 +114,7 @@ delivery sample_delivery(action_kind kind) {
   x.next_attempt = 1700000005000;
   x.finished = 1700000009000;
   x.last_error = "HTTP 503";
+  x.replay_id = "65f000000000000000000009";
   x.task = {"resize-image", R"({"event":{}})", string_list{"x"}, 1700000001000, 5};
   x.mail = {"65f0a1b2c3d4e5f60123456a", sample_recipients(true), R"({"event":{}})"};
   return x;
@@ -123,6 +124,22 @@ filter sample_filter() {
   filter leaf{filter_op::in, "actions.type", {string_value("task"), number_value(2.5)}, {}};
   filter other{filter_op::eq, "enabled", {bool_value(true), null_value()}, {}};
   return {filter_op::or_, "", {}, {leaf, other}};
+}
+
+replay_status sample_replay_status() {
+  replay_status x;
+  x.id = "65f0a1b2c3d4e5f601234567";
+  x.from = 1000;
+  x.to = 2000;
+  x.filter = "eq(type,t)";
+  x.dispatcher_ids = {"65f0a1b2c3d4e5f601234568"};
+  x.state = replay_state::cancelled;
+  x.matched = 7;
+  x.dispatched = 9;
+  x.position = 1500000;
+  x.created = 3000;
+  x.finished = 4000;
+  return x;
 }
 
 backup_status sample_backup_status() {
@@ -197,6 +214,8 @@ BOOST_AUTO_TEST_CASE(registered_types_cross_the_wire_inside_messages) {
   check(json_page{{3, 0, 20}, {"{}"}}, "dispatch.json_page");
   check(engine_stats{}, "dispatch.engine_stats");
   check(sample_backup_status(), "dispatch.backup_status");
+  check(sample_replay_status(), "dispatch.replay_status");
+  check(replay_page{{1, 0, 20}, {sample_replay_status()}}, "dispatch.replay_page");
   check(logged_event{1, sample_event()}, "dispatch.logged_event");
   check(logged_event_list{{2, sample_event()}}, "std::vector<dispatch.logged_event>");
   check(delivery_batch{}, "dispatch.delivery_batch");
@@ -340,6 +359,9 @@ BOOST_AUTO_TEST_CASE(stats_logged_events_and_delivery_batches) {
   BOOST_TEST((sy.cluster.peers[0].state == peer_state::down));
   BOOST_TEST(sy.cluster.peers[0].forward_depth == 17u);
   BOOST_TEST(sy.cluster.peers[0].reason == "silent");
+  auto replay = round_trip(sample_replay_status());
+  BOOST_TEST(to_json(replay) == to_json(sample_replay_status()));
+  BOOST_TEST(replay.position == 1500000u);
   auto backup = round_trip(sample_backup_status());
   BOOST_TEST((backup.state == backup_state::failed));
   BOOST_TEST(backup.to == sample_backup_status().to);
