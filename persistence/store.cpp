@@ -663,21 +663,8 @@ caf::error store::prune_dispatcher_versions(uint32_t shard, uint64_t floor) {
 
 // -- ingest ---------------------------------------------------------------------------------------
 
-namespace {
-
-/// A `seen` value: the day it was accepted, the event, and where the event is in the log
-/// (values written before the log's position was kept end with the event).
-struct seen_entry {
-  uint32_t day = 0;
-  dispatch::event event;
-  bool placed = false;
-  uint32_t shard = 0;
-  uint64_t sequence = 0;
-};
-
-constexpr size_t seen_position_size = 12; // sequence (8) · shard (4)
-
-caf::error decode_seen(const std::string& id, const char* data, size_t size, seen_entry& out) {
+caf::error detail::decode_seen(const std::string& id, const char* data, size_t size,
+                               seen_entry& out) {
   auto fail = [&](const std::string& why) {
     return codec::corrupt_value(keys::seen_family, id.data(), id.size(), why);
   };
@@ -694,8 +681,6 @@ caf::error decode_seen(const std::string& id, const char* data, size_t size, see
   out.shard = keys::read_u32(position + 8);
   return caf::none;
 }
-
-} // namespace
 
 caf::expected<std::vector<caf::optional<event>>>
 store::find_seen(const std::vector<std::string>& ids, uint32_t days, timestamp_ms now) const {
@@ -721,8 +706,8 @@ store::find_seen(const std::vector<std::string>& ids, uint32_t days, timestamp_m
       return codec::corrupt_value(keys::seen_family, ids[i].data(), ids[i].size(),
                                   "value shorter than its day");
     if (keys::read_u32(value.data()) < first_day) continue;
-    seen_entry entry;
-    if (auto err = decode_seen(ids[i], value.data(), value.size(), entry)) return err;
+    detail::seen_entry entry;
+    if (auto err = detail::decode_seen(ids[i], value.data(), value.size(), entry)) return err;
     result[i] = std::move(entry.event);
   }
   // An id ingest generated is not in `seen`: it says where its event is in the log. (A
@@ -760,8 +745,8 @@ caf::expected<event_place> store::find_event(const std::string& event_id) const 
   auto status = impl_->db->Get(rocksdb::ReadOptions{}, impl_->seen, event_id, &value);
   if (status.IsNotFound()) return place;
   if (!status.ok()) return to_error(status, "look up a seen event");
-  seen_entry entry;
-  if (auto err = decode_seen(event_id, value.data(), value.size(), entry)) return err;
+  detail::seen_entry entry;
+  if (auto err = detail::decode_seen(event_id, value.data(), value.size(), entry)) return err;
   if (!entry.placed) {
     place.found = event_place::unplaced;
     return place;

@@ -56,7 +56,7 @@ struct set_aside_event {
 /// An event of the archive (the log) and where it is.
 struct archived_event {
   uint32_t shard = 0;
-  uint64_t sequence = 0; // 0 when looked up by a publisher's id (`seen` keeps no position)
+  uint64_t sequence = 0; // 0 for a publisher's id whose `seen` value predates positions
   dispatch::event event;
 };
 

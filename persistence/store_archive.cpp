@@ -331,16 +331,13 @@ caf::expected<caf::optional<archived_event>> store::find_archived(const std::str
   auto status = s.db->Get(rocksdb::ReadOptions{}, s.seen, id, &value);
   if (status.IsNotFound()) return result{};
   if (!status.ok()) return to_error(status, "look up an archived event");
-  if (value.size() < 4)
-    return codec::corrupt_value(keys::seen_family, id.data(), id.size(),
-                                "value shorter than its day");
-  auto day = keys::read_u32(value.data());
-  if (day < s.seen_floor.load() || day < s.archive_floor.load()) return result{};
+  detail::seen_entry entry;
+  if (auto err = detail::decode_seen(id, value.data(), value.size(), entry)) return err;
+  if (entry.day < s.seen_floor.load() || entry.day < s.archive_floor.load()) return result{};
   archived_event x;
-  if (auto err = codec::decode(keys::seen_family, id.data(), id.size(), value.data() + 4,
-                               value.size() - 4, x.event))
-    return err;
-  x.shard = shard_of(x.event.type, s.opts.shards);
+  x.event = std::move(entry.event);
+  x.shard = entry.placed ? entry.shard : shard_of(x.event.type, s.opts.shards);
+  x.sequence = entry.sequence; // 0 when `seen` did not keep it yet
   return result{std::move(x)};
 }
 

@@ -680,7 +680,17 @@ caf::error store::visit_by_event(const std::function<bool(const delivery&)>& vis
   // only have records: they are looked for among the records. One whose publisher chose its id
   // before `seen` kept positions sends the listing through every place, as before.
   std::vector<std::string> ids;
+  // Events without a place in the log, and events an archive replay went over: their other
+  // deliveries are records whose ids do not start with the position (a replay's ids are new).
   std::vector<std::string> not_in_log;
+  auto replays = load_replays();
+  if (!replays) return replays.error();
+  auto replayed = [&](uint64_t sequence) {
+    auto at = accepted_at(sequence);
+    return std::any_of(replays->begin(), replays->end(), [&](const auto& r) {
+      return r.first.dispatched > 0 && r.first.from <= at && at < r.first.to;
+    });
+  };
   for (auto& event_id : scope.event_ids) {
     auto place = find_event(event_id);
     if (!place) return place.error();
@@ -693,6 +703,7 @@ caf::error store::visit_by_event(const std::function<bool(const delivery&)>& vis
       not_in_log.push_back(event_id);
       continue;
     }
+    if (replayed(place->sequence)) not_in_log.push_back(event_id);
     auto prefix = delivery_id_at({place->sequence, place->shard, 0}).substr(0, 18);
     auto first = ids.size();
     if (auto err = ids_with_prefix(s, s.delivery_index, prefix, ids)) return err;
@@ -715,15 +726,20 @@ caf::error store::visit_by_event(const std::function<bool(const delivery&)>& vis
   named.by_id = true;
   named.ids = std::move(ids);
   bool go_on = true;
+  std::unordered_set<std::string> met;
   if (!named.ids.empty())
-    if (auto err = visit_by_id([&](const delivery& d) { return go_on = visit(d); }, named))
+    if (auto err = visit_by_id(
+          [&](const delivery& d) {
+            met.insert(d.id);
+            return go_on = visit(d);
+          },
+          named))
       return err;
   if (!go_on || not_in_log.empty()) return caf::none;
   // Records only: waiting, dead letters and history, each delivery once.
   s.before_scan();
   auto records = scope;
   records.by_event = false;
-  std::unordered_set<std::string> met;
   auto wanted = [&](const delivery& d) {
     return std::find(not_in_log.begin(), not_in_log.end(), d.event_id) != not_in_log.end()
            && met.insert(d.id).second;

@@ -23,6 +23,21 @@ namespace dispatch {
 
 namespace detail {
 
+/// A `seen` value: the day it was accepted, the event, and where the event is in the log (values
+/// written before the log's position was kept end with the event).
+struct seen_entry {
+  uint32_t day = 0;
+  dispatch::event event;
+  bool placed = false;
+  uint32_t shard = 0;
+  uint64_t sequence = 0;
+};
+
+constexpr size_t seen_position_size = 12; // sequence (8) · shard (4)
+
+/// Reads a `seen` value of either form; an error naming the id when it does not decode.
+caf::error decode_seen(const std::string& id, const char* data, size_t size, seen_entry& out);
+
 // Everything the store holds; `store::impl` (private in the header) is this under another name so
 // that the helper functions of the .cpp files can take it.
 struct store_state {

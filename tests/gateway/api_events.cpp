@@ -357,6 +357,10 @@ BOOST_AUTO_TEST_CASE(a_replay_dispatches_a_time_range_again_with_new_ids) {
   auto replayed = ok("GET", "/deliveries/v1/?eq(replayId," + id + ")");
   BOOST_TEST(replayed.json["page"]["total"].GetUint64() == 3u);
   BOOST_TEST(text(replayed.json["data"][0], "dispatcherId") == first);
+  // An event's deliveries include those a replay made of it (their ids are new).
+  auto event_id = text(replayed.json["data"][0], "eventId");
+  auto of_event = ok("GET", "/deliveries/v1/?eq(eventId," + event_id + ")");
+  BOOST_TEST(of_event.json["page"]["total"].GetUint64() == 3u); // first, second, first again
   // A content filter narrows it further; both dispatchers of now.
   auto narrow = ok("POST", "/events/v1/replay",
                    R"({"from":"1970-01-01T00:00:00Z","to":)" + std::to_string(to)
