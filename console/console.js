@@ -764,6 +764,8 @@
 
   // ---------------------------------------------------------------- deliveries
 
+  const waiting = new Set(['pending', 'held', 'retrying']); // statuses with a next attempt
+
   const deliveries = {
     offset: 0,
     open: new Set(), // ids whose details are shown
@@ -815,7 +817,7 @@
           el('td', { class: 'mono' }, d.eventType || ''),
           el('td', { class: 'num' }, d.attempts ?? ''),
           el('td', { class: 'wrap' }, d.lastError || ''),
-          el('td', { title: formatTime(d.nextAttemptTimestamp) }, d.nextAttemptTimestamp ? formatAgo(d.nextAttemptTimestamp) : ''),
+          el('td', { title: formatTime(d.nextAttemptTimestamp) }, waiting.has(d.status) && d.nextAttemptTimestamp ? formatAgo(d.nextAttemptTimestamp) : ''),
           el('td', { title: formatTime(d.creationTimestamp) }, formatAgo(d.creationTimestamp)),
           el('td', { class: 'actions' },
             d.status === 'dead' ? el('button', { type: 'button', class: 'small', 'data-action': 'replay', onclick: () => this.replay(d) }, 'Replay') : null,
@@ -922,9 +924,12 @@
       listing.busy = true;
       try {
         const answer = await api.get('/events/v1/replays/?limit(10)');
+        $('#replay-form button[type=submit]').disabled = false;
         listing.container.replaceChildren(this.renderReplays(answer));
       } catch (err) {
-        listing.container.replaceChildren(err instanceof ApiError && err.unavailable
+        const unavailable = err instanceof ApiError && err.unavailable;
+        $('#replay-form button[type=submit]').disabled = unavailable;
+        listing.container.replaceChildren(unavailable
           ? el('p', { class: 'unavailable', text: 'Replays from the archive are not available on this server ' +
             `(GET /events/v1/replays/ answered ${err.status}); it needs a dispatchd with the event archive.` })
           : el('p', { class: 'error', role: 'alert', text: messageOf(err) }));
@@ -977,6 +982,7 @@
         const p = form.querySelector('[data-error-for=""]');
         p.className = 'error form-error';
         if (err instanceof ApiError && err.unavailable) {
+          p.className = 'unavailable';
           p.textContent = 'Replay from the archive is not available on this server: POST /events/v1/replay ' +
             `answered ${err.status}. It needs a dispatchd with the event archive.`;
           show(p, true);
