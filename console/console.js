@@ -466,6 +466,8 @@
     g.textBaseline = 'top';
     for (let m = 0; m <= 5; m++) {
       const px = left + plotW - (m * 60000 / span) * plotW;
+      // The outermost labels stay inside the canvas.
+      g.textAlign = m === 0 ? 'right' : (m === 5 ? 'left' : 'center');
       g.fillText(m ? `-${m} min` : 'now', px, top + plotH + 5);
     }
     const xOf = (t) => left + plotW - ((now - t) / span) * plotW;

@@ -51,7 +51,7 @@ async function startDispatchd(webhookPort) {
   dispatchd.dataDir = dataDir;
   dispatchd.stderr.on('data', (chunk) => { dispatchdLog += chunk; });
   const port = await until('dispatchd listening', () => {
-    const m = /listening on 127\.0\.0\.1:(\d+)/.exec(dispatchdLog);
+    const m = /http: listening on 127\.0\.0\.1:(\d+)/.exec(dispatchdLog);
     return m && Number(m[1]);
   }, 10000);
   return port;
@@ -65,6 +65,49 @@ function stopDispatchd() {
     child.on('exit', () => { fs.rmSync(child.dataDir, { recursive: true, force: true }); resolve(); });
     child.kill('SIGTERM');
   });
+}
+
+// A two-node cluster on loopback (no token, no TLS), for the Cluster view.
+const clusterNodes = [];
+
+function freeClusterPort(taken) {
+  // Below the ephemeral range, so that no outgoing connection takes it meanwhile.
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 10000);
+    if (!taken.includes(port)) return port;
+  }
+}
+
+async function startCluster() {
+  const secret = Array.from({ length: 32 }, () => '0123456789abcdef'[Math.floor(Math.random() * 16)]).join('');
+  const ports = [];
+  ports.push(freeClusterPort(ports), freeClusterPort(ports));
+  for (const id of [1, 2]) {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `dispatch-console-node${id}-`));
+    const other = 3 - id;
+    const child = spawn(dispatchdPath, [
+      `--dispatch.data-dir=${dataDir}/data`, '--dispatch.http.port=0', '--dispatch.http.host=127.0.0.1',
+      `--dispatch.cluster.node=${id}`, `--dispatch.cluster.listen=127.0.0.1:${ports[id - 1]}`,
+      `--dispatch.cluster.peers=["${other}@127.0.0.1:${ports[other - 1]}"]`, `--dispatch.cluster.secret=${secret}`,
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const node = { child, dataDir, log: '', port: 0 };
+    child.stderr.on('data', (chunk) => { node.log += chunk; });
+    clusterNodes.push(node);
+  }
+  for (const node of clusterNodes) {
+    node.port = await until('a cluster node listening', () => {
+      const m = /http: listening on 127\.0\.0\.1:(\d+)/.exec(node.log);
+      return m && Number(m[1]);
+    }, 15000).catch((err) => { throw new Error(`${err.message}\n--- cluster node log\n${node.log}`); });
+  }
+  return clusterNodes;
+}
+
+function stopCluster() {
+  return Promise.all(clusterNodes.splice(0).map((node) => new Promise((resolve) => {
+    node.child.on('exit', () => { fs.rmSync(node.dataDir, { recursive: true, force: true }); resolve(); });
+    node.child.kill('SIGTERM');
+  })));
 }
 
 // ------------------------------------------------------------------ helpers
@@ -260,10 +303,20 @@ async function run() {
     }
     await screenshot(page, 'events');
 
-    // 7. Cluster: this node runs alone, and says so.
+    // 7. Cluster: this node runs alone, and says so; the console of a node of a two-node cluster
+    // shows both members up, with the coordinator.
     await go(page, 'cluster');
-    await until('the cluster status', async () => /runs alone|Members/.test(await textOf(page, '#cluster-body')));
-    await screenshot(page, 'cluster');
+    await until('the single-node message', async () => /runs alone/.test(await textOf(page, '#cluster-body')));
+    const nodes = await startCluster();
+    const clusterPage = await browser.newPage();
+    await clusterPage.setViewport({ width: 1280, height: 900 });
+    clusterPage.on('pageerror', (err) => pageErrors.push(`cluster page error: ${err.message}`));
+    await clusterPage.goto(`http://127.0.0.1:${nodes[0].port}/console/#/cluster`, { waitUntil: 'load' });
+    await until('the peer up', () => clusterPage.$('#cluster-body tr[data-peer="2"] .badge.up'), 15000);
+    assert.match(await textOf(clusterPage, '#cluster-body'), /Coordinator1 \(this node\)/);
+    await screenshot(clusterPage, 'cluster');
+    await clusterPage.close();
+    console.log('step: cluster view of a two-node cluster, its peer up');
 
     // 8. Overview: live charts with what happened, at 1280 and at 1920 px.
     await go(page, 'overview');
@@ -300,6 +353,7 @@ async function run() {
 
 run()
   .then(async () => {
+    await stopCluster();
     await stopDispatchd();
     webhookServer.close();
     console.log('screenshots:');
@@ -311,6 +365,7 @@ run()
     console.error(`console check FAILED: ${err.stack || err}`);
     if (screenshots.length) console.error(`screenshots so far: ${screenshots.join(' ')}`);
     console.error(`--- dispatchd log\n${dispatchdLog}`);
+    await stopCluster();
     await stopDispatchd();
     process.exit(1);
   });
