@@ -1040,24 +1040,28 @@
       }
       const tiles = [
         ['This node', c.node],
-        ['Coordinator', c.coordinator === c.node ? `${c.coordinator} (this node)` : c.coordinator],
+        ['Coordinator', c.coordinator === c.node ? `${c.coordinator} · this node` : c.coordinator],
         ['Shards owned here', c.shardsOwned],
         ['Dispatcher log version', c.logVersion],
         ['Events forwarded', formatNumber(c.forwarded)],
         ['Events received', formatNumber(c.received)],
       ];
-      const rows = (c.peers || []).map((p) => el('tr', { 'data-peer': p.id },
+      const self = el('tr', { 'data-peer': c.node },
+        el('td', { class: 'num' }, c.node, el('span', { class: 'hint' }, c.node === c.coordinator ? ' this node, coordinator' : ' this node')),
+        el('td', { class: 'mono' }, '(this node)'), el('td', {}, badge('up')), el('td', {}, ''),
+        el('td', { class: 'num' }, ''), el('td', { class: 'num' }, c.shardsOwned), el('td', {}, ''));
+      const rows = [self].concat((c.peers || []).map((p) => el('tr', { 'data-peer': p.id },
         el('td', { class: 'num' }, p.id, p.id === c.coordinator ? el('span', { class: 'hint' }, ' coordinator') : null),
         el('td', { class: 'mono' }, p.address),
         el('td', {}, badge(p.state)),
         el('td', { title: formatTime(p.since) }, `${formatAgo(p.since)} (${formatTime(p.since)})`),
         el('td', { class: 'num' }, formatNumber(p.forwardDepth)),
         el('td', { class: 'num' }, p.shardsOwned),
-        el('td', { class: 'wrap' }, p.reason || '')));
+        el('td', { class: 'wrap' }, p.reason || ''))));
       return [
         el('div', { class: 'tiles' }, tiles.map(([label, value]) => el('div', { class: 'tile' }, el('div', { class: 'label' }, label), el('div', { class: 'value' }, String(value))))),
         el('h2', {}, 'Members as this node sees them'),
-        rows.length ? table(['Node#', 'Address', 'State', 'Since', 'Forward queue#', 'Shards#', 'Reason'], rows)
+        rows.length > 1 ? table(['Node#', 'Address', 'State', 'Since', 'Forward queue#', 'Shards#', 'Reason'], rows)
           : el('p', { class: 'state', text: 'No peers configured.' }),
       ];
     },

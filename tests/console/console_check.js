@@ -313,7 +313,7 @@ async function run() {
     clusterPage.on('pageerror', (err) => pageErrors.push(`cluster page error: ${err.message}`));
     await clusterPage.goto(`http://127.0.0.1:${nodes[0].port}/console/#/cluster`, { waitUntil: 'load' });
     await until('the peer up', () => clusterPage.$('#cluster-body tr[data-peer="2"] .badge.up'), 15000);
-    assert.match(await textOf(clusterPage, '#cluster-body'), /Coordinator1 \(this node\)/);
+    assert.match(await textOf(clusterPage, '#cluster-body'), /Coordinator1 · this node/);
     await screenshot(clusterPage, 'cluster');
     await clusterPage.close();
     console.log('step: cluster view of a two-node cluster, its peer up');
