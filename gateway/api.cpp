@@ -9,6 +9,7 @@
 
 #include "gateway/api_bridge.hpp"
 #include "gateway/auth.hpp"
+#include "gateway/console.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/metrics_text.hpp"
 #include "gateway/render.hpp"
@@ -361,6 +362,8 @@ http_response token_required() {
 }
 
 void route_request(const api_context_ptr& ctx, const http_request& req, const reply_ptr& reply) {
+  // The console's files are open to all: the page asks for a token for the API calls it makes.
+  if (auto page = console_response(req)) return (*reply)(std::move(*page));
   auto target = split(req.target);
   auto m = match_route(req.method, target.path);
   if (!authorized(ctx->options, req, m)) return (*reply)(token_required());
@@ -435,6 +438,8 @@ http_handler make_api_handler(caf::actor_system& sys, engine_actor engine, api_o
 
 http_header_check make_api_header_check(api_options options) {
   return [options = std::move(options)](const http_request& req) -> std::optional<http_response> {
+    // A console path takes no body: its answer (a 405, mostly) is given without reading one.
+    if (auto page = console_response(req)) return page;
     if (authorized(options, req, match_route(req.method, split(req.target).path)))
       return std::nullopt;
     return token_required();

@@ -267,6 +267,7 @@ http_request head_of(const http::request<http::string_body>& req, bool from_loop
   request.target = origin_form(req.target());
   request.content_type = std::string{req[http::field::content_type]};
   request.authorization = std::string{req[http::field::authorization]};
+  request.if_none_match = std::string{req[http::field::if_none_match]};
   request.from_loopback = from_loopback;
   return request;
 }

@@ -21,6 +21,7 @@ packages=(
   clang                 # make fuzz: bookworm's clang 14 builds the libFuzzer targets of fuzz/
   libclang-rt-14-dev    # make fuzz: libFuzzer and the sanitizer runtimes of clang 14
   jq                    # bench/cluster-bench.sh reads dispatchd's JSON with it
+  chromium              # the console's browser test (tests/console, driven by puppeteer-core)
 )
 
 # The SDK compatibility test runs the official ExH JavaScript SDK on node. A node from elsewhere
