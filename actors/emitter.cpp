@@ -332,7 +332,10 @@ void arm_timer(emitter_ptr self, timestamp_ms now, bool retry_soon) {
   auto& st = self->state;
   auto due = std::max(st.next_sweep, now + 1);
   auto room = st.in_flight_count < in_flight_cap(st);
-  if (st.sink.handle && !st.queue.empty() && room)
+  // While deliveries wait for the sink's rate, its next token is the time to look again.
+  if (st.rate_wait_until != 0)
+    due = std::min(due, std::max(st.rate_wait_until, now + 1));
+  else if (st.sink.handle && !st.queue.empty() && room)
     due = std::min(due, std::max(st.queue.begin()->first.first, now + 1));
   if (retry_soon || !st.unwritten.empty() || (st.catching_up && !st.rederive_pending))
     due = std::min(due, now + storage_retry_ms);
@@ -344,6 +347,14 @@ void arm_timer(emitter_ptr self, timestamp_ms now, bool retry_soon) {
   st.timer_due = due;
   st.timer_fires = self->clock().now() + delay; // the clock delayed_send uses
   self->delayed_send(self, delay, tick_atom::value);
+}
+
+/// How many deliveries could go to the sink now, up to `room`: due recorded ones and fresh ones.
+size_t ready_count(const emitter_state& st, timestamp_ms now, size_t room) {
+  auto ready = std::min(st.fresh.size(), room);
+  for (auto i = st.queue.begin(); ready < room && i != st.queue.end() && i->first.first <= now; ++i)
+    ++ready;
+  return ready;
 }
 
 /// Sends what is due while the sink has room: recorded deliveries first (they are older), then
@@ -359,8 +370,20 @@ void pump(emitter_ptr self) {
   // the outcomes of earlier sends cannot be written (storage fails): they wait in memory, and
   // sending more would only add to them.
   auto writing_behind = [&st] { return st.unwritten.size() >= memory_cap(st); };
+  st.rate_wait_until = 0;
   while (st.sink.handle && st.in_flight_count < cap && !writing_behind()) {
     auto room = std::min(cap - st.in_flight_count, max_sink_batch);
+    if (st.sink.rate) {
+      // Over the sink's rate, deliveries wait where they are (pending or retrying, due): no
+      // attempt is spent and nothing is written for it.
+      auto ready = ready_count(st, now, room);
+      if (ready == 0) break;
+      room = st.sink.rate->take(ready);
+      if (room == 0) {
+        st.rate_wait_until = st.sink.rate->ready_at(ready);
+        break;
+      }
+    }
     delivery_list batch;
     std::vector<delivery_origin> origins;
     while (batch.size() < room && !st.queue.empty() && st.queue.begin()->first.first <= now) {

@@ -23,6 +23,7 @@ struct bench_options {
   std::string custom_rate; // "N" events/s or "P%" of a closed-loop run measured first
   bool help = false;
   std::string scheduler = "sharing"; // CAF's scheduler policy, every scenario
+  uint32_t rate_check = 0;           // --rate-check=N: only the sink-rate check at N deliveries/s
 };
 
 /// Parses `--key=value` arguments; the error names the argument and the reason.

@@ -3,6 +3,7 @@
 // tests read the store's outcomes (records, or deliveries derived with the emitter's cursor).
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -418,6 +419,70 @@ BOOST_FIXTURE_TEST_CASE(an_event_no_matcher_routed_with_nothing_after_it_is_foun
   store_only({orphan});
   wait_for_status(orphan.id, delivery_status::delivered); // within two sweeps (5 s each)
   BOOST_TEST(rec->count(orphan.id) == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_sink_rate_spaces_deliveries_and_they_wait_as_pending, fixture) {
+  // 10 a second: the bucket holds one token, so after the first delivery each next one goes
+  // exactly 100 ms after the one before, on the test's clock.
+  task_rate = make_rate_limiter(10, clock);
+  auto rec = std::make_shared<recording>();
+  auto em = spawn_emitter(spawn_sink(rec, always_deliver));
+  std::vector<planned_task> tasks;
+  for (int i = 0; i < 12; ++i) tasks.push_back(make_task("rated" + std::to_string(i)));
+  auto start = config.now();
+  put(em, tasks);
+  // Over the rate the rest wait: pending, due, no attempt spent, nothing dead.
+  BOOST_TEST(rec->total() == 1u);
+  auto last = find(tasks.back().id);
+  BOOST_REQUIRE(last);
+  BOOST_TEST(last->status == delivery_status::pending);
+  BOOST_TEST(last->attempts == 0u);
+  BOOST_TEST(last->next_attempt != 0);
+  BOOST_REQUIRE(run_until([&] { return rec->total() == tasks.size(); }));
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    auto times = rec->times_of(tasks[i].id);
+    BOOST_REQUIRE_EQUAL(times.size(), 1u);
+    BOOST_TEST(times[0] == start + static_cast<timestamp_ms>(100 * i), "delivery " << i);
+  }
+  for (auto& t : tasks) wait_for_status(t.id, delivery_status::delivered);
+  BOOST_TEST(metrics->dead_letters.load() == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_sink_rate_is_shared_by_the_emitters_that_hold_its_bucket, fixture) {
+  // Two emitters (as two shards' would) share one bucket of 10 a second: together they get 10
+  // a second, not 10 each. The second emitter's deliveries come from recorded ones (replays).
+  task_rate = make_rate_limiter(10, clock);
+  auto rec = std::make_shared<recording>();
+  auto sink = spawn_sink(rec, always_deliver);
+  auto em = spawn_emitter(sink);
+  auto other = sys.spawn(dispatch::emitter, action_kind::mail, uint32_t{0}, config, db, metrics,
+                         sink_binding{sink, true, task_rate});
+  spawned.push_back(caf::actor_cast<caf::actor>(other));
+  caf::anon_send(other, handles_atom::value, log_reader_actor{matcher});
+  run();
+  std::vector<planned_task> tasks;
+  for (int i = 0; i < 10; ++i) tasks.push_back(make_task("shared" + std::to_string(i)));
+  delivery_list mails;
+  for (int i = 0; i < 10; ++i) {
+    auto d = make_delivery(delivery_id_at({next_sequence + 1000 + static_cast<uint64_t>(i), 0, 0}),
+                           tasks[0].event.event, dispatcher{}, action{}, false, config.now());
+    d.kind = action_kind::mail;
+    mails.push_back(std::move(d));
+  }
+  auto start = config.now();
+  put(em, tasks);
+  auto adopted = ask<uint32_t>(other, adopt_atom::value, mails);
+  BOOST_REQUIRE_MESSAGE(adopted, why(adopted));
+  BOOST_REQUIRE(run_until([&] { return rec->total() == 20u; }));
+  std::vector<timestamp_ms> times;
+  {
+    std::lock_guard<std::mutex> guard{rec->mtx};
+    for (auto& r : rec->received) times.push_back(r.second);
+  }
+  std::sort(times.begin(), times.end());
+  // One token every 100 ms for both together: the 20th goes 1.9 s after the first.
+  for (size_t i = 0; i < times.size(); ++i)
+    BOOST_TEST(times[i] == start + static_cast<timestamp_ms>(100 * i), "delivery " << i);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -161,6 +161,7 @@ struct fixture : test::deterministic_system {
   std::vector<caf::actor> spawned;
   matcher_actor matcher;
   emitter_actor mail_emitter; // a second emitter the matcher needs; it has no mail to emit
+  rate_limiter_ptr task_rate; // the task sink's rate, when a test gives it one
   uint64_t next_sequence = 0;
 
   fixture() {
@@ -197,7 +198,7 @@ struct fixture : test::deterministic_system {
   /// and the mail emitter are spawned with the first one, as the supervisor does).
   emitter_actor spawn_emitter(sink_actor sink) {
     auto em = sys.spawn(emitter, action_kind::task, uint32_t{0}, config, db, metrics,
-                        sink_binding{sink, false});
+                        sink_binding{sink, false, task_rate});
     spawned.push_back(caf::actor_cast<caf::actor>(em));
     if (!matcher) {
       mail_emitter = sys.spawn(emitter, action_kind::mail, uint32_t{0}, config, db, metrics,
