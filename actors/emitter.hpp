@@ -21,6 +21,7 @@
 
 #include <caf/message.hpp>
 
+#include "actors/key_order.hpp"
 #include "actors/metrics.hpp"
 #include "actors/rate_limit.hpp"
 #include "config/engine_config.hpp"
@@ -105,6 +106,9 @@ struct emitter_state {
   timestamp_ms cursor_written_at = 0;
   /// Fresh deliveries waiting for room at the sink, in log order, with their segment.
   std::deque<std::pair<delivery, uint64_t>> fresh;
+  /// Per-key ordering: who holds each ordering key, and the fresh deliveries (with their
+  /// segment) waiting behind it. Those count against the memory cap with `fresh`.
+  key_order order{100000};
 
   // -- recorded deliveries ------------------------------------------------------------------------
 

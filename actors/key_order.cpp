@@ -3,15 +3,16 @@
 
 namespace dispatch {
 
-key_order::verdict key_order::admit(ordering_key k, delivery& d) {
+key_order::verdict key_order::admit(ordering_key k, delivery& d, uint64_t tag) {
   auto i = keys_.find(k);
   if (i == keys_.end()) {
     if (keys_.size() >= max_keys_) return verdict::refused;
     keys_.emplace(k, key_state{d.id, 0});
+    holders_[d.id] = k;
     return verdict::go;
   }
   ++i->second.waiting;
-  waiting_.emplace(std::make_pair(k, ++arrivals_), std::move(d));
+  waiting_.emplace(std::make_pair(k, ++arrivals_), entry{std::move(d), tag});
   return verdict::waiting;
 }
 
@@ -21,6 +22,9 @@ void key_order::hold(ordering_key k, const std::string& id) {
     keys_.emplace(k, key_state{id, 0});
   else if (i->second.holder.empty())
     i->second.holder = id;
+  else
+    return; // held already: the holder stays
+  holders_[id] = k;
 }
 
 bool key_order::holds(ordering_key k, const std::string& id) const {
@@ -28,32 +32,38 @@ bool key_order::holds(ordering_key k, const std::string& id) const {
   return i != keys_.end() && i->second.holder == id;
 }
 
-std::optional<delivery> key_order::release(ordering_key k, const std::string& id) {
+std::optional<key_order::entry> key_order::release(ordering_key k, const std::string& id) {
   auto i = keys_.find(k);
   if (i == keys_.end() || i->second.holder != id) return std::nullopt;
+  holders_.erase(id);
   if (i->second.waiting == 0) {
     keys_.erase(i);
     return std::nullopt;
   }
   auto next = waiting_.lower_bound(std::make_pair(k, uint64_t{0}));
-  auto d = std::move(next->second);
+  auto e = std::move(next->second);
   waiting_.erase(next);
   --i->second.waiting;
-  i->second.holder = d.id;
-  return d;
+  i->second.holder = e.value.id;
+  holders_[e.value.id] = k;
+  return e;
 }
 
-bool key_order::forget(ordering_key k, const std::string& id) {
-  auto i = keys_.find(k);
-  if (i == keys_.end() || i->second.waiting == 0) return false;
-  auto first = waiting_.lower_bound(std::make_pair(k, uint64_t{0}));
-  for (auto j = first; j != waiting_.end() && j->first.first == k; ++j)
-    if (j->second.id == id) {
+std::optional<key_order::entry> key_order::release(const std::string& id) {
+  auto h = holders_.find(id);
+  if (h == holders_.end()) return std::nullopt;
+  return release(h->second, id);
+}
+
+std::optional<uint64_t> key_order::forget(const std::string& id) {
+  for (auto j = waiting_.begin(); j != waiting_.end(); ++j)
+    if (j->second.value.id == id) {
+      auto tag = j->second.tag;
+      --keys_.at(j->first.first).waiting;
       waiting_.erase(j);
-      --i->second.waiting;
-      return true;
+      return tag;
     }
-  return false;
+  return std::nullopt;
 }
 
 } // namespace dispatch

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <utility>
 
@@ -37,8 +38,9 @@ public:
     refused, // a new key beyond `max_keys`: `d` was not taken; try again after a release
   };
 
-  /// A delivery of key `k` asks to go. Call in accepted order for each key.
-  verdict admit(ordering_key k, delivery& d);
+  /// A delivery of key `k` asks to go, with a `tag` of the caller's that comes back with it from
+  /// `release` (the emitter's log segment). Call in accepted order for each key.
+  verdict admit(ordering_key k, delivery& d, uint64_t tag = 0);
 
   /// Marks `k` held by `id` without a delivery to send (a recorded delivery found at start, or
   /// one retrying): later ones of `k` wait behind it. Never refused: the holder exists already.
@@ -50,12 +52,23 @@ public:
   /// Whether `id` holds `k`.
   bool holds(ordering_key k, const std::string& id) const;
 
+  /// A waiting delivery with its caller's tag.
+  struct entry {
+    delivery value;
+    uint64_t tag = 0;
+  };
+
   /// The holder `id` of `k` finished: the key goes to the next waiting delivery, which is
   /// returned to be sent, or is forgotten when none waits. Ignored when `id` does not hold `k`.
-  std::optional<delivery> release(ordering_key k, const std::string& id);
+  std::optional<entry> release(ordering_key k, const std::string& id);
 
-  /// Removes a waiting delivery (purged); true when it was here.
-  bool forget(ordering_key k, const std::string& id);
+  /// As `release`, for a holder known by id only (a recorded delivery read back from the store
+  /// carries no key).
+  std::optional<entry> release(const std::string& id);
+
+  /// Removes the waiting delivery `id` (purged) and answers its tag; none when it was not here.
+  /// Looks through every waiting one: purging is rare.
+  std::optional<uint64_t> forget(const std::string& id);
 
   size_t keys() const { return keys_.size(); }
   size_t waiting() const { return waiting_.size(); }
@@ -69,7 +82,8 @@ private:
   size_t max_keys_;
   uint64_t arrivals_ = 0; // orders the waiting ones of a key
   std::unordered_map<ordering_key, key_state> keys_;
-  std::map<std::pair<ordering_key, uint64_t>, delivery> waiting_;
+  std::unordered_map<std::string, ordering_key> holders_; // holder id -> its key
+  std::map<std::pair<ordering_key, uint64_t>, entry> waiting_;
 };
 
 } // namespace dispatch

@@ -485,4 +485,57 @@ BOOST_FIXTURE_TEST_CASE(a_sink_rate_is_shared_by_the_emitters_that_hold_its_buck
     BOOST_TEST(times[i] == start + static_cast<timestamp_ms>(100 * i), "delivery " << i);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_retrying_delivery_holds_back_its_key_only, fixture) {
+  // Key A's first delivery fails twice (not before 1 s each time); key B flows meanwhile. At the
+  // sink: A one at a time in accepted order after its retries, B in order and not held back.
+  auto rec = std::make_shared<recording>();
+  std::string a1;
+  auto em = spawn_emitter(spawn_sink(rec, [&](const delivery& d, size_t nth) {
+    return answer(d.id == a1 && nth <= 2 ? retry_later("down", 1000) : delivered());
+  }));
+  std::vector<planned_task> ts;
+  for (auto tag : {"a1", "b1", "a2", "b2", "a3", "b3"}) ts.push_back(make_task(tag));
+  a1 = ts[0].id;
+  enqueue_keyed(em, ts, {1, 2, 1, 2, 1, 2});
+  BOOST_REQUIRE(run_until([&] { return rec->total() == 8u; }));
+  auto a = received_of(*rec, {ts[0].id, ts[2].id, ts[4].id});
+  auto b = received_of(*rec, {ts[1].id, ts[3].id, ts[5].id});
+  BOOST_TEST((a == std::vector<std::string>{ts[0].id, ts[0].id, ts[0].id, ts[2].id, ts[4].id}));
+  BOOST_TEST((b == std::vector<std::string>{ts[1].id, ts[3].id, ts[5].id}));
+  // B was done before A's first retry: its key never waited for A's.
+  BOOST_TEST(rec->times_of(ts[5].id).front() < rec->times_of(ts[0].id).at(1));
+  BOOST_TEST(rec->times_of(ts[0].id).at(1) - rec->times_of(ts[0].id).at(0) >= 1000);
+  advance(5s); // nothing more comes
+  BOOST_TEST(rec->total() == 8u);
+  BOOST_TEST(metrics->dead_letters.load() == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(one_delivery_of_a_key_at_the_sink_and_a_dead_letter_releases_it, fixture) {
+  auto rec = std::make_shared<recording>();
+  std::string first;
+  auto sink = spawn_sink(rec, [&](const delivery& d, size_t) {
+    if (d.id == first) return sink_step{true, permanent_failure("refused")}; // held, then dead
+    return answer(delivered());
+  });
+  auto em = spawn_emitter(sink);
+  std::vector<planned_task> ts;
+  for (auto tag : {"k1", "k2", "k3", "other"}) ts.push_back(make_task(tag));
+  first = ts[0].id;
+  enqueue_keyed(em, ts, {7, 7, 7, 8});
+  // The first of key 7 is at the sink: the others of its key wait; key 8 went.
+  BOOST_TEST(rec->count(ts[0].id) == 1u);
+  BOOST_TEST(rec->count(ts[1].id) == 0u);
+  BOOST_TEST(rec->count(ts[2].id) == 0u);
+  BOOST_TEST(rec->count(ts[3].id) == 1u);
+  advance(1s);
+  BOOST_TEST(rec->count(ts[1].id) == 0u);
+  // Answered: a permanent failure makes a dead letter, which releases the key.
+  caf::anon_send(caf::actor_cast<caf::actor>(sink), release_atom::value);
+  run();
+  BOOST_REQUIRE(run_until([&] { return rec->total() == 4u; }));
+  auto seven = received_of(*rec, {ts[0].id, ts[1].id, ts[2].id});
+  BOOST_TEST((seven == std::vector<std::string>{ts[0].id, ts[1].id, ts[2].id}));
+  BOOST_TEST(wait_for_status(ts[0].id, delivery_status::dead).attempts == 1u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -17,6 +17,7 @@
 
 #include "fixtures/deterministic.hpp"
 #include "actors/emitter.hpp"
+#include "messages/derive.hpp"
 #include "actors/matcher.hpp"
 #include "messages/error_code.hpp"
 #include "messages/ids.hpp"
@@ -252,6 +253,37 @@ struct fixture : test::deterministic_system {
     t.created = accepted_at(t.event.sequence);
     t.function_name = tag;
     return t;
+  }
+
+  /// Sends the emitter the deliveries of `ts` with ordering keys `keys`, as a live batch from the
+  /// matcher would carry them (the events stay out of the log: the sink's record is the check).
+  void enqueue_keyed(const emitter_actor& em, const std::vector<planned_task>& ts,
+                     const std::vector<ordering_key>& keys) {
+    delivery_batch batch;
+    for (size_t i = 0; i < ts.size(); ++i) {
+      dispatcher disp;
+      disp.id = "ordered-dispatcher";
+      action act;
+      act.kind = action_kind::task;
+      act.function_name = ts[i].function_name;
+      act.data = "{}";
+      auto d = make_delivery(ts[i].id, ts[i].event.event, disp, act, false, ts[i].created);
+      d.ordering_key = keys[i];
+      batch.deliveries.push_back(std::move(d));
+      batch.last = std::max(batch.last, ts[i].event.sequence);
+    }
+    caf::anon_send(em, enqueue_atom::value, std::move(batch));
+    run();
+  }
+
+  /// The ids the sink received, in order, keeping those in `wanted` only.
+  std::vector<std::string> received_of(const recording& rec,
+                                       const std::vector<std::string>& wanted) {
+    std::lock_guard<std::mutex> guard{rec.mtx};
+    std::vector<std::string> result;
+    for (auto& [id, when] : rec.received)
+      if (std::find(wanted.begin(), wanted.end(), id) != wanted.end()) result.push_back(id);
+    return result;
   }
 
   /// Appends events to the log durably, as ingest does, without routing them.

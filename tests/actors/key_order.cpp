@@ -38,11 +38,11 @@ BOOST_AUTO_TEST_CASE(one_at_a_time_per_key_and_the_rest_in_accepted_order) {
   BOOST_TEST(order.keys() == 2u);
   auto next = order.release(7, "delivery-1");
   BOOST_REQUIRE(next);
-  BOOST_TEST(next->id == "delivery-2");
+  BOOST_TEST(next->value.id == "delivery-2");
   BOOST_TEST(order.holds(7, "delivery-2"));
   next = order.release(7, "delivery-2");
   BOOST_REQUIRE(next);
-  BOOST_TEST(next->id == "delivery-3");
+  BOOST_TEST(next->value.id == "delivery-3");
   BOOST_TEST(!order.release(7, "delivery-3"));
   BOOST_TEST(!order.held(7)); // nothing waits: forgotten
   BOOST_TEST(order.keys() == 1u);
@@ -62,7 +62,7 @@ BOOST_AUTO_TEST_CASE(a_retrying_holder_keeps_its_key_and_a_dead_letter_releases_
   // Its budget is spent: a dead letter releases the key to the next one.
   auto next = order.release(1, "delivery-1");
   BOOST_REQUIRE(next);
-  BOOST_TEST(next->id == "delivery-2");
+  BOOST_TEST(next->value.id == "delivery-2");
 }
 
 BOOST_AUTO_TEST_CASE(only_the_holder_releases_its_key) {
@@ -81,7 +81,7 @@ BOOST_AUTO_TEST_CASE(a_recorded_holder_found_at_start_holds_back_the_rederived_o
   BOOST_TEST((admit(order, 5, 1) == key_order::verdict::waiting));
   auto next = order.release(5, "recorded");
   BOOST_REQUIRE(next);
-  BOOST_TEST(next->id == "delivery-1");
+  BOOST_TEST(next->value.id == "delivery-1");
 }
 
 BOOST_AUTO_TEST_CASE(a_purged_waiting_delivery_is_forgotten) {
@@ -89,11 +89,14 @@ BOOST_AUTO_TEST_CASE(a_purged_waiting_delivery_is_forgotten) {
   admit(order, 3, 1);
   admit(order, 3, 2);
   admit(order, 3, 3);
-  BOOST_TEST(order.forget(3, "delivery-2"));
-  BOOST_TEST(!order.forget(3, "delivery-2"));
+  auto d = numbered(4);
+  BOOST_TEST((order.admit(3, d, 44) == key_order::verdict::waiting));
+  BOOST_TEST(order.forget("delivery-2").has_value());
+  BOOST_TEST(!order.forget("delivery-2"));
+  BOOST_TEST(order.forget("delivery-4").value_or(0) == 44u);
   auto next = order.release(3, "delivery-1");
   BOOST_REQUIRE(next);
-  BOOST_TEST(next->id == "delivery-3");
+  BOOST_TEST(next->value.id == "delivery-3");
 }
 
 BOOST_AUTO_TEST_CASE(a_million_distinct_keys_leave_nothing_behind) {
