@@ -538,4 +538,51 @@ BOOST_FIXTURE_TEST_CASE(one_delivery_of_a_key_at_the_sink_and_a_dead_letter_rele
   BOOST_TEST(wait_for_status(ts[0].id, delivery_status::dead).attempts == 1u);
 }
 
+BOOST_FIXTURE_TEST_CASE(an_ordering_key_path_orders_the_matchers_deliveries_per_value, fixture) {
+  // A dispatcher with orderingKey content.user, through the real matcher: user "a"'s first
+  // delivery fails twice; "b" and the events without the path (one null key) flow meanwhile.
+  auto rec = std::make_shared<recording>();
+  std::string failing;
+  auto em = spawn_emitter(spawn_sink(rec, [&](const delivery& d, size_t nth) {
+    return answer(d.id == failing && nth <= 2 ? retry_later("down", 1000) : delivered());
+  }));
+  auto& ids = default_id_generator();
+  dispatcher disp;
+  disp.id = ids.next();
+  disp.event_type = "keyed";
+  disp.version = 1;
+  disp.ordering_key = std::string{"content.user"};
+  action act;
+  act.id = ids.next();
+  act.function_name = "f";
+  act.data = "{}";
+  disp.actions.push_back(act);
+  BOOST_REQUIRE(!db->write_dispatchers({disp}, {}));
+  auto installed = ask<uint64_t>(matcher, install_atom::value, disp);
+  BOOST_REQUIRE_MESSAGE(installed, "install: " << why(installed));
+  std::vector<planned_task> ts;
+  for (auto content : {R"({"user":"a"})", R"({"user":"b"})", R"({"user":"a"})", R"({"user":"b"})",
+                       R"({"other":1})", R"({"other":2})"}) {
+    planned_task t;
+    t.event.sequence = ++next_sequence;
+    t.event.event = event{ids.next(), "keyed", content, config.now()};
+    t.id = delivery_id_at({t.event.sequence, 0, 0});
+    ts.push_back(t);
+  }
+  failing = ts[0].id;
+  put(em, ts);
+  BOOST_REQUIRE(run_until([&] { return rec->total() == 8u; }));
+  auto a = received_of(*rec, {ts[0].id, ts[2].id});
+  BOOST_TEST((a == std::vector<std::string>{ts[0].id, ts[0].id, ts[0].id, ts[2].id}));
+  BOOST_TEST(
+    (received_of(*rec, {ts[1].id, ts[3].id}) == std::vector<std::string>{ts[1].id, ts[3].id}));
+  BOOST_TEST(
+    (received_of(*rec, {ts[4].id, ts[5].id}) == std::vector<std::string>{ts[4].id, ts[5].id}));
+  auto first_retry = rec->times_of(ts[0].id).at(1);
+  BOOST_TEST(rec->times_of(ts[3].id).front() < first_retry); // "b" was not held back
+  BOOST_TEST(rec->times_of(ts[5].id).front() < first_retry); // nor the null key
+  BOOST_TEST(rec->times_of(ts[2].id).front() >= rec->times_of(ts[0].id).back());
+  wait_for_status(ts[2].id, delivery_status::delivered);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
