@@ -20,6 +20,17 @@ struct stepped_clock : dispatch::clock {
 
 struct fixture {
   std::shared_ptr<stepped_clock> time = std::make_shared<stepped_clock>();
+
+  /// Steps the clock `steps` times by `step_ms`, taking up to `wanted` after each step; answers
+  /// how many were taken in all.
+  size_t take_stepping(rate_limiter& bucket, int steps, timestamp_ms step_ms, size_t wanted) {
+    size_t taken = 0;
+    for (int i = 0; i < steps; ++i) {
+      time->at += step_ms;
+      taken += bucket.take(wanted);
+    }
+    return taken;
+  }
 };
 
 } // namespace
@@ -39,12 +50,7 @@ BOOST_FIXTURE_TEST_CASE(starts_with_one_token_then_gives_the_rate_and_bursts_fif
   BOOST_TEST(bucket->ready_at(10) == time->at + 10);
   BOOST_TEST(bucket->ready_at(500) == time->at + 25); // never more than half a bucket
   // Over a stepped second, taking as often as we like, exactly the rate comes out.
-  size_t taken = 0;
-  for (int ms = 0; ms < 1000; ++ms) {
-    time->at += 1;
-    taken += bucket->take(7);
-  }
-  BOOST_TEST(taken == 1000u);
+  BOOST_TEST(take_stepping(*bucket, 1000, 1, 7) == 1000u);
   // Idle for an hour: the bucket holds a burst, not an hour's worth.
   time->at += 3'600'000;
   BOOST_TEST(bucket->take(100000) == 50u);
@@ -60,12 +66,7 @@ BOOST_FIXTURE_TEST_CASE(a_slow_rate_accrues_fractions_of_a_token, fixture) {
   BOOST_TEST(bucket->take(1) == 1u);
   // 30 s taken in 100 ms steps: 90 tokens, with no drift from rounding and nothing lost to the
   // cap when a step comes after the token was due.
-  size_t taken = 0;
-  for (int step = 0; step < 300; ++step) {
-    time->at += 100;
-    taken += bucket->take(1);
-  }
-  BOOST_TEST(taken == 90u);
+  BOOST_TEST(take_stepping(*bucket, 300, 100, 1) == 90u);
   // Idle: the bucket holds two tokens, the least it holds.
   time->at += 60'000;
   BOOST_TEST(bucket->take(10) == 2u);
