@@ -191,6 +191,7 @@ void assign_action_ids(dispatcher& d) {
 caf::typed_response_promise<dispatcher> create_dispatcher(self_ptr self, dispatcher d) {
   auto& st = self->state;
   auto rp = self->make_response_promise<dispatcher>();
+  drop_cleared_fields(d);
   if (auto err = validate(d)) {
     rp.deliver(std::move(err));
     return rp;
@@ -222,6 +223,10 @@ void apply(dispatcher& d, const dispatcher_patch& p) {
   if (p.name) d.name = p.name;
   if (p.description) d.description = p.description;
   if (p.tags) d.tags = p.tags;
+  // An empty filter or ordering key, or a rate of 0, clears it (docs/api.md).
+  if (p.filter) d.filter = p.filter->empty() ? caf::none : p.filter;
+  if (p.ordering_key) d.ordering_key = p.ordering_key->empty() ? caf::none : p.ordering_key;
+  if (p.rate_limit) d.rate_limit = p.rate_limit->per_second == 0 ? caf::none : p.rate_limit;
 }
 
 void apply(action& a, const action_patch& p) {
@@ -234,6 +239,7 @@ void apply(action& a, const action_patch& p) {
   if (p.priority) a.priority = p.priority;
   if (p.recipients) a.recipients = *p.recipients;
   if (p.template_id) a.template_id = normalize_id(*p.template_id);
+  if (p.templated) a.templated = p.templated;
 }
 
 caf::expected<action*> find_action(dispatcher& d, const std::string& raw_id) {
@@ -339,7 +345,8 @@ directory_actor::behavior_type directory(self_ptr self, engine_config config, st
         if (auto err = validate(patch, a.kind)) return err;
         if (auto err = check_action_name_free(d, patch.name, a.id)) return err;
         apply(a, patch);
-        return {};
+        // Data and templated may come in different updates: the action as it ends up must parse.
+        return validate_template(a);
       });
     },
     [self](remove_atom, const std::string& id, const std::string& action_id) {

@@ -43,6 +43,19 @@ size_t memory_cap(const emitter_state& st) {
   return std::max<size_t>(st.config.emitter_memory_cap, 1);
 }
 
+/// Fresh deliveries in memory: in line for the sink, or waiting behind their key's holder.
+size_t fresh_in_memory(const emitter_state& st) {
+  return st.fresh.size() + st.order.waiting();
+}
+
+/// The holder `id` of `key` finished (delivered, dead, purged): the next one of its key, if any,
+/// goes to the front of the line (it is older than every fresh one there).
+void release_key(emitter_state& st, const std::string& id) {
+  if (st.order.keys() == 0) return; // nothing held: no lookup per delivery
+  // By id: a holder paged back from the store (after memory evicted it) carries no key.
+  if (auto next = st.order.release(id)) st.fresh.emplace_front(std::move(next->value), next->tag);
+}
+
 /// The sink's in-flight cap is shared by the shards' emitters of its kind.
 size_t in_flight_cap(const emitter_state& st) {
   return std::max<size_t>(st.config.sink_in_flight / std::max<uint32_t>(st.db->shards(), 1), 1);
@@ -155,7 +168,7 @@ void take(emitter_ptr self, delivery_batch& batch) {
   if (st.dirty)
     schedule_flush(self, st.flush_pending); // the cursor moves past a stretch without deliveries
   // Memory full: ignore live batches until there is room, then read the log from the frontier.
-  if (st.fresh.size() >= memory_cap(st)) st.catching_up = true;
+  if (fresh_in_memory(st) >= memory_cap(st)) st.catching_up = true;
 }
 
 void on_live_batch(emitter_ptr self, delivery_batch& batch) {
@@ -176,7 +189,8 @@ void arm_timer(emitter_ptr self, timestamp_ms now, bool retry_soon);
 /// Asks the matcher for the log past the frontier, when there is room and nobody asked yet.
 void request_catch_up(emitter_ptr self) {
   auto& st = self->state;
-  if (!st.catching_up || st.rederive_pending || !st.reader || st.fresh.size() > memory_cap(st) / 2)
+  if (!st.catching_up || st.rederive_pending || !st.reader
+      || fresh_in_memory(st) > memory_cap(st) / 2)
     return;
   st.rederive_pending = true;
   auto from = st.frontier;
@@ -189,7 +203,7 @@ void request_catch_up(emitter_ptr self) {
         st.rederive_pending = false;
         if (from != st.frontier) return; // the frontier moved meanwhile: this read is stale
         take(self, batch);
-        if (batch.exhausted && st.fresh.size() < memory_cap(st)) st.catching_up = false;
+        if (batch.exhausted && fresh_in_memory(st) < memory_cap(st)) st.catching_up = false;
         request_catch_up(self);
         pump(self);
       },
@@ -256,10 +270,14 @@ void on_sink_answer(emitter_ptr self, uint64_t send, const delivery_result_list&
     if (!st.purged.empty() && st.purged.erase(d.id) > 0) {
       // Purged while at the sink: gone from the store, its answer changes nothing.
       st.busy.erase(d.id);
+      release_key(st, d.id);
       if (origin.fresh) resolve(st, origin.segment, false);
       continue;
     }
     settle(st, d, r, now);
+    // A retrying delivery keeps its key; a finished one hands it on.
+    if (d.status == delivery_status::delivered || d.status == delivery_status::dead)
+      release_key(st, d.id);
     if (d.status != delivery_status::delivered)
       DISPATCH_LOG(debug, emitter)
         << to_string(st.kind) << " shard " << st.shard << ": delivery " << d.id << " "
@@ -332,7 +350,10 @@ void arm_timer(emitter_ptr self, timestamp_ms now, bool retry_soon) {
   auto& st = self->state;
   auto due = std::max(st.next_sweep, now + 1);
   auto room = st.in_flight_count < in_flight_cap(st);
-  if (st.sink.handle && !st.queue.empty() && room)
+  // While deliveries wait for the sink's rate, its next token is the time to look again.
+  if (st.rate_wait_until != 0)
+    due = std::min(due, std::max(st.rate_wait_until, now + 1));
+  else if (st.sink.handle && !st.queue.empty() && room)
     due = std::min(due, std::max(st.queue.begin()->first.first, now + 1));
   if (retry_soon || !st.unwritten.empty() || (st.catching_up && !st.rederive_pending))
     due = std::min(due, now + storage_retry_ms);
@@ -344,6 +365,14 @@ void arm_timer(emitter_ptr self, timestamp_ms now, bool retry_soon) {
   st.timer_due = due;
   st.timer_fires = self->clock().now() + delay; // the clock delayed_send uses
   self->delayed_send(self, delay, tick_atom::value);
+}
+
+/// How many deliveries could go to the sink now, up to `room`: due recorded ones and fresh ones.
+size_t ready_count(const emitter_state& st, timestamp_ms now, size_t room) {
+  auto ready = std::min(st.fresh.size(), room);
+  for (auto i = st.queue.begin(); ready < room && i != st.queue.end() && i->first.first <= now; ++i)
+    ++ready;
+  return ready;
 }
 
 /// Sends what is due while the sink has room: recorded deliveries first (they are older), then
@@ -359,8 +388,20 @@ void pump(emitter_ptr self) {
   // the outcomes of earlier sends cannot be written (storage fails): they wait in memory, and
   // sending more would only add to them.
   auto writing_behind = [&st] { return st.unwritten.size() >= memory_cap(st); };
+  st.rate_wait_until = 0;
   while (st.sink.handle && st.in_flight_count < cap && !writing_behind()) {
     auto room = std::min(cap - st.in_flight_count, max_sink_batch);
+    if (st.sink.rate) {
+      // Over the sink's rate, deliveries wait where they are (pending or retrying, due): no
+      // attempt is spent and nothing is written for it.
+      auto ready = ready_count(st, now, room);
+      if (ready == 0) break;
+      room = st.sink.rate->take(ready);
+      if (room == 0) {
+        st.rate_wait_until = st.sink.rate->ready_at(ready);
+        break;
+      }
+    }
     delivery_list batch;
     std::vector<delivery_origin> origins;
     while (batch.size() < room && !st.queue.empty() && st.queue.begin()->first.first <= now) {
@@ -375,6 +416,15 @@ void pump(emitter_ptr self) {
     }
     while (batch.size() < room && !st.fresh.empty()) {
       auto& [d, segment] = st.fresh.front();
+      if (d.ordering_key && !st.order.holds(*d.ordering_key, d.id)) {
+        auto verdict = st.order.admit(*d.ordering_key, d, segment);
+        if (verdict == key_order::verdict::refused)
+          break; // too many keys held: the rest waits until one is released
+        if (verdict == key_order::verdict::waiting) {
+          st.fresh.pop_front(); // behind its key's holder, in `order` now
+          continue;
+        }
+      }
       origins.push_back(delivery_origin{true, segment, d.next_attempt});
       batch.push_back(std::move(d));
       st.fresh.pop_front();
@@ -511,6 +561,10 @@ caf::result<uint32_t> on_adopt(emitter_ptr self, const delivery_list& deliveries
 /// Forgets a fresh delivery waiting for the sink, or drops the answer of one at the sink; true when
 /// it was here. Fresh deliveries are found by looking (purging is rare; no index per delivery).
 bool forget_fresh(emitter_state& st, const std::string& id) {
+  if (auto segment = st.order.forget(id)) {
+    resolve(st, *segment, false);
+    return true;
+  }
   for (auto i = st.fresh.begin(); i != st.fresh.end(); ++i)
     if (i->first.id == id) {
       auto segment = i->second;
@@ -533,7 +587,11 @@ caf::result<uint32_t> on_purge(emitter_ptr self, const std::string& id) {
   auto& st = self->state;
   auto was_waiting = false;
   if (auto i = st.queued.find(id); i != st.queued.end()) {
-    st.queue.erase(std::make_pair(i->second, id));
+    auto in_queue = st.queue.find(std::make_pair(i->second, id));
+    if (in_queue != st.queue.end()) {
+      release_key(st, id); // a retrying holder hands its key on
+      st.queue.erase(in_queue);
+    }
     st.queued.erase(i);
     was_waiting = true;
   } else if (st.busy.count(id) > 0) {

@@ -21,7 +21,9 @@
 
 #include <caf/message.hpp>
 
+#include "actors/key_order.hpp"
 #include "actors/metrics.hpp"
+#include "actors/rate_limit.hpp"
 #include "config/engine_config.hpp"
 #include "messages/interfaces.hpp"
 #include "persistence/store.hpp"
@@ -30,8 +32,15 @@ namespace dispatch {
 
 /// A sink and what it declares about itself.
 struct sink_binding {
+  sink_binding() = default;
+  sink_binding(sink_actor sink, bool schedules, rate_limiter_ptr limit = nullptr)
+      : handle(std::move(sink)), schedules_tasks(schedules), rate(std::move(limit)) {}
+
   sink_actor handle;
   bool schedules_tasks = false; // true: gets tasks at once, startTimestamp included (it schedules)
+  /// The sink's rate (`dispatch.sinks.<kind>.rate`), shared by every emitter of its kind; none:
+  /// unlimited.
+  rate_limiter_ptr rate;
 };
 
 /// A stretch of the log the emitter took in one batch: the cursor passes `last` once none of its
@@ -97,6 +106,9 @@ struct emitter_state {
   timestamp_ms cursor_written_at = 0;
   /// Fresh deliveries waiting for room at the sink, in log order, with their segment.
   std::deque<std::pair<delivery, uint64_t>> fresh;
+  /// Per-key ordering: who holds each ordering key, and the fresh deliveries (with their
+  /// segment) waiting behind it. Those count against the memory cap with `fresh`.
+  key_order order{100000};
 
   // -- recorded deliveries ------------------------------------------------------------------------
 
@@ -116,6 +128,8 @@ struct emitter_state {
   std::deque<uint64_t> send_order;                    // send numbers, hence deadline order
   uint64_t sends = 0;
   size_t in_flight_count = 0; // deliveries at the sink
+  /// When the sink's rate lets the next delivery go, while some wait for it (0: none waits).
+  timestamp_ms rate_wait_until = 0;
 
   // -- writing ------------------------------------------------------------------------------------
 

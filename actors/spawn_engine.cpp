@@ -32,14 +32,18 @@ spawn_cluster_engine(caf::actor_system& sys, const engine_config& config, engine
   for (auto kind : {action_kind::task, action_kind::mail}) {
     auto& given = kind == action_kind::task ? sinks.task : sinks.mail;
     auto& slot = kind == action_kind::task ? parts.task_sink : parts.mail_sink;
+    // One bucket per kind, shared by the emitters of every shard (and their restarts): the rate
+    // is the sink's, however the events spread over the shards. A binding may bring its own.
+    auto rate = kind == action_kind::task ? config.task_sink_rate : config.mail_sink_rate;
     if (given) {
       slot = *given;
+      if (!slot.rate) slot.rate = make_rate_limiter(rate, config.clock);
       continue;
     }
     auto builtin = sys.spawn(log_sink, parts.db, config.clock);
     // The built-in log stands in for the Task Service, which schedules tasks itself: it gets a
     // task at once, startTimestamp included (docs/api.md), and GET /tasks/v1/ shows it right away.
-    slot = sink_binding{builtin, true};
+    slot = sink_binding{builtin, true, make_rate_limiter(rate, config.clock)};
     parts.owned_sinks.push_back(caf::actor_cast<caf::actor>(builtin));
   }
   spawn_parts(sys, parts);

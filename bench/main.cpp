@@ -16,6 +16,7 @@
 #include "bench/isolate.hpp"
 #include "bench/limits.hpp"
 #include "bench/options.hpp"
+#include "bench/rate_check.hpp"
 #include "bench/report.hpp"
 
 using namespace dispatch::bench;
@@ -300,6 +301,13 @@ int main(int argc, char** argv) {
   if (o.help) {
     std::cout << usage();
     return 0;
+  }
+  if (o.rate_check != 0) {
+    auto r = run_rate_check(o.rate_check, o.warmup_s, o.duration_s);
+    auto line = to_json(r);
+    std::cout << line << "\n";
+    if (!o.out.empty()) std::ofstream{o.out, std::ios::app} << line << "\n";
+    return r.ok ? 0 : 1;
   }
   if (o.smoke) {
     o.duration_s = std::min(o.duration_s, 1.0);

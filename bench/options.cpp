@@ -66,6 +66,9 @@ std::string usage() {
                            stealing (CAF's default; idle workers poll, see bench/README.md)
   --archive=N              only the event archive: fill a store with N events, time the listings
                            of GET /events/v1/ (one JSON line each to stdout, and to --out if given)
+  --rate-check=N           only the rate check: dispatch.sinks.task.rate=N against a loopback
+                           webhook, --warmup then --duration measured (use 60); one JSON line
+                           on stdout (and appended to --out when given); exit 1 beyond ±5%
  custom scenario (--scenario=custom):
   --dispatchers=N (1..10000, 1000)  --types=N (1..1000, 1000)  --actions=N|A-B (1..3, 1)
   --shards=N (1..8, 4)  --event-bytes=N (64..65536, 400)  --sink=counting|log
@@ -103,6 +106,7 @@ bool parse_options(int argc, char** argv, bench_options& o, std::string& error) 
     {"archive", number(o.archive_events, 1, 1e9)},
     {"connections", number(c.connections, 0, 1024)},
     {"io-threads", number(c.io_threads, 1, 64)},
+    {"rate-check", number(o.rate_check, 1, 100000)},
     {"scheduler",
      [&](const std::string& v) {
        o.scheduler = v;

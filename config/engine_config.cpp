@@ -181,6 +181,10 @@ caf::error validate(const engine_config& cfg) {
   };
   for (auto& [key, value] : positives)
     if (auto err = check_positive(key, value)) return err;
+  for (auto [key, rate] : {std::pair<const char*, uint32_t>{"sinks.task.rate", cfg.task_sink_rate},
+                           {"sinks.mail.rate", cfg.mail_sink_rate}})
+    if (rate > max_sink_rate)
+      return fail(key, "must be at most " + std::to_string(max_sink_rate) + " (0: unlimited)");
   if (cfg.retry.cap < cfg.retry.initial)
     return fail("retry.cap", "must be at least dispatch.retry.initial");
   return caf::none;

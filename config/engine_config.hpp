@@ -23,6 +23,9 @@ struct retry_policy {
   std::chrono::milliseconds max_age{24 * 60 * 60 * 1000};
 };
 
+/// The highest rate a sink may be given, in deliveries a second.
+constexpr uint32_t max_sink_rate = 1000000;
+
 struct engine_config {
   std::string data_dir = "./var/dispatchd";
   uint32_t shards = 4;    // fixed when a data directory is created; stored in it
@@ -34,6 +37,10 @@ struct engine_config {
   uint32_t batch_max_events = 4096;    // group commit caps
   uint32_t batch_max_bytes = 4 * 1024 * 1024;
   uint32_t sink_in_flight = 256; // deliveries at one sink at once
+  // Deliveries a second to the task / mail sink, shared by the shards' emitters (0: unlimited).
+  // dispatchd reads them from `dispatch.sinks.task.rate` / `mail.rate` (config/sink_config.hpp).
+  uint32_t task_sink_rate = 0;
+  uint32_t mail_sink_rate = 0;
   std::chrono::milliseconds sink_timeout{10000};
   std::chrono::milliseconds request_timeout{10000}; // every internal request
   uint32_t emitter_memory_cap = 10000; // due deliveries an emitter keeps in memory; the rest paged

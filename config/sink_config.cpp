@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "config/engine_config.hpp"
 #include "config/option_table.hpp"
 
 namespace dispatch {
@@ -21,6 +22,8 @@ struct sink_options {
   std::string mail_url;
   detail::string_list mail_headers;
   webhook_config shared;
+  uint32_t task_rate = 0;
+  uint32_t mail_rate = 0;
 };
 
 const detail::option_table<sink_options>& sink_table() {
@@ -33,10 +36,14 @@ const detail::option_table<sink_options>& sink_table() {
        "built-in log)"},
       {"task.headers", +[](cfg& c) -> detail::string_list& { return c.task_headers; },
        "header lines \"Name: value\" sent with every task request"},
+      {"task.rate", +[](cfg& c) -> uint32_t& { return c.task_rate; },
+       "task deliveries a second, shared by every shard (0: unlimited); over it they wait"},
       {"mail.url", +[](cfg& c) -> std::string& { return c.mail_url; },
        "Mail Service base URL for mail deliveries (empty: the built-in log)"},
       {"mail.headers", +[](cfg& c) -> detail::string_list& { return c.mail_headers; },
        "header lines \"Name: value\" sent with every mail request"},
+      {"mail.rate", +[](cfg& c) -> uint32_t& { return c.mail_rate; },
+       "mail deliveries a second, shared by every shard (0: unlimited); over it they wait"},
       {"timeout", +[](cfg& c) -> milliseconds& { return c.shared.timeout; },
        "time in ms for one webhook request, connecting included"},
       {"max-connections", +[](cfg& c) -> uint32_t& { return c.shared.max_connections; },
@@ -184,7 +191,14 @@ caf::expected<sinks_config> read_sink_config(const caf::actor_system_config& cfg
   sink_options options;
   if (auto err = sink_table().read(caf::content(cfg), options)) return err;
   if (auto err = check_shared(options.shared)) return err;
+  for (auto [key, rate] : {std::pair<const char*, uint32_t>{"task.rate", options.task_rate},
+                           {"mail.rate", options.mail_rate}})
+    if (rate > max_sink_rate)
+      return detail::config_error(std::string{"dispatch.sinks."} + key + ": must be at most "
+                                  + std::to_string(max_sink_rate) + " (0: unlimited)");
   sinks_config result;
+  result.task_rate = options.task_rate;
+  result.mail_rate = options.mail_rate;
   if (auto err = make_webhook("task", std::move(options.task_url), options.task_headers,
                               options.shared, result.task))
     return err;

@@ -34,10 +34,14 @@ struct webhook_config {
 struct sinks_config {
   caf::optional<webhook_config> task; // absent: the built-in log
   caf::optional<webhook_config> mail;
+  // Deliveries a second to each kind's sink, webhook or built-in log (0: unlimited). The engine
+  // enforces them: dispatchd copies them into `engine_config::task_sink_rate` / `mail_sink_rate`.
+  uint32_t task_rate = 0;
+  uint32_t mail_rate = 0;
 };
 
 /// Adds the `dispatch.sinks.*` options: `task.url`, `task.headers` (a list of "Name: value"),
-/// `mail.url`, `mail.headers`, and the shared `timeout`, `max-connections`, `breaker-failures`,
+/// `task.rate`, `mail.url`, `mail.headers`, `mail.rate`, and the shared `timeout`, `max-connections`, `breaker-failures`,
 /// `breaker-open`.
 void add_sink_options(caf::config_option_set& options);
 

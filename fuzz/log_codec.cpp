@@ -45,6 +45,20 @@ void stored_value(const char* family, const char* data, size_t size, Ts&... xs) 
           encoded);
 }
 
+// A stored dispatcher, old format or new: decoded, it re-encodes (new format) to itself.
+void stored_dispatcher(const char* data, size_t size) {
+  dispatcher d;
+  if (codec::decode_dispatcher(keys::dispatchers_family, key, sizeof key - 1, data, size, d))
+    return;
+  std::string encoded;
+  require(!codec::encode_dispatcher(encoded, d), "a decoded dispatcher encodes");
+  dispatcher again;
+  if (codec::decode_dispatcher(keys::dispatchers_family, key, sizeof key - 1, encoded.data(),
+                               encoded.size(), again))
+    require(false, "an encoded dispatcher decodes", encoded);
+  require(again == d, "a dispatcher re-encodes to itself", encoded);
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
@@ -67,8 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
       break;
     }
     default: {
-      dispatcher d;
-      stored_value(keys::dispatchers_family, data, size, d);
+      stored_dispatcher(data, size);
       break;
     }
   }

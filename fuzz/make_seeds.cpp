@@ -119,7 +119,12 @@ void log_codec_seeds(const std::string& dir, samples& s) {
   write(dir + "/log-record.bin", 1, encoded(received, json));
   write(dir + "/delivery-task.bin", 2, encoded(s.task_delivery));
   write(dir + "/delivery-mail.bin", 2, encoded(s.mail_delivery));
-  write(dir + "/dispatcher.bin", 3, encoded(s.disp));
+  std::string disp;
+  if (auto err = codec::encode_dispatcher(disp, s.disp)) {
+    std::fprintf(stderr, "a seed does not encode: %s\n", message_of(err).c_str());
+    std::exit(1);
+  }
+  write(dir + "/dispatcher.bin", 3, disp);
 }
 
 std::vector<char> wire_bytes(caf::actor_system& sys, caf::message& msg) {

@@ -8,7 +8,7 @@
 #include "fuzz/fuzz_check.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/render.hpp"
-#include "gateway/rql.hpp"
+#include "messages/rql.hpp"
 #include "messages/json.hpp"
 #include "messages/query_eval.hpp"
 

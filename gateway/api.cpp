@@ -14,7 +14,7 @@
 #include "gateway/metrics_text.hpp"
 #include "gateway/render.hpp"
 #include "gateway/routes.hpp"
-#include "gateway/rql.hpp"
+#include "messages/rql.hpp"
 #include "messages/ids.hpp"
 #include "messages/json.hpp"
 

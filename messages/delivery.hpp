@@ -81,6 +81,10 @@ struct delivery {
   task_request task;     // kind == task
   mail_request mail;     // kind == mail
   std::string replay_id; // made by a replay from the archive: that replay's id (else empty)
+  // Its dispatcher's ordering key (a hash of the dispatcher and the key's value), when it has
+  // one: deliveries of equal keys go one at a time (actors/key_order.hpp). In memory only, set
+  // where deliveries are derived; neither serialized nor compared.
+  caf::optional<uint64_t> ordering_key;
 };
 
 inline bool operator==(const delivery& x, const delivery& y) {

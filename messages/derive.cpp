@@ -6,6 +6,10 @@
 #include <fstream>
 #include <stdexcept>
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "messages/event_record.hpp"
 #include "messages/ids.hpp"
 #include "messages/json.hpp"
 
@@ -155,15 +159,41 @@ void maybe_fail_on_purpose(const event& ev) {
     throw std::runtime_error("fault injected: deriving events of type '" + type + "' fails");
 }
 
+// The ordering key of `disp`'s deliveries for the event `record`: a hash of the dispatcher id and
+// the JSON text of the value at its `orderingKey` path; an event without the path has the null
+// key (the text `null`), shared by all such events of the dispatcher.
+uint64_t ordering_key_of(const dispatcher& disp, const std::string& path, event_record& record) {
+  std::vector<std::string> steps;
+  for (size_t start = 0; start <= path.size();) {
+    auto dot = std::min(path.find('.', start), path.size());
+    steps.push_back(path.substr(start, dot - start));
+    start = dot + 1;
+  }
+  std::string text = "null";
+  if (auto* value = record.find(steps)) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer{buffer};
+    value->Accept(writer);
+    text.assign(buffer.GetString(), buffer.GetSize());
+  }
+  return fnv1a_64(text, fnv1a_64(disp.id));
+}
+
 void derive_all(const dispatcher_timeline::dispatcher_set& set, uint32_t shard, uint64_t sequence,
                 const event& ev, bool task_sink_schedules, delivery_list* tasks,
                 delivery_list* mails) {
   maybe_fail_on_purpose(ev);
   delivery_position pos{sequence, shard, 0};
   auto created = accepted_at(sequence);
-  json_text::part event_text; // written at the first delivery, shared by all of them
+  json_text::part event_text;         // written at the first delivery, shared by all of them
+  std::optional<event_record> record; // built for the first dispatcher that reads the event
   for (auto& prepared : set) {
     auto& disp = prepared->value;
+    uint64_t key = 0; // plain values: GCC cannot see through caf::optional's copy here
+    if (disp.ordering_key) {
+      if (!record) record.emplace(ev);
+      key = ordering_key_of(disp, *disp.ordering_key, *record);
+    }
     for (size_t i = 0; i < disp.actions.size(); ++i, ++pos.ordinal) {
       if (pos.ordinal > max_delivery_ordinal)
         return; // bounded where dispatchers are stored; never wraps onto another id
@@ -173,6 +203,7 @@ void derive_all(const dispatcher_timeline::dispatcher_set& set, uint32_t shard, 
       if (!event_text) event_text = shared(event_json(ev));
       out->push_back(derive_one(delivery_id_at(pos), ev, disp, act, prepared->frames[i], event_text,
                                 task_sink_schedules, created));
+      if (disp.ordering_key) out->back().ordering_key = key;
     }
   }
 }

@@ -169,6 +169,23 @@ caf::error read_time(const json_value& value, const std::string& path, timestamp
   return format_error(path, "must be epoch milliseconds (an integer) or an ISO-8601 date-time");
 }
 
+caf::error read_bool(const json_value& value, const std::string& path, bool& out) {
+  if (!value.IsBool()) return format_error(path, "must be true or false");
+  out = value.GetBool();
+  return {};
+}
+
+// `{perSecond}`: a number; its range is validation's.
+caf::error read_rate(const json_value& value, const std::string& path, rate_limit& out) {
+  if (!value.IsObject()) return format_error(path, "must be a JSON object {\"perSecond\": number}");
+  auto per_second = member(value, "perSecond");
+  if (per_second == nullptr)
+    return make_error(error_code::missing_required_fields, path + ".perSecond: required");
+  if (!per_second->IsNumber()) return format_error(path + ".perSecond", "must be a number");
+  out.per_second = per_second->GetDouble();
+  return {};
+}
+
 caf::error read_recipients(const json_value& value, const std::string& path, recipients& out) {
   if (!value.IsObject()) return format_error(path, "must be a JSON object");
   if (auto to = member(value, "to"))
@@ -212,8 +229,8 @@ void normalize_if_id(std::string& text) {
 
 namespace {
 
-constexpr const char* task_fields[] = {"functionName", "data", "tags", "startTimestamp",
-                                       "priority"};
+constexpr const char* task_fields[] = {"functionName",   "data",     "tags",
+                                       "startTimestamp", "priority", "templated"};
 constexpr const char* mail_fields[] = {"recipients", "templateId"};
 
 // An action carries the fields of its own kind only: a task with `templateId` is a client's mistake.
@@ -246,6 +263,7 @@ caf::error read_task_fields(const json_value& object, const std::string& prefix,
   if (auto err = read_field(object, prefix, "tags", out.tags, read_texts)) return err;
   if (auto err = read_field(object, prefix, "startTimestamp", out.start_timestamp, read_time))
     return err;
+  if (auto err = read_field(object, prefix, "templated", out.templated, read_bool)) return err;
   return read_field(object, prefix, "priority", out.priority, read_integer);
 }
 
@@ -284,7 +302,10 @@ template <class Dispatcher>
 caf::error read_dispatcher_fields(const json_value& object, Dispatcher& out) {
   if (auto err = read_field(object, "", "name", out.name, read_text)) return err;
   if (auto err = read_field(object, "", "description", out.description, read_text)) return err;
-  return read_field(object, "", "tags", out.tags, read_texts);
+  if (auto err = read_field(object, "", "tags", out.tags, read_texts)) return err;
+  if (auto err = read_field(object, "", "filter", out.filter, read_text)) return err;
+  if (auto err = read_field(object, "", "orderingKey", out.ordering_key, read_text)) return err;
+  return read_field(object, "", "rateLimit", out.rate_limit, read_rate);
 }
 
 } // namespace
@@ -331,6 +352,7 @@ caf::expected<dispatcher> parse_dispatcher(std::string_view text, const json_lim
                                  result.actions[i]))
         return err;
   }
+  drop_cleared_fields(result);
   if (auto err = validate(result)) return err;
   return result;
 }
@@ -370,14 +392,16 @@ caf::expected<action_patch> parse_action_patch(std::string_view text, const json
   err = err ? err : read_field(doc, "", "priority", x.priority, read_integer);
   err = err ? err : read_field(doc, "", "recipients", x.recipients, read_recipients);
   err = err ? err : read_field(doc, "", "templateId", x.template_id, read_text);
+  err = err ? err : read_field(doc, "", "templated", x.templated, read_bool);
   if (err) return err;
   if (x.template_id) normalize_if_id(*x.template_id);
   // The action's kind is the directory's to know; a patch that fits neither kind fails here.
   bool mail = x.recipients || x.template_id;
-  if (mail && (x.function_name || x.data || x.tags || x.start_timestamp || x.priority))
+  if (mail
+      && (x.function_name || x.data || x.tags || x.start_timestamp || x.priority || x.templated))
     return make_error(error_code::field_format,
                       "body: mixes task fields (functionName, data, tags, startTimestamp, "
-                      "priority) with mail fields (recipients, templateId)");
+                      "priority, templated) with mail fields (recipients, templateId)");
   if (auto err = validate(x, mail ? action_kind::mail : action_kind::task)) return err;
   return x;
 }

@@ -3,6 +3,7 @@
 #include "messages/json.hpp"
 #include "messages/json_dom.hpp"
 
+#include <cmath>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -66,6 +67,14 @@ void optional_integer(json_writer& out, const char* key, const caf::optional<int
   }
 }
 
+// A number that is a whole number is written as one (`5`, not `5.0`).
+void number_value(json_writer& out, double x) {
+  if (std::floor(x) == x && std::fabs(x) < 1e15)
+    out.Int64(static_cast<int64_t>(x));
+  else
+    out.Double(x);
+}
+
 void recipients_value(json_writer& out, const recipients& x) {
   out.StartObject();
   out.Key("to");
@@ -109,6 +118,10 @@ void action_value(json_writer& out, const action& x) {
     if (x.data) {
       out.Key("data");
       raw_object(out, *x.data);
+    }
+    if (x.templated) {
+      out.Key("templated");
+      out.Bool(*x.templated);
     }
     optional_list(out, "tags", x.tags);
     optional_integer(out, "startTimestamp", x.start_timestamp);
@@ -186,6 +199,15 @@ std::string to_json(const dispatcher& x, const std::vector<std::string>& select)
   if (want("name")) optional_string(out, "name", x.name);
   if (want("description")) optional_string(out, "description", x.description);
   if (want("tags")) optional_list(out, "tags", x.tags);
+  if (want("filter")) optional_string(out, "filter", x.filter);
+  if (want("orderingKey")) optional_string(out, "orderingKey", x.ordering_key);
+  if (want("rateLimit") && x.rate_limit) {
+    out.Key("rateLimit");
+    out.StartObject();
+    out.Key("perSecond");
+    number_value(out, x.rate_limit->per_second);
+    out.EndObject();
+  }
   if (want("actions")) {
     out.Key("actions");
     out.StartArray();

@@ -7,6 +7,8 @@
 
 #include "messages/ids.hpp"
 #include "messages/json.hpp"
+#include "messages/rql.hpp"
+#include "messages/task_template.hpp"
 
 namespace dispatch {
 
@@ -16,6 +18,11 @@ constexpr size_t max_type_bytes = 256;
 constexpr size_t max_text_bytes = 1024;
 // The last millisecond of year 9999: later values are typos (seconds times 10^6, say).
 constexpr timestamp_ms max_timestamp = 253402300799999;
+constexpr size_t max_filter_bytes = 4096;
+constexpr size_t max_ordering_key_bytes = 256;
+// A dispatcher's rate limit: at least one delivery in 1000 s, at most a million a second.
+constexpr double min_rate = 0.001;
+constexpr double max_rate = 1e6;
 
 std::string path_of(const std::string& prefix, const std::string& field) {
   return prefix.empty() ? field : prefix + "." + field;
@@ -100,6 +107,55 @@ caf::error not_allowed(const std::string& path, action_kind kind) {
   return bad_format(path, std::string{"not allowed on a "} + to_string(kind) + " action");
 }
 
+// A filter parses as RQL filter terms: code 19 (invalid RQL) naming `filter`, as `find` does.
+caf::error check_filter(const std::string& text) {
+  auto fail = [](const std::string& reason) {
+    return make_error(error_code::invalid_rql, "filter: " + reason);
+  };
+  if (text.empty()) return fail("must not be empty (omit it to act on every event of the type)");
+  if (text.size() > max_filter_bytes)
+    return fail("longer than " + std::to_string(max_filter_bytes) + " bytes");
+  auto parsed = parse_rql_filter(text);
+  return parsed ? caf::error{} : fail(message_of(parsed.error()));
+}
+
+// A dotted path into the event record: one of its four fields, then keys of `content`.
+caf::error check_ordering_key(const std::string& key) {
+  auto fail = [](const std::string& reason) { return bad_format("orderingKey", reason); };
+  if (key.empty()) return missing("orderingKey");
+  if (key.size() > max_ordering_key_bytes)
+    return fail("longer than " + std::to_string(max_ordering_key_bytes) + " bytes");
+  auto first = key.substr(0, key.find('.'));
+  if (first != "content" && key != "id" && key != "type" && key != "creationTimestamp")
+    return fail(
+      "must be id, type, creationTimestamp or a path into content such as "
+      "content.userId");
+  for (size_t begin = 0;;) {
+    auto dot = key.find('.', begin);
+    auto segment = std::string_view{key}.substr(begin, dot - begin);
+    if (segment.empty()) return fail("a dotted path must not have an empty segment");
+    for (char c : segment)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '$' && c != '-')
+        return fail("a dotted path may hold only letters, digits and _ $ -");
+    if (dot == std::string::npos) return {};
+    begin = dot + 1;
+  }
+}
+
+caf::error check_rate(const rate_limit& x) {
+  if (!(x.per_second >= min_rate && x.per_second <= max_rate)) // NaN fails too
+    return bad_format("rateLimit.perSecond",
+                      "must be a number from 0.001 to 1000000 (0 clears "
+                      "the limit on update)");
+  return {};
+}
+
+caf::error check_template(const action& x, const std::string& prefix) {
+  if (!x.templated || !*x.templated || !x.data) return {};
+  auto compiled = task_template::compile(*x.data, path_of(prefix, "data"));
+  return compiled ? caf::error{} : compiled.error();
+}
+
 } // namespace
 
 caf::error validate(const event& x, size_t max_bytes) {
@@ -121,6 +177,7 @@ caf::error validate_task(const action& x, const std::string& prefix) {
   if (x.data)
     if (auto err = check_object(path_of(prefix, "data"), *x.data, 1 << 20)) return err;
   if (auto err = check_tags(path_of(prefix, "tags"), x.tags)) return err;
+  if (auto err = check_template(x, prefix)) return err;
   return x.start_timestamp ? check_time(path_of(prefix, "startTimestamp"), *x.start_timestamp)
                            : caf::error{};
 }
@@ -131,6 +188,7 @@ caf::error validate_mail(const action& x, const std::string& prefix) {
                            : x.tags                 ? "tags"
                            : x.start_timestamp      ? "startTimestamp"
                            : x.priority             ? "priority"
+                           : x.templated            ? "templated"
                                                     : nullptr;
   if (task_field != nullptr) return not_allowed(path_of(prefix, task_field), action_kind::mail);
   if (auto err = check_recipients(path_of(prefix, "recipients"), x.recipients)) return err;
@@ -152,6 +210,12 @@ caf::error validate(const dispatcher& x) {
   if (auto err = check_optional_text("name", x.name)) return err;
   if (auto err = check_optional_text("description", x.description)) return err;
   if (auto err = check_tags("tags", x.tags)) return err;
+  if (x.filter)
+    if (auto err = check_filter(*x.filter)) return err;
+  if (x.ordering_key)
+    if (auto err = check_ordering_key(*x.ordering_key)) return err;
+  if (x.rate_limit)
+    if (auto err = check_rate(*x.rate_limit)) return err;
   for (size_t i = 0; i < x.actions.size(); ++i)
     if (auto err = validate(x.actions[i], "actions[" + std::to_string(i) + "]")) return err;
   if (auto err = check_time("creationTimestamp", x.creation_timestamp)) return err;
@@ -163,7 +227,23 @@ caf::error validate(const dispatcher_patch& x) {
     if (auto err = check_required_text("eventType", *x.event_type, max_type_bytes)) return err;
   if (auto err = check_optional_text("name", x.name)) return err;
   if (auto err = check_optional_text("description", x.description)) return err;
+  if (x.filter && !x.filter->empty())
+    if (auto err = check_filter(*x.filter)) return err;
+  if (x.ordering_key && !x.ordering_key->empty())
+    if (auto err = check_ordering_key(*x.ordering_key)) return err;
+  if (x.rate_limit && x.rate_limit->per_second != 0)
+    if (auto err = check_rate(*x.rate_limit)) return err;
   return check_tags("tags", x.tags);
+}
+
+caf::error validate_template(const action& x, const std::string& prefix) {
+  return check_template(x, prefix);
+}
+
+void drop_cleared_fields(dispatcher& x) {
+  if (x.filter && x.filter->empty()) x.filter = caf::none;
+  if (x.ordering_key && x.ordering_key->empty()) x.ordering_key = caf::none;
+  if (x.rate_limit && x.rate_limit->per_second == 0) x.rate_limit = caf::none;
 }
 
 namespace {
@@ -186,6 +266,7 @@ caf::error validate_mail_patch(const action_patch& x) {
                            : x.tags            ? "tags"
                            : x.start_timestamp ? "startTimestamp"
                            : x.priority        ? "priority"
+                           : x.templated       ? "templated"
                                                : nullptr;
   if (task_field != nullptr) return not_allowed(task_field, action_kind::mail);
   if (x.recipients)

@@ -24,11 +24,20 @@ void complete(event& x, timestamp_ms now);
 /// data an object. Mail: recipients.to non-empty, every address an email, templateId 24 hex.
 caf::error validate(const action& x, const std::string& prefix = "");
 
-/// A dispatcher as created: eventType required, every action valid.
+/// A dispatcher as created: eventType required, every action valid; filter RQL filter terms
+/// (code 19), orderingKey a dotted path into the event, rateLimit.perSecond from 0.001 to 10^6.
 caf::error validate(const dispatcher& x);
 
-/// A partial dispatcher update: present fields valid.
+/// A partial dispatcher update: present fields valid (an empty filter or orderingKey, or a
+/// rateLimit of 0 per second, clears that field).
 caf::error validate(const dispatcher_patch& x);
+
+/// A task action's templates, when it is templated: for an action as a patch left it.
+caf::error validate_template(const action& x, const std::string& prefix = "");
+
+/// Drops fields given with their "clear" value on create (an empty filter or orderingKey, a
+/// rateLimit of 0 per second): such a dispatcher has none, as a PUT with them would leave it.
+void drop_cleared_fields(dispatcher& x);
 
 /// A partial action update of an action of `kind`: present fields valid, none of the other kind.
 caf::error validate(const action_patch& x, action_kind kind);

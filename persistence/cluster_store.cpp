@@ -435,7 +435,7 @@ caf::expected<uint64_t> cluster_store::append(log_entry entry) {
   auto version = s.last_version.load() + 1;
   entry.version = version;
   std::string value;
-  if (auto err = codec::encode(value, entry)) return err;
+  if (auto err = codec::encode_log_entry(value, entry)) return err;
   rocksdb::WriteBatch batch;
   std::string previous;
   auto status = s.db->Get(rocksdb::ReadOptions{}, s.log_index, entry.id, &previous);
@@ -466,8 +466,8 @@ caf::expected<log_entry_list> cluster_store::entries_after(uint64_t version, siz
     if (key.size() != 8)
       return codec::corrupt_value(log_family, key.data(), key.size(), "malformed key");
     log_entry entry;
-    if (auto err = codec::decode(log_family, key.data(), key.size(), value.data(), value.size(),
-                                 entry))
+    if (auto err = codec::decode_log_entry(log_family, key.data(), key.size(), value.data(),
+                                           value.size(), entry))
       return err;
     result.push_back(std::move(entry));
   }

@@ -10,7 +10,12 @@
 #include <caf/error.hpp>
 
 #include "messages/delivery.hpp"
+#include "messages/dispatcher.hpp"
 #include "messages/event.hpp"
+
+namespace dispatch {
+struct log_entry;
+}
 
 namespace dispatch::codec {
 
@@ -50,6 +55,21 @@ caf::error decode(const char* family, const char* key, size_t key_size, const ch
 /// field up to `mail`), which then reads as empty. Chosen over the template for a lone delivery.
 caf::error decode(const char* family, const char* key, size_t key_size, const char* data,
                   size_t size, delivery& x);
+
+/// A dispatcher as stored (families `dispatchers` and `dispatcher_versions`): a marker, a format
+/// number, then the encoding above. A value without the marker is the first release's encoding and
+/// still decodes (the new fields absent).
+caf::error encode_dispatcher(std::string& out, const dispatcher& x);
+caf::error decode_dispatcher(const char* family, const char* key, size_t key_size, const char* data,
+                             size_t size, dispatcher& out);
+
+/// A cluster log entry as stored, the same way (it holds a dispatcher).
+caf::error encode_log_entry(std::string& out, const log_entry& x);
+caf::error decode_log_entry(const char* family, const char* key, size_t key_size, const char* data,
+                            size_t size, log_entry& out);
+
+/// The first release's encoding of `x` (its new fields dropped): for the tests of the upgrade.
+caf::error encode_dispatcher_v1(std::string& out, const dispatcher& x);
 
 /// Appends the log's compact form of an event: a format byte, the id (12 bytes when it is 24 hex
 /// characters, which ingest sees to; else length-prefixed text), the creation time (8 bytes), the

@@ -572,7 +572,7 @@ caf::error store::write_dispatchers(const std::vector<dispatcher>& put,
   std::string value;
   for (auto& id : erase) batch.Delete(impl_->dispatchers, id);
   for (auto& x : put) {
-    if (auto err = codec::encode(value, x)) return err;
+    if (auto err = codec::encode_dispatcher(value, x)) return err;
     batch.Put(impl_->dispatchers, x.id, value);
   }
   return impl_->write(batch, false, "write dispatchers");
@@ -591,8 +591,8 @@ caf::expected<std::vector<dispatcher>> read_dispatchers(const detail::store_stat
     dispatcher x;
     auto key = it->key();
     auto value = it->value();
-    if (auto err = codec::decode(keys::dispatchers_family, key.data(), key.size(), value.data(),
-                                 value.size(), x))
+    if (auto err = codec::decode_dispatcher(keys::dispatchers_family, key.data(), key.size(),
+                                            value.data(), value.size(), x))
       return err;
     result.push_back(std::move(x));
   }
@@ -609,7 +609,7 @@ caf::error store::write_dispatcher_versions(uint32_t shard,
   for (auto& v : versions) {
     value.clear();
     if (v.value)
-      if (auto err = codec::encode(value, *v.value)) return err;
+      if (auto err = codec::encode_dispatcher(value, *v.value)) return err;
     batch.Put(impl_->dispatcher_versions, keys::version_key(shard, v.from, v.id), value);
   }
   return impl_->write(batch, false, "write dispatcher versions");
@@ -633,8 +633,8 @@ store::load_dispatcher_versions(uint32_t shard) const {
     v.id.assign(key.data() + 12, key.size() - 12);
     if (!value.empty()) {
       dispatcher x;
-      if (auto err = codec::decode(keys::dispatcher_versions_family, key.data(), key.size(),
-                                   value.data(), value.size(), x))
+      if (auto err = codec::decode_dispatcher(keys::dispatcher_versions_family, key.data(),
+                                              key.size(), value.data(), value.size(), x))
         return err;
       v.value = std::move(x);
     }

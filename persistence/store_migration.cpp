@@ -64,7 +64,7 @@ caf::error migrate_from_schema_2(detail::store_state& s) {
     rocksdb::WriteBatch batch;
     std::string value;
     for (auto& d : *current) {
-      if (auto err = codec::encode(value, d)) return err;
+      if (auto err = codec::encode_dispatcher(value, d)) return err;
       batch.Put(s.dispatcher_versions,
                 keys::version_key(shard_of(d.event_type, s.opts.shards), 0, d.id), value);
     }

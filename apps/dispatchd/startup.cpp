@@ -155,6 +155,8 @@ caf::expected<dispatchd_settings> read_settings(const dispatchd_config& cfg) {
   auto sinks = read_sink_config(cfg);
   if (!sinks) return sinks.error();
   result.sinks = std::move(*sinks);
+  result.engine.task_sink_rate = result.sinks.task_rate; // the emitters enforce the sinks' rates
+  result.engine.mail_sink_rate = result.sinks.mail_rate;
   auto cluster = read_cluster_config(cfg);
   if (!cluster) return cluster.error();
   result.cluster = std::move(*cluster);

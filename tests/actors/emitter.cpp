@@ -3,6 +3,7 @@
 // tests read the store's outcomes (records, or deliveries derived with the emitter's cursor).
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -418,6 +419,170 @@ BOOST_FIXTURE_TEST_CASE(an_event_no_matcher_routed_with_nothing_after_it_is_foun
   store_only({orphan});
   wait_for_status(orphan.id, delivery_status::delivered); // within two sweeps (5 s each)
   BOOST_TEST(rec->count(orphan.id) == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_sink_rate_spaces_deliveries_and_they_wait_as_pending, fixture) {
+  // 10 a second: the bucket holds one token, so after the first delivery each next one goes
+  // exactly 100 ms after the one before, on the test's clock.
+  task_rate = make_rate_limiter(10, clock);
+  auto rec = std::make_shared<recording>();
+  auto em = spawn_emitter(spawn_sink(rec, always_deliver));
+  std::vector<planned_task> tasks;
+  for (int i = 0; i < 12; ++i) tasks.push_back(make_task("rated" + std::to_string(i)));
+  auto start = config.now();
+  put(em, tasks);
+  // Over the rate the rest wait: pending, due, no attempt spent, nothing dead.
+  BOOST_TEST(rec->total() == 1u);
+  auto last = find(tasks.back().id);
+  BOOST_REQUIRE(last);
+  BOOST_TEST(last->status == delivery_status::pending);
+  BOOST_TEST(last->attempts == 0u);
+  BOOST_TEST(last->next_attempt != 0);
+  BOOST_REQUIRE(run_until([&] { return rec->total() == tasks.size(); }));
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    auto times = rec->times_of(tasks[i].id);
+    BOOST_REQUIRE_EQUAL(times.size(), 1u);
+    BOOST_TEST(times[0] == start + static_cast<timestamp_ms>(100 * i), "delivery " << i);
+  }
+  for (auto& t : tasks) wait_for_status(t.id, delivery_status::delivered);
+  BOOST_TEST(metrics->dead_letters.load() == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_sink_rate_is_shared_by_the_emitters_that_hold_its_bucket, fixture) {
+  // Two emitters (as two shards' would) share one bucket of 10 a second: together they get 10
+  // a second, not 10 each. The second emitter's deliveries come from recorded ones (replays).
+  task_rate = make_rate_limiter(10, clock);
+  auto rec = std::make_shared<recording>();
+  auto sink = spawn_sink(rec, always_deliver);
+  auto em = spawn_emitter(sink);
+  auto other = sys.spawn(dispatch::emitter, action_kind::mail, uint32_t{0}, config, db, metrics,
+                         sink_binding{sink, true, task_rate});
+  spawned.push_back(caf::actor_cast<caf::actor>(other));
+  caf::anon_send(other, handles_atom::value, log_reader_actor{matcher});
+  run();
+  std::vector<planned_task> tasks;
+  for (int i = 0; i < 10; ++i) tasks.push_back(make_task("shared" + std::to_string(i)));
+  delivery_list mails;
+  for (int i = 0; i < 10; ++i) {
+    auto d = make_delivery(delivery_id_at({next_sequence + 1000 + static_cast<uint64_t>(i), 0, 0}),
+                           tasks[0].event.event, dispatcher{}, action{}, false, config.now());
+    d.kind = action_kind::mail;
+    mails.push_back(std::move(d));
+  }
+  auto start = config.now();
+  put(em, tasks);
+  auto adopted = ask<uint32_t>(other, adopt_atom::value, mails);
+  BOOST_REQUIRE_MESSAGE(adopted, why(adopted));
+  BOOST_REQUIRE(run_until([&] { return rec->total() == 20u; }));
+  std::vector<timestamp_ms> times;
+  {
+    std::lock_guard<std::mutex> guard{rec->mtx};
+    for (auto& r : rec->received) times.push_back(r.second);
+  }
+  std::sort(times.begin(), times.end());
+  // One token every 100 ms for both together: the 20th goes 1.9 s after the first.
+  for (size_t i = 0; i < times.size(); ++i)
+    BOOST_TEST(times[i] == start + static_cast<timestamp_ms>(100 * i), "delivery " << i);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_retrying_delivery_holds_back_its_key_only, fixture) {
+  // Key A's first delivery fails twice (not before 1 s each time); key B flows meanwhile. At the
+  // sink: A one at a time in accepted order after its retries, B in order and not held back.
+  auto rec = std::make_shared<recording>();
+  std::string a1;
+  auto em = spawn_emitter(spawn_sink(rec, [&](const delivery& d, size_t nth) {
+    return answer(d.id == a1 && nth <= 2 ? retry_later("down", 1000) : delivered());
+  }));
+  std::vector<planned_task> ts;
+  for (auto tag : {"a1", "b1", "a2", "b2", "a3", "b3"}) ts.push_back(make_task(tag));
+  a1 = ts[0].id;
+  enqueue_keyed(em, ts, {1, 2, 1, 2, 1, 2});
+  BOOST_REQUIRE(run_until([&] { return rec->total() == 8u; }));
+  auto a = received_of(*rec, {ts[0].id, ts[2].id, ts[4].id});
+  auto b = received_of(*rec, {ts[1].id, ts[3].id, ts[5].id});
+  BOOST_TEST((a == std::vector<std::string>{ts[0].id, ts[0].id, ts[0].id, ts[2].id, ts[4].id}));
+  BOOST_TEST((b == std::vector<std::string>{ts[1].id, ts[3].id, ts[5].id}));
+  // B was done before A's first retry: its key never waited for A's.
+  BOOST_TEST(rec->times_of(ts[5].id).front() < rec->times_of(ts[0].id).at(1));
+  BOOST_TEST(rec->times_of(ts[0].id).at(1) - rec->times_of(ts[0].id).at(0) >= 1000);
+  advance(5s); // nothing more comes
+  BOOST_TEST(rec->total() == 8u);
+  BOOST_TEST(metrics->dead_letters.load() == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(one_delivery_of_a_key_at_the_sink_and_a_dead_letter_releases_it, fixture) {
+  auto rec = std::make_shared<recording>();
+  std::string first;
+  auto sink = spawn_sink(rec, [&](const delivery& d, size_t) {
+    if (d.id == first) return sink_step{true, permanent_failure("refused")}; // held, then dead
+    return answer(delivered());
+  });
+  auto em = spawn_emitter(sink);
+  std::vector<planned_task> ts;
+  for (auto tag : {"k1", "k2", "k3", "other"}) ts.push_back(make_task(tag));
+  first = ts[0].id;
+  enqueue_keyed(em, ts, {7, 7, 7, 8});
+  // The first of key 7 is at the sink: the others of its key wait; key 8 went.
+  BOOST_TEST(rec->count(ts[0].id) == 1u);
+  BOOST_TEST(rec->count(ts[1].id) == 0u);
+  BOOST_TEST(rec->count(ts[2].id) == 0u);
+  BOOST_TEST(rec->count(ts[3].id) == 1u);
+  advance(1s);
+  BOOST_TEST(rec->count(ts[1].id) == 0u);
+  // Answered: a permanent failure makes a dead letter, which releases the key.
+  caf::anon_send(caf::actor_cast<caf::actor>(sink), release_atom::value);
+  run();
+  BOOST_REQUIRE(run_until([&] { return rec->total() == 4u; }));
+  auto seven = received_of(*rec, {ts[0].id, ts[1].id, ts[2].id});
+  BOOST_TEST((seven == std::vector<std::string>{ts[0].id, ts[1].id, ts[2].id}));
+  BOOST_TEST(wait_for_status(ts[0].id, delivery_status::dead).attempts == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(an_ordering_key_path_orders_the_matchers_deliveries_per_value, fixture) {
+  // A dispatcher with orderingKey content.user, through the real matcher: user "a"'s first
+  // delivery fails twice; "b" and the events without the path (one null key) flow meanwhile.
+  auto rec = std::make_shared<recording>();
+  std::string failing;
+  auto em = spawn_emitter(spawn_sink(rec, [&](const delivery& d, size_t nth) {
+    return answer(d.id == failing && nth <= 2 ? retry_later("down", 1000) : delivered());
+  }));
+  auto& ids = default_id_generator();
+  dispatcher disp;
+  disp.id = ids.next();
+  disp.event_type = "keyed";
+  disp.version = 1;
+  disp.ordering_key = std::string{"content.user"};
+  action act;
+  act.id = ids.next();
+  act.function_name = "f";
+  act.data = "{}";
+  disp.actions.push_back(act);
+  BOOST_REQUIRE(!db->write_dispatchers({disp}, {}));
+  auto installed = ask<uint64_t>(matcher, install_atom::value, disp);
+  BOOST_REQUIRE_MESSAGE(installed, "install: " << why(installed));
+  std::vector<planned_task> ts;
+  for (auto content : {R"({"user":"a"})", R"({"user":"b"})", R"({"user":"a"})", R"({"user":"b"})",
+                       R"({"other":1})", R"({"other":2})"}) {
+    planned_task t;
+    t.event.sequence = ++next_sequence;
+    t.event.event = event{ids.next(), "keyed", content, config.now()};
+    t.id = delivery_id_at({t.event.sequence, 0, 0});
+    ts.push_back(t);
+  }
+  failing = ts[0].id;
+  put(em, ts);
+  BOOST_REQUIRE(run_until([&] { return rec->total() == 8u; }));
+  auto a = received_of(*rec, {ts[0].id, ts[2].id});
+  BOOST_TEST((a == std::vector<std::string>{ts[0].id, ts[0].id, ts[0].id, ts[2].id}));
+  BOOST_TEST(
+    (received_of(*rec, {ts[1].id, ts[3].id}) == std::vector<std::string>{ts[1].id, ts[3].id}));
+  BOOST_TEST(
+    (received_of(*rec, {ts[4].id, ts[5].id}) == std::vector<std::string>{ts[4].id, ts[5].id}));
+  auto first_retry = rec->times_of(ts[0].id).at(1);
+  BOOST_TEST(rec->times_of(ts[3].id).front() < first_retry); // "b" was not held back
+  BOOST_TEST(rec->times_of(ts[5].id).front() < first_retry); // nor the null key
+  BOOST_TEST(rec->times_of(ts[2].id).front() >= rec->times_of(ts[0].id).back());
+  wait_for_status(ts[2].id, delivery_status::delivered);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -17,6 +17,7 @@
 
 #include "fixtures/deterministic.hpp"
 #include "actors/emitter.hpp"
+#include "messages/derive.hpp"
 #include "actors/matcher.hpp"
 #include "messages/error_code.hpp"
 #include "messages/ids.hpp"
@@ -161,6 +162,7 @@ struct fixture : test::deterministic_system {
   std::vector<caf::actor> spawned;
   matcher_actor matcher;
   emitter_actor mail_emitter; // a second emitter the matcher needs; it has no mail to emit
+  rate_limiter_ptr task_rate; // the task sink's rate, when a test gives it one
   uint64_t next_sequence = 0;
 
   fixture() {
@@ -197,7 +199,7 @@ struct fixture : test::deterministic_system {
   /// and the mail emitter are spawned with the first one, as the supervisor does).
   emitter_actor spawn_emitter(sink_actor sink) {
     auto em = sys.spawn(emitter, action_kind::task, uint32_t{0}, config, db, metrics,
-                        sink_binding{sink, false});
+                        sink_binding{sink, false, task_rate});
     spawned.push_back(caf::actor_cast<caf::actor>(em));
     if (!matcher) {
       mail_emitter = sys.spawn(emitter, action_kind::mail, uint32_t{0}, config, db, metrics,
@@ -251,6 +253,37 @@ struct fixture : test::deterministic_system {
     t.created = accepted_at(t.event.sequence);
     t.function_name = tag;
     return t;
+  }
+
+  /// Sends the emitter the deliveries of `ts` with ordering keys `keys`, as a live batch from the
+  /// matcher would carry them (the events stay out of the log: the sink's record is the check).
+  void enqueue_keyed(const emitter_actor& em, const std::vector<planned_task>& ts,
+                     const std::vector<ordering_key>& keys) {
+    delivery_batch batch;
+    for (size_t i = 0; i < ts.size(); ++i) {
+      dispatcher disp;
+      disp.id = "ordered-dispatcher";
+      action act;
+      act.kind = action_kind::task;
+      act.function_name = ts[i].function_name;
+      act.data = "{}";
+      auto d = make_delivery(ts[i].id, ts[i].event.event, disp, act, false, ts[i].created);
+      d.ordering_key = keys[i];
+      batch.deliveries.push_back(std::move(d));
+      batch.last = std::max(batch.last, ts[i].event.sequence);
+    }
+    caf::anon_send(em, enqueue_atom::value, std::move(batch));
+    run();
+  }
+
+  /// The ids the sink received, in order, keeping those in `wanted` only.
+  std::vector<std::string> received_of(const recording& rec,
+                                       const std::vector<std::string>& wanted) {
+    std::lock_guard<std::mutex> guard{rec.mtx};
+    std::vector<std::string> result;
+    for (auto& [id, when] : rec.received)
+      if (std::find(wanted.begin(), wanted.end(), id) != wanted.end()) result.push_back(id);
+    return result;
   }
 
   /// Appends events to the log durably, as ingest does, without routing them.

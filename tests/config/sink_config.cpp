@@ -49,8 +49,11 @@ BOOST_AUTO_TEST_CASE(defaults_are_the_built_in_log) {
   BOOST_TEST(!from_plain->task);
   caf::config_option_set options;
   add_sink_options(options);
-  BOOST_TEST(options.size() == 8u);
+  BOOST_TEST(options.size() == 10u);
+  BOOST_TEST(result->task_rate == 0u); // unlimited
+  BOOST_TEST(result->mail_rate == 0u);
   const std::vector<std::pair<std::string, std::string>> keys{
+    {"dispatch.sinks.task", "rate"},        {"dispatch.sinks.mail", "rate"},
     {"dispatch.sinks.task", "url"},         {"dispatch.sinks.task", "headers"},
     {"dispatch.sinks.mail", "url"},         {"dispatch.sinks.mail", "headers"},
     {"dispatch.sinks", "timeout"},          {"dispatch.sinks", "max-connections"},
@@ -165,6 +168,23 @@ BOOST_AUTO_TEST_CASE(shared_settings_types_and_ranges) {
                     "dispatch.sinks.breaker-open: expected an integer or a duration");
   require_rejection(read({}, "[dispatch.sinks]\nmax-connections = -4\n"),
                     "dispatch.sinks.max-connections: expected an unsigned 32-bit integer");
+}
+
+BOOST_AUTO_TEST_CASE(rates_per_kind_with_or_without_a_webhook) {
+  // The built-in log takes a rate too: it stands in for the service the rate protects.
+  auto result = read({"--dispatch.sinks.task.rate=250", "--dispatch.sinks.mail.rate=3"});
+  BOOST_REQUIRE_MESSAGE(result, why(result));
+  BOOST_TEST(result->task_rate == 250u);
+  BOOST_TEST(result->mail_rate == 3u);
+  BOOST_TEST(!result->task);
+  auto ini = read({}, "[dispatch.sinks]\ntask = { url = \"http://t\", rate = 40 }\n");
+  BOOST_REQUIRE_MESSAGE(ini, why(ini));
+  BOOST_TEST(ini->task_rate == 40u);
+  BOOST_REQUIRE(ini->task);
+  require_rejection(read({"--dispatch.sinks.task.rate=1000001"}),
+                    "dispatch.sinks.task.rate: must be at most 1000000 (0: unlimited)");
+  require_rejection(read({}, "[dispatch.sinks]\nmail = { rate = -1 }\n"),
+                    "dispatch.sinks.mail.rate: expected an unsigned 32-bit integer");
 }
 
 BOOST_AUTO_TEST_CASE(unknown_keys_are_refused_by_name) {

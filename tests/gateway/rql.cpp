@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "gateway/rql.hpp"
+#include "messages/rql.hpp"
 #include "messages/error_code.hpp"
 #include "messages/printing.hpp"
 #include "messages/query_eval.hpp"

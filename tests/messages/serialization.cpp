@@ -70,6 +70,7 @@ action task_action(bool full) {
     x.tags = string_list{"t1", "t2"};
     x.start_timestamp = 1893553445000;
     x.priority = -7;
+    x.templated = true;
   }
   return x;
 }
@@ -96,6 +97,9 @@ dispatcher sample_dispatcher(bool full) {
     x.name = "on signup";
     x.description = "welcome new users";
     x.tags = string_list{"onboarding"};
+    x.filter = "gt(content.amount,100)";
+    x.ordering_key = "content.userId";
+    x.rate_limit = rate_limit{12.5};
   }
   return x;
 }
@@ -196,8 +200,9 @@ BOOST_AUTO_TEST_CASE(registered_types_cross_the_wire_inside_messages) {
   check(task_action(true), "dispatch.action");
   check(sample_dispatcher(true), "dispatch.dispatcher");
   check(dispatcher_list{sample_dispatcher(false)}, "std::vector<dispatch.dispatcher>");
-  check(dispatcher_patch{std::string{"t"}, caf::none, caf::none, caf::none},
-        "dispatch.dispatcher_patch");
+  dispatcher_patch patch;
+  patch.event_type = "t";
+  check(patch, "dispatch.dispatcher_patch");
   check(action_patch{}, "dispatch.action_patch");
   check(sample_delivery(action_kind::task).task, "dispatch.task_request");
   check(sample_delivery(action_kind::mail).mail, "dispatch.mail_request");
@@ -257,9 +262,13 @@ BOOST_AUTO_TEST_CASE(actions_and_dispatchers_with_optional_fields_set_and_unset)
 }
 
 BOOST_AUTO_TEST_CASE(patches_with_every_field_set_and_none_set) {
-  dispatcher_patch d{std::string{"order.paid"}, std::string{"n"}, std::string{""},
-                     string_list{"a"}};
+  dispatcher_patch d{
+    std::string{"order.paid"}, std::string{"n"},         std::string{""}, string_list{"a"},
+    std::string{""},           std::string{"content.k"}, rate_limit{0}};
   auto dy = round_trip(d);
+  BOOST_TEST((dy.filter == d.filter));
+  BOOST_TEST((dy.ordering_key == d.ordering_key));
+  BOOST_TEST((dy.rate_limit == d.rate_limit));
   BOOST_TEST((dy.event_type == d.event_type));
   BOOST_TEST((dy.name == d.name));
   BOOST_TEST((dy.description == d.description));
@@ -274,7 +283,9 @@ BOOST_AUTO_TEST_CASE(patches_with_every_field_set_and_none_set) {
   a.priority = 9;
   a.recipients = sample_recipients(true);
   a.template_id = "65f0a1b2c3d4e5f60123456a";
+  a.templated = false;
   auto ay = round_trip(a);
+  BOOST_TEST((ay.templated == a.templated));
   BOOST_TEST((ay.name == a.name));
   BOOST_TEST((ay.description == a.description));
   BOOST_TEST((ay.function_name == a.function_name));

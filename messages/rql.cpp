@@ -1,6 +1,6 @@
 // The RQL parser: the percent-encoded query text of a `find` call into a typed `query` (filter
 // tree, projection, sort order, page window); malformed input is refused with code 19.
-#include "gateway/rql.hpp"
+#include "messages/rql.hpp"
 
 #include <charconv>
 #include <cmath>
@@ -498,6 +498,34 @@ caf::expected<std::string> percent_decode(std::string_view text) {
   if (auto bad = first_invalid_utf8(result); bad != std::string::npos)
     return rql_error("invalid UTF-8 at byte " + std::to_string(bad) + " after percent-decoding");
   return result;
+}
+
+caf::expected<filter> parse_rql_filter(std::string_view text) {
+  // Not percent-decoded as a whole: the text comes from a JSON string, not a URL. Arguments are
+  // decoded once, so that `%2C` still writes a comma inside a value.
+  if (auto bad = first_invalid_utf8(text); bad != std::string_view::npos)
+    return rql_error("invalid UTF-8 at byte " + std::to_string(bad));
+  std::vector<filter> terms;
+  for (auto piece : split_top_level(text, '&')) {
+    if (piece.empty()) continue;
+    auto t = split_term(piece);
+    if (!t) return t.error();
+    if (t->name == "select" || t->name == "sort" || t->name == "limit" || t->name == "skipCount")
+      return rql_error(t->label() + ": a filter holds filter terms only, not "
+                       + std::string{t->name});
+    auto parsed = parse_filter(*t, 1);
+    if (!parsed) return parsed.error();
+    terms.push_back(std::move(*parsed));
+  }
+  query result;
+  if (terms.size() == 1) {
+    result.where = std::move(terms.front());
+  } else if (terms.size() > 1) {
+    result.where.op = filter_op::and_;
+    result.where.children = std::move(terms);
+  }
+  if (auto err = validate(result)) return err;
+  return std::move(result.where);
 }
 
 caf::expected<query> parse_rql(std::string_view raw) {
