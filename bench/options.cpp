@@ -71,6 +71,7 @@ std::string usage() {
   --batch=N (100)  --window=N (16)  --backlog=N (20000 deliveries in flight, closed loop)
   --connections=N (0: in process) through the HTTP gateway, N keep-alive connections, each with
                   one call of --batch events in flight  --io-threads=N (1) the gateway's
+  --filter=RQL    a content filter on every dispatcher, e.g. 'gt(content.seq,10)'
 )";
 }
 
@@ -99,6 +100,7 @@ bool parse_options(int argc, char** argv, bench_options& o, std::string& error) 
     {"window", number(c.window, 1, 1024)},
     {"backlog", number(c.backlog, 1, 1e7)},
     {"connections", number(c.connections, 0, 1024)},
+    {"filter", [&](const std::string& v) { return !(c.filter = v).empty(); }},
     {"io-threads", number(c.io_threads, 1, 64)},
     {"scheduler",
      [&](const std::string& v) {
