@@ -76,6 +76,7 @@ std::string usage() {
   --batch=N (100)  --window=N (16)  --backlog=N (20000 deliveries in flight, closed loop)
   --connections=N (0: in process) through the HTTP gateway, N keep-alive connections, each with
                   one call of --batch events in flight  --io-threads=N (1) the gateway's
+  --filter=RQL    a content filter on every dispatcher, e.g. 'gt(content.seq,10)'
 )";
 }
 
@@ -105,6 +106,7 @@ bool parse_options(int argc, char** argv, bench_options& o, std::string& error) 
     {"backlog", number(c.backlog, 1, 1e7)},
     {"archive", number(o.archive_events, 1, 1e9)},
     {"connections", number(c.connections, 0, 1024)},
+    {"filter", [&](const std::string& v) { return !(c.filter = v).empty(); }},
     {"io-threads", number(c.io_threads, 1, 64)},
     {"rate-check", number(o.rate_check, 1, 100000)},
     {"scheduler",

@@ -54,6 +54,7 @@ void write_params(json_writer& w, const scenario_params& p) {
   w.Key("sink"), w.String(sink_name(p.sink));
   w.Key("sync"), w.Bool(p.sync);
   w.Key("in_memory"), w.Bool(p.in_memory);
+  if (!p.filter.empty()) w.Key("filter"), w.String(p.filter);
   w.Key("loop"), w.String(p.rate == 0 ? "closed" : "open");
   w.Key("rate"), w.Uint64(p.rate);
   w.Key("batch"), w.Uint(p.batch);
@@ -101,7 +102,8 @@ std::string describe(const scenario_params& p) {
   if (p.actions_max != p.actions_min) out << "-" << p.actions_max;
   out << " task action(s) each, " << p.shards << " shards, " << p.event_bytes << "-byte events, "
       << sink_name(p.sink) << " sink, sync " << (p.sync ? "on" : "off")
-      << (p.in_memory ? ", in-memory RocksDB" : "") << ", ";
+      << (p.in_memory ? ", in-memory RocksDB" : "")
+      << (p.filter.empty() ? "" : ", filter " + p.filter + " on every dispatcher") << ", ";
   if (p.connections > 0)
     out << "HTTP on loopback (" << p.connections << " keep-alive connections, " << p.io_threads
         << " io thread(s), " << (p.batch > 1 ? "POST /events/v1/batch of " : "POST /events/v1/ of ")

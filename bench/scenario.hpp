@@ -40,6 +40,8 @@ struct scenario_params {
   // CAF's scheduler policy: "sharing" (one queue, idle workers block) or "stealing" (CAF's
   // default; idle workers poll with 50 µs sleeps, which costs more than the engine on 2 cores).
   std::string scheduler = "sharing";
+  // A content filter (RQL filter terms) on every dispatcher; empty: none.
+  std::string filter;
 };
 
 /// What one engine scenario measured. Rates are over the measured window.
@@ -92,7 +94,7 @@ typename Inspector::result_type inspect(Inspector& f, scenario_params& x) {
   return f(caf::meta::type_name("bench.scenario_params"), x.name, x.series, x.dispatchers,
            x.event_types, x.actions_min, x.actions_max, x.shards, x.event_bytes, x.sink, x.sync,
            x.in_memory, x.rate, x.rate_fraction, x.batch, x.window, x.backlog, x.warmup_s,
-           x.duration_s, x.connections, x.io_threads, x.scheduler);
+           x.duration_s, x.connections, x.io_threads, x.scheduler, x.filter);
 }
 
 template <class Inspector>

@@ -88,6 +88,7 @@ dispatcher bench_dispatcher(const scenario_params& p, const type_plan& plan, uin
   dispatcher d;
   d.event_type = plan.names[i % p.event_types];
   d.name = "bench-" + std::to_string(i);
+  if (!p.filter.empty()) d.filter = p.filter;
   auto count = p.actions_min + i % (p.actions_max - p.actions_min + 1);
   for (uint32_t k = 0; k < count; ++k) {
     action a;

@@ -12,6 +12,7 @@
 #include "messages/event_record.hpp"
 #include "messages/ids.hpp"
 #include "messages/json.hpp"
+#include "messages/rql.hpp"
 
 namespace dispatch {
 
@@ -69,11 +70,33 @@ delivery derive_one(std::string id, const event& ev, const dispatcher& disp, con
   return d;
 }
 
+// The template of a templated task action with data, or none.
+caf::expected<std::optional<task_template>> template_of(const action& act,
+                                                        const std::string& path) {
+  if (act.kind != action_kind::task || !act.templated || !*act.templated || !act.data)
+    return std::optional<task_template>{};
+  auto compiled = task_template::compile(*act.data, path);
+  if (!compiled) return compiled.error();
+  return std::optional<task_template>{std::move(*compiled)};
+}
+
+// The frame of a templated action for one event: its data filled from the event.
+std::pair<json_text::part, json_text::part> filled_frame(const task_template& t,
+                                                         event_record& record) {
+  auto [head, tail] = t.render_frame(record);
+  return {shared(std::move(head)), shared(std::move(tail))};
+}
+
 } // namespace
 
 delivery make_delivery(std::string id, const event& ev, const dispatcher& disp, const action& act,
                        bool task_sink_schedules, timestamp_ms created) {
-  return derive_one(std::move(id), ev, disp, act, frame_of(act), shared(event_json(ev)),
+  auto frame = frame_of(act);
+  if (auto compiled = template_of(act, "data"); compiled && *compiled) {
+    event_record record{ev};
+    frame = filled_frame(**compiled, record);
+  }
+  return derive_one(std::move(id), ev, disp, act, frame, shared(event_json(ev)),
                     task_sink_schedules, created);
 }
 
@@ -81,6 +104,20 @@ prepared_dispatcher_ptr prepare(dispatcher d) {
   auto result = std::make_shared<prepared_dispatcher>();
   result->frames.reserve(d.actions.size());
   for (auto& act : d.actions) result->frames.push_back(frame_of(act));
+  if (d.filter) {
+    if (auto parsed = parse_rql_filter(*d.filter))
+      result->where.emplace(*parsed);
+    else
+      result->broken = "dispatcher " + d.id + ": filter: " + message_of(parsed.error());
+  }
+  result->templates.resize(d.actions.size());
+  for (size_t i = 0; i < d.actions.size(); ++i) {
+    auto compiled = template_of(d.actions[i], "actions[" + std::to_string(i) + "].data");
+    if (compiled)
+      result->templates[i] = std::move(*compiled);
+    else if (result->broken.empty())
+      result->broken = "dispatcher " + d.id + ": " + message_of(compiled.error());
+  }
   result->value = std::move(d);
   return result;
 }
@@ -186,14 +223,22 @@ void derive_all(const dispatcher_timeline::dispatcher_set& set, uint32_t shard, 
   delivery_position pos{sequence, shard, 0};
   auto created = accepted_at(sequence);
   json_text::part event_text;         // written at the first delivery, shared by all of them
-  std::optional<event_record> record; // built for the first dispatcher that reads the event
+  std::optional<event_record> record; // built for the first filter, template or key, then shared
+  auto record_of_event = [&]() -> event_record& {
+    if (!record) record.emplace(ev);
+    return *record;
+  };
   for (auto& prepared : set) {
     auto& disp = prepared->value;
-    uint64_t key = 0; // plain values: GCC cannot see through caf::optional's copy here
-    if (disp.ordering_key) {
-      if (!record) record.emplace(ev);
-      key = ordering_key_of(disp, *disp.ordering_key, *record);
+    if (!prepared->broken.empty()) throw std::runtime_error(prepared->broken);
+    if (prepared->where && !prepared->where->matches(record_of_event().value())) {
+      // Filtered out: no deliveries. Its actions still count, so that the ids of the other
+      // dispatchers' deliveries do not depend on what a filter said.
+      pos.ordinal += static_cast<uint32_t>(disp.actions.size());
+      continue;
     }
+    uint64_t key = 0; // plain values: GCC cannot see through caf::optional's copy here
+    if (disp.ordering_key) key = ordering_key_of(disp, *disp.ordering_key, record_of_event());
     for (size_t i = 0; i < disp.actions.size(); ++i, ++pos.ordinal) {
       if (pos.ordinal > max_delivery_ordinal)
         return; // bounded where dispatchers are stored; never wraps onto another id
@@ -201,8 +246,14 @@ void derive_all(const dispatcher_timeline::dispatcher_set& set, uint32_t shard, 
       auto* out = act.kind == action_kind::task ? tasks : mails;
       if (out == nullptr) continue;
       if (!event_text) event_text = shared(event_json(ev));
-      out->push_back(derive_one(delivery_id_at(pos), ev, disp, act, prepared->frames[i], event_text,
-                                task_sink_schedules, created));
+      auto& templ = prepared->templates[i];
+      if (templ)
+        out->push_back(derive_one(delivery_id_at(pos), ev, disp, act,
+                                  filled_frame(*templ, record_of_event()), event_text,
+                                  task_sink_schedules, created));
+      else
+        out->push_back(derive_one(delivery_id_at(pos), ev, disp, act, prepared->frames[i],
+                                  event_text, task_sink_schedules, created));
       if (disp.ordering_key) out->back().ordering_key = key;
     }
   }

@@ -15,6 +15,8 @@
 #include "messages/dispatcher.hpp"
 #include "messages/event.hpp"
 #include "messages/json_text.hpp"
+#include "messages/query_eval.hpp"
+#include "messages/task_template.hpp"
 
 namespace dispatch {
 
@@ -25,10 +27,16 @@ delivery make_delivery(std::string id, const event& ev, const dispatcher& disp, 
                        bool task_sink_schedules, timestamp_ms created);
 
 /// A dispatcher as deriving uses it: shared by every span of a timeline it is in force in, with the
-/// text each of its actions puts around the event prepared once (not per delivery).
+/// text each of its actions puts around the event prepared once (not per delivery), its filter
+/// parsed and compiled and its templated actions' data compiled, once per dispatcher version.
 struct prepared_dispatcher {
   dispatcher value;
   std::vector<std::pair<json_text::part, json_text::part>> frames; // per action: head, tail
+  std::optional<record_filter> where; // the compiled filter; none: every event of the type
+  std::vector<std::optional<task_template>> templates; // per action: its data when templated
+  /// Why a stored filter or template did not compile (validated input always does): deriving an
+  /// event for this dispatcher then fails with it, and the event is set aside, visibly.
+  std::string broken;
 };
 
 using prepared_dispatcher_ptr = std::shared_ptr<const prepared_dispatcher>;

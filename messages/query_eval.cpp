@@ -566,6 +566,22 @@ std::vector<std::string> sorted_window::page() const {
   return keys;
 }
 
+struct record_filter::impl {
+  compiled_filter compiled;
+};
+
+record_filter::record_filter(const filter& f) : impl_(std::make_unique<impl>(impl{compile(f)})) {}
+
+record_filter::~record_filter() = default;
+
+record_filter::record_filter(record_filter&&) noexcept = default;
+
+record_filter& record_filter::operator=(record_filter&&) noexcept = default;
+
+bool record_filter::matches(const rapidjson::Value& record) const {
+  return evaluate(impl_->compiled, record);
+}
+
 bool matches(const filter& f, const std::string& json) {
   auto doc = parse_record(json);
   return evaluate(compile(f), doc);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <caf/error.hpp>
+#include <rapidjson/fwd.h>
 
 #include "messages/query.hpp"
 
@@ -62,6 +63,23 @@ public:
 
   /// The keys of the page, in sort order: the records past `offset`.
   std::vector<std::string> page() const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// A filter compiled once (paths split, literals converted, `like` patterns cut) and evaluated
+/// against many records held as DOMs: a dispatcher's content filter, once per event.
+class record_filter {
+public:
+  explicit record_filter(const filter& f);
+  ~record_filter();
+  record_filter(record_filter&&) noexcept;
+  record_filter& operator=(record_filter&&) noexcept;
+
+  /// Whether `record` (a JSON object) matches.
+  bool matches(const rapidjson::Value& record) const;
 
 private:
   struct impl;
