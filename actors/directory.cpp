@@ -223,10 +223,10 @@ void apply(dispatcher& d, const dispatcher_patch& p) {
   if (p.name) d.name = p.name;
   if (p.description) d.description = p.description;
   if (p.tags) d.tags = p.tags;
-  // An empty filter or ordering key, or a rate of 0, clears it (docs/api.md).
-  if (p.filter) d.filter = p.filter->empty() ? caf::none : p.filter;
-  if (p.ordering_key) d.ordering_key = p.ordering_key->empty() ? caf::none : p.ordering_key;
-  if (p.rate_limit) d.rate_limit = p.rate_limit->per_second == 0 ? caf::none : p.rate_limit;
+  if (p.filter) d.filter = p.filter;
+  if (p.ordering_key) d.ordering_key = p.ordering_key;
+  if (p.rate_limit) d.rate_limit = p.rate_limit;
+  drop_cleared_fields(d); // an empty filter or ordering key, or a rate of 0, clears it
 }
 
 void apply(action& a, const action_patch& p) {

@@ -6,12 +6,11 @@
 #include <fstream>
 #include <stdexcept>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include "messages/event_record.hpp"
 #include "messages/ids.hpp"
 #include "messages/json.hpp"
+#include "messages/json_dom.hpp"
+#include "messages/query_eval.hpp"
 #include "messages/rql.hpp"
 
 namespace dispatch {
@@ -91,32 +90,34 @@ std::pair<json_text::part, json_text::part> filled_frame(const task_template& t,
 
 delivery make_delivery(std::string id, const event& ev, const dispatcher& disp, const action& act,
                        bool task_sink_schedules, timestamp_ms created) {
-  auto frame = frame_of(act);
-  if (auto compiled = template_of(act, "data"); compiled && *compiled) {
-    event_record record{ev};
-    frame = filled_frame(**compiled, record);
-  }
-  return derive_one(std::move(id), ev, disp, act, frame, shared(event_json(ev)),
+  return derive_one(std::move(id), ev, disp, act, frame_of(act), shared(event_json(ev)),
                     task_sink_schedules, created);
 }
 
 prepared_dispatcher_ptr prepare(dispatcher d) {
   auto result = std::make_shared<prepared_dispatcher>();
-  result->frames.reserve(d.actions.size());
-  for (auto& act : d.actions) result->frames.push_back(frame_of(act));
+  if (d.ordering_key) {
+    result->ordering_path = split_path(*d.ordering_key);
+    result->ordering_seed = fnv1a_64(d.id);
+  }
   if (d.filter) {
     if (auto parsed = parse_rql_filter(*d.filter))
       result->where.emplace(*parsed);
     else
       result->broken = "dispatcher " + d.id + ": filter: " + message_of(parsed.error());
   }
+  result->frames.resize(d.actions.size());
   result->templates.resize(d.actions.size());
   for (size_t i = 0; i < d.actions.size(); ++i) {
     auto compiled = template_of(d.actions[i], "actions[" + std::to_string(i) + "].data");
-    if (compiled)
-      result->templates[i] = std::move(*compiled);
-    else if (result->broken.empty())
-      result->broken = "dispatcher " + d.id + ": " + message_of(compiled.error());
+    if (!compiled) {
+      if (result->broken.empty())
+        result->broken = "dispatcher " + d.id + ": " + message_of(compiled.error());
+    } else if (*compiled) {
+      result->templates[i] = std::move(*compiled); // its frame is filled per event
+      continue;
+    }
+    result->frames[i] = frame_of(d.actions[i]);
   }
   result->value = std::move(d);
   return result;
@@ -196,24 +197,12 @@ void maybe_fail_on_purpose(const event& ev) {
     throw std::runtime_error("fault injected: deriving events of type '" + type + "' fails");
 }
 
-// The ordering key of `disp`'s deliveries for the event `record`: a hash of the dispatcher id and
-// the JSON text of the value at its `orderingKey` path; an event without the path has the null
-// key (the text `null`), shared by all such events of the dispatcher.
-uint64_t ordering_key_of(const dispatcher& disp, const std::string& path, event_record& record) {
-  std::vector<std::string> steps;
-  for (size_t start = 0; start <= path.size();) {
-    auto dot = std::min(path.find('.', start), path.size());
-    steps.push_back(path.substr(start, dot - start));
-    start = dot + 1;
-  }
-  std::string text = "null";
-  if (auto* value = record.find(steps)) {
-    rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> writer{buffer};
-    value->Accept(writer);
-    text.assign(buffer.GetString(), buffer.GetSize());
-  }
-  return fnv1a_64(text, fnv1a_64(disp.id));
+// The ordering key of `p`'s deliveries for the event `record`: a hash, seeded with the
+// dispatcher id, of the JSON text of the value at its `orderingKey` path; an event without the
+// path has the null key (the text `null`), shared by all such events of the dispatcher.
+uint64_t ordering_key_of(const prepared_dispatcher& p, event_record& record) {
+  auto* value = record.find(p.ordering_path);
+  return fnv1a_64(value ? compact_json(*value) : std::string{"null"}, p.ordering_seed);
 }
 
 void derive_all(const dispatcher_timeline::dispatcher_set& set, uint32_t shard, uint64_t sequence,
@@ -238,7 +227,7 @@ void derive_all(const dispatcher_timeline::dispatcher_set& set, uint32_t shard, 
       continue;
     }
     uint64_t key = 0; // plain values: GCC cannot see through caf::optional's copy here
-    if (disp.ordering_key) key = ordering_key_of(disp, *disp.ordering_key, record_of_event());
+    if (disp.ordering_key) key = ordering_key_of(*prepared, record_of_event());
     for (size_t i = 0; i < disp.actions.size(); ++i, ++pos.ordinal) {
       if (pos.ordinal > max_delivery_ordinal)
         return; // bounded where dispatchers are stored; never wraps onto another id
@@ -247,13 +236,10 @@ void derive_all(const dispatcher_timeline::dispatcher_set& set, uint32_t shard, 
       if (out == nullptr) continue;
       if (!event_text) event_text = shared(event_json(ev));
       auto& templ = prepared->templates[i];
-      if (templ)
-        out->push_back(derive_one(delivery_id_at(pos), ev, disp, act,
-                                  filled_frame(*templ, record_of_event()), event_text,
-                                  task_sink_schedules, created));
-      else
-        out->push_back(derive_one(delivery_id_at(pos), ev, disp, act, prepared->frames[i],
-                                  event_text, task_sink_schedules, created));
+      out->push_back(
+        derive_one(delivery_id_at(pos), ev, disp, act,
+                   templ ? filled_frame(*templ, record_of_event()) : prepared->frames[i],
+                   event_text, task_sink_schedules, created));
       if (disp.ordering_key) out->back().ordering_key = key;
     }
   }

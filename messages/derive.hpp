@@ -22,7 +22,8 @@ namespace dispatch {
 
 /// Turns one event and one action of a dispatcher into its delivery with id `id`: pending since
 /// `created`, or held until the action's startTimestamp when the task sink does not schedule tasks
-/// itself and that time is later.
+/// itself and that time is later. The action's data goes verbatim (a templated action is filled only by
+/// `derive_deliveries`, from its prepared dispatcher).
 delivery make_delivery(std::string id, const event& ev, const dispatcher& disp, const action& act,
                        bool task_sink_schedules, timestamp_ms created);
 
@@ -31,9 +32,12 @@ delivery make_delivery(std::string id, const event& ev, const dispatcher& disp, 
 /// parsed and compiled and its templated actions' data compiled, once per dispatcher version.
 struct prepared_dispatcher {
   dispatcher value;
-  std::vector<std::pair<json_text::part, json_text::part>> frames; // per action: head, tail
+  std::vector<std::pair<json_text::part, json_text::part>>
+    frames;                           // per verbatim action: head, tail
   std::optional<record_filter> where; // the compiled filter; none: every event of the type
   std::vector<std::optional<task_template>> templates; // per action: its data when templated
+  std::vector<std::string> ordering_path;              // the `orderingKey` path, split at its dots
+  uint64_t ordering_seed = 0; // the hash of the dispatcher id: keys of two never mix
   /// Why a stored filter or template did not compile (validated input always does): deriving an
   /// event for this dispatcher then fails with it, and the event is set aside, visibly.
   std::string broken;

@@ -6,6 +6,8 @@
 
 #include <rapidjson/document.h>
 #include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 namespace dispatch {
 
@@ -15,6 +17,15 @@ namespace dispatch {
 /// units in the last place (`0.47203854259185996` came back as `0.47203854259186`).
 inline constexpr unsigned dom_parse_flags = rapidjson::kParseIterativeFlag
                                             | rapidjson::kParseFullPrecisionFlag;
+
+/// A value as compact JSON text (the writer recurses: for values whose depth is bounded, as
+/// every DOM parsed from checked input is).
+inline std::string compact_json(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> out{buffer};
+  value.Accept(out);
+  return {buffer.GetString(), buffer.GetSize()};
+}
 
 /// The string member `key` of `object`; empty when `object` is no object, or the member is absent
 /// or not a string. For documents whose shape we wrote ourselves (a manifest, an answer of ours).

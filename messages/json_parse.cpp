@@ -122,13 +122,6 @@ const json_value* member(const json_value& object, const char* key) {
   return &i->value;
 }
 
-std::string compact(const json_value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer{buffer};
-  value.Accept(writer); // depth already bounded by check_json
-  return {buffer.GetString(), buffer.GetSize()};
-}
-
 caf::error read_text(const json_value& value, const std::string& path, std::string& out) {
   if (!value.IsString()) return format_error(path, "must be a string");
   out.assign(value.GetString(), value.GetStringLength());
@@ -149,7 +142,7 @@ caf::error read_texts(const json_value& value, const std::string& path, string_l
 
 caf::error read_object(const json_value& value, const std::string& path, std::string& out) {
   if (!value.IsObject()) return format_error(path, "must be a JSON object");
-  out = compact(value);
+  out = compact_json(value); // depth already bounded by check_json
   return {};
 }
 

@@ -2,6 +2,7 @@
 // bodies of the ExH Task and Mail Service calls. Raw JSON members were validated on the way in.
 #include "messages/json.hpp"
 #include "messages/json_dom.hpp"
+#include "messages/task_frame.hpp"
 
 #include <cmath>
 #include <string>
@@ -297,34 +298,11 @@ std::pair<std::string, std::string> task_data_frame(const caf::optional<std::str
     rapidjson::MemoryStream stream(action_data->data(), action_data->size());
     data.ParseStream<dom_parse_flags>(stream);
   }
-  rapidjson::StringBuffer buffer;
-  json_writer out{buffer};
-  // The event goes where the data's first `event` key is, else last. A one-character stand-in is
-  // written there and cut out: the writer puts the key's colon before it, nothing after it.
-  size_t cut = 0;
-  auto stand_in = [&] {
-    out.RawValue("0", 1, rapidjson::kNumberType);
-    cut = buffer.GetSize() - 1;
-  };
-  out.StartObject();
-  bool wrote_event = false;
+  task_frame frame;
   if (!data.HasParseError() && data.IsObject())
-    for (auto& m : data.GetObject()) {
-      out.Key(m.name.GetString(), m.name.GetStringLength());
-      if (m.name == "event" && !wrote_event) {
-        stand_in();
-        wrote_event = true;
-      } else {
-        m.value.Accept(out);
-      }
-    }
-  if (!wrote_event) {
-    out.Key("event");
-    stand_in();
-  }
-  out.EndObject();
-  std::string_view text{buffer.GetString(), buffer.GetSize()};
-  return {std::string{text.substr(0, cut)}, std::string{text.substr(cut + 1)}};
+    for (auto& m : data.GetObject())
+      if (!frame.key({m.name.GetString(), m.name.GetStringLength()})) m.value.Accept(frame.out());
+  return frame.finish();
 }
 
 std::string event_json(const event& ev) {

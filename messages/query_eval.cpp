@@ -19,6 +19,17 @@
 
 namespace dispatch {
 
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> segments;
+  size_t begin = 0;
+  for (;;) {
+    auto dot = path.find('.', begin);
+    segments.emplace_back(path.substr(begin, dot - begin));
+    if (dot == std::string::npos) return segments;
+    begin = dot + 1;
+  }
+}
+
 namespace {
 
 using json_value = rapidjson::Value;
@@ -59,17 +70,6 @@ const char* op_name(filter_op op) {
 
 bool is_comparison(filter_op op) {
   return op >= filter_op::eq && op <= filter_op::like;
-}
-
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> segments;
-  size_t begin = 0;
-  for (;;) {
-    auto dot = path.find('.', begin);
-    segments.emplace_back(path.substr(begin, dot - begin));
-    if (dot == std::string::npos) return segments;
-    begin = dot + 1;
-  }
 }
 
 bool valid_path(const std::string& path) {

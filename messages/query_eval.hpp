@@ -71,6 +71,9 @@ private:
 
 /// A filter compiled once (paths split, literals converted, `like` patterns cut) and evaluated
 /// against many records held as DOMs: a dispatcher's content filter, once per event.
+/// A dotted path split at its dots (`content.user.id` → `content`, `user`, `id`).
+std::vector<std::string> split_path(const std::string& path);
+
 class record_filter {
 public:
   explicit record_filter(const filter& f);

@@ -11,6 +11,7 @@
 #include "messages/error_code.hpp"
 #include "messages/json.hpp"
 #include "messages/json_dom.hpp"
+#include "messages/task_frame.hpp"
 
 namespace dispatch {
 
@@ -21,13 +22,6 @@ using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 bool is_path_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'
          || c == '$' || c == '-';
-}
-
-std::string compact(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  json_writer out{buffer};
-  value.Accept(out);
-  return {buffer.GetString(), buffer.GetSize()};
 }
 
 } // namespace
@@ -117,7 +111,7 @@ caf::expected<node> compile_string(const rapidjson::Value& value, const std::str
     pos = close + 2;
   }
   if (result.pieces.empty()) {
-    result.literal = compact(value);
+    result.literal = compact_json(value);
     result.literal_type = rapidjson::kStringType;
     return result;
   }
@@ -138,7 +132,7 @@ caf::expected<node> compile_value(const rapidjson::Value& value, const std::stri
   if (value.IsString()) return compile_string(value, path);
   if (!value.IsObject() && !value.IsArray()) {
     node result;
-    result.literal = compact(value);
+    result.literal = compact_json(value);
     result.literal_type = value.GetType();
     return result;
   }
@@ -165,7 +159,7 @@ caf::expected<node> compile_value(const rapidjson::Value& value, const std::stri
   }
   if (!templated && !top) { // nothing to fill: written as it is
     node literal;
-    literal.literal = compact(value);
+    literal.literal = compact_json(value);
     literal.literal_type = value.GetType();
     return literal;
   }
@@ -179,7 +173,7 @@ void append_text(std::string& out, const rapidjson::Value* value) {
   if (value->IsString())
     out.append(value->GetString(), value->GetStringLength());
   else
-    out += compact(*value);
+    out += compact_json(*value);
 }
 
 bool omitted(const node& n, event_record& record) {
@@ -247,36 +241,13 @@ std::string task_template::render(event_record& record) const {
 }
 
 std::pair<std::string, std::string> task_template::render_frame(event_record& record) const {
-  rapidjson::StringBuffer buffer;
-  json_writer out{buffer};
-  // As task_data_frame: the event goes where the first `event` key is, else last; a one-character
-  // stand-in is written there and cut out.
-  size_t cut = 0;
-  auto stand_in = [&] {
-    out.RawValue("0", 1, rapidjson::kNumberType);
-    cut = buffer.GetSize() - 1;
-  };
-  bool wrote_event = false;
-  out.StartObject();
+  task_frame frame;
   auto& root = *root_;
   for (size_t i = 0; i < root.keys.size(); ++i) {
-    bool is_event = root.keys[i] == "event" && !wrote_event;
-    if (!is_event && omitted(root.children[i], record)) continue;
-    out.Key(root.keys[i].data(), static_cast<rapidjson::SizeType>(root.keys[i].size()));
-    if (is_event) {
-      stand_in();
-      wrote_event = true;
-    } else {
-      write(root.children[i], record, out);
-    }
+    if (!frame.is_event(root.keys[i]) && omitted(root.children[i], record)) continue;
+    if (!frame.key(root.keys[i])) write(root.children[i], record, frame.out());
   }
-  if (!wrote_event) {
-    out.Key("event");
-    stand_in();
-  }
-  out.EndObject();
-  std::string_view text{buffer.GetString(), buffer.GetSize()};
-  return {std::string{text.substr(0, cut)}, std::string{text.substr(cut + 1)}};
+  return frame.finish();
 }
 
 } // namespace dispatch

@@ -69,17 +69,17 @@ void encode_event(std::string& out, const event& ev) {
 
 caf::error decode(const char* family, const char* key, size_t key_size, const char* data,
                   size_t size, delivery& x) {
-  {
-    caf::binary_deserializer source{nullptr, data, size};
-    if (!source(x) && source.remaining() == 0) return caf::none;
-  }
-  // Written before `replay_id` existed: every other field, in the same order.
-  x = delivery{};
+  // One pass over `inspect(delivery)`'s fields: `replay_id` comes last and is absent from values
+  // written before it existed.
   caf::binary_deserializer source{nullptr, data, size};
   if (auto err = source(x.id, x.kind, x.event_id, x.event_type, x.dispatcher_id, x.action_id,
                         x.status, x.attempts, x.created, x.next_attempt, x.finished, x.last_error,
                         x.task, x.mail))
     return corrupt_value(family, key, key_size, caf::to_string(err));
+  x.replay_id.clear();
+  if (source.remaining() != 0)
+    if (auto err = source(x.replay_id))
+      return corrupt_value(family, key, key_size, caf::to_string(err));
   if (source.remaining() != 0)
     return corrupt_value(family, key, key_size,
                          std::to_string(source.remaining()) + " trailing bytes");

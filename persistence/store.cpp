@@ -725,38 +725,6 @@ store::find_seen(const std::vector<std::string>& ids, uint32_t days, timestamp_m
   return result;
 }
 
-caf::expected<event_place> store::find_event(const std::string& event_id) const {
-  detail::store_use use{*impl_};
-  if (auto err = use.error()) return err;
-  event_place place;
-  uint32_t shard = 0;
-  uint64_t sequence = 0;
-  if (logged_position_of(event_id, shard, sequence) && shard < impl_->opts.shards) {
-    auto logged = get_logged(shard, sequence);
-    if (!logged) return logged.error();
-    if (*logged && (*logged)->id == event_id) {
-      place.found = event_place::in_log;
-      place.shard = shard;
-      place.sequence = sequence;
-      return place;
-    }
-  }
-  std::string value;
-  auto status = impl_->db->Get(rocksdb::ReadOptions{}, impl_->seen, event_id, &value);
-  if (status.IsNotFound()) return place;
-  if (!status.ok()) return to_error(status, "look up a seen event");
-  detail::seen_entry entry;
-  if (auto err = detail::decode_seen(event_id, value.data(), value.size(), entry)) return err;
-  if (!entry.placed) {
-    place.found = event_place::unplaced;
-    return place;
-  }
-  place.found = event_place::in_log;
-  place.shard = entry.shard;
-  place.sequence = entry.sequence;
-  return place;
-}
-
 caf::error store::accept_events(const std::vector<accepted_event>& events, timestamp_ms now) {
   detail::store_use use{*impl_};
   if (auto err = use.error()) return err;
@@ -780,7 +748,7 @@ caf::error store::accept_events(const std::vector<accepted_event>& events, times
       std::string encoded;
       if (auto err = codec::encode(encoded, x)) return err;
       seen_value += encoded;
-      // Where the event is, so that its deliveries are found by its id (`find_event`).
+      // Where the event is, so that its deliveries are found by its id (`visit_by_event`).
       keys::append_u64(seen_value, accepted.sequence);
       keys::append_u32(seen_value, accepted.shard);
       batch.Put(s.seen, x.id, seen_value);

@@ -127,6 +127,7 @@ struct delivery_scope {
   bool waiting = true;
   bool dead = true;
   bool finished = true;
+  bool derived = true; // false: only the deliveries with a record of their own
   bool by_id = false;
   std::vector<std::string> ids;
   bool by_event = false;
@@ -138,16 +139,6 @@ struct delivery_scope {
 /// of them), so that listing dead letters, one delivery or the deliveries of one event does not
 /// read the whole log. Every other filter keeps the whole store.
 delivery_scope scope_of(const filter& where);
-
-/// Where an event is: in the log at (`shard`, `sequence`); unknown (never accepted, or let go by
-/// retention); or unplaced (its publisher chose its id before `seen` kept log positions: only a
-/// scan finds its deliveries).
-struct event_place {
-  enum where { unknown, in_log, unplaced };
-  where found = unknown;
-  uint32_t shard = 0;
-  uint64_t sequence = 0;
-};
 
 /// The day number (days since the epoch, UTC) of a timestamp; `seen`, `history` and the logs are
 /// dropped by whole days.
@@ -197,10 +188,6 @@ public:
   /// One MultiGet for the lot.
   caf::expected<std::vector<caf::optional<event>>> find_seen(const std::vector<std::string>& ids,
                                                              uint32_t days, timestamp_ms now) const;
-
-  /// Where the event with this id is in the log: a generated id says so itself (checked against
-  /// what is there), a publisher's id is looked up in `seen`. The log entry itself may be gone.
-  caf::expected<event_place> find_event(const std::string& event_id) const;
 
   /// Appends accepted events to their shards' logs (and the publisher-chosen ids to `seen` under
   /// the day of `now`) in one batch, fsynced when the store syncs. Nothing is acknowledged unless

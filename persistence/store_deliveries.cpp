@@ -427,7 +427,8 @@ bool ids_named(const filter& where, const char* path, std::vector<std::string>& 
 } // namespace
 
 delivery_scope scope_of(const filter& where) {
-  delivery_scope nothing{false, false, false, false, {}, false, {}};
+  delivery_scope nothing;
+  nothing.waiting = nothing.dead = nothing.finished = false;
   switch (where.op) {
     case filter_op::eq:
     case filter_op::in: {
@@ -537,7 +538,7 @@ caf::error store::for_each_delivery(const std::function<bool(const delivery&)>& 
           return x.status == delivery_status::dead || next(x);
         }))
       return err;
-  if (!go_on || !(scope.finished || scope.waiting)) return caf::none;
+  if (!go_on || !scope.derived || !(scope.finished || scope.waiting)) return caf::none;
   return visit_derived(next, scope);
 }
 
@@ -677,12 +678,13 @@ caf::error store::visit_by_event(const std::function<bool(const delivery&)>& vis
   // Every delivery of an event in the log carries an id that starts with its position (sequence
   // and shard): those derived from the entry, and the records of that position (the index and
   // the dead letters, which outlive it). An event not in the log (never accepted, or let go) can
-  // only have records: they are looked for among the records. One whose publisher chose its id
-  // before `seen` kept positions sends the listing through every place, as before.
-  std::vector<std::string> ids;
-  // Events without a place in the log, and events an archive replay went over: their other
-  // deliveries are records whose ids do not start with the position (a replay's ids are new).
-  std::vector<std::string> not_in_log;
+  // only have records, and so can the replays of an event (a replay's ids are new): for those,
+  // the records are read through. One whose publisher chose its id before `seen` kept positions
+  // sends the listing through every place, as before.
+  std::vector<std::string> recorded;   // ids with a record of their own, looked up by id
+  delivery_list plain;                 // derived without a record: as derived and settled
+  std::vector<std::string> records_of; // events whose records are read through
+  std::unordered_map<uint32_t, shard_view> views; // read once per shard named
   auto replays = load_replays();
   if (!replays) return replays.error();
   auto replayed = [&](uint64_t sequence) {
@@ -692,70 +694,67 @@ caf::error store::visit_by_event(const std::function<bool(const delivery&)>& vis
     });
   };
   for (auto& event_id : scope.event_ids) {
-    auto place = find_event(event_id);
-    if (!place) return place.error();
-    if (place->found == event_place::unplaced) {
+    auto found = find_archived(event_id);
+    if (!found) return found.error();
+    if (!*found) {
+      records_of.push_back(event_id);
+      continue;
+    }
+    auto& x = **found;
+    if (x.sequence == 0) {
       auto everywhere = scope;
       everywhere.by_event = false;
       return for_each_delivery(visit, everywhere);
     }
-    if (place->found == event_place::unknown) {
-      not_in_log.push_back(event_id);
-      continue;
+    if (replayed(x.sequence)) records_of.push_back(event_id);
+    auto prefix = delivery_id_at({x.sequence, x.shard, 0}).substr(0, 18);
+    if (auto err = ids_with_prefix(s, s.delivery_index, prefix, recorded)) return err;
+    if (auto err = ids_with_prefix(s, s.dead_letters, prefix, recorded)) return err;
+    auto view = views.find(x.shard);
+    if (view == views.end()) {
+      auto fresh = view_of(*this, x.shard);
+      if (!fresh) return fresh.error();
+      view = views.emplace(x.shard, std::move(*fresh)).first;
     }
-    if (replayed(place->sequence)) not_in_log.push_back(event_id);
-    auto prefix = delivery_id_at({place->sequence, place->shard, 0}).substr(0, 18);
-    auto first = ids.size();
-    if (auto err = ids_with_prefix(s, s.delivery_index, prefix, ids)) return err;
-    if (auto err = ids_with_prefix(s, s.dead_letters, prefix, ids)) return err;
-    auto logged = get_logged(place->shard, place->sequence);
-    if (!logged) return logged.error();
-    if (*logged) {
-      auto view = view_of(*this, place->shard);
-      if (!view) return view.error();
-      delivery_list derived;
-      view->derive(place->shard, place->sequence, **logged, derived);
-      for (auto& d : derived) ids.push_back(d.id);
+    delivery_list derived;
+    view->second.derive(x.shard, x.sequence, x.event, derived);
+    std::vector<std::string> ids;
+    for (auto& d : derived) ids.push_back(d.id);
+    auto has = has_record(ids);
+    if (!has) return has.error();
+    for (size_t i = 0; i < derived.size(); ++i) {
+      if ((*has)[i]) continue; // listed from its record (or purged)
+      settle(derived[i], x.sequence, view->second);
+      plain.push_back(std::move(derived[i]));
     }
-    auto from = ids.begin() + static_cast<std::ptrdiff_t>(first);
-    std::sort(from, ids.end());
-    ids.erase(std::unique(from, ids.end()), ids.end());
   }
-  auto named = scope;
-  named.by_event = false;
-  named.by_id = true;
-  named.ids = std::move(ids);
   bool go_on = true;
   std::unordered_set<std::string> met;
-  if (!named.ids.empty())
-    if (auto err = visit_by_id(
-          [&](const delivery& d) {
-            met.insert(d.id);
-            return go_on = visit(d);
-          },
-          named))
-      return err;
-  if (!go_on || not_in_log.empty()) return caf::none;
-  // Records only: waiting, dead letters and history, each delivery once.
-  s.before_scan();
+  auto next = [&](const delivery& d) {
+    if (!met.insert(d.id).second) return true;
+    return go_on = visit(d);
+  };
+  if (!recorded.empty()) {
+    auto named = scope;
+    named.by_event = false;
+    named.by_id = true;
+    named.ids = std::move(recorded);
+    if (auto err = visit_by_id(next, named)) return err;
+  }
+  for (auto& d : plain) {
+    auto wanted = d.status == delivery_status::delivered ? scope.finished : scope.waiting;
+    if (go_on && wanted) next(d);
+  }
+  if (!go_on || records_of.empty()) return caf::none;
   auto records = scope;
   records.by_event = false;
-  auto wanted = [&](const delivery& d) {
-    return std::find(not_in_log.begin(), not_in_log.end(), d.event_id) != not_in_log.end()
-           && met.insert(d.id).second;
-  };
-  auto next = [&](const delivery& d) { return !wanted(d) || (go_on = visit(d)); };
-  if (records.waiting)
-    if (auto err = visit_family(s, s.exceptions, keys::exceptions_family, false, next)) return err;
-  if (go_on && records.dead)
-    if (auto err = visit_family(s, s.dead_letters, keys::dead_letters_family, false, next))
-      return err;
-  if (go_on && records.finished)
-    if (auto err = visit_family(s, s.history, keys::history_family, true, [&](const delivery& d) {
-          return d.status == delivery_status::dead || next(d);
-        }))
-      return err;
-  return caf::none;
+  records.derived = false;
+  return for_each_delivery(
+    [&](const delivery& d) {
+      auto named = std::find(records_of.begin(), records_of.end(), d.event_id) != records_of.end();
+      return !named || next(d);
+    },
+    records);
 }
 
 caf::error store::for_each_dead_letter(const std::string& after,

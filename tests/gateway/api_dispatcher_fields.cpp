@@ -46,6 +46,7 @@ BOOST_AUTO_TEST_CASE(the_fields_round_trip_through_create_find_update_and_find) 
   BOOST_TEST(text(d, "filter") == "and(eq(content.plan,pro),gt(content.amount,100))");
   BOOST_TEST(text(d, "orderingKey") == "content.userId");
   BOOST_TEST(dump(d["rateLimit"]) == R"~({"perSecond":5})~");
+  BOOST_REQUIRE(d["actions"][0].HasMember("templated"));
   BOOST_TEST(d["actions"][0]["templated"].GetBool());
   auto id = text(d, "id");
 
@@ -55,6 +56,7 @@ BOOST_AUTO_TEST_CASE(the_fields_round_trip_through_create_find_update_and_find) 
   BOOST_TEST(text(row, "orderingKey") == "content.userId");
   BOOST_TEST(dump(row["rateLimit"]) == R"~({"perSecond":5})~");
   BOOST_TEST(dump(row["actions"][0]["data"]) == R"~({"user":"{{event.content.userId}}"})~");
+  BOOST_REQUIRE(row["actions"][0].HasMember("templated"));
   BOOST_TEST(row["actions"][0]["templated"].GetBool());
 
   ok("PUT", "/dispatchers/v1/" + id,
@@ -68,7 +70,9 @@ BOOST_AUTO_TEST_CASE(the_fields_round_trip_through_create_find_update_and_find) 
 
   auto action_id = text(changed.json["actions"][0], "id");
   ok("PUT", "/dispatchers/v1/" + id + "/actions/" + action_id, R"~({"templated":false})~");
-  BOOST_TEST(!ok("GET", "/dispatchers/v1/" + id).json["actions"][0]["templated"].GetBool());
+  auto turned_off = ok("GET", "/dispatchers/v1/" + id);
+  BOOST_REQUIRE(turned_off.json["actions"][0].HasMember("templated"));
+  BOOST_TEST(!turned_off.json["actions"][0]["templated"].GetBool());
 
   // "" clears filter and orderingKey, a rate of 0 clears rateLimit.
   ok("PUT", "/dispatchers/v1/" + id,

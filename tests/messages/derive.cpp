@@ -94,6 +94,55 @@ BOOST_AUTO_TEST_CASE(the_deliveries_of_one_event_share_its_bytes) {
   BOOST_CHECK(copy.task.data.event_part().data() == *copies.begin());
 }
 
+BOOST_AUTO_TEST_CASE(a_filtered_out_dispatcher_keeps_the_other_ids_where_they_were) {
+  // Two dispatchers of two actions each; the first one's filter says yes or no per event. The
+  // second one's deliveries have the same ids either way (the first still counts its ordinals).
+  auto make = [](const std::string& id, caf::optional<std::string> filter) {
+    dispatcher d;
+    d.id = id;
+    d.event_type = "user_deleted";
+    d.filter = std::move(filter);
+    d.actions = {task_action(1, caf::none), mail_action(2)};
+    return prepare(std::move(d));
+  };
+  auto derive_with = [&](const std::string& filter) {
+    dispatcher_timeline::dispatcher_set set{make("d0", filter), make("d1", caf::none)};
+    delivery_list all;
+    BOOST_REQUIRE(!derive_deliveries(set, 2, 1700000000123000, sample_event(8), false, &all, &all));
+    return all;
+  };
+  auto passed = derive_with("eq(content.userId,u1)");
+  auto filtered = derive_with("eq(content.userId,u2)");
+  BOOST_REQUIRE_EQUAL(passed.size(), 4u);
+  BOOST_REQUIRE_EQUAL(filtered.size(), 2u);
+  std::set<std::string> second;
+  for (auto& d : passed)
+    if (d.dispatcher_id == "d1") second.insert(d.id);
+  std::set<std::string> alone;
+  for (auto& d : filtered) {
+    BOOST_CHECK_EQUAL(d.dispatcher_id, "d1");
+    alone.insert(d.id);
+  }
+  BOOST_CHECK(second == alone);
+  delivery_position pos;
+  BOOST_REQUIRE(position_of(*alone.begin(), pos));
+  BOOST_CHECK_EQUAL(pos.ordinal, 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_stored_filter_that_does_not_compile_fails_deriving_visibly) {
+  dispatcher d;
+  d.id = "d0";
+  d.event_type = "user_deleted";
+  d.filter = "eq(content.userId"; // never accepted by the API: as if stored by another release
+  d.actions = {task_action(1, caf::none)};
+  dispatcher_timeline::dispatcher_set set{prepare(std::move(d))};
+  delivery_list all;
+  auto failed = derive_deliveries(set, 0, 1700000000123000, sample_event(8), false, &all, &all);
+  BOOST_REQUIRE(failed);
+  BOOST_CHECK_NE(failed->find("d0: filter"), std::string::npos);
+  BOOST_CHECK(all.empty());
+}
+
 BOOST_AUTO_TEST_CASE(the_shared_text_reads_as_the_api_promises) {
   auto ev = sample_event(10);
   auto set = three_hundred_actions();

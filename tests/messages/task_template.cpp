@@ -105,6 +105,14 @@ BOOST_AUTO_TEST_CASE(the_event_goes_into_the_frame_as_for_verbatim_data) {
   auto other = with_event_key->render_frame(record);
   BOOST_TEST(other.first == R"~({"event":)~");
   BOOST_TEST(other.second == R"~(,"z":2})~");
+  // Data without holes frames exactly as verbatim data does: event first, between, last, absent.
+  for (std::string data :
+       {R"~({"event":1,"a":2})~", R"~({"a":1,"event":2,"b":3})~", R"~({"a":1,"b":[1,{"c":null}]})~",
+        R"~({"x":0,"event":{"a":1}})~", R"~({})~"}) {
+    auto plain = task_template::compile(data, "data");
+    BOOST_REQUIRE_MESSAGE(plain, data << ": " << (plain ? "" : message_of(plain.error())));
+    BOOST_TEST((plain->render_frame(record) == task_data_frame(data)), data);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_templated_action_derives_filled_data_and_a_plain_one_verbatim) {
