@@ -30,6 +30,15 @@ std::vector<std::string> split_path(const std::string& path) {
   }
 }
 
+bool is_path_segment(std::string_view segment) {
+  if (segment.empty()) return false;
+  for (char c : segment)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'
+          || c == '$' || c == '-'))
+      return false;
+  return true;
+}
+
 namespace {
 
 using json_value = rapidjson::Value;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -73,6 +74,10 @@ private:
 /// against many records held as DOMs: a dispatcher's content filter, once per event.
 /// A dotted path split at its dots (`content.user.id` → `content`, `user`, `id`).
 std::vector<std::string> split_path(const std::string& path);
+
+/// Whether `segment` may be one step of a dotted path that a dispatcher stores (an `orderingKey`,
+/// a template's `{{event.<path>}}`): not empty, only letters, digits and `_ $ -`.
+bool is_path_segment(std::string_view segment);
 
 class record_filter {
 public:

@@ -382,10 +382,18 @@ caf::expected<filter> parse_filter(const term& t, size_t depth) {
 // The top level of a query: filters (ANDed) and at most one each of select, sort and limit.
 class rql_parser {
 public:
+  /// With `filters_only`, a term other than a filter is refused (a dispatcher's `filter`).
+  explicit rql_parser(bool filters_only = false) : filters_only_(filters_only) {}
+
   caf::error add(std::string_view text) {
     if (text.empty()) return caf::none; // "a&&b" or a trailing '&': nothing to add
     auto t = split_term(text);
     if (!t) return t.error();
+    if (filters_only_
+        && (t->name == "select" || t->name == "sort" || t->name == "limit"
+            || t->name == "skipCount"))
+      return rql_error(t->label() + ": a filter holds filter terms only, not "
+                       + std::string{t->name});
     if (t->name == "select") return once(seen_select_, *t, &rql_parser::parse_select);
     if (t->name == "sort") return once(seen_sort_, *t, &rql_parser::parse_sort);
     if (t->name == "limit") return once(seen_limit_, *t, &rql_parser::parse_limit);
@@ -412,6 +420,8 @@ public:
 
 private:
   using part_parser = caf::error (rql_parser::*)(const term&);
+
+  bool filters_only_;
 
   caf::error once(bool& seen, const term& t, part_parser parse) {
     if (seen)
@@ -505,25 +515,10 @@ caf::expected<filter> parse_rql_filter(std::string_view text) {
   // decoded once, so that `%2C` still writes a comma inside a value.
   if (auto bad = first_invalid_utf8(text); bad != std::string_view::npos)
     return rql_error("invalid UTF-8 at byte " + std::to_string(bad));
-  std::vector<filter> terms;
-  for (auto piece : split_top_level(text, '&')) {
-    if (piece.empty()) continue;
-    auto t = split_term(piece);
-    if (!t) return t.error();
-    if (t->name == "select" || t->name == "sort" || t->name == "limit" || t->name == "skipCount")
-      return rql_error(t->label() + ": a filter holds filter terms only, not "
-                       + std::string{t->name});
-    auto parsed = parse_filter(*t, 1);
-    if (!parsed) return parsed.error();
-    terms.push_back(std::move(*parsed));
-  }
-  query result;
-  if (terms.size() == 1) {
-    result.where = std::move(terms.front());
-  } else if (terms.size() > 1) {
-    result.where.op = filter_op::and_;
-    result.where.children = std::move(terms);
-  }
+  rql_parser parser{true};
+  for (auto piece : split_top_level(text, '&'))
+    if (auto err = parser.add(piece)) return err;
+  auto result = parser.finish();
   if (auto err = validate(result)) return err;
   return std::move(result.where);
 }

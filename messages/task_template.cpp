@@ -11,6 +11,7 @@
 #include "messages/error_code.hpp"
 #include "messages/json.hpp"
 #include "messages/json_dom.hpp"
+#include "messages/query_eval.hpp"
 #include "messages/task_frame.hpp"
 
 namespace dispatch {
@@ -18,11 +19,6 @@ namespace dispatch {
 namespace {
 
 using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-bool is_path_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'
-         || c == '$' || c == '-';
-}
 
 } // namespace
 
@@ -85,9 +81,7 @@ caf::expected<std::vector<std::string>> parse_hole(std::string_view inner,
   for (;;) {
     auto dot = inner.find('.');
     auto segment = inner.substr(0, dot);
-    if (segment.empty()) return bad();
-    for (char c : segment)
-      if (!is_path_char(c)) return bad();
+    if (!is_path_segment(segment)) return bad();
     segments.emplace_back(segment);
     if (dot == std::string_view::npos) return segments;
     inner.remove_prefix(dot + 1);

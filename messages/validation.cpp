@@ -7,6 +7,7 @@
 
 #include "messages/ids.hpp"
 #include "messages/json.hpp"
+#include "messages/query_eval.hpp"
 #include "messages/rql.hpp"
 #include "messages/task_template.hpp"
 
@@ -134,9 +135,8 @@ caf::error check_ordering_key(const std::string& key) {
     auto dot = key.find('.', begin);
     auto segment = std::string_view{key}.substr(begin, dot - begin);
     if (segment.empty()) return fail("a dotted path must not have an empty segment");
-    for (char c : segment)
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '$' && c != '-')
-        return fail("a dotted path may hold only letters, digits and _ $ -");
+    if (!is_path_segment(segment))
+      return fail("a dotted path may hold only letters, digits and _ $ -");
     if (dot == std::string::npos) return {};
     begin = dot + 1;
   }
