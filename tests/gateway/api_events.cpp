@@ -424,17 +424,16 @@ BOOST_AUTO_TEST_CASE(a_replay_can_be_cancelled) {
   publish("later", 3);
   auto second = ok("POST", "/events/v1/replay",
                    R"({"from":)" + std::to_string(mark) + R"(,"to":)"
-                     + std::to_string(now_ms() + 1000) + R"(,"filter":"eq(type,later)"
-})");
+                     + std::to_string(now_ms() + 1000) + R"x(,"filter":"eq(type,later)"})x");
   auto after = wait_for_replay(text(second.json, "id"), is_done);
-BOOST_TEST(after.json["data"][0]["matched"].GetUint64() == 3u);
-// It stays cancelled: at most the step under way when it was cancelled still counts.
-auto listed = ok("GET", "/events/v1/replays/?eq(status,cancelled)");
-BOOST_REQUIRE(listed.json["page"]["total"].GetUint64() == 1u);
-BOOST_TEST(text(listed.json["data"][0], "id") == id);
-BOOST_TEST(listed.json["data"][0]["matched"].GetUint64() <= matched + 1);
-BOOST_TEST(listed.json["data"][0]["dispatched"].GetUint64() <= dispatched + 1);
-BOOST_TEST(text(ok("DELETE", "/events/v1/replays/" + id).json, "status") == "cancelled");
+  BOOST_TEST(after.json["data"][0]["matched"].GetUint64() == 3u);
+  // It stays cancelled: at most the step under way when it was cancelled still counts.
+  auto listed = ok("GET", "/events/v1/replays/?eq(status,cancelled)");
+  BOOST_REQUIRE(listed.json["page"]["total"].GetUint64() == 1u);
+  BOOST_TEST(text(listed.json["data"][0], "id") == id);
+  BOOST_TEST(listed.json["data"][0]["matched"].GetUint64() <= matched + 1);
+  BOOST_TEST(listed.json["data"][0]["dispatched"].GetUint64() <= dispatched + 1);
+  BOOST_TEST(text(ok("DELETE", "/events/v1/replays/" + id).json, "status") == "cancelled");
 }
 
 BOOST_AUTO_TEST_CASE(a_replay_resumes_where_it_was_after_a_restart) {
