@@ -33,13 +33,21 @@ const reader_actor& next_reader(engine_state& st) {
   return st.readers[st.next_reader++ % st.readers.size()];
 }
 
-/// Spawns a reader or the prober on its own thread (when the configuration runs I/O so), monitored:
-/// the facade replaces one that stops.
+/// Spawns a reader, the prober or the replayer on its own thread (when the configuration runs I/O
+/// so), monitored: the facade replaces one that stops.
 template <class F, class... Ts>
 auto spawn_helper(self_ptr self, F fun, Ts&&... xs) {
   if (self->state.config.detached)
     return self->spawn<caf::detached + caf::monitored>(fun, std::forward<Ts>(xs)...);
   return self->spawn<caf::monitored>(fun, std::forward<Ts>(xs)...);
+}
+
+/// The replayer, with the handle the engine's shutdown stops it by.
+void spawn_replayer(self_ptr self) {
+  auto& st = self->state;
+  st.replayer = spawn_helper(self, replayer, st.config, st.db, st.metrics, st.emitters,
+                             st.task_sink_schedules);
+  *st.replayer_to_stop = caf::actor_cast<caf::actor>(st.replayer);
 }
 
 void spawn_helpers(self_ptr self) {
@@ -48,12 +56,10 @@ void spawn_helpers(self_ptr self) {
   for (uint32_t i = 0; i < std::max<uint32_t>(st.config.readers, 1); ++i)
     st.readers.push_back(spawn_helper(self, reader, st.db, st.config.clock));
   st.prober = spawn_helper(self, prober, st.db, st.metrics);
-  st.replayer = spawn_helper(self, replayer, st.config, st.db, st.metrics, st.emitters,
-                             st.task_sink_schedules);
-  *st.replayer_to_stop = caf::actor_cast<caf::actor>(st.replayer);
+  spawn_replayer(self);
 }
 
-/// A reader or the prober stopped (it never should): its successor takes its place.
+/// A reader, the prober or the replayer stopped (it never should): its successor takes its place.
 void replace_helper(self_ptr self, const caf::actor_addr& gone, const caf::error& reason) {
   auto& st = self->state;
   for (auto& r : st.readers)
@@ -71,9 +77,7 @@ void replace_helper(self_ptr self, const caf::actor_addr& gone, const caf::error
     // A running replay resumes from the last position it wrote.
     DISPATCH_LOG(warning, engine) << "the replayer stopped (" << caf::to_string(reason)
                                   << "); replaced it";
-    st.replayer = spawn_helper(self, replayer, st.config, st.db, st.metrics, st.emitters,
-                               st.task_sink_schedules);
-    *st.replayer_to_stop = caf::actor_cast<caf::actor>(st.replayer);
+    spawn_replayer(self);
   }
 }
 

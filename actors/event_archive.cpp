@@ -2,6 +2,7 @@
 #include "actors/event_archive.hpp"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -9,51 +10,66 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "messages/event_record.hpp"
 #include "messages/ids.hpp"
 #include "messages/json.hpp"
+#include "messages/json_dom.hpp"
 #include "messages/query_eval.hpp"
 
 namespace dispatch {
 
 namespace {
 
-/// The events still set aside, rendered with their `setAside` member, by log position and by id.
-struct set_aside_index {
-  std::map<std::pair<uint32_t, uint64_t>, std::string> by_position;
-  std::unordered_map<std::string, std::string> by_id;
-};
+/// The events still set aside, rendered with their `setAside` member, by log position.
+using set_aside_index = std::map<std::pair<uint32_t, uint64_t>, std::string>;
 
 caf::expected<set_aside_index> set_aside_now(const store_ptr& db) {
   set_aside_index index;
-  // Setting aside is rare (a bug or a bad dispatcher): they are all read for each listing.
+  // Setting aside is rare (a bug or a bad dispatcher): they are all read for each walk.
   auto err = db->for_each_set_aside([&](const set_aside_event& e) {
     if (e.replayed_at != 0) return true; // matched again or discarded: an event like the others
-    auto json = set_aside_json(e);
-    index.by_id[e.event.id] = json;
-    index.by_position[{e.shard, e.sequence}] = std::move(json);
+    index[{e.shard, e.sequence}] = set_aside_json(e);
     return true;
   });
   if (err) return err;
   return index;
 }
 
-std::string render(const set_aside_index& aside, const archived_event& x) {
-  if (!aside.by_position.empty()) {
-    auto found = aside.by_position.find({x.shard, x.sequence});
-    if (found != aside.by_position.end()) return found->second;
-  }
-  return to_json(x.event);
+/// The set-aside rendering of an archived event, or null when it is not set aside.
+const std::string* set_aside_of(const set_aside_index& aside, const archived_event& x) {
+  if (aside.empty()) return nullptr;
+  auto found = aside.find({x.shard, x.sequence});
+  return found != aside.end() ? &found->second : nullptr;
 }
 
-/// One event, looked up by its id.
+std::string render(const set_aside_index& aside, const archived_event& x) {
+  auto json = set_aside_of(aside, x);
+  return json ? *json : to_json(x.event);
+}
+
+/// Whether an archived event matches the listing's filter, read as it is listed: the event's
+/// record, or (set aside, rare) its rendering with `setAside`.
+bool passes(const record_filter& where, const set_aside_index& aside, const archived_event& x) {
+  if (auto json = set_aside_of(aside, x)) {
+    rapidjson::Document doc;
+    doc.Parse<dom_parse_flags>(json->data(), json->size());
+    return !doc.HasParseError() && doc.IsObject() && where.matches(doc);
+  }
+  event_record record{x.event};
+  return where.matches(record.value());
+}
+
+/// One event, looked up by its id (and, only for it, whether it is set aside).
 caf::expected<json_page> one_by_id(const store_ptr& db, const query& q, const std::string& id,
-                                   const set_aside_index& aside, page_info info) {
+                                   page_info info) {
   json_page page{info, {}};
   auto found = db->find_archived(normalize_id(id));
   if (!found) return found.error();
   if (!*found) return page;
-  auto by_id = aside.by_id.find((*found)->event.id);
-  auto json = by_id != aside.by_id.end() ? by_id->second : render(aside, **found);
+  auto aside = db->find_set_aside((*found)->event.id);
+  if (!aside) return aside.error();
+  auto json = *aside && (*aside)->replayed_at == 0 ? set_aside_json(**aside)
+                                                   : to_json((*found)->event);
   // Alone, `eq(id,X)` is the lookup itself (X in either case); inside an `and` the rest must hold.
   if (q.where.op != filter_op::eq && !matches(q.where, json)) return page;
   page.page.total = 1;
@@ -68,10 +84,11 @@ caf::expected<json_page> sorted_page(const store_ptr& db, const query& q, uint32
   json_page page{info, {}};
   sorted_window window{q, max_limit};
   std::unordered_map<std::string, std::string> kept; // by log position: ids may repeat
+  record_filter where{q.where};
   auto err = db->for_each_archived(range, [&](const archived_event& x) {
     if (type && x.event.type != *type) return true;
+    if (!passes(where, aside, x)) return true;
     auto json = render(aside, x);
-    if (!matches(q.where, json)) return true;
     ++page.page.total;
     auto key = std::to_string(x.shard) + ":" + std::to_string(x.sequence);
     auto dropped = window.offer(key, json);
@@ -103,10 +120,10 @@ caf::expected<json_page> list_archive(const store_ptr& db, const query& q, uint3
   page_info info;
   info.offset = q.offset;
   info.limit = std::min(q.limit, max_limit);
+  if (auto id = named_value(q.where, "id"); id && is_object_id(*id))
+    return one_by_id(db, q, *id, info);
   auto aside = set_aside_now(db);
   if (!aside) return aside.error();
-  if (auto id = named_value(q.where, "id"); id && is_object_id(*id))
-    return one_by_id(db, q, *id, *aside, info);
   archive_range range;
   auto type = named_value(q.where, "type");
   if (type) range.shards.push_back(shard_of(*type, db->shards()));
@@ -114,25 +131,22 @@ caf::expected<json_page> list_archive(const store_ptr& db, const query& q, uint3
   // Newest first. The total comes from the counts when the filter is none or exactly one type;
   // then the walk stops at the end of the page. Otherwise every match is counted on the way.
   json_page page{info, {}};
-  auto everything = q.where.op == filter_op::all;
   // (A type named at the top is the whole filter; one inside an `and` is not.)
-  auto counted = everything || (type && q.where.op == filter_op::eq);
+  auto counted = q.where.op == filter_op::all || (type && q.where.op == filter_op::eq);
   if (counted) {
     auto total = db->count_archived(type);
     if (!total) return total.error();
     page.page.total = *total;
   }
+  // Counted, the filter holds of every event walked (its one type is checked exactly below).
+  std::optional<record_filter> where;
+  if (!counted) where.emplace(q.where);
   uint64_t seen = 0;
   auto err = db->for_each_archived(range, [&](const archived_event& x) {
     if (type && x.event.type != *type) return true;
-    if (everything && seen < info.offset) { // skipped without rendering
-      ++seen;
-      return true;
-    }
-    auto json = render(*aside, x);
-    if (!everything && !matches(q.where, json)) return true;
-    if (seen++ >= info.offset && page.data.size() < info.limit)
-      page.data.push_back(std::move(json));
+    if (where && !passes(*where, *aside, x)) return true;
+    if (seen++ < info.offset) return true; // skipped without rendering
+    if (page.data.size() < info.limit) page.data.push_back(render(*aside, x));
     return !counted || page.data.size() < info.limit;
   });
   if (err) return err;
@@ -148,7 +162,7 @@ std::string set_aside_json(const set_aside_event& e) {
   out.Key("timestamp");
   out.Int64(e.at);
   out.Key("reason");
-  out.String(e.reason.data(), static_cast<rapidjson::SizeType>(e.reason.size()));
+  out.String(e.reason);
   out.EndObject();
   json.pop_back(); // the event's closing brace
   json += R"(,"setAside":)";

@@ -173,7 +173,7 @@ void flush(self_ptr self) {
   auto now = st.config.now();
   // Sequences start with the accept time (ms × 1000, then a counter): whole days of the log are
   // key ranges, and a delivery's age starts from its sequence.
-  st.next_sequence = std::max(st.next_sequence, static_cast<uint64_t>(now) * 1000);
+  st.next_sequence = std::max(st.next_sequence, first_sequence_at(now));
   // Duplicates: against the store (one MultiGet), and within this batch. An id this ingest just
   // generated is new by construction: only the ids publishers chose are looked up.
   std::vector<std::string> ids;
@@ -259,7 +259,7 @@ ingest_actor::behavior_type ingest(self_ptr self, engine_config config, store_pt
   st.fan_out = std::move(fan_out);
   st.routing.resize(st.db->shards());
   st.next_sequence = std::max<uint64_t>(st.db->last_log_sequence() + 1,
-                                        static_cast<uint64_t>(st.config.now()) * 1000);
+                                        first_sequence_at(st.config.now()));
   return {
     [self](publish_atom, const event& ev) {
       auto pub = admit(self, event_list{ev});

@@ -10,6 +10,7 @@
 #include "logging/log.hpp"
 #include "messages/derive.hpp"
 #include "messages/error_code.hpp"
+#include "messages/event_record.hpp"
 #include "messages/ids.hpp"
 #include "messages/json.hpp"
 #include "messages/query_eval.hpp"
@@ -29,6 +30,9 @@ constexpr int64_t max_waiting = 1024;
 
 /// After a failed read or hand-over, the step is tried again this much later.
 constexpr auto retry_interval = std::chrono::seconds(1);
+
+/// A running replay reads the dispatchers again at most this often ("the dispatchers of now").
+constexpr auto timeline_refresh = std::chrono::seconds(1);
 
 void schedule(self_ptr self, caf::timespan after) {
   auto& st = self->state;
@@ -50,11 +54,6 @@ void save(replayer_state& st, const replayer_state::replay& r) {
       << "); it resumes from the last position written";
 }
 
-/// The sequence bound of a time (sequences are accept time in ms × 1000 plus a counter).
-uint64_t sequence_at(timestamp_ms t) {
-  return t <= 0 ? 0 : static_cast<uint64_t>(t) * 1000;
-}
-
 /// What one step found: the matching events of a stretch of the log and where it ended.
 struct stretch {
   std::vector<archived_event> picked;
@@ -66,8 +65,8 @@ caf::expected<stretch> walk(const replayer_state& st, const replayer_state::repl
   auto per_step = std::max<uint64_t>(1, st.config.replay_rate / 10);
   archive_range range;
   range.newest_first = false;
-  range.lower = std::max(sequence_at(r.status.from), r.status.position + 1);
-  range.upper = sequence_at(r.status.to);
+  range.lower = std::max(first_sequence_at(r.status.from), r.status.position + 1);
+  range.upper = first_sequence_at(r.status.to);
   auto type = named_value(r.where, "type");
   if (type) range.shards.push_back(shard_of(*type, st.db->shards()));
   stretch out;
@@ -80,7 +79,10 @@ caf::expected<stretch> walk(const replayer_state& st, const replayer_state::repl
     ++walked;
     out.last = x.sequence;
     if (type && x.event.type != *type) return true;
-    if (r.where.op != filter_op::all && !matches(r.where, to_json(x.event))) return true;
+    if (r.where.op != filter_op::all) {
+      event_record record{x.event};
+      if (!r.compiled->matches(record.value())) return true;
+    }
     out.picked.push_back(x);
     return true;
   });
@@ -91,15 +93,9 @@ caf::expected<stretch> walk(const replayer_state& st, const replayer_state::repl
 /// The deliveries of the picked events with the dispatchers of now (or those named), with ids of
 /// their own: the same for the same replay and event, so a step repeated after a restart hands
 /// the same deliveries over again instead of new ones.
-caf::expected<delivery_list> derive(const replayer_state& st, const replayer_state::replay& r,
-                                    const std::vector<archived_event>& picked) {
-  auto all = st.db->load_dispatchers();
-  if (!all) return all.error();
-  dispatcher_timeline now;
-  auto& named = r.status.dispatcher_ids;
-  for (auto& d : *all)
-    if (named.empty() || std::find(named.begin(), named.end(), d.id) != named.end())
-      now.apply(0, d.id, &d);
+delivery_list derive(const replayer_state& st, const replayer_state::replay& r,
+                     const std::vector<archived_event>& picked) {
+  auto& now = *r.timeline;
   auto when = st.config.now();
   delivery_list made;
   for (auto& x : picked) {
@@ -119,6 +115,23 @@ caf::expected<delivery_list> derive(const replayer_state& st, const replayer_sta
     }
   }
   return made;
+}
+
+/// The dispatchers of now (or those named) the replay derives with, prepared: kept between steps,
+/// read again once they are `timeline_refresh` old.
+caf::error refresh_timeline(const replayer_state& st, replayer_state::replay& r) {
+  auto at = std::chrono::steady_clock::now();
+  if (r.timeline && at - r.timeline_loaded < timeline_refresh) return caf::none;
+  auto all = st.db->load_dispatchers();
+  if (!all) return all.error();
+  auto now = std::make_shared<dispatcher_timeline>();
+  auto& named = r.status.dispatcher_ids;
+  for (auto& d : *all)
+    if (named.empty() || std::find(named.begin(), named.end(), d.id) != named.end())
+      now->apply(0, d.id, &d);
+  r.timeline = std::move(now);
+  r.timeline_loaded = at;
+  return caf::none;
 }
 
 void step(self_ptr self);
@@ -164,15 +177,17 @@ void step(self_ptr self) {
     return;
   }
   auto id = r->status.id;
+  if (!r->compiled) r->compiled = std::make_shared<const record_filter>(r->where);
   auto found = walk(st, *r);
   if (!found) return failed_step(self, id, found.error());
+  if (found->picked.empty()) return advance(self, id, *found, 0);
+  if (auto err = refresh_timeline(st, *r)) return failed_step(self, id, err);
   auto made = derive(st, *r, found->picked);
-  if (!made) return failed_step(self, id, made.error());
-  if (made->empty()) return advance(self, id, *found, 0);
+  if (made.empty()) return advance(self, id, *found, 0);
   // One adopt per emitter; the replay moves on once every one took its share.
   std::vector<std::pair<size_t, delivery_list>> by_emitter;
   auto shards = st.db->shards();
-  for (auto& d : *made) {
+  for (auto& d : made) {
     auto index = emitter_index(d.kind, shard_of(d.event_type, shards), shards);
     auto slot = std::find_if(by_emitter.begin(), by_emitter.end(),
                              [&](const auto& x) { return x.first == index; });

@@ -5,12 +5,16 @@
 // resumes where it was. Steps wait while deliveries queue, so live events keep their latency.
 #pragma once
 
+#include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "actors/metrics.hpp"
 #include "config/engine_config.hpp"
+#include "messages/derive.hpp"
 #include "messages/interfaces.hpp"
+#include "messages/query_eval.hpp"
 #include "persistence/store.hpp"
 
 namespace dispatch {
@@ -25,6 +29,11 @@ struct replayer_state {
   struct replay {
     replay_status status;
     filter where;
+    // Built on the first step: the filter compiled, and the dispatchers of now prepared (loaded
+    // again once `timeline_loaded` is a second old, so changes reach a running replay).
+    std::shared_ptr<const record_filter> compiled;
+    std::shared_ptr<const dispatcher_timeline> timeline;
+    std::chrono::steady_clock::time_point timeline_loaded;
   };
   std::map<std::string, replay> replays; // by id (ids grow with time)
   bool stepping = false;                 // a step is under way (its deliveries being adopted)

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "messages/clock.hpp"
+
 namespace dispatch {
 
 /// True for exactly 24 hex characters (either case).
@@ -46,6 +48,12 @@ bool position_of(std::string_view id, delivery_position& out);
 
 /// The largest ordinal a position id can carry (deliveries per event, at most this plus one).
 constexpr uint32_t max_delivery_ordinal = (1u << 24) - 1;
+
+/// The first log sequence of the events accepted at `t`: sequences are the accept time in ms × 1000
+/// plus a counter (`accepted_at` reads it back), so a time is a bound of sequences. 0 before 1970.
+inline uint64_t first_sequence_at(timestamp_ms t) {
+  return t <= 0 ? 0 : static_cast<uint64_t>(t) * 1000;
+}
 
 /// The id ingest gives an event published without one, in ObjectId layout: its first 4 bytes are
 /// the accept time in seconds, the rest says where the event is in the log (a marker byte, the

@@ -21,24 +21,23 @@ const char* to_string(replay_state x) {
 std::string to_json(const replay_status& x) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> out{buffer};
-  auto text = [&](const char* key, const std::string& value) {
-    out.Key(key);
-    out.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-  };
   out.StartObject();
-  text("id", x.id);
+  out.Key("id");
+  out.String(x.id);
   out.Key("status");
   out.String(to_string(x.state));
   out.Key("from");
   out.Int64(x.from);
   out.Key("to");
   out.Int64(x.to);
-  if (!x.filter.empty()) text("filter", x.filter);
+  if (!x.filter.empty()) {
+    out.Key("filter");
+    out.String(x.filter);
+  }
   if (!x.dispatcher_ids.empty()) {
     out.Key("dispatcherIds");
     out.StartArray();
-    for (auto& id : x.dispatcher_ids)
-      out.String(id.data(), static_cast<rapidjson::SizeType>(id.size()));
+    for (auto& id : x.dispatcher_ids) out.String(id);
     out.EndArray();
   }
   out.Key("matched");

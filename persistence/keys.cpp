@@ -166,6 +166,12 @@ std::string log_day_prefix(action_kind kind, uint32_t day) {
   return key;
 }
 
+std::string past_prefix(const char* prefix) {
+  std::string upper{prefix};
+  upper.back() = static_cast<char>(upper.back() + 1);
+  return upper;
+}
+
 std::string printable(const char* data, size_t size) {
   std::string out;
   out.reserve(size);

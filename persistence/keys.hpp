@@ -23,7 +23,8 @@ constexpr const char* delivery_index_family = "delivery_index";
 constexpr const char* dead_letters_family = "dead_letters";
 constexpr const char* history_family = "history";
 constexpr const char* log_family = "log"; // the built-in log sink's records
-// Running counts of the event archive per shard and day (a merge operator adds them up).
+// Running counts of the event archive per shard and day (read, added to and written back under
+// the store's `counts_mutex`).
 constexpr const char* event_counts_family = "event_counts";
 // Schema 2's families, read once by the migration and then dropped.
 constexpr const char* legacy_inbox_family = "inbox";
@@ -111,6 +112,9 @@ std::string day_prefix(uint32_t day);
 /// log: kind(1) · day(4) · delivery id.
 std::string log_key(action_kind kind, uint32_t day, const std::string& delivery_id);
 std::string log_day_prefix(action_kind kind, uint32_t day);
+
+/// The first key past every key that starts with `prefix` (an exclusive upper bound of a scan).
+std::string past_prefix(const char* prefix);
 
 /// A key made readable for error messages: printable bytes as they are, others as \xNN.
 std::string printable(const char* data, size_t size);

@@ -208,8 +208,8 @@ public:
 
   // -- the event archive (store_archive.cpp) ---------------------------------------------------
 
-  /// Visits the archived events of `range` in its order, on one snapshot of the log, until
-  /// `visit` answers false. Reads only as far as the visitor goes.
+  /// Visits the archived events of `range` in its order (by sequence, then shard), on one
+  /// snapshot of the log, until `visit` answers false. Reads only as far as the visitor goes.
   caf::error for_each_archived(const archive_range& range,
                                const std::function<bool(const archived_event&)>& visit) const;
 

@@ -76,10 +76,13 @@ using day_counts = std::map<std::pair<uint32_t, uint32_t>, type_counts>; // (sha
 void count_one(day_counts& counts, uint32_t shard, uint64_t sequence, const std::string& type,
                int64_t n) {
   auto& c = counts[{shard, day_of(accepted_at(sequence))}];
-  type_counts one;
-  one.total = n;
-  one.types[type] = n;
-  add_counts(c, one);
+  c.total += n;
+  if (c.overflow) return;
+  c.types[type] += n;
+  if (c.types.size() > max_types) {
+    c.overflow = true;
+    c.types.clear();
+  }
 }
 
 // Decodes a log entry's key; false when malformed.
@@ -223,8 +226,11 @@ caf::error store::for_each_archived(const archive_range& range,
     ~release() { db.ReleaseSnapshot(snapshot); }
   } released{*s.db, snapshot};
   std::vector<cursor> cursors(shards.size());
-  auto newer = [&](size_t a, size_t b) { return cursors[a].sequence < cursors[b].sequence; };
-  auto older = [&](size_t a, size_t b) { return cursors[a].sequence > cursors[b].sequence; };
+  // Ordered by sequence, then shard: entries of one sequence in two shards (never made by one
+  // ingest, but possible) come in one order, and newest first is oldest first reversed.
+  auto place = [&](size_t i) { return std::make_pair(cursors[i].sequence, shards[i]); };
+  auto newer = [&](size_t a, size_t b) { return place(a) < place(b); };
+  auto older = [&](size_t a, size_t b) { return place(a) > place(b); };
   std::vector<size_t> heap;
   auto position = [&](cursor& c) {
     if (!c.it->Valid()) return false;
@@ -242,6 +248,8 @@ caf::error store::for_each_archived(const archive_range& range,
     c.upper_bound = c.upper;
     rocksdb::ReadOptions options;
     options.snapshot = snapshot;
+    // A walk of the archive reads each block once: it would only push hot blocks out.
+    options.fill_cache = false;
     options.iterate_lower_bound = &c.lower_bound;
     options.iterate_upper_bound = &c.upper_bound;
     c.it.reset(s.db->NewIterator(options, s.event_log));
@@ -354,10 +362,9 @@ caf::error store::write_replay(const replay_status& status, const filter& where)
 caf::expected<std::vector<std::pair<replay_status, filter>>> store::load_replays() const {
   detail::store_use use{*impl_};
   if (auto err = use.error()) return err;
-  std::string upper{keys::replay_prefix};
-  upper.back() = static_cast<char>(upper.back() + 1);
   std::vector<std::pair<replay_status, filter>> result;
-  detail::range_iterator it{*impl_->db, impl_->meta, keys::replay_prefix, upper};
+  detail::range_iterator it{*impl_->db, impl_->meta, keys::replay_prefix,
+                            keys::past_prefix(keys::replay_prefix)};
   for (it.seek_first(); it->Valid(); it->Next()) {
     auto key = it->key();
     auto value = it->value();

@@ -88,13 +88,6 @@ caf::error decode_set_aside(rocksdb::Slice key, rocksdb::Slice value, set_aside_
                        e.event, e.reason, e.at, e.replayed_at);
 }
 
-// Every set-aside key sorts in [set_aside_prefix, this).
-std::string past_set_aside() {
-  std::string upper{keys::set_aside_prefix};
-  upper.back() = static_cast<char>(upper.back() + 1);
-  return upper;
-}
-
 } // namespace
 
 caf::error
@@ -103,7 +96,7 @@ store::for_each_set_aside(const std::function<bool(const set_aside_event&)>& vis
   if (auto err = use.error()) return err;
   caf::error failed;
   auto err = scan_set_aside(
-    *impl_, keys::set_aside_prefix, past_set_aside(),
+    *impl_, keys::set_aside_prefix, keys::past_prefix(keys::set_aside_prefix),
     [&](uint32_t shard, uint64_t sequence, rocksdb::Slice key, rocksdb::Slice value) {
       set_aside_event e;
       e.shard = shard;
@@ -189,16 +182,17 @@ caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t
   auto archive_days = history_days == 0 ? 0 : std::max(history_days, event_days);
   // `seen` and the index of finished deliveries are keyed by id: a floor hides older entries at
   // once, compactions drop them. `seen` also finds the archived events of publisher-chosen ids,
-  // so it is kept as long as the archive.
-  auto seen_floor = first_kept_day(now, seen_days == 0 ? 0 : std::max(seen_days, archive_days));
+  // so it is kept as long as the archive (for ever when either is kept for ever).
+  auto seen_floor = first_kept_day(
+    now, (seen_days == 0 || archive_days == 0) ? 0 : std::max(seen_days, archive_days));
   if (seen_floor > s.seen_floor.load()) put_floor(keys::seen_floor_key, seen_floor);
   auto history_floor = first_kept_day(now, history_days);
   auto archive_floor = first_kept_day(now, archive_days);
   // The index entries of finished, dead and purged deliveries go with history, but never while
   // their event is still in the log (an emitter lagging behind, or the archive, keeps it):
   // derived again without them, a purged delivery would come back and a dead one would be listed
-  // twice.
-  auto index_floor = history_floor;
+  // twice. The log is kept from `kept_from`: the archive's first day, or an earlier one where an
+  // emitter lags.
   auto kept_from = archive_floor;
   if (history_floor > 0)
     batch.DeleteRange(s.history, keys::day_prefix(0), keys::day_prefix(history_floor));
@@ -218,14 +212,12 @@ caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t
                         keys::log_entry_key(shard, limit));
       // Set-aside events go with their log days: kept as long as the log entry they stand for.
       batch.DeleteRange(s.meta, keys::set_aside_key(shard, 0), keys::set_aside_key(shard, limit));
-      index_floor = std::min(index_floor, day_of(accepted_at(limit)));
       kept_from = std::min(kept_from, day_of(accepted_at(limit)));
       // The dispatcher versions only the dropped entries needed go with them.
       if (auto err = prune_dispatcher_versions(shard, limit)) return err;
     }
-  } else {
-    index_floor = 0;
   }
+  auto index_floor = std::min(history_floor, kept_from);
   if (index_floor > s.history_floor.load()) put_floor(keys::history_floor_key, index_floor);
   if (auto day = first_kept_day(now, log_days); day > 0)
     for (auto kind : {action_kind::task, action_kind::mail})

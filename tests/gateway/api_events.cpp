@@ -300,26 +300,36 @@ bool is_done(const rapidjson::Value& x) {
 BOOST_FIXTURE_TEST_SUITE(api_archive, archive)
 
 BOOST_AUTO_TEST_CASE(retention_drops_the_archived_days_past_event_days) {
+  // The archive keeps the longer of the two: event days govern here, not history's one day.
+  config.history_days = 1;
   config.event_days = 7;
   time->offset = -10 * day_ms;
   start();
   create_task_dispatcher("old");
   publish("old", 3);
+  time->offset = -6 * day_ms; // the oldest day seven days keep
+  publish("week", 2);
+  time->offset = -1 * day_ms;
+  publish("yesterday", 1);
   time->offset = 0;
   publish("new", 2);
-  BOOST_TEST(total("/events/v1/") == 5u);
+  BOOST_TEST(total("/events/v1/") == 8u);
   BOOST_REQUIRE(eventually([&] { return total("/tasks/v1/") == 3; }));
   // Retention runs at start (and hourly): once the emitters' cursors passed the old events
   // (written with their outcomes), a start drops their days, from the counts too.
   BOOST_REQUIRE(eventually(
     [&] {
       restart();
-      return total("/events/v1/") == 2;
+      return total("/events/v1/") == 5;
     },
     std::chrono::seconds(60)));
   BOOST_TEST(total("/events/v1/?eq(type,old)") == 0u);
+  BOOST_TEST(total("/events/v1/?eq(type,week)") == 2u);
+  BOOST_TEST(total("/events/v1/?eq(type,yesterday)") == 1u);
   BOOST_TEST(total("/events/v1/?eq(type,new)") == 2u);
-  BOOST_TEST(ok("GET", "/events/v1/").json["data"].Size() == 2u);
+  BOOST_TEST(ok("GET", "/events/v1/").json["data"].Size() == 5u);
+  // Listed, not only counted: the walk finds them too.
+  BOOST_TEST(total("/events/v1/?ge(content.n,0)") == 5u);
 }
 
 BOOST_AUTO_TEST_CASE(a_replay_dispatches_a_time_range_again_with_new_ids) {
@@ -406,11 +416,23 @@ BOOST_AUTO_TEST_CASE(a_replay_can_be_cancelled) {
   BOOST_TEST(text(cancelled.json, "status") == "cancelled");
   BOOST_TEST(cancelled.json["finishedTimestamp"].GetInt64() > 0);
   auto matched = cancelled.json["matched"].GetUint64();
+  auto dispatched = cancelled.json["dispatched"].GetUint64();
   BOOST_TEST(matched < 50u);
+  // Time passes for the replayer: a second replay of three later events takes three steps of its
+  // own, each one a chance for the cancelled one to step again.
+  auto mark = now_ms();
+  publish("later", 3);
+  auto second = ok("POST", "/events/v1/replay",
+                   R"({"from":)" + std::to_string(mark) + R"(,"to":)"
+                     + std::to_string(now_ms() + 1000) + R"x(,"filter":"eq(type,later)"})x");
+  auto after = wait_for_replay(text(second.json, "id"), is_done);
+  BOOST_TEST(after.json["data"][0]["matched"].GetUint64() == 3u);
   // It stays cancelled: at most the step under way when it was cancelled still counts.
   auto listed = ok("GET", "/events/v1/replays/?eq(status,cancelled)");
-  BOOST_TEST(listed.json["page"]["total"].GetUint64() == 1u);
+  BOOST_REQUIRE(listed.json["page"]["total"].GetUint64() == 1u);
+  BOOST_TEST(text(listed.json["data"][0], "id") == id);
   BOOST_TEST(listed.json["data"][0]["matched"].GetUint64() <= matched + 1);
+  BOOST_TEST(listed.json["data"][0]["dispatched"].GetUint64() <= dispatched + 1);
   BOOST_TEST(text(ok("DELETE", "/events/v1/replays/" + id).json, "status") == "cancelled");
 }
 
@@ -418,8 +440,8 @@ BOOST_AUTO_TEST_CASE(a_replay_resumes_where_it_was_after_a_restart) {
   config.replay_rate = 10;
   start();
   create_task_dispatcher("resumed");
-  publish("resumed", 30);
-  BOOST_REQUIRE(eventually([&] { return total("/tasks/v1/") == 30; }));
+  publish("resumed", 60); // six seconds of steps: a restart comes well before the end
+  BOOST_REQUIRE(eventually([&] { return total("/tasks/v1/") == 60; }));
   auto started = ok("POST", "/events/v1/replay",
                     R"({"from":0,"to":)" + std::to_string(now_ms() + 1000) + "}");
   auto id = text(started.json, "id");
@@ -427,11 +449,15 @@ BOOST_AUTO_TEST_CASE(a_replay_resumes_where_it_was_after_a_restart) {
     id, [](const rapidjson::Value& x) { return x["matched"].GetUint64() >= 3; });
   BOOST_TEST(text(under_way.json["data"][0], "status") == "running");
   restart();
+  // Read back as it was written, still running: what comes next is the resumed replay's work.
   auto at_restart = ok("GET", "/events/v1/replays/?eq(id," + id + ")");
+  BOOST_TEST(text(at_restart.json["data"][0], "status") == "running");
   BOOST_TEST(at_restart.json["data"][0]["matched"].GetUint64() >= 3u);
+  BOOST_TEST(at_restart.json["data"][0]["matched"].GetUint64() < 60u);
   auto done = wait_for_replay(id, is_done);
-  BOOST_TEST(done.json["data"][0]["matched"].GetUint64() == 30u); // each event once
-  BOOST_REQUIRE(eventually([&] { return total("/tasks/v1/?eq(replayId," + id + ")") == 30; }));
+  BOOST_TEST(done.json["data"][0]["matched"].GetUint64() == 60u);    // each event once
+  BOOST_TEST(done.json["data"][0]["dispatched"].GetUint64() == 60u); // one delivery each
+  BOOST_REQUIRE(eventually([&] { return total("/tasks/v1/?eq(replayId," + id + ")") == 60; }));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
