@@ -96,20 +96,23 @@ caf::expected<member_list> all_members(const gatherer_state& st) {
   return out;
 }
 
-/// How long to wait for `member`: this node's own endpoint gets the request timeout; a peer at
-/// most the peer timeout, so that a frozen member costs a listing no more than that.
-std::chrono::milliseconds wait_for(const gatherer_state& st, const peer_actor& member) {
-  auto own = st.members.find(st.node);
-  if (own != st.members.end() && own->second == member) return st.timeout;
-  return std::min(st.timeout, st.peer_timeout);
+/// True for this node's own endpoint, which answers within the request timeout.
+bool is_own(const gatherer_state& st, uint32_t id) {
+  return id == st.node;
+}
+
+/// How long to wait for member `id`: a peer at most `peer_wait`, so that a frozen member costs
+/// a listing no more than that.
+std::chrono::milliseconds wait_for(const gatherer_state& st, uint32_t id) {
+  return is_own(st, id) ? st.timeout : st.peer_wait;
 }
 
 /// A member's failure, naming the member.
 caf::error from_member(const gatherer_state& st, uint32_t id, const caf::error& err) {
-  if (err == caf::sec::request_timeout && id != st.node)
+  if (err == caf::sec::request_timeout && !is_own(st, id))
     return make_error(error_code::unavailable,
                       "unavailable: node " + std::to_string(id) + " did not answer within "
-                        + std::to_string(std::min(st.timeout, st.peer_timeout).count())
+                        + std::to_string(st.peer_wait.count())
                         + " ms (dispatch.cluster.peer-timeout); it may be frozen or overloaded, "
                           "try again");
   return make_error(is_dispatch_error(err) ? code_of(err) : error_code::unavailable,
@@ -129,7 +132,7 @@ struct listing {
 };
 
 /// Asks every member for the first `depth` records of `q` in its order and answers `window` of
-/// their merge. `ask(member, query, depth)` sends the member's read and returns its response
+/// their merge. `ask(id, member, query, depth)` sends member `id`'s read and returns its response
 /// handle.
 template <class Page, class Ask>
 caf::result<Page> gather(self_ptr self, const query& q, uint32_t depth, query window,
@@ -147,7 +150,7 @@ caf::result<Page> gather(self_ptr self, const query& q, uint32_t depth, query wi
   for (size_t i = 0; i < members->size(); ++i) {
     auto id = (*members)[i].first;
     run->parts[i].node = id;
-    ask((*members)[i].second, flat, depth)
+    ask(id, (*members)[i].second, flat, depth)
       .then(
         [run, i](Page& page) {
           if (run->failed) return;
@@ -206,7 +209,7 @@ void ask_next(self_ptr self, std::shared_ptr<one_delivery<T>> run, Ask ask) {
       if (!run->missing) run->missing = not_up(st, id);
       continue;
     }
-    ask(handle, run->id)
+    ask(id, handle, run->id)
       .then([run](T& answer) { run->rp.deliver(std::move(answer)); },
             [self, run, ask, id](caf::error& err) {
               if (is_dispatch_error(err) && code_of(err) == error_code::resource_unknown) {
@@ -251,7 +254,7 @@ caf::result<uint64_t> replay_everywhere(self_ptr self, const query& q) {
   run->rp = self->make_response_promise<uint64_t>();
   auto flat = flatten(q);
   for (auto& [id, handle] : *members)
-    self->request(handle, wait_for(self->state, handle), replay_atom::value, flat)
+    self->request(handle, wait_for(self->state, id), replay_atom::value, flat)
       .then(
         [run](uint64_t n) {
           run->replayed += n;
@@ -268,20 +271,20 @@ caf::result<uint64_t> replay_everywhere(self_ptr self, const query& q) {
 // How each listing asks a member for its window.
 
 auto ask_deliveries(self_ptr self) {
-  return [self](const peer_actor& member, const flat_query& q, uint32_t depth) {
-    return self->request(member, wait_for(self->state, member), deliveries_atom::value, q, depth);
+  return [self](uint32_t id, const peer_actor& member, const flat_query& q, uint32_t depth) {
+    return self->request(member, wait_for(self->state, id), deliveries_atom::value, q, depth);
   };
 }
 
 auto ask_log(self_ptr self, action_kind kind) {
-  return [self, kind](const peer_actor& member, const flat_query& q, uint32_t depth) {
-    return self->request(member, wait_for(self->state, member), log_atom::value, kind, q, depth);
+  return [self, kind](uint32_t id, const peer_actor& member, const flat_query& q, uint32_t depth) {
+    return self->request(member, wait_for(self->state, id), log_atom::value, kind, q, depth);
   };
 }
 
 auto ask_events(self_ptr self) {
-  return [self](const peer_actor& member, const flat_query& q, uint32_t depth) {
-    return self->request(member, wait_for(self->state, member), events_atom::value, q, depth);
+  return [self](uint32_t id, const peer_actor& member, const flat_query& q, uint32_t depth) {
+    return self->request(member, wait_for(self->state, id), events_atom::value, q, depth);
   };
 }
 
@@ -294,7 +297,7 @@ gatherer_actor::behavior_type gatherer(self_ptr self, uint32_t node,
   auto& st = self->state;
   st.node = node;
   st.timeout = timeout;
-  st.peer_timeout = peer_timeout;
+  st.peer_wait = std::min(timeout, peer_timeout);
   st.members[node] = std::move(own_endpoint);
   for (auto id : peers) {
     st.members[id] = peer_actor{};
@@ -320,25 +323,29 @@ gatherer_actor::behavior_type gatherer(self_ptr self, uint32_t node,
       return gather_window<json_page>(self, q, depth, ask_events(self));
     },
     [self](replay_atom, const std::string& id) {
-      return on_holder<delivery>(self, id, [self](const peer_actor& member, const std::string& x) {
-        return self->request(member, wait_for(self->state, member), replay_atom::value, x);
-      });
+      return on_holder<delivery>(
+        self, id, [self](uint32_t id, const peer_actor& member, const std::string& x) {
+          return self->request(member, wait_for(self->state, id), replay_atom::value, x);
+        });
     },
     [self](purge_atom, const std::string& id) {
-      return on_holder<uint32_t>(self, id, [self](const peer_actor& member, const std::string& x) {
-        return self->request(member, wait_for(self->state, member), purge_atom::value, x);
-      });
+      return on_holder<uint32_t>(
+        self, id, [self](uint32_t id, const peer_actor& member, const std::string& x) {
+          return self->request(member, wait_for(self->state, id), purge_atom::value, x);
+        });
     },
     [self](rematch_atom, const std::string& id) {
       // Only the member that set the event aside holds it: the others answer 16.
-      return on_holder<uint32_t>(self, id, [self](const peer_actor& member, const std::string& x) {
-        return self->request(member, wait_for(self->state, member), rematch_atom::value, x);
-      });
+      return on_holder<uint32_t>(
+        self, id, [self](uint32_t id, const peer_actor& member, const std::string& x) {
+          return self->request(member, wait_for(self->state, id), rematch_atom::value, x);
+        });
     },
     [self](discard_atom, const std::string& id) {
-      return on_holder<uint32_t>(self, id, [self](const peer_actor& member, const std::string& x) {
-        return self->request(member, wait_for(self->state, member), discard_atom::value, x);
-      });
+      return on_holder<uint32_t>(
+        self, id, [self](uint32_t id, const peer_actor& member, const std::string& x) {
+          return self->request(member, wait_for(self->state, id), discard_atom::value, x);
+        });
     },
     [self](replay_atom, const query& q) { return replay_everywhere(self, q); },
     [self](peer_atom, uint32_t id, const peer_actor& handle, peer_state state) {

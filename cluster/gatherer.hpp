@@ -42,10 +42,11 @@ struct gatherer_state {
   static inline const char* name = "cluster.gatherer";
 
   uint32_t node = 0;
+  /// How long this node's own endpoint may take (the request timeout).
   std::chrono::milliseconds timeout{10000};
-  /// A peer that has not answered within this is taken to be frozen: a read or an operation
-  /// waits no longer for it, whatever the request timeout (dispatch.cluster.peer-timeout).
-  std::chrono::milliseconds peer_timeout{3000};
+  /// How long a peer may take: the peer timeout (dispatch.cluster.peer-timeout), or the request
+  /// timeout when that is shorter. A peer that has not answered within it is taken to be frozen.
+  std::chrono::milliseconds peer_wait{3000};
   /// Every member's endpoint by node id, this node's own included; a peer's is invalid while
   /// it is not up.
   std::map<uint32_t, peer_actor> members;

@@ -83,10 +83,6 @@
       this.code = code;
       this.body = body;
     }
-    // Not there on this server: an unknown path (404 code 16) or a path taken by another method.
-    get unavailable() {
-      return this.status === 405 || (this.status === 404 && /no resource at path/.test(this.message));
-    }
   }
 
   const tokenKey = 'dispatchd.console.token';
@@ -688,10 +684,8 @@
         const wanted = this.readDispatcher();
         const saved = this.editing ? await this.update(wanted) : await api.call('POST', '/dispatchers/v1/', wanted);
         if (saved === null) return; // an action's error is shown
-        this.notifyIgnored(wanted, saved);
         this.edit(saved);
-        $('#dispatcher-notice').textContent = `Saved ${saved.name || saved.id} (${saved.actions.length} action${saved.actions.length === 1 ? '' : 's'}).` +
-          ($('#dispatcher-notice').dataset.extra || '');
+        $('#dispatcher-notice').textContent = `Saved ${saved.name || saved.id} (${saved.actions.length} action${saved.actions.length === 1 ? '' : 's'}).`;
         show($('#dispatcher-notice'), true);
         this.load();
       } catch (err) {
@@ -699,14 +693,6 @@
       } finally {
         button.disabled = false;
       }
-    },
-
-    // Fields this server does not know are ignored by it (docs/api.md): say so, rather than let
-    // the user believe a filter is in force.
-    notifyIgnored(wanted, saved) {
-      const ignored = ['filter', 'orderingKey', 'rateLimit'].filter((k) => wanted[k] !== undefined && saved[k] === undefined);
-      $('#dispatcher-notice').dataset.extra = ignored.length
-        ? ` This server ignored ${ignored.join(', ')}: it does not support ${ignored.length > 1 ? 'them' : 'it'} yet.` : '';
     },
 
     // Edits: the dispatcher's own fields with one PUT (only those changed), then each action
@@ -900,7 +886,7 @@
 
     init() {
       this.listing = new Listing($('#event-list'), (answer) => this.renderList(answer));
-      this.replays = { container: $('#replay-list'), busy: false };
+      this.replays = new Listing($('#replay-list'), (answer) => this.renderReplays(answer));
       $('#event-search').addEventListener('submit', (e) => { e.preventDefault(); this.offset = 0; this.load(); });
       $('#replay-form').addEventListener('submit', (e) => { e.preventDefault(); this.startReplay(); });
       const form = $('#replay-form');
@@ -918,26 +904,12 @@
       this.loadReplays();
     },
 
-    // Replays with their progress; on a server without the archive (its routes answer 404 or
-    // 405) a plain message instead of an error.
-    async loadReplays() {
-      const listing = this.replays;
-      if (listing.busy) return;
-      listing.busy = true;
-      try {
-        const answer = await api.get('/events/v1/replays/?limit(10)');
-        $('#replay-form button[type=submit]').disabled = false;
-        listing.container.replaceChildren(this.renderReplays(answer));
-      } catch (err) {
-        const unavailable = err instanceof ApiError && err.unavailable;
-        $('#replay-form button[type=submit]').disabled = unavailable;
-        listing.container.replaceChildren(unavailable
-          ? el('p', { class: 'unavailable', text: 'Replays from the archive are not available on this server ' +
-            `(GET /events/v1/replays/ answered ${err.status}); it needs a dispatchd with the event archive.` })
-          : el('p', { class: 'error', role: 'alert', text: messageOf(err) }));
-      } finally {
-        listing.busy = false;
-      }
+    // The newest replays with their progress.
+    loadReplays() { return this.replays.load('/events/v1/replays/?limit(10)'); },
+
+    // Follows the replays' progress, unless a load is still on its way.
+    tick() {
+      if (!this.replays.busy) this.loadReplays();
     },
 
     renderList(answer) {
@@ -981,16 +953,8 @@
         show(p, true);
         this.loadReplays();
       } catch (err) {
-        const p = form.querySelector('[data-error-for=""]');
-        p.className = 'error form-error';
-        if (err instanceof ApiError && err.unavailable) {
-          p.className = 'unavailable';
-          p.textContent = 'Replay from the archive is not available on this server: POST /events/v1/replay ' +
-            `answered ${err.status}. It needs a dispatchd with the event archive.`;
-          show(p, true);
-        } else {
-          showFieldError(form, err);
-        }
+        form.querySelector('[data-error-for=""]').className = 'error form-error';
+        showFieldError(form, err);
       }
     },
 
@@ -1016,22 +980,12 @@
   // ---------------------------------------------------------------- cluster
 
   const cluster = {
-    busy: false,
-    async load() {
-      if (this.busy) return;
-      this.busy = true;
-      const body = $('#cluster-body');
-      if (!body.firstChild) body.append(el('p', { class: 'state', text: 'Loading…' }));
-      try {
-        const c = await api.get('/cluster/v1/');
-        body.replaceChildren(...this.render(c));
-      } catch (err) {
-        body.replaceChildren(err instanceof ApiError && err.unavailable
-          ? el('p', { class: 'unavailable', text: `This server has no cluster status (GET /cluster/v1/ answered ${err.status}).` })
-          : el('p', { class: 'error', role: 'alert', text: messageOf(err) }));
-      } finally {
-        this.busy = false;
-      }
+    listing: null,
+    init() { this.listing = new Listing($('#cluster-body'), (c) => this.render(c)); },
+    load() { return this.listing.load('/cluster/v1/'); },
+    // Follows the members' states, unless a load is still on its way.
+    tick() {
+      if (!this.listing.busy) this.load();
     },
     render(c) {
       if (!c.node) {
@@ -1077,8 +1031,8 @@
     overview: { enter: () => metrics.draw() },
     dispatchers: { enter: () => dispatchers.load() },
     deliveries: { enter: () => deliveries.load(), tick: () => deliveries.tick() },
-    events: { enter: () => events.load(), tick: () => events.loadReplays() },
-    cluster: { enter: () => cluster.load(), tick: () => cluster.load() },
+    events: { enter: () => events.load(), tick: () => events.tick() },
+    cluster: { enter: () => cluster.load(), tick: () => cluster.tick() },
   };
 
   const router = {
@@ -1102,6 +1056,7 @@
     dispatchers.init();
     deliveries.init();
     events.init();
+    cluster.init();
     window.addEventListener('hashchange', () => { router.go(); $('#main').focus({ preventScroll: true }); });
     window.addEventListener('resize', () => { if (router.current === 'overview') metrics.draw(); });
     router.go();

@@ -11,6 +11,7 @@
 #include "gateway/auth.hpp"
 #include "gateway/console.hpp"
 #include "gateway/errors.hpp"
+#include "gateway/http_text.hpp"
 #include "gateway/metrics_text.hpp"
 #include "gateway/render.hpp"
 #include "gateway/routes.hpp"
@@ -38,12 +39,6 @@ http_response json_ok(std::string body) {
   return res;
 }
 
-// Echoes at most a short prefix of client input in error messages.
-std::string quoted(const std::string& text) {
-  constexpr size_t shown = 64;
-  return "'" + (text.size() > shown ? text.substr(0, shown) + "..." : text) + "'";
-}
-
 std::string lowercase(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -52,11 +47,9 @@ std::string lowercase(std::string text) {
 
 // True for an absent Content-Type or `application/json` with any parameters (charset=...).
 bool json_content_type(const std::string& content_type) {
-  auto media = content_type.substr(0, content_type.find(';'));
-  auto first = media.find_first_not_of(" \t");
-  if (first == std::string::npos) return content_type.empty();
-  auto last = media.find_last_not_of(" \t");
-  return lowercase(media.substr(first, last - first + 1)) == "application/json";
+  if (content_type.empty()) return true;
+  auto media = std::string_view{content_type}.substr(0, content_type.find(';'));
+  return lowercase(std::string{trim_blanks(media)}) == "application/json";
 }
 
 json_limits limits_of(const api_options& options) {
@@ -190,7 +183,8 @@ void json_page_route(const call& c, Ts... xs) {
       *q);
 }
 
-// A replay from the archive: the body's `filter` is RQL, parsed here like a query's.
+// A replay from the archive: the body's `filter` is RQL filter terms, parsed here like a
+// dispatcher's (a JSON string, not a URL: no select, sort or limit, values decoded once).
 void replay_routes(const call& c) {
   auto status = [](replay_status& x) { return json_ok(to_json(x)); };
   switch (c.route) {
@@ -198,14 +192,11 @@ void replay_routes(const call& c) {
       auto req = body_of(c, parse_replay_request);
       if (!req) return;
       if (!req->filter.empty()) {
-        auto q = parse_rql(req->filter);
-        if (!q)
+        auto where = parse_rql_filter(req->filter);
+        if (!where)
           return (*c.reply)(error_response(
-            make_error(error_code::invalid_rql, "filter: " + message_of(q.error()))));
-        if (!q->sort.empty() || !q->select.empty())
-          return (*c.reply)(error_response(make_error(
-            error_code::invalid_rql, "filter: only filter terms, no sort, select or limit")));
-        req->where = std::move(q->where);
+            make_error(error_code::invalid_rql, "filter: " + message_of(where.error()))));
+        req->where = std::move(*where);
       }
       ask_engine<replay_status>(c.ctx, c.reply, status, replay_atom::value, std::move(*req));
       return;

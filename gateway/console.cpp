@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "gateway/errors.hpp"
+#include "gateway/http_text.hpp"
 
 namespace dispatch {
 
@@ -14,10 +15,6 @@ constexpr std::string_view console_prefix = "/console";
 
 std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
-}
-
-bool ends_with(std::string_view text, std::string_view suffix) {
-  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
 }
 
 const console_asset* find_asset(std::string_view name) {
@@ -31,9 +28,7 @@ const console_asset* find_asset(std::string_view name) {
 bool matches_etag(std::string_view header, std::string_view etag) {
   while (!header.empty()) {
     auto comma = header.find(',');
-    auto item = header.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    auto item = trim_blanks(header.substr(0, comma));
     if (item.substr(0, 2) == "W/") item.remove_prefix(2);
     if (item == "*" || item == etag) return true;
     if (comma == std::string_view::npos) break;
@@ -53,22 +48,14 @@ void add_file_headers(http_response& res, const console_asset& asset) {
   res.headers.emplace_back("Referrer-Policy", "no-referrer");
 }
 
-} // namespace
-
+// True for `/console` and every path below it (the target's query ignored).
 bool is_console_path(std::string_view target) {
   auto path = path_of(target);
   if (path.substr(0, console_prefix.size()) != console_prefix) return false;
   return path.size() == console_prefix.size() || path[console_prefix.size()] == '/';
 }
 
-std::string_view console_content_type(std::string_view name) {
-  if (ends_with(name, ".html")) return "text/html; charset=utf-8";
-  if (ends_with(name, ".css")) return "text/css; charset=utf-8";
-  if (ends_with(name, ".js")) return "text/javascript; charset=utf-8";
-  if (ends_with(name, ".svg")) return "image/svg+xml";
-  if (ends_with(name, ".png")) return "image/png";
-  return "application/octet-stream";
-}
+} // namespace
 
 std::optional<http_response> console_response(const http_request& req) {
   if (!is_console_path(req.target)) return std::nullopt;
@@ -91,15 +78,10 @@ std::optional<http_response> console_response(const http_request& req) {
   auto name = path.substr(console_prefix.size() + 1);
   if (name.empty()) name = "index.html";
   auto asset = find_asset(name);
-  if (!asset) {
-    http_response res;
-    res.status = 404;
-    res.content_type = "text/plain; charset=utf-8";
-    res.body = "no console file '" + std::string{name.substr(0, 64)} + "'\n";
-    return res;
-  }
+  if (!asset)
+    return error_response(error_code::resource_unknown, "no console file " + quoted(name));
   http_response res;
-  res.content_type = std::string{console_content_type(asset->name)};
+  res.content_type = std::string{asset->content_type};
   add_file_headers(res, *asset);
   if (!req.if_none_match.empty() && matches_etag(req.if_none_match, asset->etag)) {
     res.status = 304;

@@ -15,18 +15,13 @@ namespace dispatch {
 struct console_asset {
   std::string_view name; // the file name, e.g. "console.js"
   std::string_view body;
-  std::string_view etag; // a quoted hash of the body, e.g. "\"3f2a…\""
+  std::string_view etag;         // a quoted hash of the body, e.g. "\"3f2a…\""
+  std::string_view content_type; // by its extension, e.g. "text/css; charset=utf-8"
 };
 
 /// The files of `console/`, in name order (defined in the generated console_assets.cpp).
 extern const console_asset console_assets[];
 extern const std::size_t console_asset_count;
-
-/// True for `/console` and every path below it (the target's query ignored).
-bool is_console_path(std::string_view target);
-
-/// The Content-Type of a console file, by its extension.
-std::string_view console_content_type(std::string_view name);
 
 /// The answer to a request for a console path: the file (GET, HEAD; 304 when `If-None-Match`
 /// names its ETag), a redirect from `/console` to `/console/`, 404 for an unknown file, 405 for

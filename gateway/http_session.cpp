@@ -19,6 +19,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "gateway/errors.hpp"
+#include "gateway/http_text.hpp"
 #include "logging/log.hpp"
 
 namespace dispatch::http_internal {
@@ -190,21 +191,15 @@ std::optional<http_response> http_session::transfer_coding_refusal() const {
   auto& req = parser_->get();
   auto codings = req[http::field::transfer_encoding];
   if (codings.empty()) return std::nullopt;
-  auto shown = std::string{codings.substr(0, 64)};
   if (!parser_->chunked())
     return error_response(error_code::body_format,
-                          "Transfer-Encoding '" + shown
-                            + "' does not end in chunked: the body's length is unknown",
+                          "Transfer-Encoding " + quoted(codings)
+                            + " does not end in chunked: the body's length is unknown",
                           400);
-  auto trimmed = codings;
-  while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t'))
-    trimmed.remove_prefix(1);
-  while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t'))
-    trimmed.remove_suffix(1);
-  if (!beast::iequals(trimmed, "chunked"))
+  if (!beast::iequals(trim_blanks(codings), "chunked"))
     return error_response(error_code::body_format,
-                          "Transfer-Encoding '" + shown
-                            + "' is not supported: send the body plain or only chunked",
+                          "Transfer-Encoding " + quoted(codings)
+                            + " is not supported: send the body plain or only chunked",
                           501);
   return std::nullopt;
 }

@@ -15,8 +15,7 @@ struct http_request {
   std::string target;        // origin form: the path, then '?' and the raw (percent-encoded) query
   std::string content_type;  // the Content-Type header; empty when absent
   std::string authorization; // the Authorization header; empty when absent
-  std::string
-    if_none_match; // the If-None-Match header (the console's cached files); empty when absent
+  std::string if_none_match; // the If-None-Match header (console files); empty when absent
   std::string body;
   bool from_loopback = true; // the peer connected from a loopback address
 };

@@ -8,6 +8,8 @@ set -euo pipefail
 dispatchd=$1
 source_dir=$2
 work_dir=$3
+# shellcheck source=tests/node_check.sh
+source "$source_dir/tests/node_check.sh"
 
 chromium=""
 for candidate in chromium chromium-browser; do
@@ -17,22 +19,10 @@ if [ -z "$chromium" ]; then
   echo "SKIP: Chromium is needed for the console check (scripts/install-deps.sh installs Debian's chromium)"
   exit 77
 fi
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "SKIP: node and npm are needed for the console check (scripts/install-deps.sh installs them)"
-  exit 77
-fi
-mkdir -p "$work_dir"
+need_node "the console check"
 # puppeteer-core drives the system Chromium (it downloads no browser); 24 is the last major that
 # runs on bookworm's node 18 and NodeSource's 20.
-if [ ! -d "$work_dir/node_modules/puppeteer-core" ]; then
-  echo "installing puppeteer-core into $work_dir"
-  if ! timeout 300 npm install --prefix "$work_dir" --no-audit --no-fund --loglevel=error \
-      puppeteer-core@24 >"$work_dir/npm.log" 2>&1; then
-    cat "$work_dir/npm.log"
-    echo "SKIP: the npm registry could not be reached to install puppeteer-core"
-    exit 77
-  fi
-fi
+npm_install_once "$work_dir" puppeteer-core puppeteer-core@24
 rm -rf "$work_dir/screenshots"
 mkdir -p "$work_dir/screenshots"
 NODE_PATH=$work_dir/node_modules exec node "$source_dir/tests/console/console_check.js" \

@@ -65,9 +65,17 @@ BOOST_AUTO_TEST_CASE(the_bare_path_redirects_and_unknown_files_are_404) {
   auto bare = call("GET", "/console");
   BOOST_TEST(bare.status == 301u);
   BOOST_TEST(bare.header("Location") == "/console/");
+  // An unknown file is answered as every unknown resource is: code 16, the name quoted and cut.
   auto unknown = call("GET", "/console/secrets.txt");
   BOOST_TEST(unknown.status == 404u);
-  BOOST_TEST(unknown.body.find("secrets.txt") != std::string::npos);
+  BOOST_TEST(unknown.content_type == "application/json");
+  BOOST_TEST(unknown.code() == 16u);
+  BOOST_TEST(text(unknown.json, "message") == "no console file 'secrets.txt'");
+  auto long_name = std::string(100, 'a') + ".js";
+  auto cut = call("GET", "/console/" + long_name);
+  BOOST_TEST(cut.status == 404u);
+  BOOST_TEST(cut.code() == 16u);
+  BOOST_TEST(text(cut.json, "message") == "no console file '" + std::string(64, 'a') + "...'");
   BOOST_TEST(call("GET", "/console/../health").status == 404u); // no path walks out of the table
 }
 
@@ -88,6 +96,15 @@ BOOST_AUTO_TEST_CASE(a_known_etag_is_answered_304_without_the_body) {
 }
 
 BOOST_AUTO_TEST_CASE(only_get_and_head_are_taken_and_a_body_is_never_read) {
+  // HEAD: the headers of GET, without the body.
+  auto got = call("GET", "/console/console.js");
+  auto head = call("HEAD", "/console/console.js");
+  BOOST_TEST(head.status == 200u);
+  BOOST_TEST(head.body.empty());
+  BOOST_TEST(head.content_type == got.content_type);
+  BOOST_TEST(!got.header("ETag").empty());
+  BOOST_TEST(head.header("ETag") == got.header("ETag"));
+  BOOST_TEST(head.header("Content-Length") == std::to_string(got.body.size()));
   for (auto method : {"POST", "PUT", "DELETE"}) {
     auto res = call(method, "/console/", method == std::string{"DELETE"} ? "" : "{}");
     BOOST_TEST(res.status == 405u, method);

@@ -395,6 +395,10 @@ BOOST_AUTO_TEST_CASE(bad_replay_bodies_name_the_field) {
   refused(R"({"from":"yesterday","to":1000})", 15, "from");
   refused(R"({"from":2000,"to":1000})", 15, "to");
   refused(R"({"from":0,"to":1000,"filter":"eq(type"})", 19, "filter");
+  // Filter terms only: a page's limit, sort or projection means nothing to a replay.
+  refused(R"x({"from":0,"to":1000,"filter":"limit(5)"})x", 19, "filter");
+  refused(R"x({"from":0,"to":1000,"filter":"eq(type,a)&skipCount()"})x", 19, "filter");
+  refused(R"x({"from":0,"to":1000,"filter":"sort(-id)"})x", 19, "filter");
   refused(R"({"from":0,"to":1000,"filter":7})", 15, "filter");
   refused(R"({"from":0,"to":1000,"dispatcherIds":["nope"]})", 12, "dispatcherIds[0]");
   refused(R"({"from":0,"to":1000,"dispatcherIds":["0123456789abcdef01234567"]})", 16,

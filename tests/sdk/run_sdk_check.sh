@@ -6,22 +6,12 @@ set -euo pipefail
 dispatchd=$1
 source_dir=$2
 work_dir=$3
+# shellcheck source=tests/node_check.sh
+source "$source_dir/tests/node_check.sh"
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "SKIP: node and npm are needed for the SDK check (scripts/install-deps.sh installs them)"
-  exit 77
-fi
-mkdir -p "$work_dir"
+need_node "the SDK check"
+npm_install_once "$work_dir" @extrahorizon/javascript-sdk @extrahorizon/javascript-sdk@8
 sdk_dir=$work_dir/node_modules/@extrahorizon/javascript-sdk
-if [ ! -d "$sdk_dir" ]; then
-  echo "installing @extrahorizon/javascript-sdk into $work_dir"
-  if ! timeout 300 npm install --prefix "$work_dir" --no-audit --no-fund --loglevel=error \
-      @extrahorizon/javascript-sdk@8 >"$work_dir/npm.log" 2>&1; then
-    cat "$work_dir/npm.log"
-    echo "SKIP: the npm registry could not be reached to install the SDK"
-    exit 77
-  fi
-fi
 echo "SDK $(node -p "require('$sdk_dir/package.json').version")"
 
 run_dir=$(mktemp -d /tmp/dispatch-sdk.XXXXXX)
