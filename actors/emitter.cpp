@@ -367,14 +367,6 @@ void arm_timer(emitter_ptr self, timestamp_ms now, bool retry_soon) {
   self->delayed_send(self, delay, tick_atom::value);
 }
 
-/// How many deliveries could go to the sink now, up to `room`: due recorded ones and fresh ones.
-size_t ready_count(const emitter_state& st, timestamp_ms now, size_t room) {
-  auto ready = std::min(st.fresh.size(), room);
-  for (auto i = st.queue.begin(); ready < room && i != st.queue.end() && i->first.first <= now; ++i)
-    ++ready;
-  return ready;
-}
-
 /// Sends what is due while the sink has room: recorded deliveries first (they are older), then
 /// fresh ones in log order; refills from the store when memory runs low.
 void pump(emitter_ptr self) {
@@ -391,16 +383,21 @@ void pump(emitter_ptr self) {
   st.rate_wait_until = 0;
   while (st.sink.handle && st.in_flight_count < cap && !writing_behind()) {
     auto room = std::min(cap - st.in_flight_count, max_sink_batch);
+    size_t tokens = 0;
     if (st.sink.rate) {
       // Over the sink's rate, deliveries wait where they are (pending or retrying, due): no
-      // attempt is spent and nothing is written for it.
-      auto ready = ready_count(st, now, room);
-      if (ready == 0) break;
-      room = st.sink.rate->take(ready);
-      if (room == 0) {
-        st.rate_wait_until = st.sink.rate->ready_at(ready);
+      // attempt is spent and nothing is written for it. Tokens are taken for the room; those
+      // the batch leaves unused (its deliveries wait behind their key, or none is due) go back.
+      tokens = st.sink.rate->take(room);
+      if (tokens == 0) {
+        auto due = !st.queue.empty() && st.queue.begin()->first.first <= now;
+        if (due || !st.fresh.empty())
+          // At most this many could go: wake when a batch of them may (`ready_at` caps it).
+          st.rate_wait_until = st.sink.rate->ready_at(
+            std::min(room, st.fresh.size() + st.queue.size()));
         break;
       }
+      room = tokens;
     }
     delivery_list batch;
     std::vector<delivery_origin> origins;
@@ -416,8 +413,8 @@ void pump(emitter_ptr self) {
     }
     while (batch.size() < room && !st.fresh.empty()) {
       auto& [d, segment] = st.fresh.front();
-      if (d.ordering_key && !st.order.holds(*d.ordering_key, d.id)) {
-        auto verdict = st.order.admit(*d.ordering_key, d, segment);
+      if (d.ordering_key) {
+        auto verdict = st.order.admit(*d.ordering_key, d, segment); // its holder goes
         if (verdict == key_order::verdict::refused)
           break; // too many keys held: the rest waits until one is released
         if (verdict == key_order::verdict::waiting) {
@@ -429,6 +426,7 @@ void pump(emitter_ptr self) {
       batch.push_back(std::move(d));
       st.fresh.pop_front();
     }
+    if (batch.size() < tokens) st.sink.rate->give_back(tokens - batch.size());
     if (batch.empty()) break;
     send_to_sink(self, std::move(batch), std::move(origins));
     if (readable && st.backlog && low()) readable = page_from_store(self);
@@ -569,6 +567,7 @@ bool forget_fresh(emitter_state& st, const std::string& id) {
     if (i->first.id == id) {
       auto segment = i->second;
       st.fresh.erase(i);
+      release_key(st, id); // `release_key` may have made it its key's holder: the next one takes it
       resolve(st, segment, false);
       return true;
     }
@@ -587,11 +586,8 @@ caf::result<uint32_t> on_purge(emitter_ptr self, const std::string& id) {
   auto& st = self->state;
   auto was_waiting = false;
   if (auto i = st.queued.find(id); i != st.queued.end()) {
-    auto in_queue = st.queue.find(std::make_pair(i->second, id));
-    if (in_queue != st.queue.end()) {
-      release_key(st, id); // a retrying holder hands its key on
-      st.queue.erase(in_queue);
-    }
+    st.queue.erase(std::make_pair(i->second, id)); // `queued` and `queue` hold the same ids
+    release_key(st, id);                           // a retrying holder hands its key on
     st.queued.erase(i);
     was_waiting = true;
   } else if (st.busy.count(id) > 0) {

@@ -32,15 +32,11 @@ namespace dispatch {
 
 /// A sink and what it declares about itself.
 struct sink_binding {
-  sink_binding() = default;
-  sink_binding(sink_actor sink, bool schedules, rate_limiter_ptr limit = nullptr)
-      : handle(std::move(sink)), schedules_tasks(schedules), rate(std::move(limit)) {}
-
   sink_actor handle;
   bool schedules_tasks = false; // true: gets tasks at once, startTimestamp included (it schedules)
   /// The sink's rate (`dispatch.sinks.<kind>.rate`), shared by every emitter of its kind; none:
-  /// unlimited.
-  rate_limiter_ptr rate;
+  /// unlimited. (Its initializer lets `sink_binding{sink, schedules}` leave it out unwarned.)
+  rate_limiter_ptr rate{};
 };
 
 /// A stretch of the log the emitter took in one batch: the cursor passes `last` once none of its
@@ -69,6 +65,12 @@ struct sent_batch {
 
 struct emitter_state {
   static inline const char* name = "emitter";
+
+  /// The most ordering keys one emitter holds at once (each held key costs an entry until its
+  /// holder finishes); beyond it, fresh deliveries of a new key wait in line (back-pressure). A
+  /// key is held by a delivery at the sink or retrying, so this is far above what the in-flight
+  /// cap lets through and bounds only the keys of retrying holders.
+  static constexpr size_t max_held_keys = 100000;
 
   /// What was at the sink when the emitter stopped is no longer in flight.
   ~emitter_state() {
@@ -108,7 +110,7 @@ struct emitter_state {
   std::deque<std::pair<delivery, uint64_t>> fresh;
   /// Per-key ordering: who holds each ordering key, and the fresh deliveries (with their
   /// segment) waiting behind it. Those count against the memory cap with `fresh`.
-  key_order order{100000};
+  key_order order{max_held_keys};
 
   // -- recorded deliveries ------------------------------------------------------------------------
 

@@ -7,44 +7,36 @@ key_order::verdict key_order::admit(ordering_key k, delivery& d, uint64_t tag) {
   auto i = keys_.find(k);
   if (i == keys_.end()) {
     if (keys_.size() >= max_keys_) return verdict::refused;
-    keys_.emplace(k, key_state{d.id, 0});
+    keys_.emplace(k, d.id);
     holders_[d.id] = k;
     return verdict::go;
   }
-  ++i->second.waiting;
+  if (i->second == d.id) return verdict::go;
   waiting_.emplace(std::make_pair(k, ++arrivals_), entry{std::move(d), tag});
   return verdict::waiting;
 }
 
 void key_order::hold(ordering_key k, const std::string& id) {
-  auto i = keys_.find(k);
-  if (i == keys_.end())
-    keys_.emplace(k, key_state{id, 0});
-  else if (i->second.holder.empty())
-    i->second.holder = id;
-  else
-    return; // held already: the holder stays
-  holders_[id] = k;
+  if (keys_.emplace(k, id).second) holders_[id] = k; // held already: the holder stays
 }
 
 bool key_order::holds(ordering_key k, const std::string& id) const {
   auto i = keys_.find(k);
-  return i != keys_.end() && i->second.holder == id;
+  return i != keys_.end() && i->second == id;
 }
 
 std::optional<key_order::entry> key_order::release(ordering_key k, const std::string& id) {
   auto i = keys_.find(k);
-  if (i == keys_.end() || i->second.holder != id) return std::nullopt;
+  if (i == keys_.end() || i->second != id) return std::nullopt;
   holders_.erase(id);
-  if (i->second.waiting == 0) {
+  auto next = waiting_.lower_bound(std::make_pair(k, uint64_t{0}));
+  if (next == waiting_.end() || next->first.first != k) {
     keys_.erase(i);
     return std::nullopt;
   }
-  auto next = waiting_.lower_bound(std::make_pair(k, uint64_t{0}));
   auto e = std::move(next->second);
   waiting_.erase(next);
-  --i->second.waiting;
-  i->second.holder = e.value.id;
+  i->second = e.value.id;
   holders_[e.value.id] = k;
   return e;
 }
@@ -59,7 +51,6 @@ std::optional<uint64_t> key_order::forget(const std::string& id) {
   for (auto j = waiting_.begin(); j != waiting_.end(); ++j)
     if (j->second.value.id == id) {
       auto tag = j->second.tag;
-      --keys_.at(j->first.first).waiting;
       waiting_.erase(j);
       return tag;
     }

@@ -33,13 +33,14 @@ public:
   explicit key_order(size_t max_keys) : max_keys_(max_keys == 0 ? 1 : max_keys) {}
 
   enum class verdict {
-    go,      // the key was free: `d` holds it now; send it
+    go,      // the key was free (`d` holds it now), or `d` holds it already: send it
     waiting, // the key is held: `d` waits here, in order, and comes out of `release`
     refused, // a new key beyond `max_keys`: `d` was not taken; try again after a release
   };
 
   /// A delivery of key `k` asks to go, with a `tag` of the caller's that comes back with it from
-  /// `release` (the emitter's log segment). Call in accepted order for each key.
+  /// `release` (the emitter's log segment). Call in accepted order for each key. The holder itself
+  /// (one that `release` handed the key to) goes: the caller asks without looking first.
   verdict admit(ordering_key k, delivery& d, uint64_t tag = 0);
 
   /// Marks `k` held by `id` without a delivery to send (a recorded delivery found at start, or
@@ -71,17 +72,15 @@ public:
   std::optional<uint64_t> forget(const std::string& id);
 
   size_t keys() const { return keys_.size(); }
+  /// Holders known by id: one per held key.
+  size_t holders() const { return holders_.size(); }
   size_t waiting() const { return waiting_.size(); }
   size_t max_keys() const { return max_keys_; }
 
 private:
-  struct key_state {
-    std::string holder;
-    uint32_t waiting = 0;
-  };
   size_t max_keys_;
-  uint64_t arrivals_ = 0; // orders the waiting ones of a key
-  std::unordered_map<ordering_key, key_state> keys_;
+  uint64_t arrivals_ = 0;                                 // orders the waiting ones of a key
+  std::unordered_map<ordering_key, std::string> keys_;    // held key -> its holder's id
   std::unordered_map<std::string, ordering_key> holders_; // holder id -> its key
   std::map<std::pair<ordering_key, uint64_t>, entry> waiting_;
 };

@@ -23,8 +23,13 @@ rate_limiter::rate_limiter(uint32_t per_second, clock_ptr clock)
   refilled_at_ = clock_->now();
 }
 
-void rate_limiter::refill(timestamp_ms now) const {
-  if (now <= refilled_at_) return; // a clock that stepped back adds nothing
+void rate_limiter::refill(timestamp_ms now) {
+  // A wall clock that stepped back adds nothing, and accrual starts again from where it is now:
+  // waiting for it to pass the old time again would stall deliveries for the size of the step.
+  if (now < refilled_at_) {
+    refilled_at_ = now;
+    return;
+  }
   // Past what fills the bucket, more time adds nothing (and cannot overflow the product).
   auto elapsed = std::min<int64_t>(now - refilled_at_, capacity_ / per_second_ + 1);
   credit_ = std::min(capacity_, credit_ + elapsed * int64_t{per_second_});
@@ -40,7 +45,13 @@ size_t rate_limiter::take(size_t wanted) {
   return static_cast<size_t>(taken);
 }
 
-timestamp_ms rate_limiter::ready_at(size_t wanted) const {
+void rate_limiter::give_back(size_t unused) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto returned = static_cast<int64_t>(std::min<size_t>(unused, INT32_MAX)) * token;
+  credit_ = std::min(capacity_, credit_ + returned);
+}
+
+timestamp_ms rate_limiter::ready_at(size_t wanted) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto now = clock_->now();
   refill(now);

@@ -1,7 +1,6 @@
-// A token bucket on the engine's clock: how many deliveries may go to a sink (or for a dispatcher)
-// now, and when the next one may. Thread-safe: the emitters of one kind (one per shard, each on
-// its own thread when detached) share one bucket, so a sink-wide rate holds however the events
-// spread over the shards.
+// A token bucket on the engine's clock: how many deliveries may go to a sink now, and when the
+// next one may. Thread-safe: the emitters of one kind (one per shard, each on its own thread when
+// detached) share one bucket, so a sink-wide rate holds however the events spread over the shards.
 #pragma once
 
 #include <cstddef>
@@ -24,23 +23,27 @@ public:
   /// Takes up to `wanted` tokens now; answers how many it took.
   size_t take(size_t wanted);
 
+  /// Returns `unused` tokens taken but not spent (the deliveries they were for could not go):
+  /// they stay for the next taker instead of lowering the rate.
+  void give_back(size_t unused);
+
   /// When `wanted` (at least one, at most half a full bucket: waking for a batch, yet before the
   /// cap would waste credit) tokens will be there, in epoch ms: the time to try again after
   /// `take` gave fewer than needed.
-  timestamp_ms ready_at(size_t wanted) const;
+  timestamp_ms ready_at(size_t wanted);
 
 private:
   /// Adds what has accrued since the last refill (under the lock).
-  void refill(timestamp_ms now) const;
+  void refill(timestamp_ms now);
 
   // Credit is counted in thousandths of a token: at N/s a millisecond adds N of them, exactly.
   static constexpr int64_t token = 1000;
   uint32_t per_second_;
   clock_ptr clock_;
   int64_t capacity_;
-  mutable std::mutex mtx_;
-  mutable int64_t credit_;
-  mutable timestamp_ms refilled_at_;
+  std::mutex mtx_;
+  int64_t credit_;
+  timestamp_ms refilled_at_;
 };
 
 using rate_limiter_ptr = std::shared_ptr<rate_limiter>;

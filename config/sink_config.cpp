@@ -6,7 +6,6 @@
 #include <cctype>
 #include <cstring>
 
-#include "config/engine_config.hpp"
 #include "config/option_table.hpp"
 
 namespace dispatch {
@@ -191,11 +190,6 @@ caf::expected<sinks_config> read_sink_config(const caf::actor_system_config& cfg
   sink_options options;
   if (auto err = sink_table().read(caf::content(cfg), options)) return err;
   if (auto err = check_shared(options.shared)) return err;
-  for (auto [key, rate] : {std::pair<const char*, uint32_t>{"task.rate", options.task_rate},
-                           {"mail.rate", options.mail_rate}})
-    if (rate > max_sink_rate)
-      return detail::config_error(std::string{"dispatch.sinks."} + key + ": must be at most "
-                                  + std::to_string(max_sink_rate) + " (0: unlimited)");
   sinks_config result;
   result.task_rate = options.task_rate;
   result.mail_rate = options.mail_rate;

@@ -35,7 +35,8 @@ struct sinks_config {
   caf::optional<webhook_config> task; // absent: the built-in log
   caf::optional<webhook_config> mail;
   // Deliveries a second to each kind's sink, webhook or built-in log (0: unlimited). The engine
-  // enforces them: dispatchd copies them into `engine_config::task_sink_rate` / `mail_sink_rate`.
+  // enforces them: dispatchd copies them into `engine_config::task_sink_rate` / `mail_sink_rate`,
+  // and `validate(engine_config)` checks them there.
   uint32_t task_rate = 0;
   uint32_t mail_rate = 0;
 };

@@ -157,6 +157,7 @@ caf::expected<dispatchd_settings> read_settings(const dispatchd_config& cfg) {
   result.sinks = std::move(*sinks);
   result.engine.task_sink_rate = result.sinks.task_rate; // the emitters enforce the sinks' rates
   result.engine.mail_sink_rate = result.sinks.mail_rate;
+  if (auto err = validate(result.engine)) return err; // the rates are checked there
   auto cluster = read_cluster_config(cfg);
   if (!cluster) return cluster.error();
   result.cluster = std::move(*cluster);

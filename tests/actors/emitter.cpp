@@ -431,13 +431,22 @@ BOOST_FIXTURE_TEST_CASE(a_sink_rate_spaces_deliveries_and_they_wait_as_pending, 
   for (int i = 0; i < 12; ++i) tasks.push_back(make_task("rated" + std::to_string(i)));
   auto start = config.now();
   put(em, tasks);
-  // Over the rate the rest wait: pending, due, no attempt spent, nothing dead.
+  // Over the rate the rest wait: pending, due since they were accepted, no attempt spent.
   BOOST_TEST(rec->total() == 1u);
   auto last = find(tasks.back().id);
   BOOST_REQUIRE(last);
   BOOST_TEST(last->status == delivery_status::pending);
   BOOST_TEST(last->attempts == 0u);
-  BOOST_TEST(last->next_attempt != 0);
+  BOOST_TEST(last->next_attempt == tasks.back().created);
+  // Still so just before its turn (1.1 s after the first): waiting for the rate, not retried.
+  advance(std::chrono::milliseconds{1099});
+  BOOST_TEST(rec->count(tasks.back().id) == 0u);
+  last = find(tasks.back().id);
+  BOOST_REQUIRE(last);
+  BOOST_TEST(last->status == delivery_status::pending);
+  BOOST_TEST(last->attempts == 0u);
+  BOOST_TEST(last->next_attempt == tasks.back().created);
+  BOOST_TEST(metrics->retries.load() == 0u);
   BOOST_REQUIRE(run_until([&] { return rec->total() == tasks.size(); }));
   for (size_t i = 0; i < tasks.size(); ++i) {
     auto times = rec->times_of(tasks[i].id);
@@ -535,6 +544,63 @@ BOOST_FIXTURE_TEST_CASE(one_delivery_of_a_key_at_the_sink_and_a_dead_letter_rele
   BOOST_REQUIRE(run_until([&] { return rec->total() == 4u; }));
   auto seven = received_of(*rec, {ts[0].id, ts[1].id, ts[2].id});
   BOOST_TEST((seven == std::vector<std::string>{ts[0].id, ts[1].id, ts[2].id}));
+  BOOST_TEST(wait_for_status(ts[0].id, delivery_status::dead).attempts == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(deliveries_waiting_behind_their_key_cost_other_keys_no_rate, fixture) {
+  // 10 a second (the bucket holds two tokens). Key 1's first delivery stays at the sink, so the
+  // rest of key 1 waits behind it. The tokens a batch takes for those waiting ones go back: the
+  // other keys get the whole rate, two at once from the full bucket and then one every 100 ms.
+  config.sink_timeout = 60s;
+  task_rate = make_rate_limiter(10, clock);
+  auto rec = std::make_shared<recording>();
+  std::string stuck;
+  auto em = spawn_emitter(spawn_sink(
+    rec, [&](const delivery& d, size_t) { return d.id == stuck ? hold() : answer(delivered()); }));
+  std::vector<planned_task> ts;
+  for (auto tag : {"a1", "a2", "a3", "a4", "b", "c", "d", "e"}) ts.push_back(make_task(tag));
+  stuck = ts[0].id;
+  enqueue_keyed(em, {ts[0]}, {1});
+  BOOST_TEST(rec->count(stuck) == 1u);
+  advance(1s); // the bucket fills: two tokens
+  auto start = config.now();
+  enqueue_keyed(em, {ts[1], ts[2], ts[3], ts[4]}, {1, 1, 1, 2});
+  enqueue_keyed(em, {ts[5], ts[6], ts[7]}, {3, 4, 5});
+  BOOST_REQUIRE(run_until([&] { return rec->total() == 5u; }));
+  for (auto [i, at] : {std::pair<size_t, timestamp_ms>{4, 0}, {5, 0}, {6, 100}, {7, 200}}) {
+    auto times = rec->times_of(ts[i].id);
+    BOOST_REQUIRE_EQUAL(times.size(), 1u);
+    BOOST_TEST(times[0] == start + at, ts[i].function_name);
+  }
+  advance(5s); // key 1 still waits for its holder
+  BOOST_TEST(rec->total() == 5u);
+}
+
+BOOST_FIXTURE_TEST_CASE(purging_the_next_holder_before_it_is_sent_hands_the_key_on, fixture) {
+  // Key 7's first delivery fails for good; the key goes to the second, which waits for the
+  // sink's rate and is purged meanwhile: the third of the key still arrives.
+  task_rate = make_rate_limiter(10, clock);
+  auto rec = std::make_shared<recording>();
+  std::string first;
+  auto sink = spawn_sink(rec, [&](const delivery& d, size_t) {
+    if (d.id == first) return sink_step{true, permanent_failure("refused")}; // held, then dead
+    return answer(delivered());
+  });
+  auto em = spawn_emitter(sink);
+  std::vector<planned_task> ts;
+  for (auto tag : {"k1", "k2", "k3"}) ts.push_back(make_task(tag));
+  first = ts[0].id;
+  enqueue_keyed(em, ts, {7, 7, 7});
+  BOOST_TEST(rec->count(ts[0].id) == 1u);
+  // Dead at once, at the same instant: the second holds the key now and waits for a token.
+  caf::anon_send(caf::actor_cast<caf::actor>(sink), release_atom::value);
+  run();
+  BOOST_TEST(rec->count(ts[1].id) == 0u);
+  auto purged = purge(em, ts[1].id);
+  BOOST_REQUIRE_MESSAGE(purged, why(purged));
+  BOOST_TEST(*purged == 1u);
+  BOOST_REQUIRE(run_until([&] { return rec->count(ts[2].id) == 1u; }, 1min));
+  BOOST_TEST(rec->count(ts[1].id) == 0u);
   BOOST_TEST(wait_for_status(ts[0].id, delivery_status::dead).attempts == 1u);
 }
 

@@ -44,6 +44,9 @@ BOOST_AUTO_TEST_CASE(one_at_a_time_per_key_and_the_rest_in_accepted_order) {
   BOOST_TEST(order.keys() == 2u);
   BOOST_TEST(released_to(order, 7, "delivery-1") == "delivery-2");
   BOOST_TEST(order.holds(7, "delivery-2"));
+  // The new holder asks again (the emitter does not look first): it goes, it does not queue.
+  BOOST_TEST((admit(order, 7, 2) == key_order::verdict::go));
+  BOOST_TEST(order.waiting() == 1u);
   BOOST_TEST(released_to(order, 7, "delivery-2") == "delivery-3");
   BOOST_TEST(!order.release(7, "delivery-3"));
   BOOST_TEST(!order.held(7)); // nothing waits: forgotten
@@ -100,6 +103,7 @@ BOOST_AUTO_TEST_CASE(a_million_distinct_keys_leave_nothing_behind) {
   // Deliveries of a million keys, up to 500 at the sink at once, each released when answered.
   std::vector<std::pair<ordering_key, std::string>> at_sink;
   size_t peak = 0;
+  size_t peak_holders = 0;
   for (int n = 0; n < 1'000'000; ++n) {
     auto k = static_cast<ordering_key>(n) * 2654435761u;
     auto d = numbered(n);
@@ -107,12 +111,15 @@ BOOST_AUTO_TEST_CASE(a_million_distinct_keys_leave_nothing_behind) {
     at_sink.emplace_back(k, d.id);
     if (at_sink.size() == 500) {
       peak = std::max(peak, order.keys());
+      peak_holders = std::max(peak_holders, order.holders());
       for (auto& [key, id] : at_sink) BOOST_REQUIRE(!order.release(key, id));
       at_sink.clear();
     }
   }
   BOOST_TEST(peak == 500u);
+  BOOST_TEST(peak_holders == 500u);
   BOOST_TEST(order.keys() == 0u);
+  BOOST_TEST(order.holders() == 0u);
   BOOST_TEST(order.waiting() == 0u);
 }
 

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "fixtures/engine_fixture.hpp"
+#include "fixtures/shard_types.hpp"
 #include "fixtures/why.hpp"
 #include "messages/ids.hpp"
 
@@ -84,17 +85,10 @@ struct migrated_engine : engine_fixture {
   /// One event type per shard, each with a dispatcher of a task and a mail: an event of each
   /// passes through every emitter.
   std::vector<std::string> create_markers() {
-    std::map<uint32_t, std::string> by_shard;
-    for (int n = 0; by_shard.size() < config.shards; ++n) {
-      auto type = "marker_" + std::to_string(n);
-      by_shard.emplace(shard_of(type, config.shards), type);
-    }
-    std::vector<std::string> types;
-    for (auto& [shard, type] : by_shard) {
+    auto types = one_type_per_shard("marker_", config.shards);
+    for (auto& type : types)
       create(make_dispatcher(
         type, {task_action("mark"), mail_action("m@example.com", "5e9f1b2c3d4e5f6a7b8c9d0e")}));
-      types.push_back(type);
-    }
     return types;
   }
 };

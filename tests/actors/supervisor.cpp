@@ -6,6 +6,7 @@
 
 #include "actors/supervisor.hpp"
 #include "fixtures/engine_fixture.hpp"
+#include "fixtures/shard_types.hpp"
 #include "messages/ids.hpp"
 
 using namespace dispatch;
@@ -56,14 +57,7 @@ BOOST_FIXTURE_TEST_SUITE(supervisor, supervised_engine)
 BOOST_AUTO_TEST_CASE(a_killed_matcher_is_restarted_and_keeps_matching) {
   start_supervised();
   // One dispatcher per shard, so that every matcher has work.
-  std::vector<std::string> types;
-  for (int i = 0; types.size() < config.shards && i < 1000; ++i) {
-    auto type = "type" + std::to_string(i);
-    auto shard = shard_of(type, config.shards);
-    bool taken = false;
-    for (auto& t : types) taken = taken || shard_of(t, config.shards) == shard;
-    if (!taken) types.push_back(type);
-  }
+  auto types = one_type_per_shard("type", config.shards);
   for (auto& t : types) create(make_dispatcher(t, {task_action("f-" + t)}));
   for (auto& t : types) publish(t);
   BOOST_REQUIRE(eventually([&] { return tasks->size() == types.size(); }));

@@ -213,6 +213,12 @@ BOOST_AUTO_TEST_CASE(invalid_configuration_is_refused_naming_the_key) {
   BOOST_TEST(port_status == 1);
   BOOST_TEST(contains(port_log, "dispatch.http.port"), port_log);
   BOOST_TEST(std::count(port_log.begin(), port_log.end(), '\n') == 1); // one line
+  // A sink's rate is the engine's to enforce, and checked as such.
+  auto [rate_status, rate_log] = run_to_exit(dir,
+                                             args_for(dir, {"--dispatch.sinks.task.rate=1000001"}));
+  BOOST_TEST(rate_status == 1);
+  BOOST_TEST(contains(rate_log, "dispatch.sinks.task.rate: must be at most 1000000 (0: unlimited)"),
+             rate_log);
   // A deeper INI section would silently drop its siblings: refused with the way out.
   std::ofstream{dir / "deep.ini"} << "[dispatch.sinks]\ntimeout = 5\n[dispatch.sinks.task]\n"
                                      "url = \"http://x\"\n";

@@ -304,6 +304,16 @@ BOOST_AUTO_TEST_CASE(validate_checks_a_config_filled_in_code) {
   cfg.write_buffer_bytes = 0;
   BOOST_TEST(message_of(validate(cfg)).find("dispatch.write-buffer-bytes") != std::string::npos);
   cfg = {};
+  cfg.task_sink_rate = dispatch::max_sink_rate + 1;
+  BOOST_TEST(message_of(validate(cfg))
+             == "dispatch.sinks.task.rate: must be at most 1000000 (0: unlimited)");
+  cfg = {};
+  cfg.mail_sink_rate = dispatch::max_sink_rate + 1;
+  BOOST_TEST(message_of(validate(cfg))
+             == "dispatch.sinks.mail.rate: must be at most 1000000 (0: unlimited)");
+  cfg.mail_sink_rate = dispatch::max_sink_rate;
+  BOOST_TEST(!validate(cfg));
+  cfg = {};
   cfg.restart_limit = 0; // no restarts at all is a legitimate choice
   BOOST_TEST(!validate(cfg));
 }

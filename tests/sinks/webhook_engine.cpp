@@ -6,10 +6,10 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
-#include <set>
 
 #include "fixtures/engine_fixture.hpp"
 #include "fixtures/http_test_server.hpp"
+#include "fixtures/shard_types.hpp"
 #include "messages/error_code.hpp"
 #include "messages/ids.hpp"
 #include "fixtures/why.hpp"
@@ -178,16 +178,12 @@ BOOST_AUTO_TEST_CASE(a_mail_reaches_the_mail_service) {
 BOOST_AUTO_TEST_CASE(a_sink_rate_holds_at_the_webhook_across_shards) {
   // 20 a second for the task sink, events of types on different shards (one emitter each):
   // together they arrive at the webhook at the sink's rate, not 20 a second per shard. Without
-  // the limit the 40 arrive within milliseconds. The slack is generous; the measured precision
-  // is the bench's (`dispatch-bench --scenario rate`).
+  // the limit the 40 arrive within milliseconds. Only loose lower bounds on time here: the exact
+  // spacing is the emitter suite's (on its test clock), the measured precision the bench's
+  // (`dispatch-bench --scenario rate`).
   config.task_sink_rate = 20;
   start_with_webhooks();
-  std::vector<std::string> types;
-  std::set<uint32_t> shards;
-  for (int i = 0; types.size() < 4; ++i) {
-    auto type = "rated." + std::to_string(i);
-    if (shards.insert(shard_of(type, config.shards)).second) types.push_back(type);
-  }
+  auto types = one_type_per_shard("rated.", config.shards, 4);
   for (auto& type : types) create(make_dispatcher(type, {task_action("f")}));
   for (int i = 0; i < 40; ++i) publish(types[i % types.size()]);
   // Meanwhile the ones over the rate wait as pending: none retrying, none dead.
@@ -201,13 +197,13 @@ BOOST_AUTO_TEST_CASE(a_sink_rate_holds_at_the_webhook_across_shards) {
   std::sort(arrivals.begin(), arrivals.end());
   auto span = std::chrono::duration_cast<std::chrono::milliseconds>(arrivals.back()
                                                                     - arrivals.front());
-  // 39 gaps of 50 ms after the first: 1.95 s; a burst of one token allows nothing faster.
-  BOOST_TEST(span.count() >= 1800, "40 deliveries in " << span.count() << " ms");
-  BOOST_TEST(span.count() < 15000, "40 deliveries in " << span.count() << " ms");
-  // In no second did much more than the rate arrive (21 may, with the one-token burst; 26 may
-  // not, whatever the network's jitter).
-  for (size_t i = 0; i + 25 < arrivals.size(); ++i)
-    BOOST_TEST((arrivals[i + 25] - arrivals[i] >= 1000ms), "26 arrivals within a second at " << i);
+  // 39 gaps of 50 ms after the first: 1.95 s are sent; a burst of one token allows nothing
+  // faster (the slack is for arrivals that the network or a busy machine brings closer).
+  BOOST_TEST(span.count() >= 1500, "40 deliveries in " << span.count() << " ms");
+  // In no second did much more than the rate arrive (21 may, with the one-token burst; 30 take
+  // 1.45 s to send, which no jitter brings within a second).
+  for (size_t i = 0; i + 29 < arrivals.size(); ++i)
+    BOOST_TEST((arrivals[i + 29] - arrivals[i] >= 1000ms), "30 arrivals within a second at " << i);
   wait_until_settled();
   auto retried = with_status("retrying");
   BOOST_REQUIRE(retried);
