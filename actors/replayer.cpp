@@ -303,7 +303,7 @@ replayer_actor::behavior_type replayer(self_ptr self, engine_config config, stor
   st.task_sink_schedules = task_sink_schedules;
   if (auto loaded = st.db->load_replays()) {
     for (auto& [status, where] : *loaded)
-      st.replays.emplace(status.id, replayer_state::replay{status, where});
+      st.replays.emplace(status.id, replayer_state::replay{status, where, {}, {}, {}});
   } else {
     DISPATCH_LOG(error, replayer) << "the replays could not be read: "
                                   << message_of(loaded.error());
