@@ -9,6 +9,13 @@
 
 namespace dispatch {
 
+bool is_event_record_path(const std::vector<std::string>& segments) {
+  if (segments.empty()) return false;
+  auto& first = segments.front();
+  if (first == "content") return true;
+  return segments.size() == 1 && (first == "id" || first == "type" || first == "creationTimestamp");
+}
+
 const rapidjson::Value& event_record::value() {
   if (built_) return doc_;
   built_ = true;

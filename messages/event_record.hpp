@@ -13,6 +13,11 @@
 
 namespace dispatch {
 
+/// Whether a dotted path (split at its dots) can name something in an event record: `content`
+/// and keys below it, or `id`, `type` or `creationTimestamp` alone. Templates and ordering keys
+/// are checked with it when stored, so a misspelt path is refused instead of never resolving.
+bool is_event_record_path(const std::vector<std::string>& segments);
+
 class event_record {
 public:
   /// `ev` must outlive the record.

@@ -9,6 +9,7 @@
 #include <rapidjson/writer.h>
 
 #include "messages/error_code.hpp"
+#include "messages/event_record.hpp"
 #include "messages/json.hpp"
 #include "messages/json_dom.hpp"
 #include "messages/query_eval.hpp"
@@ -67,6 +68,7 @@ caf::expected<std::vector<std::string>> parse_hole(std::string_view inner,
                                                    const std::string& path) {
   while (!inner.empty() && inner.front() == ' ') inner.remove_prefix(1);
   while (!inner.empty() && inner.back() == ' ') inner.remove_suffix(1);
+  auto inner0 = inner;
   auto bad = [&] {
     return template_error(path, "template " + quoted("{{" + std::string{inner} + "}}")
                                   + " must be {{event}} or {{event.<dotted path>}}, e.g. "
@@ -83,9 +85,14 @@ caf::expected<std::vector<std::string>> parse_hole(std::string_view inner,
     auto segment = inner.substr(0, dot);
     if (!is_path_segment(segment)) return bad();
     segments.emplace_back(segment);
-    if (dot == std::string_view::npos) return segments;
+    if (dot == std::string_view::npos) break;
     inner.remove_prefix(dot + 1);
   }
+  if (!is_event_record_path(segments))
+    return template_error(path, "template " + quoted("{{" + std::string{inner0} + "}}")
+                                  + " names nothing in the event: a path starts with content, or is "
+                                    "id, type or creationTimestamp");
+  return segments;
 }
 
 caf::expected<node> compile_string(const rapidjson::Value& value, const std::string& path) {

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <string_view>
 
+#include "messages/event_record.hpp"
 #include "messages/ids.hpp"
 #include "messages/json.hpp"
 #include "messages/query_eval.hpp"
@@ -126,20 +127,19 @@ caf::error check_ordering_key(const std::string& key) {
   if (key.empty()) return missing("orderingKey");
   if (key.size() > max_ordering_key_bytes)
     return fail("longer than " + std::to_string(max_ordering_key_bytes) + " bytes");
-  auto first = key.substr(0, key.find('.'));
-  if (first != "content" && key != "id" && key != "type" && key != "creationTimestamp")
-    return fail(
-      "must be id, type, creationTimestamp or a path into content such as "
-      "content.userId");
   for (size_t begin = 0;;) {
     auto dot = key.find('.', begin);
     auto segment = std::string_view{key}.substr(begin, dot - begin);
     if (segment.empty()) return fail("a dotted path must not have an empty segment");
     if (!is_path_segment(segment))
       return fail("a dotted path may hold only letters, digits and _ $ -");
-    if (dot == std::string::npos) return {};
+    if (dot == std::string::npos) break;
     begin = dot + 1;
   }
+  if (!is_event_record_path(split_path(key)))
+    return fail(
+      "must be id, type, creationTimestamp or a path into content such as content.userId");
+  return {};
 }
 
 caf::error check_rate(const rate_limit& x) {

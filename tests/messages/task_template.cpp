@@ -159,4 +159,17 @@ BOOST_AUTO_TEST_CASE(templates_that_do_not_parse_are_refused_naming_the_field) {
   BOOST_TEST(message.rfind("actions[2].data: must be a JSON object", 0) == 0, message);
 }
 
+BOOST_AUTO_TEST_CASE(templates_naming_nothing_in_the_event_are_refused) {
+  // A misspelt first segment would never resolve: every event would leave the key out.
+  for (auto bad : {"{{event.contnt.userId}}", "{{event.userId}}", "{{event.id.x}}",
+                   "a {{event.type.name}} b"}) {
+    auto message = refusal(std::string{R"~({"k":")~"} + bad + "\"}");
+    BOOST_TEST(message.rfind("actions[2].data.k: template ", 0) == 0, bad << ": " << message);
+    BOOST_TEST(message.find("names nothing in the event") != std::string::npos, message);
+  }
+  BOOST_TEST(render(R"~({"i":"{{event.id}}","t":"{{ event.type }}","c":"{{event.content}}"})~")
+             == R"~({"i":"5f0c1a2b3c4d5e6f70819203","t":"order.paid","c":)~" + order_event().content
+                  + "}");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
