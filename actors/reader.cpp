@@ -2,6 +2,8 @@
 // filtered, sorted and paged, and the dead letters a replay by query acts on.
 #include "actors/reader.hpp"
 
+#include "actors/thread_priority.hpp"
+
 #include "actors/event_archive.hpp"
 
 #include <optional>
@@ -142,7 +144,8 @@ caf::expected<delivery_list> dead_letters(const store_ptr& db, const query& q,
 } // namespace
 
 reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> self, store_ptr db,
-                                   clock_ptr clock) {
+                                   clock_ptr clock, uint32_t nice) {
+  lower_thread_priority(nice);
   self->state.db = std::move(db);
   self->state.clock = std::move(clock);
   return {

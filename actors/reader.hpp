@@ -15,8 +15,9 @@ struct reader_state {
   clock_ptr clock; // stamps the deliveries a rematch makes
 };
 
-/// Spawns with the store it reads and the engine's clock.
+/// Spawns with the store it reads and the engine's clock; on a thread of its own, that thread
+/// takes the nice value `nice` first (0: none), so that reads yield the CPU to publishes.
 reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> self, store_ptr db,
-                                   clock_ptr clock);
+                                   clock_ptr clock, uint32_t nice);
 
 } // namespace dispatch

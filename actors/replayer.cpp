@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "actors/event_archive.hpp"
+#include "actors/thread_priority.hpp"
 #include "logging/log.hpp"
 #include "messages/derive.hpp"
 #include "messages/error_code.hpp"
@@ -294,7 +295,8 @@ caf::result<replay_status> cancel(self_ptr self, const std::string& id) {
 
 replayer_actor::behavior_type replayer(self_ptr self, engine_config config, store_ptr db,
                                        metrics_ptr metrics, emitter_list emitters,
-                                       bool task_sink_schedules) {
+                                       bool task_sink_schedules, uint32_t nice) {
+  lower_thread_priority(nice);
   auto& st = self->state;
   st.config = std::move(config);
   st.db = std::move(db);

@@ -40,9 +40,11 @@ struct replayer_state {
   bool tick_pending = false;
 };
 
-/// Loads the replays the store holds and resumes those still running.
+/// Loads the replays the store holds and resumes those still running. On a thread of its own,
+/// that thread takes the nice value `nice` first (0: none), as the readers do.
 replayer_actor::behavior_type replayer(replayer_actor::stateful_pointer<replayer_state> self,
                                        engine_config config, store_ptr db, metrics_ptr metrics,
-                                       emitter_list emitters, bool task_sink_schedules);
+                                       emitter_list emitters, bool task_sink_schedules,
+                                       uint32_t nice);
 
 } // namespace dispatch

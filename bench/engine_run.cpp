@@ -3,6 +3,7 @@
 #include "bench/engine_run.hpp"
 
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -10,6 +11,7 @@
 
 #include "actors/spawn_engine.hpp"
 #include "bench/http_load.hpp"
+#include "bench/listers.hpp"
 #include "bench/system_config.hpp"
 #include "bench/workload.hpp"
 #include "gateway/api.hpp"
@@ -150,9 +152,15 @@ void drive(caf::actor_system& sys, const engine_actor& engine, scenario_run& run
   observe(sys, engine, run, "warmup", p.warmup_s, [] { return false; });
   auto first = take_snapshot(run);
   run.sink_seen->record_from.store(now_ns());
+  std::optional<listing_clients> listers;
+  if (p.listers > 0) listers.emplace(sys, engine, p.listers);
   observe(sys, engine, run, "measuring", p.duration_s, [] { return false; });
   run.sink_seen->record_until.store(now_ns());
   auto last = take_snapshot(run);
+  if (listers) {
+    r.listing_latency = listers->stop();
+    r.listing_failures = listers->failures();
+  }
   run.published->stop.store(true);
   auto drained = [&] {
     return run.published->answered.load() >= run.published->sent.load()

@@ -28,7 +28,8 @@ namespace {
 struct planned {
   scenario_params params;
   std::string rate_base; // name of the closed-loop run whose events/s sets the rate
-  std::string reference; // name of the embedded run an HTTP run is a fraction of
+  std::string reference; // the run it is compared with: the embedded one of the same shape for an
+                         // HTTP run, the one without listing clients for a run with them
 };
 
 std::vector<planned> standard_set(const bench_options& o) {
@@ -85,6 +86,16 @@ std::vector<planned> standard_set(const bench_options& o) {
   set.back().reference = "single-32";
   set.push_back(with("http-batch", [](auto& p) { p.connections = p.window; }));
   set.back().reference = "standard-sync";
+  // Four clients listing deliveries and events all through the window (bench/listers.hpp):
+  // what reads cost the publisher's throughput (closed loop) and its p99 (open loop at 50%).
+  set.push_back(with("standard-listing", [](auto& p) { p.listers = 4; }));
+  set.back().reference = "standard-sync";
+  set.push_back(with("open-50-listing", [](auto& p) {
+    p.listers = 4;
+    p.rate_fraction = 0.5;
+  }));
+  set.back().rate_base = "standard-sync";
+  set.back().reference = "open-50";
   if (o.smoke) // a few seconds: one of each kind
     set.erase(std::remove_if(set.begin(), set.end(),
                              [](auto& x) {
@@ -131,7 +142,7 @@ bool select_scenarios(const bench_options& o, std::vector<planned>& out, std::st
   for (auto& x : all) {
     if (!wanted.count(x.params.name)) continue;
     if (!x.rate_base.empty()) wanted.insert(x.rate_base); // the closed run it is a fraction of
-    if (!x.reference.empty()) wanted.insert(x.reference); // the embedded run it is compared with
+    if (!x.reference.empty()) wanted.insert(x.reference); // the run it is compared with
   }
   for (auto& x : all)
     if (wanted.erase(x.params.name)) out.push_back(x);
@@ -278,6 +289,7 @@ int run_all(const bench_options& o, std::vector<planned>& plan) {
       if (base.params.name == x.reference && base.ok) {
         r.reference = base.params.name;
         r.reference_events_per_s = base.events_per_s;
+        r.reference_p99_ms = base.latency.p99_ms;
       }
     results << to_json(r, set) << "\n" << std::flush;
     done.push_back(std::move(r));

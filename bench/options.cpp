@@ -77,6 +77,7 @@ std::string usage() {
   --connections=N (0: in process) through the HTTP gateway, N keep-alive connections, each with
                   one call of --batch events in flight  --io-threads=N (1) the gateway's
   --filter=RQL    a content filter on every dispatcher, e.g. 'gt(content.seq,10)'
+  --listers=N (0) clients listing deliveries and events all through the measured window
 )";
 }
 
@@ -108,6 +109,7 @@ bool parse_options(int argc, char** argv, bench_options& o, std::string& error) 
     {"connections", number(c.connections, 0, 1024)},
     {"filter", [&](const std::string& v) { return !(c.filter = v).empty(); }},
     {"io-threads", number(c.io_threads, 1, 64)},
+    {"listers", number(c.listers, 0, 64)},
     {"rate-check", number(o.rate_check, 1, 100000)},
     {"scheduler",
      [&](const std::string& v) {

@@ -55,6 +55,7 @@ void write_params(json_writer& w, const scenario_params& p) {
   w.Key("sync"), w.Bool(p.sync);
   w.Key("in_memory"), w.Bool(p.in_memory);
   if (!p.filter.empty()) w.Key("filter"), w.String(p.filter);
+  if (p.listers > 0) w.Key("listing_clients"), w.Uint(p.listers);
   w.Key("loop"), w.String(p.rate == 0 ? "closed" : "open");
   w.Key("rate"), w.Uint64(p.rate);
   w.Key("batch"), w.Uint(p.batch);
@@ -87,6 +88,18 @@ void write_latency(json_writer& w, const engine_result& r) {
   w.EndObject();
 }
 
+/// What the listing clients saw: how many listings, how many failed, and how long each took.
+void write_listings(json_writer& w, const engine_result& r) {
+  w.Key("listings");
+  w.StartObject();
+  w.Key("count"), w.Uint64(r.listing_latency.samples);
+  w.Key("failures"), w.Uint64(r.listing_failures);
+  write_number(w, "p50_ms", r.listing_latency.p50_ms);
+  write_number(w, "p99_ms", r.listing_latency.p99_ms);
+  write_number(w, "max_ms", r.listing_latency.max_ms);
+  w.EndObject();
+}
+
 } // namespace
 
 void show_progress(const std::string& text) {
@@ -103,7 +116,8 @@ std::string describe(const scenario_params& p) {
   out << " task action(s) each, " << p.shards << " shards, " << p.event_bytes << "-byte events, "
       << sink_name(p.sink) << " sink, sync " << (p.sync ? "on" : "off")
       << (p.in_memory ? ", in-memory RocksDB" : "")
-      << (p.filter.empty() ? "" : ", filter " + p.filter + " on every dispatcher") << ", ";
+      << (p.filter.empty() ? "" : ", filter " + p.filter + " on every dispatcher")
+      << (p.listers == 0 ? "" : ", " + std::to_string(p.listers) + " clients listing") << ", ";
   if (p.connections > 0)
     out << "HTTP on loopback (" << p.connections << " keep-alive connections, " << p.io_threads
         << " io thread(s), " << (p.batch > 1 ? "POST /events/v1/batch of " : "POST /events/v1/ of ")
@@ -153,8 +167,12 @@ std::string to_json(const engine_result& r, const limit_set& limits) {
     write_number(w, "fraction_of_caf_limit", r.events_per_s / limits.caf_pipeline);
   if (r.reference_events_per_s > 0) {
     w.Key("reference"), w.String(r.reference);
-    write_number(w, "fraction_of_embedded", r.events_per_s / r.reference_events_per_s);
+    write_number(w, r.params.listers > 0 ? "fraction_of_reference" : "fraction_of_embedded",
+                 r.events_per_s / r.reference_events_per_s);
+    if (r.params.listers > 0 && r.latency.samples > 0 && r.reference_p99_ms > 0)
+      write_number(w, "p99_growth_ms", r.latency.p99_ms - r.reference_p99_ms);
   }
+  if (r.params.listers > 0) write_listings(w, r);
   w.EndObject();
   return buf.GetString();
 }

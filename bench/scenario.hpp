@@ -42,6 +42,9 @@ struct scenario_params {
   std::string scheduler = "sharing";
   // A content filter (RQL filter terms) on every dispatcher; empty: none.
   std::string filter;
+  // Clients listing deliveries and events continuously through the measured window
+  // (bench/listers.hpp); 0: none.
+  uint32_t listers = 0;
 };
 
 /// What one engine scenario measured. Rates are over the measured window.
@@ -70,8 +73,13 @@ struct engine_result {
   double loadavg = 0;               // the machine's 1-minute load average at the end
   // HTTP scenarios: `latency` is the request latency (send until the answer is read), and the
   // run is compared with the embedded scenario of the same shape, `reference` (set by main).
+  // Runs with listing clients are compared the same way with the run of the same shape without
+  // them: its events/s and publish -> sink p99.
   std::string reference;
   double reference_events_per_s = 0;
+  double reference_p99_ms = 0;
+  latency_summary listing_latency; // of the listing clients' requests
+  uint64_t listing_failures = 0;   // listings answered with an error
 };
 
 /// What a limit measured: a rate with nothing of the engine around it.
@@ -94,7 +102,7 @@ typename Inspector::result_type inspect(Inspector& f, scenario_params& x) {
   return f(caf::meta::type_name("bench.scenario_params"), x.name, x.series, x.dispatchers,
            x.event_types, x.actions_min, x.actions_max, x.shards, x.event_bytes, x.sink, x.sync,
            x.in_memory, x.rate, x.rate_fraction, x.batch, x.window, x.backlog, x.warmup_s,
-           x.duration_s, x.connections, x.io_threads, x.scheduler, x.filter);
+           x.duration_s, x.connections, x.io_threads, x.scheduler, x.filter, x.listers);
 }
 
 template <class Inspector>
@@ -110,7 +118,7 @@ typename Inspector::result_type inspect(Inspector& f, engine_result& x) {
            x.deliveries_per_s, x.rejected, x.first_rejection, x.lost, x.drain_s, x.setup_s,
            x.latency, x.latency_sorted_us, x.cpu_s_per_m_events, x.peak_rss_bytes,
            x.disk_bytes_per_event, x.write_bytes_per_event, x.loadavg, x.reference,
-           x.reference_events_per_s);
+           x.reference_events_per_s, x.reference_p99_ms, x.listing_latency, x.listing_failures);
 }
 
 template <class Inspector>

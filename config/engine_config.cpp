@@ -66,6 +66,8 @@ const detail::option_table<engine_config>& options_table() {
        "due deliveries an emitter keeps in memory; the rest are paged from disk"},
       {"readers", +[](cfg& c) -> uint32_t& { return c.readers; },
        "threads answering listings, off the path publishes take (1..64)"},
+      {"readers-nice", +[](cfg& c) -> uint32_t& { return c.readers_nice; },
+       "nice steps the readers and the replayer run below the rest (0..19): reads yield the CPU"},
       {"retention.seen-days", +[](cfg& c) -> uint32_t& { return c.seen_days; },
        "days an event id suppresses duplicates"},
       {"retention.history-days", +[](cfg& c) -> uint32_t& { return c.history_days; },
@@ -152,6 +154,7 @@ caf::error validate(const engine_config& cfg) {
     return fail("retry.multiplier", "must be a finite number >= 1");
   if (cfg.retry.max_attempts < 1) return fail("retry.max-attempts", "must be at least 1");
   if (cfg.readers < 1 || cfg.readers > 64) return fail("readers", "must be between 1 and 64");
+  if (cfg.readers_nice > 19) return fail("readers-nice", "must be between 0 and 19");
   const std::pair<const char*, int64_t> positives[] = {
     {"retry.initial", cfg.retry.initial.count()},
     {"retry.cap", cfg.retry.cap.count()},

@@ -45,9 +45,10 @@ struct engine_config {
   std::chrono::milliseconds request_timeout{10000}; // every internal request
   uint32_t emitter_memory_cap = 10000; // due deliveries an emitter keeps in memory; the rest paged
   uint32_t readers = 2;                // threads answering listings, off the publish path
-  uint32_t seen_days = 7;              // duplicate suppression window
-  uint32_t history_days = 7;           // finished deliveries kept for reading back
-  uint32_t log_days = 7;               // what the built-in sink received, kept for reading back
+  uint32_t readers_nice = 10; // nice steps the readers and the replayer run below the rest (0..19)
+  uint32_t seen_days = 7;     // duplicate suppression window
+  uint32_t history_days = 7;  // finished deliveries kept for reading back
+  uint32_t log_days = 7;      // what the built-in sink received, kept for reading back
   uint32_t event_days = 7; // accepted events kept in the archive (the log, at least history_days)
   uint32_t replay_rate = 1000; // archived events a replay walks per second at most
   uint64_t block_cache_bytes = 64ull << 20;

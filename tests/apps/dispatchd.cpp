@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -68,9 +69,52 @@ void check_line_format(const std::string& log) {
     BOOST_TEST(std::regex_match(line, line_format), line);
 }
 
+/// The nice value of each thread of process `pid`, by thread name (/proc/<pid>/task/*/stat:
+/// the name is field 2 in parentheses, the nice value field 19).
+std::vector<std::pair<std::string, int>> thread_nices(pid_t pid) {
+  std::vector<std::pair<std::string, int>> result;
+  auto tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (auto& task : std::filesystem::directory_iterator{tasks}) {
+    std::ifstream in{task.path() / "stat"};
+    std::string stat{std::istreambuf_iterator<char>{in}, {}};
+    auto open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::istringstream rest{stat.substr(close + 2)};
+    std::string field;
+    for (int i = 3; i < 19 && rest >> field; ++i) {
+    } // fields 3..18
+    int nice = 0;
+    if (rest >> nice) result.emplace_back(stat.substr(open + 1, close - open - 1), nice);
+  }
+  return result;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(dispatchd_binary)
+
+BOOST_AUTO_TEST_CASE(readers_run_at_the_configured_lower_priority_and_nothing_else_does) {
+  // Three readers and the replayer 7 nice steps below the process: four threads, no more, no
+  // fewer. Every other thread (ingest, matchers, emitters, HTTP) keeps the priority it started
+  // with, the one this test runs at.
+  auto base = ::getpriority(PRIO_PROCESS, 0);
+  auto below = std::min(19, base + 7);
+  temp_dir dir;
+  dispatchd_process dispatchd{args_for(dir, {"--dispatch.readers=3", "--dispatch.readers-nice=7"}),
+                              dir / "run.log"};
+  http_client client{"127.0.0.1", dispatchd.port_of("127.0.0.1")};
+  BOOST_TEST(client.request("GET", "/deliveries/v1/").status == 200u); // a reader answered
+  auto threads = thread_nices(dispatchd.pid());
+  auto lowered = std::count_if(threads.begin(), threads.end(),
+                               [&](auto& t) { return t.second == below; });
+  auto others = std::count_if(threads.begin(), threads.end(),
+                              [&](auto& t) { return t.second == base; });
+  BOOST_TEST(lowered == 4);
+  BOOST_TEST(others + lowered == static_cast<long>(threads.size()));
+  BOOST_TEST(others > 4); // the scheduler's workers, the HTTP io thread, the sinks...
+  dispatchd.signal(SIGTERM);
+  BOOST_TEST(dispatchd.exit_status() == 0);
+}
 
 BOOST_AUTO_TEST_CASE(help_lists_the_dispatch_options) {
   temp_dir dir;

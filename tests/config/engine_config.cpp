@@ -126,6 +126,7 @@ BOOST_AUTO_TEST_CASE(every_option_is_declared_with_its_default_in_the_help) {
                     "emitter-memory-cap",
                     "retention.seen-days",
                     "readers",
+                    "readers-nice",
                     "retention.history-days",
                     "retention.log-days",
                     "retention.event-days",
@@ -148,7 +149,7 @@ BOOST_AUTO_TEST_CASE(every_option_is_declared_with_its_default_in_the_help) {
       BOOST_TEST(text_of(option->description()).find("(default: ") != std::string::npos);
     }
   }
-  BOOST_TEST(options.size() == 32u);
+  BOOST_TEST(options.size() == 33u);
   auto shards = options.qualified_name_lookup("dispatch.shards");
   BOOST_TEST(text_of(shards->description()).find("(default: 4)") != std::string::npos);
 }
@@ -274,6 +275,8 @@ BOOST_AUTO_TEST_CASE(out_of_range_values_are_rejected) {
   require_rejection(read({"--dispatch.shards=257"}), "dispatch.shards: must be between 1 and 256");
   require_rejection(read({"--dispatch.readers=0"}), "dispatch.readers: must be between 1 and 64");
   require_rejection(read({"--dispatch.readers=65"}), "dispatch.readers: must be between 1 and 64");
+  require_rejection(read({"--dispatch.readers-nice=20"}),
+                    "dispatch.readers-nice: must be between 0 and 19");
   BOOST_TEST(read({"--dispatch.shards=256"}).engaged());
   require_rejection(read({"--dispatch.retry.initial=0"}), "dispatch.retry.initial: must be > 0");
   require_rejection(read({"--dispatch.retry.multiplier=0.5"}), "dispatch.retry.multiplier");
