@@ -94,21 +94,14 @@ int run_archive(uint64_t events, uint32_t rounds, const std::string& dir, std::o
                                 {"GET /events/v1/?limit(20,1000)", deep}};
   int status = 0;
   for (auto& l : listings) {
-    std::vector<double> ms;
-    uint64_t total = 0;
-    size_t rows = 0;
-    for (uint32_t r = 0; r < rounds; ++r) {
-      auto start = clock_type::now();
-      auto page = list_archive(db, l.q, max_page_size);
-      ms.push_back(ms_since(start));
-      if (!page) {
-        std::cerr << "archive: " << l.name << ": " << caf::to_string(page.error()) << "\n";
-        return 1;
-      }
-      total = page->page.total;
-      rows = page->data.size();
+    auto timed = time_rounds(rounds, [&] { return list_archive(db, l.q, max_page_size); });
+    if (!timed.error.empty()) {
+      std::cerr << "archive: " << l.name << ": " << timed.error << "\n";
+      return 1;
     }
-    std::sort(ms.begin(), ms.end());
+    auto& ms = timed.ms;
+    auto total = timed.total;
+    auto rows = timed.rows;
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w{buf};
     w.StartObject();

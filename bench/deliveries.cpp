@@ -15,6 +15,7 @@
 #include <rapidjson/writer.h>
 
 #include "actors/reader.hpp"
+#include "bench/archive.hpp"
 #include "bench/measure.hpp"
 #include "messages/clock.hpp"
 #include "messages/ids.hpp"
@@ -204,21 +205,14 @@ int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std:
     // A listing that reads every delivery takes seconds per million: fewer rounds of it.
     auto scan_rounds = deliveries >= 5000000 ? 1u : 3u;
     auto rounds = smoke ? 2u : l.scans ? scan_rounds : 21u;
-    std::vector<double> ms;
-    uint64_t total = 0;
-    size_t rows = 0;
-    for (uint32_t r = 0; r < rounds; ++r) {
-      auto start = clock_type::now();
-      auto page = list(l.q);
-      ms.push_back(ms_since(start));
-      if (!page) {
-        std::cerr << "deliveries: " << l.name << ": " << caf::to_string(page.error()) << "\n";
-        return false;
-      }
-      total = page->page.total;
-      rows = page->data.size();
+    auto timed = time_rounds(rounds, [&] { return list(l.q); });
+    if (!timed.error.empty()) {
+      std::cerr << "deliveries: " << l.name << ": " << timed.error << "\n";
+      return false;
     }
-    std::sort(ms.begin(), ms.end());
+    auto& ms = timed.ms;
+    auto total = timed.total;
+    auto rows = timed.rows;
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w{buf};
     w.StartObject();
