@@ -28,28 +28,34 @@ constexpr uint32_t event_types = 1000;
 constexpr uint32_t batch = 4096;
 constexpr uint32_t content_bytes = 120;
 
-double ms_since(clock_type::time_point since) {
-  return std::chrono::duration<double, std::milli>(clock_type::now() - since).count();
-}
-
 query by(const char* path, const std::string& value) {
   query q;
-  q.where.op = filter_op::eq;
-  q.where.path = path;
-  q.where.values.push_back(string_value(value));
+  q.where = equals(path, value);
   return q;
 }
 
 } // namespace
 
-int run_archive(uint64_t events, uint32_t rounds, const std::string& dir, std::ostream& out) {
-  auto path = dir + "/archive-" + std::to_string(events);
+filter equals(const char* path, const std::string& value) {
+  filter f;
+  f.op = filter_op::eq;
+  f.path = path;
+  f.values.push_back(string_value(value));
+  return f;
+}
+
+caf::expected<std::shared_ptr<store>> fresh_store(const std::string& path, uint32_t shards) {
   std::filesystem::remove_all(path);
   store_options options;
   options.data_dir = path;
   options.shards = shards;
-  options.sync = false; // the fill is not what is measured
-  auto opened = store::open(options);
+  options.sync = false;
+  return store::open(options);
+}
+
+int run_archive(uint64_t events, uint32_t rounds, const std::string& dir, std::ostream& out) {
+  auto path = dir + "/archive-" + std::to_string(events);
+  auto opened = fresh_store(path, shards);
   if (!opened) {
     std::cerr << "archive: cannot open " << path << ": " << caf::to_string(opened.error()) << "\n";
     return 1;
@@ -99,26 +105,16 @@ int run_archive(uint64_t events, uint32_t rounds, const std::string& dir, std::o
       std::cerr << "archive: " << l.name << ": " << timed.error << "\n";
       return 1;
     }
-    auto& ms = timed.ms;
+    out << listing_line("archive", l.name, timed,
+                        [&](auto& w) {
+                          w.Key("archived_events"), w.Uint64(events);
+                          w.Key("shards"), w.Uint(shards);
+                          w.Key("event_types"), w.Uint(event_types);
+                          w.Key("fill_s"), w.Double(fill_s);
+                        })
+        << "\n"
+        << std::flush;
     auto total = timed.total;
-    auto rows = timed.rows;
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-    w.StartObject();
-    w.Key("scenario"), w.String("archive");
-    w.Key("kind"), w.String("listing");
-    w.Key("listing"), w.String(l.name);
-    w.Key("archived_events"), w.Uint64(events);
-    w.Key("shards"), w.Uint(shards);
-    w.Key("event_types"), w.Uint(event_types);
-    w.Key("fill_s"), w.Double(fill_s);
-    w.Key("total"), w.Uint64(total);
-    w.Key("rows"), w.Uint64(rows);
-    w.Key("rounds"), w.Uint(rounds);
-    w.Key("p50_ms"), w.Double(ms[ms.size() / 2]);
-    w.Key("max_ms"), w.Double(ms.back());
-    w.EndObject();
-    out << buf.GetString() << "\n" << std::flush;
     if (l.q.where.op == filter_op::all && total != events) status = 1; // the total must be exact
   }
   db.reset();

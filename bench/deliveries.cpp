@@ -30,18 +30,6 @@ using clock_type = std::chrono::steady_clock;
 constexpr uint32_t shards = 4;
 constexpr uint32_t batch = 4096;
 
-double ms_since(clock_type::time_point since) {
-  return std::chrono::duration<double, std::milli>(clock_type::now() - since).count();
-}
-
-filter equals(const char* path, const std::string& value) {
-  filter f;
-  f.op = filter_op::eq;
-  f.path = path;
-  f.values.push_back(string_value(value));
-  return f;
-}
-
 // One dispatcher per shard with one task action: every logged event derives one task delivery.
 dispatcher dispatcher_of(uint32_t shard, timestamp_ms now) {
   dispatcher d;
@@ -83,12 +71,7 @@ std::string machine_line(const std::string& dir) {
 
 int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std::ostream& out) {
   auto path = dir + "/deliveries-" + std::to_string(deliveries);
-  std::filesystem::remove_all(path);
-  store_options options;
-  options.data_dir = path;
-  options.shards = shards;
-  options.sync = false; // the fill is not what is measured
-  auto opened = store::open(options);
+  auto opened = fresh_store(path, shards);
   if (!opened) {
     std::cerr << "deliveries: cannot open " << path << ": " << caf::to_string(opened.error())
               << "\n";
@@ -210,29 +193,19 @@ int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std:
       std::cerr << "deliveries: " << l.name << ": " << timed.error << "\n";
       return false;
     }
-    auto& ms = timed.ms;
     auto total = timed.total;
-    auto rows = timed.rows;
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-    w.StartObject();
-    w.Key("scenario"), w.String("deliveries");
-    w.Key("kind"), w.String("listing");
-    w.Key("listing"), w.String(l.name);
-    w.Key("finished_deliveries"), w.Uint64(deliveries);
-    w.Key("dead_letters"), w.Uint64(dead);
-    w.Key("task_log_records"), w.Uint64(derived);
-    w.Key("shards"), w.Uint(shards);
-    w.Key("fill_s"), w.Double(fill_s);
-    w.Key("total"), w.Uint64(total);
-    w.Key("exact"), w.Bool(total == l.expected);
-    w.Key("rows"), w.Uint64(rows);
-    w.Key("rounds"), w.Uint(rounds);
-    w.Key("p50_ms"), w.Double(ms[ms.size() / 2]);
-    w.Key("max_ms"), w.Double(ms.back());
-    w.Key("loadavg_1m"), w.Double(load_average());
-    w.EndObject();
-    out << buf.GetString() << "\n" << std::flush;
+    out << listing_line("deliveries", l.name, timed,
+                        [&](auto& w) {
+                          w.Key("finished_deliveries"), w.Uint64(deliveries);
+                          w.Key("dead_letters"), w.Uint64(dead);
+                          w.Key("task_log_records"), w.Uint64(derived);
+                          w.Key("shards"), w.Uint(shards);
+                          w.Key("fill_s"), w.Double(fill_s);
+                          w.Key("exact"), w.Bool(total == l.expected);
+                          w.Key("loadavg_1m"), w.Double(load_average());
+                        })
+        << "\n"
+        << std::flush;
     if (total != l.expected) status = 1;
     return true;
   };
