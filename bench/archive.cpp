@@ -44,13 +44,17 @@ filter equals(const char* path, const std::string& value) {
   return f;
 }
 
-caf::expected<std::shared_ptr<store>> fresh_store(const std::string& path, uint32_t shards) {
-  std::filesystem::remove_all(path);
+store_options options_of(const std::string& path, uint32_t shards) {
   store_options options;
   options.data_dir = path;
   options.shards = shards;
   options.sync = false;
-  return store::open(options);
+  return options;
+}
+
+caf::expected<std::shared_ptr<store>> fresh_store(const std::string& path, uint32_t shards) {
+  std::filesystem::remove_all(path);
+  return store::open(options_of(path, shards));
 }
 
 int run_archive(uint64_t events, uint32_t rounds, const std::string& dir, std::ostream& out) {

@@ -56,6 +56,9 @@ listing_rounds time_rounds(uint32_t rounds, List list) {
 /// The filter `eq(path,value)` with a string value.
 filter equals(const char* path, const std::string& value);
 
+/// The options of a bench's store at `path`: `shards` shards, unsynced.
+store_options options_of(const std::string& path, uint32_t shards);
+
 /// A fresh store of `shards` shards at `path` (what was there is removed), unsynced: a bench's fill
 /// is not what it measures.
 caf::expected<std::shared_ptr<store>> fresh_store(const std::string& path, uint32_t shards);
