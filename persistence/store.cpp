@@ -245,11 +245,19 @@ void count_log(detail::store_state& s) {
 // The exact waiting, dead-letter and log counts and the last sequence of each shard, read once at
 // open (a directory of any earlier release has no counts of these: they are always read here).
 void count_entries(detail::store_state& s) {
+  auto start = std::chrono::steady_clock::now();
   for (auto kind : {action_kind::task, action_kind::mail})
     s.waiting_counts[index_of(kind)] = s.count_range(s.exceptions, keys::kind_prefix(kind),
                                                      keys::next_kind_prefix(kind));
   s.dead_count = s.count_range(s.dead_letters, std::string{}, std::string{});
   count_log(s);
+  // A pass over keys that grows with the store: said when it is long enough to notice at start.
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now()
+                                                                    - start);
+  if (took.count() >= 1000)
+    DISPATCH_LOG(info, store) << "counted the waiting deliveries, " << s.dead_count.load()
+                              << " dead letters and the built-in log at open in " << took.count()
+                              << " ms";
   s.last_sequences.reset(new std::atomic<uint64_t>[s.opts.shards]);
   for (uint32_t shard = 0; shard < s.opts.shards; ++shard) {
     auto last = last_sequence_in(*s.db, s.event_log, shard);
