@@ -69,15 +69,56 @@ read_page(const query& q, uint32_t max_limit, ForEach for_each, Id id_of, Render
   return std::make_pair(info, std::move(window));
 }
 
+/// A page of a walk newest first whose total is known without it (from the store's counts):
+/// the walk skips `offset` records and stops once the page is full, whatever the store holds.
+template <class T, class Walk>
+caf::expected<std::pair<page_info, std::vector<T>>> counted_page(const query& q, uint32_t max_limit,
+                                                                 uint64_t total, Walk walk) {
+  if (auto err = validate(q)) return err;
+  page_info info;
+  info.offset = q.offset;
+  info.limit = std::min(q.limit, max_limit);
+  info.total = total;
+  std::vector<T> window;
+  uint64_t met = 0;
+  auto err = walk([&](const T& x) {
+    if (met++ >= q.offset && window.size() < info.limit) window.push_back(x);
+    return window.size() < info.limit;
+  });
+  if (err) return err;
+  return std::make_pair(info, std::move(window));
+}
+
+/// Whether a query is exactly `eq(status,dead)`, in the default order or by descending id (the
+/// dead letters' key order read backwards): answered from their keys and their count.
+bool dead_letters_newest(const query& q) {
+  auto& w = q.where;
+  auto dead = w.op == filter_op::eq && w.path == "status" && w.values.size() == 1
+              && w.values[0].kind == value_kind::string && w.values[0].text == "dead";
+  auto by_id = q.sort.empty() || (q.sort.size() == 1 && q.sort[0] == sort_key{"id", true});
+  return dead && by_id;
+}
+
+} // namespace
+
 /// Every delivery matching the query (waiting, dead and finished), as one page.
 caf::expected<delivery_page> list_deliveries(const store_ptr& db, const query& q,
                                              uint32_t max_limit) {
+  if (dead_letters_newest(q)) {
+    auto page = counted_page<delivery>(q, max_limit, db->dead_letter_count(), [&](auto visit) {
+      return db->for_each_dead_letter_newest(visit);
+    });
+    if (!page) return page.error();
+    return delivery_page{page->first, std::move(page->second)};
+  }
   auto page = read_page<delivery>(
     q, max_limit, [&](auto visit) { return db->for_each_delivery(visit, scope_of(q.where)); },
     [](const delivery& d) { return d.id; }, [](const delivery& d) { return to_json(d); });
   if (!page) return page.error();
   return delivery_page{page->first, std::move(page->second)};
 }
+
+namespace {
 
 /// A page of records that carry their JSON (`json`), as the JSON texts.
 template <class Record>
@@ -89,13 +130,22 @@ json_page_of(caf::expected<std::pair<page_info, std::vector<Record>>> page) {
   return result;
 }
 
-/// What the built-in log sink received, filtered, sorted and paged like any other read.
+} // namespace
+
+/// What the built-in log sink received, filtered, sorted and paged like any other read; newest
+/// first by default. Unfiltered in that order, the page is read from the keys and the total is
+/// the log's count; a filter is evaluated on every record to count its matches.
 caf::expected<json_page> list_log(const store_ptr& db, action_kind kind, const query& q,
                                   uint32_t max_limit) {
+  auto newest = [&](auto visit) { return db->for_each_log(kind, visit, true); };
+  if (q.where.op == filter_op::all && q.sort.empty())
+    return json_page_of(counted_page<log_record>(q, max_limit, db->log_size(kind), newest));
   return json_page_of(read_page<log_record>(
-    q, max_limit, [&](auto visit) { return db->for_each_log(kind, visit); },
-    [](const log_record& r) { return r.id; }, [](const log_record& r) { return r.json; }));
+    q, max_limit, newest, [](const log_record& r) { return r.id; },
+    [](const log_record& r) { return r.json; }));
 }
+
+namespace {
 
 /// The deliveries a set-aside event gets when matched again now: one per action of the
 /// dispatchers now in force for its type, with the ids of its log position (the same however

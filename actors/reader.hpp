@@ -15,8 +15,16 @@ struct reader_state {
   clock_ptr clock; // stamps the deliveries a rematch makes
 };
 
+/// Every delivery matching `q` as one page (what a reader answers for `GET /deliveries/v1/`).
+caf::expected<delivery_page> list_deliveries(const store_ptr& db, const query& q,
+                                             uint32_t max_limit);
+
+/// What the built-in log sink received of `kind` matching `q`, as one page (`GET /tasks/v1/`).
+caf::expected<json_page> list_log(const store_ptr& db, action_kind kind, const query& q,
+                                  uint32_t max_limit);
+
 /// Spawns with the store it reads and the engine's clock; on a thread of its own, that thread
-/// takes the nice value `nice` first (0: none), so that reads yield the CPU to publishes.
+/// lowers its priority by `nice` steps first (0: none), so that reads yield the CPU to publishes.
 reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> self, store_ptr db,
                                    clock_ptr clock, uint32_t nice);
 

@@ -28,28 +28,38 @@ constexpr uint32_t event_types = 1000;
 constexpr uint32_t batch = 4096;
 constexpr uint32_t content_bytes = 120;
 
-double ms_since(clock_type::time_point since) {
-  return std::chrono::duration<double, std::milli>(clock_type::now() - since).count();
-}
-
 query by(const char* path, const std::string& value) {
   query q;
-  q.where.op = filter_op::eq;
-  q.where.path = path;
-  q.where.values.push_back(string_value(value));
+  q.where = equals(path, value);
   return q;
 }
 
 } // namespace
 
-int run_archive(uint64_t events, uint32_t rounds, const std::string& dir, std::ostream& out) {
-  auto path = dir + "/archive-" + std::to_string(events);
-  std::filesystem::remove_all(path);
+filter equals(const char* path, const std::string& value) {
+  filter f;
+  f.op = filter_op::eq;
+  f.path = path;
+  f.values.push_back(string_value(value));
+  return f;
+}
+
+store_options options_of(const std::string& path, uint32_t shards) {
   store_options options;
   options.data_dir = path;
   options.shards = shards;
-  options.sync = false; // the fill is not what is measured
-  auto opened = store::open(options);
+  options.sync = false;
+  return options;
+}
+
+caf::expected<std::shared_ptr<store>> fresh_store(const std::string& path, uint32_t shards) {
+  std::filesystem::remove_all(path);
+  return store::open(options_of(path, shards));
+}
+
+int run_archive(uint64_t events, uint32_t rounds, const std::string& dir, std::ostream& out) {
+  auto path = dir + "/archive-" + std::to_string(events);
+  auto opened = fresh_store(path, shards);
   if (!opened) {
     std::cerr << "archive: cannot open " << path << ": " << caf::to_string(opened.error()) << "\n";
     return 1;
@@ -94,38 +104,21 @@ int run_archive(uint64_t events, uint32_t rounds, const std::string& dir, std::o
                                 {"GET /events/v1/?limit(20,1000)", deep}};
   int status = 0;
   for (auto& l : listings) {
-    std::vector<double> ms;
-    uint64_t total = 0;
-    size_t rows = 0;
-    for (uint32_t r = 0; r < rounds; ++r) {
-      auto start = clock_type::now();
-      auto page = list_archive(db, l.q, max_page_size);
-      ms.push_back(ms_since(start));
-      if (!page) {
-        std::cerr << "archive: " << l.name << ": " << caf::to_string(page.error()) << "\n";
-        return 1;
-      }
-      total = page->page.total;
-      rows = page->data.size();
+    auto timed = time_rounds(rounds, [&] { return list_archive(db, l.q, max_page_size); });
+    if (!timed.error.empty()) {
+      std::cerr << "archive: " << l.name << ": " << timed.error << "\n";
+      return 1;
     }
-    std::sort(ms.begin(), ms.end());
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-    w.StartObject();
-    w.Key("scenario"), w.String("archive");
-    w.Key("kind"), w.String("listing");
-    w.Key("listing"), w.String(l.name);
-    w.Key("archived_events"), w.Uint64(events);
-    w.Key("shards"), w.Uint(shards);
-    w.Key("event_types"), w.Uint(event_types);
-    w.Key("fill_s"), w.Double(fill_s);
-    w.Key("total"), w.Uint64(total);
-    w.Key("rows"), w.Uint64(rows);
-    w.Key("rounds"), w.Uint(rounds);
-    w.Key("p50_ms"), w.Double(ms[ms.size() / 2]);
-    w.Key("max_ms"), w.Double(ms.back());
-    w.EndObject();
-    out << buf.GetString() << "\n" << std::flush;
+    out << listing_line("archive", l.name, timed,
+                        [&](auto& w) {
+                          w.Key("archived_events"), w.Uint64(events);
+                          w.Key("shards"), w.Uint(shards);
+                          w.Key("event_types"), w.Uint(event_types);
+                          w.Key("fill_s"), w.Double(fill_s);
+                        })
+        << "\n"
+        << std::flush;
+    auto total = timed.total;
     if (l.q.where.op == filter_op::all && total != events) status = 1; // the total must be exact
   }
   db.reset();

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "bench/archive.hpp"
+#include "bench/deliveries.hpp"
 #include "bench/engine_run.hpp"
 #include "bench/isolate.hpp"
 #include "bench/limits.hpp"
@@ -330,6 +331,14 @@ int main(int argc, char** argv) {
     o.duration_s = std::min(o.duration_s, 1.0);
     o.warmup_s = std::min(o.warmup_s, 0.3);
     o.limit_s = std::min(o.limit_s, 0.3);
+  }
+  if (o.deliveries > 0) {
+    auto dir = make_data_dir(o);
+    std::ostringstream lines;
+    auto status = run_deliveries(o.deliveries, o.smoke, dir, lines);
+    std::cout << lines.str();
+    if (!o.out.empty()) std::ofstream{o.out, std::ios::app} << lines.str();
+    return status;
   }
   if (o.archive_events > 0) {
     auto dir = make_data_dir(o);

@@ -66,6 +66,8 @@ std::string usage() {
                            stealing (CAF's default; idle workers poll, see bench/README.md)
   --archive=N              only the event archive: fill a store with N events, time the listings
                            of GET /events/v1/ (one JSON line each to stdout, and to --out if given)
+  --deliveries=N           only the delivery listings: fill a store with N finished deliveries,
+                           time GET /deliveries/v1/ and GET /tasks/v1/ (JSON lines as --archive)
   --rate-check=N           only the rate check: dispatch.sinks.task.rate=N against a loopback
                            webhook, --warmup then --duration measured (use 60); one JSON line
                            on stdout (and appended to --out when given); exit 1 beyond ±5%
@@ -106,6 +108,7 @@ bool parse_options(int argc, char** argv, bench_options& o, std::string& error) 
     {"window", number(c.window, 1, 1024)},
     {"backlog", number(c.backlog, 1, 1e7)},
     {"archive", number(o.archive_events, 1, 1e9)},
+    {"deliveries", number(o.deliveries, 10, 1e9)},
     {"connections", number(c.connections, 0, 1024)},
     {"filter", [&](const std::string& v) { return !(c.filter = v).empty(); }},
     {"io-threads", number(c.io_threads, 1, 64)},

@@ -24,7 +24,8 @@ struct bench_options {
   bool help = false;
   std::string scheduler = "sharing"; // CAF's scheduler policy, every scenario
   uint64_t archive_events = 0;       // --archive=N: only the archive listings over N events
-  uint32_t rate_check = 0;           // --rate-check=N: only the sink-rate check at N deliveries/s
+  uint64_t deliveries = 0; // --deliveries=N: only the delivery listings over N finished ones
+  uint32_t rate_check = 0; // --rate-check=N: only the sink-rate check at N deliveries/s
 };
 
 /// Parses `--key=value` arguments; the error names the argument and the reason.

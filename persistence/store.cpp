@@ -229,11 +229,35 @@ caf::error check_meta(detail::store_state& s) {
   return count_archive_once(s);
 }
 
-// The exact waiting counts and the last sequence of each shard, read once at open.
+// The built-in log's records per kind and day, from its keys (kind · day · id): one pass over
+// the keys at open, so that listing the log needs no pass for its total.
+void count_log(detail::store_state& s) {
+  std::lock_guard<std::mutex> guard{s.log_mutex};
+  s.log_counts.clear();
+  detail::range_iterator it{*s.db, s.log, std::string{}, std::string{}, false};
+  for (it.seek_first(); it->Valid(); it->Next()) {
+    auto key = it->key();
+    if (key.size() < 5) continue; // malformed: the listing reports it when it meets it
+    ++s.log_counts[{static_cast<uint8_t>(key[0]), keys::read_u32(key.data() + 1)}];
+  }
+}
+
+// The exact waiting, dead-letter and log counts and the last sequence of each shard, read once at
+// open (a directory of any earlier release has no counts of these: they are always read here).
 void count_entries(detail::store_state& s) {
+  auto start = std::chrono::steady_clock::now();
   for (auto kind : {action_kind::task, action_kind::mail})
     s.waiting_counts[index_of(kind)] = s.count_range(s.exceptions, keys::kind_prefix(kind),
                                                      keys::next_kind_prefix(kind));
+  s.dead_count = s.count_range(s.dead_letters, std::string{}, std::string{});
+  count_log(s);
+  // A pass over keys that grows with the store: said when it is long enough to notice at start.
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now()
+                                                                    - start);
+  if (took.count() >= 1000)
+    DISPATCH_LOG(info, store) << "counted the waiting deliveries, " << s.dead_count.load()
+                              << " dead letters and the built-in log at open in " << took.count()
+                              << " ms";
   s.last_sequences.reset(new std::atomic<uint64_t>[s.opts.shards]);
   for (uint32_t shard = 0; shard < s.opts.shards; ++shard) {
     auto last = last_sequence_in(*s.db, s.event_log, shard);

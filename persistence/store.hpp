@@ -287,6 +287,13 @@ public:
   caf::error for_each_dead_letter(const std::string& after,
                                   const std::function<bool(const delivery&)>& visit) const;
 
+  /// Every dead letter, newest first (descending id: a delivery id starts with its event's
+  /// sequence, the accept time), until `visit` answers false. Reads only as far as it goes.
+  caf::error for_each_dead_letter_newest(const std::function<bool(const delivery&)>& visit) const;
+
+  /// How many dead letters there are (counted when the store opens, kept exact by the writes).
+  uint64_t dead_letter_count() const;
+
   /// Visits the log entries that some emitter has not passed yet, every shard.
   caf::error for_each_unfinished_event(const std::function<bool(const event&)>& visit) const;
 
@@ -318,9 +325,14 @@ public:
   set_aside_sequences(uint32_t shard, uint64_t after = 0,
                       uint64_t up_to = std::numeric_limits<uint64_t>::max()) const;
 
-  /// Visits log records of `kind`, oldest day first. Stop by returning false.
-  caf::error for_each_log(action_kind kind,
-                          const std::function<bool(const log_record&)>& visit) const;
+  /// Visits log records of `kind`, oldest day first (by day received, then delivery id), or
+  /// newest first: the same order reversed, read backwards from the keys. Stop by returning false.
+  caf::error for_each_log(action_kind kind, const std::function<bool(const log_record&)>& visit,
+                          bool newest_first = false) const;
+
+  /// How many records of `kind` the built-in log holds (kept exact by `append_logs` and
+  /// retention; counted per day when the store opens).
+  uint64_t log_size(action_kind kind) const;
 
   // -- retention and health ----------------------------------------------------------------------
 

@@ -138,6 +138,30 @@ caf::error stage_outcome(detail::store_state& s, rocksdb::WriteBatch& batch, uin
   return caf::none;
 }
 
+// How many of the dead outcomes are new dead letters (an id already there is replaced, not
+// added: the count stays exact whatever an emitter writes twice). The caller holds
+// `delivery_mutex` until its batch is written.
+caf::expected<uint64_t> new_dead_letters(const detail::store_state& s,
+                                         const std::vector<delivery_outcome>& outcomes) {
+  std::unordered_set<std::string> ids;
+  for (auto& o : outcomes)
+    if (o.value.status == delivery_status::dead) ids.insert(o.value.id);
+  if (ids.empty()) return uint64_t{0};
+  std::vector<rocksdb::Slice> keys(ids.begin(), ids.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  s.db->MultiGet(rocksdb::ReadOptions{}, s.dead_letters, keys.size(), keys.data(), values.data(),
+                 statuses.data());
+  uint64_t added = 0;
+  for (auto& status : statuses) {
+    if (status.IsNotFound())
+      ++added;
+    else if (!status.ok())
+      return to_error(status, "read dead letters");
+  }
+  return added;
+}
+
 std::string progress_value(const progress& p) {
   std::string value;
   keys::append_u64(value, p.cursor);
@@ -155,6 +179,8 @@ caf::error store::write_outcomes(action_kind kind, uint32_t shard,
   if (outcomes.empty() && advance == nullptr) return caf::none;
   auto& s = *impl_;
   std::lock_guard<std::mutex> guard{s.delivery_mutex};
+  auto added_dead = new_dead_letters(s, outcomes);
+  if (!added_dead) return added_dead.error();
   rocksdb::WriteBatch batch;
   for (auto& o : outcomes)
     if (auto err = stage_outcome(s, batch, shard, o)) return err;
@@ -170,6 +196,7 @@ caf::error store::write_outcomes(action_kind kind, uint32_t shard,
                          "write " + std::to_string(outcomes.size()) + " delivery outcomes"))
     return err;
   if (kill_here) ::raise(SIGKILL);
+  s.dead_count += *added_dead;
   for (auto& o : outcomes) {
     auto& count = s.waiting_counts[index_of(o.value.kind)];
     if (o.recorded && is_finished(o.value))
@@ -271,6 +298,7 @@ caf::error store::revive(const delivery& revived, uint32_t shard) {
   if (auto err = s.write(batch, false, "revive delivery " + revived.id)) return err;
   if (was_waiting) --s.waiting_counts[index_of((*slot)->kind)];
   ++s.waiting_counts[index_of(revived.kind)];
+  if (*dead) --s.dead_count;
   return caf::none;
 }
 
@@ -404,6 +432,7 @@ caf::expected<store::purged> store::purge(const std::string& id) {
   else
     batch.Delete(s.delivery_index, id);
   if (auto err = s.write(batch, false, "purge delivery " + id)) return err;
+  if (dead_status.ok()) --s.dead_count;
   if (!was_waiting) return purged::finished;
   --s.waiting_counts[index_of((*slot)->kind)];
   return purged::waiting;
@@ -764,6 +793,18 @@ caf::error store::for_each_dead_letter(const std::string& after,
   auto& s = *impl_;
   s.before_scan();
   return visit_family(s, s.dead_letters, keys::dead_letters_family, false, visit, after);
+}
+
+caf::error
+store::for_each_dead_letter_newest(const std::function<bool(const delivery&)>& visit) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error()) return err;
+  auto& s = *impl_;
+  return visit_family(s, s.dead_letters, keys::dead_letters_family, true, visit);
+}
+
+uint64_t store::dead_letter_count() const {
+  return impl_->dead_count.load();
 }
 
 caf::error store::for_each_waiting(const std::function<bool(const delivery&)>& visit) const {

@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -84,6 +85,16 @@ struct store_state {
 
   // Exact number of exception records waiting, per kind, counted at open and kept by the writes.
   std::array<std::atomic<uint64_t>, 2> waiting_counts{};
+
+  // Exact number of dead letters, counted at open and kept by the writes that add or remove one
+  // (outcomes, revive, purge; retention never drops a dead letter).
+  std::atomic<uint64_t> dead_count{0};
+
+  // Records of the built-in log per (kind, day received), counted at open and kept by
+  // `append_logs` (a redelivery the same day replaces its record: not counted twice) and by
+  // retention (whole days). `log_mutex` makes append's existence check and write one step.
+  std::mutex log_mutex;
+  std::map<std::pair<uint8_t, uint32_t>, uint64_t> log_counts;
 
   // Fault injection for the crash tests (`DISPATCH_FAULT_KILL_OUTCOMES=before:N` or `after:N`):
   // the process kills itself just before or just after the N-th write of outcomes that holds a

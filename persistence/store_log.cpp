@@ -2,6 +2,9 @@
 // probe and flushing. Retention is DeleteRange over day-prefixed keys (one tombstone per family;
 // the event log's sequences start with their accept time, so a day is a key range too), and for
 // `seen` and the delivery index a floor day below which compactions drop entries.
+#include <iterator>
+#include <map>
+
 #include <rocksdb/db.h>
 
 #include "messages/derive.hpp"
@@ -17,23 +20,46 @@ namespace dispatch {
 caf::error store::append_logs(const std::vector<log_record>& records) {
   detail::store_use use{*impl_};
   if (auto err = use.error()) return err;
+  auto& s = *impl_;
   rocksdb::WriteBatch batch;
   std::string value;
+  // Each key once: the last record of a key in this batch is the one kept.
+  std::map<std::string, action_kind> written;
   for (auto& r : records) {
     if (auto err = codec::encode(value, r.received, r.json)) return err;
-    batch.Put(impl_->log, keys::log_key(r.kind, day_of(r.received), r.id), value);
+    auto key = keys::log_key(r.kind, day_of(r.received), r.id);
+    batch.Put(s.log, key, value);
+    written.emplace(std::move(key), r.kind);
   }
-  return impl_->write(batch, false, "append to the log");
+  // Which keys are new decides the counts: looked up and written as one step.
+  std::lock_guard<std::mutex> guard{s.log_mutex};
+  std::vector<rocksdb::Slice> lookup;
+  for (auto& entry : written) lookup.emplace_back(entry.first);
+  std::vector<rocksdb::PinnableSlice> values(lookup.size());
+  std::vector<rocksdb::Status> statuses(lookup.size());
+  s.db->MultiGet(rocksdb::ReadOptions{}, s.log, lookup.size(), lookup.data(), values.data(),
+                 statuses.data());
+  for (auto& status : statuses)
+    if (!status.ok() && !status.IsNotFound()) return to_error(status, "read the log");
+  if (auto err = s.write(batch, false, "append to the log")) return err;
+  size_t i = 0;
+  for (auto& [key, kind] : written)
+    if (statuses[i++].IsNotFound())
+      ++s.log_counts[{static_cast<uint8_t>(kind), keys::read_u32(key.data() + 1)}];
+  return caf::none;
 }
 
 caf::error store::for_each_log(action_kind kind,
-                               const std::function<bool(const log_record&)>& visit) const {
+                               const std::function<bool(const log_record&)>& visit,
+                               bool newest_first) const {
   detail::store_use use{*impl_};
   if (auto err = use.error()) return err;
-  impl_->before_scan();
+  // A newest-first walk stops at the end of its page: only a walk of every record is a scan.
+  if (!newest_first) impl_->before_scan();
   detail::range_iterator it{*impl_->db, impl_->log, keys::kind_prefix(kind),
                             keys::next_kind_prefix(kind)};
-  for (it.seek_first(); it->Valid(); it->Next()) {
+  for (newest_first ? it->SeekToLast() : it.seek_first(); it->Valid();
+       newest_first ? it->Prev() : it->Next()) {
     auto key = it->key();
     auto value = it->value();
     if (key.size() < 5)
@@ -49,6 +75,17 @@ caf::error store::for_each_log(action_kind kind,
   if (!it->status().ok())
     return to_error(it->status(), std::string{"read the "} + to_string(kind) + " log");
   return caf::none;
+}
+
+uint64_t store::log_size(action_kind kind) const {
+  auto& s = *impl_;
+  std::lock_guard<std::mutex> guard{s.log_mutex};
+  uint64_t n = 0;
+  auto k = static_cast<uint8_t>(kind);
+  for (auto at = s.log_counts.lower_bound({k, 0}); at != s.log_counts.end() && at->first.first == k;
+       ++at)
+    n += at->second;
+  return n;
 }
 
 caf::error store::set_aside(const set_aside_event& e) {
@@ -219,11 +256,18 @@ caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t
   }
   auto index_floor = std::min(history_floor, kept_from);
   if (index_floor > s.history_floor.load()) put_floor(keys::history_floor_key, index_floor);
-  if (auto day = first_kept_day(now, log_days); day > 0)
+  auto log_floor = first_kept_day(now, log_days);
+  if (log_floor > 0)
     for (auto kind : {action_kind::task, action_kind::mail})
-      batch.DeleteRange(s.log, keys::log_day_prefix(kind, 0), keys::log_day_prefix(kind, day));
+      batch.DeleteRange(s.log, keys::log_day_prefix(kind, 0),
+                        keys::log_day_prefix(kind, log_floor));
+  // The log's counts lose the days it loses, with the write (an append in between would count
+  // a record of a day being dropped).
+  std::lock_guard<std::mutex> logging{s.log_mutex};
   if (batch.Count() > 0)
     if (auto err = s.write(batch, false, "apply retention")) return err;
+  for (auto at = s.log_counts.begin(); at != s.log_counts.end();)
+    at = at->first.second < log_floor ? s.log_counts.erase(at) : std::next(at);
   if (seen_floor > s.seen_floor.load()) s.seen_floor = seen_floor;
   if (index_floor > s.history_floor.load()) s.history_floor = index_floor;
   if (kept_from > s.archive_floor.load()) s.archive_floor = kept_from;

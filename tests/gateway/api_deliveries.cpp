@@ -2,6 +2,9 @@
 // purge, and the answers for unknown and malformed ids.
 #include <boost/test/unit_test.hpp>
 
+#include <string>
+#include <vector>
+
 #include "api_fixture.hpp"
 
 using namespace dispatch;
@@ -92,6 +95,54 @@ BOOST_AUTO_TEST_CASE(purge_forgets_a_delivery) {
   auto again = call("DELETE", "/deliveries/v1/" + id + "/");
   BOOST_TEST(again.status == 404u);
   BOOST_TEST(again.code() == 16u);
+}
+
+BOOST_AUTO_TEST_CASE(dead_letters_are_listed_newest_first_with_exact_totals) {
+  make_dead(4);
+  auto ids_of = [](const api_response& page) {
+    std::vector<std::string> ids;
+    for (auto& d : page.json["data"].GetArray()) ids.push_back(text(d, "id"));
+    return ids;
+  };
+  // Newest first: the general path sorted by id, reversed.
+  auto oldest = ids_of(ok("GET", "/deliveries/v1/?eq(status,dead)&sort(id)"));
+  BOOST_REQUIRE(oldest.size() == 4u);
+  auto newest = ids_of(ok("GET", "/deliveries/v1/?eq(status,dead)"));
+  BOOST_TEST(newest == std::vector<std::string>(oldest.rbegin(), oldest.rend()),
+             boost::test_tools::per_element());
+  BOOST_TEST(ids_of(ok("GET", "/deliveries/v1/?eq(status,dead)&sort(-id)")) == newest,
+             boost::test_tools::per_element());
+  auto middle = ok("GET", "/deliveries/v1/?eq(status,dead)&limit(2,1)");
+  BOOST_TEST(middle.json["page"]["total"].GetUint64() == 4u);
+  BOOST_TEST(ids_of(middle) == std::vector<std::string>(newest.begin() + 1, newest.begin() + 3),
+             boost::test_tools::per_element());
+  // A purge and a replay that delivers each leave the dead letters; the total follows.
+  ok("DELETE", "/deliveries/v1/" + newest[0]);
+  BOOST_TEST(dead_count() == 3u);
+  tasks->script = always_deliver();
+  ok("POST", "/deliveries/v1/" + newest[2] + "/replay");
+  BOOST_TEST(dead_count() == 2u);
+  BOOST_REQUIRE(eventually([&] {
+    auto page = ok("GET", "/deliveries/v1/?eq(id," + newest[2] + ")");
+    return text(page.json["data"][0], "status") == "delivered";
+  }));
+  auto rest = std::vector<std::string>{newest[1], newest[3]};
+  BOOST_TEST(ids_of(ok("GET", "/deliveries/v1/?eq(status,dead)")) == rest,
+             boost::test_tools::per_element());
+  // Failing again, a replayed delivery dies again: a dead letter once more, counted once.
+  tasks->script = always_permanent();
+  ok("POST", "/deliveries/v1/" + newest[1] + "/replay");
+  BOOST_REQUIRE(eventually([&] {
+    auto page = ok("GET", "/deliveries/v1/?eq(id," + newest[1] + ")");
+    return text(page.json["data"][0], "status") == "dead";
+  }));
+  BOOST_TEST(dead_count() == 2u);
+  // After a restart the count is read again from the store.
+  stop();
+  start(true);
+  BOOST_TEST(dead_count() == 2u);
+  BOOST_TEST(ids_of(ok("GET", "/deliveries/v1/?eq(status,dead)")) == rest,
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(events_held_and_unmatched_are_listed_from_the_archive) {

@@ -232,6 +232,35 @@ BOOST_AUTO_TEST_CASE(the_archive_lists_every_event_newest_first_with_an_exact_to
   BOOST_TEST(ok("GET", "/events/v1/?eq(type,a)").json["page"]["total"].GetUint64() == 16u);
 }
 
+BOOST_AUTO_TEST_CASE(the_task_log_lists_newest_first_with_an_exact_total) {
+  create_task_dispatcher("signup");
+  std::vector<std::string> events;
+  for (int i = 0; i < 4; ++i)
+    events.push_back(text(
+      ok("POST", "/events/v1/", R"({"type":"signup","content":{"n":)" + std::to_string(i) + "}}")
+        .json,
+      "id"));
+  auto page = wait_for_total("/tasks/v1/", 4);
+  // Newest first: the last event's task leads.
+  BOOST_REQUIRE(page.json["data"].Size() == 4u);
+  for (unsigned i = 0; i < 4; ++i)
+    BOOST_TEST(text(page.json["data"][i]["data"]["event"], "id") == events[3 - i]);
+  // A page further on, its total still every record.
+  auto second = ok("GET", "/tasks/v1/?limit(2,2)");
+  BOOST_TEST(second.json["page"]["total"].GetUint64() == 4u);
+  BOOST_REQUIRE(second.json["data"].Size() == 2u);
+  BOOST_TEST(text(second.json["data"][0]["data"]["event"], "id") == events[1]);
+  BOOST_TEST(text(second.json["data"][1]["data"]["event"], "id") == events[0]);
+  // Past the end: no rows, the same total.
+  auto past = ok("GET", "/tasks/v1/?limit(5,10)");
+  BOOST_TEST(past.json["page"]["total"].GetUint64() == 4u);
+  BOOST_TEST(past.json["data"].Size() == 0u);
+  // A filter counts its own matches, in the same order.
+  auto filtered = ok("GET", "/tasks/v1/?eq(data.event.content.n,2)");
+  BOOST_TEST(filtered.json["page"]["total"].GetUint64() == 1u);
+  BOOST_TEST(text(filtered.json["data"][0]["data"]["event"], "id") == events[2]);
+}
+
 BOOST_AUTO_TEST_CASE(an_event_stays_listed_after_its_deliveries_finished) {
   create_task_dispatcher("signup");
   auto ev = ok("POST", "/events/v1/", R"({"type":"signup","content":{"user":"u1"}})");

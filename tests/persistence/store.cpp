@@ -1655,6 +1655,89 @@ BOOST_FIXTURE_TEST_CASE(log_appends_and_overwrites_per_day, fixture) {
   BOOST_CHECK_EQUAL(visits, 1u);
 }
 
+// Listing newest first from the keys: the totals come from counts kept by every write, and
+// the walks read only as far as their page.
+BOOST_FIXTURE_TEST_CASE(log_counts_follow_appends_overwrites_retention_and_reopen, fixture) {
+  auto newest = [&](action_kind kind) {
+    std::vector<std::string> ids;
+    REQUIRE_OK(db->for_each_log(
+      kind,
+      [&](const log_record& r) {
+        ids.push_back(r.id);
+        return true;
+      },
+      true));
+    return ids;
+  };
+  REQUIRE_OK(db->append_logs({log_record{"t1", action_kind::task, now - 3 * day_ms, "{}"},
+                              log_record{"t2", action_kind::task, now - day_ms, "{}"}}));
+  // The same day's redelivery replaces its record, in a later batch and within one.
+  REQUIRE_OK(db->append_logs({log_record{"t2", action_kind::task, now - day_ms + 5, "{}"},
+                              log_record{"t3", action_kind::task, now, "{}"},
+                              log_record{"t3", action_kind::task, now + 1, "{}"},
+                              log_record{"m1", action_kind::mail, now, "{}"}}));
+  BOOST_CHECK_EQUAL(db->log_size(action_kind::task), 3u);
+  BOOST_CHECK_EQUAL(db->log_size(action_kind::mail), 1u);
+  BOOST_CHECK((newest(action_kind::task) == std::vector<std::string>{"t3", "t2", "t1"}));
+  size_t visits = 0;
+  REQUIRE_OK(db->for_each_log(
+    action_kind::task, [&](const log_record&) { return ++visits, false; }, true));
+  BOOST_CHECK_EQUAL(visits, 1u);
+  // Retention drops whole days: the counts lose them too, and a reopen counts the same.
+  REQUIRE_OK(db->apply_retention(now, 7, 7, 2));
+  BOOST_CHECK_EQUAL(db->log_size(action_kind::task), 2u);
+  BOOST_CHECK((newest(action_kind::task) == std::vector<std::string>{"t3", "t2"}));
+  reopen();
+  BOOST_CHECK_EQUAL(db->log_size(action_kind::task), 2u);
+  BOOST_CHECK_EQUAL(db->log_size(action_kind::mail), 1u);
+  REQUIRE_OK(db->append_logs({log_record{"t4", action_kind::task, now + 2, "{}"}}));
+  BOOST_CHECK_EQUAL(db->log_size(action_kind::task), 3u);
+  BOOST_CHECK((newest(action_kind::task) == std::vector<std::string>{"t4", "t3", "t2"}));
+}
+
+BOOST_FIXTURE_TEST_CASE(dead_letter_count_follows_outcomes_revive_purge_and_reopen, fixture) {
+  auto newest = [&] {
+    std::vector<std::string> ids;
+    REQUIRE_OK(db->for_each_dead_letter_newest([&](const delivery& d) {
+      ids.push_back(d.id);
+      return true;
+    }));
+    return ids;
+  };
+  // Two die at their first attempt (derived, no record before), one after a retry.
+  auto first = make_record(hexid(1), action_kind::task, now, delivery_status::dead);
+  first.finished = now;
+  auto second = make_record(hexid(2), action_kind::mail, now, delivery_status::dead);
+  second.finished = now;
+  REQUIRE_OK(record_first(db, 0, first));
+  REQUIRE_OK(record_first(db, 0, second));
+  auto third = make_record(hexid(3), action_kind::task, now + 10);
+  REQUIRE_OK(record_first(db, 0, third));
+  BOOST_CHECK_EQUAL(db->dead_letter_count(), 2u);
+  REQUIRE_OK(write_outcome(db, 0, now + 10, third, delivery_status::dead));
+  BOOST_CHECK_EQUAL(db->dead_letter_count(), 3u);
+  // Written dead again (an emitter repeating itself after a crash): still one dead letter.
+  REQUIRE_OK(record_first(db, 0, first));
+  BOOST_CHECK_EQUAL(db->dead_letter_count(), 3u);
+  BOOST_CHECK((newest() == std::vector<std::string>{hexid(3), hexid(2), hexid(1)}));
+  // A replay revives it (waiting again), a purge removes it.
+  auto revived = make_record(hexid(2), action_kind::mail, now, delivery_status::pending);
+  REQUIRE_OK(db->revive(revived, 0));
+  BOOST_CHECK_EQUAL(db->dead_letter_count(), 2u);
+  auto purged = db->purge(hexid(3));
+  BOOST_REQUIRE(purged);
+  BOOST_CHECK_EQUAL(db->dead_letter_count(), 1u);
+  auto again = db->purge(hexid(3));
+  BOOST_REQUIRE(again);
+  BOOST_CHECK_EQUAL(db->dead_letter_count(), 1u);
+  // Retention never drops a dead letter, and the count read at open agrees.
+  REQUIRE_OK(db->apply_retention(now + 30 * day_ms, 1, 1, 1));
+  BOOST_CHECK_EQUAL(db->dead_letter_count(), 1u);
+  reopen();
+  BOOST_CHECK_EQUAL(db->dead_letter_count(), 1u);
+  BOOST_CHECK((newest() == std::vector<std::string>{hexid(1)}));
+}
+
 // -- retention ----------------------------------------------------------------------------------------
 
 BOOST_FIXTURE_TEST_CASE(retention_drops_old_days_only, fixture) {

@@ -1,0 +1,230 @@
+// Deliveries at scale: fill a store straight through its writes (ingest's `accept_events`, the
+// emitters' `write_outcomes`, the built-in sink's `append_logs`), then time the listings a reader
+// runs for `GET /deliveries/v1/` and `GET /tasks/v1/` on it.
+#include "bench/deliveries.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "actors/reader.hpp"
+#include "bench/archive.hpp"
+#include "bench/measure.hpp"
+#include "messages/clock.hpp"
+#include "messages/ids.hpp"
+#include "persistence/store.hpp"
+
+namespace dispatch::bench {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+constexpr uint32_t shards = 4;
+constexpr uint32_t batch = 4096;
+
+// One dispatcher per shard with one task action: every logged event derives one task delivery.
+dispatcher dispatcher_of(uint32_t shard, timestamp_ms now) {
+  dispatcher d;
+  char id[32];
+  std::snprintf(id, sizeof(id), "%024x", 0xd100 + shard);
+  d.id = id;
+  d.event_type = "bench.delivery" + std::to_string(shard);
+  d.creation_timestamp = now;
+  d.update_timestamp = now;
+  d.version = 1;
+  action task;
+  std::snprintf(id, sizeof(id), "%024x", 0xa100 + shard);
+  task.id = id;
+  task.kind = action_kind::task;
+  task.function_name = "bench";
+  d.actions = {task};
+  return d;
+}
+
+// The machine the listings ran on: cores, memory, free disk and load, one JSON line.
+std::string machine_line(const std::string& dir, double open_ms) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  std::error_code ec;
+  auto space = std::filesystem::space(dir, ec);
+  w.StartObject();
+  w.Key("scenario"), w.String("deliveries");
+  w.Key("kind"), w.String("machine");
+  w.Key("cores"), w.Uint(std::thread::hardware_concurrency());
+  w.Key("memory_bytes"), w.Uint64(static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES))
+                                  * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)));
+  w.Key("disk_free_bytes"), w.Uint64(ec ? 0 : space.available);
+  w.Key("loadavg_1m"), w.Double(load_average());
+  // Opening the filled store again: the dead letters and the log are counted then.
+  w.Key("open_ms"), w.Double(open_ms);
+  w.EndObject();
+  return buf.GetString();
+}
+
+} // namespace
+
+int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std::ostream& out) {
+  auto path = dir + "/deliveries-" + std::to_string(deliveries);
+  auto opened = fresh_store(path, shards);
+  if (!opened) {
+    std::cerr << "deliveries: cannot open " << path << ": " << caf::to_string(opened.error())
+              << "\n";
+    return 1;
+  }
+  auto db = std::move(*opened);
+  auto fail = [](const char* what, const caf::error& err) {
+    std::cerr << "deliveries: " << what << ": " << caf::to_string(err) << "\n";
+    return 1;
+  };
+  auto now = now_ms();
+  // Nine in ten derived from logged events (one task each), delivered: no record of their own.
+  auto dead = std::max<uint64_t>(1, deliveries / 10);
+  auto derived = deliveries - dead;
+  // Sequences spread over the last 7 days, in shard order per step.
+  auto first = static_cast<uint64_t>(now - 7 * 86400000LL) * 1000;
+  auto step = std::max<uint64_t>(1, (static_cast<uint64_t>(now) * 1000 - first) / deliveries);
+  auto fill_start = clock_type::now();
+  std::vector<uint64_t> last(shards, 0);
+  for (uint32_t shard = 0; shard < shards; ++shard) {
+    auto d = dispatcher_of(shard, now);
+    if (auto err = db->write_dispatcher_versions(shard, {dispatcher_version{0, d.id, d}}))
+      return fail("write the dispatchers", err);
+  }
+  std::string middle_id;
+  std::vector<accepted_event> accepted;
+  std::vector<log_record> logged;
+  for (uint64_t n = 0; n < derived;) {
+    accepted.clear();
+    logged.clear();
+    for (uint32_t i = 0; i < batch && n < derived; ++i, ++n) {
+      accepted_event a;
+      a.shard = static_cast<uint32_t>(n % shards);
+      a.sequence = first + n * step;
+      a.event.type = "bench.delivery" + std::to_string(a.shard);
+      a.event.id = event_id_at(a.shard, a.sequence);
+      a.event.content = R"({"n":)" + std::to_string(n) + "}";
+      a.event.creation_timestamp = static_cast<timestamp_ms>(a.sequence / 1000);
+      last[a.shard] = a.sequence;
+      auto id = delivery_id_at({a.sequence, a.shard, 0});
+      if (n == derived / 2) middle_id = id;
+      logged.push_back(log_record{id, action_kind::task, a.event.creation_timestamp,
+                                  R"({"id":")" + id + R"(","functionName":"bench"})"});
+      accepted.push_back(std::move(a));
+    }
+    if (auto err = db->accept_events(accepted, now)) return fail("fill the log", err);
+    if (auto err = db->append_logs(logged)) return fail("fill the task log", err);
+  }
+  // Every emitter past its shard's last event: all of them delivered.
+  for (uint32_t shard = 0; shard < shards; ++shard)
+    for (auto kind : {action_kind::task, action_kind::mail}) {
+      progress passed{last[shard], kind == action_kind::task ? derived / shards : 0};
+      if (auto err = db->write_outcomes(kind, shard, {}, &passed))
+        return fail("move the cursors", err);
+    }
+  // One in ten dead at its first attempt, from events retention already let go (a dead letter
+  // outlives its event), between the derived ones in id order.
+  std::vector<delivery_outcome> outcomes;
+  for (uint64_t n = 0; n < dead;) {
+    outcomes.clear();
+    uint32_t shard = static_cast<uint32_t>(n % shards);
+    for (uint32_t i = 0; i < batch && n < dead; ++i, ++n) {
+      delivery d;
+      auto sequence = first + (n * 10 + 5) * step + 1;
+      d.id = delivery_id_at({sequence, shard, 1});
+      d.kind = action_kind::task;
+      d.event_id = event_id_at(shard, sequence);
+      d.event_type = "bench.gone";
+      d.dispatcher_id = "bench";
+      d.action_id = "bench";
+      d.status = delivery_status::dead;
+      d.attempts = 1;
+      d.created = static_cast<timestamp_ms>(sequence / 1000);
+      d.finished = d.created;
+      d.last_error = "bench: refused";
+      d.task.function_name = "bench";
+      outcomes.push_back(delivery_outcome{0, false, std::move(d)});
+    }
+    if (auto err = db->write_outcomes(action_kind::task, shard, outcomes))
+      return fail("fill the dead letters", err);
+  }
+  auto fill_s = ms_since(fill_start) / 1000;
+  db->flush(); // the listings read table files, as after a restart, not only memtables
+  db.reset();
+  auto open_start = clock_type::now();
+  auto reopened = store::open(options_of(path, shards));
+  auto open_ms = ms_since(open_start);
+  if (!reopened) return fail("open the filled store", reopened.error());
+  db = std::move(*reopened);
+  out << machine_line(path, open_ms) << "\n" << std::flush;
+  struct listing {
+    const char* name;
+    query q;
+    uint64_t expected; // the exact total
+    bool scans;        // reads every delivery (no counts for it yet): fewer rounds
+  };
+  query all;
+  query dead_only;
+  dead_only.where = equals("status", "dead");
+  query tasks_newest;
+  filter of_tasks = equals("type", "task");
+  tasks_newest.where = of_tasks;
+  tasks_newest.sort.push_back(sort_key{"creationTimestamp", true});
+  query one;
+  one.where = equals("id", middle_id);
+  query deep;
+  deep.offset = 1000;
+  std::vector<listing> deliveries_listings{
+    {"GET /deliveries/v1/?eq(status,dead)", dead_only, dead, false},
+    {"GET /deliveries/v1/?eq(id,X)", one, 1, false},
+    {"GET /deliveries/v1/", all, deliveries, true},
+    {"GET /deliveries/v1/?eq(type,task)&sort(-creationTimestamp)", tasks_newest, deliveries, true},
+  };
+  std::vector<listing> log_listings{
+    {"GET /tasks/v1/", all, derived, false},
+    {"GET /tasks/v1/?limit(20,1000)", deep, derived, false},
+  };
+  int status = 0;
+  auto time = [&](const listing& l, auto list) {
+    // A listing that reads every delivery takes seconds per million: fewer rounds of it.
+    auto scan_rounds = deliveries >= 5000000 ? 1u : 3u;
+    auto rounds = smoke ? 2u : l.scans ? scan_rounds : 21u;
+    auto timed = time_rounds(rounds, [&] { return list(l.q); });
+    if (!timed.error.empty()) {
+      std::cerr << "deliveries: " << l.name << ": " << timed.error << "\n";
+      return false;
+    }
+    auto total = timed.total;
+    out << listing_line("deliveries", l.name, timed,
+                        [&](auto& w) {
+                          w.Key("finished_deliveries"), w.Uint64(deliveries);
+                          w.Key("dead_letters"), w.Uint64(dead);
+                          w.Key("task_log_records"), w.Uint64(derived);
+                          w.Key("shards"), w.Uint(shards);
+                          w.Key("fill_s"), w.Double(fill_s);
+                          w.Key("exact"), w.Bool(total == l.expected);
+                          w.Key("loadavg_1m"), w.Double(load_average());
+                        })
+        << "\n"
+        << std::flush;
+    if (total != l.expected) status = 1;
+    return true;
+  };
+  for (auto& l : deliveries_listings)
+    if (!time(l, [&](const query& q) { return list_deliveries(db, q, max_page_size); })) return 1;
+  for (auto& l : log_listings)
+    if (!time(l, [&](const query& q) { return list_log(db, action_kind::task, q, max_page_size); }))
+      return 1;
+  db.reset();
+  std::filesystem::remove_all(path);
+  return status;
+}
+
+} // namespace dispatch::bench
