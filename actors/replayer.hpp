@@ -41,7 +41,7 @@ struct replayer_state {
 };
 
 /// Loads the replays the store holds and resumes those still running. On a thread of its own,
-/// that thread takes the nice value `nice` first (0: none), as the readers do.
+/// that thread lowers its priority by `nice` steps first (0: none), as the readers do.
 replayer_actor::behavior_type replayer(replayer_actor::stateful_pointer<replayer_state> self,
                                        engine_config config, store_ptr db, metrics_ptr metrics,
                                        emitter_list emitters, bool task_sink_schedules,
