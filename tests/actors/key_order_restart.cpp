@@ -1,6 +1,7 @@
 // Per-key ordering across a restart: a delivery retrying with its exception record still holds its
 // key when the engine starts again on the same directory, so the deliveries of its key that the
-// new run re-derives from the log, or takes from new events, wait behind it; other keys flow.
+// new run re-derives from the log, or takes from new events, wait behind it; other keys flow. A
+// replayed dead letter gets its key back from its record.
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -26,13 +27,17 @@ struct keyed_sink {
   std::mutex mtx;
   std::vector<std::string> arrivals; // event ids, one per successful delivery, in order
   std::map<std::string, uint32_t> attempts;
+  std::map<std::string, std::string> delivery_ids; // event id -> delivery id
   std::string stuck;
+  std::string refused; // answered "permanent" once: a dead letter
   std::atomic<bool> failing{true};
 
   sink_script script() {
     return [this](const delivery& d, uint32_t) -> caf::optional<delivery_result> {
       std::lock_guard<std::mutex> guard{mtx};
-      ++attempts[d.event_id];
+      delivery_ids[d.event_id] = d.id;
+      if (++attempts[d.event_id] == 1 && d.event_id == refused)
+        return permanent_failure("the service refuses " + refused);
       // Half a second between its attempts: at the restart it is most likely not due, so only
       // its record can tell the new run that its key is held.
       if (d.event_id == stuck && failing)
@@ -45,6 +50,11 @@ struct keyed_sink {
   uint32_t attempts_of(const std::string& event_id) {
     std::lock_guard<std::mutex> guard{mtx};
     return attempts[event_id];
+  }
+
+  std::string delivery_of(const std::string& event_id) {
+    std::lock_guard<std::mutex> guard{mtx};
+    return delivery_ids[event_id];
   }
 
   bool got(const std::string& event_id) {
@@ -121,6 +131,42 @@ BOOST_AUTO_TEST_CASE(a_retrying_delivery_keeps_its_key_across_a_restart) {
   BOOST_TEST(
     (sink->first_arrivals_of({a1, a2, a3, a4}) == std::vector<std::string>{a1, a2, a3, a4}));
   BOOST_TEST((sink->first_arrivals_of({b1, b2}) == std::vector<std::string>{b1, b2}));
+}
+
+BOOST_AUTO_TEST_CASE(a_replayed_dead_letter_waits_behind_its_keys_holder_after_a_restart) {
+  engine_fixture f;
+  f.config.retry.max_attempts = 100000;
+  f.config.retry.cap = 50ms;
+  auto sink = std::make_shared<keyed_sink>();
+  f.tasks->script = sink->script();
+  f.start();
+  auto disp = make_dispatcher("keyed", {task_action("sync")});
+  disp.ordering_key = std::string{"content.user"};
+  f.create(disp);
+  auto publish = [&](int n, const std::string& user) {
+    return f
+      .publish("keyed", R"({"user":")" + user + R"(","n":)" + std::to_string(n) + "}",
+               event_id_of(n))
+      .id;
+  };
+  sink->refused = event_id_of(1);
+  sink->stuck = event_id_of(2);
+  auto a1 = publish(1, "a"); // dead at once, releasing a's key
+  auto a2 = publish(2, "a"); // then holds it, retrying
+  BOOST_REQUIRE(eventually([&] { return sink->attempts_of(a2) >= 2; }));
+  f.restart(); // the dead letter's key is known from its record only
+  auto replayed = eventually(
+    [&] { return static_cast<bool>(f.call<delivery>(replay_atom::value, sink->delivery_of(a1))); });
+  BOOST_REQUIRE_MESSAGE(replayed, "the dead letter could not be replayed");
+  auto b1 = publish(3, "b");
+  BOOST_REQUIRE(eventually([&] { return sink->got(b1); }));
+  auto retried = sink->attempts_of(a2);
+  BOOST_REQUIRE(eventually([&] { return sink->attempts_of(a2) > retried + 1; }));
+  BOOST_TEST(!sink->got(a1), "the replayed dead letter went past the holder of its key");
+
+  sink->failing = false;
+  BOOST_REQUIRE(eventually([&] { return sink->got(a1); }));
+  BOOST_TEST((sink->first_arrivals_of({a1, a2}) == std::vector<std::string>{a2, a1}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
