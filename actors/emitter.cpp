@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <stdexcept>
+#include <tuple>
 
 #include <caf/sec.hpp>
 #include <caf/stateful_actor.hpp>
@@ -48,12 +50,50 @@ size_t fresh_in_memory(const emitter_state& st) {
   return st.fresh.size() + st.order.waiting();
 }
 
+void admit(emitter_state& st, delivery d);
+
 /// The holder `id` of `key` finished (delivered, dead, purged): the next one of its key, if any,
-/// goes to the front of the line (it is older than every fresh one there).
+/// goes to the front of its line: a fresh one to the fresh line (it is older than every fresh one
+/// there), a recorded one back to the recorded ones (it is due, so it goes next).
 void release_key(emitter_state& st, const std::string& id) {
   if (st.order.keys() == 0) return; // nothing held: no lookup per delivery
-  // By id: a holder paged back from the store (after memory evicted it) carries no key.
-  if (auto next = st.order.release(id)) st.fresh.emplace_front(std::move(next->value), next->tag);
+  // By id: the holder may be known by id only (a record held at start, not paged in yet).
+  auto next = st.order.release(id);
+  if (!next) return;
+  if (!next->recorded) {
+    st.fresh.emplace_front(std::move(next->value), next->tag);
+    return;
+  }
+  st.parked.erase(next->value.id);
+  admit(st, std::move(next->value));
+}
+
+/// Whether the recorded delivery `id` may go now as to its key `k`: when `k` is free it takes it
+/// (later ones of `k` wait behind it); when it holds `k` already it goes; otherwise it waits.
+bool take_key(emitter_state& st, ordering_key k, const std::string& id) {
+  if (!st.order.held(k)) {
+    st.order.hold(k, id);
+    return true;
+  }
+  return st.order.holds(k, id);
+}
+
+/// A restart forgets who held which key; the records tell. Before anything re-derived is sent,
+/// each key of a waiting record is held by the oldest such record (by creation, then id): it is
+/// older than whatever the log holds past the cursor for that key, so it goes first. A held task
+/// (waiting for its startTimestamp) takes its key only once due, as while the engine runs.
+void hold_recorded_keys(emitter_state& st) {
+  auto recorded = st.db->recorded_keys(st.kind, st.shard);
+  if (!recorded)
+    throw std::runtime_error("emitter: cannot read the ordering keys of its records: "
+                             + message_of(recorded.error()));
+  std::unordered_map<ordering_key, const recorded_key*> oldest;
+  for (auto& r : *recorded) {
+    if (r.status == delivery_status::held) continue;
+    auto& first = oldest[r.key];
+    if (!first || std::tie(r.created, r.id) < std::tie(first->created, first->id)) first = &r;
+  }
+  for (auto& [key, r] : oldest) st.order.hold(key, r->id);
 }
 
 /// The sink's in-flight cap is shared by the shards' emitters of its kind.
@@ -73,7 +113,7 @@ void report_storage_failure(emitter_ptr self, const std::string& what, const caf
 }
 
 bool is_known(const emitter_state& st, const std::string& id) {
-  return st.queued.count(id) > 0 || st.busy.count(id) > 0;
+  return st.queued.count(id) > 0 || st.busy.count(id) > 0 || st.parked.count(id) > 0;
 }
 
 // -- the cursor ------------------------------------------------------------------------------------
@@ -407,6 +447,13 @@ void pump(emitter_ptr self) {
       auto d = std::move(head->second);
       st.queue.erase(head);
       st.queued.erase(d.id);
+      if (d.ordering_key && !take_key(st, *d.ordering_key, d.id)) {
+        // Its key is held by an older one: it waits behind it, still recorded as due.
+        st.parked.insert(d.id);
+        auto key = *d.ordering_key;
+        st.order.wait(key, std::move(d), static_cast<uint64_t>(due), true);
+        continue;
+      }
       st.busy.insert(d.id);
       origins.push_back(delivery_origin{false, 0, due});
       batch.push_back(std::move(d));
@@ -593,8 +640,13 @@ caf::result<uint32_t> on_purge(emitter_ptr self, const std::string& id) {
   } else if (st.busy.count(id) > 0) {
     st.purged.insert(id); // at the sink or being written: its outcome is dropped
     was_waiting = true;
+  } else if (st.parked.erase(id) > 0) {
+    st.order.forget(id); // a recorded one behind its key's holder
+    was_waiting = true;
   } else if (forget_fresh(st, id)) {
     was_waiting = true;
+  } else {
+    release_key(st, id); // a record holding its key, not in memory (held at start)
   }
   auto removed = st.db->purge(id);
   if (!removed) {
@@ -627,6 +679,7 @@ emitter_actor::behavior_type emitter(emitter_actor::stateful_pointer<emitter_sta
   if (!start)
     throw std::runtime_error("emitter: cannot read its progress: " + message_of(start.error()));
   st.done = *start;
+  hold_recorded_keys(st);
   st.frontier = start->cursor;
   st.catching_up = true; // until it has read the log past its cursor
   st.backlog = true;     // a previous run may have left recorded deliveries in the store

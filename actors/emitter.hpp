@@ -119,6 +119,9 @@ struct emitter_state {
   /// The ids in `queue` with their due time, and the recorded ids at the sink or being written.
   std::unordered_map<std::string, timestamp_ms> queued;
   std::unordered_set<std::string> busy;
+  /// Recorded deliveries that came due while an older one held their ordering key: they wait in
+  /// `order` (marked recorded) and go back to `queue` when the key comes to them.
+  std::unordered_set<std::string> parked;
   /// Ids purged while at the sink: their answer is ignored.
   std::unordered_set<std::string> purged;
   bool backlog = true;

@@ -12,8 +12,12 @@ key_order::verdict key_order::admit(ordering_key k, delivery& d, uint64_t tag) {
     return verdict::go;
   }
   if (i->second == d.id) return verdict::go;
-  waiting_.emplace(std::make_pair(k, ++arrivals_), entry{std::move(d), tag});
+  wait(k, std::move(d), tag, false);
   return verdict::waiting;
+}
+
+void key_order::wait(ordering_key k, delivery d, uint64_t tag, bool recorded) {
+  waiting_.emplace(std::make_pair(k, ++arrivals_), entry{std::move(d), tag, recorded});
 }
 
 void key_order::hold(ordering_key k, const std::string& id) {

@@ -47,6 +47,10 @@ public:
   /// one retrying): later ones of `k` wait behind it. Never refused: the holder exists already.
   void hold(ordering_key k, const std::string& id);
 
+  /// Puts `d` in line behind the holder of `k` (which must be held by another), with its tag;
+  /// `recorded`: it has an exception record (it comes back from `release` so marked).
+  void wait(ordering_key k, delivery d, uint64_t tag, bool recorded);
+
   /// Whether `k` is held (by anyone).
   bool held(ordering_key k) const { return keys_.count(k) > 0; }
 
@@ -57,6 +61,7 @@ public:
   struct entry {
     delivery value;
     uint64_t tag = 0;
+    bool recorded = false; // a recorded delivery (due, but its key was held): tag is its due time
   };
 
   /// The holder `id` of `k` finished: the key goes to the next waiting delivery, which is

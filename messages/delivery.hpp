@@ -82,8 +82,9 @@ struct delivery {
   mail_request mail;     // kind == mail
   std::string replay_id; // made by a replay from the archive: that replay's id (else empty)
   // Its dispatcher's ordering key (a hash of the dispatcher and the key's value), when it has
-  // one: deliveries of equal keys go one at a time (actors/key_order.hpp). In memory only, set
-  // where deliveries are derived; neither serialized nor compared.
+  // one: deliveries of equal keys go one at a time (actors/key_order.hpp). Set where deliveries
+  // are derived; stored with the delivery (a trailer of `codec::encode`), but not in `inspect`
+  // (so not in messages between nodes) and not compared.
   caf::optional<uint64_t> ordering_key;
 };
 

@@ -23,8 +23,9 @@ caf::error encode_failed(const char* what, const caf::error& cause) {
 namespace {
 
 constexpr char hex_digits[] = "0123456789abcdef";
-constexpr uint8_t format_hex_id = 1;  // id as 12 bytes
-constexpr uint8_t format_text_id = 2; // id as length-prefixed text
+constexpr uint8_t format_hex_id = 1;    // id as 12 bytes
+constexpr uint8_t format_text_id = 2;   // id as length-prefixed text
+constexpr size_t ordering_key_size = 8; // a stored delivery's ordering key trailer
 
 void append_varint(std::string& out, uint64_t x) {
   while (x >= 0x80) {
@@ -67,20 +68,32 @@ void encode_event(std::string& out, const event& ev) {
   out += ev.content;
 }
 
+caf::error encode(std::string& out, const delivery& x) {
+  if (auto err = encode<delivery>(out, x)) return err;
+  // The ordering key rides after every field `inspect` writes (`replay_id` last): 8 bytes that
+  // values written before it simply lack.
+  if (x.ordering_key) keys::append_u64(out, *x.ordering_key);
+  return caf::none;
+}
+
 caf::error decode(const char* family, const char* key, size_t key_size, const char* data,
                   size_t size, delivery& x) {
   // One pass over `inspect(delivery)`'s fields: `replay_id` comes last and is absent from values
-  // written before it existed.
+  // written before it existed; the ordering key follows it, absent from values written before it
+  // existed or of a dispatcher without `orderingKey`.
   caf::binary_deserializer source{nullptr, data, size};
   if (auto err = source(x.id, x.kind, x.event_id, x.event_type, x.dispatcher_id, x.action_id,
                         x.status, x.attempts, x.created, x.next_attempt, x.finished, x.last_error,
                         x.task, x.mail))
     return corrupt_value(family, key, key_size, caf::to_string(err));
   x.replay_id.clear();
+  x.ordering_key = caf::none;
   if (source.remaining() != 0)
     if (auto err = source(x.replay_id))
       return corrupt_value(family, key, key_size, caf::to_string(err));
-  if (source.remaining() != 0)
+  if (source.remaining() == ordering_key_size)
+    x.ordering_key = keys::read_u64(data + size - ordering_key_size);
+  else if (source.remaining() != 0)
     return corrupt_value(family, key, key_size,
                          std::to_string(source.remaining()) + " trailing bytes");
   return caf::none;

@@ -51,8 +51,13 @@ caf::error decode(const char* family, const char* key, size_t key_size, const ch
   return caf::none;
 }
 
-/// A stored delivery: as written now, or as written before deliveries carried `replay_id` (every
-/// field up to `mail`), which then reads as empty. Chosen over the template for a lone delivery.
+/// A delivery as stored: the fields `inspect` writes, then its ordering key (8 bytes) when it has
+/// one. Chosen over the template for a lone delivery.
+caf::error encode(std::string& out, const delivery& x);
+
+/// A stored delivery: as written now, as written before deliveries carried their ordering key
+/// (none), or as written before they carried `replay_id` (every field up to `mail`), which then
+/// reads as empty. Chosen over the template for a lone delivery.
 caf::error decode(const char* family, const char* key, size_t key_size, const char* data,
                   size_t size, delivery& x);
 

@@ -95,6 +95,14 @@ struct delivery_outcome {
   delivery value;
 };
 
+/// A waiting delivery's ordering key, as its exception record carries it.
+struct recorded_key {
+  std::string id;
+  uint64_t key = 0;
+  timestamp_ms created = 0;
+  delivery_status status = delivery_status::pending;
+};
+
 /// How far the emitter of a kind and shard has come: every delivery derived from the shard's log
 /// up to `cursor` has finished or has a record; `delivered` counts those delivered without one.
 struct progress {
@@ -249,6 +257,10 @@ public:
   /// for which `skip(id)` is true (those already in memory or in flight).
   caf::expected<delivery_list> scan_due(action_kind kind, uint32_t shard, size_t limit,
                                         const std::function<bool(const std::string&)>& skip) const;
+
+  /// The ordering keys of the exception records of (`kind`, `shard`) that have one: what an
+  /// emitter holds at its start, before it sends anything re-derived (one pass over its records).
+  caf::expected<std::vector<recorded_key>> recorded_keys(action_kind kind, uint32_t shard) const;
 
   /// For each id: whether it has a record of its own (exception, dead letter, history, purged).
   caf::expected<std::vector<bool>> has_record(const std::vector<std::string>& ids) const;

@@ -207,31 +207,64 @@ caf::error store::write_outcomes(action_kind kind, uint32_t shard,
   return caf::none;
 }
 
-caf::expected<delivery_list>
-store::scan_due(action_kind kind, uint32_t shard, size_t limit,
-                const std::function<bool(const std::string&)>& skip) const {
-  auto& s = *impl_;
+namespace {
+
+// Visits the exception records of (`kind`, `shard`) in due-time order, decoded, except those
+// whose id `skip` names; `next` answers whether to go on.
+template <class Skip, class Next>
+caf::error visit_exceptions(const detail::store_state& s, action_kind kind, uint32_t shard,
+                            Skip&& skip, Next&& next) {
   detail::range_iterator it{*s.db, s.exceptions, keys::exception_prefix(kind, shard),
                             keys::exception_prefix(kind, shard + 1)};
-  delivery_list result;
   std::string id;
-  for (it.seek_first(); it->Valid() && result.size() < limit; it->Next()) {
+  for (it.seek_first(); it->Valid(); it->Next()) {
     auto key = it->key();
     action_kind key_kind;
     uint32_t key_shard = 0;
     timestamp_ms due = 0;
     if (!keys::parse_exception_key(key.data(), key.size(), key_kind, key_shard, due, id))
       return codec::corrupt_value(keys::exceptions_family, key.data(), key.size(), "malformed key");
-    if (skip && skip(id)) continue;
+    if (skip(id)) continue;
     delivery x;
     auto value = it->value();
     if (auto err = codec::decode(keys::exceptions_family, key.data(), key.size(), value.data(),
                                  value.size(), x))
       return err;
-    result.push_back(std::move(x));
+    if (!next(x)) return caf::none;
   }
   if (!it->status().ok())
-    return to_error(it->status(), std::string{"scan due "} + to_string(kind) + " deliveries");
+    return to_error(it->status(), std::string{"scan "} + to_string(kind) + " records");
+  return caf::none;
+}
+
+} // namespace
+
+caf::expected<delivery_list>
+store::scan_due(action_kind kind, uint32_t shard, size_t limit,
+                const std::function<bool(const std::string&)>& skip) const {
+  delivery_list result;
+  if (limit == 0) return result;
+  auto skipped = [&skip](const std::string& id) { return skip && skip(id); };
+  auto err = visit_exceptions(*impl_, kind, shard, skipped, [&](delivery& x) {
+    result.push_back(std::move(x));
+    return result.size() < limit;
+  });
+  if (err) return err;
+  return result;
+}
+
+caf::expected<std::vector<recorded_key>> store::recorded_keys(action_kind kind,
+                                                              uint32_t shard) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error()) return err;
+  std::vector<recorded_key> result;
+  auto none = [](const std::string&) { return false; };
+  auto err = visit_exceptions(*impl_, kind, shard, none, [&](delivery& x) {
+    if (x.ordering_key)
+      result.push_back(recorded_key{std::move(x.id), *x.ordering_key, x.created, x.status});
+    return true;
+  });
+  if (err) return err;
   return result;
 }
 

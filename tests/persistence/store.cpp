@@ -2426,4 +2426,32 @@ BOOST_AUTO_TEST_CASE(a_delivery_written_before_replay_ids_still_decodes) {
   BOOST_CHECK(static_cast<bool>(cut));
 }
 
+BOOST_AUTO_TEST_CASE(a_delivery_keeps_its_ordering_key_and_one_written_without_decodes) {
+  // Written before deliveries carried their key: every field `inspect` writes, nothing after.
+  auto old = make_record("old", action_kind::task, 5);
+  old.replay_id = "65f000000000000000000009";
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  BOOST_REQUIRE(!sink(old));
+  delivery read;
+  read.ordering_key = uint64_t{1};
+  REQUIRE_OK(codec::decode("f", "k", 1, buf.data(), buf.size(), read));
+  BOOST_CHECK(read == old);
+  BOOST_TEST(!read.ordering_key);
+  // Written now: the key comes back, and a key of 0 is a key too.
+  for (uint64_t key : {uint64_t{0}, uint64_t{0x0123456789abcdef}}) {
+    auto keyed = old;
+    keyed.ordering_key = key;
+    std::string value;
+    REQUIRE_OK(codec::encode(value, keyed));
+    BOOST_TEST(value.size() == buf.size() + 8u);
+    REQUIRE_OK(codec::decode("f", "k", 1, value.data(), value.size(), read));
+    BOOST_CHECK(read == keyed);
+    BOOST_REQUIRE(read.ordering_key);
+    BOOST_TEST(*read.ordering_key == key);
+    auto cut = codec::decode("f", "k", 1, value.data(), value.size() - 3, read); // torn trailer
+    BOOST_CHECK(static_cast<bool>(cut));
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
