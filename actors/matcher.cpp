@@ -32,6 +32,19 @@ caf::error apply_versions(matcher_state& st, std::vector<dispatcher_version> ver
   return caf::none;
 }
 
+uint64_t rates_version(const matcher_state& st) {
+  return st.rates ? st.rates->version() : 0;
+}
+
+/// Wakes the emitters when a dispatcher's rate changed since `before`: deliveries that wait for
+/// the old rate look at the new one now rather than when the old one's token was due.
+void tell_rates_changed(self_ptr self, uint64_t before) {
+  auto& st = self->state;
+  if (rates_version(st) == before) return;
+  for (auto* emitter : {&st.task_emitter, &st.mail_emitter})
+    if (*emitter) self->send(*emitter, tick_atom::value);
+}
+
 /// Loads the versions of this shard, then records whatever the current set (the directory's)
 /// changed since: an install whose version write was cut short by a crash is redone here.
 void load_dispatchers(matcher_state& st) {
@@ -260,15 +273,19 @@ matcher_actor::behavior_type matcher(self_ptr self, uint32_t shard, engine_confi
       if (auto removed = st.removed.removal_covering(d.id, d.version)) return removed;
       auto* current = st.timeline.current(d.id);
       if (current != nullptr && current->version >= d.version) return current->version;
+      auto rates_before = rates_version(st);
       if (auto err = apply_versions(st, {dispatcher_version{0, d.id, d}})) return err;
+      tell_rates_changed(self, rates_before);
       return d.version;
     },
     [self](uninstall_atom, const std::string& id, uint64_t version) -> caf::result<uint64_t> {
       auto& st = self->state;
       auto* current = st.timeline.current(id);
       if (current != nullptr && current->version > version) return current->version;
+      auto rates_before = rates_version(st);
       if (current != nullptr)
         if (auto err = apply_versions(st, {dispatcher_version{0, id, caf::none}})) return err;
+      tell_rates_changed(self, rates_before);
       st.removed.record(id, version);
       return version;
     },
