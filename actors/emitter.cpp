@@ -45,9 +45,10 @@ size_t memory_cap(const emitter_state& st) {
   return std::max<size_t>(st.config.emitter_memory_cap, 1);
 }
 
-/// Fresh deliveries in memory: in line for the sink, or waiting behind their key's holder.
+/// Fresh deliveries in memory: in line for the sink, waiting behind their key's holder or for
+/// their dispatcher's rate.
 size_t fresh_in_memory(const emitter_state& st) {
-  return st.fresh.size() + st.order.waiting();
+  return st.fresh.size() + st.order.waiting() + st.over_rate_count;
 }
 
 void admit(emitter_state& st, delivery d);
@@ -174,6 +175,102 @@ bool page_from_store(emitter_ptr self) {
   for (auto& d : *page) admit(st, std::move(d));
   st.backlog = !exhausted;
   return true;
+}
+
+// -- dispatchers' rates ----------------------------------------------------------------------------
+
+/// Takes a new copy of the shard's dispatcher buckets when they changed. Whatever waits for a
+/// rate is looked at again at once: a rate raised or cleared applies to those too.
+void follow_rates(emitter_state& st) {
+  if (!st.rates || st.rates->version() == st.rates_seen) return;
+  std::tie(st.rate_of, st.rates_seen) = st.rates->snapshot();
+  for (auto& entry : st.over_rate) entry.second.ready_at = 0;
+  // Recorded ones a rate set back sit in `queue` after their due time (`next_attempt`): back to
+  // it. A change of rates is rare; the whole queue is looked through.
+  std::vector<std::pair<timestamp_ms, std::string>> set_back;
+  for (auto& [key, d] : st.queue)
+    if (key.first != d.next_attempt) set_back.push_back(key);
+  for (auto& key : set_back) {
+    auto node = st.queue.extract(key);
+    node.key().first = node.mapped().next_attempt;
+    st.queued[key.second] = node.key().first;
+    st.queue.insert(std::move(node));
+  }
+}
+
+/// The bucket of `dispatcher_id`'s rate, or none (not limited).
+rate_limiter* bucket_of(const emitter_state& st, const std::string& dispatcher_id) {
+  if (st.rate_of.empty()) return nullptr;
+  auto i = st.rate_of.find(dispatcher_id);
+  return i == st.rate_of.end() ? nullptr : i->second.get();
+}
+
+/// How long one token of `bucket` takes to accrue, in whole milliseconds (at least one).
+timestamp_ms token_interval(const rate_limiter& bucket) {
+  constexpr int64_t milli_per_token_ms = 1000 * 1000; // thousandths of a token a second, per ms
+  return std::max<timestamp_ms>(
+    (milli_per_token_ms + bucket.milli_per_second() - 1) / bucket.milli_per_second(), 1);
+}
+
+using queue_position = std::map<std::pair<timestamp_ms, std::string>, delivery>::iterator;
+
+/// A recorded delivery over its dispatcher's rate moves back in `queue` to when a token may be
+/// there: the first of its dispatcher in this pump to the bucket's next token, each further one
+/// a token later (`slots`), so that a long line is not looked at again for every token. Its
+/// record keeps its due time (`next_attempt`), and it stays as it is listed.
+void set_back_for_rate(emitter_state& st, queue_position head, rate_limiter& bucket,
+                       std::unordered_map<std::string, timestamp_ms>& slots, timestamp_ms now) {
+  auto [slot, first] = slots.try_emplace(head->second.dispatcher_id, 0);
+  slot->second = first ? std::max(bucket.ready_at(1), now + 1)
+                       : slot->second + token_interval(bucket);
+  auto node = st.queue.extract(head);
+  node.key().first = slot->second;
+  st.queued[node.key().second] = slot->second;
+  st.queue.insert(std::move(node));
+}
+
+/// Sets a fresh delivery aside while its dispatcher is over its rate, behind the older ones of
+/// its dispatcher set aside already; true when it was. No attempt is spent on it.
+bool set_aside_for_rate(emitter_state& st, delivery& d, uint64_t segment, timestamp_ms now) {
+  auto line = st.over_rate.find(d.dispatcher_id);
+  if (line == st.over_rate.end()) {
+    auto* bucket = bucket_of(st, d.dispatcher_id);
+    if (bucket == nullptr || bucket->take(1) > 0) return false;
+    line = st.over_rate.emplace(d.dispatcher_id, emitter_state::rate_line{}).first;
+    line->second.ready_at = std::max(bucket->ready_at(1), now + 1);
+  }
+  line->second.waiting.emplace_back(std::move(d), segment);
+  ++st.over_rate_count;
+  return true;
+}
+
+/// Adds to `batch` the fresh deliveries set aside for their dispatcher's rate whose tokens are
+/// there now, oldest first, as many as the room and each bucket allow.
+void take_over_rate(emitter_state& st, timestamp_ms now, size_t room, delivery_list& batch,
+                    std::vector<delivery_origin>& origins) {
+  for (auto i = st.over_rate.begin(); i != st.over_rate.end() && batch.size() < room;) {
+    auto& line = i->second;
+    if (line.ready_at > now) {
+      ++i;
+      continue;
+    }
+    auto wanted = std::min(line.waiting.size(), room - batch.size());
+    auto* bucket = bucket_of(st, i->first); // none: the rate was cleared, all of them go
+    auto granted = bucket != nullptr ? bucket->take(wanted) : wanted;
+    for (size_t k = 0; k < granted; ++k) {
+      auto& [d, segment] = line.waiting.front();
+      origins.push_back(delivery_origin{true, segment, d.next_attempt});
+      batch.push_back(std::move(d));
+      line.waiting.pop_front();
+    }
+    st.over_rate_count -= granted;
+    if (line.waiting.empty()) {
+      i = st.over_rate.erase(i);
+      continue;
+    }
+    if (granted < wanted) line.ready_at = std::max(bucket->ready_at(1), now + 1);
+    ++i;
+  }
 }
 
 // -- fresh deliveries ------------------------------------------------------------------------------
@@ -391,10 +488,13 @@ void arm_timer(emitter_ptr self, timestamp_ms now, bool retry_soon) {
   auto due = std::max(st.next_sweep, now + 1);
   auto room = st.in_flight_count < in_flight_cap(st);
   // While deliveries wait for the sink's rate, its next token is the time to look again.
-  if (st.rate_wait_until != 0)
+  if (st.rate_wait_until != 0) {
     due = std::min(due, std::max(st.rate_wait_until, now + 1));
-  else if (st.sink.handle && !st.queue.empty() && room)
-    due = std::min(due, std::max(st.queue.begin()->first.first, now + 1));
+  } else if (st.sink.handle && room) {
+    if (!st.queue.empty()) due = std::min(due, std::max(st.queue.begin()->first.first, now + 1));
+    // Fresh ones over their dispatcher's rate: its next token.
+    for (auto& entry : st.over_rate) due = std::min(due, std::max(entry.second.ready_at, now + 1));
+  }
   if (retry_soon || !st.unwritten.empty() || (st.catching_up && !st.rederive_pending))
     due = std::min(due, now + storage_retry_ms);
   if (st.dirty) due = std::min(due, std::max(st.cursor_written_at + cursor_delay_ms, now + 1));
@@ -411,6 +511,7 @@ void arm_timer(emitter_ptr self, timestamp_ms now, bool retry_soon) {
 /// fresh ones in log order; refills from the store when memory runs low.
 void pump(emitter_ptr self) {
   auto& st = self->state;
+  follow_rates(st);
   auto readable = true;
   auto low = [&st] { return st.queue.size() <= low_watermark(st); };
   if (st.backlog && low()) readable = page_from_store(self);
@@ -421,6 +522,8 @@ void pump(emitter_ptr self) {
   // sending more would only add to them.
   auto writing_behind = [&st] { return st.unwritten.size() >= memory_cap(st); };
   st.rate_wait_until = 0;
+  // Where this pump set back recorded deliveries of each rate-limited dispatcher.
+  std::unordered_map<std::string, timestamp_ms> rate_slots;
   while (st.sink.handle && st.in_flight_count < cap && !writing_behind()) {
     auto room = std::min(cap - st.in_flight_count, max_sink_batch);
     size_t tokens = 0;
@@ -431,7 +534,7 @@ void pump(emitter_ptr self) {
       tokens = st.sink.rate->take(room);
       if (tokens == 0) {
         auto due = !st.queue.empty() && st.queue.begin()->first.first <= now;
-        if (due || !st.fresh.empty())
+        if (due || !st.fresh.empty() || st.over_rate_count > 0)
           // At most this many could go: wake when a batch of them may (`ready_at` caps it).
           st.rate_wait_until = st.sink.rate->ready_at(
             std::min(room, st.fresh.size() + st.queue.size()));
@@ -441,9 +544,15 @@ void pump(emitter_ptr self) {
     }
     delivery_list batch;
     std::vector<delivery_origin> origins;
+    // A delivery goes with a token of the sink's rate (one per place in `room`) and one of its
+    // dispatcher's: over the dispatcher's rate it waits, and its place goes to another.
     while (batch.size() < room && !st.queue.empty() && st.queue.begin()->first.first <= now) {
       auto head = st.queue.begin();
-      auto due = head->first.first;
+      if (auto* bucket = bucket_of(st, head->second.dispatcher_id);
+          bucket != nullptr && bucket->take(1) == 0) {
+        set_back_for_rate(st, head, *bucket, rate_slots, now);
+        continue;
+      }
       auto d = std::move(head->second);
       st.queue.erase(head);
       st.queued.erase(d.id);
@@ -455,9 +564,11 @@ void pump(emitter_ptr self) {
         continue;
       }
       st.busy.insert(d.id);
-      origins.push_back(delivery_origin{false, 0, due});
+      // Its record's due time (its place in `queue` is later when a rate set it back).
+      origins.push_back(delivery_origin{false, 0, d.next_attempt});
       batch.push_back(std::move(d));
     }
+    if (!st.over_rate.empty()) take_over_rate(st, now, room, batch, origins);
     while (batch.size() < room && !st.fresh.empty()) {
       auto& [d, segment] = st.fresh.front();
       if (d.ordering_key) {
@@ -468,6 +579,12 @@ void pump(emitter_ptr self) {
           st.fresh.pop_front(); // behind its key's holder, in `order` now
           continue;
         }
+      }
+      // Over its dispatcher's rate: aside (holding its key, if any) until a token is there.
+      if ((!st.rate_of.empty() || !st.over_rate.empty())
+          && set_aside_for_rate(st, d, segment, now)) {
+        st.fresh.pop_front();
+        continue;
       }
       origins.push_back(delivery_origin{true, segment, d.next_attempt});
       batch.push_back(std::move(d));
@@ -610,6 +727,19 @@ bool forget_fresh(emitter_state& st, const std::string& id) {
     resolve(st, *segment, false);
     return true;
   }
+  for (auto line = st.over_rate.begin(); line != st.over_rate.end(); ++line) {
+    auto& waiting = line->second.waiting;
+    for (auto i = waiting.begin(); i != waiting.end(); ++i)
+      if (i->first.id == id) {
+        auto segment = i->second;
+        waiting.erase(i);
+        --st.over_rate_count;
+        if (waiting.empty()) st.over_rate.erase(line);
+        release_key(st, id); // it may hold its key
+        resolve(st, segment, false);
+        return true;
+      }
+  }
   for (auto i = st.fresh.begin(); i != st.fresh.end(); ++i)
     if (i->first.id == id) {
       auto segment = i->second;
@@ -666,7 +796,8 @@ caf::result<uint32_t> on_purge(emitter_ptr self, const std::string& id) {
 
 emitter_actor::behavior_type emitter(emitter_actor::stateful_pointer<emitter_state> self,
                                      action_kind kind, uint32_t shard, engine_config config,
-                                     store_ptr db, metrics_ptr metrics, sink_binding sink) {
+                                     store_ptr db, metrics_ptr metrics, sink_binding sink,
+                                     dispatcher_rates_ptr rates) {
   auto& st = self->state;
   st.kind = kind;
   st.shard = shard;
@@ -674,6 +805,7 @@ emitter_actor::behavior_type emitter(emitter_actor::stateful_pointer<emitter_sta
   st.db = std::move(db);
   st.metrics = std::move(metrics);
   st.sink = std::move(sink);
+  st.rates = std::move(rates);
   st.rng.seed(std::random_device{}() ^ static_cast<uint64_t>(now_ms()));
   auto start = st.db->read_progress(kind, shard);
   if (!start)

@@ -21,6 +21,7 @@
 
 #include <caf/message.hpp>
 
+#include "actors/dispatcher_rates.hpp"
 #include "actors/key_order.hpp"
 #include "actors/metrics.hpp"
 #include "actors/rate_limit.hpp"
@@ -136,6 +137,26 @@ struct emitter_state {
   /// When the sink's rate lets the next delivery go, while some wait for it (0: none waits).
   timestamp_ms rate_wait_until = 0;
 
+  // -- dispatchers' rates -------------------------------------------------------------------------
+
+  /// The shard's buckets of rate-limited dispatchers (shared with the matcher and the other
+  /// kind's emitter), this emitter's copy of their table and the version copied. An empty copy
+  /// costs a delivery nothing.
+  dispatcher_rates_ptr rates;
+  dispatcher_rates::table rate_of;
+  uint64_t rates_seen = 0;
+  /// Fresh deliveries over their dispatcher's rate, by dispatcher, in the order they came, with
+  /// their segment, and when its bucket has the next token. They stay outstanding in their
+  /// segment (the cursor waits before them) and count against the memory cap with `fresh`; a
+  /// keyed one holds its key meanwhile. Recorded ones over the rate wait in `queue` instead, at
+  /// a later place than their due time (their record keeps it: nothing is written for a rate).
+  struct rate_line {
+    std::deque<std::pair<delivery, uint64_t>> waiting;
+    timestamp_ms ready_at = 0;
+  };
+  std::unordered_map<std::string, rate_line> over_rate;
+  size_t over_rate_count = 0;
+
   // -- writing ------------------------------------------------------------------------------------
 
   /// Outcomes not written yet: written with the cursor by the next `flush`, or kept after a
@@ -149,10 +170,12 @@ struct emitter_state {
   std::chrono::steady_clock::time_point timer_fires;
 };
 
-/// Spawns with: its kind and shard, the configuration, the store, the shared metrics and its sink.
-/// It starts catching up from its cursor once it is told its matcher (`handles_atom`).
+/// Spawns with: its kind and shard, the configuration, the store, the shared metrics, its sink and
+/// its shard's dispatcher buckets (none: dispatchers' rates are not enforced). It starts catching
+/// up from its cursor once it is told its matcher (`handles_atom`).
 emitter_actor::behavior_type emitter(emitter_actor::stateful_pointer<emitter_state> self,
                                      action_kind kind, uint32_t shard, engine_config config,
-                                     store_ptr db, metrics_ptr metrics, sink_binding sink);
+                                     store_ptr db, metrics_ptr metrics, sink_binding sink,
+                                     dispatcher_rates_ptr rates);
 
 } // namespace dispatch

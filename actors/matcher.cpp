@@ -13,13 +13,36 @@ namespace {
 
 using self_ptr = matcher_actor::stateful_pointer<matcher_state>;
 
+/// A dispatcher's `rateLimit` as its bucket takes it (0: none).
+double per_second_of(const dispatcher* d) {
+  return d != nullptr && d->rate_limit ? d->rate_limit->per_second : 0;
+}
+
 /// Records changes from the next sequence on, then applies them; an error leaves both unchanged.
+/// A rate applies from then on to every delivery of the dispatcher, waiting ones included (it
+/// limits when deliveries go, not what an event derives).
 caf::error apply_versions(matcher_state& st, std::vector<dispatcher_version> versions) {
   if (versions.empty()) return caf::none;
   for (auto& v : versions) v.from = st.last_sequence + 1;
   if (auto err = st.db->write_dispatcher_versions(st.shard, versions)) return err;
-  for (auto& v : versions) st.timeline.apply(v.from, v.id, v.value ? &*v.value : nullptr);
+  for (auto& v : versions) {
+    st.timeline.apply(v.from, v.id, v.value ? &*v.value : nullptr);
+    if (st.rates) st.rates->follow(v.id, per_second_of(v.value ? &*v.value : nullptr));
+  }
   return caf::none;
+}
+
+uint64_t rates_version(const matcher_state& st) {
+  return st.rates ? st.rates->version() : 0;
+}
+
+/// Wakes the emitters when a dispatcher's rate changed since `before`: deliveries that wait for
+/// the old rate look at the new one now rather than when the old one's token was due.
+void tell_rates_changed(self_ptr self, uint64_t before) {
+  auto& st = self->state;
+  if (rates_version(st) == before) return;
+  for (auto* emitter : {&st.task_emitter, &st.mail_emitter})
+    if (*emitter) self->send(*emitter, tick_atom::value);
 }
 
 /// Loads the versions of this shard, then records whatever the current set (the directory's)
@@ -46,6 +69,13 @@ void load_dispatchers(matcher_state& st) {
     if (in_set.count(d->id) == 0) changes.push_back(dispatcher_version{0, d->id, caf::none});
   if (auto err = apply_versions(st, std::move(changes)))
     throw std::runtime_error("matcher: cannot record dispatcher versions: " + message_of(err));
+  // A restarted matcher brings the buckets in line with the current set (a bucket that stays
+  // keeps its credit).
+  if (st.rates) {
+    std::vector<std::pair<std::string, double>> limited;
+    for (auto* d : st.timeline.all_current()) limited.emplace_back(d->id, per_second_of(d));
+    st.rates->replace(limited);
+  }
 }
 
 /// The last sequence the log holds before `first` (the first event routed to this matcher), when
@@ -219,7 +249,8 @@ caf::result<delivery_batch> rederive(self_ptr self, action_kind kind, uint64_t a
 
 matcher_actor::behavior_type matcher(self_ptr self, uint32_t shard, engine_config config,
                                      store_ptr db, metrics_ptr metrics, emitter_actor task_emitter,
-                                     emitter_actor mail_emitter, bool task_sink_schedules) {
+                                     emitter_actor mail_emitter, bool task_sink_schedules,
+                                     dispatcher_rates_ptr rates) {
   auto& st = self->state;
   st.shard = shard;
   st.config = std::move(config);
@@ -228,6 +259,7 @@ matcher_actor::behavior_type matcher(self_ptr self, uint32_t shard, engine_confi
   st.task_emitter = std::move(task_emitter);
   st.mail_emitter = std::move(mail_emitter);
   st.task_sink_schedules = task_sink_schedules;
+  st.rates = std::move(rates);
   st.last_sequence = st.db->last_log_sequence(shard);
   st.task_progress.after = st.mail_progress.after = st.last_sequence;
   load_dispatchers(st);
@@ -241,15 +273,19 @@ matcher_actor::behavior_type matcher(self_ptr self, uint32_t shard, engine_confi
       if (auto removed = st.removed.removal_covering(d.id, d.version)) return removed;
       auto* current = st.timeline.current(d.id);
       if (current != nullptr && current->version >= d.version) return current->version;
+      auto rates_before = rates_version(st);
       if (auto err = apply_versions(st, {dispatcher_version{0, d.id, d}})) return err;
+      tell_rates_changed(self, rates_before);
       return d.version;
     },
     [self](uninstall_atom, const std::string& id, uint64_t version) -> caf::result<uint64_t> {
       auto& st = self->state;
       auto* current = st.timeline.current(id);
       if (current != nullptr && current->version > version) return current->version;
+      auto rates_before = rates_version(st);
       if (current != nullptr)
         if (auto err = apply_versions(st, {dispatcher_version{0, id, caf::none}})) return err;
+      tell_rates_changed(self, rates_before);
       st.removed.record(id, version);
       return version;
     },

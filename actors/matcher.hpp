@@ -8,6 +8,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "actors/dispatcher_rates.hpp"
 #include "actors/metrics.hpp"
 #include "actors/tombstones.hpp"
 #include "config/engine_config.hpp"
@@ -27,6 +28,9 @@ struct matcher_state {
   emitter_actor task_emitter;
   emitter_actor mail_emitter;
   bool task_sink_schedules = false; // false: tasks with a future startTimestamp are held
+  /// The buckets of this shard's rate-limited dispatchers, kept following the current versions
+  /// (the emitters take tokens from them); none: rates are not enforced (some tests).
+  dispatcher_rates_ptr rates;
 
   dispatcher_timeline timeline;
   tombstones removed; // late installs of a removed dispatcher lose
@@ -51,10 +55,12 @@ struct matcher_state {
 };
 
 /// Spawns with its shard, the configuration, the store, the metrics and the emitters. On start it
-/// loads its dispatchers' versions and records what the current set changed meanwhile.
+/// loads its dispatchers' versions and records what the current set changed meanwhile; `rates`
+/// (the shard's, shared with its emitters) follows its current dispatchers from then on.
 matcher_actor::behavior_type matcher(matcher_actor::stateful_pointer<matcher_state> self,
                                      uint32_t shard, engine_config config, store_ptr db,
                                      metrics_ptr metrics, emitter_actor task_emitter,
-                                     emitter_actor mail_emitter, bool task_sink_schedules);
+                                     emitter_actor mail_emitter, bool task_sink_schedules,
+                                     dispatcher_rates_ptr rates);
 
 } // namespace dispatch

@@ -3,6 +3,7 @@
 #include "actors/rate_limit.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace dispatch {
 
@@ -13,12 +14,13 @@ constexpr int64_t burst_ms = 50;
 
 } // namespace
 
-rate_limiter::rate_limiter(uint32_t per_second, clock_ptr clock)
-    : per_second_(std::max<uint32_t>(per_second, 1)), clock_(std::move(clock)) {
+rate_limiter::rate_limiter(double per_second, clock_ptr clock)
+    : milli_per_second_(std::max<int64_t>(std::llround(per_second * 1000), 1)),
+      clock_(std::move(clock)) {
   // Two tokens at least: an emitter that wakes a little late for its token keeps the credit that
   // accrued meanwhile instead of losing it to the cap (which would lower the rate). It starts with
   // one: the first delivery goes at once, the next when its token is due.
-  capacity_ = std::max<int64_t>(2 * token, int64_t{per_second_} * burst_ms);
+  capacity_ = std::max<int64_t>(2 * token, milli_per_second_ * burst_ms);
   credit_ = token;
   refilled_at_ = clock_->now();
 }
@@ -31,8 +33,8 @@ void rate_limiter::refill(timestamp_ms now) {
     return;
   }
   // Past what fills the bucket, more time adds nothing (and cannot overflow the product).
-  auto elapsed = std::min<int64_t>(now - refilled_at_, capacity_ / per_second_ + 1);
-  credit_ = std::min(capacity_, credit_ + elapsed * int64_t{per_second_});
+  auto elapsed = std::min<int64_t>(now - refilled_at_, capacity_ / milli_per_second_ + 1);
+  credit_ = std::min(capacity_, credit_ + elapsed * milli_per_second_);
   refilled_at_ = now;
 }
 
@@ -61,11 +63,11 @@ timestamp_ms rate_limiter::ready_at(size_t wanted) {
   if (credit_ >= needed) return now;
   // Whole milliseconds, rounded up: at the answer the credit is there.
   auto missing = needed - credit_;
-  return now + (missing + per_second_ - 1) / per_second_;
+  return now + (missing + milli_per_second_ - 1) / milli_per_second_;
 }
 
-rate_limiter_ptr make_rate_limiter(uint32_t per_second, clock_ptr clock) {
-  if (per_second == 0) return nullptr;
+rate_limiter_ptr make_rate_limiter(double per_second, clock_ptr clock) {
+  if (!(per_second > 0)) return nullptr;
   return std::make_shared<rate_limiter>(per_second, std::move(clock));
 }
 

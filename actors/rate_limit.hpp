@@ -14,11 +14,14 @@ namespace dispatch {
 
 class rate_limiter {
 public:
-  /// `per_second` > 0 tokens a second. The bucket holds at most 50 ms worth of them (at least
-  /// two): after a quiet spell a sink gets at most that burst above its rate. It starts with one.
-  rate_limiter(uint32_t per_second, clock_ptr clock);
+  /// `per_second` > 0 tokens a second, to a thousandth (a dispatcher's `rateLimit` may be 0.5).
+  /// The bucket holds at most 50 ms worth of them (at least two): after a quiet spell a sink gets
+  /// at most that burst above its rate. It starts with one.
+  rate_limiter(double per_second, clock_ptr clock);
 
-  uint32_t per_second() const { return per_second_; }
+  double per_second() const { return static_cast<double>(milli_per_second_) / 1000; }
+  /// The rate as the bucket counts it: in thousandths of a token a second.
+  int64_t milli_per_second() const { return milli_per_second_; }
 
   /// Takes up to `wanted` tokens now; answers how many it took.
   size_t take(size_t wanted);
@@ -36,9 +39,10 @@ private:
   /// Adds what has accrued since the last refill (under the lock).
   void refill(timestamp_ms now);
 
-  // Credit is counted in thousandths of a token: at N/s a millisecond adds N of them, exactly.
-  static constexpr int64_t token = 1000;
-  uint32_t per_second_;
+  // Credit is counted in millionths of a token: at N/1000 tokens a second (the rate in thousandths)
+  // a millisecond adds N of them, exactly.
+  static constexpr int64_t token = 1000000;
+  int64_t milli_per_second_;
   clock_ptr clock_;
   int64_t capacity_;
   std::mutex mtx_;
@@ -48,7 +52,7 @@ private:
 
 using rate_limiter_ptr = std::shared_ptr<rate_limiter>;
 
-/// A bucket for `per_second`, or none (unlimited) when it is 0.
-rate_limiter_ptr make_rate_limiter(uint32_t per_second, clock_ptr clock);
+/// A bucket for `per_second`, or none (unlimited) when it is 0 (or less).
+rate_limiter_ptr make_rate_limiter(double per_second, clock_ptr clock);
 
 } // namespace dispatch

@@ -30,7 +30,8 @@ auto spawn_role(caf::actor_system& sys, bool detached, F fun, Ts&&... xs) {
 emitter_actor spawn_emitter(caf::actor_system& sys, engine_parts& p, action_kind kind,
                             uint32_t shard) {
   auto& sink = kind == action_kind::task ? p.task_sink : p.mail_sink;
-  return spawn_role(sys, p.config.detached, emitter, kind, shard, p.config, p.db, p.metrics, sink);
+  return spawn_role(sys, p.config.detached, emitter, kind, shard, p.config, p.db, p.metrics, sink,
+                    p.dispatcher_rates.at(shard));
 }
 
 emitter_actor& emitter_of(engine_parts& p, action_kind kind, uint32_t shard) {
@@ -40,7 +41,8 @@ emitter_actor& emitter_of(engine_parts& p, action_kind kind, uint32_t shard) {
 matcher_actor spawn_matcher(caf::actor_system& sys, engine_parts& p, uint32_t shard) {
   return spawn_role(sys, p.config.detached, matcher, shard, p.config, p.db, p.metrics,
                     emitter_of(p, action_kind::task, shard),
-                    emitter_of(p, action_kind::mail, shard), p.task_sink.schedules_tasks);
+                    emitter_of(p, action_kind::mail, shard), p.task_sink.schedules_tasks,
+                    p.dispatcher_rates.at(shard));
 }
 
 ingest_actor spawn_ingest(caf::actor_system& sys, engine_parts& p) {
@@ -153,6 +155,11 @@ void apply_retention(self_ptr self) {
 
 void spawn_parts(caf::actor_system& sys, engine_parts& p) {
   auto shards = p.db->shards();
+  if (p.dispatcher_rates.size() != shards) {
+    p.dispatcher_rates.clear();
+    for (uint32_t shard = 0; shard < shards; ++shard)
+      p.dispatcher_rates.push_back(std::make_shared<dispatcher_rates>(p.config.clock));
+  }
   p.emitters.clear();
   for (auto kind : {action_kind::task, action_kind::mail})
     for (uint32_t shard = 0; shard < shards; ++shard)

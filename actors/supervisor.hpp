@@ -28,6 +28,9 @@ struct engine_parts {
   fan_out_ptr fan_out = std::make_shared<fan_out_table>(); // the directory's, read by ingest
   sink_binding task_sink;
   sink_binding mail_sink;
+  /// Per shard: its rate-limited dispatchers' buckets, kept by its matcher and shared by its two
+  /// emitters (and their restarts). Made by `spawn_parts` when missing.
+  std::vector<dispatcher_rates_ptr> dispatcher_rates;
   std::vector<caf::actor> owned_sinks; // built-in sinks spawned for this engine
   emitter_list emitters;               // index `emitter_index(kind, shard, shards)`
   matcher_list matchers;

@@ -320,8 +320,10 @@ int main(int argc, char** argv) {
     std::cout << usage();
     return 0;
   }
-  if (o.rate_check != 0) {
-    auto r = run_rate_check(o.rate_check, o.warmup_s, o.duration_s);
+  if (o.rate_check != 0 || o.dispatcher_rate_check != 0) {
+    auto per_dispatcher = o.dispatcher_rate_check != 0;
+    auto r = run_rate_check(per_dispatcher ? o.dispatcher_rate_check : o.rate_check, o.warmup_s,
+                            o.duration_s, per_dispatcher);
     auto line = to_json(r);
     std::cout << line << "\n";
     if (!o.out.empty()) std::ofstream{o.out, std::ios::app} << line << "\n";

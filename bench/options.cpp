@@ -71,6 +71,7 @@ std::string usage() {
   --rate-check=N           only the rate check: dispatch.sinks.task.rate=N against a loopback
                            webhook, --warmup then --duration measured (use 60); one JSON line
                            on stdout (and appended to --out when given); exit 1 beyond ±5%
+  --dispatcher-rate-check=N  the same for a dispatcher's rateLimit {perSecond: N} (no sink rate)
  custom scenario (--scenario=custom):
   --dispatchers=N (1..10000, 1000)  --types=N (1..1000, 1000)  --actions=N|A-B (1..3, 1)
   --shards=N (1..8, 4)  --event-bytes=N (64..65536, 400)  --sink=counting|log
@@ -114,6 +115,7 @@ bool parse_options(int argc, char** argv, bench_options& o, std::string& error) 
     {"io-threads", number(c.io_threads, 1, 64)},
     {"listers", number(c.listers, 0, 64)},
     {"rate-check", number(o.rate_check, 1, 100000)},
+    {"dispatcher-rate-check", number(o.dispatcher_rate_check, 1, 100000)},
     {"scheduler",
      [&](const std::string& v) {
        o.scheduler = v;

@@ -22,10 +22,11 @@ struct bench_options {
   scenario_params custom;  // --scenario=custom
   std::string custom_rate; // "N" events/s or "P%" of a closed-loop run measured first
   bool help = false;
-  std::string scheduler = "sharing"; // CAF's scheduler policy, every scenario
-  uint64_t archive_events = 0;       // --archive=N: only the archive listings over N events
-  uint64_t deliveries = 0; // --deliveries=N: only the delivery listings over N finished ones
-  uint32_t rate_check = 0; // --rate-check=N: only the sink-rate check at N deliveries/s
+  std::string scheduler = "sharing";  // CAF's scheduler policy, every scenario
+  uint64_t archive_events = 0;        // --archive=N: only the archive listings over N events
+  uint64_t deliveries = 0;            // --deliveries=N: only the delivery listings over N finished
+  uint32_t rate_check = 0;            // --rate-check=N: only the sink-rate check at N deliveries/s
+  uint32_t dispatcher_rate_check = 0; // --dispatcher-rate-check=N: a dispatcher's rateLimit instead
 };
 
 /// Parses `--key=value` arguments; the error names the argument and the reason.

@@ -10,7 +10,8 @@
 namespace dispatch::bench {
 
 struct rate_check_result {
-  uint32_t configured = 0; // deliveries a second
+  bool per_dispatcher = false; // the rate is a dispatcher's `rateLimit`, not the sink's
+  uint32_t configured = 0;     // deliveries a second
   double window_s = 0;
   uint64_t arrived = 0; // requests at the webhook within the window
   double measured = 0;  // arrived / window_s
@@ -20,9 +21,12 @@ struct rate_check_result {
 };
 
 /// Runs the check for `rate` deliveries a second: `warmup_s` to settle, then `window_s`
-/// measured. The events spread over four event types on four shards, so the shards' emitters
-/// share the rate.
-rate_check_result run_rate_check(uint32_t rate, double warmup_s, double window_s);
+/// measured. The sink's rate: the events spread over four event types on four shards, so the
+/// shards' emitters share the rate. `per_dispatcher`: the rate is instead the `rateLimit` of one
+/// dispatcher with a task and a mail action (both to the webhook), so its shard's two emitters
+/// share it, and the sinks have none.
+rate_check_result run_rate_check(uint32_t rate, double warmup_s, double window_s,
+                                 bool per_dispatcher = false);
 
 /// The result as one JSON object on one line.
 std::string to_json(const rate_check_result& r);

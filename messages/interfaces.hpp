@@ -94,7 +94,8 @@ using emitter_actor = caf::typed_actor<
   caf::replies_to<adopt_atom, delivery_list>::with<uint32_t>,
   // The shard's matcher to catch up from: sent at start and after a restart of the matcher.
   caf::reacts_to<handles_atom, log_reader_actor>,
-  // Internal timer: emit what is due.
+  // Internal timer: emit what is due. Also sent by the matcher when a dispatcher's rate changed
+  // (deliveries waiting for the old one may go now).
   caf::reacts_to<tick_atom>,
   // Internal group commit: writes outcomes and the cursor gathered since the last one.
   caf::reacts_to<flush_atom>>;

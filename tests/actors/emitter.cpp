@@ -391,7 +391,7 @@ BOOST_FIXTURE_TEST_CASE(events_routed_to_a_stopped_matcher_are_found_by_its_succ
   auto orphan = make_task("orphan");
   auto later = make_task("later");
   auto successor = sys.spawn(dispatch::matcher, uint32_t{0}, config, db, metrics, em, mail_emitter,
-                             false);
+                             false, rates);
   spawned.push_back(caf::actor_cast<caf::actor>(successor));
   // Answered once it runs: it knows the log's end from before.
   ask<delivery_batch>(successor, rederive_atom::value, action_kind::task, uint64_t{0}, 1u);
@@ -465,7 +465,7 @@ BOOST_FIXTURE_TEST_CASE(a_sink_rate_is_shared_by_the_emitters_that_hold_its_buck
   auto sink = spawn_sink(rec, always_deliver);
   auto em = spawn_emitter(sink);
   auto other = sys.spawn(dispatch::emitter, action_kind::mail, uint32_t{0}, config, db, metrics,
-                         sink_binding{sink, true, task_rate});
+                         sink_binding{sink, true, task_rate}, rates);
   spawned.push_back(caf::actor_cast<caf::actor>(other));
   caf::anon_send(other, handles_atom::value, log_reader_actor{matcher});
   run();

@@ -163,6 +163,8 @@ struct fixture : test::deterministic_system {
   matcher_actor matcher;
   emitter_actor mail_emitter; // a second emitter the matcher needs; it has no mail to emit
   rate_limiter_ptr task_rate; // the task sink's rate, when a test gives it one
+  /// The shard's dispatcher buckets, kept by the matcher (set `rateLimit` on a dispatcher).
+  dispatcher_rates_ptr rates;
   uint64_t next_sequence = 0;
 
   fixture() {
@@ -182,6 +184,7 @@ struct fixture : test::deterministic_system {
     config.sink_in_flight = 16;
     config.shards = 1;
     config.clock = clock; // the test coordinator's time
+    rates = std::make_shared<dispatcher_rates>(clock);
     next_sequence = static_cast<uint64_t>(config.now()) * 1000;
   }
 
@@ -199,14 +202,14 @@ struct fixture : test::deterministic_system {
   /// and the mail emitter are spawned with the first one, as the supervisor does).
   emitter_actor spawn_emitter(sink_actor sink) {
     auto em = sys.spawn(emitter, action_kind::task, uint32_t{0}, config, db, metrics,
-                        sink_binding{sink, false, task_rate});
+                        sink_binding{sink, false, task_rate}, rates);
     spawned.push_back(caf::actor_cast<caf::actor>(em));
     if (!matcher) {
       mail_emitter = sys.spawn(emitter, action_kind::mail, uint32_t{0}, config, db, metrics,
-                               sink_binding{});
+                               sink_binding{}, rates);
       spawned.push_back(caf::actor_cast<caf::actor>(mail_emitter));
       matcher = sys.spawn(dispatch::matcher, uint32_t{0}, config, db, metrics, em, mail_emitter,
-                          false);
+                          false, rates);
       spawned.push_back(caf::actor_cast<caf::actor>(matcher));
       caf::anon_send(mail_emitter, handles_atom::value, log_reader_actor{matcher});
     } else {

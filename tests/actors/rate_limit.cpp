@@ -39,7 +39,7 @@ BOOST_AUTO_TEST_SUITE(rate_limit)
 
 BOOST_FIXTURE_TEST_CASE(no_rate_means_no_bucket, fixture) {
   BOOST_TEST(!make_rate_limiter(0, time));
-  BOOST_TEST(make_rate_limiter(1, time)->per_second() == 1u);
+  BOOST_TEST(make_rate_limiter(1, time)->per_second() == 1.0);
 }
 
 BOOST_FIXTURE_TEST_CASE(starts_with_one_token_then_gives_the_rate_and_bursts_fifty_ms, fixture) {

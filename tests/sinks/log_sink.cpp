@@ -211,7 +211,7 @@ BOOST_FIXTURE_TEST_CASE(an_emitter_delivers_into_the_log, fixture) {
   engine_config config;
   auto metrics = std::make_shared<engine_metrics>();
   auto em = sys.spawn(dispatch::emitter, action_kind::task, uint32_t{0}, config, db, metrics,
-                      sink_binding{sink, false});
+                      sink_binding{sink, false}, dispatcher_rates_ptr{});
   spawned.push_back(caf::actor_cast<caf::actor>(em));
   auto d = make(action_kind::task);
   d.task.function_name = "viaEmitter";

@@ -211,4 +211,86 @@ BOOST_AUTO_TEST_CASE(a_sink_rate_holds_at_the_webhook_across_shards) {
   BOOST_TEST(server.request_count() == 40u);
 }
 
+BOOST_AUTO_TEST_CASE(templated_task_data_reaches_the_task_service_filled_from_the_event) {
+  // The Task Service gets `data` filled from each event: a whole template as the typed value at
+  // its path, one inside a longer string as text, a key whose path is absent left out.
+  start_with_webhooks();
+  auto a = task_action("invoice", R"~({"userId":"{{event.content.userId}}",)~"
+                                  R"~("amount":"{{event.content.amount}}",)~"
+                                  R"~("items":"{{ event.content.items }}",)~"
+                                  R"~("paid":"{{event.content.paid}}",)~"
+                                  R"~("subject":"Order {{event.id}} of {{event.content.userId}})~"
+                                  R"~( ({{event.content.amount}}; {{event.content.nowhere}})",)~"
+                                  R"~("coupon":"{{event.content.coupon}}","plain":"as is"})~");
+  a.templated = true;
+  create(make_dispatcher("order_paid", {a}));
+  auto ev = publish("order_paid",
+                    R"~({"userId":"u-42","amount":120.5,"items":[{"sku":"A"}],"paid":true})~");
+  one_with_status("delivered");
+  auto got = server.requests();
+  BOOST_REQUIRE_EQUAL(got.size(), 1u);
+  BOOST_TEST(got[0].target == "/tasks/v1/");
+  auto body = parsed(got[0].body);
+  BOOST_TEST(body["functionName"].GetString() == std::string{"invoice"});
+  auto& data = body["data"];
+  BOOST_REQUIRE(data.IsObject());
+  BOOST_TEST(data["userId"].GetString() == std::string{"u-42"});
+  BOOST_REQUIRE(data["amount"].IsNumber()); // the number, not its text
+  BOOST_TEST(data["amount"].GetDouble() == 120.5);
+  BOOST_REQUIRE(data["items"].IsArray());
+  BOOST_TEST(data["items"][0]["sku"].GetString() == std::string{"A"});
+  BOOST_REQUIRE(data["paid"].IsBool());
+  BOOST_TEST(data["paid"].GetBool());
+  BOOST_TEST(data["subject"].GetString() == "Order " + ev.id + " of u-42 (120.5; )");
+  BOOST_TEST(!data.HasMember("coupon")); // its path is absent from the event
+  BOOST_TEST(data["plain"].GetString() == std::string{"as is"});
+  // The event still rides along, as for any task.
+  BOOST_TEST(data["event"]["id"].GetString() == ev.id);
+}
+
+BOOST_AUTO_TEST_CASE(a_dispatchers_rate_holds_at_the_webhook_while_another_flows) {
+  // Two dispatchers of one event type: one limited to 20 a second, one not. The limited one's 30
+  // arrive at the webhook at its rate; the other's do not wait for them. Only loose bounds on
+  // time here: the exact spacing is the dispatcher_rates suite's (on its test clock), the
+  // measured rate the bench's (`dispatch-bench --scenario dispatcher-rate`).
+  start_with_webhooks();
+  auto limited = make_dispatcher("rated", {task_action("limited")});
+  limited.rate_limit = rate_limit{20};
+  create(limited);
+  create(make_dispatcher("rated", {task_action("unlimited")}));
+  for (int i = 0; i < 30; ++i) publish("rated");
+  // Meanwhile the limited ones over the rate wait as pending, spending no attempt.
+  auto waiting = with_status("pending");
+  BOOST_REQUIRE_MESSAGE(waiting, why(waiting));
+  BOOST_TEST(waiting->page.total > 0u);
+  for (auto& d : waiting->data) BOOST_TEST(d.attempts == 0u);
+  BOOST_REQUIRE(server.wait_for_requests(60, 30s));
+  std::vector<std::chrono::steady_clock::time_point> limited_at;
+  std::vector<std::chrono::steady_clock::time_point> unlimited_at;
+  for (auto& r : server.requests()) {
+    auto body = parsed(r.body);
+    (body["functionName"].GetString() == std::string{"limited"} ? limited_at : unlimited_at)
+      .push_back(r.arrival);
+  }
+  BOOST_REQUIRE_EQUAL(limited_at.size(), 30u);
+  BOOST_REQUIRE_EQUAL(unlimited_at.size(), 30u);
+  std::sort(limited_at.begin(), limited_at.end());
+  std::sort(unlimited_at.begin(), unlimited_at.end());
+  auto span = std::chrono::duration_cast<std::chrono::milliseconds>(limited_at.back()
+                                                                    - limited_at.front());
+  // 29 gaps of 50 ms after the first: 1.45 s are sent (the slack is for arrivals a busy machine
+  // brings closer); without the limit the 30 arrive within milliseconds.
+  BOOST_TEST(span.count() >= 1100, "30 deliveries in " << span.count() << " ms");
+  // In no second did much more than the rate arrive (25 take 1.2 s to send).
+  for (size_t i = 0; i + 24 < limited_at.size(); ++i)
+    BOOST_TEST((limited_at[i + 24] - limited_at[i] >= 1000ms), "25 arrivals within 1 s at " << i);
+  // The unlimited dispatcher's were all there before the limited one's last.
+  BOOST_TEST((unlimited_at.back() < limited_at.back()));
+  wait_until_settled();
+  auto retried = with_status("retrying");
+  BOOST_REQUIRE(retried);
+  BOOST_TEST(retried->page.total == 0u);
+  BOOST_TEST(server.request_count() == 60u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
