@@ -548,18 +548,25 @@ void pump(emitter_ptr self) {
     // dispatcher's: over the dispatcher's rate it waits, and its place goes to another.
     while (batch.size() < room && !st.queue.empty() && st.queue.begin()->first.first <= now) {
       auto head = st.queue.begin();
-      if (auto* bucket = bucket_of(st, head->second.dispatcher_id);
-          bucket != nullptr && bucket->take(1) == 0) {
+      auto& head_delivery = head->second;
+      // Its key first (waiting behind an older one of its key takes no dispatcher token), then
+      // its dispatcher's rate (set back, it keeps the key it took).
+      auto key_free = !head_delivery.ordering_key
+                      || take_key(st, *head_delivery.ordering_key, head_delivery.id);
+      if (auto* bucket = bucket_of(st, head_delivery.dispatcher_id);
+          key_free && bucket != nullptr && bucket->take(1) == 0) {
         set_back_for_rate(st, head, *bucket, rate_slots, now);
         continue;
       }
-      auto d = std::move(head->second);
+      auto d = std::move(head_delivery);
       st.queue.erase(head);
       st.queued.erase(d.id);
-      if (d.ordering_key && !take_key(st, *d.ordering_key, d.id)) {
-        // Its key is held by an older one: it waits behind it, still recorded as due.
+      if (!key_free) {
+        // Its key is held by an older one: it waits behind it, still recorded as due at its
+        // record's time (its place in `queue` is later when a rate set it back).
         st.parked.insert(d.id);
         auto key = *d.ordering_key;
+        auto due = d.next_attempt;
         st.order.wait(key, std::move(d), static_cast<uint64_t>(due), true);
         continue;
       }
