@@ -14,6 +14,7 @@
 
 #include "actors/backoff.hpp"
 #include "logging/log.hpp"
+#include "messages/derive.hpp"
 #include "messages/error_code.hpp"
 #include "messages/group_commit.hpp"
 #include "messages/ids.hpp"
@@ -119,15 +120,30 @@ bool is_known(const emitter_state& st, const std::string& id) {
 
 // -- the cursor ------------------------------------------------------------------------------------
 
-/// A fresh delivery of segment `n` is delivered (`delivered`) or has its record staged: the cursor
-/// moves past every segment at the front with nothing outstanding.
-void resolve(emitter_state& st, uint64_t n, bool delivered) {
+/// The day of the log a derived delivery comes from (what retention drops it with).
+uint32_t log_day_of(const std::string& id) {
+  delivery_position pos;
+  return position_of(id, pos) ? day_of(accepted_at(pos.sequence)) : 0;
+}
+
+/// A fresh delivery of segment `n` is delivered (`delivered`, counted under its day) or has its
+/// record staged (null): the cursor moves past every segment at the front with nothing
+/// outstanding, and takes their counts along.
+void resolve(emitter_state& st, uint64_t n, const delivery* delivered = nullptr) {
   auto& seg = st.segments[n - st.first_segment];
   --seg.outstanding;
-  seg.delivered += delivered ? 1 : 0;
+  if (delivered != nullptr) {
+    ++seg.delivered;
+    ++seg.days[log_day_of(delivered->id)];
+  }
   while (!st.segments.empty() && st.segments.front().outstanding == 0) {
-    st.done.cursor = std::max(st.done.cursor, st.segments.front().last);
-    st.done.delivered += st.segments.front().delivered;
+    auto& front = st.segments.front();
+    st.done.cursor = std::max(st.done.cursor, front.last);
+    st.done.delivered += front.delivered;
+    for (auto& [day, count] : front.days) {
+      st.done.days[day] += count;
+      st.days_changed_from = std::min(st.days_changed_from, day);
+    }
     st.segments.pop_front();
     ++st.first_segment;
     st.dirty = true;
@@ -283,25 +299,26 @@ void take(emitter_ptr self, delivery_batch& batch) {
   auto& st = self->state;
   if (batch.last <= st.frontier && batch.after < batch.last) return; // all of it taken already
   auto n = st.first_segment + st.segments.size();
-  st.segments.push_back(log_segment{batch.last, 1, 0}); // 1: none resolves it before the end
+  st.segments.push_back(log_segment{batch.last, 1, 0, {}}); // 1: none resolves it before the end
   auto overlap = batch.after < st.frontier;
   delivery_position pos;
   for (auto& d : batch.deliveries) {
     if (overlap && position_of(d.id, pos) && pos.sequence <= st.frontier)
       continue; // taken already, from the log
     if (d.kind != st.kind) continue;
+    if (!st.purged.empty() && st.purged.erase(d.id) > 0) continue; // purged before it came
     ++st.segments.back().outstanding;
     ++st.metrics->pending_depth;
     if (d.status == delivery_status::held) {
       auto due = d.next_attempt;
       stage(self, delivery_outcome{due, false, std::move(d)});
-      resolve(st, n, false);
+      resolve(st, n);
       continue;
     }
     st.fresh.emplace_back(std::move(d), n);
   }
   st.frontier = std::max(st.frontier, batch.last);
-  resolve(st, n, false); // the segment's own count
+  resolve(st, n); // the segment's own count
   if (st.dirty)
     schedule_flush(self, st.flush_pending); // the cursor moves past a stretch without deliveries
   // Memory full: ignore live batches until there is room, then read the log from the frontier.
@@ -408,7 +425,7 @@ void on_sink_answer(emitter_ptr self, uint64_t send, const delivery_result_list&
       // Purged while at the sink: gone from the store, its answer changes nothing.
       st.busy.erase(d.id);
       release_key(st, d.id);
-      if (origin.fresh) resolve(st, origin.segment, false);
+      if (origin.fresh) resolve(st, origin.segment);
       continue;
     }
     settle(st, d, r, now);
@@ -426,12 +443,12 @@ void on_sink_answer(emitter_ptr self, uint64_t send, const delivery_result_list&
       ++st.metrics->delivered;
       --st.metrics->pending_depth;
       st.metrics->delivery_latency.record(std::chrono::milliseconds{d.finished - d.created});
-      resolve(st, origin.segment, true);
+      resolve(st, origin.segment, &d);
       continue;
     }
     if (origin.fresh) {
       stage(self, delivery_outcome{origin.previous_due, false, std::move(d)});
-      resolve(st, origin.segment, false);
+      resolve(st, origin.segment);
     } else {
       st.busy.erase(d.id); // `stage` marks it busy again until written
       stage(self, delivery_outcome{origin.previous_due, true, std::move(d)});
@@ -615,15 +632,21 @@ bool write_unwritten(emitter_ptr self) {
   auto now = st.config.now();
   if (st.unwritten.empty() && now - st.cursor_written_at < cursor_delay_ms)
     return true; // the timer writes it (arm_timer), unless an outcome takes it along first
-  auto written = st.done;
+  // The cursor with the days whose counts changed since it was written last.
+  progress next{st.done.cursor, st.done.delivered, {}};
+  next.days.insert(st.done.days.lower_bound(st.days_changed_from), st.done.days.end());
   if (auto err = st.db->write_outcomes(st.kind, st.shard, st.unwritten,
-                                       st.dirty ? &written : nullptr)) {
+                                       st.dirty ? &next : nullptr)) {
     report_storage_failure(
       self, "writing " + std::to_string(st.unwritten.size()) + " delivery outcomes", err);
     st.cursor_written_at = now + storage_retry_ms; // a cursor alone is tried again after that too
     return false;
   }
-  if (st.dirty) st.cursor_written_at = now;
+  if (st.dirty) {
+    st.cursor_written_at = now;
+    st.written = st.done;
+    st.days_changed_from = std::numeric_limits<uint32_t>::max();
+  }
   st.dirty = false;
   auto batch = std::move(st.unwritten);
   st.unwritten.clear();
@@ -731,7 +754,7 @@ caf::result<uint32_t> on_adopt(emitter_ptr self, const delivery_list& deliveries
 /// it was here. Fresh deliveries are found by looking (purging is rare; no index per delivery).
 bool forget_fresh(emitter_state& st, const std::string& id) {
   if (auto segment = st.order.forget(id)) {
-    resolve(st, *segment, false);
+    resolve(st, *segment);
     return true;
   }
   for (auto line = st.over_rate.begin(); line != st.over_rate.end(); ++line) {
@@ -743,7 +766,7 @@ bool forget_fresh(emitter_state& st, const std::string& id) {
         --st.over_rate_count;
         if (waiting.empty()) st.over_rate.erase(line);
         release_key(st, id); // it may hold its key
-        resolve(st, segment, false);
+        resolve(st, segment);
         return true;
       }
   }
@@ -752,7 +775,7 @@ bool forget_fresh(emitter_state& st, const std::string& id) {
       auto segment = i->second;
       st.fresh.erase(i);
       release_key(st, id); // `release_key` may have made it its key's holder: the next one takes it
-      resolve(st, segment, false);
+      resolve(st, segment);
       return true;
     }
   for (auto& [send, batch] : st.in_flight) {
@@ -764,6 +787,56 @@ bool forget_fresh(emitter_state& st, const std::string& id) {
       }
   }
   return false;
+}
+
+/// A first record staged for `id` and not written yet is dropped (the purge goes first).
+bool forget_unwritten(emitter_state& st, const std::string& id) {
+  auto at = std::find_if(st.unwritten.begin(), st.unwritten.end(),
+                         [&](const delivery_outcome& o) { return o.value.id == id; });
+  if (at == st.unwritten.end() || at->recorded) return false;
+  st.unwritten.erase(at);
+  return true;
+}
+
+/// A delivery derived from the log without a record, purged while not in memory: it leaves the
+/// per-day count it is in (the cursor's, a segment's), or is not taken when the log brings it.
+/// Answers true, with `counted` set to the progress as written less it, when the written counts
+/// held it: the purge writes that in its batch.
+caf::expected<bool> uncount_derived(emitter_state& st, const std::string& id, progress& counted) {
+  delivery_position pos;
+  if (!position_of(id, pos) || pos.shard != st.shard) return false;
+  auto slot = st.db->find_record(id);
+  if (!slot) return slot.error();
+  if (*slot) return false; // a record: not counted as delivered without one
+  auto day = log_day_of(id);
+  auto less = [day](progress& p) {
+    auto at = p.days.find(day);
+    if (at == p.days.end() || at->second == 0) return false;
+    --at->second;
+    if (p.delivered > 0) --p.delivered;
+    return true;
+  };
+  if (pos.sequence > st.frontier) {
+    st.purged.insert(id); // not taken yet: never counted
+    return false;
+  }
+  if (pos.sequence > st.done.cursor) {
+    for (auto& seg : st.segments)
+      if (pos.sequence <= seg.last) {
+        auto at = seg.days.find(day);
+        if (at != seg.days.end() && at->second > 0) {
+          --at->second;
+          --seg.delivered;
+        }
+        break;
+      }
+    return false;
+  }
+  if (!less(st.done)) return false;
+  st.days_changed_from = std::min(st.days_changed_from, day);
+  if (pos.sequence > st.written.cursor || !less(st.written)) return false;
+  counted = progress{st.written.cursor, st.written.delivered, {{day, st.written.days[day]}}};
+  return true;
 }
 
 caf::result<uint32_t> on_purge(emitter_ptr self, const std::string& id) {
@@ -782,10 +855,23 @@ caf::result<uint32_t> on_purge(emitter_ptr self, const std::string& id) {
     was_waiting = true;
   } else if (forget_fresh(st, id)) {
     was_waiting = true;
+  } else if (forget_unwritten(st, id)) {
+    was_waiting = true;
   } else {
     release_key(st, id); // a record holding its key, not in memory (held at start)
   }
-  auto removed = st.db->purge(id);
+  progress counted;
+  auto counted_written = false;
+  if (!was_waiting) {
+    auto uncounted = uncount_derived(st, id, counted);
+    if (!uncounted) {
+      report_storage_failure(self, "purging delivery " + id, uncounted.error());
+      return make_error(error_code::server,
+                        "delivery " + id + ": " + message_of(uncounted.error()));
+    }
+    counted_written = *uncounted;
+  }
+  auto removed = st.db->purge(id, counted_written ? &counted : nullptr);
   if (!removed) {
     report_storage_failure(self, "purging delivery " + id, removed.error());
     return make_error(error_code::server, "delivery " + id + ": " + message_of(removed.error()));
@@ -818,6 +904,7 @@ emitter_actor::behavior_type emitter(emitter_actor::stateful_pointer<emitter_sta
   if (!start)
     throw std::runtime_error("emitter: cannot read its progress: " + message_of(start.error()));
   st.done = *start;
+  st.written = *start;
   hold_recorded_keys(st);
   st.frontier = start->cursor;
   st.catching_up = true; // until it has read the log past its cursor

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <map>
 #include <random>
 #include <string>
@@ -46,6 +47,7 @@ struct log_segment {
   uint64_t last = 0;
   uint32_t outstanding = 0;
   uint64_t delivered = 0;
+  std::map<uint32_t, uint64_t> days; // `delivered` per day of the log
 };
 
 /// Where a delivery at the sink came from: fresh (its segment) or recorded (its record's due time).
@@ -102,9 +104,12 @@ struct emitter_state {
   /// Segments not yet passed by the cursor; `first_segment` numbers the front one.
   std::deque<log_segment> segments;
   uint64_t first_segment = 0;
-  /// The progress written last, and the one to write next (`dirty`); when the cursor was written
+  /// The progress to write next (`dirty`), and as written last; when the cursor was written
   /// last (a cursor alone, with no outcome to go with it, waits a little to ride with the next).
+  /// Of the per-day counts, only the days from `days_changed_from` on are written again.
   progress done;
+  progress written;
+  uint32_t days_changed_from = std::numeric_limits<uint32_t>::max();
   bool dirty = false;
   timestamp_ms cursor_written_at = 0;
   /// Fresh deliveries waiting for room at the sink, in log order, with their segment.
@@ -123,7 +128,8 @@ struct emitter_state {
   /// Recorded deliveries that came due while an older one held their ordering key: they wait in
   /// `order` (marked recorded) and go back to `queue` when the key comes to them.
   std::unordered_set<std::string> parked;
-  /// Ids purged while at the sink: their answer is ignored.
+  /// Ids purged while at the sink, or before the log brought them: their answer is ignored,
+  /// they are not taken.
   std::unordered_set<std::string> purged;
   bool backlog = true;
   timestamp_ms next_sweep = 0;

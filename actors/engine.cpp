@@ -302,6 +302,11 @@ engine_internal_actor::behavior_type engine(self_ptr self, engine_config config,
       if (!waiting) return waiting.error();
       if (*waiting) // its emitter owns it while it waits
         return self->delegate(emitter_of(st, **waiting), purge_atom::value, id);
+      // A derived delivery without a record is its emitter's too: in memory, or counted as
+      // delivered in its cursor's per-day counts.
+      auto derived = st.db->find_derived(id);
+      if (!derived) return derived.error();
+      if (*derived) return self->delegate(emitter_of(st, **derived), purge_atom::value, id);
       auto purged = st.db->purge(id);
       if (!purged) return purged.error();
       if (*purged == store::purged::nothing) return unknown_delivery(id);

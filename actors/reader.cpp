@@ -95,15 +95,54 @@ bool dead_letters_newest(const query& q) {
   auto& w = q.where;
   auto dead = w.op == filter_op::eq && w.path == "status" && w.values.size() == 1
               && w.values[0].kind == value_kind::string && w.values[0].text == "dead";
-  auto by_id = q.sort.empty() || (q.sort.size() == 1 && q.sort[0] == sort_key{"id", true});
+  auto by_id = q.sort == newest_first(query{}).sort
+               || (q.sort.size() == 1 && q.sort[0] == sort_key{"id", true});
   return dead && by_id;
+}
+
+/// Whether a query lists every delivery, or those of one kind (`eq(type,task)`, `eq(type,mail)`),
+/// newest first: then the page is read from keys (the log backwards, merged with the records by
+/// creation time) and the total is counted, not read. `task` and `mail` say which kinds.
+bool newest_of_kinds(const query& q, bool& task, bool& mail) {
+  auto newest = q.sort == newest_first(query{}).sort
+                || (q.sort.size() == 1 && q.sort[0] == sort_key{"creationTimestamp", true});
+  if (!newest) return false;
+  auto& w = q.where;
+  if (w.op == filter_op::all) {
+    task = mail = true;
+    return true;
+  }
+  if (w.op != filter_op::eq || w.path != "type" || w.values.size() != 1
+      || w.values[0].kind != value_kind::string)
+    return false;
+  task = w.values[0].text == "task";
+  mail = w.values[0].text == "mail";
+  return task || mail;
 }
 
 } // namespace
 
-/// Every delivery matching the query (waiting, dead and finished), as one page.
-caf::expected<delivery_page> list_deliveries(const store_ptr& db, const query& q,
+/// Every delivery matching the query (waiting, dead and finished), as one page; newest first
+/// unless the query sorts otherwise.
+caf::expected<delivery_page> list_deliveries(const store_ptr& db, const query& asked,
                                              uint32_t max_limit) {
+  auto q = newest_first(asked);
+  bool task = false;
+  bool mail = false;
+  if (newest_of_kinds(q, task, mail)) {
+    uint64_t total = 0;
+    for (auto kind : {action_kind::task, action_kind::mail}) {
+      if (!(kind == action_kind::task ? task : mail)) continue;
+      auto n = db->delivery_count(kind);
+      if (!n) return n.error();
+      total += *n;
+    }
+    auto page = counted_page<delivery>(q, max_limit, total, [&](auto visit) {
+      return db->for_each_delivery_newest(task, mail, visit);
+    });
+    if (!page) return page.error();
+    return delivery_page{page->first, std::move(page->second)};
+  }
   if (dead_letters_newest(q)) {
     auto page = counted_page<delivery>(q, max_limit, db->dead_letter_count(), [&](auto visit) {
       return db->for_each_dead_letter_newest(visit);

@@ -57,8 +57,10 @@ Page merge(const query& q, std::vector<member_page<Record>> parts, uint32_t max_
 
 delivery_page merge_pages(const query& q, std::vector<member_page<delivery>> parts,
                           uint32_t max_limit) {
+  // The members answered newest first unless sorted otherwise: merged in the same order.
   return merge<delivery, delivery_page>(
-    q, std::move(parts), max_limit, [](auto& part, size_t i) { return part.data[i].id; },
+    newest_first(q), std::move(parts), max_limit,
+    [](auto& part, size_t i) { return part.data[i].id; },
     [](const delivery& d) { return to_json(d); });
 }
 

@@ -121,6 +121,13 @@ inline query window_of(const query& q, uint32_t depth) {
   return window;
 }
 
+/// Deliveries are listed newest first unless a query sorts them: by creation time, then id, both
+/// descending. `q` with that order when it has none of its own.
+inline query newest_first(query q) {
+  if (q.sort.empty()) q.sort = {sort_key{"creationTimestamp", true}, sort_key{"id", true}};
+  return q;
+}
+
 inline bool operator==(const query& x, const query& y) {
   return x.where == y.where && x.select == y.select && x.sort == y.sort && x.limit == y.limit
          && x.offset == y.offset;

@@ -1,5 +1,6 @@
 // An iterator confined to one key range of one column family: the bounds RocksDB reads by pointer
-// live as long as the iterator, so a scan is one line to set up (internal to persistence/).
+// live as long as the iterator, so a scan is one line to set up; and a snapshot held for one read
+// (internal to persistence/).
 #pragma once
 
 #include <memory>
@@ -38,6 +39,25 @@ private:
   rocksdb::Slice lower_bound_;
   rocksdb::Slice upper_bound_;
   std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+/// A snapshot of the database, held for one read and released when it goes.
+class held_snapshot {
+public:
+  explicit held_snapshot(rocksdb::DB& db) : db_(db), snapshot_(db.GetSnapshot()) {
+    // nop
+  }
+
+  ~held_snapshot() { db_.ReleaseSnapshot(snapshot_); }
+
+  held_snapshot(const held_snapshot&) = delete;
+  held_snapshot& operator=(const held_snapshot&) = delete;
+
+  const rocksdb::Snapshot* get() const { return snapshot_; }
+
+private:
+  rocksdb::DB& db_;
+  const rocksdb::Snapshot* snapshot_;
 };
 
 } // namespace dispatch::detail

@@ -92,6 +92,24 @@ std::string progress_key(action_kind kind, uint32_t shard) {
   return key;
 }
 
+std::string progress_day_key(action_kind kind, uint32_t shard, uint32_t day) {
+  auto key = progress_key(kind, shard);
+  append_u32(key, day);
+  return key;
+}
+
+std::string counted_from_key(action_kind kind, uint32_t shard) {
+  return "counted_from/" + progress_key(kind, shard);
+}
+
+std::string record_time_key(action_kind kind, timestamp_ms created, const std::string& id) {
+  auto key = kind_prefix(kind);
+  key.reserve(9 + id.size());
+  append_u64(key, due_field(created));
+  key += id;
+  return key;
+}
+
 std::string exception_prefix(action_kind kind, uint32_t shard) {
   auto key = kind_prefix(kind);
   append_u16(key, static_cast<uint16_t>(shard));

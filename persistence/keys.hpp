@@ -26,6 +26,9 @@ constexpr const char* log_family = "log"; // the built-in log sink's records
 // Running counts of the event archive per shard and day (read, added to and written back under
 // the store's `counts_mutex`).
 constexpr const char* event_counts_family = "event_counts";
+// Every delivery with a record of its own (waiting, dead, finished after a record) by kind and
+// creation time: what a listing newest first merges with the deliveries derived from the log.
+constexpr const char* record_times_family = "record_times";
 // Schema 2's families, read once by the migration and then dropped.
 constexpr const char* legacy_inbox_family = "inbox";
 constexpr const char* legacy_deliveries_family = "deliveries";
@@ -47,7 +50,11 @@ constexpr const char* set_aside_prefix = "set_aside/";
 // 2: `seen` keyed by event id alone (the day moved into the value).
 // 3: the lean log: events written once into `event_log`, deliveries derived, records only for
 //    exceptions, a progress cursor per kind and shard.
-constexpr uint32_t schema_version = 3;
+// 4: `record_times` (records by creation time) and per-day counts of the deliveries each emitter
+//    delivered without a record (`progress_day_key`), so that listings newest first and their
+//    totals need no pass over the log. A directory of schema 3 gets `record_times` built at open
+//    and counts from its cursors on (`counted_from_key`).
+constexpr uint32_t schema_version = 4;
 
 // -- fixed-width fields ------------------------------------------------------------------------
 
@@ -86,6 +93,17 @@ std::string version_key(uint32_t shard, uint64_t from, const std::string& dispat
 
 /// progress: kind(1) · shard(4).
 std::string progress_key(action_kind kind, uint32_t shard);
+/// progress: kind(1) · shard(4) · day(4), how many deliveries of that day's log the emitter of
+/// (kind, shard) delivered without a record of their own (up to its cursor).
+std::string progress_day_key(action_kind kind, uint32_t shard, uint32_t day);
+
+/// meta: "counted_from/" · kind(1) · shard(4), the cursor of (kind, shard) when its per-day counts
+/// began (a directory upgraded from schema 3): the log up to it is counted by reading it.
+std::string counted_from_key(action_kind kind, uint32_t shard);
+
+/// record_times: kind(1) · created(8, order-preserving) · delivery id; the value is the record's
+/// index value (where it is).
+std::string record_time_key(action_kind kind, timestamp_ms created, const std::string& id);
 
 /// exceptions: kind(1) · shard(2) · due(8) · delivery id.
 std::string exception_key(action_kind kind, uint32_t shard, timestamp_ms due,

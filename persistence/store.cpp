@@ -50,13 +50,18 @@ caf::error server_error(std::string message) {
   return make_error(error_code::server, std::move(message));
 }
 
+// What a `day_floor_filter` drops once its day is before the floor: any entry (`seen`), any
+// index entry but a waiting delivery's (which has no day), or only those of finished deliveries
+// (`record_times`: a dead letter outlives history, and is listed for as long as it is kept).
+enum class floor_rule { any, not_waiting, finished };
+
 // Drops entries whose day (4 bytes at `day_offset` of the value) is before a floor: `seen`
-// entries accepted before the seen floor, and index entries of deliveries finished before the
-// history floor (an index entry of a waiting delivery has no day and is never dropped).
+// entries accepted before the seen floor, and index and record-time entries of deliveries
+// finished before the history floor.
 class day_floor_filter : public rocksdb::CompactionFilter {
 public:
-  day_floor_filter(const std::atomic<uint32_t>& floor, size_t day_offset, bool index)
-      : floor_(floor), day_offset_(day_offset), index_(index) {
+  day_floor_filter(const std::atomic<uint32_t>& floor, size_t day_offset, floor_rule rule)
+      : floor_(floor), day_offset_(day_offset), rule_(rule) {
     // nop
   }
 
@@ -64,7 +69,10 @@ public:
               bool*) const override {
     auto floor = floor_.load(std::memory_order_relaxed);
     if (floor == 0 || value.size() < day_offset_ + 4) return false;
-    if (index_ && static_cast<uint8_t>(value[0]) == static_cast<uint8_t>(record_place::waiting))
+    auto place = static_cast<uint8_t>(value[0]);
+    if (rule_ == floor_rule::not_waiting && place == static_cast<uint8_t>(record_place::waiting))
+      return false;
+    if (rule_ == floor_rule::finished && place != static_cast<uint8_t>(record_place::finished))
       return false;
     return keys::read_u32(value.data() + day_offset_) < floor;
   }
@@ -74,14 +82,14 @@ public:
 private:
   const std::atomic<uint32_t>& floor_;
   size_t day_offset_;
-  bool index_;
+  floor_rule rule_;
 };
 
 // Applies `day_floor_filter` when memtables are flushed too, so a let-go entry rarely reaches disk.
 class day_floor_factory : public rocksdb::CompactionFilterFactory {
 public:
-  day_floor_factory(const std::atomic<uint32_t>& floor, size_t day_offset, bool index)
-      : floor_(floor), day_offset_(day_offset), index_(index) {
+  day_floor_factory(const std::atomic<uint32_t>& floor, size_t day_offset, floor_rule rule)
+      : floor_(floor), day_offset_(day_offset), rule_(rule) {
     // nop
   }
 
@@ -92,7 +100,7 @@ public:
 
   std::unique_ptr<rocksdb::CompactionFilter>
   CreateCompactionFilter(const rocksdb::CompactionFilter::Context&) override {
-    return std::make_unique<day_floor_filter>(floor_, day_offset_, index_);
+    return std::make_unique<day_floor_filter>(floor_, day_offset_, rule_);
   }
 
   const char* Name() const override { return "dispatch.day_floor_factory"; }
@@ -100,7 +108,7 @@ public:
 private:
   const std::atomic<uint32_t>& floor_;
   size_t day_offset_;
-  bool index_;
+  floor_rule rule_;
 };
 
 // Per-family options: every family shares the block cache; point-looked-up families get a bloom
@@ -120,12 +128,20 @@ rocksdb::ColumnFamilyOptions family_options(const std::string& name, detail::sto
     cf.table_properties_collector_factories.emplace_back(
       rocksdb::NewCompactOnDeletionCollectorFactory(128, 64, 0.5));
   if (name == keys::seen_family) {
-    cf.compaction_filter_factory = std::make_shared<day_floor_factory>(s.seen_floor, 0, false);
+    cf.compaction_filter_factory = std::make_shared<day_floor_factory>(s.seen_floor, 0,
+                                                                       floor_rule::any);
     cf.periodic_compaction_seconds = 86400;
   }
   if (name == keys::delivery_index_family) {
     // value: place(1) · kind(1) · shard(2) · field(8), the day in the last 4 bytes
-    cf.compaction_filter_factory = std::make_shared<day_floor_factory>(s.history_floor, 8, true);
+    cf.compaction_filter_factory = std::make_shared<day_floor_factory>(s.history_floor, 8,
+                                                                       floor_rule::not_waiting);
+    cf.periodic_compaction_seconds = 86400;
+  }
+  if (name == keys::record_times_family) {
+    // value: the index entry's (the day in the last 4 bytes)
+    cf.compaction_filter_factory = std::make_shared<day_floor_factory>(s.history_floor, 8,
+                                                                       floor_rule::finished);
     cf.periodic_compaction_seconds = 86400;
   }
   return cf;
@@ -144,7 +160,8 @@ const std::vector<std::string>& family_names() {
                                               keys::dead_letters_family,
                                               keys::history_family,
                                               keys::log_family,
-                                              keys::event_counts_family};
+                                              keys::event_counts_family,
+                                              keys::record_times_family};
   return names;
 }
 
@@ -168,9 +185,9 @@ caf::error open_families(detail::store_state& s, const rocksdb::DBOptions& db_op
   }
   s.db.reset(raw);
   rocksdb::ColumnFamilyHandle** slots[] = {
-    nullptr,    &s.meta,     &s.dispatchers, &s.dispatcher_versions, &s.event_log,
-    &s.seen,    &s.progress, &s.exceptions,  &s.delivery_index,      &s.dead_letters,
-    &s.history, &s.log,      &s.event_counts};
+    nullptr,    &s.meta,     &s.dispatchers,  &s.dispatcher_versions, &s.event_log,
+    &s.seen,    &s.progress, &s.exceptions,   &s.delivery_index,      &s.dead_letters,
+    &s.history, &s.log,      &s.event_counts, &s.record_times};
   for (size_t i = 1; i < family_names().size(); ++i) *slots[i] = s.handles[i];
   return caf::none;
 }
@@ -224,8 +241,10 @@ caf::error check_meta(detail::store_state& s) {
   s.seen_floor = found ? floor : 0;
   if (auto err = read_meta(s, keys::history_floor_key, floor, found)) return err;
   s.history_floor = found ? floor : 0;
-  if (version < keys::schema_version)
+  if (version < 3)
     if (auto err = migrate_from_schema_2(s)) return err;
+  if (version < 4)
+    if (auto err = migrate_from_schema_3(s)) return err;
   return count_archive_once(s);
 }
 
@@ -242,6 +261,41 @@ void count_log(detail::store_state& s) {
   }
 }
 
+// The records by kind from `record_times` (dead letters, and those finished after a record while
+// history still holds their day), and where each emitter's per-day counts begin.
+void count_records(detail::store_state& s) {
+  uint32_t history_from = std::numeric_limits<uint32_t>::max(); // history empty: none counts
+  {
+    detail::range_iterator it{*s.db, s.history, std::string{}, std::string{}, false};
+    it.seek_first();
+    if (it->Valid() && it->key().size() >= 4) history_from = keys::read_u32(it->key().data());
+  }
+  std::lock_guard<std::mutex> guard{s.delivery_mutex};
+  s.finished_counts.clear();
+  std::array<uint64_t, 2> dead{};
+  detail::range_iterator it{*s.db, s.record_times, std::string{}, std::string{}, false};
+  for (it.seek_first(); it->Valid(); it->Next()) {
+    record_slot slot;
+    auto value = it->value();
+    if (!parse_record_value(value.data(), value.size(), slot)) continue;
+    if (slot.place == record_place::dead)
+      ++dead[index_of(slot.kind)];
+    else if (slot.place == record_place::finished
+             && static_cast<uint32_t>(slot.field) >= history_from)
+      ++s.finished_counts[{static_cast<uint8_t>(slot.kind), static_cast<uint32_t>(slot.field)}];
+  }
+  for (size_t k = 0; k < dead.size(); ++k) s.dead_counts[k] = dead[k];
+  s.counted_from.assign(2 * size_t{s.opts.shards}, 0);
+  for (auto kind : {action_kind::task, action_kind::mail})
+    for (uint32_t shard = 0; shard < s.opts.shards; ++shard) {
+      std::string value;
+      auto status = s.db->Get(rocksdb::ReadOptions{}, s.meta, keys::counted_from_key(kind, shard),
+                              &value);
+      if (status.ok() && value.size() == 8)
+        s.counted_from[index_of(kind) * s.opts.shards + shard] = keys::read_u64(value.data());
+    }
+}
+
 // The exact waiting, dead-letter and log counts and the last sequence of each shard, read once at
 // open (a directory of any earlier release has no counts of these: they are always read here).
 void count_entries(detail::store_state& s) {
@@ -251,6 +305,7 @@ void count_entries(detail::store_state& s) {
                                                      keys::next_kind_prefix(kind));
   s.dead_count = s.count_range(s.dead_letters, std::string{}, std::string{});
   count_log(s);
+  count_records(s);
   // A pass over keys that grows with the store: said when it is long enough to notice at start.
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now()
                                                                     - start);
@@ -884,18 +939,7 @@ caf::expected<caf::optional<event>> store::get_logged(uint32_t shard, uint64_t s
 caf::expected<progress> store::read_progress(action_kind kind, uint32_t shard) const {
   detail::store_use use{*impl_};
   if (auto err = use.error()) return err;
-  auto key = keys::progress_key(kind, shard);
-  std::string value;
-  auto status = impl_->db->Get(rocksdb::ReadOptions{}, impl_->progress, key, &value);
-  progress result;
-  if (status.IsNotFound()) return result;
-  if (!status.ok()) return to_error(status, "read progress");
-  if (value.size() != 16)
-    return codec::corrupt_value(keys::progress_family, key.data(), key.size(),
-                                "expected 16 bytes, found " + std::to_string(value.size()));
-  result.cursor = keys::read_u64(value.data());
-  result.delivered = keys::read_u64(value.data() + 8);
-  return result;
+  return read_progress_in(*impl_, kind, shard, nullptr);
 }
 
 } // namespace dispatch

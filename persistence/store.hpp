@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
+#include <utility>
 #include <memory>
 #include <string>
 #include <vector>
@@ -104,10 +106,19 @@ struct recorded_key {
 };
 
 /// How far the emitter of a kind and shard has come: every delivery derived from the shard's log
-/// up to `cursor` has finished or has a record; `delivered` counts those delivered without one.
+/// up to `cursor` has finished or has a record; `delivered` counts those delivered without one,
+/// and `days` the same per day of the log (the day of the event's acceptance), so that the
+/// listings' totals lose them with the log days retention drops.
 struct progress {
+  progress() = default;
+  progress(uint64_t cursor, uint64_t delivered, std::map<uint32_t, uint64_t> days = {})
+      : cursor(cursor), delivered(delivered), days(std::move(days)) {
+    // nop
+  }
+
   uint64_t cursor = 0;
   uint64_t delivered = 0;
+  std::map<uint32_t, uint64_t> days;
 };
 
 /// One change of a dispatcher in one shard's matcher: from sequence `from` on it is `value`
@@ -283,8 +294,10 @@ public:
 
   /// Removes a delivery wherever it is (exception record, dead letters, history; a derived one is
   /// marked purged); answers what it was: nothing, a waiting record (counted by `waiting_size`),
-  /// or anything else (a dead letter, history, a derived delivery).
-  caf::expected<purged> purge(const std::string& id);
+  /// or anything else (a dead letter, history, a derived delivery). `counted`: the progress of
+  /// the derived delivery's emitter, as last written, less the purged delivery in its day's
+  /// count, written in the same batch (its emitter passes it when its cursor had passed it).
+  caf::expected<purged> purge(const std::string& id, const progress* counted = nullptr);
 
   /// Visits every delivery in `scope`: exception records, dead letters, history (newest day
   /// first), then those derived from the log. Stop by returning false from `visit`.
@@ -305,6 +318,23 @@ public:
 
   /// How many dead letters there are (counted when the store opens, kept exact by the writes).
   uint64_t dead_letter_count() const;
+
+  /// Every delivery of the kinds asked for (`task`, `mail`), newest first: by creation time,
+  /// then id, both descending. Merges the deliveries derived from the log, read backwards, with
+  /// the records (`record_times`, read backwards), so it reads only as far as `visit` goes.
+  caf::error for_each_delivery_newest(bool task, bool mail,
+                                      const std::function<bool(const delivery&)>& visit) const;
+
+  /// How many deliveries of `kind` a listing holds (the same as `for_each_delivery` visits of
+  /// it): the emitters' per-day counts of those delivered without a record, those derived past
+  /// the cursors (read), and the records counted at open and kept by the writes. A directory
+  /// upgraded from schema 3 reads the log up to its cursors at the upgrade until retention let
+  /// those days go.
+  caf::expected<uint64_t> delivery_count(action_kind kind) const;
+
+  /// The delivery derived from the log with this id, if it has no record of its own (the
+  /// emitter of its kind and shard owns it: a purge goes through that emitter).
+  caf::expected<caf::optional<delivery>> find_derived(const std::string& id) const;
 
   /// Visits the log entries that some emitter has not passed yet, every shard.
   caf::error for_each_unfinished_event(const std::function<bool(const event&)>& visit) const;

@@ -219,12 +219,8 @@ caf::error store::for_each_archived(const archive_range& range,
     std::unique_ptr<rocksdb::Iterator> it;
     uint64_t sequence = 0;
   };
-  const rocksdb::Snapshot* snapshot = s.db->GetSnapshot();
-  struct release {
-    rocksdb::DB& db;
-    const rocksdb::Snapshot* snapshot;
-    ~release() { db.ReleaseSnapshot(snapshot); }
-  } released{*s.db, snapshot};
+  detail::held_snapshot held{*s.db};
+  auto* snapshot = held.get();
   std::vector<cursor> cursors(shards.size());
   // Ordered by sequence, then shard: entries of one sequence in two shards (never made by one
   // ingest, but possible) come in one order, and newest first is oldest first reversed.

@@ -80,14 +80,20 @@ caf::expected<caf::optional<delivery>> read_delivery(const detail::store_state& 
   return caf::optional<delivery>{std::move(x)};
 }
 
+// Adds where a delivery's record is to `batch`: its index entry, and its entry by creation time.
+void put_slot(detail::store_state& s, rocksdb::WriteBatch& batch, const delivery& d,
+              const std::string& slot) {
+  batch.Put(s.delivery_index, d.id, slot);
+  batch.Put(s.record_times, keys::record_time_key(d.kind, d.created, d.id), slot);
+}
+
 // Adds the exception record and the index entry of a waiting delivery to `batch`.
 caf::error put_waiting(detail::store_state& s, rocksdb::WriteBatch& batch, const delivery& d,
                        uint32_t shard) {
   std::string value;
   if (auto err = codec::encode(value, d)) return err;
   batch.Put(s.exceptions, keys::exception_key(d.kind, shard, d.next_attempt, d.id), value);
-  batch.Put(s.delivery_index, d.id,
-            record_value(record_place::waiting, d.kind, shard, d.next_attempt));
+  put_slot(s, batch, d, record_value(record_place::waiting, d.kind, shard, d.next_attempt));
   return caf::none;
 }
 
@@ -133,40 +139,67 @@ caf::error stage_outcome(detail::store_state& s, rocksdb::WriteBatch& batch, uin
   batch.Put(s.history, keys::history_key(day, d.id), value);
   auto dead = d.status == delivery_status::dead;
   if (dead) batch.Put(s.dead_letters, d.id, value);
-  batch.Put(s.delivery_index, d.id,
-            record_value(dead ? record_place::dead : record_place::finished, d.kind, shard, day));
+  put_slot(s, batch, d,
+           record_value(dead ? record_place::dead : record_place::finished, d.kind, shard, day));
   return caf::none;
 }
 
-// How many of the dead outcomes are new dead letters (an id already there is replaced, not
-// added: the count stays exact whatever an emitter writes twice). The caller holds
+// How many of the dead outcomes are new dead letters, per kind (an id already there is replaced,
+// not added: the count stays exact whatever an emitter writes twice). The caller holds
 // `delivery_mutex` until its batch is written.
-caf::expected<uint64_t> new_dead_letters(const detail::store_state& s,
-                                         const std::vector<delivery_outcome>& outcomes) {
-  std::unordered_set<std::string> ids;
+caf::expected<std::array<uint64_t, 2>>
+new_dead_letters(const detail::store_state& s, const std::vector<delivery_outcome>& outcomes) {
+  std::unordered_map<std::string, action_kind> dead;
   for (auto& o : outcomes)
-    if (o.value.status == delivery_status::dead) ids.insert(o.value.id);
-  if (ids.empty()) return uint64_t{0};
-  std::vector<rocksdb::Slice> keys(ids.begin(), ids.end());
+    if (o.value.status == delivery_status::dead) dead.emplace(o.value.id, o.value.kind);
+  std::array<uint64_t, 2> added{};
+  if (dead.empty()) return added;
+  std::vector<rocksdb::Slice> keys;
+  std::vector<action_kind> kinds;
+  for (auto& [id, kind] : dead) {
+    keys.emplace_back(id);
+    kinds.push_back(kind);
+  }
   std::vector<rocksdb::PinnableSlice> values(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
   s.db->MultiGet(rocksdb::ReadOptions{}, s.dead_letters, keys.size(), keys.data(), values.data(),
                  statuses.data());
-  uint64_t added = 0;
-  for (auto& status : statuses) {
-    if (status.IsNotFound())
-      ++added;
-    else if (!status.ok())
-      return to_error(status, "read dead letters");
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    if (statuses[i].IsNotFound())
+      ++added[index_of(kinds[i])];
+    else if (!statuses[i].ok())
+      return to_error(statuses[i], "read dead letters");
   }
   return added;
 }
 
-std::string progress_value(const progress& p) {
-  std::string value;
-  keys::append_u64(value, p.cursor);
-  keys::append_u64(value, p.delivered);
-  return value;
+// The index entries the outcomes replace (none for a derived delivery's first record), so that
+// the count of deliveries finished after a record moves with them. Under `delivery_mutex`.
+caf::expected<std::vector<caf::optional<record_slot>>>
+previous_slots(const detail::store_state& s, const std::vector<delivery_outcome>& outcomes) {
+  std::vector<caf::optional<record_slot>> result(outcomes.size());
+  if (outcomes.empty()) return result;
+  std::vector<rocksdb::Slice> keys;
+  keys.reserve(outcomes.size());
+  for (auto& o : outcomes) keys.emplace_back(o.value.id);
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  s.db->MultiGet(rocksdb::ReadOptions{}, s.delivery_index, keys.size(), keys.data(), values.data(),
+                 statuses.data());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return to_error(statuses[i], "read the delivery index");
+    record_slot slot;
+    if (parse_record_value(values[i].data(), values[i].size(), slot)) result[i] = slot;
+  }
+  return result;
+}
+
+// One less delivery finished after a record on `day` (it left history, or finished again).
+void uncount_finished(detail::store_state& s, action_kind kind, int64_t day) {
+  auto at = s.finished_counts.find({static_cast<uint8_t>(kind), static_cast<uint32_t>(day)});
+  if (at == s.finished_counts.end()) return;
+  if (--at->second == 0) s.finished_counts.erase(at);
 }
 
 } // namespace
@@ -181,11 +214,12 @@ caf::error store::write_outcomes(action_kind kind, uint32_t shard,
   std::lock_guard<std::mutex> guard{s.delivery_mutex};
   auto added_dead = new_dead_letters(s, outcomes);
   if (!added_dead) return added_dead.error();
+  auto previous = previous_slots(s, outcomes);
+  if (!previous) return previous.error();
   rocksdb::WriteBatch batch;
   for (auto& o : outcomes)
     if (auto err = stage_outcome(s, batch, shard, o)) return err;
-  if (advance != nullptr)
-    batch.Put(s.progress, keys::progress_key(kind, shard), progress_value(*advance));
+  if (advance != nullptr) stage_progress(s, batch, kind, shard, *advance);
   std::error_code ec;
   if (!s.fail_outcomes_while.empty() && std::filesystem::exists(s.fail_outcomes_while, ec))
     return make_error(error_code::server, "store: write " + std::to_string(outcomes.size())
@@ -196,7 +230,24 @@ caf::error store::write_outcomes(action_kind kind, uint32_t shard,
                          "write " + std::to_string(outcomes.size()) + " delivery outcomes"))
     return err;
   if (kill_here) ::raise(SIGKILL);
-  s.dead_count += *added_dead;
+  s.dead_count += (*added_dead)[0] + (*added_dead)[1];
+  for (size_t k = 0; k < added_dead->size(); ++k) s.dead_counts[k] += (*added_dead)[k];
+  // Finished after a record: counted under the day it finished (once, however often written).
+  std::unordered_map<std::string, int64_t> finished_on; // met in this batch: its day, or -1
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    auto& d = outcomes[i].value;
+    auto& before = (*previous)[i];
+    auto [at, first] = finished_on.try_emplace(d.id, -1);
+    if (!first && at->second >= 0)
+      uncount_finished(s, d.kind, at->second);
+    else if (first && before && before->place == record_place::finished)
+      uncount_finished(s, before->kind, before->field);
+    at->second = -1;
+    if (d.status != delivery_status::delivered) continue;
+    auto day = day_of(d.finished);
+    ++s.finished_counts[{static_cast<uint8_t>(d.kind), day}];
+    at->second = day;
+  }
   for (auto& o : outcomes) {
     auto& count = s.waiting_counts[index_of(o.value.kind)];
     if (o.recorded && is_finished(o.value))
@@ -324,14 +375,29 @@ caf::error store::revive(const delivery& revived, uint32_t shard) {
   // Its dead outcome leaves history too: it is waiting again, listed once in its new state.
   if (*dead) batch.Delete(s.history, keys::history_key(day_of((*dead)->finished), revived.id));
   auto was_waiting = *slot && (*slot)->place == record_place::waiting;
-  if (was_waiting)
-    batch.Delete(s.exceptions,
-                 keys::exception_key((*slot)->kind, (*slot)->shard, (*slot)->field, revived.id));
+  if (was_waiting) {
+    auto key = keys::exception_key((*slot)->kind, (*slot)->shard, (*slot)->field, revived.id);
+    auto waiting = read_delivery(s, s.exceptions, keys::exceptions_family, key);
+    if (!waiting) return waiting.error();
+    batch.Delete(s.exceptions, key);
+    if (*waiting)
+      batch.Delete(s.record_times,
+                   keys::record_time_key((*waiting)->kind, (*waiting)->created, revived.id));
+  }
+  // Revived, it is created anew: listed newest first under its new creation time.
+  if (*dead)
+    batch.Delete(s.record_times,
+                 keys::record_time_key((*dead)->kind, (*dead)->created, revived.id));
   if (auto err = put_waiting(s, batch, revived, shard)) return err;
   if (auto err = s.write(batch, false, "revive delivery " + revived.id)) return err;
   if (was_waiting) --s.waiting_counts[index_of((*slot)->kind)];
   ++s.waiting_counts[index_of(revived.kind)];
-  if (*dead) --s.dead_count;
+  if (*slot && (*slot)->place == record_place::finished)
+    uncount_finished(s, (*slot)->kind, (*slot)->field);
+  if (*dead) {
+    --s.dead_count;
+    --s.dead_counts[index_of((*dead)->kind)];
+  }
   return caf::none;
 }
 
@@ -367,52 +433,9 @@ history_of(const detail::store_state& s, const std::string& id) {
   return found;
 }
 
-/// What a listing knows of one shard for deriving: the dispatchers over time and both cursors.
-struct shard_view {
-  dispatcher_timeline timeline;
-  progress task;
-  progress mail;
-  std::vector<uint64_t> set_aside; // log positions without deliveries, ascending
-
-  const progress& of(action_kind kind) const { return kind == action_kind::task ? task : mail; }
-
-  /// The deliveries of the event at `sequence`, as its matcher derived them: none when it was
-  /// set aside, or when deriving fails here too.
-  void derive(uint32_t shard, uint64_t sequence, const event& ev, delivery_list& out) const {
-    if (std::binary_search(set_aside.begin(), set_aside.end(), sequence)) return;
-    (void)derive_deliveries(timeline.at(ev.type, sequence), shard, sequence, ev, true, &out, &out);
-  }
-};
-
-caf::expected<shard_view> view_of(const store& db, uint32_t shard) {
-  shard_view view;
-  auto versions = db.load_dispatcher_versions(shard);
-  if (!versions) return versions.error();
-  for (auto& v : *versions) view.timeline.apply(v.from, v.id, v.value ? &*v.value : nullptr);
-  auto task = db.read_progress(action_kind::task, shard);
-  if (!task) return task.error();
-  auto mail = db.read_progress(action_kind::mail, shard);
-  if (!mail) return mail.error();
-  view.task = *task;
-  view.mail = *mail;
-  auto set_aside = db.set_aside_sequences(shard);
-  if (!set_aside) return set_aside.error();
-  view.set_aside = std::move(*set_aside);
-  return view;
-}
-
-/// A derived delivery as a listing shows it: delivered once its emitter's cursor passed it.
-void settle(delivery& d, uint64_t sequence, const shard_view& view) {
-  if (sequence <= view.of(d.kind).cursor) {
-    d.status = delivery_status::delivered;
-    d.attempts = 1;
-    d.finished = d.created;
-  }
-}
-
 } // namespace
 
-caf::expected<store::purged> store::purge(const std::string& id) {
+caf::expected<store::purged> store::purge(const std::string& id, const progress* counted) {
   detail::store_use use{*impl_};
   if (auto err = use.error()) return err;
   auto& s = *impl_;
@@ -420,42 +443,56 @@ caf::expected<store::purged> store::purge(const std::string& id) {
   auto slot = read_record(s, id);
   if (!slot) return slot.error();
   if (*slot && (*slot)->place == record_place::purged) return purged::nothing;
-  std::string ignored;
-  auto dead_status = s.db->Get(rocksdb::ReadOptions{}, s.dead_letters, id, &ignored);
-  if (!dead_status.ok() && !dead_status.IsNotFound())
-    return to_error(dead_status, "read dead letters");
+  auto dead = read_delivery(s, s.dead_letters, keys::dead_letters_family, id);
+  if (!dead) return dead.error();
   auto history = history_of(s, id);
   if (!history) return history.error();
   rocksdb::WriteBatch batch;
+  // Each record goes, and its entry by creation time with it.
+  auto forget = [&](rocksdb::ColumnFamilyHandle* family, const char* name, const std::string& key,
+                    const std::string& value) -> caf::error {
+    batch.Delete(family, key);
+    delivery x;
+    if (auto err = codec::decode(name, key.data(), key.size(), value.data(), value.size(), x))
+      return err;
+    batch.Delete(s.record_times, keys::record_time_key(x.kind, x.created, id));
+    return caf::none;
+  };
   auto was_waiting = *slot && (*slot)->place == record_place::waiting;
-  if (was_waiting)
-    batch.Delete(s.exceptions,
-                 keys::exception_key((*slot)->kind, (*slot)->shard, (*slot)->field, id));
-  if (dead_status.ok()) batch.Delete(s.dead_letters, id);
-  for (auto& entry : *history) batch.Delete(s.history, entry.first);
+  if (was_waiting) {
+    auto key = keys::exception_key((*slot)->kind, (*slot)->shard, (*slot)->field, id);
+    std::string value;
+    auto status = s.db->Get(rocksdb::ReadOptions{}, s.exceptions, key, &value);
+    if (status.ok()) {
+      if (auto err = forget(s.exceptions, keys::exceptions_family, key, value)) return err;
+    } else if (!status.IsNotFound()) {
+      return to_error(status, "read " + std::string{keys::exceptions_family});
+    }
+  }
+  if (*dead) {
+    batch.Delete(s.dead_letters, id);
+    batch.Delete(s.record_times, keys::record_time_key((*dead)->kind, (*dead)->created, id));
+  }
+  for (auto& [key, value] : *history)
+    if (auto err = forget(s.history, keys::history_family, key, value)) return err;
   auto existed = batch.Count() > 0;
   // A derived delivery has no record to delete: the index marks it purged, so that neither a
   // listing nor an emitter catching up shows or sends it again.
-  delivery_position pos;
   caf::optional<action_kind> kind;
   uint32_t shard = 0;
   if (*slot) {
     kind = (*slot)->kind;
     shard = (*slot)->shard;
-  } else if (!existed && position_of(id, pos) && pos.shard < s.opts.shards) {
-    auto found = get_logged(pos.shard, pos.sequence);
-    if (!found) return found.error();
-    if (*found) {
-      auto view = view_of(*this, pos.shard);
-      if (!view) return view.error();
-      delivery_list derived;
-      view->derive(pos.shard, pos.sequence, **found, derived);
-      for (auto& d : derived)
-        if (d.id == id) {
-          kind = d.kind;
-          shard = pos.shard;
-          existed = true;
-        }
+  } else if (!existed) {
+    auto derived = find_derived(id);
+    if (!derived) return derived.error();
+    if (*derived) {
+      kind = (*derived)->kind;
+      delivery_position pos;
+      position_of(id, pos);
+      shard = pos.shard;
+      existed = true;
+      if (counted != nullptr) stage_progress(s, batch, *kind, shard, *counted);
     }
   }
   if (!existed) return purged::nothing;
@@ -465,7 +502,12 @@ caf::expected<store::purged> store::purge(const std::string& id) {
   else
     batch.Delete(s.delivery_index, id);
   if (auto err = s.write(batch, false, "purge delivery " + id)) return err;
-  if (dead_status.ok()) --s.dead_count;
+  if (*slot && (*slot)->place == record_place::finished)
+    uncount_finished(s, (*slot)->kind, (*slot)->field);
+  if (*dead) {
+    --s.dead_count;
+    --s.dead_counts[index_of((*dead)->kind)];
+  }
   if (!was_waiting) return purged::finished;
   --s.waiting_counts[index_of((*slot)->kind)];
   return purged::waiting;

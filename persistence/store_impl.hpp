@@ -17,6 +17,7 @@
 #include <rocksdb/env.h>
 #include <rocksdb/write_buffer_manager.h>
 
+#include "messages/derive.hpp"
 #include "persistence/key_range.hpp"
 #include "persistence/store.hpp"
 
@@ -65,6 +66,7 @@ struct store_state {
   rocksdb::ColumnFamilyHandle* history = nullptr;
   rocksdb::ColumnFamilyHandle* log = nullptr;
   rocksdb::ColumnFamilyHandle* event_counts = nullptr;
+  rocksdb::ColumnFamilyHandle* record_times = nullptr;
 
   // `delivery_index` entries of finished, dead and purged deliveries from before this day are
   // let go with their history (a compaction filter reads it). Kept in the meta family.
@@ -89,6 +91,16 @@ struct store_state {
   // Exact number of dead letters, counted at open and kept by the writes that add or remove one
   // (outcomes, revive, purge; retention never drops a dead letter).
   std::atomic<uint64_t> dead_count{0};
+  std::array<std::atomic<uint64_t>, 2> dead_counts{}; // the same per kind
+
+  // Deliveries finished after a record (history, not dead) per (kind, day finished), counted at
+  // open from `record_times` and kept by the writes (under `delivery_mutex`) and by retention.
+  std::map<std::pair<uint8_t, uint32_t>, uint64_t> finished_counts;
+
+  // Per kind and shard (kind · shards + shard): the cursor from which the emitter's per-day
+  // counts hold every delivery it delivered without a record (0, but in a directory upgraded from
+  // schema 3). Read at open.
+  std::vector<uint64_t> counted_from;
 
   // Records of the built-in log per (kind, day received), counted at open and kept by
   // `append_logs` (a redelivery the same day replaces its record: not counted twice) and by
@@ -190,9 +202,40 @@ struct store::impl : detail::store_state {};
 /// Every dispatcher of the current set (`store::load_dispatchers`; the migration reads them too).
 caf::expected<std::vector<dispatcher>> read_dispatchers(const detail::store_state& s);
 
-/// Migrates a data directory of schema 2 to the current schema, in place, resumably: each step
-/// can be run again after a kill, and the schema version is written last.
+/// Migrates a data directory of schema 2 to schema 3, in place, resumably: each step can be run
+/// again after a kill, and the schema version is written last.
 caf::error migrate_from_schema_2(detail::store_state& s);
+
+/// Migrates a data directory of schema 3 to schema 4: builds `record_times` from the records and
+/// notes each emitter's cursor as where its per-day counts begin. Resumable likewise.
+caf::error migrate_from_schema_3(detail::store_state& s);
+
+/// What a listing knows of one shard for deriving: the dispatchers over time and both cursors.
+struct shard_view {
+  dispatcher_timeline timeline;
+  progress task;
+  progress mail;
+  std::vector<uint64_t> set_aside; // log positions without deliveries, ascending
+
+  const progress& of(action_kind kind) const { return kind == action_kind::task ? task : mail; }
+
+  /// The deliveries of the event at `sequence`, as its matcher derived them: none when it was
+  /// set aside, or when deriving fails here too.
+  void derive(uint32_t shard, uint64_t sequence, const event& ev, delivery_list& out) const;
+};
+
+caf::expected<shard_view> view_of(const store& db, uint32_t shard);
+
+/// A derived delivery as a listing shows it: delivered once its emitter's cursor passed it.
+void settle(delivery& d, uint64_t sequence, const shard_view& view);
+
+/// The progress of (`kind`, `shard`) with its per-day counts, read on `snapshot` (null: now).
+caf::expected<progress> read_progress_in(const detail::store_state& s, action_kind kind,
+                                         uint32_t shard, const rocksdb::Snapshot* snapshot);
+
+/// Adds the progress of (`kind`, `shard`) to `batch`: the cursor entry and its per-day counts.
+void stage_progress(detail::store_state& s, rocksdb::WriteBatch& batch, action_kind kind,
+                    uint32_t shard, const progress& p);
 
 /// The history floor day of the index value of a record of `place` (waiting: its due time).
 std::string record_value(record_place place, action_kind kind, uint32_t shard, int64_t field);

@@ -250,6 +250,11 @@ caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t
       // Set-aside events go with their log days: kept as long as the log entry they stand for.
       batch.DeleteRange(s.meta, keys::set_aside_key(shard, 0), keys::set_aside_key(shard, limit));
       kept_from = std::min(kept_from, day_of(accepted_at(limit)));
+      // The emitters' counts of the whole days the log lets go (listings sum the days the log
+      // holds: a count written again for a day let go is not summed).
+      for (auto kind : {action_kind::task, action_kind::mail})
+        batch.DeleteRange(s.progress, keys::progress_day_key(kind, shard, 0),
+                          keys::progress_day_key(kind, shard, day_of(accepted_at(limit))));
       // The dispatcher versions only the dropped entries needed go with them.
       if (auto err = prune_dispatcher_versions(shard, limit)) return err;
     }
@@ -269,6 +274,11 @@ caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t
   for (auto at = s.log_counts.begin(); at != s.log_counts.end();)
     at = at->first.second < log_floor ? s.log_counts.erase(at) : std::next(at);
   if (seen_floor > s.seen_floor.load()) s.seen_floor = seen_floor;
+  if (history_floor > 0) {
+    std::lock_guard<std::mutex> guard{s.delivery_mutex};
+    for (auto at = s.finished_counts.begin(); at != s.finished_counts.end();)
+      at = at->first.second < history_floor ? s.finished_counts.erase(at) : std::next(at);
+  }
   if (index_floor > s.history_floor.load()) s.history_floor = index_floor;
   if (kept_from > s.archive_floor.load()) s.archive_floor = kept_from;
   return caf::none;

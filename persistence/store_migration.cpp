@@ -4,6 +4,8 @@
 // `exceptions` (keyed by shard too) with their index entries, and every dispatcher gets a version
 // in force from sequence 0. The schema version is written last; the old families are dropped then.
 // Dead letters, history, `seen` and the built-in log keep their schema-2 form.
+// From schema 3 to 4, `record_times` is built from the records (waiting, dead letters, history)
+// and each emitter's cursor is noted as where its per-day counts begin.
 #include <algorithm>
 
 #include <rocksdb/db.h>
@@ -11,6 +13,7 @@
 #include "logging/log.hpp"
 #include "messages/ids.hpp"
 #include "persistence/codec.hpp"
+#include "persistence/key_range.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/store_impl.hpp"
 
@@ -27,8 +30,7 @@ rocksdb::ColumnFamilyHandle* family_named(detail::store_state& s, const char* na
 }
 
 void say(const detail::store_state& s, const std::string& text) {
-  DISPATCH_LOG(info, store) << "migrating " << s.opts.data_dir << " from schema 2 to "
-                            << keys::schema_version << ": " << text;
+  DISPATCH_LOG(info, store) << "migrating " << s.opts.data_dir << " from schema 2 to 3: " << text;
 }
 
 // Moves every entry of `from` in pages: `stage` adds an entry's new form to the page's batch,
@@ -115,7 +117,7 @@ caf::error migrate_from_schema_2(detail::store_state& s) {
   }
   rocksdb::WriteBatch done;
   std::string version;
-  keys::append_u32(version, keys::schema_version);
+  keys::append_u32(version, 3);
   done.Put(s.meta, keys::schema_version_key, version);
   if (auto err = s.write(done, true, "finish the migration")) return err;
   for (auto* name : {keys::legacy_inbox_family, keys::legacy_deliveries_family})
@@ -131,6 +133,102 @@ caf::error migrate_from_schema_2(detail::store_state& s) {
       s.db->DestroyColumnFamilyHandle(handle);
     }
   say(s, "done");
+  return caf::none;
+}
+
+namespace {
+
+/// A record's shard as its index entry would say it: its log position's, or its type's.
+uint32_t shard_hint(const detail::store_state& s, const std::string& id, const delivery& x) {
+  delivery_position pos;
+  if (position_of(id, pos) && pos.shard < s.opts.shards) return pos.shard;
+  return shard_of(x.event_type, s.opts.shards);
+}
+
+/// Puts a record-time entry for each record of `family`, in pages; `place_of` says where the
+/// record is (its index value) or nothing to skip it. Answers how many.
+template <class PlaceOf>
+caf::expected<uint64_t> add_record_times(detail::store_state& s,
+                                         rocksdb::ColumnFamilyHandle* family, const char* name,
+                                         PlaceOf place_of) {
+  uint64_t added = 0;
+  rocksdb::WriteBatch batch;
+  detail::range_iterator it{*s.db, family, std::string{}, std::string{}, false};
+  for (it.seek_first(); it->Valid(); it->Next()) {
+    auto key = it->key();
+    auto value = it->value();
+    delivery x;
+    if (auto err = codec::decode(name, key.data(), key.size(), value.data(), value.size(), x))
+      return err;
+    auto place = place_of(key, x);
+    if (!place) continue;
+    batch.Put(s.record_times, keys::record_time_key(x.kind, x.created, x.id), *place);
+    if (++added % page_size == 0) {
+      if (auto err = s.write(batch, false, "migrate: record times")) return err;
+      batch.Clear();
+    }
+  }
+  if (!it->status().ok()) return to_error(it->status(), std::string{"migrate: read "} + name);
+  if (auto err = s.write(batch, false, "migrate: record times")) return err;
+  return added;
+}
+
+} // namespace
+
+caf::error migrate_from_schema_3(detail::store_state& s) {
+  auto say4 = [&](const std::string& text) {
+    DISPATCH_LOG(info, store) << "migrating " << s.opts.data_dir << " from schema 3 to 4: " << text;
+  };
+  say4("indexing the records by creation time (it starts again if interrupted)");
+  uint64_t total = 0;
+  auto waiting = add_record_times(
+    s, s.exceptions, keys::exceptions_family,
+    [&](const rocksdb::Slice& key, const delivery& x) -> caf::optional<std::string> {
+      action_kind kind;
+      uint32_t shard = 0;
+      timestamp_ms due = 0;
+      std::string id;
+      if (!keys::parse_exception_key(key.data(), key.size(), kind, shard, due, id))
+        return caf::none;
+      return record_value(record_place::waiting, x.kind, shard, due);
+    });
+  if (!waiting) return waiting.error();
+  total += *waiting;
+  auto dead = add_record_times(
+    s, s.dead_letters, keys::dead_letters_family,
+    [&](const rocksdb::Slice&, const delivery& x) -> caf::optional<std::string> {
+      return record_value(record_place::dead, x.kind, shard_hint(s, x.id, x), day_of(x.finished));
+    });
+  if (!dead) return dead.error();
+  total += *dead;
+  // History: the deliveries finished after a record (a dead one is a dead letter, above); an id
+  // finished on two days ends with the later, as its index entry does.
+  auto finished = add_record_times(
+    s, s.history, keys::history_family,
+    [&](const rocksdb::Slice& key, const delivery& x) -> caf::optional<std::string> {
+      if (x.status == delivery_status::dead || key.size() < 4) return caf::none;
+      return record_value(record_place::finished, x.kind, shard_hint(s, x.id, x),
+                          keys::read_u32(key.data()));
+    });
+  if (!finished) return finished.error();
+  total += *finished;
+  // The emitters counted what they delivered without a record as one sum: per day from now on.
+  rocksdb::WriteBatch done;
+  for (auto kind : {action_kind::task, action_kind::mail})
+    for (uint32_t shard = 0; shard < s.opts.shards; ++shard) {
+      std::string value;
+      auto status = s.db->Get(rocksdb::ReadOptions{}, s.progress, keys::progress_key(kind, shard),
+                              &value);
+      if (!status.ok() && !status.IsNotFound()) return to_error(status, "migrate: read progress");
+      std::string from;
+      keys::append_u64(from, value.size() >= 8 ? keys::read_u64(value.data()) : 0);
+      done.Put(s.meta, keys::counted_from_key(kind, shard), from);
+    }
+  std::string version;
+  keys::append_u32(version, 4);
+  done.Put(s.meta, keys::schema_version_key, version);
+  if (auto err = s.write(done, true, "finish the migration to schema 4")) return err;
+  say4("done: " + std::to_string(total) + " records indexed by creation time");
   return caf::none;
 }
 

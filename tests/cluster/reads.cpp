@@ -75,12 +75,15 @@ BOOST_AUTO_TEST_CASE(a_sorted_page_interleaves_the_members_and_totals_add_up) {
              boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(an_unsorted_page_follows_the_node_order_and_equal_keys_keep_it) {
+BOOST_AUTO_TEST_CASE(an_unsorted_page_is_merged_newest_first_and_equal_keys_keep_node_order) {
   std::vector<member_page<delivery>> parts;
   parts.push_back(share_of(2, 2, {{"b1", 1}, {"b2", 1}}));
   parts.push_back(share_of(1, 2, {{"a1", 1}, {"a2", 1}}));
+  // Each member answered newest first; the merge keeps that order across them.
+  parts[0].data[0].created = 30, parts[0].data[1].created = 10;
+  parts[1].data[0].created = 40, parts[1].data[1].created = 20;
   auto unsorted = merge_pages(window_query(1, 2), parts);
-  BOOST_TEST(ids_of(unsorted) == (std::vector<std::string>{"a2", "b1"}),
+  BOOST_TEST(ids_of(unsorted) == (std::vector<std::string>{"b1", "a2"}),
              boost::test_tools::per_element());
   auto q = window_query(0, 4);
   q.sort.push_back(sort_key{"attempts", false});
@@ -110,7 +113,8 @@ BOOST_AUTO_TEST_CASE(a_delivery_met_twice_is_listed_once) {
   parts.push_back(share_of(1, 2, {{"x", 1}, {"y", 1}}));
   parts.push_back(share_of(2, 1, {{"x", 1}}));
   auto page = merge_pages(window_query(0, 10), std::move(parts));
-  BOOST_TEST(ids_of(page) == (std::vector<std::string>{"x", "y"}),
+  // Newest first; created at the same time, by id, descending.
+  BOOST_TEST(ids_of(page) == (std::vector<std::string>{"y", "x"}),
              boost::test_tools::per_element());
 }
 

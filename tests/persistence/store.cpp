@@ -643,20 +643,20 @@ BOOST_FIXTURE_TEST_CASE(shard_count_mismatch_is_refused, fixture) {
 
 BOOST_FIXTURE_TEST_CASE(newer_schema_is_refused, fixture) {
   db.reset();
-  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(3));
+  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(4));
   with_raw_db(opts.data_dir, [](rocksdb::DB& raw, raw_families& families) {
-    auto st = raw.Put({}, families.at(keys::meta_family), keys::schema_version_key, u32(4));
+    auto st = raw.Put({}, families.at(keys::meta_family), keys::schema_version_key, u32(5));
     BOOST_REQUIRE(st.ok());
   });
   auto opened = dispatch::store::open(opts);
   BOOST_REQUIRE(!opened);
   BOOST_CHECK_EQUAL(message_of(opened.error()),
                     "data directory " + opts.data_dir
-                      + " has schema version 4, written by a newer release; this build reads up "
-                        "to 3");
+                      + " has schema version 5, written by a newer release; this build reads up "
+                        "to 4");
   BOOST_CHECK(code_of(opened.error()) == error_code::server);
   // Refused means untouched.
-  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(4));
+  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(5));
 }
 
 BOOST_FIXTURE_TEST_CASE(older_schema_is_migrated_not_refused, fixture) {
@@ -678,7 +678,7 @@ BOOST_FIXTURE_TEST_CASE(older_schema_is_migrated_not_refused, fixture) {
   BOOST_CHECK_EQUAL(versions[0].id, disp.id);
   BOOST_CHECK(versions[0].value == caf::optional<dispatcher>{disp});
   db.reset();
-  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(3));
+  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(4));
 }
 
 BOOST_FIXTURE_TEST_CASE(second_open_is_refused_while_in_use, fixture) {
@@ -1568,6 +1568,100 @@ BOOST_FIXTURE_TEST_CASE(purging_a_derived_delivery, derived_fixture) {
   BOOST_CHECK_EQUAL(db->waiting_size(action_kind::task), 0u);
 }
 
+// The newest-first walk and the counts of a listing from keys, through records, a purge that
+// takes a delivered delivery out of its emitter's day count, a revive, a reopen, and an upgrade
+// from schema 3 (no record times, no day counts: built and counted from the cursors at open).
+BOOST_FIXTURE_TEST_CASE(counts_and_the_newest_walk_follow_records_cursors_and_an_upgrade,
+                        derived_fixture) {
+  auto day = day_of(accepted_at(10));
+  progress task{11, 2, {{day, 2}}}; // 10 and 11 delivered without a record
+  REQUIRE_OK(db->write_outcomes(action_kind::task, shard, {}, &task));
+  auto newest = [&] {
+    std::vector<std::string> ids;
+    REQUIRE_OK(db->for_each_delivery_newest(true, true, [&](const delivery& d) {
+      ids.push_back(d.id + ":" + to_string(d.status));
+      return true;
+    }));
+    return ids;
+  };
+  auto count = [&](action_kind kind) {
+    auto n = db->delivery_count(kind);
+    BOOST_REQUIRE_MESSAGE(n, test::why(n));
+    return *n;
+  };
+  auto same_as_a_full_read = [&] {
+    auto all = list_all(db);
+    BOOST_CHECK_EQUAL(count(action_kind::task) + count(action_kind::mail), all.size());
+    std::sort(all.begin(), all.end(), [](const delivery& a, const delivery& b) {
+      return std::tie(a.created, a.id) > std::tie(b.created, b.id);
+    });
+    std::vector<std::string> read;
+    for (auto& d : all) read.push_back(d.id + ":" + to_string(d.status));
+    auto walked = newest();
+    BOOST_CHECK_EQUAL_COLLECTIONS(read.begin(), read.end(), walked.begin(), walked.end());
+  };
+  // Created in the same millisecond: by id, newest position first.
+  BOOST_CHECK((newest()
+               == std::vector<std::string>{mail_id(12) + ":pending", task_id(12) + ":pending",
+                                           mail_id(11) + ":pending", task_id(11) + ":delivered",
+                                           mail_id(10) + ":pending", task_id(10) + ":delivered"}));
+  BOOST_CHECK_EQUAL(count(action_kind::task), 3u);
+  BOOST_CHECK_EQUAL(count(action_kind::mail), 3u);
+  // A first record past the cursor, and a dead letter with the cursor moving over it.
+  auto retrying = make_record(mail_id(12), action_kind::mail, now + 5000);
+  retrying.created = accepted_at(12);
+  REQUIRE_OK(record_first(db, shard, retrying));
+  auto dead = make_record(task_id(12), action_kind::task, 0, delivery_status::dead);
+  dead.created = accepted_at(12);
+  dead.finished = now;
+  progress passed{12, 2, {{day, 2}}};
+  REQUIRE_OK(
+    db->write_outcomes(action_kind::task, shard, {delivery_outcome{0, false, dead}}, &passed));
+  BOOST_CHECK_EQUAL(count(action_kind::task), 3u);
+  BOOST_CHECK_EQUAL(count(action_kind::mail), 3u);
+  same_as_a_full_read();
+  // Purged by its emitter, a delivered one leaves its day's count in the same batch.
+  progress less{12, 1, {{day, 1}}};
+  BOOST_CHECK(*db->purge(task_id(10), &less) == dispatch::store::purged::finished);
+  BOOST_CHECK_EQUAL(progress_of(db, action_kind::task, shard).days.at(day), 1u);
+  BOOST_CHECK_EQUAL(count(action_kind::task), 2u);
+  // Revived, the dead letter is created anew: the newest of all.
+  dead.status = delivery_status::pending;
+  dead.attempts = 0;
+  dead.created = now + 100;
+  dead.next_attempt = now + 100;
+  REQUIRE_OK(db->revive(dead, shard));
+  BOOST_CHECK_EQUAL(newest().front(), task_id(12) + ":pending");
+  BOOST_CHECK_EQUAL(count(action_kind::task), 2u);
+  same_as_a_full_read();
+  auto before = newest();
+  reopen();
+  BOOST_CHECK((newest() == before));
+  BOOST_CHECK_EQUAL(count(action_kind::task), 2u);
+  BOOST_CHECK_EQUAL(count(action_kind::mail), 3u);
+  // As schema 3 left it: no record times, no day counts.
+  db.reset();
+  with_raw_db(opts.data_dir, [](rocksdb::DB& raw, raw_families& families) {
+    auto* times = families.at(keys::record_times_family);
+    std::unique_ptr<rocksdb::Iterator> it{raw.NewIterator({}, times)};
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      BOOST_REQUIRE(raw.Delete({}, times, it->key()).ok());
+    auto* progress = families.at(keys::progress_family);
+    it.reset(raw.NewIterator({}, progress));
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      if (it->key().size() > 5) BOOST_REQUIRE(raw.Delete({}, progress, it->key()).ok());
+    BOOST_REQUIRE(
+      raw.Put({}, families.at(keys::meta_family), keys::schema_version_key, u32(3)).ok());
+  });
+  reopen();
+  BOOST_CHECK((newest() == before));
+  BOOST_CHECK_EQUAL(count(action_kind::task), 2u);
+  BOOST_CHECK_EQUAL(count(action_kind::mail), 3u);
+  same_as_a_full_read();
+  db.reset();
+  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(4));
+}
+
 BOOST_FIXTURE_TEST_CASE(dispatcher_version_change_applies_from_its_sequence, derived_fixture) {
   // From 12 on, the task action calls another function and a second task action is added; from 13
   // on, the dispatcher is gone.
@@ -1967,7 +2061,7 @@ BOOST_FIXTURE_TEST_CASE(schema2_directory_is_migrated_in_place, schema2_fixture)
   open();
   BOOST_CHECK_EQUAL(db->shards(), 4u);
   db.reset();
-  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(3));
+  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(4));
   BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::shard_count_key), u32(4));
   auto families = families_of(opts.data_dir);
   BOOST_CHECK(!has(families, keys::legacy_inbox_family));
@@ -2229,7 +2323,7 @@ BOOST_FIXTURE_TEST_CASE(schema2_second_open_changes_nothing, schema2_fixture) {
   BOOST_CHECK(raw_entries(opts.data_dir, keys::exceptions_family) == exceptions);
   BOOST_CHECK(raw_entries(opts.data_dir, keys::dispatcher_versions_family) == versions);
   BOOST_CHECK(raw_entries(opts.data_dir, keys::event_log_family) == log);
-  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(3));
+  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(4));
 }
 
 // The store flushes on an orderly shutdown: right after the migration (the same process that
@@ -2275,7 +2369,7 @@ BOOST_FIXTURE_TEST_CASE(schema2_migration_resumes_with_a_partly_emptied_inbox, s
   check();
   check_same(first, snapshot_of(db));
   db.reset();
-  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(3));
+  BOOST_CHECK_EQUAL(raw_meta(opts.data_dir, keys::schema_version_key), u32(4));
   auto families = families_of(opts.data_dir);
   BOOST_CHECK(!has(families, keys::legacy_inbox_family));
   BOOST_CHECK(!has(families, keys::legacy_deliveries_family));

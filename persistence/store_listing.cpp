@@ -1,0 +1,376 @@
+// The RocksDB store, listings from keys: every delivery newest first (the log read backwards,
+// deriving, merged with the records by creation time) and the exact number a listing holds (the
+// emitters' per-day counts, the log past their cursors, the records' counts), without a pass over
+// the log. Also what a listing derives with: a shard's dispatchers over time and its cursors.
+#include <algorithm>
+#include <array>
+#include <limits>
+
+#include <rocksdb/db.h>
+
+#include "messages/derive.hpp"
+#include "messages/ids.hpp"
+#include "persistence/codec.hpp"
+#include "persistence/keys.hpp"
+#include "persistence/store.hpp"
+#include "persistence/store_impl.hpp"
+
+namespace dispatch {
+
+void shard_view::derive(uint32_t shard, uint64_t sequence, const event& ev,
+                        delivery_list& out) const {
+  if (std::binary_search(set_aside.begin(), set_aside.end(), sequence)) return;
+  (void)derive_deliveries(timeline.at(ev.type, sequence), shard, sequence, ev, true, &out, &out);
+}
+
+caf::expected<shard_view> view_of(const store& db, uint32_t shard) {
+  shard_view view;
+  auto versions = db.load_dispatcher_versions(shard);
+  if (!versions) return versions.error();
+  for (auto& v : *versions) view.timeline.apply(v.from, v.id, v.value ? &*v.value : nullptr);
+  auto task = db.read_progress(action_kind::task, shard);
+  if (!task) return task.error();
+  auto mail = db.read_progress(action_kind::mail, shard);
+  if (!mail) return mail.error();
+  view.task = *task;
+  view.mail = *mail;
+  auto set_aside = db.set_aside_sequences(shard);
+  if (!set_aside) return set_aside.error();
+  view.set_aside = std::move(*set_aside);
+  return view;
+}
+
+void settle(delivery& d, uint64_t sequence, const shard_view& view) {
+  if (sequence <= view.of(d.kind).cursor) {
+    d.status = delivery_status::delivered;
+    d.attempts = 1;
+    d.finished = d.created;
+  }
+}
+
+caf::expected<progress> read_progress_in(const detail::store_state& s, action_kind kind,
+                                         uint32_t shard, const rocksdb::Snapshot* snapshot) {
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot;
+  auto key = keys::progress_key(kind, shard);
+  std::string value;
+  auto status = s.db->Get(options, s.progress, key, &value);
+  progress result;
+  if (status.IsNotFound()) return result;
+  if (!status.ok()) return to_error(status, "read progress");
+  if (value.size() != 16)
+    return codec::corrupt_value(keys::progress_family, key.data(), key.size(),
+                                "expected 16 bytes, found " + std::to_string(value.size()));
+  result.cursor = keys::read_u64(value.data());
+  result.delivered = keys::read_u64(value.data() + 8);
+  // The per-day counts follow the cursor's entry, under its key and the day.
+  auto lower = keys::progress_day_key(kind, shard, 0);
+  auto upper = keys::progress_key(kind, shard + 1);
+  rocksdb::Slice lower_bound{lower}, upper_bound{upper};
+  options.iterate_lower_bound = &lower_bound;
+  options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(options, s.progress)};
+  for (it->Seek(lower_bound); it->Valid(); it->Next()) {
+    auto day_key = it->key();
+    auto day_value = it->value();
+    if (day_key.size() != key.size() + 4 || day_value.size() != 8)
+      return codec::corrupt_value(keys::progress_family, day_key.data(), day_key.size(),
+                                  "expected a day's count (8 bytes)");
+    result.days[keys::read_u32(day_key.data() + key.size())] = keys::read_u64(day_value.data());
+  }
+  if (!it->status().ok()) return to_error(it->status(), "read progress");
+  return result;
+}
+
+void stage_progress(detail::store_state& s, rocksdb::WriteBatch& batch, action_kind kind,
+                    uint32_t shard, const progress& p) {
+  std::string value;
+  keys::append_u64(value, p.cursor);
+  keys::append_u64(value, p.delivered);
+  batch.Put(s.progress, keys::progress_key(kind, shard), value);
+  for (auto& [day, count] : p.days) {
+    std::string n;
+    keys::append_u64(n, count);
+    batch.Put(s.progress, keys::progress_day_key(kind, shard, day), n);
+  }
+}
+
+caf::expected<caf::optional<delivery>> store::find_derived(const std::string& id) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error()) return err;
+  delivery_position pos;
+  if (!position_of(id, pos) || pos.shard >= impl_->opts.shards) return caf::optional<delivery>{};
+  auto recorded = has_record({id});
+  if (!recorded) return recorded.error();
+  if ((*recorded)[0]) return caf::optional<delivery>{};
+  auto found = get_logged(pos.shard, pos.sequence);
+  if (!found) return found.error();
+  if (!*found) return caf::optional<delivery>{};
+  auto view = view_of(*this, pos.shard);
+  if (!view) return view.error();
+  delivery_list derived;
+  view->derive(pos.shard, pos.sequence, **found, derived);
+  for (auto& d : derived)
+    if (d.id == id) {
+      settle(d, pos.sequence, *view);
+      return caf::optional<delivery>{std::move(d)};
+    }
+  return caf::optional<delivery>{};
+}
+
+namespace {
+
+/// Newest first: by creation time, then id, both descending.
+bool newer(const delivery& a, const delivery& b) {
+  return a.created != b.created ? a.created > b.created : a.id > b.id;
+}
+
+/// The records of the kinds asked for, newest first: `record_times` read backwards, one iterator
+/// per kind, merged; each entry leads to its record (an entry whose record is gone, such as one
+/// of a history day retention let go, is passed over).
+class newest_records {
+public:
+  newest_records(const detail::store_state& s, bool task, bool mail) : s_(s) {
+    for (auto kind : {action_kind::task, action_kind::mail}) {
+      if ((kind == action_kind::task && !task) || (kind == action_kind::mail && !mail)) continue;
+      auto& k = kinds_[index_of(kind)];
+      k.lower = keys::kind_prefix(kind);
+      k.upper = keys::next_kind_prefix(kind);
+      k.lower_bound = k.lower;
+      k.upper_bound = k.upper;
+      rocksdb::ReadOptions options;
+      options.iterate_lower_bound = &k.lower_bound;
+      options.iterate_upper_bound = &k.upper_bound;
+      k.it.reset(s.db->NewIterator(options, s.record_times));
+      k.it->SeekToLast();
+      k.loaded = false;
+    }
+  }
+
+  /// The newest record not taken yet, or null when there is none; an error when a read fails.
+  caf::expected<const delivery*> peek() {
+    const delivery* best = nullptr;
+    for (auto& k : kinds_) {
+      if (!k.it) continue;
+      if (auto err = load(k)) return err;
+      if (k.current && (best == nullptr || newer(*k.current, *best))) best = &*k.current;
+    }
+    return best;
+  }
+
+  /// Takes the record `peek` answered.
+  void pop(const delivery* taken) {
+    for (auto& k : kinds_)
+      if (k.current && &*k.current == taken) {
+        k.current = caf::none;
+        k.loaded = false;
+        k.it->Prev();
+      }
+  }
+
+private:
+  struct per_kind {
+    std::string lower, upper;
+    rocksdb::Slice lower_bound, upper_bound;
+    std::unique_ptr<rocksdb::Iterator> it;
+    caf::optional<delivery> current;
+    bool loaded = false;
+  };
+
+  /// Reads the record of the kind's current entry, passing over entries whose record is gone.
+  caf::error load(per_kind& k) {
+    for (; !k.loaded; k.it->Prev()) {
+      if (!k.it->Valid()) {
+        if (!k.it->status().ok()) return to_error(k.it->status(), "read record times");
+        k.loaded = true;
+        return caf::none;
+      }
+      auto key = k.it->key();
+      auto value = k.it->value();
+      record_slot slot;
+      if (key.size() < 10 || !parse_record_value(value.data(), value.size(), slot))
+        return codec::corrupt_value(keys::record_times_family, key.data(), key.size(),
+                                    "malformed entry");
+      std::string id{key.data() + 9, key.size() - 9};
+      std::string record_key;
+      rocksdb::ColumnFamilyHandle* family = nullptr;
+      const char* name = nullptr;
+      switch (slot.place) {
+        case record_place::waiting:
+          family = s_.exceptions, name = keys::exceptions_family;
+          record_key = keys::exception_key(slot.kind, slot.shard, slot.field, id);
+          break;
+        case record_place::dead:
+          family = s_.dead_letters, name = keys::dead_letters_family;
+          record_key = id;
+          break;
+        case record_place::finished:
+          family = s_.history, name = keys::history_family;
+          record_key = keys::history_key(static_cast<uint32_t>(slot.field), id);
+          break;
+        default:
+          continue; // purged: listed nowhere
+      }
+      std::string record;
+      auto status = s_.db->Get(rocksdb::ReadOptions{}, family, record_key, &record);
+      if (status.IsNotFound()) continue;
+      if (!status.ok()) return to_error(status, std::string{"read "} + name);
+      delivery x;
+      if (auto err = codec::decode(name, record_key.data(), record_key.size(), record.data(),
+                                   record.size(), x))
+        return err;
+      k.current = std::move(x);
+      k.loaded = true;
+      return caf::none;
+    }
+    return caf::none;
+  }
+
+  const detail::store_state& s_;
+  std::array<per_kind, 2> kinds_;
+};
+
+} // namespace
+
+caf::error
+store::for_each_delivery_newest(bool task, bool mail,
+                                const std::function<bool(const delivery&)>& visit) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error()) return err;
+  auto& s = *impl_;
+  newest_records records{s, task, mail};
+  auto wanted = [&](action_kind kind) { return kind == action_kind::task ? task : mail; };
+  std::vector<caf::optional<shard_view>> views(s.opts.shards);
+  bool go_on = true;
+  caf::error failed;
+  // The records newer than `d` (every one left, without `d`) go first.
+  auto records_before = [&](const delivery* d) {
+    for (;;) {
+      auto next = records.peek();
+      if (!next) {
+        failed = std::move(next.error());
+        return false;
+      }
+      if (*next == nullptr || (d != nullptr && !newer(**next, *d))) return true;
+      if (!visit(**next)) return false;
+      records.pop(*next);
+    }
+  };
+  archive_range everything;
+  auto err = for_each_archived(everything, [&](const archived_event& entry) {
+    auto& view = views[entry.shard];
+    if (!view) {
+      auto loaded = view_of(*this, entry.shard);
+      if (!loaded) {
+        failed = std::move(loaded.error());
+        return go_on = false;
+      }
+      view = std::move(*loaded);
+    }
+    delivery_list derived;
+    view->derive(entry.shard, entry.sequence, entry.event, derived);
+    derived.erase(std::remove_if(derived.begin(), derived.end(),
+                                 [&](const delivery& d) { return !wanted(d.kind); }),
+                  derived.end());
+    if (derived.empty()) return true;
+    std::vector<std::string> ids;
+    for (auto& d : derived) ids.push_back(d.id);
+    auto recorded = has_record(ids);
+    if (!recorded) {
+      failed = std::move(recorded.error());
+      return go_on = false;
+    }
+    std::vector<size_t> order;
+    for (size_t i = 0; i < derived.size(); ++i)
+      if (!(*recorded)[i]) order.push_back(i); // one with a record is listed from it
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return derived[a].id > derived[b].id; });
+    for (auto i : order) {
+      auto& d = derived[i];
+      settle(d, entry.sequence, *view);
+      if (!records_before(&d) || !visit(d)) return go_on = false;
+    }
+    return true;
+  });
+  if (err) return err;
+  if (failed) return failed;
+  if (go_on) records_before(nullptr);
+  return failed;
+}
+
+namespace {
+
+/// The first sequence the log of `shard` holds on `snapshot`, if it holds any.
+caf::expected<caf::optional<uint64_t>> first_logged(const detail::store_state& s, uint32_t shard,
+                                                    const rocksdb::Snapshot* snapshot) {
+  auto lower = keys::shard_prefix(shard);
+  auto upper = keys::shard_prefix(shard + 1);
+  rocksdb::Slice lower_bound{lower}, upper_bound{upper};
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot;
+  options.iterate_lower_bound = &lower_bound;
+  options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(options, s.event_log)};
+  it->Seek(lower_bound);
+  if (!it->status().ok()) return to_error(it->status(), "read the event log");
+  if (!it->Valid() || it->key().size() != 12) return caf::optional<uint64_t>{};
+  return caf::optional<uint64_t>{keys::read_u64(it->key().data() + 4)};
+}
+
+} // namespace
+
+caf::expected<uint64_t> store::delivery_count(action_kind kind) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error()) return err;
+  auto& s = *impl_;
+  uint64_t total = 0;
+  detail::held_snapshot held{*s.db};
+  auto* snapshot = held.get();
+  {
+    std::lock_guard<std::mutex> guard{s.delivery_mutex};
+    total += s.waiting_counts[index_of(kind)].load() + s.dead_counts[index_of(kind)].load();
+    auto k = static_cast<uint8_t>(kind);
+    for (auto at = s.finished_counts.lower_bound({k, 0});
+         at != s.finished_counts.end() && at->first.first == k; ++at)
+      total += at->second;
+  }
+  for (uint32_t shard = 0; shard < s.opts.shards; ++shard) {
+    auto first = first_logged(s, shard, snapshot);
+    if (!first) return first.error();
+    if (!*first) continue; // nothing logged: nothing derived
+    auto p = read_progress_in(s, kind, shard, snapshot);
+    if (!p) return p.error();
+    // Delivered without a record up to the cursor: the days the log still holds.
+    auto first_day = day_of(accepted_at(**first));
+    for (auto at = p->days.lower_bound(first_day); at != p->days.end(); ++at) total += at->second;
+    // The rest is read: what an upgraded directory's emitter passed before it counted per day,
+    // and what lies past the cursor (as far as the emitter lags).
+    auto from = s.counted_from[index_of(kind) * s.opts.shards + shard];
+    auto view = view_of(*this, shard);
+    if (!view) return view.error();
+    auto count_read = [&](uint64_t after, uint64_t up_to) -> caf::error {
+      constexpr size_t step = 1024;
+      for (;;) {
+        auto page = scan_log(shard, after, step);
+        if (!page) return page.error();
+        delivery_list derived;
+        for (auto& entry : *page)
+          if (entry.sequence <= up_to) view->derive(shard, entry.sequence, entry.event, derived);
+        std::vector<std::string> ids;
+        for (auto& d : derived)
+          if (d.kind == kind) ids.push_back(d.id);
+        auto recorded = has_record(ids);
+        if (!recorded) return recorded.error();
+        total += static_cast<uint64_t>(std::count(recorded->begin(), recorded->end(), false));
+        if (page->size() < step || page->back().sequence >= up_to) return caf::none;
+        after = page->back().sequence;
+      }
+    };
+    if (from > 0 && **first <= from)
+      if (auto err = count_read(**first - 1, std::min(from, p->cursor))) return err;
+    if (auto err = count_read(p->cursor, std::numeric_limits<uint64_t>::max())) return err;
+  }
+  return total;
+}
+
+} // namespace dispatch
