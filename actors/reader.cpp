@@ -9,7 +9,6 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -29,9 +28,9 @@ caf::result<Page> answer(caf::expected<Page> page) {
 }
 
 /// One page of records read one by one from the store. Only the records that can be on the page
-/// are kept (with a sort order, the first offset + limit so far), so a read does not hold the
-/// whole history; only the ids met so far are, to count a record met twice once.
-/// The limit is clamped to `max_limit`: a page of the API, or a window for a merge.
+/// are kept (with a sort order, the first offset + limit so far), so a read holds neither the
+/// whole history nor its ids (the store visits each record once). The limit is clamped to
+/// `max_limit`: a page of the API, or a window for a merge.
 template <class T, class ForEach, class Id, class Render>
 caf::expected<std::pair<page_info, std::vector<T>>>
 read_page(const query& q, uint32_t max_limit, ForEach for_each, Id id_of, Render render) {
@@ -44,10 +43,9 @@ read_page(const query& q, uint32_t max_limit, ForEach for_each, Id id_of, Render
   std::optional<sorted_window> sorted;
   if (!q.sort.empty()) sorted.emplace(q, max_limit);
   std::unordered_map<std::string, T> kept;
-  std::unordered_set<std::string> visited; // a record met twice counts once
+  uint64_t met = 0; // the key of a record in the sorted window: ids may repeat (the log's)
   auto err = for_each([&](const T& x) {
-    auto id = id_of(x);
-    if (!visited.insert(id).second) return true;
+    auto id = id_of(x) + "#" + std::to_string(met++);
     auto json = render(x);
     if (!matches(q.where, json)) return true;
     if (q.sort.empty()) {

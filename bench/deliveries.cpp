@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -78,6 +80,28 @@ std::string machine_line(const std::string& dir, double open_ms) {
   w.Key("open_ms"), w.Double(open_ms);
   w.EndObject();
   return buf.GetString();
+}
+
+// A field of /proc/self/status in bytes (`VmRSS`, `VmHWM`); 0 when it cannot be read.
+uint64_t status_bytes(const std::string& field) {
+  std::ifstream in{"/proc/self/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.compare(0, field.size() + 1, field + ":") == 0)
+      return std::strtoull(line.c_str() + field.size() + 1, nullptr, 10) * 1024;
+  return 0;
+}
+
+// How far one run of `list` raises the resident memory above what the process holds before it:
+// the high-water mark is reset first (clear_refs 5), then read after. Negative-free; 0 when the
+// kernel does not let the mark be reset.
+template <class List>
+uint64_t rss_growth_of(List list) {
+  std::ofstream{"/proc/self/clear_refs"} << "5";
+  auto idle = status_bytes("VmRSS");
+  list();
+  auto peak = status_bytes("VmHWM");
+  return peak > idle ? peak - idle : 0;
 }
 
 } // namespace
@@ -252,6 +276,35 @@ int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std:
   };
   for (auto& l : deliveries_listings)
     if (!time(l, [&](const query& q) { return list_deliveries(db, q, max_page_size); })) return 1;
+  // A sorted listing holds only its page: how much memory one takes over the whole store, from
+  // keys (newest first) and by a full read (any other order: a bounded heap).
+  query by_attempts;
+  by_attempts.sort.push_back(sort_key{"attempts", true});
+  for (auto& [name, q] : std::vector<std::pair<std::string, query>>{
+         {"GET /deliveries/v1/?eq(type,task)&sort(-creationTimestamp)", tasks_newest},
+         {"GET /deliveries/v1/?sort(-attempts)", by_attempts}}) {
+    auto started = clock_type::now();
+    uint64_t total = 0;
+    auto growth = rss_growth_of([&] {
+      auto page = list_deliveries(db, q, max_page_size);
+      if (page) total = page->page.total;
+    });
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+    w.StartObject();
+    w.Key("scenario"), w.String("deliveries");
+    w.Key("kind"), w.String("sorted_listing_memory");
+    w.Key("listing"), w.String(name);
+    w.Key("finished_deliveries"), w.Uint64(deliveries);
+    w.Key("total"), w.Uint64(total);
+    w.Key("exact"), w.Bool(total == deliveries);
+    w.Key("ms"), w.Double(ms_since(started));
+    w.Key("rss_growth_bytes"), w.Uint64(growth);
+    w.Key("loadavg_1m"), w.Double(load_average());
+    w.EndObject();
+    out << buf.GetString() << "\n" << std::flush;
+    if (total != deliveries) status = 1;
+  }
   for (auto& l : event_listings)
     if (!time(l, [&](const query& q) -> caf::expected<json_page> {
           return list_archive(db, q, max_page_size);

@@ -67,7 +67,7 @@ std::string usage() {
   --archive=N              only the event archive: fill a store with N events, time the listings
                            of GET /events/v1/ (one JSON line each to stdout, and to --out if given)
   --deliveries=N           only the delivery listings: fill a store with N finished deliveries,
-                           time GET /deliveries/v1/ and GET /tasks/v1/ (JSON lines as --archive)
+                           time the listings of deliveries, events and tasks (JSON lines as --archive)
   --rate-check=N           only the rate check: dispatch.sinks.task.rate=N against a loopback
                            webhook, --warmup then --duration measured (use 60); one JSON line
                            on stdout (and appended to --out when given); exit 1 beyond ±5%

@@ -98,11 +98,14 @@ caf::error put_waiting(detail::store_state& s, rocksdb::WriteBatch& batch, const
 }
 
 // Iterates one whole family, decoding deliveries; forwards, it may start after the key `after`.
+// A walk of a whole family does not push the hot blocks out of the block cache.
 template <class Next>
 caf::error visit_family(const detail::store_state& s, rocksdb::ColumnFamilyHandle* family,
                         const char* name, bool backwards, Next&& next,
                         const std::string& after = {}) {
-  std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(rocksdb::ReadOptions{}, family)};
+  rocksdb::ReadOptions options;
+  options.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(options, family)};
   if (backwards)
     it->SeekToLast();
   else
@@ -627,9 +630,18 @@ caf::error store::for_each_delivery(const std::function<bool(const delivery&)>& 
   impl_->before_scan();
   auto& s = *impl_;
   bool go_on = true;
-  auto next = [&](const delivery& x) { return go_on = visit(x); };
+  // A waiting record can move while the walk goes on (due again later, or finished into history
+  // or the dead letters): one met among the waiting is not visited again. Nothing else moves
+  // where the walk has yet to go (a revived dead letter goes back to the waiting, walked
+  // already), so only the waiting ids are kept, not every id met.
+  std::unordered_set<std::string> met_waiting;
+  auto next = [&](const delivery& x) { return met_waiting.count(x.id) > 0 || (go_on = visit(x)); };
   if (scope.waiting)
-    if (auto err = visit_family(s, s.exceptions, keys::exceptions_family, false, next)) return err;
+    if (auto err = visit_family(s, s.exceptions, keys::exceptions_family, false,
+                                [&](const delivery& x) {
+                                  return !met_waiting.insert(x.id).second || (go_on = visit(x));
+                                }))
+      return err;
   if (!go_on) return caf::none;
   if (scope.dead)
     if (auto err = visit_family(s, s.dead_letters, keys::dead_letters_family, false, next))
