@@ -42,17 +42,18 @@ auto spawn_helper(self_ptr self, F fun, Ts&&... xs) {
   return self->spawn<caf::monitored>(fun, std::forward<Ts>(xs)...);
 }
 
-/// The nice value for a reader or the replayer: only a thread of its own may take one (on a
-/// shared scheduler thread it would slow every actor that runs there).
-uint32_t helper_nice(const engine_state& st) {
-  return st.config.detached ? st.config.readers_nice : 0;
+/// The priority of a reader or the replayer: only a thread of its own may take one (on a shared
+/// scheduler thread it would slow every actor that runs there).
+background_priority helper_priority(const engine_state& st) {
+  if (!st.config.detached) return {};
+  return background_priority{st.config.readers_nice, st.config.readers_idle};
 }
 
 /// The replayer, with the handle the engine's shutdown stops it by.
 void spawn_replayer(self_ptr self) {
   auto& st = self->state;
   st.replayer = spawn_helper(self, replayer, st.config, st.db, st.metrics, st.emitters,
-                             st.task_sink_schedules, helper_nice(st));
+                             st.task_sink_schedules, helper_priority(st));
   *st.replayer_to_stop = caf::actor_cast<caf::actor>(st.replayer);
 }
 
@@ -60,7 +61,7 @@ void spawn_helpers(self_ptr self) {
   auto& st = self->state;
   st.readers.clear();
   for (uint32_t i = 0; i < std::max<uint32_t>(st.config.readers, 1); ++i)
-    st.readers.push_back(spawn_helper(self, reader, st.db, st.config.clock, helper_nice(st)));
+    st.readers.push_back(spawn_helper(self, reader, st.db, st.config.clock, helper_priority(st)));
   st.prober = spawn_helper(self, prober, st.db, st.metrics);
   spawn_replayer(self);
 }
@@ -72,7 +73,7 @@ void replace_helper(self_ptr self, const caf::actor_addr& gone, const caf::error
     if (r.address() == gone) {
       DISPATCH_LOG(warning, engine)
         << "a reader stopped (" << caf::to_string(reason) << "); replaced it";
-      r = spawn_helper(self, reader, st.db, st.config.clock, helper_nice(st));
+      r = spawn_helper(self, reader, st.db, st.config.clock, helper_priority(st));
     }
   if (st.prober.address() == gone) {
     DISPATCH_LOG(warning, engine) << "the prober stopped (" << caf::to_string(reason)

@@ -128,14 +128,9 @@ caf::expected<delivery_page> list_deliveries(const store_ptr& db, const query& a
   bool task = false;
   bool mail = false;
   if (newest_of_kinds(q, task, mail)) {
-    uint64_t total = 0;
-    for (auto kind : {action_kind::task, action_kind::mail}) {
-      if (!(kind == action_kind::task ? task : mail)) continue;
-      auto n = db->delivery_count(kind);
-      if (!n) return n.error();
-      total += *n;
-    }
-    auto page = counted_page<delivery>(q, max_limit, total, [&](auto visit) {
+    auto total = db->delivery_count(task, mail);
+    if (!total) return total.error();
+    auto page = counted_page<delivery>(q, max_limit, *total, [&](auto visit) {
       return db->for_each_delivery_newest(task, mail, visit);
     });
     if (!page) return page.error();
@@ -231,8 +226,8 @@ caf::expected<delivery_list> dead_letters(const store_ptr& db, const query& q,
 } // namespace
 
 reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> self, store_ptr db,
-                                   clock_ptr clock, uint32_t nice) {
-  lower_thread_priority(nice);
+                                   clock_ptr clock, background_priority priority) {
+  lower_thread_priority(priority);
   self->state.db = std::move(db);
   self->state.clock = std::move(clock);
   return {

@@ -3,6 +3,7 @@
 // deliveries then holds back nothing but the reads queued behind it on the same reader.
 #pragma once
 
+#include "actors/thread_priority.hpp"
 #include "messages/clock.hpp"
 #include "messages/interfaces.hpp"
 #include "persistence/store.hpp"
@@ -24,8 +25,8 @@ caf::expected<json_page> list_log(const store_ptr& db, action_kind kind, const q
                                   uint32_t max_limit);
 
 /// Spawns with the store it reads and the engine's clock; on a thread of its own, that thread
-/// lowers its priority by `nice` steps first (0: none), so that reads yield the CPU to publishes.
+/// lowers its priority first (`priority`), so that reads yield the CPU to publishes.
 reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> self, store_ptr db,
-                                   clock_ptr clock, uint32_t nice);
+                                   clock_ptr clock, background_priority priority);
 
 } // namespace dispatch

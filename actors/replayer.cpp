@@ -295,8 +295,8 @@ caf::result<replay_status> cancel(self_ptr self, const std::string& id) {
 
 replayer_actor::behavior_type replayer(self_ptr self, engine_config config, store_ptr db,
                                        metrics_ptr metrics, emitter_list emitters,
-                                       bool task_sink_schedules, uint32_t nice) {
-  lower_thread_priority(nice);
+                                       bool task_sink_schedules, background_priority priority) {
+  lower_thread_priority(priority);
   auto& st = self->state;
   st.config = std::move(config);
   st.db = std::move(db);

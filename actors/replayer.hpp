@@ -11,6 +11,7 @@
 #include <string>
 
 #include "actors/metrics.hpp"
+#include "actors/thread_priority.hpp"
 #include "config/engine_config.hpp"
 #include "messages/derive.hpp"
 #include "messages/interfaces.hpp"
@@ -41,10 +42,10 @@ struct replayer_state {
 };
 
 /// Loads the replays the store holds and resumes those still running. On a thread of its own,
-/// that thread lowers its priority by `nice` steps first (0: none), as the readers do.
+/// that thread lowers its priority first (`priority`), as the readers do.
 replayer_actor::behavior_type replayer(replayer_actor::stateful_pointer<replayer_state> self,
                                        engine_config config, store_ptr db, metrics_ptr metrics,
                                        emitter_list emitters, bool task_sink_schedules,
-                                       uint32_t nice);
+                                       background_priority priority);
 
 } // namespace dispatch

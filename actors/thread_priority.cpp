@@ -4,6 +4,7 @@
 
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,17 +23,32 @@ id_t this_thread_id() {
 
 } // namespace
 
-bool lower_thread_priority(uint32_t steps) {
-  if (steps == 0) return true;
+bool lower_thread_priority(background_priority priority) {
+  auto lowered = true;
+  if (priority.idle) {
+    sched_param none{};
+    none.sched_priority = 0;
+    if (::sched_setscheduler(0, SCHED_IDLE, &none) != 0) { // 0: the calling thread
+      DISPATCH_LOG(warning, engine)
+        << "cannot run a background thread under SCHED_IDLE: " << std::strerror(errno);
+      lowered = false;
+    }
+  }
+  auto steps = priority.nice;
+  if (steps == 0) return lowered;
   // Relative to what the thread has (a process started with `nice` keeps its readers below it);
   // lowering a priority needs no privilege, raising one would.
   auto target = std::min(19, thread_nice() + static_cast<int>(std::min<uint32_t>(steps, 19)));
-  if (::setpriority(PRIO_PROCESS, this_thread_id(), target) == 0) return true;
+  if (::setpriority(PRIO_PROCESS, this_thread_id(), target) == 0) return lowered;
   auto why = std::strerror(errno);
   // The thread still works at the priority it has: its reads compete with the write path.
   DISPATCH_LOG(warning, engine) << "cannot lower a background thread's priority to nice " << target
                                 << ": " << why;
   return false;
+}
+
+bool thread_idle() {
+  return ::sched_getscheduler(0) == SCHED_IDLE;
 }
 
 int thread_nice() {

@@ -8,10 +8,21 @@
 
 namespace dispatch {
 
-/// Adds `steps` to the nice value of the calling thread (only it: Linux schedules threads on
-/// their own), at most up to 19; 0 leaves it as it is. Call it on a thread the actor has to
-/// itself (detached). Returns false, and logs why (component `engine`), when the system refused.
-bool lower_thread_priority(uint32_t steps);
+/// How far below the write path a background thread runs: `nice` steps added to its nice value
+/// (at most up to 19), and with `idle` under SCHED_IDLE, where it runs only on CPU time no other
+/// thread wants (a publish waking up preempts it at once).
+struct background_priority {
+  uint32_t nice = 0;
+  bool idle = false;
+};
+
+/// Lowers the calling thread's priority (only it: Linux schedules threads on their own); nothing
+/// to lower leaves it as it is. Call it on a thread the actor has to itself (detached). Returns
+/// false, and logs why (component `engine`), when the system refused.
+bool lower_thread_priority(background_priority priority);
+
+/// Whether the calling thread runs under SCHED_IDLE.
+bool thread_idle();
 
 /// The nice value of the calling thread, as the system reports it.
 int thread_nice();

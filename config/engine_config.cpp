@@ -68,6 +68,8 @@ const detail::option_table<engine_config>& options_table() {
        "threads answering listings, off the path publishes take (1..64)"},
       {"readers-nice", +[](cfg& c) -> uint32_t& { return c.readers_nice; },
        "nice steps the readers and the replayer run below the rest (0..19): reads yield the CPU"},
+      {"readers-idle", +[](cfg& c) -> bool& { return c.readers_idle; },
+       "the readers and the replayer run under SCHED_IDLE: only on CPU the rest leaves idle"},
       {"retention.seen-days", +[](cfg& c) -> uint32_t& { return c.seen_days; },
        "days an event id suppresses duplicates"},
       {"retention.history-days", +[](cfg& c) -> uint32_t& { return c.history_days; },

@@ -46,6 +46,7 @@ struct engine_config {
   uint32_t emitter_memory_cap = 10000; // due deliveries an emitter keeps in memory; the rest paged
   uint32_t readers = 2;                // threads answering listings, off the publish path
   uint32_t readers_nice = 10; // nice steps the readers and the replayer run below the rest (0..19)
+  bool readers_idle = true;   // ... and under SCHED_IDLE: the CPU the write path leaves idle
   uint32_t seen_days = 7;     // duplicate suppression window
   uint32_t history_days = 7;  // finished deliveries kept for reading back
   uint32_t log_days = 7;      // what the built-in sink received, kept for reading back

@@ -281,4 +281,30 @@ std::optional<std::string> derive_deliveries(const dispatcher_timeline::dispatch
   }
 }
 
+size_t derived_count(const dispatcher_timeline::dispatcher_set& set, const event& ev,
+                     action_kind kind) noexcept {
+  if (set.empty()) return 0;
+  try {
+    maybe_fail_on_purpose(ev);
+    std::optional<event_record> record; // built for the first filter, then shared
+    size_t ordinal = 0;
+    size_t count = 0;
+    for (auto& prepared : set) {
+      auto& disp = prepared->value;
+      if (!prepared->broken.empty()) return 0; // deriving fails: set aside
+      auto first = ordinal;
+      ordinal += disp.actions.size();
+      if (prepared->where) {
+        if (!record) record.emplace(ev);
+        if (!prepared->where->matches(record->value())) continue;
+      }
+      for (size_t i = 0; i < disp.actions.size() && first + i <= max_delivery_ordinal; ++i)
+        if (disp.actions[i].kind == kind) ++count;
+    }
+    return count;
+  } catch (...) {
+    return 0;
+  }
+}
+
 } // namespace dispatch

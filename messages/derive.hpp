@@ -93,4 +93,10 @@ derive_deliveries(const dispatcher_timeline::dispatcher_set& set, uint32_t shard
                   const event& ev, bool task_sink_schedules, delivery_list* tasks,
                   delivery_list* mails) noexcept;
 
+/// How many deliveries of `kind` `derive_deliveries` makes of the event, without making them: for
+/// counting what a listing holds past an emitter's cursor. 0 when deriving it fails (it is set
+/// aside). Never throws.
+size_t derived_count(const dispatcher_timeline::dispatcher_set& set, const event& ev,
+                     action_kind kind) noexcept;
+
 } // namespace dispatch

@@ -313,6 +313,10 @@ void count_entries(detail::store_state& s) {
     DISPATCH_LOG(info, store) << "counted the waiting deliveries, " << s.dead_count.load()
                               << " dead letters and the built-in log at open in " << took.count()
                               << " ms";
+  s.timelines.assign(s.opts.shards, nullptr);
+  s.timelines_at.assign(s.opts.shards, 0);
+  s.timeline_changes.reset(new std::atomic<uint64_t>[s.opts.shards]);
+  for (uint32_t shard = 0; shard < s.opts.shards; ++shard) s.timeline_changes[shard] = 0;
   s.last_sequences.reset(new std::atomic<uint64_t>[s.opts.shards]);
   for (uint32_t shard = 0; shard < s.opts.shards; ++shard) {
     auto last = last_sequence_in(*s.db, s.event_log, shard);
@@ -691,7 +695,9 @@ caf::error store::write_dispatcher_versions(uint32_t shard,
       if (auto err = codec::encode_dispatcher(value, *v.value)) return err;
     batch.Put(impl_->dispatcher_versions, keys::version_key(shard, v.from, v.id), value);
   }
-  return impl_->write(batch, false, "write dispatcher versions");
+  auto err = impl_->write(batch, false, "write dispatcher versions");
+  if (!err && shard < impl_->opts.shards) ++impl_->timeline_changes[shard]; // after the write
+  return err;
 }
 
 caf::expected<std::vector<dispatcher_version>>
@@ -737,7 +743,9 @@ caf::error store::prune_dispatcher_versions(uint32_t shard, uint64_t floor) {
     if (v.from <= floor && (in_force[v.id] != &v || !v.value))
       batch.Delete(impl_->dispatcher_versions, keys::version_key(shard, v.from, v.id));
   if (batch.Count() == 0) return caf::none;
-  return impl_->write(batch, false, "prune dispatcher versions");
+  auto err = impl_->write(batch, false, "prune dispatcher versions");
+  if (!err && shard < impl_->opts.shards) ++impl_->timeline_changes[shard]; // after the write
+  return err;
 }
 
 // -- ingest ---------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@
 #include <caf/optional.hpp>
 
 #include "messages/delivery.hpp"
+#include "messages/derive.hpp"
 #include "messages/dispatcher.hpp"
 #include "messages/event.hpp"
 #include "messages/interfaces.hpp"
@@ -196,6 +197,10 @@ public:
   /// Every recorded change of `shard`, in `from` order.
   caf::expected<std::vector<dispatcher_version>> load_dispatcher_versions(uint32_t shard) const;
 
+  /// The dispatchers of `shard` over time, prepared for deriving (what listings derive with):
+  /// built from the recorded changes once, again after each change, shared meanwhile.
+  caf::expected<std::shared_ptr<const dispatcher_timeline>> timeline(uint32_t shard) const;
+
   /// Forgets the changes of `shard` that no log entry from `floor` on needs: of each dispatcher's
   /// changes from `floor` or before, only the last one is in force from `floor` on (none, when it
   /// is a removal). Retention calls it with the oldest sequence the log keeps.
@@ -325,12 +330,12 @@ public:
   caf::error for_each_delivery_newest(bool task, bool mail,
                                       const std::function<bool(const delivery&)>& visit) const;
 
-  /// How many deliveries of `kind` a listing holds (the same as `for_each_delivery` visits of
-  /// it): the emitters' per-day counts of those delivered without a record, those derived past
+  /// How many deliveries of the kinds asked for a listing holds (the same as `for_each_delivery`
+  /// visits of them): the emitters' per-day counts of those delivered without a record, those derived past
   /// the cursors (read), and the records counted at open and kept by the writes. A directory
   /// upgraded from schema 3 reads the log up to its cursors at the upgrade until retention let
   /// those days go.
-  caf::expected<uint64_t> delivery_count(action_kind kind) const;
+  caf::expected<uint64_t> delivery_count(bool task, bool mail) const;
 
   /// The delivery derived from the log with this id, if it has no record of its own (the
   /// emitter of its kind and shard owns it: a purge goes through that emitter).

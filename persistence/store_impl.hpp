@@ -97,6 +97,14 @@ struct store_state {
   // open from `record_times` and kept by the writes (under `delivery_mutex`) and by retention.
   std::map<std::pair<uint8_t, uint32_t>, uint64_t> finished_counts;
 
+  // Each shard's dispatchers over time as listings derive with them, built from
+  // `dispatcher_versions` once and again after every change of it (`timeline_changes` counts the
+  // changes per shard). Guarded by `timeline_mutex`.
+  std::mutex timeline_mutex;
+  std::vector<std::shared_ptr<const dispatcher_timeline>> timelines;
+  std::vector<uint64_t> timelines_at;
+  std::unique_ptr<std::atomic<uint64_t>[]> timeline_changes;
+
   // Per kind and shard (kind · shards + shard): the cursor from which the emitter's per-day
   // counts hold every delivery it delivered without a record (0, but in a directory upgraded from
   // schema 3). Read at open.
@@ -212,7 +220,7 @@ caf::error migrate_from_schema_3(detail::store_state& s);
 
 /// What a listing knows of one shard for deriving: the dispatchers over time and both cursors.
 struct shard_view {
-  dispatcher_timeline timeline;
+  std::shared_ptr<const dispatcher_timeline> timeline; // shared with other listings: never null
   progress task;
   progress mail;
   std::vector<uint64_t> set_aside; // log positions without deliveries, ascending

@@ -9,6 +9,7 @@
 #include <rocksdb/db.h>
 
 #include "messages/derive.hpp"
+#include "messages/error_code.hpp"
 #include "messages/ids.hpp"
 #include "persistence/codec.hpp"
 #include "persistence/keys.hpp"
@@ -20,14 +21,37 @@ namespace dispatch {
 void shard_view::derive(uint32_t shard, uint64_t sequence, const event& ev,
                         delivery_list& out) const {
   if (std::binary_search(set_aside.begin(), set_aside.end(), sequence)) return;
-  (void)derive_deliveries(timeline.at(ev.type, sequence), shard, sequence, ev, true, &out, &out);
+  (void)derive_deliveries(timeline->at(ev.type, sequence), shard, sequence, ev, true, &out, &out);
+}
+
+caf::expected<std::shared_ptr<const dispatcher_timeline>> store::timeline(uint32_t shard) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error()) return err;
+  auto& state = *impl_; // the cache changes, not what it stands for
+  if (shard >= state.opts.shards)
+    return make_error(error_code::server, "store: no shard " + std::to_string(shard));
+  auto changes = state.timeline_changes[shard].load();
+  {
+    std::lock_guard<std::mutex> guard{state.timeline_mutex};
+    if (state.timelines[shard] && state.timelines_at[shard] == changes)
+      return state.timelines[shard];
+  }
+  auto versions = load_dispatcher_versions(shard);
+  if (!versions) return versions.error();
+  auto built = std::make_shared<dispatcher_timeline>();
+  for (auto& v : *versions) built->apply(v.from, v.id, v.value ? &*v.value : nullptr);
+  std::lock_guard<std::mutex> guard{state.timeline_mutex};
+  // Built from what was read after `changes` was: current at least up to that change.
+  state.timelines[shard] = built;
+  state.timelines_at[shard] = changes;
+  return std::shared_ptr<const dispatcher_timeline>{std::move(built)};
 }
 
 caf::expected<shard_view> view_of(const store& db, uint32_t shard) {
   shard_view view;
-  auto versions = db.load_dispatcher_versions(shard);
-  if (!versions) return versions.error();
-  for (auto& v : *versions) view.timeline.apply(v.from, v.id, v.value ? &*v.value : nullptr);
+  auto timeline = db.timeline(shard);
+  if (!timeline) return timeline.error();
+  view.timeline = std::move(*timeline);
   auto task = db.read_progress(action_kind::task, shard);
   if (!task) return task.error();
   auto mail = db.read_progress(action_kind::mail, shard);
@@ -317,58 +341,126 @@ caf::expected<caf::optional<uint64_t>> first_logged(const detail::store_state& s
   return caf::optional<uint64_t>{keys::read_u64(it->key().data() + 4)};
 }
 
+/// The deliveries of `kind` derived from the log of `shard` in (`after`, `up_to`] that have no
+/// record of their own, derived and looked up.
+caf::expected<uint64_t> count_unrecorded(const store& db, uint32_t shard, action_kind kind,
+                                         const shard_view& view, uint64_t after, uint64_t up_to) {
+  constexpr size_t step = 1024;
+  uint64_t total = 0;
+  for (;;) {
+    auto page = db.scan_log(shard, after, step);
+    if (!page) return page.error();
+    delivery_list derived;
+    for (auto& entry : *page)
+      if (entry.sequence <= up_to) view.derive(shard, entry.sequence, entry.event, derived);
+    std::vector<std::string> ids;
+    for (auto& d : derived)
+      if (d.kind == kind) ids.push_back(d.id);
+    auto recorded = db.has_record(ids);
+    if (!recorded) return recorded.error();
+    total += static_cast<uint64_t>(std::count(recorded->begin(), recorded->end(), false));
+    if (page->size() < step || page->back().sequence >= up_to) return total;
+    after = page->back().sequence;
+  }
+}
+
+/// The deliveries of `kinds` past their cursors in the log of `shard` (from `after` on) that have
+/// no record of their own: counted per event without being made, less the records of those
+/// positions (index keys are delivery ids, which start with the sequence: one range).
+caf::expected<uint64_t> count_past(const detail::store_state& s, const store& db, uint32_t shard,
+                                   const std::vector<action_kind>& kinds,
+                                   const std::array<uint64_t, 2>& cursors, const shard_view& view,
+                                   uint64_t after) {
+  constexpr size_t step = 1024;
+  auto aside = [&](uint64_t sequence) {
+    return std::binary_search(view.set_aside.begin(), view.set_aside.end(), sequence);
+  };
+  int64_t total = 0;
+  uint64_t last = after;
+  for (auto from = after;;) {
+    auto page = db.scan_log(shard, from, step);
+    if (!page) return page.error();
+    for (auto& entry : *page) {
+      last = entry.sequence;
+      if (aside(entry.sequence)) continue;
+      auto& set = view.timeline->at(entry.event.type, entry.sequence);
+      for (auto kind : kinds)
+        if (entry.sequence > cursors[index_of(kind)])
+          total += static_cast<int64_t>(derived_count(set, entry.event, kind));
+    }
+    if (page->size() < step) break;
+    from = page->back().sequence;
+  }
+  if (last == after) return uint64_t{0};
+  detail::range_iterator it{*s.db, s.delivery_index, delivery_id_at({after + 1, 0, 0}),
+                            delivery_id_at({last + 1, 0, 0})};
+  delivery_position pos;
+  record_slot slot;
+  for (it.seek_first(); it->Valid(); it->Next()) {
+    auto key = it->key();
+    auto value = it->value();
+    if (!position_of(std::string_view{key.data(), key.size()}, pos) || pos.shard != shard
+        || aside(pos.sequence) || !parse_record_value(value.data(), value.size(), slot))
+      continue;
+    for (auto kind : kinds)
+      if (slot.kind == kind && pos.sequence > cursors[index_of(kind)]) --total;
+  }
+  if (!it->status().ok()) return to_error(it->status(), "read the delivery index");
+  return static_cast<uint64_t>(std::max<int64_t>(total, 0));
+}
+
 } // namespace
 
-caf::expected<uint64_t> store::delivery_count(action_kind kind) const {
+caf::expected<uint64_t> store::delivery_count(bool task, bool mail) const {
   detail::store_use use{*impl_};
   if (auto err = use.error()) return err;
   auto& s = *impl_;
+  std::vector<action_kind> kinds;
+  if (task) kinds.push_back(action_kind::task);
+  if (mail) kinds.push_back(action_kind::mail);
   uint64_t total = 0;
   detail::held_snapshot held{*s.db};
   auto* snapshot = held.get();
   {
     std::lock_guard<std::mutex> guard{s.delivery_mutex};
-    total += s.waiting_counts[index_of(kind)].load() + s.dead_counts[index_of(kind)].load();
-    auto k = static_cast<uint8_t>(kind);
-    for (auto at = s.finished_counts.lower_bound({k, 0});
-         at != s.finished_counts.end() && at->first.first == k; ++at)
-      total += at->second;
+    for (auto kind : kinds) {
+      total += s.waiting_counts[index_of(kind)].load() + s.dead_counts[index_of(kind)].load();
+      auto k = static_cast<uint8_t>(kind);
+      for (auto at = s.finished_counts.lower_bound({k, 0});
+           at != s.finished_counts.end() && at->first.first == k; ++at)
+        total += at->second;
+    }
   }
   for (uint32_t shard = 0; shard < s.opts.shards; ++shard) {
     auto first = first_logged(s, shard, snapshot);
     if (!first) return first.error();
     if (!*first) continue; // nothing logged: nothing derived
-    auto p = read_progress_in(s, kind, shard, snapshot);
-    if (!p) return p.error();
-    // Delivered without a record up to the cursor: the days the log still holds.
-    auto first_day = day_of(accepted_at(**first));
-    for (auto at = p->days.lower_bound(first_day); at != p->days.end(); ++at) total += at->second;
-    // The rest is read: what an upgraded directory's emitter passed before it counted per day,
-    // and what lies past the cursor (as far as the emitter lags).
-    auto from = s.counted_from[index_of(kind) * s.opts.shards + shard];
     auto view = view_of(*this, shard);
     if (!view) return view.error();
-    auto count_read = [&](uint64_t after, uint64_t up_to) -> caf::error {
-      constexpr size_t step = 1024;
-      for (;;) {
-        auto page = scan_log(shard, after, step);
-        if (!page) return page.error();
-        delivery_list derived;
-        for (auto& entry : *page)
-          if (entry.sequence <= up_to) view->derive(shard, entry.sequence, entry.event, derived);
-        std::vector<std::string> ids;
-        for (auto& d : derived)
-          if (d.kind == kind) ids.push_back(d.id);
-        auto recorded = has_record(ids);
-        if (!recorded) return recorded.error();
-        total += static_cast<uint64_t>(std::count(recorded->begin(), recorded->end(), false));
-        if (page->size() < step || page->back().sequence >= up_to) return caf::none;
-        after = page->back().sequence;
+    std::array<uint64_t, 2> cursors{};
+    auto tail_from = std::numeric_limits<uint64_t>::max();
+    for (auto kind : kinds) {
+      auto p = read_progress_in(s, kind, shard, snapshot);
+      if (!p) return p.error();
+      cursors[index_of(kind)] = p->cursor;
+      tail_from = std::min(tail_from, p->cursor);
+      // Delivered without a record up to the cursor: the days the log still holds.
+      auto first_day = day_of(accepted_at(**first));
+      for (auto at = p->days.lower_bound(first_day); at != p->days.end(); ++at) total += at->second;
+      // What an upgraded directory's emitter passed before it counted per day is read.
+      auto from = s.counted_from[index_of(kind) * s.opts.shards + shard];
+      if (from > 0 && **first <= from) {
+        auto read = count_unrecorded(*this, shard, kind, *view, **first - 1,
+                                     std::min(from, p->cursor));
+        if (!read) return read.error();
+        total += *read;
       }
-    };
-    if (from > 0 && **first <= from)
-      if (auto err = count_read(**first - 1, std::min(from, p->cursor))) return err;
-    if (auto err = count_read(p->cursor, std::numeric_limits<uint64_t>::max())) return err;
+    }
+    // Past the cursors: what their log holds (counted, not derived), less the deliveries there
+    // that have a record of their own (the index keys from the first such position on).
+    auto tail = count_past(s, *this, shard, kinds, cursors, *view, tail_from);
+    if (!tail) return tail.error();
+    total += *tail;
   }
   return total;
 }

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -69,10 +70,16 @@ void check_line_format(const std::string& log) {
     BOOST_TEST(std::regex_match(line, line_format), line);
 }
 
-/// The nice value of each thread of process `pid`, by thread name (/proc/<pid>/task/*/stat:
-/// the name is field 2 in parentheses, the nice value field 19).
-std::vector<std::pair<std::string, int>> thread_nices(pid_t pid) {
-  std::vector<std::pair<std::string, int>> result;
+/// A thread of a process as /proc/<pid>/task/*/stat shows it: its name (field 2, in parentheses),
+/// nice value (field 19) and scheduling policy (field 41; SCHED_IDLE is 5).
+struct thread_priority_seen {
+  std::string name;
+  int nice = 0;
+  int policy = 0;
+};
+
+std::vector<thread_priority_seen> thread_priorities(pid_t pid) {
+  std::vector<thread_priority_seen> result;
   auto tasks = "/proc/" + std::to_string(pid) + "/task";
   for (auto& task : std::filesystem::directory_iterator{tasks}) {
     std::ifstream in{task.path() / "stat"};
@@ -80,11 +87,11 @@ std::vector<std::pair<std::string, int>> thread_nices(pid_t pid) {
     auto open = stat.find('('), close = stat.rfind(')');
     if (open == std::string::npos || close == std::string::npos) continue;
     std::istringstream rest{stat.substr(close + 2)};
-    std::string field;
-    for (int i = 3; i < 19 && rest >> field; ++i) {
-    } // fields 3..18
-    int nice = 0;
-    if (rest >> nice) result.emplace_back(stat.substr(open + 1, close - open - 1), nice);
+    std::vector<std::string> fields; // from field 3 on
+    for (std::string field; rest >> field;) fields.push_back(field);
+    if (fields.size() < 39) continue;
+    result.push_back(thread_priority_seen{stat.substr(open + 1, close - open - 1),
+                                          std::stoi(fields[19 - 3]), std::stoi(fields[41 - 3])});
   }
   return result;
 }
@@ -104,11 +111,12 @@ BOOST_AUTO_TEST_CASE(readers_run_at_the_configured_lower_priority_and_nothing_el
                               dir / "run.log"};
   http_client client{"127.0.0.1", dispatchd.port_of("127.0.0.1")};
   BOOST_TEST(client.request("GET", "/deliveries/v1/").status == 200u); // a reader answered
-  auto threads = thread_nices(dispatchd.pid());
+  auto threads = thread_priorities(dispatchd.pid());
+  // Lowered: 7 nice steps below, and under SCHED_IDLE (`readers-idle`, on by default).
   auto lowered = std::count_if(threads.begin(), threads.end(),
-                               [&](auto& t) { return t.second == below; });
+                               [&](auto& t) { return t.nice == below && t.policy == SCHED_IDLE; });
   auto others = std::count_if(threads.begin(), threads.end(),
-                              [&](auto& t) { return t.second == base; });
+                              [&](auto& t) { return t.nice == base && t.policy == SCHED_OTHER; });
   BOOST_TEST(lowered == 4);
   BOOST_TEST(others + lowered == static_cast<long>(threads.size()));
   BOOST_TEST(others > 4); // the scheduler's workers, the HTTP io thread, the sinks...

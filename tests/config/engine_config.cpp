@@ -127,6 +127,7 @@ BOOST_AUTO_TEST_CASE(every_option_is_declared_with_its_default_in_the_help) {
                     "retention.seen-days",
                     "readers",
                     "readers-nice",
+                    "readers-idle",
                     "retention.history-days",
                     "retention.log-days",
                     "retention.event-days",
@@ -149,7 +150,7 @@ BOOST_AUTO_TEST_CASE(every_option_is_declared_with_its_default_in_the_help) {
       BOOST_TEST(text_of(option->description()).find("(default: ") != std::string::npos);
     }
   }
-  BOOST_TEST(options.size() == 33u);
+  BOOST_TEST(options.size() == 34u);
   auto shards = options.qualified_name_lookup("dispatch.shards");
   BOOST_TEST(text_of(shards->description()).find("(default: 4)") != std::string::npos);
 }
