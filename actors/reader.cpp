@@ -6,6 +6,8 @@
 
 #include "actors/event_archive.hpp"
 
+#include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -98,24 +100,67 @@ bool dead_letters_newest(const query& q) {
   return dead && by_id;
 }
 
+/// What a listing read from keys takes: the kinds, and the creation times [from, to).
+struct keyed_listing {
+  bool task = true;
+  bool mail = true;
+  timestamp_ms from = std::numeric_limits<timestamp_ms>::min();
+  timestamp_ms to = std::numeric_limits<timestamp_ms>::max();
+
+  bool bounded() const {
+    return from != std::numeric_limits<timestamp_ms>::min()
+           || to != std::numeric_limits<timestamp_ms>::max();
+  }
+};
+
+/// Narrows `k` by one filter term it can read from keys: `eq(type,task|mail)`, or a comparison
+/// (`gt`, `ge`, `lt`, `le`) of `creationTimestamp` with a number. False for any other term.
+bool narrow(const filter& term, keyed_listing& k) {
+  if (term.values.size() != 1) return false;
+  auto& value = term.values[0];
+  if (term.op == filter_op::eq && term.path == "type" && value.kind == value_kind::string) {
+    k.task = k.task && value.text == "task";
+    k.mail = k.mail && value.text == "mail";
+    return value.text == "task" || value.text == "mail";
+  }
+  if (term.path != "creationTimestamp" || value.kind != value_kind::number) return false;
+  // Whole milliseconds, within what a time can be (beyond that the term is read, not keyed).
+  constexpr double most = 4e18;
+  if (!std::isfinite(value.number) || value.number < -most || value.number > most) return false;
+  auto below = static_cast<timestamp_ms>(std::floor(value.number));
+  auto above = static_cast<timestamp_ms>(std::ceil(value.number));
+  switch (term.op) {
+    case filter_op::ge: // created >= x
+      k.from = std::max(k.from, above);
+      return true;
+    case filter_op::gt: // created > x
+      k.from = std::max(k.from, below + 1);
+      return true;
+    case filter_op::lt: // created < x
+      k.to = std::min(k.to, above);
+      return true;
+    case filter_op::le: // created <= x
+      k.to = std::min(k.to, below + 1);
+      return true;
+    default:
+      return false;
+  }
+}
+
 /// Whether a query lists every delivery, or those of one kind (`eq(type,task)`, `eq(type,mail)`),
-/// newest first: then the page is read from keys (the log backwards, merged with the records by
-/// creation time) and the total is counted, not read. `task` and `mail` say which kinds.
-bool newest_of_kinds(const query& q, bool& task, bool& mail) {
+/// or of a time range (`creationTimestamp` compared), or an `and` of those, newest first: then
+/// the page is read from keys (the log backwards, merged with the records by creation time). The
+/// total is counted, not read, without a time range; with one it is read, as far as the range.
+bool keyed(const query& q, keyed_listing& k) {
   auto newest = q.sort == newest_first(query{}).sort
                 || (q.sort.size() == 1 && q.sort[0] == sort_key{"creationTimestamp", true});
   if (!newest) return false;
   auto& w = q.where;
-  if (w.op == filter_op::all) {
-    task = mail = true;
-    return true;
-  }
-  if (w.op != filter_op::eq || w.path != "type" || w.values.size() != 1
-      || w.values[0].kind != value_kind::string)
-    return false;
-  task = w.values[0].text == "task";
-  mail = w.values[0].text == "mail";
-  return task || mail;
+  if (w.op == filter_op::all) return true;
+  if (w.op != filter_op::and_) return narrow(w, k);
+  for (auto& term : w.children)
+    if (!narrow(term, k)) return false;
+  return true;
 }
 
 } // namespace
@@ -125,14 +170,22 @@ bool newest_of_kinds(const query& q, bool& task, bool& mail) {
 caf::expected<delivery_page> list_deliveries(const store_ptr& db, const query& asked,
                                              uint32_t max_limit) {
   auto q = newest_first(asked);
-  bool task = false;
-  bool mail = false;
-  if (newest_of_kinds(q, task, mail)) {
-    auto total = db->delivery_count(task, mail);
-    if (!total) return total.error();
-    auto page = counted_page<delivery>(q, max_limit, *total, [&](auto visit) {
-      return db->for_each_delivery_newest(task, mail, visit);
-    });
+  keyed_listing k;
+  if (keyed(q, k)) {
+    auto walk = [&](auto visit) {
+      return db->for_each_delivery_newest(k.task, k.mail, visit, k.from, k.to);
+    };
+    caf::expected<std::pair<page_info, std::vector<delivery>>> page{caf::error{}};
+    if (k.bounded()) {
+      // The range is read to count it: a read as long as the range, never the whole store.
+      page = read_page<delivery>(
+        query{filter{}, {}, {}, q.limit, q.offset}, max_limit, walk,
+        [](const delivery& d) { return d.id; }, [](const delivery&) { return std::string{}; });
+    } else {
+      auto total = db->delivery_count(k.task, k.mail);
+      if (!total) return total.error();
+      page = counted_page<delivery>(q, max_limit, *total, walk);
+    }
     if (!page) return page.error();
     return delivery_page{page->first, std::move(page->second)};
   }

@@ -324,11 +324,14 @@ public:
   /// How many dead letters there are (counted when the store opens, kept exact by the writes).
   uint64_t dead_letter_count() const;
 
-  /// Every delivery of the kinds asked for (`task`, `mail`), newest first: by creation time,
-  /// then id, both descending. Merges the deliveries derived from the log, read backwards, with
-  /// the records (`record_times`, read backwards), so it reads only as far as `visit` goes.
-  caf::error for_each_delivery_newest(bool task, bool mail,
-                                      const std::function<bool(const delivery&)>& visit) const;
+  /// Every delivery of the kinds asked for (`task`, `mail`) created in [`from`, `to`), newest
+  /// first: by creation time, then id, both descending. Merges the deliveries derived from the
+  /// log, read backwards, with the records (`record_times`, read backwards), so it reads only as
+  /// far as `visit` goes, and only the part of both that the times bound.
+  caf::error
+  for_each_delivery_newest(bool task, bool mail, const std::function<bool(const delivery&)>& visit,
+                           timestamp_ms from = std::numeric_limits<timestamp_ms>::min(),
+                           timestamp_ms to = std::numeric_limits<timestamp_ms>::max()) const;
 
   /// How many deliveries of the kinds asked for a listing holds (the same as `for_each_delivery`
   /// visits of them): the emitters' per-day counts of those delivered without a record, those derived past

@@ -154,12 +154,17 @@ bool newer(const delivery& a, const delivery& b) {
 /// of a history day retention let go, is passed over).
 class newest_records {
 public:
-  newest_records(const detail::store_state& s, bool task, bool mail) : s_(s) {
+  newest_records(const detail::store_state& s, bool task, bool mail, timestamp_ms from,
+                 timestamp_ms to)
+      : s_(s) {
     for (auto kind : {action_kind::task, action_kind::mail}) {
       if ((kind == action_kind::task && !task) || (kind == action_kind::mail && !mail)) continue;
       auto& k = kinds_[index_of(kind)];
-      k.lower = keys::kind_prefix(kind);
-      k.upper = keys::next_kind_prefix(kind);
+      // Created in [from, to): the keys from `from`'s time to `to`'s (exclusive), in the kind.
+      k.lower = keys::record_time_key(kind, from, std::string{});
+      k.upper = to == std::numeric_limits<timestamp_ms>::max()
+                  ? keys::next_kind_prefix(kind)
+                  : keys::record_time_key(kind, to, std::string{});
       k.lower_bound = k.lower;
       k.upper_bound = k.upper;
       rocksdb::ReadOptions options;
@@ -256,13 +261,14 @@ private:
 
 } // namespace
 
-caf::error
-store::for_each_delivery_newest(bool task, bool mail,
-                                const std::function<bool(const delivery&)>& visit) const {
+caf::error store::for_each_delivery_newest(bool task, bool mail,
+                                           const std::function<bool(const delivery&)>& visit,
+                                           timestamp_ms from, timestamp_ms to) const {
   detail::store_use use{*impl_};
   if (auto err = use.error()) return err;
   auto& s = *impl_;
-  newest_records records{s, task, mail};
+  if (from >= to) return caf::none;
+  newest_records records{s, task, mail, from, to};
   auto wanted = [&](action_kind kind) { return kind == action_kind::task ? task : mail; };
   std::vector<caf::optional<shard_view>> views(s.opts.shards);
   bool go_on = true;
@@ -280,8 +286,15 @@ store::for_each_delivery_newest(bool task, bool mail,
       records.pop(*next);
     }
   };
-  archive_range everything;
-  auto err = for_each_archived(everything, [&](const archived_event& entry) {
+  // A derived delivery is created when its event was accepted: the log positions of [from, to).
+  auto sequence_at = [](timestamp_ms t) {
+    constexpr auto most = std::numeric_limits<uint64_t>::max();
+    return t > 0 && static_cast<uint64_t>(t) > most / 1000 ? most : first_sequence_at(t);
+  };
+  archive_range range;
+  range.lower = sequence_at(from);
+  if (to != std::numeric_limits<timestamp_ms>::max()) range.upper = sequence_at(to);
+  auto err = for_each_archived(range, [&](const archived_event& entry) {
     auto& view = views[entry.shard];
     if (!view) {
       auto loaded = view_of(*this, entry.shard);
