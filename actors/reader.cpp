@@ -89,38 +89,25 @@ caf::expected<std::pair<page_info, std::vector<T>>> counted_page(const query& q,
   return std::make_pair(info, std::move(window));
 }
 
-/// Whether a query is exactly `eq(status,dead)`, in the default order or by descending id (the
-/// dead letters' key order read backwards): answered from their keys and their count.
-bool dead_letters_newest(const query& q) {
-  auto& w = q.where;
-  auto dead = w.op == filter_op::eq && w.path == "status" && w.values.size() == 1
-              && w.values[0].kind == value_kind::string && w.values[0].text == "dead";
-  auto by_id = q.sort == newest_first(query{}).sort
-               || (q.sort.size() == 1 && q.sort[0] == sort_key{"id", true});
-  return dead && by_id;
-}
-
-/// What a listing read from keys takes: the kinds, and the creation times [from, to).
-struct keyed_listing {
-  bool task = true;
-  bool mail = true;
-  timestamp_ms from = std::numeric_limits<timestamp_ms>::min();
-  timestamp_ms to = std::numeric_limits<timestamp_ms>::max();
-
-  bool bounded() const {
-    return from != std::numeric_limits<timestamp_ms>::min()
-           || to != std::numeric_limits<timestamp_ms>::max();
+/// Narrows `which` by one filter term it can read from keys: `eq(type,task|mail)`,
+/// `eq(status,X)` or `in(status,X,...)`, or a comparison (`gt`, `ge`, `lt`, `le`) of
+/// `creationTimestamp` with a number. False for any other term.
+bool narrow(const filter& term, delivery_selection& which) {
+  if (term.path == "status" && (term.op == filter_op::eq || term.op == filter_op::in)) {
+    std::array<bool, 5> named{};
+    for (auto& value : term.values) {
+      if (value.kind != value_kind::string) return false;
+      delivery_status status;
+      if (from_string(value.text, status)) named[static_cast<size_t>(status)] = true;
+    }
+    for (size_t i = 0; i < named.size(); ++i) which.statuses[i] = which.statuses[i] && named[i];
+    return true;
   }
-};
-
-/// Narrows `k` by one filter term it can read from keys: `eq(type,task|mail)`, or a comparison
-/// (`gt`, `ge`, `lt`, `le`) of `creationTimestamp` with a number. False for any other term.
-bool narrow(const filter& term, keyed_listing& k) {
   if (term.values.size() != 1) return false;
   auto& value = term.values[0];
   if (term.op == filter_op::eq && term.path == "type" && value.kind == value_kind::string) {
-    k.task = k.task && value.text == "task";
-    k.mail = k.mail && value.text == "mail";
+    which.task = which.task && value.text == "task";
+    which.mail = which.mail && value.text == "mail";
     return value.text == "task" || value.text == "mail";
   }
   if (term.path != "creationTimestamp" || value.kind != value_kind::number) return false;
@@ -131,36 +118,45 @@ bool narrow(const filter& term, keyed_listing& k) {
   auto above = static_cast<timestamp_ms>(std::ceil(value.number));
   switch (term.op) {
     case filter_op::ge: // created >= x
-      k.from = std::max(k.from, above);
+      which.from = std::max(which.from, above);
       return true;
     case filter_op::gt: // created > x
-      k.from = std::max(k.from, below + 1);
+      which.from = std::max(which.from, below + 1);
       return true;
     case filter_op::lt: // created < x
-      k.to = std::min(k.to, above);
+      which.to = std::min(which.to, above);
       return true;
     case filter_op::le: // created <= x
-      k.to = std::min(k.to, below + 1);
+      which.to = std::min(which.to, below + 1);
       return true;
     default:
       return false;
   }
 }
 
-/// Whether a query lists every delivery, or those of one kind (`eq(type,task)`, `eq(type,mail)`),
-/// or of a time range (`creationTimestamp` compared), or an `and` of those, newest first: then
-/// the page is read from keys (the log backwards, merged with the records by creation time). The
-/// total is counted, not read, without a time range; with one it is read, as far as the range.
-bool keyed(const query& q, keyed_listing& k) {
-  auto newest = q.sort == newest_first(query{}).sort
-                || (q.sort.size() == 1 && q.sort[0] == sort_key{"creationTimestamp", true});
-  if (!newest) return false;
-  auto& w = q.where;
-  if (w.op == filter_op::all) return true;
-  if (w.op != filter_op::and_) return narrow(w, k);
-  for (auto& term : w.children)
-    if (!narrow(term, k)) return false;
+/// Whether `which` selects only dead letters.
+bool dead_only(const delivery_selection& which) {
+  for (size_t i = 0; i < which.statuses.size(); ++i)
+    if (which.statuses[i] != (i == static_cast<size_t>(delivery_status::dead))) return false;
   return true;
+}
+
+/// Whether a query lists every delivery, or those of one kind (`eq(type,task)`, `eq(type,mail)`),
+/// of some statuses (`eq(status,...)`, `in(status,...)`), of a time range (`creationTimestamp`
+/// compared), or an `and` of those, newest first (dead letters alone also by descending id, their
+/// key order): then the page is read from keys and the total counted (see `store::delivery_count`).
+bool keyed(const query& q, delivery_selection& which) {
+  auto& w = q.where;
+  auto narrowed = true;
+  if (w.op == filter_op::and_) {
+    for (auto& term : w.children) narrowed = narrowed && narrow(term, which);
+  } else if (w.op != filter_op::all) {
+    narrowed = narrow(w, which);
+  }
+  if (!narrowed) return false;
+  return q.sort == newest_first(query{}).sort
+         || (q.sort.size() == 1 && q.sort[0] == sort_key{"creationTimestamp", true})
+         || (dead_only(which) && q.sort.size() == 1 && q.sort[0] == sort_key{"id", true});
 }
 
 } // namespace
@@ -170,28 +166,13 @@ bool keyed(const query& q, keyed_listing& k) {
 caf::expected<delivery_page> list_deliveries(const store_ptr& db, const query& asked,
                                              uint32_t max_limit) {
   auto q = newest_first(asked);
-  keyed_listing k;
-  if (keyed(q, k)) {
-    auto walk = [&](auto visit) {
-      return db->for_each_delivery_newest(k.task, k.mail, visit, k.from, k.to);
-    };
-    caf::expected<std::pair<page_info, std::vector<delivery>>> page{caf::error{}};
-    if (k.bounded()) {
-      // The range is read to count it: a read as long as the range, never the whole store.
-      page = read_page<delivery>(
-        query{filter{}, {}, {}, q.limit, q.offset}, max_limit, walk,
-        [](const delivery& d) { return d.id; }, [](const delivery&) { return std::string{}; });
-    } else {
-      auto total = db->delivery_count(k.task, k.mail);
-      if (!total) return total.error();
-      page = counted_page<delivery>(q, max_limit, *total, walk);
-    }
-    if (!page) return page.error();
-    return delivery_page{page->first, std::move(page->second)};
-  }
-  if (dead_letters_newest(q)) {
-    auto page = counted_page<delivery>(q, max_limit, db->dead_letter_count(), [&](auto visit) {
-      return db->for_each_dead_letter_newest(visit);
+  delivery_selection which;
+  if (keyed(q, which)) {
+    auto total = db->delivery_count(which);
+    if (!total) return total.error();
+    auto depth = q.offset + uint64_t{std::min(q.limit, max_limit)};
+    auto page = counted_page<delivery>(q, max_limit, *total, [&](auto visit) {
+      return db->for_each_delivery_newest(which, visit, static_cast<size_t>(depth));
     });
     if (!page) return page.error();
     return delivery_page{page->first, std::move(page->second)};

@@ -303,14 +303,14 @@ void count_entries(detail::store_state& s) {
   for (auto kind : {action_kind::task, action_kind::mail})
     s.waiting_counts[index_of(kind)] = s.count_range(s.exceptions, keys::kind_prefix(kind),
                                                      keys::next_kind_prefix(kind));
-  s.dead_count = s.count_range(s.dead_letters, std::string{}, std::string{});
   count_log(s);
   count_records(s);
   // A pass over keys that grows with the store: said when it is long enough to notice at start.
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now()
                                                                     - start);
   if (took.count() >= 1000)
-    DISPATCH_LOG(info, store) << "counted the waiting deliveries, " << s.dead_count.load()
+    DISPATCH_LOG(info, store) << "counted the waiting deliveries, "
+                              << s.dead_counts[0].load() + s.dead_counts[1].load()
                               << " dead letters and the built-in log at open in " << took.count()
                               << " ms";
   s.timelines.assign(s.opts.shards, nullptr);

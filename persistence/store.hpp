@@ -4,6 +4,8 @@
 // `caf::error`s in the dispatch category (code `server`, with a message saying what failed).
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -152,6 +154,38 @@ struct delivery_scope {
   std::vector<std::string> ids;
   bool by_event = false;
   std::vector<std::string> event_ids;
+};
+
+/// Which deliveries a listing newest first takes: those of the kinds and statuses asked for,
+/// created in [`from`, `to`).
+struct delivery_selection {
+  bool task = true;
+  bool mail = true;
+  std::array<bool, 5> statuses{{true, true, true, true, true}}; // by `delivery_status`
+  timestamp_ms from = std::numeric_limits<timestamp_ms>::min();
+  timestamp_ms to = std::numeric_limits<timestamp_ms>::max();
+
+  bool has(action_kind kind) const { return kind == action_kind::task ? task : mail; }
+  bool has(delivery_status status) const { return statuses[static_cast<size_t>(status)]; }
+  /// Any of the statuses a delivery waiting on a record can have (pending, held, retrying).
+  bool waiting() const {
+    return has(delivery_status::pending) || has(delivery_status::held)
+           || has(delivery_status::retrying);
+  }
+  /// Every status a delivery waiting on a record can have.
+  bool all_waiting() const {
+    return has(delivery_status::pending) && has(delivery_status::held)
+           && has(delivery_status::retrying);
+  }
+  bool bounded() const {
+    return from != std::numeric_limits<timestamp_ms>::min()
+           || to != std::numeric_limits<timestamp_ms>::max();
+  }
+  /// Whether nothing can be selected (no kind, no status, or an empty time range).
+  bool empty() const {
+    return (!task && !mail) || from >= to
+           || std::find(statuses.begin(), statuses.end(), true) == statuses.end();
+  }
 };
 
 /// The scope that holds every delivery matching `where`: a filter on `status` narrows the places
@@ -324,21 +358,30 @@ public:
   /// How many dead letters there are (counted when the store opens, kept exact by the writes).
   uint64_t dead_letter_count() const;
 
-  /// Every delivery of the kinds asked for (`task`, `mail`) created in [`from`, `to`), newest
-  /// first: by creation time, then id, both descending. Merges the deliveries derived from the
-  /// log, read backwards, with the records (`record_times`, read backwards), so it reads only as
-  /// far as `visit` goes, and only the part of both that the times bound.
-  caf::error
-  for_each_delivery_newest(bool task, bool mail, const std::function<bool(const delivery&)>& visit,
-                           timestamp_ms from = std::numeric_limits<timestamp_ms>::min(),
-                           timestamp_ms to = std::numeric_limits<timestamp_ms>::max()) const;
+  /// The deliveries `which` selects, newest first: by creation time, then id, both descending.
+  /// Merges the deliveries derived from the log, read backwards, with the records, so it reads
+  /// only as far as `visit` goes, and only the part that the times bound:
+  /// - with `delivered` selected, the records come from `record_times`, read backwards;
+  /// - otherwise the log is read only past the emitters' smallest cursor (only pending
+  ///   deliveries are derived there), the waiting records are read once (the newest `depth` of
+  ///   them kept) and the dead letters come from their keys, in id order (their events' accept
+  ///   time; a dead letter replayed from the archive or matched again may differ from its
+  ///   creation time);
+  /// - dead letters with waiting statuses but not `delivered` come from `record_times`.
+  /// `depth`: how many deliveries the visitor can take at most.
+  caf::error for_each_delivery_newest(const delivery_selection& which,
+                                      const std::function<bool(const delivery&)>& visit,
+                                      size_t depth = std::numeric_limits<size_t>::max()) const;
 
-  /// How many deliveries of the kinds asked for a listing holds (the same as `for_each_delivery`
-  /// visits of them): the emitters' per-day counts of those delivered without a record, those derived past
-  /// the cursors (read), and the records counted at open and kept by the writes. A directory
-  /// upgraded from schema 3 reads the log up to its cursors at the upgrade until retention let
-  /// those days go.
-  caf::expected<uint64_t> delivery_count(bool task, bool mail) const;
+  /// How many deliveries `which` selects (what `for_each_delivery_newest` visits):
+  /// - `delivered`: the emitters' per-day counts of those delivered without a record (a
+  ///   directory upgraded from schema 3 reads the log up to its cursors at the upgrade until
+  ///   retention let those days go) and the finished records counted per day;
+  /// - `dead`, and every waiting status at once: counted per kind;
+  /// - `pending`: the log past the cursors, counted per event without deriving, less the records
+  ///   of those positions; with some waiting statuses but not all, the waiting records are read;
+  /// - with a time range: the range is read.
+  caf::expected<uint64_t> delivery_count(const delivery_selection& which) const;
 
   /// The delivery derived from the log with this id, if it has no record of its own (the
   /// emitter of its kind and shard owns it: a purge goes through that emitter).

@@ -97,32 +97,6 @@ caf::error put_waiting(detail::store_state& s, rocksdb::WriteBatch& batch, const
   return caf::none;
 }
 
-// Iterates one whole family, decoding deliveries; forwards, it may start after the key `after`.
-// A walk of a whole family does not push the hot blocks out of the block cache.
-template <class Next>
-caf::error visit_family(const detail::store_state& s, rocksdb::ColumnFamilyHandle* family,
-                        const char* name, bool backwards, Next&& next,
-                        const std::string& after = {}) {
-  rocksdb::ReadOptions options;
-  options.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(options, family)};
-  if (backwards)
-    it->SeekToLast();
-  else
-    after.empty() ? it->SeekToFirst() : it->Seek(after);
-  for (; it->Valid(); backwards ? it->Prev() : it->Next()) {
-    auto key = it->key();
-    if (!after.empty() && key == rocksdb::Slice{after}) continue;
-    delivery x;
-    auto value = it->value();
-    if (auto err = codec::decode(name, key.data(), key.size(), value.data(), value.size(), x))
-      return err;
-    if (!next(x)) return caf::none;
-  }
-  if (!it->status().ok()) return to_error(it->status(), std::string{"read "} + name);
-  return caf::none;
-}
-
 bool is_finished(const delivery& d) {
   return d.status == delivery_status::delivered || d.status == delivery_status::dead;
 }
@@ -233,7 +207,6 @@ caf::error store::write_outcomes(action_kind kind, uint32_t shard,
                          "write " + std::to_string(outcomes.size()) + " delivery outcomes"))
     return err;
   if (kill_here) ::raise(SIGKILL);
-  s.dead_count += (*added_dead)[0] + (*added_dead)[1];
   for (size_t k = 0; k < added_dead->size(); ++k) s.dead_counts[k] += (*added_dead)[k];
   // Finished after a record: counted under the day it finished (once, however often written).
   std::unordered_map<std::string, int64_t> finished_on; // met in this batch: its day, or -1
@@ -398,7 +371,6 @@ caf::error store::revive(const delivery& revived, uint32_t shard) {
   if (*slot && (*slot)->place == record_place::finished)
     uncount_finished(s, (*slot)->kind, (*slot)->field);
   if (*dead) {
-    --s.dead_count;
     --s.dead_counts[index_of((*dead)->kind)];
   }
   return caf::none;
@@ -508,7 +480,6 @@ caf::expected<store::purged> store::purge(const std::string& id, const progress*
   if (*slot && (*slot)->place == record_place::finished)
     uncount_finished(s, (*slot)->kind, (*slot)->field);
   if (*dead) {
-    --s.dead_count;
     --s.dead_counts[index_of((*dead)->kind)];
   }
   if (!was_waiting) return purged::finished;
@@ -891,7 +862,7 @@ store::for_each_dead_letter_newest(const std::function<bool(const delivery&)>& v
 }
 
 uint64_t store::dead_letter_count() const {
-  return impl_->dead_count.load();
+  return impl_->dead_counts[0].load() + impl_->dead_counts[1].load();
 }
 
 caf::error store::for_each_waiting(const std::function<bool(const delivery&)>& visit) const {

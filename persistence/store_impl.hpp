@@ -18,6 +18,7 @@
 #include <rocksdb/write_buffer_manager.h>
 
 #include "messages/derive.hpp"
+#include "persistence/codec.hpp"
 #include "persistence/key_range.hpp"
 #include "persistence/store.hpp"
 
@@ -88,10 +89,9 @@ struct store_state {
   // Exact number of exception records waiting, per kind, counted at open and kept by the writes.
   std::array<std::atomic<uint64_t>, 2> waiting_counts{};
 
-  // Exact number of dead letters, counted at open and kept by the writes that add or remove one
-  // (outcomes, revive, purge; retention never drops a dead letter).
-  std::atomic<uint64_t> dead_count{0};
-  std::array<std::atomic<uint64_t>, 2> dead_counts{}; // the same per kind
+  // Exact number of dead letters per kind, counted at open (from `record_times`) and kept by the
+  // writes that add or remove one (outcomes, revive, purge; retention never drops a dead letter).
+  std::array<std::atomic<uint64_t>, 2> dead_counts{};
 
   // Deliveries finished after a record (history, not dead) per (kind, day finished), counted at
   // open from `record_times` and kept by the writes (under `delivery_mutex`) and by retention.
@@ -295,6 +295,32 @@ private:
 
 inline size_t index_of(action_kind kind) {
   return static_cast<size_t>(kind) & 1;
+}
+
+// Iterates one whole family, decoding deliveries; forwards, it may start after the key `after`.
+// A walk of a whole family does not push the hot blocks out of the block cache.
+template <class Next>
+caf::error visit_family(const detail::store_state& s, rocksdb::ColumnFamilyHandle* family,
+                        const char* name, bool backwards, Next&& next,
+                        const std::string& after = {}) {
+  rocksdb::ReadOptions options;
+  options.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it{s.db->NewIterator(options, family)};
+  if (backwards)
+    it->SeekToLast();
+  else
+    after.empty() ? it->SeekToFirst() : it->Seek(after);
+  for (; it->Valid(); backwards ? it->Prev() : it->Next()) {
+    auto key = it->key();
+    if (!after.empty() && key == rocksdb::Slice{after}) continue;
+    delivery x;
+    auto value = it->value();
+    if (auto err = codec::decode(name, key.data(), key.size(), value.data(), value.size(), x))
+      return err;
+    if (!next(x)) return caf::none;
+  }
+  if (!it->status().ok()) return to_error(it->status(), std::string{"read "} + name);
+  return caf::none;
 }
 
 } // namespace dispatch

@@ -144,199 +144,6 @@ caf::expected<caf::optional<delivery>> store::find_derived(const std::string& id
 
 namespace {
 
-/// Newest first: by creation time, then id, both descending.
-bool newer(const delivery& a, const delivery& b) {
-  return a.created != b.created ? a.created > b.created : a.id > b.id;
-}
-
-/// The records of the kinds asked for, newest first: `record_times` read backwards, one iterator
-/// per kind, merged; each entry leads to its record (an entry whose record is gone, such as one
-/// of a history day retention let go, is passed over).
-class newest_records {
-public:
-  newest_records(const detail::store_state& s, bool task, bool mail, timestamp_ms from,
-                 timestamp_ms to)
-      : s_(s) {
-    for (auto kind : {action_kind::task, action_kind::mail}) {
-      if ((kind == action_kind::task && !task) || (kind == action_kind::mail && !mail)) continue;
-      auto& k = kinds_[index_of(kind)];
-      // Created in [from, to): the keys from `from`'s time to `to`'s (exclusive), in the kind.
-      k.lower = keys::record_time_key(kind, from, std::string{});
-      k.upper = to == std::numeric_limits<timestamp_ms>::max()
-                  ? keys::next_kind_prefix(kind)
-                  : keys::record_time_key(kind, to, std::string{});
-      k.lower_bound = k.lower;
-      k.upper_bound = k.upper;
-      rocksdb::ReadOptions options;
-      options.iterate_lower_bound = &k.lower_bound;
-      options.iterate_upper_bound = &k.upper_bound;
-      k.it.reset(s.db->NewIterator(options, s.record_times));
-      k.it->SeekToLast();
-      k.loaded = false;
-    }
-  }
-
-  /// The newest record not taken yet, or null when there is none; an error when a read fails.
-  caf::expected<const delivery*> peek() {
-    const delivery* best = nullptr;
-    for (auto& k : kinds_) {
-      if (!k.it) continue;
-      if (auto err = load(k)) return err;
-      if (k.current && (best == nullptr || newer(*k.current, *best))) best = &*k.current;
-    }
-    return best;
-  }
-
-  /// Takes the record `peek` answered.
-  void pop(const delivery* taken) {
-    for (auto& k : kinds_)
-      if (k.current && &*k.current == taken) {
-        k.current = caf::none;
-        k.loaded = false;
-        k.it->Prev();
-      }
-  }
-
-private:
-  struct per_kind {
-    std::string lower, upper;
-    rocksdb::Slice lower_bound, upper_bound;
-    std::unique_ptr<rocksdb::Iterator> it;
-    caf::optional<delivery> current;
-    bool loaded = false;
-  };
-
-  /// Reads the record of the kind's current entry, passing over entries whose record is gone.
-  caf::error load(per_kind& k) {
-    for (; !k.loaded; k.it->Prev()) {
-      if (!k.it->Valid()) {
-        if (!k.it->status().ok()) return to_error(k.it->status(), "read record times");
-        k.loaded = true;
-        return caf::none;
-      }
-      auto key = k.it->key();
-      auto value = k.it->value();
-      record_slot slot;
-      if (key.size() < 10 || !parse_record_value(value.data(), value.size(), slot))
-        return codec::corrupt_value(keys::record_times_family, key.data(), key.size(),
-                                    "malformed entry");
-      std::string id{key.data() + 9, key.size() - 9};
-      std::string record_key;
-      rocksdb::ColumnFamilyHandle* family = nullptr;
-      const char* name = nullptr;
-      switch (slot.place) {
-        case record_place::waiting:
-          family = s_.exceptions, name = keys::exceptions_family;
-          record_key = keys::exception_key(slot.kind, slot.shard, slot.field, id);
-          break;
-        case record_place::dead:
-          family = s_.dead_letters, name = keys::dead_letters_family;
-          record_key = id;
-          break;
-        case record_place::finished:
-          family = s_.history, name = keys::history_family;
-          record_key = keys::history_key(static_cast<uint32_t>(slot.field), id);
-          break;
-        default:
-          continue; // purged: listed nowhere
-      }
-      std::string record;
-      auto status = s_.db->Get(rocksdb::ReadOptions{}, family, record_key, &record);
-      if (status.IsNotFound()) continue;
-      if (!status.ok()) return to_error(status, std::string{"read "} + name);
-      delivery x;
-      if (auto err = codec::decode(name, record_key.data(), record_key.size(), record.data(),
-                                   record.size(), x))
-        return err;
-      k.current = std::move(x);
-      k.loaded = true;
-      return caf::none;
-    }
-    return caf::none;
-  }
-
-  const detail::store_state& s_;
-  std::array<per_kind, 2> kinds_;
-};
-
-} // namespace
-
-caf::error store::for_each_delivery_newest(bool task, bool mail,
-                                           const std::function<bool(const delivery&)>& visit,
-                                           timestamp_ms from, timestamp_ms to) const {
-  detail::store_use use{*impl_};
-  if (auto err = use.error()) return err;
-  auto& s = *impl_;
-  if (from >= to) return caf::none;
-  newest_records records{s, task, mail, from, to};
-  auto wanted = [&](action_kind kind) { return kind == action_kind::task ? task : mail; };
-  std::vector<caf::optional<shard_view>> views(s.opts.shards);
-  bool go_on = true;
-  caf::error failed;
-  // The records newer than `d` (every one left, without `d`) go first.
-  auto records_before = [&](const delivery* d) {
-    for (;;) {
-      auto next = records.peek();
-      if (!next) {
-        failed = std::move(next.error());
-        return false;
-      }
-      if (*next == nullptr || (d != nullptr && !newer(**next, *d))) return true;
-      if (!visit(**next)) return false;
-      records.pop(*next);
-    }
-  };
-  // A derived delivery is created when its event was accepted: the log positions of [from, to).
-  auto sequence_at = [](timestamp_ms t) {
-    constexpr auto most = std::numeric_limits<uint64_t>::max();
-    return t > 0 && static_cast<uint64_t>(t) > most / 1000 ? most : first_sequence_at(t);
-  };
-  archive_range range;
-  range.lower = sequence_at(from);
-  if (to != std::numeric_limits<timestamp_ms>::max()) range.upper = sequence_at(to);
-  auto err = for_each_archived(range, [&](const archived_event& entry) {
-    auto& view = views[entry.shard];
-    if (!view) {
-      auto loaded = view_of(*this, entry.shard);
-      if (!loaded) {
-        failed = std::move(loaded.error());
-        return go_on = false;
-      }
-      view = std::move(*loaded);
-    }
-    delivery_list derived;
-    view->derive(entry.shard, entry.sequence, entry.event, derived);
-    derived.erase(std::remove_if(derived.begin(), derived.end(),
-                                 [&](const delivery& d) { return !wanted(d.kind); }),
-                  derived.end());
-    if (derived.empty()) return true;
-    std::vector<std::string> ids;
-    for (auto& d : derived) ids.push_back(d.id);
-    auto recorded = has_record(ids);
-    if (!recorded) {
-      failed = std::move(recorded.error());
-      return go_on = false;
-    }
-    std::vector<size_t> order;
-    for (size_t i = 0; i < derived.size(); ++i)
-      if (!(*recorded)[i]) order.push_back(i); // one with a record is listed from it
-    std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return derived[a].id > derived[b].id; });
-    for (auto i : order) {
-      auto& d = derived[i];
-      settle(d, entry.sequence, *view);
-      if (!records_before(&d) || !visit(d)) return go_on = false;
-    }
-    return true;
-  });
-  if (err) return err;
-  if (failed) return failed;
-  if (go_on) records_before(nullptr);
-  return failed;
-}
-
-namespace {
-
 /// The first sequence the log of `shard` holds on `snapshot`, if it holds any.
 caf::expected<caf::optional<uint64_t>> first_logged(const detail::store_state& s, uint32_t shard,
                                                     const rocksdb::Snapshot* snapshot) {
@@ -422,28 +229,436 @@ caf::expected<uint64_t> count_past(const detail::store_state& s, const store& db
   return static_cast<uint64_t>(std::max<int64_t>(total, 0));
 }
 
+/// Newest first: by creation time, then id, both descending.
+bool newer(const delivery& a, const delivery& b) {
+  return a.created != b.created ? a.created > b.created : a.id > b.id;
+}
+
+/// Whether `which` selects `d` by its kind, status and creation time.
+bool selects(const delivery_selection& which, const delivery& d) {
+  return which.has(d.kind) && which.has(d.status) && d.created >= which.from
+         && d.created < which.to;
+}
+
+/// Records newest first, one at a time, for the merge with the log read backwards.
+class record_source {
+public:
+  virtual ~record_source() = default;
+
+  /// The newest record not taken yet, or null when there is none; an error when a read fails.
+  virtual caf::expected<const delivery*> peek() = 0;
+
+  /// Takes the record `peek` answered.
+  virtual void pop() = 0;
+};
+
+/// The records of the places `which` selects, newest first: `record_times` read backwards, one
+/// iterator per kind, merged; each entry of a place selected leads to its record (an entry whose
+/// record is gone, such as one of a history day retention let go, is passed over). The entries of
+/// the places not selected are passed over by their value, without reading their records.
+class newest_records : public record_source {
+public:
+  newest_records(const detail::store_state& s, const delivery_selection& which)
+      : s_(s), which_(which) {
+    for (auto kind : {action_kind::task, action_kind::mail}) {
+      if (!which.has(kind)) continue;
+      auto& k = kinds_[index_of(kind)];
+      // Created in [from, to): the keys from `from`'s time to `to`'s (exclusive), in the kind.
+      k.lower = keys::record_time_key(kind, which.from, std::string{});
+      k.upper = which.to == std::numeric_limits<timestamp_ms>::max()
+                  ? keys::next_kind_prefix(kind)
+                  : keys::record_time_key(kind, which.to, std::string{});
+      k.lower_bound = k.lower;
+      k.upper_bound = k.upper;
+      rocksdb::ReadOptions options;
+      options.fill_cache = false;
+      options.iterate_lower_bound = &k.lower_bound;
+      options.iterate_upper_bound = &k.upper_bound;
+      k.it.reset(s.db->NewIterator(options, s.record_times));
+      k.it->SeekToLast();
+      k.loaded = false;
+    }
+  }
+
+  caf::expected<const delivery*> peek() override {
+    best_ = nullptr;
+    for (auto& k : kinds_) {
+      if (!k.it) continue;
+      if (auto err = load(k)) return err;
+      if (k.current && (best_ == nullptr || newer(*k.current, *best_->current))) best_ = &k;
+    }
+    return best_ ? &*best_->current : nullptr;
+  }
+
+  void pop() override {
+    if (best_ == nullptr) return;
+    best_->current = caf::none;
+    best_->loaded = false;
+    best_->it->Prev();
+    best_ = nullptr;
+  }
+
+private:
+  struct per_kind {
+    std::string lower, upper;
+    rocksdb::Slice lower_bound, upper_bound;
+    std::unique_ptr<rocksdb::Iterator> it;
+    caf::optional<delivery> current;
+    bool loaded = false;
+  };
+
+  bool wanted(record_place place) const {
+    switch (place) {
+      case record_place::waiting:
+        return which_.waiting();
+      case record_place::dead:
+        return which_.has(delivery_status::dead);
+      case record_place::finished:
+        return which_.has(delivery_status::delivered);
+      default:
+        return false; // purged: listed nowhere
+    }
+  }
+
+  /// Reads the record of the kind's current entry, passing over entries whose record is gone or
+  /// whose place or status is not selected.
+  caf::error load(per_kind& k) {
+    for (; !k.loaded; k.it->Prev()) {
+      if (!k.it->Valid()) {
+        if (!k.it->status().ok()) return to_error(k.it->status(), "read record times");
+        k.loaded = true;
+        return caf::none;
+      }
+      auto key = k.it->key();
+      auto value = k.it->value();
+      record_slot slot;
+      if (key.size() < 10 || !parse_record_value(value.data(), value.size(), slot))
+        return codec::corrupt_value(keys::record_times_family, key.data(), key.size(),
+                                    "malformed entry");
+      if (!wanted(slot.place)) continue;
+      std::string id{key.data() + 9, key.size() - 9};
+      std::string record_key;
+      rocksdb::ColumnFamilyHandle* family = nullptr;
+      const char* name = nullptr;
+      switch (slot.place) {
+        case record_place::waiting:
+          family = s_.exceptions, name = keys::exceptions_family;
+          record_key = keys::exception_key(slot.kind, slot.shard, slot.field, id);
+          break;
+        case record_place::dead:
+          family = s_.dead_letters, name = keys::dead_letters_family;
+          record_key = id;
+          break;
+        default:
+          family = s_.history, name = keys::history_family;
+          record_key = keys::history_key(static_cast<uint32_t>(slot.field), id);
+          break;
+      }
+      std::string record;
+      auto status = s_.db->Get(rocksdb::ReadOptions{}, family, record_key, &record);
+      if (status.IsNotFound()) continue;
+      if (!status.ok()) return to_error(status, std::string{"read "} + name);
+      delivery x;
+      if (auto err = codec::decode(name, record_key.data(), record_key.size(), record.data(),
+                                   record.size(), x))
+        return err;
+      if (!which_.has(x.status)) continue; // a waiting record of a status not selected
+      k.current = std::move(x);
+      k.loaded = true;
+      return caf::none;
+    }
+    return caf::none;
+  }
+
+  const detail::store_state& s_;
+  const delivery_selection& which_;
+  std::array<per_kind, 2> kinds_;
+  per_kind* best_ = nullptr;
+};
+
+/// The waiting records `which` selects, newest first: the exception records are read once (one
+/// consistent iterator), counting those selected and keeping the newest `depth` of them.
+class waiting_records : public record_source {
+public:
+  waiting_records(const detail::store_state& s, const delivery_selection& which, size_t depth)
+      : s_(s), which_(which), depth_(depth) {
+    // nop
+  }
+
+  caf::expected<const delivery*> peek() override {
+    if (!read_) {
+      read_ = true;
+      auto keep = [&](const delivery& d) {
+        if (!selects(which_, d)) return true;
+        ++matched_;
+        if (depth_ == 0) return true;
+        if (kept_.size() == depth_ && !newer(d, kept_.front())) return true;
+        kept_.push_back(d);
+        std::push_heap(kept_.begin(), kept_.end(), newer); // the oldest kept on top
+        if (kept_.size() > depth_) {
+          std::pop_heap(kept_.begin(), kept_.end(), newer);
+          kept_.pop_back();
+        }
+        return true;
+      };
+      if (auto err = visit_family(s_, s_.exceptions, keys::exceptions_family, false, keep))
+        return err;
+      std::sort(kept_.begin(), kept_.end(), newer);
+    }
+    return next_ < kept_.size() ? &kept_[next_] : nullptr;
+  }
+
+  void pop() override { ++next_; }
+
+  /// How many waiting records the selection holds (all of them, not only those kept).
+  uint64_t matched() const { return matched_; }
+
+private:
+  const detail::store_state& s_;
+  const delivery_selection& which_;
+  size_t depth_;
+  bool read_ = false;
+  delivery_list kept_;
+  size_t next_ = 0;
+  uint64_t matched_ = 0;
+};
+
+/// The dead letters `which` selects, newest first by id (their keys read backwards).
+class dead_records : public record_source {
+public:
+  dead_records(const detail::store_state& s, const delivery_selection& which) : which_(which) {
+    rocksdb::ReadOptions options;
+    options.fill_cache = false;
+    it_.reset(s.db->NewIterator(options, s.dead_letters));
+    it_->SeekToLast();
+  }
+
+  caf::expected<const delivery*> peek() override {
+    for (; !current_ && it_->Valid(); it_->Prev()) {
+      auto key = it_->key();
+      auto value = it_->value();
+      delivery x;
+      if (auto err = codec::decode(keys::dead_letters_family, key.data(), key.size(), value.data(),
+                                   value.size(), x))
+        return err;
+      if (selects(which_, x)) {
+        current_ = std::move(x);
+        break;
+      }
+    }
+    if (!current_ && !it_->status().ok()) return to_error(it_->status(), "read dead letters");
+    return current_ ? &*current_ : nullptr;
+  }
+
+  void pop() override {
+    if (!current_) return;
+    current_ = caf::none;
+    it_->Prev();
+  }
+
+private:
+  const delivery_selection& which_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+  caf::optional<delivery> current_;
+};
+
+/// Where the log derives pending deliveries of the kinds `which` selects: the shards whose log
+/// goes past an emitter's cursor, and the smallest of those cursors (before it, a shard's log
+/// derives only delivered deliveries).
+struct pending_tail {
+  std::vector<uint32_t> shards;
+  uint64_t after = std::numeric_limits<uint64_t>::max();
+};
+
+caf::expected<pending_tail> pending_tail_of(const store& db, const delivery_selection& which) {
+  pending_tail tail;
+  for (uint32_t shard = 0; shard < db.shards(); ++shard) {
+    auto last = db.last_log_sequence(shard);
+    auto least = std::numeric_limits<uint64_t>::max();
+    for (auto kind : {action_kind::task, action_kind::mail}) {
+      if (!which.has(kind)) continue;
+      auto p = db.read_progress(kind, shard);
+      if (!p) return p.error();
+      least = std::min(least, p->cursor);
+    }
+    if (least >= last) continue; // every emitter passed its whole log
+    tail.shards.push_back(shard);
+    tail.after = std::min(tail.after, least);
+  }
+  return tail;
+}
+
+/// `for_each_delivery_newest`, also saying how many waiting records it found selected when it
+/// read them by themselves (`waiting_matched`; then it visits only the newest `depth` of them).
+caf::error walk_newest(const store& db, const detail::store_state& s,
+                       const delivery_selection& which,
+                       const std::function<bool(const delivery&)>& visit, size_t depth,
+                       uint64_t* waiting_matched) {
+  if (which.empty()) return caf::none;
+  auto delivered = which.has(delivery_status::delivered);
+  auto dead = which.has(delivery_status::dead);
+  // Where the records come from: with `delivered` (or dead and waiting together), the record
+  // times, since finished records are listed nowhere else by time; otherwise the waiting records
+  // and the dead letters by themselves, which no walk through history can be as quick as.
+  std::vector<std::unique_ptr<record_source>> sources;
+  waiting_records* waiting = nullptr;
+  if (delivered || (dead && which.waiting())) {
+    sources.push_back(std::make_unique<newest_records>(s, which));
+  } else {
+    if (which.waiting()) {
+      auto made = std::make_unique<waiting_records>(s, which, depth);
+      waiting = made.get();
+      sources.push_back(std::move(made));
+    }
+    if (dead) sources.push_back(std::make_unique<dead_records>(s, which));
+  }
+  caf::error failed;
+  // The records newer than `d` (every one left, without `d`) go first.
+  auto records_before = [&](const delivery* d) {
+    for (;;) {
+      record_source* best = nullptr;
+      const delivery* next = nullptr;
+      for (auto& source : sources) {
+        auto peeked = source->peek();
+        if (!peeked) {
+          failed = std::move(peeked.error());
+          return false;
+        }
+        if (*peeked != nullptr && (next == nullptr || newer(**peeked, *next))) {
+          best = source.get();
+          next = *peeked;
+        }
+      }
+      if (next == nullptr || (d != nullptr && !newer(*next, *d))) return true;
+      if (!visit(*next)) return false;
+      best->pop();
+    }
+  };
+  auto finish = [&](bool go_on) {
+    if (go_on && !failed) records_before(nullptr);
+    if (waiting_matched != nullptr && waiting != nullptr && !failed) {
+      auto read = waiting->peek(); // reads them if the walk stopped before
+      if (!read) return std::move(read.error());
+      *waiting_matched = waiting->matched();
+    }
+    return std::move(failed);
+  };
+  if (!delivered && !which.has(delivery_status::pending)) return finish(true);
+  // A derived delivery is created when its event was accepted: the log positions of [from, to);
+  // without `delivered`, only those past the smallest cursor.
+  auto sequence_at = [](timestamp_ms t) {
+    constexpr auto most = std::numeric_limits<uint64_t>::max();
+    return t > 0 && static_cast<uint64_t>(t) > most / 1000 ? most : first_sequence_at(t);
+  };
+  archive_range range;
+  range.lower = sequence_at(which.from);
+  if (which.to != std::numeric_limits<timestamp_ms>::max()) range.upper = sequence_at(which.to);
+  if (!delivered) {
+    auto tail = pending_tail_of(db, which);
+    if (!tail) return tail.error();
+    if (tail->shards.empty()) return finish(true);
+    range.shards = std::move(tail->shards);
+    range.lower = std::max(range.lower, tail->after + 1);
+  }
+  std::vector<caf::optional<shard_view>> views(s.opts.shards);
+  bool go_on = true;
+  auto err = db.for_each_archived(range, [&](const archived_event& entry) {
+    auto& view = views[entry.shard];
+    if (!view) {
+      auto loaded = view_of(db, entry.shard);
+      if (!loaded) {
+        failed = std::move(loaded.error());
+        return go_on = false;
+      }
+      view = std::move(*loaded);
+    }
+    delivery_list derived;
+    view->derive(entry.shard, entry.sequence, entry.event, derived);
+    for (auto& d : derived) settle(d, entry.sequence, *view);
+    derived.erase(std::remove_if(derived.begin(), derived.end(),
+                                 [&](const delivery& d) { return !selects(which, d); }),
+                  derived.end());
+    if (derived.empty()) return true;
+    std::vector<std::string> ids;
+    for (auto& d : derived) ids.push_back(d.id);
+    auto recorded = db.has_record(ids);
+    if (!recorded) {
+      failed = std::move(recorded.error());
+      return go_on = false;
+    }
+    std::vector<size_t> order;
+    for (size_t i = 0; i < derived.size(); ++i)
+      if (!(*recorded)[i]) order.push_back(i); // one with a record is listed from it
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return derived[a].id > derived[b].id; });
+    for (auto i : order)
+      if (!records_before(&derived[i]) || !visit(derived[i])) return go_on = false;
+    return true;
+  });
+  if (err) return err;
+  return finish(go_on);
+}
+
 } // namespace
 
-caf::expected<uint64_t> store::delivery_count(bool task, bool mail) const {
+caf::error store::for_each_delivery_newest(const delivery_selection& which,
+                                           const std::function<bool(const delivery&)>& visit,
+                                           size_t depth) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error()) return err;
+  return walk_newest(*this, *impl_, which, visit, depth, nullptr);
+}
+
+caf::expected<uint64_t> store::delivery_count(const delivery_selection& which) const {
   detail::store_use use{*impl_};
   if (auto err = use.error()) return err;
   auto& s = *impl_;
+  if (which.empty()) return uint64_t{0};
+  if (which.bounded()) {
+    // A time range is read (both walks are bounded by it); the waiting records, when read by
+    // themselves, are counted without being kept.
+    uint64_t total = 0;
+    uint64_t waiting = 0;
+    auto err = walk_newest(
+      *this, s, which,
+      [&](const delivery&) {
+        ++total;
+        return true;
+      },
+      0, &waiting);
+    if (err) return err;
+    return total + waiting;
+  }
+  auto delivered = which.has(delivery_status::delivered);
+  auto pending = which.has(delivery_status::pending);
   std::vector<action_kind> kinds;
-  if (task) kinds.push_back(action_kind::task);
-  if (mail) kinds.push_back(action_kind::mail);
+  for (auto kind : {action_kind::task, action_kind::mail})
+    if (which.has(kind)) kinds.push_back(kind);
   uint64_t total = 0;
   detail::held_snapshot held{*s.db};
   auto* snapshot = held.get();
   {
     std::lock_guard<std::mutex> guard{s.delivery_mutex};
     for (auto kind : kinds) {
-      total += s.waiting_counts[index_of(kind)].load() + s.dead_counts[index_of(kind)].load();
+      if (which.all_waiting()) total += s.waiting_counts[index_of(kind)].load();
+      if (which.has(delivery_status::dead)) total += s.dead_counts[index_of(kind)].load();
+      if (!delivered) continue;
       auto k = static_cast<uint8_t>(kind);
       for (auto at = s.finished_counts.lower_bound({k, 0});
            at != s.finished_counts.end() && at->first.first == k; ++at)
         total += at->second;
     }
   }
+  if (which.waiting() && !which.all_waiting()) {
+    // Some waiting statuses, not all: the waiting records are read (the counts are per kind).
+    auto err = visit_family(s, s.exceptions, keys::exceptions_family, false,
+                            [&](const delivery& d) {
+                              total += selects(which, d) ? 1 : 0;
+                              return true;
+                            });
+    if (err) return err;
+  }
+  if (!delivered && !pending) return total;
   for (uint32_t shard = 0; shard < s.opts.shards; ++shard) {
     auto first = first_logged(s, shard, snapshot);
     if (!first) return first.error();
@@ -457,6 +672,7 @@ caf::expected<uint64_t> store::delivery_count(bool task, bool mail) const {
       if (!p) return p.error();
       cursors[index_of(kind)] = p->cursor;
       tail_from = std::min(tail_from, p->cursor);
+      if (!delivered) continue;
       // Delivered without a record up to the cursor: the days the log still holds.
       auto first_day = day_of(accepted_at(**first));
       for (auto at = p->days.lower_bound(first_day); at != p->days.end(); ++at) total += at->second;
@@ -469,8 +685,9 @@ caf::expected<uint64_t> store::delivery_count(bool task, bool mail) const {
         total += *read;
       }
     }
-    // Past the cursors: what their log holds (counted, not derived), less the deliveries there
-    // that have a record of their own (the index keys from the first such position on).
+    if (!pending) continue;
+    // Past the cursors (pending): what their log holds (counted, not derived), less the
+    // deliveries there that have a record of their own (the index keys from there on).
     auto tail = count_past(s, *this, shard, kinds, cursors, *view, tail_from);
     if (!tail) return tail.error();
     total += *tail;

@@ -1,5 +1,6 @@
-// Listings newest first read from keys (every delivery, or one kind's: `eq(type,task)`): the page
-// and its total are exactly what a full read answers in the same order, through delivered, dead,
+// Listings newest first read from keys (every delivery, one kind's: `eq(type,task)`, some
+// statuses': `eq(status,delivered)`, `in(status,retrying,dead)`, a time range): the page and its
+// total are exactly what a full read answers in the same order, through delivered, dead,
 // waiting, replayed and purged deliveries and a restart.
 #include <boost/test/unit_test.hpp>
 
@@ -89,6 +90,22 @@ struct newest_engine : engine_fixture {
       "gt(creationTimestamp," + at(5) + ")", "le(creationTimestamp," + oldest + ")&eq(type,task)",
       "eq(type,mail)&gt(creationTimestamp," + oldest + ")&le(creationTimestamp," + at(0) + ")"};
     for (auto& where : ranges)
+      for (std::string window : {"limit(50)", "limit(3,2)"})
+        same_pages(where + "&" + window, "ne(id,none)&" + where + "&" + window);
+    // By status: one, several, with a kind or a range; the statuses add up to the total.
+    std::vector<std::string> by_status{"eq(status,delivered)&eq(type,mail)",
+                                       "eq(status,dead)&eq(type,task)",
+                                       "in(status,retrying,dead)",
+                                       "in(status,pending,held,retrying)&eq(type,task)",
+                                       "eq(status,delivered)&ge(creationTimestamp," + at(9) + ")",
+                                       "eq(status,retrying)&le(creationTimestamp," + at(0) + ")"};
+    uint64_t statuses = 0;
+    for (std::string status : {"delivered", "dead", "pending", "held", "retrying"}) {
+      by_status.push_back("eq(status," + status + ")");
+      statuses += total_of("eq(status," + status + ")");
+    }
+    BOOST_CHECK_EQUAL(statuses, expected);
+    for (auto& where : by_status)
       for (std::string window : {"limit(50)", "limit(3,2)"})
         same_pages(where + "&" + window, "ne(id,none)&" + where + "&" + window);
     uint64_t sum = 0;

@@ -1576,29 +1576,68 @@ BOOST_FIXTURE_TEST_CASE(counts_and_the_newest_walk_follow_records_cursors_and_an
   auto day = day_of(accepted_at(10));
   progress task{11, 2, {{day, 2}}}; // 10 and 11 delivered without a record
   REQUIRE_OK(db->write_outcomes(action_kind::task, shard, {}, &task));
-  auto newest = [&] {
+  auto newest = [&](const delivery_selection& which = {}, size_t depth = ~size_t{0}) {
     std::vector<std::string> ids;
-    REQUIRE_OK(db->for_each_delivery_newest(true, true, [&](const delivery& d) {
-      ids.push_back(d.id + ":" + to_string(d.status));
-      return true;
-    }));
+    REQUIRE_OK(db->for_each_delivery_newest(
+      which,
+      [&](const delivery& d) {
+        ids.push_back(d.id + ":" + to_string(d.status));
+        return ids.size() < depth;
+      },
+      depth));
     return ids;
   };
-  auto count = [&](action_kind kind) {
-    auto n = db->delivery_count(kind == action_kind::task, kind == action_kind::mail);
+  auto count_of = [&](const delivery_selection& which) {
+    auto n = db->delivery_count(which);
     BOOST_REQUIRE_MESSAGE(n, test::why(n));
     return *n;
   };
+  auto count = [&](action_kind kind) {
+    delivery_selection which;
+    which.task = kind == action_kind::task;
+    which.mail = kind == action_kind::mail;
+    return count_of(which);
+  };
+  // Every selection of kinds and statuses (one status, the waiting ones, two places), all
+  // times or from the second oldest creation time on, walks and counts what a full read filtered
+  // the same way holds, in the same order, also when the walk is cut after 2.
   auto same_as_a_full_read = [&] {
     auto all = list_all(db);
     BOOST_CHECK_EQUAL(count(action_kind::task) + count(action_kind::mail), all.size());
     std::sort(all.begin(), all.end(), [](const delivery& a, const delivery& b) {
       return std::tie(a.created, a.id) > std::tie(b.created, b.id);
     });
-    std::vector<std::string> read;
-    for (auto& d : all) read.push_back(d.id + ":" + to_string(d.status));
-    auto walked = newest();
-    BOOST_CHECK_EQUAL_COLLECTIONS(read.begin(), read.end(), walked.begin(), walked.end());
+    std::vector<std::array<bool, 5>> statuses{{{true, true, true, true, true}}};
+    for (size_t i = 0; i < 5; ++i) {
+      std::array<bool, 5> one{};
+      one[i] = true;
+      statuses.push_back(one);
+    }
+    statuses.push_back({{true, true, true, false, false}});  // waiting
+    statuses.push_back({{true, false, false, false, true}}); // pending and dead
+    statuses.push_back({{false, false, true, true, false}}); // retrying and delivered
+    std::set<timestamp_ms> times;
+    for (auto& d : all) times.insert(d.created);
+    std::vector<timestamp_ms> froms{std::numeric_limits<timestamp_ms>::min()};
+    if (times.size() > 1) froms.push_back(*std::next(times.begin()));
+    for (auto kinds : {std::pair{true, true}, std::pair{true, false}, std::pair{false, true}})
+      for (auto& wanted : statuses)
+        for (auto from : froms) {
+          delivery_selection which;
+          std::tie(which.task, which.mail) = kinds;
+          which.statuses = wanted;
+          which.from = from;
+          std::vector<std::string> read;
+          for (auto& d : all)
+            if (which.has(d.kind) && which.has(d.status) && d.created >= from)
+              read.push_back(d.id + ":" + to_string(d.status));
+          auto walked = newest(which);
+          BOOST_CHECK_EQUAL_COLLECTIONS(read.begin(), read.end(), walked.begin(), walked.end());
+          BOOST_CHECK_EQUAL(count_of(which), read.size());
+          auto cut = newest(which, 2);
+          read.resize(std::min<size_t>(read.size(), 2));
+          BOOST_CHECK_EQUAL_COLLECTIONS(read.begin(), read.end(), cut.begin(), cut.end());
+        }
   };
   // Created in the same millisecond: by id, newest position first.
   BOOST_CHECK((newest()
