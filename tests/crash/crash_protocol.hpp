@@ -22,6 +22,11 @@ constexpr const char* done_file = "done";
 /// When set to N > 0, the child's sink fails the first attempt of every N-th event's delivery.
 constexpr const char* fail_every_variable = "DISPATCH_CRASH_FAIL_EVERY";
 
+/// When set to N > 0, the child purges the delivery of every N-th event once its sink recorded it,
+/// and appends `<delivery id>\n` to `purged_file` when the engine answered the purge.
+constexpr const char* purge_every_variable = "DISPATCH_CRASH_PURGE_EVERY";
+constexpr const char* purged_file = "purged";
+
 constexpr const char* event_type = "crash";
 constexpr const char* dispatcher_name = "crash-dispatcher";
 constexpr const char* function_name = "crash-task";

@@ -50,13 +50,65 @@ int open_append(const std::string& path) {
   return fd;
 }
 
+struct purger_state {
+  static inline const char* name = "crash_purger";
+  caf::optional<engine_actor> engine;
+  std::vector<std::string> waiting; // told before the engine was
+  std::deque<std::string> later;    // purged once `lag` more were told
+  uint64_t told = 0;
+};
+
+/// Every other purge waits this many later ones: its emitter has then written the cursor and
+/// the day count that hold it (the purge takes it out of the written count), where the others
+/// still find it in memory.
+constexpr size_t lag = 300;
+
+/// Purges deliveries through the engine (handed over once it runs) as it is told to, and appends
+/// each id whose purge the engine answered to `fd` (one write each).
+caf::behavior purger(caf::stateful_actor<purger_state>* self, int fd) {
+  auto purge = [self, fd](const std::string& id) {
+    self->request(*self->state.engine, publish_timeout, purge_atom::value, id)
+      .then(
+        [fd, id](uint32_t) {
+          if (!append(fd, id + "\n")) std::cerr << "crash_child: cannot record a purge\n";
+        },
+        [id](const caf::error& err) {
+          std::cerr << "crash_child: purge " << id << " failed: " << message_of(err) << "\n";
+        });
+  };
+  return {
+    [self, purge](const engine_actor& engine) {
+      self->state.engine = engine;
+      for (auto& id : self->state.waiting) purge(id);
+      self->state.waiting.clear();
+    },
+    [self, purge](purge_atom, const std::string& id) {
+      auto& st = self->state;
+      auto now = id;
+      if (st.told++ % 2 == 1) {
+        st.later.push_back(id);
+        if (st.later.size() <= lag) return;
+        now = st.later.front();
+        st.later.pop_front();
+      }
+      if (st.engine)
+        purge(now);
+      else
+        st.waiting.push_back(now);
+    },
+  };
+}
+
 /// The task sink: records each batch (one write) before answering it delivered. With
 /// `fail_every` N > 0, the first attempt of every N-th event's delivery fails (retry at once), so
-/// that outcome writes hold exception records; failed attempts are not recorded.
-sink_actor::behavior_type file_sink(sink_actor::pointer, int fd, uint32_t fail_every) {
+/// that outcome writes hold exception records; failed attempts are not recorded. With a purger,
+/// the delivery of every `purge_every`-th event is purged once recorded (while its emitter may
+/// still hold it, or count it, in memory).
+sink_actor::behavior_type file_sink(sink_actor::pointer, int fd, uint32_t fail_every,
+                                    caf::actor purger, uint32_t purge_every) {
   auto failed = std::make_shared<std::unordered_set<std::string>>();
   return {
-    [fd, fail_every, failed](deliver_atom, const delivery_list& batch) {
+    [fd, fail_every, failed, purger, purge_every](deliver_atom, const delivery_list& batch) {
       delivery_result_list results(batch.size(), delivered());
       std::string lines;
       for (size_t i = 0; i < batch.size(); ++i) {
@@ -71,6 +123,12 @@ sink_actor::behavior_type file_sink(sink_actor::pointer, int fd, uint32_t fail_e
       if (!lines.empty() && !append(fd, lines))
         return delivery_result_list(batch.size(),
                                     retry_later("crash_child: cannot record the deliveries"));
+      if (purger)
+        for (size_t i = 0; i < batch.size(); ++i) {
+          auto index = std::strtoul(batch[i].event_id.c_str() + 16, nullptr, 16);
+          if (index % purge_every == 1 && results[i].verdict == sink_verdict::delivered)
+            caf::anon_send(purger, purge_atom::value, batch[i].id);
+        }
       return results;
     },
   };
@@ -238,16 +296,25 @@ int main(int argc, char** argv) {
   engine_config config;
   config.data_dir = argv[1];
   engine_sinks sinks;
-  auto fail_every = std::getenv(crash::fail_every_variable);
-  sinks.task = sink_binding{
-    sys.spawn(file_sink, deliveries_fd,
-              fail_every ? static_cast<uint32_t>(std::strtoul(fail_every, nullptr, 10)) : 0u),
-    false};
+  auto number_in = [](const char* variable) {
+    auto text = std::getenv(variable);
+    return text ? static_cast<uint32_t>(std::strtoul(text, nullptr, 10)) : 0u;
+  };
+  // The sink tells the purger, which is handed the engine once it runs.
+  auto purge_every = number_in(crash::purge_every_variable);
+  caf::actor purge_relay;
+  if (purge_every > 0)
+    purge_relay = sys.spawn(purger, open_append(record_dir + "/" + crash::purged_file));
+  sinks.task = sink_binding{sys.spawn(file_sink, deliveries_fd,
+                                      number_in(crash::fail_every_variable), purge_relay,
+                                      purge_every),
+                            false};
   auto engine = spawn_engine(sys, config, sinks);
   if (!engine) {
     std::cerr << "crash_child: cannot start the engine: " << message_of(engine.error()) << "\n";
     std::_Exit(2);
   }
+  if (purge_relay) caf::anon_send(purge_relay, *engine);
   {
     caf::scoped_actor self{sys};
     if (!ensure_dispatcher(self, *engine)) std::_Exit(2);
