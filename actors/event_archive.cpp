@@ -1,6 +1,7 @@
 // Listing the event archive: a walk of the log newest first, the total from counts or from the walk.
 #include "actors/event_archive.hpp"
 
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -127,6 +128,15 @@ caf::expected<json_page> list_archive(const store_ptr& db, const query& q, uint3
   archive_range range;
   auto type = named_value(q.where, "type");
   if (type) range.shards.push_back(shard_of(*type, db->shards()));
+  // Compared creation times (alone or in an `and`) read only the days that can hold them.
+  auto from = std::numeric_limits<timestamp_ms>::min();
+  auto to = std::numeric_limits<timestamp_ms>::max();
+  auto timed = narrow_times(q.where, "creationTimestamp", from, to);
+  if (q.where.op == filter_op::and_)
+    for (auto& term : q.where.children)
+      timed = narrow_times(term, "creationTimestamp", from, to) || timed;
+  if (timed)
+    if (auto err = db->bound_by_creation(range, from, to)) return err;
   if (!q.sort.empty()) return sorted_page(db, q, max_limit, range, type, *aside, info);
   // Newest first. The total comes from the counts when the filter is none or exactly one type;
   // then the walk stops at the end of the page. Otherwise every match is counted on the way.

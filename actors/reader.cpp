@@ -110,28 +110,7 @@ bool narrow(const filter& term, delivery_selection& which) {
     which.mail = which.mail && value.text == "mail";
     return value.text == "task" || value.text == "mail";
   }
-  if (term.path != "creationTimestamp" || value.kind != value_kind::number) return false;
-  // Whole milliseconds, within what a time can be (beyond that the term is read, not keyed).
-  constexpr double most = 4e18;
-  if (!std::isfinite(value.number) || value.number < -most || value.number > most) return false;
-  auto below = static_cast<timestamp_ms>(std::floor(value.number));
-  auto above = static_cast<timestamp_ms>(std::ceil(value.number));
-  switch (term.op) {
-    case filter_op::ge: // created >= x
-      which.from = std::max(which.from, above);
-      return true;
-    case filter_op::gt: // created > x
-      which.from = std::max(which.from, below + 1);
-      return true;
-    case filter_op::lt: // created < x
-      which.to = std::min(which.to, above);
-      return true;
-    case filter_op::le: // created <= x
-      which.to = std::min(which.to, below + 1);
-      return true;
-    default:
-      return false;
-  }
+  return narrow_times(term, "creationTimestamp", which.from, which.to);
 }
 
 /// Whether `which` selects only dead letters.

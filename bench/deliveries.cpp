@@ -140,6 +140,9 @@ int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std:
   std::string middle_id;
   std::string middle_event;
   uint64_t shard0_events = 0;
+  // The events of the last hour, what `gt(creationTimestamp,…)` of the archive finds.
+  auto last_hour = now - 3600000;
+  uint64_t recent_events = 0;
   std::vector<accepted_event> accepted;
   std::vector<log_record> logged;
   for (uint64_t n = 0; n < derived;) {
@@ -161,6 +164,7 @@ int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std:
         middle_event = a.event.id;
       }
       if (a.shard == 0) ++shard0_events;
+      if (a.event.creation_timestamp > last_hour) ++recent_events;
       logged.push_back(log_record{id, action_kind::task, a.event.creation_timestamp,
                                   R"({"id":")" + id + R"(","functionName":"bench"})"});
       accepted.push_back(std::move(a));
@@ -249,6 +253,10 @@ int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std:
   of_event.where = equals("eventId", middle_event);
   query of_type;
   of_type.where = equals("type", types[0]);
+  query recent;
+  recent.where.op = filter_op::gt;
+  recent.where.path = "creationTimestamp";
+  recent.where.values.push_back(number_value(static_cast<double>(last_hour)));
   query deep;
   deep.offset = 1000;
   std::vector<listing> deliveries_listings{
@@ -264,6 +272,7 @@ int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std:
   std::vector<listing> event_listings{
     {"GET /events/v1/", all, derived},
     {"GET /events/v1/?eq(type,T)", of_type, shard0_events},
+    {"GET /events/v1/?gt(creationTimestamp,now-1h)", recent, recent_events},
   };
   std::vector<listing> log_listings{
     {"GET /tasks/v1/", all, derived},

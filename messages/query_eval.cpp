@@ -591,6 +591,32 @@ bool record_filter::matches(const rapidjson::Value& record) const {
   return evaluate(impl_->compiled, record);
 }
 
+bool narrow_times(const filter& term, const std::string& path, int64_t& from, int64_t& to) {
+  if (term.path != path || term.values.size() != 1 || term.values[0].kind != value_kind::number)
+    return false;
+  auto number = term.values[0].number;
+  constexpr double most = 4e18;
+  if (!std::isfinite(number) || number < -most || number > most) return false;
+  auto below = static_cast<int64_t>(std::floor(number));
+  auto above = static_cast<int64_t>(std::ceil(number));
+  switch (term.op) {
+    case filter_op::ge: // at or after x
+      from = std::max(from, above);
+      return true;
+    case filter_op::gt: // after x
+      from = std::max(from, below + 1);
+      return true;
+    case filter_op::lt: // before x
+      to = std::min(to, above);
+      return true;
+    case filter_op::le: // at or before x
+      to = std::min(to, below + 1);
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool matches(const filter& f, const std::string& json) {
   auto doc = parse_record(json);
   return evaluate(compile(f), doc);

@@ -18,6 +18,11 @@ namespace dispatch {
 /// Checks a query: known operators with the right number of values, non-empty paths. Error 19.
 caf::error validate(const query& q);
 
+/// Narrows the times [`from`, `to`) by `term` when it compares `path` with a number (`gt`, `ge`,
+/// `lt`, `le`), in whole milliseconds: what a walk by time can be bounded to. False for any other
+/// term, and for a number beyond what a time can be (such a term is evaluated, not bounded by).
+bool narrow_times(const filter& term, const std::string& path, int64_t& from, int64_t& to);
+
 class record_set {
 public:
   record_set();

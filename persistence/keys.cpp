@@ -102,6 +102,13 @@ std::string counted_from_key(action_kind kind, uint32_t shard) {
   return "counted_from/" + progress_key(kind, shard);
 }
 
+std::string created_span_key(uint32_t shard, uint32_t day) {
+  std::string key = created_span_prefix;
+  append_u32(key, shard);
+  append_u32(key, day);
+  return key;
+}
+
 std::string record_time_key(action_kind kind, timestamp_ms created, const std::string& id) {
   auto key = kind_prefix(kind);
   key.reserve(9 + id.size());

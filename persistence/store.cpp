@@ -245,7 +245,8 @@ caf::error check_meta(detail::store_state& s) {
     if (auto err = migrate_from_schema_2(s)) return err;
   if (version < 4)
     if (auto err = migrate_from_schema_3(s)) return err;
-  return count_archive_once(s);
+  if (auto err = count_archive_once(s)) return err;
+  return load_created_spans(s);
 }
 
 // The built-in log's records per kind and day, from its keys (kind · day · id): one pass over
@@ -781,22 +782,19 @@ store::find_seen(const std::vector<std::string>& ids, uint32_t days, timestamp_m
   // go by retention, whose compactions may not have run).
   auto first_day = std::max(today + 1 - days, impl_->seen_floor.load());
   std::vector<rocksdb::Slice> slices(ids.begin(), ids.end());
-  std::vector<rocksdb::PinnableSlice> values(slices.size());
-  std::vector<rocksdb::Status> statuses(slices.size());
-  impl_->db->MultiGet(rocksdb::ReadOptions{}, impl_->seen, slices.size(), slices.data(),
-                      values.data(), statuses.data());
-  for (size_t i = 0; i < slices.size(); ++i) {
-    if (statuses[i].IsNotFound()) continue;
-    if (!statuses[i].ok()) return to_error(statuses[i], "look up seen events");
-    auto& value = values[i];
-    if (value.size() < 4)
-      return codec::corrupt_value(keys::seen_family, ids[i].data(), ids[i].size(),
-                                  "value shorter than its day");
-    if (keys::read_u32(value.data()) < first_day) continue;
-    detail::seen_entry entry;
-    if (auto err = detail::decode_seen(ids[i], value.data(), value.size(), entry)) return err;
-    result[i] = std::move(entry.event);
-  }
+  auto err = multi_get(
+    *impl_, impl_->seen, slices, "look up seen events",
+    [&](size_t i, const rocksdb::Slice& value) -> caf::error {
+      if (value.size() < 4)
+        return codec::corrupt_value(keys::seen_family, ids[i].data(), ids[i].size(),
+                                    "value shorter than its day");
+      if (keys::read_u32(value.data()) < first_day) return caf::none;
+      detail::seen_entry entry;
+      if (auto bad = detail::decode_seen(ids[i], value.data(), value.size(), entry)) return bad;
+      result[i] = std::move(entry.event);
+      return caf::none;
+    });
+  if (err) return err;
   // An id ingest generated is not in `seen`: it says where its event is in the log. (A
   // publisher's id that only looks like one finds another event there, or none.)
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -844,6 +842,7 @@ caf::error store::accept_events(const std::vector<accepted_event>& events, times
   // The counts are read and written back under this lock; the WAL sync below runs without it.
   std::unique_lock<std::mutex> counting{s.counts_mutex};
   if (auto err = stage_event_counts(s, batch, events, false)) return err;
+  stage_created_spans(s, batch, events);
   // Written unsynced, then the WAL synced on its own: RocksDB's write queue is not held during
   // the fsync, so the emitters' (unsynced) writes do not wait behind it. Nothing is acknowledged
   // or routed before the sync returns, and the WAL is ordered: a write that follows this batch

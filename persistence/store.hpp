@@ -276,6 +276,12 @@ public:
   /// the counts keep apart is read to count one type.
   caf::expected<uint64_t> count_archived(const std::string* type = nullptr) const;
 
+  /// Narrows `range` to the days of its shards whose events were created in [`from`, `to`):
+  /// each shard and day keeps the earliest and latest `creationTimestamp` of its events (a
+  /// publisher may set any), so a time range reads the days that can hold it, from the first to
+  /// the last (a day accepted before these were kept can hold any time). Empty when none can.
+  caf::error bound_by_creation(archive_range& range, timestamp_ms from, timestamp_ms to) const;
+
   /// The archived event with this id: an id ingest made leads to its log entry, a publisher's
   /// id is looked up in `seen` (kept as long as the archive).
   caf::expected<caf::optional<archived_event>> find_archived(const std::string& id) const;

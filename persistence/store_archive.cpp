@@ -182,11 +182,72 @@ caf::error count_archive_once(detail::store_state& s) {
   return caf::none;
 }
 
-caf::error stage_count_retention(const detail::store_state& s, rocksdb::WriteBatch& batch,
-                                 uint32_t shard, uint64_t limit) {
+void stage_created_spans(detail::store_state& s, rocksdb::WriteBatch& batch,
+                         const std::vector<accepted_event>& events) {
+  std::map<std::pair<uint32_t, uint32_t>, std::pair<timestamp_ms, timestamp_ms>> spans;
+  for (auto& e : events) {
+    auto t = e.event.creation_timestamp;
+    auto [at, fresh] = spans.try_emplace({e.shard, day_of(accepted_at(e.sequence))}, t, t);
+    if (fresh) continue;
+    at->second.first = std::min(at->second.first, t);
+    at->second.second = std::max(at->second.second, t);
+  }
+  for (auto& [where, span] : spans) {
+    auto [known, fresh] = s.created_spans.try_emplace(where, span);
+    if (!fresh) {
+      auto& [earliest, latest] = known->second;
+      if (span.first >= earliest && span.second <= latest) continue;
+      earliest = std::min(earliest, span.first);
+      latest = std::max(latest, span.second);
+    }
+    std::string value;
+    keys::append_u64(value, static_cast<uint64_t>(known->second.first));
+    keys::append_u64(value, static_cast<uint64_t>(known->second.second));
+    batch.Put(s.meta, keys::created_span_key(where.first, where.second), value);
+  }
+}
+
+caf::error load_created_spans(detail::store_state& s) {
+  std::lock_guard<std::mutex> counting{s.counts_mutex};
+  s.created_spans.clear();
+  constexpr auto every = std::pair{std::numeric_limits<timestamp_ms>::min(),
+                                   std::numeric_limits<timestamp_ms>::max()};
+  {
+    detail::range_iterator it{*s.db, s.event_counts, std::string{}, std::string{}};
+    for (it.seek_first(); it->Valid(); it->Next())
+      if (it->key().size() == 8)
+        s.created_spans[{keys::read_u32(it->key().data()), keys::read_u32(it->key().data() + 4)}]
+          = every;
+    if (!it->status().ok()) return to_error(it->status(), "read the event counts");
+  }
+  detail::range_iterator it{*s.db, s.meta, keys::created_span_prefix,
+                            keys::past_prefix(keys::created_span_prefix)};
+  auto prefix = std::string_view{keys::created_span_prefix}.size();
+  for (it.seek_first(); it->Valid(); it->Next()) {
+    auto key = it->key();
+    auto value = it->value();
+    if (key.size() != prefix + 8 || value.size() != 16)
+      return codec::corrupt_value(keys::meta_family, key.data(), key.size(),
+                                  "malformed creation-time span");
+    std::pair where{keys::read_u32(key.data() + prefix), keys::read_u32(key.data() + prefix + 4)};
+    auto known = s.created_spans.find(where);
+    if (known == s.created_spans.end()) continue; // a day with no events left
+    known->second = {static_cast<timestamp_ms>(keys::read_u64(value.data())),
+                     static_cast<timestamp_ms>(keys::read_u64(value.data() + 8))};
+  }
+  if (!it->status().ok()) return to_error(it->status(), "read the creation-time spans");
+  return caf::none;
+}
+
+caf::error stage_count_retention(detail::store_state& s, rocksdb::WriteBatch& batch, uint32_t shard,
+                                 uint64_t limit) {
   auto day = day_of(accepted_at(limit));
   batch.DeleteRange(s.event_counts, keys::event_count_key(shard, 0),
                     keys::event_count_key(shard, day));
+  // A day with no span counts as any time: forgetting one before the batch is written is safe.
+  batch.DeleteRange(s.meta, keys::created_span_key(shard, 0), keys::created_span_key(shard, day));
+  s.created_spans.erase(s.created_spans.lower_bound({shard, 0}),
+                        s.created_spans.lower_bound({shard, day}));
   auto first = first_sequence_of_day(day);
   if (limit <= first) return caf::none;
   // A day cut in part (an emitter's cursor holds the rest): what goes is subtracted.
@@ -315,6 +376,36 @@ caf::expected<uint64_t> store::count_archived(const std::string* type) const {
   }
   if (!it->status().ok()) return to_error(it->status(), "read the event counts");
   return static_cast<uint64_t>(std::max<int64_t>(total, 0));
+}
+
+caf::error store::bound_by_creation(archive_range& range, timestamp_ms from,
+                                    timestamp_ms to) const {
+  detail::store_use use{*impl_};
+  if (auto err = use.error()) return err;
+  auto& s = *impl_;
+  auto taken = [&](uint32_t shard) {
+    return range.shards.empty()
+           || std::find(range.shards.begin(), range.shards.end(), shard) != range.shards.end();
+  };
+  // The first and last day of a taken shard whose events' creation times meet [from, to).
+  auto first = std::numeric_limits<uint32_t>::max();
+  uint32_t last = 0;
+  {
+    std::lock_guard<std::mutex> counting{s.counts_mutex};
+    for (auto& [where, span] : s.created_spans)
+      if (taken(where.first) && span.second >= from && span.first < to) {
+        first = std::min(first, where.second);
+        last = std::max(last, where.second);
+      }
+  }
+  if (first > last) {
+    range.upper = range.lower; // no day can hold one
+    return caf::none;
+  }
+  range.lower = std::max(range.lower, first_sequence_of_day(first));
+  range.upper = std::min(range.upper, first_sequence_of_day(last + 1));
+  if (range.upper < range.lower) range.upper = range.lower;
+  return caf::none;
 }
 
 caf::expected<caf::optional<archived_event>> store::find_archived(const std::string& id) const {

@@ -137,16 +137,14 @@ new_dead_letters(const detail::store_state& s, const std::vector<delivery_outcom
     keys.emplace_back(id);
     kinds.push_back(kind);
   }
-  std::vector<rocksdb::PinnableSlice> values(keys.size());
-  std::vector<rocksdb::Status> statuses(keys.size());
-  s.db->MultiGet(rocksdb::ReadOptions{}, s.dead_letters, keys.size(), keys.data(), values.data(),
-                 statuses.data());
-  for (size_t i = 0; i < statuses.size(); ++i) {
-    if (statuses[i].IsNotFound())
-      ++added[index_of(kinds[i])];
-    else if (!statuses[i].ok())
-      return to_error(statuses[i], "read dead letters");
-  }
+  std::vector<bool> known(keys.size(), false);
+  auto err = multi_get(s, s.dead_letters, keys, "read dead letters", [&](size_t i, auto) {
+    known[i] = true;
+    return caf::error{};
+  });
+  if (err) return err;
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (!known[i]) ++added[index_of(kinds[i])];
   return added;
 }
 
@@ -159,16 +157,13 @@ previous_slots(const detail::store_state& s, const std::vector<delivery_outcome>
   std::vector<rocksdb::Slice> keys;
   keys.reserve(outcomes.size());
   for (auto& o : outcomes) keys.emplace_back(o.value.id);
-  std::vector<rocksdb::PinnableSlice> values(keys.size());
-  std::vector<rocksdb::Status> statuses(keys.size());
-  s.db->MultiGet(rocksdb::ReadOptions{}, s.delivery_index, keys.size(), keys.data(), values.data(),
-                 statuses.data());
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (statuses[i].IsNotFound()) continue;
-    if (!statuses[i].ok()) return to_error(statuses[i], "read the delivery index");
-    record_slot slot;
-    if (parse_record_value(values[i].data(), values[i].size(), slot)) result[i] = slot;
-  }
+  auto err = multi_get(s, s.delivery_index, keys, "read the delivery index",
+                       [&](size_t i, const rocksdb::Slice& value) {
+                         record_slot slot;
+                         if (parse_record_value(value.data(), value.size(), slot)) result[i] = slot;
+                         return caf::error{};
+                       });
+  if (err) return err;
   return result;
 }
 
@@ -302,15 +297,11 @@ caf::expected<std::vector<bool>> store::has_record(const std::vector<std::string
   std::vector<bool> result(ids.size(), false);
   if (ids.empty()) return result;
   std::vector<rocksdb::Slice> keys(ids.begin(), ids.end());
-  std::vector<rocksdb::PinnableSlice> values(ids.size());
-  std::vector<rocksdb::Status> statuses(ids.size());
-  s.db->MultiGet(rocksdb::ReadOptions{}, s.delivery_index, keys.size(), keys.data(), values.data(),
-                 statuses.data());
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (statuses[i].IsNotFound()) continue;
-    if (!statuses[i].ok()) return to_error(statuses[i], "read the delivery index");
+  auto err = multi_get(s, s.delivery_index, keys, "read the delivery index", [&](size_t i, auto) {
     result[i] = true;
-  }
+    return caf::error{};
+  });
+  if (err) return err;
   return result;
 }
 
@@ -395,16 +386,12 @@ history_of(const detail::store_state& s, const std::string& id) {
   for (auto day = first; day <= last && day >= first; ++day)
     candidates.push_back(keys::history_key(day, id));
   std::vector<rocksdb::Slice> slices(candidates.begin(), candidates.end());
-  std::vector<rocksdb::PinnableSlice> values(slices.size());
-  std::vector<rocksdb::Status> statuses(slices.size());
-  s.db->MultiGet(rocksdb::ReadOptions{}, s.history, slices.size(), slices.data(), values.data(),
-                 statuses.data());
-  for (size_t i = 0; i < slices.size(); ++i) {
-    if (statuses[i].ok())
-      found.emplace_back(candidates[i], values[i].ToString());
-    else if (!statuses[i].IsNotFound())
-      return to_error(statuses[i], "look up history");
-  }
+  auto err = multi_get(s, s.history, slices, "look up history",
+                       [&](size_t i, const rocksdb::Slice& value) {
+                         found.emplace_back(candidates[i], value.ToString());
+                         return caf::error{};
+                       });
+  if (err) return err;
   return found;
 }
 
@@ -633,16 +620,15 @@ caf::error store::visit_derived(const std::function<bool(const delivery&)>& visi
                                 const delivery_scope& scope) const {
   detail::store_use use{*impl_};
   if (auto err = use.error()) return err;
-  constexpr size_t step = 1024;
   for (uint32_t shard = 0; shard < impl_->opts.shards; ++shard) {
     auto view = view_of(*this, shard);
     if (!view) return view.error();
-    for (uint64_t after = 0;;) {
-      auto page = scan_log(shard, after, step);
-      if (!page) return page.error();
+    caf::error failed;
+    bool go_on = true;
+    auto err = for_each_log_page(*this, shard, 0, [&](const logged_event_list& page) {
       delivery_list derived;
       std::vector<uint64_t> sequences;
-      for (auto& entry : *page) {
+      for (auto& entry : page) {
         view->derive(shard, entry.sequence, entry.event, derived);
         sequences.resize(derived.size(), entry.sequence);
       }
@@ -650,17 +636,21 @@ caf::error store::visit_derived(const std::function<bool(const delivery&)>& visi
       ids.reserve(derived.size());
       for (auto& d : derived) ids.push_back(d.id);
       auto recorded = has_record(ids);
-      if (!recorded) return recorded.error();
+      if (!recorded) {
+        failed = std::move(recorded.error());
+        return false;
+      }
       for (size_t i = 0; i < derived.size(); ++i) {
         if ((*recorded)[i]) continue; // listed from its record (or purged)
         auto& d = derived[i];
         settle(d, sequences[i], *view);
         auto wanted = d.status == delivery_status::delivered ? scope.finished : scope.waiting;
-        if (wanted && !visit(d)) return caf::none;
+        if (wanted && !visit(d)) return go_on = false;
       }
-      if (page->size() < step) break;
-      after = page->back().sequence;
-    }
+      return true;
+    });
+    if (err) return err;
+    if (failed || !go_on) return failed;
   }
   return caf::none;
 }
@@ -877,7 +867,6 @@ caf::error store::for_each_unfinished_event(const std::function<bool(const event
   detail::store_use use{*impl_};
   if (auto err = use.error()) return err;
   impl_->before_scan();
-  constexpr size_t step = 1024;
   for (uint32_t shard = 0; shard < impl_->opts.shards; ++shard) {
     auto task = read_progress(action_kind::task, shard);
     if (!task) return task.error();
@@ -886,16 +875,15 @@ caf::error store::for_each_unfinished_event(const std::function<bool(const event
     auto from = std::min(task->cursor, mail->cursor);
     auto set_aside = set_aside_sequences(shard, from);
     if (!set_aside) return set_aside.error();
-    for (auto after = from;;) {
-      auto page = scan_log(shard, after, step);
-      if (!page) return page.error();
-      for (auto& entry : *page)
+    bool go_on = true;
+    auto err = for_each_log_page(*this, shard, from, [&](const logged_event_list& page) {
+      for (auto& entry : page)
         if (!std::binary_search(set_aside->begin(), set_aside->end(), entry.sequence)
             && !visit(entry.event))
-          return caf::none;
-      if (page->size() < step) break;
-      after = page->back().sequence;
-    }
+          return go_on = false;
+      return true;
+    });
+    if (err || !go_on) return err;
   }
   return caf::none;
 }

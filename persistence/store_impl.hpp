@@ -81,6 +81,9 @@ struct store_state {
   // operator, so that any RocksDB tool can open the database): ingest's batch and retention
   // hold this from the read until their batch is written.
   std::mutex counts_mutex;
+  // Per (shard, day accepted): the earliest and latest creation time of the events accepted
+  // (the `created_span` entries of `meta`, read at open). Under `counts_mutex`.
+  std::map<std::pair<uint32_t, uint32_t>, std::pair<timestamp_ms, timestamp_ms>> created_spans;
 
   // The emitters' state changes (outcomes, revive, purge) read the index before writing their
   // batch (to keep the counters exact); this mutex makes read and write one step.
@@ -259,14 +262,24 @@ caf::expected<uint64_t> last_sequence_in(rocksdb::DB& db, rocksdb::ColumnFamilyH
 caf::error stage_event_counts(const detail::store_state& s, rocksdb::WriteBatch& batch,
                               const std::vector<accepted_event>& events, bool negate);
 
+/// Widens the creation-time spans of the shards and days that `events` touch and adds to `batch`
+/// those that changed (`created_span_key`). The caller holds `counts_mutex`.
+void stage_created_spans(detail::store_state& s, rocksdb::WriteBatch& batch,
+                         const std::vector<accepted_event>& events);
+
 /// Counts the log once into `event_counts` when the directory was written before the counts
 /// existed (or migrated from schema 2), then marks them ready. Run at open, before any actor.
 caf::error count_archive_once(detail::store_state& s);
 
+/// Reads the creation-time spans at open: every shard and day of `event_counts` without one (its
+/// events accepted before the spans were kept) spans every time.
+caf::error load_created_spans(detail::store_state& s);
+
 /// Adds to `batch` what dropping `shard`'s log below `limit` takes off the counts: whole days
-/// go, the entries of a day cut in part are subtracted. The caller holds `counts_mutex`.
-caf::error stage_count_retention(const detail::store_state& s, rocksdb::WriteBatch& batch,
-                                 uint32_t shard, uint64_t limit);
+/// go (their creation-time spans too), the entries of a day cut in part are subtracted. The
+/// caller holds `counts_mutex`.
+caf::error stage_count_retention(detail::store_state& s, rocksdb::WriteBatch& batch, uint32_t shard,
+                                 uint64_t limit);
 
 /// Turns a RocksDB status into our error: names the operation; storage exhaustion says "no space".
 caf::error to_error(const rocksdb::Status& status, const std::string& operation);
@@ -320,6 +333,39 @@ caf::error visit_family(const detail::store_state& s, rocksdb::ColumnFamilyHandl
     if (!next(x)) return caf::none;
   }
   if (!it->status().ok()) return to_error(it->status(), std::string{"read "} + name);
+  return caf::none;
+}
+
+/// Pages through the log of `shard` past `after` in sequence order (1024 entries a page), handing
+/// each page to `visit` until it answers false or the log ends. What every walk of a shard's log
+/// (listings, counts, catch-up) reads it with.
+template <class Visit>
+caf::error for_each_log_page(const store& db, uint32_t shard, uint64_t after, Visit&& visit) {
+  constexpr size_t step = 1024;
+  for (;;) {
+    auto page = db.scan_log(shard, after, step);
+    if (!page) return page.error();
+    if (page->empty() || !visit(*page) || page->size() < step) return caf::none;
+    after = page->back().sequence;
+  }
+}
+
+/// Looks `keys` up in `family` with one MultiGet and hands each key found to `found(i, value)`
+/// (`value` valid during the call), which answers an error to stop; a failed read is an error
+/// saying it failed to `what`.
+template <class Found>
+caf::error multi_get(const detail::store_state& s, rocksdb::ColumnFamilyHandle* family,
+                     const std::vector<rocksdb::Slice>& keys, const char* what, Found&& found) {
+  if (keys.empty()) return caf::none;
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  s.db->MultiGet(rocksdb::ReadOptions{}, family, keys.size(), keys.data(), values.data(),
+                 statuses.data());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return to_error(statuses[i], what);
+    if (auto err = found(i, rocksdb::Slice{values[i].data(), values[i].size()})) return err;
+  }
   return caf::none;
 }
 

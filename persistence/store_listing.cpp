@@ -165,23 +165,26 @@ caf::expected<caf::optional<uint64_t>> first_logged(const detail::store_state& s
 /// record of their own, derived and looked up.
 caf::expected<uint64_t> count_unrecorded(const store& db, uint32_t shard, action_kind kind,
                                          const shard_view& view, uint64_t after, uint64_t up_to) {
-  constexpr size_t step = 1024;
   uint64_t total = 0;
-  for (;;) {
-    auto page = db.scan_log(shard, after, step);
-    if (!page) return page.error();
+  caf::error failed;
+  auto err = for_each_log_page(db, shard, after, [&](const logged_event_list& page) {
     delivery_list derived;
-    for (auto& entry : *page)
+    for (auto& entry : page)
       if (entry.sequence <= up_to) view.derive(shard, entry.sequence, entry.event, derived);
     std::vector<std::string> ids;
     for (auto& d : derived)
       if (d.kind == kind) ids.push_back(d.id);
     auto recorded = db.has_record(ids);
-    if (!recorded) return recorded.error();
+    if (!recorded) {
+      failed = std::move(recorded.error());
+      return false;
+    }
     total += static_cast<uint64_t>(std::count(recorded->begin(), recorded->end(), false));
-    if (page->size() < step || page->back().sequence >= up_to) return total;
-    after = page->back().sequence;
-  }
+    return page.back().sequence < up_to;
+  });
+  if (err) return err;
+  if (failed) return failed;
+  return total;
 }
 
 /// The deliveries of `kinds` past their cursors in the log of `shard` (from `after` on) that have
@@ -191,16 +194,13 @@ caf::expected<uint64_t> count_past(const detail::store_state& s, const store& db
                                    const std::vector<action_kind>& kinds,
                                    const std::array<uint64_t, 2>& cursors, const shard_view& view,
                                    uint64_t after) {
-  constexpr size_t step = 1024;
   auto aside = [&](uint64_t sequence) {
     return std::binary_search(view.set_aside.begin(), view.set_aside.end(), sequence);
   };
   int64_t total = 0;
   uint64_t last = after;
-  for (auto from = after;;) {
-    auto page = db.scan_log(shard, from, step);
-    if (!page) return page.error();
-    for (auto& entry : *page) {
+  auto err = for_each_log_page(db, shard, after, [&](const logged_event_list& page) {
+    for (auto& entry : page) {
       last = entry.sequence;
       if (aside(entry.sequence)) continue;
       auto& set = view.timeline->at(entry.event.type, entry.sequence);
@@ -208,9 +208,9 @@ caf::expected<uint64_t> count_past(const detail::store_state& s, const store& db
         if (entry.sequence > cursors[index_of(kind)])
           total += static_cast<int64_t>(derived_count(set, entry.event, kind));
     }
-    if (page->size() < step) break;
-    from = page->back().sequence;
-  }
+    return true;
+  });
+  if (err) return err;
   if (last == after) return uint64_t{0};
   detail::range_iterator it{*s.db, s.delivery_index, delivery_id_at({after + 1, 0, 0}),
                             delivery_id_at({last + 1, 0, 0})};
@@ -245,8 +245,10 @@ class record_source {
 public:
   virtual ~record_source() = default;
 
-  /// The newest record not taken yet, or null when there is none; an error when a read fails.
-  virtual caf::expected<const delivery*> peek() = 0;
+  /// The newest record not taken yet, or null when there is none created at `floor` or after
+  /// (a source that skips records may stop there: the merge asks again with a lower floor
+  /// before it needs older ones); an error when a read fails.
+  virtual caf::expected<const delivery*> peek(timestamp_ms floor) = 0;
 
   /// Takes the record `peek` answered.
   virtual void pop() = 0;
@@ -280,11 +282,11 @@ public:
     }
   }
 
-  caf::expected<const delivery*> peek() override {
+  caf::expected<const delivery*> peek(timestamp_ms floor) override {
     best_ = nullptr;
     for (auto& k : kinds_) {
       if (!k.it) continue;
-      if (auto err = load(k)) return err;
+      if (auto err = load(k, floor)) return err;
       if (k.current && (best_ == nullptr || newer(*k.current, *best_->current))) best_ = &k;
     }
     return best_ ? &*best_->current : nullptr;
@@ -307,6 +309,10 @@ private:
     bool loaded = false;
   };
 
+  action_kind index_kind(const per_kind& k) const {
+    return &k == &kinds_[index_of(action_kind::task)] ? action_kind::task : action_kind::mail;
+  }
+
   bool wanted(record_place place) const {
     switch (place) {
       case record_place::waiting:
@@ -321,8 +327,11 @@ private:
   }
 
   /// Reads the record of the kind's current entry, passing over entries whose record is gone or
-  /// whose place or status is not selected.
-  caf::error load(per_kind& k) {
+  /// whose place or status is not selected, down to the entries created at `floor` (the older
+  /// ones are left for a later call: a walk that skips many entries reads no further than the
+  /// log has come).
+  caf::error load(per_kind& k, timestamp_ms floor) {
+    auto floor_key = keys::record_time_key(index_kind(k), floor, std::string{});
     for (; !k.loaded; k.it->Prev()) {
       if (!k.it->Valid()) {
         if (!k.it->status().ok()) return to_error(k.it->status(), "read record times");
@@ -330,6 +339,7 @@ private:
         return caf::none;
       }
       auto key = k.it->key();
+      if (key.compare(floor_key) < 0) return caf::none; // older than asked for, for now
       auto value = k.it->value();
       record_slot slot;
       if (key.size() < 10 || !parse_record_value(value.data(), value.size(), slot))
@@ -385,7 +395,7 @@ public:
     // nop
   }
 
-  caf::expected<const delivery*> peek() override {
+  caf::expected<const delivery*> peek(timestamp_ms) override {
     if (!read_) {
       read_ = true;
       auto keep = [&](const delivery& d) {
@@ -433,7 +443,7 @@ public:
     it_->SeekToLast();
   }
 
-  caf::expected<const delivery*> peek() override {
+  caf::expected<const delivery*> peek(timestamp_ms) override {
     for (; !current_ && it_->Valid(); it_->Prev()) {
       auto key = it_->key();
       auto value = it_->value();
@@ -518,8 +528,9 @@ caf::error walk_newest(const store& db, const detail::store_state& s,
     for (;;) {
       record_source* best = nullptr;
       const delivery* next = nullptr;
+      auto floor = d != nullptr ? d->created : std::numeric_limits<timestamp_ms>::min();
       for (auto& source : sources) {
-        auto peeked = source->peek();
+        auto peeked = source->peek(floor);
         if (!peeked) {
           failed = std::move(peeked.error());
           return false;
@@ -537,7 +548,7 @@ caf::error walk_newest(const store& db, const detail::store_state& s,
   auto finish = [&](bool go_on) {
     if (go_on && !failed) records_before(nullptr);
     if (waiting_matched != nullptr && waiting != nullptr && !failed) {
-      auto read = waiting->peek(); // reads them if the walk stopped before
+      auto read = waiting->peek(0); // reads them if the walk stopped before
       if (!read) return std::move(read.error());
       *waiting_matched = waiting->matched();
     }

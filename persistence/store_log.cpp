@@ -35,17 +35,16 @@ caf::error store::append_logs(const std::vector<log_record>& records) {
   std::lock_guard<std::mutex> guard{s.log_mutex};
   std::vector<rocksdb::Slice> lookup;
   for (auto& entry : written) lookup.emplace_back(entry.first);
-  std::vector<rocksdb::PinnableSlice> values(lookup.size());
-  std::vector<rocksdb::Status> statuses(lookup.size());
-  s.db->MultiGet(rocksdb::ReadOptions{}, s.log, lookup.size(), lookup.data(), values.data(),
-                 statuses.data());
-  for (auto& status : statuses)
-    if (!status.ok() && !status.IsNotFound()) return to_error(status, "read the log");
+  std::vector<bool> known(lookup.size(), false);
+  auto err = multi_get(s, s.log, lookup, "read the log", [&](size_t i, auto) {
+    known[i] = true;
+    return caf::error{};
+  });
+  if (err) return err;
   if (auto err = s.write(batch, false, "append to the log")) return err;
   size_t i = 0;
   for (auto& [key, kind] : written)
-    if (statuses[i++].IsNotFound())
-      ++s.log_counts[{static_cast<uint8_t>(kind), keys::read_u32(key.data() + 1)}];
+    if (!known[i++]) ++s.log_counts[{static_cast<uint8_t>(kind), keys::read_u32(key.data() + 1)}];
   return caf::none;
 }
 

@@ -18,11 +18,13 @@
 
 #include <rocksdb/db.h>
 
+#include "actors/event_archive.hpp"
 #include "fixtures/log_capture.hpp"
 #include "fixtures/why.hpp"
 #include "messages/derive.hpp"
 #include "messages/error_code.hpp"
 #include "messages/ids.hpp"
+#include "messages/rql.hpp"
 #include "messages/cluster.hpp"
 #include "persistence/codec.hpp"
 #include "persistence/keys.hpp"
@@ -2500,6 +2502,94 @@ BOOST_FIXTURE_TEST_CASE(the_archive_is_walked_newest_first_and_counted_exactly, 
   reopen();
   BOOST_TEST(count(nullptr) == 4u);
   BOOST_TEST(count(&c) == 2u);
+}
+
+// A time range of the archive reads only the days whose events' creation times can meet it (a
+// publisher may set any time: each shard and day keeps its earliest and latest), across a
+// reopen, retention, and a directory whose days predate these spans (read whatever they hold).
+BOOST_FIXTURE_TEST_CASE(a_time_range_of_the_archive_reads_the_days_that_can_hold_it, fixture) {
+  auto today = day_of(now);
+  constexpr int64_t hour = 3600000;
+  auto start_of = [](uint32_t day) { return static_cast<timestamp_ms>(day) * day_ms; };
+  uint32_t a = today - 5, b = today - 3, c = today - 1;
+  auto at = [&](uint32_t day, uint64_t n) { return first_sequence_of_day(day) + n; };
+  auto ev = [](const std::string& id, timestamp_ms created) {
+    return event{id, "t", "{}", created};
+  };
+  // Day c of shard 0 also has an event published with an old time (that of day a).
+  REQUIRE_OK(db->accept_events({generated(0, at(a, 1), ev("a1", start_of(a) + hour)),
+                                generated(1, at(a, 2), ev("a2", start_of(a) + 2 * hour))},
+                               start_of(a) + 2 * hour));
+  REQUIRE_OK(
+    db->accept_events({generated(0, at(b, 1), ev("b1", start_of(b) + hour))}, start_of(b) + hour));
+  REQUIRE_OK(db->accept_events({generated(0, at(c, 1), ev("c1", start_of(c) + hour)),
+                                generated(0, at(c, 2), ev("c2", start_of(a) + 3 * hour))},
+                               start_of(c) + hour));
+  auto bounded = [&](timestamp_ms from, timestamp_ms to) {
+    archive_range range;
+    REQUIRE_OK(db->bound_by_creation(range, from, to));
+    return range;
+  };
+  // The listing with the range equals the whole archive filtered, newest first, exact total.
+  auto listed = [&](timestamp_ms from, timestamp_ms to) {
+    auto q = parse_rql("ge(creationTimestamp," + std::to_string(from) + ")&lt(creationTimestamp,"
+                       + std::to_string(to) + ")");
+    BOOST_REQUIRE(q);
+    auto page = list_archive(db, *q, max_page_size);
+    BOOST_REQUIRE_MESSAGE(page, test::why(page));
+    std::vector<std::string> ids;
+    for (auto& json : page->data) ids.push_back(json.substr(json.find("\"id\":\"") + 6, 2));
+    BOOST_CHECK_EQUAL(page->page.total, ids.size());
+    std::vector<std::string> read;
+    REQUIRE_OK(db->for_each_archived({}, [&](const archived_event& x) {
+      if (x.event.creation_timestamp >= from && x.event.creation_timestamp < to)
+        read.push_back(x.event.id);
+      return true;
+    }));
+    BOOST_CHECK_EQUAL_COLLECTIONS(ids.begin(), ids.end(), read.begin(), read.end());
+    return ids;
+  };
+  auto check = [&](bool spans_kept) {
+    // Day b's time: b (and c, whose span reaches back to day a) can hold it, a cannot.
+    auto day_b = bounded(start_of(b), start_of(b + 1));
+    BOOST_CHECK_EQUAL(day_b.lower, first_sequence_of_day(spans_kept ? b : a));
+    BOOST_CHECK_EQUAL(day_b.upper, first_sequence_of_day(c + 1));
+    BOOST_CHECK((listed(start_of(b), start_of(b + 1)) == std::vector<std::string>{"b1"}));
+    // Between a2 and c2's times: only day c's span meets it.
+    auto late = bounded(start_of(a) + 2 * hour + 1, start_of(a) + 3 * hour + 1);
+    BOOST_CHECK_EQUAL(late.lower, first_sequence_of_day(spans_kept ? c : a));
+    BOOST_CHECK((listed(start_of(a) + 2 * hour + 1, start_of(a) + 3 * hour + 1)
+                 == std::vector<std::string>{"c2"}));
+    BOOST_CHECK(
+      (listed(start_of(a), start_of(a + 1)) == std::vector<std::string>{"c2", "a2", "a1"}));
+    // A time no event has: nothing to read.
+    auto none = bounded(start_of(today + 5), start_of(today + 6));
+    BOOST_CHECK(!spans_kept || none.upper <= none.lower);
+    BOOST_CHECK(listed(start_of(today + 5), start_of(today + 6)).empty());
+  };
+  check(true);
+  reopen();
+  check(true);
+  // A directory of the release before the spans: its days can hold any time, and are read.
+  db.reset();
+  with_raw_db(opts.data_dir, [](rocksdb::DB& raw, raw_families& families) {
+    auto* meta = families.at(keys::meta_family);
+    std::unique_ptr<rocksdb::Iterator> it{raw.NewIterator({}, meta)};
+    for (it->Seek(keys::created_span_prefix);
+         it->Valid() && it->key().starts_with(keys::created_span_prefix); it->Next())
+      BOOST_REQUIRE(raw.Delete({}, meta, it->key()).ok());
+  });
+  reopen();
+  check(false);
+  // Retention lets day a go (and its span); what is left is bounded again by what it holds.
+  for (uint32_t shard = 0; shard < opts.shards; ++shard)
+    for (auto kind : {action_kind::task, action_kind::mail}) {
+      progress passed{at(c, 2), 0};
+      REQUIRE_OK(db->write_outcomes(kind, shard, {}, &passed));
+    }
+  REQUIRE_OK(db->apply_retention(now, 4, 4, 4, 4));
+  BOOST_CHECK(listed(start_of(a), start_of(a) + 2 * hour + 1).empty());
+  BOOST_CHECK((listed(start_of(a), start_of(c + 1)) == std::vector<std::string>{"c2", "c1", "b1"}));
 }
 
 BOOST_FIXTURE_TEST_CASE(a_day_of_many_types_counts_one_type_by_reading_it, fixture) {
