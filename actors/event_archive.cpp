@@ -154,6 +154,8 @@ caf::expected<json_page> list_archive(const store_ptr& db, const query& q, uint3
   uint64_t seen = 0;
   auto err = db->for_each_archived(range, [&](const archived_event& x) {
     if (type && x.event.type != *type) return true;
+    auto created = x.event.creation_timestamp;
+    if (timed && (created < from || created >= to)) return true; // before the filter is read
     if (where && !passes(*where, *aside, x)) return true;
     if (seen++ < info.offset) return true; // skipped without rendering
     if (page.data.size() < info.limit) page.data.push_back(render(*aside, x));

@@ -140,9 +140,10 @@ int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std:
   std::string middle_id;
   std::string middle_event;
   uint64_t shard0_events = 0;
-  // The events of the last hour, what `gt(creationTimestamp,…)` of the archive finds.
-  auto last_hour = now - 3600000;
-  uint64_t recent_events = 0;
+  // The events of the hour before the middle one: what a time range of the archive finds.
+  auto hour_to = static_cast<timestamp_ms>((first + derived / 2 * step) / 1000);
+  auto hour_from = hour_to - 3600000;
+  uint64_t hour_events = 0;
   std::vector<accepted_event> accepted;
   std::vector<log_record> logged;
   for (uint64_t n = 0; n < derived;) {
@@ -164,7 +165,8 @@ int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std:
         middle_event = a.event.id;
       }
       if (a.shard == 0) ++shard0_events;
-      if (a.event.creation_timestamp > last_hour) ++recent_events;
+      if (a.event.creation_timestamp >= hour_from && a.event.creation_timestamp < hour_to)
+        ++hour_events;
       logged.push_back(log_record{id, action_kind::task, a.event.creation_timestamp,
                                   R"({"id":")" + id + R"(","functionName":"bench"})"});
       accepted.push_back(std::move(a));
@@ -185,8 +187,9 @@ int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std:
         return fail("move the cursors", err);
     }
   // Records of deliveries whose events retention already let go (a record outlives its event),
-  // `count` of them with the status `status`, one every `spacing` derived deliveries in id order.
-  auto fill_records = [&](uint64_t count, uint64_t spacing, delivery_status status) {
+  // `count` of them with the status `status`, spread evenly between the derived ones in id order.
+  auto fill_records = [&](uint64_t count, delivery_status status) {
+    auto spacing = std::max<uint64_t>(1, derived / count);
     std::vector<delivery_outcome> outcomes;
     for (uint64_t n = 0; n < count;) {
       outcomes.clear();
@@ -194,7 +197,8 @@ int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std:
       for (uint32_t i = 0; i < batch && n < count; ++i, ++n) {
         delivery d;
         auto sequence = first + (n * spacing + spacing / 2) * step + 1;
-        d.id = delivery_id_at({sequence, shard, 1});
+        // Action slots of their own: a dead letter and a waiting one never share an id.
+        d.id = delivery_id_at({sequence, shard, status == delivery_status::dead ? 1u : 2u});
         d.kind = action_kind::task;
         d.event_id = event_id_at(shard, sequence);
         d.event_type = "bench.gone";
@@ -217,10 +221,10 @@ int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std:
   };
   // One in ten dead at its first attempt; one in a thousand more waiting for a retry (what
   // `eq(status,retrying)` reads by itself).
-  if (auto err = fill_records(dead, 10, delivery_status::dead))
+  if (auto err = fill_records(dead, delivery_status::dead))
     return fail("fill the dead letters", err);
   auto waiting = std::max<uint64_t>(1, deliveries / 1000);
-  if (auto err = fill_records(waiting, 1000, delivery_status::retrying))
+  if (auto err = fill_records(waiting, delivery_status::retrying))
     return fail("fill the waiting deliveries", err);
   auto fill_s = ms_since(fill_start) / 1000;
   db->flush(); // the listings read table files, as after a restart, not only memtables
@@ -253,10 +257,15 @@ int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std:
   of_event.where = equals("eventId", middle_event);
   query of_type;
   of_type.where = equals("type", types[0]);
-  query recent;
-  recent.where.op = filter_op::gt;
-  recent.where.path = "creationTimestamp";
-  recent.where.values.push_back(number_value(static_cast<double>(last_hour)));
+  query hour;
+  hour.where.op = filter_op::and_;
+  for (auto [op, t] : {std::pair{filter_op::ge, hour_from}, std::pair{filter_op::lt, hour_to}}) {
+    filter term;
+    term.op = op;
+    term.path = "creationTimestamp";
+    term.values.push_back(number_value(static_cast<double>(t)));
+    hour.where.children.push_back(std::move(term));
+  }
   query deep;
   deep.offset = 1000;
   std::vector<listing> deliveries_listings{
@@ -272,7 +281,7 @@ int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std:
   std::vector<listing> event_listings{
     {"GET /events/v1/", all, derived},
     {"GET /events/v1/?eq(type,T)", of_type, shard0_events},
-    {"GET /events/v1/?gt(creationTimestamp,now-1h)", recent, recent_events},
+    {"GET /events/v1/?ge(creationTimestamp,T-1h)&lt(creationTimestamp,T)", hour, hour_events},
   };
   std::vector<listing> log_listings{
     {"GET /tasks/v1/", all, derived},

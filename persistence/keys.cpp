@@ -102,10 +102,10 @@ std::string counted_from_key(action_kind kind, uint32_t shard) {
   return "counted_from/" + progress_key(kind, shard);
 }
 
-std::string created_span_key(uint32_t shard, uint32_t day) {
+std::string created_span_key(uint32_t shard, uint32_t minute) {
   std::string key = created_span_prefix;
   append_u32(key, shard);
-  append_u32(key, day);
+  append_u32(key, minute);
   return key;
 }
 

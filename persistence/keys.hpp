@@ -101,10 +101,12 @@ std::string progress_day_key(action_kind kind, uint32_t shard, uint32_t day);
 /// began (a directory upgraded from schema 3): the log up to it is counted by reading it.
 std::string counted_from_key(action_kind kind, uint32_t shard);
 
-/// meta: "created_span/" · shard(4) · day(4), the earliest and latest `creationTimestamp` (8 + 8)
-/// of the events the shard's log accepted that day (a publisher may set any time): what lets a
-/// time range of the archive skip the days that cannot hold it. A day without one holds any time.
-std::string created_span_key(uint32_t shard, uint32_t day);
+/// meta: "created_span/" · shard(4) · minute(4), the earliest and latest `creationTimestamp`
+/// (8 + 8) of the events the shard's log accepted in that minute (a publisher may set any time):
+/// what lets a time range of the archive skip the minutes that cannot hold it.
+std::string created_span_key(uint32_t shard, uint32_t minute);
+/// meta: the first minute (4) whose events have spans; those accepted before can hold any time.
+constexpr const char* created_spans_from_key = "created_spans_from";
 constexpr const char* created_span_prefix = "created_span/";
 
 /// record_times: kind(1) · created(8, order-preserving) · delivery id; the value is the record's

@@ -223,6 +223,7 @@ caf::error check_meta(detail::store_state& s) {
     batch.Put(s.meta, keys::schema_version_key, u32_value(keys::schema_version));
     batch.Put(s.meta, keys::shard_count_key, u32_value(s.opts.shards));
     batch.Put(s.meta, keys::event_counts_ready_key, u32_value(1)); // nothing to count yet
+    batch.Put(s.meta, keys::created_spans_from_key, u32_value(0)); // every event gets its span
     return s.write(batch, true, "initialize data directory " + dir);
   }
   if (version > keys::schema_version)

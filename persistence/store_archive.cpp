@@ -2,10 +2,14 @@
 // shards, on one snapshot), its running counts per shard and day (`event_counts`), lookups by
 // event id, and the records of replays from the archive.
 #include <algorithm>
+#include <cstring>
+#include <limits>
+#include <string_view>
 #include <map>
 #include <queue>
 
 #include "logging/log.hpp"
+#include "messages/clock.hpp"
 #include "messages/derive.hpp"
 #include "messages/ids.hpp"
 #include "persistence/codec.hpp"
@@ -182,12 +186,23 @@ caf::error count_archive_once(detail::store_state& s) {
   return caf::none;
 }
 
+namespace {
+
+constexpr int64_t ms_per_minute = 60000;
+
+/// The minute (since the epoch) of an accept time.
+uint32_t minute_of(timestamp_ms t) {
+  return t <= 0 ? 0 : static_cast<uint32_t>(t / ms_per_minute);
+}
+
+} // namespace
+
 void stage_created_spans(detail::store_state& s, rocksdb::WriteBatch& batch,
                          const std::vector<accepted_event>& events) {
   std::map<std::pair<uint32_t, uint32_t>, std::pair<timestamp_ms, timestamp_ms>> spans;
   for (auto& e : events) {
     auto t = e.event.creation_timestamp;
-    auto [at, fresh] = spans.try_emplace({e.shard, day_of(accepted_at(e.sequence))}, t, t);
+    auto [at, fresh] = spans.try_emplace({e.shard, minute_of(accepted_at(e.sequence))}, t, t);
     if (fresh) continue;
     at->second.first = std::min(at->second.first, t);
     at->second.second = std::max(at->second.second, t);
@@ -210,16 +225,26 @@ void stage_created_spans(detail::store_state& s, rocksdb::WriteBatch& batch,
 caf::error load_created_spans(detail::store_state& s) {
   std::lock_guard<std::mutex> counting{s.counts_mutex};
   s.created_spans.clear();
-  constexpr auto every = std::pair{std::numeric_limits<timestamp_ms>::min(),
-                                   std::numeric_limits<timestamp_ms>::max()};
-  {
-    detail::range_iterator it{*s.db, s.event_counts, std::string{}, std::string{}};
-    for (it.seek_first(); it->Valid(); it->Next())
-      if (it->key().size() == 8)
-        s.created_spans[{keys::read_u32(it->key().data()), keys::read_u32(it->key().data() + 4)}]
-          = every;
-    if (!it->status().ok()) return to_error(it->status(), "read the event counts");
+  std::string from;
+  auto status = s.db->Get(rocksdb::ReadOptions{}, s.meta, keys::created_spans_from_key, &from);
+  if (status.IsNotFound()) {
+    // The first open by a release that keeps spans: what was accepted before can hold any time
+    // (up to the next minute, to hold the one now); a directory with an empty log has none.
+    detail::range_iterator log{*s.db, s.event_log, std::string{}, std::string{}};
+    log.seek_first();
+    if (!log->status().ok()) return to_error(log->status(), "read the event archive");
+    from.clear();
+    keys::append_u32(from, log->Valid() ? minute_of(now_ms()) + 1 : 0);
+    rocksdb::WriteBatch batch;
+    batch.Put(s.meta, keys::created_spans_from_key, from);
+    if (auto err = s.write(batch, true, "mark where creation-time spans begin")) return err;
+  } else if (!status.ok()) {
+    return to_error(status, "read meta created_spans_from");
   }
+  if (from.size() != 4)
+    return codec::corrupt_value(keys::meta_family, keys::created_spans_from_key,
+                                std::strlen(keys::created_spans_from_key), "expected 4 bytes");
+  s.spans_from = keys::read_u32(from.data());
   detail::range_iterator it{*s.db, s.meta, keys::created_span_prefix,
                             keys::past_prefix(keys::created_span_prefix)};
   auto prefix = std::string_view{keys::created_span_prefix}.size();
@@ -229,25 +254,27 @@ caf::error load_created_spans(detail::store_state& s) {
     if (key.size() != prefix + 8 || value.size() != 16)
       return codec::corrupt_value(keys::meta_family, key.data(), key.size(),
                                   "malformed creation-time span");
-    std::pair where{keys::read_u32(key.data() + prefix), keys::read_u32(key.data() + prefix + 4)};
-    auto known = s.created_spans.find(where);
-    if (known == s.created_spans.end()) continue; // a day with no events left
-    known->second = {static_cast<timestamp_ms>(keys::read_u64(value.data())),
-                     static_cast<timestamp_ms>(keys::read_u64(value.data() + 8))};
+    s.created_spans[{keys::read_u32(key.data() + prefix), keys::read_u32(key.data() + prefix + 4)}]
+      = {static_cast<timestamp_ms>(keys::read_u64(value.data())),
+         static_cast<timestamp_ms>(keys::read_u64(value.data() + 8))};
   }
   if (!it->status().ok()) return to_error(it->status(), "read the creation-time spans");
   return caf::none;
 }
 
-caf::error stage_count_retention(detail::store_state& s, rocksdb::WriteBatch& batch, uint32_t shard,
-                                 uint64_t limit) {
+void forget_created_spans(detail::store_state& s, uint32_t shard, uint64_t limit) {
+  s.created_spans.erase(s.created_spans.lower_bound({shard, 0}),
+                        s.created_spans.lower_bound({shard, minute_of(accepted_at(limit))}));
+}
+
+caf::error stage_count_retention(const detail::store_state& s, rocksdb::WriteBatch& batch,
+                                 uint32_t shard, uint64_t limit) {
   auto day = day_of(accepted_at(limit));
   batch.DeleteRange(s.event_counts, keys::event_count_key(shard, 0),
                     keys::event_count_key(shard, day));
-  // A day with no span counts as any time: forgetting one before the batch is written is safe.
-  batch.DeleteRange(s.meta, keys::created_span_key(shard, 0), keys::created_span_key(shard, day));
-  s.created_spans.erase(s.created_spans.lower_bound({shard, 0}),
-                        s.created_spans.lower_bound({shard, day}));
+  // The spans of the minutes let go (`forget_created_spans` once the batch is written).
+  batch.DeleteRange(s.meta, keys::created_span_key(shard, 0),
+                    keys::created_span_key(shard, minute_of(accepted_at(limit))));
   auto first = first_sequence_of_day(day);
   if (limit <= first) return caf::none;
   // A day cut in part (an emitter's cursor holds the rest): what goes is subtracted.
@@ -387,23 +414,37 @@ caf::error store::bound_by_creation(archive_range& range, timestamp_ms from,
     return range.shards.empty()
            || std::find(range.shards.begin(), range.shards.end(), shard) != range.shards.end();
   };
-  // The first and last day of a taken shard whose events' creation times meet [from, to).
+  // The first and last minute of a taken shard whose events' creation times meet [from, to).
   auto first = std::numeric_limits<uint32_t>::max();
   uint32_t last = 0;
+  uint32_t spans_from = 0;
   {
     std::lock_guard<std::mutex> counting{s.counts_mutex};
+    spans_from = s.spans_from;
     for (auto& [where, span] : s.created_spans)
       if (taken(where.first) && span.second >= from && span.first < to) {
         first = std::min(first, where.second);
         last = std::max(last, where.second);
       }
   }
+  // What was accepted before the spans were kept can hold any time: read while the log has it.
+  auto spans_begin = first_sequence_at(spans_from * ms_per_minute);
+  for (uint32_t shard = 0; shard < s.opts.shards && first > 0; ++shard) {
+    if (!taken(shard)) continue;
+    detail::range_iterator it{*s.db, s.event_log, keys::log_entry_key(shard, 0),
+                              keys::log_entry_key(shard, spans_begin)};
+    it.seek_first();
+    if (!it->status().ok()) return to_error(it->status(), "read the event archive");
+    if (!it->Valid()) continue;
+    first = 0;
+    last = std::max(last, spans_from);
+  }
   if (first > last) {
-    range.upper = range.lower; // no day can hold one
+    range.upper = range.lower; // no minute can hold one
     return caf::none;
   }
-  range.lower = std::max(range.lower, first_sequence_of_day(first));
-  range.upper = std::min(range.upper, first_sequence_of_day(last + 1));
+  range.lower = std::max(range.lower, first_sequence_at(first * ms_per_minute));
+  range.upper = std::min(range.upper, first_sequence_at((int64_t{last} + 1) * ms_per_minute));
   if (range.upper < range.lower) range.upper = range.lower;
   return caf::none;
 }

@@ -81,9 +81,11 @@ struct store_state {
   // operator, so that any RocksDB tool can open the database): ingest's batch and retention
   // hold this from the read until their batch is written.
   std::mutex counts_mutex;
-  // Per (shard, day accepted): the earliest and latest creation time of the events accepted
-  // (the `created_span` entries of `meta`, read at open). Under `counts_mutex`.
+  // Per (shard, minute accepted): the earliest and latest creation time of the events accepted
+  // (the `created_span` entries of `meta`, read at open), from the minute `spans_from` on (the
+  // events accepted before it can hold any time). Under `counts_mutex`.
   std::map<std::pair<uint32_t, uint32_t>, std::pair<timestamp_ms, timestamp_ms>> created_spans;
+  uint32_t spans_from = 0;
 
   // The emitters' state changes (outcomes, revive, purge) read the index before writing their
   // batch (to keep the counters exact); this mutex makes read and write one step.
@@ -271,15 +273,19 @@ void stage_created_spans(detail::store_state& s, rocksdb::WriteBatch& batch,
 /// existed (or migrated from schema 2), then marks them ready. Run at open, before any actor.
 caf::error count_archive_once(detail::store_state& s);
 
-/// Reads the creation-time spans at open: every shard and day of `event_counts` without one (its
-/// events accepted before the spans were kept) spans every time.
+/// Reads the creation-time spans at open, and the minute they are kept from (now, the first time
+/// a directory is opened by a release that keeps them).
 caf::error load_created_spans(detail::store_state& s);
 
 /// Adds to `batch` what dropping `shard`'s log below `limit` takes off the counts: whole days
-/// go (their creation-time spans too), the entries of a day cut in part are subtracted. The
-/// caller holds `counts_mutex`.
-caf::error stage_count_retention(detail::store_state& s, rocksdb::WriteBatch& batch, uint32_t shard,
-                                 uint64_t limit);
+/// go (the creation-time spans of their minutes too), the entries of a day cut in part are
+/// subtracted. The caller holds `counts_mutex`.
+caf::error stage_count_retention(const detail::store_state& s, rocksdb::WriteBatch& batch,
+                                 uint32_t shard, uint64_t limit);
+
+/// Forgets the creation-time spans of `shard`'s minutes below `limit`, once retention's batch
+/// that dropped them is written. The caller holds `counts_mutex`.
+void forget_created_spans(detail::store_state& s, uint32_t shard, uint64_t limit);
 
 /// Turns a RocksDB status into our error: names the operation; storage exhaustion says "no space".
 caf::error to_error(const rocksdb::Status& status, const std::string& operation);

@@ -230,6 +230,7 @@ caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t
   // twice. The log is kept from `kept_from`: the archive's first day, or an earlier one where an
   // emitter lags.
   auto kept_from = archive_floor;
+  std::vector<std::pair<uint32_t, uint64_t>> dropped_below; // per shard: the log's new start
   if (history_floor > 0)
     batch.DeleteRange(s.history, keys::day_prefix(0), keys::day_prefix(history_floor));
   if (archive_floor > 0) {
@@ -244,6 +245,7 @@ caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t
       }
       // The counts lose what the log loses, in the same batch.
       if (auto err = stage_count_retention(s, batch, shard, limit)) return err;
+      dropped_below.emplace_back(shard, limit);
       batch.DeleteRange(s.event_log, keys::log_entry_key(shard, 0),
                         keys::log_entry_key(shard, limit));
       // Set-aside events go with their log days: kept as long as the log entry they stand for.
@@ -270,6 +272,7 @@ caf::error store::apply_retention(timestamp_ms now, uint32_t seen_days, uint32_t
   std::lock_guard<std::mutex> logging{s.log_mutex};
   if (batch.Count() > 0)
     if (auto err = s.write(batch, false, "apply retention")) return err;
+  for (auto [shard, limit] : dropped_below) forget_created_spans(s, shard, limit);
   for (auto at = s.log_counts.begin(); at != s.log_counts.end();)
     at = at->first.second < log_floor ? s.log_counts.erase(at) : std::next(at);
   if (seen_floor > s.seen_floor.load()) s.seen_floor = seen_floor;
