@@ -8,4 +8,4 @@ set key top left
 set xlabel 'percentile'
 set ylabel 'latency (ms)'
 set xtics ('50%%' 2, '90%%' 10, '99%%' 100, '99.9%%' 1000, '99.99%%' 10000)
-plot 'latency-open-50.dat' using 1:2 with lines lw 2 title 'open-50 (61414 ev/s)', 'latency-open-50-listing.dat' using 1:2 with lines lw 2 title 'open-50-listing (61414 ev/s)'
+plot 'latency-open-50.dat' using 1:2 with lines lw 2 title 'open-50 (53972 ev/s)', 'latency-open-50-listing.dat' using 1:2 with lines lw 2 title 'open-50-listing (53972 ev/s)'
