@@ -128,7 +128,7 @@ caf::expected<json_page> list_archive(const store_ptr& db, const query& q, uint3
   archive_range range;
   auto type = named_value(q.where, "type");
   if (type) range.shards.push_back(shard_of(*type, db->shards()));
-  // Compared creation times (alone or in an `and`) read only the days that can hold them.
+  // Compared creation times (alone or in an `and`) read only the minutes that can hold them.
   auto from = std::numeric_limits<timestamp_ms>::min();
   auto to = std::numeric_limits<timestamp_ms>::max();
   auto timed = narrow_times(q.where, "creationTimestamp", from, to);

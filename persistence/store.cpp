@@ -843,12 +843,13 @@ caf::error store::accept_events(const std::vector<accepted_event>& events, times
   // The counts are read and written back under this lock; the WAL sync below runs without it.
   std::unique_lock<std::mutex> counting{s.counts_mutex};
   if (auto err = stage_event_counts(s, batch, events, false)) return err;
-  stage_created_spans(s, batch, events);
+  auto widened = stage_created_spans(s, batch, events);
   // Written unsynced, then the WAL synced on its own: RocksDB's write queue is not held during
   // the fsync, so the emitters' (unsynced) writes do not wait behind it. Nothing is acknowledged
   // or routed before the sync returns, and the WAL is ordered: a write that follows this batch
   // cannot outlive it in a crash.
   if (auto err = s.write(batch, false, "accept events")) return err;
+  for (auto& [where, span] : widened) s.created_spans[where] = span;
   counting.unlock();
   if (s.opts.sync) {
     if (auto err = s.sync_wal("accept events")) {

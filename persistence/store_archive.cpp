@@ -197,8 +197,9 @@ uint32_t minute_of(timestamp_ms t) {
 
 } // namespace
 
-void stage_created_spans(detail::store_state& s, rocksdb::WriteBatch& batch,
-                         const std::vector<accepted_event>& events) {
+std::map<std::pair<uint32_t, uint32_t>, std::pair<timestamp_ms, timestamp_ms>>
+stage_created_spans(const detail::store_state& s, rocksdb::WriteBatch& batch,
+                    const std::vector<accepted_event>& events) {
   std::map<std::pair<uint32_t, uint32_t>, std::pair<timestamp_ms, timestamp_ms>> spans;
   for (auto& e : events) {
     auto t = e.event.creation_timestamp;
@@ -207,19 +208,23 @@ void stage_created_spans(detail::store_state& s, rocksdb::WriteBatch& batch,
     at->second.first = std::min(at->second.first, t);
     at->second.second = std::max(at->second.second, t);
   }
-  for (auto& [where, span] : spans) {
-    auto [known, fresh] = s.created_spans.try_emplace(where, span);
-    if (!fresh) {
-      auto& [earliest, latest] = known->second;
-      if (span.first >= earliest && span.second <= latest) continue;
-      earliest = std::min(earliest, span.first);
-      latest = std::max(latest, span.second);
+  for (auto at = spans.begin(); at != spans.end();) {
+    auto& [earliest, latest] = at->second;
+    if (auto known = s.created_spans.find(at->first); known != s.created_spans.end()) {
+      if (earliest >= known->second.first && latest <= known->second.second) {
+        at = spans.erase(at); // held already
+        continue;
+      }
+      earliest = std::min(earliest, known->second.first);
+      latest = std::max(latest, known->second.second);
     }
     std::string value;
-    keys::append_u64(value, static_cast<uint64_t>(known->second.first));
-    keys::append_u64(value, static_cast<uint64_t>(known->second.second));
-    batch.Put(s.meta, keys::created_span_key(where.first, where.second), value);
+    keys::append_u64(value, static_cast<uint64_t>(earliest));
+    keys::append_u64(value, static_cast<uint64_t>(latest));
+    batch.Put(s.meta, keys::created_span_key(at->first.first, at->first.second), value);
+    ++at;
   }
+  return spans;
 }
 
 caf::error load_created_spans(detail::store_state& s) {

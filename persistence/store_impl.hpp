@@ -264,10 +264,13 @@ caf::expected<uint64_t> last_sequence_in(rocksdb::DB& db, rocksdb::ColumnFamilyH
 caf::error stage_event_counts(const detail::store_state& s, rocksdb::WriteBatch& batch,
                               const std::vector<accepted_event>& events, bool negate);
 
-/// Widens the creation-time spans of the shards and days that `events` touch and adds to `batch`
-/// those that changed (`created_span_key`). The caller holds `counts_mutex`.
-void stage_created_spans(detail::store_state& s, rocksdb::WriteBatch& batch,
-                         const std::vector<accepted_event>& events);
+/// Adds to `batch` the creation-time spans of the shards and minutes that `events` widen
+/// (`created_span_key`) and answers them: the caller puts them into `created_spans` once the
+/// batch is written (a span in memory that the disk lacks would never be written again). The
+/// caller holds `counts_mutex`.
+std::map<std::pair<uint32_t, uint32_t>, std::pair<timestamp_ms, timestamp_ms>>
+stage_created_spans(const detail::store_state& s, rocksdb::WriteBatch& batch,
+                    const std::vector<accepted_event>& events);
 
 /// Counts the log once into `event_counts` when the directory was written before the counts
 /// existed (or migrated from schema 2), then marks them ready. Run at open, before any actor.
