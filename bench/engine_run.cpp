@@ -121,6 +121,8 @@ engine_config engine_config_of(const scenario_params& p, const std::string& data
   config.shards = p.shards;
   config.sync = p.sync;
   config.in_memory = p.in_memory;
+  config.readers_idle = p.readers_idle;
+  config.readers_nice = p.readers_nice;
   return config;
 }
 
@@ -232,6 +234,10 @@ engine_result run_engine_scenario(const scenario_params& p, const std::string& b
     r.latency_sorted_us = std::move(run.sink_seen->samples_us);
   }
   r.latency = summarize(r.latency_sorted_us);
+  {
+    std::lock_guard<std::mutex> guard{run.published->samples_mutex};
+    r.publish_latency = summarize(run.published->answer_us);
+  }
   if (r.failure.empty() && r.lost > 0)
     r.failure = std::to_string(r.lost) + " deliveries did not reach the sink within 120 s";
   r.ok = r.failure.empty();

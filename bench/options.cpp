@@ -64,6 +64,10 @@ std::string usage() {
   --no-figures             do not draw the SVGs
   --scheduler=sharing      CAF's scheduler policy for every scenario: sharing (default) or
                            stealing (CAF's default; idle workers poll, see bench/README.md)
+  --repeat=N               run the selected scenarios N times, round after round (1); the table
+                           ends with the median of what listing clients cost, over the rounds
+  --readers-idle=on|off    the engine's readers under SCHED_IDLE (on, the engine's default)
+  --readers-nice=N         nice steps the readers run below the rest (0..19, 10)
   --archive=N              only the event archive: fill a store with N events, time the listings
                            of GET /events/v1/ (one JSON line each to stdout, and to --out if given)
   --deliveries=N           only the delivery listings: fill a store with N finished deliveries,
@@ -114,6 +118,9 @@ bool parse_options(int argc, char** argv, bench_options& o, std::string& error) 
     {"filter", [&](const std::string& v) { return !(c.filter = v).empty(); }},
     {"io-threads", number(c.io_threads, 1, 64)},
     {"listers", number(c.listers, 0, 64)},
+    {"repeat", number(o.repeat, 1, 100)},
+    {"readers-idle", on_off(o.readers_idle)},
+    {"readers-nice", number(o.readers_nice, 0, 19)},
     {"rate-check", number(o.rate_check, 1, 100000)},
     {"dispatcher-rate-check", number(o.dispatcher_rate_check, 1, 100000)},
     {"scheduler",

@@ -2,12 +2,14 @@
 // gnuplot scripts with their data files.
 #include "bench/report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include <rapidjson/document.h>
@@ -64,6 +66,8 @@ void write_params(json_writer& w, const scenario_params& p) {
   write_number(w, "warmup_s", p.warmup_s);
   write_number(w, "duration_s", p.duration_s);
   w.Key("scheduler"), w.String(p.scheduler);
+  w.Key("readers_idle"), w.Bool(p.readers_idle);
+  w.Key("readers_nice"), w.Uint(p.readers_nice);
   w.Key("transport"), w.String(p.connections > 0 ? "http" : "in-process");
   if (p.connections > 0) {
     w.Key("connections"), w.Uint(p.connections);
@@ -72,19 +76,20 @@ void write_params(json_writer& w, const scenario_params& p) {
   w.EndObject();
 }
 
-void write_latency(json_writer& w, const engine_result& r) {
-  w.Key("latency_ms");
-  if (r.params.sink != sink_kind::counting || r.latency.samples == 0) {
+/// Percentiles under `key`, or null when nothing was measured.
+void write_latency(json_writer& w, const char* key, const latency_summary& l, bool measured) {
+  w.Key(key);
+  if (!measured || l.samples == 0) {
     w.Null();
     return;
   }
   w.StartObject();
-  w.Key("samples"), w.Uint64(r.latency.samples);
-  write_number(w, "p50", r.latency.p50_ms);
-  write_number(w, "p90", r.latency.p90_ms);
-  write_number(w, "p99", r.latency.p99_ms);
-  write_number(w, "p99.9", r.latency.p999_ms);
-  write_number(w, "max", r.latency.max_ms);
+  w.Key("samples"), w.Uint64(l.samples);
+  write_number(w, "p50", l.p50_ms);
+  write_number(w, "p90", l.p90_ms);
+  write_number(w, "p99", l.p99_ms);
+  write_number(w, "p99.9", l.p999_ms);
+  write_number(w, "max", l.max_ms);
   w.EndObject();
 }
 
@@ -139,14 +144,17 @@ std::string to_json(const engine_result& r, const limit_set& limits) {
   w.Key("kind"), w.String("engine");
   w.Key("ok"), w.Bool(r.ok);
   if (!r.ok) w.Key("failure"), w.String(r.failure);
+  w.Key("round"), w.Uint(r.round);
   write_params(w, r.params);
   write_number(w, "window_s", r.window_s);
   write_number(w, "events_per_s", r.events_per_s);
   write_number(w, "deliveries_per_s", r.deliveries_per_s);
   write_number(w, "acked_per_s", r.acked_per_s);
   write_number(w, "deliveries_per_event", r.deliveries_per_event);
-  write_latency(w, r);
+  write_latency(w, "latency_ms", r.latency, r.params.sink == sink_kind::counting);
   if (r.params.connections > 0) w.Key("latency_kind"), w.String("request");
+  // Publish request -> answer, for the in-process publisher.
+  write_latency(w, "publish_latency_ms", r.publish_latency, true);
   write_number(w, "cpu_s_per_million_events", r.cpu_s_per_m_events);
   w.Key("peak_rss_bytes"), w.Uint64(r.peak_rss_bytes);
   write_number(w, "disk_growth_bytes_per_event", r.disk_bytes_per_event);
@@ -171,6 +179,9 @@ std::string to_json(const engine_result& r, const limit_set& limits) {
                  r.events_per_s / r.reference_events_per_s);
     if (r.params.listers > 0 && r.latency.samples > 0 && r.reference_p99_ms > 0)
       write_number(w, "p99_growth_ms", r.latency.p99_ms - r.reference_p99_ms);
+    if (r.params.listers > 0 && r.publish_latency.samples > 0 && r.reference_publish_p99_ms > 0)
+      write_number(w, "publish_p99_growth_ms",
+                   r.publish_latency.p99_ms - r.reference_publish_p99_ms);
   }
   if (r.params.listers > 0) write_listings(w, r);
   w.EndObject();
@@ -196,6 +207,23 @@ std::string to_json(const limit_result& r) {
 
 namespace {
 
+// What is wrong with the percentiles under `key` (an object in rising order, or null).
+std::string check_percentiles(const rapidjson::Value& x, const char* key) {
+  if (!x.HasMember(key)) return std::string{"no "} + key;
+  auto& latency = x[key];
+  if (latency.IsNull()) return "";
+  if (!latency.IsObject()) return std::string{key} + " is neither an object nor null";
+  double previous = 0;
+  for (auto p : {"p50", "p90", "p99", "p99.9", "max"}) {
+    if (!latency.HasMember(p) || !latency[p].IsNumber())
+      return std::string{"no number "} + key + "." + p;
+    auto value = latency[p].GetDouble();
+    if (value < previous) return std::string{key} + "." + p + " below the percentile before";
+    previous = value;
+  }
+  return "";
+}
+
 // What is wrong with one line of a results file, or an empty string.
 std::string check_line(const rapidjson::Value& x) {
   auto number = [&x](const char* key) { return x.HasMember(key) && x[key].IsNumber(); };
@@ -216,19 +244,8 @@ std::string check_line(const rapidjson::Value& x) {
        {"window_s", "events_per_s", "deliveries_per_s", "cpu_s_per_million_events",
         "peak_rss_bytes", "disk_growth_bytes_per_event", "write_syscall_bytes_per_event", "lost"})
     if (!number(key)) return std::string{"no number "} + key;
-  if (!x.HasMember("latency_ms")) return "no latency_ms";
-  auto& latency = x["latency_ms"];
-  if (latency.IsNull()) return "";
-  if (!latency.IsObject()) return "latency_ms is neither an object nor null";
-  double previous = 0;
-  for (auto key : {"p50", "p90", "p99", "p99.9", "max"}) {
-    if (!latency.HasMember(key) || !latency[key].IsNumber())
-      return std::string{"no number latency_ms."} + key;
-    auto value = latency[key].GetDouble();
-    if (value < previous) return std::string{"latency_ms."} + key + " below the percentile before";
-    previous = value;
-  }
-  return "";
+  if (auto why = check_percentiles(x, "latency_ms"); !why.empty()) return why;
+  return check_percentiles(x, "publish_latency_ms");
 }
 
 } // namespace
@@ -249,6 +266,58 @@ std::string check_results(const std::string& path, size_t expected) {
            + " expected (one per limit and scenario)";
   return "";
 }
+
+namespace {
+
+double median(std::vector<double> xs) {
+  if (xs.empty()) return NAN;
+  std::sort(xs.begin(), xs.end());
+  auto n = xs.size();
+  return n % 2 == 1 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
+}
+
+/// Each run with listing clients against the run of its round without them, then, over more than
+/// one round, the median of each difference.
+void print_listing_costs(std::ostream& out, const std::vector<engine_result>& runs) {
+  struct costs {
+    std::vector<double> ratio, sink_growth, publish_growth;
+  };
+  std::map<std::string, costs> by_name;
+  for (auto& r : runs) {
+    if (r.params.listers == 0 || r.reference.empty()) continue;
+    if (by_name.empty()) out << "\nwith listing clients, against the same run without them\n";
+    auto& c = by_name[r.params.name];
+    c.ratio.push_back(r.events_per_s / r.reference_events_per_s);
+    out << std::left << std::setw(18) << r.params.name << std::right << std::fixed
+        << std::setprecision(3) << " events/s x" << c.ratio.back();
+    if (r.latency.samples > 0 && r.reference_p99_ms > 0) {
+      c.sink_growth.push_back(r.latency.p99_ms - r.reference_p99_ms);
+      out << std::setprecision(1) << ", publish -> sink p99 " << r.reference_p99_ms << " -> "
+          << r.latency.p99_ms << " ms";
+    }
+    if (r.publish_latency.samples > 0 && r.reference_publish_p99_ms > 0) {
+      c.publish_growth.push_back(r.publish_latency.p99_ms - r.reference_publish_p99_ms);
+      out << std::setprecision(2) << ", publish request p99 " << r.reference_publish_p99_ms
+          << " -> " << r.publish_latency.p99_ms << " ms";
+    }
+    out << ", " << r.listing_latency.samples << " listings (p50 " << std::setprecision(1)
+        << r.listing_latency.p50_ms << " ms, " << r.listing_failures << " failed)\n";
+  }
+  for (auto& [name, c] : by_name) {
+    if (c.ratio.size() < 2) continue;
+    out << std::left << std::setw(18) << name << std::right << std::fixed << " median of "
+        << c.ratio.size() << " rounds: events/s x" << std::setprecision(3) << median(c.ratio);
+    if (!c.sink_growth.empty())
+      out << std::setprecision(2) << ", publish -> sink p99 " << std::showpos
+          << median(c.sink_growth) << std::noshowpos << " ms";
+    if (!c.publish_growth.empty())
+      out << std::setprecision(2) << ", publish request p99 " << std::showpos
+          << median(c.publish_growth) << std::noshowpos << " ms";
+    out << "\n";
+  }
+}
+
+} // namespace
 
 void print_table(std::ostream& out, const std::vector<limit_result>& limits,
                  const std::vector<engine_result>& runs, const limit_set& set) {
@@ -301,6 +370,7 @@ void print_table(std::ostream& out, const std::vector<limit_result>& limits,
          " events/s over the engine's store alone with the same sync (store-sync-N);\n"
          " B/event: bytes the process wrote with write(2) per event, WAL and compactions "
          "included)\n";
+  print_listing_costs(out, runs);
 }
 
 } // namespace dispatch::bench

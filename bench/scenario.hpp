@@ -40,6 +40,9 @@ struct scenario_params {
   // CAF's scheduler policy: "sharing" (one queue, idle workers block) or "stealing" (CAF's
   // default; idle workers poll with 50 µs sleeps, which costs more than the engine on 2 cores).
   std::string scheduler = "sharing";
+  // The engine's readers (engine_config::readers_idle, readers_nice).
+  bool readers_idle = true;
+  uint32_t readers_nice = 10;
   // A content filter (RQL filter terms) on every dispatcher; empty: none.
   std::string filter;
   // Clients listing deliveries and events continuously through the measured window
@@ -65,12 +68,16 @@ struct engine_result {
   double drain_s = 0;          // from the last publish until the sink had everything
   double setup_s = 0;          // creating the dispatchers
   latency_summary latency;     // publish -> sink, events published in the window (counting sink)
+  // Publish request -> its answer (accepted and, with sync, on disk), requests sent in the window
+  // by the in-process publisher: what a publisher waits for.
+  latency_summary publish_latency;
   std::vector<uint32_t> latency_sorted_us;
   double cpu_s_per_m_events = 0;
   uint64_t peak_rss_bytes = 0;      // of the child process that ran the scenario (ru_maxrss)
   double disk_bytes_per_event = 0;  // growth of the data directory over the window (du)
   double write_bytes_per_event = 0; // write(2) bytes of the process over the window (/proc/self/io)
   double loadavg = 0;               // the machine's 1-minute load average at the end
+  uint32_t round = 1;               // of --repeat
   // HTTP scenarios: `latency` is the request latency (send until the answer is read), and the
   // run is compared with the embedded scenario of the same shape, `reference` (set by main).
   // Runs with listing clients are compared the same way with the run of the same shape without
@@ -78,6 +85,7 @@ struct engine_result {
   std::string reference;
   double reference_events_per_s = 0;
   double reference_p99_ms = 0;
+  double reference_publish_p99_ms = 0;
   latency_summary listing_latency; // of the listing clients' requests
   uint64_t listing_failures = 0;   // listings answered with an error
 };
@@ -102,7 +110,8 @@ typename Inspector::result_type inspect(Inspector& f, scenario_params& x) {
   return f(caf::meta::type_name("bench.scenario_params"), x.name, x.series, x.dispatchers,
            x.event_types, x.actions_min, x.actions_max, x.shards, x.event_bytes, x.sink, x.sync,
            x.in_memory, x.rate, x.rate_fraction, x.batch, x.window, x.backlog, x.warmup_s,
-           x.duration_s, x.connections, x.io_threads, x.scheduler, x.filter, x.listers);
+           x.duration_s, x.connections, x.io_threads, x.scheduler, x.readers_idle, x.readers_nice,
+           x.filter, x.listers);
 }
 
 template <class Inspector>
@@ -116,9 +125,10 @@ typename Inspector::result_type inspect(Inspector& f, engine_result& x) {
   return f(caf::meta::type_name("bench.engine_result"), x.params, x.ok, x.failure, x.window_s,
            x.events_acked, x.deliveries, x.deliveries_per_event, x.acked_per_s, x.events_per_s,
            x.deliveries_per_s, x.rejected, x.first_rejection, x.lost, x.drain_s, x.setup_s,
-           x.latency, x.latency_sorted_us, x.cpu_s_per_m_events, x.peak_rss_bytes,
-           x.disk_bytes_per_event, x.write_bytes_per_event, x.loadavg, x.reference,
-           x.reference_events_per_s, x.reference_p99_ms, x.listing_latency, x.listing_failures);
+           x.latency, x.publish_latency, x.latency_sorted_us, x.cpu_s_per_m_events,
+           x.peak_rss_bytes, x.disk_bytes_per_event, x.write_bytes_per_event, x.loadavg,
+           x.reference, x.reference_events_per_s, x.reference_p99_ms, x.reference_publish_p99_ms,
+           x.listing_latency, x.listing_failures);
 }
 
 template <class Inspector>

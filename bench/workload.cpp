@@ -152,6 +152,15 @@ struct publisher_state {
 
 void publish_batch(caf::event_based_actor* self, std::shared_ptr<publisher_state> st, size_t n);
 
+/// Keeps how long a request sent at `sent_ns` waited for its answer, when sent in the window.
+void record_answer(publisher_state& st, uint64_t sent_ns) {
+  auto& seen = *st.received;
+  if (sent_ns < seen.record_from.load() || sent_ns >= seen.record_until.load()) return;
+  auto us = (now_ns() - sent_ns) / 1000;
+  std::lock_guard<std::mutex> guard{st.published->samples_mutex};
+  st.published->answer_us.push_back(static_cast<uint32_t>(std::min<uint64_t>(us, UINT32_MAX)));
+}
+
 /// Sends what the loop allows right now.
 void pump(caf::event_based_actor* self, const std::shared_ptr<publisher_state>& st) {
   auto& p = st->params;
@@ -188,8 +197,9 @@ void publish_batch(caf::event_based_actor* self, std::shared_ptr<publisher_state
   };
   self->request(st->engine, publish_timeout, publish_atom::value, std::move(batch))
     .then(
-      [self, st, fail, first](const publish_outcome_list& outcomes) {
+      [self, st, fail, first, stamp](const publish_outcome_list& outcomes) {
         --st->in_flight;
+        record_answer(*st, stamp);
         uint64_t acked = 0;
         uint64_t deliveries = 0;
         for (size_t k = 0; k < outcomes.size(); ++k)

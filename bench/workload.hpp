@@ -45,6 +45,10 @@ struct publish_tally {
   std::atomic<bool> stop{false};
   std::string first_error; // written once by the publisher, read after it stopped
   std::atomic<bool> has_error{false};
+  /// Request -> answer of the publish requests sent in the sink's measured window
+  /// (`sink_tally::record_from` .. `record_until`), one sample per request.
+  std::mutex samples_mutex;
+  std::vector<uint32_t> answer_us;
 };
 
 using publish_tally_ptr = std::shared_ptr<publish_tally>;
