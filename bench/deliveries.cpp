@@ -106,7 +106,8 @@ uint64_t rss_growth_of(List list) {
 
 } // namespace
 
-int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std::ostream& out) {
+int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, const std::string& keep,
+                   std::ostream& out) {
   auto path = dir + "/deliveries-" + std::to_string(deliveries);
   auto opened = fresh_store(path, shards);
   if (!opened) {
@@ -352,6 +353,17 @@ int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std:
     if (!time(l, [&](const query& q) { return list_log(db, action_kind::task, q, max_page_size); }))
       return 1;
   db.reset();
+  if (!keep.empty()) {
+    std::error_code failed;
+    std::filesystem::rename(path, keep, failed);
+    if (failed) {
+      std::cerr << "deliveries: cannot move the store to " << keep << ": " << failed.message()
+                << "\n";
+      status = 1;
+    } else {
+      std::cerr << "deliveries: the filled store is kept in " << keep << "\n";
+    }
+  }
   std::filesystem::remove_all(path);
   return status;
 }

@@ -14,6 +14,8 @@ namespace dispatch::bench {
 /// log; one in ten a dead letter), spread over the last 7 days, and times each listing; prints one
 /// JSON object for the machine and one per listing to `out`. Answers 0, or 1 when the store could
 /// not be filled or read or a total is not exact.
-int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, std::ostream& out);
+/// With `keep` not empty, the filled store is moved there at the end (for --store).
+int run_deliveries(uint64_t deliveries, bool smoke, const std::string& dir, const std::string& keep,
+                   std::ostream& out);
 
 } // namespace dispatch::bench

@@ -115,6 +115,27 @@ void compute_figures(engine_result& r, const snapshot& a, const snapshot& b,
   }
 }
 
+/// A copy of the data directory `from` in `to`: table files, which RocksDB never changes once
+/// written, are hard-linked (copied where a link cannot be made), every other file copied.
+std::string copy_store(const std::string& from, const std::string& to) {
+  namespace fs = std::filesystem;
+  std::error_code failed;
+  if (!fs::is_directory(from, failed)) return from + " is not a directory";
+  for (auto& entry : fs::recursive_directory_iterator(from, failed)) {
+    auto target = fs::path{to} / fs::relative(entry.path(), from);
+    if (entry.is_directory()) {
+      fs::create_directories(target, failed);
+    } else {
+      fs::create_directories(target.parent_path(), failed);
+      failed.clear();
+      if (entry.path().extension() == ".sst") fs::create_hard_link(entry.path(), target, failed);
+      if (entry.path().extension() != ".sst" || failed) fs::copy_file(entry.path(), target, failed);
+    }
+    if (failed) return "cannot copy " + entry.path().string() + ": " + failed.message();
+  }
+  return failed ? "cannot read " + from + ": " + failed.message() : "";
+}
+
 engine_config engine_config_of(const scenario_params& p, const std::string& data_dir) {
   engine_config config;
   config.data_dir = data_dir;
@@ -207,7 +228,11 @@ engine_result run_engine_scenario(const scenario_params& p, const std::string& b
   run.plan = std::make_shared<type_plan>(plan_types(p));
   run.started = clock_type::now();
   std::filesystem::remove_all(run.data_dir);
-  {
+  if (!p.store.empty()) {
+    progress(p.name + " copying " + p.store);
+    r.failure = copy_store(p.store, run.data_dir);
+  }
+  if (r.failure.empty()) {
     bench_system_config cfg{p.scheduler};
     caf::actor_system sys{cfg};
     engine_sinks sinks;

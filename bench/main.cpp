@@ -41,6 +41,7 @@ std::vector<planned> standard_set(const bench_options& o) {
   base.scheduler = o.scheduler;
   base.readers_idle = o.readers_idle;
   base.readers_nice = o.readers_nice;
+  base.store = o.store;
   if (o.smoke) {
     base.dispatchers = 20;
     base.event_types = 10;
@@ -132,6 +133,7 @@ bool select_scenarios(const bench_options& o, std::vector<planned>& out, std::st
     p.scheduler = o.scheduler;
     p.readers_idle = o.readers_idle;
     p.readers_nice = o.readers_nice;
+    p.store = o.store;
     p.name = "custom";
     p.duration_s = o.duration_s;
     p.warmup_s = o.warmup_s;
@@ -374,7 +376,7 @@ int main(int argc, char** argv) {
   if (o.deliveries > 0) {
     auto dir = make_data_dir(o);
     std::ostringstream lines;
-    auto status = run_deliveries(o.deliveries, o.smoke, dir, lines);
+    auto status = run_deliveries(o.deliveries, o.smoke, dir, o.keep_store, lines);
     std::cout << lines.str();
     if (!o.out.empty()) std::ofstream{o.out, std::ios::app} << lines.str();
     return status;

@@ -72,6 +72,10 @@ std::string usage() {
                            of GET /events/v1/ (one JSON line each to stdout, and to --out if given)
   --deliveries=N           only the delivery listings: fill a store with N finished deliveries,
                            time the listings of deliveries, events and tasks (JSON lines as --archive)
+  --keep-store=DIR         with --deliveries: move the filled store to DIR (it must not exist)
+  --store=DIR              engine scenarios start from a copy of the data directory DIR (its
+                           table files hard-linked), e.g. one --keep-store left: the publisher
+                           with listing clients on a store of 10,000,000 deliveries
   --rate-check=N           only the rate check: dispatch.sinks.task.rate=N against a loopback
                            webhook, --warmup then --duration measured (use 60); one JSON line
                            on stdout (and appended to --out when given); exit 1 beyond ±5%
@@ -114,6 +118,8 @@ bool parse_options(int argc, char** argv, bench_options& o, std::string& error) 
     {"backlog", number(c.backlog, 1, 1e7)},
     {"archive", number(o.archive_events, 1, 1e9)},
     {"deliveries", number(o.deliveries, 10, 1e9)},
+    {"keep-store", [&](const std::string& v) { return !(o.keep_store = v).empty(); }},
+    {"store", [&](const std::string& v) { return !(o.store = v).empty(); }},
     {"connections", number(c.connections, 0, 1024)},
     {"filter", [&](const std::string& v) { return !(c.filter = v).empty(); }},
     {"io-threads", number(c.io_threads, 1, 64)},

@@ -22,13 +22,15 @@ struct bench_options {
   scenario_params custom;  // --scenario=custom
   std::string custom_rate; // "N" events/s or "P%" of a closed-loop run measured first
   bool help = false;
-  std::string scheduler = "sharing";  // CAF's scheduler policy, every scenario
-  uint32_t repeat = 1;                // rounds of the selected scenarios, one after the other
-  bool readers_idle = true;           // the engine's readers under SCHED_IDLE, every scenario
-  uint32_t readers_nice = 10;         // ... and this many nice steps below the rest
-  uint64_t archive_events = 0;        // --archive=N: only the archive listings over N events
-  uint64_t deliveries = 0;            // --deliveries=N: only the delivery listings over N finished
-  uint32_t rate_check = 0;            // --rate-check=N: only the sink-rate check at N deliveries/s
+  std::string scheduler = "sharing"; // CAF's scheduler policy, every scenario
+  uint32_t repeat = 1;               // rounds of the selected scenarios, one after the other
+  bool readers_idle = true;          // the engine's readers under SCHED_IDLE, every scenario
+  uint32_t readers_nice = 10;        // ... and this many nice steps below the rest
+  uint64_t archive_events = 0;       // --archive=N: only the archive listings over N events
+  uint64_t deliveries = 0;           // --deliveries=N: only the delivery listings over N finished
+  std::string keep_store;            // --keep-store=DIR: --deliveries leaves its filled store there
+  std::string store;                 // --store=DIR: engine scenarios start from a copy of DIR
+  uint32_t rate_check = 0;           // --rate-check=N: only the sink-rate check at N deliveries/s
   uint32_t dispatcher_rate_check = 0; // --dispatcher-rate-check=N: a dispatcher's rateLimit instead
 };
 

@@ -57,6 +57,7 @@ void write_params(json_writer& w, const scenario_params& p) {
   w.Key("sync"), w.Bool(p.sync);
   w.Key("in_memory"), w.Bool(p.in_memory);
   if (!p.filter.empty()) w.Key("filter"), w.String(p.filter);
+  if (!p.store.empty()) w.Key("store"), w.String(p.store);
   if (p.listers > 0) w.Key("listing_clients"), w.Uint(p.listers);
   w.Key("loop"), w.String(p.rate == 0 ? "closed" : "open");
   w.Key("rate"), w.Uint64(p.rate);
@@ -122,7 +123,8 @@ std::string describe(const scenario_params& p) {
       << sink_name(p.sink) << " sink, sync " << (p.sync ? "on" : "off")
       << (p.in_memory ? ", in-memory RocksDB" : "")
       << (p.filter.empty() ? "" : ", filter " + p.filter + " on every dispatcher")
-      << (p.listers == 0 ? "" : ", " + std::to_string(p.listers) + " clients listing") << ", ";
+      << (p.listers == 0 ? "" : ", " + std::to_string(p.listers) + " clients listing")
+      << (p.store.empty() ? "" : ", on a copy of " + p.store) << ", ";
   if (p.connections > 0)
     out << "HTTP on loopback (" << p.connections << " keep-alive connections, " << p.io_threads
         << " io thread(s), " << (p.batch > 1 ? "POST /events/v1/batch of " : "POST /events/v1/ of ")
