@@ -41,6 +41,7 @@ std::vector<planned> standard_set(const bench_options& o) {
   base.scheduler = o.scheduler;
   base.readers_idle = o.readers_idle;
   base.readers_nice = o.readers_nice;
+  base.readers = o.readers;
   base.store = o.store;
   if (o.smoke) {
     base.dispatchers = 20;
@@ -133,6 +134,7 @@ bool select_scenarios(const bench_options& o, std::vector<planned>& out, std::st
     p.scheduler = o.scheduler;
     p.readers_idle = o.readers_idle;
     p.readers_nice = o.readers_nice;
+    p.readers = o.readers;
     p.store = o.store;
     p.name = "custom";
     p.duration_s = o.duration_s;

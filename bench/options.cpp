@@ -68,6 +68,7 @@ std::string usage() {
                            ends with the median of what listing clients cost, over the rounds
   --readers-idle=on|off    the engine's readers under SCHED_IDLE (on, the engine's default)
   --readers-nice=N         nice steps the readers run below the rest (0..19, 10)
+  --readers=N              the engine's reader threads (1..16, 2)
   --archive=N              only the event archive: fill a store with N events, time the listings
                            of GET /events/v1/ (one JSON line each to stdout, and to --out if given)
   --deliveries=N           only the delivery listings: fill a store with N finished deliveries,
@@ -127,6 +128,7 @@ bool parse_options(int argc, char** argv, bench_options& o, std::string& error) 
     {"repeat", number(o.repeat, 1, 100)},
     {"readers-idle", on_off(o.readers_idle)},
     {"readers-nice", number(o.readers_nice, 0, 19)},
+    {"readers", number(o.readers, 1, 16)},
     {"rate-check", number(o.rate_check, 1, 100000)},
     {"dispatcher-rate-check", number(o.dispatcher_rate_check, 1, 100000)},
     {"scheduler",

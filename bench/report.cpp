@@ -69,6 +69,7 @@ void write_params(json_writer& w, const scenario_params& p) {
   w.Key("scheduler"), w.String(p.scheduler);
   w.Key("readers_idle"), w.Bool(p.readers_idle);
   w.Key("readers_nice"), w.Uint(p.readers_nice);
+  w.Key("readers"), w.Uint(p.readers);
   w.Key("transport"), w.String(p.connections > 0 ? "http" : "in-process");
   if (p.connections > 0) {
     w.Key("connections"), w.Uint(p.connections);

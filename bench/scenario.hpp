@@ -43,6 +43,7 @@ struct scenario_params {
   // The engine's readers (engine_config::readers_idle, readers_nice).
   bool readers_idle = true;
   uint32_t readers_nice = 10;
+  uint32_t readers = 2;
   // A data directory the run starts from a copy of (bench_options::store); empty: a new one.
   std::string store;
   // A content filter (RQL filter terms) on every dispatcher; empty: none.
@@ -113,7 +114,7 @@ typename Inspector::result_type inspect(Inspector& f, scenario_params& x) {
            x.event_types, x.actions_min, x.actions_max, x.shards, x.event_bytes, x.sink, x.sync,
            x.in_memory, x.rate, x.rate_fraction, x.batch, x.window, x.backlog, x.warmup_s,
            x.duration_s, x.connections, x.io_threads, x.scheduler, x.readers_idle, x.readers_nice,
-           x.store, x.filter, x.listers);
+           x.readers, x.store, x.filter, x.listers);
 }
 
 template <class Inspector>
