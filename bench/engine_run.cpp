@@ -136,6 +136,23 @@ std::string copy_store(const std::string& from, const std::string& to) {
   return failed ? "cannot read " + from + ": " + failed.message() : "";
 }
 
+/// What a run that starts from a copied store must find in it: its deliveries, counted by the
+/// engine (an empty answer means the copy, or the engine's reading of it, lost them).
+std::string check_copied_store(caf::actor_system& sys, const engine_actor& engine,
+                               const std::string& store) {
+  caf::scoped_actor self{sys};
+  std::string failure;
+  self->request(engine, std::chrono::seconds(60), deliveries_atom::value, query{})
+    .receive(
+      [&](const delivery_page& page) {
+        if (page.page.total == 0) failure = "the copy of " + store + " lists no deliveries";
+      },
+      [&](caf::error& err) {
+        failure = "cannot list the copy of " + store + ": " + message_of(err);
+      });
+  return failure;
+}
+
 engine_config engine_config_of(const scenario_params& p, const std::string& data_dir) {
   engine_config config;
   config.data_dir = data_dir;
@@ -247,7 +264,8 @@ engine_result run_engine_scenario(const scenario_params& p, const std::string& b
       r.failure = "cannot start the engine: " + message_of(engine.error());
     } else {
       progress(p.name + " creating " + std::to_string(p.dispatchers) + " dispatchers");
-      r.failure = create_dispatchers(sys, *engine, p, *run.plan);
+      if (!p.store.empty()) r.failure = check_copied_store(sys, *engine, p.store);
+      if (r.failure.empty()) r.failure = create_dispatchers(sys, *engine, p, *run.plan);
       r.setup_s = std::chrono::duration<double>(clock_type::now() - run.started).count();
       if (r.failure.empty()) drive_scenario(sys, *engine, run, r);
       caf::anon_send_exit(*engine, caf::exit_reason::user_shutdown);

@@ -34,15 +34,20 @@ struct planned {
                          // HTTP run, the one without listing clients for a run with them
 };
 
+/// `p` with what the command line sets for every scenario, standard or custom.
+scenario_params with_run_options(scenario_params p, const bench_options& o) {
+  p.duration_s = o.duration_s;
+  p.warmup_s = o.warmup_s;
+  p.scheduler = o.scheduler;
+  p.readers_idle = o.readers_idle;
+  p.readers_nice = o.readers_nice;
+  p.readers = o.readers;
+  p.store = o.store;
+  return p;
+}
+
 std::vector<planned> standard_set(const bench_options& o) {
-  scenario_params base;
-  base.duration_s = o.duration_s;
-  base.warmup_s = o.warmup_s;
-  base.scheduler = o.scheduler;
-  base.readers_idle = o.readers_idle;
-  base.readers_nice = o.readers_nice;
-  base.readers = o.readers;
-  base.store = o.store;
+  auto base = with_run_options(scenario_params{}, o);
   if (o.smoke) {
     base.dispatchers = 20;
     base.event_types = 10;
@@ -130,15 +135,8 @@ std::vector<planned> standard_set(const bench_options& o) {
 /// The scenarios the options ask for, or an error naming an unknown one.
 bool select_scenarios(const bench_options& o, std::vector<planned>& out, std::string& error) {
   if (o.scenario == "custom") {
-    auto p = o.custom;
-    p.scheduler = o.scheduler;
-    p.readers_idle = o.readers_idle;
-    p.readers_nice = o.readers_nice;
-    p.readers = o.readers;
-    p.store = o.store;
+    auto p = with_run_options(o.custom, o);
     p.name = "custom";
-    p.duration_s = o.duration_s;
-    p.warmup_s = o.warmup_s;
     if (o.custom_rate.empty() || o.custom_rate.back() != '%') {
       p.rate = o.custom_rate.empty() ? 0 : std::strtoull(o.custom_rate.c_str(), nullptr, 10);
       out.push_back({p, {}, {}});
