@@ -46,7 +46,18 @@ auto spawn_helper(self_ptr self, F fun, Ts&&... xs) {
 /// scheduler thread it would slow every actor that runs there).
 background_priority helper_priority(const engine_state& st) {
   if (!st.config.detached) return {};
-  return background_priority{st.config.readers_nice, st.config.readers_idle};
+  return background_priority{st.config.readers.nice, st.config.readers.idle};
+}
+
+/// How a reader yields: its priority and, on a thread of its own, the budget the pool shares.
+reader_yield reader_yield_of(const engine_state& st) {
+  return reader_yield{helper_priority(st), st.config.detached ? st.read_budget : nullptr};
+}
+
+/// Spawns a reader with the engine's store, clock and the pool's way of yielding.
+reader_actor spawn_reader(self_ptr self) {
+  auto& st = self->state;
+  return spawn_helper(self, reader, st.db, st.config.clock, reader_yield_of(st));
 }
 
 /// The replayer, with the handle the engine's shutdown stops it by.
@@ -59,9 +70,15 @@ void spawn_replayer(self_ptr self) {
 
 void spawn_helpers(self_ptr self) {
   auto& st = self->state;
+  auto& readers = st.config.readers;
+  auto cores = readers.cpu > 0 ? readers.cpu : default_reader_cores();
+  st.read_budget = std::make_shared<cpu_budget>(cores);
+  if (st.config.detached)
+    DISPATCH_LOG(info, engine) << readers.count << " readers, together at most " << cores
+                               << " cores' worth of CPU (dispatch.readers-cpu)";
   st.readers.clear();
-  for (uint32_t i = 0; i < std::max<uint32_t>(st.config.readers, 1); ++i)
-    st.readers.push_back(spawn_helper(self, reader, st.db, st.config.clock, helper_priority(st)));
+  for (uint32_t i = 0; i < std::max<uint32_t>(readers.count, 1); ++i)
+    st.readers.push_back(spawn_reader(self));
   st.prober = spawn_helper(self, prober, st.db, st.metrics);
   spawn_replayer(self);
 }
@@ -73,7 +90,7 @@ void replace_helper(self_ptr self, const caf::actor_addr& gone, const caf::error
     if (r.address() == gone) {
       DISPATCH_LOG(warning, engine)
         << "a reader stopped (" << caf::to_string(reason) << "); replaced it";
-      r = spawn_helper(self, reader, st.db, st.config.clock, helper_priority(st));
+      r = spawn_reader(self);
     }
   if (st.prober.address() == gone) {
     DISPATCH_LOG(warning, engine) << "the prober stopped (" << caf::to_string(reason)

@@ -11,6 +11,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "actors/cpu_budget.hpp"
 #include "messages/event_record.hpp"
 #include "messages/ids.hpp"
 #include "messages/json.hpp"
@@ -87,6 +88,7 @@ caf::expected<json_page> sorted_page(const store_ptr& db, const query& q, uint32
   std::unordered_map<std::string, std::string> kept; // by log position: ids may repeat
   record_filter where{q.where};
   auto err = db->for_each_archived(range, [&](const archived_event& x) {
+    pace_read();
     if (type && x.event.type != *type) return true;
     if (!passes(where, aside, x)) return true;
     auto json = render(aside, x);
@@ -153,6 +155,7 @@ caf::expected<json_page> list_archive(const store_ptr& db, const query& q, uint3
   if (!counted) where.emplace(q.where);
   uint64_t seen = 0;
   auto err = db->for_each_archived(range, [&](const archived_event& x) {
+    pace_read();
     if (type && x.event.type != *type) return true;
     auto created = x.event.creation_timestamp;
     if (timed && (created < from || created >= to)) return true; // before the filter is read

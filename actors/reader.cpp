@@ -22,9 +22,11 @@ namespace dispatch {
 
 namespace {
 
-/// A read's answer: the page, or why there is none.
+/// A read's answer: the page, or why there is none. The read's CPU time is charged to the
+/// readers' budget first (the reader waits here while it is overdrawn).
 template <class Page>
 caf::result<Page> answer(caf::expected<Page> page) {
+  settle_read();
   if (!page) return page.error();
   return std::move(*page);
 }
@@ -47,6 +49,7 @@ read_page(const query& q, uint32_t max_limit, ForEach for_each, Id id_of, Render
   std::unordered_map<std::string, T> kept;
   uint64_t met = 0; // the key of a record in the sorted window: ids may repeat (the log's)
   auto err = for_each([&](const T& x) {
+    pace_read();
     auto id = id_of(x) + "#" + std::to_string(met++);
     auto json = render(x);
     if (!matches(q.where, json)) return true;
@@ -82,6 +85,7 @@ caf::expected<std::pair<page_info, std::vector<T>>> counted_page(const query& q,
   std::vector<T> window;
   uint64_t met = 0;
   auto err = walk([&](const T& x) {
+    pace_read();
     if (met++ >= q.offset && window.size() < info.limit) window.push_back(x);
     return window.size() < info.limit;
   });
@@ -229,6 +233,7 @@ caf::expected<delivery_list> dead_letters(const store_ptr& db, const query& q,
   delivery_list dead;
   if (max == 0) return dead;
   auto err = db->for_each_dead_letter(after, [&](const delivery& d) {
+    pace_read();
     if (matches(q.where, to_json(d))) dead.push_back(d);
     return dead.size() < max;
   });
@@ -239,8 +244,10 @@ caf::expected<delivery_list> dead_letters(const store_ptr& db, const query& q,
 } // namespace
 
 reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> self, store_ptr db,
-                                   clock_ptr clock, background_priority priority) {
-  lower_thread_priority(priority);
+                                   clock_ptr clock, reader_yield yield) {
+  if (yield.budget) name_this_thread(reader_thread_name);
+  lower_thread_priority(yield.priority);
+  meter_reads(std::move(yield.budget));
   self->state.db = std::move(db);
   self->state.clock = std::move(clock);
   return {

@@ -2,6 +2,7 @@
 // thread, so this changes the calling thread and nothing else of the process.
 #include "actors/thread_priority.hpp"
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sched.h>
@@ -45,6 +46,10 @@ bool lower_thread_priority(background_priority priority) {
   DISPATCH_LOG(warning, engine) << "cannot lower a background thread's priority to nice " << target
                                 << ": " << why;
   return false;
+}
+
+void name_this_thread(const char* name) {
+  ::pthread_setname_np(::pthread_self(), name); // fails only on a name that is too long
 }
 
 bool thread_idle() {

@@ -21,6 +21,10 @@ struct background_priority {
 /// false, and logs why (component `engine`), when the system refused.
 bool lower_thread_priority(background_priority priority);
 
+/// Names the calling thread (at most 15 characters, as `top -H` and /proc/PID/task/*/comm show
+/// it). Call it on a thread the actor has to itself.
+void name_this_thread(const char* name);
+
 /// Whether the calling thread runs under SCHED_IDLE.
 bool thread_idle();
 

@@ -159,8 +159,6 @@ engine_config engine_config_of(const scenario_params& p, const std::string& data
   config.shards = p.shards;
   config.sync = p.sync;
   config.in_memory = p.in_memory;
-  config.readers_idle = p.readers_idle;
-  config.readers_nice = p.readers_nice;
   config.readers = p.readers;
   return config;
 }

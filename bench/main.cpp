@@ -39,8 +39,6 @@ scenario_params with_run_options(scenario_params p, const bench_options& o) {
   p.duration_s = o.duration_s;
   p.warmup_s = o.warmup_s;
   p.scheduler = o.scheduler;
-  p.readers_idle = o.readers_idle;
-  p.readers_nice = o.readers_nice;
   p.readers = o.readers;
   p.store = o.store;
   return p;

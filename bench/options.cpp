@@ -69,6 +69,8 @@ std::string usage() {
   --readers-idle=on|off    the engine's readers under SCHED_IDLE (on, the engine's default)
   --readers-nice=N         nice steps the readers run below the rest (0..19, 10)
   --readers=N              the engine's reader threads (1..16, 2)
+  --readers-cpu=C          cores' worth of CPU the readers use together at most (0: half the
+                           cores beyond the first, at least 0.25; the engine's default)
   --archive=N              only the event archive: fill a store with N events, time the listings
                            of GET /events/v1/ (one JSON line each to stdout, and to --out if given)
   --deliveries=N           only the delivery listings: fill a store with N finished deliveries,
@@ -126,9 +128,10 @@ bool parse_options(int argc, char** argv, bench_options& o, std::string& error) 
     {"io-threads", number(c.io_threads, 1, 64)},
     {"listers", number(c.listers, 0, 64)},
     {"repeat", number(o.repeat, 1, 100)},
-    {"readers-idle", on_off(o.readers_idle)},
-    {"readers-nice", number(o.readers_nice, 0, 19)},
-    {"readers", number(o.readers, 1, 16)},
+    {"readers-idle", on_off(o.readers.idle)},
+    {"readers-nice", number(o.readers.nice, 0, 19)},
+    {"readers", number(o.readers.count, 1, 16)},
+    {"readers-cpu", number(o.readers.cpu, 0, 64)},
     {"rate-check", number(o.rate_check, 1, 100000)},
     {"dispatcher-rate-check", number(o.dispatcher_rate_check, 1, 100000)},
     {"scheduler",

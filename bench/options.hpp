@@ -24,9 +24,7 @@ struct bench_options {
   bool help = false;
   std::string scheduler = "sharing"; // CAF's scheduler policy, every scenario
   uint32_t repeat = 1;               // rounds of the selected scenarios, one after the other
-  bool readers_idle = true;          // the engine's readers under SCHED_IDLE, every scenario
-  uint32_t readers_nice = 10;        // ... and this many nice steps below the rest
-  uint32_t readers = 2;              // the engine's reader threads, every scenario
+  reader_settings readers;           // the engine's readers, every scenario
   uint64_t archive_events = 0;       // --archive=N: only the archive listings over N events
   uint64_t deliveries = 0;           // --deliveries=N: only the delivery listings over N finished
   std::string keep_store;            // --keep-store=DIR: --deliveries leaves its filled store there

@@ -16,6 +16,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "actors/cpu_budget.hpp"
+
 namespace dispatch::bench {
 
 namespace {
@@ -67,9 +69,11 @@ void write_params(json_writer& w, const scenario_params& p) {
   write_number(w, "warmup_s", p.warmup_s);
   write_number(w, "duration_s", p.duration_s);
   w.Key("scheduler"), w.String(p.scheduler);
-  w.Key("readers_idle"), w.Bool(p.readers_idle);
-  w.Key("readers_nice"), w.Uint(p.readers_nice);
-  w.Key("readers"), w.Uint(p.readers);
+  w.Key("readers_idle"), w.Bool(p.readers.idle);
+  w.Key("readers_nice"), w.Uint(p.readers.nice);
+  w.Key("readers"), w.Uint(p.readers.count);
+  // What the engine ran with: 0 leaves it to the machine.
+  w.Key("readers_cpu"), w.Double(p.readers.cpu > 0 ? p.readers.cpu : default_reader_cores());
   w.Key("transport"), w.String(p.connections > 0 ? "http" : "in-process");
   if (p.connections > 0) {
     w.Key("connections"), w.Uint(p.connections);

@@ -9,6 +9,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include "bench/measure.hpp"
+#include "config/engine_config.hpp"
 
 namespace dispatch::bench {
 
@@ -40,10 +41,7 @@ struct scenario_params {
   // CAF's scheduler policy: "sharing" (one queue, idle workers block) or "stealing" (CAF's
   // default; idle workers poll with 50 µs sleeps, which costs more than the engine on 2 cores).
   std::string scheduler = "sharing";
-  // The engine's readers (engine_config::readers_idle, readers_nice).
-  bool readers_idle = true;
-  uint32_t readers_nice = 10;
-  uint32_t readers = 2;
+  reader_settings readers; // the engine's readers (engine_config::readers)
   // A data directory the run starts from a copy of (bench_options::store); empty: a new one.
   std::string store;
   // A content filter (RQL filter terms) on every dispatcher; empty: none.
@@ -113,8 +111,8 @@ typename Inspector::result_type inspect(Inspector& f, scenario_params& x) {
   return f(caf::meta::type_name("bench.scenario_params"), x.name, x.series, x.dispatchers,
            x.event_types, x.actions_min, x.actions_max, x.shards, x.event_bytes, x.sink, x.sync,
            x.in_memory, x.rate, x.rate_fraction, x.batch, x.window, x.backlog, x.warmup_s,
-           x.duration_s, x.connections, x.io_threads, x.scheduler, x.readers_idle, x.readers_nice,
-           x.readers, x.store, x.filter, x.listers);
+           x.duration_s, x.connections, x.io_threads, x.scheduler, x.readers.count, x.readers.nice,
+           x.readers.idle, x.readers.cpu, x.store, x.filter, x.listers);
 }
 
 template <class Inspector>

@@ -64,12 +64,15 @@ const detail::option_table<engine_config>& options_table() {
        "time in ms any internal request may take"},
       {"emitter-memory-cap", +[](cfg& c) -> uint32_t& { return c.emitter_memory_cap; },
        "due deliveries an emitter keeps in memory; the rest are paged from disk"},
-      {"readers", +[](cfg& c) -> uint32_t& { return c.readers; },
+      {"readers", +[](cfg& c) -> uint32_t& { return c.readers.count; },
        "threads answering listings, off the path publishes take (1..64)"},
-      {"readers-nice", +[](cfg& c) -> uint32_t& { return c.readers_nice; },
+      {"readers-nice", +[](cfg& c) -> uint32_t& { return c.readers.nice; },
        "nice steps the readers and the replayer run below the rest (0..19): reads yield the CPU"},
-      {"readers-idle", +[](cfg& c) -> bool& { return c.readers_idle; },
+      {"readers-idle", +[](cfg& c) -> bool& { return c.readers.idle; },
        "the readers and the replayer run under SCHED_IDLE: only on CPU the rest leaves idle"},
+      {"readers-cpu", +[](cfg& c) -> double& { return c.readers.cpu; },
+       "cores' worth of CPU the readers use together at most, a listing waits for the rest "
+       "(0: half the machine's cores beyond the first, at least 0.25)"},
       {"retention.seen-days", +[](cfg& c) -> uint32_t& { return c.seen_days; },
        "days an event id suppresses duplicates"},
       {"retention.history-days", +[](cfg& c) -> uint32_t& { return c.history_days; },
@@ -155,8 +158,11 @@ caf::error validate(const engine_config& cfg) {
   if (!(cfg.retry.multiplier >= 1.0) || !std::isfinite(cfg.retry.multiplier))
     return fail("retry.multiplier", "must be a finite number >= 1");
   if (cfg.retry.max_attempts < 1) return fail("retry.max-attempts", "must be at least 1");
-  if (cfg.readers < 1 || cfg.readers > 64) return fail("readers", "must be between 1 and 64");
-  if (cfg.readers_nice > 19) return fail("readers-nice", "must be between 0 and 19");
+  if (cfg.readers.count < 1 || cfg.readers.count > 64)
+    return fail("readers", "must be between 1 and 64");
+  if (cfg.readers.nice > 19) return fail("readers-nice", "must be between 0 and 19");
+  if (!(cfg.readers.cpu == 0 || (cfg.readers.cpu >= 0.05 && cfg.readers.cpu <= 1024)))
+    return fail("readers-cpu", "must be 0 (left to the machine) or between 0.05 and 1024 cores");
   const std::pair<const char*, int64_t> positives[] = {
     {"retry.initial", cfg.retry.initial.count()},
     {"retry.cap", cfg.retry.cap.count()},

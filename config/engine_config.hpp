@@ -23,6 +23,18 @@ struct retry_policy {
   std::chrono::milliseconds max_age{24 * 60 * 60 * 1000};
 };
 
+/// The readers: threads answering listings off the path publishes take, and how they leave the
+/// CPU to it (actors/thread_priority.hpp, actors/cpu_budget.hpp). The replayer runs at their
+/// priority too.
+struct reader_settings {
+  uint32_t count = 2; // threads (1..64)
+  uint32_t nice = 10; // nice steps below the rest (0..19)
+  bool idle = true;   // under SCHED_IDLE: only on CPU the write path leaves idle
+  // Cores' worth of CPU time the readers use together at most; 0: half of the CPUs the process
+  // may run on beyond the first, at least 0.25 (`default_reader_cores`).
+  double cpu = 0;
+};
+
 /// The highest rate a sink may be given, in deliveries a second.
 constexpr uint32_t max_sink_rate = 1000000;
 
@@ -44,12 +56,10 @@ struct engine_config {
   std::chrono::milliseconds sink_timeout{10000};
   std::chrono::milliseconds request_timeout{10000}; // every internal request
   uint32_t emitter_memory_cap = 10000; // due deliveries an emitter keeps in memory; the rest paged
-  uint32_t readers = 2;                // threads answering listings, off the publish path
-  uint32_t readers_nice = 10; // nice steps the readers and the replayer run below the rest (0..19)
-  bool readers_idle = true;   // ... and under SCHED_IDLE: the CPU the write path leaves idle
-  uint32_t seen_days = 7;     // duplicate suppression window
-  uint32_t history_days = 7;  // finished deliveries kept for reading back
-  uint32_t log_days = 7;      // what the built-in sink received, kept for reading back
+  reader_settings readers;             // listings, off the publish path
+  uint32_t seen_days = 7;              // duplicate suppression window
+  uint32_t history_days = 7;           // finished deliveries kept for reading back
+  uint32_t log_days = 7;               // what the built-in sink received, kept for reading back
   uint32_t event_days = 7; // accepted events kept in the archive (the log, at least history_days)
   uint32_t replay_rate = 1000; // archived events a replay walks per second at most
   uint64_t block_cache_bytes = 64ull << 20;

@@ -94,7 +94,7 @@ BOOST_AUTO_TEST_CASE(with_every_reader_inside_a_scan_publishes_still_flow) {
   create(make_dispatcher("user_created", {task_action("welcome")}));
   hold_scans();
   std::vector<std::future<caf::expected<delivery_page>>> listings;
-  for (uint32_t i = 0; i < config.readers; ++i)
+  for (uint32_t i = 0; i < config.readers.count; ++i)
     listings.push_back(std::async(
       std::launch::async, [this] { return call<delivery_page>(deliveries_atom::value, query{}); }));
   BOOST_REQUIRE(eventually([&] { return scan_entered(); }));

@@ -107,7 +107,8 @@ BOOST_AUTO_TEST_CASE(readers_run_at_the_configured_lower_priority_and_nothing_el
   auto base = ::getpriority(PRIO_PROCESS, 0);
   auto below = std::min(19, base + 7);
   temp_dir dir;
-  dispatchd_process dispatchd{args_for(dir, {"--dispatch.readers=3", "--dispatch.readers-nice=7"}),
+  dispatchd_process dispatchd{args_for(dir, {"--dispatch.readers=3", "--dispatch.readers-nice=7",
+                                             "--dispatch.readers-cpu=0.5"}),
                               dir / "run.log"};
   http_client client{"127.0.0.1", dispatchd.port_of("127.0.0.1")};
   BOOST_TEST(client.request("GET", "/deliveries/v1/").status == 200u); // a reader answered
@@ -120,8 +121,16 @@ BOOST_AUTO_TEST_CASE(readers_run_at_the_configured_lower_priority_and_nothing_el
   BOOST_TEST(lowered == 4);
   BOOST_TEST(others + lowered == static_cast<long>(threads.size()));
   BOOST_TEST(others > 4); // the scheduler's workers, the HTTP io thread, the sinks...
+  // The readers are named for `top -H`, and lowered; the fourth lowered thread is the replayer.
+  auto readers = std::count_if(threads.begin(), threads.end(), [&](auto& t) {
+    return t.name == "dispatch-reader" && t.nice == below && t.policy == SCHED_IDLE;
+  });
+  BOOST_TEST(readers == 3);
   dispatchd.signal(SIGTERM);
   BOOST_TEST(dispatchd.exit_status() == 0);
+  // The log says what the readers may use.
+  BOOST_TEST(contains(dispatchd.log(), "3 readers, together at most 0.5 cores' worth of CPU"),
+             dispatchd.log());
 }
 
 BOOST_AUTO_TEST_CASE(help_lists_the_dispatch_options) {

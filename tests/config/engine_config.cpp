@@ -2,6 +2,7 @@
 // rejection of unknown keys, wrong types and out-of-range values, and message type registration.
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -76,6 +77,10 @@ void check_defaults(const engine_config& x) {
   BOOST_TEST(x.sink_timeout.count() == d.sink_timeout.count());
   BOOST_TEST(x.request_timeout.count() == d.request_timeout.count());
   BOOST_TEST(x.emitter_memory_cap == d.emitter_memory_cap);
+  BOOST_TEST(x.readers.count == 2u);
+  BOOST_TEST(x.readers.nice == 10u);
+  BOOST_TEST(x.readers.idle);
+  BOOST_TEST(x.readers.cpu == 0.0); // left to the machine
   BOOST_TEST(x.seen_days == d.seen_days);
   BOOST_TEST(x.history_days == d.history_days);
   BOOST_TEST(x.log_days == d.log_days);
@@ -128,6 +133,7 @@ BOOST_AUTO_TEST_CASE(every_option_is_declared_with_its_default_in_the_help) {
                     "readers",
                     "readers-nice",
                     "readers-idle",
+                    "readers-cpu",
                     "retention.history-days",
                     "retention.log-days",
                     "retention.event-days",
@@ -150,7 +156,7 @@ BOOST_AUTO_TEST_CASE(every_option_is_declared_with_its_default_in_the_help) {
       BOOST_TEST(text_of(option->description()).find("(default: ") != std::string::npos);
     }
   }
-  BOOST_TEST(options.size() == 34u);
+  BOOST_TEST(options.size() == 35u);
   auto shards = options.qualified_name_lookup("dispatch.shards");
   BOOST_TEST(text_of(shards->description()).find("(default: 4)") != std::string::npos);
 }
@@ -278,6 +284,13 @@ BOOST_AUTO_TEST_CASE(out_of_range_values_are_rejected) {
   require_rejection(read({"--dispatch.readers=65"}), "dispatch.readers: must be between 1 and 64");
   require_rejection(read({"--dispatch.readers-nice=20"}),
                     "dispatch.readers-nice: must be between 0 and 19");
+  for (auto cpu : {"-1", "0.01", "2000"})
+    require_rejection(read({std::string{"--dispatch.readers-cpu="} + cpu}),
+                      "dispatch.readers-cpu: must be 0 (left to the machine) or "
+                      "between 0.05 and 1024 cores");
+  auto half = read({"--dispatch.readers-cpu=0.5"});
+  BOOST_REQUIRE(half.engaged());
+  BOOST_TEST(half->readers.cpu == 0.5);
   BOOST_TEST(read({"--dispatch.shards=256"}).engaged());
   require_rejection(read({"--dispatch.retry.initial=0"}), "dispatch.retry.initial: must be > 0");
   require_rejection(read({"--dispatch.retry.multiplier=0.5"}), "dispatch.retry.multiplier");
@@ -317,6 +330,11 @@ BOOST_AUTO_TEST_CASE(validate_checks_a_config_filled_in_code) {
              == "dispatch.sinks.mail.rate: must be at most 1000000 (0: unlimited)");
   cfg.mail_sink_rate = dispatch::max_sink_rate;
   BOOST_TEST(!validate(cfg));
+  for (auto cpu : {std::nan(""), HUGE_VAL, -0.5}) {
+    cfg = {};
+    cfg.readers.cpu = cpu;
+    BOOST_TEST(message_of(validate(cfg)).find("dispatch.readers-cpu") != std::string::npos);
+  }
   cfg = {};
   cfg.restart_limit = 0; // no restarts at all is a legitimate choice
   BOOST_TEST(!validate(cfg));

@@ -1,0 +1,207 @@
+// The readers' CPU budget (actors/cpu_budget.hpp): the bucket's arithmetic on a clock the test
+// steps, a thread that paces its reads under a budget, and an engine whose readers, listed from
+// without pause by four clients, use no more CPU than `dispatch.readers-cpu` gives them
+// (measured from /proc, as an operator's `top -H` would see it).
+#include <boost/test/unit_test.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "actors/cpu_budget.hpp"
+#include "actors/reader.hpp"
+#include "fixtures/engine_fixture.hpp"
+#include "messages/rql.hpp"
+
+using namespace dispatch;
+using namespace dispatch::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+using tp = cpu_budget::clock::time_point;
+
+/// CPU time of the threads of this process named `name`, from /proc/self/task/*/stat (fields 14
+/// and 15, user and system time in clock ticks), and how many there are.
+struct threads_cpu {
+  std::chrono::duration<double> used{0};
+  int threads = 0;
+};
+
+threads_cpu cpu_of_threads(const std::string& name) {
+  threads_cpu result;
+  auto tick = 1.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  for (auto& task : std::filesystem::directory_iterator{"/proc/self/task"}) {
+    std::ifstream in{task.path() / "stat"};
+    std::string stat{std::istreambuf_iterator<char>{in}, {}};
+    auto open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    if (stat.substr(open + 1, close - open - 1) != name) continue;
+    std::istringstream rest{stat.substr(close + 2)};
+    std::vector<std::string> fields; // from field 3 on
+    for (std::string field; rest >> field;) fields.push_back(field);
+    if (fields.size() < 13) continue;
+    auto ticks = std::stod(fields[14 - 3]) + std::stod(fields[15 - 3]);
+    result.used += std::chrono::duration<double>{ticks * tick};
+    ++result.threads;
+  }
+  return result;
+}
+
+/// A duration in milliseconds, as the checks print it.
+double ms(std::chrono::nanoseconds d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+query rql(const std::string& text) {
+  auto q = parse_rql(text);
+  if (!q) throw std::runtime_error("bad RQL in the test: " + text);
+  return std::move(*q);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(read_budget)
+
+BOOST_AUTO_TEST_CASE(the_budget_starts_with_its_burst_and_refills_at_its_rate) {
+  tp t0{};
+  cpu_budget half{0.5, 10ms, t0};
+  BOOST_TEST(ms(half.charge(10ms, t0)) == 0); // the burst, saved up
+  // 10 ms over: at half a core a second, 20 ms pass before it is repaid.
+  BOOST_TEST(ms(half.charge(10ms, t0)) == 20);
+  BOOST_TEST(ms(half.charge(0ms, t0 + 20ms)) == 0);
+  // A second thread overdrawing meanwhile waits for both debts.
+  BOOST_TEST(ms(half.charge(5ms, t0 + 20ms)) == 10);
+  BOOST_TEST(ms(half.charge(5ms, t0 + 20ms)) == 20);
+  // Idle for a minute saves no more than the burst.
+  BOOST_TEST(ms(half.charge(30ms, t0 + 60s)) == 40);
+  // Time going backwards (another thread's later reading came first) refills nothing.
+  BOOST_TEST(ms(half.charge(0ms, t0 + 59s)) == 40);
+}
+
+BOOST_AUTO_TEST_CASE(greedy_threads_together_get_the_budget_and_no_more) {
+  // Three threads on three cores, each running 1 ms slices whenever it is not waiting, on a clock
+  // stepped by 1 ms for 10 s. Together they get 0.75 cores: no more (the point) and not much less
+  // (a budget that merely starves readers would pass the first check).
+  for (double cores : {0.25, 0.75, 1.5}) {
+    tp t0{};
+    cpu_budget budget{cores, cpu_budget::default_burst, t0};
+    std::vector<tp> wake(3, t0);
+    std::chrono::nanoseconds used{0};
+    const auto run = 10s;
+    for (auto now = t0; now < t0 + run; now += 1ms)
+      for (auto& w : wake) {
+        if (w > now) continue;
+        used += 1ms;
+        w = now + 1ms + budget.charge(1ms, now + 1ms);
+      }
+    auto ran = std::chrono::duration<double>(used).count();
+    auto allowed = cores * 10.0;
+    BOOST_TEST_INFO("cores " << cores << ": used " << ran << " s of CPU in 10 s");
+    BOOST_TEST(ran <= allowed + 0.01 + 0.003); // the burst, and one slice of each thread
+    BOOST_TEST(ran >= allowed * 0.95);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_thread_pacing_its_reads_uses_no_more_than_the_budget) {
+  // A real thread, spinning through a "read" that calls pace_read: its CPU clock advances at
+  // the budget's rate, not at the wall clock's.
+  auto budget = std::make_shared<cpu_budget>(0.2);
+  std::chrono::nanoseconds used{0};
+  std::chrono::duration<double> wall{0};
+  std::thread spinner{[&] {
+    meter_reads(budget);
+    auto start_cpu = thread_cpu_time();
+    auto start = std::chrono::steady_clock::now();
+    volatile uint64_t sink = 0;
+    while (std::chrono::steady_clock::now() - start < 1s) {
+      for (int i = 0; i < 1000; ++i) sink = sink + static_cast<uint64_t>(i);
+      pace_read();
+    }
+    settle_read();
+    wall = std::chrono::steady_clock::now() - start;
+    used = thread_cpu_time() - start_cpu;
+  }};
+  spinner.join();
+  auto ran = std::chrono::duration<double>(used).count();
+  BOOST_TEST_INFO("used " << ran << " s of CPU in " << wall.count() << " s");
+  BOOST_TEST(ran <= 0.2 * wall.count() + 0.02);
+  BOOST_TEST(ran > 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(a_thread_without_a_budget_is_not_paced) {
+  // The read functions called directly (tools, tests, the bench) run at full speed.
+  std::chrono::duration<double> wall{0};
+  std::thread spinner{[&] {
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 1000000; ++i) pace_read();
+    settle_read();
+    wall = std::chrono::steady_clock::now() - start;
+  }};
+  spinner.join();
+  BOOST_TEST(wall.count() < 1.0); // a million calls; a single wait of a paced thread is longer
+}
+
+BOOST_FIXTURE_TEST_CASE(four_clients_listing_without_pause_get_the_readers_budget, engine_fixture) {
+  // Two readers sharing a quarter of a core, at the write path's own priority (so nothing but
+  // the budget holds them back), and four clients asking for a listing that walks the whole
+  // archive (a filter not read from keys), each as soon as its last one is answered.
+  config.readers.count = 2;
+  config.readers.cpu = 0.25;
+  config.readers.idle = false;
+  config.readers.nice = 0;
+  start();
+  event_list batch;
+  for (int i = 0; i < 3000; ++i) {
+    event e;
+    e.type = "budget_probe";
+    e.content = R"({"n":)" + std::to_string(i) + "}";
+    batch.push_back(std::move(e));
+    if (batch.size() == 500) {
+      BOOST_REQUIRE(static_cast<bool>(call<publish_outcome_list>(publish_atom::value, batch)));
+      batch.clear();
+    }
+  }
+  auto walk = rql("ne(type,none)&limit(5)");
+  auto first = call<json_page>(events_atom::value, walk);
+  BOOST_REQUIRE_MESSAGE(static_cast<bool>(first),
+                        (first ? std::string{} : message_of(first.error())));
+  BOOST_TEST(first->page.total == 3000u);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> answered{0};
+  std::atomic<uint64_t> failed{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 4; ++i)
+    clients.emplace_back([&] {
+      while (!stop) {
+        auto page = call<json_page>(events_atom::value, walk);
+        ++(page && page->page.total == 3000u ? answered : failed);
+      }
+    });
+  std::this_thread::sleep_for(300ms); // every reader busy
+  auto before = cpu_of_threads(reader_thread_name);
+  auto start_wall = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(3s);
+  auto after = cpu_of_threads(reader_thread_name);
+  std::chrono::duration<double> window = std::chrono::steady_clock::now() - start_wall;
+  stop = true;
+  for (auto& c : clients) c.join();
+  BOOST_TEST(before.threads == 2);
+  BOOST_TEST(after.threads == 2);
+  auto used = (after.used - before.used).count();
+  BOOST_TEST_INFO("the readers used " << used << " s of CPU in " << window.count() << " s; "
+                                      << answered << " listings answered");
+  // The budget, its burst, and the clock ticks /proc counts in (one per thread at each end).
+  auto tick = 1.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  BOOST_TEST(used <= 0.25 * window.count() + 0.01 + 4 * tick);
+  BOOST_TEST(answered > 0u);
+  BOOST_TEST(failed == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
