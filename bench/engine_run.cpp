@@ -282,6 +282,8 @@ engine_result run_engine_scenario(const scenario_params& p, const std::string& b
   }
   if (r.failure.empty() && r.lost > 0)
     r.failure = std::to_string(r.lost) + " deliveries did not reach the sink within 120 s";
+  if (r.failure.empty() && r.events_acked == 0)
+    r.failure = "no event was acknowledged in the measured window";
   r.ok = r.failure.empty();
   return r;
 }

@@ -38,15 +38,19 @@ sink_actor::behavior_type counting_sink(sink_actor::pointer, sink_tally_ptr tall
       auto arrived = now_ns();
       auto from = tally->record_from.load(std::memory_order_relaxed);
       auto until = tally->record_until.load(std::memory_order_relaxed);
+      uint64_t ours = 0;
       for (auto& d : batch) {
         auto published = publish_time_of(d.task.data);
+        if (published == 0) continue;
+        ++ours;
         if (published >= from && published < until && arrived >= published) {
           auto us = std::min<uint64_t>((arrived - published) / 1000, UINT32_MAX);
           std::lock_guard<std::mutex> guard{tally->samples_mutex};
           tally->samples_us.push_back(static_cast<uint32_t>(us));
         }
       }
-      tally->received.fetch_add(batch.size(), std::memory_order_relaxed);
+      tally->received.fetch_add(ours, std::memory_order_relaxed);
+      tally->foreign.fetch_add(batch.size() - ours, std::memory_order_relaxed);
       return delivery_result_list(batch.size(), delivered());
     },
   };
@@ -166,9 +170,11 @@ void pump(caf::event_based_actor* self, const std::shared_ptr<publisher_state>& 
   auto& p = st->params;
   if (st->published->stop.load()) return;
   if (p.rate == 0) {
-    while (st->in_flight < p.window
-           && st->expected_sent - st->received->received.load() < p.backlog)
-      publish_batch(self, st, p.batch);
+    auto backlog = [&] {
+      auto at_sink = st->received->received.load();
+      return st->expected_sent > at_sink ? st->expected_sent - at_sink : 0;
+    };
+    while (st->in_flight < p.window && backlog() < p.backlog) publish_batch(self, st, p.batch);
     return;
   }
   auto elapsed_ns = now_ns() - st->started_ns;
