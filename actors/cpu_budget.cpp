@@ -11,12 +11,31 @@
 
 namespace dispatch {
 
-cpu_budget::cpu_budget(double cores, std::chrono::nanoseconds burst, clock::time_point start)
+cpu_budget::cpu_budget(double cores, std::chrono::nanoseconds burst, clock::time_point start,
+                       write_count writes)
     : cores_(cores), burst_ns_(static_cast<double>(burst.count())), balance_ns_(burst_ns_),
-      last_(start) {}
+      last_(start), writes_(std::move(writes)), writes_seen_(writes_ ? writes_() : 0),
+      written_(start - quiet_after) { // nothing written yet: quiet from the start
+}
+
+bool cpu_budget::writes_quiet(clock::time_point now) {
+  if (!writes_) return false;
+  auto seen = writes_();
+  if (seen != writes_seen_) {
+    writes_seen_ = seen;
+    written_ = now;
+  }
+  return now - written_ >= quiet_after;
+}
 
 std::chrono::nanoseconds cpu_budget::charge(std::chrono::nanoseconds used, clock::time_point now) {
   std::lock_guard<std::mutex> guard{mutex_};
+  if (writes_quiet(now)) {
+    // Nothing to protect: the reads run free, and owe nothing once writes begin again.
+    balance_ns_ = burst_ns_;
+    last_ = std::max(last_, now);
+    return std::chrono::nanoseconds{0};
+  }
   if (now > last_) {
     auto elapsed = std::chrono::duration<double, std::nano>(now - last_).count();
     balance_ns_ = std::min(burst_ns_, balance_ns_ + elapsed * cores_);

@@ -72,10 +72,18 @@ void spawn_helpers(self_ptr self) {
   auto& st = self->state;
   auto& readers = st.config.readers;
   auto cores = readers.cpu > 0 ? readers.cpu : default_reader_cores();
-  st.read_budget = std::make_shared<cpu_budget>(cores);
+  // It protects writes: publishes accepted and deliveries finished or retried (each writes).
+  auto writes = [m = st.metrics] {
+    auto count = [](const std::atomic<uint64_t>& x) { return x.load(std::memory_order_relaxed); };
+    return count(m->accepted) + count(m->duplicates) + count(m->delivered) + count(m->retries)
+           + count(m->dead_letters) + count(m->replayed);
+  };
+  st.read_budget = std::make_shared<cpu_budget>(cores, cpu_budget::default_burst,
+                                                cpu_budget::clock::now(), writes);
   if (st.config.detached)
     DISPATCH_LOG(info, engine) << readers.count << " readers, together at most " << cores
-                               << " cores' worth of CPU (dispatch.readers-cpu)";
+                               << " cores' worth of CPU while anything is written "
+                                  "(dispatch.readers-cpu)";
   st.readers.clear();
   for (uint32_t i = 0; i < std::max<uint32_t>(readers.count, 1); ++i)
     st.readers.push_back(spawn_reader(self));
