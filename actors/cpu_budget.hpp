@@ -44,8 +44,6 @@ public:
   /// overdraw together add up, as the budget refills for all of them at `cores` a second.
   std::chrono::nanoseconds charge(std::chrono::nanoseconds used, clock::time_point now);
 
-  double cores() const noexcept { return cores_; }
-
 private:
   /// Whether nothing was written for `quiet_after` up to `now` (under the lock).
   bool writes_quiet(clock::time_point now);

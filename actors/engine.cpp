@@ -49,15 +49,30 @@ background_priority helper_priority(const engine_state& st) {
   return background_priority{st.config.readers.nice, st.config.readers.idle};
 }
 
-/// How a reader yields: its priority and, on a thread of its own, the budget the pool shares.
-reader_yield reader_yield_of(const engine_state& st) {
-  return reader_yield{helper_priority(st), st.config.detached ? st.read_budget : nullptr};
-}
-
-/// Spawns a reader with the engine's store, clock and the pool's way of yielding.
+/// Spawns a reader with the engine's store, clock, priority and the budget the pool shares.
 reader_actor spawn_reader(self_ptr self) {
   auto& st = self->state;
-  return spawn_helper(self, reader, st.db, st.config.clock, reader_yield_of(st));
+  return spawn_helper(self, reader, st.db, st.config.clock,
+                      reader_yield{helper_priority(st), st.read_budget});
+}
+
+/// The readers' CPU budget, only for readers on threads of their own (a reader on a shared
+/// scheduler thread must not sleep). It protects writes: it holds while publishes are accepted
+/// and deliveries finished or retried (each writes).
+std::shared_ptr<cpu_budget> make_read_budget(const engine_state& st) {
+  if (!st.config.detached) return nullptr;
+  auto& readers = st.config.readers;
+  auto cores = readers.cpu > 0 ? readers.cpu : default_reader_cores();
+  auto writes = [m = st.metrics] {
+    auto count = [](const std::atomic<uint64_t>& x) { return x.load(std::memory_order_relaxed); };
+    return count(m->accepted) + count(m->duplicates) + count(m->delivered) + count(m->retries)
+           + count(m->dead_letters) + count(m->replayed);
+  };
+  DISPATCH_LOG(info, engine) << readers.count << " readers, together at most " << cores
+                             << " cores' worth of CPU while anything is written "
+                                "(dispatch.readers-cpu)";
+  return std::make_shared<cpu_budget>(cores, cpu_budget::default_burst, cpu_budget::clock::now(),
+                                      writes);
 }
 
 /// The replayer, with the handle the engine's shutdown stops it by.
@@ -70,22 +85,9 @@ void spawn_replayer(self_ptr self) {
 
 void spawn_helpers(self_ptr self) {
   auto& st = self->state;
-  auto& readers = st.config.readers;
-  auto cores = readers.cpu > 0 ? readers.cpu : default_reader_cores();
-  // It protects writes: publishes accepted and deliveries finished or retried (each writes).
-  auto writes = [m = st.metrics] {
-    auto count = [](const std::atomic<uint64_t>& x) { return x.load(std::memory_order_relaxed); };
-    return count(m->accepted) + count(m->duplicates) + count(m->delivered) + count(m->retries)
-           + count(m->dead_letters) + count(m->replayed);
-  };
-  st.read_budget = std::make_shared<cpu_budget>(cores, cpu_budget::default_burst,
-                                                cpu_budget::clock::now(), writes);
-  if (st.config.detached)
-    DISPATCH_LOG(info, engine) << readers.count << " readers, together at most " << cores
-                               << " cores' worth of CPU while anything is written "
-                                  "(dispatch.readers-cpu)";
+  st.read_budget = make_read_budget(st);
   st.readers.clear();
-  for (uint32_t i = 0; i < std::max<uint32_t>(readers.count, 1); ++i)
+  for (uint32_t i = 0; i < std::max<uint32_t>(st.config.readers.count, 1); ++i)
     st.readers.push_back(spawn_reader(self));
   st.prober = spawn_helper(self, prober, st.db, st.metrics);
   spawn_replayer(self);

@@ -27,7 +27,7 @@ struct engine_state {
   caf::actor supervisor;             // held so that it lives as long as the facade
   std::vector<reader_actor> readers; // delegated to round robin; respawned when one stops
   size_t next_reader = 0;
-  std::shared_ptr<cpu_budget> read_budget; // CPU time the readers share (detached only)
+  std::shared_ptr<cpu_budget> read_budget; // CPU time the readers share; null unless detached
   prober_actor prober;
   replayer_actor replayer; // replays from the archive; respawned when it stops
   // The replayer in charge now, for the facade's exit to stop it (it keeps a timer of its own).

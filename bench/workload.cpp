@@ -50,7 +50,6 @@ sink_actor::behavior_type counting_sink(sink_actor::pointer, sink_tally_ptr tall
         }
       }
       tally->received.fetch_add(ours, std::memory_order_relaxed);
-      tally->foreign.fetch_add(batch.size() - ours, std::memory_order_relaxed);
       return delivery_result_list(batch.size(), delivered());
     },
   };

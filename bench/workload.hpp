@@ -20,11 +20,9 @@ namespace dispatch::bench {
 /// What the sink saw. The sink actor writes, the driver thread reads: counters are atomics, the
 /// latency samples sit behind a mutex that only the sink takes while the run lasts.
 struct sink_tally {
-  std::atomic<uint64_t> received{0}; // deliveries of the events the bench published
-  // Deliveries of events it did not publish: those a copied store (`--store`) still had waiting,
-  // which come due while the run publishes. Kept out of `received`, which the loop and the
-  // figures count on.
-  std::atomic<uint64_t> foreign{0};
+  // Deliveries of the events the bench published. Not those of a copied store (`--store`) whose
+  // waiting deliveries come due while the run publishes: the loop and the figures count on this.
+  std::atomic<uint64_t> received{0};
   /// Only events published at or after this time (ns, steady clock) and before `record_until`
   /// give latency samples: the measured window.
   std::atomic<uint64_t> record_from{UINT64_MAX};
@@ -37,7 +35,7 @@ using sink_tally_ptr = std::shared_ptr<sink_tally>;
 
 /// An in-process task sink that counts deliveries and records publish -> arrival latency from the
 /// publish time the event carries in its content (`"bench_t":<ns>`); a delivery without one is
-/// not the bench's (`sink_tally::foreign`). Answers delivered at once.
+/// not the bench's and is not counted. Answers delivered at once.
 sink_actor spawn_counting_sink(caf::actor_system& sys, sink_tally_ptr tally);
 
 /// What the publisher did, shared with the driver thread.

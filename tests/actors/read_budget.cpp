@@ -9,9 +9,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -20,6 +17,7 @@
 #include "actors/cpu_budget.hpp"
 #include "actors/reader.hpp"
 #include "fixtures/engine_fixture.hpp"
+#include "fixtures/proc_threads.hpp"
 #include "messages/rql.hpp"
 
 using namespace dispatch;
@@ -30,30 +28,19 @@ namespace {
 
 using tp = cpu_budget::clock::time_point;
 
-/// CPU time of the threads of this process named `name`, from /proc/self/task/*/stat (fields 14
-/// and 15, user and system time in clock ticks), and how many there are.
+/// CPU time of the threads of this process named `name`, and how many there are.
 struct threads_cpu {
-  std::chrono::duration<double> used{0};
+  double used_s = 0;
   int threads = 0;
 };
 
 threads_cpu cpu_of_threads(const std::string& name) {
   threads_cpu result;
-  auto tick = 1.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  for (auto& task : std::filesystem::directory_iterator{"/proc/self/task"}) {
-    std::ifstream in{task.path() / "stat"};
-    std::string stat{std::istreambuf_iterator<char>{in}, {}};
-    auto open = stat.find('('), close = stat.rfind(')');
-    if (open == std::string::npos || close == std::string::npos) continue;
-    if (stat.substr(open + 1, close - open - 1) != name) continue;
-    std::istringstream rest{stat.substr(close + 2)};
-    std::vector<std::string> fields; // from field 3 on
-    for (std::string field; rest >> field;) fields.push_back(field);
-    if (fields.size() < 13) continue;
-    auto ticks = std::stod(fields[14 - 3]) + std::stod(fields[15 - 3]);
-    result.used += std::chrono::duration<double>{ticks * tick};
-    ++result.threads;
-  }
+  for (auto& t : threads_of(::getpid()))
+    if (t.name == name) {
+      result.used_s += t.cpu_s;
+      ++result.threads;
+    }
   return result;
 }
 
@@ -229,7 +216,7 @@ struct listed_engine : engine_fixture {
     std::chrono::duration<double> took = std::chrono::steady_clock::now() - start_wall;
     BOOST_TEST(before.threads == 2);
     BOOST_TEST(after.threads == 2);
-    return {(after.used - before.used).count(), took.count()};
+    return {after.used_s - before.used_s, took.count()};
   }
 
   query walk = rql("ne(type,none)&limit(5)");

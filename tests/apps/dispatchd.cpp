@@ -23,6 +23,7 @@
 #include "fixtures/dispatchd_process.hpp"
 #include "fixtures/http_client.hpp"
 #include "fixtures/http_test_server.hpp"
+#include "fixtures/proc_threads.hpp"
 #include "fixtures/temp_dir.hpp"
 
 using namespace dispatch::test;
@@ -70,32 +71,6 @@ void check_line_format(const std::string& log) {
     BOOST_TEST(std::regex_match(line, line_format), line);
 }
 
-/// A thread of a process as /proc/<pid>/task/*/stat shows it: its name (field 2, in parentheses),
-/// nice value (field 19) and scheduling policy (field 41; SCHED_IDLE is 5).
-struct thread_priority_seen {
-  std::string name;
-  int nice = 0;
-  int policy = 0;
-};
-
-std::vector<thread_priority_seen> thread_priorities(pid_t pid) {
-  std::vector<thread_priority_seen> result;
-  auto tasks = "/proc/" + std::to_string(pid) + "/task";
-  for (auto& task : std::filesystem::directory_iterator{tasks}) {
-    std::ifstream in{task.path() / "stat"};
-    std::string stat{std::istreambuf_iterator<char>{in}, {}};
-    auto open = stat.find('('), close = stat.rfind(')');
-    if (open == std::string::npos || close == std::string::npos) continue;
-    std::istringstream rest{stat.substr(close + 2)};
-    std::vector<std::string> fields; // from field 3 on
-    for (std::string field; rest >> field;) fields.push_back(field);
-    if (fields.size() < 39) continue;
-    result.push_back(thread_priority_seen{stat.substr(open + 1, close - open - 1),
-                                          std::stoi(fields[19 - 3]), std::stoi(fields[41 - 3])});
-  }
-  return result;
-}
-
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(dispatchd_binary)
@@ -112,7 +87,7 @@ BOOST_AUTO_TEST_CASE(readers_run_at_the_configured_lower_priority_and_nothing_el
                               dir / "run.log"};
   http_client client{"127.0.0.1", dispatchd.port_of("127.0.0.1")};
   BOOST_TEST(client.request("GET", "/deliveries/v1/").status == 200u); // a reader answered
-  auto threads = thread_priorities(dispatchd.pid());
+  auto threads = threads_of(dispatchd.pid());
   // Lowered: 7 nice steps below, and under SCHED_IDLE (`readers-idle`, on by default).
   auto lowered = std::count_if(threads.begin(), threads.end(),
                                [&](auto& t) { return t.nice == below && t.policy == SCHED_IDLE; });
